@@ -7,14 +7,16 @@ extern "C" {
 
 namespace {
 
-Napi::Value Version(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), "0.1.0"); }
+// The interface version between lib/native.ts and this addon; both sides must agree (a stale prebuild
+// next to newer JavaScript is refused with a clear error instead of misbehaving).
+constexpr uint32_t kNativeAbi = 1;
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   if (ts_crypto_init() != 0) {
     Napi::Error::New(env, "tsnet: crypto initialisation failed").ThrowAsJavaScriptException();
     return exports;
   }
-  exports.Set("version", Napi::Function::New(env, Version));
+  exports.Set("abi", Napi::Number::New(env, kNativeAbi));
   return exports;
 }
 

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# C core tests: the unit tests built plainly and under ASan+UBSan, then each libFuzzer target for a bounded
+# time (FUZZ_SECONDS per target, default 20; 0 skips fuzzing). Build trees live in build-c*/ (ignored).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+FUZZ_SECONDS=${FUZZ_SECONDS:-20}
+JOBS=$(nproc 2>/dev/null || echo 2)
+CLANG=${CLANG:-clang-14}
+status=0
+
+run_tests() { # dir label
+  local dir=$1 label=$2 t
+  for t in $(node scripts/sources.js tests); do
+    local name; name=$(basename "$t" .c)
+    echo "== C tests ($label): $name"
+    if ! "$dir/$name"; then status=1; fi
+  done
+}
+
+cmake -S . -B build-c -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build-c -j"$JOBS" >/dev/null
+run_tests build-c plain
+
+cmake -S . -B build-c-asan -DTS_SANITIZE=ON -DCMAKE_C_COMPILER="$CLANG" >/dev/null
+cmake --build build-c-asan -j"$JOBS" >/dev/null
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 run_tests build-c-asan asan+ubsan
+
+fuzzers=$(node scripts/sources.js fuzz)
+if [ "$FUZZ_SECONDS" != 0 ] && [ -n "$fuzzers" ]; then
+  cmake -S . -B build-c-fuzz -DTS_FUZZ=ON -DCMAKE_C_COMPILER="$CLANG" -DCMAKE_CXX_COMPILER="${CLANG/clang/clang++}" >/dev/null
+  cmake --build build-c-fuzz -j"$JOBS" >/dev/null
+  for f in $fuzzers; do
+    name=$(basename "$f" .c)
+    corpus=.fuzz/$name; mkdir -p "$corpus"
+    seeds=native/fuzz/corpus/$name
+    echo "== fuzz: $name for ${FUZZ_SECONDS}s"
+    # -max_total_time bounds the run; a crash writes the input to .fuzz/ and fails the suite.
+    if ! build-c-fuzz/"$name" -max_total_time="$FUZZ_SECONDS" -artifact_prefix=.fuzz/"$name"- \
+        -print_final_stats=1 "$corpus" $( [ -d "$seeds" ] && echo "$seeds" ) > .fuzz/"$name".log 2>&1; then
+      tail -40 .fuzz/"$name".log
+      echo "fuzz target $name FAILED (input saved under .fuzz/)"
+      status=1
+    else
+      grep -E '^stat::number_of_executed_units' .fuzz/"$name".log | sed "s/^/   $name /" || true
+    fi
+  done
+fi
+exit $status

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what it needs, builds the addon and the TypeScript, runs the C tests
+# (plain, ASan+UBSan, time-boxed fuzzing) and the TypeScript tests. `npm test` and .ci/run call this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/deps.sh
+bash scripts/test-deps.sh
+[ -d node_modules/node-gyp-build ] || npm install --ignore-scripts --no-audit --no-fund
+npx node-gyp rebuild >build-gyp.log 2>&1 || { tail -40 build-gyp.log; echo "native build failed"; exit 1; }
+npm run -s build:ts
+bash scripts/test-c.sh
+npm run -s test:ts

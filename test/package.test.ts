@@ -1,0 +1,81 @@
+// The package's shape: the native addon loads, `require` and `import` give the same implementation, a
+// missing binary gives a coded error that says what to do, and a packed tarball installs from its prebuild.
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { loadNative, NATIVE_ABI, packageRoot } from '../lib/native.js';
+
+const node = process.execPath;
+const run = (args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) =>
+  spawnSync(node, args, { encoding: 'utf8', cwd: opts.cwd ?? packageRoot, env: opts.env ?? process.env });
+
+test('the native addon loads and speaks the expected interface', () => {
+  assert.equal(loadNative().abi, NATIVE_ABI);
+});
+
+test('require and import resolve the package to one implementation', () => {
+  const r = run([
+    '--input-type=module',
+    '-e',
+    `import { createRequire } from 'node:module';
+     import * as esm from 'tsnet';
+     const cjs = createRequire(import.meta.url)('tsnet');
+     if (esm.loadNative !== cjs.loadNative) throw new Error('two implementations');
+     console.log(esm.loadNative().abi, Object.keys(cjs).length > 0);`,
+  ]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim(), `${NATIVE_ABI} true`);
+});
+
+test('a missing native binary gives ERR_TSNET_NATIVE_MISSING with what to run', () => {
+  const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-empty-'));
+  try {
+    // node-gyp-build looks in $TSNET_PREBUILD instead of the package root when it is set.
+    const r = run(
+      ['-e', `try { require('./dist/index.js').loadNative(); } catch (e) { console.log(e.code + '|' + e.message); }`],
+      { env: { ...process.env, TSNET_PREBUILD: empty } },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const [code, message] = r.stdout.trim().split('|');
+    assert.equal(code, 'ERR_TSNET_NATIVE_MISSING');
+    assert.match(message ?? '', /npm run build:native/);
+  } finally {
+    fs.rmSync(empty, { recursive: true, force: true });
+  }
+});
+
+test('the prebuild is self-contained and a packed tarball installs from it without compiling', { timeout: 300_000 }, () => {
+  execFileSync('npm', ['run', '-s', 'prebuild'], { cwd: packageRoot, stdio: 'pipe' });
+  const binary = path.join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`, 'tsnet.node');
+  assert.ok(fs.existsSync(binary), 'npm run prebuild wrote prebuilds/<platform>-<arch>/tsnet.node');
+  // libsodium and libb2 are linked statically and privately: only libc-level libraries are needed.
+  const ldd = execFileSync('ldd', [binary], { encoding: 'utf8' });
+  assert.doesNotMatch(ldd, /sodium|libb2/);
+  const exported = execFileSync('nm', ['-D', '--defined-only', binary], { encoding: 'utf8' });
+  assert.doesNotMatch(exported, /crypto_|blake2s|sodium/, 'third-party symbols stay private');
+
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-pack-'));
+  try {
+    const tgz = execFileSync('npm', ['pack', '--silent', '--pack-destination', tmp], { cwd: packageRoot, encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .pop()!;
+    const app = path.join(tmp, 'app');
+    fs.mkdirSync(app);
+    fs.writeFileSync(path.join(app, 'package.json'), '{"name":"app","version":"1.0.0","private":true}');
+    // PATH without a compiler would be the strict test; instead assert that no build/ directory appears.
+    execFileSync('npm', ['install', '--offline', '--no-audit', '--no-fund', path.join(tmp, tgz)], { cwd: app, stdio: 'pipe' });
+    const installed = path.join(app, 'node_modules', 'tsnet');
+    assert.ok(!fs.existsSync(path.join(installed, 'build')), 'install did not compile');
+    const r = run(['-e', `console.log(require('node-gyp-build').resolve(${JSON.stringify(installed)})); console.log(require('tsnet').loadNative().abi)`], { cwd: app });
+    assert.equal(r.status, 0, r.stderr);
+    const [resolved, abi] = r.stdout.trim().split('\n');
+    assert.match(resolved ?? '', /prebuilds\/.*tsnet\.node$/);
+    assert.equal(Number(abi), NATIVE_ABI);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+});
