@@ -1,26 +1,31 @@
 {
   # Source lists come from native/sources.json (shared with CMakeLists.txt) through scripts/sources.js.
-  "targets": [{
-    "target_name": "tsnet",
-    "sources": [
-      "<!@(node scripts/sources.js addon core)"
-    ],
-    "include_dirs": [
-      "<!(node -p \"require('node-addon-api').include_dir\")",
-      "native/core"
-    ],
-    "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_DISABLE_CPP_EXCEPTIONS", "_GNU_SOURCE"],
-    "cflags": ["-Wall", "-Wextra", "-Werror", "-O2", "-fvisibility=hidden"],
+  "target_defaults": {
+    "defines": ["_GNU_SOURCE"],
+    "cflags": ["-O2", "-fvisibility=hidden"],
     "cflags_c": ["-std=c11"],
+    "include_dirs": ["native/core", "native/core/stack", "deps/lwip/src/include"]
+  },
+  "targets": [{
+    # lwIP from Debian's source package, configured by native/core/stack/lwipopts.h; third-party code, so
+    # its warnings do not fail our build.
+    "target_name": "tslwip",
+    "type": "static_library",
+    "sources": ["<!@(node scripts/sources.js lwip)"],
+    "cflags": ["-w"]
+  }, {
+    "target_name": "tsnet",
+    "dependencies": ["tslwip"],
+    "sources": ["<!@(node scripts/sources.js addon core)"],
+    "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+    "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_DISABLE_CPP_EXCEPTIONS"],
+    "cflags": ["-Wall", "-Wextra", "-Werror"],
     "cflags_cc": ["-std=c++17"],
     "cflags!": ["-fno-exceptions"],
     "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
     "conditions": [
       ["OS=='linux'", {
-        "libraries": [
-          "-Wl,--exclude-libs,ALL",
-          "<!@(bash scripts/find-static-libs.sh)"
-        ]
+        "libraries": ["-Wl,--exclude-libs,ALL", "<!@(bash scripts/find-static-libs.sh)"]
       }]
     ]
   }]

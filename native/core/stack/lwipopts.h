@@ -1,0 +1,96 @@
+/* lwIP 2.1.3 configuration for tsnet: one raw-API (NO_SYS) instance owned by the engine thread, one netif per
+ * device (WireGuard tunnel, MTU 1280, no link layer), TCP with window scaling for long fat paths.
+ * Sizes are starting points; bench/ measures them (docs/stack.md records the numbers). */
+#ifndef TS_LWIPOPTS_H
+#define TS_LWIPOPTS_H
+
+/* ---- threading: everything runs on the engine thread ---- */
+#define NO_SYS 1
+#define SYS_LIGHTWEIGHT_PROT 0
+#define LWIP_SOCKET 0
+#define LWIP_NETCONN 0
+#define LWIP_NETIF_API 0
+#define LWIP_TIMERS 1
+
+/* ---- protocols ---- */
+#define LWIP_IPV4 1
+#define LWIP_IPV6 1
+#define LWIP_TCP 1
+#define LWIP_UDP 1
+#define LWIP_ICMP 1
+#define LWIP_RAW 0
+#define LWIP_ARP 0
+#define LWIP_ETHERNET 0
+#define LWIP_DHCP 0
+#define LWIP_AUTOIP 0
+#define LWIP_IGMP 0
+#define LWIP_DNS 0
+#define LWIP_IPV6_MLD 0
+#define LWIP_IPV6_AUTOCONFIG 0
+#define LWIP_IPV6_DHCP6 0
+#define LWIP_IPV6_SEND_ROUTER_SOLICIT 0
+#define LWIP_IPV6_DUP_DETECT_ATTEMPTS 0
+#define LWIP_ND6_QUEUEING 0
+#define LWIP_IPV6_FRAG 1
+#define LWIP_IPV6_REASS 1
+#define IP_REASSEMBLY 1
+#define IP_FRAG 1
+#define IP_FORWARD 0
+#define LWIP_SINGLE_NETIF 0
+#define LWIP_NETIF_STATUS_CALLBACK 0
+#define LWIP_NETIF_LINK_CALLBACK 0
+#define LWIP_HAVE_LOOPIF 0
+#define LWIP_NETIF_LOOPBACK 0
+
+/* ---- memory: lwIP's own pools beat libc malloc by 30-40% here (ARCHITECTURE §6) ---- */
+#define MEM_LIBC_MALLOC 0
+#define MEMP_MEM_MALLOC 0
+#define MEM_ALIGNMENT 8
+#define MEM_SIZE (32 * 1024 * 1024)
+#define MEMP_NUM_PBUF 4096
+#define MEMP_NUM_UDP_PCB 256
+#define MEMP_NUM_TCP_PCB 1024
+#define MEMP_NUM_TCP_PCB_LISTEN 256
+#define MEMP_NUM_REASSDATA 16
+#define IP_REASS_MAX_PBUFS 256
+#define MEMP_NUM_FRAG_PBUF 256
+#define PBUF_POOL_SIZE 8192
+#define PBUF_LINK_HLEN 0
+#define PBUF_POOL_BUFSIZE LWIP_MEM_ALIGN_SIZE(1280 + 64)
+
+/* ---- TCP ---- */
+/* MSS for the 1280-byte tunnel MTU over IPv4 (1280-40); IPv6 connections get 1220 from the netif MTU. */
+#define TCP_MSS 1240
+#define LWIP_WND_SCALE 1
+#define TCP_RCV_SCALE 7
+#define TCP_WND (4 * 1024 * 1024)
+#define TCP_SND_BUF (TCP_WND + 256 * 1024)
+#define TCP_SND_QUEUELEN ((4 * TCP_SND_BUF) / TCP_MSS)
+/* lwIP 2.1.3 keeps the low-water mark in 16 bits and requires it below 0xFFFF - 4*MSS. */
+#define TCP_SNDLOWAT (0xFFFF - 4 * TCP_MSS - 1)
+#define TCP_SNDQUEUELOWAT (TCP_SND_QUEUELEN / 2)
+#define MEMP_NUM_TCP_SEG (2 * TCP_SND_QUEUELEN)
+#define TCP_QUEUE_OOSEQ 1
+#define TCP_OOSEQ_MAX_BYTES TCP_WND
+#define LWIP_TCP_SACK_OUT 0
+#define LWIP_TCP_TIMESTAMPS 0
+#define LWIP_TCP_KEEPALIVE 1
+#define TCP_LISTEN_BACKLOG 1
+#define TCP_DEFAULT_LISTEN_BACKLOG 128
+#define LWIP_CALLBACK_API 1
+#define LWIP_EVENT_API 0
+#define TCP_OVERSIZE TCP_MSS
+#define LWIP_TCP_PCB_NUM_EXT_ARGS 0
+#define LWIP_NETIF_TX_SINGLE_PBUF 0
+
+/* ---- checks and statistics ---- */
+#define CHECKSUM_GEN_IP 1
+#define CHECKSUM_GEN_TCP 1
+#define CHECKSUM_GEN_UDP 1
+#define CHECKSUM_CHECK_IP 1
+#define CHECKSUM_CHECK_TCP 1
+#define CHECKSUM_CHECK_UDP 1
+#define LWIP_STATS 0
+#define LWIP_DEBUG 0
+
+#endif

@@ -1,0 +1,10 @@
+/* The one function lwIP needs from the system under NO_SYS: a millisecond clock for its timers. */
+#include <time.h>
+
+#include "lwip/sys.h"
+
+u32_t sys_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (u32_t)((uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u);
+}
