@@ -1,0 +1,134 @@
+/**
+ * Curve25519 keys used by the control protocol (protocols.md §2.1) and their
+ * text forms: prefix + 64 lower-case hex characters.
+ *
+ * Keys are plain 32-byte Buffers; the functions below name the role.
+ */
+import { createPrivateKey, createPublicKey, diffieHellman, randomBytes, type KeyObject } from 'node:crypto';
+import { ControlError } from './errors.js';
+
+export const KEY_LEN = 32;
+
+export const PREFIX_MACHINE_PUBLIC = 'mkey:';
+export const PREFIX_NODE_PUBLIC = 'nodekey:';
+export const PREFIX_DISCO_PUBLIC = 'discokey:';
+export const PREFIX_PRIVATE = 'privkey:';
+export const PREFIX_CHALLENGE_PUBLIC = 'chalpub:';
+
+export type KeyPrefix =
+  | typeof PREFIX_MACHINE_PUBLIC
+  | typeof PREFIX_NODE_PUBLIC
+  | typeof PREFIX_DISCO_PUBLIC
+  | typeof PREFIX_PRIVATE
+  | typeof PREFIX_CHALLENGE_PUBLIC;
+
+export interface KeyPair {
+  readonly privateKey: Buffer;
+  readonly publicKey: Buffer;
+}
+
+// DER wrappers for raw X25519 keys (RFC 8410).
+const PKCS8_X25519_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
+const SPKI_X25519_PREFIX = Buffer.from('302a300506032b656e032100', 'hex');
+
+function checkLen(b: Uint8Array, what: string): void {
+  if (!(b instanceof Uint8Array) || b.length !== KEY_LEN) {
+    throw new ControlError('ERR_KEY_INVALID', `${what} must be ${KEY_LEN} bytes`);
+  }
+}
+
+/** Clamps a Curve25519 private key (copy). */
+export function clampPrivateKey(raw: Uint8Array): Buffer {
+  checkLen(raw, 'private key');
+  const b = Buffer.from(raw);
+  b[0] = b[0]! & 248;
+  b[31] = (b[31]! & 127) | 64;
+  return b;
+}
+
+/** A new clamped private key from `random` (32 bytes) or from the system CSPRNG. */
+export function generatePrivateKey(random?: Uint8Array): Buffer {
+  return clampPrivateKey(random ?? randomBytes(KEY_LEN));
+}
+
+export function privateKeyObject(priv: Uint8Array): KeyObject {
+  checkLen(priv, 'private key');
+  return createPrivateKey({ key: Buffer.concat([PKCS8_X25519_PREFIX, priv]), format: 'der', type: 'pkcs8' });
+}
+
+export function publicKeyObject(pub: Uint8Array): KeyObject {
+  checkLen(pub, 'public key');
+  return createPublicKey({ key: Buffer.concat([SPKI_X25519_PREFIX, pub]), format: 'der', type: 'spki' });
+}
+
+/** The X25519 public key of a private key. */
+export function publicFromPrivate(priv: Uint8Array): Buffer {
+  const der = createPublicKey(privateKeyObject(priv)).export({ format: 'der', type: 'spki' });
+  return Buffer.from(der.subarray(der.length - KEY_LEN));
+}
+
+export function keyPairFromPrivate(priv: Uint8Array): KeyPair {
+  const privateKey = clampPrivateKey(priv);
+  return { privateKey, publicKey: publicFromPrivate(privateKey) };
+}
+
+export function generateKeyPair(random?: Uint8Array): KeyPair {
+  return keyPairFromPrivate(generatePrivateKey(random));
+}
+
+/** X25519(priv, pub). Throws ERR_KEY_INVALID for a low-order public key (all-zero result). */
+export function x25519(priv: Uint8Array, pub: Uint8Array): Buffer {
+  let out: Buffer;
+  try {
+    out = diffieHellman({ privateKey: privateKeyObject(priv), publicKey: publicKeyObject(pub) });
+  } catch (cause) {
+    throw new ControlError('ERR_KEY_INVALID', 'X25519 failed (low-order or invalid public key)', { cause });
+  }
+  if (isZeroKey(out)) throw new ControlError('ERR_KEY_INVALID', 'X25519 produced an all-zero shared secret');
+  return out;
+}
+
+export function isZeroKey(k: Uint8Array | undefined | null): boolean {
+  if (!k) return true;
+  for (const b of k) if (b !== 0) return false;
+  return true;
+}
+
+export const ZERO_KEY: Readonly<Buffer> = Buffer.alloc(KEY_LEN);
+
+/** prefix + lower-case hex. */
+export function keyToText(prefix: KeyPrefix, key: Uint8Array): string {
+  checkLen(key, prefix.slice(0, -1));
+  return prefix + Buffer.from(key.buffer, key.byteOffset, key.length).toString('hex');
+}
+
+const HEX64 = /^[0-9a-fA-F]{64}$/;
+
+/**
+ * Parses `prefix + 64 hex`. With `allowBare`, a bare 64-hex string is accepted too
+ * (legacy `/key` format). Throws ERR_KEY_FORMAT on anything else.
+ */
+export function parseKeyText(prefix: KeyPrefix, text: unknown, allowBare = false): Buffer {
+  if (typeof text !== 'string') throw new ControlError('ERR_KEY_FORMAT', `expected a ${prefix} key string`);
+  let hex: string;
+  if (text.startsWith(prefix)) hex = text.slice(prefix.length);
+  else if (allowBare && HEX64.test(text)) hex = text;
+  else throw new ControlError('ERR_KEY_FORMAT', `key ${JSON.stringify(text.slice(0, 80))} lacks prefix ${prefix}`);
+  if (!HEX64.test(hex)) {
+    throw new ControlError('ERR_KEY_FORMAT', `key with prefix ${prefix} must have exactly 64 hex characters`);
+  }
+  return Buffer.from(hex, 'hex');
+}
+
+export const machinePublicToText = (k: Uint8Array): string => keyToText(PREFIX_MACHINE_PUBLIC, k);
+export const nodePublicToText = (k: Uint8Array): string => keyToText(PREFIX_NODE_PUBLIC, k);
+export const discoPublicToText = (k: Uint8Array): string => keyToText(PREFIX_DISCO_PUBLIC, k);
+export const privateToText = (k: Uint8Array): string => keyToText(PREFIX_PRIVATE, k);
+export const challengePublicToText = (k: Uint8Array): string => keyToText(PREFIX_CHALLENGE_PUBLIC, k);
+
+export const parseMachinePublic = (t: unknown, allowBare = false): Buffer =>
+  parseKeyText(PREFIX_MACHINE_PUBLIC, t, allowBare);
+export const parseNodePublic = (t: unknown): Buffer => parseKeyText(PREFIX_NODE_PUBLIC, t);
+export const parseDiscoPublic = (t: unknown): Buffer => parseKeyText(PREFIX_DISCO_PUBLIC, t);
+export const parsePrivate = (t: unknown): Buffer => parseKeyText(PREFIX_PRIVATE, t);
+export const parseChallengePublic = (t: unknown): Buffer => parseKeyText(PREFIX_CHALLENGE_PUBLIC, t);
