@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createServer, connect, type Socket } from 'node:net';
 import { once } from 'node:events';
 import {
@@ -38,7 +39,7 @@ interface Fixture {
   split5000: { framesHex: string[] };
 }
 
-const fx = JSON.parse(readFileSync(new URL('./fixtures/control/ts2021-handshake.json', import.meta.url), 'utf8')) as Fixture;
+const fx = JSON.parse(readFileSync(join(__dirname, 'fixtures/control/ts2021-handshake.json'), 'utf8')) as Fixture;
 const rnd = fx.randomReadsHex.map((h) => Buffer.from(h, 'hex'));
 const big = Buffer.alloc(5000);
 for (let i = 0; i < big.length; i++) big[i] = i % 256;
