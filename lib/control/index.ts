@@ -6,3 +6,7 @@ export * from './early-payload.js';
 export * from './framing.js';
 export type * from './tailcfg.js';
 export { ZERO_TIME, DERP_MAGIC_IP, LB_HEADER, EndpointType } from './tailcfg.js';
+export * from './upgrade-server.js';
+export * from './dial.js';
+export * from './http2-client.js';
+export * from './server-key.js';
