@@ -10,3 +10,8 @@ export * from './upgrade-server.js';
 export * from './dial.js';
 export * from './http2-client.js';
 export * from './server-key.js';
+export * from './store.js';
+export * from './netmap.js';
+export * from './ip.js';
+export * from './filter.js';
+export * from './engine-config.js';
