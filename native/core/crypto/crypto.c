@@ -15,7 +15,9 @@ int ts_ct_equal(const void *a, const void *b, size_t len) {
   const volatile uint8_t *x = a, *y = b;
   uint8_t d = 0;
   for (size_t i = 0; i < len; i++) d |= x[i] ^ y[i];
-  return (int)(1 & ((d - 1) >> 8));
+  /* d == 0 -> 0xffffffff >> 8 has bit 0 set; 1 <= d <= 255 -> (d - 1) >> 8 == 0. Unsigned, so the shift is
+   * well defined (a negative int shifted right is implementation-defined). */
+  return (int)(1u & (((unsigned)d - 1u) >> 8));
 }
 
 int ts_ct_is_zero(const void *a, size_t len) { return sodium_is_zero(a, len); }
@@ -137,7 +139,9 @@ void ts_blake2s_update(ts_blake2s_ctx *ctx, const void *in, size_t in_len) {
 }
 
 void ts_blake2s_final(ts_blake2s_ctx *ctx, uint8_t *out, size_t out_len) {
-  blake2s_final((blake2s_state *)ctx->opaque, out, out_len);
+  /* libb2 refuses an out_len other than the one given to init and then leaves out untouched; since this
+   * function cannot report that, zero out instead of handing back whatever it held. */
+  if (blake2s_final((blake2s_state *)ctx->opaque, out, out_len) != 0 && out && out_len) ts_wipe(out, out_len);
   ts_wipe(ctx, sizeof *ctx);
 }
 

@@ -78,6 +78,8 @@ typedef union ts_blake2s_ctx {
 } ts_blake2s_ctx;
 int ts_blake2s_init(ts_blake2s_ctx *ctx, size_t out_len, const void *key, size_t key_len);
 void ts_blake2s_update(ts_blake2s_ctx *ctx, const void *in, size_t in_len);
+/* out_len must be the out_len given to ts_blake2s_init (otherwise out_len bytes of zeros are written).
+ * The context is wiped afterwards. */
 void ts_blake2s_final(ts_blake2s_ctx *ctx, uint8_t *out, size_t out_len);
 
 /* HMAC (RFC 2104) over BLAKE2s-256, as the Noise framework and WireGuard use it. */
