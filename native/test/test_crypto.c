@@ -4,8 +4,8 @@
  *   - RFC 8439 (ChaCha20-Poly1305) §2.8.2 and Appendix A.5;
  *   - draft-irtf-cfrg-xchacha-03 Appendix A.3.1 (XChaCha20-Poly1305);
  *   - RFC 7693 (BLAKE2) Appendix B and Appendix E, and the BLAKE2 reference testvectors/blake2s-kat.txt;
- *   - NaCl's tests/box.c, box2.c and box.out (Curve25519-XSalsa20-Poly1305), as also carried by libsodium's
- *     test/default/box.c, box2.c and box.exp;
+ *   - NaCl's box test (tests/box.c, box2.c, box.out; Curve25519-XSalsa20-Poly1305), taken from the copies in
+ *     libsodium's test/default/box.c, box2.c and box.exp;
  *   - HMAC-BLAKE2s and the Noise HKDF: Node.js crypto (OpenSSL), see hmac_blake2s_node;
  *   - Tailscale v1.72.1's own Go code: the ts2021 Noise IK handshake and DERP/disco NaCl boxes
  *     (shared/vectors/ts2021-handshake.json and derp-disco.json, copied in here as hex). */
@@ -256,9 +256,9 @@ static void chacha_ctr_nonce_layout(void) {
 
 /* ---------------------------------------------------------------- XChaCha20-Poly1305 */
 
-/* draft-irtf-cfrg-xchacha-03 Appendix A.3.1. The draft's hex dump of the IV shows byte 11 as "fb", but its
- * ASCII column reads "@ABCDEFGHIJKLMNO" (byte 11 = 'K' = 4b) and the published ciphertext is produced with
- * 4b (as other implementations' copies of this vector also use); the dump's "fb" is a typo. */
+/* draft-irtf-cfrg-xchacha-03 Appendix A.3.1. In the draft's source (xchacha.md) the IV hex dump shows byte 11
+ * as "fb" while its ASCII column reads "@ABCDEFGHIJKLMNO" (byte 11 = 'K' = 4b). The published ciphertext and
+ * tag come out only with 4b, which is also what other implementations' copies of this vector use. */
 static void xchacha_draft03_a_3_1(void) {
   uint8_t pt[114], aad[12], key[32], nonce[24], want[114 + 16], out[114 + 16], back[114];
   HEX(pt, r8439_282_pt);   /* the same "Ladies and Gentlemen…" plaintext */
@@ -724,8 +724,9 @@ static void noise_ts2021_handshake(void) {
 
 /* ---------------------------------------------------------------- NaCl box (Curve25519-XSalsa20-Poly1305) */
 
-/* NaCl tests/box.c: alicesk, bobpk, nonce and the 131-byte message; tests/box.out prints c[16..162] of
- * crypto_box's output, i.e. tag || ciphertext after NaCl's 16 zero bytes, which is libsodium's "easy" layout. */
+/* NaCl tests/box.c (libsodium test/default/box.c): alicesk, bobpk, nonce and the 131-byte message (after the 32
+ * zero bytes crypto_box wants in front); box.out (box.exp) prints c[16..162] of crypto_box's output, i.e.
+ * tag || ciphertext without NaCl's 16 leading zero bytes, which is libsodium's "easy" layout used here. */
 static const char box_alicesk[] = "77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a";
 static const char box_bobpk[] = "de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f";
 static const char box_bobsk[] = "5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb";     /* tests/box2.c */
