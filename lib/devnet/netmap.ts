@@ -1,0 +1,150 @@
+/**
+ * Builds what one node sees (protocols.md §2.11, §2.12): its own Node, its
+ * peers, the packet filter, DNS config, DERP map and user profiles. Pure
+ * functions of the state; map-session.ts turns successive views into deltas.
+ */
+import type { CapMap, DERPMap, DNSConfig, FilterRule, MapResponse, Node, UserProfile } from '../control/tailcfg.js';
+import { DERP_MAGIC_IP, ZERO_TIME } from '../control/tailcfg.js';
+import { compileFilter, compileNodeCapMap, type PolicyNode } from './acl-compile.js';
+import { TAGGED_DEVICES_LOGIN, type DevnetState } from './state.js';
+import type { DevnetNode } from './types.js';
+
+export interface NetmapConfig {
+  /** Tailnet DNS domain, e.g. "devnet.internal" (no trailing dot). */
+  domain: string;
+  derpMap: DERPMap;
+  /** Extra upstream resolvers handed to clients (optional). */
+  nameservers?: string[];
+  /** Whether MagicDNS is on (default true). */
+  magicDNS?: boolean;
+}
+
+/** One node's complete view. */
+export interface NetmapView {
+  self: Node;
+  peers: Node[];
+  filter: FilterRule[];
+  dns: DNSConfig;
+  domain: string;
+  derpMap: DERPMap;
+  userProfiles: UserProfile[];
+}
+
+export function policyNodes(state: DevnetState): PolicyNode[] {
+  return state.allNodes().map((n) => ({
+    id: n.id,
+    addresses: [n.ipv4, n.ipv6],
+    user: state.user(n.userId)?.loginName ?? '',
+    tags: n.tags,
+  }));
+}
+
+export function fqdn(n: DevnetNode, domain: string): string {
+  return `${n.dnsLabel}.${domain}.`;
+}
+
+/** The user ID shown for a node: tagged nodes belong to "tagged-devices". */
+export function wireUserId(state: DevnetState, n: DevnetNode, taggedUserId: number): number {
+  return n.tags.length ? taggedUserId : n.userId;
+}
+
+export interface NodeViewContext {
+  domain: string;
+  taggedUserId: number;
+  now: Date;
+  capMap: CapMap | null;
+}
+
+/** The tailcfg.Node for a devnet node (as self or as a peer). */
+export function toWireNode(state: DevnetState, n: DevnetNode, ctx: NodeViewContext): Node {
+  const addrs = [`${n.ipv4}/32`, `${n.ipv6}/128`];
+  const out: Node = {
+    ID: n.id,
+    StableID: n.stableId,
+    Name: fqdn(n, ctx.domain),
+    User: wireUserId(state, n, ctx.taggedUserId),
+    Key: n.nodeKey,
+    KeyExpiry: n.keyExpiry ?? ZERO_TIME,
+    Machine: n.machineKey,
+    Addresses: addrs,
+    AllowedIPs: addrs,
+    Endpoints: n.endpoints,
+    Hostinfo: n.hostinfo,
+    Created: n.created,
+    Cap: n.capVersion,
+    MachineAuthorized: n.authorized,
+    Online: n.online,
+  };
+  if (n.discoKey) out.DiscoKey = n.discoKey;
+  if (n.homeDERP > 0) {
+    out.HomeDERP = n.homeDERP;
+    out.DERP = `${DERP_MAGIC_IP}:${n.homeDERP}`;
+  }
+  if (n.tags.length) out.Tags = [...n.tags];
+  if (n.lastSeen && !n.online) out.LastSeen = n.lastSeen;
+  if (state.isKeyExpired(n, ctx.now)) out.Expired = true;
+  if (ctx.capMap) out.CapMap = ctx.capMap;
+  return out;
+}
+
+export function dnsConfig(cfg: NetmapConfig): DNSConfig {
+  const magic = cfg.magicDNS ?? true;
+  const out: DNSConfig = {
+    Resolvers: (cfg.nameservers ?? []).map((Addr) => ({ Addr })),
+    Domains: magic ? [cfg.domain] : [],
+    Proxied: magic,
+  };
+  if (magic) out.Routes = {};
+  return out;
+}
+
+/** Everything a node may see. Unauthorized or expired nodes see no peers. */
+export function buildView(state: DevnetState, selfNode: DevnetNode, cfg: NetmapConfig, now: Date): NetmapView {
+  const pnodes = policyNodes(state);
+  const tagged = state.allUsers().find((u) => u.loginName === TAGGED_DEVICES_LOGIN);
+  const taggedUserId = tagged?.id ?? 0;
+  const ctxFor = (n: DevnetNode): NodeViewContext => ({
+    domain: cfg.domain,
+    taggedUserId,
+    now,
+    capMap: compileNodeCapMap(state.policy, pnodes, pnodes.find((p) => p.id === n.id)!),
+  });
+  const self = toWireNode(state, selfNode, ctxFor(selfNode));
+  const visible = selfNode.authorized && !state.isKeyExpired(selfNode, now);
+  const peers = visible
+    ? state
+        .allNodes()
+        .filter((n) => n.id !== selfNode.id && n.authorized)
+        .map((n) => toWireNode(state, n, ctxFor(n)))
+    : [];
+  const userIds = new Set<number>([self.User ?? 0, ...peers.map((p) => p.User ?? 0)]);
+  const userProfiles: UserProfile[] = [];
+  for (const id of [...userIds].sort((a, b) => a - b)) {
+    const u = state.user(id);
+    if (u) userProfiles.push({ ID: u.id, LoginName: u.loginName, DisplayName: u.displayName, ProfilePicURL: '' });
+  }
+  return {
+    self,
+    peers,
+    filter: visible ? compileFilter(state.policy, pnodes) : [],
+    dns: dnsConfig(cfg),
+    domain: cfg.domain,
+    derpMap: cfg.derpMap,
+    userProfiles,
+  };
+}
+
+/** The first message of a map stream (or a one-shot map response): the whole view. */
+export function fullMapResponse(v: NetmapView, now: Date): MapResponse {
+  return {
+    Node: v.self,
+    DERPMap: v.derpMap,
+    Peers: v.peers,
+    DNSConfig: v.dns,
+    Domain: v.domain,
+    CollectServices: true,
+    PacketFilter: v.filter,
+    UserProfiles: v.userProfiles,
+    ControlTime: now.toISOString(),
+  };
+}
