@@ -3,14 +3,49 @@
 import * as path from 'node:path';
 import nodeGypBuild from 'node-gyp-build';
 
-/** The addon's exports. Grows as native layers land; every entry is typed here and nowhere else. */
+/** An address as the engine reports it. */
+export interface NativeAddress {
+  address: string;
+  family: 'IPv4' | 'IPv6';
+  port: number;
+}
+
+/** Events from the engine thread, delivered in batches on the JavaScript thread. */
+export type NativeEvent =
+  | { type: 'accept'; device: number; id: number; listener: number; fd: number; local: NativeAddress; remote: NativeAddress }
+  | { type: 'connected'; device: number; id: number; local: NativeAddress; remote: NativeAddress }
+  | { type: 'error'; device: number; id: number; code: string }
+  | { type: 'closed'; device: number; id: number }
+  | { type: 'unknown'; device: number; id: number };
+
+/** One Node environment's handle on the engine. Methods throw errors with uv `code`s (EADDRINUSE, ...). */
+export interface NativeContext {
+  deviceCreate(device: number): void;
+  deviceAddAddress(device: number, address: string): void;
+  deviceLinkMemory(a: number, b: number): void;
+  deviceClose(device: number): void;
+  /** Returns the bound port. family: 0 (both), 4 or 6. */
+  tcpListen(device: number, listener: number, family: 0 | 4 | 6, port: number, backlog: number): number;
+  tcpListenerClose(listener: number): void;
+  /** Returns the file descriptor of JavaScript's end of the connection's socketpair. */
+  tcpDial(device: number, conn: number, address: string, port: number): number;
+  tcpSetNoDelay(device: number, conn: number, on: boolean): void;
+  tcpSetKeepAlive(device: number, conn: number, on: boolean, idleMs: number): void;
+  tcpReset(device: number, conn: number): void;
+  ref(): void;
+  unref(): void;
+  close(): void;
+}
+
+/** The addon's exports. Every entry is typed here and nowhere else. */
 export interface NativeAddon {
   /** Interface version of the addon; must equal NATIVE_ABI. */
   readonly abi: number;
+  Context: new (onEvents: (events: NativeEvent[]) => void) => NativeContext;
 }
 
 /** The addon interface this JavaScript expects (kNativeAbi in native/addon/addon.cc). */
-export const NATIVE_ABI = 1;
+export const NATIVE_ABI = 2;
 
 let cached: NativeAddon | undefined;
 

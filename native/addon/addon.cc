@@ -1,15 +1,500 @@
-// N-API glue: argument checks, buffers and (later) the engine's threadsafe function. No protocol logic.
+// N-API glue: argument checks, buffers, the threadsafe function for events. No protocol logic lives here.
+//
+// The engine (one thread, one lwIP instance) is shared by every Node environment of the process (main thread
+// and workers): lwIP keeps global state, so a second engine thread could not coexist with the first. That
+// refcounted engine is the addon's one piece of process-wide state. Each environment gets a Context with its
+// own event queue and threadsafe function, so events reach the thread that owns the device.
 #include <napi.h>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <mutex>
+#include <unordered_map>
 
 extern "C" {
 #include "crypto/crypto.h"
+#include "device.h"
+#include "engine/engine.h"
+#include "engine/evq.h"
+#include "stack/stack.h"
+#include "stack/tcp_bridge.h"
 }
 
 namespace {
 
-// The interface version between lib/native.ts and this addon; both sides must agree (a stale prebuild
-// next to newer JavaScript is refused with a clear error instead of misbehaving).
-constexpr uint32_t kNativeAbi = 1;
+// The interface version between lib/native.ts and this addon; both sides must agree (a stale prebuild next
+// to newer JavaScript is refused with a clear error instead of misbehaving).
+constexpr uint32_t kNativeAbi = 2;
+
+// ---- the shared engine ----
+struct Shared {
+  std::mutex mu;
+  ts_engine* engine = nullptr;
+  ts_stack* stack = nullptr;
+  int refs = 0;
+};
+Shared& shared() {
+  static Shared s;  // process-wide by necessity (see top of file)
+  return s;
+}
+
+void StartStack(ts_engine* e, void* arg) { *static_cast<ts_stack**>(arg) = ts_stack_start(e); }
+void StopStack(ts_engine*, void* arg) { ts_stack_stop(static_cast<ts_stack*>(arg)); }
+
+ts_engine* AcquireEngine() {
+  Shared& s = shared();
+  std::lock_guard<std::mutex> lock(s.mu);
+  if (s.refs == 0) {
+    s.engine = ts_engine_new(nullptr);
+    if (!s.engine) return nullptr;
+    if (ts_engine_start(s.engine) != 0) {
+      ts_engine_free(s.engine);
+      s.engine = nullptr;
+      return nullptr;
+    }
+    ts_engine_call_sync(s.engine, StartStack, &s.stack);
+  }
+  s.refs++;
+  return s.engine;
+}
+
+void ReleaseEngine() {
+  Shared& s = shared();
+  std::lock_guard<std::mutex> lock(s.mu);
+  if (--s.refs == 0) {
+    ts_engine_call_sync(s.engine, StopStack, s.stack);
+    ts_engine_free(s.engine);
+    s.engine = nullptr;
+    s.stack = nullptr;
+  }
+}
+
+std::string ErrName(int status) { return status ? uv_err_name(status) : "OK"; }
+
+Napi::Error CodedError(Napi::Env env, int status, const std::string& what) {
+  Napi::Error e = Napi::Error::New(env, what + ": " + uv_strerror(status));
+  e.Set("code", Napi::String::New(env, ErrName(status)));
+  e.Set("errno", Napi::Number::New(env, status));
+  return e;
+}
+
+// ---- addresses ----
+Napi::Object AddrToJs(Napi::Env env, const uint8_t* d) {  // family(1) addr(16) port(2, BE)
+  char buf[INET6_ADDRSTRLEN] = "";
+  int fam = d[0];
+  inet_ntop(fam == 6 ? AF_INET6 : AF_INET, d + 1, buf, sizeof buf);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("address", buf);
+  o.Set("family", fam == 6 ? "IPv6" : "IPv4");
+  o.Set("port", (d[17] << 8) | d[18]);
+  return o;
+}
+
+bool ParseAddr(const Napi::Value& v, ts_ipaddr* out) {
+  if (!v.IsString()) return false;
+  std::string s = v.As<Napi::String>().Utf8Value();
+  memset(out, 0, sizeof *out);
+  if (inet_pton(AF_INET, s.c_str(), out->addr) == 1) {
+    out->family = 4;
+    return true;
+  }
+  if (inet_pton(AF_INET6, s.c_str(), out->addr) == 1) {
+    out->family = 6;
+    return true;
+  }
+  return false;
+}
+
+// ---- events: one queue and one threadsafe function per environment ----
+// The channel outlives its Context until the threadsafe function is finalized, so a wake-up that races
+// with close never touches freed memory.
+struct Channel {
+  ts_evq evq{};
+};
+
+Napi::Object EventToJs(Napi::Env env, const ts_event& ev) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("device", ev.device);
+  o.Set("id", static_cast<double>(ev.id));
+  if (ev.status) o.Set("code", ErrName(ev.status));
+  switch (ev.type) {
+    case TS_EV_TCP_ACCEPT: {
+      uint64_t lid = 0;
+      for (int i = 0; i < 8; i++) lid = (lid << 8) | ev.data[i];
+      o.Set("type", "accept");
+      o.Set("listener", static_cast<double>(lid));
+      o.Set("fd", ev.fd);
+      o.Set("local", AddrToJs(env, ev.data + 8));
+      o.Set("remote", AddrToJs(env, ev.data + 27));
+      break;
+    }
+    case TS_EV_TCP_CONNECTED:
+      o.Set("type", "connected");
+      o.Set("local", AddrToJs(env, ev.data));
+      o.Set("remote", AddrToJs(env, ev.data + 19));
+      break;
+    case TS_EV_TCP_ERROR:
+      o.Set("type", "error");
+      break;
+    case TS_EV_TCP_CLOSED:
+      o.Set("type", "closed");
+      break;
+    default:
+      o.Set("type", "unknown");
+      if (ev.fd >= 0) close(ev.fd);
+  }
+  free(ev.ptr);
+  return o;
+}
+
+void CallJs(Napi::Env env, Napi::Function cb, Channel* ch, void*) {
+  if (!env || !ch) return;
+  ts_event batch[256];
+  for (;;) {
+    size_t n = ts_evq_drain(&ch->evq, batch, 256);
+    if (n == 0) return;
+    Napi::Array arr = Napi::Array::New(env, n);
+    for (size_t i = 0; i < n; i++) arr.Set(i, EventToJs(env, batch[i]));
+    cb.Call({arr});
+    if (n < 256) return;
+  }
+}
+
+void FinalizeChannel(Napi::Env, void*, Channel* ch) {
+  ts_evq_destroy(&ch->evq);
+  delete ch;
+}
+
+using TSFN = Napi::TypedThreadSafeFunction<Channel, void, CallJs>;
+
+// ---- per-environment context ----
+class Context : public Napi::ObjectWrap<Context> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "Context",
+                       {
+                           InstanceMethod<&Context::DeviceCreate>("deviceCreate"),
+                           InstanceMethod<&Context::DeviceAddAddress>("deviceAddAddress"),
+                           InstanceMethod<&Context::DeviceLinkMemory>("deviceLinkMemory"),
+                           InstanceMethod<&Context::DeviceClose>("deviceClose"),
+                           InstanceMethod<&Context::TcpListen>("tcpListen"),
+                           InstanceMethod<&Context::TcpListenerClose>("tcpListenerClose"),
+                           InstanceMethod<&Context::TcpDial>("tcpDial"),
+                           InstanceMethod<&Context::TcpSetNoDelay>("tcpSetNoDelay"),
+                           InstanceMethod<&Context::TcpSetKeepAlive>("tcpSetKeepAlive"),
+                           InstanceMethod<&Context::TcpReset>("tcpReset"),
+                           InstanceMethod<&Context::Ref>("ref"),
+                           InstanceMethod<&Context::Unref>("unref"),
+                           InstanceMethod<&Context::Close>("close"),
+                       });
+  }
+
+  explicit Context(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Context>(info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsFunction()) {
+      Napi::TypeError::New(env, "Context(onEvents): onEvents must be a function").ThrowAsJavaScriptException();
+      return;
+    }
+    engine_ = AcquireEngine();
+    if (!engine_) {
+      Napi::Error::New(env, "tsnet: could not start the engine thread").ThrowAsJavaScriptException();
+      return;
+    }
+    channel_ = new Channel();
+    ts_evq_init(&channel_->evq, Notify, this);
+    tsfn_ = TSFN::New(env, info[0].As<Napi::Function>(), "tsnet-events", 0, 1, channel_, FinalizeChannel,
+                      static_cast<void*>(nullptr));
+    tsfn_.Unref(env);
+    open_ = true;
+  }
+
+  ~Context() override { Shutdown(); }
+
+ private:
+  static void Notify(void* ctx) { static_cast<Context*>(ctx)->tsfn_.NonBlockingCall(); }
+
+  // ---- calls onto the engine thread ----
+  struct Call {
+    Context* ctx;
+    uint32_t dev = 0, dev2 = 0;
+    uint64_t id = 0;
+    int family = 0, a = 0, b = 0;
+    ts_ipaddr addr{};
+    int result = 0;
+    uint32_t out = 0;
+  };
+
+  ts_device* Find(uint32_t id) {
+    auto it = devices_.find(id);
+    return it == devices_.end() ? nullptr : it->second;
+  }
+
+  bool Sync(const Napi::CallbackInfo& info, ts_engine_fn fn, Call* c) {
+    if (!open_) {
+      Napi::Error e = Napi::Error::New(info.Env(), "tsnet: the native context is closed");
+      e.Set("code", "ERR_TSNET_CLOSED");
+      e.ThrowAsJavaScriptException();
+      return false;
+    }
+    c->ctx = this;
+    ts_engine_call_sync(engine_, fn, c);
+    return true;
+  }
+
+  static bool Args(const Napi::CallbackInfo& info, size_t n, const char* usage) {
+    for (size_t i = 0; i < n; i++) {
+      if (!info[i].IsNumber()) {
+        Napi::TypeError::New(info.Env(), usage).ThrowAsJavaScriptException();
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // deviceCreate(id)
+  Napi::Value DeviceCreate(const Napi::CallbackInfo& info) {
+    if (!Args(info, 1, "deviceCreate(id)")) return {};
+    Call c;
+    c.dev = info[0].As<Napi::Number>().Uint32Value();
+    if (!Sync(info, [](ts_engine* e, void* arg) {
+          Call* c = static_cast<Call*>(arg);
+          if (c->ctx->Find(c->dev)) { c->result = UV_EEXIST; return; }
+          ts_device* d = ts_device_new(e, &c->ctx->channel_->evq, c->dev);
+          if (!d) { c->result = UV_ENOMEM; return; }
+          c->ctx->devices_[c->dev] = d;
+        }, &c))
+      return {};
+    if (c.result) CodedError(info.Env(), c.result, "deviceCreate").ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+
+  // deviceAddAddress(id, "100.64.0.1")
+  Napi::Value DeviceAddAddress(const Napi::CallbackInfo& info) {
+    Call c;
+    if (!Args(info, 1, "deviceAddAddress(id, address)")) return {};
+    c.dev = info[0].As<Napi::Number>().Uint32Value();
+    if (!ParseAddr(info[1], &c.addr)) {
+      Napi::TypeError::New(info.Env(), "deviceAddAddress: address must be an IPv4 or IPv6 string").ThrowAsJavaScriptException();
+      return {};
+    }
+    if (!Sync(info, [](ts_engine*, void* arg) {
+          Call* c = static_cast<Call*>(arg);
+          ts_device* d = c->ctx->Find(c->dev);
+          if (!d) { c->result = UV_ENODEV; return; }
+          if (ts_device_add_addr(d, c->addr.family, c->addr.addr) != 0) c->result = UV_ENOSPC;
+        }, &c))
+      return {};
+    if (c.result) CodedError(info.Env(), c.result, "deviceAddAddress").ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+
+  // deviceLinkMemory(a, b)
+  Napi::Value DeviceLinkMemory(const Napi::CallbackInfo& info) {
+    if (!Args(info, 2, "deviceLinkMemory(a, b)")) return {};
+    Call c;
+    c.dev = info[0].As<Napi::Number>().Uint32Value();
+    c.dev2 = info[1].As<Napi::Number>().Uint32Value();
+    if (!Sync(info, [](ts_engine*, void* arg) {
+          Call* c = static_cast<Call*>(arg);
+          ts_device *a = c->ctx->Find(c->dev), *b = c->ctx->Find(c->dev2);
+          if (!a || !b || a == b) { c->result = UV_ENODEV; return; }
+          if (ts_device_link_memory(a, b) != 0) c->result = UV_ENOMEM;
+        }, &c))
+      return {};
+    if (c.result) CodedError(info.Env(), c.result, "deviceLinkMemory").ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+
+  // deviceClose(id): closes every connection and listener of the device and frees it.
+  Napi::Value DeviceClose(const Napi::CallbackInfo& info) {
+    if (!Args(info, 1, "deviceClose(id)")) return {};
+    Call c;
+    c.dev = info[0].As<Napi::Number>().Uint32Value();
+    if (!Sync(info, [](ts_engine*, void* arg) {
+          Call* c = static_cast<Call*>(arg);
+          auto it = c->ctx->devices_.find(c->dev);
+          if (it == c->ctx->devices_.end()) return;
+          ts_device_free(it->second);
+          c->ctx->devices_.erase(it);
+        }, &c))
+      return {};
+    return info.Env().Undefined();
+  }
+
+  // tcpListen(dev, listenerId, family(0|4|6), port, backlog) -> bound port
+  Napi::Value TcpListen(const Napi::CallbackInfo& info) {
+    if (!Args(info, 5, "tcpListen(dev, id, family, port, backlog)")) return {};
+    Call c;
+    c.dev = info[0].As<Napi::Number>().Uint32Value();
+    c.id = static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value());
+    c.family = info[2].As<Napi::Number>().Int32Value();
+    c.a = info[3].As<Napi::Number>().Int32Value();
+    c.b = info[4].As<Napi::Number>().Int32Value();
+    if (c.a < 0 || c.a > 65535) {
+      Napi::RangeError::New(info.Env(), "tcpListen: port must be 0..65535").ThrowAsJavaScriptException();
+      return {};
+    }
+    if (!Sync(info, [](ts_engine*, void* arg) {
+          Call* c = static_cast<Call*>(arg);
+          ts_device* d = c->ctx->Find(c->dev);
+          if (!d) { c->result = UV_ENODEV; return; }
+          int err = 0;
+          ts_tcp_listener* l = ts_tcp_listen(ts_device_tcp(d), c->id, c->family, (uint16_t)c->a, c->b, &err);
+          if (!l) { c->result = err; return; }
+          c->ctx->listeners_[c->id] = {c->dev, l};
+          c->out = ts_tcp_listener_port(l);
+        }, &c))
+      return {};
+    if (c.result) {
+      CodedError(info.Env(), c.result, "listen").ThrowAsJavaScriptException();
+      return {};
+    }
+    return Napi::Number::New(info.Env(), c.out);
+  }
+
+  Napi::Value TcpListenerClose(const Napi::CallbackInfo& info) {
+    if (!Args(info, 1, "tcpListenerClose(id)")) return {};
+    Call c;
+    c.id = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
+    if (!Sync(info, [](ts_engine*, void* arg) {
+          Call* c = static_cast<Call*>(arg);
+          auto it = c->ctx->listeners_.find(c->id);
+          if (it == c->ctx->listeners_.end()) return;
+          if (c->ctx->Find(it->second.first)) ts_tcp_listener_close(it->second.second);
+          c->ctx->listeners_.erase(it);
+        }, &c))
+      return {};
+    return info.Env().Undefined();
+  }
+
+  // tcpDial(dev, connId, address, port) -> fd of JavaScript's end of the socketpair
+  Napi::Value TcpDial(const Napi::CallbackInfo& info) {
+    if (!Args(info, 2, "tcpDial(dev, id, address, port)") || !info[3].IsNumber()) {
+      if (!info.Env().IsExceptionPending())
+        Napi::TypeError::New(info.Env(), "tcpDial(dev, id, address, port)").ThrowAsJavaScriptException();
+      return {};
+    }
+    Call c;
+    c.dev = info[0].As<Napi::Number>().Uint32Value();
+    c.id = static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value());
+    if (!ParseAddr(info[2], &c.addr)) {
+      Napi::TypeError::New(info.Env(), "tcpDial: address must be an IPv4 or IPv6 string").ThrowAsJavaScriptException();
+      return {};
+    }
+    int port = info[3].As<Napi::Number>().Int32Value();
+    if (port <= 0 || port > 65535) {
+      Napi::RangeError::New(info.Env(), "tcpDial: port must be 1..65535").ThrowAsJavaScriptException();
+      return {};
+    }
+    c.addr.port = static_cast<uint16_t>(port);
+    int fds[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+      CodedError(info.Env(), -errno, "dial").ThrowAsJavaScriptException();
+      return {};
+    }
+    c.a = fds[0];
+    if (!Sync(info, [](ts_engine*, void* arg) {
+          Call* c = static_cast<Call*>(arg);
+          ts_device* d = c->ctx->Find(c->dev);
+          if (!d) { c->result = UV_ENODEV; return; }
+          c->result = ts_tcp_dial(ts_device_tcp(d), c->id, c->a, &c->addr);
+        }, &c)) {
+      close(fds[0]);
+      close(fds[1]);
+      return {};
+    }
+    if (c.result) {
+      close(fds[0]);
+      close(fds[1]);
+      CodedError(info.Env(), c.result, "dial").ThrowAsJavaScriptException();
+      return {};
+    }
+    return Napi::Number::New(info.Env(), fds[1]);
+  }
+
+  Napi::Value TcpSetNoDelay(const Napi::CallbackInfo& info) {
+    if (!Args(info, 2, "tcpSetNoDelay(dev, id, on)")) return {};
+    Call c;
+    c.dev = info[0].As<Napi::Number>().Uint32Value();
+    c.id = static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value());
+    c.a = info[2].ToBoolean().Value();
+    Sync(info, [](ts_engine*, void* arg) {
+      Call* c = static_cast<Call*>(arg);
+      if (ts_device* d = c->ctx->Find(c->dev)) ts_tcp_set_nodelay(ts_device_tcp(d), c->id, c->a);
+    }, &c);
+    return info.Env().Undefined();
+  }
+
+  Napi::Value TcpSetKeepAlive(const Napi::CallbackInfo& info) {
+    if (!Args(info, 2, "tcpSetKeepAlive(dev, id, on, idleMs)")) return {};
+    Call c;
+    c.dev = info[0].As<Napi::Number>().Uint32Value();
+    c.id = static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value());
+    c.a = info[2].ToBoolean().Value();
+    c.b = info[3].IsNumber() ? info[3].As<Napi::Number>().Int32Value() : 0;
+    Sync(info, [](ts_engine*, void* arg) {
+      Call* c = static_cast<Call*>(arg);
+      if (ts_device* d = c->ctx->Find(c->dev))
+        ts_tcp_set_keepalive(ts_device_tcp(d), c->id, c->a, c->b > 0 ? (uint32_t)c->b : 0);
+    }, &c);
+    return info.Env().Undefined();
+  }
+
+  Napi::Value TcpReset(const Napi::CallbackInfo& info) {
+    if (!Args(info, 2, "tcpReset(dev, id)")) return {};
+    Call c;
+    c.dev = info[0].As<Napi::Number>().Uint32Value();
+    c.id = static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value());
+    Sync(info, [](ts_engine*, void* arg) {
+      Call* c = static_cast<Call*>(arg);
+      if (ts_device* d = c->ctx->Find(c->dev)) ts_tcp_reset(ts_device_tcp(d), c->id);
+    }, &c);
+    return info.Env().Undefined();
+  }
+
+  // ref()/unref(): whether pending native events keep the Node event loop alive (while devices are open).
+  Napi::Value Ref(const Napi::CallbackInfo& info) {
+    if (open_) tsfn_.Ref(info.Env());
+    return info.Env().Undefined();
+  }
+  Napi::Value Unref(const Napi::CallbackInfo& info) {
+    if (open_) tsfn_.Unref(info.Env());
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    Shutdown();
+    return info.Env().Undefined();
+  }
+
+  void Shutdown() {
+    if (!open_) return;
+    open_ = false;
+    Call c;
+    c.ctx = this;
+    ts_engine_call_sync(engine_, [](ts_engine*, void* arg) {
+      Call* c = static_cast<Call*>(arg);
+      for (auto& kv : c->ctx->devices_) ts_device_free(kv.second);
+      c->ctx->devices_.clear();
+      c->ctx->listeners_.clear();
+    }, &c);
+    tsfn_.Release();  // the channel is freed by FinalizeChannel once no call is pending
+    channel_ = nullptr;
+    ReleaseEngine();
+  }
+
+  ts_engine* engine_ = nullptr;
+  Channel* channel_ = nullptr;
+  TSFN tsfn_;
+  bool open_ = false;
+  // Engine-thread state (touched only inside Sync callbacks):
+  std::unordered_map<uint32_t, ts_device*> devices_;
+  std::unordered_map<uint64_t, std::pair<uint32_t, ts_tcp_listener*>> listeners_;
+};
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   if (ts_crypto_init() != 0) {
@@ -17,6 +502,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     return exports;
   }
   exports.Set("abi", Napi::Number::New(env, kNativeAbi));
+  exports.Set("Context", Context::Define(env));
   return exports;
 }
 

@@ -32,6 +32,7 @@
 #define LWIP_IPV6_DUP_DETECT_ATTEMPTS 0
 #define LWIP_ND6_QUEUEING 0
 #define LWIP_IPV6_FRAG 1
+#define IPV6_FRAG_COPYHEADER 1 /* required on 64-bit hosts (pointers do not fit the fragment header) */
 #define LWIP_IPV6_REASS 1
 #define IP_REASSEMBLY 1
 #define IP_FRAG 1
@@ -57,6 +58,12 @@
 #define PBUF_POOL_SIZE 8192
 #define PBUF_LINK_HLEN 0
 #define PBUF_POOL_BUFSIZE LWIP_MEM_ALIGN_SIZE(1280 + 64)
+
+/* ---- system headers: libuv's pull in <netinet/tcp.h> and <arpa/inet.h> before lwIP's ---- */
+#define LWIP_DONT_PROVIDE_BYTEORDER_FUNCTIONS 1
+#ifdef TCP_MSS
+#undef TCP_MSS /* <netinet/tcp.h>'s socket option number, unrelated to lwIP's segment size */
+#endif
 
 /* ---- TCP ---- */
 /* MSS for the 1280-byte tunnel MTU over IPv4 (1280-40); IPv6 connections get 1220 from the netif MTU. */

@@ -1,0 +1,129 @@
+// A TCP listener on the tailnet with node:net's Server shape: 'listening', 'connection', 'close' and
+// 'error' events, address(), close(), plus async iteration over accepted sockets and serve(server) to hand
+// connections to an http/https/express server.
+import { EventEmitter } from 'node:events';
+import type * as net from 'node:net';
+import type { NativeEvent } from '../native.js';
+import type { EventSink, SharedContext } from './context.js';
+import { TailnetSocket } from './socket.js';
+
+export interface ListenerInit {
+  ctx: SharedContext;
+  device: number;
+  id: number;
+  host: string;
+  family: 0 | 4 | 6;
+  port: number;
+  allowHalfOpen?: boolean;
+  /** Decides whether an accepted connection belongs to this listener (address filtering); default all. */
+  accepts?: (local: { address: string; port: number }) => boolean;
+}
+
+export class TailnetListener extends EventEmitter implements EventSink, AsyncIterable<TailnetSocket> {
+  readonly #init: ListenerInit;
+  #open = true;
+  #connections = new Set<TailnetSocket>();
+  #waiters: Array<(r: IteratorResult<TailnetSocket>) => void> = [];
+  #backlog: TailnetSocket[] = [];
+  #iterating = false;
+
+  /** @internal created by Netstack.listen */
+  constructor(init: ListenerInit) {
+    super();
+    this.#init = init;
+    init.ctx.register(init.device, init.id, this);
+    process.nextTick(() => this.#open && this.emit('listening'));
+  }
+
+  get listening(): boolean {
+    return this.#open;
+  }
+
+  address(): net.AddressInfo {
+    const { host, family, port } = this.#init;
+    const v6 = family === 6 || (family === 0 && host.includes(':'));
+    return { address: host || (family === 4 ? '0.0.0.0' : '::'), family: v6 || (family === 0 && !host) ? 'IPv6' : 'IPv4', port };
+  }
+
+  /** Hands every accepted connection to server (an http.Server, https.Server, express app's server, net.Server). */
+  serve<S extends net.Server>(server: S): S {
+    this.on('connection', (socket: TailnetSocket) => server.emit('connection', socket));
+    return server;
+  }
+
+  getConnections(cb: (err: Error | null, count: number) => void): this {
+    process.nextTick(cb, null, this.#connections.size);
+    return this;
+  }
+
+  /** Stops accepting; open connections stay open (as net.Server#close). */
+  close(cb?: (err?: Error) => void): this {
+    if (!this.#open) {
+      if (cb) {
+        const err = Object.assign(new Error('Server is not running.'), { code: 'ERR_SERVER_NOT_RUNNING' });
+        process.nextTick(cb, err);
+      }
+      return this;
+    }
+    this.#open = false;
+    this.#init.ctx.unregister(this.#init.device, this.#init.id);
+    try {
+      this.#init.ctx.native.tcpListenerClose(this.#init.id);
+    } catch {
+      /* the device is already gone */
+    }
+    for (const w of this.#waiters.splice(0)) w({ value: undefined, done: true });
+    if (cb) this.once('close', () => cb());
+    process.nextTick(() => this.emit('close'));
+    return this;
+  }
+
+  ref(): this {
+    return this;
+  }
+
+  unref(): this {
+    return this;
+  }
+
+  /** @internal engine events for this listener */
+  onNativeEvent(ev: NativeEvent): void {
+    if (ev.type !== 'accept') return;
+    const socket = new TailnetSocket({
+      ctx: this.#init.ctx,
+      device: ev.device,
+      id: ev.id,
+      fd: ev.fd,
+      allowHalfOpen: this.#init.allowHalfOpen ?? false,
+      endpoints: { local: ev.local, remote: ev.remote },
+    });
+    if (this.#init.accepts && !this.#init.accepts(ev.local)) {
+      socket.resetAndDestroy();
+      return;
+    }
+    this.#connections.add(socket);
+    socket.once('close', () => this.#connections.delete(socket));
+    if (this.#iterating) {
+      const w = this.#waiters.shift();
+      if (w) w({ value: socket, done: false });
+      else this.#backlog.push(socket);
+    }
+    this.emit('connection', socket);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<TailnetSocket> {
+    this.#iterating = true;
+    return {
+      next: () => {
+        const s = this.#backlog.shift();
+        if (s) return Promise.resolve({ value: s, done: false });
+        if (!this.#open) return Promise.resolve({ value: undefined, done: true });
+        return new Promise((resolve) => this.#waiters.push(resolve));
+      },
+      return: () => {
+        this.close();
+        return Promise.resolve({ value: undefined, done: true });
+      },
+    };
+  }
+}

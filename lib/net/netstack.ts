@@ -1,0 +1,155 @@
+// listen and dial over one device's userspace TCP/IP stack: the implementation that the WireGuard mode and
+// the tsnet Server share.
+import type { SharedContext } from './context.js';
+import { context } from './context.js';
+import { checkNetwork, ipFamily, networkFamily, splitHostPort } from './addr.js';
+import { abortError, closedError, systemError } from './errors.js';
+import { TailnetListener } from './listener.js';
+import { TailnetSocket } from './socket.js';
+
+export interface DialOptions {
+  signal?: AbortSignal;
+  allowHalfOpen?: boolean;
+}
+
+export interface ListenOptions {
+  allowHalfOpen?: boolean;
+  backlog?: number;
+}
+
+const TCP = ['tcp', 'tcp4', 'tcp6'] as const;
+
+export class Netstack {
+  readonly ctx: SharedContext;
+  readonly device: number;
+  #closed = false;
+  readonly #addresses: string[] = [];
+  readonly #listeners = new Set<TailnetListener>();
+  readonly #sockets = new Set<TailnetSocket>();
+
+  constructor(ctx: SharedContext = context()) {
+    this.ctx = ctx;
+    this.device = ctx.allocDevice();
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get addresses(): readonly string[] {
+    return this.#addresses;
+  }
+
+  addAddress(ip: string): void {
+    this.#check('addAddress');
+    if (!ipFamily(ip)) throw new TypeError(`not an IP address: "${ip}"`);
+    this.ctx.native.deviceAddAddress(this.device, ip);
+    this.#addresses.push(ip);
+  }
+
+  /** Listens on a port of this node's addresses ("tcp", ":80"; "tcp4", "100.64.0.1:80"). */
+  listen(network: string, address: string, opts: ListenOptions = {}): TailnetListener {
+    this.#check('listen');
+    checkNetwork(network, TCP);
+    const { host, port } = splitHostPort(address);
+    let family = networkFamily(network);
+    if (host) {
+      const f = ipFamily(host);
+      if (!f) throw new TypeError(`listen address must be an IP literal of this node or empty, got "${host}"`);
+      if (family && f !== family) throw new TypeError(`address "${host}" does not match network "${network}"`);
+      if (!this.#addresses.includes(host)) {
+        throw systemError('listen', 'EADDRNOTAVAIL', host, port);
+      }
+      family = f;
+    }
+    const id = this.ctx.allocId();
+    const bound = this.ctx.native.tcpListen(this.device, id, family, port, opts.backlog ?? 128);
+    const ln = new TailnetListener({
+      ctx: this.ctx,
+      device: this.device,
+      id,
+      host,
+      family,
+      port: bound,
+      allowHalfOpen: opts.allowHalfOpen ?? false,
+      accepts: host ? (local) => local.address === host : undefined,
+    });
+    this.#listeners.add(ln);
+    ln.once('close', () => this.#listeners.delete(ln));
+    return ln;
+  }
+
+  /** Starts a connection and returns the socket at once, as net.connect() does ('connect' follows). */
+  connect(network: string, address: string, opts: DialOptions = {}): TailnetSocket {
+    this.#check('dial');
+    checkNetwork(network, TCP);
+    const { host, port } = splitHostPort(address);
+    const f = ipFamily(host);
+    if (!f) throw new TypeError(`dial address must be an IP literal here, got "${host}"`);
+    const want = networkFamily(network);
+    if (want && want !== f) throw new TypeError(`address "${host}" does not match network "${network}"`);
+    if (port === 0) throw new RangeError('dial: port must be 1..65535');
+    const id = this.ctx.allocId();
+    let fd: number;
+    try {
+      fd = this.ctx.native.tcpDial(this.device, id, host, port);
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? 'EINVAL';
+      throw systemError('connect', code === 'EADDRNOTAVAIL' ? 'EHOSTUNREACH' : code, host, port);
+    }
+    const socket = new TailnetSocket({
+      ctx: this.ctx,
+      device: this.device,
+      id,
+      fd,
+      allowHalfOpen: opts.allowHalfOpen ?? false,
+      target: { address: host, port },
+    });
+    this.#sockets.add(socket);
+    socket.once('close', () => this.#sockets.delete(socket));
+    const { signal } = opts;
+    if (signal) {
+      if (signal.aborted) socket.abortDial(signal.reason);
+      else {
+        const onAbort = () => socket.abortDial(signal.reason);
+        signal.addEventListener('abort', onAbort, { once: true });
+        socket.once('connect', () => signal.removeEventListener('abort', onAbort));
+        socket.once('close', () => signal.removeEventListener('abort', onAbort));
+      }
+    }
+    return socket;
+  }
+
+  /** Connects and resolves once the connection is established; rejects with a coded error. */
+  dial(network: string, address: string, opts: DialOptions = {}): Promise<TailnetSocket> {
+    if (opts.signal?.aborted) return Promise.reject(abortError(opts.signal.reason));
+    return new Promise((resolve, reject) => {
+      let socket: TailnetSocket;
+      try {
+        socket = this.connect(network, address, opts);
+      } catch (err) {
+        reject(err);
+        return;
+      }
+      const onError = (err: Error) => reject(err);
+      socket.once('error', onError);
+      socket.once('connect', () => {
+        socket.off('error', onError);
+        resolve(socket);
+      });
+    });
+  }
+
+  /** Closes every listener and connection and frees the device. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const ln of this.#listeners) ln.close();
+    for (const s of this.#sockets) s.destroy(closedError('connection'));
+    this.ctx.releaseDevice(this.device);
+  }
+
+  #check(what: string): void {
+    if (this.#closed) throw closedError(what);
+  }
+}

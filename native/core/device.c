@@ -1,0 +1,115 @@
+#include "device.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MEMQ_CAP 4096
+
+typedef struct pkt {
+  uint16_t len;
+  uint8_t data[1280];
+} pkt;
+
+struct ts_device {
+  ts_engine *engine;
+  ts_evq *evq;
+  uint32_t id;
+  uint64_t next_id;
+  ts_netif netif;
+  ts_tcp_host tcp;
+  /* memory link */
+  ts_device *peer;
+  pkt *memq;
+  size_t memq_head, memq_count;
+  uv_idle_t deliver;
+  uint64_t memq_dropped;
+};
+
+static void deliver_memory(uv_idle_t *h) {
+  ts_device *d = h->data; /* packets queued for d */
+  size_t n = d->memq_count;
+  for (size_t i = 0; i < n; i++) {
+    pkt *p = &d->memq[(d->memq_head + i) % MEMQ_CAP];
+    ts_netif_input(&d->netif, p->data, p->len);
+  }
+  d->memq_head = (d->memq_head + n) % MEMQ_CAP;
+  d->memq_count -= n;
+  ts_tcp_flush(&d->tcp);
+  if (!d->memq_count) uv_idle_stop(&d->deliver);
+}
+
+static void send_memory(void *ctx, struct pbuf *p) {
+  ts_device *d = ctx;
+  ts_device *to = d->peer;
+  if (!to || p->tot_len > sizeof(((pkt *)0)->data)) return;
+  if (to->memq_count == MEMQ_CAP) {
+    to->memq_dropped++;
+    return;
+  }
+  pkt *slot = &to->memq[(to->memq_head + to->memq_count) % MEMQ_CAP];
+  slot->len = p->tot_len;
+  pbuf_copy_partial(p, slot->data, p->tot_len, 0);
+  if (to->memq_count++ == 0) uv_idle_start(&to->deliver, deliver_memory);
+}
+
+static void send_nowhere(void *ctx, struct pbuf *p) {
+  (void)ctx;
+  (void)p;
+}
+
+ts_device *ts_device_new(ts_engine *e, ts_evq *evq, uint32_t id) {
+  ts_device *d = calloc(1, sizeof *d);
+  if (!d) return NULL;
+  d->engine = e;
+  d->evq = evq;
+  d->id = id;
+  d->next_id = 1;
+  if (ts_netif_init(&d->netif, send_nowhere, d) != 0) {
+    free(d);
+    return NULL;
+  }
+  d->tcp.engine = e;
+  d->tcp.evq = evq;
+  d->tcp.netif = &d->netif;
+  d->tcp.device_id = id;
+  d->tcp.next_id = &d->next_id;
+  uv_idle_init(ts_engine_loop(e), &d->deliver);
+  d->deliver.data = d;
+  return d;
+}
+
+static void free_cb(uv_handle_t *h) {
+  ts_device *d = h->data;
+  free(d->memq);
+  free(d);
+}
+
+void ts_device_free(ts_device *d) {
+  if (d->peer) {
+    d->peer->peer = NULL;
+    d->peer->netif.output = send_nowhere;
+  }
+  ts_tcp_host_close(&d->tcp);
+  ts_netif_deinit(&d->netif);
+  uv_idle_stop(&d->deliver);
+  uv_close((uv_handle_t *)&d->deliver, free_cb);
+}
+
+int ts_device_add_addr(ts_device *d, int family, const uint8_t *addr) {
+  return ts_netif_add_addr(&d->netif, family, addr);
+}
+
+ts_tcp_host *ts_device_tcp(ts_device *d) { return &d->tcp; }
+ts_netif *ts_device_netif(ts_device *d) { return &d->netif; }
+uint32_t ts_device_id(const ts_device *d) { return d->id; }
+
+int ts_device_link_memory(ts_device *a, ts_device *b) {
+  if (!a->memq) a->memq = malloc(MEMQ_CAP * sizeof(pkt));
+  if (!b->memq) b->memq = malloc(MEMQ_CAP * sizeof(pkt));
+  if (!a->memq || !b->memq) return -1;
+  a->peer = b;
+  b->peer = a;
+  a->netif.output = send_memory;
+  b->netif.output = send_memory;
+  return 0;
+}

@@ -1,0 +1,28 @@
+/* A device: one node's data plane on the engine thread. It joins the TCP/IP stack (a netif and its TCP
+ * bridge) to a link that carries IP packets to peers. The link is WireGuard over UDP (wg/, net/); a memory
+ * link joining two devices of the same process exists for tests and for measuring the stack alone.
+ * Engine thread only, except where noted. */
+#ifndef TS_DEVICE_H
+#define TS_DEVICE_H
+
+#include <stdint.h>
+
+#include "engine/engine.h"
+#include "engine/evq.h"
+#include "stack/netif.h"
+#include "stack/tcp_bridge.h"
+
+typedef struct ts_device ts_device;
+
+ts_device *ts_device_new(ts_engine *e, ts_evq *evq, uint32_t id);
+void ts_device_free(ts_device *d);
+int ts_device_add_addr(ts_device *d, int family, const uint8_t *addr);
+ts_tcp_host *ts_device_tcp(ts_device *d);
+ts_netif *ts_device_netif(ts_device *d);
+uint32_t ts_device_id(const ts_device *d);
+
+/* Memory link: packets a sends are delivered to b and vice versa, on a later loop turn (never re-entrantly
+ * inside lwIP). Unlinked by ts_device_free. */
+int ts_device_link_memory(ts_device *a, ts_device *b);
+
+#endif

@@ -1,0 +1,171 @@
+#include "engine/engine.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct call {
+  ts_engine_fn fn;
+  void *arg;
+  struct call *next;
+} call;
+
+struct ts_engine {
+  uv_loop_t loop;
+  uv_async_t wake;
+  uv_thread_t thread;
+  int started;
+  ts_engine_config cfg;
+
+  uv_mutex_t mu; /* guards everything below */
+  call *calls_head, *calls_tail;
+  int stopping;
+
+  ts_engine_hook *hooks; /* engine thread only */
+};
+
+uint64_t ts_engine_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void close_any(uv_handle_t *h, void *arg) {
+  (void)arg;
+  if (!uv_is_closing(h)) uv_close(h, NULL);
+}
+
+static void run_calls(uv_async_t *a) {
+  ts_engine *e = a->data;
+  for (;;) {
+    uv_mutex_lock(&e->mu);
+    call *c = e->calls_head;
+    e->calls_head = NULL;
+    e->calls_tail = NULL;
+    int stopping = e->stopping;
+    uv_mutex_unlock(&e->mu);
+    if (!c) {
+      if (stopping) {
+        for (ts_engine_hook *h = e->hooks; h;) {
+          ts_engine_hook *next = h->next; /* a hook may free itself */
+          h->fn(e, h);
+          h = next;
+        }
+        e->hooks = NULL;
+        uv_walk(&e->loop, close_any, NULL);
+      }
+      return;
+    }
+    while (c) {
+      call *next = c->next;
+      c->fn(e, c->arg);
+      free(c);
+      c = next;
+    }
+  }
+}
+
+static void thread_main(void *arg) {
+  ts_engine *e = arg;
+  uv_run(&e->loop, UV_RUN_DEFAULT);
+}
+
+ts_engine *ts_engine_new(const ts_engine_config *cfg) {
+  ts_engine *e = calloc(1, sizeof *e);
+  if (!e) return NULL;
+  if (cfg) e->cfg = *cfg;
+  if (uv_loop_init(&e->loop) != 0) {
+    free(e);
+    return NULL;
+  }
+  if (uv_mutex_init(&e->mu) != 0 || uv_async_init(&e->loop, &e->wake, run_calls) != 0) {
+    uv_loop_close(&e->loop);
+    free(e);
+    return NULL;
+  }
+  e->wake.data = e;
+  e->loop.data = e;
+  return e;
+}
+
+int ts_engine_start(ts_engine *e) {
+  int r = uv_thread_create(&e->thread, thread_main, e);
+  if (r == 0) e->started = 1;
+  return r;
+}
+
+uv_loop_t *ts_engine_loop(ts_engine *e) { return &e->loop; }
+
+int ts_engine_call(ts_engine *e, ts_engine_fn fn, void *arg) {
+  call *c = malloc(sizeof *c);
+  if (!c) return UV_ENOMEM;
+  c->fn = fn;
+  c->arg = arg;
+  c->next = NULL;
+  uv_mutex_lock(&e->mu);
+  if (e->stopping) {
+    uv_mutex_unlock(&e->mu);
+    free(c);
+    return UV_ECANCELED;
+  }
+  if (e->calls_tail) e->calls_tail->next = c;
+  else e->calls_head = c;
+  e->calls_tail = c;
+  uv_mutex_unlock(&e->mu);
+  uv_async_send(&e->wake);
+  return 0;
+}
+
+typedef struct {
+  ts_engine_fn fn;
+  void *arg;
+  uv_mutex_t mu;
+  uv_cond_t cond;
+  int done;
+} sync_call;
+
+static void run_sync(ts_engine *e, void *arg) {
+  sync_call *s = arg;
+  s->fn(e, s->arg);
+  uv_mutex_lock(&s->mu);
+  s->done = 1;
+  uv_cond_signal(&s->cond);
+  uv_mutex_unlock(&s->mu);
+}
+
+int ts_engine_call_sync(ts_engine *e, ts_engine_fn fn, void *arg) {
+  sync_call s = {.fn = fn, .arg = arg};
+  uv_mutex_init(&s.mu);
+  uv_cond_init(&s.cond);
+  int r = ts_engine_call(e, run_sync, &s);
+  if (r == 0) {
+    uv_mutex_lock(&s.mu);
+    while (!s.done) uv_cond_wait(&s.cond, &s.mu);
+    uv_mutex_unlock(&s.mu);
+  }
+  uv_cond_destroy(&s.cond);
+  uv_mutex_destroy(&s.mu);
+  return r;
+}
+
+void ts_engine_on_stop(ts_engine *e, ts_engine_hook *h) {
+  h->next = e->hooks;
+  e->hooks = h;
+}
+
+void ts_engine_free(ts_engine *e) {
+  if (!e) return;
+  uv_mutex_lock(&e->mu);
+  e->stopping = 1;
+  uv_mutex_unlock(&e->mu);
+  if (e->started) {
+    uv_async_send(&e->wake);
+    uv_thread_join(&e->thread);
+  } else {
+    uv_close((uv_handle_t *)&e->wake, NULL);
+    uv_run(&e->loop, UV_RUN_DEFAULT);
+  }
+  uv_loop_close(&e->loop);
+  uv_mutex_destroy(&e->mu);
+  free(e);
+}

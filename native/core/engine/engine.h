@@ -1,0 +1,43 @@
+/* The engine: one thread running its own libuv loop, hosting every device of the process (lwIP, WireGuard,
+ * UDP and the socket bridges all live on it, so none of them needs locks).
+ *
+ * Two narrow channels cross threads:
+ *   calls in:   ts_engine_call() queues a function to run on the engine thread, in order;
+ *   events out: an event queue (evq.h) per embedder (one per Node environment: main thread or worker).
+ * Bulk data never crosses these channels: TCP payload flows through a socketpair per connection. */
+#ifndef TS_ENGINE_H
+#define TS_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+typedef struct ts_engine ts_engine;
+typedef void (*ts_engine_fn)(ts_engine *e, void *arg);
+
+typedef struct ts_engine_config {
+  int reserved;
+} ts_engine_config;
+
+ts_engine *ts_engine_new(const ts_engine_config *cfg);
+/* Starts the engine thread. 0 or a negative uv error. */
+int ts_engine_start(ts_engine *e);
+/* Queues fn(e, arg) to run on the engine thread. Any thread. 0, or UV_ECANCELED once stopping. */
+int ts_engine_call(ts_engine *e, ts_engine_fn fn, void *arg);
+/* Runs fn on the engine thread and waits for it to return (never call from the engine thread). */
+int ts_engine_call_sync(ts_engine *e, ts_engine_fn fn, void *arg);
+/* Stops the loop after running the calls queued so far, joins the thread, frees everything. */
+void ts_engine_free(ts_engine *e);
+
+/* Engine thread only. */
+uv_loop_t *ts_engine_loop(ts_engine *e);
+/* Registers a hook that runs when the engine is about to stop (devices close themselves). */
+typedef struct ts_engine_hook {
+  void (*fn)(ts_engine *e, struct ts_engine_hook *h);
+  struct ts_engine_hook *next;
+} ts_engine_hook;
+void ts_engine_on_stop(ts_engine *e, ts_engine_hook *h);
+/* Monotonic time in nanoseconds (the clock every protocol state machine is fed with). */
+uint64_t ts_engine_now_ns(void);
+
+#endif

@@ -1,0 +1,139 @@
+#include "stack/netif.h"
+
+#include <string.h>
+
+#include "lwip/ip.h"
+#include "lwip/ip4_addr.h"
+#include "lwip/ip6_addr.h"
+
+static err_t out4(struct netif *nif, struct pbuf *p, const ip4_addr_t *dst) {
+  (void)dst;
+  ts_netif *n = (ts_netif *)nif;
+  n->tx_packets++;
+  n->output(n->ctx, p);
+  return ERR_OK;
+}
+
+static err_t out6(struct netif *nif, struct pbuf *p, const ip6_addr_t *dst) {
+  (void)dst;
+  ts_netif *n = (ts_netif *)nif;
+  n->tx_packets++;
+  n->output(n->ctx, p);
+  return ERR_OK;
+}
+
+static err_t nif_init(struct netif *nif) {
+  nif->mtu = 1280;
+  nif->mtu6 = 1280;
+  nif->output = out4;
+  nif->output_ip6 = out6;
+  nif->flags = NETIF_FLAG_UP | NETIF_FLAG_LINK_UP;
+  nif->name[0] = 't';
+  nif->name[1] = 's';
+  return ERR_OK;
+}
+
+int ts_netif_init(ts_netif *n, ts_netif_output_fn output, void *ctx) {
+  memset(n, 0, sizeof *n);
+  n->output = output;
+  n->ctx = ctx;
+  if (!netif_add(&n->nif, IP4_ADDR_ANY4, IP4_ADDR_ANY4, IP4_ADDR_ANY4, NULL, nif_init, ip_input)) return -1;
+  netif_set_up(&n->nif);
+  netif_set_link_up(&n->nif);
+  return 0;
+}
+
+void ts_netif_deinit(ts_netif *n) { netif_remove(&n->nif); }
+
+int ts_netif_add_addr(ts_netif *n, int family, const uint8_t *addr) {
+  if (family == 4) {
+    /* lwIP holds one IPv4 address per netif; a device has at most one (Tailscale assigns one). */
+    ip4_addr_t a, mask;
+    memcpy(&a.addr, addr, 4);
+    IP4_ADDR(&mask, 255, 255, 255, 255);
+    netif_set_addr(&n->nif, &a, &mask, IP4_ADDR_ANY4);
+    return 0;
+  }
+  if (family == 6) {
+    ip6_addr_t a;
+    memcpy(a.addr, addr, 16);
+    ip6_addr_clear_zone(&a);
+    s8_t idx = -1;
+    if (netif_add_ip6_address(&n->nif, &a, &idx) != ERR_OK) return -1;
+    netif_ip6_addr_set_state(&n->nif, idx, IP6_ADDR_PREFERRED);
+    return 0;
+  }
+  return -1;
+}
+
+int ts_netif_has_addr(const ts_netif *n, int family, const uint8_t *addr) {
+  if (family == 4) {
+    const ip4_addr_t *mine = netif_ip4_addr(&n->nif);
+    return !ip4_addr_isany(mine) && memcmp(&mine->addr, addr, 4) == 0;
+  }
+  for (int i = 0; i < LWIP_IPV6_NUM_ADDRESSES; i++) {
+    if (!ip6_addr_isvalid(netif_ip6_addr_state(&n->nif, i))) continue;
+    if (memcmp(netif_ip6_addr(&n->nif, i)->addr, addr, 16) == 0) return 1;
+  }
+  return 0;
+}
+
+int ts_netif_can_reach(const ts_netif *n, int family) {
+  if (family == 4) return !ip4_addr_isany(netif_ip4_addr(&n->nif));
+  for (int i = 0; i < LWIP_IPV6_NUM_ADDRESSES; i++)
+    if (ip6_addr_isvalid(netif_ip6_addr_state(&n->nif, i))) return 1;
+  return 0;
+}
+
+int ts_netif_input(ts_netif *n, const uint8_t *pkt, size_t len) {
+  if (len < 20 || len > 0xFFFF) goto not_ours;
+  int v = pkt[0] >> 4;
+  if (v == 4) {
+    if (!ts_netif_has_addr(n, 4, pkt + 16)) goto not_ours;
+  } else if (v == 6) {
+    if (len < 40 || !ts_netif_has_addr(n, 6, pkt + 24)) goto not_ours;
+  } else {
+    goto not_ours;
+  }
+  struct pbuf *p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_POOL);
+  if (!p) {
+    n->rx_dropped_nomem++;
+    return -1;
+  }
+  pbuf_take(p, pkt, (u16_t)len);
+  n->rx_packets++;
+  if (n->nif.input(p, &n->nif) != ERR_OK) pbuf_free(p);
+  return 0;
+not_ours:
+  n->rx_dropped_not_ours++;
+  return -1;
+}
+
+void ts_ipaddr_from_lwip(ts_ipaddr *out, const ip_addr_t *a, uint16_t port) {
+  memset(out, 0, sizeof *out);
+  out->port = port;
+  if (IP_IS_V6(a)) {
+    out->family = 6;
+    memcpy(out->addr, ip_2_ip6(a)->addr, 16);
+  } else {
+    out->family = 4;
+    memcpy(out->addr, &ip_2_ip4(a)->addr, 4);
+  }
+}
+
+int ts_ipaddr_to_lwip(ip_addr_t *out, const ts_ipaddr *a) {
+  if (a->family == 4) {
+    ip_addr_t v = IPADDR4_INIT(0);
+    memcpy(&ip_2_ip4(&v)->addr, a->addr, 4);
+    *out = v;
+    return 0;
+  }
+  if (a->family == 6) {
+    ip_addr_t v = IPADDR6_INIT(0, 0, 0, 0);
+    memcpy(ip_2_ip6(&v)->addr, a->addr, 16);
+    ip6_addr_clear_zone(ip_2_ip6(&v));
+    *out = v;
+    return 0;
+  }
+  return -1;
+}

@@ -1,0 +1,47 @@
+/* A device's TCP/IP interface: one lwIP netif (MTU 1280, no link layer) whose packets go to and come from
+ * the device's tunnel (WireGuard) instead of hardware. Engine thread only. */
+#ifndef TS_NETIF_H
+#define TS_NETIF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lwip/netif.h"
+#include "lwip/pbuf.h"
+
+/* An IP address with port, as the engine reports it to JavaScript. family is 4 or 6. */
+typedef struct ts_ipaddr {
+  uint8_t family;
+  uint8_t addr[16];
+  uint16_t port;
+} ts_ipaddr;
+
+typedef struct ts_netif ts_netif;
+/* Called for every IP packet the stack emits; the pbuf is only valid during the call. */
+typedef void (*ts_netif_output_fn)(void *ctx, struct pbuf *p);
+
+struct ts_netif {
+  struct netif nif;
+  ts_netif_output_fn output;
+  void *ctx;
+  uint64_t rx_packets, tx_packets, rx_dropped_not_ours, rx_dropped_nomem;
+};
+
+/* Adds and brings up the netif. 0 or -1. */
+int ts_netif_init(ts_netif *n, ts_netif_output_fn output, void *ctx);
+void ts_netif_deinit(ts_netif *n);
+/* Adds an address (4: 4-byte, 6: 16-byte). IPv4 uses a /32 host route; IPv6 a /128. 0 or -1. */
+int ts_netif_add_addr(ts_netif *n, int family, const uint8_t *addr);
+/* 1 if addr is one of this netif's addresses. */
+int ts_netif_has_addr(const ts_netif *n, int family, const uint8_t *addr);
+/* 1 if the netif has an address of this family (4 or 6) to send from. */
+int ts_netif_can_reach(const ts_netif *n, int family);
+/* Feeds one IP packet from the tunnel into the stack (copied). Packets not addressed to this netif are
+ * dropped and counted, so one device can never receive another device's traffic. 0 or -1 (dropped). */
+int ts_netif_input(ts_netif *n, const uint8_t *pkt, size_t len);
+
+/* Conversions between lwIP addresses and ts_ipaddr. */
+void ts_ipaddr_from_lwip(ts_ipaddr *out, const ip_addr_t *a, uint16_t port);
+int ts_ipaddr_to_lwip(ip_addr_t *out, const ts_ipaddr *a);
+
+#endif

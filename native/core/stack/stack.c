@@ -1,0 +1,38 @@
+#include "stack/stack.h"
+
+#include <stdlib.h>
+
+#include "lwip/init.h"
+#include "lwip/timeouts.h"
+
+struct ts_stack {
+  uv_timer_t timer;
+};
+
+static int lwip_ready; /* lwIP's own state is process-global; it is initialised once, on the engine thread */
+
+static void on_tick(uv_timer_t *t) {
+  (void)t;
+  sys_check_timeouts();
+}
+
+ts_stack *ts_stack_start(ts_engine *e) {
+  ts_stack *s = calloc(1, sizeof *s);
+  if (!s) return NULL;
+  if (!lwip_ready) {
+    lwip_init();
+    lwip_ready = 1;
+  }
+  uv_timer_init(ts_engine_loop(e), &s->timer);
+  s->timer.data = s;
+  /* lwIP's finest timer is TCP's 250 ms; ACKs and window updates do not wait for it (ts_tcp_flush). */
+  uv_timer_start(&s->timer, on_tick, 100, 100);
+  return s;
+}
+
+static void free_cb(uv_handle_t *h) { free(h->data); }
+
+void ts_stack_stop(ts_stack *s) {
+  uv_timer_stop(&s->timer);
+  uv_close((uv_handle_t *)&s->timer, free_cb);
+}

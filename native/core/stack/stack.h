@@ -1,0 +1,13 @@
+/* The process's lwIP instance. lwIP keeps its state in globals (pcb lists, pools, netif list); the engine
+ * thread is its only user, which is why a process has exactly one engine. ts_stack_start() initialises lwIP
+ * once and drives its timers from the engine loop. Engine thread only. */
+#ifndef TS_STACK_H
+#define TS_STACK_H
+
+#include "engine/engine.h"
+
+typedef struct ts_stack ts_stack;
+ts_stack *ts_stack_start(ts_engine *e);
+void ts_stack_stop(ts_stack *s);
+
+#endif

@@ -1,0 +1,562 @@
+#include "stack/tcp_bridge.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "lwip/tcp.h"
+
+#define RXQ_MIN 64 /* received pbuf chains waiting for the socketpair; the ring grows, bounded by the window */
+#define READ_CHUNK 65536
+
+struct ts_tcp_listener {
+  ts_tcp_host *h;
+  uint64_t id;
+  struct tcp_pcb *pcb;
+  ts_tcp_listener *next;
+};
+
+struct ts_tcpconn {
+  ts_tcp_host *h;
+  uint64_t id;
+  struct tcp_pcb *pcb; /* NULL once lwIP freed it */
+  int fd;              /* engine's end of the socketpair, -1 once closed */
+  uv_poll_t poll;
+  int poll_events;
+  int polling;
+  /* Received from lwIP, not yet written to fd. rxq[rx_head] is written from offset rx_off. Its length is
+   * bounded by the receive window, since only bytes written to fd are acknowledged (tcp_recved). */
+  struct pbuf **rxq;
+  unsigned rx_head, rx_count, rx_cap;
+  uint16_t rx_off;
+  /* Read from fd, not yet accepted by tcp_write (lwIP ran out of segments). */
+  uint8_t *stage;
+  size_t stage_len, stage_off;
+  unsigned connecting : 1, peer_fin : 1, fd_wr_shut : 1, fd_eof : 1, failed : 1, freed : 1;
+  ts_tcpconn *next, *prev;
+};
+
+static void conn_update_poll(ts_tcpconn *c);
+static void conn_maybe_free(ts_tcpconn *c);
+
+/* ---- event packing (the addon unpacks with the same offsets: stack/tcp_bridge_events.h) ---- */
+static void put_addr(uint8_t *d, const ts_ipaddr *a) {
+  d[0] = a->family;
+  memcpy(d + 1, a->addr, 16);
+  d[17] = (uint8_t)(a->port >> 8);
+  d[18] = (uint8_t)a->port;
+}
+
+static void emit(ts_tcpconn *c, uint32_t type, int32_t status, int fd) {
+  ts_event ev;
+  memset(&ev, 0, sizeof ev);
+  ev.type = type;
+  ev.device = c->h->device_id;
+  ev.id = c->id;
+  ev.status = status;
+  ev.fd = fd;
+  if (type == TS_EV_TCP_CONNECTED && c->pcb) {
+    ts_ipaddr l, r;
+    ts_ipaddr_from_lwip(&l, &c->pcb->local_ip, c->pcb->local_port);
+    ts_ipaddr_from_lwip(&r, &c->pcb->remote_ip, c->pcb->remote_port);
+    put_addr(ev.data, &l);
+    put_addr(ev.data + 19, &r);
+  }
+  ts_evq_push(c->h->evq, &ev);
+}
+
+static int32_t map_err(const ts_tcpconn *c, err_t err) {
+  switch (err) {
+    case ERR_RST: return c->connecting ? UV_ECONNREFUSED : UV_ECONNRESET;
+    case ERR_ABRT: return UV_ETIMEDOUT; /* lwIP aborts a pcb itself only when retransmissions ran out */
+    case ERR_CLSD: return UV_EOF;
+    case ERR_MEM: return UV_ENOBUFS;
+    default: return UV_ECONNABORTED;
+  }
+}
+
+/* ---- socketpair -> lwIP ---- */
+static void push_stage(ts_tcpconn *c) {
+  while (c->stage && c->pcb) {
+    size_t n = c->stage_len - c->stage_off;
+    u16_t space = (u16_t)(tcp_sndbuf(c->pcb) < 0xFFFF ? tcp_sndbuf(c->pcb) : 0xFFFF);
+    if (n > space) n = space;
+    if (n == 0) return;
+    if (tcp_write(c->pcb, c->stage + c->stage_off, (u16_t)n, TCP_WRITE_FLAG_COPY) != ERR_OK) return;
+    c->stage_off += n;
+    if (c->stage_off == c->stage_len) {
+      free(c->stage);
+      c->stage = NULL;
+      c->stage_len = c->stage_off = 0;
+    }
+  }
+}
+
+static void on_fd_readable(ts_tcpconn *c) {
+  const size_t max = READ_CHUNK;
+  uint8_t buf[READ_CHUNK];
+  if (!c->pcb) { /* connection failed or reset: drain until JavaScript closes its end, then free */
+    ssize_t n = read(c->fd, buf, sizeof buf);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+      c->fd_eof = 1;
+      conn_maybe_free(c);
+    }
+    return;
+  }
+  size_t space = tcp_sndbuf(c->pcb);
+  if (space == 0 || c->stage) {
+    conn_update_poll(c);
+    return;
+  }
+  ssize_t n = read(c->fd, buf, space < max ? space : max);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EINTR) return;
+    /* JavaScript destroyed its socket with data unread: the kernel's answer is a reset. */
+    struct tcp_pcb *p = c->pcb;
+    c->pcb = NULL;
+    tcp_arg(p, NULL);
+    tcp_abort(p);
+    c->fd_eof = 1;
+    conn_maybe_free(c);
+    return;
+  }
+  if (n == 0) {
+    c->fd_eof = 1;
+    tcp_shutdown(c->pcb, 0, 1); /* FIN: the JavaScript side ended its writes */
+    tcp_output(c->pcb);
+    conn_update_poll(c);
+    conn_maybe_free(c);
+    return;
+  }
+  size_t off = 0;
+  while (off < (size_t)n) {
+    size_t chunk = (size_t)n - off;
+    if (chunk > 0xFFFF) chunk = 0xFFFF;
+    u8_t flags = TCP_WRITE_FLAG_COPY | (off + chunk < (size_t)n ? TCP_WRITE_FLAG_MORE : 0);
+    if (tcp_write(c->pcb, buf + off, (u16_t)chunk, flags) != ERR_OK) break;
+    off += chunk;
+  }
+  if (off < (size_t)n) { /* lwIP is out of segments: keep the rest and stop reading until on_sent */
+    c->stage_len = (size_t)n - off;
+    c->stage = malloc(c->stage_len);
+    if (!c->stage) {
+      struct tcp_pcb *p = c->pcb;
+      c->pcb = NULL;
+      tcp_arg(p, NULL);
+      tcp_abort(p);
+      emit(c, TS_EV_TCP_ERROR, UV_ENOMEM, -1);
+      return;
+    }
+    memcpy(c->stage, buf + off, c->stage_len);
+    c->stage_off = 0;
+  }
+  tcp_output(c->pcb);
+  conn_update_poll(c);
+}
+
+static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len) {
+  (void)pcb;
+  (void)len;
+  ts_tcpconn *c = arg;
+  if (!c) return ERR_OK;
+  push_stage(c);
+  conn_update_poll(c);
+  return ERR_OK;
+}
+
+/* ---- lwIP -> socketpair ---- */
+static void flush_rx(ts_tcpconn *c) {
+  size_t total = 0;
+  while (c->rx_count && c->fd >= 0) {
+    struct iovec iov[64];
+    int n = 0;
+    unsigned idx = c->rx_head;
+    uint16_t off = c->rx_off;
+    size_t want = 0;
+    for (unsigned k = 0; k < c->rx_count && n < 64; k++, idx = (idx + 1) % c->rx_cap) {
+      for (struct pbuf *q = c->rxq[idx]; q && n < 64; q = q->next) {
+        if (off >= q->len) {
+          off -= q->len;
+          continue;
+        }
+        iov[n].iov_base = (uint8_t *)q->payload + off;
+        iov[n].iov_len = q->len - off;
+        want += iov[n].iov_len;
+        off = 0;
+        n++;
+      }
+    }
+    ssize_t w = writev(c->fd, iov, n);
+    if (w < 0) {
+      if (errno == EAGAIN || errno == EINTR) break;
+      /* JavaScript closed its end: nothing can be delivered any more, so reset like a kernel would. */
+      if (c->pcb) {
+        struct tcp_pcb *p = c->pcb;
+        c->pcb = NULL;
+        tcp_arg(p, NULL);
+        tcp_abort(p);
+      }
+      c->fd_eof = 1;
+      break;
+    }
+    total += (size_t)w;
+    size_t left = (size_t)w;
+    while (left && c->rx_count) { /* drop what was written */
+      struct pbuf *chain = c->rxq[c->rx_head];
+      size_t rem = chain->tot_len - c->rx_off;
+      if (left >= rem) {
+        left -= rem;
+        pbuf_free(chain);
+        c->rxq[c->rx_head] = NULL;
+        c->rx_head = (c->rx_head + 1) % c->rx_cap;
+        c->rx_count--;
+        c->rx_off = 0;
+      } else {
+        c->rx_off = (uint16_t)(c->rx_off + left);
+        left = 0;
+      }
+    }
+    if ((size_t)w < want) break; /* the socketpair is full: wait for POLLOUT */
+  }
+  /* Acknowledge to the peer only what reached JavaScript's socket: this is the flow control. */
+  while (total && c->pcb) {
+    u16_t k = (u16_t)(total > 0xFFFF ? 0xFFFF : total);
+    tcp_recved(c->pcb, k);
+    total -= k;
+  }
+  if (!c->rx_count && c->peer_fin && !c->fd_wr_shut && c->fd >= 0) {
+    shutdown(c->fd, SHUT_WR);
+    c->fd_wr_shut = 1;
+  }
+  conn_update_poll(c);
+  conn_maybe_free(c);
+}
+
+static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err) {
+  (void)pcb;
+  (void)err;
+  ts_tcpconn *c = arg;
+  if (!c) {
+    if (p) pbuf_free(p);
+    return ERR_OK;
+  }
+  if (!p) {
+    c->peer_fin = 1;
+  } else {
+    if (c->rx_count == c->rx_cap) {
+      unsigned cap = c->rx_cap ? c->rx_cap * 2 : RXQ_MIN;
+      struct pbuf **q = malloc(cap * sizeof *q);
+      if (!q) return ERR_MEM; /* lwIP keeps the data and offers it again later */
+      for (unsigned i = 0; i < c->rx_count; i++) q[i] = c->rxq[(c->rx_head + i) % c->rx_cap];
+      free(c->rxq);
+      c->rxq = q;
+      c->rx_head = 0;
+      c->rx_cap = cap;
+    }
+    c->rxq[(c->rx_head + c->rx_count) % c->rx_cap] = p;
+    c->rx_count++;
+  }
+  flush_rx(c);
+  return ERR_OK;
+}
+
+static void on_err(void *arg, err_t err) {
+  ts_tcpconn *c = arg;
+  if (!c) return;
+  c->pcb = NULL; /* lwIP has freed it */
+  if (err == ERR_CLSD) { /* both FINs exchanged after we shut down only our sending side: a clean end */
+    flush_rx(c);
+    return;
+  }
+  int32_t status = map_err(c, err);
+  c->connecting = 0;
+  c->failed = 1;
+  emit(c, TS_EV_TCP_ERROR, status, -1);
+  conn_update_poll(c);
+  conn_maybe_free(c);
+}
+
+/* ---- lifetime ---- */
+static void on_poll(uv_poll_t *h, int status, int events) {
+  ts_tcpconn *c = h->data;
+  if (status < 0) events = UV_READABLE; /* let read() report the error */
+  if (events & UV_WRITABLE) flush_rx(c);
+  if (c->freed) return;
+  if (events & UV_READABLE && !c->connecting) on_fd_readable(c);
+}
+
+static void conn_update_poll(ts_tcpconn *c) {
+  if (c->fd < 0 || c->freed) return;
+  int want = 0;
+  if (c->connecting) want = 0;
+  else if (!c->pcb) want = c->fd_eof ? 0 : UV_READABLE; /* wait for JavaScript to close its end */
+  else if (!c->fd_eof && !c->stage && tcp_sndbuf(c->pcb) > 0) want |= UV_READABLE;
+  if (c->rx_count) want |= UV_WRITABLE;
+  if (want == c->poll_events && c->polling) return;
+  c->poll_events = want;
+  if (want) {
+    uv_poll_start(&c->poll, want, on_poll);
+    c->polling = 1;
+  } else if (c->polling) {
+    uv_poll_stop(&c->poll);
+    c->polling = 0;
+  }
+}
+
+static void conn_free_cb(uv_handle_t *h) { free(h->data); }
+
+static void conn_release(ts_tcpconn *c) {
+  if (c->freed) return;
+  c->freed = 1;
+  if (c->pcb) {
+    tcp_arg(c->pcb, NULL);
+    tcp_recv(c->pcb, NULL);
+    tcp_sent(c->pcb, NULL);
+    tcp_err(c->pcb, NULL);
+    if (tcp_close(c->pcb) != ERR_OK) tcp_abort(c->pcb);
+    c->pcb = NULL;
+  }
+  for (unsigned i = 0; i < c->rx_count; i++) pbuf_free(c->rxq[(c->rx_head + i) % c->rx_cap]);
+  c->rx_count = 0;
+  free(c->rxq);
+  c->rxq = NULL;
+  free(c->stage);
+  c->stage = NULL;
+  if (c->prev) c->prev->next = c->next;
+  else c->h->conns = c->next;
+  if (c->next) c->next->prev = c->prev;
+  uv_poll_stop(&c->poll);
+  if (c->fd >= 0) close(c->fd);
+  c->fd = -1;
+  uv_close((uv_handle_t *)&c->poll, conn_free_cb);
+}
+
+/* A connection is done when JavaScript has closed or ended its side and either lwIP is finished with it or
+ * everything the peer sent has been handed over. */
+static void conn_maybe_free(ts_tcpconn *c) {
+  if (c->freed || !c->fd_eof) return;
+  if (c->failed || (c->peer_fin && !c->rx_count && c->fd_wr_shut) || (!c->pcb && !c->rx_count)) conn_release(c);
+}
+
+static ts_tcpconn *conn_new(ts_tcp_host *h, uint64_t id, struct tcp_pcb *pcb, int fd) {
+  ts_tcpconn *c = calloc(1, sizeof *c);
+  if (!c) return NULL;
+  c->h = h;
+  c->id = id;
+  c->pcb = pcb;
+  c->fd = fd;
+  if (uv_poll_init(ts_engine_loop(h->engine), &c->poll, fd) != 0) {
+    free(c);
+    return NULL;
+  }
+  c->poll.data = c;
+  tcp_arg(pcb, c);
+  tcp_recv(pcb, on_recv);
+  tcp_sent(pcb, on_sent);
+  tcp_err(pcb, on_err);
+  c->next = h->conns;
+  if (h->conns) h->conns->prev = c;
+  h->conns = c;
+  return c;
+}
+
+static ts_tcpconn *conn_find(ts_tcp_host *h, uint64_t id) {
+  for (ts_tcpconn *c = h->conns; c; c = c->next)
+    if (c->id == id) return c;
+  return NULL;
+}
+
+static int make_pair(int fds[2]) {
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) return -errno;
+  int fl = fcntl(fds[0], F_GETFL);
+  fcntl(fds[0], F_SETFL, fl | O_NONBLOCK);
+  return 0;
+}
+
+/* ---- listen / accept ---- */
+static err_t on_accept(void *arg, struct tcp_pcb *newpcb, err_t err) {
+  ts_tcp_listener *l = arg;
+  if (err != ERR_OK || !newpcb || !l) return ERR_VAL;
+  int fds[2];
+  if (make_pair(fds) != 0) {
+    tcp_abort(newpcb);
+    return ERR_ABRT;
+  }
+  uint64_t id = (*l->h->next_id)++;
+  ts_tcpconn *c = conn_new(l->h, id, newpcb, fds[0]);
+  if (!c) {
+    close(fds[0]);
+    close(fds[1]);
+    tcp_abort(newpcb);
+    return ERR_ABRT;
+  }
+  ts_event ev;
+  memset(&ev, 0, sizeof ev);
+  ev.type = TS_EV_TCP_ACCEPT;
+  ev.device = l->h->device_id;
+  ev.id = id;
+  ev.fd = fds[1];
+  for (int i = 0; i < 8; i++) ev.data[i] = (uint8_t)(l->id >> (56 - 8 * i));
+  ts_ipaddr la, ra;
+  ts_ipaddr_from_lwip(&la, &newpcb->local_ip, newpcb->local_port);
+  ts_ipaddr_from_lwip(&ra, &newpcb->remote_ip, newpcb->remote_port);
+  put_addr(ev.data + 8, &la);
+  put_addr(ev.data + 27, &ra);
+  ts_evq_push(l->h->evq, &ev);
+  conn_update_poll(c);
+  return ERR_OK;
+}
+
+ts_tcp_listener *ts_tcp_listen(ts_tcp_host *h, uint64_t id, int family, uint16_t port, int backlog, int *err) {
+  u8_t type = family == 4 ? IPADDR_TYPE_V4 : family == 6 ? IPADDR_TYPE_V6 : IPADDR_TYPE_ANY;
+  struct tcp_pcb *pcb = tcp_new_ip_type(type);
+  if (!pcb) {
+    *err = UV_ENOMEM;
+    return NULL;
+  }
+  tcp_bind_netif(pcb, &h->netif->nif); /* only this device's packets reach this listener */
+  const ip_addr_t *any = family == 4 ? IP4_ADDR_ANY : family == 6 ? IP6_ADDR_ANY : IP_ANY_TYPE;
+  if (tcp_bind(pcb, any, port) != ERR_OK) {
+    tcp_abort(pcb);
+    *err = UV_EADDRINUSE;
+    return NULL;
+  }
+  struct tcp_pcb *lp = tcp_listen_with_backlog(pcb, (u8_t)(backlog > 0 && backlog < 255 ? backlog : 255));
+  if (!lp) {
+    tcp_abort(pcb);
+    *err = UV_ENOMEM;
+    return NULL;
+  }
+  ts_tcp_listener *l = calloc(1, sizeof *l);
+  if (!l) {
+    tcp_close(lp);
+    *err = UV_ENOMEM;
+    return NULL;
+  }
+  l->h = h;
+  l->id = id;
+  l->pcb = lp;
+  tcp_arg(lp, l);
+  tcp_accept(lp, on_accept);
+  l->next = h->listeners;
+  h->listeners = l;
+  *err = 0;
+  return l;
+}
+
+uint16_t ts_tcp_listener_port(const ts_tcp_listener *l) { return l->pcb ? l->pcb->local_port : 0; }
+
+void ts_tcp_listener_close(ts_tcp_listener *l) {
+  ts_tcp_host *h = l->h;
+  for (ts_tcp_listener **pp = &h->listeners; *pp; pp = &(*pp)->next) {
+    if (*pp == l) {
+      *pp = l->next;
+      break;
+    }
+  }
+  if (l->pcb) {
+    tcp_arg(l->pcb, NULL);
+    tcp_close(l->pcb);
+  }
+  free(l);
+}
+
+/* ---- dial ---- */
+static err_t on_connected(void *arg, struct tcp_pcb *pcb, err_t err) {
+  (void)pcb;
+  ts_tcpconn *c = arg;
+  if (!c) return ERR_OK;
+  c->connecting = 0;
+  if (err != ERR_OK) return err;
+  emit(c, TS_EV_TCP_CONNECTED, 0, -1);
+  conn_update_poll(c); /* start reading what JavaScript wrote meanwhile */
+  return ERR_OK;
+}
+
+int ts_tcp_dial(ts_tcp_host *h, uint64_t id, int fd, const ts_ipaddr *dst) {
+  ip_addr_t a;
+  if (ts_ipaddr_to_lwip(&a, dst) != 0) return UV_EINVAL;
+  if (!ts_netif_can_reach(h->netif, dst->family)) return UV_EADDRNOTAVAIL;
+  struct tcp_pcb *pcb = tcp_new_ip_type(dst->family == 6 ? IPADDR_TYPE_V6 : IPADDR_TYPE_V4);
+  if (!pcb) return UV_ENOMEM;
+  tcp_bind_netif(pcb, &h->netif->nif);
+  int fl = fcntl(fd, F_GETFL);
+  fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+  ts_tcpconn *c = conn_new(h, id, pcb, fd);
+  if (!c) {
+    tcp_abort(pcb);
+    return UV_ENOMEM;
+  }
+  c->connecting = 1;
+  err_t e = tcp_connect(pcb, &a, dst->port, on_connected);
+  if (e != ERR_OK) {
+    c->fd = -1; /* the caller keeps fd on failure */
+    tcp_arg(pcb, NULL);
+    tcp_abort(pcb);
+    c->pcb = NULL;
+    c->fd_eof = 1;
+    conn_release(c);
+    return e == ERR_RTE ? UV_EHOSTUNREACH : e == ERR_USE ? UV_EADDRINUSE : UV_ENOMEM;
+  }
+  return 0;
+}
+
+/* ---- options ---- */
+void ts_tcp_set_nodelay(ts_tcp_host *h, uint64_t id, int on) {
+  ts_tcpconn *c = conn_find(h, id);
+  if (!c || !c->pcb) return;
+  if (on) tcp_nagle_disable(c->pcb);
+  else tcp_nagle_enable(c->pcb);
+}
+
+void ts_tcp_set_keepalive(ts_tcp_host *h, uint64_t id, int on, uint32_t idle_ms) {
+  ts_tcpconn *c = conn_find(h, id);
+  if (!c || !c->pcb) return;
+  if (on) {
+    ip_set_option(c->pcb, SOF_KEEPALIVE);
+    if (idle_ms) c->pcb->keep_idle = idle_ms;
+  } else {
+    ip_reset_option(c->pcb, SOF_KEEPALIVE);
+  }
+}
+
+void ts_tcp_reset(ts_tcp_host *h, uint64_t id) {
+  ts_tcpconn *c = conn_find(h, id);
+  if (!c) return;
+  if (c->pcb) {
+    struct tcp_pcb *p = c->pcb;
+    c->pcb = NULL;
+    tcp_arg(p, NULL);
+    tcp_abort(p);
+  }
+  c->fd_eof = 1;
+  conn_release(c);
+}
+
+void ts_tcp_flush(ts_tcp_host *h) {
+  for (ts_tcpconn *c = h->conns; c; c = c->next) {
+    if (c->pcb && (c->pcb->flags & TF_ACK_DELAY)) {
+      tcp_set_flags(c->pcb, TF_ACK_NOW);
+      tcp_output(c->pcb);
+    }
+  }
+}
+
+void ts_tcp_host_close(ts_tcp_host *h) {
+  while (h->listeners) ts_tcp_listener_close(h->listeners);
+  while (h->conns) {
+    ts_tcpconn *c = h->conns;
+    if (c->pcb) {
+      struct tcp_pcb *p = c->pcb;
+      c->pcb = NULL;
+      tcp_arg(p, NULL);
+      tcp_abort(p);
+    }
+    c->fd_eof = 1;
+    conn_release(c);
+  }
+}

@@ -1,0 +1,61 @@
+/* TCP between lwIP and JavaScript: each connection is a socketpair(2). The engine pumps bytes between its
+ * end and the lwIP pcb; JavaScript wraps the other end as a real net.Socket, so every Node API (http, tls,
+ * stream.pipeline, ...) works unchanged. Flow control is end to end: bytes lwIP received are acknowledged to
+ * the peer (tcp_recved) only once they are in the socketpair, so a JavaScript reader that stops reading
+ * closes the TCP window; the engine reads from its end only while lwIP has send-buffer space.
+ * Engine thread only. docs/bridge.md records why (and the numbers). */
+#ifndef TS_TCP_BRIDGE_H
+#define TS_TCP_BRIDGE_H
+
+#include <stdint.h>
+
+#include "engine/engine.h"
+#include "engine/evq.h"
+#include "stack/netif.h"
+
+/* Event types pushed to the host's event queue (the addon names them for JavaScript). */
+enum {
+  TS_EV_TCP_ACCEPT = 1,    /* id = new connection, data = listener id (u64) + local + remote ts_ipaddr, fd */
+  TS_EV_TCP_CONNECTED = 2, /* id = connection; data = local + remote ts_ipaddr */
+  TS_EV_TCP_ERROR = 3,     /* id = connection; status = negative uv error (UV_ECONNRESET, UV_ECONNREFUSED...) */
+  TS_EV_TCP_CLOSED = 4,    /* id = connection; both directions finished and the native side is gone */
+  TS_EV_LISTEN_ERROR = 5,  /* id = listener; status */
+};
+
+typedef struct ts_tcp_listener ts_tcp_listener;
+typedef struct ts_tcpconn ts_tcpconn;
+
+typedef struct ts_tcp_host {
+  ts_engine *engine;
+  ts_evq *evq;
+  ts_netif *netif;
+  uint32_t device_id;
+  uint64_t *next_id; /* connection ids, unique per device */
+  ts_tcpconn *conns; /* all live connections of the device (for close and stats) */
+  ts_tcp_listener *listeners;
+} ts_tcp_host;
+
+/* Listens on port (0 = any) of the netif's addresses; family 0 = both, 4 or 6. Returns a listener or NULL
+ * with *err set (UV_EADDRINUSE, UV_ENOMEM). Accepted connections are announced with TS_EV_TCP_ACCEPT. */
+ts_tcp_listener *ts_tcp_listen(ts_tcp_host *h, uint64_t id, int family, uint16_t port, int backlog, int *err);
+void ts_tcp_listener_close(ts_tcp_listener *l);
+/* The bound port (useful after listening on port 0). */
+uint16_t ts_tcp_listener_port(const ts_tcp_listener *l);
+
+/* Starts a connection to dst. fd is the engine's end of a socketpair the caller created (the caller gives
+ * the other end to JavaScript at once: bytes written before the handshake completes wait in the kernel).
+ * Outcome: TS_EV_TCP_CONNECTED or TS_EV_TCP_ERROR. Returns 0 or a negative uv error (fd then not owned). */
+int ts_tcp_dial(ts_tcp_host *h, uint64_t id, int fd, const ts_ipaddr *dst);
+
+/* Options on a live connection, by id (ignored if gone). */
+void ts_tcp_set_nodelay(ts_tcp_host *h, uint64_t id, int on);
+void ts_tcp_set_keepalive(ts_tcp_host *h, uint64_t id, int on, uint32_t idle_ms);
+/* Aborts with RST (socket.resetAndDestroy()). */
+void ts_tcp_reset(ts_tcp_host *h, uint64_t id);
+/* Called after each batch of input packets: sends the ACKs and window updates that lwIP would otherwise
+ * delay until its 250 ms timer, and retries deliveries. */
+void ts_tcp_flush(ts_tcp_host *h);
+/* Closes every connection and listener (device shutdown). */
+void ts_tcp_host_close(ts_tcp_host *h);
+
+#endif
