@@ -11,15 +11,15 @@ export const MAX_KEY_RESPONSE = 64 * 1024;
 
 /** Parses a /key response body. Returns the Noise key; throws ERR_SERVER_KEY for old or broken servers. */
 export function parseServerKeyResponse(body: string): Buffer {
+  // Very old servers answer bare hex (which may even parse as a JSON number):
+  // a legacy key only, no Noise support.
+  if (/^[0-9a-fA-F]{64}$/.test(body.trim())) {
+    throw new ControlError('ERR_SERVER_KEY', 'control server too old: it has no Noise (ts2021) key');
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(body);
   } catch {
-    // Very old servers answer bare hex: a legacy key only, no Noise support.
-    const t = body.trim();
-    if (/^[0-9a-fA-F]{64}$/.test(t)) {
-      throw new ControlError('ERR_SERVER_KEY', 'control server too old: it has no Noise (ts2021) key');
-    }
     throw new ControlError('ERR_SERVER_KEY', 'control /key response is neither JSON nor a key');
   }
   if (parsed === null || typeof parsed !== 'object') throw new ControlError('ERR_SERVER_KEY', 'control /key response is not an object');

@@ -1,0 +1,144 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { NetmapState } from '../lib/control/netmap.js';
+import { engineConfigFromNetmap } from '../lib/control/engine-config.js';
+import { buildRegisterRequest, classifyRegisterResponse, LOGOUT_EXPIRY, retryAfterMs } from '../lib/control/register.js';
+import { Backoff } from '../lib/control/backoff.js';
+import { dialCandidates, isPrivateHost } from '../lib/control/dial.js';
+import { parseServerKeyResponse } from '../lib/control/server-key.js';
+import { EarlyPayloadParser, encodeEarlyPayload } from '../lib/control/early-payload.js';
+import { generateKeyPair } from '../lib/control/keys.js';
+import { c2nNotFoundResponse, pingKind } from '../lib/control/ping.js';
+import type { MapResponse, Node } from '../lib/control/tailcfg.js';
+
+const samples = JSON.parse(readFileSync(join(__dirname, 'fixtures/control/map-samples.json'), 'utf8')) as Record<string, MapResponse>;
+
+test('engine config from the recorded go-b map: peer keys, allowed IPs, endpoints, home DERP, filter', () => {
+  const s = new NetmapState();
+  s.apply(structuredClone(samples['mapResponseFirstForB']!));
+  const cfg = engineConfigFromNetmap(s.netmap()!);
+  assert.deepEqual(cfg.addresses, ['100.64.0.2/32', 'fd7a:115c:a1e0:ab12:4843:cd96:6240:2/128']);
+  assert.equal(cfg.peers.length, 1);
+  const p = cfg.peers[0]!;
+  assert.equal(p.nodeKey.toString('hex'), '8dcc035481c7956a7eae3f760dea7b434d3d208b7dd311f33bd501e2ec020158');
+  assert.equal(p.discoKey?.toString('hex'), 'f523736ffbf7e44ae77a2fea0e6caf48e8446b6ae26709d3aaa246528ef7ab26');
+  assert.deepEqual(p.allowedIPs, ['100.64.0.1/32', 'fd7a:115c:a1e0:ab12:4843:cd96:6240:1/128']);
+  assert.deepEqual(p.endpoints, ['127.0.0.1:44370', '198.18.0.1:44370']);
+  assert.equal(p.homeDERP, 1);
+  assert.equal(p.keyExpiry, null);
+  assert.equal(cfg.filter.matches.length, 1);
+  assert.equal(cfg.filter.capGrants.length, 1);
+  assert.equal(cfg.derpMap?.Regions?.['1']?.Nodes?.[0]?.InsecureForTests, true);
+});
+
+test('engine config: expired and malformed peers are skipped; MagicDNS names', () => {
+  const s = new NetmapState();
+  const mk = (id: number, extra: Partial<Node> = {}): Node => ({
+    ID: id,
+    Key: 'nodekey:' + id.toString(16).padStart(2, '0').repeat(32),
+    Name: `host${id}.tail.example.`,
+    Addresses: [`100.64.0.${id}/32`, `fd7a:115c:a1e0::${id}/128`],
+    ...extra,
+  });
+  s.apply({
+    Node: mk(1, { Name: 'Me.tail.example.' }),
+    Peers: [mk(2), mk(3, { KeyExpiry: '2000-01-01T00:00:00Z' }), mk(4, { Key: 'nodekey:bad' }), mk(5, { KeyExpiry: '0001-01-01T00:00:00Z' }), mk(6, { Name: 'other.elsewhere.' })],
+    DNSConfig: { Proxied: true, ExtraRecords: [{ Name: 'svc.tail.example', Value: '100.100.1.1' }], CertDomains: ['me.tail.example'] },
+  });
+  const cfg = engineConfigFromNetmap(s.netmap()!, new Date('2026-01-01T00:00:00Z'));
+  assert.deepEqual(cfg.peers.map((p) => p.id), [2, 5, 6]);
+  assert.deepEqual(cfg.skippedPeers.map((p) => p.id), [3, 4]);
+  assert.equal(cfg.magicDNSSuffix, 'tail.example');
+  assert.equal(cfg.magicDNS, true);
+  const names = new Map(cfg.dnsNames.map((n) => [n.name, n.addrs]));
+  assert.deepEqual(names.get('me.tail.example'), ['100.64.0.1', 'fd7a:115c:a1e0::1']);
+  assert.deepEqual(names.get('me'), ['100.64.0.1', 'fd7a:115c:a1e0::1']);
+  assert.deepEqual(names.get('host2'), ['100.64.0.2', 'fd7a:115c:a1e0::2']);
+  assert.ok(names.has('other.elsewhere'));
+  assert.ok(!names.has('other'));
+  assert.deepEqual(cfg.extraRecords, [{ Name: 'svc.tail.example', Value: '100.100.1.1' }]);
+  assert.deepEqual(cfg.certDomains, ['me.tail.example']);
+});
+
+test('register request/response handling', () => {
+  const nk = generateKeyPair().publicKey;
+  const req = buildRegisterRequest({ version: 113, nodePublic: nk, hostinfo: { Hostname: 'h' }, authKey: 'tskey-auth-x', ephemeral: true, nlPublicHex: 'ab'.repeat(32) });
+  assert.equal(req.Version, 113);
+  assert.equal(req.OldNodeKey, 'nodekey:' + '00'.repeat(32));
+  assert.deepEqual(req.Auth, { AuthKey: 'tskey-auth-x' });
+  assert.equal(req.Ephemeral, true);
+  assert.equal(req.NLKey, 'nlpub:' + 'ab'.repeat(32));
+  assert.equal(req.Followup, undefined);
+  const logout = buildRegisterRequest({ version: 113, nodePublic: nk, hostinfo: {}, expiry: LOGOUT_EXPIRY });
+  assert.equal(logout.Expiry, '1970-01-01T00:02:03Z');
+  assert.equal(logout.Auth, undefined);
+  assert.equal(logout.Ephemeral, undefined);
+  assert.deepEqual(classifyRegisterResponse({ MachineAuthorized: true }).kind, 'registered');
+  const na = classifyRegisterResponse({ MachineAuthorized: false });
+  assert.ok(na.kind === 'registered' && !na.machineAuthorized);
+  assert.deepEqual(classifyRegisterResponse({ AuthURL: 'https://x/a/1' }), { kind: 'authURL', url: 'https://x/a/1', response: { AuthURL: 'https://x/a/1' } });
+  assert.equal(classifyRegisterResponse({ NodeKeyExpired: true }).kind, 'nodeKeyExpired');
+  assert.throws(() => classifyRegisterResponse({ Error: 'invalid key' }), { code: 'ERR_REGISTER', message: /invalid key/ });
+  assert.equal(retryAfterMs('7'), 7000);
+  assert.equal(retryAfterMs('9999'), 60000);
+  assert.equal(retryAfterMs(undefined), null);
+});
+
+test('backoff grows with jitter to the 30 s cap and resets', () => {
+  const b = new Backoff({ initialMs: 1000, random: () => 1 });
+  assert.deepEqual([b.next(), b.next(), b.next(), b.next(), b.next(), b.next(), b.next()], [1000, 2000, 4000, 8000, 16000, 30000, 30000]);
+  b.reset();
+  const low = new Backoff({ initialMs: 1000, random: () => 0 });
+  assert.equal(low.next(), 500);
+});
+
+test('dial candidates follow Tailscale port rules', () => {
+  const c = (u: string) => dialCandidates(new URL(u)).map((x) => `${x.protocol}${x.port}`);
+  assert.deepEqual(c('https://controlplane.tailscale.com'), ['http:80', 'https:443']);
+  assert.deepEqual(c('https://hs.example.com:8443'), ['https:8443']);
+  assert.deepEqual(c('http://hs.example.com:8080'), ['http:8080', 'https:443']);
+  assert.deepEqual(c('http://127.0.0.1:8080'), ['http:8080']);
+  assert.deepEqual(c('http://localhost'), ['http:80']);
+  assert.deepEqual(c('http://[::1]:9'), ['http:9']);
+  assert.ok(isPrivateHost('192.168.1.1') && isPrivateHost('10.1.2.3') && isPrivateHost('fd00::1') && !isPrivateHost('8.8.8.8'));
+});
+
+test('/key response parsing', () => {
+  const k = 'mkey:' + '11'.repeat(32);
+  assert.equal(parseServerKeyResponse(JSON.stringify({ legacyPublicKey: 'mkey:' + '00'.repeat(32), publicKey: k })).toString('hex'), '11'.repeat(32));
+  assert.throws(() => parseServerKeyResponse('11'.repeat(32)), { code: 'ERR_SERVER_KEY', message: /too old/ });
+  assert.throws(() => parseServerKeyResponse('{"legacyPublicKey":"x"}'), { code: 'ERR_SERVER_KEY' });
+  assert.throws(() => parseServerKeyResponse(JSON.stringify({ publicKey: 'mkey:' + '00'.repeat(32) })), { code: 'ERR_SERVER_KEY' });
+  assert.throws(() => parseServerKeyResponse('<html>'), { code: 'ERR_SERVER_KEY' });
+});
+
+test('early payload: parsed when present, passed through when not, bounded', () => {
+  const ep = encodeEarlyPayload({ nodeKeyChallenge: 'chalpub:' + 'aa'.repeat(32) });
+  assert.deepEqual(ep.subarray(0, 5), Buffer.from([0xff, 0xff, 0xff, 0x54, 0x53]));
+  const p = new EarlyPayloadParser();
+  const all = Buffer.concat([ep, Buffer.from('PRI * HTTP/2.0')]);
+  let data: Buffer[] = [];
+  let payload;
+  for (const b of all) {
+    const step = p.push(Buffer.from([b]));
+    data = data.concat(step.data);
+    payload ??= step.payload;
+  }
+  assert.deepEqual(payload, { nodeKeyChallenge: 'chalpub:' + 'aa'.repeat(32) });
+  assert.equal(Buffer.concat(data).toString(), 'PRI * HTTP/2.0');
+  const q = new EarlyPayloadParser();
+  assert.equal(Buffer.concat(q.push(Buffer.from('PRI * HTTP/2.0\r\n')).data).toString(), 'PRI * HTTP/2.0\r\n');
+  const big = Buffer.from([0xff, 0xff, 0xff, 0x54, 0x53, 0x01, 0, 0, 0]);
+  assert.throws(() => new EarlyPayloadParser().push(big), { code: 'ERR_EARLY_PAYLOAD' });
+  const bad = Buffer.from([0xff, 0xff, 0xff, 0x54, 0x53, 0, 0, 0, 2, 0x7b, 0x7b]);
+  assert.throws(() => new EarlyPayloadParser().push(bad), { code: 'ERR_EARLY_PAYLOAD' });
+});
+
+test('ping kinds and the c2n placeholder answer', () => {
+  assert.equal(pingKind({ URL: 'x' }), 'liveness');
+  assert.equal(pingKind({ URL: 'x', Types: 'c2n' }), 'c2n');
+  assert.equal(pingKind({ URL: 'x', Types: 'disco,TSMP' }), 'data-plane');
+  assert.match(c2nNotFoundResponse().toString(), /^HTTP\/1\.1 404 Not Found\r\n/);
+});

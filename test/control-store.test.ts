@@ -1,0 +1,144 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FileStore, MemoryStore } from '../lib/control/store.js';
+import { loadNodeProfile, loadOrCreateMachineKey, newNodeProfile, saveNodeProfile, STATE_MACHINE_KEY } from '../lib/control/identity.js';
+import { privateToText } from '../lib/control/keys.js';
+
+function tmp(): string {
+  return mkdtempSync(join(tmpdir(), 'tsnet-control-store-'));
+}
+
+test('FileStore: creates a 0700 directory and a 0600 file; values survive a new instance', async () => {
+  const base = tmp();
+  try {
+    const dir = join(base, 'state', 'nested');
+    const s = new FileStore(dir);
+    assert.equal(await s.get('missing'), undefined);
+    await s.set('a', Buffer.from('hello'));
+    await s.set('bin', Buffer.from([0, 255, 1, 2]));
+    assert.equal(statSync(dir).mode & 0o777, 0o700);
+    assert.equal(statSync(s.file).mode & 0o777, 0o600);
+    const s2 = new FileStore(dir);
+    assert.equal((await s2.get('a'))?.toString(), 'hello');
+    assert.deepEqual(await s2.get('bin'), Buffer.from([0, 255, 1, 2]));
+    // The file is a JSON map of base64 values (tailscaled.state style).
+    assert.deepEqual(JSON.parse(readFileSync(s.file, 'utf8')), { a: 'aGVsbG8=', bin: 'AP8BAg==' });
+    await s2.delete('a');
+    await s2.delete('never-there');
+    s.reload();
+    assert.equal(await s.get('a'), undefined);
+    assert.deepEqual(readdirSync(dir), ['tailscaled.state'], 'no temp files left behind');
+  } finally {
+    rmSync(base, { recursive: true, force: true });
+  }
+});
+
+test('FileStore: concurrent writes are serialized and none is lost', async () => {
+  const base = tmp();
+  try {
+    const s = new FileStore(base);
+    await Promise.all(Array.from({ length: 25 }, (_, i) => s.set(`k${i}`, Buffer.from(String(i)))));
+    const again = new FileStore(base);
+    for (let i = 0; i < 25; i++) assert.equal((await again.get(`k${i}`))?.toString(), String(i));
+  } finally {
+    rmSync(base, { recursive: true, force: true });
+  }
+});
+
+test('FileStore: a failed write leaves the previous file intact (atomic replace)', { skip: process.getuid?.() === 0 ? 'root ignores directory permissions' : false }, async () => {
+  const base = tmp();
+  try {
+    const s = new FileStore(base);
+    await s.set('a', Buffer.from('1'));
+    chmodSync(base, 0o500);
+    await assert.rejects(s.set('a', Buffer.from('2')), { code: 'ERR_STORE' });
+    chmodSync(base, 0o700);
+    assert.equal((await new FileStore(base).get('a'))?.toString(), '1');
+    assert.equal((await s.get('a'))?.toString(), '1', 'memory copy not updated on failure');
+  } finally {
+    chmodSync(base, 0o700);
+    rmSync(base, { recursive: true, force: true });
+  }
+});
+
+test('FileStore: a crash before the rename (stale temp file) leaves the old state readable', async () => {
+  const base = tmp();
+  try {
+    const s = new FileStore(base);
+    await s.set('a', Buffer.from('old'));
+    writeFileSync(join(base, '.tailscaled.state.deadbeef0000.tmp'), '{"a":"bmV3', { mode: 0o600 });
+    const again = new FileStore(base);
+    assert.equal((await again.get('a'))?.toString(), 'old');
+    await again.set('b', Buffer.from('x'));
+    assert.equal((await new FileStore(base).get('b'))?.toString(), 'x');
+  } finally {
+    rmSync(base, { recursive: true, force: true });
+  }
+});
+
+test('FileStore: the temp file + rename leaves either the old or the new content', async () => {
+  const base = tmp();
+  try {
+    const s = new FileStore(base);
+    await s.set('a', Buffer.from('old'));
+    // A reader racing with writes never sees a partial file.
+    const writes = Array.from({ length: 20 }, (_, i) => s.set('a', Buffer.from('new'.repeat(i * 1000 + 1))));
+    for (let i = 0; i < 50; i++) {
+      const text = readFileSync(s.file, 'utf8');
+      assert.doesNotThrow(() => JSON.parse(text));
+      await new Promise((r) => setImmediate(r));
+    }
+    await Promise.all(writes);
+  } finally {
+    rmSync(base, { recursive: true, force: true });
+  }
+});
+
+test('FileStore: corrupt files and non-directories give ERR_STORE', async () => {
+  const base = tmp();
+  try {
+    writeFileSync(join(base, 'tailscaled.state'), '{not json');
+    await assert.rejects(new FileStore(base).get('x'), { code: 'ERR_STORE' });
+    writeFileSync(join(base, 'tailscaled.state'), '{"a": 5}');
+    await assert.rejects(new FileStore(base).get('x'), { code: 'ERR_STORE' });
+    writeFileSync(join(base, 'file'), 'x');
+    await assert.rejects(new FileStore(join(base, 'file')).get('x'), { code: 'ERR_STORE' });
+  } finally {
+    rmSync(base, { recursive: true, force: true });
+  }
+});
+
+test('MemoryStore: get/set/delete with copies', async () => {
+  const m = new MemoryStore();
+  const v = Buffer.from('abc');
+  await m.set('k', v);
+  v[0] = 0x7a;
+  assert.equal((await m.get('k'))?.toString(), 'abc');
+  await m.delete('k');
+  assert.equal(await m.get('k'), undefined);
+});
+
+test('identity: machine key and node profile persist across restarts', async () => {
+  const base = tmp();
+  try {
+    const s1 = new FileStore(base);
+    const mk = await loadOrCreateMachineKey(s1);
+    assert.equal((await s1.get(STATE_MACHINE_KEY))?.toString(), privateToText(mk));
+    const p = { ...newNodeProfile(), registered: true, nodeID: 7 };
+    await saveNodeProfile(s1, p);
+    const s2 = new FileStore(base);
+    assert.deepEqual(await loadOrCreateMachineKey(s2), mk);
+    const p2 = await loadNodeProfile(s2);
+    assert.equal(p2?.nodePrivate, p.nodePrivate);
+    assert.equal(p2?.registered, true);
+    assert.equal(p2?.nodeID, 7);
+    assert.equal(p2?.backendLogID, p.backendLogID);
+    await s2.set('_tsnet-node', Buffer.from('{"nodePrivate":"privkey:zz"}'));
+    await assert.rejects(loadNodeProfile(s2), { code: 'ERR_KEY_FORMAT' });
+  } finally {
+    rmSync(base, { recursive: true, force: true });
+  }
+});
