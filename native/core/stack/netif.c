@@ -6,9 +6,33 @@
 #include "lwip/ip4_addr.h"
 #include "lwip/ip6_addr.h"
 
+/* lwIP routes by destination, which picks the wrong device when several share a prefix (every node of a
+ * tailnet is in fd7a:115c:a1e0::/48) or when a reply has no pcb (a RST to a closed port, an ICMP echo
+ * reply): those go out through whichever netif matched first. Pcbs are bound to their netif, so only such
+ * pcb-less replies are affected; they are sent by the netif that owns their source address, preferring the
+ * one the triggering packet came in on (two devices of different tailnets may share an address). */
+static ts_netif *owner(struct netif *nif, struct pbuf *p) {
+  uint8_t hdr[40];
+  int fam;
+  const uint8_t *src;
+  if (pbuf_copy_partial(p, hdr, 40, 0) < 20) return (ts_netif *)nif;
+  fam = hdr[0] >> 4;
+  if (fam == 4) src = hdr + 12;
+  else if (fam == 6 && p->tot_len >= 40) src = hdr + 8;
+  else return (ts_netif *)nif;
+  if (ts_netif_has_addr((ts_netif *)nif, fam, src)) return (ts_netif *)nif;
+  struct netif *in = ip_current_input_netif();
+  if (in && in->output == nif->output && ts_netif_has_addr((ts_netif *)in, fam, src)) return (ts_netif *)in;
+  struct netif *it;
+  NETIF_FOREACH(it) {
+    if (it->output == nif->output && ts_netif_has_addr((ts_netif *)it, fam, src)) return (ts_netif *)it;
+  }
+  return (ts_netif *)nif;
+}
+
 static err_t out4(struct netif *nif, struct pbuf *p, const ip4_addr_t *dst) {
   (void)dst;
-  ts_netif *n = (ts_netif *)nif;
+  ts_netif *n = owner(nif, p);
   n->tx_packets++;
   n->output(n->ctx, p);
   return ERR_OK;
@@ -16,7 +40,7 @@ static err_t out4(struct netif *nif, struct pbuf *p, const ip4_addr_t *dst) {
 
 static err_t out6(struct netif *nif, struct pbuf *p, const ip6_addr_t *dst) {
   (void)dst;
-  ts_netif *n = (ts_netif *)nif;
+  ts_netif *n = owner(nif, p);
   n->tx_packets++;
   n->output(n->ctx, p);
   return ERR_OK;
