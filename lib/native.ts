@@ -32,9 +32,33 @@ export interface NativeContext {
   tcpSetNoDelay(device: number, conn: number, on: boolean): void;
   tcpSetKeepAlive(device: number, conn: number, on: boolean, idleMs: number): void;
   tcpReset(device: number, conn: number): void;
+  /** Starts WireGuard on a device; returns the bound UDP port. */
+  wgStart(device: number, privateKey: Uint8Array, bindAddress: string, port: number): number;
+  wgPeerSet(
+    device: number,
+    publicKey: Uint8Array,
+    presharedKey: Uint8Array | null,
+    endpointIp: string | null,
+    endpointPort: number,
+    persistentKeepalive: number,
+  ): void;
+  wgPeerAllow(device: number, publicKey: Uint8Array, cidr: string): void;
+  wgPeerRemove(device: number, publicKey: Uint8Array): boolean;
+  wgStats(device: number): NativePeerStats[];
   ref(): void;
   unref(): void;
   close(): void;
+}
+
+export interface NativePeerStats {
+  publicKey: Buffer;
+  /** Milliseconds since the Unix epoch of the last completed handshake, 0 if none. */
+  lastHandshake: number;
+  rxBytes: number;
+  txBytes: number;
+  hasSession: boolean;
+  /** "ip:port" or "[ip]:port", or null while unknown. */
+  endpoint: string | null;
 }
 
 /** The addon's exports. Every entry is typed here and nowhere else. */
@@ -45,7 +69,7 @@ export interface NativeAddon {
 }
 
 /** The addon interface this JavaScript expects (kNativeAbi in native/addon/addon.cc). */
-export const NATIVE_ABI = 2;
+export const NATIVE_ABI = 3;
 
 let cached: NativeAddon | undefined;
 

@@ -11,13 +11,18 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <cstring>
+#include <string>
+#include <vector>
 #include <mutex>
 #include <unordered_map>
 
 extern "C" {
 #include "crypto/crypto.h"
 #include "device.h"
+#include "link_wg.h"
+#include "net/udp.h"
 #include "engine/engine.h"
 #include "engine/evq.h"
 #include "stack/stack.h"
@@ -28,7 +33,7 @@ namespace {
 
 // The interface version between lib/native.ts and this addon; both sides must agree (a stale prebuild next
 // to newer JavaScript is refused with a clear error instead of misbehaving).
-constexpr uint32_t kNativeAbi = 2;
+constexpr uint32_t kNativeAbi = 3;
 
 // ---- the shared engine ----
 struct Shared {
@@ -187,6 +192,11 @@ class Context : public Napi::ObjectWrap<Context> {
                            InstanceMethod<&Context::TcpSetNoDelay>("tcpSetNoDelay"),
                            InstanceMethod<&Context::TcpSetKeepAlive>("tcpSetKeepAlive"),
                            InstanceMethod<&Context::TcpReset>("tcpReset"),
+                           InstanceMethod<&Context::WgStart>("wgStart"),
+                           InstanceMethod<&Context::WgPeerSet>("wgPeerSet"),
+                           InstanceMethod<&Context::WgPeerAllow>("wgPeerAllow"),
+                           InstanceMethod<&Context::WgPeerRemove>("wgPeerRemove"),
+                           InstanceMethod<&Context::WgStats>("wgStats"),
                            InstanceMethod<&Context::Ref>("ref"),
                            InstanceMethod<&Context::Unref>("unref"),
                            InstanceMethod<&Context::Close>("close"),
@@ -454,6 +464,207 @@ class Context : public Napi::ObjectWrap<Context> {
       if (ts_device* d = c->ctx->Find(c->dev)) ts_tcp_reset(ts_device_tcp(d), c->id);
     }, &c);
     return info.Env().Undefined();
+  }
+
+  // ---- WireGuard ----
+  static bool Key(const Napi::Value& v, uint8_t out[32]) {
+    if (!v.IsTypedArray()) return false;
+    Napi::Uint8Array a = v.As<Napi::Uint8Array>();
+    if (a.ElementLength() != 32) return false;
+    memcpy(out, a.Data(), 32);
+    return true;
+  }
+
+  struct WgCall {
+    Context* ctx;
+    uint32_t dev = 0;
+    uint8_t key[32]{}, psk[32]{};
+    bool has_psk = false, has_ep = false;
+    ts_udp_addr ep{};
+    std::string bind;
+    int port = 0, keepalive = 0, family = 0, cidr = 0;
+    uint8_t addr[16]{};
+    int result = 0;
+    Napi::Env* env = nullptr;
+    std::vector<std::pair<std::array<uint8_t, 32>, ts_wg_peer_stats>> stats;
+  };
+
+  bool WgSync(const Napi::CallbackInfo& info, ts_engine_fn fn, WgCall* c) {
+    if (!open_) {
+      Napi::Error e = Napi::Error::New(info.Env(), "tsnet: the native context is closed");
+      e.Set("code", "ERR_TSNET_CLOSED");
+      e.ThrowAsJavaScriptException();
+      return false;
+    }
+    c->ctx = this;
+    ts_engine_call_sync(engine_, fn, c);
+    return true;
+  }
+
+  // wgStart(dev, privateKey: Uint8Array(32), bindAddress: string, port) -> bound UDP port
+  Napi::Value WgStart(const Napi::CallbackInfo& info) {
+    WgCall c;
+    if (!info[0].IsNumber() || !Key(info[1], c.key) || !info[2].IsString() || !info[3].IsNumber()) {
+      Napi::TypeError::New(info.Env(), "wgStart(dev, privateKey[32], bindAddress, port)").ThrowAsJavaScriptException();
+      return {};
+    }
+    c.dev = info[0].As<Napi::Number>().Uint32Value();
+    c.bind = info[2].As<Napi::String>().Utf8Value();
+    c.port = info[3].As<Napi::Number>().Int32Value();
+    if (c.port < 0 || c.port > 65535) {
+      Napi::RangeError::New(info.Env(), "wgStart: port must be 0..65535").ThrowAsJavaScriptException();
+      return {};
+    }
+    bool ok = WgSync(info, [](ts_engine*, void* arg) {
+      WgCall* c = static_cast<WgCall*>(arg);
+      ts_device* d = c->ctx->Find(c->dev);
+      if (!d) { c->result = UV_ENODEV; return; }
+      c->result = ts_device_wg_start(d, c->key, c->bind.empty() ? nullptr : c->bind.c_str(), (uint16_t)c->port);
+      if (c->result == 0) c->port = ts_link_wg_port(ts_device_wg(d));
+    }, &c);
+    ts_wipe(c.key, sizeof c.key);
+    if (!ok) return {};
+    if (c.result) {
+      CodedError(info.Env(), c.result, "wireguard: listen").ThrowAsJavaScriptException();
+      return {};
+    }
+    return Napi::Number::New(info.Env(), c.port);
+  }
+
+  // wgPeerSet(dev, publicKey, presharedKey|null, endpointIp|null, endpointPort, keepaliveSeconds)
+  Napi::Value WgPeerSet(const Napi::CallbackInfo& info) {
+    WgCall c;
+    if (!info[0].IsNumber() || !Key(info[1], c.key)) {
+      Napi::TypeError::New(info.Env(), "wgPeerSet(dev, publicKey[32], psk, endpointIp, endpointPort, keepalive)").ThrowAsJavaScriptException();
+      return {};
+    }
+    c.dev = info[0].As<Napi::Number>().Uint32Value();
+    if (!info[2].IsNull() && !info[2].IsUndefined()) {
+      if (!Key(info[2], c.psk)) {
+        Napi::TypeError::New(info.Env(), "wgPeerSet: presharedKey must be 32 bytes").ThrowAsJavaScriptException();
+        return {};
+      }
+      c.has_psk = true;
+    }
+    if (info[3].IsString()) {
+      std::string ip = info[3].As<Napi::String>().Utf8Value();
+      int port = info[4].IsNumber() ? info[4].As<Napi::Number>().Int32Value() : 0;
+      if (port <= 0 || port > 65535 || ts_udp_addr_parse(&c.ep, ip.c_str(), (uint16_t)port) != 0) {
+        Napi::TypeError::New(info.Env(), "wgPeerSet: endpoint must be an IP address and a port 1..65535").ThrowAsJavaScriptException();
+        return {};
+      }
+      c.has_ep = true;
+    }
+    c.keepalive = info[5].IsNumber() ? info[5].As<Napi::Number>().Int32Value() : 0;
+    if (c.keepalive < 0 || c.keepalive > 65535) {
+      Napi::RangeError::New(info.Env(), "wgPeerSet: persistentKeepalive must be 0..65535 seconds").ThrowAsJavaScriptException();
+      return {};
+    }
+    bool ok = WgSync(info, [](ts_engine*, void* arg) {
+      WgCall* c = static_cast<WgCall*>(arg);
+      ts_device* d = c->ctx->Find(c->dev);
+      if (!d || !ts_device_wg(d)) { c->result = UV_ENODEV; return; }
+      c->result = ts_link_wg_peer_set(ts_device_wg(d), c->key, c->has_psk ? c->psk : nullptr,
+                                      c->has_ep ? &c->ep : nullptr, (uint16_t)c->keepalive);
+    }, &c);
+    ts_wipe(c.psk, sizeof c.psk);
+    if (ok && c.result) CodedError(info.Env(), c.result, "wireguard: peer").ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+
+  // wgPeerAllow(dev, publicKey, "10.0.0.0/24")
+  Napi::Value WgPeerAllow(const Napi::CallbackInfo& info) {
+    WgCall c;
+    if (!info[0].IsNumber() || !Key(info[1], c.key) || !info[2].IsString()) {
+      Napi::TypeError::New(info.Env(), "wgPeerAllow(dev, publicKey[32], cidr)").ThrowAsJavaScriptException();
+      return {};
+    }
+    c.dev = info[0].As<Napi::Number>().Uint32Value();
+    std::string cidr = info[2].As<Napi::String>().Utf8Value();
+    size_t slash = cidr.find('/');
+    std::string ip = cidr.substr(0, slash);
+    c.family = inet_pton(AF_INET, ip.c_str(), c.addr) == 1 ? 4 : inet_pton(AF_INET6, ip.c_str(), c.addr) == 1 ? 6 : 0;
+    int maxbits = c.family == 4 ? 32 : 128;
+    c.cidr = maxbits;
+    if (slash != std::string::npos) {
+      std::string bits = cidr.substr(slash + 1);
+      if (bits.empty() || bits.size() > 3 || bits.find_first_not_of("0123456789") != std::string::npos) c.family = 0;
+      else c.cidr = std::stoi(bits);
+    }
+    if (!c.family || c.cidr > maxbits) {
+      Napi::TypeError::New(info.Env(), "wgPeerAllow: \"" + cidr + "\" is not an IP prefix").ThrowAsJavaScriptException();
+      return {};
+    }
+    bool ok = WgSync(info, [](ts_engine*, void* arg) {
+      WgCall* c = static_cast<WgCall*>(arg);
+      ts_device* d = c->ctx->Find(c->dev);
+      if (!d || !ts_device_wg(d)) { c->result = UV_ENODEV; return; }
+      c->result = ts_link_wg_peer_allow(ts_device_wg(d), c->key, c->family, c->addr, (unsigned)c->cidr);
+    }, &c);
+    if (ok && c.result) CodedError(info.Env(), c.result, "wireguard: allowedIPs").ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value WgPeerRemove(const Napi::CallbackInfo& info) {
+    WgCall c;
+    if (!info[0].IsNumber() || !Key(info[1], c.key)) {
+      Napi::TypeError::New(info.Env(), "wgPeerRemove(dev, publicKey[32])").ThrowAsJavaScriptException();
+      return {};
+    }
+    c.dev = info[0].As<Napi::Number>().Uint32Value();
+    WgSync(info, [](ts_engine*, void* arg) {
+      WgCall* c = static_cast<WgCall*>(arg);
+      ts_device* d = c->ctx->Find(c->dev);
+      if (d && ts_device_wg(d)) c->result = ts_link_wg_peer_remove(ts_device_wg(d), c->key);
+    }, &c);
+    return Napi::Boolean::New(info.Env(), c.result == 0);
+  }
+
+  // wgStats(dev) -> [{ publicKey, lastHandshake (ms since epoch or 0), rxBytes, txBytes, endpoint }]
+  Napi::Value WgStats(const Napi::CallbackInfo& info) {
+    WgCall c;
+    if (!info[0].IsNumber()) {
+      Napi::TypeError::New(info.Env(), "wgStats(dev)").ThrowAsJavaScriptException();
+      return {};
+    }
+    c.dev = info[0].As<Napi::Number>().Uint32Value();
+    if (!WgSync(info, [](ts_engine*, void* arg) {
+          WgCall* c = static_cast<WgCall*>(arg);
+          ts_device* d = c->ctx->Find(c->dev);
+          if (!d || !ts_device_wg(d)) { c->result = UV_ENODEV; return; }
+          ts_link_wg_foreach_peer(ts_device_wg(d), [](void* ctx, const uint8_t pub[32], const ts_wg_peer_stats* st) {
+            auto* v = static_cast<std::vector<std::pair<std::array<uint8_t, 32>, ts_wg_peer_stats>>*>(ctx);
+            std::array<uint8_t, 32> k;
+            memcpy(k.data(), pub, 32);
+            v->emplace_back(k, *st);
+          }, &c->stats);
+        }, &c))
+      return {};
+    if (c.result) {
+      CodedError(info.Env(), c.result, "wireguard: stats").ThrowAsJavaScriptException();
+      return {};
+    }
+    Napi::Env env = info.Env();
+    Napi::Array out = Napi::Array::New(env, c.stats.size());
+    for (size_t i = 0; i < c.stats.size(); i++) {
+      const ts_wg_peer_stats& st = c.stats[i].second;
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("publicKey", Napi::Buffer<uint8_t>::Copy(env, c.stats[i].first.data(), 32));
+      o.Set("lastHandshake", static_cast<double>(st.last_handshake_wall / 1000000ull));
+      o.Set("rxBytes", static_cast<double>(st.rx_bytes));
+      o.Set("txBytes", static_cast<double>(st.tx_bytes));
+      o.Set("hasSession", st.has_session != 0);
+      ts_udp_addr a;
+      if (ts_link_wg_udp_addr(&a, &st.endpoint) == 0) {
+        char buf[80];
+        ts_udp_addr_format(&a, buf, sizeof buf);
+        o.Set("endpoint", buf);
+      } else {
+        o.Set("endpoint", env.Null());
+      }
+      out.Set(i, o);
+    }
+    return out;
   }
 
   // ref()/unref(): whether pending native events keep the Node event loop alive (while devices are open).

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "link_wg.h"
+
 #define MEMQ_CAP 4096
 
 typedef struct pkt {
@@ -23,7 +25,14 @@ struct ts_device {
   size_t memq_head, memq_count;
   uv_idle_t deliver;
   uint64_t memq_dropped;
+  ts_link_wg *wg;
 };
+
+/* Whether dialing dst can work: with WireGuard, some peer must route it (else EHOSTUNREACH at once). */
+static int route_ok(void *ctx, const ts_ipaddr *dst) {
+  ts_device *d = ctx;
+  return !d->wg || ts_link_wg_routes(d->wg, dst->family, dst->addr);
+}
 
 static void deliver_memory(uv_idle_t *h) {
   ts_device *d = h->data; /* packets queued for d */
@@ -52,11 +61,6 @@ static void send_memory(void *ctx, struct pbuf *p) {
   if (to->memq_count++ == 0) uv_idle_start(&to->deliver, deliver_memory);
 }
 
-static void send_nowhere(void *ctx, struct pbuf *p) {
-  (void)ctx;
-  (void)p;
-}
-
 ts_device *ts_device_new(ts_engine *e, ts_evq *evq, uint32_t id) {
   ts_device *d = calloc(1, sizeof *d);
   if (!d) return NULL;
@@ -64,7 +68,7 @@ ts_device *ts_device_new(ts_engine *e, ts_evq *evq, uint32_t id) {
   d->evq = evq;
   d->id = id;
   d->next_id = 1;
-  if (ts_netif_init(&d->netif, send_nowhere, d) != 0) {
+  if (ts_netif_init(&d->netif, ts_netif_discard, d) != 0) {
     free(d);
     return NULL;
   }
@@ -73,6 +77,8 @@ ts_device *ts_device_new(ts_engine *e, ts_evq *evq, uint32_t id) {
   d->tcp.netif = &d->netif;
   d->tcp.device_id = id;
   d->tcp.next_id = &d->next_id;
+  d->tcp.route_ok = route_ok;
+  d->tcp.route_ctx = d;
   uv_idle_init(ts_engine_loop(e), &d->deliver);
   d->deliver.data = d;
   return d;
@@ -87,9 +93,11 @@ static void free_cb(uv_handle_t *h) {
 void ts_device_free(ts_device *d) {
   if (d->peer) {
     d->peer->peer = NULL;
-    d->peer->netif.output = send_nowhere;
+    d->peer->netif.output = ts_netif_discard;
   }
   ts_tcp_host_close(&d->tcp);
+  if (d->wg) ts_link_wg_free(d->wg);
+  d->wg = NULL;
   ts_netif_deinit(&d->netif);
   uv_idle_stop(&d->deliver);
   uv_close((uv_handle_t *)&d->deliver, free_cb);
@@ -113,3 +121,12 @@ int ts_device_link_memory(ts_device *a, ts_device *b) {
   b->netif.output = send_memory;
   return 0;
 }
+
+int ts_device_wg_start(ts_device *d, const uint8_t priv[32], const char *bind_addr, uint16_t port) {
+  if (d->wg || d->peer) return UV_EALREADY;
+  int err = 0;
+  d->wg = ts_link_wg_new(d->engine, &d->netif, &d->tcp, priv, bind_addr, port, &err);
+  return d->wg ? 0 : err;
+}
+
+ts_link_wg *ts_device_wg(ts_device *d) { return d->wg; }

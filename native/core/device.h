@@ -25,4 +25,11 @@ uint32_t ts_device_id(const ts_device *d);
  * inside lwIP). Unlinked by ts_device_free. */
 int ts_device_link_memory(ts_device *a, ts_device *b);
 
+/* Starts the WireGuard link: a UDP socket on bind_addr:port (NULL: "::"; 0: ephemeral) and the WireGuard core
+ * with our private key. 0 or a negative code. */
+struct ts_link_wg;
+int ts_device_wg_start(ts_device *d, const uint8_t priv[32], const char *bind_addr, uint16_t port);
+/* The device's WireGuard link, or NULL. */
+struct ts_link_wg *ts_device_wg(ts_device *d);
+
 #endif

@@ -57,6 +57,11 @@ static err_t nif_init(struct netif *nif) {
   return ERR_OK;
 }
 
+void ts_netif_discard(void *ctx, struct pbuf *p) {
+  (void)ctx;
+  (void)p;
+}
+
 int ts_netif_init(ts_netif *n, ts_netif_output_fn output, void *ctx) {
   memset(n, 0, sizeof *n);
   n->output = output;

@@ -27,6 +27,9 @@ struct ts_netif {
   uint64_t rx_packets, tx_packets, rx_dropped_not_ours, rx_dropped_nomem;
 };
 
+/* An output function that drops everything (a device with no link). */
+void ts_netif_discard(void *ctx, struct pbuf *p);
+
 /* Adds and brings up the netif. 0 or -1. */
 int ts_netif_init(ts_netif *n, ts_netif_output_fn output, void *ctx);
 void ts_netif_deinit(ts_netif *n);

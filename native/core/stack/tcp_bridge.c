@@ -481,6 +481,7 @@ int ts_tcp_dial(ts_tcp_host *h, uint64_t id, int fd, const ts_ipaddr *dst) {
   ip_addr_t a;
   if (ts_ipaddr_to_lwip(&a, dst) != 0) return UV_EINVAL;
   if (!ts_netif_can_reach(h->netif, dst->family)) return UV_EADDRNOTAVAIL;
+  if (h->route_ok && !h->route_ok(h->route_ctx, dst)) return UV_EHOSTUNREACH;
   struct tcp_pcb *pcb = tcp_new_ip_type(dst->family == 6 ? IPADDR_TYPE_V6 : IPADDR_TYPE_V4);
   if (!pcb) return UV_ENOMEM;
   tcp_bind_netif(pcb, &h->netif->nif);

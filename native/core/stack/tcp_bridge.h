@@ -33,6 +33,9 @@ typedef struct ts_tcp_host {
   uint64_t *next_id; /* connection ids, unique per device */
   ts_tcpconn *conns; /* all live connections of the device (for close and stats) */
   ts_tcp_listener *listeners;
+  /* Optional: 0 if no route leads to dst (the dial fails with EHOSTUNREACH). */
+  int (*route_ok)(void *ctx, const ts_ipaddr *dst);
+  void *route_ctx;
 } ts_tcp_host;
 
 /* Listens on port (0 = any) of the netif's addresses; family 0 = both, 4 or 6. Returns a listener or NULL

@@ -1,0 +1,230 @@
+// WireGuard mode: a Node process joins any WireGuard network (a wg-quick file) with no root and no TUN
+// device. The node's TCP/IP stack runs in the native engine; sockets are real net.Socket objects.
+import * as dns from 'node:dns/promises';
+import * as net from 'node:net';
+import { publicFromPrivate } from './control/keys.js';
+import { parseWgQuick } from './wgconfig.js';
+import { splitHostPort } from './net/addr.js';
+import { closedError } from './net/errors.js';
+import type { DialOptions, ListenOptions } from './net/netstack.js';
+import { Netstack } from './net/netstack.js';
+import type { TailnetListener } from './net/listener.js';
+import type { TailnetSocket } from './net/socket.js';
+
+export interface WireGuardPeer {
+  /** base64, as `wg` prints it */
+  publicKey: string;
+  presharedKey?: string;
+  /** "host:port" or "[v6]:port"; a host name is resolved at start */
+  endpoint?: string;
+  /** CIDRs routed to this peer, and accepted from it */
+  allowedIPs: string[];
+  /** seconds; 0 or absent: off */
+  persistentKeepalive?: number;
+}
+
+export interface WireGuardOptions {
+  /** base64, as `wg genkey` prints it */
+  privateKey: string;
+  /** this node's addresses as CIDRs ("10.0.0.2/32", "fd00::2/128") */
+  address: string[];
+  /** UDP port to listen on; 0 or absent: any free port */
+  listenPort?: number;
+  /** accepted for wg-quick compatibility; the stack sends at most 1280-byte packets (the Tailscale MTU) */
+  mtu?: number;
+  peers?: WireGuardPeer[];
+  /** diagnostic log lines; quiet when absent */
+  logf?: (message: string) => void;
+}
+
+export interface PeerStats {
+  publicKey: string;
+  /** last completed handshake, or null */
+  lastHandshake: Date | null;
+  rxBytes: number;
+  txBytes: number;
+  /** current endpoint ("ip:port"), or null */
+  endpoint: string | null;
+}
+
+/** The network interface shared by the WireGuard mode and the tsnet Server. */
+export interface Dialer {
+  dial(network: string, address: string, options?: DialOptions): Promise<TailnetSocket>;
+  listen(network: string, address: string, options?: ListenOptions): TailnetListener;
+}
+
+const keyBytes = (what: string, b64: unknown): Buffer => {
+  if (typeof b64 !== 'string' || !/^[A-Za-z0-9+/]{43}=$/.test(b64)) {
+    throw new TypeError(`${what} must be a base64 WireGuard key (44 characters, as wg genkey prints)`);
+  }
+  return Buffer.from(b64, 'base64');
+};
+
+const cidrOf = (what: string, cidr: unknown): { ip: string; bits: number } => {
+  if (typeof cidr !== 'string') throw new TypeError(`${what} must be a CIDR string like "10.0.0.2/32"`);
+  const [ip = '', bits, extra] = cidr.split('/');
+  const fam = net.isIP(ip);
+  const max = fam === 6 ? 128 : 32;
+  const n = bits === undefined ? max : /^\d{1,3}$/.test(bits) ? Number(bits) : NaN;
+  if (!fam || extra !== undefined || !(n >= 0 && n <= max)) throw new TypeError(`${what}: "${cidr}" is not an IP prefix`);
+  return { ip, bits: n };
+};
+
+function validatePeer(p: WireGuardPeer, i: number): void {
+  if (typeof p !== 'object' || p === null) throw new TypeError(`peers[${i}] must be an object`);
+  keyBytes(`peers[${i}].publicKey`, p.publicKey);
+  if (p.presharedKey !== undefined) keyBytes(`peers[${i}].presharedKey`, p.presharedKey);
+  if (!Array.isArray(p.allowedIPs)) throw new TypeError(`peers[${i}].allowedIPs must be an array of CIDRs`);
+  p.allowedIPs.forEach((c, j) => cidrOf(`peers[${i}].allowedIPs[${j}]`, c));
+  if (p.endpoint !== undefined) splitHostPort(p.endpoint);
+  const ka = p.persistentKeepalive;
+  if (ka !== undefined && (!Number.isInteger(ka) || ka < 0 || ka > 65535)) {
+    throw new RangeError(`peers[${i}].persistentKeepalive must be 0..65535 seconds`);
+  }
+}
+
+export class WireGuard implements Dialer {
+  readonly #opts: WireGuardOptions;
+  readonly #privateKey: Buffer;
+  readonly #publicKey: string;
+  #stack: Netstack | undefined;
+  #starting: Promise<void> | undefined;
+  #closed = false;
+  #port: number | undefined;
+
+  constructor(options: WireGuardOptions) {
+    if (typeof options !== 'object' || options === null) throw new TypeError('new WireGuard(options): options must be an object');
+    this.#privateKey = keyBytes('privateKey', options.privateKey);
+    if (!Array.isArray(options.address) || options.address.length === 0) {
+      throw new TypeError('address must be a non-empty array of CIDRs, e.g. ["10.0.0.2/32"]');
+    }
+    options.address.forEach((a, i) => cidrOf(`address[${i}]`, a));
+    const lp = options.listenPort;
+    if (lp !== undefined && (!Number.isInteger(lp) || lp < 0 || lp > 65535)) throw new RangeError('listenPort must be 0..65535');
+    const mtu = options.mtu;
+    if (mtu !== undefined && (!Number.isInteger(mtu) || mtu < 576 || mtu > 65535)) throw new RangeError('mtu must be 576..65535');
+    (options.peers ?? []).forEach(validatePeer);
+    if (options.logf !== undefined && typeof options.logf !== 'function') throw new TypeError('logf must be a function');
+    this.#opts = { ...options, peers: [...(options.peers ?? [])] };
+    this.#publicKey = publicFromPrivate(this.#privateKey).toString('base64');
+  }
+
+  /** Builds a node from a wg-quick file ([Interface] and [Peer] sections); unsupported keys are logged. */
+  static fromConfig(text: string, extra: { logf?: (message: string) => void } = {}): WireGuard {
+    const { options, ignored } = parseWgQuick(text);
+    if (extra.logf) options.logf = extra.logf;
+    for (const k of ignored) options.logf?.(`wireguard: ignoring ${k} (not applicable to a userspace node)`);
+    return new WireGuard(options);
+  }
+
+  /** This node's public key, base64. */
+  get publicKey(): string {
+    return this.#publicKey;
+  }
+
+  /** The UDP port WireGuard listens on, once started. */
+  get listenPort(): number | undefined {
+    return this.#port;
+  }
+
+  /** Opens the UDP socket, configures the peers and brings the interface up. Idempotent. */
+  start(): Promise<void> {
+    if (this.#closed) return Promise.reject(closedError('WireGuard.start'));
+    this.#starting ??= this.#start();
+    return this.#starting;
+  }
+
+  async #start(): Promise<void> {
+    const endpoints = await Promise.all((this.#opts.peers ?? []).map((p) => (p.endpoint ? resolveEndpoint(p.endpoint) : null)));
+    if (this.#closed) throw closedError('WireGuard.start');
+    const stack = new Netstack();
+    try {
+      for (const a of this.#opts.address) stack.addAddress(cidrOf('address', a).ip);
+      this.#port = stack.ctx.native.wgStart(stack.device, this.#privateKey, '', this.#opts.listenPort ?? 0);
+      (this.#opts.peers ?? []).forEach((p, i) => this.#applyPeer(stack, p, endpoints[i] ?? null));
+    } catch (err) {
+      stack.close();
+      throw err;
+    }
+    this.#stack = stack;
+    this.#opts.logf?.(`wireguard: up, public key ${this.#publicKey}, UDP port ${this.#port}`);
+  }
+
+  #applyPeer(stack: Netstack, p: WireGuardPeer, ep: { ip: string; port: number } | null): void {
+    const pub = keyBytes('publicKey', p.publicKey);
+    const psk = p.presharedKey ? keyBytes('presharedKey', p.presharedKey) : null;
+    stack.ctx.native.wgPeerSet(stack.device, pub, psk, ep?.ip ?? null, ep?.port ?? 0, p.persistentKeepalive ?? 0);
+    for (const c of p.allowedIPs) stack.ctx.native.wgPeerAllow(stack.device, pub, c);
+  }
+
+  #live(what: string): Netstack {
+    if (this.#closed) throw closedError(what);
+    if (!this.#stack) {
+      const err = new Error(`${what}: call start() first`) as Error & { code: string };
+      err.code = 'ERR_TSNET_NOT_STARTED';
+      throw err;
+    }
+    return this.#stack;
+  }
+
+  /** Adds a peer, or updates one with the same public key (its AllowedIPs are added to). */
+  async addPeer(peer: WireGuardPeer): Promise<void> {
+    validatePeer(peer, 0);
+    const ep = peer.endpoint ? await resolveEndpoint(peer.endpoint) : null;
+    this.#applyPeer(this.#live('addPeer'), peer, ep);
+  }
+
+  /** Removes a peer; resolves false if there was none with that key. */
+  async removePeer(publicKey: string): Promise<boolean> {
+    const pub = keyBytes('publicKey', publicKey);
+    return this.#live('removePeer').ctx.native.wgPeerRemove(this.#live('removePeer').device, pub);
+  }
+
+  /** Per-peer statistics: last handshake, bytes in and out, current endpoint. */
+  stats(): PeerStats[] {
+    const s = this.#live('stats');
+    return s.ctx.native.wgStats(s.device).map((p) => ({
+      publicKey: p.publicKey.toString('base64'),
+      lastHandshake: p.lastHandshake ? new Date(p.lastHandshake) : null,
+      rxBytes: p.rxBytes,
+      txBytes: p.txBytes,
+      endpoint: p.endpoint,
+    }));
+  }
+
+  /** Connects over the tunnel ("tcp", "10.0.0.1:80"); resolves once connected. */
+  dial(network: string, address: string, options: DialOptions = {}): Promise<TailnetSocket> {
+    try {
+      return this.#live('dial').dial(network, address, options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** Like dial, but returns the socket at once (for http.Agent's createConnection). */
+  connect(network: string, address: string, options: DialOptions = {}): TailnetSocket {
+    return this.#live('dial').connect(network, address, options);
+  }
+
+  /** Listens on the tunnel ("tcp", ":80"): a net.Server-shaped listener. */
+  listen(network: string, address: string, options: ListenOptions = {}): TailnetListener {
+    return this.#live('listen').listen(network, address, options);
+  }
+
+  /** Closes every socket and listener and the UDP socket, and frees native memory. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#starting?.catch(() => undefined);
+    this.#stack?.close();
+    this.#stack = undefined;
+  }
+}
+
+async function resolveEndpoint(endpoint: string): Promise<{ ip: string; port: number }> {
+  const { host, port } = splitHostPort(endpoint);
+  if (port === 0) throw new RangeError(`endpoint "${endpoint}": port must be 1..65535`);
+  if (net.isIP(host)) return { ip: host, port };
+  const { address } = await dns.lookup(host);
+  return { ip: address, port };
+}

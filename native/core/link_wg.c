@@ -1,0 +1,300 @@
+#include "link_wg.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define SCRATCH (TS_WG_MAX_PACKET + 64)
+
+struct ts_link_wg {
+  ts_engine *engine;
+  ts_netif *netif;
+  ts_tcp_host *tcp;
+  ts_wg_device *wg;
+  ts_udp udp;
+  ts_udp_rxbatch rx;
+  ts_udp_txbatch tx;
+  uv_poll_t poll;
+  int poll_events;
+  uv_prepare_t flush;  /* active while datagrams are queued */
+  uv_timer_t timer;    /* the WireGuard core's next deadline */
+  uint64_t deadline;
+  int closing;         /* handles still closing (the link frees itself when the last one is closed) */
+  uint8_t *plain;      /* a packet out of lwIP, contiguous */
+  uint8_t *sealed;     /* its WireGuard message */
+  uint8_t (*keys)[32]; /* peers' public keys, for listing */
+  size_t nkeys, capkeys;
+};
+
+static uint64_t wall_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void ts_link_wg_endpoint(ts_wg_endpoint *ep, const ts_udp_addr *a) {
+  memset(ep, 0, sizeof *ep);
+  ep->data[0] = a->family;
+  memcpy(ep->data + 1, a->ip, 16);
+  ep->data[17] = (uint8_t)(a->port >> 8);
+  ep->data[18] = (uint8_t)a->port;
+  memcpy(ep->data + 19, &a->scope_id, 4);
+  ep->len = 23;
+  ep->host_len = 17;
+}
+
+int ts_link_wg_udp_addr(ts_udp_addr *a, const ts_wg_endpoint *ep) {
+  if (ep->len != 23) return -1;
+  uint32_t scope;
+  memcpy(&scope, ep->data + 19, 4);
+  ts_udp_addr_set(a, ep->data[0], ep->data + 1, (uint16_t)(ep->data[17] << 8 | ep->data[18]));
+  a->scope_id = scope;
+  return a->family ? 0 : -1;
+}
+
+/* ---- output ---- */
+static void update_poll(ts_link_wg *l);
+static void on_timer(uv_timer_t *t);
+static void on_flush(uv_prepare_t *h);
+
+static void schedule(ts_link_wg *l) {
+  uint64_t next = ts_wg_next_deadline(l->wg);
+  if (next == UINT64_MAX) {
+    if (l->deadline != UINT64_MAX) uv_timer_stop(&l->timer);
+    l->deadline = UINT64_MAX;
+    return;
+  }
+  if (next == l->deadline && uv_is_active((uv_handle_t *)&l->timer)) return;
+  l->deadline = next;
+  uint64_t now = ts_engine_now_ns();
+  uint64_t ms = next > now ? (next - now + 999999) / 1000000 : 0;
+  uv_timer_start(&l->timer, on_timer, ms, 0);
+}
+
+static void want_flush(ts_link_wg *l) {
+  if (!uv_is_active((uv_handle_t *)&l->flush)) uv_prepare_start(&l->flush, on_flush);
+}
+
+static void queue_datagram(ts_link_wg *l, const ts_wg_endpoint *ep, const uint8_t *buf, size_t len) {
+  ts_udp_addr dst;
+  if (!ep || ts_link_wg_udp_addr(&dst, ep) != 0) return; /* no endpoint yet: the peer has to reach us */
+  uint8_t *slot = ts_udp_tx_reserve(&l->tx, &dst, len);
+  if (!slot) { /* batch full: send what is queued and retry once */
+    ts_udp_tx_flush(&l->udp, &l->tx);
+    slot = ts_udp_tx_reserve(&l->tx, &dst, len);
+    if (!slot) return; /* counted by the batch as an overflow */
+  }
+  memcpy(slot, buf, len);
+  want_flush(l);
+}
+
+static void wg_sink(void *ctx, ts_wg_peer *peer, const ts_wg_endpoint *ep, const uint8_t *buf, size_t len) {
+  (void)peer;
+  queue_datagram(ctx, ep, buf, len);
+}
+
+static void netif_out(void *ctx, struct pbuf *p) {
+  ts_link_wg *l = ctx;
+  if (l->closing) return;
+  size_t len = p->tot_len;
+  pbuf_copy_partial(p, l->plain, (u16_t)len, 0);
+  ts_wg_tx res;
+  uint64_t now = ts_engine_now_ns();
+  if (ts_wg_send(l->wg, now, wall_ns(), l->plain, len, l->sealed, SCRATCH, &res) == TS_WG_TX_READY)
+    queue_datagram(l, res.endpoint, l->sealed, res.len);
+  schedule(l);
+}
+
+static void on_flush(uv_prepare_t *h) {
+  ts_link_wg *l = h->data;
+  uv_prepare_stop(h);
+  int r = ts_udp_tx_flush(&l->udp, &l->tx);
+  (void)r; /* -EAGAIN leaves the rest queued: POLLOUT resumes it; hard errors are counted by the batch */
+  update_poll(l);
+  schedule(l);
+}
+
+/* ---- input ---- */
+static void on_readable(ts_link_wg *l) {
+  uint64_t now = ts_engine_now_ns(), wall = wall_ns();
+  for (int round = 0; round < 16; round++) { /* bounded, so one busy socket cannot starve the loop */
+    int n = ts_udp_recv_batch(&l->udp, &l->rx);
+    if (n <= 0) break;
+    ts_udp_dgram d;
+    while (ts_udp_rx_next(&l->rx, &d)) {
+      ts_wg_endpoint src;
+      ts_link_wg_endpoint(&src, d.from);
+      ts_wg_rx out;
+      if (ts_wg_receive(l->wg, now, wall, d.data, d.len, &src, &out) == TS_WG_RX_DATA)
+        ts_netif_input(l->netif, out.data, out.len);
+    }
+  }
+  /* ACKs and window updates for everything this batch delivered, now rather than at lwIP's next tick. */
+  ts_tcp_flush(l->tcp);
+  if (ts_udp_tx_pending(&l->tx)) want_flush(l);
+  schedule(l);
+}
+
+static void on_poll(uv_poll_t *h, int status, int events) {
+  ts_link_wg *l = h->data;
+  if (status < 0) events = UV_READABLE;
+  if (events & UV_WRITABLE) {
+    ts_udp_tx_flush(&l->udp, &l->tx);
+    update_poll(l);
+  }
+  if (events & UV_READABLE) on_readable(l);
+}
+
+static void update_poll(ts_link_wg *l) {
+  if (l->closing) return;
+  int want = UV_READABLE | (ts_udp_tx_pending(&l->tx) ? UV_WRITABLE : 0);
+  if (want != l->poll_events) {
+    l->poll_events = want;
+    uv_poll_start(&l->poll, want, on_poll);
+  }
+}
+
+static void on_timer(uv_timer_t *t) {
+  ts_link_wg *l = t->data;
+  l->deadline = UINT64_MAX;
+  ts_wg_timers(l->wg, ts_engine_now_ns(), wall_ns());
+  schedule(l);
+}
+
+/* ---- lifetime ---- */
+ts_link_wg *ts_link_wg_new(ts_engine *e, ts_netif *netif, ts_tcp_host *tcp, const uint8_t priv[32],
+                           const char *bind_addr, uint16_t port, int *err) {
+  ts_link_wg *l = calloc(1, sizeof *l);
+  if (!l) {
+    *err = UV_ENOMEM;
+    return NULL;
+  }
+  l->engine = e;
+  l->netif = netif;
+  l->tcp = tcp;
+  l->deadline = UINT64_MAX;
+  l->plain = malloc(SCRATCH);
+  l->sealed = malloc(SCRATCH);
+  ts_wg_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.mtu = netif->nif.mtu;
+  cfg.sink.ctx = l;
+  cfg.sink.send = wg_sink;
+  l->wg = l->plain && l->sealed ? ts_wg_device_new(priv, &cfg) : NULL;
+  int r = l->wg ? ts_udp_open(&l->udp, bind_addr, port, NULL) : -ENOMEM;
+  if (r == 0) r = ts_udp_rxbatch_init(&l->rx, 0, 0);
+  if (r == 0) r = ts_udp_txbatch_init(&l->tx, 0, 0);
+  if (r != 0) {
+    *err = r;
+    if (l->wg) ts_wg_device_free(l->wg);
+    ts_udp_close(&l->udp);
+    ts_udp_rxbatch_free(&l->rx);
+    ts_udp_txbatch_free(&l->tx);
+    free(l->plain);
+    free(l->sealed);
+    free(l);
+    return NULL;
+  }
+  uv_loop_t *loop = ts_engine_loop(e);
+  uv_poll_init(loop, &l->poll, l->udp.fd);
+  l->poll.data = l;
+  uv_prepare_init(loop, &l->flush);
+  l->flush.data = l;
+  uv_timer_init(loop, &l->timer);
+  l->timer.data = l;
+  netif->output = netif_out;
+  netif->ctx = l;
+  update_poll(l);
+  *err = 0;
+  return l;
+}
+
+static void closed(uv_handle_t *h) {
+  ts_link_wg *l = h->data;
+  if (--l->closing > 0) return;
+  ts_udp_rxbatch_free(&l->rx);
+  ts_udp_txbatch_free(&l->tx);
+  free(l->plain);
+  free(l->sealed);
+  free(l->keys);
+  free(l);
+}
+
+void ts_link_wg_free(ts_link_wg *l) {
+  /* Best effort: whatever is queued goes out now. */
+  ts_udp_tx_flush(&l->udp, &l->tx);
+  ts_wg_device_free(l->wg);
+  l->wg = NULL;
+  l->netif->output = ts_netif_discard;
+  ts_udp_close(&l->udp);
+  l->closing = 3;
+  uv_close((uv_handle_t *)&l->poll, closed);
+  uv_close((uv_handle_t *)&l->flush, closed);
+  uv_close((uv_handle_t *)&l->timer, closed);
+}
+
+uint16_t ts_link_wg_port(const ts_link_wg *l) { return l->udp.local.port; }
+ts_wg_device *ts_link_wg_device(ts_link_wg *l) { return l->wg; }
+
+int ts_link_wg_peer_set(ts_link_wg *l, const uint8_t pub[32], const uint8_t *psk, const ts_udp_addr *endpoint,
+                        uint16_t keepalive_s) {
+  ts_wg_endpoint ep;
+  if (endpoint) ts_link_wg_endpoint(&ep, endpoint);
+  ts_wg_peer *p = ts_wg_peer_find(l->wg, pub);
+  if (!p) {
+    if (l->nkeys == l->capkeys) {
+      size_t cap = l->capkeys ? l->capkeys * 2 : 8;
+      uint8_t(*k)[32] = realloc(l->keys, cap * 32);
+      if (!k) return UV_ENOMEM;
+      l->keys = k;
+      l->capkeys = cap;
+    }
+    ts_wg_peer_config cfg = {.psk = psk, .persistent_keepalive_s = 0, .endpoint = endpoint ? &ep : NULL};
+    p = ts_wg_peer_add(l->wg, pub, &cfg);
+    if (!p) return UV_EINVAL;
+    memcpy(l->keys[l->nkeys++], pub, 32);
+  } else {
+    ts_wg_peer_set_psk(p, psk);
+    if (endpoint) ts_wg_peer_set_endpoint(p, &ep);
+  }
+  ts_wg_peer_set_persistent_keepalive(p, ts_engine_now_ns(), keepalive_s);
+  schedule(l);
+  return 0;
+}
+
+int ts_link_wg_peer_allow(ts_link_wg *l, const uint8_t pub[32], int family, const uint8_t *addr, unsigned cidr) {
+  ts_wg_peer *p = ts_wg_peer_find(l->wg, pub);
+  if (!p) return UV_ENOENT;
+  return ts_wg_peer_allow(l->wg, p, family, addr, cidr) == 0 ? 0 : UV_EINVAL;
+}
+
+int ts_link_wg_peer_remove(ts_link_wg *l, const uint8_t pub[32]) {
+  ts_wg_peer *p = ts_wg_peer_find(l->wg, pub);
+  if (!p) return UV_ENOENT;
+  ts_wg_peer_remove(l->wg, p);
+  for (size_t i = 0; i < l->nkeys; i++) {
+    if (memcmp(l->keys[i], pub, 32) == 0) {
+      memmove(l->keys[i], l->keys[i + 1], (l->nkeys - i - 1) * 32);
+      l->nkeys--;
+      break;
+    }
+  }
+  schedule(l);
+  return 0;
+}
+
+void ts_link_wg_foreach_peer(ts_link_wg *l, void (*fn)(void *ctx, const uint8_t pub[32], const ts_wg_peer_stats *st),
+                             void *ctx) {
+  uint64_t now = ts_engine_now_ns();
+  for (size_t i = 0; i < l->nkeys; i++) {
+    ts_wg_peer *p = ts_wg_peer_find(l->wg, l->keys[i]);
+    if (!p) continue;
+    ts_wg_peer_stats st;
+    ts_wg_peer_stats_get(p, now, &st);
+    fn(ctx, l->keys[i], &st);
+  }
+}
+
+int ts_link_wg_routes(const ts_link_wg *l, int family, const uint8_t *addr) {
+  return ts_wg_route(l->wg, family, addr) != NULL;
+}
