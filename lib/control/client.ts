@@ -116,6 +116,7 @@ export class ControlClient extends EventEmitter {
   private liteTimer: NodeJS.Immediate | null = null;
   private expiryTimer: NodeJS.Timeout | null = null;
   private needRotation = false;
+  private saving: Promise<void> = Promise.resolve();
 
   private _state: ControlState = 'NoState';
   private _netmap: NetworkMap | null = null;
@@ -310,6 +311,7 @@ export class ControlClient extends EventEmitter {
     const loop = this.loop;
     this.loop = null;
     await loop;
+    await this.saving;
   }
 
   private dropConn(): void {
@@ -556,7 +558,10 @@ export class ControlClient extends EventEmitter {
     const p = this.profile!;
     if (p.nodeID !== nm.self.ID || p.name !== nm.self.Name || p.keyExpiry !== nm.self.KeyExpiry) {
       this.profile = rememberSelf(p, nm.self);
-      saveNodeProfile(this.opts.store, this.profile).catch((err: Error) => this.logf(`control: saving state: ${err.message}`));
+      const profile = this.profile;
+      this.saving = this.saving
+        .then(() => saveNodeProfile(this.opts.store, profile))
+        .catch((err: Error) => this.logf(`control: saving state: ${err.message}`));
     }
     this.armExpiryTimer();
     if (this.nodeKeyExpired()) this.needRotation = true;
