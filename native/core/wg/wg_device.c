@@ -55,10 +55,10 @@ static void peer_destroy(ts_wg_device *d, ts_wg_peer *p);
 
 void ts_wg_device_free(ts_wg_device *d) {
   if (!d) return;
+  ts_wg_aip_free(&d->aip); /* first, so each peer's prefix removal is free */
   for (size_t i = 0; d->peers && i < d->peer_cap; i++)
     if (d->peers[i]) peer_destroy(d, d->peers[i]);
   free(d->peers);
-  ts_wg_aip_free(&d->aip);
   ts_wg_index_free(&d->idx);
   ts_wg_ratelimit_free(&d->rl);
   free(d->heap);
