@@ -95,6 +95,11 @@ export class DevnetState {
     return () => this.listeners.delete(fn);
   }
 
+  /** Tells map streams that something outside the state (DERP map, DNS) changed. */
+  touch(): void {
+    this.changed('netmap');
+  }
+
   private changed(kind: ChangeKind): void {
     if (kind === 'netmap') this.netmapVersion++;
     for (const fn of [...this.listeners]) fn(kind);

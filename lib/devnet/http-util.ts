@@ -1,0 +1,87 @@
+/**
+ * Small HTTP helpers shared by the plain HTTP side and the HTTP/2-over-Noise
+ * side: bounded body reads and JSON / text replies.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+
+/** Noise request bodies are capped (Headscale uses 1 MiB too). */
+export const MAX_REQUEST_BODY = 1024 * 1024;
+
+export class BodyTooLargeError extends Error {
+  override name = 'BodyTooLargeError';
+}
+
+type AnyRequest = IncomingMessage | Http2ServerRequest;
+type AnyResponse = ServerResponse | Http2ServerResponse;
+
+/** Reads a request body, refusing more than `max` bytes without buffering them. */
+export function readBody(req: AnyRequest, max = MAX_REQUEST_BODY): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > max) {
+      reject(new BodyTooLargeError(`request body of ${declared} bytes exceeds ${max}`));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let n = 0;
+    let done = false;
+    const onData = (d: Buffer): void => {
+      if (done) return;
+      n += d.length;
+      if (n > max) {
+        done = true;
+        req.off('data', onData);
+        req.resume();
+        reject(new BodyTooLargeError(`request body exceeds ${max} bytes`));
+        return;
+      }
+      chunks.push(d);
+    };
+    req.on('data', onData);
+    req.once('end', () => {
+      if (!done) {
+        done = true;
+        resolve(Buffer.concat(chunks));
+      }
+    });
+    req.once('error', (e: Error) => {
+      if (!done) {
+        done = true;
+        reject(e);
+      }
+    });
+    req.once('aborted', () => {
+      if (!done) {
+        done = true;
+        reject(new Error('request aborted'));
+      }
+    });
+  });
+}
+
+export function sendJSON(res: AnyResponse, status: number, body: unknown): void {
+  if (res.headersSent || res.writableEnded) return;
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+export function sendText(res: AnyResponse, status: number, text: string, contentType = 'text/plain; charset=utf-8'): void {
+  if (res.headersSent || res.writableEnded) return;
+  const body = text.endsWith('\n') || contentType.startsWith('text/html') ? text : text + '\n';
+  res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+/** Parses a JSON object body; returns an error message instead of throwing. */
+export function parseJSONBody(body: Buffer): Record<string, unknown> | string {
+  let v: unknown;
+  try {
+    v = JSON.parse(body.toString('utf8'));
+  } catch (e) {
+    return `invalid JSON: ${(e as Error).message}`;
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return 'expected a JSON object';
+  return v as Record<string, unknown>;
+}

@@ -1,0 +1,319 @@
+/**
+ * The bundled development tailnet's coordination server.
+ *
+ * FOR DEVELOPMENT AND TESTS ONLY. It keeps a single tailnet in memory
+ * (optionally in a state directory), listens on loopback, has no real user
+ * authentication and no hardening for hostile networks. Production tailnets
+ * use Tailscale's coordination service or Headscale.
+ *
+ * It speaks the server side of Tailscale's ts2021 control protocol, so both
+ * this package's client and real Tailscale clients (capability version 100
+ * and later, zstd-compressed map responses) can join:
+ *
+ *   const net = await startDevnet({ derp: { derpPort: 3340 } });
+ *   const key = net.createAuthKey({ ephemeral: true, tags: ['tag:test'] });
+ *   // point a node at net.controlURL with the key ...
+ *   await net.close();
+ */
+import { generatePrivateKey, parsePrivate, privateToText } from '../control/keys.js';
+import type { DERPMap } from '../control/tailcfg.js';
+import { devnetDERPMap, validateDERPMap, type DevnetDERPOptions } from './derpmap.js';
+import type { NetmapConfig } from './netmap.js';
+import { fqdn } from './netmap.js';
+import { loadDevnetState, saveDevnetState } from './persist.js';
+import { parsePolicy, type Policy } from './policy.js';
+import { registrationIdFrom } from './approval-page.js';
+import { CURRENT_CAPABILITY_VERSION, DevnetServer, MIN_CAPABILITY_VERSION } from './server.js';
+import { DEFAULT_USER_LOGIN, DevnetState, StateError, TAGGED_DEVICES_LOGIN, type CreateAuthKeyOptions } from './state.js';
+import type { DevnetNode } from './types.js';
+
+export type { Policy, PolicyACL, PolicyGrant, PolicyNodeAttr } from './policy.js';
+export { PolicyError, parsePolicy, DEFAULT_POLICY } from './policy.js';
+export { HuJSONError, parseHuJSON, type HuJSONValue } from './hujson.js';
+export { compileFilter, compileNodeCapMap, type PolicyNode } from './acl-compile.js';
+export type { DevnetDERPOptions } from './derpmap.js';
+export { devnetDERPMap } from './derpmap.js';
+export type { CreateAuthKeyOptions } from './state.js';
+export { StateError } from './state.js';
+export { encodeZstdRawFrame, decodeZstdSimpleFrame, ZstdFormatError } from './zstd-raw.js';
+export { allocateAddresses, ipv6ForIPv4, TAILNET_IPV4_RANGE, TAILNET_IPV6_RANGE } from './addresses.js';
+export { CURRENT_CAPABILITY_VERSION, MIN_CAPABILITY_VERSION } from './server.js';
+
+export interface DevnetOptions {
+  /** Listen address; default "127.0.0.1". Keep it on loopback. */
+  host?: string;
+  /** TCP port; default 0 (any free port). */
+  port?: number;
+  /** Tailnet DNS domain for MagicDNS names (`<host>.<domain>.`); default "devnet.internal". */
+  domain?: string;
+  /** Keep state (keys, users, nodes, auth keys, policy) in this directory across restarts. */
+  stateDir?: string;
+  /** ACL policy (HuJSON text or object); default allows everything. */
+  policy?: string | Policy;
+  /** Our DERP relay: adds a region pointing at it. */
+  derp?: DevnetDERPOptions;
+  /** A complete DERP map instead (overrides `derp`). */
+  derpMap?: DERPMap;
+  /** Upstream DNS resolvers handed to clients. */
+  nameservers?: string[];
+  /** Node key lifetime for untagged nodes in ms; default 180 days; 0 = never expire. */
+  nodeKeyExpiryMs?: number;
+  /** How long an ephemeral node may stay disconnected before it is removed; default 10 s. */
+  ephemeralTimeoutMs?: number;
+  /** Map stream keep-alive period; default 50 s (clients give up after 120 s of silence). */
+  keepAliveMs?: number;
+  /** How long a Followup registration is held before the client is told to ask again; default 60 s. */
+  followupTimeoutMs?: number;
+  /** Lowest capability version accepted; default 100. */
+  minCapVersion?: number;
+  /** Highest capability version accepted; default none (newer clients are served too). */
+  maxCapVersion?: number;
+  /** Login name used when approving without naming a user; default "dev@example.com". */
+  defaultUser?: string;
+  /** Most simultaneous Noise connections; default 1024. */
+  maxConnections?: number;
+  /** Diagnostics; default: discard. */
+  logf?: (msg: string) => void;
+  /** Fixed Noise private key (tests); default: from stateDir, else random. */
+  controlPrivateKey?: Uint8Array;
+}
+
+export interface DevnetNodeInfo {
+  id: number;
+  stableId: string;
+  /** MagicDNS name without the trailing dot. */
+  name: string;
+  hostname: string;
+  /** Owner's login name ("tagged-devices" for tagged nodes). */
+  user: string;
+  tags: string[];
+  /** [IPv4, IPv6] */
+  addresses: string[];
+  nodeKey: string;
+  machineKey: string;
+  discoKey: string;
+  endpoints: string[];
+  homeDERP: number;
+  online: boolean;
+  lastSeen: string | null;
+  ephemeral: boolean;
+  authorized: boolean;
+  keyExpiry: string | null;
+  expired: boolean;
+  created: string;
+}
+
+export interface DevnetUserInfo {
+  id: number;
+  loginName: string;
+  displayName: string;
+}
+
+export interface PendingLoginInfo {
+  id: string;
+  url: string;
+  hostname: string;
+  nodeKey: string;
+  created: string;
+  approved: boolean;
+}
+
+export interface ApproveOptions {
+  /** Log the machine in as this user (default: `defaultUser`). */
+  user?: string;
+  tags?: string[];
+}
+
+export interface Devnet {
+  /** e.g. "http://127.0.0.1:41234" — give this to nodes as their control URL. */
+  readonly controlURL: string;
+  /** The server's Noise public key ("mkey:<hex>"). */
+  readonly publicKey: string;
+  /** Tailnet DNS domain. */
+  readonly domain: string;
+  /** Creates a pre-auth key ("tskey-auth-..."). */
+  createAuthKey(options?: CreateAuthKeyOptions): string;
+  revokeAuthKey(key: string): boolean;
+  /** Approves a waiting interactive login, by its AuthURL (or ID). Returns the node. */
+  approve(url: string, options?: ApproveOptions): DevnetNodeInfo;
+  /** Interactive logins waiting for approval. */
+  pendingLogins(): PendingLoginInfo[];
+  nodes(): DevnetNodeInfo[];
+  users(): DevnetUserInfo[];
+  /** Replaces the ACL policy (HuJSON text or object). Throws PolicyError/HuJSONError if invalid. */
+  setPolicy(policy: string | Policy | null): void;
+  /** Replaces the DERP map handed to nodes (pushed to connected nodes). */
+  setDERPMap(map: DERPMap): void;
+  readonly derpMap: DERPMap;
+  /** Authorizes a node registered with a non-preauthorized key. */
+  authorizeNode(id: number): boolean;
+  /** Expires a node's key now; it must log in again. */
+  expireNode(id: number): boolean;
+  /** Removes a node from the tailnet (its map stream is ended). */
+  removeNode(id: number): boolean;
+  setNodeTags(id: number, tags: string[]): boolean;
+  /** Waits until pending state is written to stateDir (no-op without one). */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+function policyFrom(p: string | Policy): { policy: Policy; text: string } {
+  if (typeof p === 'string') return { policy: parsePolicy(p), text: p };
+  const policy = parsePolicy(p);
+  return { policy, text: JSON.stringify(p, null, 2) };
+}
+
+function validDomain(d: string): string {
+  const s = d.replace(/\.$/, '').toLowerCase();
+  if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/.test(s)) {
+    throw new RangeError(`devnet domain ${JSON.stringify(d)} must be a DNS name with at least two labels`);
+  }
+  return s;
+}
+
+/** Starts the development coordination server. */
+export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> {
+  const domain = validDomain(options.domain ?? 'devnet.internal');
+  const logf = options.logf ?? ((): void => {});
+  const state = new DevnetState({ nodeKeyExpiryMs: options.nodeKeyExpiryMs ?? 180 * 24 * 3600 * 1000 });
+  let savedPrivate: Buffer | undefined;
+  if (options.stateDir) {
+    const saved = await loadDevnetState(options.stateDir);
+    if (saved) {
+      state.restore(saved.state, (t) => parsePolicy(t));
+      savedPrivate = parsePrivate(saved.controlPrivate);
+    }
+  }
+  const controlPrivate: Buffer = options.controlPrivateKey ? Buffer.from(options.controlPrivateKey) : (savedPrivate ?? generatePrivateKey());
+  if (options.policy !== undefined) {
+    const { policy, text } = policyFrom(options.policy);
+    state.setPolicy(policy, text);
+  }
+  let derpMap: DERPMap = options.derpMap ? validateDERPMap(options.derpMap) : options.derp ? devnetDERPMap(options.derp) : { Regions: {} };
+  const netmapCfg = (): NetmapConfig => ({ domain, derpMap, ...(options.nameservers ? { nameservers: options.nameservers } : {}) });
+  const now = (): Date => new Date();
+  const defaultUser = options.defaultUser ?? DEFAULT_USER_LOGIN;
+
+  const server = new DevnetServer(state, controlPrivate, {
+    minCapVersion: options.minCapVersion ?? MIN_CAPABILITY_VERSION,
+    maxCapVersion: options.maxCapVersion ?? Number.POSITIVE_INFINITY,
+    keepAliveMs: options.keepAliveMs ?? 50_000,
+    followupTimeoutMs: options.followupTimeoutMs ?? 60_000,
+    ephemeralTimeoutMs: options.ephemeralTimeoutMs ?? 10_000,
+    defaultUser,
+    maxConnections: options.maxConnections ?? 1024,
+    logf,
+    netmap: netmapCfg,
+    now,
+  });
+
+  // Persistence: coalesce writes; one at a time.
+  let saveTimer: NodeJS.Timeout | null = null;
+  let saving: Promise<void> = Promise.resolve();
+  const privText = privateToText(controlPrivate);
+  const save = (): Promise<void> => {
+    const dir = options.stateDir;
+    if (!dir) return Promise.resolve();
+    saving = saving
+      .then(() => saveDevnetState(dir, { format: 'tsnet-devnet', controlPrivate: privText, state: state.snapshot() }))
+      .catch((e: unknown) => logf(`devnet: saving state failed: ${(e as Error).message}`));
+    return saving;
+  };
+  const unsubscribe = state.subscribe((kind) => {
+    if (kind !== 'persist' || !options.stateDir || saveTimer) return;
+    saveTimer = setTimeout(() => {
+      saveTimer = null;
+      void save();
+    }, 50);
+  });
+  const flush = async (): Promise<void> => {
+    if (saveTimer) {
+      clearTimeout(saveTimer);
+      saveTimer = null;
+      await save();
+    }
+    await saving;
+  };
+  if (options.stateDir) await save();
+
+  await server.listen(options.host ?? '127.0.0.1', options.port ?? 0);
+  logf(`devnet: control server at ${server.controlURL} (for development and tests only)`);
+
+  const info = (n: DevnetNode): DevnetNodeInfo => ({
+    id: n.id,
+    stableId: n.stableId,
+    name: fqdn(n, domain).replace(/\.$/, ''),
+    hostname: n.hostinfo.Hostname ?? '',
+    user: n.tags.length ? TAGGED_DEVICES_LOGIN : (state.user(n.userId)?.loginName ?? ''),
+    tags: [...n.tags],
+    addresses: [n.ipv4, n.ipv6],
+    nodeKey: n.nodeKey,
+    machineKey: n.machineKey,
+    discoKey: n.discoKey,
+    endpoints: [...n.endpoints],
+    homeDERP: n.homeDERP,
+    online: n.online,
+    lastSeen: n.lastSeen,
+    ephemeral: n.ephemeral,
+    authorized: n.authorized,
+    keyExpiry: n.keyExpiry,
+    expired: state.isKeyExpired(n, now()),
+    created: n.created,
+  });
+
+  let closed = false;
+  return {
+    controlURL: server.controlURL,
+    publicKey: server.publicKeyText,
+    domain,
+    createAuthKey: (o = {}) => state.createAuthKey(o, now()).key,
+    revokeAuthKey: (k) => state.revokeAuthKey(k),
+    approve: (url, o = {}) => {
+      const id = registrationIdFrom(url);
+      if (!id) throw new StateError(`not an approval URL: ${url}`);
+      return info(server.approve(id, o.user ?? defaultUser, o.tags ?? []));
+    },
+    pendingLogins: () =>
+      state.allPending().map((p) => ({
+        id: p.id,
+        url: p.url,
+        hostname: p.hostinfo.Hostname ?? '',
+        nodeKey: p.nodeKey,
+        created: p.created,
+        approved: p.approval !== null,
+      })),
+    nodes: () => state.allNodes().map(info),
+    users: () => state.allUsers().map((u) => ({ id: u.id, loginName: u.loginName, displayName: u.displayName })),
+    setPolicy: (p) => {
+      if (p === null) return state.setPolicy(null, null);
+      const { policy, text } = policyFrom(p);
+      state.setPolicy(policy, text);
+    },
+    setDERPMap: (m) => {
+      derpMap = validateDERPMap(m);
+      state.touch();
+    },
+    get derpMap() {
+      return derpMap;
+    },
+    authorizeNode: (id) => state.authorizeNode(id),
+    expireNode: (id) => state.expireNode(id, now()),
+    removeNode: (id) => {
+      const ok = state.removeNode(id);
+      if (ok) server.disconnectNode(id);
+      return ok;
+    },
+    setNodeTags: (id, tags) => {
+      if (tags.length) state.ensureUser(TAGGED_DEVICES_LOGIN, now());
+      return state.setNodeTags(id, tags, now());
+    },
+    flush,
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      await server.close();
+      await flush();
+      unsubscribe();
+    },
+  };
+}

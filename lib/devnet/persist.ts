@@ -1,0 +1,56 @@
+/**
+ * Optional persistence of the development server: one JSON file in a
+ * directory (mode 0700), written atomically (temp file, fsync, rename; mode
+ * 0600). Holds the control server's Noise private key, users, nodes,
+ * pre-auth keys and the policy text — so `npx tsnet devnet` keeps its
+ * tailnet across restarts. Pending interactive logins are not kept.
+ */
+import { randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import type { StateSnapshot } from './state.js';
+
+export const DEVNET_STATE_FILE = 'devnet-state.json';
+
+export interface PersistedDevnet {
+  format: 'tsnet-devnet';
+  /** "privkey:<hex>" */
+  controlPrivate: string;
+  state: StateSnapshot;
+}
+
+export async function loadDevnetState(dir: string): Promise<PersistedDevnet | null> {
+  const file = path.join(dir, DEVNET_STATE_FILE);
+  let text: string;
+  try {
+    text = await fsp.readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (cause) {
+    throw new Error(`devnet state file ${file} is not valid JSON`, { cause });
+  }
+  const p = v as Partial<PersistedDevnet> | null;
+  if (!p || p.format !== 'tsnet-devnet' || typeof p.controlPrivate !== 'string' || !p.state || typeof p.state !== 'object') {
+    throw new Error(`devnet state file ${file} has an unexpected shape`);
+  }
+  return p as PersistedDevnet;
+}
+
+export async function saveDevnetState(dir: string, data: PersistedDevnet): Promise<void> {
+  await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+  const file = path.join(dir, DEVNET_STATE_FILE);
+  const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+  const fh = await fsp.open(tmp, 'w', 0o600);
+  try {
+    await fh.writeFile(JSON.stringify(data, null, 1));
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await fsp.rename(tmp, file);
+}

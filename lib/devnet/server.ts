@@ -1,0 +1,439 @@
+/**
+ * The network edge of the development coordination server:
+ *
+ *   plain HTTP (node:http, loopback)
+ *     GET  /key?v=N           the Noise public key (protocols.md §2.2)
+ *     POST /ts2021 (Upgrade)  Noise IK responder + early payload, then HTTP/2 (§2.3–2.6)
+ *     GET/POST /register/<id> interactive approval page
+ *   HTTP/2 over each Noise connection (node:http2, one server object per connection)
+ *     POST /machine/register  (§2.8; Followup long-poll)
+ *     POST /machine/map       (§2.9–2.11; streaming or lite)
+ *
+ * Every malformed input ends in an HTTP error or a closed stream; nothing
+ * here throws into the event loop.
+ */
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import http2, { type Http2ServerRequest, type Http2ServerResponse, type Http2Session } from 'node:http2';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { randomBytes } from 'node:crypto';
+import { acceptTs2021Upgrade, HANDSHAKE_HEADER, TS2021_PATH, UPGRADE_PROTOCOL } from '../control/upgrade-server.js';
+import { challengePublicToText, machinePublicToText, publicFromPrivate } from '../control/keys.js';
+import { errorMessage, INITIATION_LEN, initiationVersion } from '../control/noise.js';
+import type { NoiseStream } from '../control/noise-stream.js';
+import type { RegisterResponse } from '../control/tailcfg.js';
+import { approvalPage, approvedPage, notFoundPage, REGISTER_PATH_PREFIX, registrationIdFrom } from './approval-page.js';
+import { BodyTooLargeError, parseJSONBody, readBody, sendJSON, sendText } from './http-util.js';
+import { encodeMapResponseFrame, MapSession } from './map-session.js';
+import { validateMapRequest } from './map-request.js';
+import { buildView, fullMapResponse, type NetmapConfig } from './netmap.js';
+import { followupResult, handleRegister, validateRegisterRequest } from './register.js';
+import { StateError, type DevnetState } from './state.js';
+import type { DevnetNode } from './types.js';
+
+export const MIN_CAPABILITY_VERSION = 100;
+export const CURRENT_CAPABILITY_VERSION = 145;
+
+export interface ServerConfig {
+  /** Lowest accepted capability version (default 100). */
+  minCapVersion: number;
+  /** Highest accepted capability version (default: no upper bound). */
+  maxCapVersion: number;
+  keepAliveMs: number;
+  followupTimeoutMs: number;
+  ephemeralTimeoutMs: number;
+  defaultUser: string;
+  /** Most Noise connections open at once. */
+  maxConnections: number;
+  logf: (msg: string) => void;
+  netmap: () => NetmapConfig;
+  now: () => Date;
+}
+
+interface ConnInfo {
+  machineKey: string;
+  version: number;
+}
+
+const h2Settings: http2.Settings = {
+  maxConcurrentStreams: 64,
+  maxHeaderListSize: 64 * 1024,
+  initialWindowSize: 1024 * 1024,
+};
+
+export class DevnetServer {
+  readonly http: http.Server;
+  private readonly controlPublicText: string;
+  private readonly sessions = new Set<MapSession>();
+  private readonly streamsByNode = new Map<number, Set<MapSession>>();
+  private readonly h2sessions = new Set<Http2Session>();
+  private readonly noiseConns = new Set<Duplex>();
+  private readonly followupWaiters = new Map<string, Set<() => void>>();
+  private readonly ephemeralTimers = new Map<number, NodeJS.Timeout>();
+  private readonly plainSockets = new Set<Socket>();
+  private closing = false;
+  private baseURL = '';
+
+  constructor(
+    private readonly state: DevnetState,
+    private readonly controlPrivate: Buffer,
+    private readonly cfg: ServerConfig,
+  ) {
+    this.controlPublicText = machinePublicToText(publicFromPrivate(controlPrivate));
+    this.http = http.createServer({ maxHeaderSize: 32 * 1024 }, (req, res) => this.onPlainRequest(req, res));
+    this.http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
+    this.http.on('connection', (s: Socket) => {
+      this.plainSockets.add(s);
+      s.once('close', () => this.plainSockets.delete(s));
+    });
+    this.http.on('clientError', (_err, socket: Duplex) => {
+      if (!socket.destroyed) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    });
+    // Long-polls and map streams outlive Node's default request timeout.
+    this.http.requestTimeout = 0;
+    this.http.headersTimeout = 30_000;
+  }
+
+  get controlURL(): string {
+    return this.baseURL;
+  }
+
+  get publicKeyText(): string {
+    return this.controlPublicText;
+  }
+
+  async listen(host: string, port: number): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      const onErr = (e: Error): void => reject(e);
+      this.http.once('error', onErr);
+      this.http.listen(port, host, () => {
+        this.http.off('error', onErr);
+        resolve();
+      });
+    });
+    const addr = this.http.address();
+    if (!addr || typeof addr === 'string') throw new Error('devnet: server has no TCP address');
+    const h = addr.family === 'IPv6' || addr.family === (6 as unknown as string) ? `[${addr.address}]` : addr.address;
+    this.baseURL = `http://${h}:${addr.port}`;
+  }
+
+  authURL(id: string): string {
+    return `${this.baseURL}${REGISTER_PATH_PREFIX}${id}`;
+  }
+
+  // -- plain HTTP ---------------------------------------------------------
+
+  private onPlainRequest(req: IncomingMessage, res: ServerResponse): void {
+    this.handlePlain(req, res).catch((err: unknown) => {
+      this.cfg.logf(`devnet: ${req.method} ${req.url}: ${(err as Error).message}`);
+      sendText(res, 500, 'internal error');
+    });
+  }
+
+  private async handlePlain(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://devnet.invalid');
+    const path = url.pathname;
+    if (path === '/key') {
+      if (req.method !== 'GET' && req.method !== 'HEAD') return sendText(res, 405, 'use GET');
+      const v = url.searchParams.get('v');
+      if (v !== null && !/^\d{1,5}$/.test(v)) return sendText(res, 400, 'bad v parameter: want a capability version number');
+      return sendJSON(res, 200, { legacyPublicKey: `mkey:${'0'.repeat(64)}`, publicKey: this.controlPublicText });
+    }
+    if (path === TS2021_PATH) {
+      return sendText(res, 400, `${TS2021_PATH} needs "Upgrade: ${UPGRADE_PROTOCOL}" and an ${HANDSHAKE_HEADER} header`);
+    }
+    if (path.startsWith(REGISTER_PATH_PREFIX)) return this.handleApprovalPage(req, res, path);
+    if (path === '/' || path === '/health') {
+      return sendText(res, 200, 'tsnet development control server: for development and tests only (production uses Tailscale or Headscale)\n');
+    }
+    return sendText(res, 404, 'not found');
+  }
+
+  private async handleApprovalPage(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    const id = registrationIdFrom(path);
+    const p = id ? this.state.pendingById(id) : undefined;
+    if (!id || !p) return sendText(res, 404, notFoundPage(), 'text/html; charset=utf-8');
+    if (req.method === 'GET' || req.method === 'HEAD') return sendText(res, 200, approvalPage(p, this.cfg.defaultUser), 'text/html; charset=utf-8');
+    if (req.method !== 'POST') return sendText(res, 405, 'use GET or POST');
+    let body: Buffer;
+    try {
+      body = await readBody(req, 64 * 1024);
+    } catch (e) {
+      return sendText(res, e instanceof BodyTooLargeError ? 413 : 400, (e as Error).message);
+    }
+    const ctype = String(req.headers['content-type'] ?? '');
+    let user = this.cfg.defaultUser;
+    let tags: string[] = [];
+    if (ctype.includes('application/json')) {
+      const o = parseJSONBody(body);
+      if (typeof o === 'string') return sendText(res, 400, o);
+      if (typeof o['user'] === 'string' && o['user']) user = o['user'];
+      if (Array.isArray(o['tags'])) tags = o['tags'].filter((t): t is string => typeof t === 'string');
+    } else {
+      const form = new URLSearchParams(body.toString('utf8'));
+      user = form.get('user')?.trim() || user;
+      tags = (form.get('tags') ?? '')
+        .split(',')
+        .map((t) => t.trim())
+        .filter(Boolean);
+    }
+    try {
+      const node = this.approve(id, user, tags);
+      if (ctype.includes('application/json')) return sendJSON(res, 200, { nodeId: node.id, user });
+      return sendText(res, 200, approvedPage(node.hostinfo.Hostname ?? '', user), 'text/html; charset=utf-8');
+    } catch (e) {
+      return sendText(res, e instanceof StateError ? 400 : 500, (e as Error).message);
+    }
+  }
+
+  /** Approves a waiting interactive registration and wakes its Followup long-poll. */
+  approve(id: string, user: string, tags: string[] = []): DevnetNode {
+    const node = this.state.approvePending(id, user, this.cfg.now(), tags);
+    const waiters = this.followupWaiters.get(id);
+    if (waiters) for (const w of [...waiters]) w();
+    return node;
+  }
+
+  // -- ts2021 upgrade -------------------------------------------------------
+
+  private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => {});
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== TS2021_PATH || req.method !== 'POST') {
+      socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    if (this.closing || this.noiseConns.size >= this.cfg.maxConnections) {
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    // Reject versions above the limit here; acceptTs2021Upgrade checks the lower bound.
+    const hdr = req.headers[HANDSHAKE_HEADER.toLowerCase()];
+    if (typeof hdr === 'string') {
+      const init = Buffer.from(hdr, 'base64');
+      if (init.length === INITIATION_LEN && initiationVersion(init) > this.cfg.maxCapVersion) {
+        socket.end(
+          Buffer.concat([
+            Buffer.from(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: ${UPGRADE_PROTOCOL}\r\nConnection: upgrade\r\n\r\n`),
+            errorMessage(`unsupported client version ${initiationVersion(init)} (this server accepts ${this.cfg.minCapVersion}..${this.cfg.maxCapVersion})`),
+          ]),
+        );
+        return;
+      }
+    }
+    let accepted;
+    try {
+      accepted = acceptTs2021Upgrade(req, socket, head, {
+        controlPrivate: this.controlPrivate,
+        minVersion: this.cfg.minCapVersion,
+        earlyPayload: { nodeKeyChallenge: challengePublicToText(randomBytes(32)) },
+      });
+    } catch (e) {
+      this.cfg.logf(`devnet: ts2021 upgrade failed: ${(e as Error).message}`);
+      socket.destroy();
+      return;
+    }
+    if (!accepted) return;
+    if ('setNoDelay' in socket && typeof (socket as Socket).setNoDelay === 'function') (socket as Socket).setNoDelay(true);
+    this.serveNoise(accepted.stream, { machineKey: machinePublicToText(accepted.machinePublic), version: accepted.version });
+  }
+
+  private serveNoise(noise: NoiseStream, info: ConnInfo): void {
+    this.noiseConns.add(noise);
+    noise.on('error', (e: Error) => this.cfg.logf(`devnet: noise connection from ${info.machineKey.slice(0, 16)}…: ${e.message}`));
+    noise.once('close', () => this.noiseConns.delete(noise));
+    const h2 = http2.createServer({ settings: h2Settings, maxSessionMemory: 32, maxHeaderListPairs: 256 }, (req, res) => {
+      this.onNoiseRequest(req, res, info);
+    });
+    h2.on('session', (s: Http2Session) => {
+      this.h2sessions.add(s);
+      s.on('error', () => {});
+      s.once('close', () => {
+        this.h2sessions.delete(s);
+        if (!noise.destroyed) noise.destroy();
+      });
+    });
+    h2.on('sessionError', (e: Error) => this.cfg.logf(`devnet: HTTP/2 session error: ${e.message}`));
+    h2.on('unknownProtocol', () => noise.destroy());
+    h2.emit('connection', noise);
+  }
+
+  // -- requests over Noise ------------------------------------------------
+
+  private onNoiseRequest(req: Http2ServerRequest, res: Http2ServerResponse, info: ConnInfo): void {
+    res.on('error', () => {});
+    req.on('error', () => {});
+    this.handleNoise(req, res, info).catch((err: unknown) => {
+      this.cfg.logf(`devnet: ${req.method} ${req.url}: ${(err as Error).stack ?? String(err)}`);
+      sendText(res, 500, 'internal error');
+    });
+  }
+
+  private async handleNoise(req: Http2ServerRequest, res: Http2ServerResponse, info: ConnInfo): Promise<void> {
+    const path = (req.url ?? '').split('?')[0];
+    if (path === '/machine/register' || path === '/machine/map') {
+      if (req.method !== 'POST') return sendText(res, 405, `${path} needs POST`);
+      let body: Buffer;
+      try {
+        body = await readBody(req);
+      } catch (e) {
+        return sendText(res, e instanceof BodyTooLargeError ? 413 : 400, (e as Error).message);
+      }
+      const obj = parseJSONBody(body);
+      if (typeof obj === 'string') return sendText(res, 400, obj);
+      const version = obj['Version'];
+      if (typeof version === 'number' && (version < this.cfg.minCapVersion || version > this.cfg.maxCapVersion)) {
+        return sendText(res, 400, `unsupported capability version ${version} (this server accepts ${this.cfg.minCapVersion}..${this.cfg.maxCapVersion})`);
+      }
+      return path === '/machine/register' ? this.handleRegister(req, res, info, obj) : this.handleMap(res, info, obj);
+    }
+    if (path.startsWith('/machine/')) return sendText(res, 501, `${path} is not implemented by the development server`);
+    return sendText(res, 404, 'not found');
+  }
+
+  private async handleRegister(req: Http2ServerRequest, res: Http2ServerResponse, info: ConnInfo, body: Record<string, unknown>): Promise<void> {
+    const r = validateRegisterRequest(body);
+    if (typeof r === 'string') return sendText(res, 400, r);
+    const now = this.cfg.now();
+    let outcome;
+    try {
+      outcome = handleRegister(this.state, info.machineKey, r, { now, authURL: (id) => this.authURL(id) });
+    } catch (e) {
+      if (e instanceof StateError || e instanceof RangeError) return sendText(res, 503, e.message);
+      throw e;
+    }
+    if (outcome.kind === 'error') return sendText(res, outcome.status, outcome.message);
+    if (outcome.kind === 'response') {
+      if (outcome.node) this.cancelEphemeralRemoval(outcome.node.id);
+      return sendJSON(res, 200, outcome.response);
+    }
+    // Followup: hold the request until approved, the client leaves, or the timeout.
+    const pending = outcome.pending;
+    const result = await new Promise<RegisterResponse | null>((resolve) => {
+      let set = this.followupWaiters.get(pending.id);
+      if (!set) {
+        set = new Set();
+        this.followupWaiters.set(pending.id, set);
+      }
+      const waiters = set;
+      const finish = (v: RegisterResponse | null): void => {
+        clearTimeout(timer);
+        waiters.delete(wake);
+        if (!waiters.size) this.followupWaiters.delete(pending.id);
+        req.off('close', onGone);
+        resolve(v);
+      };
+      const wake = (): void => finish(followupResult(this.state, pending));
+      const onGone = (): void => finish(null);
+      const timer = setTimeout(wake, this.cfg.followupTimeoutMs);
+      timer.unref?.();
+      waiters.add(wake);
+      req.once('close', onGone);
+    });
+    if (result && !res.destroyed) sendJSON(res, 200, result);
+  }
+
+  private handleMap(res: Http2ServerResponse, info: ConnInfo, body: Record<string, unknown>): void {
+    const v = validateMapRequest(body);
+    if (typeof v === 'string') return sendText(res, 400, v);
+    const node = this.state.nodeByNodeKey(v.req.NodeKey);
+    if (!node || node.machineKey !== info.machineKey) {
+      return sendText(res, 401, 'node key is not registered with this machine key; register first');
+    }
+    const now = this.cfg.now();
+    this.state.updateFromMapRequest(node, {
+      ...(v.discoKey !== undefined ? { discoKey: v.discoKey } : {}),
+      ...(v.hostinfo !== undefined ? { hostinfo: v.hostinfo } : {}),
+      ...(v.endpoints !== undefined ? { endpoints: v.endpoints } : {}),
+      capVersion: v.req.Version,
+    });
+    const cfg = this.cfg.netmap();
+    if (!v.req.Stream) {
+      // One message, then the body ends. Lite updates (OmitPeers) only need the status.
+      const view = buildView(this.state, node, cfg, now);
+      const msg = v.req.OmitPeers ? { Node: view.self, ControlTime: now.toISOString() } : fullMapResponse(view, now);
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      res.end(encodeMapResponseFrame(msg, v.zstd));
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/octet-stream' });
+    // One live stream per node: a new poll replaces the old one.
+    for (const old of [...(this.streamsByNode.get(node.id) ?? [])]) old.close(true);
+    const session = new MapSession(this.state, node, res, {
+      zstd: v.zstd,
+      keepAliveMs: v.req.KeepAlive === false ? 0 : this.cfg.keepAliveMs,
+      view: (n, t) => buildView(this.state, n, this.cfg.netmap(), t),
+      now: this.cfg.now,
+      onClose: (s) => this.onSessionClosed(s),
+    });
+    this.sessions.add(session);
+    let set = this.streamsByNode.get(node.id);
+    if (!set) {
+      set = new Set();
+      this.streamsByNode.set(node.id, set);
+    }
+    set.add(session);
+    this.cancelEphemeralRemoval(node.id);
+    res.once('close', () => session.close(false));
+    session.start();
+    this.state.setOnline(node, true, now);
+  }
+
+  private onSessionClosed(s: MapSession): void {
+    this.sessions.delete(s);
+    const set = this.streamsByNode.get(s.nodeId);
+    set?.delete(s);
+    if (set && set.size) return;
+    this.streamsByNode.delete(s.nodeId);
+    const node = this.state.node(s.nodeId);
+    if (!node) return;
+    this.state.setOnline(node, false, this.cfg.now());
+    if (node.ephemeral && !this.closing) this.scheduleEphemeralRemoval(node.id);
+  }
+
+  private scheduleEphemeralRemoval(id: number): void {
+    this.cancelEphemeralRemoval(id);
+    const t = setTimeout(() => {
+      this.ephemeralTimers.delete(id);
+      const n = this.state.node(id);
+      if (n && n.ephemeral && !this.streamsByNode.get(id)?.size) {
+        this.cfg.logf(`devnet: removing ephemeral node ${n.dnsLabel} (${id}) after disconnect`);
+        this.state.removeNode(id);
+      }
+    }, this.cfg.ephemeralTimeoutMs);
+    t.unref?.();
+    this.ephemeralTimers.set(id, t);
+  }
+
+  private cancelEphemeralRemoval(id: number): void {
+    const t = this.ephemeralTimers.get(id);
+    if (t) {
+      clearTimeout(t);
+      this.ephemeralTimers.delete(id);
+    }
+  }
+
+  /** Number of open map streams (for tests and status). */
+  get mapStreams(): number {
+    return this.sessions.size;
+  }
+
+  /** Ends every map stream of a node (e.g. after removing it). */
+  disconnectNode(id: number): void {
+    for (const s of [...(this.streamsByNode.get(id) ?? [])]) s.close(true);
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    for (const t of this.ephemeralTimers.values()) clearTimeout(t);
+    this.ephemeralTimers.clear();
+    for (const set of this.followupWaiters.values()) for (const w of [...set]) w();
+    for (const s of [...this.sessions]) s.close(true);
+    const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
+    for (const s of this.h2sessions) s.destroy();
+    for (const n of this.noiseConns) n.destroy();
+    for (const s of this.plainSockets) s.destroy();
+    await closed;
+  }
+}

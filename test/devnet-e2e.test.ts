@@ -1,0 +1,62 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startDevnet } from '../lib/devnet/index.js';
+import { MiniClient } from './fixtures/devnet/mini-client.js';
+
+test('e2e: register with an auth key, stream a map, see a peer join, change and leave', async (t) => {
+  const net = await startDevnet({ derp: { derpPort: 3340 }, ephemeralTimeoutMs: 50 });
+  t.after(() => net.close());
+  assert.match(net.controlURL, /^http:\/\/127\.0\.0\.1:\d+$/);
+  const key = net.createAuthKey({ reusable: true });
+
+  const a = await MiniClient.connect(net.controlURL, { hostname: 'alpha' });
+  t.after(() => a.close());
+  const ra = await a.register({ Auth: { AuthKey: key } });
+  assert.equal(ra.MachineAuthorized, true);
+  assert.equal(ra.AuthURL ?? '', '');
+  assert.equal(ra.Login?.LoginName, 'dev@example.com');
+
+  const ma = await a.map({ Compress: 'zstd' });
+  const first = await ma.next();
+  assert.equal(first.Node?.Name, 'alpha.devnet.internal.');
+  assert.deepEqual(first.Node?.Addresses, ['100.64.0.1/32', 'fd7a:115c:a1e0::6440:1/128']);
+  assert.deepEqual(first.Peers, []);
+  assert.equal(first.Domain, 'devnet.internal');
+  assert.equal(first.DERPMap?.Regions?.['900']?.Nodes?.[0]?.DERPPort, 3340);
+  assert.ok(Array.isArray(first.PacketFilter));
+  assert.equal(first.DNSConfig?.Proxied, true);
+
+  // Second node joins (uncompressed stream).
+  const b = await MiniClient.connect(net.controlURL, { hostname: 'bravo' });
+  t.after(() => b.close());
+  await b.register({ Auth: { AuthKey: key } });
+  const mb = await b.map();
+  const firstB = await mb.next();
+  assert.equal(firstB.Peers?.length, 1);
+  assert.equal(firstB.Peers?.[0]?.Name, 'alpha.devnet.internal.');
+
+  const joined = await ma.until((m) => !!m.PeersChanged?.length);
+  assert.equal(joined.PeersChanged?.[0]?.Name, 'bravo.devnet.internal.');
+  assert.equal(joined.PeersChanged?.[0]?.Key, b.nodeKey);
+
+  // b sends a lite update with endpoints: a sees a patch.
+  const lite = await b.post('/machine/map', {
+    Version: 145, NodeKey: b.nodeKey, DiscoKey: b.discoKey, Stream: false, OmitPeers: true,
+    Hostinfo: b.hostinfo(), Endpoints: ['127.0.0.1:41641', '192.168.1.2:41641'], EndpointTypes: [2, 1],
+  });
+  assert.equal(lite.status, 200);
+  const patched = await ma.until((m) => !!m.PeersChangedPatch?.some((p) => p.Endpoints?.length));
+  assert.deepEqual(patched.PeersChangedPatch?.[0]?.Endpoints, ['127.0.0.1:41641', '192.168.1.2:41641']);
+  assert.equal(patched.PeersChanged, undefined);
+
+  // b goes away: a sees it offline.
+  mb.close();
+  const offline = await ma.until((m) => m.PeersChangedPatch?.some((p) => p.Online === false) === true);
+  assert.ok(offline.PeersChangedPatch?.[0]?.LastSeen);
+
+  // Removed by the admin: a sees PeersRemoved.
+  const bid = net.nodes().find((n) => n.hostname === 'bravo')!.id;
+  net.removeNode(bid);
+  const removed = await ma.until((m) => !!m.PeersRemoved?.length);
+  assert.deepEqual(removed.PeersRemoved, [bid]);
+});
