@@ -1,0 +1,133 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import http2 from 'node:http2';
+import { once } from 'node:events';
+import { acceptTs2021Upgrade } from '../lib/control/upgrade-server.js';
+import { dialTs2021 } from '../lib/control/dial.js';
+import { ControlHttp2Client } from '../lib/control/http2-client.js';
+import { fetchServerKey } from '../lib/control/server-key.js';
+import { generatePrivateKey, machinePublicToText, publicFromPrivate } from '../lib/control/keys.js';
+import { encodeMapFrame } from '../lib/control/framing.js';
+import { runMapPoll } from '../lib/control/map-poll.js';
+import type { Duplex } from 'node:stream';
+
+async function server(onUpgrade: (req: http.IncomingMessage, sock: Duplex, head: Buffer) => void, onRequest?: http.RequestListener) {
+  const srv = http.createServer(onRequest ?? ((_q, r) => r.end()));
+  srv.on('upgrade', onUpgrade);
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const port = (srv.address() as { port: number }).port;
+  return { srv, url: `http://127.0.0.1:${port}`, authority: `127.0.0.1:${port}` };
+}
+
+const controlPrivate = generatePrivateKey();
+const controlPublic = publicFromPrivate(controlPrivate);
+
+test('dial: the server can refuse the version with a Noise error frame', async () => {
+  const { srv, url } = await server((req, sock, head) => {
+    acceptTs2021Upgrade(req, sock, head, { controlPrivate, minVersion: 200 });
+  });
+  try {
+    await assert.rejects(dialTs2021({ controlURL: url, version: 113, machinePrivate: generatePrivateKey(), controlPublic }), {
+      code: 'ERR_NOISE_SERVER_ERROR',
+      message: /unsupported client version 113/,
+    });
+  } finally {
+    srv.close();
+  }
+});
+
+test('dial: a wrong server key fails the handshake; a non-101 answer is ERR_UPGRADE', async () => {
+  const { srv, url } = await server((req, sock, head) => {
+    acceptTs2021Upgrade(req, sock, head, { controlPrivate });
+  });
+  try {
+    await assert.rejects(
+      dialTs2021({ controlURL: url, version: 113, machinePrivate: generatePrivateKey(), controlPublic: publicFromPrivate(generatePrivateKey()) }),
+      { code: 'ERR_NOISE_SERVER_ERROR' },
+    );
+  } finally {
+    srv.close();
+  }
+  const s2 = await server((_req, sock) => {
+    sock.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 4\r\nConnection: close\r\n\r\nnope');
+  });
+  try {
+    await assert.rejects(dialTs2021({ controlURL: s2.url, version: 113, machinePrivate: generatePrivateKey(), controlPublic }), { code: 'ERR_UPGRADE' });
+  } finally {
+    s2.srv.close();
+  }
+});
+
+test('dial: timeouts are reported with ERR_TIMEOUT', async () => {
+  const { srv, url } = await server(() => {
+    /* never answer */
+  });
+  try {
+    await assert.rejects(dialTs2021({ controlURL: url, version: 113, machinePrivate: generatePrivateKey(), controlPublic, timeoutMs: 200 }), { code: 'ERR_TIMEOUT' });
+  } finally {
+    srv.closeAllConnections();
+    srv.close();
+  }
+});
+
+test('GET /key: parses the key, refuses errors and huge bodies', async () => {
+  const { srv, url } = await server(
+    () => {},
+    (req, res) => {
+      if (req.url === '/key?v=113') res.end(JSON.stringify({ publicKey: machinePublicToText(controlPublic) }));
+      else if (req.url === '/key?v=114') res.end('x'.repeat(100_000));
+      else {
+        res.statusCode = 500;
+        res.end('boom');
+      }
+    },
+  );
+  try {
+    assert.deepEqual(await fetchServerKey({ controlURL: url, version: 113 }), controlPublic);
+    await assert.rejects(fetchServerKey({ controlURL: url, version: 114 }), { code: 'ERR_BODY_TOO_LARGE' });
+    await assert.rejects(fetchServerKey({ controlURL: url, version: 115 }), { code: 'ERR_HTTP_STATUS', status: 500 });
+  } finally {
+    srv.close();
+  }
+});
+
+test('map poll over real HTTP/2-over-Noise: oversized frame and bad JSON end the poll with coded errors', async () => {
+  const h2 = http2.createServer();
+  let mode = 'big';
+  h2.on('stream', (stream) => {
+    stream.on('error', () => {});
+    stream.respond({ ':status': 200 });
+    stream.resume();
+    if (mode === 'big') {
+      const hdr = Buffer.alloc(4);
+      hdr.writeUInt32LE(64 * 1024 * 1024);
+      stream.write(hdr);
+    } else if (mode === 'json') {
+      stream.write(encodeMapFrame('{"Node":'));
+    } else {
+      stream.end(encodeMapFrame('{"Node":{"ID":1,"Key":"nodekey:' + '00'.repeat(32) + '"}}').subarray(0, 10));
+    }
+  });
+  const { srv, url, authority } = await server((req, sock, head) => {
+    const acc = acceptTs2021Upgrade(req, sock, head, { controlPrivate });
+    if (acc) h2.emit('connection', acc.stream);
+  });
+  const noise = await dialTs2021({ controlURL: url, version: 113, machinePrivate: generatePrivateKey(), controlPublic });
+  const c = new ControlHttp2Client(noise, authority);
+  try {
+    const poll = () => runMapPoll(c, { request: { Version: 113, NodeKey: 'nodekey:' + '00'.repeat(32) }, lbNodeKey: 'x', onEvent: () => {}, maxFrame: 1 << 20 });
+    await assert.rejects(poll(), { code: 'ERR_FRAME_TOO_LARGE' });
+    mode = 'json';
+    await assert.rejects(poll(), { code: 'ERR_BAD_JSON' });
+    mode = 'truncated';
+    await assert.rejects(poll(), { code: 'ERR_FRAME_TRUNCATED' });
+    assert.ok(!c.closed, 'the session survives a bad stream');
+  } finally {
+    c.destroy();
+    srv.closeAllConnections();
+    srv.close();
+    h2.close();
+  }
+});
