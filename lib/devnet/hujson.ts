@@ -32,7 +32,7 @@ export function parseHuJSON(text: string): HuJSONValue {
   return v;
 }
 
-/** Removes comments and trailing commas, giving standard JSON text (positions of other tokens are kept). */
+/** Standard JSON text for a HuJSON document (comments and trailing commas dropped). */
 export function standardizeHuJSON(text: string): string {
   return JSON.stringify(parseHuJSON(text));
 }
