@@ -1,0 +1,125 @@
+/**
+ * Integration: lib/control's ControlClient against lib/devnet's coordination
+ * server over loopback.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { startDevnet } from '../lib/devnet/index.js';
+import { ControlClient, type ControlClientOptions } from '../lib/control/client.js';
+import { MemoryStore } from '../lib/control/store.js';
+import { nodePublicToText, discoPublicToText } from '../lib/control/keys.js';
+import type { NetworkMap } from '../lib/control/netmap.js';
+import type { EngineConfig } from '../lib/control/engine-config.js';
+
+function client(controlURL: string, extra: Partial<ControlClientOptions> = {}): ControlClient {
+  return new ControlClient({
+    controlURL,
+    store: new MemoryStore(),
+    userLogf: () => {},
+    backoff: { initialMs: 20, maxMs: 200 },
+    ...extra,
+  });
+}
+
+function waitFor<T>(c: ControlClient, pred: (nm: NetworkMap, cfg: EngineConfig) => T | undefined, ms = 5000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => {
+      c.off('netmap', on);
+      reject(new Error('timed out waiting for a netmap condition'));
+    }, ms);
+    const on = (nm: NetworkMap, cfg: EngineConfig): void => {
+      const v = pred(nm, cfg);
+      if (v !== undefined) {
+        clearTimeout(t);
+        c.off('netmap', on);
+        resolve(v);
+      }
+    };
+    c.on('netmap', on);
+    if (c.netmap && c.engineConfig) on(c.netmap, c.engineConfig);
+  });
+}
+
+test('devnet: two nodes register with an auth key and see each other', async (t) => {
+  const net = await startDevnet({ derp: { derpPort: 3340 } });
+  t.after(() => net.close());
+  const key = net.createAuthKey({ reusable: true });
+  const a = client(net.controlURL, { hostname: 'alpha', authKey: key });
+  const b = client(net.controlURL, { hostname: 'bravo', authKey: key });
+  t.after(() => a.close());
+  t.after(() => b.close());
+
+  const nmA = await a.up(AbortSignal.timeout(10_000));
+  assert.equal(nmA.self.Name, 'alpha.devnet.internal.');
+  assert.equal(nmA.magicDNSSuffix, 'devnet.internal');
+  assert.equal(a.state, 'Running');
+  await b.up(AbortSignal.timeout(10_000));
+
+  const bravo = await waitFor(a, (_nm, cfg) => cfg.peers.find((p) => p.name === 'bravo.devnet.internal' && p.discoKey));
+  assert.deepEqual(bravo.nodeKey, b.nodePublic);
+  assert.deepEqual(bravo.discoKey, b.discoPublic);
+  assert.equal(bravo.addresses.length, 2);
+  const alpha = await waitFor(b, (_nm, cfg) => cfg.peers.find((p) => p.name === 'alpha.devnet.internal'));
+  assert.deepEqual(alpha.nodeKey, a.nodePublic);
+
+  const cfgA = a.engineConfig!;
+  assert.ok(cfgA.filter.matches.length > 0, 'default policy allows traffic');
+  assert.ok(cfgA.dnsNames.some((n) => n.name === 'bravo'), 'MagicDNS short name');
+  assert.equal(cfgA.derpMap?.Regions?.['900']?.Nodes?.[0]?.DERPPort, 3340);
+
+  // The server's view matches the client's keys.
+  const nodes = net.nodes();
+  const na = nodes.find((n) => n.hostname === 'alpha')!;
+  assert.equal(na.nodeKey, nodePublicToText(a.nodePublic!));
+  assert.equal(na.discoKey, discoPublicToText(a.discoPublic));
+
+  // Endpoints travel by lite update to the other node.
+  a.setEndpoints([{ addr: '127.0.0.1:41641', type: 1 }]);
+  const eps = await waitFor(b, (_nm, cfg) => {
+    const p = cfg.peers.find((x) => x.name === 'alpha.devnet.internal');
+    return p && p.endpoints.length ? p.endpoints : undefined;
+  });
+  assert.deepEqual(eps, ['127.0.0.1:41641']);
+
+  // A node removed by the admin disappears from the other's netmap.
+  net.removeNode(na.id);
+  await waitFor(b, (_nm, cfg) => (cfg.peers.some((p) => p.name === 'alpha.devnet.internal') ? undefined : true));
+});
+
+test('devnet: interactive login through the AuthURL and approval', async (t) => {
+  const net = await startDevnet({});
+  t.after(() => net.close());
+  const c = client(net.controlURL, { hostname: 'charlie' });
+  t.after(() => c.close());
+  const upP = c.up(AbortSignal.timeout(10_000));
+  const [url] = (await once(c, 'authURL')) as [string];
+  assert.ok(url.startsWith(net.controlURL));
+  assert.equal(c.state, 'NeedsLogin');
+  net.approve(url);
+  const nm = await upP;
+  assert.equal(nm.self.Name, 'charlie.devnet.internal.');
+  assert.equal(c.state, 'Running');
+});
+
+test('devnet: ephemeral tagged key, logout removes the node', async (t) => {
+  const net = await startDevnet({});
+  t.after(() => net.close());
+  const key = net.createAuthKey({ ephemeral: true, tags: ['tag:test'] });
+  const c = client(net.controlURL, { hostname: 'delta', authKey: key, ephemeral: true, advertiseTags: ['tag:test'] });
+  t.after(() => c.close());
+  const nm = await c.up(AbortSignal.timeout(10_000));
+  assert.deepEqual(nm.self.Tags, ['tag:test']);
+  const info = net.nodes().find((n) => n.hostname === 'delta')!;
+  assert.equal(info.ephemeral, true);
+  await c.logout();
+  assert.equal(c.state, 'NeedsLogin');
+  const deadline = Date.now() + 3000;
+  while (Date.now() < deadline) {
+    const n = net.nodes().find((x) => x.hostname === 'delta');
+    if (!n || n.expired) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const after = net.nodes().find((x) => x.hostname === 'delta');
+  assert.ok(!after || after.expired, 'logged-out node is expired or gone');
+});
