@@ -195,7 +195,9 @@ ts_wg_tx_kind ts_wg_peer_send(ts_wg_device *dev, ts_wg_peer *peer, uint64_t now,
 
 /* ---- time ---- */
 /* Runs every timer due at now and returns the next deadline (monotonic ns; UINT64_MAX: none). Any device
- * call may make a deadline earlier, so re-ask after each. */
+ * call may make a deadline earlier, so re-ask after each. The value is never late but may be early (a
+ * cancelled timer is forgotten lazily, to keep the packet path free of heap updates): calling
+ * ts_wg_timers then fires nothing and returns the true next deadline. */
 uint64_t ts_wg_timers(ts_wg_device *dev, uint64_t now, uint64_t wall);
 uint64_t ts_wg_next_deadline(const ts_wg_device *dev);
 
