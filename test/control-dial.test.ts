@@ -131,3 +131,42 @@ test('map poll over real HTTP/2-over-Noise: oversized frame and bad JSON end the
     h2.close();
   }
 });
+
+test('ts2021 over HTTPS (explicit port, test CA): handshake, early payload and HTTP/2', async () => {
+  const https = await import('node:https');
+  const { readFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const cert = readFileSync(join(__dirname, 'fixtures/control/tls-cert.pem'));
+  const key = readFileSync(join(__dirname, 'fixtures/control/tls-key.pem'));
+  const h2 = http2.createServer();
+  h2.on('stream', (stream, headers) => {
+    stream.respond({ ':status': 200, 'content-type': 'application/json' });
+    stream.end(JSON.stringify({ path: headers[':path'], lb: headers['ts-lb'] }));
+  });
+  const srv = https.createServer({ key, cert }, (req, res) => {
+    if (req.url?.startsWith('/key?v=')) res.end(JSON.stringify({ publicKey: machinePublicToText(controlPublic) }));
+    else res.end();
+  });
+  srv.on('upgrade', (req, sock, head) => {
+    const acc = acceptTs2021Upgrade(req, sock, head, { controlPrivate, earlyPayload: { nodeKeyChallenge: 'chalpub:' + '44'.repeat(32) } });
+    if (acc) h2.emit('connection', acc.stream);
+  });
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const url = `https://127.0.0.1:${(srv.address() as { port: number }).port}`;
+  try {
+    await assert.rejects(fetchServerKey({ controlURL: url, version: 113 }), 'untrusted certificate is refused');
+    const k = await fetchServerKey({ controlURL: url, version: 113, tls: { ca: cert } });
+    assert.deepEqual(k, controlPublic);
+    const noise = await dialTs2021({ controlURL: url, version: 113, machinePrivate: generatePrivateKey(), controlPublic: k, tls: { ca: cert } });
+    const c = new ControlHttp2Client(noise, new URL(url).host);
+    const r = await c.postJSON<{ path: string; lb: string }>('/machine/whatever', { x: 1 }, { lbNodeKey: 'nodekey:' + '55'.repeat(32) });
+    assert.deepEqual(r.body, { path: '/machine/whatever', lb: 'nodekey:' + '55'.repeat(32) });
+    assert.deepEqual(noise.earlyPayload, { nodeKeyChallenge: 'chalpub:' + '44'.repeat(32) });
+    c.destroy();
+  } finally {
+    srv.closeAllConnections();
+    srv.close();
+    h2.close();
+  }
+});
