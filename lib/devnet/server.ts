@@ -375,8 +375,8 @@ export class DevnetServer {
     set.add(session);
     this.cancelEphemeralRemoval(node.id);
     res.once('close', () => session.close(false));
-    session.start();
     this.state.setOnline(node, true, now);
+    session.start();
   }
 
   private onSessionClosed(s: MapSession): void {

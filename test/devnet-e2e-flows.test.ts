@@ -1,0 +1,196 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startDevnet } from '../lib/devnet/index.js';
+import { ControlClient } from '../lib/control/client.js';
+import { MemoryStore } from '../lib/control/store.js';
+import type { NetworkMap } from '../lib/control/netmap.js';
+import type { MapRequest } from '../lib/control/tailcfg.js';
+import { MiniClient } from './fixtures/devnet/mini-client.js';
+
+async function waitFor<T>(fn: () => T | undefined | false | null, timeoutMs = 5000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+test('e2e: interactive login — AuthURL, Followup long-poll, approval through the web page', async (t) => {
+  const net = await startDevnet();
+  t.after(() => net.close());
+  const c = await MiniClient.connect(net.controlURL, { hostname: 'laptop' });
+  t.after(() => c.close());
+  const r = await c.register();
+  assert.ok(r.AuthURL?.startsWith(`${net.controlURL}/register/`), r.AuthURL);
+  assert.equal(net.pendingLogins().length, 1);
+
+  // The client waits on the Followup...
+  const waiting = c.register({ Followup: r.AuthURL! });
+  // ...while a person opens the page and approves.
+  const page = await fetch(r.AuthURL!);
+  assert.equal(page.status, 200);
+  assert.match(await page.text(), /laptop.*wants to join/s);
+  await new Promise((res) => setTimeout(res, 50));
+  const post = await fetch(r.AuthURL!, { method: 'POST', body: new URLSearchParams({ user: 'erin@example.com' }) });
+  assert.equal(post.status, 200);
+  assert.match(await post.text(), /logged in as <code>erin@example.com/);
+
+  const done = await waiting;
+  assert.equal(done.AuthURL, undefined);
+  assert.equal(done.MachineAuthorized, true);
+  assert.equal(done.Login?.LoginName, 'erin@example.com');
+  const m = await c.map();
+  const first = await m.next();
+  assert.equal(first.Node?.Name, 'laptop.devnet.internal.');
+  assert.equal(first.UserProfiles?.[0]?.LoginName, 'erin@example.com');
+  assert.deepEqual(net.nodes().map((n) => [n.name, n.user, n.online]), [['laptop.devnet.internal', 'erin@example.com', true]]);
+  // The page for a finished login no longer approves anything.
+  assert.equal((await fetch(r.AuthURL!)).status, 404);
+});
+
+test('e2e: programmatic approve(url) and a Followup that times out asks again', async (t) => {
+  const net = await startDevnet({ followupTimeoutMs: 100 });
+  t.after(() => net.close());
+  const c = await MiniClient.connect(net.controlURL);
+  t.after(() => c.close());
+  const r = await c.register();
+  const again = await c.register({ Followup: r.AuthURL! });
+  assert.equal(again.AuthURL, r.AuthURL, 'not approved yet: same URL');
+  const waiting = c.register({ Followup: r.AuthURL! });
+  const node = net.approve(r.AuthURL!, { user: 'frank@example.com', tags: ['tag:kiosk'] });
+  assert.deepEqual(node.tags, ['tag:kiosk']);
+  const done = await waiting;
+  assert.equal(done.MachineAuthorized, true);
+  assert.throws(() => net.approve('http://x/register/nope'), /not an approval URL/);
+});
+
+test('e2e: ephemeral nodes are removed after they disconnect', async (t) => {
+  const net = await startDevnet({ ephemeralTimeoutMs: 100 });
+  t.after(() => net.close());
+  const key = net.createAuthKey({ ephemeral: true, reusable: true });
+  const watcher = await MiniClient.connect(net.controlURL, { hostname: 'watcher' });
+  t.after(() => watcher.close());
+  await watcher.register({ Auth: { AuthKey: key } });
+  const wm = await watcher.map();
+  await wm.next();
+  const e = await MiniClient.connect(net.controlURL, { hostname: 'eph' });
+  await e.register({ Auth: { AuthKey: key } });
+  const em = await e.map({ Compress: 'zstd' });
+  await em.next();
+  const id = net.nodes().find((n) => n.hostname === 'eph')!.id;
+  await wm.until((m) => !!m.PeersChanged?.some((p) => p.ID === id));
+  e.close();
+  await wm.until((m) => !!m.PeersChangedPatch?.some((p) => p.NodeID === id && p.Online === false));
+  const gone = await wm.until((m) => !!m.PeersRemoved?.includes(id));
+  assert.deepEqual(gone.PeersRemoved, [id]);
+  assert.equal(net.nodes().some((n) => n.id === id), false);
+});
+
+test('e2e: policy changes reach connected nodes as a new PacketFilter', async (t) => {
+  const net = await startDevnet();
+  t.after(() => net.close());
+  const c = await MiniClient.connect(net.controlURL);
+  t.after(() => c.close());
+  await c.register({ Auth: { AuthKey: net.createAuthKey({ user: 'alice@example.com' }) } });
+  const m = await c.map();
+  const first = await m.next();
+  assert.deepEqual(first.PacketFilter?.[0]?.SrcIPs, ['*']);
+  net.setPolicy(`{
+    // only alice, only ssh
+    "acls": [{"action": "accept", "src": ["alice@example.com"], "dst": ["alice@example.com:22"]},],
+  }`);
+  const upd = await m.until((x) => x.PacketFilter !== undefined);
+  assert.deepEqual(upd.PacketFilter, [
+    {
+      SrcIPs: ['100.64.0.1', 'fd7a:115c:a1e0::6440:1'],
+      DstPorts: [
+        { IP: '100.64.0.1', Ports: { First: 22, Last: 22 } },
+        { IP: 'fd7a:115c:a1e0::6440:1', Ports: { First: 22, Last: 22 } },
+      ],
+    },
+  ]);
+  assert.throws(() => net.setPolicy('{"acls": [{"src": ["group:x"], "dst": ["*:*"]}]}'), /unknown group/);
+});
+
+test('e2e: a real v1.72-style client (capver 104, zstd) gets valid zstd map frames', async (t) => {
+  const samples = JSON.parse(readFileSync(join(__dirname, 'fixtures/control/map-samples.json'), 'utf8')) as Record<string, MapRequest>;
+  const net = await startDevnet({ derp: { derpPort: 443, host: '127.0.0.1', stunPort: 3478 } });
+  t.after(() => net.close());
+  const c = await MiniClient.connect(net.controlURL, { version: 104 });
+  t.after(() => c.close());
+  const reg = await c.register({ Auth: { AuthKey: net.createAuthKey() }, Hostinfo: samples['mapRequestStream']!.Hostinfo! });
+  assert.equal(reg.MachineAuthorized, true);
+  const req = { ...samples['mapRequestStream']!, NodeKey: c.nodeKey, DiscoKey: c.discoKey };
+  const m = await c.map(req);
+  assert.equal(m.zstd, true);
+  const first = await m.next();
+  assert.equal(first.Node?.Hostinfo?.Hostname, 'go-b');
+  assert.equal(first.Node?.DiscoKey, c.discoKey);
+  assert.equal(m.rawFrames[0]!.readUInt32LE(0), 0xfd2fb528, 'payload is a zstd frame');
+  const lite = { ...samples['mapRequestLiteUpdateWithEndpoints']!, NodeKey: c.nodeKey, DiscoKey: c.discoKey };
+  const r = await c.post('/machine/map', lite);
+  assert.equal(r.status, 200);
+  await waitFor(() => net.nodes()[0]!.endpoints.length === 2, 2000, 'endpoints');
+  assert.equal(net.nodes()[0]!.homeDERP, 1);
+  const self = await m.until((x) => !!x.Node);
+  assert.deepEqual(self.Node?.Endpoints, ['127.0.0.1:52095', '198.18.0.1:52095']);
+  assert.equal(self.Node?.HomeDERP, 1);
+  assert.equal(self.Node?.DERP, '127.3.3.40:1');
+});
+
+test('e2e: lib/control ControlClient joins the devnet and sees a peer', async (t) => {
+  const net = await startDevnet({ ephemeralTimeoutMs: 100 });
+  t.after(() => net.close());
+  const key = net.createAuthKey({ reusable: true });
+  const mk = (hostname: string) =>
+    new ControlClient({ controlURL: net.controlURL, store: new MemoryStore(), hostname, authKey: key, userLogf: () => {} });
+  const a = mk('cc-a');
+  t.after(() => a.close());
+  const nm = await a.up();
+  assert.equal(nm.self.Name, 'cc-a.devnet.internal.');
+  assert.equal(nm.magicDNSSuffix, 'devnet.internal');
+  const b = mk('cc-b');
+  t.after(() => b.close());
+  await b.up();
+  const seen = await waitFor(() => a.netmap?.peers.find((p) => p.Name === 'cc-b.devnet.internal.' && p.Online === true), 5000, 'peer cc-b online');
+  assert.equal(seen.Key, b.nodePublic ? `nodekey:${b.nodePublic.toString('hex')}` : '');
+  await b.close();
+  await waitFor(() => a.netmap?.peers.find((p) => p.ID === seen.ID && p.Online === false), 5000, 'peer offline');
+  const ids = net.nodes().map((n) => n.id);
+  assert.equal(ids.length, 2);
+  let last: NetworkMap | null = null;
+  a.on('netmap', (m: NetworkMap) => (last = m));
+  net.removeNode(seen.ID);
+  await waitFor(() => last && !(last as NetworkMap).peers.some((p) => p.ID === seen.ID), 5000, 'peer removed');
+});
+
+test('e2e: state persists in a directory across restarts', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'devnet-state-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const net1 = await startDevnet({ stateDir: dir, policy: '{"acls": [{"action": "accept", "src": ["*"], "dst": ["*:22"]}]}' });
+  const key = net1.createAuthKey({ reusable: true });
+  const c = await MiniClient.connect(net1.controlURL, { hostname: 'keeper' });
+  await c.register({ Auth: { AuthKey: key } });
+  const pub = net1.publicKey;
+  c.close();
+  await net1.close();
+
+  const net2 = await startDevnet({ stateDir: dir });
+  t.after(() => net2.close());
+  assert.equal(net2.publicKey, pub, 'same Noise key');
+  assert.deepEqual(net2.nodes().map((n) => [n.name, n.addresses[0], n.online]), [['keeper.devnet.internal', '100.64.0.1', false]]);
+  // The reusable key still works, and the policy came back.
+  const d = await MiniClient.connect(net2.controlURL, { hostname: 'second' });
+  t.after(() => d.close());
+  await d.register({ Auth: { AuthKey: key } });
+  const m = await d.map();
+  const first = await m.next();
+  assert.equal(first.Node?.Addresses?.[0], '100.64.0.2/32');
+  assert.deepEqual(first.PacketFilter?.[0]?.DstPorts?.[0]?.Ports, { First: 22, Last: 22 });
+  assert.equal(first.Peers?.[0]?.Name, 'keeper.devnet.internal.');
+});
