@@ -257,3 +257,25 @@ test('PingRequest: liveness HEAD and c2n answered over Noise', async () => {
     await fc.close();
   }
 });
+
+test('control forgets the node: the map poll is refused, the client registers again with its auth key', async () => {
+  const fc = new FakeControl();
+  await fc.start();
+  fc.authKeys.add('k');
+  const c = client(fc, { authKey: 'k' });
+  try {
+    await c.up(AbortSignal.timeout(5000));
+    const oldKey = nodePublicToText(c.nodePublic!);
+    fc.forget(oldKey);
+    fc.dropAll();
+    const nm = await waitFor(c, (m) => (m.self.Key !== oldKey ? m : undefined));
+    assert.equal(nm.self.Key, nodePublicToText(c.nodePublic!));
+    const last = fc.registerRequests.at(-1)!;
+    assert.deepEqual(last.Auth, { AuthKey: 'k' });
+    assert.equal(last.OldNodeKey, oldKey);
+    assert.equal(c.state, 'Running');
+  } finally {
+    await c.close();
+    await fc.close();
+  }
+});

@@ -117,6 +117,8 @@ export class ControlClient extends EventEmitter {
   private expiryTimer: NodeJS.Timeout | null = null;
   private needRotation = false;
   private saving: Promise<void> = Promise.resolve();
+  /** Set when control rejected a map poll: re-send the registration before polling again. */
+  private refreshRegistration = false;
 
   private _state: ControlState = 'NoState';
   private _netmap: NetworkMap | null = null;
@@ -291,6 +293,18 @@ export class ControlClient extends EventEmitter {
     this.setState('NeedsLogin');
   }
 
+  /**
+   * POSTs JSON to a Noise endpoint (e.g. /machine/set-dns) on the current
+   * control connection. Rejects with ERR_CLOSED when not connected.
+   */
+  async postJSON<T>(path: string, body: object, signal?: AbortSignal): Promise<T> {
+    const conn = this.conn;
+    const nodePub = this.nodePublic;
+    if (!conn || conn.h2.closed || !nodePub) throw new ControlError('ERR_CLOSED', 'not connected to control');
+    const r = await conn.h2.postJSON<T>(path, body, { lbNodeKey: nodePublicToText(nodePub), ...(signal ? { signal } : {}) });
+    return r.body;
+  }
+
   async close(): Promise<void> {
     await this.stopLoop();
     this.setState('Stopped');
@@ -343,6 +357,10 @@ export class ControlClient extends EventEmitter {
         if (signal.aborted) break;
         this.dropConn();
         if (isControlError(err, 'ERR_REGISTER')) throw err;
+        if (isControlError(err, 'ERR_HTTP_STATUS') && err.status !== undefined && err.status >= 400 && err.status < 500) {
+          // Control may have forgotten this node: register again before the next poll.
+          this.refreshRegistration = true;
+        }
         const e = err instanceof Error ? err : new Error(String(err));
         this.emit('controlError', e);
         const delay = this.backoff.next();
@@ -415,9 +433,10 @@ export class ControlClient extends EventEmitter {
       this.forceReauth = false;
       this.needRotation = false;
       p = this.profile!;
-    } else if (p.registered && !this.pendingAuthURL && this._state === 'Running') {
+    } else if (p.registered && !this.pendingAuthURL && this._state === 'Running' && !this.refreshRegistration) {
       return; // Reconnect of a running node: nothing to (re)register.
     }
+    this.refreshRegistration = false;
     let expiredRetry = false;
     let triedAuthKeyAfterURL = false;
     for (;;) {
