@@ -401,6 +401,12 @@ static void dualstack_v4_peer(void) {
   ts_udp_addr from_ds = loop_addr(TS_UDP_V4, ds.local.port);
   CHECK_EQ_INT(recv_expect(&v4, &rx, sizes, N, &from_ds, 2000, &bad), N);
   CHECK_EQ_INT(bad, 0);
+  /* A burst from the IPv4 peer arrives on the dual-stack socket through GRO, split and attributed to the peer. */
+  CHECK_EQ_INT(queue(&tx, &to_ds, sizes, 0, N), N);
+  CHECK_EQ_INT(ts_udp_tx_flush(&v4, &tx), 0);
+  CHECK_EQ_INT(recv_expect(&ds, &rx, sizes, N, &from_v4, 2000, &bad), N);
+  CHECK_EQ_INT(bad, 0);
+  if (TEST_GSO) CHECK_EQ_INT(ds.stats.rx_gro_bufs, 1);
   /* v6 still works on the same socket. */
   ts_udp v6;
   CHECK_EQ_INT(ts_udp_open(&v6, "::1", 0, NULL), 0);
