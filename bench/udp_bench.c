@@ -24,6 +24,7 @@ typedef struct {
   ts_udp *u;
   atomic_int stop;
   uint64_t dgrams, bytes, bad;
+  double cpu; /* receiver thread CPU seconds */
 } rx_ctx;
 
 static double now_s(void) {
@@ -32,11 +33,18 @@ static double now_s(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+static double thread_cpu_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 static void *rx_main(void *arg) {
   rx_ctx *c = arg;
   ts_udp_rxbatch rx;
   ts_udp_dgram d;
   if (ts_udp_rxbatch_init(&rx, 0, 0) != 0) return NULL;
+  double c0 = thread_cpu_s();
   while (!atomic_load_explicit(&c->stop, memory_order_relaxed)) {
     struct pollfd p = {.fd = c->u->fd, .events = POLLIN};
     if (poll(&p, 1, 20) <= 0) continue;
@@ -47,6 +55,7 @@ static void *rx_main(void *arg) {
         if (d.len >= 1 && d.data[0] != 0x5a) c->bad++; /* touch the payload, as a decrypting reader would */
       }
   }
+  c->cpu = thread_cpu_s() - c0;
   ts_udp_rxbatch_free(&rx);
   return NULL;
 }
@@ -69,7 +78,7 @@ static void run(const char *name, int v6, int gso, int gro, unsigned per_flush, 
   c.u = &b;
   pthread_create(&th, NULL, rx_main, &c);
 
-  double t0 = now_s(), t1;
+  double t0 = now_s(), t1, c0 = thread_cpu_s(), tx_cpu;
   uint64_t seq = 0;
   do {
     for (unsigned i = 0; i < per_flush; i++) {
@@ -85,6 +94,7 @@ static void run(const char *name, int v6, int gso, int gro, unsigned per_flush, 
     }
     t1 = now_s();
   } while (t1 - t0 < secs);
+  tx_cpu = thread_cpu_s() - c0;
   /* Let the receiver finish what is queued. */
   struct timespec ms50 = {0, 50 * 1000 * 1000};
   nanosleep(&ms50, NULL);
@@ -93,11 +103,14 @@ static void run(const char *name, int v6, int gso, int gro, unsigned per_flush, 
 
   double el = t1 - t0;
   double tx_pps = (double)a.stats.tx_dgrams / el, rx_pps = (double)c.dgrams / el;
-  printf("%-8s %-2s %5zu B %4u/flush | tx %9.0f dgram/s %6.2f Gbit/s, %5.1f dgram/syscall | rx %9.0f dgram/s "
-         "%6.2f Gbit/s, %5.1f dgram/syscall, loss %5.1f%%%s\n",
+  /* CPU per datagram: the sender's thread also pays for loopback delivery (softirq runs in its context). */
+  printf("%-8s %-2s %5zu B %4u/flush | tx %8.0f dgram/s %6.2f Gbit/s %5.0f ns/dgram %5.1f dgram/call | rx %8.0f "
+         "dgram/s %6.2f Gbit/s %5.0f ns/dgram %5.1f dgram/call | loss %4.1f%%%s\n",
          name, v6 ? "v6" : "v4", size, per_flush, tx_pps, (double)a.stats.tx_bytes * 8 / el / 1e9,
+         a.stats.tx_dgrams ? tx_cpu * 1e9 / (double)a.stats.tx_dgrams : 0.0,
          (double)a.stats.tx_dgrams / (double)(a.stats.tx_syscalls ? a.stats.tx_syscalls : 1), rx_pps,
-         (double)c.bytes * 8 / el / 1e9, (double)c.dgrams / (double)(b.stats.rx_syscalls ? b.stats.rx_syscalls : 1),
+         (double)c.bytes * 8 / el / 1e9, c.dgrams ? c.cpu * 1e9 / (double)c.dgrams : 0.0,
+         (double)c.dgrams / (double)(b.stats.rx_syscalls ? b.stats.rx_syscalls : 1),
          a.stats.tx_dgrams ? 100.0 * (1.0 - (double)c.dgrams / (double)a.stats.tx_dgrams) : 0.0,
          c.bad ? " (corrupt!)" : "");
   if (gso && a.stats.tx_gso_sends == 0) printf("         (no GSO sends happened)\n");
