@@ -701,6 +701,132 @@ static void test_garbage(void) {
   node_free(&b);
 }
 
+
+/* ---- many peers: key table growth/removal and the timer heap ---- */
+
+static void check_heap(const ts_wg_device *d, uint64_t now, uint64_t next, int *bad) {
+  uint64_t min = UINT64_MAX;
+  for (size_t i = 0; i < d->heap_n; i++) {
+    const ts_wg_peer *p = d->heap[i];
+    if (p->heap_pos != i) (*bad)++;
+    if (i && d->heap[(i - 1) / 2]->wake > p->wake) (*bad)++; /* heap order */
+    for (int k = 0; k < TS_WG_T_COUNT; k++) {
+      if (!p->timer[k]) continue;
+      if (p->timer[k] <= now) (*bad)++;  /* nothing overdue after ts_wg_timers */
+      if (p->wake > p->timer[k]) (*bad)++; /* the heap key is never late */
+      if (p->timer[k] < min) min = p->timer[k];
+    }
+  }
+  if (next > min) (*bad)++;
+}
+
+static void test_many_peers(void) {
+  node n;
+  node_init(&n, 5);
+  enum { P = 700 };
+  static uint8_t keys[P][32];
+  static ts_wg_peer *peers[P];
+  for (int i = 0; i < P; i++) {
+    uint8_t priv[32];
+    memset(priv, 0, 32);
+    priv[4] = (uint8_t)i, priv[5] = (uint8_t)(i >> 8), priv[6] = 0x33; /* clamping clears bits of byte 0 */
+    ts_x25519_public(keys[i], priv);
+    ts_wg_peer_config pc = {NULL, (uint16_t)(i % 3 == 0 ? 1 + i % 50 : 0), NULL};
+    peers[i] = ts_wg_peer_add(n.dev, keys[i], &pc);
+    CHECK(peers[i] != NULL);
+    ts_wg_peer_set_user(peers[i], &keys[i]);
+    const uint8_t ip[4] = {100, 64, (uint8_t)(i >> 8), (uint8_t)i};
+    ts_wg_peer_allow(n.dev, peers[i], 4, ip, 32);
+  }
+  CHECK_EQ_INT(ts_wg_peer_count(n.dev), P);
+  for (int i = 0; i < P; i++) {
+    CHECK(ts_wg_peer_find(n.dev, keys[i]) == peers[i]);
+    CHECK(ts_wg_peer_user(peers[i]) == &keys[i]);
+    CHECK_MEM(ts_wg_peer_public_key(peers[i]), keys[i], 32);
+  }
+  /* Random traffic to random peers (no answers: handshakes, retransmissions, give-ups), removals and
+   * re-adds, with timers run at the deadlines they report. */
+  test_rng r = {31337};
+  uint64_t now = 1;
+  int bad = 0, removed = 0;
+  for (int step = 0; step < 3000; step++) {
+    uint32_t x;
+    rng_fill(&r, &x, sizeof x);
+    int i = (int)(x % P);
+    if ((x >> 12) % 16 == 0) {
+      if (peers[i]) {
+        ts_wg_peer_remove(n.dev, peers[i]);
+        peers[i] = NULL;
+        removed++;
+      } else {
+        peers[i] = ts_wg_peer_add(n.dev, keys[i], NULL);
+        const uint8_t ip[4] = {100, 64, (uint8_t)(i >> 8), (uint8_t)i};
+        ts_wg_peer_allow(n.dev, peers[i], 4, ip, 32);
+      }
+    } else if (peers[i] && (x >> 12) % 4 == 1) {
+      uint8_t pkt[40], out[100];
+      const uint8_t src[4] = {100, 100, 0, 1}, dst[4] = {100, 64, (uint8_t)(i >> 8), (uint8_t)i};
+      ip4(pkt, 40, src, dst, 0);
+      ts_wg_tx tx;
+      CHECK_EQ_INT(ts_wg_send(n.dev, now, WALL0 + now, pkt, 40, out, sizeof out, &tx), TS_WG_TX_QUEUED);
+      CHECK(tx.peer == peers[i]);
+    }
+    uint64_t next = ts_wg_next_deadline(n.dev);
+    uint64_t t = now + (x >> 20) % 3000 * MS;
+    if (next < t) t = next;
+    if (t > now) now = t;
+    next = ts_wg_timers(n.dev, now, WALL0 + now);
+    check_heap(n.dev, now, next, &bad);
+    outbox_clear(&n);
+  }
+  CHECK_EQ_INT(bad, 0);
+  CHECK(removed > 50);
+  for (int i = 0; i < P; i++) CHECK(ts_wg_peer_find(n.dev, keys[i]) == peers[i]);
+  /* Small API corners. */
+  ts_wg_peer *p0 = NULL;
+  for (int i = 0; i < P && !p0; i++) p0 = peers[i];
+  ts_wg_peer_set_psk(p0, NULL);
+  CHECK(ts_ct_is_zero(p0->np.psk, 32));
+  ts_wg_peer_set_endpoint(p0, NULL);
+  CHECK_EQ_INT(p0->endpoint.len, 0);
+  ts_wg_peer_clear_allowed(n.dev, p0);
+  uint8_t pub[32];
+  ts_wg_device_public_key(n.dev, pub);
+  CHECK_MEM(pub, n.pub, 32);
+  CHECK(strcmp(ts_wg_drop_name(TS_WG_DROP_REPLAY), "replay") == 0);
+  CHECK(strcmp(ts_wg_drop_name(TS_WG_DROP_PEER_KEY), "peer_key") == 0);
+  CHECK(strcmp(ts_wg_drop_name(TS_WG_DROP_COUNT), "?") == 0);
+  node_free(&n);
+}
+
+static int walk_count;
+static void walk_fn(void *ctx, int family, const uint8_t *addr, unsigned cidr) {
+  (void)ctx;
+  if (family == 4 && addr[0] == 10 && cidr == 8) walk_count++;
+  if (family == 6 && addr[0] == 0xfd && cidr == 48) walk_count++;
+}
+
+static void test_low_order_peer_and_walk(void) {
+  /* A peer whose key is a low-order point can be configured but never handshakes. */
+  node n;
+  node_init(&n, 6);
+  uint8_t zero_key[32] = {0};
+  ts_wg_peer *p = ts_wg_peer_add(n.dev, zero_key, NULL);
+  CHECK(p != NULL);
+  ts_wg_peer_allow(n.dev, p, 4, (const uint8_t[]){10, 0, 0, 0}, 8);
+  ts_wg_peer_allow(n.dev, p, 6, (const uint8_t[16]){0xfd, 0x7a}, 48);
+  uint8_t pkt[40], out[100];
+  ip4(pkt, 40, (const uint8_t[]){1, 1, 1, 1}, (const uint8_t[]){10, 1, 1, 1}, 0);
+  ts_wg_tx tx;
+  CHECK_EQ_INT(ts_wg_send(n.dev, 1, WALL0, pkt, 40, out, sizeof out, &tx), TS_WG_TX_QUEUED);
+  CHECK_EQ_INT(n.n_out, 0);
+  CHECK_EQ_INT(ts_wg_drops(n.dev, TS_WG_DROP_PEER_KEY), 1);
+  walk_count = 0;
+  ts_wg_aip_walk(&n.dev->aip, p, walk_fn, NULL);
+  CHECK_EQ_INT(walk_count, 2);
+  node_free(&n);
+}
+
 int main(void) {
   if (ts_crypto_init()) return 1;
   RUN(test_replay_window);
@@ -715,5 +841,7 @@ int main(void) {
   RUN(test_handshake_by_hand);
   RUN(test_malformed_all_types);
   RUN(test_garbage);
+  RUN(test_many_peers);
+  RUN(test_low_order_peer_and_walk);
   TEST_MAIN_END();
 }
