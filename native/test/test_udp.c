@@ -621,6 +621,30 @@ static void rx_truncation_counted(void) {
   pair_close(&p);
 }
 
+/* A GRO buffer larger than the slot: the whole segments that fit are delivered, the rest is lost and counted. */
+static void rx_gro_truncation_keeps_whole_segments(void) {
+  enum { N = 10 };
+  uint32_t sizes[N];
+  pair p;
+  int bad;
+  if (!TEST_GSO) return;
+  for (int i = 0; i < N; i++) sizes[i] = 1000;
+  if (pair_open(&p, TS_UDP_V4, NULL, NULL) != 0) {
+    CHECK(!"pair_open");
+    return;
+  }
+  ts_udp_rxbatch_free(&p.rx);
+  CHECK_EQ_INT(ts_udp_rxbatch_init(&p.rx, 4, 4500), 0);
+  CHECK_EQ_INT(queue(&p.tx, &p.to_b, sizes, 0, N), N);
+  CHECK_EQ_INT(ts_udp_tx_flush(&p.a, &p.tx), 0);
+  CHECK_EQ_INT(p.a.stats.tx_gso_sends, 1);
+  CHECK_EQ_INT(recv_expect(&p.b, &p.rx, sizes, 4, NULL, 2000, &bad), 4);
+  CHECK_EQ_INT(bad, 0);
+  CHECK_EQ_INT(p.b.stats.rx_truncated, 1);
+  CHECK_EQ_INT(p.b.stats.rx_dgrams, 4);
+  pair_close(&p);
+}
+
 /* ---------------------------------------------------------------- EAGAIN (child in its own network namespace) */
 
 static int eagain_body(int gso) {
@@ -814,6 +838,7 @@ int main(void) {
   RUN(tx_overflow_and_trim);
   RUN(more_than_rx_slots);
   RUN(rx_truncation_counted);
+  RUN(rx_gro_truncation_keeps_whole_segments);
   RUN(eagain_keeps_remainder_queued);
   RUN(gso_segment_above_mtu);
   RUN(gso_einval_switches_gso_off);

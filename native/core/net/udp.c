@@ -394,14 +394,18 @@ int ts_udp_recv_batch(ts_udp *u, ts_udp_rxbatch *b) {
     uint32_t len = s->msgs[i].msg_len, seg;
     addr_from_sockaddr(&m->from, &s->names[i]);
     m->skip = 0;
-    if (h->msg_flags & MSG_TRUNC) {
-      m->skip = 1;
-      m->len = 0;
-      m->seg = 0;
-      u->stats.rx_truncated++;
-      continue;
-    }
     seg = gro_size(h);
+    if (h->msg_flags & MSG_TRUNC) {
+      /* Did not fit the slot. A coalesced buffer keeps the whole segments that did fit; the rest is lost. */
+      u->stats.rx_truncated++;
+      if (seg == 0 || len < seg) {
+        m->skip = 1;
+        m->len = 0;
+        m->seg = 0;
+        continue;
+      }
+      len -= len % seg;
+    }
     m->len = len;
     if (seg && seg < len) {
       uint32_t n = (len + seg - 1) / seg;

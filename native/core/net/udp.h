@@ -85,7 +85,8 @@ typedef struct ts_udp_stats {
   uint64_t rx_syscalls;           /* recvmmsg/recvmsg calls, including ones that found nothing */
   uint64_t rx_gro_bufs;           /* received buffers that held more than one datagram */
   uint64_t rx_gro_dgrams;         /* datagrams split out of those */
-  uint64_t rx_truncated;          /* datagrams dropped because they did not fit a slot */
+  uint64_t rx_truncated;          /* buffers that did not fit a slot: a datagram dropped, or a GRO buffer cut
+                                     to the whole segments that fit (the rest lost) */
   uint64_t rx_errors;             /* receive calls that failed with something other than EAGAIN/EINTR */
 } ts_udp_stats;
 
@@ -143,7 +144,8 @@ typedef struct ts_udp_rxbatch {
 #define TS_UDP_RX_SLOTS_DEFAULT 64u
 
 /* Allocates slots buffers of slot_size bytes (0, 0 = 64 x 64 KiB) and their headers. With GRO on, slot_size
- * should stay 65536: a smaller slot truncates coalesced buffers (counted in rx_truncated). Returns 0 or -ENOMEM. */
+ * should stay 65536: a smaller slot cuts coalesced buffers to the whole segments that fit, losing the rest
+ * (counted in rx_truncated). Returns 0 or -ENOMEM. */
 int ts_udp_rxbatch_init(ts_udp_rxbatch *b, unsigned slots, size_t slot_size);
 void ts_udp_rxbatch_free(ts_udp_rxbatch *b);
 
