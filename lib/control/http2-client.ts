@@ -30,6 +30,9 @@ export interface JSONResponse<T> {
   body: T;
 }
 
+/** Connection-level HTTP/2 receive window (map responses can be megabytes). */
+export const CONNECTION_WINDOW = 16 * 1024 * 1024;
+
 /** Default cap for JSON (non-streaming) response bodies. */
 export const DEFAULT_MAX_BODY = 4 * 1024 * 1024;
 
@@ -45,6 +48,14 @@ export class ControlHttp2Client {
       createConnection: () => noise,
       // Control sends big map responses; let it.
       settings: { initialWindowSize: 4 * 1024 * 1024 },
+    });
+    this.session.once('connect', () => {
+      // Raise the connection-level receive window too (the settings above are per stream).
+      try {
+        this.session.setLocalWindowSize(CONNECTION_WINDOW);
+      } catch {
+        /* session already gone */
+      }
     });
     this.session.on('error', (err) => {
       this.closedErr = err;

@@ -58,6 +58,7 @@ export async function runMapPoll(t: MapTransport, opts: MapPollOptions): Promise
       stream.off('data', onData);
       stream.off('end', onEnd);
       stream.off('error', onError);
+      stream.off('close', onClose);
       stream.on('error', () => {});
       stream.destroy();
       reject(err);
@@ -98,6 +99,7 @@ export async function runMapPoll(t: MapTransport, opts: MapPollOptions): Promise
       finish(new ControlError('ERR_CLOSED', 'control ended the map stream'));
     };
     const onError = (err: Error): void => finish(err);
+    const onClose = (): void => finish(new ControlError('ERR_CLOSED', 'control closed the map stream'));
     const onAbort = (): void => finish(opts.signal!.reason);
     if (opts.signal?.aborted) {
       finish(opts.signal.reason);
@@ -107,6 +109,7 @@ export async function runMapPoll(t: MapTransport, opts: MapPollOptions): Promise
     stream.on('data', onData);
     stream.on('end', onEnd);
     stream.on('error', onError);
+    stream.on('close', onClose);
     arm();
   });
 }

@@ -108,11 +108,15 @@ export class NoiseStream extends Duplex {
   };
 
   private readonly onClose = (): void => {
-    if (!this.destroyed && !this.transportEnded) {
+    if (this.destroyed) return;
+    if (!this.transportEnded) {
       this.destroy(new ControlError('ERR_NOISE_CLOSED', 'noise: underlying connection closed'));
-    } else if (!this.destroyed && this.writableFinished) {
-      this.destroy();
+      return;
     }
+    // Clean EOF, then the transport closed: nothing more can be written. Let the
+    // reader drain to 'end' first, then release everything.
+    if (this.readableEnded) this.destroy();
+    else this.once('end', () => this.destroy());
   };
 
   override _read(): void {
