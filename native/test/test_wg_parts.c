@@ -435,6 +435,26 @@ static void hkdf(uint8_t *t1, uint8_t *t2, uint8_t *t3, const uint8_t ck[32], co
   }
 }
 
+
+/* Well-known constants every WireGuard implementation shares (published in many test suites). */
+static void test_known_constants(void) {
+  ts_wg_noise_identity id;
+  uint8_t priv[32] = {1};
+  ts_wg_noise_identity_init(&id, priv);
+  uint8_t ck[32], h[32];
+  ts_hex(ck, 32, "60e26daef327efc02ec335e2a025d2d016eb4206f87277f52d38d1988b78cd36");
+  ts_hex(h, 32, "2211b361081ac566691243db458ad5322d9c6c662293e8b70ee19c65ba079ef3");
+  CHECK_MEM(id.ck0, ck, 32);
+  CHECK_MEM(id.h0, h, 32);
+  uint8_t pub[32], expect[32];
+  memset(pub, 0x42, 32);
+  ts_wg_cookie_gen g;
+  ts_wg_cookie_gen_init(&g, pub);
+  ts_hex(expect, 32, "172c34d6807bd7acef1a2471f20e928626c23ce0b9f90b326cf5f82d12480a4e");
+  CHECK_MEM(g.mac1_key, expect, 32);
+  ts_wipe(&id, sizeof id);
+}
+
 static void const_rng(void *ctx, void *buf, size_t len) { memset(buf, *(uint8_t *)ctx, len); }
 
 static void test_handshake_by_hand(void) {
@@ -557,6 +577,11 @@ static void test_handshake_by_hand(void) {
   CHECK_EQ_INT(ts_wg_receive(resp.dev, MS, wall, data, sizeof data, NULL, &rx), TS_WG_RX_DATA);
   CHECK_EQ_INT(rx.len, 60);
   CHECK(rx.len == 60 && memcmp(rx.data, inner, 60) == 0);
+  /* Counter 0x0102 (nonce: 4 zero bytes, then the counter little-endian). */
+  ts_wg_put_le64(data + 8, 0x0102);
+  uint8_t nonce2[12] = {0, 0, 0, 0, 0x02, 0x01};
+  ts_chacha_seal(data + 16, inner, 64, NULL, 0, nonce2, tsend);
+  CHECK_EQ_INT(ts_wg_receive(resp.dev, MS, wall, data, sizeof data, NULL, &rx), TS_WG_RX_DATA);
 
   /* The responder's data on the confirmed session opens with T_recv. */
   ip4(pkt, 60, (const uint8_t[]){10, 0, 0, 2}, (const uint8_t[]){10, 0, 0, 1}, 0x6f);
@@ -838,6 +863,7 @@ int main(void) {
   RUN(test_codec);
   RUN(test_index_table);
   RUN(test_ratelimit);
+  RUN(test_known_constants);
   RUN(test_handshake_by_hand);
   RUN(test_malformed_all_types);
   RUN(test_garbage);
