@@ -170,3 +170,54 @@ test('ts2021 over HTTPS (explicit port, test CA): handshake, early payload and H
     h2.close();
   }
 });
+
+test('a large netmap (3000 peers, ~1 MB) crosses HTTP/2 over Noise intact', async () => {
+  const peers = Array.from({ length: 3000 }, (_, i) => ({
+    ID: i + 2,
+    Key: 'nodekey:' + (i + 2).toString(16).padStart(64, '0'),
+    Name: `peer-${i}.big.example.`,
+    Addresses: [`100.${64 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}/32`],
+    Endpoints: ['192.0.2.1:41641', '[2001:db8::1]:41641'],
+    Hostinfo: { Hostname: `peer-${i}`, OS: 'linux', Services: [{ Proto: 'peerapi4', Port: 12345 }] },
+    HomeDERP: 1,
+  }));
+  const first = encodeMapFrame(JSON.stringify({ Node: { ID: 1, Key: 'nodekey:' + '01'.repeat(32), Name: 'me.big.example.' }, Peers: peers }));
+  assert.ok(first.length > 500_000, String(first.length));
+  const h2 = http2.createServer();
+  h2.on('stream', (stream) => {
+    stream.on('error', () => {});
+    stream.resume();
+    stream.respond({ ':status': 200 });
+    stream.write(first);
+    stream.write(encodeMapFrame(JSON.stringify({ PeersRemoved: [2] })));
+  });
+  const { srv, url, authority } = await server((req, sock, head) => {
+    const acc = acceptTs2021Upgrade(req, sock, head, { controlPrivate });
+    if (acc) h2.emit('connection', acc.stream);
+  });
+  const noise = await dialTs2021({ controlURL: url, version: 113, machinePrivate: generatePrivateKey(), controlPublic });
+  const c = new ControlHttp2Client(noise, authority);
+  const ac = new AbortController();
+  const counts: number[] = [];
+  try {
+    const poll = runMapPoll(c, {
+      request: { Version: 113, NodeKey: 'nodekey:' + '01'.repeat(32) },
+      lbNodeKey: 'x',
+      signal: ac.signal,
+      onEvent: (ev) => {
+        if (ev.type === 'netmap') {
+          counts.push(ev.netmap.peers.length);
+          if (counts.length === 2) ac.abort(new Error('done'));
+        }
+      },
+    });
+    const err = await poll.catch((e: unknown) => e);
+    assert.equal((err as Error).message, 'done');
+    assert.deepEqual(counts, [3000, 2999]);
+  } finally {
+    c.destroy();
+    srv.closeAllConnections();
+    srv.close();
+    h2.close();
+  }
+});
