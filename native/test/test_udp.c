@@ -424,7 +424,7 @@ static void dualstack_v4_peer(void) {
   ts_udp_txbatch_free(&tx);
 }
 
-/* IPV6_V6ONLY on: an IPv4 destination is refused by the kernel, counted, and the batch goes on. */
+/* IPV6_V6ONLY on: an IPv4 destination is refused by the kernel (ENETUNREACH), counted, and the batch goes on. */
 static void v6only_refuses_v4(void) {
   ts_udp s, r;
   ts_udp_txbatch tx;
@@ -436,10 +436,17 @@ static void v6only_refuses_v4(void) {
   }
   CHECK_EQ_INT(s.dualstack, 0);
   ts_udp_addr to = loop_addr(TS_UDP_V4, r.local.port);
-  CHECK(ts_udp_tx_reserve(&tx, &to, 10) != NULL);
+  /* Five equal datagrams: one GSO message, refused as a whole (not a GSO problem: no fallback, no retries). */
+  for (int i = 0; i < 5; i++) CHECK(ts_udp_tx_reserve(&tx, &to, 10) != NULL);
   int rc = ts_udp_tx_flush(&s, &tx);
   CHECK(rc < 0 && rc != -EAGAIN);
-  CHECK_EQ_INT(s.stats.tx_errors, 1);
+  CHECK_EQ_INT(s.stats.tx_errors, 5);
+  CHECK_EQ_INT(s.stats.gso_fallbacks, 0);
+  if (TEST_GSO) {
+    CHECK_EQ_INT(rc, -ENETUNREACH);
+    CHECK_EQ_INT(s.stats.tx_syscalls, 1);
+    CHECK_EQ_INT(s.gso, 1);
+  }
   CHECK_EQ_INT(ts_udp_tx_pending(&tx), 0);
   ts_udp_close(&s);
   ts_udp_close(&r);

@@ -662,20 +662,25 @@ int ts_udp_tx_flush(ts_udp *u, ts_udp_txbatch *b) {
         tx_compact(b);
         return -EAGAIN;
       }
-      if (s->aux[k].n > 1) {
-        /* The coalesced message failed: send its datagrams one by one, and stop coalescing on this socket if the
-         * kernel cannot do GSO here. */
+      if (s->aux[k].n > 1 && (err == EIO || err == EINVAL || err == EMSGSIZE)) {
+        /* The kernel cannot do GSO here: send the run's datagrams one by one, and stop coalescing on this socket
+         * (EIO, EINVAL) or stop coalescing datagrams this large (EMSGSIZE: segment above the route's MTU). */
         uint32_t seg = b->ent[s->aux[k].first].len;
-        if (err == EIO || err == EINVAL) u->gso = 0;
-        else if (err == EMSGSIZE && seg - 1 < u->gso_seg_max) u->gso_seg_max = (uint16_t)(seg - 1);
+        if (err == EMSGSIZE) {
+          if (seg - 1 < u->gso_seg_max) u->gso_seg_max = (uint16_t)(seg - 1);
+        } else {
+          u->gso = 0;
+        }
         u->stats.gso_fallbacks++;
         nogso_end = s->aux[k].first + s->aux[k].n;
         b->head = s->aux[k].first;
         restart = 1;
         break;
       }
-      tx_drop(u, 1, err, &first_err);
-      b->ent[s->aux[k].first].dst.family = 0;
+      /* Refused for its destination (unreachable, filtered, wrong family...): drop the message, every datagram
+       * of it (a run shares one destination). */
+      tx_drop(u, s->aux[k].n, err, &first_err);
+      for (unsigned j = 0; j < s->aux[k].n; j++) b->ent[s->aux[k].first + j].dst.family = 0;
       k++;
     }
     if (!restart) b->head = i;

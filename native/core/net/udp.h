@@ -200,9 +200,10 @@ unsigned ts_udp_tx_pending(const ts_udp_txbatch *b);
  *            for the fd to be writable and flush again (reserving more in between is fine).
  *   -errno   everything else was sent, but the kernel refused some datagrams with this error (the first one
  *            seen): those are dropped and counted in stats.tx_errors; the batch is empty.
- * If a GSO message fails, its datagrams are sent again one by one, and: on EIO or EINVAL GSO is switched off for
- * this socket (u->gso = 0); on EMSGSIZE (Linux 6.x says so when a segment exceeds the route's MTU) u->gso_seg_max
- * drops below that segment size. Both are counted in gso_fallbacks. Overflows counted by reserve move into
+ * If a GSO message fails with EIO or EINVAL (no GSO for this route) GSO is switched off for this socket
+ * (u->gso = 0); with EMSGSIZE (Linux 6.x says so when a segment exceeds the route's MTU) u->gso_seg_max drops
+ * below that segment size. Either way its datagrams are sent again one by one, and gso_fallbacks counts it. Any
+ * other error drops the whole message (all its datagrams share a destination). Overflows counted by reserve move into
  * stats.tx_overflow. */
 int ts_udp_tx_flush(ts_udp *u, ts_udp_txbatch *b);
 
