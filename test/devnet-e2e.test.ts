@@ -60,3 +60,36 @@ test('e2e: register with an auth key, stream a map, see a peer join, change and 
   const removed = await ma.until((m) => !!m.PeersRemoved?.length);
   assert.deepEqual(removed.PeersRemoved, [bid]);
 });
+
+test('e2e: keep-alives, DERP map updates, custom domain, key expiry pushed to streams', async (t) => {
+  const net = await startDevnet({ domain: 'corp.example', keepAliveMs: 30, nodeKeyExpiryMs: 400 });
+  t.after(() => net.close());
+  assert.equal(net.derpMap.Regions && Object.keys(net.derpMap.Regions).length, 0);
+  const key = net.createAuthKey({ reusable: true });
+  const a = await MiniClient.connect(net.controlURL, { hostname: 'Alpha_Box' });
+  t.after(() => a.close());
+  await a.register({ Auth: { AuthKey: key } });
+  const ma = await a.map({ Compress: 'zstd' });
+  const first = await ma.next();
+  assert.equal(first.Node?.Name, 'alpha-box.corp.example.');
+  assert.deepEqual(first.DNSConfig?.Domains, ['corp.example']);
+  const ka = await ma.next(2000, true);
+  assert.deepEqual(ka, { KeepAlive: true });
+
+  net.setDERPMap({ Regions: { '7': { RegionID: 7, RegionCode: 'x', Nodes: [{ Name: '7a', RegionID: 7, HostName: 'localhost', DERPPort: 4443, InsecureForTests: true }] } } });
+  const d = await ma.until((m) => !!m.DERPMap);
+  assert.equal(d.DERPMap?.Regions?.['7']?.Nodes?.[0]?.DERPPort, 4443);
+
+  const b = await MiniClient.connect(net.controlURL, { hostname: 'beta' });
+  t.after(() => b.close());
+  await b.register({ Auth: { AuthKey: key } });
+  await ma.until((m) => !!m.PeersChanged?.length);
+  // Both keys expire after 400 ms: a's own Node says so and its peers and filter are withdrawn.
+  const expired = await ma.until((m) => m.Node?.Expired === true, 3000);
+  assert.ok(Date.parse(expired.Node!.KeyExpiry!) <= Date.now());
+  assert.ok(expired.PeersRemoved?.length === 1 || (await ma.until((m) => !!m.PeersRemoved?.length)));
+  assert.equal(net.nodes()[0]!.expired, true);
+  // Re-registering without auth now needs a login.
+  const again = await a.register();
+  assert.ok(again.AuthURL);
+});

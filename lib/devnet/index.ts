@@ -237,6 +237,7 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
   if (options.stateDir) await save();
 
   await server.listen(options.host ?? '127.0.0.1', options.port ?? 0);
+  server.sweepEphemeral();
   logf(`devnet: control server at ${server.controlURL} (for development and tests only)`);
 
   const info = (n: DevnetNode): DevnetNodeInfo => ({

@@ -73,6 +73,8 @@ export class DevnetServer {
   private readonly plainSockets = new Set<Socket>();
   private closing = false;
   private baseURL = '';
+  private expiryTimer: NodeJS.Timeout | null = null;
+  private readonly unsubscribeState: () => void;
 
   constructor(
     private readonly state: DevnetState,
@@ -89,6 +91,11 @@ export class DevnetServer {
     this.http.on('clientError', (_err, socket: Duplex) => {
       if (!socket.destroyed) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
     });
+    // Key expiry is a change of the netmap too: wake the streams when a key crosses its expiry.
+    this.unsubscribeState = state.subscribe((kind) => {
+      if (kind === 'netmap') this.armExpiryTimer();
+    });
+    this.armExpiryTimer();
     // Long-polls and map streams outlive Node's default request timeout.
     this.http.requestTimeout = 0;
     this.http.headersTimeout = 30_000;
@@ -413,6 +420,29 @@ export class DevnetServer {
     }
   }
 
+  private armExpiryTimer(): void {
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.expiryTimer = null;
+    if (this.closing) return;
+    const now = this.cfg.now().getTime();
+    let next = Infinity;
+    for (const n of this.state.allNodes()) {
+      const t = n.keyExpiry ? Date.parse(n.keyExpiry) : NaN;
+      if (t > now && t < next) next = t;
+    }
+    if (!Number.isFinite(next)) return;
+    this.expiryTimer = setTimeout(() => {
+      this.expiryTimer = null;
+      this.state.touch();
+    }, Math.min(next - now + 1, 0x7fffffff));
+    this.expiryTimer.unref?.();
+  }
+
+  /** After a restart: ephemeral nodes that do not come back are removed like any disconnected ephemeral node. */
+  sweepEphemeral(): void {
+    for (const n of this.state.allNodes()) if (n.ephemeral && !this.streamsByNode.get(n.id)?.size) this.scheduleEphemeralRemoval(n.id);
+  }
+
   /** Number of open map streams (for tests and status). */
   get mapStreams(): number {
     return this.sessions.size;
@@ -426,6 +456,8 @@ export class DevnetServer {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    this.unsubscribeState();
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
     for (const t of this.ephemeralTimers.values()) clearTimeout(t);
     this.ephemeralTimers.clear();
     for (const set of this.followupWaiters.values()) for (const w of [...set]) w();
