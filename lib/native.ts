@@ -16,6 +16,8 @@ export type NativeEvent =
   | { type: 'connected'; device: number; id: number; local: NativeAddress; remote: NativeAddress }
   | { type: 'error'; device: number; id: number; code: string }
   | { type: 'closed'; device: number; id: number }
+  | { type: 'message'; device: number; id: number; data: Buffer; remote: NativeAddress }
+  | { type: 'udp-error'; device: number; id: number; code: string }
   | { type: 'unknown'; device: number; id: number };
 
 /** One Node environment's handle on the engine. Methods throw errors with uv `code`s (EADDRINUSE, ...). */
@@ -32,6 +34,11 @@ export interface NativeContext {
   tcpSetNoDelay(device: number, conn: number, on: boolean): void;
   tcpSetKeepAlive(device: number, conn: number, on: boolean, idleMs: number): void;
   tcpReset(device: number, conn: number): void;
+  /** Opens a UDP socket on the device; returns the bound port. */
+  udpOpen(device: number, sock: number, family: 0 | 4 | 6, port: number): number;
+  /** Queues one datagram; a failure arrives later as a 'udp-error' event. */
+  udpSend(device: number, sock: number, address: string, port: number, data: Uint8Array): void;
+  udpClose(device: number, sock: number): void;
   /** Starts WireGuard on a device; returns the bound UDP port. */
   wgStart(device: number, privateKey: Uint8Array, bindAddress: string, port: number): number;
   wgPeerSet(
@@ -69,7 +76,7 @@ export interface NativeAddon {
 }
 
 /** The addon interface this JavaScript expects (kNativeAbi in native/addon/addon.cc). */
-export const NATIVE_ABI = 3;
+export const NATIVE_ABI = 4;
 
 let cached: NativeAddon | undefined;
 

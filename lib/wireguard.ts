@@ -10,6 +10,7 @@ import type { DialOptions, ListenOptions } from './net/netstack.js';
 import { Netstack } from './net/netstack.js';
 import type { TailnetListener } from './net/listener.js';
 import type { TailnetSocket } from './net/socket.js';
+import type { TailnetPacketSocket } from './net/packet.js';
 
 export interface WireGuardPeer {
   /** base64, as `wg` prints it */
@@ -209,6 +210,16 @@ export class WireGuard implements Dialer {
   /** Listens on the tunnel ("tcp", ":80"): a net.Server-shaped listener. */
   listen(network: string, address: string, options: ListenOptions = {}): TailnetListener {
     return this.#live('listen').listen(network, address, options);
+  }
+
+  /** A UDP socket on the tunnel ("udp", ":53"), shaped like dgram.Socket. */
+  listenPacket(network: string, address: string): TailnetPacketSocket {
+    return this.#live('listenPacket').listenPacket(network, address);
+  }
+
+  /** A connected UDP socket to address ("udp", "10.0.0.1:53"). */
+  dialPacket(network: string, address: string): TailnetPacketSocket {
+    return this.#live('dial').dialPacket(network, address);
   }
 
   /** Closes every socket and listener and the UDP socket, and frees native memory. Idempotent. */

@@ -45,6 +45,7 @@ const inWg = (args: string[], opts: { input?: string } = {}) => sh(['ip', 'netns
 let tmp = '';
 let wgGo: ChildProcess | undefined;
 let httpd: ChildProcess | undefined;
+let udpEcho: ChildProcess | undefined;
 let node: NodeChild | undefined;
 let wgPriv = '';
 let wgPub = '';
@@ -102,7 +103,7 @@ async function configureWireguardGo(): Promise<void> {
 }
 
 function cleanup(): void {
-  for (const p of [wgGo, httpd]) p?.kill('SIGKILL');
+  for (const p of [wgGo, httpd, udpEcho]) p?.kill('SIGKILL');
   for (const ns of [NS_US, NS_WG]) {
     try { sh(['ip', 'netns', 'del', ns]); } catch { /* not there */ }
   }
@@ -136,6 +137,11 @@ before(async () => {
   for (let i = 0; i < MIB * 16; i++) fs.writeSync(fd, blockOf(i));
   fs.closeSync(fd);
   httpd = spawn('ip', ['netns', 'exec', NS_WG, '/usr/bin/python3', '-m', 'http.server', '8000', '--bind', TUN_WG, '--directory', www], { stdio: 'ignore' });
+
+  // A UDP echo server on Linux's side.
+  udpEcho = spawn('ip', ['netns', 'exec', NS_WG, '/usr/bin/python3', '-c',
+    `import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(('${TUN_WG}',7))\nwhile True:\n d,a=s.recvfrom(65535)\n s.sendto(d,a)`],
+    { stdio: 'ignore' });
 
   node = new NodeChild(NS_US, {
     privateKey: ours.privateKey.toString('base64'),
@@ -177,6 +183,14 @@ test('Linux TCP behind wireguard-go fetches 100 MB from our listener', { skip, t
 test('ping from the wireguard-go side reaches our address (ICMP echo from the userspace stack)', { skip, timeout: 30_000 }, () => {
   const out = inWg(['ping', '-c', '3', '-i', '0.2', '-W', '2', TUN_US]);
   assert.match(out, /3 received/);
+});
+
+test('UDP echo both ways between our node and Linux behind wireguard-go', { skip, timeout: 30_000 }, async () => {
+  const r = await node!.call({ op: 'udp', address: TUN_WG, port: 7, text: 'hello from tsnet' });
+  assert.equal(r.answer, 'hello from tsnet');
+  const out = inWg(['/usr/bin/python3', '-c',
+    `import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.settimeout(5)\ns.sendto(b'hello from linux',('${TUN_US}',7))\nprint(s.recvfrom(100)[0].decode())`]);
+  assert.equal(out.trim(), 'hello from linux');
 });
 
 test('the tunnel recovers after wireguard-go restarts', { skip, timeout: 120_000 }, async () => {

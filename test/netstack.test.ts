@@ -188,3 +188,36 @@ test('listener: address(), async iteration, close semantics', async () => {
   assert.equal((await it.next()).done, true);
   await new Promise<void>((resolve) => ln.close((err) => { assert.equal((err as NodeJS.ErrnoException).code, 'ERR_SERVER_NOT_RUNNING'); resolve(); }));
 });
+
+test('UDP: listenPacket echo, connected dialPacket, fragmented 8000-byte datagram, rinfo', async () => {
+  const server = b.listenPacket('udp', ':5300');
+  await once(server, 'listening');
+  assert.equal(server.address().port, 5300);
+  server.on('message', (msg: Buffer, rinfo: { address: string; port: number }) => server.send(msg, rinfo.port, rinfo.address));
+
+  const client = a.dialPacket('udp', '100.64.0.2:5300');
+  const got = once(client, 'message') as Promise<[Buffer, { address: string; port: number; size: number; family: string }]>;
+  client.send('ping');
+  const [msg, rinfo] = await got;
+  assert.equal(msg.toString(), 'ping');
+  assert.deepEqual({ ...rinfo }, { address: '100.64.0.2', family: 'IPv4', port: 5300, size: 4 });
+
+  const big = randomBytes(8000); // over the 1280-byte MTU: IP fragmentation and reassembly
+  const gotBig = once(client, 'message') as Promise<[Buffer]>;
+  client.send(big);
+  assert.ok((await gotBig)[0].equals(big));
+
+  const v6 = a.listenPacket('udp6', ':0');
+  const got6 = once(v6, 'message') as Promise<[Buffer, { address: string; family: string }]>;
+  v6.send(['he', Buffer.from('llo')], 5300, 'fd7a:115c:a1e0::2');
+  const [m6, r6] = await got6;
+  assert.equal(m6.toString(), 'hello');
+  assert.equal(r6.address, 'fd7a:115c:a1e0::2');
+  assert.equal(r6.family, 'IPv6');
+
+  assert.throws(() => client.send('x', 0, '100.64.0.2'), RangeError);
+  assert.throws(() => v6.send('x'), TypeError); // not connected
+  assert.throws(() => b.listenPacket('udp', ':5300'), { code: 'EADDRINUSE' });
+  for (const s of [server, client, v6]) s.close();
+  await once(v6, 'close');
+});

@@ -6,6 +6,7 @@ import { checkNetwork, ipFamily, networkFamily, splitHostPort } from './addr.js'
 import { abortError, closedError, systemError } from './errors.js';
 import { TailnetListener } from './listener.js';
 import { TailnetSocket } from './socket.js';
+import { TailnetPacketSocket } from './packet.js';
 
 export interface DialOptions {
   signal?: AbortSignal;
@@ -18,6 +19,7 @@ export interface ListenOptions {
 }
 
 const TCP = ['tcp', 'tcp4', 'tcp6'] as const;
+const UDP = ['udp', 'udp4', 'udp6'] as const;
 
 export class Netstack {
   readonly ctx: SharedContext;
@@ -26,6 +28,7 @@ export class Netstack {
   readonly #addresses: string[] = [];
   readonly #listeners = new Set<TailnetListener>();
   readonly #sockets = new Set<TailnetSocket>();
+  readonly #packets = new Set<TailnetPacketSocket>();
 
   constructor(ctx: SharedContext = context()) {
     this.ctx = ctx;
@@ -140,12 +143,49 @@ export class Netstack {
     });
   }
 
+  /** A UDP socket bound to a port of this node's addresses ("udp", ":53"), shaped like dgram.Socket. */
+  listenPacket(network: string, address: string): TailnetPacketSocket {
+    this.#check('listenPacket');
+    checkNetwork(network, UDP);
+    const { host, port } = splitHostPort(address);
+    let family = networkFamily(network);
+    if (host) {
+      const f = ipFamily(host);
+      if (!f) throw new TypeError(`listenPacket address must be an IP literal of this node or empty, got "${host}"`);
+      if (!this.#addresses.includes(host)) throw systemError('bind', 'EADDRNOTAVAIL', host, port);
+      family = f;
+    }
+    return this.#openPacket(family, host, port);
+  }
+
+  /** A connected UDP socket: send(msg) goes to address, and only its datagrams arrive. */
+  dialPacket(network: string, address: string): TailnetPacketSocket {
+    this.#check('dial');
+    checkNetwork(network, UDP);
+    const { host, port } = splitHostPort(address);
+    const f = ipFamily(host);
+    if (!f) throw new TypeError(`dial address must be an IP literal here, got "${host}"`);
+    if (port === 0) throw new RangeError('dial: port must be 1..65535');
+    return this.#openPacket(f, '', 0, { address: host, port });
+  }
+
+  #openPacket(family: 0 | 4 | 6, host: string, port: number, remote?: { address: string; port: number }): TailnetPacketSocket {
+    const id = this.ctx.allocId();
+    const bound = this.ctx.native.udpOpen(this.device, id, family, port);
+    const init = { ctx: this.ctx, device: this.device, id, family, host, port: bound } as const;
+    const sock = new TailnetPacketSocket(remote ? { ...init, remote } : init);
+    this.#packets.add(sock);
+    sock.once('close', () => this.#packets.delete(sock));
+    return sock;
+  }
+
   /** Closes every listener and connection and frees the device. Idempotent. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
     for (const ln of this.#listeners) ln.close();
     for (const s of this.#sockets) s.destroy(closedError('connection'));
+    for (const p of this.#packets) p.close();
     this.ctx.releaseDevice(this.device);
   }
 

@@ -27,13 +27,14 @@ extern "C" {
 #include "engine/evq.h"
 #include "stack/stack.h"
 #include "stack/tcp_bridge.h"
+#include "stack/udp_bridge.h"
 }
 
 namespace {
 
 // The interface version between lib/native.ts and this addon; both sides must agree (a stale prebuild next
 // to newer JavaScript is refused with a clear error instead of misbehaving).
-constexpr uint32_t kNativeAbi = 3;
+constexpr uint32_t kNativeAbi = 4;
 
 // ---- the shared engine ----
 struct Shared {
@@ -148,6 +149,18 @@ Napi::Object EventToJs(Napi::Env env, const ts_event& ev) {
     case TS_EV_TCP_CLOSED:
       o.Set("type", "closed");
       break;
+    case TS_EV_UDP_MESSAGE: {
+      o.Set("type", "message");
+      o.Set("remote", AddrToJs(env, ev.data));
+      // The payload buffer is handed to JavaScript without a copy; its finalizer frees it.
+      void* data = ev.ptr;
+      o.Set("data", Napi::Buffer<uint8_t>::New(env, static_cast<uint8_t*>(data), ev.ptr_len,
+                                               [](Napi::Env, uint8_t* p) { free(p); }));
+      return o;
+    }
+    case TS_EV_UDP_ERROR:
+      o.Set("type", "udp-error");
+      break;
     default:
       o.Set("type", "unknown");
       if (ev.fd >= 0) close(ev.fd);
@@ -192,6 +205,9 @@ class Context : public Napi::ObjectWrap<Context> {
                            InstanceMethod<&Context::TcpSetNoDelay>("tcpSetNoDelay"),
                            InstanceMethod<&Context::TcpSetKeepAlive>("tcpSetKeepAlive"),
                            InstanceMethod<&Context::TcpReset>("tcpReset"),
+                           InstanceMethod<&Context::UdpOpen>("udpOpen"),
+                           InstanceMethod<&Context::UdpSend>("udpSend"),
+                           InstanceMethod<&Context::UdpClose>("udpClose"),
                            InstanceMethod<&Context::WgStart>("wgStart"),
                            InstanceMethod<&Context::WgPeerSet>("wgPeerSet"),
                            InstanceMethod<&Context::WgPeerAllow>("wgPeerAllow"),
@@ -462,6 +478,111 @@ class Context : public Napi::ObjectWrap<Context> {
     Sync(info, [](ts_engine*, void* arg) {
       Call* c = static_cast<Call*>(arg);
       if (ts_device* d = c->ctx->Find(c->dev)) ts_tcp_reset(ts_device_tcp(d), c->id);
+    }, &c);
+    return info.Env().Undefined();
+  }
+
+  // ---- UDP ----
+  // udpOpen(dev, id, family, port) -> bound port
+  Napi::Value UdpOpen(const Napi::CallbackInfo& info) {
+    if (!Args(info, 4, "udpOpen(dev, id, family, port)")) return {};
+    Call c;
+    c.dev = info[0].As<Napi::Number>().Uint32Value();
+    c.id = static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value());
+    c.family = info[2].As<Napi::Number>().Int32Value();
+    c.a = info[3].As<Napi::Number>().Int32Value();
+    if (c.a < 0 || c.a > 65535) {
+      Napi::RangeError::New(info.Env(), "udpOpen: port must be 0..65535").ThrowAsJavaScriptException();
+      return {};
+    }
+    if (!Sync(info, [](ts_engine*, void* arg) {
+          Call* c = static_cast<Call*>(arg);
+          ts_device* d = c->ctx->Find(c->dev);
+          if (!d) { c->result = UV_ENODEV; return; }
+          uint16_t bound = 0;
+          c->result = ts_device_udp_open(d, c->id, c->family, (uint16_t)c->a, &bound);
+          c->out = bound;
+        }, &c))
+      return {};
+    if (c.result) {
+      CodedError(info.Env(), c.result, "bind").ThrowAsJavaScriptException();
+      return {};
+    }
+    return Napi::Number::New(info.Env(), c.out);
+  }
+
+  struct UdpSendCall {
+    Context* ctx;
+    uint32_t dev;
+    uint64_t id;
+    ts_ipaddr dst;
+    size_t len;
+    uint8_t data[];
+  };
+
+  // udpSend(dev, id, address, port, data): queued to the engine; failures come back as 'udp-error' events.
+  Napi::Value UdpSend(const Napi::CallbackInfo& info) {
+    ts_ipaddr dst;
+    if (!info[0].IsNumber() || !info[1].IsNumber() || !ParseAddr(info[2], &dst) || !info[3].IsNumber() ||
+        !info[4].IsTypedArray()) {
+      Napi::TypeError::New(info.Env(), "udpSend(dev, id, address, port, data)").ThrowAsJavaScriptException();
+      return {};
+    }
+    int port = info[3].As<Napi::Number>().Int32Value();
+    if (port <= 0 || port > 65535) {
+      Napi::RangeError::New(info.Env(), "send: port must be 1..65535").ThrowAsJavaScriptException();
+      return {};
+    }
+    dst.port = static_cast<uint16_t>(port);
+    Napi::Uint8Array buf = info[4].As<Napi::Uint8Array>();
+    if (buf.ByteLength() > 65535 - 48) {
+      CodedError(info.Env(), UV_EMSGSIZE, "send").ThrowAsJavaScriptException();
+      return {};
+    }
+    if (!open_) {
+      Napi::Error e = Napi::Error::New(info.Env(), "tsnet: the native context is closed");
+      e.Set("code", "ERR_TSNET_CLOSED");
+      e.ThrowAsJavaScriptException();
+      return {};
+    }
+    auto* c = static_cast<UdpSendCall*>(malloc(sizeof(UdpSendCall) + buf.ByteLength()));
+    if (!c) {
+      CodedError(info.Env(), UV_ENOMEM, "send").ThrowAsJavaScriptException();
+      return {};
+    }
+    c->ctx = this;
+    c->dev = info[0].As<Napi::Number>().Uint32Value();
+    c->id = static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value());
+    c->dst = dst;
+    c->len = buf.ByteLength();
+    memcpy(c->data, buf.Data(), c->len);
+    ts_engine_call(engine_, [](ts_engine*, void* arg) {
+      UdpSendCall* c = static_cast<UdpSendCall*>(arg);
+      ts_device* d = c->ctx->open_ ? c->ctx->Find(c->dev) : nullptr;
+      int r = d ? ts_device_udp_send(d, c->id, &c->dst, c->data, c->len) : UV_EBADF;
+      if (r != 0 && d) {
+        ts_event ev;
+        memset(&ev, 0, sizeof ev);
+        ev.type = TS_EV_UDP_ERROR;
+        ev.device = c->dev;
+        ev.id = c->id;
+        ev.status = r;
+        ev.fd = -1;
+        ts_evq_push(&c->ctx->channel_->evq, &ev);
+      }
+      free(c);
+    }, c);
+    return info.Env().Undefined();
+  }
+
+  Napi::Value UdpClose(const Napi::CallbackInfo& info) {
+    if (!Args(info, 2, "udpClose(dev, id)")) return {};
+    Call c;
+    c.dev = info[0].As<Napi::Number>().Uint32Value();
+    c.id = static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value());
+    Sync(info, [](ts_engine*, void* arg) {
+      Call* c = static_cast<Call*>(arg);
+      if (ts_device* d = c->ctx->Find(c->dev)) ts_device_udp_close(d, c->id);
     }, &c);
     return info.Env().Undefined();
   }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "link_wg.h"
+#include "stack/udp_bridge.h"
 
 #define MEMQ_CAP 4096
 
@@ -26,6 +27,7 @@ struct ts_device {
   uv_idle_t deliver;
   uint64_t memq_dropped;
   ts_link_wg *wg;
+  ts_udpb *udps; /* open UDP sockets */
 };
 
 /* Whether dialing dst can work: with WireGuard, some peer must route it (else EHOSTUNREACH at once). */
@@ -96,6 +98,11 @@ void ts_device_free(ts_device *d) {
     d->peer->netif.output = ts_netif_discard;
   }
   ts_tcp_host_close(&d->tcp);
+  while (d->udps) {
+    ts_udpb *u = d->udps;
+    d->udps = *ts_udpb_next(u);
+    ts_udpb_close(u);
+  }
   if (d->wg) ts_link_wg_free(d->wg);
   d->wg = NULL;
   ts_netif_deinit(&d->netif);
@@ -130,3 +137,34 @@ int ts_device_wg_start(ts_device *d, const uint8_t priv[32], const char *bind_ad
 }
 
 ts_link_wg *ts_device_wg(ts_device *d) { return d->wg; }
+
+int ts_device_udp_open(ts_device *d, uint64_t id, int family, uint16_t port, uint16_t *bound) {
+  int err = 0;
+  ts_udpb *u = ts_udpb_open(d->evq, &d->netif, d->id, id, family, port, &err);
+  if (!u) return err;
+  *ts_udpb_next(u) = d->udps;
+  d->udps = u;
+  *bound = ts_udpb_port(u);
+  return 0;
+}
+
+static ts_udpb **find_udp(ts_device *d, uint64_t id) {
+  for (ts_udpb **pp = &d->udps; *pp; pp = ts_udpb_next(*pp))
+    if (ts_udpb_id(*pp) == id) return pp;
+  return NULL;
+}
+
+int ts_device_udp_send(ts_device *d, uint64_t id, const ts_ipaddr *dst, const uint8_t *data, size_t len) {
+  ts_udpb **pp = find_udp(d, id);
+  if (!pp) return UV_EBADF;
+  if (d->wg && !ts_link_wg_routes(d->wg, dst->family, dst->addr)) return UV_EHOSTUNREACH;
+  return ts_udpb_send(*pp, dst, data, len);
+}
+
+void ts_device_udp_close(ts_device *d, uint64_t id) {
+  ts_udpb **pp = find_udp(d, id);
+  if (!pp) return;
+  ts_udpb *u = *pp;
+  *pp = *ts_udpb_next(u);
+  ts_udpb_close(u);
+}

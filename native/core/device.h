@@ -32,4 +32,9 @@ int ts_device_wg_start(ts_device *d, const uint8_t priv[32], const char *bind_ad
 /* The device's WireGuard link, or NULL. */
 struct ts_link_wg *ts_device_wg(ts_device *d);
 
+/* UDP sockets: open (bound port in *bound), send one datagram, close. Codes are negative uv errors. */
+int ts_device_udp_open(ts_device *d, uint64_t id, int family, uint16_t port, uint16_t *bound);
+int ts_device_udp_send(ts_device *d, uint64_t id, const ts_ipaddr *dst, const uint8_t *data, size_t len);
+void ts_device_udp_close(ts_device *d, uint64_t id);
+
 #endif

@@ -28,6 +28,10 @@ ln.serve(http.createServer((req, res) => {
   pump();
 }));
 
+// UDP echo on tunnel port 7.
+const echo = wg.listenPacket('udp', ':7');
+echo.on('message', (m, r) => echo.send(m, r.port, r.address));
+
 const agent = new http.Agent({ keepAlive: false });
 agent.createConnection = ((o: { host?: string; port?: number }) => wg.connect('tcp', `${o.host}:${o.port}`)) as typeof agent.createConnection;
 
@@ -53,6 +57,16 @@ for await (const line of readline.createInterface({ input: process.stdin })) {
     } catch (err) {
       reply({ error: (err as Error).message, code: (err as { code?: string }).code });
     }
+  } else if (cmd.op === 'udp') {
+    // Sends cmd.text to cmd.address:cmd.port and replies with the first answer (or a timeout).
+    const sock = wg.dialPacket('udp', `${cmd.address}:${cmd.port}`);
+    const answer = await new Promise<string | null>((resolve) => {
+      const t = setTimeout(() => resolve(null), 5000);
+      sock.once('message', (m: Buffer) => { clearTimeout(t); resolve(m.toString()); });
+      sock.send(cmd.text);
+    });
+    sock.close();
+    reply({ answer });
   } else if (cmd.op === 'stats') {
     reply({ stats: wg.stats() });
   } else if (cmd.op === 'exit') {
