@@ -110,6 +110,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   side_init(&s[1], 1);
   add_peer(&s[0], &s[1], 1);
   add_peer(&s[1], &s[0], 0);
+  /* Two peers that never answer, so queues, retransmissions and give-ups run next to the live one. */
+  for (int k = 0; k < 2; k++) {
+    uint8_t pub[32];
+    memset(pub, 0x50 + k, 32);
+    pub[31] &= 0x7f;
+    ts_wg_peer *q = ts_wg_peer_add(s[0].dev, pub, NULL);
+    ts_wg_peer_allow(s[0].dev, q, 4, (const uint8_t[4]){10, 0, 1, (uint8_t)(k * 128)}, 25);
+  }
   uint64_t now = 1;
   /* A session first, so the script starts deep in the state machine. */
   uint8_t pkt[64] = {0x45, 0, 0, 64};
@@ -130,7 +138,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (n > MAXLEN) n = MAXLEN;
     const uint8_t *arg = data + i;
     i += n;
-    switch ((op >> 1) % 9) {
+    switch ((op >> 1) % 12) {
     case 0: { /* raw bytes */
       memcpy(scratch, arg, n);
       ts_wg_rx rx;
@@ -176,6 +184,40 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         add_peer(to, from, !who);
       }
       break;
+    case 9: /* the network loses everything in flight */
+      s[0].out.n = s[1].out.n = 0;
+      break;
+    case 10: { /* a burst, possibly after a counter jump, delivered in a fuzzed order with duplicates */
+      static uint8_t burst[32][256];
+      size_t blen[32];
+      int k = 0;
+      if (!from->peer || !n) break;
+      if (op & 0x40) ts_wg_test_set_send_counter(from->peer, (uint64_t)arg[0] << (arg[0] % 40));
+      uint8_t plain[64] = {0x45, 0, 0, 64};
+      memcpy(plain + 12, IP4[!who], 4);
+      memcpy(plain + 16, IP4[who], 4);
+      for (; k < 32 && k < 1 + arg[0] % 32; k++) {
+        if (ts_wg_peer_send(from->dev, from->peer, now, now, plain, sizeof plain, burst[k], 256, &tx) != TS_WG_TX_READY)
+          break;
+        blen[k] = tx.len;
+      }
+      for (size_t j = 1; j < n && k; j++) {
+        uint8_t tmp[256];
+        int idx = arg[j] % k;
+        memcpy(tmp, burst[idx], blen[idx]);
+        ts_wg_rx rx;
+        ts_wg_receive(to->dev, now, now, tmp, blen[idx], &from->ep, &rx);
+      }
+      break;
+    }
+    case 11: { /* traffic to the silent peers */
+      uint8_t plain[48] = {0x45, 0, 0, 48};
+      memcpy(plain + 12, IP4[0], 4);
+      plain[16] = 10, plain[17] = 0, plain[18] = 1, plain[19] = n ? arg[0] : 0;
+      for (int k = 0; k < 1 + (int)(n % 200); k++)
+        ts_wg_send(s[0].dev, now, now, plain, sizeof plain, scratch, sizeof scratch, &tx);
+      break;
+    }
     case 8: /* persistent keepalive and psk changes */
       if (to->peer) {
         ts_wg_peer_set_persistent_keepalive(to->peer, now, n ? arg[0] % 4 : 0);
