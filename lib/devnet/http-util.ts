@@ -60,18 +60,23 @@ export function readBody(req: AnyRequest, max = MAX_REQUEST_BODY): Promise<Buffe
   });
 }
 
-export function sendJSON(res: AnyResponse, status: number, body: unknown): void {
+/** Writes a whole response; a peer that already went away is not an error. */
+function reply(res: AnyResponse, status: number, contentType: string, body: string): void {
   if (res.headersSent || res.writableEnded) return;
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
+  try {
+    res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  } catch {
+    // stream closed under us
+  }
+}
+
+export function sendJSON(res: AnyResponse, status: number, body: unknown): void {
+  reply(res, status, 'application/json', JSON.stringify(body));
 }
 
 export function sendText(res: AnyResponse, status: number, text: string, contentType = 'text/plain; charset=utf-8'): void {
-  if (res.headersSent || res.writableEnded) return;
-  const body = text.endsWith('\n') || contentType.startsWith('text/html') ? text : text + '\n';
-  res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
-  res.end(body);
+  reply(res, status, contentType, text.endsWith('\n') || contentType.startsWith('text/html') ? text : text + '\n');
 }
 
 /** Parses a JSON object body; returns an error message instead of throwing. */

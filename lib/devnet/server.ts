@@ -24,7 +24,7 @@ import type { NoiseStream } from '../control/noise-stream.js';
 import type { RegisterResponse } from '../control/tailcfg.js';
 import { approvalPage, approvedPage, notFoundPage, REGISTER_PATH_PREFIX, registrationIdFrom } from './approval-page.js';
 import { BodyTooLargeError, parseJSONBody, readBody, sendJSON, sendText } from './http-util.js';
-import { encodeMapResponseFrame, MapSession } from './map-session.js';
+import { encodeMapResponseFrame, MapSession, type MapSink } from './map-session.js';
 import { validateMapRequest } from './map-request.js';
 import { buildView, fullMapResponse, type NetmapConfig } from './netmap.js';
 import { followupResult, handleRegister, validateRegisterRequest } from './register.js';
@@ -337,7 +337,7 @@ export class DevnetServer {
       waiters.add(wake);
       req.once('close', onGone);
     });
-    if (result && !res.destroyed) sendJSON(res, 200, result);
+    if (result && !res.stream.destroyed) sendJSON(res, 200, result);
   }
 
   private handleMap(res: Http2ServerResponse, info: ConnInfo, body: Record<string, unknown>): void {
@@ -359,14 +359,24 @@ export class DevnetServer {
       // One message, then the body ends. Lite updates (OmitPeers) only need the status.
       const view = buildView(this.state, node, cfg, now);
       const msg = v.req.OmitPeers ? { Node: view.self, ControlTime: now.toISOString() } : fullMapResponse(view, now);
+      if (res.stream.destroyed) return;
       res.writeHead(200, { 'content-type': 'application/octet-stream' });
       res.end(encodeMapResponseFrame(msg, v.zstd));
       return;
     }
+    if (res.stream.destroyed) return;
     res.writeHead(200, { 'content-type': 'application/octet-stream' });
     // One live stream per node: a new poll replaces the old one.
     for (const old of [...(this.streamsByNode.get(node.id) ?? [])]) old.close(true);
-    const session = new MapSession(this.state, node, res, {
+    const sink: MapSink = {
+      write: (c) => res.write(c),
+      end: () => res.end(),
+      once: (e, fn) => res.once(e, fn),
+      get destroyed() {
+        return res.stream.destroyed || res.writableEnded;
+      },
+    };
+    const session = new MapSession(this.state, node, sink, {
       zstd: v.zstd,
       keepAliveMs: v.req.KeepAlive === false ? 0 : this.cfg.keepAliveMs,
       view: (n, t) => buildView(this.state, n, this.cfg.netmap(), t),
