@@ -8,6 +8,8 @@
 
 #include "crypto/crypto.h"
 #include "wg/wg.h"
+#include "wg/wg_cookie.h"
+#include "wg/wg_msg.h"
 
 #define SEC 1000000000ULL
 #define SLOTS 16
@@ -75,8 +77,9 @@ static void add_peer(side *s, const side *o, int oid) {
 
 static uint8_t scratch[MAXLEN + 64];
 
-/* Delivers from's queued datagrams to `to`, optionally flipping bits in them first. */
-static void deliver(side *from, side *to, uint64_t now, const uint8_t *mask, size_t mlen) {
+/* Delivers from's queued datagrams to `to`, optionally flipping bits in them first; with remac, handshake
+ * messages get a correct mac1 again so the flips reach the Noise layer. */
+static void deliver_ex(side *from, side *to, uint64_t now, const uint8_t *mask, size_t mlen, int remac) {
   int n = from->out.n;
   static uint8_t copy[SLOTS][MAXLEN];
   size_t lens[SLOTS];
@@ -84,11 +87,21 @@ static void deliver(side *from, side *to, uint64_t now, const uint8_t *mask, siz
   from->out.n = 0;
   for (int i = 0; i < n; i++) {
     for (size_t j = 0; j < mlen && j < lens[i]; j++) copy[i][j] ^= mask[j];
+    if (remac && (lens[i] == TS_WG_INITIATION_LEN || lens[i] == TS_WG_RESPONSE_LEN)) {
+      ts_wg_cookie_gen g;
+      ts_wg_cookie_gen_init(&g, to->pub);
+      ts_wg_cookie_add_macs(&g, now, copy[i], lens[i] == TS_WG_INITIATION_LEN ? TS_WG_INITIATION_MAC1_OFF
+                                                                              : TS_WG_RESPONSE_MAC1_OFF);
+    }
     ts_wg_rx rx;
     ts_wg_rx_kind k = ts_wg_receive(to->dev, now, now, copy[i], lens[i], &from->ep, &rx);
     if (k == TS_WG_RX_DATA && (rx.data < copy[i] || rx.data + rx.len > copy[i] + lens[i])) abort();
     if (k == TS_WG_RX_DROP && rx.drop == TS_WG_DROP_NONE) abort();
   }
+}
+
+static void deliver(side *from, side *to, uint64_t now, const uint8_t *mask, size_t mlen) {
+  deliver_ex(from, to, now, mask, mlen, 0);
 }
 
 static void pump(side *a, side *b, uint64_t now) {
@@ -167,8 +180,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       ts_wg_timers(s[1].dev, now, now);
       pump(&s[0], &s[1], now);
       break;
-    case 4: /* deliver whatever `from` sent, with flipped bits */
-      deliver(from, to, now, arg, n);
+    case 4: /* deliver whatever `from` sent, with flipped bits (and maybe a repaired mac1) */
+      deliver_ex(from, to, now, arg, n, op & 0x40);
       break;
     case 5:
       ts_wg_device_force_under_load(to->dev, n & 1);
