@@ -93,3 +93,36 @@ test('e2e: keep-alives, DERP map updates, custom domain, key expiry pushed to st
   const again = await a.register();
   assert.ok(again.AuthURL);
 });
+
+test('e2e: forty nodes join; everyone converges on the full peer list', async (t) => {
+  const net = await startDevnet();
+  t.after(() => net.close());
+  const key = net.createAuthKey({ reusable: true });
+  const N = 40;
+  const clients: MiniClient[] = [];
+  t.after(() => clients.forEach((c) => c.close()));
+  const readers = [];
+  const started = Date.now();
+  for (let i = 0; i < N; i++) {
+    const c = await MiniClient.connect(net.controlURL, { hostname: `n${i}` });
+    clients.push(c);
+    await c.register({ Auth: { AuthKey: key } });
+    readers.push(await c.map({ Compress: i % 2 ? 'zstd' : '' }));
+  }
+  await net.waitFor(() => net.nodes().filter((n) => n.online).length === N);
+  // Replay each stream's messages into a peer set and check it is complete.
+  await Promise.all(
+    readers.map(async (r, i) => {
+      const peers = new Set<number>();
+      for (;;) {
+        const m = await r.next(10000);
+        for (const p of m.Peers ?? []) peers.add(p.ID);
+        for (const p of m.PeersChanged ?? []) peers.add(p.ID);
+        for (const id of m.PeersRemoved ?? []) peers.delete(id);
+        if (peers.size === N - 1) break;
+      }
+      assert.equal(peers.size, N - 1, `client ${i}`);
+    }),
+  );
+  assert.ok(Date.now() - started < 20000);
+});

@@ -152,6 +152,14 @@ export interface Devnet {
   /** Removes a node from the tailnet (its map stream is ended). */
   removeNode(id: number): boolean;
   setNodeTags(id: number, tags: string[]): boolean;
+  /** Calls `listener` after every change to nodes, users, keys or policy; returns an unsubscribe function. */
+  onChange(listener: () => void): () => void;
+  /**
+   * Resolves with the first truthy value of `check()`, evaluated now and after
+   * every change; rejects after `timeoutMs` (default 10 s). Handy in tests:
+   * `await net.waitFor(() => net.nodes().find((n) => n.online))`.
+   */
+  waitFor<T>(check: () => T | undefined | null | false, timeoutMs?: number): Promise<T>;
   /** Waits until pending state is written to stateDir (no-op without one). */
   flush(): Promise<void>;
   close(): Promise<void>;
@@ -308,6 +316,33 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
       if (tags.length) state.ensureUser(TAGGED_DEVICES_LOGIN, now());
       return state.setNodeTags(id, tags, now());
     },
+    onChange: (listener) => state.subscribe(() => listener()),
+    waitFor: <T>(check: () => T | undefined | null | false, timeoutMs = 10_000) =>
+      new Promise<T>((resolve, reject) => {
+        const first = check();
+        if (first) return resolve(first);
+        let timer: NodeJS.Timeout | undefined = undefined;
+        const off = state.subscribe(() => {
+          let v: T | undefined | null | false;
+          try {
+            v = check();
+          } catch (e) {
+            clearTimeout(timer);
+            off();
+            reject(e as Error);
+            return;
+          }
+          if (v) {
+            clearTimeout(timer);
+            off();
+            resolve(v);
+          }
+        });
+        timer = setTimeout(() => {
+          off();
+          reject(new Error(`devnet.waitFor: condition not met within ${timeoutMs} ms`));
+        }, timeoutMs);
+      }),
     flush,
     close: async () => {
       if (closed) return;

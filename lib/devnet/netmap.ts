@@ -98,25 +98,53 @@ export function dnsConfig(cfg: NetmapConfig): DNSConfig {
   return out;
 }
 
-/** Everything a node may see. Unauthorized or expired nodes see no peers. */
-export function buildView(state: DevnetState, selfNode: DevnetNode, cfg: NetmapConfig, now: Date): NetmapView {
+/** What every viewer shares for one state version: the compiled filter and the wire form of each node. */
+interface SharedView {
+  version: number;
+  domain: string;
+  derpMap: DERPMap;
+  filter: FilterRule[];
+  wire: Map<number, Node>;
+}
+
+const sharedViews = new WeakMap<DevnetState, SharedView>();
+
+function sharedView(state: DevnetState, cfg: NetmapConfig, now: Date): SharedView {
+  const c = sharedViews.get(state);
+  if (c && c.version === state.netmapVersion && c.domain === cfg.domain && c.derpMap === cfg.derpMap) return c;
+  const nodes = state.allNodes();
   const pnodes = policyNodes(state);
   const tagged = state.allUsers().find((u) => u.loginName === TAGGED_DEVICES_LOGIN);
   const taggedUserId = tagged?.id ?? 0;
-  const ctxFor = (n: DevnetNode): NodeViewContext => ({
-    domain: cfg.domain,
-    taggedUserId,
-    now,
-    capMap: compileNodeCapMap(state.policy, pnodes, pnodes.find((p) => p.id === n.id)!),
+  const wire = new Map<number, Node>();
+  nodes.forEach((n, i) => {
+    const capMap = compileNodeCapMap(state.policy, pnodes, pnodes[i]!);
+    wire.set(n.id, toWireNode(state, n, { domain: cfg.domain, taggedUserId, now, capMap }));
   });
-  const self = toWireNode(state, selfNode, ctxFor(selfNode));
+  const v: SharedView = {
+    version: state.netmapVersion,
+    domain: cfg.domain,
+    derpMap: cfg.derpMap,
+    filter: compileFilter(state.policy, pnodes),
+    wire,
+  };
+  sharedViews.set(state, v);
+  return v;
+}
+
+/**
+ * Everything a node may see. Unauthorized or expired nodes see no peers and
+ * an empty (deny-all) filter. The parts common to all viewers are computed
+ * once per state version; results must be treated as read-only.
+ */
+export function buildView(state: DevnetState, selfNode: DevnetNode, cfg: NetmapConfig, now: Date): NetmapView {
+  const sh = sharedView(state, cfg, now);
+  const self = sh.wire.get(selfNode.id) ?? toWireNode(state, selfNode, { domain: cfg.domain, taggedUserId: 0, now, capMap: null });
   const visible = selfNode.authorized && !state.isKeyExpired(selfNode, now);
-  const peers = visible
-    ? state
-        .allNodes()
-        .filter((n) => n.id !== selfNode.id && n.authorized)
-        .map((n) => toWireNode(state, n, ctxFor(n)))
-    : [];
+  const peers: Node[] = [];
+  if (visible) {
+    for (const n of state.allNodes()) if (n.id !== selfNode.id && n.authorized) peers.push(sh.wire.get(n.id)!);
+  }
   const userIds = new Set<number>([self.User ?? 0, ...peers.map((p) => p.User ?? 0)]);
   const userProfiles: UserProfile[] = [];
   for (const id of [...userIds].sort((a, b) => a - b)) {
@@ -126,7 +154,7 @@ export function buildView(state: DevnetState, selfNode: DevnetNode, cfg: NetmapC
   return {
     self,
     peers,
-    filter: visible ? compileFilter(state.policy, pnodes) : [],
+    filter: visible ? sh.filter : [],
     dns: dnsConfig(cfg),
     domain: cfg.domain,
     derpMap: cfg.derpMap,
