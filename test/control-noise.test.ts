@@ -241,3 +241,37 @@ test('NoiseStream: without early payload the first bytes pass through; garbage d
   assert.equal(err.code, 'ERR_NOISE_DECRYPT');
   server.destroy();
 });
+
+test('NoiseStream: a slow reader pauses the transport (bounded buffering)', async () => {
+  const controlPrivate = generatePrivateKey();
+  const ini = new NoiseInitiator({ version: 145, machinePrivate: generatePrivateKey(), controlPublic: publicFromPrivate(controlPrivate) });
+  const srv = respondToInitiation(ini.initiation, { controlPrivate });
+  const cli = ini.finish(srv.response);
+  const [a, b] = await socketPair();
+  const server = new NoiseStream(b, srv);
+  const client = new NoiseStream(a, cli);
+  client.pause();
+  const chunk = Buffer.alloc(1 << 20, 7);
+  let written = 0;
+  for (let more = true; more && written < 64 << 20; ) {
+    more = server.write(chunk);
+    written += chunk.length;
+  }
+  await new Promise((r) => setTimeout(r, 200));
+  assert.ok(a.isPaused(), 'transport paused while the reader is not reading');
+  assert.ok(client.readableLength < 4 << 20, `client buffered ${client.readableLength} bytes`);
+  // Reading resumes the flow and everything arrives.
+  let got = 0;
+  const target = written + chunk.length;
+  server.write(chunk);
+  await new Promise<void>((resolve) => {
+    client.on('data', (d: Buffer) => {
+      got += d.length;
+      if (got >= target) resolve();
+    });
+    client.resume();
+  });
+  assert.equal(got, target);
+  client.destroy();
+  server.destroy();
+});
