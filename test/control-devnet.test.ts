@@ -123,3 +123,44 @@ test('devnet: ephemeral tagged key, logout removes the node', async (t) => {
   const after = net.nodes().find((x) => x.hostname === 'delta');
   assert.ok(!after || after.expired, 'logged-out node is expired or gone');
 });
+
+test('devnet: an expired node key is rotated and registered again (reusable auth key)', async (t) => {
+  const net = await startDevnet({});
+  t.after(() => net.close());
+  const key = net.createAuthKey({ reusable: true });
+  const c = client(net.controlURL, { hostname: 'echo', authKey: key });
+  t.after(() => c.close());
+  await c.up(AbortSignal.timeout(10_000));
+  const oldKey = nodePublicToText(c.nodePublic!);
+  const id = net.nodes().find((n) => n.hostname === 'echo')!.id;
+  net.expireNode(id);
+  const nm = await waitFor(c, (m) => (m.self.Key !== oldKey ? m : undefined), 10_000);
+  assert.equal(nm.self.Key, nodePublicToText(c.nodePublic!));
+  assert.equal(c.state, 'Running');
+  const info = net.nodes().find((n) => n.hostname === 'echo')!;
+  assert.equal(info.nodeKey, nodePublicToText(c.nodePublic!));
+  assert.equal(info.expired, false);
+});
+
+test('devnet: identity survives a client restart with a file store', async (t) => {
+  const { FileStore } = await import('../lib/control/store.js');
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = mkdtempSync(join(tmpdir(), 'tsnet-control-devnet-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const net = await startDevnet({});
+  t.after(() => net.close());
+  const key = net.createAuthKey({});
+  const c1 = client(net.controlURL, { hostname: 'foxtrot', authKey: key, store: new FileStore(dir) });
+  const nm1 = await c1.up(AbortSignal.timeout(10_000));
+  await c1.close();
+  // The one-off key is spent; the stored identity must be enough.
+  const c2 = client(net.controlURL, { hostname: 'foxtrot', authKey: key, store: new FileStore(dir) });
+  t.after(() => c2.close());
+  const nm2 = await c2.up(AbortSignal.timeout(10_000));
+  assert.equal(nm2.self.ID, nm1.self.ID);
+  assert.equal(nm2.self.Key, nm1.self.Key);
+  assert.deepEqual(nm2.self.Addresses, nm1.self.Addresses);
+  assert.equal(net.nodes().filter((n) => n.hostname === 'foxtrot').length, 1);
+});
