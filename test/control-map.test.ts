@@ -14,7 +14,6 @@ const samples = JSON.parse(readFileSync(join(__dirname, 'fixtures/control/map-sa
   mapResponseFirstForB: MapResponse;
   mapResponseForAAfterBJoined: MapResponse;
 };
-const clone = <T>(v: T): T => structuredClone(v);
 
 function node(id: number, extra: Partial<Node> = {}): Node {
   const h = id.toString(16).padStart(2, '0');
