@@ -6,6 +6,8 @@
 import type { CapMap, DERPMap, DNSConfig, FilterRule, MapResponse, Node, UserProfile } from '../control/tailcfg.js';
 import { DERP_MAGIC_IP, ZERO_TIME } from '../control/tailcfg.js';
 import { compileFilter, compileNodeCapMap, type PolicyNode } from './acl-compile.js';
+import type { IPAddr } from './ip.js';
+import { filterForNode, mutuallyVisible, parseAddrs } from './peer-visibility.js';
 import { TAGGED_DEVICES_LOGIN, type DevnetState } from './state.js';
 import type { DevnetNode } from './types.js';
 
@@ -17,6 +19,12 @@ export interface NetmapConfig {
   nameservers?: string[];
   /** Whether MagicDNS is on (default true). */
   magicDNS?: boolean;
+  /**
+   * Send each node only the peers it may talk to (either direction) and only
+   * the filter rules that have it as a destination, like Tailscale (default
+   * true). With false every node gets every peer and the whole filter.
+   */
+  trimByPolicy?: boolean;
 }
 
 /** One node's complete view. */
@@ -105,6 +113,7 @@ interface SharedView {
   derpMap: DERPMap;
   filter: FilterRule[];
   wire: Map<number, Node>;
+  addrs: Map<number, IPAddr[]>;
 }
 
 const sharedViews = new WeakMap<DevnetState, SharedView>();
@@ -117,7 +126,9 @@ function sharedView(state: DevnetState, cfg: NetmapConfig, now: Date): SharedVie
   const tagged = state.allUsers().find((u) => u.loginName === TAGGED_DEVICES_LOGIN);
   const taggedUserId = tagged?.id ?? 0;
   const wire = new Map<number, Node>();
+  const addrs = new Map<number, IPAddr[]>();
   nodes.forEach((n, i) => {
+    addrs.set(n.id, parseAddrs([n.ipv4, n.ipv6]));
     const capMap = compileNodeCapMap(state.policy, pnodes, pnodes[i]!);
     wire.set(n.id, toWireNode(state, n, { domain: cfg.domain, taggedUserId, now, capMap }));
   });
@@ -127,6 +138,7 @@ function sharedView(state: DevnetState, cfg: NetmapConfig, now: Date): SharedVie
     derpMap: cfg.derpMap,
     filter: compileFilter(state.policy, pnodes),
     wire,
+    addrs,
   };
   sharedViews.set(state, v);
   return v;
@@ -141,9 +153,15 @@ export function buildView(state: DevnetState, selfNode: DevnetNode, cfg: NetmapC
   const sh = sharedView(state, cfg, now);
   const self = sh.wire.get(selfNode.id) ?? toWireNode(state, selfNode, { domain: cfg.domain, taggedUserId: 0, now, capMap: null });
   const visible = selfNode.authorized && !state.isKeyExpired(selfNode, now);
+  const trim = cfg.trimByPolicy ?? true;
+  const selfAddrs = sh.addrs.get(selfNode.id) ?? parseAddrs([selfNode.ipv4, selfNode.ipv6]);
   const peers: Node[] = [];
   if (visible) {
-    for (const n of state.allNodes()) if (n.id !== selfNode.id && n.authorized) peers.push(sh.wire.get(n.id)!);
+    for (const n of state.allNodes()) {
+      if (n.id === selfNode.id || !n.authorized) continue;
+      if (trim && !mutuallyVisible(sh.filter, selfAddrs, sh.addrs.get(n.id)!)) continue;
+      peers.push(sh.wire.get(n.id)!);
+    }
   }
   const userIds = new Set<number>([self.User ?? 0, ...peers.map((p) => p.User ?? 0)]);
   const userProfiles: UserProfile[] = [];
@@ -154,7 +172,7 @@ export function buildView(state: DevnetState, selfNode: DevnetNode, cfg: NetmapC
   return {
     self,
     peers,
-    filter: visible ? sh.filter : [],
+    filter: !visible ? [] : trim ? filterForNode(sh.filter, selfAddrs) : sh.filter,
     dns: dnsConfig(cfg),
     domain: cfg.domain,
     derpMap: cfg.derpMap,
