@@ -194,3 +194,24 @@ test('e2e: state persists in a directory across restarts', async (t) => {
   assert.deepEqual(first.PacketFilter?.[0]?.DstPorts?.[0]?.Ports, { First: 22, Last: 22 });
   assert.equal(first.Peers?.[0]?.Name, 'keeper.devnet.internal.');
 });
+
+test('e2e: ephemeral nodes left over from a previous run are removed after a restart', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'devnet-eph-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const net1 = await startDevnet({ stateDir: dir });
+  const c = await MiniClient.connect(net1.controlURL, { hostname: 'temp' });
+  await c.register({ Auth: { AuthKey: net1.createAuthKey({ ephemeral: true }) } });
+  const d = await MiniClient.connect(net1.controlURL, { hostname: 'stays' });
+  await d.register({ Auth: { AuthKey: net1.createAuthKey() } });
+  c.close();
+  d.close();
+  await net1.close();
+  const net2 = await startDevnet({ stateDir: dir, ephemeralTimeoutMs: 50, trimPeersByPolicy: false, magicDNS: false });
+  t.after(() => net2.close());
+  assert.equal(net2.nodes().length, 2);
+  await net2.waitFor(() => net2.nodes().length === 1, 3000);
+  assert.equal(net2.nodes()[0]!.hostname, 'stays');
+  await net2.flush();
+  const saved = JSON.parse(readFileSync(join(dir, 'devnet-state.json'), 'utf8')) as { state: { nodes: unknown[] } };
+  assert.equal(saved.state.nodes.length, 1);
+});

@@ -56,6 +56,10 @@ export interface DevnetOptions {
   derpMap?: DERPMap;
   /** Upstream DNS resolvers handed to clients. */
   nameservers?: string[];
+  /** MagicDNS on (default true). */
+  magicDNS?: boolean;
+  /** Each node sees only the peers the policy lets it talk to, and only its own filter rules (default true). */
+  trimPeersByPolicy?: boolean;
   /** Node key lifetime for untagged nodes in ms; default 180 days; 0 = never expire. */
   nodeKeyExpiryMs?: number;
   /** How long an ephemeral node may stay disconnected before it is removed; default 10 s. */
@@ -198,7 +202,13 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
     state.setPolicy(policy, text);
   }
   let derpMap: DERPMap = options.derpMap ? validateDERPMap(options.derpMap) : options.derp ? devnetDERPMap(options.derp) : { Regions: {} };
-  const netmapCfg = (): NetmapConfig => ({ domain, derpMap, ...(options.nameservers ? { nameservers: options.nameservers } : {}) });
+  const netmapCfg = (): NetmapConfig => ({
+    domain,
+    derpMap,
+    magicDNS: options.magicDNS ?? true,
+    trimByPolicy: options.trimPeersByPolicy ?? true,
+    ...(options.nameservers ? { nameservers: options.nameservers } : {}),
+  });
   const now = (): Date => new Date();
   const defaultUser = options.defaultUser ?? DEFAULT_USER_LOGIN;
 
