@@ -102,6 +102,19 @@ test('a bad auth key is fatal and up() rejects with ERR_REGISTER', async () => {
   }
 });
 
+test('a bad auth key answered with HTTP 401 (Headscale style) is fatal too', async () => {
+  const fc = new FakeControl();
+  await fc.start();
+  fc.authKeyErrorsAsHTTP = true;
+  const c = client(fc, { authKey: 'tskey-auth-wrong' });
+  try {
+    await assert.rejects(c.up(AbortSignal.timeout(5000)), { code: 'ERR_REGISTER', status: 401, message: /invalid pre auth key/ });
+  } finally {
+    await c.close();
+    await fc.close();
+  }
+});
+
 test('interactive login: AuthURL to userLogf, Followup long-poll until approved', async () => {
   const fc = new FakeControl();
   await fc.start();

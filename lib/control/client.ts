@@ -468,6 +468,15 @@ export class ControlClient extends EventEmitter {
           await sleep(wait, signal);
           continue;
         }
+        if (isControlError(err) && (err.status === 401 || err.status === 403) && useAuthKey) {
+          // Headscale answers a bad or spent pre-auth key with 401 and a message.
+          throw new ControlError('ERR_REGISTER', `control refused the auth key: ${err.message}`, { cause: err, status: err.status });
+        }
+        if (isControlError(err) && err.status === 404 && this.pendingAuthURL) {
+          // The login URL expired on the server: start a new interactive login.
+          this.pendingAuthURL = '';
+          continue;
+        }
         throw err;
       }
       const out = classifyRegisterResponse(resp);
