@@ -457,7 +457,7 @@ export class ControlClient extends EventEmitter {
       let resp: RegisterResponse;
       try {
         const r = await conn.h2.postJSON<RegisterResponse>(REGISTER_PATH, req, {
-          lbNodeKey: nodePublicToText(nodePub),
+          lbNodeKey: [req.OldNodeKey, req.NodeKey],
           signal: this.pendingAuthURL ? signal : AbortSignal.any([signal, AbortSignal.timeout(60_000)]),
         });
         resp = r.body;

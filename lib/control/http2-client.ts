@@ -12,8 +12,8 @@ export interface RequestOptions {
   method?: string;
   /** JSON body (serialized) or raw bytes. */
   body?: object | Buffer;
-  /** Node key text for the Ts-Lb load-balancer hint. */
-  lbNodeKey?: string;
+  /** Node key text(s) for the Ts-Lb load-balancer hint (register sends the old key too, first). */
+  lbNodeKey?: string | readonly string[];
   headers?: Record<string, string>;
   signal?: AbortSignal;
 }
@@ -82,7 +82,10 @@ export class ControlHttp2Client {
       if (!Buffer.isBuffer(opts.body)) headers['content-type'] = 'application/json';
       headers['content-length'] = payload.length;
     }
-    if (opts.lbNodeKey) headers[LB_HEADER.toLowerCase()] = opts.lbNodeKey;
+    const lb = typeof opts.lbNodeKey === 'string' ? [opts.lbNodeKey] : (opts.lbNodeKey ?? []);
+    const lbValues = lb.filter((k) => k !== '' && !/^nodekey:0{64}$/.test(k));
+    if (lbValues.length === 1) headers[LB_HEADER.toLowerCase()] = lbValues[0]!;
+    else if (lbValues.length > 1) headers[LB_HEADER.toLowerCase()] = [...lbValues];
     return new Promise((resolve, reject) => {
       let stream: ClientHttp2Stream;
       try {
