@@ -392,3 +392,14 @@ test('stream decoder: keep-alives, pings and netmaps come out as events', () => 
   assert.equal(last.netmap.peers.length, 0);
   assert.equal(dec.messages, 3);
 });
+
+test('the effective filter array is reused until a filter field arrives (cheap engine updates)', () => {
+  const s = new NetmapState();
+  s.apply({ Node: self(), PacketFilter: [{ SrcIPs: ['*'], DstPorts: [{ IP: '*', Ports: { First: 0, Last: 65535 } }] }] });
+  const f1 = s.netmap()!.packetFilter;
+  s.apply({ OnlineChange: { '1': true }, Domain: 'x' });
+  assert.equal(s.netmap()!.packetFilter, f1);
+  s.apply({ PacketFilters: { extra: [] } });
+  assert.notEqual(s.netmap()!.packetFilter, f1);
+  assert.deepEqual(s.netmap()!.packetFilter, f1);
+});

@@ -8,7 +8,7 @@ import { compileFilter, type CompiledFilter } from './filter.js';
 import { parsePrefix } from './ip.js';
 import { isZeroKey, parseDiscoPublic, parseNodePublic } from './keys.js';
 import type { NetworkMap } from './netmap.js';
-import type { DERPMap, DNSRecord, Node, NodeID } from './tailcfg.js';
+import type { DERPMap, DNSRecord, FilterRule, Node, NodeID } from './tailcfg.js';
 
 export interface EnginePeer {
   readonly id: NodeID;
@@ -59,6 +59,18 @@ export interface EngineConfig {
   /** MagicDNS enabled by control (DNSConfig.Proxied). */
   readonly magicDNS: boolean;
   readonly certDomains: readonly string[];
+}
+
+// Netmap deltas that do not touch the filter keep the same rules array: compile once per array.
+const compiledFilters = new WeakMap<readonly FilterRule[], CompiledFilter>();
+
+function compiled(rules: readonly FilterRule[]): CompiledFilter {
+  let f = compiledFilters.get(rules);
+  if (!f) {
+    f = compileFilter(rules);
+    compiledFilters.set(rules, f);
+  }
+  return f;
 }
 
 function fqdn(name: string | undefined): string {
@@ -158,7 +170,7 @@ export function engineConfigFromNetmap(nm: NetworkMap, now: Date = new Date()): 
     peers,
     skippedPeers: skipped,
     derpMap: nm.derpMap,
-    filter: compileFilter(nm.packetFilter),
+    filter: compiled(nm.packetFilter),
     magicDNSSuffix: suffix,
     dnsNames,
     extraRecords: [...(nm.dns?.ExtraRecords ?? [])],

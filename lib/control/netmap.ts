@@ -110,6 +110,8 @@ export class NetmapState {
   private collectServices = false;
   private readonly filterChunks = new Map<string, FilterRule[]>();
   private filterKnown = false;
+  /** Effective filter, recomputed only when a filter field arrives (same array otherwise). */
+  private effectiveFilter: FilterRule[] = [];
   private readonly userProfiles = new Map<UserID, UserProfile>();
   private sshPolicy: JSONValue | null = null;
   private health: string[] = [];
@@ -263,6 +265,13 @@ export class NetmapState {
   }
 
   private applyFilters(resp: MapResponse): void {
+    if (!Array.isArray(resp.PacketFilter) && !isObj(resp.PacketFilters)) return;
+    this.applyFilterChunks(resp);
+    const names = [...this.filterChunks.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    this.effectiveFilter = names.flatMap((n) => this.filterChunks.get(n)!);
+  }
+
+  private applyFilterChunks(resp: MapResponse): void {
     if (Array.isArray(resp.PacketFilter)) {
       this.filterKnown = true;
       this.filterChunks.set('base', resp.PacketFilter);
@@ -279,10 +288,9 @@ export class NetmapState {
     }
   }
 
-  /** Effective packet filter (chunks concatenated in name order). */
-  packetFilter(): FilterRule[] {
-    const names = [...this.filterChunks.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    return names.flatMap((n) => this.filterChunks.get(n)!);
+  /** Effective packet filter (chunks concatenated in name order); the same array until the filter changes. */
+  packetFilter(): readonly FilterRule[] {
+    return this.effectiveFilter;
   }
 
   /** A snapshot of the current map. Null until the self node is known. */
