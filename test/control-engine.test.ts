@@ -142,3 +142,36 @@ test('ping kinds and the c2n placeholder answer', () => {
   assert.equal(pingKind({ URL: 'x', Types: 'disco,TSMP' }), 'data-plane');
   assert.match(c2nNotFoundResponse().toString(), /^HTTP\/1\.1 404 Not Found\r\n/);
 });
+
+test('engine config diff: added, removed, re-keyed, changed peers and other parts', async () => {
+  const { diffEngineConfig } = await import('../lib/control/engine-diff.js');
+  const mk = (id: number, extra: Partial<Node> = {}): Node => ({
+    ID: id,
+    Key: 'nodekey:' + id.toString(16).padStart(2, '0').repeat(32),
+    Name: `h${id}.t.example.`,
+    Addresses: [`100.64.0.${id}/32`],
+    ...extra,
+  });
+  const s = new NetmapState();
+  s.apply({ Node: mk(1), Peers: [mk(2), mk(3), mk(4)], PacketFilter: [] });
+  const c1 = engineConfigFromNetmap(s.netmap()!);
+  const first = diffEngineConfig(null, c1);
+  assert.equal(first.added.length, 3);
+  assert.ok(first.filterChanged && first.addressesChanged && first.derpMapChanged);
+  s.apply({ OnlineChange: { '2': true } });
+  const c2 = engineConfigFromNetmap(s.netmap()!);
+  assert.equal(diffEngineConfig(c1, c2).empty, true, 'Online is not data-plane relevant');
+  s.apply({
+    PeersRemoved: [3],
+    PeersChangedPatch: [{ NodeID: 2, Endpoints: ['1.2.3.4:5'] }, { NodeID: 4, Key: 'nodekey:' + 'ee'.repeat(32) }],
+    PeersChanged: [mk(5)],
+  });
+  const c3 = engineConfigFromNetmap(s.netmap()!);
+  const d = diffEngineConfig(c2, c3);
+  assert.deepEqual(d.added.map((p) => p.id).sort(), [4, 5]);
+  assert.deepEqual(d.removed.map((p) => p.id).sort(), [3, 4]);
+  assert.deepEqual(d.changed.map((p) => p.id), [2]);
+  assert.equal(d.filterChanged, false);
+  assert.equal(d.derpMapChanged, false);
+  assert.equal(d.dnsChanged, true);
+});

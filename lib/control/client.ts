@@ -6,7 +6,7 @@
  *
  * Events:
  *   'state'        (state: ControlState)
- *   'netmap'       (netmap: NetworkMap, config: EngineConfig)
+ *   'netmap'       (netmap: NetworkMap, config: EngineConfig, diff: EngineConfigDiff)   diff vs. the previous config
  *   'authURL'      (url: string)                 interactive login needed
  *   'popBrowserURL'(url: string)
  *   'pingRequest'  (request: PingRequest)        data-plane pings (disco/TSMP/ICMP/peerapi)
@@ -18,6 +18,7 @@ import { EventEmitter } from 'node:events';
 import { Backoff, sleep, type BackoffOptions } from './backoff.js';
 import { dialTs2021, type DialTLSOptions } from './dial.js';
 import { engineConfigFromNetmap, type EngineConfig } from './engine-config.js';
+import { diffEngineConfig } from './engine-diff.js';
 import { ControlError, isControlError } from './errors.js';
 import { defaultHostinfo, defaultHostname } from './hostinfo.js';
 import { ControlHttp2Client } from './http2-client.js';
@@ -582,7 +583,9 @@ export class ControlClient extends EventEmitter {
 
   private onNetmap(nm: NetworkMap): void {
     this._netmap = nm;
+    const prevConfig = this._config;
     this._config = engineConfigFromNetmap(nm);
+    const diff = diffEngineConfig(prevConfig, this._config);
     const p = this.profile!;
     if (p.nodeID !== nm.self.ID || p.name !== nm.self.Name || p.keyExpiry !== nm.self.KeyExpiry) {
       this.profile = rememberSelf(p, nm.self);
@@ -594,7 +597,7 @@ export class ControlClient extends EventEmitter {
     this.armExpiryTimer();
     if (this.nodeKeyExpired()) this.needRotation = true;
     this.setState(nm.self.MachineAuthorized === false ? 'NeedsMachineAuth' : 'Running');
-    this.emit('netmap', nm, this._config);
+    this.emit('netmap', nm, this._config, diff);
   }
 
   private armExpiryTimer(): void {

@@ -23,3 +23,4 @@ export * from './map-stream.js';
 export * from './map-poll.js';
 export * from './ping.js';
 export * from './client.js';
+export * from './engine-diff.js';
