@@ -1006,6 +1006,58 @@ static void test_chaos_then_recovery(void) {
   pair_free(&p);
 }
 
+/* Peers configured on demand: B knows A's key only in a side table and adds the peer when A's initiation
+ * arrives. */
+typedef struct {
+  uint8_t known[32];
+  int calls;
+} lookup_ctx;
+
+static ts_wg_peer *lookup_peer(void *ctx, ts_wg_device *dev, const uint8_t pub[32]) {
+  lookup_ctx *c = ctx;
+  c->calls++;
+  if (memcmp(pub, c->known, 32) != 0) return NULL;
+  ts_wg_peer *p = ts_wg_peer_add(dev, pub, NULL);
+  if (p) ts_wg_peer_allow(dev, p, 4, IP_A, 32);
+  return p;
+}
+
+static void test_peer_lookup_hook(void) {
+  node a, b;
+  lookup_ctx lc;
+  memset(&lc, 0, sizeof lc);
+  ts_wg_config ca, cb;
+  memset(&ca, 0, sizeof ca);
+  memset(&cb, 0, sizeof cb);
+  cb.peer_lookup = lookup_peer;
+  cb.peer_lookup_ctx = &lc;
+  node_init_cfg(&a, 1, &ca);
+  node_init_cfg(&b, 2, &cb);
+  ts_wg_peer *pa = ts_wg_peer_add(a.dev, b.pub, NULL);
+  ts_wg_peer_allow(a.dev, pa, 4, IP_B, 32);
+  uint8_t pkt[60], out[128];
+  ip4(pkt, 60, IP_A, IP_B, 9);
+  ts_wg_tx tx;
+  /* Not in the table: dropped as unknown. */
+  ts_wg_send(a.dev, 0, WALL0, pkt, 60, out, sizeof out, &tx);
+  deliver_stats s = deliver(&a, &b, 0);
+  CHECK_EQ_INT(s.last.drop, TS_WG_DROP_UNKNOWN_PEER);
+  CHECK_EQ_INT(lc.calls, 1);
+  CHECK_EQ_INT(ts_wg_peer_count(b.dev), 0);
+  /* In the table: added on the spot, and the handshake completes. */
+  memcpy(lc.known, a.pub, 32);
+  ts_wg_timers(a.dev, 6 * SEC, WALL0 + 6 * SEC);
+  s = deliver(&a, &b, 6 * SEC);
+  CHECK_EQ_INT(s.handshake, 1);
+  CHECK_EQ_INT(ts_wg_peer_count(b.dev), 1);
+  deliver(&b, &a, 6 * SEC);
+  s = deliver(&a, &b, 6 * SEC);
+  CHECK_EQ_INT(s.data, 1);
+  CHECK_EQ_INT(lc.calls, 2);
+  node_free(&a);
+  node_free(&b);
+}
+
 int main(void) {
   if (ts_crypto_init()) return 1;
   RUN(test_handshake_and_data);
@@ -1033,6 +1085,7 @@ int main(void) {
   RUN(test_three_peers_and_removal);
   RUN(test_psk);
   RUN(test_simultaneous_initiation);
+  RUN(test_peer_lookup_hook);
   RUN(test_long_run);
   RUN(test_chaos_then_recovery);
   TEST_MAIN_END();

@@ -91,6 +91,12 @@ typedef struct ts_wg_config {
   void (*rng)(void *ctx, void *buf, size_t len);
   void *rng_ctx;
   ts_wg_sink sink;
+  /* Optional, for peers configured on demand: called when an initiation with a valid mac1 decrypts to a
+   * static key that is no peer. It may add that peer (ts_wg_peer_add and ts_wg_peer_allow are the only
+   * device calls allowed from inside) and return it, or return NULL to drop the initiation. Anyone can
+   * make up keys, so answer from a table, cheaply. */
+  ts_wg_peer *(*peer_lookup)(void *ctx, ts_wg_device *dev, const uint8_t pub[TS_WG_KEY_LEN]);
+  void *peer_lookup_ctx;
 } ts_wg_config;
 
 /* priv: our static private key (clamped internally). NULL on bad arguments or out of memory.

@@ -441,7 +441,7 @@ void ts_wg_send_initiation(ts_wg_peer *p, uint64_t now, uint64_t wall, int retry
   if (!retry) p->handshake_attempts = 0;
   /* At most one initiation per REKEY_TIMEOUT, whatever asks for it. */
   if (p->has_sent_handshake && since(now, p->last_sent_handshake) < TS_WG_REKEY_TIMEOUT) return;
-  if (!p->np.ss_ok) {
+  if (ts_wg_noise_peer_prepare(&p->np, &d->id)) {
     ts_wg_count(d, TS_WG_DROP_PEER_KEY);
     return;
   }
@@ -570,11 +570,19 @@ static ts_wg_rx_kind rx_initiation(ts_wg_device *d, uint64_t now, const uint8_t 
   uint8_t ts[TS_WG_TAI64N_LEN];
   if (ts_wg_noise_consume_initiation1(&st, &d->id, &m)) return drop(d, out, TS_WG_DROP_HANDSHAKE_DECRYPT);
   ts_wg_peer *p = ts_wg_peer_find(d, st.peer_pub);
+  if (!p && d->cfg.peer_lookup) {
+    p = d->cfg.peer_lookup(d->cfg.peer_lookup_ctx, d, st.peer_pub);
+    if (p && (p->dev != d || !ts_ct_equal(p->np.pub, st.peer_pub, 32))) p = NULL;
+  }
   if (!p) {
     ts_wipe(&st, sizeof st);
     return drop(d, out, TS_WG_DROP_UNKNOWN_PEER);
   }
   out->peer = p;
+  if (ts_wg_noise_peer_prepare(&p->np, &d->id)) {
+    ts_wipe(&st, sizeof st);
+    return drop(d, out, TS_WG_DROP_PEER_KEY);
+  }
   if (ts_wg_noise_consume_initiation2(&st, &p->np, &m, ts)) return drop(d, out, TS_WG_DROP_HANDSHAKE_DECRYPT);
   /* TAI64N is big-endian, so bytewise order is time order. */
   int replay = memcmp(ts, p->last_timestamp, sizeof ts) <= 0;

@@ -33,12 +33,17 @@ void ts_wg_noise_peer_init(ts_wg_noise_peer *p, const ts_wg_noise_identity *id, 
   memcpy(p->pub, pub, 32);
   if (psk) memcpy(p->psk, psk, 32);
   else memset(p->psk, 0, 32);
-  p->ss_ok = ts_x25519(p->ss, id->priv, pub) == 0;
+  p->ss_state = 0;
   memcpy(p->h0_peer, id->h0, 32);
   mix_hash(p->h0_peer, pub, 32);
 }
 
 void ts_wg_handshake_clear(ts_wg_handshake *hs) { ts_wipe(hs, sizeof *hs); }
+
+int ts_wg_noise_peer_prepare(ts_wg_noise_peer *p, const ts_wg_noise_identity *id) {
+  if (p->ss_state == 0) p->ss_state = ts_x25519(p->ss, id->priv, p->pub) == 0 ? 1 : -1;
+  return p->ss_state == 1 ? 0 : -1;
+}
 
 static void keypair_from_random(uint8_t priv[32], uint8_t pub[32], const uint8_t rnd[32]) {
   memcpy(priv, rnd, 32);
@@ -49,7 +54,7 @@ static void keypair_from_random(uint8_t priv[32], uint8_t pub[32], const uint8_t
 int ts_wg_noise_create_initiation(ts_wg_handshake *hs, const ts_wg_noise_identity *id, const ts_wg_noise_peer *p,
                                   const uint8_t eph_random[32], uint64_t wall_ns, uint32_t local_index,
                                   ts_wg_msg_initiation *out) {
-  if (!p->ss_ok) return -1;
+  if (p->ss_state != 1) return -1;
   uint8_t ck[32], h[32], k[32], dh[32], ts[TS_WG_TAI64N_LEN];
   memset(out, 0, sizeof *out);
   memcpy(ck, id->ck0, 32);
@@ -103,7 +108,7 @@ int ts_wg_noise_consume_initiation2(ts_wg_noise_init_state *st, const ts_wg_nois
                                     const ts_wg_msg_initiation *m, uint8_t ts[TS_WG_TAI64N_LEN]) {
   uint8_t k[32];
   int rc = -1;
-  if (!p->ss_ok) goto done;
+  if (p->ss_state != 1) goto done;
   ts_kdf(st->ck, k, NULL, st->ck, p->ss, 32);
   if (ts_chacha_open(ts, m->enc_timestamp, sizeof m->enc_timestamp, st->h, 32, (const uint8_t[12]){0}, k))
     goto done;

@@ -27,8 +27,8 @@ typedef struct ts_wg_noise_identity {
 typedef struct ts_wg_noise_peer {
   uint8_t pub[32];
   uint8_t psk[32];
-  uint8_t ss[32];      /* DH(our static, peer static), precomputed */
-  int ss_ok;           /* 0 when the peer's key is a low-order point: no handshake possible */
+  uint8_t ss[32];      /* DH(our static, peer static), computed at the first handshake */
+  int ss_state;        /* 0 not computed yet, 1 ready, -1 low-order peer key: no handshake possible */
   uint8_t h0_peer[32]; /* HASH(h0 || peer public key): where an initiator starts */
 } ts_wg_noise_peer;
 
@@ -44,6 +44,9 @@ void ts_wg_noise_identity_init(ts_wg_noise_identity *id, const uint8_t priv[32])
 void ts_wg_noise_peer_init(ts_wg_noise_peer *p, const ts_wg_noise_identity *id, const uint8_t pub[32],
                            const uint8_t psk[32] /* NULL: none */);
 void ts_wg_handshake_clear(ts_wg_handshake *hs);
+/* Computes the static-static DH on first use (adding thousands of peers then costs no DH). 0 ok, -1 the
+ * peer's key is a low-order point. */
+int ts_wg_noise_peer_prepare(ts_wg_noise_peer *p, const ts_wg_noise_identity *id);
 
 /* Initiator: builds an initiation (mac1/mac2 left zero) from a fresh ephemeral private key (random bytes,
  * clamped here) and the wall clock. hs becomes INITIATION_CREATED. -1 if the peer key is unusable. */
