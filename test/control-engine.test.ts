@@ -175,3 +175,26 @@ test('engine config diff: added, removed, re-keyed, changed peers and other part
   assert.equal(d.derpMapChanged, false);
   assert.equal(d.dnsChanged, true);
 });
+
+test('our MapRequest and Hostinfo use only field names a real client sends (recorded tsnet v1.72.1)', async () => {
+  const { buildMapRequest } = await import('../lib/control/map-poll.js');
+  const { defaultHostinfo } = await import('../lib/control/hostinfo.js');
+  const real = samples as unknown as Record<string, Record<string, unknown>>;
+  const realKeys = new Set(['mapRequestStream', 'mapRequestLiteUpdate', 'mapRequestLiteUpdateWithEndpoints'].flatMap((k) => Object.keys(real[k]!)));
+  const realHostinfoKeys = new Set(
+    ['mapRequestStream', 'mapRequestLiteUpdateWithEndpoints'].flatMap((k) => Object.keys(real[k]!['Hostinfo'] as object)),
+  );
+  const hi = defaultHostinfo({ hostname: 'h', backendLogID: 'ab'.repeat(32) });
+  const req = buildMapRequest({
+    version: 113,
+    nodePublic: generateKeyPair().publicKey,
+    discoPublic: generateKeyPair().publicKey,
+    hostinfo: hi,
+    endpoints: [{ addr: '127.0.0.1:1', type: 1 }],
+  });
+  for (const k of Object.keys(req)) assert.ok(realKeys.has(k), `MapRequest.${k} not in the recorded requests`);
+  for (const k of Object.keys(hi)) assert.ok(realHostinfoKeys.has(k), `Hostinfo.${k} not in the recorded requests`);
+  assert.match(req.NodeKey, /^nodekey:[0-9a-f]{64}$/);
+  assert.match(req.DiscoKey!, /^discokey:[0-9a-f]{64}$/);
+  assert.deepEqual(req.EndpointTypes, [1]);
+});

@@ -32,7 +32,6 @@ import {
   type NodeProfile,
 } from './identity.js';
 import {
-  discoPublicToText,
   generateKeyPair,
   keyPairFromPrivate,
   nodePublicToText,
@@ -42,7 +41,7 @@ import {
   generatePrivateKey,
   type KeyPair,
 } from './keys.js';
-import { runMapPoll, sendLiteUpdate } from './map-poll.js';
+import { buildMapRequest, runMapPoll, sendLiteUpdate } from './map-poll.js';
 import type { NetworkMap } from './netmap.js';
 import { answerPing, pingKind } from './ping.js';
 import { LOGOUT_EXPIRY, buildRegisterRequest, classifyRegisterResponse } from './register.js';
@@ -521,19 +520,13 @@ export class ControlClient extends EventEmitter {
   }
 
   private mapRequest(): MapRequest {
-    const nodePub = this.nodePublic!;
-    const req: MapRequest = {
-      Version: this.version,
-      KeepAlive: true,
-      NodeKey: nodePublicToText(nodePub),
-      DiscoKey: discoPublicToText(this.disco.publicKey),
-      Hostinfo: this.hostinfo(),
-    };
-    if (this.endpoints.length) {
-      req.Endpoints = this.endpoints.map((e) => e.addr);
-      req.EndpointTypes = this.endpoints.map((e) => e.type);
-    }
-    return req;
+    return buildMapRequest({
+      version: this.version,
+      nodePublic: this.nodePublic!,
+      discoPublic: this.disco.publicKey,
+      hostinfo: this.hostinfo(),
+      endpoints: this.endpoints,
+    });
   }
 
   private async poll(conn: Conn, signal: AbortSignal): Promise<void> {

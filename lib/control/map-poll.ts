@@ -7,9 +7,34 @@ import type { Readable } from 'node:stream';
 import { ControlError } from './errors.js';
 import { readBounded, type RequestOptions } from './http2-client.js';
 import { MapStreamDecoder, type MapEvent } from './map-stream.js';
-import type { MapRequest } from './tailcfg.js';
+import { discoPublicToText, nodePublicToText } from './keys.js';
+import type { Hostinfo, MapRequest } from './tailcfg.js';
 
 export const MAP_PATH = '/machine/map';
+
+export interface MapRequestInput {
+  version: number;
+  nodePublic: Uint8Array;
+  discoPublic: Uint8Array;
+  hostinfo: Hostinfo;
+  endpoints?: ReadonlyArray<{ addr: string; type: number }>;
+}
+
+/** The MapRequest this client sends (Stream/OmitPeers are set by runMapPoll / sendLiteUpdate). */
+export function buildMapRequest(i: MapRequestInput): MapRequest {
+  const req: MapRequest = {
+    Version: i.version,
+    KeepAlive: true,
+    NodeKey: nodePublicToText(i.nodePublic),
+    DiscoKey: discoPublicToText(i.discoPublic),
+    Hostinfo: i.hostinfo,
+  };
+  if (i.endpoints && i.endpoints.length) {
+    req.Endpoints = i.endpoints.map((e) => e.addr);
+    req.EndpointTypes = i.endpoints.map((e) => e.type);
+  }
+  return req;
+}
 export const DEFAULT_WATCHDOG_MS = 120_000;
 
 /** What the poll needs from the HTTP/2 client (ControlHttp2Client fits). */
