@@ -47,10 +47,20 @@ typedef struct {
   ts_wg_endpoint ep;
   uint8_t priv[32], pub[32];
   ts_wg_peer *peer;
+  const uint8_t *lookup_key; /* the key this side configures on demand */
 } side;
 
 static const uint8_t IP4[2][4] = {{10, 0, 0, 1}, {10, 0, 0, 2}};
 static const uint8_t IP6[2][16] = {{0xfd, [15] = 1}, {0xfd, [15] = 2}};
+
+/* Side 1 configures side 0 on demand when it is not a peer (after churn removed it). */
+static ts_wg_peer *lookup(void *ctx, ts_wg_device *dev, const uint8_t pub[32]) {
+  side *self = ctx;
+  if (!self->lookup_key || memcmp(pub, self->lookup_key, 32) != 0) return NULL;
+  self->peer = ts_wg_peer_add(dev, pub, NULL);
+  if (self->peer) ts_wg_peer_allow(dev, self->peer, 4, IP4[0], 32);
+  return self->peer;
+}
 
 static void side_init(side *s, int id) {
   memset(s, 0, sizeof *s);
@@ -66,6 +76,10 @@ static void side_init(side *s, int id) {
   cfg.sink.ctx = &s->out;
   cfg.sink.send = sink;
   cfg.under_load_threshold = 8;
+  if (id == 1) {
+    cfg.peer_lookup = lookup;
+    cfg.peer_lookup_ctx = s;
+  }
   s->dev = ts_wg_device_new(s->priv, &cfg);
 }
 
@@ -121,6 +135,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   side s[2];
   side_init(&s[0], 0);
   side_init(&s[1], 1);
+  s[1].lookup_key = s[0].pub;
   add_peer(&s[0], &s[1], 1);
   add_peer(&s[1], &s[0], 0);
   /* Two peers that never answer, so queues, retransmissions and give-ups run next to the live one. */
