@@ -602,7 +602,10 @@ static ts_wg_rx_kind rx_initiation(ts_wg_device *d, uint64_t now, const uint8_t 
   ts_wg_ev_traversal(p, now);
   ts_wg_ev_any_received(p);
 
-  /* Answer at once: the response completes the handshake on our side. */
+  /* Answer at once: the response completes the handshake on our side. It counts as a handshake sent, so
+   * we do not also initiate towards this peer within REKEY_TIMEOUT (wireguard-go does the same). */
+  p->last_sent_handshake = now;
+  p->has_sent_handshake = 1;
   uint32_t index;
   if (ts_wg_index_new(d, p, NULL, &index)) return drop(d, out, TS_WG_DROP_NO_MEMORY);
   p->hs_index_live = 1;
