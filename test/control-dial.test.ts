@@ -221,3 +221,65 @@ test('a large netmap (3000 peers, ~1 MB) crosses HTTP/2 over Noise intact', asyn
     h2.close();
   }
 });
+
+test('hostile peers: garbage after the upgrade or inside the Noise stream never crashes either side', async () => {
+  const { randomBytes } = await import('node:crypto');
+  const { connect } = await import('node:net');
+  const { NoiseInitiator } = await import('../lib/control/noise.js');
+  const h2 = http2.createServer();
+  h2.on('sessionError', () => {});
+  h2.on('stream', (s) => s.respond({ ':status': 200 }));
+  let mode = 'garbage-after-101';
+  const { srv, url } = await server((req, sock, head) => {
+    if (mode === 'garbage-after-101') {
+      sock.on('error', () => {});
+      sock.end(Buffer.concat([Buffer.from('HTTP/1.1 101 Switching Protocols\r\nUpgrade: tailscale-control-protocol\r\nConnection: upgrade\r\n\r\n'), randomBytes(300)]));
+      return;
+    }
+    if (mode === 'garbage-records') {
+      const acc = acceptTs2021Upgrade(req, sock, head, { controlPrivate });
+      if (!acc) return;
+      // Valid Noise, then records whose plaintext is random (not HTTP/2).
+      acc.stream.write(randomBytes(5000));
+      return;
+    }
+    const acc = acceptTs2021Upgrade(req, sock, head, { controlPrivate });
+    if (acc) h2.emit('connection', acc.stream);
+  });
+  try {
+    for (let i = 0; i < 5; i++) {
+      await assert.rejects(dialTs2021({ controlURL: url, version: 113, machinePrivate: generatePrivateKey(), controlPublic, timeoutMs: 2000 }));
+    }
+    mode = 'garbage-records';
+    for (let i = 0; i < 5; i++) {
+      const noise = await dialTs2021({ controlURL: url, version: 113, machinePrivate: generatePrivateKey(), controlPublic });
+      const c = new ControlHttp2Client(noise, 'x');
+      await assert.rejects(c.postJSON('/machine/register', {}));
+      c.destroy();
+    }
+    // Hostile clients against the server side: bad headers, bad initiations, garbage records.
+    mode = 'h2';
+    const port = Number(new URL(url).port);
+    const send = (bytes: Buffer): Promise<void> =>
+      new Promise((resolve) => {
+        const s = connect(port, '127.0.0.1');
+        s.on('error', () => resolve());
+        s.on('close', () => resolve());
+        s.on('data', () => {});
+        s.end(bytes);
+        setTimeout(() => s.destroy(), 300);
+      });
+    const upgradeReq = (hs: string, extra = Buffer.alloc(0)) =>
+      Buffer.concat([Buffer.from(`POST /ts2021 HTTP/1.1\r\nHost: x\r\nUpgrade: tailscale-control-protocol\r\nConnection: upgrade\r\nX-Tailscale-Handshake: ${hs}\r\nContent-Length: 0\r\n\r\n`), extra]);
+    await send(upgradeReq('!!!notbase64'));
+    await send(upgradeReq(randomBytes(101).toString('base64')));
+    const ini = new NoiseInitiator({ version: 113, machinePrivate: generatePrivateKey(), controlPublic });
+    await send(upgradeReq(ini.initiation.toString('base64'), randomBytes(2000)));
+    const ini2 = new NoiseInitiator({ version: 113, machinePrivate: generatePrivateKey(), controlPublic });
+    await send(upgradeReq(ini2.initiation.toString('base64'), Buffer.from([0x04, 0xff, 0xff, 1, 2, 3])));
+  } finally {
+    srv.closeAllConnections();
+    srv.close();
+    h2.close();
+  }
+});

@@ -94,6 +94,9 @@ export class ControlHttp2Client {
         reject(err);
         return;
       }
+      // A stream error after the caller took over must never become an uncaught
+      // 'error' event: keep a no-op listener; callers add their own.
+      stream.on('error', () => {});
       const onError = (err: Error): void => reject(err);
       stream.once('error', onError);
       stream.once('response', (h) => {

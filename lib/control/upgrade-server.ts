@@ -36,6 +36,7 @@ export interface AcceptedUpgrade {
 }
 
 function reject(socket: Duplex, status: number, text: string): void {
+  socket.on('error', () => {});
   const body = text + '\n';
   socket.end(
     `HTTP/1.1 ${status} ${status === 400 ? 'Bad Request' : 'Error'}\r\nContent-Type: text/plain\r\n` +
@@ -67,6 +68,7 @@ export function acceptTs2021Upgrade(
   const version = initiationVersion(init);
   const switching = `HTTP/1.1 101 Switching Protocols\r\nUpgrade: ${UPGRADE_PROTOCOL}\r\nConnection: upgrade\r\n\r\n`;
   if (opts.minVersion !== undefined && version < opts.minVersion) {
+    socket.on('error', () => {});
     socket.end(Buffer.concat([Buffer.from(switching), errorMessage(`unsupported client version ${version}`)]));
     return null;
   }
@@ -78,11 +80,14 @@ export function acceptTs2021Upgrade(
     });
   } catch (err) {
     const msg = err instanceof ControlError ? err.message : 'handshake failed';
+    socket.on('error', () => {});
     socket.end(Buffer.concat([Buffer.from(switching), errorMessage(msg)]));
     return null;
   }
   socket.write(Buffer.concat([Buffer.from(switching), res.response]));
   const stream = new NoiseStream(socket, res, head.length ? { initial: Buffer.from(head) } : {});
+  // A peer vanishing must not crash the server; users still see errors through their own listeners.
+  stream.on('error', () => {});
   if (opts.earlyPayload) stream.write(encodeEarlyPayload(opts.earlyPayload));
   return { stream, machinePublic: res.machinePublic, version };
 }
