@@ -12,6 +12,7 @@ import {
   CipherState,
   errorMessage,
   MAX_PLAINTEXT_LEN,
+  seal,
 } from '../lib/control/noise.js';
 import { NoiseStream } from '../lib/control/noise-stream.js';
 import { encodeEarlyPayload } from '../lib/control/early-payload.js';
@@ -274,4 +275,23 @@ test('NoiseStream: a slow reader pauses the transport (bounded buffering)', asyn
   assert.equal(got, target);
   client.destroy();
   server.destroy();
+});
+
+test('CipherState: big-endian counter nonce; 2^64-1 is never used', () => {
+  const key = Buffer.alloc(32, 9);
+  const a = new CipherState(key);
+  const b = new CipherState(key);
+  (a as unknown as { counter: bigint }).counter = 0xffff_ffff_ffff_fffen;
+  (b as unknown as { counter: bigint }).counter = 0xffff_ffff_ffff_fffen;
+  const ct = a.encrypt(Buffer.from('last'));
+  assert.equal(b.decrypt(ct).toString(), 'last');
+  assert.throws(() => a.encrypt(Buffer.from('x')), { code: 'ERR_NOISE_NONCE_EXHAUSTED' });
+  assert.throws(() => b.decrypt(ct), { code: 'ERR_NOISE_NONCE_EXHAUSTED' });
+  // Counter 1 → nonce bytes 00000000 0000000000000001 (BE): differs from a little-endian layout.
+  const c = new CipherState(key);
+  c.encrypt(Buffer.alloc(0));
+  const viaBE = c.encrypt(Buffer.from('n1'));
+  const nonce = Buffer.alloc(12);
+  nonce[11] = 1;
+  assert.deepEqual(viaBE, seal(key, nonce, Buffer.alloc(0), Buffer.from('n1')));
 });
