@@ -198,3 +198,50 @@ test('our MapRequest and Hostinfo use only field names a real client sends (reco
   assert.match(req.DiscoKey!, /^discokey:[0-9a-f]{64}$/);
   assert.deepEqual(req.EndpointTypes, [1]);
 });
+
+test('DERP regions for the engine: sorted, defaults applied, "none" honoured', async () => {
+  const { derpRegionsFrom } = await import('../lib/control/engine-config.js');
+  const s = new NetmapState();
+  s.apply(structuredClone(samples['mapResponseFirstForB']!));
+  const cfg = engineConfigFromNetmap(s.netmap()!);
+  assert.deepEqual(cfg.derpRegions, [
+    {
+      id: 1,
+      code: 'test',
+      name: 'Loopback test region',
+      avoid: false,
+      noMeasureNoHome: false,
+      nodes: [
+        {
+          name: 't1',
+          regionID: 1,
+          hostName: '127.0.0.1',
+          ipv4: '127.0.0.1',
+          useIPv4: true,
+          ipv6: null,
+          useIPv6: false,
+          derpPort: 33927,
+          stunPort: 46357,
+          stunOnly: false,
+          certName: '',
+          insecureForTests: true,
+          canPort80: false,
+        },
+      ],
+    },
+  ]);
+  const r = derpRegionsFrom({
+    Regions: {
+      '9': { RegionID: 9, Nodes: [{ Name: '9a', RegionID: 9, HostName: 'd9.example', STUNPort: -1 }] },
+      '2': { RegionID: 2, Nodes: [{ Name: '2a', RegionID: 2, HostName: 'd2.example', CertName: 'sha256-raw:00' }] },
+      '3': null,
+    },
+  });
+  assert.deepEqual(r.map((x) => x.id), [2, 9]);
+  assert.equal(r[0]!.nodes[0]!.derpPort, 443);
+  assert.equal(r[0]!.nodes[0]!.stunPort, 3478);
+  assert.equal(r[0]!.nodes[0]!.certName, 'sha256-raw:00');
+  assert.equal(r[0]!.nodes[0]!.ipv4, null);
+  assert.equal(r[0]!.nodes[0]!.useIPv4, true);
+  assert.equal(r[1]!.nodes[0]!.stunPort, null);
+});

@@ -35,6 +35,37 @@ export interface EnginePeer {
   readonly user: number;
 }
 
+export interface EngineDERPNode {
+  readonly name: string;
+  readonly regionID: number;
+  readonly hostName: string;
+  /** Fixed IPv4 to dial, or null to resolve hostName. */
+  readonly ipv4: string | null;
+  /** False when the map says "none" for IPv4. */
+  readonly useIPv4: boolean;
+  readonly ipv6: string | null;
+  readonly useIPv6: boolean;
+  /** TLS port (DERPPort 0 ⇒ 443). */
+  readonly derpPort: number;
+  /** STUN port (0 ⇒ 3478), or null when the node has no STUN (-1). */
+  readonly stunPort: number | null;
+  readonly stunOnly: boolean;
+  /** Expected certificate name ("" = hostName); may be "sha256-raw:<hex>". */
+  readonly certName: string;
+  readonly insecureForTests: boolean;
+  readonly canPort80: boolean;
+}
+
+export interface EngineDERPRegion {
+  readonly id: number;
+  readonly code: string;
+  readonly name: string;
+  readonly avoid: boolean;
+  readonly noMeasureNoHome: boolean;
+  /** Nodes in preference order (the first is preferred). */
+  readonly nodes: readonly EngineDERPNode[];
+}
+
 export interface MagicDNSName {
   /** Lower-case FQDN without trailing dot. */
   readonly name: string;
@@ -51,6 +82,8 @@ export interface EngineConfig {
   /** Peers left out (expired key, bad key) with the reason. */
   readonly skippedPeers: ReadonlyArray<{ id: NodeID; reason: string }>;
   readonly derpMap: DERPMap | null;
+  /** The DERP map as a sorted list with defaults applied. */
+  readonly derpRegions: readonly EngineDERPRegion[];
   readonly filter: CompiledFilter;
   readonly magicDNSSuffix: string;
   /** FQDN → addresses for self and peers; short names (first label) too when unique. */
@@ -92,6 +125,65 @@ function isExpired(n: Node, now: Date): boolean {
   if (!n.KeyExpiry || n.KeyExpiry.startsWith('0001-01-01')) return false;
   const t = Date.parse(n.KeyExpiry);
   return Number.isFinite(t) && t <= now.getTime();
+}
+
+function ipField(v: string | undefined): { ip: string | null; use: boolean } {
+  if (v === 'none') return { ip: null, use: false };
+  if (!v) return { ip: null, use: true };
+  return { ip: v, use: true };
+}
+
+/** DERP map → regions sorted by ID, nodes with port defaults (protocols.md §3.5). */
+export function derpRegionsFrom(dm: DERPMap | null): EngineDERPRegion[] {
+  const out: EngineDERPRegion[] = [];
+  for (const [key, r] of Object.entries(dm?.Regions ?? {})) {
+    if (!r) continue;
+    const id = r.RegionID || Number(key);
+    if (!Number.isSafeInteger(id) || id <= 0) continue;
+    const nodes: EngineDERPNode[] = [];
+    for (const n of r.Nodes ?? []) {
+      if (!n || typeof n.HostName !== 'string') continue;
+      const v4 = ipField(n.IPv4);
+      const v6 = ipField(n.IPv6);
+      const stun = n.STUNPort ?? 0;
+      nodes.push({
+        name: n.Name ?? '',
+        regionID: id,
+        hostName: n.HostName,
+        ipv4: v4.ip,
+        useIPv4: v4.use,
+        ipv6: v6.ip,
+        useIPv6: v6.use,
+        derpPort: n.DERPPort && n.DERPPort > 0 ? n.DERPPort : 443,
+        stunPort: stun < 0 ? null : stun === 0 ? 3478 : stun,
+        stunOnly: n.STUNOnly === true,
+        certName: n.CertName ?? '',
+        insecureForTests: n.InsecureForTests === true,
+        canPort80: n.CanPort80 === true,
+      });
+    }
+    out.push({
+      id,
+      code: r.RegionCode ?? '',
+      name: r.RegionName ?? '',
+      avoid: r.Avoid === true,
+      noMeasureNoHome: r.NoMeasureNoHome === true,
+      nodes,
+    });
+  }
+  return out.sort((a, b) => a.id - b.id);
+}
+
+const derpCache = new WeakMap<DERPMap, EngineDERPRegion[]>();
+
+function derpRegionsCached(dm: DERPMap | null): EngineDERPRegion[] {
+  if (!dm) return [];
+  let r = derpCache.get(dm);
+  if (!r) {
+    r = derpRegionsFrom(dm);
+    derpCache.set(dm, r);
+  }
+  return r;
 }
 
 export function engineConfigFromNetmap(nm: NetworkMap, now: Date = new Date()): EngineConfig {
@@ -170,6 +262,7 @@ export function engineConfigFromNetmap(nm: NetworkMap, now: Date = new Date()): 
     peers,
     skippedPeers: skipped,
     derpMap: nm.derpMap,
+    derpRegions: derpRegionsCached(nm.derpMap),
     filter: compiled(nm.packetFilter),
     magicDNSSuffix: suffix,
     dnsNames,
