@@ -215,3 +215,24 @@ test('e2e: ephemeral nodes left over from a previous run are removed after a res
   const saved = JSON.parse(readFileSync(join(dir, 'devnet-state.json'), 'utf8')) as { state: { nodes: unknown[] } };
   assert.equal(saved.state.nodes.length, 1);
 });
+
+test('e2e: ControlClient interactive login (authURL event → approve)', async (t) => {
+  const net = await startDevnet();
+  t.after(() => net.close());
+  const client = new ControlClient({ controlURL: net.controlURL, store: new MemoryStore(), hostname: 'interactive', userLogf: () => {} });
+  t.after(() => client.close());
+  const urls: string[] = [];
+  client.on('authURL', (u: string) => {
+    urls.push(u);
+    if (urls.length === 1) setTimeout(() => net.approve(u, { user: 'gina@example.com' }), 20);
+  });
+  const nm = await client.up(AbortSignal.timeout(10000));
+  assert.equal(urls.length, 1);
+  assert.ok(urls[0]!.startsWith(`${net.controlURL}/register/`));
+  assert.equal(nm.self.Name, 'interactive.devnet.internal.');
+  assert.equal(nm.userProfiles.get(nm.self.User!)?.LoginName, 'gina@example.com');
+  await client.close();
+  const n = await net.waitFor(() => net.nodes().find((x) => !x.online), 5000);
+  assert.equal(n.hostname, 'interactive');
+  assert.equal(n.user, 'gina@example.com');
+});
