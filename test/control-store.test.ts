@@ -64,6 +64,24 @@ test('FileStore: a failed write leaves the previous file intact (atomic replace)
   }
 });
 
+test('FileStore: a failed replace leaves no temp file and keeps the previous value (any user)', async () => {
+  const { mkdirSync } = await import('node:fs');
+  const base = tmp();
+  try {
+    const s = new FileStore(base);
+    await s.set('a', Buffer.from('1'));
+    // Make the rename fail: swap the state file for a non-empty directory.
+    rmSync(s.file);
+    mkdirSync(s.file);
+    writeFileSync(join(s.file, 'x'), 'x');
+    await assert.rejects(s.set('a', Buffer.from('2')), { code: 'ERR_STORE' });
+    assert.equal((await s.get('a'))?.toString(), '1', 'in-memory value unchanged');
+    assert.deepEqual(readdirSync(base), ['tailscaled.state'], 'temp file removed');
+  } finally {
+    rmSync(base, { recursive: true, force: true });
+  }
+});
+
 test('FileStore: a crash before the rename (stale temp file) leaves the old state readable', async () => {
   const base = tmp();
   try {
