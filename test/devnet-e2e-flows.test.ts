@@ -58,7 +58,9 @@ test('e2e: programmatic approve(url) and a Followup that times out asks again', 
   t.after(() => net.close());
   const c = await MiniClient.connect(net.controlURL);
   t.after(() => c.close());
+  const seen = net.waitFor(() => net.pendingLogins()[0]);
   const r = await c.register();
+  assert.equal((await seen).url, r.AuthURL);
   const again = await c.register({ Followup: r.AuthURL! });
   assert.equal(again.AuthURL, r.AuthURL, 'not approved yet: same URL');
   const waiting = c.register({ Followup: r.AuthURL! });

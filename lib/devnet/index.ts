@@ -156,7 +156,7 @@ export interface Devnet {
   /** Removes a node from the tailnet (its map stream is ended). */
   removeNode(id: number): boolean;
   setNodeTags(id: number, tags: string[]): boolean;
-  /** Calls `listener` after every change to nodes, users, keys or policy; returns an unsubscribe function. */
+  /** Calls `listener` after every change to nodes, users, keys, policy or pending logins; returns an unsubscribe function. */
   onChange(listener: () => void): () => void;
   /**
    * Resolves with the first truthy value of `check()`, evaluated now and after

@@ -309,10 +309,21 @@ export class DevnetServer {
       if (e instanceof StateError || e instanceof RangeError) return sendText(res, 503, e.message);
       throw e;
     }
-    if (outcome.kind === 'error') return sendText(res, outcome.status, outcome.message);
+    if (outcome.kind === 'error') {
+      this.cfg.logf(`devnet: register refused (${outcome.status}): ${outcome.message}`);
+      return sendText(res, outcome.status, outcome.message);
+    }
     if (outcome.kind === 'response') {
-      if (outcome.node) this.cancelEphemeralRemoval(outcome.node.id);
-      return sendJSON(res, 200, outcome.response);
+      const rr = outcome.response;
+      if (outcome.node) {
+        this.cancelEphemeralRemoval(outcome.node.id);
+        this.cfg.logf(`devnet: node ${outcome.node.dnsLabel} (${outcome.node.id}, ${outcome.node.ipv4}) registered`);
+      } else if (rr.Error) {
+        this.cfg.logf(`devnet: register failed: ${rr.Error}`);
+      } else if (rr.AuthURL && !r.Followup) {
+        this.cfg.logf(`devnet: login for ${r.Hostinfo?.Hostname ?? 'a node'} waits for approval at ${rr.AuthURL}`);
+      }
+      return sendJSON(res, 200, rr);
     }
     // Followup: hold the request until approved, the client leaves, or the timeout.
     const pending = outcome.pending;
@@ -392,6 +403,7 @@ export class DevnetServer {
     set.add(session);
     this.cancelEphemeralRemoval(node.id);
     res.once('close', () => session.close(false));
+    if (!node.online) this.cfg.logf(`devnet: node ${node.dnsLabel} (${node.id}) is online`);
     this.state.setOnline(node, true, now);
     session.start();
   }
@@ -405,6 +417,7 @@ export class DevnetServer {
     const node = this.state.node(s.nodeId);
     if (!node) return;
     this.state.setOnline(node, false, this.cfg.now());
+    if (!this.closing) this.cfg.logf(`devnet: node ${node.dnsLabel} (${node.id}) went offline`);
     if (node.ephemeral && !this.closing) this.scheduleEphemeralRemoval(node.id);
   }
 

@@ -37,7 +37,8 @@ export interface CreateAuthKeyOptions {
   description?: string;
 }
 
-export type ChangeKind = 'netmap' | 'persist';
+/** netmap: what nodes see changed; persist: saved data changed; pending: interactive logins changed. */
+export type ChangeKind = 'netmap' | 'persist' | 'pending';
 
 export interface StateSnapshot {
   version: 1;
@@ -426,6 +427,7 @@ export class DevnetState {
     const id = randomBytes(12).toString('hex');
     const rec: PendingRegistration = { ...p, id, url: urlFor(id), created: now.toISOString(), approval: null };
     this.pending.set(id, rec);
+    this.changed('pending');
     return rec;
   }
 
@@ -457,11 +459,12 @@ export class DevnetState {
     );
     p.approval = { userId: user.id, nodeId: node.id };
     this.changed('netmap');
+    this.changed('pending');
     return node;
   }
 
   dropPending(id: string): void {
-    this.pending.delete(id);
+    if (this.pending.delete(id)) this.changed('pending');
   }
 
   // -- persistence --------------------------------------------------------
