@@ -1,6 +1,6 @@
 /* WireGuard device tests: two or more in-process devices over a hand-driven fake network. */
 #include "test.h"
-#include "wg_net.h"
+#include "test_wg_net.h"
 #include "wg/wg_msg.h"
 
 static const uint8_t IP_A[4] = {10, 0, 0, 1}, IP_B[4] = {10, 0, 0, 2}, IP_C[4] = {10, 0, 0, 3};

@@ -5,7 +5,7 @@
 #include "wg/wg_internal.h"
 #include "wg/wg_msg.h"
 #include "wg/wg_replay.h"
-#include "wg_net.h"
+#include "test_wg_net.h"
 
 /* ---- replay window ---- */
 
