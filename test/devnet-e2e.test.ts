@@ -126,3 +126,26 @@ test('e2e: forty nodes join; everyone converges on the full peer list', async (t
   );
   assert.ok(Date.now() - started < 20000);
 });
+
+test('e2e: a second map poll from the same node replaces the first without an offline blip', async (t) => {
+  const net = await startDevnet();
+  t.after(() => net.close());
+  const key = net.createAuthKey({ reusable: true });
+  const a = await MiniClient.connect(net.controlURL, { hostname: 'watch' });
+  t.after(() => a.close());
+  await a.register({ Auth: { AuthKey: key } });
+  const b = await MiniClient.connect(net.controlURL, { hostname: 'flappy' });
+  t.after(() => b.close());
+  await b.register({ Auth: { AuthKey: key } });
+  const mb1 = await b.map();
+  await mb1.next();
+  const ma = await a.map();
+  const first = await ma.next();
+  assert.equal(first.Peers?.[0]?.Online, true);
+  const mb2 = await b.map();
+  await mb2.next();
+  await assert.rejects(mb1.until(() => false, 2000), /ended/);
+  // No Online:false patch reached the watcher.
+  await assert.rejects(ma.until((m) => !!m.PeersChangedPatch?.some((p) => p.Online === false), 300), /timed out/);
+  assert.equal(net.nodes().find((n) => n.hostname === 'flappy')?.online, true);
+});

@@ -377,8 +377,6 @@ export class DevnetServer {
     }
     if (res.stream.destroyed) return;
     res.writeHead(200, { 'content-type': 'application/octet-stream' });
-    // One live stream per node: a new poll replaces the old one.
-    for (const old of [...(this.streamsByNode.get(node.id) ?? [])]) old.close(true);
     const sink: MapSink = {
       write: (c) => res.write(c),
       end: () => res.end(),
@@ -400,7 +398,10 @@ export class DevnetServer {
       set = new Set();
       this.streamsByNode.set(node.id, set);
     }
+    // One live stream per node: a new poll replaces the old one (the node stays online throughout).
+    const older = [...set];
     set.add(session);
+    for (const old of older) old.close(true);
     this.cancelEphemeralRemoval(node.id);
     res.once('close', () => session.close(false));
     if (!node.online) this.cfg.logf(`devnet: node ${node.dnsLabel} (${node.id}) is online`);
