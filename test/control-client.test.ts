@@ -261,10 +261,22 @@ test('PingRequest: liveness HEAD and c2n answered over Noise', async () => {
     await c.up(AbortSignal.timeout(5000));
     const key = nodePublicToText(c.nodePublic!);
     const u1 = new URL(fc.ping(key));
-    const u2 = new URL(fc.ping(key, 'c2n'));
+    const u2 = new URL(fc.ping(key, 'c2n', Buffer.from('GET /vip-services HTTP/1.1\r\nHost: x\r\n\r\n')));
+    const u3 = new URL(fc.ping(key, 'c2n', Buffer.from('POST /echo HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello')));
+    const u4 = new URL(fc.ping(key, 'c2n', Buffer.from('GET /debug/nope HTTP/1.1\r\n\r\n')));
     const deadline = Date.now() + 3000;
-    while (fc.pingAnswers.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    assert.deepEqual(fc.pingAnswers.sort(), [`HEAD ${u1.pathname}`, `POST ${u2.pathname} HTTP/1.1 404 Not Found`].sort());
+    while (fc.pingAnswers.length < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(
+      fc.pingAnswers.sort(),
+      [
+        `HEAD ${u1.pathname}`,
+        `POST ${u2.pathname} HTTP/1.1 200 OK`,
+        `POST ${u3.pathname} HTTP/1.1 200 OK`,
+        `POST ${u4.pathname} HTTP/1.1 404 Not Found`,
+      ].sort(),
+    );
+    assert.match(fc.pingBodies.get(u2.pathname)!, /\r\n\r\n\{"VIPServices":\[\],"ServicesHash":""\}$/);
+    assert.match(fc.pingBodies.get(u3.pathname)!, /Content-Length: 5\r\n\r\nhello$/);
   } finally {
     await c.close();
     await fc.close();

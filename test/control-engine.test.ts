@@ -245,3 +245,17 @@ test('DERP regions for the engine: sorted, defaults applied, "none" honoured', a
   assert.equal(r[0]!.nodes[0]!.useIPv4, true);
   assert.equal(r[1]!.nodes[0]!.stunPort, null);
 });
+
+test('c2n: request parsing, handlers and response serialization', async () => {
+  const { parseC2NRequest, serializeC2NResponse, answerC2NPayload } = await import('../lib/control/c2n.js');
+  const r = parseC2NRequest(Buffer.from('POST /echo?x=1 HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nC2n-Handler-Timeout: 5s\r\n\r\nabcdef'));
+  assert.equal(r.method, 'POST');
+  assert.equal(r.path, '/echo?x=1');
+  assert.equal(r.headers['c2n-handler-timeout'], '5s');
+  assert.equal(r.body.toString(), 'abc');
+  assert.throws(() => parseC2NRequest(Buffer.from('garbage')), { code: 'ERR_BAD_MESSAGE' });
+  assert.throws(() => parseC2NRequest(Buffer.from('GET / HTTP/1.1\r\nbad\r\n\r\n')), { code: 'ERR_BAD_MESSAGE' });
+  assert.equal(serializeC2NResponse({ status: 200, body: 'hi' }).toString(), 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi');
+  assert.match(answerC2NPayload(Buffer.from('not http').toString('base64')).toString(), /^HTTP\/1\.1 400 Bad Request/);
+  assert.match(answerC2NPayload(null).toString(), /^HTTP\/1\.1 400/);
+});

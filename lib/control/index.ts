@@ -24,3 +24,4 @@ export * from './map-poll.js';
 export * from './ping.js';
 export * from './client.js';
 export * from './engine-diff.js';
+export * from './c2n.js';

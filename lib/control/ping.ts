@@ -1,11 +1,12 @@
 /**
  * Answering a control PingRequest (protocols.md §2.14): liveness (`Types`
  * empty → HEAD <URL>, over Noise if URLIsNoise) and c2n (answered with a
- * serialized HTTP/1.1 404 for now, POSTed over Noise). Disco/TSMP/ICMP/peerapi
+ * c2n.ts: /echo and /vip-services, 404 otherwise; POSTed over Noise). Disco/TSMP/ICMP/peerapi
  * pings need the data plane and are handed to the caller.
  */
 import http from 'node:http';
 import https from 'node:https';
+import { answerC2NPayload, serializeC2NResponse } from './c2n.js';
 import { ControlError } from './errors.js';
 import type { DialTLSOptions } from './dial.js';
 import type { RequestOptions } from './http2-client.js';
@@ -28,10 +29,9 @@ export function pingKind(pr: PingRequest): PingKind {
   return 'data-plane';
 }
 
-/** Serialized HTTP/1.1 response for c2n requests we do not handle yet. */
+/** Serialized HTTP/1.1 404 for c2n requests we do not handle. */
 export function c2nNotFoundResponse(): Buffer {
-  const body = 'not implemented\n';
-  return Buffer.from(`HTTP/1.1 404 Not Found\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+  return serializeC2NResponse({ status: 404, headers: { 'Content-Type': 'text/plain; charset=utf-8' }, body: 'not implemented\n' });
 }
 
 function pathOf(url: string): string {
@@ -77,7 +77,7 @@ export async function answerPing(pr: PingRequest, noise: NoiseRequester | null, 
     case 'liveness':
       return pr.URLIsNoise ? overNoise(noise, pr, 'HEAD') : plainHead(pr.URL, tls);
     case 'c2n':
-      return overNoise(noise, pr, 'POST', c2nNotFoundResponse());
+      return overNoise(noise, pr, 'POST', answerC2NPayload(pr.Payload));
     default:
       return null;
   }
