@@ -172,3 +172,30 @@ test('devnet: an unknown auth key makes up() reject', async (t) => {
   t.after(() => c.close());
   await assert.rejects(c.up(AbortSignal.timeout(10_000)), { code: 'ERR_REGISTER' });
 });
+
+test('devnet: an ACL policy arrives as a packet filter the compiled filter enforces', async (t) => {
+  const { filterAllows, PROTO_TCP } = await import('../lib/control/filter.js');
+  const net = await startDevnet({
+    policy: {
+      tagOwners: { 'tag:client': ['dev@example.com'], 'tag:server': ['dev@example.com'] },
+      acls: [{ action: 'accept', src: ['tag:client'], dst: ['tag:server:80'] }],
+    },
+  });
+  t.after(() => net.close());
+  const server = client(net.controlURL, { hostname: 'srv', authKey: net.createAuthKey({ tags: ['tag:server'] }), advertiseTags: ['tag:server'] });
+  const cl = client(net.controlURL, { hostname: 'cli', authKey: net.createAuthKey({ tags: ['tag:client'] }), advertiseTags: ['tag:client'] });
+  const other = client(net.controlURL, { hostname: 'oth', authKey: net.createAuthKey({}) });
+  t.after(() => server.close());
+  t.after(() => cl.close());
+  t.after(() => other.close());
+  await server.up(AbortSignal.timeout(10_000));
+  await cl.up(AbortSignal.timeout(10_000));
+  await other.up(AbortSignal.timeout(10_000));
+  const srvIP = server.netmap!.self.Addresses![0]!.split('/')[0]!;
+  const cliIP = cl.netmap!.self.Addresses![0]!.split('/')[0]!;
+  const othIP = other.netmap!.self.Addresses![0]!.split('/')[0]!;
+  const f = await waitFor(server, (_nm, cfg) => (cfg.filter.matches.length > 0 ? cfg.filter : undefined));
+  assert.ok(filterAllows(f, { proto: PROTO_TCP, src: cliIP, dst: srvIP, dstPort: 80 }), 'client → server:80 allowed');
+  assert.ok(!filterAllows(f, { proto: PROTO_TCP, src: cliIP, dst: srvIP, dstPort: 22 }), 'other ports denied');
+  assert.ok(!filterAllows(f, { proto: PROTO_TCP, src: othIP, dst: srvIP, dstPort: 80 }), 'untagged node denied');
+});
