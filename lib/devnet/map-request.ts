@@ -4,16 +4,13 @@
  * ignored (newer clients send more).
  */
 import type { Hostinfo, MapRequest } from '../control/tailcfg.js';
+import { checkHostinfo, normalizeHostinfo } from './hostinfo-check.js';
 
 export const MAX_ENDPOINTS = 64;
 
 const NODEKEY_RE = /^nodekey:[0-9a-f]{64}$/;
 const DISCOKEY_RE = /^discokey:[0-9a-f]{64}$/;
 const ZERO_DISCO = `discokey:${'0'.repeat(64)}`;
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
 
 export interface ValidMapRequest {
   req: MapRequest;
@@ -44,9 +41,9 @@ export function validateMapRequest(body: Record<string, unknown>): ValidMapReque
   }
   let hostinfo: Hostinfo | undefined;
   if (body['Hostinfo'] !== undefined && body['Hostinfo'] !== null) {
-    if (!isObject(body['Hostinfo'])) return 'MapRequest.Hostinfo must be an object';
-    hostinfo = body['Hostinfo'] as Hostinfo;
-    if (hostinfo.NetInfo !== undefined && hostinfo.NetInfo !== null && !isObject(hostinfo.NetInfo)) return 'MapRequest.Hostinfo.NetInfo must be an object';
+    const bad = checkHostinfo(body['Hostinfo'], 'MapRequest.Hostinfo');
+    if (bad) return bad;
+    hostinfo = normalizeHostinfo(body['Hostinfo'] as Record<string, unknown>);
   }
   let endpoints: string[] | undefined;
   const eps = body['Endpoints'];

@@ -6,6 +6,7 @@
  */
 import type { Hostinfo, RegisterRequest, RegisterResponse } from '../control/tailcfg.js';
 import { userOwnsTag } from './acl-compile.js';
+import { checkHostinfo, normalizeHostinfo } from './hostinfo-check.js';
 import { TAGGED_DEVICES_LOGIN, type DevnetState } from './state.js';
 import type { DevnetNode, PendingRegistration } from './types.js';
 
@@ -37,7 +38,12 @@ export function validateRegisterRequest(body: unknown): RegisterRequest | string
     return 'RegisterRequest.OldNodeKey must be "nodekey:<64 hex>"';
   }
   if (typeof body['Version'] !== 'number' || !Number.isInteger(body['Version'])) return 'RegisterRequest.Version must be an integer';
-  if (body['Hostinfo'] !== undefined && body['Hostinfo'] !== null && !isObject(body['Hostinfo'])) return 'RegisterRequest.Hostinfo must be an object';
+  if (body['Hostinfo'] !== undefined && body['Hostinfo'] !== null) {
+    const bad = checkHostinfo(body['Hostinfo'], 'RegisterRequest.Hostinfo');
+    if (bad) return bad;
+    body['Hostinfo'] = normalizeHostinfo(body['Hostinfo'] as Record<string, unknown>);
+  }
+  if (body['Ephemeral'] !== undefined && body['Ephemeral'] !== null && typeof body['Ephemeral'] !== 'boolean') return 'RegisterRequest.Ephemeral must be a boolean';
   const auth = body['Auth'];
   if (auth !== undefined && auth !== null) {
     if (!isObject(auth)) return 'RegisterRequest.Auth must be an object';
