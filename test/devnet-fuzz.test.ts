@@ -79,3 +79,38 @@ test('fuzz: mutated register and map requests never cause a 500 or a crash', asy
   assert.ok(first.Node);
   JSON.stringify(net.nodes());
 });
+
+test('fuzz: the HuJSON and policy parsers only ever throw their own errors', async () => {
+  const { parseHuJSON, HuJSONError } = await import('../lib/devnet/hujson.js');
+  const { parsePolicy, PolicyError } = await import('../lib/devnet/policy.js');
+  const { compileFilter } = await import('../lib/devnet/acl-compile.js');
+  const tokens = ['{', '}', '[', ']', ',', ':', '"acls"', '"src"', '"dst"', '"*"', '"*:*"', '"group:a"', '"groups"', '"grants"', '"ip"', '"app"',
+    '"tag:x"', '"tagOwners"', '"hosts"', '"h"', '"1.2.3.4"', '"a@b"', '"h:22"', '"nodeAttrs"', '"target"', '"attr"', '"proto"', '"tcp"',
+    '1', '-2.5e3', 'true', 'null', '// c\n', '/* c */', ' ', '\n', '"\\u0041"', '"\\x"', '/'];
+  const r = rng(777);
+  let parsed = 0;
+  for (let i = 0; i < 5000; i++) {
+    let s = '';
+    const n = 1 + Math.floor(r() * 30);
+    for (let j = 0; j < n; j++) s += tokens[Math.floor(r() * tokens.length)];
+    try {
+      parseHuJSON(s);
+      parsed++;
+    } catch (e) {
+      assert.ok(e instanceof HuJSONError, `${JSON.stringify(s)}: ${(e as Error).stack}`);
+    }
+  }
+  assert.ok(parsed > 0);
+  const nodes = [{ id: 1, addresses: ['100.64.0.1', 'fd7a:115c:a1e0::6440:1'], user: 'a@b', tags: ['tag:x'] }];
+  for (let i = 0; i < 3000; i++) {
+    const pol: Record<string, unknown> = {};
+    for (const k of ['acls', 'grants', 'groups', 'tagOwners', 'hosts', 'nodeAttrs']) if (r() < 0.4) pol[k] = randomValue(r);
+    if (r() < 0.5) pol['acls'] = [{ action: 'accept', src: [randomValue(r)], dst: ['*:*'] }];
+    if (r() < 0.3) pol['grants'] = [{ src: ['*'], dst: ['*'], ip: [randomValue(r)], app: randomValue(r) }];
+    try {
+      compileFilter(parsePolicy(pol), nodes);
+    } catch (e) {
+      assert.ok(e instanceof PolicyError || e instanceof HuJSONError, `${JSON.stringify(pol)}: ${(e as Error).stack}`);
+    }
+  }
+});
