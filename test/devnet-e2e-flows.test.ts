@@ -238,3 +238,20 @@ test('e2e: ControlClient interactive login (authURL event → approve)', async (
   assert.equal(n.hostname, 'interactive');
   assert.equal(n.user, 'gina@example.com');
 });
+
+test('e2e: DNS options (nameservers, extra records) reach the node', async (t) => {
+  const net = await startDevnet({ nameservers: ['1.1.1.1'], extraRecords: [{ Name: 'db.devnet.internal', Value: '100.64.0.99' }] });
+  t.after(() => net.close());
+  const c = await MiniClient.connect(net.controlURL);
+  t.after(() => c.close());
+  await c.register({ Auth: { AuthKey: net.createAuthKey() } });
+  const m = await c.map();
+  const first = await m.next();
+  assert.deepEqual(first.DNSConfig, {
+    Resolvers: [{ Addr: '1.1.1.1' }],
+    Domains: ['devnet.internal'],
+    Proxied: true,
+    Routes: {},
+    ExtraRecords: [{ Name: 'db.devnet.internal', Value: '100.64.0.99' }],
+  });
+});

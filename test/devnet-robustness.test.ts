@@ -225,3 +225,20 @@ test('robust: close() ends streams and pending long-polls promptly', async () =>
   d.close();
   await assert.rejects(dialTs2021({ controlURL: net.controlURL, version: 145, machinePrivate: generatePrivateKey(), controlPublic: parseMachinePublic(net.publicKey), timeoutMs: 1000 }));
 });
+
+test('robust: idle Noise connections are closed; a map stream with keep-alives stays', async (t) => {
+  const net = await startDevnet({ idleTimeoutMs: 300, keepAliveMs: 50 });
+  t.after(() => net.close());
+  const idle = await rawNoise(net);
+  const t0 = Date.now();
+  await closed(idle.sock, 3000);
+  assert.ok(Date.now() - t0 >= 200);
+  const c = await MiniClient.connect(net.controlURL);
+  t.after(() => c.close());
+  await c.register({ Auth: { AuthKey: net.createAuthKey() } });
+  const m = await c.map();
+  await m.next();
+  await new Promise((r) => setTimeout(r, 800));
+  assert.deepEqual(await m.next(1000, true), { KeepAlive: true });
+  assert.equal(net.nodes()[0]!.online, true);
+});

@@ -16,7 +16,7 @@
  *   await net.close();
  */
 import { generatePrivateKey, parsePrivate, privateToText } from '../control/keys.js';
-import type { DERPMap } from '../control/tailcfg.js';
+import type { DERPMap, DNSRecord } from '../control/tailcfg.js';
 import { devnetDERPMap, validateDERPMap, type DevnetDERPOptions } from './derpmap.js';
 import type { NetmapConfig } from './netmap.js';
 import { fqdn } from './netmap.js';
@@ -56,6 +56,8 @@ export interface DevnetOptions {
   derpMap?: DERPMap;
   /** Upstream DNS resolvers handed to clients. */
   nameservers?: string[];
+  /** Extra MagicDNS records, e.g. [{ Name: 'db.devnet.internal', Value: '100.64.0.9' }]. */
+  extraRecords?: DNSRecord[];
   /** MagicDNS on (default true). */
   magicDNS?: boolean;
   /** Each node sees only the peers the policy lets it talk to, and only its own filter rules (default true). */
@@ -76,6 +78,8 @@ export interface DevnetOptions {
   defaultUser?: string;
   /** Most simultaneous Noise connections; default 1024. */
   maxConnections?: number;
+  /** Close a Noise connection after this long without HTTP/2 traffic; default max(5 min, 3 keep-alive periods, 2 Followup timeouts). */
+  idleTimeoutMs?: number;
   /** Diagnostics; default: discard. */
   logf?: (msg: string) => void;
   /** Fixed Noise private key (tests); default: from stateDir, else random. */
@@ -208,6 +212,7 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
     magicDNS: options.magicDNS ?? true,
     trimByPolicy: options.trimPeersByPolicy ?? true,
     ...(options.nameservers ? { nameservers: options.nameservers } : {}),
+    ...(options.extraRecords ? { extraRecords: options.extraRecords } : {}),
   });
   const now = (): Date => new Date();
   const defaultUser = options.defaultUser ?? DEFAULT_USER_LOGIN;
@@ -220,6 +225,7 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
     ephemeralTimeoutMs: options.ephemeralTimeoutMs ?? 10_000,
     defaultUser,
     maxConnections: options.maxConnections ?? 1024,
+    idleTimeoutMs: options.idleTimeoutMs ?? Math.max(5 * 60_000, 3 * (options.keepAliveMs ?? 50_000), 2 * (options.followupTimeoutMs ?? 60_000)),
     logf,
     netmap: netmapCfg,
     now,

@@ -3,7 +3,7 @@
  * peers, the packet filter, DNS config, DERP map and user profiles. Pure
  * functions of the state; map-session.ts turns successive views into deltas.
  */
-import type { CapMap, DERPMap, DNSConfig, FilterRule, MapResponse, Node, UserProfile } from '../control/tailcfg.js';
+import type { CapMap, DERPMap, DNSConfig, DNSRecord, FilterRule, MapResponse, Node, UserProfile } from '../control/tailcfg.js';
 import { DERP_MAGIC_IP, ZERO_TIME } from '../control/tailcfg.js';
 import { compileFilter, compileNodeCapMap, type PolicyNode } from './acl-compile.js';
 import type { IPAddr } from './ip.js';
@@ -17,6 +17,8 @@ export interface NetmapConfig {
   derpMap: DERPMap;
   /** Extra upstream resolvers handed to clients (optional). */
   nameservers?: string[];
+  /** Extra DNS records served by MagicDNS (name → address). */
+  extraRecords?: DNSRecord[];
   /** Whether MagicDNS is on (default true). */
   magicDNS?: boolean;
   /**
@@ -103,6 +105,7 @@ export function dnsConfig(cfg: NetmapConfig): DNSConfig {
     Proxied: magic,
   };
   if (magic) out.Routes = {};
+  if (cfg.extraRecords?.length) out.ExtraRecords = cfg.extraRecords;
   return out;
 }
 

@@ -45,6 +45,8 @@ export interface ServerConfig {
   defaultUser: string;
   /** Most Noise connections open at once. */
   maxConnections: number;
+  /** A Noise connection without any HTTP/2 traffic for this long is closed. */
+  idleTimeoutMs: number;
   logf: (msg: string) => void;
   netmap: () => NetmapConfig;
   now: () => Date;
@@ -261,6 +263,9 @@ export class DevnetServer {
       });
     });
     h2.on('sessionError', (e: Error) => this.cfg.logf(`devnet: HTTP/2 session error: ${e.message}`));
+    // A connection with no HTTP/2 traffic at all (not even keep-alives or a long-poll ending) is dropped.
+    // (With no 'timeout' listener, node:http2 destroys the idle session.)
+    h2.setTimeout(this.cfg.idleTimeoutMs);
     h2.on('unknownProtocol', () => noise.destroy());
     h2.emit('connection', noise);
   }
