@@ -218,7 +218,7 @@ test('robust: close() ends streams and pending long-polls promptly', async () =>
   await m.next();
   const t0 = Date.now();
   await net.close();
-  assert.ok(Date.now() - t0 < 2000);
+  assert.ok(Date.now() - t0 < 5000);
   await waiting;
   await assert.rejects(m.next(2000), /ended|closed|cancel/i);
   c.close();
