@@ -255,3 +255,22 @@ test('e2e: DNS options (nameservers, extra records) reach the node', async (t) =
     ExtraRecords: [{ Name: 'db.devnet.internal', Value: '100.64.0.99' }],
   });
 });
+
+test('e2e: control pings (liveness and c2n) answered by lib/control ControlClient', async (t) => {
+  const net = await startDevnet();
+  t.after(() => net.close());
+  const client = new ControlClient({ controlURL: net.controlURL, store: new MemoryStore(), hostname: 'pingme', authKey: net.createAuthKey(), userLogf: () => {} });
+  t.after(() => client.close());
+  await client.up(AbortSignal.timeout(10000));
+  const id = net.nodes()[0]!.id;
+  const rtt = await net.pingNode(id, 5000);
+  assert.ok(rtt >= 0 && rtt < 5000);
+  const echo = await net.c2n(id, { method: 'POST', path: '/echo', body: 'hello node' }, 5000);
+  assert.equal(echo.status, 200);
+  assert.equal(echo.body.toString(), 'hello node');
+  const missing = await net.c2n(id, { path: '/no-such-handler' }, 5000);
+  assert.equal(missing.status, 404);
+  await client.close();
+  await net.waitFor(() => !net.nodes()[0]!.online);
+  await assert.rejects(net.pingNode(id, 500), /no map stream/);
+});

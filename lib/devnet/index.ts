@@ -26,6 +26,7 @@ import { registrationIdFrom } from './approval-page.js';
 import { CURRENT_CAPABILITY_VERSION, DevnetServer, MIN_CAPABILITY_VERSION } from './server.js';
 import { DEFAULT_USER_LOGIN, DevnetState, StateError, TAGGED_DEVICES_LOGIN, type CreateAuthKeyOptions } from './state.js';
 import type { DevnetNode } from './types.js';
+import type { C2NReply, C2NRequestSpec } from './pings.js';
 
 export type { Policy, PolicyACL, PolicyGrant, PolicyNodeAttr } from './policy.js';
 export { PolicyError, parsePolicy, DEFAULT_POLICY } from './policy.js';
@@ -34,6 +35,7 @@ export { compileFilter, compileNodeCapMap, type PolicyNode } from './acl-compile
 export type { DevnetDERPOptions } from './derpmap.js';
 export { devnetDERPMap } from './derpmap.js';
 export type { CreateAuthKeyOptions } from './state.js';
+export type { C2NReply, C2NRequestSpec } from './pings.js';
 export { StateError } from './state.js';
 export { encodeZstdRawFrame, decodeZstdSimpleFrame, ZstdFormatError } from './zstd-raw.js';
 export { allocateAddresses, ipv6ForIPv4, TAILNET_IPV4_RANGE, TAILNET_IPV6_RANGE } from './addresses.js';
@@ -168,6 +170,14 @@ export interface Devnet {
    * `await net.waitFor(() => net.nodes().find((n) => n.online))`.
    */
   waitFor<T>(check: () => T | undefined | null | false, timeoutMs?: number): Promise<T>;
+  /**
+   * Liveness ping through the control channel: the node is sent a PingRequest
+   * in its map stream and answers with a HEAD over Noise. Resolves with the
+   * round trip in ms; rejects if the node has no map stream or does not answer.
+   */
+  pingNode(id: number, timeoutMs?: number): Promise<number>;
+  /** Control-to-node HTTP request (c2n PingRequest); resolves with the node's HTTP response. */
+  c2n(id: number, request: C2NRequestSpec, timeoutMs?: number): Promise<C2NReply>;
   /** Waits until pending state is written to stateDir (no-op without one). */
   flush(): Promise<void>;
   close(): Promise<void>;
@@ -333,6 +343,8 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
       return state.setNodeTags(id, tags, now());
     },
     onChange: (listener) => state.subscribe(() => listener()),
+    pingNode: (id, timeoutMs) => server.pingNode(id, timeoutMs),
+    c2n: (id, request, timeoutMs) => server.c2n(id, request, timeoutMs),
     waitFor: <T>(check: () => T | undefined | null | false, timeoutMs = 10_000) =>
       new Promise<T>((resolve, reject) => {
         const first = check();

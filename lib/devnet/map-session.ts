@@ -136,6 +136,13 @@ export class MapSession {
     }
   }
 
+  /** Sends an extra message now (e.g. a PingRequest); false if the session is gone. */
+  send(msg: MapResponse): boolean {
+    if (this.closed || !this.sent || this.sink.destroyed) return false;
+    this.write(msg);
+    return true;
+  }
+
   /** Ends the session; with `endStream` also ends the HTTP response. */
   close(endStream: boolean): void {
     if (this.closed) return;

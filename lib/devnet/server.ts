@@ -27,6 +27,7 @@ import { BodyTooLargeError, parseJSONBody, readBody, sendJSON, sendText } from '
 import { encodeMapResponseFrame, MapSession, type MapSink } from './map-session.js';
 import { validateMapRequest } from './map-request.js';
 import { buildView, fullMapResponse, type NetmapConfig } from './netmap.js';
+import { parseHTTPResponse, PING_RESPONSE_PATH, PingRegistry, serializeHTTPRequest, type C2NReply, type C2NRequestSpec } from './pings.js';
 import { followupResult, handleRegister, validateRegisterRequest } from './register.js';
 import { StateError, type DevnetState } from './state.js';
 import type { DevnetNode } from './types.js';
@@ -76,6 +77,7 @@ export class DevnetServer {
   private closing = false;
   private baseURL = '';
   private expiryTimer: NodeJS.Timeout | null = null;
+  private readonly pings = new PingRegistry();
   private readonly unsubscribeState: () => void;
 
   constructor(
@@ -152,6 +154,7 @@ export class DevnetServer {
       return sendText(res, 400, `${TS2021_PATH} needs "Upgrade: ${UPGRADE_PROTOCOL}" and an ${HANDSHAKE_HEADER} header`);
     }
     if (path.startsWith(REGISTER_PATH_PREFIX)) return this.handleApprovalPage(req, res, path);
+    if (path === PING_RESPONSE_PATH) return this.handlePingAnswer(req, res, url.searchParams.get('id') ?? '');
     if (path === '/' || path === '/health') {
       return sendText(res, 200, 'tsnet development control server: for development and tests only (production uses Tailscale or Headscale)\n');
     }
@@ -193,6 +196,45 @@ export class DevnetServer {
     } catch (e) {
       return sendText(res, e instanceof StateError ? 400 : 500, (e as Error).message);
     }
+  }
+
+  private async handlePingAnswer(req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse, id: string): Promise<void> {
+    if (req.method !== 'HEAD' && req.method !== 'POST') return sendText(res, 405, 'use HEAD or POST');
+    let body: Buffer;
+    try {
+      body = await readBody(req);
+    } catch (e) {
+      return sendText(res, e instanceof BodyTooLargeError ? 413 : 400, (e as Error).message);
+    }
+    if (!this.pings.answer(id, { method: req.method, body })) return sendText(res, 404, 'unknown or expired ping');
+    return sendText(res, 200, 'ok');
+  }
+
+  /** Puts a PingRequest into the node's live map stream and waits for the answer. */
+  private async sendPing(nodeId: number, fields: { Types?: string; Payload?: string }, timeoutMs: number): Promise<{ method: string; body: Buffer }> {
+    const sessions = [...(this.streamsByNode.get(nodeId) ?? [])];
+    const session = sessions[sessions.length - 1];
+    if (!session) throw new Error(`node ${nodeId} has no map stream open`);
+    const { id, answer } = this.pings.create(timeoutMs);
+    const url = `${this.baseURL}${PING_RESPONSE_PATH}?id=${id}`;
+    if (!session.send({ PingRequest: { URL: url, URLIsNoise: true, ...fields } })) {
+      this.pings.cancel(id, new Error(`node ${nodeId}'s map stream closed`));
+    }
+    return answer;
+  }
+
+  /** Liveness ping through control: resolves with the round trip in ms. */
+  async pingNode(nodeId: number, timeoutMs = 15_000): Promise<number> {
+    const t0 = Date.now();
+    await this.sendPing(nodeId, {}, timeoutMs);
+    return Date.now() - t0;
+  }
+
+  /** Sends an HTTP request to the node over c2n and returns its response. */
+  async c2n(nodeId: number, r: C2NRequestSpec, timeoutMs = 15_000): Promise<C2NReply> {
+    const payload = serializeHTTPRequest(r).toString('base64');
+    const a = await this.sendPing(nodeId, { Types: 'c2n', Payload: payload }, timeoutMs);
+    return parseHTTPResponse(a.body);
   }
 
   /** Approves a waiting interactive registration and wakes its Followup long-poll. */
@@ -298,6 +340,9 @@ export class DevnetServer {
         return sendText(res, 400, `unsupported capability version ${version} (this server accepts ${this.cfg.minCapVersion}..${this.cfg.maxCapVersion})`);
       }
       return path === '/machine/register' ? this.handleRegister(req, res, info, obj) : this.handleMap(res, info, obj);
+    }
+    if (path === PING_RESPONSE_PATH) {
+      return this.handlePingAnswer(req, res, new URL(req.url ?? '/', 'http://devnet.invalid').searchParams.get('id') ?? '');
     }
     if (path.startsWith('/machine/')) return sendText(res, 501, `${path} is not implemented by the development server`);
     return sendText(res, 404, 'not found');
@@ -486,6 +531,7 @@ export class DevnetServer {
     if (this.closing) return;
     this.closing = true;
     this.unsubscribeState();
+    this.pings.cancelAll(new Error('devnet closed'));
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
     for (const t of this.ephemeralTimers.values()) clearTimeout(t);
     this.ephemeralTimers.clear();
