@@ -1,3 +1,10 @@
 // Public entry point of the tsnet package.
 export { loadNative, NativeMissingError } from './native.js';
 export type { NativeAddon } from './native.js';
+export { WireGuard } from './wireguard.js';
+export type { WireGuardOptions, WireGuardPeer, PeerStats, Dialer } from './wireguard.js';
+export { parseWgQuick } from './wgconfig.js';
+export { TailnetSocket } from './net/socket.js';
+export { TailnetListener } from './net/listener.js';
+export { TailnetPacketSocket } from './net/packet.js';
+export type { DialOptions, ListenOptions } from './net/netstack.js';

@@ -49,9 +49,9 @@
 #define MEM_ALIGNMENT 8
 #define MEM_SIZE (32 * 1024 * 1024)
 #define MEMP_NUM_PBUF 4096
-#define MEMP_NUM_UDP_PCB 256
-#define MEMP_NUM_TCP_PCB 1024
-#define MEMP_NUM_TCP_PCB_LISTEN 256
+#define MEMP_NUM_UDP_PCB 1024
+#define MEMP_NUM_TCP_PCB 16384 /* per process; static pools cost address space, not memory, until used */
+#define MEMP_NUM_TCP_PCB_LISTEN 1024
 #define MEMP_NUM_REASSDATA 16
 #define IP_REASS_MAX_PBUFS 256
 #define MEMP_NUM_FRAG_PBUF 256

@@ -1,0 +1,110 @@
+// A benchmark node in its own process: a tsnet WireGuard device (argv[2] = options JSON, "plain" for the
+// kernel-TCP baseline) that answers line commands on stdin with JSON lines on stdout.
+//   (unless ROLE=client)
+//   sink      listens on 5001: counts bytes until EOF, then writes the count back
+//   echo      listens on 5002: echoes
+//   {"op":"send","host","bytes"}        one stream of `bytes` to host:5001; reply { seconds }
+//   {"op":"pingpong","host","count"}   1-byte round trips to host:5002; reply { p50us, p99us }
+//   {"op":"connrate","host","seconds"} connect+close loop to host:5002; reply { perSecond }
+import * as net from 'node:net';
+import * as readline from 'node:readline';
+import { WireGuard } from '../dist/index.js';
+
+const arg = process.argv[2] ?? 'plain';
+let iface;
+if (arg === 'plain') {
+  iface = {
+    listen: (_n, addr) => net.createServer().listen(Number(addr.split(':').pop()), process.env.BIND ?? '127.0.0.1'),
+    connect: (_n, addr) => { const [h, p] = addr.split(':'); return net.connect(Number(p), h); },
+    port: undefined,
+  };
+} else {
+  const wg = new WireGuard(JSON.parse(arg));
+  await wg.start();
+  iface = { listen: (n, a) => wg.listen(n, a), connect: (n, a) => wg.connect(n, a), port: wg.listenPort, wg };
+}
+
+if (process.env.ROLE !== 'client') {
+  const sink = iface.listen('tcp', ':5001');
+  sink.on('connection', (s) => {
+    let n = 0;
+    s.on('data', (d) => { n += d.length; });
+    s.on('end', () => s.end(String(n)));
+  });
+  const echo = iface.listen('tcp', ':5002');
+  echo.on('connection', (s) => { s.setNoDelay(true); s.on('data', (d) => s.write(d)); s.on('error', () => {}); });
+}
+
+const connected = (s) => new Promise((res, rej) => { s.once('connect', res); s.once('error', rej); });
+const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
+out({ ready: true, port: iface.port });
+
+const ops = {
+  async send({ host, bytes }) {
+    const s = iface.connect('tcp', `${host}:5001`);
+    await connected(s);
+    const chunk = Buffer.alloc(256 * 1024, 0x5a);
+    const t0 = process.hrtime.bigint();
+    let sent = 0;
+    await new Promise((resolve) => {
+      const pump = () => {
+        while (sent < bytes) {
+          sent += chunk.length;
+          if (!s.write(chunk)) return void s.once('drain', pump);
+        }
+        s.end();
+        resolve();
+      };
+      pump();
+    });
+    let reply = '';
+    s.on('data', (d) => { reply += d; });
+    await new Promise((r) => s.once('end', r));
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    if (Number(reply) !== sent) throw new Error(`sink counted ${reply}, sent ${sent}`);
+    s.destroy();
+    return { seconds, bytes: sent };
+  },
+  async pingpong({ host, count }) {
+    const s = iface.connect('tcp', `${host}:5002`);
+    await connected(s);
+    s.setNoDelay(true);
+    const times = [];
+    const one = Buffer.from([1]);
+    for (let i = 0; i < count; i++) {
+      const t0 = process.hrtime.bigint();
+      const got = new Promise((r) => s.once('data', r));
+      s.write(one);
+      await got;
+      times.push(Number(process.hrtime.bigint() - t0) / 1000);
+    }
+    s.destroy();
+    times.sort((a, b) => a - b);
+    return { p50us: times[Math.floor(times.length * 0.5)], p99us: times[Math.floor(times.length * 0.99)] };
+  },
+  async connrate({ host, seconds }) {
+    const end = Date.now() + seconds * 1000;
+    let n = 0;
+    while (Date.now() < end) {
+      const s = iface.connect('tcp', `${host}:5002`);
+      await connected(s);
+      s.destroy();
+      n++;
+    }
+    return { perSecond: n / seconds };
+  },
+  async exit() {
+    await iface.wg?.close();
+    setImmediate(() => process.exit(0));
+    return {};
+  },
+};
+
+for await (const line of readline.createInterface({ input: process.stdin })) {
+  const cmd = JSON.parse(line);
+  try {
+    out(await ops[cmd.op](cmd));
+  } catch (err) {
+    out({ error: String(err?.stack ?? err) });
+  }
+}
