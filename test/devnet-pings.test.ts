@@ -19,7 +19,10 @@ test('pings: c2n request serialization and response parsing', () => {
   }
 });
 
-test('pings: registry answers once, times out, cancels', async () => {
+test('pings: registry answers once, times out, cancels', async (t) => {
+  // The registry's timers do not hold the process open; this test must.
+  const keep = setInterval(() => {}, 1000);
+  t.after(() => clearInterval(keep));
   const reg = new PingRegistry();
   const a = reg.create(1000);
   assert.equal(reg.answer(a.id, { method: 'HEAD', body: Buffer.alloc(0) }), true);
