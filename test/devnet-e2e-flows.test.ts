@@ -274,3 +274,30 @@ test('e2e: control pings (liveness and c2n) answered by lib/control ControlClien
   await net.waitFor(() => !net.nodes()[0]!.online);
   await assert.rejects(net.pingNode(id, 500), /no map stream/);
 });
+
+test('e2e: a node from a non-preauthorized key waits for authorizeNode', async (t) => {
+  const net = await startDevnet();
+  t.after(() => net.close());
+  const a = await MiniClient.connect(net.controlURL, { hostname: 'old' });
+  t.after(() => a.close());
+  await a.register({ Auth: { AuthKey: net.createAuthKey() } });
+  const ma = await a.map();
+  await ma.next();
+  const client = new ControlClient({ controlURL: net.controlURL, store: new MemoryStore(), hostname: 'newbie', authKey: net.createAuthKey({ preauthorized: false }), userLogf: () => {} });
+  t.after(() => client.close());
+  const states: string[] = [];
+  client.on('state', (s: string) => states.push(s));
+  client.start();
+  const n = await net.waitFor(() => net.nodes().find((x) => x.hostname === 'newbie' && x.online));
+  assert.equal(n.authorized, false);
+  await waitFor(() => states.includes('NeedsMachineAuth'), 5000, 'NeedsMachineAuth');
+  assert.equal(client.netmap?.peers.length ?? 0, 0);
+  // The authorized node does not see it yet.
+  await assert.rejects(ma.until((m) => !!m.PeersChanged?.length, 300), /timed out/);
+  net.authorizeNode(n.id);
+  const nm = await client.up(AbortSignal.timeout(5000));
+  assert.equal(nm.self.MachineAuthorized, true);
+  await waitFor(() => client.netmap?.peers.some((p) => p.Name === 'old.devnet.internal.'), 5000, 'peer old');
+  const seen = await ma.until((m) => !!m.PeersChanged?.some((p) => p.ID === n.id));
+  assert.ok(seen);
+});
