@@ -21,10 +21,11 @@ import { acceptTs2021Upgrade, HANDSHAKE_HEADER, TS2021_PATH, UPGRADE_PROTOCOL } 
 import { challengePublicToText, machinePublicToText, publicFromPrivate } from '../control/keys.js';
 import { errorMessage, INITIATION_LEN, initiationVersion } from '../control/noise.js';
 import type { NoiseStream } from '../control/noise-stream.js';
-import type { RegisterResponse } from '../control/tailcfg.js';
 import { approvalPage, approvedPage, notFoundPage, REGISTER_PATH_PREFIX, registrationIdFrom } from './approval-page.js';
 import { BodyTooLargeError, parseJSONBody, readBody, sendJSON, sendText } from './http-util.js';
-import { encodeMapResponseFrame, MapSession, type MapSink } from './map-session.js';
+import { encodeMapResponseFrame, type MapSink } from './map-session.js';
+import { MapStreams } from './map-streams.js';
+import { FollowupWaiters } from './followups.js';
 import { validateMapRequest } from './map-request.js';
 import { buildView, fullMapResponse, type NetmapConfig } from './netmap.js';
 import { parseHTTPResponse, PING_RESPONSE_PATH, PingRegistry, serializeHTTPRequest, type C2NReply, type C2NRequestSpec } from './pings.js';
@@ -67,18 +68,14 @@ const h2Settings: http2.Settings = {
 export class DevnetServer {
   readonly http: http.Server;
   private readonly controlPublicText: string;
-  private readonly sessions = new Set<MapSession>();
-  private readonly streamsByNode = new Map<number, Set<MapSession>>();
+  private readonly streams: MapStreams;
+  private readonly followups = new FollowupWaiters();
   private readonly h2sessions = new Set<Http2Session>();
   private readonly noiseConns = new Set<Duplex>();
-  private readonly followupWaiters = new Map<string, Set<() => void>>();
-  private readonly ephemeralTimers = new Map<number, NodeJS.Timeout>();
   private readonly plainSockets = new Set<Socket>();
   private closing = false;
   private baseURL = '';
-  private expiryTimer: NodeJS.Timeout | null = null;
   private readonly pings = new PingRegistry();
-  private readonly unsubscribeState: () => void;
 
   constructor(
     private readonly state: DevnetState,
@@ -95,11 +92,7 @@ export class DevnetServer {
     this.http.on('clientError', (_err, socket: Duplex) => {
       if (!socket.destroyed) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
     });
-    // Key expiry is a change of the netmap too: wake the streams when a key crosses its expiry.
-    this.unsubscribeState = state.subscribe((kind) => {
-      if (kind === 'netmap') this.armExpiryTimer();
-    });
-    this.armExpiryTimer();
+    this.streams = new MapStreams(state, cfg);
     // Long-polls and map streams outlive Node's default request timeout.
     this.http.requestTimeout = 0;
     this.http.headersTimeout = 30_000;
@@ -212,8 +205,7 @@ export class DevnetServer {
 
   /** Puts a PingRequest into the node's live map stream and waits for the answer. */
   private async sendPing(nodeId: number, fields: { Types?: string; Payload?: string }, timeoutMs: number): Promise<{ method: string; body: Buffer }> {
-    const sessions = [...(this.streamsByNode.get(nodeId) ?? [])];
-    const session = sessions[sessions.length - 1];
+    const session = this.streams.current(nodeId);
     if (!session) throw new Error(`node ${nodeId} has no map stream open`);
     const { id, answer } = this.pings.create(timeoutMs);
     const url = `${this.baseURL}${PING_RESPONSE_PATH}?id=${id}`;
@@ -240,8 +232,7 @@ export class DevnetServer {
   /** Approves a waiting interactive registration and wakes its Followup long-poll. */
   approve(id: string, user: string, tags: string[] = []): DevnetNode {
     const node = this.state.approvePending(id, user, this.cfg.now(), tags);
-    const waiters = this.followupWaiters.get(id);
-    if (waiters) for (const w of [...waiters]) w();
+    this.followups.wake(id);
     return node;
   }
 
@@ -366,7 +357,7 @@ export class DevnetServer {
     if (outcome.kind === 'response') {
       const rr = outcome.response;
       if (outcome.node) {
-        this.cancelEphemeralRemoval(outcome.node.id);
+        this.streams.cancelEphemeralRemoval(outcome.node.id);
         this.cfg.logf(`devnet: node ${outcome.node.dnsLabel} (${outcome.node.id}, ${outcome.node.ipv4}) registered`);
       } else if (rr.Error) {
         this.cfg.logf(`devnet: register failed: ${rr.Error}`);
@@ -377,27 +368,8 @@ export class DevnetServer {
     }
     // Followup: hold the request until approved, the client leaves, or the timeout.
     const pending = outcome.pending;
-    const result = await new Promise<RegisterResponse | null>((resolve) => {
-      let set = this.followupWaiters.get(pending.id);
-      if (!set) {
-        set = new Set();
-        this.followupWaiters.set(pending.id, set);
-      }
-      const waiters = set;
-      const finish = (v: RegisterResponse | null): void => {
-        clearTimeout(timer);
-        waiters.delete(wake);
-        if (!waiters.size) this.followupWaiters.delete(pending.id);
-        req.off('close', onGone);
-        resolve(v);
-      };
-      const wake = (): void => finish(followupResult(this.state, pending));
-      const onGone = (): void => finish(null);
-      const timer = setTimeout(wake, this.cfg.followupTimeoutMs);
-      timer.unref?.();
-      waiters.add(wake);
-      req.once('close', onGone);
-    });
+    const why = await this.followups.wait(pending.id, this.cfg.followupTimeoutMs, req);
+    const result = why === 'gone' ? null : followupResult(this.state, pending);
     if (result && !res.stream.destroyed) sendJSON(res, 200, result);
   }
 
@@ -435,108 +407,31 @@ export class DevnetServer {
         return res.stream.destroyed || res.writableEnded;
       },
     };
-    const session = new MapSession(this.state, node, sink, {
-      zstd: v.zstd,
-      keepAliveMs: v.req.KeepAlive === false ? 0 : this.cfg.keepAliveMs,
-      view: (n, t) => buildView(this.state, n, this.cfg.netmap(), t),
-      now: this.cfg.now,
-      onClose: (s) => this.onSessionClosed(s),
-    });
-    this.sessions.add(session);
-    let set = this.streamsByNode.get(node.id);
-    if (!set) {
-      set = new Set();
-      this.streamsByNode.set(node.id, set);
-    }
-    // One live stream per node: a new poll replaces the old one (the node stays online throughout).
-    const older = [...set];
-    set.add(session);
-    for (const old of older) old.close(true);
-    this.cancelEphemeralRemoval(node.id);
+    const session = this.streams.open(node, sink, { zstd: v.zstd, keepAlive: v.req.KeepAlive !== false });
     res.once('close', () => session.close(false));
-    if (!node.online) this.cfg.logf(`devnet: node ${node.dnsLabel} (${node.id}) is online`);
-    this.state.setOnline(node, true, now);
-    session.start();
   }
 
-  private onSessionClosed(s: MapSession): void {
-    this.sessions.delete(s);
-    const set = this.streamsByNode.get(s.nodeId);
-    set?.delete(s);
-    if (set && set.size) return;
-    this.streamsByNode.delete(s.nodeId);
-    const node = this.state.node(s.nodeId);
-    if (!node) return;
-    this.state.setOnline(node, false, this.cfg.now());
-    if (!this.closing) this.cfg.logf(`devnet: node ${node.dnsLabel} (${node.id}) went offline`);
-    if (node.ephemeral && !this.closing) this.scheduleEphemeralRemoval(node.id);
-  }
-
-  private scheduleEphemeralRemoval(id: number): void {
-    this.cancelEphemeralRemoval(id);
-    const t = setTimeout(() => {
-      this.ephemeralTimers.delete(id);
-      const n = this.state.node(id);
-      if (n && n.ephemeral && !this.streamsByNode.get(id)?.size) {
-        this.cfg.logf(`devnet: removing ephemeral node ${n.dnsLabel} (${id}) after disconnect`);
-        this.state.removeNode(id);
-      }
-    }, this.cfg.ephemeralTimeoutMs);
-    t.unref?.();
-    this.ephemeralTimers.set(id, t);
-  }
-
-  private cancelEphemeralRemoval(id: number): void {
-    const t = this.ephemeralTimers.get(id);
-    if (t) {
-      clearTimeout(t);
-      this.ephemeralTimers.delete(id);
-    }
-  }
-
-  private armExpiryTimer(): void {
-    if (this.expiryTimer) clearTimeout(this.expiryTimer);
-    this.expiryTimer = null;
-    if (this.closing) return;
-    const now = this.cfg.now().getTime();
-    let next = Infinity;
-    for (const n of this.state.allNodes()) {
-      const t = n.keyExpiry ? Date.parse(n.keyExpiry) : NaN;
-      if (t > now && t < next) next = t;
-    }
-    if (!Number.isFinite(next)) return;
-    this.expiryTimer = setTimeout(() => {
-      this.expiryTimer = null;
-      this.state.touch();
-    }, Math.min(next - now + 1, 0x7fffffff));
-    this.expiryTimer.unref?.();
-  }
-
-  /** After a restart: ephemeral nodes that do not come back are removed like any disconnected ephemeral node. */
+  /** After a restart: ephemeral nodes that do not come back are removed like any disconnected one. */
   sweepEphemeral(): void {
-    for (const n of this.state.allNodes()) if (n.ephemeral && !this.streamsByNode.get(n.id)?.size) this.scheduleEphemeralRemoval(n.id);
+    this.streams.sweepEphemeral();
   }
 
   /** Number of open map streams (for tests and status). */
   get mapStreams(): number {
-    return this.sessions.size;
+    return this.streams.count;
   }
 
   /** Ends every map stream of a node (e.g. after removing it). */
   disconnectNode(id: number): void {
-    for (const s of [...(this.streamsByNode.get(id) ?? [])]) s.close(true);
+    this.streams.disconnect(id);
   }
 
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
-    this.unsubscribeState();
     this.pings.cancelAll(new Error('devnet closed'));
-    if (this.expiryTimer) clearTimeout(this.expiryTimer);
-    for (const t of this.ephemeralTimers.values()) clearTimeout(t);
-    this.ephemeralTimers.clear();
-    for (const set of this.followupWaiters.values()) for (const w of [...set]) w();
-    for (const s of [...this.sessions]) s.close(true);
+    this.followups.wakeAll();
+    this.streams.close();
     const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
     for (const s of this.h2sessions) s.destroy();
     for (const n of this.noiseConns) n.destroy();
