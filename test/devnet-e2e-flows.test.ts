@@ -301,3 +301,13 @@ test('e2e: a node from a non-preauthorized key waits for authorizeNode', async (
   const seen = await ma.until((m) => !!m.PeersChanged?.some((p) => p.ID === n.id));
   assert.ok(seen);
 });
+
+test('persistence: a corrupt state file is a clear error, not a silent reset', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'devnet-bad-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(join(dir, 'devnet-state.json'), '{"format": "tsnet-devnet", "controlPrivate": ');
+  await assert.rejects(startDevnet({ stateDir: dir }), /not valid JSON/);
+  writeFileSync(join(dir, 'devnet-state.json'), '{"format": "something-else"}');
+  await assert.rejects(startDevnet({ stateDir: dir }), /unexpected shape/);
+});
