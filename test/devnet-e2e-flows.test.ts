@@ -311,3 +311,18 @@ test('persistence: a corrupt state file is a clear error, not a silent reset', a
   writeFileSync(join(dir, 'devnet-state.json'), '{"format": "something-else"}');
   await assert.rejects(startDevnet({ stateDir: dir }), /unexpected shape/);
 });
+
+test('e2e: the server also listens on ::1', async (t) => {
+  let net;
+  try {
+    net = await startDevnet({ host: '::1' });
+  } catch (e) {
+    return t.skip(`no IPv6 loopback here: ${(e as Error).message}`);
+  }
+  t.after(() => net.close());
+  assert.match(net.controlURL, /^http:\/\/\[::1\]:\d+$/);
+  const c = await MiniClient.connect(net.controlURL);
+  t.after(() => c.close());
+  const r = await c.register();
+  assert.ok(r.AuthURL?.startsWith(`${net.controlURL}/register/`));
+});
