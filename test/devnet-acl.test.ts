@@ -140,3 +140,33 @@ test('acl: unknown top-level sections (ssh, tests) are ignored', () => {
   const p = parsePolicy('{"ssh": [{"action": "check"}], "tests": [], "acls": []}');
   assert.deepEqual(compileFilter(p, nodes), []);
 });
+
+test('acl: a full example policy file (fixture) parses and compiles', async () => {
+  const { readFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const text = readFileSync(join(__dirname, 'fixtures/devnet/policy.hujson'), 'utf8');
+  const p = parsePolicy(text);
+  const ns: PolicyNode[] = [
+    { id: 1, addresses: ['100.64.0.1', 'fd7a:115c:a1e0::6440:1'], user: 'alice@example.com', tags: [] },
+    { id: 2, addresses: ['100.64.0.2', 'fd7a:115c:a1e0::6440:2'], user: 'alice@example.com', tags: ['tag:web'] },
+    { id: 3, addresses: ['100.64.0.3', 'fd7a:115c:a1e0::6440:3'], user: 'carol@example.com', tags: ['tag:db'] },
+    { id: 4, addresses: ['100.64.0.4', 'fd7a:115c:a1e0::6440:4'], user: 'carol@example.com', tags: [] },
+  ];
+  const rules = compileFilter(p, ns);
+  const find = (pred: (r: (typeof rules)[number]) => boolean) => rules.filter(pred);
+  // autogroup:self: one rule for alice's untagged node, one for carol's.
+  assert.equal(find((r) => r.SrcIPs?.[0] === '100.64.0.1' && r.DstPorts?.[0]?.IP === '100.64.0.1').length, 1);
+  // dev → web on three port ranges × two addresses.
+  assert.deepEqual(find((r) => r.DstPorts?.some((d) => d.Ports.First === 8000) === true)[0]?.DstPorts?.length, 6);
+  // web → db.
+  assert.ok(find((r) => r.SrcIPs?.[0] === '100.64.0.2' && r.DstPorts?.[0]?.Ports.First === 5432).length === 1);
+  // CI has no nodes: no ICMP rule.
+  assert.equal(find((r) => !!r.IPProto?.includes(1)).length, 0);
+  // Printer and LAN literals.
+  assert.ok(find((r) => r.DstPorts?.some((d) => d.IP === '192.168.10.7' && d.Ports.First === 631) === true).length === 1);
+  assert.ok(find((r) => r.DstPorts?.some((d) => d.IP === '192.168.10.0/24') === true).length === 1);
+  // App grant and DNS grant (one rule per protocol).
+  assert.deepEqual(find((r) => !!r.CapGrant)[0]?.CapGrant?.[0]?.CapMap, { 'example.com/cap/admin-ui': [{ role: 'owner' }] });
+  assert.deepEqual(find((r) => r.DstPorts?.[0]?.Ports.First === 53).map((r) => r.IPProto), [[17], [6]]);
+  assert.deepEqual(compileNodeCapMap(p, ns, ns[1]!), { funnel: null });
+});
