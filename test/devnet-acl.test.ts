@@ -170,3 +170,32 @@ test('acl: a full example policy file (fixture) parses and compiles', async () =
   assert.deepEqual(find((r) => r.DstPorts?.[0]?.Ports.First === 53).map((r) => r.IPProto), [[17], [6]]);
   assert.deepEqual(compileNodeCapMap(p, ns, ns[1]!), { funnel: null });
 });
+
+test('acl: the policy tests section is checked when a policy is set', async () => {
+  const { readFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { parseAndTestPolicy, runPolicyTests } = await import('../lib/devnet/policy-tests.js');
+  const text = readFileSync(join(__dirname, 'fixtures/devnet/policy.hujson'), 'utf8');
+  assert.ok(parseAndTestPolicy(text).tests?.length === 1);
+  const p = parsePolicy(text);
+  const failures = runPolicyTests(p, [
+    { src: 'bob@example.com', accept: ['tag:web:9000', 'tag:web:8080', 'tag:web:443'], deny: ['tag:db:5432', 'alice@example.com:22'] },
+    { src: 'tag:web', accept: ['tag:db:5432', 'tag:db:53'], deny: ['tag:db:5433'] },
+    { src: 'tag:web', proto: 'udp', accept: ['tag:db:53'] },
+    { src: 'carol@example.com', accept: ['printer:631', '192.168.10.50:9100', 'alice@example.com:22'] },
+    { src: 'group:dev', accept: ['tag:web:80'] },
+    { src: 'alice@example.com', accept: ['alice@example.com:22'] },
+  ]);
+  assert.deepEqual(failures, [
+    'tests[0]: bob@example.com → tag:web:9000 is denied, but the test expects it accepted',
+  ]);
+  assert.deepEqual(runPolicyTests(p, [{ src: 'nobody', accept: ['x:1'] }, { src: 'tag:web', accept: ['tag:db:1-2'] }]), [
+    'tests[0]: cannot test with "nobody" (want a user, group, tag, host or IP)',
+    'tests[1]: "tag:db:1-2" must be "destination:port" with one port',
+  ]);
+  assert.throws(
+    () => parseAndTestPolicy({ acls: [], tests: [{ src: 'a@b.c', accept: ['d@e.f:22'] }] }),
+    (e: unknown) => e instanceof PolicyError && /policy tests failed:\n  tests\[0\]: a@b.c → d@e.f:22 is denied/.test(e.message),
+  );
+  assert.throws(() => parsePolicy({ tests: [{ accept: [] }] }), /tests\[0\]\.src/);
+});

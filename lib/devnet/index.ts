@@ -22,6 +22,7 @@ import type { NetmapConfig } from './netmap.js';
 import { fqdn } from './netmap.js';
 import { loadDevnetState, saveDevnetState } from './persist.js';
 import { parsePolicy, type Policy } from './policy.js';
+import { parseAndTestPolicy } from './policy-tests.js';
 import { registrationIdFrom } from './approval-page.js';
 import { CURRENT_CAPABILITY_VERSION, DevnetServer, MIN_CAPABILITY_VERSION } from './server.js';
 import { DEFAULT_USER_LOGIN, DevnetState, StateError, TAGGED_DEVICES_LOGIN, type CreateAuthKeyOptions } from './state.js';
@@ -30,6 +31,7 @@ import type { C2NReply, C2NRequestSpec } from './pings.js';
 
 export type { Policy, PolicyACL, PolicyGrant, PolicyNodeAttr } from './policy.js';
 export { PolicyError, parsePolicy, DEFAULT_POLICY } from './policy.js';
+export { parseAndTestPolicy, runPolicyTests } from './policy-tests.js';
 export { HuJSONError, parseHuJSON, type HuJSONValue } from './hujson.js';
 export { compileFilter, compileNodeCapMap, type PolicyNode } from './acl-compile.js';
 export type { DevnetDERPOptions } from './derpmap.js';
@@ -184,8 +186,8 @@ export interface Devnet {
 }
 
 function policyFrom(p: string | Policy): { policy: Policy; text: string } {
-  if (typeof p === 'string') return { policy: parsePolicy(p), text: p };
-  const policy = parsePolicy(p);
+  if (typeof p === 'string') return { policy: parseAndTestPolicy(p), text: p };
+  const policy = parseAndTestPolicy(p);
   return { policy, text: JSON.stringify(p, null, 2) };
 }
 

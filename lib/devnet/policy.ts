@@ -1,8 +1,8 @@
 /**
  * The tailnet policy file: the common shapes of Tailscale's ACL policy
  * (HuJSON): `groups`, `tagOwners`, `hosts`, `acls`, `grants` (network `ip`
- * and application `app` capabilities) and `nodeAttrs`. Other top-level
- * sections (`ssh`, `tests`, `autoApprovers`, ...) are accepted and ignored.
+ * and application `app` capabilities), `nodeAttrs` and `tests`. Other
+ * top-level sections (`ssh`, `autoApprovers`, ...) are accepted and ignored.
  *
  * `parsePolicy` checks the structure and every selector, so mistakes are
  * reported when the policy is set, not when a node joins.
@@ -35,6 +35,16 @@ export interface PolicyNodeAttr {
   app?: Record<string, JSONValue[]>;
 }
 
+/** One entry of the `tests` section (checked by policy-tests.ts when the policy is set). */
+export interface PolicyTestSpec {
+  src: string;
+  proto?: string | number;
+  /** "destination:port" entries that must be reachable. */
+  accept?: string[];
+  /** "destination:port" entries that must not be reachable. */
+  deny?: string[];
+}
+
 export interface Policy {
   groups?: Record<string, string[]>;
   tagOwners?: Record<string, string[]>;
@@ -42,6 +52,7 @@ export interface Policy {
   acls?: PolicyACL[];
   grants?: PolicyGrant[];
   nodeAttrs?: PolicyNodeAttr[];
+  tests?: PolicyTestSpec[];
 }
 
 export class PolicyError extends Error {
@@ -272,6 +283,23 @@ export function parsePolicy(input: string | object): Policy {
       const out: PolicyNodeAttr = { target };
       if (n['attr'] !== undefined) out.attr = stringList(n['attr'], `${where}.attr`);
       if (n['app'] !== undefined) out.app = appMap(n['app'], `${where}.app`);
+      return out;
+    });
+  }
+  if (raw['tests'] !== undefined) {
+    if (!Array.isArray(raw['tests'])) throw new PolicyError('tests must be a list');
+    p.tests = raw['tests'].map((t: unknown, i: number): PolicyTestSpec => {
+      const where = `tests[${i}]`;
+      if (!isObject(t)) throw new PolicyError(`${where} must be an object`);
+      if (typeof t['src'] !== 'string') throw new PolicyError(`${where}.src must be a string`);
+      const out: PolicyTestSpec = { src: t['src'] };
+      if (t['accept'] !== undefined) out.accept = stringList(t['accept'], `${where}.accept`);
+      if (t['deny'] !== undefined) out.deny = stringList(t['deny'], `${where}.deny`);
+      const proto = t['proto'];
+      if (proto !== undefined) {
+        if ((typeof proto !== 'string' && typeof proto !== 'number') || !parseProto(proto)) throw new PolicyError(`${where}.proto: unknown protocol`);
+        out.proto = proto;
+      }
       return out;
     });
   }
