@@ -172,7 +172,7 @@ export function handleRegister(state: DevnetState, machineKey: string, req: Regi
   const pending =
     state.pendingByNodeKey(machineKey, req.NodeKey) ??
     state.createPending(
-      { machineKey, nodeKey: req.NodeKey, oldNodeKey: oldKey, hostinfo: hi, ephemeral: req.Ephemeral === true },
+      { machineKey, nodeKey: req.NodeKey, oldNodeKey: oldKey, hostinfo: hi, ephemeral: req.Ephemeral === true, capVersion: req.Version },
       ctx.authURL,
       now,
     );

@@ -453,7 +453,7 @@ export class DevnetState {
         hostinfo: p.hostinfo,
         ephemeral: p.ephemeral,
         authorized: true,
-        capVersion: existing?.capVersion ?? 0,
+        capVersion: p.capVersion,
       },
       now,
     );

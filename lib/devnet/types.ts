@@ -77,6 +77,8 @@ export interface PendingRegistration {
   oldNodeKey: string;
   hostinfo: Hostinfo;
   ephemeral: boolean;
+  /** Capability version of the registering client. */
+  capVersion: number;
   created: string;
   /** Set once approved. */
   approval: { userId: number; nodeId: number } | null;
