@@ -96,6 +96,10 @@ export interface DevnetNodeInfo {
   /** MagicDNS name without the trailing dot. */
   name: string;
   hostname: string;
+  /** Hostinfo.OS, e.g. "linux". */
+  os: string;
+  /** Capability version of the node's latest request. */
+  capVersion: number;
   /** Owner's login name ("tagged-devices" for tagged nodes). */
   user: string;
   tags: string[];
@@ -281,6 +285,8 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
     stableId: n.stableId,
     name: fqdn(n, domain).replace(/\.$/, ''),
     hostname: n.hostinfo.Hostname ?? '',
+    os: n.hostinfo.OS ?? '',
+    capVersion: n.capVersion,
     user: n.tags.length ? TAGGED_DEVICES_LOGIN : (state.user(n.userId)?.loginName ?? ''),
     tags: [...n.tags],
     addresses: [n.ipv4, n.ipv6],
