@@ -151,3 +151,20 @@ test('state: unique MagicDNS labels', () => {
   assert.equal(sanitizeDNSLabel(''), 'node');
   assert.equal(sanitizeDNSLabel('x'.repeat(100)).length, 63);
 });
+
+test('register: interactive approval applies RequestTags the approver owns, and tagged nodes belong to tagged-devices', () => {
+  const { state, reg } = setup();
+  state.setPolicy(parsePolicy({ tagOwners: { 'tag:kiosk': ['alice@example.com'] } }), null);
+  const r = response(reg(1, { Hostinfo: { Hostname: 'k', RequestTags: ['tag:kiosk'] } }));
+  const id = r.AuthURL!.split('/').pop()!;
+  assert.throws(() => state.approvePending(id, 'bob@example.com', t0), /may not apply tag:kiosk/);
+  const n = state.approvePending(id, 'alice@example.com', t0);
+  assert.deepEqual(n.tags, ['tag:kiosk']);
+  assert.equal(n.keyExpiry, null);
+  const tagged = state.allUsers().find((u) => u.loginName === 'tagged-devices');
+  assert.ok(tagged);
+  // Explicit tags from the approver win over RequestTags.
+  const r2 = response(reg(2, {}));
+  const n2 = state.approvePending(r2.AuthURL!.split('/').pop()!, 'bob@example.com', t0, ['tag:other']);
+  assert.deepEqual(n2.tags, ['tag:other']);
+});

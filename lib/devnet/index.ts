@@ -346,10 +346,7 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
       if (ok) server.disconnectNode(id);
       return ok;
     },
-    setNodeTags: (id, tags) => {
-      if (tags.length) state.ensureUser(TAGGED_DEVICES_LOGIN, now());
-      return state.setNodeTags(id, tags, now());
-    },
+    setNodeTags: (id, tags) => state.setNodeTags(id, tags, now()),
     onChange: (listener) => state.subscribe(() => listener()),
     pingNode: (id, timeoutMs) => server.pingNode(id, timeoutMs),
     c2n: (id, request, timeoutMs) => server.c2n(id, request, timeoutMs),

@@ -122,7 +122,6 @@ export function handleRegister(state: DevnetState, machineKey: string, req: Regi
       if (typeof t === 'string') return { kind: 'response', response: { Error: t } };
       tags = t;
     }
-    if (tags.length) state.ensureUser(TAGGED_DEVICES_LOGIN, now);
     const sameMachine = existing ?? state.nodeByMachineKey(machineKey);
     const node = state.upsertAuthenticatedNode(
       {

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Hostinfo } from '../control/tailcfg.js';
 import { allocateAddresses, TAILNET_IPV4_RANGE, TAILNET_IPV6_RANGE } from './addresses.js';
+import { userOwnsTag } from './acl-compile.js';
 import type { Policy } from './policy.js';
 import type { AuthKeyRecord, DevnetNode, DevnetUser, PendingRegistration } from './types.js';
 
@@ -246,6 +247,7 @@ export class DevnetState {
     },
     now: Date,
   ): DevnetNode {
+    if (p.tags.length) this.ensureUser(TAGGED_DEVICES_LOGIN, now);
     const n = p.existing;
     if (n) {
       n.machineKey = p.machineKey;
@@ -378,6 +380,7 @@ export class DevnetState {
     for (const t of tags) if (!TAG_RE.test(t)) throw new StateError(`invalid tag ${JSON.stringify(t)}`);
     const n = this.nodes.get(id);
     if (!n) return false;
+    if (tags.length) this.ensureUser(TAGGED_DEVICES_LOGIN, now);
     n.tags = [...new Set(tags)];
     n.keyExpiry = n.tags.length ? null : (n.keyExpiry ?? this.expiryFor([], now));
     this.changed('netmap');
@@ -440,6 +443,12 @@ export class DevnetState {
       if (done) return done;
     }
     for (const t of tags) if (!TAG_RE.test(t)) throw new StateError(`invalid tag ${JSON.stringify(t)}`);
+    if (!tags.length && Array.isArray(p.hostinfo.RequestTags) && p.hostinfo.RequestTags.length) {
+      // The machine asked for tags (tailscale up --advertise-tags): the approving user must own them.
+      const denied = p.hostinfo.RequestTags.filter((t) => !userOwnsTag(this.policy, login, t));
+      if (denied.length) throw new StateError(`${login} may not apply ${denied.join(', ')} (see the policy's tagOwners)`);
+      tags = [...new Set(p.hostinfo.RequestTags)];
+    }
     const user = this.ensureUser(login, now);
     const existing =
       this.nodeByNodeKey(p.nodeKey) ?? (p.oldNodeKey ? this.nodeByNodeKey(p.oldNodeKey) : undefined) ?? this.nodeByMachineKey(p.machineKey);
