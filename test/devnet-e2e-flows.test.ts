@@ -132,6 +132,14 @@ test('e2e: a real v1.72-style client (capver 104, zstd) gets valid zstd map fram
   assert.equal(m.zstd, true);
   const first = await m.next();
   assert.equal(first.Node?.Hostinfo?.Hostname, 'go-b');
+  // Every top-level field Tailscale's own test server sends, and every Node field it sets, is there too.
+  const sample = (samples as unknown as Record<string, Record<string, unknown>>)['mapResponseFirstForB']!;
+  for (const k of Object.keys(sample)) assert.ok(k in first, `MapResponse.${k} missing`);
+  const sampleNode = sample['Node'] as Record<string, unknown>;
+  for (const k of Object.keys(sampleNode)) {
+    if (k === 'Capabilities' || k === 'Endpoints' || k === 'DERP') continue; // deprecated / only once known
+    assert.ok(k in (first.Node as object), `Node.${k} missing`);
+  }
   assert.equal(first.Node?.DiscoKey, c.discoKey);
   assert.equal(m.rawFrames[0]!.readUInt32LE(0), 0xfd2fb528, 'payload is a zstd frame');
   const lite = { ...samples['mapRequestLiteUpdateWithEndpoints']!, NodeKey: c.nodeKey, DiscoKey: c.discoKey };
