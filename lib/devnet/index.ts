@@ -24,7 +24,7 @@ import { loadDevnetState, saveDevnetState } from './persist.js';
 import { parsePolicy, type Policy } from './policy.js';
 import { parseAndTestPolicy } from './policy-tests.js';
 import { registrationIdFrom } from './approval-page.js';
-import { CURRENT_CAPABILITY_VERSION, DevnetServer, MIN_CAPABILITY_VERSION } from './server.js';
+import { DevnetServer, MIN_CAPABILITY_VERSION } from './server.js';
 import { DEFAULT_USER_LOGIN, DevnetState, StateError, TAGGED_DEVICES_LOGIN, type CreateAuthKeyOptions } from './state.js';
 import type { DevnetNode } from './types.js';
 import type { C2NReply, C2NRequestSpec } from './pings.js';

@@ -54,7 +54,7 @@ export function fqdn(n: DevnetNode, domain: string): string {
 }
 
 /** The user ID shown for a node: tagged nodes belong to "tagged-devices". */
-export function wireUserId(state: DevnetState, n: DevnetNode, taggedUserId: number): number {
+export function wireUserId(n: DevnetNode, taggedUserId: number): number {
   return n.tags.length ? taggedUserId : n.userId;
 }
 
@@ -72,7 +72,7 @@ export function toWireNode(state: DevnetState, n: DevnetNode, ctx: NodeViewConte
     ID: n.id,
     StableID: n.stableId,
     Name: fqdn(n, ctx.domain),
-    User: wireUserId(state, n, ctx.taggedUserId),
+    User: wireUserId(n, ctx.taggedUserId),
     Key: n.nodeKey,
     KeyExpiry: n.keyExpiry ?? ZERO_TIME,
     Machine: n.machineKey,
