@@ -777,6 +777,7 @@ static void test_garbage(void) {
   ts_wg_peer_add(b.dev, a.pub, NULL);
   test_rng rng = {4242};
   uint8_t buf[300];
+  memset(buf, 0, sizeof buf);
   int accepted = 0;
   for (int i = 0; i < 20000; i++) {
     uint16_t len;
