@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what it needs, builds the addon and the TypeScript, runs the C tests
-# (plain, ASan+UBSan, time-boxed fuzzing) and the TypeScript tests. `npm test` and .ci/run call this.
+# (plain, ASan+UBSan, time-boxed fuzzing), the socket tests against an ASan+UBSan build of the addon, and
+# every TypeScript test. `npm test` and .ci/run call this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
@@ -9,4 +10,5 @@ bash scripts/test-deps.sh
 npx node-gyp rebuild >build-gyp.log 2>&1 || { tail -40 build-gyp.log; echo "native build failed"; exit 1; }
 npm run -s build:ts
 bash scripts/test-c.sh
+bash scripts/test-asan-addon.sh
 npm run -s test:ts
