@@ -153,7 +153,15 @@ export function readBounded(stream: NodeJS.ReadableStream & { destroy(err?: Erro
       }
       chunks.push(d);
     });
-    stream.on('end', () => resolve(Buffer.concat(chunks)));
+    let ended = false;
+    stream.on('end', () => {
+      ended = true;
+      resolve(Buffer.concat(chunks));
+    });
     stream.on('error', reject);
+    // A session destroyed without an error closes its streams with neither 'end' nor 'error'.
+    stream.on('close', () => {
+      if (!ended) reject(new ControlError('ERR_CLOSED', `${what}: connection closed before the body ended`));
+    });
   });
 }
