@@ -4,6 +4,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "crypto/crypto.h"
+
 #define SCRATCH (TS_WG_MAX_PACKET + 64)
 
 struct ts_link_wg {
@@ -24,6 +26,14 @@ struct ts_link_wg {
   uint8_t *sealed;     /* its WireGuard message */
   uint8_t (*keys)[32]; /* peers' public keys, for listing */
   size_t nkeys, capkeys;
+  /* Handshake initiations for peers whose endpoint is not known yet: sent the moment one is set, instead of
+   * at the next retransmission (REKEY_TIMEOUT, 5 s later). Tailscale learns endpoints from control shortly
+   * after a peer appears, so the first dial usually races the endpoint. */
+  struct pending_init {
+    ts_wg_peer *peer;
+    uint8_t msg[148];
+  } *inits;
+  size_t ninits;
 };
 
 static uint64_t wall_ns(void) {
@@ -88,9 +98,38 @@ static void queue_datagram(ts_link_wg *l, const ts_wg_endpoint *ep, const uint8_
   want_flush(l);
 }
 
+static void stash_init(ts_link_wg *l, ts_wg_peer *peer, const uint8_t *buf) {
+  for (size_t i = 0; i < l->ninits; i++) {
+    if (l->inits[i].peer == peer) {
+      memcpy(l->inits[i].msg, buf, 148);
+      return;
+    }
+  }
+  struct pending_init *n = realloc(l->inits, (l->ninits + 1) * sizeof *n);
+  if (!n) return;
+  l->inits = n;
+  l->inits[l->ninits].peer = peer;
+  memcpy(l->inits[l->ninits].msg, buf, 148);
+  l->ninits++;
+}
+
+static void unstash_init(ts_link_wg *l, ts_wg_peer *peer, const ts_wg_endpoint *ep) {
+  for (size_t i = 0; i < l->ninits; i++) {
+    if (l->inits[i].peer != peer) continue;
+    if (ep) queue_datagram(l, ep, l->inits[i].msg, 148);
+    ts_wipe(l->inits[i].msg, 148);
+    l->inits[i] = l->inits[--l->ninits];
+    return;
+  }
+}
+
 static void wg_sink(void *ctx, ts_wg_peer *peer, const ts_wg_endpoint *ep, const uint8_t *buf, size_t len) {
-  (void)peer;
-  queue_datagram(ctx, ep, buf, len);
+  ts_link_wg *l = ctx;
+  if (peer && (!ep || ep->len == 0) && len == 148 && buf[0] == 1) {
+    stash_init(l, peer, buf);
+    return;
+  }
+  queue_datagram(l, ep, buf, len);
 }
 
 static void netif_out(void *ctx, struct pbuf *p) {
@@ -217,6 +256,7 @@ static void closed(uv_handle_t *h) {
   free(l->plain);
   free(l->sealed);
   free(l->keys);
+  free(l->inits);
   free(l);
 }
 
@@ -255,7 +295,10 @@ int ts_link_wg_peer_set(ts_link_wg *l, const uint8_t pub[32], const uint8_t *psk
     memcpy(l->keys[l->nkeys++], pub, 32);
   } else {
     ts_wg_peer_set_psk(p, psk);
-    if (endpoint) ts_wg_peer_set_endpoint(p, &ep);
+    if (endpoint) {
+      ts_wg_peer_set_endpoint(p, &ep);
+      unstash_init(l, p, &ep);
+    }
   }
   ts_wg_peer_set_persistent_keepalive(p, ts_engine_now_ns(), keepalive_s);
   schedule(l);
@@ -271,6 +314,7 @@ int ts_link_wg_peer_allow(ts_link_wg *l, const uint8_t pub[32], int family, cons
 int ts_link_wg_peer_remove(ts_link_wg *l, const uint8_t pub[32]) {
   ts_wg_peer *p = ts_wg_peer_find(l->wg, pub);
   if (!p) return UV_ENOENT;
+  unstash_init(l, p, NULL);
   ts_wg_peer_remove(l->wg, p);
   for (size_t i = 0; i < l->nkeys; i++) {
     if (memcmp(l->keys[i], pub, 32) == 0) {

@@ -1,0 +1,95 @@
+// The tsnet Server on the bundled development tailnet: two nodes join with an auth key, reach each other by
+// MagicDNS name over WireGuard, identify callers; errors are coded.
+import { test, before, after } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as http from 'node:http';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { startDevnet, type Devnet } from '../lib/devnet/index.js';
+import { MemoryStore } from '../lib/control/store.js';
+import { Server } from '../lib/server.js';
+
+let devnet: Devnet;
+let web: Server;
+let client: Server;
+let authKey: string;
+
+before(async () => {
+  devnet = await startDevnet();
+  authKey = devnet.createAuthKey({ reusable: true });
+  web = new Server({ hostname: 'web', controlURL: devnet.controlURL, authKey, store: new MemoryStore() });
+  client = new Server({ hostname: 'client', controlURL: devnet.controlURL, authKey, store: new MemoryStore() });
+  await Promise.all([web.up(), client.up()]);
+});
+
+after(async () => {
+  await Promise.allSettled([web.close(), client.close()]);
+  await devnet.close();
+});
+
+test('up() reports the node; tailscaleIPs come from 100.64.0.0/10 and fd7a:115c:a1e0::/48', async () => {
+  const st = await web.up();
+  assert.equal(st.backendState, 'Running');
+  assert.match(st.tailscaleIPs[0]!, /^100\.(6[4-9]|[7-9]\d|1[01]\d|12[0-7])\./);
+  assert.match(st.tailscaleIPs[1]!, /^fd7a:115c:a1e0:/);
+  assert.deepEqual(web.tailscaleIPs(), st.tailscaleIPs);
+});
+
+test('http between two nodes by MagicDNS short name and FQDN; whoIs names the caller', async () => {
+  const ln = web.listen('tcp', ':80');
+  ln.serve(http.createServer((req, res) => {
+    const who = web.whoIs(req.socket);
+    res.end(JSON.stringify({ host: who?.node.Name, user: who?.userProfile?.LoginName }));
+  }));
+  const get = (host: string) =>
+    new Promise<string>((resolve, reject) => {
+      const agent = new http.Agent();
+      agent.createConnection = ((o: { host?: string; port?: number }) => client.connect('tcp', `${o.host}:${o.port}`)) as typeof agent.createConnection;
+      http.get({ host, port: 80, agent }, (res) => {
+        let b = '';
+        res.on('data', (d) => (b += d));
+        res.on('end', () => { agent.destroy(); resolve(b); });
+      }).on('error', reject);
+    });
+  const short = JSON.parse(await get('web'));
+  assert.match(short.host, /^client\./);
+  assert.equal(short.user, 'dev@example.com');
+  const fqdn = (await web.up()).self.Name!.replace(/\.$/, '');
+  assert.equal(JSON.parse(await get(fqdn)).user, 'dev@example.com');
+  assert.equal(JSON.parse(await get(web.tailscaleIPs()[0]!)).user, 'dev@example.com');
+  ln.close();
+});
+
+test('whoIs for an unknown address is null; an unknown name is ENOTFOUND', async () => {
+  assert.equal(web.whoIs('100.100.1.1'), null);
+  await assert.rejects(client.dial('tcp', 'nosuchhost:80'), { code: 'ENOTFOUND' });
+});
+
+test('a node keeps its identity across restarts (file store in dir)', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-server-'));
+  try {
+    const one = new Server({ hostname: 'keeper', controlURL: devnet.controlURL, authKey, dir });
+    const ip1 = (await one.up()).tailscaleIPs[0];
+    await one.close();
+    // No auth key the second time: the stored registration is used.
+    const two = new Server({ hostname: 'keeper', controlURL: devnet.controlURL, dir });
+    const ip2 = (await two.up()).tailscaleIPs[0];
+    await two.close();
+    assert.equal(ip2, ip1);
+    assert.equal(fs.statSync(dir).mode & 0o777, 0o700);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('bad arguments throw TypeError; a second close rejects with ERR_TSNET_CLOSED; use before up is coded', async () => {
+  assert.throws(() => new Server({ controlURL: 'ftp://x' }), TypeError);
+  assert.throws(() => new Server({ advertiseTags: ['web'] }), TypeError);
+  assert.throws(() => new Server({ hostname: 5 as unknown as string }), TypeError);
+  const s = new Server({ controlURL: devnet.controlURL, authKey, store: new MemoryStore(), ephemeral: true });
+  assert.throws(() => s.listen('tcp', ':80'), { code: 'ERR_TSNET_NOT_UP' });
+  await s.up();
+  await s.close();
+  await assert.rejects(s.close(), { code: 'ERR_TSNET_CLOSED' });
+});
