@@ -71,14 +71,16 @@ static size_t icmp(uint8_t *b, const uint8_t src[4], const uint8_t dst[4], uint8
   return len;
 }
 
-/* argv: priv_hex peer_pub_hex peer_port our_port ping|respond [psk_hex]. Exit 0 on success. */
+/* argv: priv_hex peer_pub_hex peer_port our_port ping|respond|respond-load [psk_hex]. Exit 0 on success.
+ * respond-load keeps the device under load: wireguard-go's first initiation gets a cookie reply and its
+ * retry must carry a valid mac2. */
 static int inner(int argc, char **argv) {
   if (argc < 5 || ts_crypto_init()) return 2;
   uint8_t priv[32], peer[32], psk[32];
   ts_hex(priv, 32, argv[0]);
   ts_hex(peer, 32, argv[1]);
   if (argc > 5) ts_hex(psk, 32, argv[5]);
-  int ping = !strcmp(argv[4], "ping");
+  int ping = !strcmp(argv[4], "ping"), load = !strcmp(argv[4], "respond-load");
   sock = socket(AF_INET, SOCK_DGRAM, 0);
   struct sockaddr_in me = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(argv[3])),
                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -91,6 +93,7 @@ static int inner(int argc, char **argv) {
   memset(&cfg, 0, sizeof cfg);
   cfg.sink.send = sink;
   ts_wg_device *dev = ts_wg_device_new(priv, &cfg);
+  ts_wg_device_force_under_load(dev, load);
   ts_wg_peer_config pc = {argc > 5 ? psk : NULL, 0, &pep};
   ts_wg_peer *p = ts_wg_peer_add(dev, peer, &pc);
   const uint8_t us[4] = {10, 9, 0, 2}, them[4] = {10, 9, 0, 1};
@@ -98,7 +101,7 @@ static int inner(int argc, char **argv) {
   uint8_t out[2048], pkt[1500], rx[2048];
   int replies = 0, big = 0, requests = 0, sent = 0;
   uint64_t start = mono(), next_ping = start;
-  while (mono() - start < 8000000000ULL && !(ping && replies == 8)) {
+  while (mono() - start < (load ? 12000000000ULL : 8000000000ULL) && !(ping && replies == 8)) {
     uint64_t now = mono();
     if (ping && now >= next_ping && sent < 8) {
       uint8_t payload[1200], idseq[4] = {0x12, 0x34, 0, (uint8_t)sent};
@@ -141,17 +144,19 @@ static int inner(int argc, char **argv) {
   }
   ts_wg_peer_stats st;
   ts_wg_peer_stats_get(p, mono(), &st);
-  fprintf(stderr, "  interop %s: sent %d, replies %d (1200-byte %d), requests answered %d, handshake %s\n", argv[4], sent,
-          replies, big, requests, st.last_handshake_wall ? "yes" : "no");
+  uint64_t cookies = ts_wg_drops(dev, TS_WG_DROP_COOKIE_SENT);
+  fprintf(stderr, "  interop %s: sent %d, replies %d (1200-byte %d), requests answered %d, cookie replies %d, handshake %s\n",
+          argv[4], sent, replies, big, requests, (int)cookies, st.last_handshake_wall ? "yes" : "no");
   ts_wg_device_free(dev);
   close(sock);
+  if (load) return !(requests >= 3 && cookies >= 1);
   return ping ? !(replies == 8 && big == 4) : !(requests >= 6);
 }
 
 /* ---- outer role: namespace, wireguard-go, and the two scenarios ---- */
 
 static char self[512], ns[64], dir[128];
-static uint8_t wg_priv[32], wg_pub[32], a_priv[32], a_pub[32], b_priv[32], b_pub[32], psk[32];
+static uint8_t wg_priv[32], wg_pub[32], a_priv[32], a_pub[32], b_priv[32], b_pub[32], c_priv[32], c_pub[32], psk[32];
 
 static void b64(char *out, const uint8_t in[32]) {
   static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -191,6 +196,15 @@ static void test_wireguard_go_initiates(void) {
                0);
 }
 
+static void test_cookie_with_wireguard_go(void) {
+  char priv[65], pub[65];
+  hexs(priv, c_priv), hexs(pub, wg_pub);
+  CHECK_EQ_INT(sh("ip netns exec %s sh -c '%s --inner %s %s 51820 51823 respond-load & P=$!; sleep 0.5; "
+                  "ping -q -c 18 -i 0.5 -W 1 10.9.0.4 >/dev/null; wait $P'",
+                  ns, self, priv, pub),
+               0);
+}
+
 int main(int argc, char **argv) {
   if (argc > 1 && !strcmp(argv[1], "--inner")) return inner(argc - 2, argv + 2);
   const char *on = getenv("TS_WG_INTEROP");
@@ -202,6 +216,7 @@ int main(int argc, char **argv) {
   ts_x25519_keypair(wg_priv, wg_pub);
   ts_x25519_keypair(a_priv, a_pub);
   ts_x25519_keypair(b_priv, b_pub);
+  ts_x25519_keypair(c_priv, c_pub);
   ts_random(psk, 32);
   snprintf(ns, sizeof ns, "tswgi%d", (int)getpid());
   snprintf(dir, sizeof dir, "/tmp/%s", ns);
@@ -216,16 +231,18 @@ int main(int argc, char **argv) {
   ok = ok && sh("ip netns exec %s sh -c 'echo $$ > %s/pid; exec env WG_PROCESS_FOREGROUND=1 wireguard-go wgt0' "
                 "> %s/wireguard-go.log 2>&1 &", ns, dir, dir) == 0;
   for (int i = 0; ok && i < 50 && sh("ip netns exec %s ip link show wgt0 >/dev/null 2>&1", ns) != 0; i++) usleep(100000);
-  char apub[64], bpub[64];
-  b64(apub, a_pub), b64(bpub, b_pub);
+  char apub[64], bpub[64], cpub[64];
+  b64(apub, a_pub), b64(bpub, b_pub), b64(cpub, c_pub);
   ok = ok && sh("ip netns exec %s wg set wgt0 private-key %s/wg.key listen-port 51820 "
                 "peer '%s' allowed-ips 10.9.0.2/32 endpoint 127.0.0.1:51821 "
-                "peer '%s' allowed-ips 10.9.0.3/32 endpoint 127.0.0.1:51822 preshared-key %s/psk",
-                ns, dir, apub, bpub, dir) == 0;
+                "peer '%s' allowed-ips 10.9.0.3/32 endpoint 127.0.0.1:51822 preshared-key %s/psk "
+                "peer '%s' allowed-ips 10.9.0.4/32 endpoint 127.0.0.1:51823",
+                ns, dir, apub, bpub, dir, cpub) == 0;
   ok = ok && sh("ip netns exec %s ip addr add 10.9.0.1/24 dev wgt0 && ip netns exec %s ip link set wgt0 up", ns, ns) == 0;
   if (ok) {
     RUN(test_we_initiate);
     RUN(test_wireguard_go_initiates);
+    RUN(test_cookie_with_wireguard_go);
   } else {
     fprintf(stderr, "  setup failed (root, ip, wg, wireguard-go?)\n");
     ts_t.failed++;
