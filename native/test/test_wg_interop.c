@@ -21,10 +21,12 @@
 /* ---- inner role: runs inside the namespace ---- */
 
 static int sock;
+/* Our device's clock may run ahead of the real one (skew), to reach rekey times quickly. */
+static uint64_t skew;
 static uint64_t mono(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
-  return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
+  return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec + skew;
 }
 static uint64_t wall(void) {
   struct timespec t;
@@ -42,8 +44,10 @@ static void send_to(const ts_wg_endpoint *ep, const uint8_t *buf, size_t len) {
   memcpy(&a, ep->data, sizeof a);
   sendto(sock, buf, len, 0, (struct sockaddr *)&a, sizeof a);
 }
+static int initiations_sent;
 static void sink(void *ctx, ts_wg_peer *p, const ts_wg_endpoint *ep, const uint8_t *buf, size_t len) {
   (void)ctx, (void)p;
+  initiations_sent += buf[0] == 1;
   send_to(ep, buf, len);
 }
 static uint16_t csum(const uint8_t *p, size_t n) {
@@ -71,7 +75,9 @@ static size_t icmp(uint8_t *b, const uint8_t src[4], const uint8_t dst[4], uint8
   return len;
 }
 
-/* argv: priv_hex peer_pub_hex peer_port our_port ping|respond|respond-load [psk_hex]. Exit 0 on success.
+/* argv: priv_hex peer_pub_hex peer_port our_port ping|ping-rekey|respond|respond-load [psk_hex]. Exit 0 on
+ * success. ping-rekey jumps our clock past REKEY_AFTER_TIME after four pings, then sets the send counter
+ * past REKEY_AFTER_MESSAGES after six: both rekeys must complete with wireguard-go while pings flow.
  * respond-load keeps the device under load: wireguard-go's first initiation gets a cookie reply and its
  * retry must carry a valid mac2. */
 static int inner(int argc, char **argv) {
@@ -80,7 +86,8 @@ static int inner(int argc, char **argv) {
   ts_hex(priv, 32, argv[0]);
   ts_hex(peer, 32, argv[1]);
   if (argc > 5) ts_hex(psk, 32, argv[5]);
-  int ping = !strcmp(argv[4], "ping"), load = !strcmp(argv[4], "respond-load");
+  int rekey = !strcmp(argv[4], "ping-rekey");
+  int ping = rekey || !strcmp(argv[4], "ping"), load = !strcmp(argv[4], "respond-load");
   sock = socket(AF_INET, SOCK_DGRAM, 0);
   struct sockaddr_in me = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(argv[3])),
                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -101,7 +108,13 @@ static int inner(int argc, char **argv) {
   uint8_t out[2048], pkt[1500], rx[2048];
   int replies = 0, big = 0, requests = 0, sent = 0;
   uint64_t start = mono(), next_ping = start;
-  while (mono() - start < (load ? 12000000000ULL : 8000000000ULL) && !(ping && replies == 8)) {
+  while (mono() - start - skew < (load ? 12000000000ULL : 8000000000ULL) && !(ping && replies == 8)) {
+    if (rekey && sent == 4 && replies == 4 && skew == 0) skew = 125 * 1000000000ULL, next_ping = mono();
+    if (rekey && sent == 6 && replies == 6 && skew == 125 * 1000000000ULL) {
+      skew += 6 * 1000000000ULL; /* past REKEY_TIMEOUT since the last initiation */
+      next_ping = mono();
+      ts_wg_test_set_send_counter(p, TS_WG_REKEY_AFTER_MESSAGES + 1);
+    }
     uint64_t now = mono();
     if (ping && now >= next_ping && sent < 8) {
       uint8_t payload[1200], idseq[4] = {0x12, 0x34, 0, (uint8_t)sent};
@@ -149,7 +162,9 @@ static int inner(int argc, char **argv) {
           argv[4], sent, replies, big, requests, (int)cookies, st.last_handshake_wall ? "yes" : "no");
   ts_wg_device_free(dev);
   close(sock);
+  fprintf(stderr, "  interop %s: initiations sent %d\n", argv[4], initiations_sent);
   if (load) return !(requests >= 3 && cookies >= 1);
+  if (rekey) return !(replies == 8 && initiations_sent == 3);
   return ping ? !(replies == 8 && big == 4) : !(requests >= 6);
 }
 
@@ -185,6 +200,16 @@ static void test_we_initiate(void) {
   char priv[65], pub[65];
   hexs(priv, a_priv), hexs(pub, wg_pub);
   CHECK_EQ_INT(sh("ip netns exec %s %s --inner %s %s 51820 51821 ping", ns, self, priv, pub), 0);
+}
+
+static void test_we_rekey(void) {
+  char priv[65], pub[65];
+  ts_x25519_keypair(a_priv, a_pub); /* wireguard-go knows this peer by the key set below */
+  hexs(priv, a_priv), hexs(pub, wg_pub);
+  char apub[64];
+  b64(apub, a_pub);
+  CHECK_EQ_INT(sh("ip netns exec %s wg set wgt0 peer '%s' allowed-ips 10.9.0.2/32 endpoint 127.0.0.1:51824", ns, apub), 0);
+  CHECK_EQ_INT(sh("ip netns exec %s %s --inner %s %s 51820 51824 ping-rekey", ns, self, priv, pub), 0);
 }
 
 static void test_wireguard_go_initiates(void) {
@@ -243,6 +268,7 @@ int main(int argc, char **argv) {
     RUN(test_we_initiate);
     RUN(test_wireguard_go_initiates);
     RUN(test_cookie_with_wireguard_go);
+    RUN(test_we_rekey);
   } else {
     fprintf(stderr, "  setup failed (root, ip, wg, wireguard-go?)\n");
     ts_t.failed++;
