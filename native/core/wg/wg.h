@@ -38,7 +38,9 @@
 
 /* Opaque outer address of a datagram (a sockaddr, a DERP node key...): compared bytewise. The first
  * host_len bytes (host_len 0: all of them) identify the sending host for the handshake rate limit, so a
- * caller that puts the IP before the port can limit per IP. len 0 means "unknown" (sink routes by peer). */
+ * caller that puts the IP before the port can limit per IP. len 0 means "unknown" (sink routes by peer).
+ * Roaming: a peer's endpoint becomes the source of its last authenticated datagram. A caller that chooses
+ * paths itself (magicsock) can make that a no-op by passing an endpoint that names the path it wants. */
 typedef struct ts_wg_endpoint {
   uint8_t len, host_len;
   uint8_t data[TS_WG_ENDPOINT_MAX];
