@@ -16,7 +16,7 @@ import { FileStore, MemoryStore, type Store } from './control/store.js';
 import type { Node, UserProfile } from './control/tailcfg.js';
 import { closedError } from './net/errors.js';
 import type { TailnetListener } from './net/listener.js';
-import type { DialOptions, ListenOptions } from './net/netstack.js';
+import type { DialOptions, ListenOptions, TcpNetworkName, UdpNetworkName } from './net/netstack.js';
 import { Netstack } from './net/netstack.js';
 import type { TailnetPacketSocket } from './net/packet.js';
 import type { TailnetSocket } from './net/socket.js';
@@ -208,8 +208,12 @@ export class Server extends EventEmitter {
     return `${net.isIPv6(ip) ? `[${ip}]` : ip}${address.slice(i)}`;
   }
 
-  /** Connects to a tailnet address or MagicDNS name ("tcp", "web:80"); resolves once connected. */
-  async dial(network: string, address: string, options: DialOptions = {}): Promise<TailnetSocket> {
+  /** Connects to a tailnet address or MagicDNS name ("tcp", "web:80"); resolves once connected. "udp" gives
+   * a connected datagram socket. */
+  dial(network: TcpNetworkName, address: string, options?: DialOptions): Promise<TailnetSocket>;
+  dial(network: UdpNetworkName, address: string, options?: DialOptions): Promise<TailnetPacketSocket>;
+  dial(network: string, address: string, options?: DialOptions): Promise<TailnetSocket | TailnetPacketSocket>;
+  async dial(network: string, address: string, options: DialOptions = {}): Promise<TailnetSocket | TailnetPacketSocket> {
     return this.#live('dial').dial(network, this.#target(address), options);
   }
 

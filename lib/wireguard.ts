@@ -6,7 +6,7 @@ import { publicFromPrivate } from './control/keys.js';
 import { parseWgQuick } from './wgconfig.js';
 import { splitHostPort } from './net/addr.js';
 import { closedError } from './net/errors.js';
-import type { DialOptions, ListenOptions } from './net/netstack.js';
+import type { DialOptions, ListenOptions, TcpNetworkName, UdpNetworkName } from './net/netstack.js';
 import { Netstack } from './net/netstack.js';
 import type { TailnetListener } from './net/listener.js';
 import type { TailnetSocket } from './net/socket.js';
@@ -50,7 +50,8 @@ export interface PeerStats {
 
 /** The network interface shared by the WireGuard mode and the tsnet Server. */
 export interface Dialer {
-  dial(network: string, address: string, options?: DialOptions): Promise<TailnetSocket>;
+  dial(network: TcpNetworkName, address: string, options?: DialOptions): Promise<TailnetSocket>;
+  dial(network: UdpNetworkName, address: string, options?: DialOptions): Promise<TailnetPacketSocket>;
   listen(network: string, address: string, options?: ListenOptions): TailnetListener;
 }
 
@@ -193,8 +194,12 @@ export class WireGuard implements Dialer {
     }));
   }
 
-  /** Connects over the tunnel ("tcp", "10.0.0.1:80"); resolves once connected. */
-  dial(network: string, address: string, options: DialOptions = {}): Promise<TailnetSocket> {
+  /** Connects over the tunnel ("tcp", "10.0.0.1:80"); resolves once connected. "udp" gives a connected
+   * datagram socket. */
+  dial(network: TcpNetworkName, address: string, options?: DialOptions): Promise<TailnetSocket>;
+  dial(network: UdpNetworkName, address: string, options?: DialOptions): Promise<TailnetPacketSocket>;
+  dial(network: string, address: string, options?: DialOptions): Promise<TailnetSocket | TailnetPacketSocket>;
+  dial(network: string, address: string, options: DialOptions = {}): Promise<TailnetSocket | TailnetPacketSocket> {
     try {
       return this.#live('dial').dial(network, address, options);
     } catch (err) {

@@ -195,7 +195,7 @@ test('UDP: listenPacket echo, connected dialPacket, fragmented 8000-byte datagra
   assert.equal(server.address().port, 5300);
   server.on('message', (msg: Buffer, rinfo: { address: string; port: number }) => server.send(msg, rinfo.port, rinfo.address));
 
-  const client = a.dialPacket('udp', '100.64.0.2:5300');
+  const client = await a.dial('udp', '100.64.0.2:5300'); // a connected datagram socket
   const got = once(client, 'message') as Promise<[Buffer, { address: string; port: number; size: number; family: string }]>;
   client.send('ping');
   const [msg, rinfo] = await got;

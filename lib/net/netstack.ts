@@ -20,6 +20,8 @@ export interface ListenOptions {
 
 const TCP = ['tcp', 'tcp4', 'tcp6'] as const;
 const UDP = ['udp', 'udp4', 'udp6'] as const;
+export type TcpNetworkName = (typeof TCP)[number];
+export type UdpNetworkName = (typeof UDP)[number];
 
 export class Netstack {
   readonly ctx: SharedContext;
@@ -123,9 +125,22 @@ export class Netstack {
     return socket;
   }
 
-  /** Connects and resolves once the connection is established; rejects with a coded error. */
-  dial(network: string, address: string, opts: DialOptions = {}): Promise<TailnetSocket> {
+  /**
+   * Connects and resolves once the connection is established; rejects with a coded error. "udp", "udp4" and
+   * "udp6" give a connected datagram socket at once (UDP has no handshake).
+   */
+  dial(network: TcpNetworkName, address: string, opts?: DialOptions): Promise<TailnetSocket>;
+  dial(network: UdpNetworkName, address: string, opts?: DialOptions): Promise<TailnetPacketSocket>;
+  dial(network: string, address: string, opts?: DialOptions): Promise<TailnetSocket | TailnetPacketSocket>;
+  dial(network: string, address: string, opts: DialOptions = {}): Promise<TailnetSocket | TailnetPacketSocket> {
     if (opts.signal?.aborted) return Promise.reject(abortError(opts.signal.reason));
+    if ((UDP as readonly string[]).includes(network)) {
+      try {
+        return Promise.resolve(this.dialPacket(network, address));
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
     return new Promise((resolve, reject) => {
       let socket: TailnetSocket;
       try {
