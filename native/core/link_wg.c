@@ -35,6 +35,15 @@ struct ts_link_wg {
     uint8_t msg[148];
   } *inits;
   size_t ninits;
+  /* While a packet is encrypted in place in the UDP batch, datagrams the WireGuard core sends through the
+   * sink (packets that waited for the session) must go before it: they wait here meanwhile. */
+  int inplace;
+  struct side {
+    ts_wg_endpoint ep;
+    size_t len;
+    uint8_t *data;
+  } *side;
+  size_t nside, capside;
 };
 
 static uint64_t wall_ns(void) {
@@ -131,18 +140,71 @@ static void wg_sink(void *ctx, ts_wg_peer *peer, const ts_wg_endpoint *ep, const
     stash_init(l, peer, buf);
     return;
   }
+  if (l->inplace && ep) {
+    if (l->nside == l->capside) {
+      size_t cap = l->capside ? l->capside * 2 : 16;
+      struct side *n = realloc(l->side, cap * sizeof *n);
+      if (!n) return; /* lost like a dropped UDP datagram; TCP retransmits */
+      l->side = n;
+      l->capside = cap;
+    }
+    uint8_t *copy = malloc(len);
+    if (!copy) return;
+    memcpy(copy, buf, len);
+    l->side[l->nside++] = (struct side){.ep = *ep, .len = len, .data = copy};
+    return;
+  }
   queue_datagram(l, ep, buf, len);
 }
 
+static void drain_side(ts_link_wg *l) {
+  for (size_t i = 0; i < l->nside; i++) {
+    queue_datagram(l, &l->side[i].ep, l->side[i].data, l->side[i].len);
+    free(l->side[i].data);
+  }
+  l->nside = 0;
+}
+
+/* A packet from lwIP is copied once, into its slot of the UDP batch, and encrypted there in place. The
+ * destination is known only after WireGuard routed it, so the slot's address is set afterwards. */
 static void netif_out(void *ctx, struct pbuf *p) {
   ts_link_wg *l = ctx;
   if (l->closing) return;
   size_t len = p->tot_len;
-  pbuf_copy_partial(p, l->plain, (u16_t)len, 0);
+  size_t need = ts_wg_data_len(l->wg, len);
+  static const ts_udp_addr placeholder = {.family = TS_UDP_V4};
+  uint8_t *slot = ts_udp_tx_reserve(&l->tx, &placeholder, need);
+  if (!slot) {
+    ts_udp_tx_flush(&l->udp, &l->tx);
+    slot = ts_udp_tx_reserve(&l->tx, &placeholder, need);
+  }
   ts_wg_tx res;
   uint64_t now = ts_engine_now_ns();
-  if (ts_wg_send(l->wg, now, wall_ns(), l->plain, len, l->sealed, SCRATCH, &res) == TS_WG_TX_READY)
-    queue_datagram(l, res.endpoint, l->sealed, res.len);
+  if (!slot) { /* the batch is full even after a flush (socket buffer full): the scratch path */
+    pbuf_copy_partial(p, l->plain, (u16_t)len, 0);
+    if (ts_wg_send(l->wg, now, wall_ns(), l->plain, len, l->sealed, SCRATCH, &res) == TS_WG_TX_READY)
+      queue_datagram(l, res.endpoint, l->sealed, res.len);
+    schedule(l);
+    return;
+  }
+  pbuf_copy_partial(p, slot + 16, (u16_t)len, 0);
+  l->inplace = 1;
+  ts_wg_tx_kind kind = ts_wg_send(l->wg, now, wall_ns(), slot + 16, len, slot, need, &res);
+  l->inplace = 0;
+  ts_udp_addr dst;
+  int ready = kind == TS_WG_TX_READY && res.endpoint && ts_link_wg_udp_addr(&dst, res.endpoint) == 0;
+  if (l->nside) { /* rare: queued packets were released; they go first, then this one */
+    if (ready) memcpy(l->sealed, slot, res.len);
+    ts_udp_tx_cancel(&l->tx);
+    drain_side(l);
+    if (ready) queue_datagram(l, res.endpoint, l->sealed, res.len);
+  } else if (ready) {
+    ts_udp_tx_set_dst(&l->tx, &dst);
+    ts_udp_tx_trim(&l->tx, res.len);
+    want_flush(l);
+  } else {
+    ts_udp_tx_cancel(&l->tx);
+  }
   schedule(l);
 }
 
@@ -268,6 +330,8 @@ static void closed(uv_handle_t *h) {
   free(l->sealed);
   free(l->keys);
   free(l->inits);
+  for (size_t i = 0; i < l->nside; i++) free(l->side[i].data);
+  free(l->side);
   free(l);
 }
 

@@ -534,6 +534,22 @@ int ts_udp_tx_trim(ts_udp_txbatch *b, size_t len) {
   return 0;
 }
 
+int ts_udp_tx_cancel(ts_udp_txbatch *b) {
+  if (b->count <= b->head) return -EINVAL;
+  b->count--;
+  b->used -= b->ent[b->count].len;
+  return 0;
+}
+
+int ts_udp_tx_set_dst(ts_udp_txbatch *b, const ts_udp_addr *dst) {
+  ts_udp_txent *e;
+  if (b->count <= b->head || (dst->family != TS_UDP_V4 && dst->family != TS_UDP_V6)) return -EINVAL;
+  e = &b->ent[b->count - 1];
+  ts_udp_addr_set(&e->dst, dst->family, dst->ip, dst->port);
+  if (e->dst.family == TS_UDP_V6) e->dst.scope_id = dst->scope_id;
+  return 0;
+}
+
 unsigned ts_udp_tx_pending(const ts_udp_txbatch *b) { return b->count - b->head; }
 
 /* Moves the queued entries [head, count) and their bytes to the front of the batch. */

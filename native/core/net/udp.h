@@ -188,6 +188,11 @@ void ts_udp_txbatch_free(ts_udp_txbatch *b);
 uint8_t *ts_udp_tx_reserve(ts_udp_txbatch *b, const ts_udp_addr *dst, size_t len);
 /* Shrinks the datagram reserved last to len bytes (len <= its reserved length); returns 0 or -EINVAL. */
 int ts_udp_tx_trim(ts_udp_txbatch *b, size_t len);
+/* Drops the datagram reserved last (nothing of it is sent); returns 0 or -EINVAL if there is none. */
+int ts_udp_tx_cancel(ts_udp_txbatch *b);
+/* Changes the destination of the datagram reserved last (a caller that learns it only after writing the
+ * datagram in place); returns 0 or -EINVAL. */
+int ts_udp_tx_set_dst(ts_udp_txbatch *b, const ts_udp_addr *dst);
 /* Datagrams queued and not yet handed to the kernel. */
 unsigned ts_udp_tx_pending(const ts_udp_txbatch *b);
 
