@@ -2,7 +2,6 @@
 // ws, express, stream.pipeline through zlib, and the timeout and error semantics of node:net. Every test runs
 // over two devices joined by an in-process memory link, over two WireGuard nodes talking UDP on 127.0.0.1, and
 // over real TCP on 127.0.0.1: the reference that shows what Node itself does, which the tailnet must match.
-// Tests marked todo fail on the tailnet only, because of our code (the reason says where).
 import { test, describe, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
@@ -228,7 +227,7 @@ for (const n of [loopback, memory, wireguard]) {
 
     test(
       'https: the server sees the client\'s tailnet address through TLS (req.socket.remoteAddress)',
-      { todo: n === loopback ? false : 'a TLSSocket over a TailnetSocket asks the socketpair handle for its peer, not TailnetSocket#_getpeername' },
+      {},
       async () => {
         const server = https.createServer({ key: KEY, cert: CERT }, (req, res) => {
           res.end(JSON.stringify({ remote: req.socket.remoteAddress ?? null, family: req.socket.remoteFamily ?? null, local: req.socket.localAddress ?? null }));
@@ -514,7 +513,7 @@ for (const n of [loopback, memory, wireguard]) {
 
     test(
       'http server.close() with keep-alive: idle connections close at once, the in-flight request completes, "close" waits for it',
-      { todo: n === loopback ? false : 'listener.serve(server) never makes the http.Server "listening", so close() neither closes idle keep-alive connections nor waits for busy ones' },
+      {},
       async () => {
         let release!: () => void;
         const gate = new Promise<void>((r) => (release = r));
@@ -607,7 +606,7 @@ for (const n of [loopback, memory, wireguard]) {
 
     test(
       "a socket carries no 'close' listeners of its own, as node:net (they count against the user's MaxListeners)",
-      { todo: n === loopback ? false : 'TailnetSocket, Netstack.connect and TailnetListener each add a once("close") listener: two pipelines on one socket warn MaxListenersExceededWarning' },
+      {},
       async () => {
         const { client, peer, acc } = await pairOver(n);
         const counts = { dialed: client.listenerCount('close'), accepted: peer.listenerCount('close') };

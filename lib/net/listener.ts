@@ -19,6 +19,14 @@ export interface ListenerInit {
   accepts?: (local: { address: string; port: number }) => boolean;
 }
 
+// The parts of net.Server that serve() fills in: the handle net.Server consults for listening, address()
+// and close(), and the connection count that decides when 'close' is emitted.
+interface ServerInternals {
+  _handle: { close(): void; getsockname(out: Record<string, unknown>): number; ref(): void; unref(): void } | null;
+  _connections: number;
+  _emitCloseIfDrained(): void;
+}
+
 export class TailnetListener extends EventEmitter implements EventSink, AsyncIterable<TailnetSocket> {
   readonly #init: ListenerInit;
   #open = true;
@@ -45,9 +53,40 @@ export class TailnetListener extends EventEmitter implements EventSink, AsyncIte
     return { address: host || (family === 4 ? '0.0.0.0' : '::'), family: v6 || (family === 0 && !host) ? 'IPv6' : 'IPv4', port };
   }
 
-  /** Hands every accepted connection to server (an http.Server, https.Server, express app's server, net.Server). */
+  /**
+   * Hands every accepted connection to server (an http.Server, https.Server, express app's server or any
+   * net.Server) and makes the server behave as if it were listening here: 'listening' fires, address()
+   * answers, getConnections() counts, and server.close() stops this listener, closes idle keep-alive
+   * connections and emits 'close' once the last connection is gone, as it does for a real port.
+   */
   serve<S extends net.Server>(server: S): S {
-    this.on('connection', (socket: TailnetSocket) => server.emit('connection', socket));
+    const s = server as unknown as ServerInternals;
+    if (s._handle) throw new Error('serve(server): the server is already listening');
+    s._handle = {
+      close: () => this.close(),
+      getsockname: (out: Record<string, unknown>) => {
+        Object.assign(out, this.address());
+        return 0;
+      },
+      ref: () => {},
+      unref: () => {},
+    };
+    s._connections = 0;
+    this.on('connection', (socket: TailnetSocket) => {
+      s._connections++;
+      socket.on('close', () => {
+        s._connections--;
+        s._emitCloseIfDrained();
+      });
+      server.emit('connection', socket);
+    });
+    // The listener closing on its own (the device closed) closes the server too.
+    this.once('close', () => {
+      if (s._handle) server.close();
+    });
+    process.nextTick(() => {
+      if (this.#open) server.emit('listening');
+    });
     return server;
   }
 
@@ -96,13 +135,13 @@ export class TailnetListener extends EventEmitter implements EventSink, AsyncIte
       fd: ev.fd,
       allowHalfOpen: this.#init.allowHalfOpen ?? false,
       endpoints: { local: ev.local, remote: ev.remote },
+      onDestroy: (s) => this.#connections.delete(s),
     });
     if (this.#init.accepts && !this.#init.accepts(ev.local)) {
       socket.resetAndDestroy();
       return;
     }
     this.#connections.add(socket);
-    socket.once('close', () => this.#connections.delete(socket));
     if (this.#iterating) {
       const w = this.#waiters.shift();
       if (w) w({ value: socket, done: false });

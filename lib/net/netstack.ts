@@ -109,17 +109,22 @@ export class Netstack {
       fd,
       allowHalfOpen: opts.allowHalfOpen ?? false,
       target: { address: host, port },
+      onDestroy: (s) => this.#sockets.delete(s),
     });
     this.#sockets.add(socket);
-    socket.once('close', () => this.#sockets.delete(socket));
     const { signal } = opts;
     if (signal) {
       if (signal.aborted) socket.abortDial(signal.reason);
       else {
         const onAbort = () => socket.abortDial(signal.reason);
         signal.addEventListener('abort', onAbort, { once: true });
-        socket.once('connect', () => signal.removeEventListener('abort', onAbort));
-        socket.once('close', () => signal.removeEventListener('abort', onAbort));
+        const done = () => {
+          signal.removeEventListener('abort', onAbort);
+          socket.off('connect', done);
+          socket.off('close', done);
+        };
+        socket.once('connect', done);
+        socket.once('close', done);
       }
     }
     return socket;

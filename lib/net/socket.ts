@@ -3,6 +3,7 @@
 // unchanged. What a socketpair cannot know (the tailnet addresses, Nagle, keepalive, reset) is forwarded to
 // the engine.
 import * as net from 'node:net';
+import * as os from 'node:os';
 import type { NativeAddress, NativeEvent } from '../native.js';
 import type { EventSink, SharedContext } from './context.js';
 import { abortError, systemError } from './errors.js';
@@ -22,7 +23,18 @@ export interface TailnetSocketInit {
   endpoints?: { local: NativeAddress; remote: NativeAddress };
   /** For dialed sockets: what the error message names. */
   target?: { address: string; port: number };
+  /** Called once when the socket is destroyed (its owner's bookkeeping), without adding a 'close' listener. */
+  onDestroy?: (socket: TailnetSocket) => void;
 }
+
+// The socketpair's handle is a Pipe, which has no peer address. Node asks the handle (net.Socket, and
+// TLSWrap through its parent handle for https and tls.connect({ socket })), so the handle itself answers
+// with the tailnet endpoints. Before a dial completes it reports ENOTCONN, which Node does not cache.
+interface AddressHandle {
+  getpeername?: (out: Record<string, unknown>) => number;
+  getsockname?: (out: Record<string, unknown>) => number;
+}
+const ENOTCONN = -((os.constants.errno as Record<string, number>).ENOTCONN ?? 107);
 
 export class TailnetSocket extends net.Socket implements EventSink {
   readonly #ctx: SharedContext;
@@ -30,6 +42,7 @@ export class TailnetSocket extends net.Socket implements EventSink {
   readonly #id: number;
   readonly #ends: Endpoints = {};
   readonly #target: { address: string; port: number } | undefined;
+  readonly #onDestroy: ((socket: TailnetSocket) => void) | undefined;
   #settled = false;
 
   constructor(init: TailnetSocketInit) {
@@ -38,7 +51,21 @@ export class TailnetSocket extends net.Socket implements EventSink {
     this.#device = init.device;
     this.#id = init.id;
     this.#target = init.target;
+    this.#onDestroy = init.onDestroy;
     init.ctx.register(init.device, init.id, this);
+    const handle = (this as unknown as { _handle: AddressHandle | null })._handle;
+    if (handle) {
+      const answer = (which: 'local' | 'remote') => (out: Record<string, unknown>): number => {
+        const a = this.#ends[which];
+        if (!a) return ENOTCONN;
+        out.address = a.address;
+        out.family = a.family;
+        out.port = a.port;
+        return 0;
+      };
+      handle.getpeername = answer('remote');
+      handle.getsockname = answer('local');
+    }
     if (init.endpoints) {
       this.#ends.local = init.endpoints.local;
       this.#ends.remote = init.endpoints.remote;
@@ -47,7 +74,13 @@ export class TailnetSocket extends net.Socket implements EventSink {
       // Dialing: behave as net.connect() does until the handshake completes (writes queue, 'connect' later).
       setConnecting(this, true);
     }
-    this.once('close', () => this.#ctx.unregister(this.#device, this.#id));
+  }
+
+  /** @internal bookkeeping on destroy, instead of 'close' listeners that would count against the user's */
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.#ctx.unregister(this.#device, this.#id);
+    this.#onDestroy?.(this);
+    super._destroy(err, cb);
   }
 
   /** @internal engine events for this connection */
@@ -83,18 +116,6 @@ export class TailnetSocket extends net.Socket implements EventSink {
   override setKeepAlive(enable = false, initialDelay = 0): this {
     if (!this.destroyed) this.#ctx.native.tcpSetKeepAlive(this.#device, this.#id, enable, Math.max(0, initialDelay | 0));
     return this;
-  }
-
-  // net.Socket answers remoteAddress, remotePort, remoteFamily, localAddress and localPort from these two
-  // internal methods; a socketpair would report nothing useful, so they report the tailnet endpoints.
-  /** @internal */
-  _getpeername(): Partial<NativeAddress> {
-    return this.#ends.remote ?? {};
-  }
-
-  /** @internal */
-  _getsockname(): Partial<NativeAddress> {
-    return this.#ends.local ?? {};
   }
 
   /** Closes with a TCP RST instead of a FIN, as net.Socket#resetAndDestroy does. */
