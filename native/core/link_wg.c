@@ -20,7 +20,6 @@ struct ts_link_wg {
   int poll_events;
   uv_prepare_t flush;  /* active while datagrams are queued */
   uv_timer_t timer;    /* the WireGuard core's next deadline */
-  uv_timer_t ack;      /* delayed ACKs, 1 ms after input (see on_readable) */
   uint64_t deadline;
   int closing;         /* handles still closing (the link frees itself when the last one is closed) */
   uint8_t *plain;      /* a packet out of lwIP, contiguous */
@@ -76,7 +75,6 @@ int ts_link_wg_udp_addr(ts_udp_addr *a, const ts_wg_endpoint *ep) {
 static void update_poll(ts_link_wg *l);
 static void on_timer(uv_timer_t *t);
 static void on_flush(uv_prepare_t *h);
-static void on_ack(uv_timer_t *t);
 
 static void schedule(ts_link_wg *l) {
   uint64_t next = ts_wg_next_deadline(l->wg);
@@ -232,10 +230,10 @@ static void on_readable(ts_link_wg *l) {
         ts_netif_input(l->netif, out.data, out.len);
     }
   }
-  /* ACKs that lwIP delayed (it acknowledges every second segment at once) go out 1 ms later instead of at
-   * its 250 ms tick: soon enough that a sender never stalls, late enough that a reply from JavaScript
-   * (tens of microseconds) carries the ACK with it instead of a packet of its own. */
-  if (!uv_is_active((uv_handle_t *)&l->ack)) uv_timer_start(&l->ack, on_ack, 1, 0);
+  /* ACKs that lwIP delayed (it acknowledges every second segment at once) go out now, not at its 250 ms
+   * tick. Holding them 1 ms so a reply could carry them was measured slower for request/response
+   * (p50 +15-20 us, docs/performance.md), so each received batch is acknowledged at once. */
+  ts_tcp_flush(l->tcp);
   if (ts_udp_tx_pending(&l->tx)) want_flush(l);
   schedule(l);
 }
@@ -257,11 +255,6 @@ static void update_poll(ts_link_wg *l) {
     l->poll_events = want;
     uv_poll_start(&l->poll, want, on_poll);
   }
-}
-
-static void on_ack(uv_timer_t *t) {
-  ts_link_wg *l = t->data;
-  ts_tcp_flush(l->tcp);
 }
 
 static void on_timer(uv_timer_t *t) {
@@ -312,8 +305,6 @@ ts_link_wg *ts_link_wg_new(ts_engine *e, ts_netif *netif, ts_tcp_host *tcp, cons
   l->flush.data = l;
   uv_timer_init(loop, &l->timer);
   l->timer.data = l;
-  uv_timer_init(loop, &l->ack);
-  l->ack.data = l;
   netif->output = netif_out;
   netif->ctx = l;
   update_poll(l);
@@ -342,11 +333,10 @@ void ts_link_wg_free(ts_link_wg *l) {
   l->wg = NULL;
   l->netif->output = ts_netif_discard;
   ts_udp_close(&l->udp);
-  l->closing = 4;
+  l->closing = 3;
   uv_close((uv_handle_t *)&l->poll, closed);
   uv_close((uv_handle_t *)&l->flush, closed);
   uv_close((uv_handle_t *)&l->timer, closed);
-  uv_close((uv_handle_t *)&l->ack, closed);
 }
 
 uint16_t ts_link_wg_port(const ts_link_wg *l) { return l->udp.local.port; }
