@@ -112,6 +112,19 @@ test('two nodes: http over the tunnel, stats, peers removed and re-added at run 
   ln.close();
 });
 
+test('dial timeout: a peer that never answers gives ETIMEDOUT after the timeout', async () => {
+  const ke = generateKeyPair();
+  const silent = generateKeyPair();
+  const E = node({ privateKey: b64(ke.privateKey), address: ['10.5.0.5/32'],
+    // A UDP port nobody answers on: the WireGuard handshake never completes.
+    peers: [{ publicKey: b64(silent.publicKey), endpoint: '127.0.0.1:9', allowedIPs: ['10.5.0.6/32'] }] });
+  await E.start();
+  const t0 = Date.now();
+  await assert.rejects(E.dial('tcp', '10.5.0.6:80', { timeout: 300 }), { code: 'ETIMEDOUT', syscall: 'connect' });
+  assert.ok(Date.now() - t0 >= 280);
+  await assert.rejects(E.dial('tcp', '10.5.0.6:80', { timeout: -1 }), RangeError);
+});
+
 test('close: idempotent, sockets destroyed, later calls rejected with ERR_TSNET_CLOSED', async () => {
   const kc = generateKeyPair();
   const C = node({ privateKey: b64(kc.privateKey), address: ['10.5.0.3/32'] });

@@ -11,6 +11,12 @@ import { TailnetPacketSocket } from './packet.js';
 export interface DialOptions {
   signal?: AbortSignal;
   allowHalfOpen?: boolean;
+  /**
+   * Milliseconds to wait for the connection (WireGuard handshake and TCP SYN-ACK) before failing with
+   * ETIMEDOUT. Without it, the stack gives up after its own SYN retransmissions (about two minutes, as an
+   * operating system does).
+   */
+  timeout?: number;
 }
 
 export interface ListenOptions {
@@ -94,6 +100,9 @@ export class Netstack {
     const want = networkFamily(network);
     if (want && want !== f) throw new TypeError(`address "${host}" does not match network "${network}"`);
     if (port === 0) throw new RangeError('dial: port must be 1..65535');
+    if (opts.timeout !== undefined && (!Number.isFinite(opts.timeout) || opts.timeout <= 0)) {
+      throw new RangeError('dial: timeout must be a positive number of milliseconds');
+    }
     const id = this.ctx.allocId();
     let fd: number;
     try {
@@ -112,6 +121,16 @@ export class Netstack {
       onDestroy: (s) => this.#sockets.delete(s),
     });
     this.#sockets.add(socket);
+    if (opts.timeout !== undefined) {
+      const t = setTimeout(() => socket.failDial(systemError('connect', 'ETIMEDOUT', host, port)), opts.timeout);
+      const clear = () => {
+        clearTimeout(t);
+        socket.off('connect', clear);
+        socket.off('close', clear);
+      };
+      socket.once('connect', clear);
+      socket.once('close', clear);
+    }
     const { signal } = opts;
     if (signal) {
       if (signal.aborted) socket.abortDial(signal.reason);
@@ -204,7 +223,9 @@ export class Netstack {
     if (this.#closed) return;
     this.#closed = true;
     for (const ln of this.#listeners) ln.close();
-    for (const s of this.#sockets) s.destroy(closedError('connection'));
+    // Pending dials fail with ERR_TSNET_CLOSED (dial() rejects); open connections just close, so that code
+    // without an 'error' listener is not crashed by an uncaught error event.
+    for (const s of this.#sockets) s.destroy(s.connecting && s.listenerCount('error') > 0 ? closedError('connection') : undefined);
     for (const p of this.#packets) p.close();
     this.ctx.releaseDevice(this.device);
   }

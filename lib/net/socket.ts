@@ -102,10 +102,15 @@ export class TailnetSocket extends net.Socket implements EventSink {
 
   /** @internal aborts a pending dial (AbortSignal). */
   abortDial(reason?: unknown): void {
+    this.failDial(abortError(reason));
+  }
+
+  /** @internal ends a pending dial with err (a timeout or an abort); no-op once settled. */
+  failDial(err: Error): void {
     if (this.#settled) return;
     this.#settled = true;
     this.#ctx.native.tcpReset(this.#device, this.#id);
-    this.destroy(abortError(reason));
+    this.destroy(err);
   }
 
   override setNoDelay(noDelay = true): this {
