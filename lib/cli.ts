@@ -37,18 +37,8 @@ async function demo(): Promise<void> {
     }));
     say('web serves http://web/ on the tailnet (userspace TCP/IP, WireGuard over UDP, no root, no TUN)');
 
-    const agent = new http.Agent();
-    agent.createConnection = ((o: { host?: string; port?: number }) => client.connect('tcp', `${o.host}:${o.port}`)) as typeof agent.createConnection;
-    const body = await new Promise<string>((resolve, reject) => {
-      http.get({ host: 'web', port: 80, path: '/', agent }, (res) => {
-        let b = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => (b += d));
-        res.on('end', () => resolve(b));
-      }).on('error', reject);
-    });
+    const body = await (await client.fetch('http://web/')).text();
     say(`client fetched http://web/ by its MagicDNS name:\n\n    ${body.trim()}\n`);
-    agent.destroy();
     ln.close();
   } finally {
     await Promise.allSettled([web.close(), client.close()]);

@@ -20,6 +20,10 @@ import type { DialOptions, ListenOptions, TcpNetworkName, UdpNetworkName } from 
 import { Netstack } from './net/netstack.js';
 import type { TailnetPacketSocket } from './net/packet.js';
 import type { TailnetSocket } from './net/socket.js';
+import * as tailnetHttp from './net/http.js';
+import type * as http from 'node:http';
+import type * as https from 'node:https';
+import type { Dispatcher } from 'undici';
 
 export const DEFAULT_CONTROL_URL = 'https://controlplane.tailscale.com';
 
@@ -70,6 +74,7 @@ export class Server extends EventEmitter {
   #peers = new Map<string, EnginePeer>(); // by node key text
   #closed = false;
   #ready: Promise<void> | undefined;
+  #dispatcher: Dispatcher | undefined;
 
   constructor(options: ServerOptions = {}) {
     super();
@@ -244,6 +249,27 @@ export class Server extends EventEmitter {
     return null;
   }
 
+  /** An http.Agent whose connections go over the tailnet: http.get(url, { agent: node.httpAgent() }). */
+  httpAgent(options: http.AgentOptions = {}): http.Agent {
+    return tailnetHttp.httpAgent(this, options);
+  }
+
+  /** An https.Agent whose TLS connections run over the tailnet. */
+  httpsAgent(options: https.AgentOptions = {}): https.Agent {
+    return tailnetHttp.httpsAgent(this, options);
+  }
+
+  /** An undici dispatcher that dials over the tailnet (shared, closed with the node). */
+  dispatcher(): Dispatcher {
+    this.#dispatcher ??= tailnetHttp.dispatcher(this);
+    return this.#dispatcher;
+  }
+
+  /** fetch() over the tailnet. */
+  fetch(input: string | URL, init?: Parameters<ReturnType<typeof tailnetHttp.tailnetFetch>>[1]): ReturnType<ReturnType<typeof tailnetHttp.tailnetFetch>> {
+    return tailnetHttp.tailnetFetch(this.dispatcher())(input, init);
+  }
+
   /** Leaves the tailnet (an ephemeral node logs out first) and frees everything. */
   async close(): Promise<void> {
     if (this.#closed) {
@@ -252,6 +278,7 @@ export class Server extends EventEmitter {
     this.#closed = true;
     await this.#ready?.catch(() => undefined);
     if (this.#opts.ephemeral) await this.#control?.logout().catch(() => undefined);
+    await this.#dispatcher?.close().catch(() => undefined);
     await this.#control?.close();
     this.#stack?.close();
     this.#stack = undefined;

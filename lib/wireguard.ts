@@ -10,6 +10,10 @@ import type { DialOptions, ListenOptions, TcpNetworkName, UdpNetworkName } from 
 import { Netstack } from './net/netstack.js';
 import type { TailnetListener } from './net/listener.js';
 import type { TailnetSocket } from './net/socket.js';
+import * as tailnetHttp from './net/http.js';
+import type * as http from 'node:http';
+import type * as https from 'node:https';
+import type { Dispatcher } from 'undici';
 import type { TailnetPacketSocket } from './net/packet.js';
 
 export interface WireGuardPeer {
@@ -93,6 +97,7 @@ export class WireGuard implements Dialer {
   #starting: Promise<void> | undefined;
   #closed = false;
   #port: number | undefined;
+  #dispatcher: Dispatcher | undefined;
 
   constructor(options: WireGuardOptions) {
     if (typeof options !== 'object' || options === null) throw new TypeError('new WireGuard(options): options must be an object');
@@ -227,11 +232,33 @@ export class WireGuard implements Dialer {
     return this.#live('dial').dialPacket(network, address);
   }
 
+  /** An http.Agent whose connections go over the tailnet: http.get(url, { agent: node.httpAgent() }). */
+  httpAgent(options: http.AgentOptions = {}): http.Agent {
+    return tailnetHttp.httpAgent(this, options);
+  }
+
+  /** An https.Agent whose TLS connections run over the tailnet. */
+  httpsAgent(options: https.AgentOptions = {}): https.Agent {
+    return tailnetHttp.httpsAgent(this, options);
+  }
+
+  /** An undici dispatcher that dials over the tailnet (shared, closed with the node). */
+  dispatcher(): Dispatcher {
+    this.#dispatcher ??= tailnetHttp.dispatcher(this);
+    return this.#dispatcher;
+  }
+
+  /** fetch() over the tailnet. */
+  fetch(input: string | URL, init?: Parameters<ReturnType<typeof tailnetHttp.tailnetFetch>>[1]): ReturnType<ReturnType<typeof tailnetHttp.tailnetFetch>> {
+    return tailnetHttp.tailnetFetch(this.dispatcher())(input, init);
+  }
+
   /** Closes every socket and listener and the UDP socket, and frees native memory. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     await this.#starting?.catch(() => undefined);
+    await this.#dispatcher?.close().catch(() => undefined);
     this.#stack?.close();
     this.#stack = undefined;
   }

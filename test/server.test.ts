@@ -61,6 +61,33 @@ test('http between two nodes by MagicDNS short name and FQDN; whoIs names the ca
   ln.close();
 });
 
+test('fetch, an undici dispatcher and an http.Agent dial over the tailnet', async () => {
+  const ln = web.listen('tcp', ':8080');
+  ln.serve(http.createServer((req, res) => {
+    let n = 0;
+    req.on('data', (d: Buffer) => (n += d.length));
+    req.on('end', () => res.end(`${req.method} ${req.url} ${n}`));
+  }));
+  const r = await client.fetch('http://web:8080/hello', { method: 'POST', body: 'x'.repeat(100_000) });
+  assert.equal(r.status, 200);
+  assert.equal(await r.text(), 'POST /hello 100000');
+  // Node's own fetch accepts the dispatcher too.
+  const r2 = await fetch('http://web:8080/two', { dispatcher: client.dispatcher() } as RequestInit);
+  assert.equal(await r2.text(), 'GET /two 0');
+  const agent = client.httpAgent();
+  const body = await new Promise<string>((resolve, reject) => {
+    http.get('http://web:8080/agent', { agent }, (res) => {
+      let b = '';
+      res.on('data', (d) => (b += d));
+      res.on('end', () => resolve(b));
+    }).on('error', reject);
+  });
+  agent.destroy();
+  assert.equal(body, 'GET /agent 0');
+  await assert.rejects(client.fetch('http://nosuchhost:8080/'), (err: Error & { cause?: { code?: string } }) => err.cause?.code === 'ENOTFOUND');
+  await new Promise<void>((r) => ln.close(() => r()));
+});
+
 test('whoIs for an unknown address is null; an unknown name is ENOTFOUND', async () => {
   assert.equal(web.whoIs('100.100.1.1'), null);
   await assert.rejects(client.dial('tcp', 'nosuchhost:80'), { code: 'ENOTFOUND' });

@@ -1,0 +1,75 @@
+// HTTP over the tailnet with the usual Node clients: an http.Agent / https.Agent whose connections dial
+// through the node, an undici dispatcher, and fetch() bound to it.
+import * as http from 'node:http';
+import * as https from 'node:https';
+import * as net from 'node:net';
+import * as tls from 'node:tls';
+import { Agent as UndiciAgent, fetch as undiciFetch, type Dispatcher } from 'undici';
+import type { TailnetSocket } from './socket.js';
+
+/** What the helpers need from a node: a synchronous connect, as http.Agent's createConnection expects. */
+export interface Connector {
+  connect(network: 'tcp', address: string): TailnetSocket;
+}
+
+const hostPort = (host: string, port: number): string => `${net.isIPv6(host) ? `[${host}]` : host}:${port}`;
+
+/** An http.Agent whose connections go over the tailnet (keep-alive on by default). */
+export function httpAgent(node: Connector, options: http.AgentOptions = {}): http.Agent {
+  const agent = new http.Agent({ keepAlive: true, ...options });
+  agent.createConnection = ((o: { host?: string; port?: number }) =>
+    node.connect('tcp', hostPort(o.host ?? 'localhost', Number(o.port ?? 80)))) as typeof agent.createConnection;
+  return agent;
+}
+
+/** An https.Agent whose TLS connections run over tailnet sockets (certificate checks as usual). */
+export function httpsAgent(node: Connector, options: https.AgentOptions = {}): https.Agent {
+  const agent = new https.Agent({ keepAlive: true, ...options });
+  agent.createConnection = ((o: tls.ConnectionOptions & { host?: string; port?: number }) => {
+    const socket = node.connect('tcp', hostPort(o.host ?? 'localhost', Number(o.port ?? 443)));
+    return tls.connect({ ...o, socket, servername: o.servername ?? (net.isIP(o.host ?? '') ? undefined : o.host) });
+  }) as typeof agent.createConnection;
+  return agent;
+}
+
+/** An undici dispatcher (for undici.request, undici.fetch, or Node's fetch `dispatcher` option). */
+export function dispatcher(node: Connector, options: UndiciAgent.Options = {}): Dispatcher {
+  return new UndiciAgent({
+    ...options,
+    connect: (opts, cb) => {
+      const port = Number(opts.port || (opts.protocol === 'https:' ? 443 : 80));
+      let socket: net.Socket;
+      try {
+        socket = node.connect('tcp', hostPort(opts.hostname, port));
+      } catch (err) {
+        cb(err as Error, null);
+        return;
+      }
+      let settled = false;
+      const ready = () => {
+        if (settled) return;
+        settled = true;
+        socket.off('error', failed);
+        cb(null, socket);
+      };
+      const failed = (err: Error) => {
+        if (settled) return;
+        settled = true;
+        cb(err, null);
+      };
+      if (opts.protocol === 'https:') {
+        const servername = opts.servername ?? (net.isIP(opts.hostname) ? undefined : opts.hostname);
+        socket = tls.connect({ socket, ...(servername ? { servername } : {}), ALPNProtocols: ['http/1.1'] });
+        socket.once('secureConnect', ready);
+      } else {
+        socket.once('connect', ready);
+      }
+      socket.once('error', failed);
+    },
+  });
+}
+
+/** fetch() over the tailnet: the WHATWG fetch of undici with this node's dispatcher. */
+export function tailnetFetch(d: Dispatcher): (input: string | URL, init?: Parameters<typeof undiciFetch>[1]) => ReturnType<typeof undiciFetch> {
+  return (input, init = {}) => undiciFetch(input, { ...init, dispatcher: d });
+}
