@@ -30,7 +30,10 @@ export const DEFAULT_CONTROL_URL = 'https://controlplane.tailscale.com';
 export interface ServerOptions {
   /** Node name on the tailnet; default: the program's name. */
   hostname?: string;
-  /** State directory; default: <user config dir>/tsnet-<program>. Ignored when `store` is given. */
+  /**
+   * State directory; default: <user config dir>/tsnet-<program>, or tsnet-<program>-<hostname> when a hostname
+   * is given (so several Servers of one program keep separate identities). Ignored when `store` is given.
+   */
   dir?: string;
   /** Where the node keeps its identity; default: a file store in `dir` (a memory store when ephemeral). */
   store?: Store;
@@ -59,11 +62,13 @@ export interface WhoIs {
 
 const programName = (): string => path.basename(process.argv[1] ?? 'node').replace(/\.[cm]?[jt]s$/, '') || 'node';
 
-function defaultDir(): string {
+function defaultDir(hostname: string | undefined): string {
   const base =
     process.env.XDG_CONFIG_HOME ??
     (process.platform === 'darwin' ? path.join(os.homedir(), 'Library', 'Application Support') : path.join(os.homedir(), '.config'));
-  return path.join(base, `tsnet-${programName()}`);
+  const prog = programName();
+  const name = hostname && hostname !== prog ? `${prog}-${hostname.replace(/[^\w.-]/g, '_')}` : prog;
+  return path.join(base, `tsnet-${name}`);
 }
 
 export class Server extends EventEmitter {
@@ -100,7 +105,7 @@ export class Server extends EventEmitter {
 
   async #start(): Promise<void> {
     const o = this.#opts;
-    const store = o.store ?? (o.ephemeral ? new MemoryStore() : new FileStore(o.dir ?? defaultDir()));
+    const store = o.store ?? (o.ephemeral ? new MemoryStore() : new FileStore(o.dir ?? defaultDir(o.hostname)));
     const authKey = o.authKey ?? process.env.TS_AUTHKEY ?? process.env.TS_AUTH_KEY;
     const control = new ControlClient({
       controlURL: o.controlURL ?? process.env.TS_CONTROL_URL ?? DEFAULT_CONTROL_URL,
