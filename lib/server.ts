@@ -114,6 +114,8 @@ export class Server extends EventEmitter {
       ...(authKey ? { authKey } : {}),
       ...(o.ephemeral ? { ephemeral: true } : {}),
       ...(o.advertiseTags ? { advertiseTags: o.advertiseTags } : {}),
+      // As tsnet: an enrolled node ignores the auth key unless TSNET_FORCE_LOGIN=1.
+      ...(process.env.TSNET_FORCE_LOGIN === '1' ? { forceReauth: true } : {}),
       userLogf: o.userLogf ?? ((m: string) => console.error(m)),
       logf: o.logf ?? (() => {}),
     });
@@ -144,6 +146,17 @@ export class Server extends EventEmitter {
       tailscaleIPs: (nm.self.Addresses ?? []).map((a) => a.split('/')[0]!),
       self: nm.self,
     };
+  }
+
+  /** The current status (backend state, addresses, self node), or null before the first netmap. */
+  status(): Status | null {
+    const nm = this.#control?.netmap;
+    return nm ? this.#status(nm) : null;
+  }
+
+  /** DNS names this node may get TLS certificates for (from control; empty without HTTPS enabled). */
+  certDomains(): string[] {
+    return [...(this.#control?.engineConfig?.certDomains ?? [])];
   }
 
   /** This node's Tailscale addresses (empty until up). */

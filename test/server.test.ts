@@ -34,6 +34,8 @@ test('up() reports the node; tailscaleIPs come from 100.64.0.0/10 and fd7a:115c:
   assert.match(st.tailscaleIPs[0]!, /^100\.(6[4-9]|[7-9]\d|1[01]\d|12[0-7])\./);
   assert.match(st.tailscaleIPs[1]!, /^fd7a:115c:a1e0:/);
   assert.deepEqual(web.tailscaleIPs(), st.tailscaleIPs);
+  assert.deepEqual(web.status()?.tailscaleIPs, st.tailscaleIPs);
+  assert.deepEqual(web.certDomains(), []); // the devnet does not enable HTTPS certificates
 });
 
 test('http between two nodes by MagicDNS short name and FQDN; whoIs names the caller', async () => {
