@@ -52,9 +52,23 @@ export interface NativeContext {
   wgPeerAllow(device: number, publicKey: Uint8Array, cidr: string): void;
   wgPeerRemove(device: number, publicKey: Uint8Array): boolean;
   wgStats(device: number): NativePeerStats[];
+  /** Turns on the inbound packet filter of a WireGuard device and replaces its rules. */
+  wgFilterSet(device: number, rules: NativeFilterRule[], local: NativePrefix[]): void;
   ref(): void;
   unref(): void;
   close(): void;
+}
+
+export interface NativePrefix {
+  family: 4 | 6;
+  bits: number;
+  addr: Uint8Array;
+}
+
+export interface NativeFilterRule {
+  protos: number[];
+  srcs: NativePrefix[];
+  dsts: Array<NativePrefix & { first: number; last: number }>;
 }
 
 export interface NativePeerStats {
@@ -76,7 +90,7 @@ export interface NativeAddon {
 }
 
 /** The addon interface this JavaScript expects (kNativeAbi in native/addon/addon.cc). */
-export const NATIVE_ABI = 4;
+export const NATIVE_ABI = 5;
 
 let cached: NativeAddon | undefined;
 

@@ -10,6 +10,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ControlClient, type Endpoint } from './control/client.js';
 import type { EngineConfig, EnginePeer } from './control/engine-config.js';
+import type { CompiledFilter } from './control/filter.js';
+import type { IPPrefix } from './control/ip.js';
+import type { NativeFilterRule, NativePrefix } from './native.js';
 import type { EngineConfigDiff } from './control/engine-diff.js';
 import type { NetworkMap } from './control/netmap.js';
 import { FileStore, MemoryStore, type Store } from './control/store.js';
@@ -80,6 +83,7 @@ export class Server extends EventEmitter {
   #closed = false;
   #ready: Promise<void> | undefined;
   #dispatcher: Dispatcher | undefined;
+  #filter: CompiledFilter | undefined;
 
   constructor(options: ServerOptions = {}) {
     super();
@@ -124,7 +128,7 @@ export class Server extends EventEmitter {
     control.on('authURL', (url: string) => this.emit('authURL', url));
     control.on('netmap', (nm: NetworkMap, cfg: EngineConfig, diff: EngineConfigDiff | null) => {
       try {
-        this.#apply(cfg);
+        this.#apply(cfg, nm);
       } catch (err) {
         o.logf?.(`tsnet: applying the netmap failed: ${(err as Error).message}`);
       }
@@ -165,7 +169,7 @@ export class Server extends EventEmitter {
     return nm ? this.#status(nm).tailscaleIPs : [];
   }
 
-  #apply(cfg: EngineConfig): void {
+  #apply(cfg: EngineConfig, nm: NetworkMap): void {
     if (this.#closed) return;
     if (!this.#stack) {
       const priv = this.#control!.nodePrivate;
@@ -173,6 +177,8 @@ export class Server extends EventEmitter {
       const stack = new Netstack();
       for (const a of cfg.addresses) stack.addAddress(a.split('/')[0]!);
       this.#port = stack.ctx.native.wgStart(stack.device, priv, '', 0);
+      // Until control sends a packet filter, nothing new gets in (replies to our own flows still do).
+      stack.ctx.native.wgFilterSet(stack.device, [], localPrefixes(cfg));
       this.#stack = stack;
       this.#control!.setEndpoints(localEndpoints(this.#port));
       this.#opts.logf?.(`tsnet: data plane up on UDP port ${this.#port}, addresses ${cfg.addresses.join(', ')}`);
@@ -193,6 +199,10 @@ export class Server extends EventEmitter {
         stack.ctx.native.wgPeerRemove(stack.device, p.nodeKey);
         this.#peers.delete(k);
       }
+    }
+    if (nm.packetFilterKnown && cfg.filter !== this.#filter) {
+      this.#filter = cfg.filter;
+      stack.ctx.native.wgFilterSet(stack.device, nativeRules(cfg.filter), localPrefixes(cfg));
     }
   }
 
@@ -301,6 +311,44 @@ export class Server extends EventEmitter {
     this.#stack?.close();
     this.#stack = undefined;
   }
+}
+
+/** The compiled netmap filter in the native filter's shape. Rules whose sources are only capabilities
+ * (srcCaps) are not expanded yet, so they admit nothing. A rejected filter admits nothing new. */
+function nativeRules(f: CompiledFilter): NativeFilterRule[] {
+  if (f.rejected) return [];
+  const prefix = (p: IPPrefix): NativePrefix => ({ family: p.family, bits: p.bits, addr: p.addr });
+  return f.matches
+    .filter((m) => m.srcs.length > 0 && m.dsts.length > 0)
+    .map((m) => ({
+      protos: [...m.protocols],
+      srcs: m.srcs.map(prefix),
+      dsts: m.dsts.map((d) => ({ ...prefix(d.net), first: d.first, last: d.last })),
+    }));
+}
+
+function localPrefixes(cfg: EngineConfig): NativePrefix[] {
+  const out: NativePrefix[] = [];
+  for (const a of cfg.addresses) {
+    const ip = a.split('/')[0]!;
+    if (net.isIPv4(ip)) out.push({ family: 4, bits: 32, addr: Uint8Array.from(ip.split('.').map(Number)) });
+    else if (net.isIPv6(ip)) out.push({ family: 6, bits: 128, addr: ipv6Bytes(ip) });
+  }
+  return out;
+}
+
+function ipv6Bytes(ip: string): Uint8Array {
+  const [head = '', tail = ''] = ip.split('::');
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const groups = ip.includes('::') ? [...h, ...Array(8 - h.length - t.length).fill('0'), ...t] : h;
+  const out = new Uint8Array(16);
+  groups.forEach((g, i) => {
+    const v = parseInt(g, 16);
+    out[2 * i] = v >> 8;
+    out[2 * i + 1] = v & 255;
+  });
+  return out;
 }
 
 function sameRoute(a: EnginePeer, b: EnginePeer): boolean {

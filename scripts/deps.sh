@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Obtains the native build's third-party inputs from Debian, into ignored folders:
-#   deps/lwip/          lwIP 2.1.3 source (apt-get source lwip), compiled later with our lwipopts.h
+#   deps/lwip/          lwIP 2.1.3 source (apt-get source lwip) with our patches (native/core/stack/patches),
+#                       compiled later with our lwipopts.h
 #   libsodium-dev       ChaCha20-Poly1305, XChaCha20-Poly1305, X25519, NaCl box (static lib, linked privately)
 #   libb2-dev           BLAKE2s (reference library with SIMD)
 # Idempotent and quick when everything is present. Test-only tools (wireguard-go, iperf3, ...) are in
@@ -15,8 +16,11 @@ need_pkgs=()
 for p in libsodium-dev libb2-dev; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need_pkgs+=("$p")
 done
+PATCHES=$ROOT/native/core/stack/patches
+patch_sum=$(cat "$PATCHES"/*.patch 2>/dev/null | sha256sum | cut -c1-16)
 have_lwip=0
-[ -f "$DEPS/lwip/src/core/tcp.c" ] && [ -f "$DEPS/lwip/.version" ] && [ "$(cat "$DEPS/lwip/.version")" = "$LWIP_VERSION" ] && have_lwip=1
+[ -f "$DEPS/lwip/src/core/tcp.c" ] && [ -f "$DEPS/lwip/.version" ] &&
+  [ "$(cat "$DEPS/lwip/.version")" = "$LWIP_VERSION $patch_sum" ] && have_lwip=1
 
 if [ ${#need_pkgs[@]} -eq 0 ] && [ $have_lwip = 1 ]; then
   exit 0
@@ -50,9 +54,14 @@ if [ $have_lwip = 0 ]; then
   dir=$(find "$tmp" -maxdepth 1 -mindepth 1 -type d -name 'lwip*' | head -1)
   [ -n "$dir" ] && [ -f "$dir/src/core/tcp.c" ] || die "apt-get source lwip gave no usable tree"
   grep -Eq 'LWIP_VERSION_MINOR +1\b' "$dir/src/include/lwip/init.h" || echo "scripts/deps.sh: warning: lwIP is not 2.1.x" >&2
+  command -v patch >/dev/null || apt-get install -y -qq --no-install-recommends patch >/dev/null
+  for p in "$PATCHES"/*.patch; do
+    [ -f "$p" ] || continue
+    patch -d "$dir" -p1 --quiet --forward < "$p" || die "patch $(basename "$p") does not apply to lwIP $LWIP_VERSION"
+  done
   rm -rf "$DEPS/lwip"; mkdir -p "$DEPS"
   mv "$dir" "$DEPS/lwip"
-  echo "$LWIP_VERSION" > "$DEPS/lwip/.version"
+  echo "$LWIP_VERSION $patch_sum" > "$DEPS/lwip/.version"
   rm -rf "$tmp"
 fi
 echo "scripts/deps.sh: native dependencies ready (lwIP $LWIP_VERSION in deps/lwip, libsodium, libb2)"

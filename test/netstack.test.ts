@@ -221,3 +221,21 @@ test('UDP: listenPacket echo, connected dialPacket, fragmented 8000-byte datagra
   for (const s of [server, client, v6]) s.close();
   await once(v6, 'close');
 });
+
+test('ports are per device; a listener can come back while its old connections live (SO_REUSEADDR semantics)', async () => {
+  const la = a.listen('tcp', ':7010');
+  const lb = b.listen('tcp', ':7010'); // another device, same port
+  const ua = a.listenPacket('udp', ':5310');
+  const ub = b.listenPacket('udp', ':5310');
+  const accepted = once(lb, 'connection') as Promise<[TailnetSocket]>;
+  const s = await a.dial('tcp', '100.64.0.2:7010');
+  const [peer] = await accepted;
+  lb.close();
+  const lb2 = b.listen('tcp', ':7010'); // the accepted connection still holds port 7010
+  assert.throws(() => b.listen('tcp', ':7010'), { code: 'EADDRINUSE' });
+  s.write('still here');
+  assert.equal(((await once(peer, 'data')) as [Buffer])[0].toString(), 'still here');
+  for (const x of [s, peer]) x.destroy();
+  for (const l of [la, lb2]) l.close();
+  for (const u of [ua, ub]) u.close();
+});

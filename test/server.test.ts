@@ -122,3 +122,38 @@ test('bad arguments throw TypeError; a second close rejects with ERR_TSNET_CLOSE
   await s.close();
   await assert.rejects(s.close(), { code: 'ERR_TSNET_CLOSED' });
 });
+
+test('the tailnet policy is enforced in the data plane: allowed ports connect, others time out, replies flow', async () => {
+  devnet.setPolicy({ acls: [{ action: 'accept', src: ['*'], dst: ['*:80'] }] });
+  const l80 = web.listen('tcp', ':80');
+  const l81 = web.listen('tcp', ':81');
+  for (const l of [l80, l81]) {
+    l.on('connection', (s: import('node:net').Socket) => {
+      s.on('error', () => {}); // the probing client below resets some of these
+      s.end('ok');
+    });
+  }
+  // Wait until the new filter reached web: port 81 stops accepting.
+  const deadline = Date.now() + 10_000;
+  let blocked = false;
+  while (!blocked && Date.now() < deadline) {
+    try {
+      const s = await client.dial('tcp', 'web:81', { timeout: 300 });
+      s.destroy();
+      await new Promise((r) => setTimeout(r, 100));
+    } catch (err) {
+      blocked = (err as NodeJS.ErrnoException).code === 'ETIMEDOUT';
+    }
+  }
+  assert.ok(blocked, 'port 81 is not allowed by the policy');
+  const s = await client.dial('tcp', 'web:80', { timeout: 3000 });
+  const reply = await new Promise<string>((resolve) => {
+    let b = '';
+    s.on('data', (d) => (b += d));
+    s.on('end', () => resolve(b));
+  });
+  assert.equal(reply, 'ok', 'allowed port: the reply (web -> client) gets through as part of the flow');
+  devnet.setPolicy(null);
+  l80.close();
+  l81.close();
+});

@@ -34,7 +34,7 @@ namespace {
 
 // The interface version between lib/native.ts and this addon; both sides must agree (a stale prebuild next
 // to newer JavaScript is refused with a clear error instead of misbehaving).
-constexpr uint32_t kNativeAbi = 4;
+constexpr uint32_t kNativeAbi = 5;
 
 // ---- the shared engine ----
 struct Shared {
@@ -213,6 +213,7 @@ class Context : public Napi::ObjectWrap<Context> {
                            InstanceMethod<&Context::WgPeerAllow>("wgPeerAllow"),
                            InstanceMethod<&Context::WgPeerRemove>("wgPeerRemove"),
                            InstanceMethod<&Context::WgStats>("wgStats"),
+                           InstanceMethod<&Context::WgFilterSet>("wgFilterSet"),
                            InstanceMethod<&Context::Ref>("ref"),
                            InstanceMethod<&Context::Unref>("unref"),
                            InstanceMethod<&Context::Close>("close"),
@@ -786,6 +787,109 @@ class Context : public Napi::ObjectWrap<Context> {
       out.Set(i, o);
     }
     return out;
+  }
+
+  // wgFilterSet(dev, rules, local): turns on the inbound packet filter. rules: [{ protos: number[],
+  // srcs: Prefix[], dsts: (Prefix & { first, last })[] }], local: Prefix[], Prefix = { family, bits, addr }.
+  static bool ParsePrefix(const Napi::Value& v, ts_filter_prefix* p) {
+    if (!v.IsObject()) return false;
+    Napi::Object o = v.As<Napi::Object>();
+    Napi::Value fam = o.Get("family"), bits = o.Get("bits"), addr = o.Get("addr");
+    if (!fam.IsNumber() || !bits.IsNumber() || !addr.IsTypedArray()) return false;
+    memset(p, 0, sizeof *p);
+    p->family = static_cast<uint8_t>(fam.As<Napi::Number>().Uint32Value());
+    uint32_t b = bits.As<Napi::Number>().Uint32Value();
+    Napi::Uint8Array a = addr.As<Napi::Uint8Array>();
+    size_t want = p->family == 4 ? 4 : p->family == 6 ? 16 : 0;
+    if (!want || a.ElementLength() != want || b > want * 8) return false;
+    p->bits = static_cast<uint8_t>(b);
+    memcpy(p->addr, a.Data(), want);
+    return true;
+  }
+
+  struct FilterCall {
+    Context* ctx;
+    uint32_t dev = 0;
+    std::vector<std::vector<uint8_t>> protos;
+    std::vector<std::vector<ts_filter_prefix>> srcs;
+    std::vector<std::vector<ts_filter_dst>> dsts;
+    std::vector<ts_filter_prefix> local;
+    int result = 0;
+  };
+
+  Napi::Value WgFilterSet(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const char* usage = "wgFilterSet(dev, rules, localPrefixes)";
+    if (!info[0].IsNumber() || !info[1].IsArray() || !info[2].IsArray()) {
+      Napi::TypeError::New(env, usage).ThrowAsJavaScriptException();
+      return {};
+    }
+    FilterCall c;
+    c.dev = info[0].As<Napi::Number>().Uint32Value();
+    Napi::Array rules = info[1].As<Napi::Array>();
+    for (uint32_t i = 0; i < rules.Length(); i++) {
+      Napi::Value rv = rules.Get(i);
+      if (!rv.IsObject()) { Napi::TypeError::New(env, usage).ThrowAsJavaScriptException(); return {}; }
+      Napi::Object r = rv.As<Napi::Object>();
+      Napi::Value pv = r.Get("protos"), sv = r.Get("srcs"), dv = r.Get("dsts");
+      if (!pv.IsArray() || !sv.IsArray() || !dv.IsArray()) { Napi::TypeError::New(env, usage).ThrowAsJavaScriptException(); return {}; }
+      std::vector<uint8_t> protos;
+      Napi::Array pa = pv.As<Napi::Array>();
+      for (uint32_t k = 0; k < pa.Length(); k++) protos.push_back(static_cast<uint8_t>(pa.Get(k).ToNumber().Uint32Value()));
+      std::vector<ts_filter_prefix> srcs;
+      Napi::Array sa = sv.As<Napi::Array>();
+      for (uint32_t k = 0; k < sa.Length(); k++) {
+        ts_filter_prefix p;
+        if (!ParsePrefix(sa.Get(k), &p)) { Napi::TypeError::New(env, "wgFilterSet: bad source prefix").ThrowAsJavaScriptException(); return {}; }
+        srcs.push_back(p);
+      }
+      std::vector<ts_filter_dst> dsts;
+      Napi::Array da = dv.As<Napi::Array>();
+      for (uint32_t k = 0; k < da.Length(); k++) {
+        ts_filter_dst d;
+        Napi::Value x = da.Get(k);
+        if (!ParsePrefix(x, &d.net)) { Napi::TypeError::New(env, "wgFilterSet: bad destination prefix").ThrowAsJavaScriptException(); return {}; }
+        Napi::Object o = x.As<Napi::Object>();
+        uint32_t first = o.Get("first").ToNumber().Uint32Value(), last = o.Get("last").ToNumber().Uint32Value();
+        if (first > 65535 || last > 65535 || first > last) { Napi::RangeError::New(env, "wgFilterSet: bad port range").ThrowAsJavaScriptException(); return {}; }
+        d.first = static_cast<uint16_t>(first);
+        d.last = static_cast<uint16_t>(last);
+        dsts.push_back(d);
+      }
+      c.protos.push_back(std::move(protos));
+      c.srcs.push_back(std::move(srcs));
+      c.dsts.push_back(std::move(dsts));
+    }
+    Napi::Array local = info[2].As<Napi::Array>();
+    for (uint32_t k = 0; k < local.Length(); k++) {
+      ts_filter_prefix p;
+      if (!ParsePrefix(local.Get(k), &p)) { Napi::TypeError::New(env, "wgFilterSet: bad local prefix").ThrowAsJavaScriptException(); return {}; }
+      c.local.push_back(p);
+    }
+    if (!open_) {
+      Napi::Error e = Napi::Error::New(env, "tsnet: the native context is closed");
+      e.Set("code", "ERR_TSNET_CLOSED");
+      e.ThrowAsJavaScriptException();
+      return {};
+    }
+    c.ctx = this;
+    ts_engine_call_sync(engine_, [](ts_engine*, void* arg) {
+      FilterCall* c = static_cast<FilterCall*>(arg);
+      ts_device* d = c->ctx->Find(c->dev);
+      if (!d || !ts_device_wg(d)) { c->result = UV_ENODEV; return; }
+      std::vector<ts_filter_rule> rules(c->protos.size());
+      for (size_t i = 0; i < rules.size(); i++) {
+        rules[i].protos = c->protos[i].data();
+        rules[i].n_protos = c->protos[i].size();
+        rules[i].srcs = c->srcs[i].data();
+        rules[i].n_srcs = c->srcs[i].size();
+        rules[i].dsts = c->dsts[i].data();
+        rules[i].n_dsts = c->dsts[i].size();
+      }
+      c->result = ts_link_wg_filter_set(ts_device_wg(d), rules.data(), rules.size(), c->local.data(), c->local.size());
+    }, &c);
+    if (c.result) CodedError(env, c.result, "wireguard: filter").ThrowAsJavaScriptException();
+    return env.Undefined();
   }
 
   // ref()/unref(): whether pending native events keep the Node event loop alive (while devices are open).

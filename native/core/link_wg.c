@@ -36,6 +36,7 @@ struct ts_link_wg {
   size_t ninits;
   /* While a packet is encrypted in place in the UDP batch, datagrams the WireGuard core sends through the
    * sink (packets that waited for the session) must go before it: they wait here meanwhile. */
+  ts_filter *filter; /* NULL: no ACLs (plain WireGuard) */
   int inplace;
   struct side {
     ts_wg_endpoint ep;
@@ -180,12 +181,14 @@ static void netif_out(void *ctx, struct pbuf *p) {
   uint64_t now = ts_engine_now_ns();
   if (!slot) { /* the batch is full even after a flush (socket buffer full): the scratch path */
     pbuf_copy_partial(p, l->plain, (u16_t)len, 0);
+    if (l->filter) ts_filter_note_out(l->filter, l->plain, len, now);
     if (ts_wg_send(l->wg, now, wall_ns(), l->plain, len, l->sealed, SCRATCH, &res) == TS_WG_TX_READY)
       queue_datagram(l, res.endpoint, l->sealed, res.len);
     schedule(l);
     return;
   }
   pbuf_copy_partial(p, slot + 16, (u16_t)len, 0);
+  if (l->filter) ts_filter_note_out(l->filter, slot + 16, len, now); /* replies to our flows may come back */
   l->inplace = 1;
   ts_wg_tx_kind kind = ts_wg_send(l->wg, now, wall_ns(), slot + 16, len, slot, need, &res);
   l->inplace = 0;
@@ -226,8 +229,9 @@ static void on_readable(ts_link_wg *l) {
       ts_wg_endpoint src;
       ts_link_wg_endpoint(&src, d.from);
       ts_wg_rx out;
-      if (ts_wg_receive(l->wg, now, wall, d.data, d.len, &src, &out) == TS_WG_RX_DATA)
-        ts_netif_input(l->netif, out.data, out.len);
+      if (ts_wg_receive(l->wg, now, wall, d.data, d.len, &src, &out) != TS_WG_RX_DATA) continue;
+      if (l->filter && !ts_filter_accepted(ts_filter_check_in(l->filter, out.data, out.len, now))) continue;
+      ts_netif_input(l->netif, out.data, out.len);
     }
   }
   /* ACKs that lwIP delayed (it acknowledges every second segment at once) go out now, not at its 250 ms
@@ -331,6 +335,8 @@ void ts_link_wg_free(ts_link_wg *l) {
   ts_udp_tx_flush(&l->udp, &l->tx);
   ts_wg_device_free(l->wg);
   l->wg = NULL;
+  if (l->filter) ts_filter_free(l->filter);
+  l->filter = NULL;
   l->netif->output = ts_netif_discard;
   ts_udp_close(&l->udp);
   l->closing = 3;
@@ -391,6 +397,25 @@ int ts_link_wg_peer_remove(ts_link_wg *l, const uint8_t pub[32]) {
   }
   schedule(l);
   return 0;
+}
+
+int ts_link_wg_filter_set(ts_link_wg *l, const ts_filter_rule *rules, size_t n, const ts_filter_prefix *local,
+                          size_t nlocal) {
+  if (!l->filter) {
+    ts_filter_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    ts_random(cfg.hash_key, sizeof cfg.hash_key);
+    l->filter = ts_filter_new(&cfg);
+    if (!l->filter) return UV_ENOMEM;
+  }
+  if (ts_filter_set_rules(l->filter, rules, n) != 0) return UV_EINVAL;
+  if (ts_filter_set_local(l->filter, local, nlocal) != 0) return UV_EINVAL;
+  return 0;
+}
+
+void ts_link_wg_filter_counters(const ts_link_wg *l, uint64_t out[TS_FILTER_REASON_COUNT]) {
+  if (l->filter) ts_filter_counters(l->filter, out);
+  else memset(out, 0, sizeof(uint64_t) * TS_FILTER_REASON_COUNT);
 }
 
 void ts_link_wg_foreach_peer(ts_link_wg *l, void (*fn)(void *ctx, const uint8_t pub[32], const ts_wg_peer_stats *st),

@@ -11,6 +11,7 @@
 #include "net/udp.h"
 #include "stack/netif.h"
 #include "stack/tcp_bridge.h"
+#include "filter/filter.h"
 #include "wg/wg.h"
 
 typedef struct ts_link_wg ts_link_wg;
@@ -30,6 +31,13 @@ int ts_link_wg_peer_allow(ts_link_wg *l, const uint8_t pub[32], int family, cons
 int ts_link_wg_peer_remove(ts_link_wg *l, const uint8_t pub[32]);
 /* 1 if some peer's AllowedIPs route addr. */
 int ts_link_wg_routes(const ts_link_wg *l, int family, const uint8_t *addr);
+
+/* Turns on the inbound packet filter (tailnet ACLs) and replaces its rules and local prefixes; without a
+ * call, everything AllowedIPs admits gets in (plain WireGuard semantics). 0 or a negative code. */
+int ts_link_wg_filter_set(ts_link_wg *l, const ts_filter_rule *rules, size_t n, const ts_filter_prefix *local,
+                          size_t nlocal);
+/* Per-reason counters of the filter (all zero without one). */
+void ts_link_wg_filter_counters(const ts_link_wg *l, uint64_t out[TS_FILTER_REASON_COUNT]);
 
 /* Calls fn for every peer with its public key and statistics. */
 void ts_link_wg_foreach_peer(ts_link_wg *l, void (*fn)(void *ctx, const uint8_t pub[32], const ts_wg_peer_stats *st),
