@@ -45,7 +45,7 @@ export function devnetDERPMap(o: DevnetDERPOptions): DERPMap {
   node.IPv6 = o.ipv6 ?? 'none';
   if (o.certName) node.CertName = o.certName;
   else node.InsecureForTests = true;
-  if (v4 && node.STUNPort !== -1) node.STUNTestIP = v4;
+  if (v4 && v4 !== 'none' && node.STUNPort !== -1) node.STUNTestIP = v4;
   const region: DERPRegion = {
     RegionID: regionId,
     RegionCode: o.regionCode ?? 'devnet',

@@ -15,7 +15,7 @@
  *   // point a node at net.controlURL with the key ...
  *   await net.close();
  */
-import { generatePrivateKey, parsePrivate, privateToText } from '../control/keys.js';
+import { generatePrivateKey, nodePublicToText, parsePrivate, privateToText } from '../control/keys.js';
 import type { DERPMap, DNSRecord } from '../control/tailcfg.js';
 import { devnetDERPMap, validateDERPMap, type DevnetDERPOptions } from './derpmap.js';
 import type { NetmapConfig } from './netmap.js';
@@ -28,6 +28,7 @@ import { DevnetServer, MIN_CAPABILITY_VERSION } from './server.js';
 import { DEFAULT_USER_LOGIN, DevnetState, StateError, TAGGED_DEVICES_LOGIN, type CreateAuthKeyOptions } from './state.js';
 import type { DevnetNode } from './types.js';
 import type { C2NReply, C2NRequestSpec } from './pings.js';
+import { startDevnetRelay, type DevnetRelay, type DevnetRelayOptions } from './derp/index.js';
 
 export type { Policy, PolicyACL, PolicyGrant, PolicyNodeAttr } from './policy.js';
 export { PolicyError, parsePolicy, DEFAULT_POLICY } from './policy.js';
@@ -36,6 +37,7 @@ export { HuJSONError, parseHuJSON, type HuJSONValue } from './hujson.js';
 export { compileFilter, compileNodeCapMap, type PolicyNode } from './acl-compile.js';
 export type { DevnetDERPOptions } from './derpmap.js';
 export { devnetDERPMap } from './derpmap.js';
+export type { DevnetRelay, DevnetRelayOptions, DerpServer, StunServer, DerpRelayStats } from './derp/index.js';
 export type { CreateAuthKeyOptions } from './state.js';
 export type { C2NReply, C2NRequestSpec } from './pings.js';
 export { StateError } from './state.js';
@@ -54,8 +56,15 @@ export interface DevnetOptions {
   stateDir?: string;
   /** ACL policy (HuJSON text or object); default allows everything. */
   policy?: string | Policy;
-  /** Our DERP relay: adds a region pointing at it. */
+  /** A DERP relay running elsewhere: adds a region pointing at it. */
   derp?: DevnetDERPOptions;
+  /**
+   * The bundled DERP relay (HTTPS, self-signed certificate) and STUN
+   * responder on `host`; the DERP map then points at them (unless `derpMap`
+   * is given). Default: on, unless `derp` or `derpMap` is given. Only the
+   * devnet's authorized, unexpired nodes may connect to the relay.
+   */
+  relay?: boolean | DevnetRelayOptions;
   /** A complete DERP map instead (overrides `derp`). */
   derpMap?: DERPMap;
   /** Upstream DNS resolvers handed to clients. */
@@ -158,6 +167,8 @@ export interface Devnet {
   users(): DevnetUserInfo[];
   /** Replaces the ACL policy (HuJSON text or object). Throws PolicyError/HuJSONError if invalid. */
   setPolicy(policy: string | Policy | null): void;
+  /** The bundled DERP relay and STUN responder, if running. */
+  readonly relay: DevnetRelay | null;
   /** Replaces the DERP map handed to nodes (pushed to connected nodes). */
   setDERPMap(map: DERPMap): void;
   readonly derpMap: DERPMap;
@@ -221,7 +232,26 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
     const { policy, text } = policyFrom(options.policy);
     state.setPolicy(policy, text);
   }
-  let derpMap: DERPMap = options.derpMap ? validateDERPMap(options.derpMap) : options.derp ? devnetDERPMap(options.derp) : { Regions: {} };
+  const relayOpt = options.relay ?? (!options.derp && !options.derpMap);
+  let relay: DevnetRelay | null = null;
+  if (relayOpt) {
+    relay = await startDevnetRelay(
+      options.host ?? '127.0.0.1',
+      relayOpt === true ? {} : relayOpt,
+      (k) => {
+        const n = state.nodeByNodeKey(nodePublicToText(k));
+        return !!n && n.authorized && !state.isKeyExpired(n, new Date());
+      },
+      logf,
+    );
+  }
+  let derpMap: DERPMap = options.derpMap
+    ? validateDERPMap(options.derpMap)
+    : relay
+      ? devnetDERPMap(relay.derpMapOptions)
+      : options.derp
+        ? devnetDERPMap(options.derp)
+        : { Regions: {} };
   const netmapCfg = (): NetmapConfig => ({
     domain,
     derpMap,
@@ -276,7 +306,12 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
   };
   if (options.stateDir) await save();
 
-  await server.listen(options.host ?? '127.0.0.1', options.port ?? 0);
+  try {
+    await server.listen(options.host ?? '127.0.0.1', options.port ?? 0);
+  } catch (e) {
+    await relay?.close();
+    throw e;
+  }
   server.sweepEphemeral();
   logf(`devnet: control server at ${server.controlURL} (for development and tests only)`);
 
@@ -339,6 +374,7 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
     get derpMap() {
       return derpMap;
     },
+    relay,
     authorizeNode: (id) => state.authorizeNode(id),
     expireNode: (id) => state.expireNode(id, now()),
     removeNode: (id) => {
@@ -381,6 +417,7 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
       if (closed) return;
       closed = true;
       await server.close();
+      await relay?.close();
       await flush();
       unsubscribe();
     },

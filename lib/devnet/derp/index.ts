@@ -1,0 +1,84 @@
+/**
+ * The development tailnet's DERP relay and STUN responder, started together
+ * by `startDevnet` (see ../index.ts). FOR DEVELOPMENT AND TESTS ONLY.
+ */
+import { isIPv4, isIPv6 } from 'node:net';
+import type { DevnetDERPOptions } from '../derpmap.js';
+import type { ClientInfo } from './frames.js';
+import { startDerpServer, type DerpServer } from './server.js';
+import { startStunServer, type StunServer } from './stun-server.js';
+
+export { startDerpServer, type DerpServer, type DerpServerOptions } from './server.js';
+export { startStunServer, type StunServer, type StunServerOptions, type StunServerStats } from './stun-server.js';
+export type { DerpRelayStats } from './relay.js';
+export { generateSelfSignedCert, type SelfSignedCert, type SelfSignedCertOptions } from './cert.js';
+
+export interface DevnetRelayOptions {
+  /** DERP (HTTPS) port; default 0 (any free port). */
+  port?: number;
+  /** STUN responder (default true). */
+  stun?: boolean;
+  /** STUN UDP port; default 0 (any free port). */
+  stunPort?: number;
+  /** Serve plain HTTP instead of TLS (tests; real clients then need TS_DEBUG_USE_DERP_HTTP). Default false. */
+  insecureHTTP?: boolean;
+  /** Pin the self-signed certificate in the DERP map (CertName "sha256-raw:…") instead of InsecureForTests. */
+  pinCertificate?: boolean;
+  /** Let any node key connect, not only the devnet's nodes. Default false. */
+  allowUnknownClients?: boolean;
+  /** DERP region ID; default 900. */
+  regionId?: number;
+  /** Packets queued per client before the oldest is dropped; default 32. */
+  sendQueuePackets?: number;
+  /** Relay private key (tests); default random. */
+  privateKey?: Uint8Array;
+}
+
+export interface DevnetRelay {
+  readonly derp: DerpServer;
+  readonly stun: StunServer | null;
+  /** What devnetDERPMap needs to point at this relay. */
+  readonly derpMapOptions: DevnetDERPOptions;
+  close(): Promise<void>;
+}
+
+/** Starts the relay and (by default) the STUN responder on `host`. */
+export async function startDevnetRelay(
+  host: string,
+  o: DevnetRelayOptions,
+  verifyClient: (nodeKey: Uint8Array, info: ClientInfo) => boolean,
+  logf: (msg: string) => void,
+): Promise<DevnetRelay> {
+  const derp = await startDerpServer({
+    host,
+    port: o.port ?? 0,
+    tls: !o.insecureHTTP,
+    ...(o.allowUnknownClients ? {} : { verifyClient }),
+    ...(o.sendQueuePackets !== undefined ? { sendQueuePackets: o.sendQueuePackets } : {}),
+    ...(o.privateKey ? { privateKey: o.privateKey } : {}),
+    logf,
+  });
+  let stun: StunServer | null = null;
+  try {
+    if (o.stun ?? true) stun = await startStunServer({ host, port: o.stunPort ?? 0, logf });
+  } catch (e) {
+    await derp.close();
+    throw e;
+  }
+  const derpMapOptions: DevnetDERPOptions = {
+    host,
+    derpPort: derp.port,
+    stunPort: stun ? stun.port : -1,
+    ...(o.regionId !== undefined ? { regionId: o.regionId } : {}),
+    ...(o.pinCertificate && derp.certName ? { certName: derp.certName } : {}),
+    ...(isIPv6(host) ? { ipv4: 'none', ipv6: host } : isIPv4(host) ? { ipv4: host } : {}),
+  };
+  return {
+    derp,
+    stun,
+    derpMapOptions,
+    close: async () => {
+      await Promise.all([derp.close(), stun?.close()]);
+    },
+  };
+}
