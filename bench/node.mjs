@@ -33,6 +33,8 @@ if (process.env.ROLE !== 'client') {
   });
   const echo = iface.listen('tcp', ':5002');
   echo.on('connection', (s) => { s.setNoDelay(true); s.on('data', (d) => s.write(d)); s.on('error', () => {}); });
+  // Kernel listeners bind asynchronously: announce readiness only once both accept connections.
+  for (const l of [sink, echo]) if (!l.listening) await new Promise((r) => l.once('listening', r));
 }
 
 const connected = (s) => new Promise((res, rej) => { s.once('connect', res); s.once('error', rej); });

@@ -22,9 +22,15 @@ function keypair() {
   return { priv: priv.toString('base64'), pub: pub.toString('base64') };
 }
 
+const children = new Set();
+// A failed run must not leave servers holding the bench ports.
+process.on('exit', () => { for (const c of children) c.kill('SIGKILL'); });
+
 class Proc {
   constructor(cmd, args, env = {}) {
     this.p = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+    children.add(this.p);
+    this.p.once('exit', () => children.delete(this.p));
     this.it = readline.createInterface({ input: this.p.stdout })[Symbol.asyncIterator]();
   }
   async next() {
