@@ -1,0 +1,68 @@
+/**
+ * Cross-implementation check: this project's C DERP client core
+ * (native/core/derp, crypto_box from libsodium) talks to the TypeScript
+ * development relay, and exchanges packets with a TypeScript client through
+ * it. Skipped when no C compiler or libsodium/libb2 headers are at hand.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generatePrivateKey, publicFromPrivate } from '../lib/control/keys.js';
+import { startDerpServer } from '../lib/devnet/derp/server.js';
+import { TestDerpClient } from './fixtures/devnet-derp/client.js';
+
+const root = join(__dirname, '..');
+
+function build(): string | null {
+  const dir = mkdtempSync(join(tmpdir(), 'derp-c-'));
+  const exe = join(dir, 'c-client');
+  try {
+    execFileSync(
+      'cc',
+      ['-O1', '-I', join(root, 'native/core'), '-o', exe, join(__dirname, 'fixtures/devnet-derp/c-client.c'), join(root, 'native/core/derp/derp.c'), join(root, 'native/core/crypto/crypto.c'), '-lsodium', '-lb2'],
+      { stdio: 'pipe' },
+    );
+    return exe;
+  } catch {
+    rmSync(dir, { recursive: true, force: true });
+    return null;
+  }
+}
+
+test('the C DERP client core connects to the TypeScript relay and exchanges packets with a TypeScript client', async (t) => {
+  const exe = build();
+  if (!exe) {
+    t.skip('cannot build the C client (cc, libsodium-dev, libb2-dev)');
+    return;
+  }
+  t.after(() => rmSync(join(exe, '..'), { recursive: true, force: true }));
+  const cPriv = generatePrivateKey();
+  const cPub = publicFromPrivate(cPriv);
+  const s = await startDerpServer({ tls: false, verifyClient: () => true });
+  t.after(() => s.close());
+  const ts = await TestDerpClient.connect({ host: s.host, port: s.port });
+  t.after(() => ts.close());
+
+  const child = spawn(exe, [s.host, String(s.port), cPriv.toString('hex'), ts.publicKey.toString('hex'), 'hello from C'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+
+  const fromC = await ts.next('RecvPacket');
+  assert.deepEqual(Buffer.from(fromC.src), cPub);
+  assert.equal(Buffer.from(fromC.packet).toString(), 'hello from C');
+  ts.sendPacket(cPub, Buffer.from('hello from TypeScript'));
+
+  const code = await exited;
+  assert.equal(code, 0, `C client failed: ${stderr}\n${stdout}`);
+  const lines = stdout.trim().split('\n');
+  assert.ok(lines.includes(`CONNECTED ${s.publicKey.toString('hex')} version=2`), stdout);
+  assert.ok(lines.includes('PONG'), stdout);
+  assert.ok(lines.includes(`RECV ${ts.publicKey.toString('hex')} hello from TypeScript`), stdout);
+  assert.equal(s.stats().protocolErrors, 0);
+});
