@@ -56,9 +56,13 @@ test('devnet: DERP map points at the bundled relay and STUN; two registered node
   await stranger.waitClosed();
   assert.equal(dn.relay.derp.stats().clientsRejected, 1);
 
-  // An expired node may no longer connect.
+  // An expired node may no longer use the relay.
   const bid = dn.nodes().find((n) => n.hostname === 'bravo')!.id;
   dn.expireNode(bid);
+  // Its open relay connection is closed too, with a Health note.
+  await db.waitClosed();
+  assert.ok(db.frames.some((f) => f.type === 'Health' && f.problem.length > 0));
+  assert.deepEqual(dn.relay.derp.clients(), [a.nodeKey]);
   const late = await TestDerpClient.connect({ host, port, ca, privateKey: b.nodePrivate, noWaitServerInfo: true });
   await late.waitClosed();
   assert.equal(dn.relay.derp.stats().clientsRejected, 2);

@@ -289,6 +289,7 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
       .catch((e: unknown) => logf(`devnet: saving state failed: ${(e as Error).message}`));
     return saving;
   };
+  const unsubscribeRelay = relay ? state.subscribe(() => relay?.revalidateSoon()) : (): void => {};
   const unsubscribe = state.subscribe((kind) => {
     if (kind !== 'persist' || !options.stateDir || saveTimer) return;
     saveTimer = setTimeout(() => {
@@ -417,6 +418,7 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
       if (closed) return;
       closed = true;
       await server.close();
+      unsubscribeRelay();
       await relay?.close();
       await flush();
       unsubscribe();

@@ -39,6 +39,8 @@ export interface DevnetRelay {
   readonly stun: StunServer | null;
   /** What devnetDERPMap needs to point at this relay. */
   readonly derpMapOptions: DevnetDERPOptions;
+  /** Re-checks connected clients soon (coalesced): call when nodes change. */
+  revalidateSoon(): void;
   close(): Promise<void>;
 }
 
@@ -73,11 +75,22 @@ export async function startDevnetRelay(
     ...(o.pinCertificate && derp.certName ? { certName: derp.certName } : {}),
     ...(isIPv6(host) ? { ipv4: 'none', ipv6: host } : isIPv4(host) ? { ipv4: host } : {}),
   };
+  let timer: NodeJS.Timeout | null = null;
   return {
     derp,
     stun,
     derpMapOptions,
+    revalidateSoon: () => {
+      if (timer || o.allowUnknownClients) return;
+      timer = setTimeout(() => {
+        timer = null;
+        derp.revalidateClients();
+      }, 50);
+      timer.unref();
+    },
     close: async () => {
+      if (timer) clearTimeout(timer);
+      timer = null;
       await Promise.all([derp.close(), stun?.close()]);
     },
   };

@@ -470,6 +470,29 @@ export class DerpRelay {
     }
   }
 
+  /**
+   * Asks verifyClient again about every connected client and closes those it
+   * now refuses (e.g. nodes removed or expired since they connected).
+   * Returns how many were closed.
+   */
+  revalidate(): number {
+    let closed = 0;
+    for (const c of [...this.byKey.values()]) {
+      let ok = false;
+      try {
+        ok = this.verifyClient(c.key!, c.info ?? {});
+      } catch {
+        ok = false;
+      }
+      if (!ok) {
+        c.sendControl({ type: 'Health', problem: 'this node may no longer use the relay' });
+        c.close('no longer allowed');
+        closed++;
+      }
+    }
+    return closed;
+  }
+
   /** Sends a Health problem ("" clears it) to one client, or to all. */
   sendHealth(problem: string, nodeKey?: Uint8Array): void {
     const targets = nodeKey ? [this.client(nodeKey)].filter((c): c is RelayConn => !!c) : [...this.byKey.values()];

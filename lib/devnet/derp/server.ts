@@ -63,6 +63,8 @@ export interface DerpServer {
   stats(): DerpRelayStats;
   /** Node keys ("nodekey:...") connected now. */
   clients(): string[];
+  /** Re-checks connected clients with verifyClient; closes the refused ones and returns their number. */
+  revalidateClients(): number;
   /** Sends Restarting and Health to every client, closes them and stops listening. */
   close(): Promise<void>;
 }
@@ -243,6 +245,7 @@ export async function startDerpServer(o: DerpServerOptions = {}): Promise<DerpSe
     certName,
     stats: () => ({ ...relay.stats }),
     clients: () => relay.clientKeys(),
+    revalidateClients: () => relay.revalidate(),
     close: () => {
       closing ??= (async () => {
         clearInterval(ticker);
