@@ -790,10 +790,10 @@ static int dispatch(ts_derp_client *c, uint8_t type, const uint8_t *p, uint32_t 
       if (!c->server_key_seen && !c->fast_start) return fail(c, TS_DERP_E_UNEXPECTED);
       return on_server_info(c, &f);
     }
-    if (type == TS_DERP_FRAME_KEEP_ALIVE || keep == 0) return 0; /* unknown types are skipped */
-    return fail(c, TS_DERP_E_UNEXPECTED);
+    /* Anything else is handled as when connected: Tailscale's client treats the connection as open once
+     * ClientInfo is written and takes ServerInfo whenever it comes, so a server may send frames before it. */
   }
-  /* connected */
+  /* connected (or waiting for ServerInfo) */
   switch (type) {
   case TS_DERP_FRAME_RECV_PACKET:
     ev.type = TS_DERP_EV_RECV_PACKET;

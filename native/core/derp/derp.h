@@ -26,6 +26,8 @@
  * The handshake: server sends ServerKey (magic + key); we queue ClientInfo (our node public key, then a
  * NaCl box of {"version":2,"CanAckPings":true} to the server key); the server answers ServerInfo (a box to
  * us with its token-bucket limits): then the client is CONNECTED (event TS_DERP_EV_CONNECTED). With
+ * Frames that arrive after ClientInfo but before ServerInfo are handled as when connected (Tailscale's client
+ * does not wait for ServerInfo either); sending packets waits for CONNECTED. With
  * `fast_start` and a server key known in advance (from the TLS certificate, §3.1) ClientInfo is queued at
  * creation and the ServerKey frame, when it comes, must carry the same key.
  *
@@ -109,7 +111,7 @@ typedef enum ts_derp_err {
   TS_DERP_E_BAD_KEY = -5,        /* server key differs from the one expected, or a low-order key */
   TS_DERP_E_DECRYPT = -6,        /* ServerInfo box did not open */
   TS_DERP_E_BAD_INFO = -7,       /* ServerInfo JSON unusable, or too long */
-  TS_DERP_E_UNEXPECTED = -8,     /* frame not allowed in the current state (e.g. data before ServerInfo) */
+  TS_DERP_E_UNEXPECTED = -8,     /* frame not allowed in the current state (e.g. data before ServerKey) */
   TS_DERP_E_TIMEOUT = -9,        /* nothing received for TS_DERP_READ_TIMEOUT, or handshake too slow */
   TS_DERP_E_HTTP = -10,          /* HTTP upgrade response not 101 / not DERP / unparseable */
   TS_DERP_E_STATE = -11,         /* call not valid in this state (send before CONNECTED, after an error) */
