@@ -201,8 +201,14 @@ static void test_decode_edges(void) {
   c[0] = TS_DISCO_CALL_ME_MAYBE;
   CHECK_EQ_INT(ts_disco_decode(&m, c, 2), 0);
   CHECK_EQ_INT(m.n_endpoints, 0);
-  CHECK_EQ_INT(ts_disco_decode(&m, c, 2 + 18 + 17), 0);
+  CHECK_EQ_INT(ts_disco_decode(&m, c, 2 + 18), 0);
   CHECK_EQ_INT(m.n_endpoints, 1);
+  CHECK_EQ_INT(ts_disco_decode(&m, c, 2 + 18 + 17), 0); /* not whole endpoints: none, as Tailscale */
+  CHECK_EQ_INT(m.n_endpoints, 0);
+  c[1] = 1; /* version 1: none */
+  CHECK_EQ_INT(ts_disco_decode(&m, c, 2 + 18), 0);
+  CHECK_EQ_INT(m.n_endpoints, 0);
+  c[1] = 0;
   c[0] = 0x04;
   CHECK_EQ_INT(ts_disco_decode(&m, c, 40), TS_DISCO_E_UNKNOWN_TYPE);
   c[0] = 0x00;

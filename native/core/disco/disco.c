@@ -113,7 +113,10 @@ int ts_disco_decode(ts_disco_msg *m, const uint8_t *clear, size_t len) {
     ts_disco_get_addr(&m->src, p + TS_DISCO_TXID_LEN);
     return 0;
   case TS_DISCO_CALL_ME_MAYBE:
-    m->n_endpoints = n / TS_DISCO_EP_LEN; /* a partial trailing endpoint is ignored */
+    /* As Tailscale's parser: a length that is not a whole number of endpoints, or a version other than 0,
+     * gives a CallMeMaybe without endpoints (not an error). */
+    if (n % TS_DISCO_EP_LEN != 0 || m->version != 0) return 0;
+    m->n_endpoints = n / TS_DISCO_EP_LEN;
     for (size_t i = 0; i < m->n_endpoints && i < TS_DISCO_MAX_ENDPOINTS; i++)
       ts_disco_get_addr(&m->endpoints[i], p + i * TS_DISCO_EP_LEN);
     return 0;

@@ -71,12 +71,14 @@ typedef struct ts_disco_msg {
   uint8_t version;                     /* 0 when sending; whatever came when receiving */
   uint8_t tx_id[TS_DISCO_TXID_LEN];    /* Ping, Pong */
   /* Ping */
-  uint8_t has_node_key;                /* the sender's node key follows the tx id */
+  uint8_t has_node_key;                /* the sender's node key follows the tx id (Tailscale treats an all-zero
+                                          key as absent and omits it when sending; so should callers) */
   uint8_t node_key[TS_DISCO_KEY_LEN];
   size_t padding;                      /* encode: zero bytes appended (MTU probes); decode: bytes after the key */
   /* Pong */
   ts_udp_addr src;                     /* where the pinger's packet came from (as seen by the ponger) */
-  /* CallMeMaybe */
+  /* CallMeMaybe (a version other than 0, or a length that is not a multiple of 18, decodes to no endpoints,
+   * as in Tailscale) */
   size_t n_endpoints;                  /* decode: how many were on the wire (may exceed TS_DISCO_MAX_ENDPOINTS) */
   ts_udp_addr endpoints[TS_DISCO_MAX_ENDPOINTS]; /* the first min(n_endpoints, MAX) of them */
 } ts_disco_msg;
