@@ -4,29 +4,21 @@
 // Stage: the data plane reaches peers over direct UDP at the endpoints they report to control. DERP relays,
 // disco NAT traversal and the packet filter are not wired yet, so peers must be directly reachable (for
 // example every node on one machine with the bundled development tailnet); see docs/status.md.
-import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ControlClient, type Endpoint } from './control/client.js';
 import type { EngineConfig, EnginePeer } from './control/engine-config.js';
 import type { CompiledFilter } from './control/filter.js';
-import type { IPPrefix } from './control/ip.js';
+import { parseIP, type IPPrefix } from './control/ip.js';
 import type { NativeFilterRule, NativePrefix } from './native.js';
 import type { EngineConfigDiff } from './control/engine-diff.js';
 import type { NetworkMap } from './control/netmap.js';
 import { FileStore, MemoryStore, type Store } from './control/store.js';
 import type { Node, UserProfile } from './control/tailcfg.js';
 import { closedError } from './net/errors.js';
-import type { TailnetListener } from './net/listener.js';
-import type { DialOptions, ListenOptions, TcpNetworkName, UdpNetworkName } from './net/netstack.js';
 import { Netstack } from './net/netstack.js';
-import type { TailnetPacketSocket } from './net/packet.js';
-import type { TailnetSocket } from './net/socket.js';
-import * as tailnetHttp from './net/http.js';
-import type * as http from 'node:http';
-import type * as https from 'node:https';
-import type { Dispatcher } from 'undici';
+import { TailnetNode } from './node.js';
 
 export const DEFAULT_CONTROL_URL = 'https://controlplane.tailscale.com';
 
@@ -74,7 +66,7 @@ function defaultDir(hostname: string | undefined): string {
   return path.join(base, `tsnet-${name}`);
 }
 
-export class Server extends EventEmitter {
+export class Server extends TailnetNode {
   readonly #opts: ServerOptions;
   #control: ControlClient | undefined;
   #stack: Netstack | undefined;
@@ -82,7 +74,6 @@ export class Server extends EventEmitter {
   #peers = new Map<string, EnginePeer>(); // by node key text
   #closed = false;
   #ready: Promise<void> | undefined;
-  #dispatcher: Dispatcher | undefined;
   #filter: CompiledFilter | undefined;
 
   constructor(options: ServerOptions = {}) {
@@ -206,6 +197,15 @@ export class Server extends EventEmitter {
     }
   }
 
+  protected override netstack(what: string): Netstack {
+    return this.#live(what);
+  }
+
+  /** MagicDNS names (short or FQDN) become the peer's address. */
+  protected override dialAddress(address: string): string {
+    return this.#target(address);
+  }
+
   #live(what: string): Netstack {
     if (this.#closed) throw closedError(what);
     if (!this.#stack) {
@@ -241,28 +241,6 @@ export class Server extends EventEmitter {
     return `${net.isIPv6(ip) ? `[${ip}]` : ip}${address.slice(i)}`;
   }
 
-  /** Connects to a tailnet address or MagicDNS name ("tcp", "web:80"); resolves once connected. "udp" gives
-   * a connected datagram socket. */
-  dial(network: TcpNetworkName, address: string, options?: DialOptions): Promise<TailnetSocket>;
-  dial(network: UdpNetworkName, address: string, options?: DialOptions): Promise<TailnetPacketSocket>;
-  dial(network: string, address: string, options?: DialOptions): Promise<TailnetSocket | TailnetPacketSocket>;
-  async dial(network: string, address: string, options: DialOptions = {}): Promise<TailnetSocket | TailnetPacketSocket> {
-    return this.#live('dial').dial(network, this.#target(address), options);
-  }
-
-  /** Like dial, returning the socket at once (for http.Agent's createConnection). */
-  connect(network: string, address: string, options: DialOptions = {}): TailnetSocket {
-    return this.#live('dial').connect(network, this.#target(address), options);
-  }
-
-  listen(network: string, address: string, options: ListenOptions = {}): TailnetListener {
-    return this.#live('listen').listen(network, address, options);
-  }
-
-  listenPacket(network: string, address: string): TailnetPacketSocket {
-    return this.#live('listenPacket').listenPacket(network, address);
-  }
-
   /** Who is at a tailnet address (or the remote end of a socket): the node and its user. */
   whoIs(addressOrSocket: string | net.Socket): WhoIs | null {
     const addr = typeof addressOrSocket === 'string' ? addressOrSocket : addressOrSocket.remoteAddress ?? '';
@@ -277,27 +255,6 @@ export class Server extends EventEmitter {
     return null;
   }
 
-  /** An http.Agent whose connections go over the tailnet: http.get(url, { agent: node.httpAgent() }). */
-  httpAgent(options: http.AgentOptions = {}): http.Agent {
-    return tailnetHttp.httpAgent(this, options);
-  }
-
-  /** An https.Agent whose TLS connections run over the tailnet. */
-  httpsAgent(options: https.AgentOptions = {}): https.Agent {
-    return tailnetHttp.httpsAgent(this, options);
-  }
-
-  /** An undici dispatcher that dials over the tailnet (shared, closed with the node). */
-  dispatcher(): Dispatcher {
-    this.#dispatcher ??= tailnetHttp.dispatcher(this);
-    return this.#dispatcher;
-  }
-
-  /** fetch() over the tailnet. */
-  fetch(input: string | URL, init?: Parameters<ReturnType<typeof tailnetHttp.tailnetFetch>>[1]): ReturnType<ReturnType<typeof tailnetHttp.tailnetFetch>> {
-    return tailnetHttp.tailnetFetch(this.dispatcher())(input, init);
-  }
-
   /** Leaves the tailnet (an ephemeral node logs out first) and frees everything. */
   async close(): Promise<void> {
     if (this.#closed) {
@@ -306,7 +263,7 @@ export class Server extends EventEmitter {
     this.#closed = true;
     await this.#ready?.catch(() => undefined);
     if (this.#opts.ephemeral) await this.#control?.logout().catch(() => undefined);
-    await this.#dispatcher?.close().catch(() => undefined);
+    await this.closeClients();
     await this.#control?.close();
     this.#stack?.close();
     this.#stack = undefined;
@@ -330,24 +287,9 @@ function nativeRules(f: CompiledFilter): NativeFilterRule[] {
 function localPrefixes(cfg: EngineConfig): NativePrefix[] {
   const out: NativePrefix[] = [];
   for (const a of cfg.addresses) {
-    const ip = a.split('/')[0]!;
-    if (net.isIPv4(ip)) out.push({ family: 4, bits: 32, addr: Uint8Array.from(ip.split('.').map(Number)) });
-    else if (net.isIPv6(ip)) out.push({ family: 6, bits: 128, addr: ipv6Bytes(ip) });
+    const addr = parseIP(a.split('/')[0]!);
+    if (addr) out.push({ family: addr.length === 4 ? 4 : 6, bits: addr.length * 8, addr });
   }
-  return out;
-}
-
-function ipv6Bytes(ip: string): Uint8Array {
-  const [head = '', tail = ''] = ip.split('::');
-  const h = head ? head.split(':') : [];
-  const t = tail ? tail.split(':') : [];
-  const groups = ip.includes('::') ? [...h, ...Array(8 - h.length - t.length).fill('0'), ...t] : h;
-  const out = new Uint8Array(16);
-  groups.forEach((g, i) => {
-    const v = parseInt(g, 16);
-    out[2 * i] = v >> 8;
-    out[2 * i + 1] = v & 255;
-  });
   return out;
 }
 

@@ -10,10 +10,7 @@ import type { DialOptions, ListenOptions, TcpNetworkName, UdpNetworkName } from 
 import { Netstack } from './net/netstack.js';
 import type { TailnetListener } from './net/listener.js';
 import type { TailnetSocket } from './net/socket.js';
-import * as tailnetHttp from './net/http.js';
-import type * as http from 'node:http';
-import type * as https from 'node:https';
-import type { Dispatcher } from 'undici';
+import { TailnetNode } from './node.js';
 import type { TailnetPacketSocket } from './net/packet.js';
 
 export interface WireGuardPeer {
@@ -89,7 +86,7 @@ function validatePeer(p: WireGuardPeer, i: number): void {
   }
 }
 
-export class WireGuard implements Dialer {
+export class WireGuard extends TailnetNode implements Dialer {
   readonly #opts: WireGuardOptions;
   readonly #privateKey: Buffer;
   readonly #publicKey: string;
@@ -97,9 +94,9 @@ export class WireGuard implements Dialer {
   #starting: Promise<void> | undefined;
   #closed = false;
   #port: number | undefined;
-  #dispatcher: Dispatcher | undefined;
 
   constructor(options: WireGuardOptions) {
+    super();
     if (typeof options !== 'object' || options === null) throw new TypeError('new WireGuard(options): options must be an object');
     this.#privateKey = keyBytes('privateKey', options.privateKey);
     if (!Array.isArray(options.address) || options.address.length === 0) {
@@ -164,6 +161,10 @@ export class WireGuard implements Dialer {
     for (const c of p.allowedIPs) stack.ctx.native.wgPeerAllow(stack.device, pub, c);
   }
 
+  protected override netstack(what: string): Netstack {
+    return this.#live(what);
+  }
+
   #live(what: string): Netstack {
     if (this.#closed) throw closedError(what);
     if (!this.#stack) {
@@ -199,66 +200,12 @@ export class WireGuard implements Dialer {
     }));
   }
 
-  /** Connects over the tunnel ("tcp", "10.0.0.1:80"); resolves once connected. "udp" gives a connected
-   * datagram socket. */
-  dial(network: TcpNetworkName, address: string, options?: DialOptions): Promise<TailnetSocket>;
-  dial(network: UdpNetworkName, address: string, options?: DialOptions): Promise<TailnetPacketSocket>;
-  dial(network: string, address: string, options?: DialOptions): Promise<TailnetSocket | TailnetPacketSocket>;
-  dial(network: string, address: string, options: DialOptions = {}): Promise<TailnetSocket | TailnetPacketSocket> {
-    try {
-      return this.#live('dial').dial(network, address, options);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-  }
-
-  /** Like dial, but returns the socket at once (for http.Agent's createConnection). */
-  connect(network: string, address: string, options: DialOptions = {}): TailnetSocket {
-    return this.#live('dial').connect(network, address, options);
-  }
-
-  /** Listens on the tunnel ("tcp", ":80"): a net.Server-shaped listener. */
-  listen(network: string, address: string, options: ListenOptions = {}): TailnetListener {
-    return this.#live('listen').listen(network, address, options);
-  }
-
-  /** A UDP socket on the tunnel ("udp", ":53"), shaped like dgram.Socket. */
-  listenPacket(network: string, address: string): TailnetPacketSocket {
-    return this.#live('listenPacket').listenPacket(network, address);
-  }
-
-  /** A connected UDP socket to address ("udp", "10.0.0.1:53"). */
-  dialPacket(network: string, address: string): TailnetPacketSocket {
-    return this.#live('dial').dialPacket(network, address);
-  }
-
-  /** An http.Agent whose connections go over the tailnet: http.get(url, { agent: node.httpAgent() }). */
-  httpAgent(options: http.AgentOptions = {}): http.Agent {
-    return tailnetHttp.httpAgent(this, options);
-  }
-
-  /** An https.Agent whose TLS connections run over the tailnet. */
-  httpsAgent(options: https.AgentOptions = {}): https.Agent {
-    return tailnetHttp.httpsAgent(this, options);
-  }
-
-  /** An undici dispatcher that dials over the tailnet (shared, closed with the node). */
-  dispatcher(): Dispatcher {
-    this.#dispatcher ??= tailnetHttp.dispatcher(this);
-    return this.#dispatcher;
-  }
-
-  /** fetch() over the tailnet. */
-  fetch(input: string | URL, init?: Parameters<ReturnType<typeof tailnetHttp.tailnetFetch>>[1]): ReturnType<ReturnType<typeof tailnetHttp.tailnetFetch>> {
-    return tailnetHttp.tailnetFetch(this.dispatcher())(input, init);
-  }
-
   /** Closes every socket and listener and the UDP socket, and frees native memory. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     await this.#starting?.catch(() => undefined);
-    await this.#dispatcher?.close().catch(() => undefined);
+    await this.closeClients();
     this.#stack?.close();
     this.#stack = undefined;
   }

@@ -1,0 +1,85 @@
+// What every kind of node offers (the WireGuard mode and the tsnet Server): listen and dial over its
+// userspace network, UDP, and HTTP clients that dial through it. Subclasses provide the network stack
+// (and may translate addresses, as the Server does for MagicDNS names).
+import { EventEmitter } from 'node:events';
+import type * as http from 'node:http';
+import type * as https from 'node:https';
+import type { Dispatcher } from 'undici';
+import * as tailnetHttp from './net/http.js';
+import type { TailnetListener } from './net/listener.js';
+import type { DialOptions, ListenOptions, Netstack, TcpNetworkName, UdpNetworkName } from './net/netstack.js';
+import type { TailnetPacketSocket } from './net/packet.js';
+import type { TailnetSocket } from './net/socket.js';
+
+type Fetch = ReturnType<typeof tailnetHttp.tailnetFetch>;
+
+export abstract class TailnetNode extends EventEmitter {
+  #dispatcher: Dispatcher | undefined;
+
+  /** The live network stack; throws a coded error when the node is closed or not ready (`what` names the call). */
+  protected abstract netstack(what: string): Netstack;
+
+  /** Turns a dial address into one the stack understands ("host:port" with an IP literal). */
+  protected dialAddress(address: string): string {
+    return address;
+  }
+
+  /** Connects ("tcp", "host:port") and resolves once connected; "udp" gives a connected datagram socket. */
+  dial(network: TcpNetworkName, address: string, options?: DialOptions): Promise<TailnetSocket>;
+  dial(network: UdpNetworkName, address: string, options?: DialOptions): Promise<TailnetPacketSocket>;
+  dial(network: string, address: string, options?: DialOptions): Promise<TailnetSocket | TailnetPacketSocket>;
+  dial(network: string, address: string, options: DialOptions = {}): Promise<TailnetSocket | TailnetPacketSocket> {
+    try {
+      return this.netstack('dial').dial(network, this.dialAddress(address), options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** Like dial, but returns the socket at once (for http.Agent's createConnection). */
+  connect(network: string, address: string, options: DialOptions = {}): TailnetSocket {
+    return this.netstack('dial').connect(network, this.dialAddress(address), options);
+  }
+
+  /** Listens ("tcp", ":80"): a net.Server-shaped listener. */
+  listen(network: string, address: string, options: ListenOptions = {}): TailnetListener {
+    return this.netstack('listen').listen(network, address, options);
+  }
+
+  /** A UDP socket ("udp", ":53"), shaped like dgram.Socket. */
+  listenPacket(network: string, address: string): TailnetPacketSocket {
+    return this.netstack('listenPacket').listenPacket(network, address);
+  }
+
+  /** A connected UDP socket to address ("udp", "10.0.0.1:53"). */
+  dialPacket(network: string, address: string): TailnetPacketSocket {
+    return this.netstack('dial').dialPacket(network, this.dialAddress(address));
+  }
+
+  /** An http.Agent whose connections go over the network: http.get(url, { agent: node.httpAgent() }). */
+  httpAgent(options: http.AgentOptions = {}): http.Agent {
+    return tailnetHttp.httpAgent(this, options);
+  }
+
+  /** An https.Agent whose TLS connections run over the network. */
+  httpsAgent(options: https.AgentOptions = {}): https.Agent {
+    return tailnetHttp.httpsAgent(this, options);
+  }
+
+  /** An undici dispatcher that dials over the network (shared; closed with the node). */
+  dispatcher(): Dispatcher {
+    this.#dispatcher ??= tailnetHttp.dispatcher(this);
+    return this.#dispatcher;
+  }
+
+  /** fetch() over the network. */
+  fetch(input: string | URL, init?: Parameters<Fetch>[1]): ReturnType<Fetch> {
+    return tailnetHttp.tailnetFetch(this.dispatcher())(input, init);
+  }
+
+  /** Subclasses call this when closing. */
+  protected async closeClients(): Promise<void> {
+    await this.#dispatcher?.close().catch(() => undefined);
+    this.#dispatcher = undefined;
+  }
+}
