@@ -9,9 +9,12 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import https from 'node:https';
 import http from 'node:http';
+import tls from 'node:tls';
+import { spawnSync } from 'node:child_process';
 import { X509Certificate, createHash } from 'node:crypto';
 import { generatePrivateKey, publicFromPrivate } from '../lib/control/keys.js';
-import { FrameType, MAX_PACKET_SIZE, encodeRawFrame } from '../lib/devnet/derp/frames.js';
+import { FrameReader, FrameType, MAX_PACKET_SIZE, decodeFrame, encodeFrame, encodeRawFrame, type Frame } from '../lib/devnet/derp/frames.js';
+import { boxSeal } from '../lib/devnet/derp/nacl.js';
 import { startDerpServer, type DerpServer } from '../lib/devnet/derp/server.js';
 import { TestDerpClient } from './fixtures/devnet-derp/client.js';
 
@@ -278,4 +281,44 @@ test('Derp-Fast-Start: no HTTP response, frames start at once', async () => {
   } finally {
     await s.close();
   }
+});
+
+test('TLS chain carries the DERP meta certificate (CN derpkey<hex>, serial 2); a fast-start client using that key gets straight to ServerInfo', async (t) => {
+  const s = await startDerpServer();
+  t.after(() => s.close());
+  // The chain as sent, read with openssl when it is installed (Node exposes only linked chains).
+  const r = spawnSync('openssl', ['s_client', '-connect', `127.0.0.1:${s.port}`, '-showcerts'], { input: '', encoding: 'utf8', timeout: 10_000 });
+  if (r.error) {
+    t.diagnostic('openssl not available: chain not inspected');
+  } else {
+    const pems = r.stdout.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+    assert.equal(pems.length, 2);
+    const [leaf, meta] = pems.map((p) => new X509Certificate(p));
+    assert.equal(leaf!.fingerprint256, new X509Certificate(s.certificate!).fingerprint256, 'leaf first');
+    assert.equal(meta!.subject, `CN=derpkey${s.publicKey.toString('hex')}`);
+    assert.equal(meta!.serialNumber, '02');
+  }
+  // Fast start: ClientInfo right behind the request, no HTTP response expected.
+  const sock = tls.connect({ host: '127.0.0.1', port: s.port, ca: s.certificate! });
+  await new Promise((resolve, reject) => {
+    sock.once('secureConnect', resolve);
+    sock.once('error', reject);
+  });
+  const reader = new FrameReader();
+  const frames: Frame[] = [];
+  sock.on('data', (d: Buffer) => {
+    reader.push(d);
+    for (let f = reader.next(); f; f = reader.next()) frames.push(decodeFrame(f.frameType, f.payload));
+  });
+  const priv = generatePrivateKey();
+  const nonce = Buffer.alloc(24, 1);
+  sock.write('GET /derp HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: DERP\r\nConnection: Upgrade\r\nDerp-Fast-Start: 1\r\n\r\n');
+  sock.write(encodeFrame({ type: 'ClientInfo', key: publicFromPrivate(priv), nonce, box: boxSeal(Buffer.from('{"version":2,"CanAckPings":true}'), nonce, s.publicKey, priv) }));
+  const deadline = Date.now() + 5000;
+  while (frames.length < 2 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 10));
+  assert.deepEqual(
+    frames.map((f) => f.type),
+    ['ServerKey', 'ServerInfo'],
+  );
+  sock.destroy();
 });

@@ -83,6 +83,10 @@ export interface SelfSignedCertOptions {
   notBefore?: Date;
   /** Validity in days; default 365. */
   days?: number;
+  /** Subject CN; default the first DNS name, else the first name. */
+  commonName?: string;
+  /** Serial number (unsigned big-endian); default 16 random bytes. */
+  serial?: Uint8Array;
 }
 
 export interface SelfSignedCert {
@@ -101,16 +105,20 @@ const pem = (label: string, b: Buffer): string =>
   `-----BEGIN ${label}-----\n${(b.toString('base64').match(/.{1,64}/g) ?? []).join('\n')}\n-----END ${label}-----\n`;
 
 export function generateSelfSignedCert(o: SelfSignedCertOptions = {}): SelfSignedCert {
-  const names = o.names?.length ? o.names : ['127.0.0.1', '::1', 'localhost'];
+  const names = o.names ?? ['127.0.0.1', '::1', 'localhost'];
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const spki = publicKey.export({ format: 'der', type: 'spki' });
   const notBefore = o.notBefore ?? new Date(Date.now() - 3600_000);
   const notAfter = new Date(notBefore.getTime() + (o.days ?? 365) * 86400_000);
-  const serial = randomBytes(16);
-  serial[0] = (serial[0]! & 0x7f) | 0x01;
+  let serial: Uint8Array;
+  if (o.serial) serial = o.serial;
+  else {
+    serial = randomBytes(16);
+    serial[0] = (serial[0]! & 0x7f) | 0x01;
+  }
   const ecdsaWithSha256 = derSeq(derOid('1.2.840.10045.4.3.2'));
   const san = derSeq(...names.map((n) => (isIP(n) ? der(0x87, ipBytes(n)) : der(0x82, Buffer.from(n, 'ascii')))));
-  const subject = name(names.find((n) => !isIP(n)) ?? names[0]!);
+  const subject = name(o.commonName ?? names.find((n) => !isIP(n)) ?? names[0] ?? 'tsnet devnet');
   const tbs = derSeq(
     der(0xa0, derUInt(Buffer.of(2))), // v3
     derUInt(serial),
@@ -125,7 +133,7 @@ export function generateSelfSignedCert(o: SelfSignedCertOptions = {}): SelfSigne
         extension('2.5.29.15', true, der(0x03, Buffer.of(0x07, 0x80))), // keyUsage: digitalSignature
         extension('2.5.29.37', false, derSeq(derOid('1.3.6.1.5.5.7.3.1'))), // extKeyUsage: serverAuth
         extension('2.5.29.19', true, derSeq()), // basicConstraints: not a CA
-        extension('2.5.29.17', false, san), // subjectAltName
+        ...(names.length ? [extension('2.5.29.17', false, san)] : []), // subjectAltName
       ),
     ),
   );
@@ -138,4 +146,23 @@ export function generateSelfSignedCert(o: SelfSignedCertOptions = {}): SelfSigne
     certName: `sha256-raw:${createHash('sha256').update(cert).digest('hex')}`,
     privateKey,
   };
+}
+
+/** Subject CN prefix of the DERP "meta certificate" (protocols.md §3.1, fast start). */
+export const DERP_META_CERT_CN_PREFIX = 'derpkey';
+
+/**
+ * The meta certificate a DERP server may add to its TLS chain: CN
+ * `derpkey<64 hex server public key>`, serial number = protocol version. A
+ * Tailscale client that finds it knows the server key before the upgrade and
+ * uses `Derp-Fast-Start` (no wait for the HTTP response). Clients skip it when
+ * checking a `sha256-raw:` pin.
+ */
+export function generateDerpMetaCert(serverPublicKey: Uint8Array, protocolVersion: number): SelfSignedCert {
+  if (!Number.isInteger(protocolVersion) || protocolVersion < 1 || protocolVersion > 255) throw new RangeError('protocol version must fit in 8 bits');
+  return generateSelfSignedCert({
+    names: [],
+    commonName: DERP_META_CERT_CN_PREFIX + Buffer.from(serverPublicKey).toString('hex'),
+    serial: Uint8Array.of(protocolVersion),
+  });
 }

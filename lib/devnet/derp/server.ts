@@ -14,7 +14,7 @@ import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import { generatePrivateKey, nodePublicToText } from '../../control/keys.js';
 import { PROTOCOL_VERSION, type ClientInfo } from './frames.js';
-import { generateSelfSignedCert } from './cert.js';
+import { generateDerpMetaCert, generateSelfSignedCert } from './cert.js';
 import { DerpRelay, type DerpRelayStats, type RelayConn } from './relay.js';
 
 export interface DerpServerOptions {
@@ -28,6 +28,12 @@ export interface DerpServerOptions {
   certificate?: { cert: string; key: string };
   /** Names for the self-signed certificate (default: host, "127.0.0.1", "::1", "localhost"). */
   certNames?: string[];
+  /**
+   * Add the DERP meta certificate (CN "derpkey<hex>", serial 2) to the TLS
+   * chain so Tailscale clients use Derp-Fast-Start, as Tailscale's derper
+   * does. Default true.
+   */
+  metaCert?: boolean;
   /** Relay private key (32 bytes); default random. */
   privateKey?: Uint8Array;
   /** Which node keys may connect; default everyone. */
@@ -56,7 +62,7 @@ export interface DerpServer {
   /** The relay's public key (32 bytes) and as "nodekey:<hex>". */
   readonly publicKey: Buffer;
   readonly publicKeyText: string;
-  /** PEM certificate (TLS only). */
+  /** PEM certificate (TLS only; the leaf, without the DERP meta certificate). */
   readonly certificate: string | null;
   /** "sha256-raw:<hex>" pin for DERPNode.CertName (self-signed TLS only). */
   readonly certName: string | null;
@@ -132,7 +138,8 @@ export async function startDerpServer(o: DerpServerOptions = {}): Promise<DerpSe
     res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
   };
 
-  const server: http.Server = useTLS ? https.createServer({ cert: certificate!, key: key! }, onRequest) : http.createServer(onRequest);
+  const chain = useTLS && (o.metaCert ?? true) ? certificate! + generateDerpMetaCert(relay.publicKey, PROTOCOL_VERSION).cert : certificate;
+  const server: http.Server = useTLS ? https.createServer({ cert: chain!, key: key! }, onRequest) : http.createServer(onRequest);
   const sockets = new Set<Duplex>();
 
   const attach = (socket: Socket, head: Buffer): void => {
