@@ -260,11 +260,17 @@ class Context : public Napi::ObjectWrap<Context> {
     return it == devices_.end() ? nullptr : it->second;
   }
 
-  bool Sync(const Napi::CallbackInfo& info, ts_engine_fn fn, Call* c) {
+  static void ThrowClosed(Napi::Env env) {
+    Napi::Error e = Napi::Error::New(env, "tsnet: the native context is closed");
+    e.Set("code", "ERR_TSNET_CLOSED");
+    e.ThrowAsJavaScriptException();
+  }
+
+  // Runs fn(c) on the engine thread and waits. Every call struct has a `ctx` member.
+  template <typename T>
+  bool Sync(const Napi::CallbackInfo& info, ts_engine_fn fn, T* c) {
     if (!open_) {
-      Napi::Error e = Napi::Error::New(info.Env(), "tsnet: the native context is closed");
-      e.Set("code", "ERR_TSNET_CLOSED");
-      e.ThrowAsJavaScriptException();
+      ThrowClosed(info.Env());
       return false;
     }
     c->ctx = this;
@@ -541,9 +547,7 @@ class Context : public Napi::ObjectWrap<Context> {
       return {};
     }
     if (!open_) {
-      Napi::Error e = Napi::Error::New(info.Env(), "tsnet: the native context is closed");
-      e.Set("code", "ERR_TSNET_CLOSED");
-      e.ThrowAsJavaScriptException();
+      ThrowClosed(info.Env());
       return {};
     }
     auto* c = static_cast<UdpSendCall*>(malloc(sizeof(UdpSendCall) + buf.ByteLength()));
@@ -611,17 +615,6 @@ class Context : public Napi::ObjectWrap<Context> {
     std::vector<std::pair<std::array<uint8_t, 32>, ts_wg_peer_stats>> stats;
   };
 
-  bool WgSync(const Napi::CallbackInfo& info, ts_engine_fn fn, WgCall* c) {
-    if (!open_) {
-      Napi::Error e = Napi::Error::New(info.Env(), "tsnet: the native context is closed");
-      e.Set("code", "ERR_TSNET_CLOSED");
-      e.ThrowAsJavaScriptException();
-      return false;
-    }
-    c->ctx = this;
-    ts_engine_call_sync(engine_, fn, c);
-    return true;
-  }
 
   // wgStart(dev, privateKey: Uint8Array(32), bindAddress: string, port) -> bound UDP port
   Napi::Value WgStart(const Napi::CallbackInfo& info) {
@@ -637,7 +630,7 @@ class Context : public Napi::ObjectWrap<Context> {
       Napi::RangeError::New(info.Env(), "wgStart: port must be 0..65535").ThrowAsJavaScriptException();
       return {};
     }
-    bool ok = WgSync(info, [](ts_engine*, void* arg) {
+    bool ok = Sync(info, [](ts_engine*, void* arg) {
       WgCall* c = static_cast<WgCall*>(arg);
       ts_device* d = c->ctx->Find(c->dev);
       if (!d) { c->result = UV_ENODEV; return; }
@@ -682,7 +675,7 @@ class Context : public Napi::ObjectWrap<Context> {
       Napi::RangeError::New(info.Env(), "wgPeerSet: persistentKeepalive must be 0..65535 seconds").ThrowAsJavaScriptException();
       return {};
     }
-    bool ok = WgSync(info, [](ts_engine*, void* arg) {
+    bool ok = Sync(info, [](ts_engine*, void* arg) {
       WgCall* c = static_cast<WgCall*>(arg);
       ts_device* d = c->ctx->Find(c->dev);
       if (!d || !ts_device_wg(d)) { c->result = UV_ENODEV; return; }
@@ -717,7 +710,7 @@ class Context : public Napi::ObjectWrap<Context> {
       Napi::TypeError::New(info.Env(), "wgPeerAllow: \"" + cidr + "\" is not an IP prefix").ThrowAsJavaScriptException();
       return {};
     }
-    bool ok = WgSync(info, [](ts_engine*, void* arg) {
+    bool ok = Sync(info, [](ts_engine*, void* arg) {
       WgCall* c = static_cast<WgCall*>(arg);
       ts_device* d = c->ctx->Find(c->dev);
       if (!d || !ts_device_wg(d)) { c->result = UV_ENODEV; return; }
@@ -734,7 +727,7 @@ class Context : public Napi::ObjectWrap<Context> {
       return {};
     }
     c.dev = info[0].As<Napi::Number>().Uint32Value();
-    WgSync(info, [](ts_engine*, void* arg) {
+    Sync(info, [](ts_engine*, void* arg) {
       WgCall* c = static_cast<WgCall*>(arg);
       ts_device* d = c->ctx->Find(c->dev);
       if (d && ts_device_wg(d)) c->result = ts_link_wg_peer_remove(ts_device_wg(d), c->key);
@@ -750,7 +743,7 @@ class Context : public Napi::ObjectWrap<Context> {
       return {};
     }
     c.dev = info[0].As<Napi::Number>().Uint32Value();
-    if (!WgSync(info, [](ts_engine*, void* arg) {
+    if (!Sync(info, [](ts_engine*, void* arg) {
           WgCall* c = static_cast<WgCall*>(arg);
           ts_device* d = c->ctx->Find(c->dev);
           if (!d || !ts_device_wg(d)) { c->result = UV_ENODEV; return; }
@@ -866,14 +859,7 @@ class Context : public Napi::ObjectWrap<Context> {
       if (!ParsePrefix(local.Get(k), &p)) { Napi::TypeError::New(env, "wgFilterSet: bad local prefix").ThrowAsJavaScriptException(); return {}; }
       c.local.push_back(p);
     }
-    if (!open_) {
-      Napi::Error e = Napi::Error::New(env, "tsnet: the native context is closed");
-      e.Set("code", "ERR_TSNET_CLOSED");
-      e.ThrowAsJavaScriptException();
-      return {};
-    }
-    c.ctx = this;
-    ts_engine_call_sync(engine_, [](ts_engine*, void* arg) {
+    if (!Sync(info, [](ts_engine*, void* arg) {
       FilterCall* c = static_cast<FilterCall*>(arg);
       ts_device* d = c->ctx->Find(c->dev);
       if (!d || !ts_device_wg(d)) { c->result = UV_ENODEV; return; }
@@ -887,7 +873,8 @@ class Context : public Napi::ObjectWrap<Context> {
         rules[i].n_dsts = c->dsts[i].size();
       }
       c->result = ts_link_wg_filter_set(ts_device_wg(d), rules.data(), rules.size(), c->local.data(), c->local.size());
-    }, &c);
+    }, &c))
+      return {};
     if (c.result) CodedError(env, c.result, "wireguard: filter").ThrowAsJavaScriptException();
     return env.Undefined();
   }

@@ -43,6 +43,15 @@ struct ts_tcpconn {
 static void conn_update_poll(ts_tcpconn *c);
 static void conn_maybe_free(ts_tcpconn *c);
 
+/* Resets the connection (RST) and forgets the pcb, which lwIP frees; no callback reaches us afterwards. */
+static void conn_abort(ts_tcpconn *c) {
+  struct tcp_pcb *p = c->pcb;
+  if (!p) return;
+  c->pcb = NULL;
+  tcp_arg(p, NULL);
+  tcp_abort(p);
+}
+
 /* ---- event packing (the addon unpacks with the same offsets: stack/tcp_bridge_events.h) ---- */
 static void put_addr(uint8_t *d, const ts_ipaddr *a) {
   d[0] = a->family;
@@ -116,10 +125,7 @@ static void on_fd_readable(ts_tcpconn *c) {
   if (n < 0) {
     if (errno == EAGAIN || errno == EINTR) return;
     /* JavaScript destroyed its socket with data unread: the kernel's answer is a reset. */
-    struct tcp_pcb *p = c->pcb;
-    c->pcb = NULL;
-    tcp_arg(p, NULL);
-    tcp_abort(p);
+    conn_abort(c);
     c->fd_eof = 1;
     conn_maybe_free(c);
     return;
@@ -144,10 +150,7 @@ static void on_fd_readable(ts_tcpconn *c) {
     c->stage_len = (size_t)n - off;
     c->stage = malloc(c->stage_len);
     if (!c->stage) {
-      struct tcp_pcb *p = c->pcb;
-      c->pcb = NULL;
-      tcp_arg(p, NULL);
-      tcp_abort(p);
+      conn_abort(c);
       emit(c, TS_EV_TCP_ERROR, UV_ENOMEM, -1);
       return;
     }
@@ -194,12 +197,7 @@ static void flush_rx(ts_tcpconn *c) {
     if (w < 0) {
       if (errno == EAGAIN || errno == EINTR) break;
       /* JavaScript closed its end: nothing can be delivered any more, so reset like a kernel would. */
-      if (c->pcb) {
-        struct tcp_pcb *p = c->pcb;
-        c->pcb = NULL;
-        tcp_arg(p, NULL);
-        tcp_abort(p);
-      }
+      conn_abort(c);
       c->fd_eof = 1;
       break;
     }
@@ -528,12 +526,7 @@ void ts_tcp_set_keepalive(ts_tcp_host *h, uint64_t id, int on, uint32_t idle_ms)
 void ts_tcp_reset(ts_tcp_host *h, uint64_t id) {
   ts_tcpconn *c = conn_find(h, id);
   if (!c) return;
-  if (c->pcb) {
-    struct tcp_pcb *p = c->pcb;
-    c->pcb = NULL;
-    tcp_arg(p, NULL);
-    tcp_abort(p);
-  }
+  conn_abort(c);
   c->fd_eof = 1;
   conn_release(c);
 }
@@ -551,12 +544,7 @@ void ts_tcp_host_close(ts_tcp_host *h) {
   while (h->listeners) ts_tcp_listener_close(h->listeners);
   while (h->conns) {
     ts_tcpconn *c = h->conns;
-    if (c->pcb) {
-      struct tcp_pcb *p = c->pcb;
-      c->pcb = NULL;
-      tcp_arg(p, NULL);
-      tcp_abort(p);
-    }
+    conn_abort(c);
     c->fd_eof = 1;
     conn_release(c);
   }
