@@ -280,3 +280,44 @@ test('self-signed certificate: parses, verifies, names the hosts, and TLS client
     server.close();
   }
 });
+
+test('relay core: random and mutated input never throws, and every connection ends active or closed with bounded buffers', () => {
+  let seed = 12345;
+  const rnd = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return seed % n;
+  };
+  const relay = new DerpRelay({ privateKey: generatePrivateKey(), sendQueuePackets: 4, random: (n) => Buffer.alloc(n, 1) });
+  const target = join(relay, 0);
+  out(target.conn);
+  const templates = [
+    encodeFrame({ type: 'SendPacket', dst: target.pub, packet: Buffer.from('abc') }),
+    encodeFrame({ type: 'Ping', data: Buffer.alloc(8, 2) }),
+    encodeFrame({ type: 'NotePreferred', preferred: true }),
+    encodeRawFrame(FrameType.PeerGone, Buffer.alloc(32)),
+  ];
+  for (let i = 0; i < 300; i++) {
+    const p = i % 2 === 0 ? join(relay, i) : { conn: relay.open('fuzz', i) };
+    let bytes: Buffer;
+    if (rnd(3) === 0) {
+      bytes = Buffer.alloc(1 + rnd(200));
+      for (let k = 0; k < bytes.length; k++) bytes[k] = rnd(256);
+    } else {
+      bytes = Buffer.concat([templates[rnd(templates.length)]!, templates[rnd(templates.length)]!]);
+      for (let k = 0; k < 3; k++) bytes[rnd(bytes.length)] = rnd(256);
+    }
+    // Feed in random chunk sizes.
+    for (let off = 0; off < bytes.length; ) {
+      const n = 1 + rnd(16);
+      p.conn.receive(bytes.subarray(off, off + n), i);
+      off += n;
+    }
+    assert.ok(p.conn.state === 'active' || p.conn.state === 'closed' || p.conn.state === 'login');
+    assert.ok(target.conn.queuedPackets <= 4);
+    p.conn.takeOutput();
+    if (rnd(2) === 0) p.conn.close('done');
+  }
+  out(target.conn);
+  relay.tick(1e9);
+  assert.equal(relay.stats.queuedBytes, 0);
+});
