@@ -19,6 +19,11 @@
  *     ts_disco_msg m = {.type = TS_DISCO_PING};  ts_random(m.tx_id, 12); memcpy(m.node_key, ...); m.has_node_key = 1;
  *     long n = ts_disco_seal_msg(out, sizeof out, our_disco_pub, peer->shared, NULL, &m);   // NULL nonce = random
  *
+ * Demultiplexing a datagram from the shared UDP socket (protocols.md §4.1): ts_stun_is_stun (disco/stun.h) →
+ * netcheck; else ts_disco_is_disco → disco; else WireGuard. A DERP RecvPacket payload is disco when
+ * ts_disco_is_disco says so, else WireGuard. CallMeMaybe is only to be accepted via DERP, from the node key
+ * that the netmap pairs with the sender's disco key; disco from disco keys not in the netmap is dropped.
+ *
  * Addresses use ts_udp_addr (net/udp.h): IPv4 is family TS_UDP_V4 with the address in ip[0..3]; on the wire
  * it is the v4-mapped IPv6 address ::ffff:a.b.c.d. Zone/scope ids are not carried.
  */
