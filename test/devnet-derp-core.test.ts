@@ -39,7 +39,7 @@ function join(relay: DerpRelay, now: number, info: object = { version: 2, CanAck
 }
 
 test('relay core: handshake, ServerInfo sealed to the client, forwarding, keep-alives on the clock', () => {
-  const relay = new DerpRelay({ privateKey: generatePrivateKey(), keepAliveMs: 60_000 });
+  const relay = new DerpRelay({ privateKey: generatePrivateKey(), keepAliveMs: 60_000, keepAliveJitterMs: 0 });
   const a = join(relay, 0);
   const b = join(relay, 0);
   const [si] = out(a.conn);
@@ -56,6 +56,14 @@ test('relay core: handshake, ServerInfo sealed to the client, forwarding, keep-a
   assert.deepEqual(out(a.conn), [{ type: 'KeepAlive' }]);
   relay.tick(60_002);
   assert.equal(out(a.conn).length, 0, 'next keep-alive a period later');
+  // With jitter, each connection's period is 60 s plus up to 5 s.
+  const jr = new DerpRelay({ privateKey: generatePrivateKey(), keepAliveMs: 60_000, random: (n) => Buffer.alloc(n, 0xff) });
+  const j = join(jr, 0);
+  out(j.conn);
+  jr.tick(64_000);
+  assert.equal(out(j.conn).length, 0);
+  jr.tick(65_000);
+  assert.deepEqual(out(j.conn), [{ type: 'KeepAlive' }]);
   // Unknown frame types are skipped; Pong and KeepAlive from clients ignored.
   a.conn.receive(Buffer.concat([encodeRawFrame(0x7e, Buffer.from('future')), encodeFrame({ type: 'Pong', data: Buffer.alloc(8) }), encodeFrame({ type: 'NotePreferred', preferred: true })]), 61_000);
   assert.equal(a.conn.state, 'active');

@@ -45,6 +45,8 @@ export interface DerpRelayOptions {
   controlQueueFrames?: number;
   /** Server keep-alive interval; default 60 s. */
   keepAliveMs?: number;
+  /** Up to this much is added to each connection's keep-alive interval (as Tailscale's server does); default 5 s. */
+  keepAliveJitterMs?: number;
   /**
    * A client that says CanAckPings and sends nothing for half this long is
    * pinged; after the whole of it, closed. Default 5 min. (Clients need not
@@ -111,6 +113,8 @@ export class RelayConn {
   lastReadMs: number;
   lastWriteMs: number;
   lastPingMs = 0;
+  /** Added to the relay's keep-alive interval for this connection. */
+  keepAliveJitterMs = 0;
   readonly openedMs: number;
   private notHereTokens: number;
   private notHereRefillMs: number;
@@ -297,6 +301,7 @@ export class DerpRelay {
   readonly sendQueuePackets: number;
   readonly controlQueueFrames: number;
   readonly keepAliveMs: number;
+  readonly keepAliveJitterMs: number;
   readonly idleTimeoutMs: number;
   readonly loginTimeoutMs: number;
   readonly notHerePerSecond: number;
@@ -328,6 +333,7 @@ export class DerpRelay {
     this.sendQueuePackets = Math.max(1, o.sendQueuePackets ?? 32);
     this.controlQueueFrames = Math.max(4, o.controlQueueFrames ?? 64);
     this.keepAliveMs = o.keepAliveMs ?? 60_000;
+    this.keepAliveJitterMs = Math.max(0, o.keepAliveJitterMs ?? 5000);
     this.idleTimeoutMs = o.idleTimeoutMs ?? 300_000;
     this.loginTimeoutMs = o.loginTimeoutMs ?? 10_000;
     this.notHerePerSecond = Math.max(1, o.peerGoneNotHerePerSecond ?? 3);
@@ -338,6 +344,10 @@ export class DerpRelay {
   /** A new transport connection; its ServerKey frame is queued at once. */
   open(remote: string, nowMs: number): RelayConn {
     const c = new RelayConn(this, remote, nowMs);
+    if (this.keepAliveJitterMs > 0) {
+      const r = this.random(2);
+      c.keepAliveJitterMs = (((r[0]! << 8) | r[1]!) * this.keepAliveJitterMs) >>> 16;
+    }
     this.conns.add(c);
     this.stats.connections = this.conns.size;
     c.sendControl({ type: 'ServerKey', key: this.publicKey, rest: new Uint8Array(0) });
@@ -463,7 +473,7 @@ export class DerpRelay {
           c.sendControl({ type: 'Ping', data: Buffer.from(this.random(8)) });
         }
       }
-      if (nowMs - c.lastWriteMs >= this.keepAliveMs) {
+      if (nowMs - c.lastWriteMs >= this.keepAliveMs + c.keepAliveJitterMs) {
         c.sendControl({ type: 'KeepAlive' });
         c.lastWriteMs = nowMs;
       }
