@@ -57,10 +57,11 @@ async function devnetMain(args: string[]): Promise<void> {
   }
   const devnet = await startDevnet({ stateDir: dir, port });
   const key = devnet.createAuthKey({ reusable: true });
+  const relay = devnet.relay?.derpMapOptions;
   console.log(`tsnet development tailnet (for development and tests; production uses Tailscale or Headscale)
   control URL:  ${devnet.controlURL}
   auth key:     ${key}
-  state:        ${dir}
+  state:        ${dir}${relay ? `\n  DERP relay:   https://${relay.host ?? '127.0.0.1'}:${relay.derpPort} (self-signed)` : ''}${relay && (relay.stunPort ?? -1) > 0 ? `\n  STUN:         udp ${relay.host ?? '127.0.0.1'}:${relay.stunPort}` : ''}
 
   TS_CONTROL_URL=${devnet.controlURL} TS_AUTHKEY=${key} node your-program.js
 `);
