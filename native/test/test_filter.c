@@ -80,7 +80,7 @@ static size_t ip6(uint8_t *b, uint8_t nh, const char *src, const char *dst, cons
   b[7] = 64;
   addr(src, b + 8);
   addr(dst, b + 24);
-  memcpy(b + 40, ext, ext_len);
+  if (ext_len) memcpy(b + 40, ext, ext_len);
   memcpy(b + 40 + ext_len, l4, l4len);
   return 40 + ext_len + l4len;
 }
@@ -781,6 +781,13 @@ static void test_set_rules_validation(void) {
   CHECK_EQ_INT(ts_filter_set_local(f, NULL, 1), -1);
   CHECK_EQ_INT(ts_filter_set_local(f, &bad, 1), -1);
   CHECK_EQ_INT(ts_filter_set_rules(NULL, NULL, 0), -1);
+  uint8_t a1[16], a2[16];
+  addr("100.64.0.1", a1);
+  addr("100.64.0.2", a2);
+  CHECK_EQ_INT(ts_filter_rule_allows(f, TCP, 4, a1, a2, 80), 1);
+  CHECK_EQ_INT(ts_filter_rule_allows(f, TCP, 5, a1, a2, 80), 0);
+  CHECK_EQ_INT(ts_filter_rule_allows(f, TCP, 4, NULL, a2, 80), 0);
+  CHECK_EQ_INT(ts_filter_rule_allows(NULL, TCP, 4, a1, a2, 80), 0);
   /* All refused: the old rules and local set still apply. */
   CHECK_EQ_INT(IN(f, b, n, 0), TS_FILTER_OK_RULE);
   /* Rules with empty parts match nothing. */

@@ -118,7 +118,7 @@ int ts_filter_rule_allows(const ts_filter *f, uint8_t proto, int family, const u
 }
 
 int ts_filter_set_rules(ts_filter *f, const ts_filter_rule *rules, size_t n) {
-  if (!f || (n && !rules)) return -1;
+  if (!f || (n && !rules) || n > UINT32_MAX) return -1;
   size_t nsrc = 0, ndst = 0;
   for (size_t i = 0; i < n; i++) {
     const ts_filter_rule *r = &rules[i];
@@ -132,11 +132,17 @@ int ts_filter_set_rules(ts_filter *f, const ts_filter_rule *rules, size_t n) {
     ndst += r->n_dsts;
     if (nsrc > UINT32_MAX || ndst > UINT32_MAX) return -1;
   }
+  /* Sizes are caller-controlled: refuse anything whose byte count would wrap (32-bit builds). */
+  size_t room = SIZE_MAX - sizeof(ruleset);
+  if (n > room / sizeof(irule)) return -1;
+  room -= n * sizeof(irule);
+  if (ndst > room / sizeof(ts_filter_dst)) return -1;
+  room -= ndst * sizeof(ts_filter_dst);
+  if (nsrc > room / sizeof(ts_filter_prefix)) return -1;
   size_t off_rules = sizeof(ruleset);
   size_t off_dsts = off_rules + n * sizeof(irule);
   size_t off_srcs = off_dsts + ndst * sizeof(ts_filter_dst);
   size_t total = off_srcs + nsrc * sizeof(ts_filter_prefix);
-  if (n > SIZE_MAX / sizeof(irule) / 2) return -1;
   uint8_t *mem = calloc(1, total);
   if (!mem) return -1;
   ruleset *rs = (ruleset *)mem;
