@@ -16,8 +16,9 @@
  * Verdict for an inbound packet, in order (first that applies):
  *   1. No rules set yet                        -> DROP_NO_FILTER (nothing gets in before the first netmap
  *                                                 filter; netmap.ts packetFilterKnown).
- *   2. Not parseable (short, bad header or length, truncated transport header, IPv6 extension chain too
- *      long or cut, IPv4 first fragment too short to hold its transport header) -> DROP_MALFORMED.
+ *   2. Not parseable (short or empty, bad header or length, truncated transport header, IPv6 extension
+ *      chain too long or cut, a first fragment too short to hold its transport header, IPv6 jumbogram)
+ *      -> DROP_MALFORMED. (A WireGuard keepalive is not a packet: the engine never passes one here.)
  *   3. Destination multicast -> DROP_MULTICAST; link-local (169.254/16 but 169.254.169.254, fe80::/10)
  *      -> DROP_LINK_LOCAL.
  *   4. Destination not in the local set (ts_filter_set_local: own addresses, VIP service addresses,
@@ -42,15 +43,22 @@
  *        -> OK_RULE, else DROP_NO_RULE.
  *
  * Flow table (connection tracking): a fixed-capacity hash table allocated once at creation; memory never
- * grows. ts_filter_note_out records the reverse of each outbound TCP/UDP/SCTP 5-tuple (a pure RST creates
- * nothing); hits in either direction refresh an entry's idle deadline and LRU position. An entry expires
+ * grows. ts_filter_note_out records the reverse of each outbound TCP/UDP/SCTP 5-tuple (a RST creates no
+ * new entry); hits in either direction refresh an entry's idle deadline and LRU position. An entry expires
  * after tcp_timeout / udp_timeout idle. When full, the least recently used entry goes, taken first from
  * expired flows of our own, then from flows the rules would admit anyway (losing those costs nothing: the
  * rule fallback above still accepts them); such a flow is not recorded at all rather than push out a live
  * flow of our own, so a peer that makes us answer many allowed flows cannot evict our outbound flows. The
  * class is decided when the entry is created and kept across rule changes (existing flows outlive a rule
  * change, as in Tailscale, until idle or evicted). Buckets are keyed with SipHash so peers cannot aim
- * collisions at one chain; pass a random hash_key. */
+ * collisions at one chain; pass a random hash_key. An expired or evicted flow of our own comes back with
+ * the next packet we send on it; until then the peer's packets on it are dropped, so size flow_capacity
+ * for the outbound flows the node keeps open at once (76 bytes per entry with its bucket).
+ *
+ * Cost: flow lookups are O(1) (one SipHash of 40 bytes); rule matching scans the rules linearly and runs
+ * only for new flows, for ICMP requests and other protocols, and for traffic not in the flow table
+ * (about 1 us for a SYN against 200 single-address rules on a 2020s x86 core; ~100 ns for an inbound
+ * plus an outbound packet of a tracked flow). */
 #ifndef TS_FILTER_H
 #define TS_FILTER_H
 
