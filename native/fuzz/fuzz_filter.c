@@ -1,8 +1,8 @@
 /* libFuzzer target: the packet filter. The input is decoded into a small rule set, a local set and a
  * script of inbound checks and outbound notes (each packet in an exactly-sized heap buffer so ASan sees any
  * over-read), with a tiny flow table so eviction runs constantly. Checks: no crash, verdicts in range, the
- * flow table within capacity, nothing accepted before rules, and rule_allows agreeing with a linear
- * reference for TCP/UDP. */
+ * flow table within capacity, nothing accepted before rules, rule_allows agreeing with a linear reference
+ * for TCP/UDP, and the reply to a packet just noted outbound passing. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,6 +127,39 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             want = 1;
       }
       if (ts_filter_rule_allows(f, proto, fam, s, d, port) != want) abort();
+      continue;
+    }
+    if (op % 16 == 3) {
+      /* A well-formed TCP/UDP packet in a small address and port space, so flows collide, hit and get
+       * evicted. Sent out, its reply must pass at once whenever the flow was recorded and the reply's
+       * destination (our source) is local. */
+      uint8_t pkt[60], rep[60];
+      int v6 = op & 0x80;
+      uint8_t proto = op & 0x40 ? 6 : 17;
+      size_t hl = v6 ? 40 : 20, tl = proto == 6 ? 20 : 8, n = hl + tl;
+      memset(pkt, 0, sizeof pkt);
+      uint8_t *src = pkt + (v6 ? 8 : 12), *dst = pkt + (v6 ? 24 : 16), *l4 = pkt + hl;
+      if (v6) {
+        pkt[0] = 0x60, pkt[5] = (uint8_t)tl, pkt[6] = proto;
+        src[0] = dst[0] = 0xfd, src[1] = dst[1] = 0x7a;
+        src[15] = byte(&r) & 7, dst[15] = byte(&r) & 7;
+      } else {
+        pkt[0] = 0x45, pkt[3] = (uint8_t)n, pkt[9] = proto;
+        src[0] = dst[0] = 100, src[1] = dst[1] = 64;
+        src[3] = byte(&r) & 7, dst[3] = byte(&r) & 7;
+      }
+      uint8_t ports = byte(&r);
+      l4[1] = ports & 3, l4[3] = (ports >> 2) & 3;
+      if (proto == 6) l4[12] = 0x50, l4[13] = byte(&r) & 0x3f;
+      memcpy(rep, pkt, n);
+      memcpy(rep + (src - pkt), dst, v6 ? 16 : 4);
+      memcpy(rep + (dst - pkt), src, v6 ? 16 : 4);
+      rep[hl + 1] = l4[3], rep[hl + 3] = l4[1];
+      if (proto == 6) rep[hl + 13] = 0x10; /* ACK */
+      int noted = ts_filter_note_out(f, pkt, n, now);
+      ts_filter_reason v = ts_filter_check_in(f, rep, n, now);
+      if (noted && rules_set && v != TS_FILTER_OK_FLOW && v != TS_FILTER_DROP_NOT_LOCAL) abort();
+      if (ts_filter_flow_count(f) > ts_filter_flow_capacity(f)) abort();
       continue;
     }
     size_t len = byte(&r);
