@@ -528,6 +528,48 @@ static void test_flow_eviction_bounded(void) {
   ts_filter_free(f);
 }
 
+/* The flow table against a reference LRU model (one class, no expiry): random outbound notes and inbound
+ * replies over 64 ports with 16 entries; every reply's verdict must say whether the model holds the flow. */
+static void test_flow_table_matches_lru_model(void) {
+  enum { CAP = 16, PORTS = 64 };
+  ts_filter *f = mk(CAP);
+  CHECK_EQ_INT(ts_filter_set_rules(f, NULL, 0), 0);
+  uint64_t last_use[PORTS] = {0}; /* 0 = not in the model */
+  int in_model[PORTS] = {0};
+  uint64_t x = 12345, clock = 1;
+  uint8_t b[128];
+  for (int step = 0; step < 20000; step++, clock++) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    unsigned port = (unsigned)(x % PORTS);
+    if ((x >> 8) & 1) {
+      size_t n = udp_pkt(b, "100.64.0.2", (uint16_t)(20000 + port), "100.64.0.1", 53);
+      CHECK_EQ_INT(ts_filter_note_out(f, b, n, clock), 1);
+      if (!in_model[port]) {
+        int count = 0;
+        for (unsigned i = 0; i < PORTS; i++) count += in_model[i];
+        if (count == CAP) { /* evict the least recently used */
+          unsigned victim = 0;
+          uint64_t oldest = UINT64_MAX;
+          for (unsigned i = 0; i < PORTS; i++)
+            if (in_model[i] && last_use[i] < oldest) oldest = last_use[i], victim = i;
+          in_model[victim] = 0;
+        }
+        in_model[port] = 1;
+      }
+      last_use[port] = clock;
+    } else {
+      size_t n = udp_pkt(b, "100.64.0.1", 53, "100.64.0.2", (uint16_t)(20000 + port));
+      ts_filter_reason r = IN(f, b, n, clock);
+      CHECK_EQ_INT(r, in_model[port] ? TS_FILTER_OK_FLOW : TS_FILTER_DROP_NO_RULE);
+      if (in_model[port]) last_use[port] = clock;
+    }
+  }
+  size_t count = 0;
+  for (unsigned i = 0; i < PORTS; i++) count += (size_t)in_model[i];
+  CHECK_EQ_INT(ts_filter_flow_count(f), count);
+  ts_filter_free(f);
+}
+
 static void test_fragments_v4(void) {
   ts_filter *f = mk(0);
   ts_filter_prefix s = pfx("100.64.0.1", 32);
@@ -2282,6 +2324,7 @@ int main(void) {
   RUN(test_tcp_rst_creates_no_flow);
   RUN(test_udp_flows_and_timeouts);
   RUN(test_flow_eviction_bounded);
+  RUN(test_flow_table_matches_lru_model);
   RUN(test_fragments_v4);
   RUN(test_ipv6_extension_headers_and_fragments);
   RUN(test_multicast_link_local);
