@@ -880,9 +880,10 @@ static void test_counters_and_names(void) {
  * for ESP, a port-0-only rule): each case is {proto, src, dst, port, filterAllows(), expected here}. The two
  * verdicts agree except for ICMP, where this filter follows Tailscale (any rule whose source and destination
  * match, protocols ignored) and filterAllows also requires ICMP in the rule's protocols; the generator
- * computes that column from the compiled matches. Generator (node, repo root as argv[2]):
- *   compileFilter(rules) -> matches printed as C; for each src x dst x proto x port:
- *   filterAllows(f, {proto, src, dst, dstPort: port}) and, for ICMP, matches.some(src in srcs && dst in dsts). */
+ * computes that column from the compiled matches. The generator is at the end of this file; regenerate with
+ *   npm run build && sed -n '/^GENERATOR-BEGIN$/,/^GENERATOR-END$/p' native/test/test_filter.c | sed '1d;$d' \
+ *     > /tmp/gen.js && node /tmp/gen.js "$PWD"
+ * and paste its two lists into XRULES and XCASES. */
 typedef struct {
   uint8_t protos[8];
   size_t np;
@@ -2334,3 +2335,54 @@ int main(void) {
   RUN(test_cross_check_typescript);
   TEST_MAIN_END();
 }
+
+/* The cross-check generator (see above).
+GENERATOR-BEGIN
+// Emits the C cross-check table for native/test/test_filter.c from lib/control/filter.ts (dist build).
+const { compileFilter, filterAllows } = require(process.argv[2] + '/dist/control/filter.js');
+const { parseIP, prefixContains } = require(process.argv[2] + '/dist/control/ip.js');
+// Tailscale's ICMP step: any rule whose source and any destination prefix match, protocols and ports ignored.
+const ipsOnly = (f, src, dst) => f.matches.some((m) => m.srcs.some((p) => prefixContains(p, parseIP(src))) && m.dsts.some((d) => prefixContains(d.net, parseIP(dst))));
+const rules = [
+  { SrcIPs: ['100.64.0.1'], DstPorts: [{ IP: '100.64.0.2', Ports: { First: 80, Last: 90 } }] },
+  { SrcIPs: ['100.64.1.0/24', 'fd7a:115c:a1e0::/48'], DstPorts: [{ IP: '*', Ports: { First: 22, Last: 22 } }], IPProto: [6] },
+  { SrcIPs: ['100.64.0.10-100.64.0.13'], DstPorts: [{ IP: '100.64.0.2-100.64.0.3', Ports: { First: 5000, Last: 5999 } }], IPProto: [17, 132] },
+  { SrcIPs: ['*'], DstPorts: [{ IP: 'fd7a:115c:a1e0::2', Ports: { First: 443, Last: 443 } }] },
+  { SrcIPs: ['100.64.0.9', 'fd7a:115c:a1e0::9'], DstPorts: [{ IP: '100.64.0.2', Ports: { First: 0, Last: 65535 } }, { IP: 'fd7a:115c:a1e0::2', Ports: { First: 0, Last: 65535 } }], IPProto: [47, 6] },
+  { SrcIPs: ['100.64.0.20'], DstPorts: [{ IP: '100.64.0.2', Ports: { First: 1, Last: 65535 } }], IPProto: [50] },
+  { SrcIPs: ['100.64.0.30'], DstPorts: [{ IP: '100.64.0.0/30', Ports: { First: 0, Last: 0 } }], IPProto: [6, 17] },
+];
+const f = compileFilter(rules);
+if (f.errors.length || f.rejected) throw new Error(JSON.stringify(f.errors));
+const srcs = ['100.64.0.1', '100.64.0.3', '100.64.1.77', '100.64.0.11', '100.64.0.14', '100.64.0.9', '100.64.0.20', '100.64.0.30',
+  'fd7a:115c:a1e0::1', 'fd7a:115c:a1e0:ab::5', 'fd7a:115c:a1e0::9', '2001:db8::1'];
+const dsts4 = ['100.64.0.2', '100.64.0.3', '100.64.0.4'];
+const dsts6 = ['fd7a:115c:a1e0::2', 'fd7a:115c:a1e0::3'];
+const ports = [0, 1, 22, 23, 79, 80, 90, 91, 443, 4999, 5000, 5999, 65535];
+const protos = [6, 17, 132, 1, 47, 50];
+const lines = [];
+const cstr = (s) => JSON.stringify(s);
+for (const m of f.matches) {
+  const pfx = (p) => `{${p.family}, ${p.bits}, ${cstr(p.text.split('/')[0])}}`;
+  lines.push(`  {{${m.protocols.join(', ')}}, ${m.protocols.length}, {${m.srcs.map(pfx).join(', ')}}, ${m.srcs.length}, {${m.dsts.map((d) => `{${pfx(d.net)}, ${d.first}, ${d.last}}`).join(', ')}}, ${m.dsts.length}},`);
+}
+const cases = [];
+let n = 0;
+for (const src of srcs) {
+  const v6 = src.includes(':');
+  for (const dst of v6 ? dsts6 : dsts4)
+    for (const proto of protos.map((p) => (p === 1 && v6 ? 58 : p)))
+      for (const port of proto === 1 || proto === 58 || proto === 47 || proto === 50 ? [0] : ports) {
+        const ok = filterAllows(f, { proto, src, dst, dstPort: port });
+        const icmp = proto === 1 || proto === 58;
+        const c = icmp ? ipsOnly(f, src, dst) : ok;
+        cases.push(`  {${proto}, ${cstr(src)}, ${cstr(dst)}, ${port}, ${ok ? 1 : 0}, ${c ? 1 : 0}},`);
+        n++;
+      }
+}
+console.log('// generated: rules');
+console.log(lines.join('\n'));
+console.log('// generated: cases (' + n + ')');
+console.log(cases.join('\n'));
+GENERATOR-END
+*/
