@@ -881,7 +881,7 @@ static void test_counters_and_names(void) {
  * verdicts agree except for ICMP, where this filter follows Tailscale (any rule whose source and destination
  * match, protocols ignored) and filterAllows also requires ICMP in the rule's protocols; the generator
  * computes that column from the compiled matches. The generator is at the end of this file; regenerate with
- *   npm run build && sed -n '/^GENERATOR-BEGIN$/,/^GENERATOR-END$/p' native/test/test_filter.c | sed '1d;$d' \
+ *   npm run build:ts && sed -n '/^GENERATOR-BEGIN$/,/^GENERATOR-END$/p' native/test/test_filter.c | sed '1d;$d' \
  *     > /tmp/gen.js && node /tmp/gen.js "$PWD"
  * and paste its two lists into XRULES and XCASES. */
 typedef struct {
