@@ -18,7 +18,10 @@
     "dependencies": ["tslwip"],
     "sources": ["<!@(node scripts/sources.js addon core)"],
     "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
-    "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_DISABLE_CPP_EXCEPTIONS"],
+    # NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS: events still queued when Node tears the environment down are
+    # dropped quietly instead of aborting the process (an N-API call then cannot throw any more).
+    "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_DISABLE_CPP_EXCEPTIONS",
+                "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],
     "cflags": ["-Wall", "-Wextra", "-Werror"],
     "cflags_cc": ["-std=c++17"],
     "cflags!": ["-fno-exceptions"],
