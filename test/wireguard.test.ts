@@ -4,6 +4,8 @@ import { test, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as http from 'node:http';
 import { once } from 'node:events';
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
 import { WireGuard, parseWgQuick } from '../lib/index.js';
 import { generateKeyPair } from '../lib/control/keys.js';
 
@@ -145,4 +147,10 @@ test('EADDRINUSE when the UDP port is taken', async () => {
   const kd = generateKeyPair();
   const D = node({ privateKey: b64(kd.privateKey), address: ['10.5.0.4/32'], listenPort: A.listenPort });
   await assert.rejects(D.start(), { code: 'EADDRINUSE' });
+});
+
+test('worker threads: nodes in workers and the main thread share the engine; terminating a worker with open nodes is safe', { timeout: 60_000 }, () => {
+  const r = spawnSync(process.execPath, [path.join(__dirname, 'fixtures', 'engine', 'workers.mjs')], { encoding: 'utf8', timeout: 50_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /hi from main[\s\S]*worker: hi from worker[\s\S]*worker: hi from worker[\s\S]*main again: hi from main/);
 });
