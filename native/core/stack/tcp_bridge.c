@@ -43,9 +43,11 @@ struct ts_tcpconn {
 static void conn_update_poll(ts_tcpconn *c);
 static void conn_maybe_free(ts_tcpconn *c);
 
-/* Resets the connection (RST) and forgets the pcb, which lwIP frees; no callback reaches us afterwards. */
+/* Resets the connection (RST) and forgets the pcb, which lwIP frees; no callback reaches us afterwards.
+ * The connection counts as failed: undelivered data is dropped once JavaScript has closed its end. */
 static void conn_abort(ts_tcpconn *c) {
   struct tcp_pcb *p = c->pcb;
+  c->failed = 1;
   if (!p) return;
   c->pcb = NULL;
   tcp_arg(p, NULL);
