@@ -5,7 +5,7 @@
 # (Later layers add wireguard-go, wireguard-tools and iproute2 for the interop tests.)
 # Idempotent and quick when everything is present.
 set -euo pipefail
-pkgs=(clang-14 libclang-rt-14-dev libuv1-dev wireguard-go wireguard-tools iproute2 iputils-ping curl python3 iperf3 zstd)
+pkgs=(clang-14 libclang-rt-14-dev libuv1-dev wireguard-go wireguard-tools iproute2 iputils-ping curl python3 iperf3 zstd nftables)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
