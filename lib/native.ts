@@ -18,6 +18,12 @@ export type NativeEvent =
   | { type: 'closed'; device: number; id: number }
   | { type: 'message'; device: number; id: number; data: Buffer; remote: NativeAddress }
   | { type: 'udp-error'; device: number; id: number; code: string }
+  /** A packet needs relay region `id` and the engine has no connection to it. */
+  | { type: 'derp-want'; device: number; id: number }
+  /** Relay region `id` logged in (connected) or its connection ended (`code` says why, when not clean). */
+  | { type: 'derp-state'; device: number; id: number; connected: boolean; code?: string }
+  /** A STUN answer from region `id`: our address as its server saw it. */
+  | { type: 'stun'; device: number; id: number; mapped: NativeAddress; rttMs: number }
   | { type: 'unknown'; device: number; id: number };
 
 /** One Node environment's handle on the engine. Methods throw errors with uv `code`s (EADDRINUSE, ...). */
@@ -54,6 +60,19 @@ export interface NativeContext {
   wgStats(device: number): NativePeerStats[];
   /** Turns on the inbound packet filter of a WireGuard device and replaces its rules. */
   wgFilterSet(device: number, rules: NativeFilterRule[], local: NativePrefix[]): void;
+  /** Tailscale mode: peers reached on paths chosen by disco (direct UDP or DERP); UDP also carries disco and STUN. */
+  msStart(device: number, discoPrivateKey: Uint8Array, derpOnly: boolean): void;
+  /** Moves the WireGuard link to a fresh UDP socket (port 0: any); returns the new port. */
+  wgRebind(device: number, port: number): number;
+  /** Adds or updates a peer from the netmap (endpoints as "ip:port"). AllowedIPs through wgPeerAllow. */
+  msPeerSet(device: number, nodeKey: Uint8Array, discoKey: Uint8Array | null, homeRegion: number, endpoints: string[]): void;
+  /** Our endpoints (sent to peers in CallMeMaybe) and home relay region. */
+  msSetSelf(device: number, endpoints: string[], homeRegion: number): void;
+  /** A relay connection for a region; returns the fd of JavaScript's end of its byte stream. */
+  derpAttach(device: number, region: number, host: string, serverKey: Uint8Array | null): number;
+  /** Sends a STUN request from the device's UDP socket; the answer arrives as a 'stun' event. */
+  stunProbe(device: number, region: number, ip: string, port: number): void;
+  msStats(device: number): NativeMagicsockStats;
   ref(): void;
   unref(): void;
   close(): void;
@@ -82,6 +101,42 @@ export interface NativePeerStats {
   endpoint: string | null;
 }
 
+export interface NativeMagicsockPeer {
+  nodeKey: Buffer;
+  /** Best direct address ("ip:port"), "" if none. */
+  best: string;
+  latencyMs: number;
+  /** Packets go to `best` only (a pong proved it recently). */
+  trusted: boolean;
+  homeRegion: number;
+  /** The relay region packets use when not direct (0: none). */
+  derpRegion: number;
+  candidates: number;
+  pingsSent: number;
+  pongsReceived: number;
+  pingsReceived: number;
+  callMeMaybeSent: number;
+  callMeMaybeReceived: number;
+  /** Packets routed directly / through the relay. */
+  txDirect: number;
+  txRelay: number;
+}
+
+export interface NativeRegionStats {
+  region: number;
+  connected: boolean;
+  txPackets: number;
+  rxPackets: number;
+  txDropped: number;
+  txBytes: number;
+  rxBytes: number;
+}
+
+export interface NativeMagicsockStats {
+  peers: NativeMagicsockPeer[];
+  regions: NativeRegionStats[];
+}
+
 /** The addon's exports. Every entry is typed here and nowhere else. */
 export interface NativeAddon {
   /** Interface version of the addon; must equal NATIVE_ABI. */
@@ -90,7 +145,7 @@ export interface NativeAddon {
 }
 
 /** The addon interface this JavaScript expects (kNativeAbi in native/addon/addon.cc). */
-export const NATIVE_ABI = 5;
+export const NATIVE_ABI = 6;
 
 let cached: NativeAddon | undefined;
 

@@ -1,18 +1,14 @@
 // The tsnet Server: a node that joins a tailnet (the ts2021 control client) and listens and dials over it
 // (the userspace network with WireGuard keyed by node keys).
 //
-// Stage: the data plane reaches peers over direct UDP at the endpoints they report to control. DERP relays,
-// disco NAT traversal and the packet filter are not wired yet, so peers must be directly reachable (for
-// example every node on one machine with the bundled development tailnet); see docs/status.md.
+// Peers are reached directly when disco proves a UDP path, else through DERP relays (lib/data-plane.ts).
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ControlClient, type Endpoint } from './control/client.js';
-import type { EngineConfig, EnginePeer } from './control/engine-config.js';
-import type { CompiledFilter } from './control/filter.js';
-import { parseIP, type IPPrefix } from './control/ip.js';
-import type { NativeFilterRule, NativePrefix } from './native.js';
+import { ControlClient } from './control/client.js';
+import type { EngineConfig } from './control/engine-config.js';
 import type { EngineConfigDiff } from './control/engine-diff.js';
+import { DataPlane } from './data-plane.js';
 import type { NetworkMap } from './control/netmap.js';
 import { FileStore, MemoryStore, type Store } from './control/store.js';
 import type { Node, UserProfile } from './control/tailcfg.js';
@@ -42,12 +38,41 @@ export interface ServerOptions {
   logf?: (message: string) => void;
   /** Messages for a person (the login URL); default: console.error. */
   userLogf?: (message: string) => void;
+  /**
+   * Debugging: never use a direct path, relay everything through DERP (as Tailscale's
+   * TS_DEBUG_ALWAYS_USE_DERP=1, which is also honoured). Default false.
+   */
+  alwaysUseDERP?: boolean;
+}
+
+export interface PeerStatus {
+  /** Node key, "nodekey:<hex>". */
+  publicKey: string;
+  hostName: string;
+  /** MagicDNS name (FQDN, no trailing dot), "" if none. */
+  dnsName: string;
+  tailscaleIPs: string[];
+  online: boolean | null;
+  /** The direct UDP address in use ("ip:port"), "" when traffic goes through a relay. */
+  curAddr: string;
+  /** The peer's DERP region (its code), used whenever curAddr is "": its home, else where it was last heard. */
+  relay: string;
+  /** Round trip of the last disco pong on the direct path (ms), 0 if none. */
+  latencyMs: number;
+  rxBytes: number;
+  txBytes: number;
+  /** Last completed WireGuard handshake, or null. */
+  lastHandshake: Date | null;
+  /** Packets sent directly / through a relay since the peer appeared. */
+  txDirectPackets: number;
+  txRelayPackets: number;
 }
 
 export interface Status {
   backendState: string;
   tailscaleIPs: string[];
   self: Node;
+  peers: PeerStatus[];
 }
 
 export interface WhoIs {
@@ -66,15 +91,19 @@ function defaultDir(hostname: string | undefined): string {
   return path.join(base, `tsnet-${name}`);
 }
 
+// Tests reach a Server's data plane (to move it to a new UDP port, for example) without a public API for it.
+const planes = new WeakMap<Server, DataPlane>();
+/** @internal The Server's data plane, once up. Not part of the package's API. */
+export function dataPlaneOf(s: Server): DataPlane | undefined {
+  return planes.get(s);
+}
+
 export class Server extends TailnetNode {
   readonly #opts: ServerOptions;
   #control: ControlClient | undefined;
-  #stack: Netstack | undefined;
-  #port = 0;
-  #peers = new Map<string, EnginePeer>(); // by node key text
+  #plane: DataPlane | undefined;
   #closed = false;
   #ready: Promise<void> | undefined;
-  #filter: CompiledFilter | undefined;
 
   constructor(options: ServerOptions = {}) {
     super();
@@ -140,7 +169,38 @@ export class Server extends TailnetNode {
       backendState: this.#control?.state ?? 'NoState',
       tailscaleIPs: (nm.self.Addresses ?? []).map((a) => a.split('/')[0]!),
       self: nm.self,
+      peers: this.#peerStatus(nm),
     };
+  }
+
+  #peerStatus(nm: NetworkMap): PeerStatus[] {
+    const plane = this.#plane;
+    const ms = plane?.stats();
+    const wg = plane ? plane.stack.ctx.native.wgStats(plane.stack.device) : [];
+    const regions = this.#control?.engineConfig?.derpRegions ?? [];
+    return nm.peers.map((n) => {
+      const key = n.Key ?? '';
+      const raw = key.startsWith('nodekey:') ? Buffer.from(key.slice(8), 'hex') : Buffer.alloc(0);
+      const m = ms?.peers.find((p) => p.nodeKey.equals(raw));
+      const w = wg.find((p) => p.publicKey.equals(raw));
+      const direct = m?.trusted ? m.best : '';
+      const region = m?.derpRegion ?? 0;
+      return {
+        publicKey: key,
+        hostName: n.Hostinfo?.Hostname ?? n.ComputedName ?? '',
+        dnsName: (n.Name ?? '').replace(/\.$/, ''),
+        tailscaleIPs: (n.Addresses ?? []).map((a) => a.split('/')[0]!),
+        online: n.Online ?? null,
+        curAddr: direct,
+        relay: region ? (regions.find((r) => r.id === region)?.code ?? String(region)) : '',
+        latencyMs: m?.latencyMs ?? 0,
+        rxBytes: w?.rxBytes ?? 0,
+        txBytes: w?.txBytes ?? 0,
+        lastHandshake: w?.lastHandshake ? new Date(w.lastHandshake) : null,
+        txDirectPackets: m?.txDirect ?? 0,
+        txRelayPackets: m?.txRelay ?? 0,
+      };
+    });
   }
 
   /** The current status (backend state, addresses, self node), or null before the first netmap. */
@@ -162,39 +222,23 @@ export class Server extends TailnetNode {
 
   #apply(cfg: EngineConfig, nm: NetworkMap): void {
     if (this.#closed) return;
-    if (!this.#stack) {
-      const priv = this.#control!.nodePrivate;
+    const control = this.#control!;
+    if (!this.#plane) {
+      const priv = control.nodePrivate;
       if (!priv) return;
-      const stack = new Netstack();
-      for (const a of cfg.addresses) stack.addAddress(a.split('/')[0]!);
-      this.#port = stack.ctx.native.wgStart(stack.device, priv, '', 0);
-      // Until control sends a packet filter, nothing new gets in (replies to our own flows still do).
-      stack.ctx.native.wgFilterSet(stack.device, [], localPrefixes(cfg));
-      this.#stack = stack;
-      this.#control!.setEndpoints(localEndpoints(this.#port));
-      this.#opts.logf?.(`tsnet: data plane up on UDP port ${this.#port}, addresses ${cfg.addresses.join(', ')}`);
+      const logf = this.#opts.logf ?? (() => {});
+      this.#plane = new DataPlane(cfg, {
+        nodePrivate: priv,
+        discoPrivate: control.discoPrivate,
+        logf,
+        onEndpoints: (eps) => control.setEndpoints(eps),
+        onNetInfo: (ni) => control.setNetInfo(ni),
+        ...(this.#opts.alwaysUseDERP !== undefined ? { alwaysUseDERP: this.#opts.alwaysUseDERP } : {}),
+      });
+      planes.set(this, this.#plane);
+      logf(`tsnet: data plane up on UDP port ${this.#plane.port}, addresses ${cfg.addresses.join(', ')}`);
     }
-    const stack = this.#stack;
-    const seen = new Set<string>();
-    for (const p of cfg.peers) {
-      seen.add(p.nodeKeyText);
-      const prev = this.#peers.get(p.nodeKeyText);
-      if (prev && sameRoute(prev, p)) continue;
-      const ep = chooseEndpoint(p.endpoints);
-      stack.ctx.native.wgPeerSet(stack.device, p.nodeKey, null, ep?.ip ?? null, ep?.port ?? 0, 0);
-      for (const c of p.allowedIPs) stack.ctx.native.wgPeerAllow(stack.device, p.nodeKey, c);
-      this.#peers.set(p.nodeKeyText, p);
-    }
-    for (const [k, p] of this.#peers) {
-      if (!seen.has(k)) {
-        stack.ctx.native.wgPeerRemove(stack.device, p.nodeKey);
-        this.#peers.delete(k);
-      }
-    }
-    if (nm.packetFilterKnown && cfg.filter !== this.#filter) {
-      this.#filter = cfg.filter;
-      stack.ctx.native.wgFilterSet(stack.device, nativeRules(cfg.filter), localPrefixes(cfg));
-    }
+    this.#plane.apply(cfg, nm.packetFilterKnown);
   }
 
   protected override netstack(what: string): Netstack {
@@ -208,12 +252,12 @@ export class Server extends TailnetNode {
 
   #live(what: string): Netstack {
     if (this.#closed) throw closedError(what);
-    if (!this.#stack) {
+    if (!this.#plane) {
       const err = new Error(`${what}: the node is not up yet (await server.up())`) as Error & { code: string };
       err.code = 'ERR_TSNET_NOT_UP';
       throw err;
     }
-    return this.#stack;
+    return this.#plane.stack;
   }
 
   /** Resolves a MagicDNS name (short or FQDN) to a peer address; IP literals pass through. */
@@ -265,57 +309,7 @@ export class Server extends TailnetNode {
     if (this.#opts.ephemeral) await this.#control?.logout().catch(() => undefined);
     await this.closeClients();
     await this.#control?.close();
-    this.#stack?.close();
-    this.#stack = undefined;
+    this.#plane?.close();
+    this.#plane = undefined;
   }
-}
-
-/** The compiled netmap filter in the native filter's shape. Rules whose sources are only capabilities
- * (srcCaps) are not expanded yet, so they admit nothing. A rejected filter admits nothing new. */
-function nativeRules(f: CompiledFilter): NativeFilterRule[] {
-  if (f.rejected) return [];
-  const prefix = (p: IPPrefix): NativePrefix => ({ family: p.family, bits: p.bits, addr: p.addr });
-  return f.matches
-    .filter((m) => m.srcs.length > 0 && m.dsts.length > 0)
-    .map((m) => ({
-      protos: [...m.protocols],
-      srcs: m.srcs.map(prefix),
-      dsts: m.dsts.map((d) => ({ ...prefix(d.net), first: d.first, last: d.last })),
-    }));
-}
-
-function localPrefixes(cfg: EngineConfig): NativePrefix[] {
-  const out: NativePrefix[] = [];
-  for (const a of cfg.addresses) {
-    const addr = parseIP(a.split('/')[0]!);
-    if (addr) out.push({ family: addr.length === 4 ? 4 : 6, bits: addr.length * 8, addr });
-  }
-  return out;
-}
-
-function sameRoute(a: EnginePeer, b: EnginePeer): boolean {
-  return a.endpoints.join() === b.endpoints.join() && a.allowedIPs.join() === b.allowedIPs.join();
-}
-
-/** Until disco proves a path, prefer a loopback endpoint (same machine), then the first one. */
-function chooseEndpoint(eps: readonly string[]): { ip: string; port: number } | null {
-  const parsed = eps
-    .map((e) => {
-      const i = e.lastIndexOf(':');
-      return { ip: e.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(e.slice(i + 1)) };
-    })
-    .filter((e) => net.isIP(e.ip) && e.port > 0);
-  return parsed.find((e) => e.ip === '127.0.0.1' || e.ip === '::1') ?? parsed[0] ?? null;
-}
-
-/** The UDP endpoints to report: loopback and every interface address (EndpointType 1, local). */
-function localEndpoints(port: number): Endpoint[] {
-  const out: Endpoint[] = [{ addr: `127.0.0.1:${port}`, type: 1 }];
-  for (const list of Object.values(os.networkInterfaces())) {
-    for (const a of list ?? []) {
-      if (a.internal || a.family !== 'IPv4') continue;
-      out.push({ addr: `${a.address}:${port}`, type: 1 });
-    }
-  }
-  return out;
 }

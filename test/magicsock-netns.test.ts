@@ -114,19 +114,18 @@ after(async () => {
   assert.equal(topo.exists(), false, 'namespaces removed');
 });
 
-// Today the Server sends to the first endpoint it likes, and it prefers the peer's 127.0.0.1 one (right when
-// every node shares one machine): in another namespace that is the sender's own loopback, so nothing arrives.
-// Disco (issue 5) probes every endpoint and picks the one that answers.
+// Each node also reports 127.0.0.1 as an endpoint (right when nodes share a machine); in another namespace that
+// is the sender's own loopback, so disco must pick the address that answers: a's veth address.
 test('baseline: UDP between the namespaces allowed, b fetches 20 MB from a by MagicDNS name',
-  { skip, todo: 'needs disco endpoint selection: the Server picks the peer\'s loopback endpoint (issue 5)', timeout: 30_000 }, async (t) => {
+  { skip, timeout: 30_000 }, async (t) => {
     topo.allowUdpBetweenNodes();
     const { server, client, serverName, sha256 } = await startPair('direct');
     try {
       await fetchBlob(t, client, serverName, sha256);
-      // TODO(issue 5): runs once status().peers exists; a direct path has a current UDP address, a's.
       const direct = new RegExp(`^${ADDR_A.replace(/\./g, '\\.')}:\\d+$`);
       const p = await settledPath(client, serverName, (x) => direct.test(String(x.curAddr)));
-      if (p) assert.match(String(p.curAddr), direct, JSON.stringify(p));
+      assert.ok(p, 'status() lists the peer');
+      assert.match(String(p.curAddr), direct, JSON.stringify(p));
     } finally {
       await Promise.allSettled([stopNode(server), stopNode(client)]);
     }
@@ -150,7 +149,7 @@ test('control: the hub drops UDP between a and b; UDP to the hub and TCP between
 });
 
 test('scenario (b): UDP between a and b dropped, b still fetches 20 MB from a, through the DERP relay',
-  { skip, todo: 'needs the DERP data path (issue 5)', timeout: 30_000 }, async (t) => {
+  { skip, timeout: 30_000 }, async (t) => {
     topo.blockUdpBetweenNodes();
     const { server, client, serverName, sha256 } = await startPair('relayed');
     try {
@@ -159,11 +158,9 @@ test('scenario (b): UDP between a and b dropped, b still fetches 20 MB from a, t
       await fetchBlob(t, client, fqdn, sha256);
       assert.ok((await relayForwarded()) - forwardedBefore > 100, 'the data went through the devnet relay');
       const p = await peerPath(client, serverName);
-      // TODO(issue 5): runs once status().peers exists; a relayed peer has no current UDP address.
-      if (p) {
-        assert.equal(p.curAddr, '', `relayed, not direct: ${JSON.stringify(p)}`);
-        assert.ok(p.relay !== undefined && p.relay !== '', `names the relay: ${JSON.stringify(p)}`);
-      }
+      assert.ok(p, 'status() lists the peer');
+      assert.equal(p.curAddr, '', `relayed, not direct: ${JSON.stringify(p)}`);
+      assert.ok(p.relay !== undefined && p.relay !== '', `names the relay: ${JSON.stringify(p)}`);
     } finally {
       topo.allowUdpBetweenNodes();
       await Promise.allSettled([stopNode(server), stopNode(client)]);

@@ -9,6 +9,7 @@ export interface EventSink {
 }
 
 const JS_IDS = 2 ** 50;
+const DEVICE_EVENTS = new Set<NativeEvent['type']>(['derp-want', 'derp-state', 'stun']);
 
 class SharedContext {
   readonly native: NativeContext;
@@ -52,7 +53,8 @@ class SharedContext {
 
   private dispatch(events: NativeEvent[]): void {
     for (const ev of events) {
-      const target = ev.type === 'accept' ? ev.listener : ev.id;
+      // Device-level events (relays, STUN) go to the sink registered with id 0; their id is a region.
+      const target = ev.type === 'accept' ? ev.listener : DEVICE_EVENTS.has(ev.type) ? 0 : ev.id;
       const sink = this.sinks.get(this.key(ev.device, target));
       if (sink) sink.onNativeEvent(ev);
       else if (ev.type === 'accept') {

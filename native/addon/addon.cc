@@ -34,7 +34,7 @@ namespace {
 
 // The interface version between lib/native.ts and this addon; both sides must agree (a stale prebuild next
 // to newer JavaScript is refused with a clear error instead of misbehaving).
-constexpr uint32_t kNativeAbi = 5;
+constexpr uint32_t kNativeAbi = 6;
 
 // ---- the shared engine ----
 struct Shared {
@@ -161,6 +161,21 @@ Napi::Object EventToJs(Napi::Env env, const ts_event& ev) {
     case TS_EV_UDP_ERROR:
       o.Set("type", "udp-error");
       break;
+    case TS_EV_DERP_WANT:
+      o.Set("type", "derp-want");
+      break;
+    case TS_EV_DERP_STATE:
+      o.Set("type", "derp-state");
+      o.Set("connected", ev.data[0] != 0);
+      break;
+    case TS_EV_STUN: {
+      o.Set("type", "stun");
+      o.Set("mapped", AddrToJs(env, ev.data));
+      uint64_t rtt = 0;
+      for (int i = 0; i < 8; i++) rtt = (rtt << 8) | ev.data[19 + i];
+      o.Set("rttMs", static_cast<double>(rtt) / 1e6);
+      break;
+    }
     default:
       o.Set("type", "unknown");
       if (ev.fd >= 0) close(ev.fd);
@@ -214,6 +229,13 @@ class Context : public Napi::ObjectWrap<Context> {
                            InstanceMethod<&Context::WgPeerRemove>("wgPeerRemove"),
                            InstanceMethod<&Context::WgStats>("wgStats"),
                            InstanceMethod<&Context::WgFilterSet>("wgFilterSet"),
+                           InstanceMethod<&Context::MsStart>("msStart"),
+                           InstanceMethod<&Context::WgRebind>("wgRebind"),
+                           InstanceMethod<&Context::MsPeerSet>("msPeerSet"),
+                           InstanceMethod<&Context::MsSetSelf>("msSetSelf"),
+                           InstanceMethod<&Context::DerpAttach>("derpAttach"),
+                           InstanceMethod<&Context::StunProbe>("stunProbe"),
+                           InstanceMethod<&Context::MsStats>("msStats"),
                            InstanceMethod<&Context::Ref>("ref"),
                            InstanceMethod<&Context::Unref>("unref"),
                            InstanceMethod<&Context::Close>("close"),
@@ -779,6 +801,285 @@ class Context : public Napi::ObjectWrap<Context> {
       }
       out.Set(i, o);
     }
+    return out;
+  }
+
+  // ---- Tailscale mode: magicsock, DERP relays, STUN ----
+  struct MsCall {
+    Context* ctx;
+    uint32_t dev = 0;
+    uint8_t key[32]{}, disco[32]{};
+    bool has_disco = false, has_key = false;
+    uint32_t region = 0;
+    std::vector<ts_udp_addr> eps;
+    std::string host;
+    int fd = -1;
+    int result = 0;
+    struct Peer {
+      uint8_t key[32];
+      ts_ms_peer_info info;
+    };
+    std::vector<Peer> peers;
+    struct Region {
+      uint32_t id;
+      int connected;
+      ts_link_derp_stats st;
+    };
+    std::vector<Region> regions;
+  };
+
+  static ts_link_wg* MsLink(MsCall* c) {
+    ts_device* d = c->ctx->Find(c->dev);
+    ts_link_wg* l = d ? ts_device_wg(d) : nullptr;
+    if (!l) c->result = UV_ENODEV;
+    return l;
+  }
+
+  // "ip:port" / "[ip6]:port" list into addresses; false on a malformed entry.
+  static bool ParseEndpoints(const Napi::Value& v, std::vector<ts_udp_addr>* out) {
+    if (!v.IsArray()) return false;
+    Napi::Array a = v.As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length() && i < 64; i++) {
+      Napi::Value e = a.Get(i);
+      if (!e.IsString()) return false;
+      std::string s = e.As<Napi::String>().Utf8Value();
+      size_t colon = s.rfind(':');
+      if (colon == std::string::npos) return false;
+      std::string ip = s.substr(0, colon);
+      if (ip.size() >= 2 && ip.front() == '[' && ip.back() == ']') ip = ip.substr(1, ip.size() - 2);
+      long port = strtol(s.c_str() + colon + 1, nullptr, 10);
+      ts_udp_addr addr;
+      if (port <= 0 || port > 65535 || ts_udp_addr_parse(&addr, ip.c_str(), (uint16_t)port) != 0) return false;
+      out->push_back(addr);
+    }
+    return true;
+  }
+
+  static bool ParseRegion(const Napi::Value& v, uint32_t* out) {
+    if (!v.IsNumber()) return false;
+    double r = v.As<Napi::Number>().DoubleValue();
+    if (!(r >= 0 && r <= 4294967295.0) || r != (double)(uint32_t)r) return false;
+    *out = (uint32_t)r;
+    return true;
+  }
+
+  // msStart(dev, discoPrivateKey[32], derpOnly): Tailscale mode for a device whose WireGuard link is started.
+  Napi::Value MsStart(const Napi::CallbackInfo& info) {
+    MsCall c;
+    if (!info[0].IsNumber() || !Key(info[1], c.disco) || !info[2].IsBoolean()) {
+      Napi::TypeError::New(info.Env(), "msStart(dev, discoPrivateKey[32], derpOnly)").ThrowAsJavaScriptException();
+      return {};
+    }
+    c.dev = info[0].As<Napi::Number>().Uint32Value();
+    c.has_key = info[2].As<Napi::Boolean>().Value();
+    bool ok = Sync(info, [](ts_engine*, void* arg) {
+      MsCall* c = static_cast<MsCall*>(arg);
+      ts_device* d = c->ctx->Find(c->dev);
+      c->result = d ? ts_device_magicsock(d, c->disco) : UV_ENODEV;
+      if (c->result == 0) ts_link_wg_ms_derp_only(ts_device_wg(d), c->has_key);
+    }, &c);
+    ts_wipe(c.disco, sizeof c.disco);
+    if (ok && c.result) CodedError(info.Env(), c.result, "magicsock: start").ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+
+  // wgRebind(dev, port) -> the new UDP port: a fresh socket, as after a network change.
+  Napi::Value WgRebind(const Napi::CallbackInfo& info) {
+    MsCall c;
+    int port = info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : -1;
+    if (!info[0].IsNumber() || port < 0 || port > 65535) {
+      Napi::TypeError::New(info.Env(), "wgRebind(dev, port)").ThrowAsJavaScriptException();
+      return {};
+    }
+    c.dev = info[0].As<Napi::Number>().Uint32Value();
+    c.region = (uint32_t)port;
+    bool ok = Sync(info, [](ts_engine*, void* arg) {
+      MsCall* c = static_cast<MsCall*>(arg);
+      ts_link_wg* l = MsLink(c);
+      if (!l) return;
+      c->result = ts_link_wg_rebind(l, nullptr, (uint16_t)c->region);
+      if (c->result == 0) c->fd = ts_link_wg_port(l);
+    }, &c);
+    if (!ok) return {};
+    if (c.result) {
+      CodedError(info.Env(), c.result, "wireguard: rebind").ThrowAsJavaScriptException();
+      return {};
+    }
+    return Napi::Number::New(info.Env(), c.fd);
+  }
+
+  // msPeerSet(dev, nodeKey[32], discoKey[32]|null, homeRegion, endpoints: string[])
+  Napi::Value MsPeerSet(const Napi::CallbackInfo& info) {
+    MsCall c;
+    const char* usage = "msPeerSet(dev, nodeKey[32], discoKey[32]|null, homeRegion, endpoints)";
+    if (!info[0].IsNumber() || !Key(info[1], c.key) || !ParseRegion(info[3], &c.region)) {
+      Napi::TypeError::New(info.Env(), usage).ThrowAsJavaScriptException();
+      return {};
+    }
+    if (!info[2].IsNull() && !info[2].IsUndefined()) {
+      if (!Key(info[2], c.disco)) {
+        Napi::TypeError::New(info.Env(), usage).ThrowAsJavaScriptException();
+        return {};
+      }
+      c.has_disco = true;
+    }
+    if (!ParseEndpoints(info[4], &c.eps)) {
+      Napi::TypeError::New(info.Env(), "msPeerSet: endpoints must be \"ip:port\" strings").ThrowAsJavaScriptException();
+      return {};
+    }
+    c.dev = info[0].As<Napi::Number>().Uint32Value();
+    bool ok = Sync(info, [](ts_engine*, void* arg) {
+      MsCall* c = static_cast<MsCall*>(arg);
+      ts_link_wg* l = MsLink(c);
+      if (l) c->result = ts_link_wg_ms_peer_set(l, c->key, c->has_disco ? c->disco : nullptr, c->region,
+                                                c->eps.data(), c->eps.size());
+    }, &c);
+    if (ok && c.result) CodedError(info.Env(), c.result, "magicsock: peer").ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+
+  // msSetSelf(dev, endpoints: string[], homeRegion)
+  Napi::Value MsSetSelf(const Napi::CallbackInfo& info) {
+    MsCall c;
+    if (!info[0].IsNumber() || !ParseEndpoints(info[1], &c.eps) || !ParseRegion(info[2], &c.region)) {
+      Napi::TypeError::New(info.Env(), "msSetSelf(dev, endpoints, homeRegion)").ThrowAsJavaScriptException();
+      return {};
+    }
+    c.dev = info[0].As<Napi::Number>().Uint32Value();
+    bool ok = Sync(info, [](ts_engine*, void* arg) {
+      MsCall* c = static_cast<MsCall*>(arg);
+      ts_link_wg* l = MsLink(c);
+      if (l) c->result = ts_link_wg_ms_set_self(l, c->eps.data(), c->eps.size(), c->region);
+    }, &c);
+    if (ok && c.result) CodedError(info.Env(), c.result, "magicsock: self").ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+
+  // derpAttach(dev, region, host, serverKey[32]|null) -> fd: JavaScript's end of the relay's byte stream.
+  Napi::Value DerpAttach(const Napi::CallbackInfo& info) {
+    MsCall c;
+    const char* usage = "derpAttach(dev, region, host, serverKey[32]|null)";
+    if (!info[0].IsNumber() || !ParseRegion(info[1], &c.region) || !info[2].IsString()) {
+      Napi::TypeError::New(info.Env(), usage).ThrowAsJavaScriptException();
+      return {};
+    }
+    if (!info[3].IsNull() && !info[3].IsUndefined()) {
+      if (!Key(info[3], c.key)) {
+        Napi::TypeError::New(info.Env(), usage).ThrowAsJavaScriptException();
+        return {};
+      }
+      c.has_key = true;
+    }
+    c.host = info[2].As<Napi::String>().Utf8Value();
+    c.dev = info[0].As<Napi::Number>().Uint32Value();
+    bool ok = Sync(info, [](ts_engine*, void* arg) {
+      MsCall* c = static_cast<MsCall*>(arg);
+      ts_link_wg* l = MsLink(c);
+      if (l) c->result = ts_link_wg_derp_attach(l, c->region, c->host.c_str(), c->has_key ? c->key : nullptr, &c->fd);
+    }, &c);
+    if (!ok) return {};
+    if (c.result) {
+      CodedError(info.Env(), c.result, "derp: attach").ThrowAsJavaScriptException();
+      return {};
+    }
+    return Napi::Number::New(info.Env(), c.fd);
+  }
+
+  // stunProbe(dev, region, ip, port)
+  Napi::Value StunProbe(const Napi::CallbackInfo& info) {
+    MsCall c;
+    ts_udp_addr dst;
+    int port = info[3].IsNumber() ? info[3].As<Napi::Number>().Int32Value() : 0;
+    if (!info[0].IsNumber() || !ParseRegion(info[1], &c.region) || !info[2].IsString() || port <= 0 || port > 65535 ||
+        ts_udp_addr_parse(&dst, info[2].As<Napi::String>().Utf8Value().c_str(), (uint16_t)port) != 0) {
+      Napi::TypeError::New(info.Env(), "stunProbe(dev, region, ip, port)").ThrowAsJavaScriptException();
+      return {};
+    }
+    c.eps.push_back(dst);
+    c.dev = info[0].As<Napi::Number>().Uint32Value();
+    bool ok = Sync(info, [](ts_engine*, void* arg) {
+      MsCall* c = static_cast<MsCall*>(arg);
+      ts_link_wg* l = MsLink(c);
+      if (l) c->result = ts_link_wg_stun_probe(l, c->region, &c->eps[0]);
+    }, &c);
+    if (ok && c.result) CodedError(info.Env(), c.result, "stun: probe").ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+
+  // msStats(dev) -> { peers: [{ nodeKey, best, latencyMs, trusted, homeRegion, derpRegion, ... }], regions: [...] }
+  Napi::Value MsStats(const Napi::CallbackInfo& info) {
+    MsCall c;
+    if (!info[0].IsNumber()) {
+      Napi::TypeError::New(info.Env(), "msStats(dev)").ThrowAsJavaScriptException();
+      return {};
+    }
+    c.dev = info[0].As<Napi::Number>().Uint32Value();
+    if (!Sync(info, [](ts_engine*, void* arg) {
+          MsCall* c = static_cast<MsCall*>(arg);
+          ts_link_wg* l = MsLink(c);
+          if (!l) return;
+          ts_ms* ms = ts_link_wg_ms(l);
+          if (!ms) { c->result = UV_EINVAL; return; }
+          uint64_t now = ts_engine_now_ns();
+          ts_link_wg_foreach_peer(l, [](void* ctx, const uint8_t pub[32], const ts_wg_peer_stats*) {
+            MsCall* c = static_cast<MsCall*>(ctx);
+            MsCall::Peer p;
+            memcpy(p.key, pub, 32);
+            c->peers.push_back(p);
+          }, c);
+          for (auto& p : c->peers) {
+            ts_ms_peer* mp = ts_ms_peer_by_node(ms, p.key);
+            if (mp) ts_ms_peer_info_get(mp, now, &p.info);
+            else memset(&p.info, 0, sizeof p.info);
+          }
+          ts_link_wg_foreach_region(l, [](void* ctx, uint32_t region, int connected, const ts_link_derp_stats* st) {
+            static_cast<MsCall*>(ctx)->regions.push_back({region, connected, *st});
+          }, c);
+        }, &c))
+      return {};
+    if (c.result) {
+      CodedError(info.Env(), c.result, "magicsock: stats").ThrowAsJavaScriptException();
+      return {};
+    }
+    Napi::Env env = info.Env();
+    Napi::Object out = Napi::Object::New(env);
+    Napi::Array peers = Napi::Array::New(env, c.peers.size());
+    for (size_t i = 0; i < c.peers.size(); i++) {
+      const ts_ms_peer_info& pi = c.peers[i].info;
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("nodeKey", Napi::Buffer<uint8_t>::Copy(env, c.peers[i].key, 32));
+      char buf[80] = "";
+      if (pi.best.kind == TS_MS_PATH_UDP) ts_udp_addr_format(&pi.best.addr, buf, sizeof buf);
+      o.Set("best", buf);
+      o.Set("latencyMs", static_cast<double>(pi.latency_ns) / 1e6);
+      o.Set("trusted", pi.trusted != 0);
+      o.Set("homeRegion", pi.home_region);
+      o.Set("derpRegion", pi.derp_region);
+      o.Set("candidates", static_cast<double>(pi.n_candidates));
+      o.Set("pingsSent", static_cast<double>(pi.pings_sent));
+      o.Set("pongsReceived", static_cast<double>(pi.pongs_received));
+      o.Set("pingsReceived", static_cast<double>(pi.pings_received));
+      o.Set("callMeMaybeSent", static_cast<double>(pi.cmm_sent));
+      o.Set("callMeMaybeReceived", static_cast<double>(pi.cmm_received));
+      o.Set("txDirect", static_cast<double>(pi.tx_udp));
+      o.Set("txRelay", static_cast<double>(pi.tx_derp));
+      peers.Set(i, o);
+    }
+    out.Set("peers", peers);
+    Napi::Array regions = Napi::Array::New(env, c.regions.size());
+    for (size_t i = 0; i < c.regions.size(); i++) {
+      const auto& r = c.regions[i];
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("region", r.id);
+      o.Set("connected", r.connected != 0);
+      o.Set("txPackets", static_cast<double>(r.st.tx_packets));
+      o.Set("rxPackets", static_cast<double>(r.st.rx_packets));
+      o.Set("txDropped", static_cast<double>(r.st.tx_dropped));
+      o.Set("txBytes", static_cast<double>(r.st.tx_bytes));
+      o.Set("rxBytes", static_cast<double>(r.st.rx_bytes));
+      regions.Set(i, o);
+    }
+    out.Set("regions", regions);
     return out;
   }
 

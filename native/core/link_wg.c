@@ -5,48 +5,12 @@
 #include <time.h>
 
 #include "crypto/crypto.h"
+#include "link_wg_internal.h"
 
 #define SCRATCH (TS_WG_MAX_PACKET + 64)
 
-struct ts_link_wg {
-  ts_engine *engine;
-  ts_netif *netif;
-  ts_tcp_host *tcp;
-  ts_wg_device *wg;
-  ts_udp udp;
-  ts_udp_rxbatch rx;
-  ts_udp_txbatch tx;
-  uv_poll_t poll;
-  int poll_events;
-  uv_prepare_t flush;  /* active while datagrams are queued */
-  uv_timer_t timer;    /* the WireGuard core's next deadline */
-  uint64_t deadline;
-  int closing;         /* handles still closing (the link frees itself when the last one is closed) */
-  uint8_t *plain;      /* a packet out of lwIP, contiguous */
-  uint8_t *sealed;     /* its WireGuard message */
-  uint8_t (*keys)[32]; /* peers' public keys, for listing */
-  size_t nkeys, capkeys;
-  /* Handshake initiations for peers whose endpoint is not known yet: sent the moment one is set, instead of
-   * at the next retransmission (REKEY_TIMEOUT, 5 s later). Tailscale learns endpoints from control shortly
-   * after a peer appears, so the first dial usually races the endpoint. */
-  struct pending_init {
-    ts_wg_peer *peer;
-    uint8_t msg[148];
-  } *inits;
-  size_t ninits;
-  /* While a packet is encrypted in place in the UDP batch, datagrams the WireGuard core sends through the
-   * sink (packets that waited for the session) must go before it: they wait here meanwhile. */
-  ts_filter *filter; /* NULL: no ACLs (plain WireGuard) */
-  int inplace;
-  struct side {
-    ts_wg_endpoint ep;
-    size_t len;
-    uint8_t *data;
-  } *side;
-  size_t nside, capside;
-};
 
-static uint64_t wall_ns(void) {
+uint64_t ts_link_wg_wall_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
@@ -91,21 +55,40 @@ static void schedule(ts_link_wg *l) {
   uv_timer_start(&l->timer, on_timer, ms, 0);
 }
 
-static void want_flush(ts_link_wg *l) {
+void ts_link_wg_want_flush(ts_link_wg *l) {
   if (!uv_is_active((uv_handle_t *)&l->flush)) uv_prepare_start(&l->flush, on_flush);
 }
+#define want_flush ts_link_wg_want_flush
 
-static void queue_datagram(ts_link_wg *l, const ts_wg_endpoint *ep, const uint8_t *buf, size_t len) {
-  ts_udp_addr dst;
-  if (!ep || ts_link_wg_udp_addr(&dst, ep) != 0) return; /* no endpoint yet: the peer has to reach us */
-  uint8_t *slot = ts_udp_tx_reserve(&l->tx, &dst, len);
+void ts_link_wg_queue_datagram(ts_link_wg *l, const ts_udp_addr *dst, const uint8_t *buf, size_t len) {
+  uint8_t *slot = ts_udp_tx_reserve(&l->tx, dst, len);
   if (!slot) { /* batch full: send what is queued and retry once */
     ts_udp_tx_flush(&l->udp, &l->tx);
-    slot = ts_udp_tx_reserve(&l->tx, &dst, len);
+    slot = ts_udp_tx_reserve(&l->tx, dst, len);
     if (!slot) return; /* counted by the batch as an overflow */
   }
   memcpy(slot, buf, len);
   want_flush(l);
+}
+
+/* Sends to a WireGuard endpoint: a UDP address, or (Tailscale mode) a relay path. No endpoint yet: the
+ * peer has to reach us first. */
+static void send_ep(ts_link_wg *l, const ts_wg_endpoint *ep, const uint8_t *buf, size_t len) {
+  ts_udp_addr dst;
+  uint32_t region;
+  const uint8_t *key;
+  if (!ep) return;
+  if (ts_link_wg_udp_addr(&dst, ep) == 0) ts_link_wg_queue_datagram(l, &dst, buf, len);
+  else if (l->ms && ts_link_ms_derp_decode(ep, &region, &key) == 0) ts_link_ms_send_derp(l, region, key, buf, len);
+}
+
+/* Sends a message the WireGuard core made for peer: on magicsock's paths in Tailscale mode, else to the
+ * given endpoint. Returns 0 when there was nowhere to send it. */
+static int emit(ts_link_wg *l, ts_wg_peer *peer, const ts_wg_endpoint *ep, const uint8_t *buf, size_t len) {
+  if (l->ms && peer && ts_wg_peer_user(peer)) return ts_link_ms_emit(l, peer, buf, len);
+  if (!ep || ep->len == 0) return 0;
+  send_ep(l, ep, buf, len);
+  return 1;
 }
 
 static void stash_init(ts_link_wg *l, ts_wg_peer *peer, const uint8_t *buf) {
@@ -123,43 +106,72 @@ static void stash_init(ts_link_wg *l, ts_wg_peer *peer, const uint8_t *buf) {
   l->ninits++;
 }
 
-static void unstash_init(ts_link_wg *l, ts_wg_peer *peer, const ts_wg_endpoint *ep) {
+/* send: emit the stashed initiation if there is a path now (else it stays stashed); !send: forget it. */
+static void unstash_init(ts_link_wg *l, ts_wg_peer *peer, const ts_wg_endpoint *ep, int send) {
   for (size_t i = 0; i < l->ninits; i++) {
     if (l->inits[i].peer != peer) continue;
-    if (ep) queue_datagram(l, ep, l->inits[i].msg, 148);
+    uint8_t msg[148];
+    memcpy(msg, l->inits[i].msg, 148);
     ts_wipe(l->inits[i].msg, 148);
     l->inits[i] = l->inits[--l->ninits];
+    if (send && !emit(l, peer, ep, msg, 148)) stash_init(l, peer, msg);
+    ts_wipe(msg, sizeof msg);
     return;
   }
+}
+
+static void side_push(ts_link_wg *l, ts_wg_peer *peer, const ts_wg_endpoint *ep, const uint8_t *buf,
+                      size_t len) {
+  if (l->nside == l->capside) {
+    size_t cap = l->capside ? l->capside * 2 : 16;
+    struct side *n = realloc(l->side, cap * sizeof *n);
+    if (!n) return; /* lost like a dropped UDP datagram; TCP retransmits */
+    l->side = n;
+    l->capside = cap;
+  }
+  uint8_t *copy = malloc(len);
+  if (!copy) return;
+  memcpy(copy, buf, len);
+  l->side[l->nside++] = (struct side){.peer = peer, .ep = *ep, .len = len, .data = copy};
 }
 
 static void wg_sink(void *ctx, ts_wg_peer *peer, const ts_wg_endpoint *ep, const uint8_t *buf, size_t len) {
   ts_link_wg *l = ctx;
-  if (peer && (!ep || ep->len == 0) && len == 148 && buf[0] == 1) {
-    stash_init(l, peer, buf);
+  static const ts_wg_endpoint none;
+  if (l->inplace) {
+    side_push(l, peer, ep ? ep : &none, buf, len);
     return;
   }
-  if (l->inplace && ep) {
-    if (l->nside == l->capside) {
-      size_t cap = l->capside ? l->capside * 2 : 16;
-      struct side *n = realloc(l->side, cap * sizeof *n);
-      if (!n) return; /* lost like a dropped UDP datagram; TCP retransmits */
-      l->side = n;
-      l->capside = cap;
-    }
-    uint8_t *copy = malloc(len);
-    if (!copy) return;
-    memcpy(copy, buf, len);
-    l->side[l->nside++] = (struct side){.ep = *ep, .len = len, .data = copy};
-    return;
-  }
-  queue_datagram(l, ep, buf, len);
+  if (!emit(l, peer, ep, buf, len) && peer && len == 148 && buf[0] == 1) stash_init(l, peer, buf);
 }
 
+void ts_link_wg_unstash(ts_link_wg *l, ts_wg_peer *peer) { unstash_init(l, peer, NULL, 1); }
+
+/* Every stashed initiation that has a path now goes; the others stay. */
+void ts_link_wg_unstash_all(ts_link_wg *l) {
+  size_t n = l->ninits;
+  struct pending_init *copy = n ? malloc(n * sizeof *copy) : NULL;
+  if (!copy) return;
+  memcpy(copy, l->inits, n * sizeof *copy);
+  l->ninits = 0;
+  for (size_t i = 0; i < n; i++)
+    if (!emit(l, copy[i].peer, NULL, copy[i].msg, 148)) stash_init(l, copy[i].peer, copy[i].msg);
+  ts_wipe(copy, n * sizeof *copy);
+  free(copy);
+}
+
+void ts_link_wg_send_ep(ts_link_wg *l, const ts_wg_endpoint *ep, const uint8_t *buf, size_t len) {
+  if (l->inplace) side_push(l, NULL, ep, buf, len);
+  else send_ep(l, ep, buf, len);
+}
+
+/* Side entries in order; the list may grow while it drains (routing can start discovery). */
 static void drain_side(ts_link_wg *l) {
   for (size_t i = 0; i < l->nside; i++) {
-    queue_datagram(l, &l->side[i].ep, l->side[i].data, l->side[i].len);
-    free(l->side[i].data);
+    struct side e = l->side[i];
+    if (!emit(l, e.peer, &e.ep, e.data, e.len) && e.peer && e.len == 148 && e.data[0] == 1)
+      stash_init(l, e.peer, e.data);
+    free(e.data);
   }
   l->nside = 0;
 }
@@ -182,36 +194,63 @@ static void netif_out(void *ctx, struct pbuf *p) {
   if (!slot) { /* the batch is full even after a flush (socket buffer full): the scratch path */
     pbuf_copy_partial(p, l->plain, (u16_t)len, 0);
     if (l->filter) ts_filter_note_out(l->filter, l->plain, len, now);
-    if (ts_wg_send(l->wg, now, wall_ns(), l->plain, len, l->sealed, SCRATCH, &res) == TS_WG_TX_READY)
-      queue_datagram(l, res.endpoint, l->sealed, res.len);
+    if (ts_wg_send(l->wg, now, ts_link_wg_wall_ns(), l->plain, len, l->sealed, SCRATCH, &res) == TS_WG_TX_READY)
+      emit(l, res.peer, res.endpoint, l->sealed, res.len);
     schedule(l);
+    if (l->ms) ts_link_ms_schedule(l);
     return;
   }
   pbuf_copy_partial(p, slot + 16, (u16_t)len, 0);
   if (l->filter) ts_filter_note_out(l->filter, slot + 16, len, now); /* replies to our flows may come back */
   l->inplace = 1;
-  ts_wg_tx_kind kind = ts_wg_send(l->wg, now, wall_ns(), slot + 16, len, slot, need, &res);
-  l->inplace = 0;
+  ts_wg_tx_kind kind = ts_wg_send(l->wg, now, ts_link_wg_wall_ns(), slot + 16, len, slot, need, &res);
+  /* Where it goes: magicsock's paths in Tailscale mode (routing may send disco pings, which wait in the side
+   * list while the slot is open), else the peer's WireGuard endpoint. */
   ts_udp_addr dst;
-  int ready = kind == TS_WG_TX_READY && res.endpoint && ts_link_wg_udp_addr(&dst, res.endpoint) == 0;
-  if (l->nside) { /* rare: queued packets were released; they go first, then this one */
+  const ts_udp_addr *udp = NULL;
+  uint32_t relay = 0;
+  ts_ms_peer *mp = kind == TS_WG_TX_READY && l->ms && res.peer ? ts_wg_peer_user(res.peer) : NULL;
+  ts_ms_path paths[2];
+  if (mp) {
+    int k = ts_ms_route(l->ms, mp, now, paths);
+    for (int i = 0; i < k; i++) {
+      if (paths[i].kind == TS_MS_PATH_UDP) udp = &paths[i].addr;
+      else if (paths[i].kind == TS_MS_PATH_DERP) relay = paths[i].region;
+    }
+  } else if (kind == TS_WG_TX_READY && res.endpoint && ts_link_wg_udp_addr(&dst, res.endpoint) == 0) {
+    udp = &dst;
+  }
+  l->inplace = 0;
+  int ready = udp || relay;
+  if (l->nside) { /* rare: queued packets were released or disco sent; they go first, then this one */
     if (ready) memcpy(l->sealed, slot, res.len);
     ts_udp_tx_cancel(&l->tx);
     drain_side(l);
-    if (ready) queue_datagram(l, res.endpoint, l->sealed, res.len);
+    if (relay) ts_link_ms_send_derp(l, relay, ts_ms_peer_node_key(mp), l->sealed, res.len);
+    if (udp) ts_link_wg_queue_datagram(l, udp, l->sealed, res.len);
   } else if (ready) {
-    ts_udp_tx_set_dst(&l->tx, &dst);
-    ts_udp_tx_trim(&l->tx, res.len);
-    want_flush(l);
+    if (relay) ts_link_ms_send_derp(l, relay, ts_ms_peer_node_key(mp), slot, res.len);
+    if (udp) {
+      ts_udp_tx_set_dst(&l->tx, udp);
+      ts_udp_tx_trim(&l->tx, res.len);
+      want_flush(l);
+    } else {
+      ts_udp_tx_cancel(&l->tx);
+    }
   } else {
     ts_udp_tx_cancel(&l->tx);
   }
   schedule(l);
+  if (l->ms) ts_link_ms_schedule(l);
 }
 
 static void on_flush(uv_prepare_t *h) {
   ts_link_wg *l = h->data;
   uv_prepare_stop(h);
+  if (l->rx_flush) { /* relayed packets came in this turn: acknowledge them now (see on_readable) */
+    l->rx_flush = 0;
+    ts_tcp_flush(l->tcp);
+  }
   int r = ts_udp_tx_flush(&l->udp, &l->tx);
   (void)r; /* -EAGAIN leaves the rest queued: POLLOUT resumes it; hard errors are counted by the batch */
   update_poll(l);
@@ -220,18 +259,17 @@ static void on_flush(uv_prepare_t *h) {
 
 /* ---- input ---- */
 static void on_readable(ts_link_wg *l) {
-  uint64_t now = ts_engine_now_ns(), wall = wall_ns();
+  uint64_t now = ts_engine_now_ns(), wall = ts_link_wg_wall_ns();
   for (int round = 0; round < 16; round++) { /* bounded, so one busy socket cannot starve the loop */
     int n = ts_udp_recv_batch(&l->udp, &l->rx);
     if (n <= 0) break;
     ts_udp_dgram d;
     while (ts_udp_rx_next(&l->rx, &d)) {
+      if (l->ms && ts_link_ms_udp_input(l, now, &d)) continue; /* STUN or disco */
       ts_wg_endpoint src;
       ts_link_wg_endpoint(&src, d.from);
-      ts_wg_rx out;
-      if (ts_wg_receive(l->wg, now, wall, d.data, d.len, &src, &out) != TS_WG_RX_DATA) continue;
-      if (l->filter && !ts_filter_accepted(ts_filter_check_in(l->filter, out.data, out.len, now))) continue;
-      ts_netif_input(l->netif, out.data, out.len);
+      ts_ms_path path = {.kind = TS_MS_PATH_UDP, .addr = *d.from};
+      ts_link_wg_input(l, now, wall, d.data, d.len, &src, &path);
     }
   }
   /* ACKs that lwIP delayed (it acknowledges every second segment at once) go out now, not at its 250 ms
@@ -240,6 +278,21 @@ static void on_readable(ts_link_wg *l) {
   ts_tcp_flush(l->tcp);
   if (ts_udp_tx_pending(&l->tx)) want_flush(l);
   schedule(l);
+  if (l->ms) ts_link_ms_schedule(l);
+}
+
+void ts_link_wg_input(ts_link_wg *l, uint64_t now, uint64_t wall, uint8_t *buf, size_t len,
+                      const ts_wg_endpoint *src, const ts_ms_path *path) {
+  ts_wg_rx out;
+  ts_wg_rx_kind kind = ts_wg_receive(l->wg, now, wall, buf, len, src, &out);
+  if (kind == TS_WG_RX_DROP) return;
+  if (l->ms && out.peer) { /* crypto routing: this path now leads to the peer (for disco's bookkeeping) */
+    ts_ms_peer *mp = ts_wg_peer_user(out.peer);
+    if (mp) ts_ms_note_wg_rx(l->ms, mp, path, now);
+  }
+  if (kind != TS_WG_RX_DATA) return;
+  if (l->filter && !ts_filter_accepted(ts_filter_check_in(l->filter, out.data, out.len, now))) return;
+  ts_netif_input(l->netif, out.data, out.len);
 }
 
 static void on_poll(uv_poll_t *h, int status, int events) {
@@ -257,14 +310,14 @@ static void update_poll(ts_link_wg *l) {
   int want = UV_READABLE | (ts_udp_tx_pending(&l->tx) ? UV_WRITABLE : 0);
   if (want != l->poll_events) {
     l->poll_events = want;
-    uv_poll_start(&l->poll, want, on_poll);
+    uv_poll_start(l->poll, want, on_poll);
   }
 }
 
 static void on_timer(uv_timer_t *t) {
   ts_link_wg *l = t->data;
   l->deadline = UINT64_MAX;
-  ts_wg_timers(l->wg, ts_engine_now_ns(), wall_ns());
+  ts_wg_timers(l->wg, ts_engine_now_ns(), ts_link_wg_wall_ns());
   schedule(l);
 }
 
@@ -280,6 +333,7 @@ ts_link_wg *ts_link_wg_new(ts_engine *e, ts_netif *netif, ts_tcp_host *tcp, cons
   l->netif = netif;
   l->tcp = tcp;
   l->deadline = UINT64_MAX;
+  memcpy(l->priv, priv, 32);
   l->plain = malloc(SCRATCH);
   l->sealed = malloc(SCRATCH);
   ts_wg_config cfg;
@@ -291,6 +345,8 @@ ts_link_wg *ts_link_wg_new(ts_engine *e, ts_netif *netif, ts_tcp_host *tcp, cons
   int r = l->wg ? ts_udp_open(&l->udp, bind_addr, port, NULL) : -ENOMEM;
   if (r == 0) r = ts_udp_rxbatch_init(&l->rx, 0, 0);
   if (r == 0) r = ts_udp_txbatch_init(&l->tx, 0, 0);
+  /* A poll handle per socket: ts_link_wg_rebind replaces both. */
+  if (r == 0 && !(l->poll = calloc(1, sizeof *l->poll))) r = UV_ENOMEM;
   if (r != 0) {
     *err = r;
     if (l->wg) ts_wg_device_free(l->wg);
@@ -299,12 +355,13 @@ ts_link_wg *ts_link_wg_new(ts_engine *e, ts_netif *netif, ts_tcp_host *tcp, cons
     ts_udp_txbatch_free(&l->tx);
     free(l->plain);
     free(l->sealed);
+    ts_wipe(l->priv, 32);
     free(l);
     return NULL;
   }
   uv_loop_t *loop = ts_engine_loop(e);
-  uv_poll_init(loop, &l->poll, l->udp.fd);
-  l->poll.data = l;
+  uv_poll_init(loop, l->poll, l->udp.fd);
+  l->poll->data = l;
   uv_prepare_init(loop, &l->flush);
   l->flush.data = l;
   uv_timer_init(loop, &l->timer);
@@ -318,6 +375,10 @@ ts_link_wg *ts_link_wg_new(ts_engine *e, ts_netif *netif, ts_tcp_host *tcp, cons
 
 static void closed(uv_handle_t *h) {
   ts_link_wg *l = h->data;
+  if (h == (uv_handle_t *)l->poll) {
+    free(l->poll);
+    l->poll = NULL;
+  }
   if (--l->closing > 0) return;
   ts_udp_rxbatch_free(&l->rx);
   ts_udp_txbatch_free(&l->tx);
@@ -327,25 +388,53 @@ static void closed(uv_handle_t *h) {
   free(l->inits);
   for (size_t i = 0; i < l->nside; i++) free(l->side[i].data);
   free(l->side);
+  ts_wipe(l->priv, 32);
   free(l);
 }
 
 void ts_link_wg_free(ts_link_wg *l) {
   /* Best effort: whatever is queued goes out now. */
   ts_udp_tx_flush(&l->udp, &l->tx);
+  int ms = l->ms != NULL;
+  ts_link_ms_free(l); /* relays, magicsock; its timer closes with the others */
   ts_wg_device_free(l->wg);
   l->wg = NULL;
   if (l->filter) ts_filter_free(l->filter);
   l->filter = NULL;
   l->netif->output = ts_netif_discard;
   ts_udp_close(&l->udp);
-  l->closing = 3;
-  uv_close((uv_handle_t *)&l->poll, closed);
+  l->closing = 3 + ms;
+  if (ms) uv_close((uv_handle_t *)&l->ms_timer, closed);
+  uv_close((uv_handle_t *)l->poll, closed);
   uv_close((uv_handle_t *)&l->flush, closed);
   uv_close((uv_handle_t *)&l->timer, closed);
 }
 
 uint16_t ts_link_wg_port(const ts_link_wg *l) { return l->udp.local.port; }
+
+static void free_handle(uv_handle_t *h) { free(h); }
+
+int ts_link_wg_rebind(ts_link_wg *l, const char *bind_addr, uint16_t port) {
+  ts_udp fresh;
+  int r = ts_udp_open(&fresh, bind_addr, port, NULL);
+  if (r != 0) return r;
+  uv_poll_t *np = calloc(1, sizeof *np);
+  if (!np) {
+    ts_udp_close(&fresh);
+    return UV_ENOMEM;
+  }
+  ts_udp_tx_flush(&l->udp, &l->tx); /* what was queued leaves from the old port; the rest is the new one's */
+  uv_poll_stop(l->poll);
+  uv_close((uv_handle_t *)l->poll, free_handle);
+  ts_udp_close(&l->udp);
+  l->udp = fresh;
+  l->poll = np;
+  uv_poll_init(ts_engine_loop(l->engine), l->poll, l->udp.fd);
+  l->poll->data = l;
+  l->poll_events = 0;
+  update_poll(l);
+  return 0;
+}
 ts_wg_device *ts_link_wg_device(ts_link_wg *l) { return l->wg; }
 
 int ts_link_wg_peer_set(ts_link_wg *l, const uint8_t pub[32], const uint8_t *psk, const ts_udp_addr *endpoint,
@@ -369,7 +458,7 @@ int ts_link_wg_peer_set(ts_link_wg *l, const uint8_t pub[32], const uint8_t *psk
     ts_wg_peer_set_psk(p, psk);
     if (endpoint) {
       ts_wg_peer_set_endpoint(p, &ep);
-      unstash_init(l, p, &ep);
+      unstash_init(l, p, &ep, 1);
     }
   }
   ts_wg_peer_set_persistent_keepalive(p, ts_engine_now_ns(), keepalive_s);
@@ -386,7 +475,8 @@ int ts_link_wg_peer_allow(ts_link_wg *l, const uint8_t pub[32], int family, cons
 int ts_link_wg_peer_remove(ts_link_wg *l, const uint8_t pub[32]) {
   ts_wg_peer *p = ts_wg_peer_find(l->wg, pub);
   if (!p) return UV_ENOENT;
-  unstash_init(l, p, NULL);
+  unstash_init(l, p, NULL, 0);
+  if (l->ms && ts_wg_peer_user(p)) ts_ms_peer_remove(l->ms, ts_wg_peer_user(p));
   ts_wg_peer_remove(l->wg, p);
   for (size_t i = 0; i < l->nkeys; i++) {
     if (memcmp(l->keys[i], pub, 32) == 0) {

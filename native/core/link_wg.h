@@ -13,6 +13,8 @@
 #include "stack/tcp_bridge.h"
 #include "filter/filter.h"
 #include "wg/wg.h"
+#include "link_derp.h"
+#include "magicsock/magicsock.h"
 
 typedef struct ts_link_wg ts_link_wg;
 
@@ -22,6 +24,9 @@ ts_link_wg *ts_link_wg_new(ts_engine *e, ts_netif *netif, ts_tcp_host *tcp, cons
                            const char *bind_addr, uint16_t port, int *err);
 void ts_link_wg_free(ts_link_wg *l);
 uint16_t ts_link_wg_port(const ts_link_wg *l);
+/* Moves the link to a new UDP socket (port 0: ephemeral), as after a network change; peers follow through
+ * disco and the endpoints we report. 0 or a negative code (the old socket stays then). */
+int ts_link_wg_rebind(ts_link_wg *l, const char *bind_addr, uint16_t port);
 ts_wg_device *ts_link_wg_device(ts_link_wg *l);
 
 /* Peers. endpoint may be NULL (the peer must reach us first). Returns 0 or a negative code. */
@@ -42,6 +47,42 @@ void ts_link_wg_filter_counters(const ts_link_wg *l, uint64_t out[TS_FILTER_REAS
 /* Calls fn for every peer with its public key and statistics. */
 void ts_link_wg_foreach_peer(ts_link_wg *l, void (*fn)(void *ctx, const uint8_t pub[32], const ts_wg_peer_stats *st),
                              void *ctx);
+
+/* ---- Tailscale mode: magicsock (disco path choice), DERP relays, STUN (ARCHITECTURE §4) ---- */
+/* Events for the embedder; all optional. */
+typedef struct ts_link_wg_events {
+  void *ctx;
+  /* A packet needs relay region `region` and there is no connection: dial it and ts_link_wg_derp_attach. */
+  void (*derp_want)(void *ctx, uint32_t region);
+  /* A relay connection logged in (connected 1) or ended (0, err: why; 0 clean). */
+  void (*derp_state)(void *ctx, uint32_t region, int connected, int err);
+  /* A STUN answer to ts_link_wg_stun_probe: our address as the server saw it, and the round trip. */
+  void (*stun)(void *ctx, uint32_t region, uint64_t rtt_ns, const ts_udp_addr *mapped);
+} ts_link_wg_events;
+
+/* Switches the link to Tailscale mode: peers are reached on the path magicsock chooses (direct UDP proven by
+ * disco, else DERP) instead of WireGuard endpoints, and the UDP socket also carries disco and STUN. Once. */
+int ts_link_wg_magicsock(ts_link_wg *l, const uint8_t disco_priv[32], const ts_link_wg_events *ev);
+/* Debugging (Tailscale's TS_DEBUG_ALWAYS_USE_DERP): never prove a direct path; everything goes through DERP. */
+void ts_link_wg_ms_derp_only(ts_link_wg *l, int on);
+/* Adds or updates a peer (WireGuard and magicsock) from the netmap: node key, disco key (NULL: none), home
+ * region (0: unknown), UDP endpoints. AllowedIPs go through ts_link_wg_peer_allow. */
+int ts_link_wg_ms_peer_set(ts_link_wg *l, const uint8_t node_key[32], const uint8_t *disco_key, uint32_t home,
+                           const ts_udp_addr *eps, size_t n);
+/* Our endpoints (sent to peers in CallMeMaybe) and home region (the relay told it is our home). */
+int ts_link_wg_ms_set_self(ts_link_wg *l, const ts_udp_addr *eps, size_t n, uint32_t home);
+/* A relay connection for region, over a socketpair whose other end goes to JavaScript (*js_fd). host: the
+ * HTTP Host; server_key: from the relay's meta certificate (fast start) or NULL. Replaces an existing one. */
+int ts_link_wg_derp_attach(ts_link_wg *l, uint32_t region, const char *host, const uint8_t *server_key,
+                           int *js_fd);
+/* Sends a STUN binding request to dst from the link's socket; the answer comes as events.stun. */
+int ts_link_wg_stun_probe(ts_link_wg *l, uint32_t region, const ts_udp_addr *dst);
+/* The magicsock state (NULL in plain WireGuard mode), for statistics. */
+ts_ms *ts_link_wg_ms(ts_link_wg *l);
+/* Relay statistics: calls fn per region. */
+void ts_link_wg_foreach_region(ts_link_wg *l, void (*fn)(void *ctx, uint32_t region, int connected,
+                                                         const ts_link_derp_stats *st),
+                               void *ctx);
 
 /* Conversions between UDP addresses and WireGuard's opaque endpoints (IP first, so the handshake rate
  * limit counts per host). */

@@ -28,7 +28,7 @@ export interface DevnetRelayOptions {
   allowUnknownClients?: boolean;
   /** DERP region ID; default 900. */
   regionId?: number;
-  /** Packets queued per client before the oldest is dropped; default 32. */
+  /** Packets queued per client before the oldest is dropped; default 256. */
   sendQueuePackets?: number;
   /** Relay private key (tests); default random. */
   privateKey?: Uint8Array;

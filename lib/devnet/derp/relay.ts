@@ -39,7 +39,12 @@ export interface DerpRelayOptions {
    * ClientInfo box has been opened.
    */
   verifyClient?: (nodeKey: Uint8Array, info: ClientInfo) => boolean;
-  /** Packets held per client before the oldest is dropped; default 32. */
+  /**
+   * Packets held per client before the oldest is dropped; default 256. Tailscale's derper holds 32 and relies
+   * on the network to pace senders; on one machine bursts arrive unpaced, and a userspace TCP without SACK
+   * (ours, lwIP) recovers slowly from a burst of drops: 32 gave 20-40 Mbit/s through the relay, 256 gave
+   * 120-200 (docs/performance.md).
+   */
   sendQueuePackets?: number;
   /** Control frames (Pong, PeerGone, KeepAlive, ...) held per client; default 64. */
   controlQueueFrames?: number;
@@ -330,7 +335,7 @@ export class DerpRelay {
     this.privateKey = Buffer.from(o.privateKey);
     this.publicKey = publicFromPrivate(this.privateKey);
     this.verifyClient = o.verifyClient ?? ((): boolean => true);
-    this.sendQueuePackets = Math.max(1, o.sendQueuePackets ?? 32);
+    this.sendQueuePackets = Math.max(1, o.sendQueuePackets ?? 256);
     this.controlQueueFrames = Math.max(4, o.controlQueueFrames ?? 64);
     this.keepAliveMs = o.keepAliveMs ?? 60_000;
     this.keepAliveJitterMs = Math.max(0, o.keepAliveJitterMs ?? 5000);

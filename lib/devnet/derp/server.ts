@@ -40,7 +40,7 @@ export interface DerpServerOptions {
   verifyClient?: (nodeKey: Uint8Array, info: ClientInfo) => boolean;
   /** Most simultaneous DERP connections; default 1000. */
   maxConnections?: number;
-  /** Packets queued per client before the oldest is dropped; default 32. */
+  /** Packets queued per client before the oldest is dropped; default 256. */
   sendQueuePackets?: number;
   /** Keep-alive period; default 60 s. */
   keepAliveMs?: number;
@@ -141,6 +141,13 @@ export async function startDerpServer(o: DerpServerOptions = {}): Promise<DerpSe
   const chain = useTLS && (o.metaCert ?? true) ? certificate! + generateDerpMetaCert(relay.publicKey, PROTOCOL_VERSION).cert : certificate;
   const server: http.Server = useTLS ? https.createServer({ cert: chain!, key: key! }, onRequest) : http.createServer(onRequest);
   const sockets = new Set<Duplex>();
+  // Every TCP connection, upgraded or not: a client that connected but has not sent its request yet is not
+  // known to closeAllConnections(), and server.close() would wait for it.
+  const raw = new Set<Duplex>();
+  server.on('connection', (s: Duplex) => {
+    raw.add(s);
+    s.on('close', () => raw.delete(s));
+  });
 
   const attach = (socket: Socket, head: Buffer): void => {
     const conn: RelayConn = relay.open(socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : 'unknown', Date.now());
@@ -262,6 +269,7 @@ export async function startDerpServer(o: DerpServerOptions = {}): Promise<DerpSe
         while (sockets.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
         for (const s of sockets) s.destroy();
         server.closeAllConnections();
+        for (const s of raw) s.destroy();
         await closed;
       })();
       return closing;

@@ -82,6 +82,11 @@
 #define LWIP_TCP_SACK_OUT 0
 #define LWIP_TCP_TIMESTAMPS 0
 #define LWIP_TCP_KEEPALIVE 1
+/* lwIP counts retransmission timeouts in ticks of 2 * TCP_TMR_INTERVAL and cannot go below one; with its
+ * default 250 ms a lost segment that fast retransmit cannot repair (lwIP has no SACK) stalls a connection for
+ * at least 500 ms. The tunnel's round trips are sub-millisecond to tens of milliseconds, so the tick is 50 ms
+ * (a minimum RTO of 100 ms, as Linux's 200 ms order of magnitude). Measured in docs/performance.md. */
+#define TCP_TMR_INTERVAL 50
 #define TCP_LISTEN_BACKLOG 1
 #define TCP_DEFAULT_LISTEN_BACKLOG 128
 #define LWIP_CALLBACK_API 1

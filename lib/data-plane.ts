@@ -1,0 +1,222 @@
+// A Server's data plane: one device (userspace TCP/IP + WireGuard) in Tailscale mode, kept in step with the
+// netmap. Paths are chosen natively (magicsock: direct UDP once disco proves it, else DERP); this side owns
+// what needs Node: TLS connections to the relays (DERPManager), STUN rounds and the home region (Netcheck),
+// and the endpoints and NetInfo reported to control.
+import * as net from 'node:net';
+import type { EngineConfig, EnginePeer } from './control/engine-config.js';
+import type { CompiledFilter } from './control/filter.js';
+import { parseIP, type IPPrefix } from './control/ip.js';
+import type { NetInfo } from './control/tailcfg.js';
+import type { Endpoint } from './magicsock/endpoints.js';
+import { localEndpoints, mergeEndpoints } from './magicsock/endpoints.js';
+import { DERPManager } from './magicsock/derp-manager.js';
+import { Netcheck, type NetcheckReport } from './magicsock/netcheck.js';
+import type { NativeEvent, NativeFilterRule, NativeMagicsockStats, NativePrefix } from './native.js';
+import { Netstack } from './net/netstack.js';
+
+export interface DataPlaneOptions {
+  nodePrivate: Uint8Array;
+  discoPrivate: Uint8Array;
+  logf: (message: string) => void;
+  /** Our endpoints changed (local interfaces, STUN-mapped): report them to control. */
+  onEndpoints(endpoints: Endpoint[]): void;
+  /** Home region and what netcheck learned: report to control (peers learn our home DERP from it). */
+  onNetInfo(netInfo: NetInfo): void;
+  /** Never use a direct path (debugging); default: TS_DEBUG_ALWAYS_USE_DERP=1. */
+  alwaysUseDERP?: boolean;
+}
+
+export class DataPlane {
+  readonly stack: Netstack;
+  port: number;
+  readonly #o: DataPlaneOptions;
+  readonly #derp: DERPManager;
+  readonly #netcheck: Netcheck;
+  readonly #peers = new Map<string, EnginePeer>(); // by node key text
+  #filter: CompiledFilter | undefined;
+  #home = 0;
+  #regions: EngineConfig['derpRegions'] = [];
+  #netcheckStarted = false;
+  #closed = false;
+
+  constructor(cfg: EngineConfig, o: DataPlaneOptions) {
+    this.#o = o;
+    const stack = new Netstack();
+    this.stack = stack;
+    const { native } = stack.ctx;
+    try {
+      for (const a of cfg.addresses) stack.addAddress(a.split('/')[0]!);
+      this.port = native.wgStart(stack.device, o.nodePrivate, '', 0);
+      // TS_DEBUG_ALWAYS_USE_DERP, as in Tailscale: never go direct (tests and measurements of the relay path).
+      native.msStart(stack.device, o.discoPrivate, o.alwaysUseDERP ?? process.env.TS_DEBUG_ALWAYS_USE_DERP === '1');
+      // Until control sends a packet filter, nothing new gets in (replies to our own flows still do).
+      native.wgFilterSet(stack.device, [], localPrefixes(cfg));
+    } catch (err) {
+      stack.close();
+      throw err;
+    }
+    stack.ctx.register(stack.device, 0, { onNativeEvent: (ev) => this.#onEvent(ev) });
+    this.#derp = new DERPManager({
+      attach: (region, serverKey, host) => {
+        const fd = native.derpAttach(stack.device, region, host, serverKey);
+        return new net.Socket({ fd, readable: true, writable: true });
+      },
+      logf: o.logf,
+    });
+    this.#derp.on('connected', (r) => o.logf(`tsnet: DERP region ${r} connected`));
+    this.#derp.on('disconnected', (r, err) => o.logf(`tsnet: DERP region ${r} disconnected${err ? `: ${err.message}` : ''}`));
+    this.#netcheck = new Netcheck({
+      probe: (targets) => {
+        for (const t of targets) {
+          try {
+            native.stunProbe(stack.device, t.regionID, t.ip, t.port);
+          } catch (err) {
+            o.logf(`tsnet: STUN probe to ${t.ip}:${t.port} failed: ${(err as Error).message}`);
+          }
+        }
+      },
+      onReport: (r) => this.#onReport(r),
+      logf: o.logf,
+    });
+    // Local endpoints at once, so peers on this machine or LAN can be reached before the first STUN round.
+    this.#publish([]);
+  }
+
+  /** Applies a netmap: peers, relays, packet filter. */
+  apply(cfg: EngineConfig, packetFilterKnown: boolean): void {
+    if (this.#closed) return;
+    const { native } = this.stack.ctx;
+    const dev = this.stack.device;
+    const seen = new Set<string>();
+    for (const p of cfg.peers) {
+      seen.add(p.nodeKeyText);
+      const prev = this.#peers.get(p.nodeKeyText);
+      if (prev && samePeer(prev, p)) continue;
+      native.msPeerSet(dev, p.nodeKey, p.discoKey, p.homeDERP, p.endpoints.filter(validEndpoint));
+      for (const c of p.allowedIPs) native.wgPeerAllow(dev, p.nodeKey, c);
+      this.#peers.set(p.nodeKeyText, p);
+    }
+    for (const [k, p] of this.#peers) {
+      if (!seen.has(k)) {
+        native.wgPeerRemove(dev, p.nodeKey);
+        this.#peers.delete(k);
+      }
+    }
+    if (packetFilterKnown && cfg.filter !== this.#filter) {
+      this.#filter = cfg.filter;
+      native.wgFilterSet(dev, nativeRules(cfg.filter), localPrefixes(cfg));
+    }
+    if (cfg.derpRegions !== this.#regions) {
+      this.#regions = cfg.derpRegions;
+      this.#derp.setRegions(cfg.derpRegions);
+      this.#netcheck.setRegions(cfg.derpRegions, cfg.derpMap?.HomeParams?.RegionScore ?? null);
+      if (!this.#netcheckStarted && cfg.derpRegions.length) {
+        this.#netcheckStarted = true;
+        this.#netcheck.start();
+      } else {
+        this.#netcheck.runNow();
+      }
+    }
+  }
+
+  #onEvent(ev: NativeEvent): void {
+    if (this.#closed) return;
+    switch (ev.type) {
+      case 'derp-want':
+        this.#derp.want(ev.id);
+        break;
+      case 'stun':
+        this.#netcheck.result(ev.id, ev.rttMs, ev.mapped.address, ev.mapped.port);
+        break;
+      case 'derp-state':
+        if (!ev.connected && ev.code) this.#o.logf(`tsnet: DERP region ${ev.id} connection ended: ${ev.code}`);
+        break;
+      default:
+        break;
+    }
+  }
+
+  #onReport(r: NetcheckReport): void {
+    if (this.#closed) return;
+    let home = r.home;
+    // No STUN answer at all (UDP blocked): keep the home we had, else take the first usable region, so that
+    // peers can still reach us through a relay.
+    if (!home) home = this.#home || (this.#regions.find((x) => !x.avoid && !x.noMeasureNoHome)?.id ?? 0);
+    const changed = home !== this.#home;
+    this.#home = home;
+    if (changed) this.#derp.setHome(home);
+    this.#publish(r.mapped);
+    const ni: NetInfo = { PreferredDERP: home, WorkingUDP: r.latencies.size > 0 };
+    this.#o.onNetInfo(ni);
+  }
+
+  #publish(mapped: readonly string[]): void {
+    const eps = mergeEndpoints(localEndpoints(this.port), mapped);
+    this.stack.ctx.native.msSetSelf(this.stack.device, eps.map((e) => e.addr), this.#home);
+    this.#o.onEndpoints(eps);
+  }
+
+  /** Moves to a fresh UDP socket (a new port, as after a network change) and reports the new endpoints. */
+  rebind(): number {
+    const port = this.stack.ctx.native.wgRebind(this.stack.device, 0);
+    this.port = port;
+    this.#publish([]);
+    this.#netcheck.runNow();
+    return port;
+  }
+
+  get homeRegion(): number {
+    return this.#home;
+  }
+
+  stats(): NativeMagicsockStats {
+    return this.stack.ctx.native.msStats(this.stack.device);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#netcheck.stop();
+    this.#derp.close();
+    this.stack.ctx.unregister(this.stack.device, 0);
+    this.stack.close();
+  }
+}
+
+function validEndpoint(e: string): boolean {
+  const i = e.lastIndexOf(':');
+  const port = Number(e.slice(i + 1));
+  return i > 0 && net.isIP(e.slice(0, i).replace(/^\[|\]$/g, '')) !== 0 && port > 0 && port < 65536;
+}
+
+function samePeer(a: EnginePeer, b: EnginePeer): boolean {
+  return (
+    a.endpoints.join() === b.endpoints.join() &&
+    a.allowedIPs.join() === b.allowedIPs.join() &&
+    a.homeDERP === b.homeDERP &&
+    (a.discoKey?.equals(b.discoKey ?? Buffer.alloc(0)) ?? b.discoKey === null)
+  );
+}
+
+/** The compiled netmap filter in the native filter's shape. Rules whose sources are only capabilities
+ * (srcCaps) are not expanded yet, so they admit nothing. A rejected filter admits nothing new. */
+function nativeRules(f: CompiledFilter): NativeFilterRule[] {
+  if (f.rejected) return [];
+  const prefix = (p: IPPrefix): NativePrefix => ({ family: p.family, bits: p.bits, addr: p.addr });
+  return f.matches
+    .filter((m) => m.srcs.length > 0 && m.dsts.length > 0)
+    .map((m) => ({
+      protos: [...m.protocols],
+      srcs: m.srcs.map(prefix),
+      dsts: m.dsts.map((d) => ({ ...prefix(d.net), first: d.first, last: d.last })),
+    }));
+}
+
+function localPrefixes(cfg: EngineConfig): NativePrefix[] {
+  const out: NativePrefix[] = [];
+  for (const a of cfg.addresses) {
+    const addr = parseIP(a.split('/')[0]!);
+    if (addr) out.push({ family: addr.length === 4 ? 4 : 6, bits: addr.length * 8, addr });
+  }
+  return out;
+}

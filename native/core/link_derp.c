@@ -1,0 +1,264 @@
+#include "link_derp.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "derp/derp.h"
+
+#define RX_CHUNK 65536
+#define OUT_CAP (1u << 20) /* one relay's send queue: enough for a TCP window's burst at DERP rates */
+
+struct ts_link_derp {
+  ts_engine *engine;
+  uint32_t region;
+  int fd;
+  uv_poll_t poll;
+  uv_timer_t timer;
+  uv_prepare_t flush; /* active while sends wait for the end of the loop turn */
+  int poll_events;
+  uint64_t armed;   /* deadline the timer is set for (UINT64_MAX: none) */
+  int dead;         /* the connection is over; waiting for the owner's free */
+  int closing;      /* handles still closing */
+  ts_derp_client *client;
+  ts_link_derp_cb cb;
+  uint8_t *rx;      /* read chunk */
+  uint8_t *scratch; /* a relayed packet, writable (WireGuard decrypts in place) */
+  ts_link_derp_stats st;
+};
+
+static void update(ts_link_derp *c);
+
+static void finish(ts_link_derp *c, int err) {
+  if (c->dead) return;
+  c->dead = 1;
+  if (c->poll_events) uv_poll_stop(&c->poll);
+  c->poll_events = 0;
+  uv_timer_stop(&c->timer);
+  uv_prepare_stop(&c->flush);
+  if (c->cb.closed) c->cb.closed(c->cb.ctx, c, err);
+}
+
+static void on_event(void *ctx, const ts_derp_event *ev) {
+  ts_link_derp *c = ctx;
+  switch (ev->type) {
+    case TS_DERP_EV_CONNECTED:
+      if (c->cb.connected) c->cb.connected(c->cb.ctx, c);
+      break;
+    case TS_DERP_EV_RECV_PACKET:
+      if (ev->len > TS_DERP_MAX_PACKET) break;
+      c->st.rx_packets++;
+      c->st.rx_bytes += ev->len;
+      memcpy(c->scratch, ev->data, ev->len);
+      if (c->cb.packet) c->cb.packet(c->cb.ctx, c, ev->key, c->scratch, ev->len);
+      break;
+    case TS_DERP_EV_PEER_GONE:
+      if (c->cb.peer_gone) c->cb.peer_gone(c->cb.ctx, c, ev->key, ev->reason);
+      break;
+    default:
+      break; /* health, restarting, pings: the client core answers what needs answering */
+  }
+}
+
+/* Writes queued output until the socket is full. 0, or a negative errno. */
+static int flush_out(ts_link_derp *c) {
+  for (;;) {
+    size_t n;
+    const uint8_t *p = ts_derp_client_output(c->client, &n);
+    if (!n) return 0;
+    ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
+    if (w < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+      if (errno == EINTR) continue;
+      return -errno;
+    }
+    ts_derp_client_output_consumed(c->client, (size_t)w);
+  }
+}
+
+/* Packets sent during one loop turn leave in one write, just before the loop would block. */
+static void on_flush(uv_prepare_t *h) {
+  ts_link_derp *c = h->data;
+  uv_prepare_stop(h);
+  update(c);
+}
+
+static void on_timer(uv_timer_t *t) {
+  ts_link_derp *c = t->data;
+  c->armed = UINT64_MAX;
+  if (c->dead) return;
+  if (ts_derp_client_tick(c->client, ts_engine_now_ns()) < 0) {
+    finish(c, ts_derp_client_error(c->client));
+    return;
+  }
+  update(c);
+}
+
+static void on_poll(uv_poll_t *h, int status, int events) {
+  ts_link_derp *c = h->data;
+  if (c->dead) return;
+  if (status < 0) {
+    finish(c, status);
+    return;
+  }
+  if (events & UV_READABLE) {
+    for (int round = 0; round < 16; round++) { /* bounded, so one relay cannot starve the loop */
+      ssize_t r = recv(c->fd, c->rx, RX_CHUNK, 0);
+      if (r == 0) {
+        finish(c, 0);
+        return;
+      }
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+        finish(c, -errno);
+        return;
+      }
+      if (ts_derp_client_input(c->client, c->rx, (size_t)r, ts_engine_now_ns()) < 0) {
+        finish(c, ts_derp_client_error(c->client));
+        return;
+      }
+      if (c->dead) return; /* a callback ended it */
+      if ((size_t)r < RX_CHUNK) break;
+    }
+  }
+  update(c);
+}
+
+/* Flushes output, then polls for what is still needed and arms the timer for the client's deadline. */
+static void update(ts_link_derp *c) {
+  if (c->dead) return;
+  int r = flush_out(c);
+  if (r < 0) {
+    finish(c, r);
+    return;
+  }
+  int want = UV_READABLE | (ts_derp_client_output_pending(c->client) ? UV_WRITABLE : 0);
+  if (want != c->poll_events) {
+    c->poll_events = want;
+    uv_poll_start(&c->poll, want, on_poll);
+  }
+  uint64_t next = ts_derp_client_next_deadline(c->client);
+  /* The read deadline moves with every byte; the timer only has to fire no later than it, and on_timer
+   * re-arms, so it is re-set only when the deadline comes earlier. */
+  if (next != UINT64_MAX && (c->armed == UINT64_MAX || next < c->armed)) {
+    uint64_t now = ts_engine_now_ns();
+    c->armed = next;
+    uv_timer_start(&c->timer, on_timer, next > now ? (next - now + 999999) / 1000000 : 0, 0);
+  }
+}
+
+ts_link_derp *ts_link_derp_new(ts_engine *e, uint32_t region, const uint8_t node_priv[32], const char *host,
+                               const uint8_t *server_key, const ts_link_derp_cb *cb, int *js_fd, int *err) {
+  *js_fd = -1;
+  ts_link_derp *c = calloc(1, sizeof *c);
+  if (!c) {
+    *err = UV_ENOMEM;
+    return NULL;
+  }
+  c->engine = e;
+  c->region = region;
+  c->cb = *cb;
+  c->armed = UINT64_MAX;
+  c->rx = malloc(RX_CHUNK);
+  c->scratch = malloc(TS_DERP_MAX_PACKET);
+  ts_derp_client_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  memcpy(cfg.node_private, node_priv, 32);
+  if (server_key) {
+    memcpy(cfg.server_key, server_key, 32);
+    cfg.has_server_key = 1;
+    cfg.fast_start = 1;
+  } else {
+    cfg.expect_http = 1;
+  }
+  cfg.out_cap = OUT_CAP;
+  cfg.on_event = on_event;
+  cfg.ctx = c;
+  uint64_t now = ts_engine_now_ns();
+  c->client = c->rx && c->scratch ? ts_derp_client_new(&cfg, now) : NULL;
+  memset(cfg.node_private, 0, sizeof cfg.node_private);
+  char req[1024];
+  long reqlen = c->client ? ts_derp_http_request(req, sizeof req, host, NULL, NULL, server_key != NULL) : -1;
+  int fds[2] = {-1, -1};
+  int r = !c->client ? UV_ENOMEM : reqlen < 0 ? UV_EINVAL : 0;
+  if (r == 0 && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) r = -errno;
+  if (r == 0) {
+    int fl = fcntl(fds[0], F_GETFL);
+    fcntl(fds[0], F_SETFL, fl | O_NONBLOCK);
+    /* The request goes first, before anything the client core queued (ClientInfo under fast start). The
+     * socketpair is empty, so this small write cannot block. */
+    if (send(fds[0], req, (size_t)reqlen, MSG_NOSIGNAL) != reqlen) r = UV_EIO;
+  }
+  if (r != 0) {
+    if (fds[0] >= 0) close(fds[0]);
+    if (fds[1] >= 0) close(fds[1]);
+    ts_derp_client_free(c->client);
+    free(c->rx);
+    free(c->scratch);
+    free(c);
+    *err = r;
+    return NULL;
+  }
+  c->fd = fds[0];
+  *js_fd = fds[1];
+  uv_loop_t *loop = ts_engine_loop(e);
+  uv_poll_init(loop, &c->poll, c->fd);
+  c->poll.data = c;
+  uv_timer_init(loop, &c->timer);
+  c->timer.data = c;
+  uv_prepare_init(loop, &c->flush);
+  c->flush.data = c;
+  update(c);
+  *err = 0;
+  return c;
+}
+
+static void closed_handle(uv_handle_t *h) {
+  ts_link_derp *c = h->data;
+  if (--c->closing > 0) return;
+  close(c->fd);
+  ts_derp_client_free(c->client);
+  free(c->rx);
+  free(c->scratch);
+  free(c);
+}
+
+void ts_link_derp_free(ts_link_derp *c) {
+  if (!c) return;
+  c->dead = 1;
+  c->closing = 3;
+  uv_close((uv_handle_t *)&c->poll, closed_handle);
+  uv_close((uv_handle_t *)&c->flush, closed_handle);
+  uv_close((uv_handle_t *)&c->timer, closed_handle);
+}
+
+uint32_t ts_link_derp_region(const ts_link_derp *c) { return c->region; }
+
+int ts_link_derp_connected(const ts_link_derp *c) {
+  return !c->dead && ts_derp_client_state(c->client) == TS_DERP_ST_CONNECTED;
+}
+
+int ts_link_derp_send(ts_link_derp *c, const uint8_t dst[32], const uint8_t *pkt, size_t len) {
+  if (c->dead) return UV_ENOTCONN;
+  int r = ts_derp_client_send_packet(c->client, dst, pkt, len);
+  if (r != 0) {
+    c->st.tx_dropped++;
+    return r == TS_DERP_E_STATE ? UV_ENOTCONN : r == TS_DERP_E_AGAIN ? UV_ENOBUFS : UV_EMSGSIZE;
+  }
+  c->st.tx_packets++;
+  c->st.tx_bytes += len;
+  if (!uv_is_active((uv_handle_t *)&c->flush)) uv_prepare_start(&c->flush, on_flush);
+  return 0;
+}
+
+void ts_link_derp_note_preferred(ts_link_derp *c, int home) {
+  if (c->dead) return;
+  ts_derp_client_note_preferred(c->client, home);
+  update(c);
+}
+
+void ts_link_derp_stats_get(const ts_link_derp *c, ts_link_derp_stats *out) { *out = c->st; }
