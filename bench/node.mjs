@@ -1,5 +1,5 @@
 // A benchmark node in its own process: a tsnet WireGuard device (argv[2] = options JSON, "plain" for the
-// kernel-TCP baseline) that answers line commands on stdin with JSON lines on stdout.
+// kernel-TCP baseline, {"server": {...}} for a tsnet Server) that answers line commands on stdin with JSON lines on stdout.
 //   (unless ROLE=client)
 //   sink      listens on 5001: counts bytes until EOF, then writes the count back
 //   echo      listens on 5002: echoes
@@ -8,11 +8,19 @@
 //   {"op":"connrate","host","seconds"} connect+close loop to host:5002; reply { perSecond }
 import * as net from 'node:net';
 import * as readline from 'node:readline';
-import { WireGuard } from '../dist/index.js';
+import { Server, WireGuard } from '../dist/index.js';
 
 const arg = process.argv[2] ?? 'plain';
 let iface;
-if (arg === 'plain') {
+if (arg.startsWith('{"server"')) {
+  // A tsnet Server on a development tailnet: {"server": {controlURL, authKey, hostname, alwaysUseDERP}}.
+  const o = JSON.parse(arg).server;
+  const srv = new Server({ ...o, ephemeral: true });
+  await srv.up();
+  // The client dials its peer by name: wait until control has told it about one.
+  while (process.env.ROLE === 'client' && !(srv.status()?.peers.length)) await new Promise((r) => setTimeout(r, 20));
+  iface = { listen: (n, a) => srv.listen(n, a), connect: (n, a) => srv.connect(n, a), port: undefined, wg: srv };
+} else if (arg === 'plain') {
   iface = {
     listen: (_n, addr) => net.createServer().listen(Number(addr.split(':').pop()), process.env.BIND ?? '127.0.0.1'),
     connect: (_n, addr) => { const [h, p] = addr.split(':'); return net.connect(Number(p), h); },

@@ -44,10 +44,10 @@ class Proc {
   async stop() { this.p.stdin.write('{"op":"exit"}\n'); await new Promise((r) => { this.p.once('exit', r); setTimeout(r, 3000); }); this.p.kill(); }
 }
 
-async function measurePair(name, server, client, host) {
+async function measurePair(name, server, client, host, bytes = BYTES) {
   await server.next();
   await client.next();
-  const send = await client.call({ op: 'send', host, bytes: BYTES });
+  const send = await client.call({ op: 'send', host, bytes });
   const pp = await client.call({ op: 'pingpong', host, count: 2000 });
   const cr = await client.call({ op: 'connrate', host, seconds: 3 });
   results[name] = { gbps: (send.bytes * 8) / send.seconds / 1e9, p50us: pp.p50us, p99us: pp.p99us, connsPerSec: cr.perSecond };
@@ -72,6 +72,25 @@ await measurePair('node-tcp-loopback', node('plain'), node('plain', { ROLE: 'cli
     peers: [{ publicKey: kb.pub, endpoint: `127.0.0.1:${hb.port}`, allowedIPs: ['10.66.0.2/32'] }] }), { ROLE: 'client' });
   b.next = (() => { let first = true; const orig = Proc.prototype.next.bind(b); return () => (first ? (first = false, Promise.resolve(hb)) : orig()); })();
   await measurePair('tsnet-wireguard', b, a, '10.66.0.2');
+}
+
+// ---- ours: two Server nodes on a development tailnet (its own process), direct (disco) and through DERP
+{
+  const dn = new Proc(process.execPath, [path.join(here, 'devnet.mjs')]);
+  const { controlURL, authKey } = await dn.next();
+  for (const [name, alwaysUseDERP] of [['tsnet-server-direct', false], ['tsnet-server-derp', true]]) {
+    const srv = (hostname, env) => node(JSON.stringify({ server: { controlURL, authKey, hostname, alwaysUseDERP } }), env);
+    const b = srv(`${name}-b`);
+    await b.next();
+    const first = Promise.resolve({ ready: true });
+    const orig = Proc.prototype.next.bind(b);
+    let used = false;
+    b.next = () => (used ? orig() : ((used = true), first));
+    // The relay path is the fallback and slower: a quarter of the bytes keeps the run short.
+    await measurePair(name, b, srv(`${name}-a`, { ROLE: 'client' }), `${name}-b`, alwaysUseDERP ? BYTES / 4 : BYTES);
+  }
+  dn.p.stdin.end();
+  await new Promise((r) => { dn.p.once('exit', r); setTimeout(r, 3000); });
 }
 
 // ---- wireguard-go + Linux TCP in two namespaces
@@ -138,6 +157,8 @@ for (const [k, v] of Object.entries(results)) {
 }
 const ours = results['tsnet-wireguard'], wgo = results['wireguard-go-linux-tcp'];
 if (ours && wgo?.gbps) console.log(`\ntsnet / wireguard-go throughput: ${(ours.gbps / wgo.gbps).toFixed(2)}x`);
+const derp = results['tsnet-server-derp'];
+if (derp?.gbps && ours?.gbps) console.log(`tsnet through DERP / direct: ${(derp.gbps / ours.gbps).toFixed(2)}x`);
 if (ours && results['node-tcp-loopback']) console.log(`tsnet / plain Node TCP throughput: ${(ours.gbps / results['node-tcp-loopback'].gbps).toFixed(2)}x`);
 if (mem.error) console.log(`memory: failed: ${mem.error}`);
 else console.log(`memory: ${f(mem.perDeviceKiB, 0)} KiB RSS per idle device (${mem.devices} devices), ${f(mem.perConnectionPairKiB, 1)} KiB RSS per open connection pair (${mem.connections})`);
