@@ -5,7 +5,7 @@ import * as http from 'node:http';
 import * as path from 'node:path';
 import { startDevnet } from './devnet/index.js';
 import { MemoryStore } from './control/store.js';
-import { Server } from './server.js';
+import { DEFAULT_CONTROL_URL, Server } from './server.js';
 
 const usage = `usage:
   tsnet demo                 start a development tailnet and two nodes; one serves a page, the other fetches it
@@ -17,11 +17,16 @@ async function demo(): Promise<void> {
   const t0 = Date.now();
   const ms = () => `${String(Date.now() - t0).padStart(5)} ms`;
   const say = (m: string) => console.log(`${ms()}  ${m}`);
-  const devnet = await startDevnet();
-  say(`development tailnet up at ${devnet.controlURL}`);
-  const authKey = devnet.createAuthKey({ reusable: true, ephemeral: true });
+  // With TS_AUTHKEY (a reusable key) the demo joins that tailnet (TS_CONTROL_URL, else Tailscale's);
+  // otherwise it starts the bundled development tailnet.
+  const real = process.env.TS_AUTHKEY;
+  const devnet = real ? null : await startDevnet();
+  const controlURL = devnet?.controlURL ?? process.env.TS_CONTROL_URL ?? DEFAULT_CONTROL_URL;
+  say(devnet ? `development tailnet up at ${controlURL}` : `joining the tailnet at ${controlURL} with TS_AUTHKEY`);
+  const authKey = real ?? devnet!.createAuthKey({ reusable: true, ephemeral: true });
+  const suffix = real ? `-${process.pid}` : '';
   const node = (hostname: string) =>
-    new Server({ hostname, controlURL: devnet.controlURL, authKey, ephemeral: true, store: new MemoryStore() });
+    new Server({ hostname: `${hostname}${suffix}`, controlURL, authKey, ephemeral: true, store: new MemoryStore() });
   const web = node('web');
   const client = node('client');
   try {
@@ -37,14 +42,16 @@ async function demo(): Promise<void> {
     }));
     say('web serves http://web/ on the tailnet (userspace TCP/IP, WireGuard over UDP, no root, no TUN)');
 
-    const body = await (await client.fetch('http://web/')).text();
-    say(`client fetched http://web/ by its MagicDNS name:\n\n    ${body.trim()}\n`);
+    const body = await (await client.fetch(`http://web${suffix}/`)).text();
+    say(`client fetched http://web${suffix}/ by its MagicDNS name:\n\n    ${body.trim()}\n`);
+    const peer = client.status()?.peers.find((p) => p.dnsName.startsWith(`web${suffix}.`));
+    if (peer) say(peer.curAddr ? `path: direct UDP to ${peer.curAddr} (disco)` : `path: through the DERP relay "${peer.relay}"`);
     ln.close();
   } finally {
     await Promise.allSettled([web.close(), client.close()]);
-    await devnet.close();
+    await devnet?.close();
   }
-  say('done: both nodes logged out (ephemeral) and the development tailnet stopped');
+  say(`done: both nodes logged out (ephemeral)${devnet ? ' and the development tailnet stopped' : ''}`);
 }
 
 async function devnetMain(args: string[]): Promise<void> {

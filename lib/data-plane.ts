@@ -5,7 +5,8 @@
 import * as net from 'node:net';
 import type { EngineConfig, EnginePeer } from './control/engine-config.js';
 import type { CompiledFilter } from './control/filter.js';
-import { parseIP, type IPPrefix } from './control/ip.js';
+import { parseIP, parsePrefix, type IPPrefix } from './control/ip.js';
+import type { NetworkMap } from './control/netmap.js';
 import type { NetInfo } from './control/tailcfg.js';
 import type { Endpoint } from './magicsock/endpoints.js';
 import { localEndpoints, mergeEndpoints } from './magicsock/endpoints.js';
@@ -22,6 +23,8 @@ export interface DataPlaneOptions {
   onEndpoints(endpoints: Endpoint[]): void;
   /** Home region and what netcheck learned: report to control (peers learn our home DERP from it). */
   onNetInfo(netInfo: NetInfo): void;
+  /** Local UDP port for WireGuard, disco and STUN; 0: any. */
+  port?: number;
   /** Never use a direct path (debugging); default: TS_DEBUG_ALWAYS_USE_DERP=1. */
   alwaysUseDERP?: boolean;
 }
@@ -34,6 +37,7 @@ export class DataPlane {
   readonly #netcheck: Netcheck;
   readonly #peers = new Map<string, EnginePeer>(); // by node key text
   #filter: CompiledFilter | undefined;
+  #rulesJSON = '';
   #home = 0;
   #regions: EngineConfig['derpRegions'] = [];
   #netcheckStarted = false;
@@ -46,7 +50,7 @@ export class DataPlane {
     const { native } = stack.ctx;
     try {
       for (const a of cfg.addresses) stack.addAddress(a.split('/')[0]!);
-      this.port = native.wgStart(stack.device, o.nodePrivate, '', 0);
+      this.port = native.wgStart(stack.device, o.nodePrivate, '', o.port ?? 0);
       // TS_DEBUG_ALWAYS_USE_DERP, as in Tailscale: never go direct (tests and measurements of the relay path).
       native.msStart(stack.device, o.discoPrivate, o.alwaysUseDERP ?? process.env.TS_DEBUG_ALWAYS_USE_DERP === '1');
       // Until control sends a packet filter, nothing new gets in (replies to our own flows still do).
@@ -83,7 +87,7 @@ export class DataPlane {
   }
 
   /** Applies a netmap: peers, relays, packet filter. */
-  apply(cfg: EngineConfig, packetFilterKnown: boolean): void {
+  apply(cfg: EngineConfig, nm: NetworkMap): void {
     if (this.#closed) return;
     const { native } = this.stack.ctx;
     const dev = this.stack.device;
@@ -102,9 +106,16 @@ export class DataPlane {
         this.#peers.delete(k);
       }
     }
-    if (packetFilterKnown && cfg.filter !== this.#filter) {
+    // Rules whose sources are capabilities ("cap:...") depend on which nodes hold them: recompute them with
+    // every netmap, and push only what changed.
+    if (nm.packetFilterKnown && (cfg.filter !== this.#filter || cfg.filter.matches.some((m) => m.srcCaps.length))) {
       this.#filter = cfg.filter;
-      native.wgFilterSet(dev, nativeRules(cfg.filter), localPrefixes(cfg));
+      const rules = nativeRules(cfg.filter, capHolders(nm));
+      const json = JSON.stringify(rules, (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v));
+      if (json !== this.#rulesJSON) {
+        this.#rulesJSON = json;
+        native.wgFilterSet(dev, rules, localPrefixes(cfg));
+      }
     }
     if (cfg.derpRegions !== this.#regions) {
       this.#regions = cfg.derpRegions;
@@ -198,16 +209,29 @@ function samePeer(a: EnginePeer, b: EnginePeer): boolean {
   );
 }
 
-/** The compiled netmap filter in the native filter's shape. Rules whose sources are only capabilities
- * (srcCaps) are not expanded yet, so they admit nothing. A rejected filter admits nothing new. */
-function nativeRules(f: CompiledFilter): NativeFilterRule[] {
+/** Node capability → the addresses of the nodes (peers and self) that hold it, from the netmap's CapMaps. */
+export function capHolders(nm: NetworkMap): Map<string, IPPrefix[]> {
+  const out = new Map<string, IPPrefix[]>();
+  for (const n of [nm.self, ...nm.peers]) {
+    const caps = Object.keys(n.CapMap ?? {});
+    if (!caps.length) continue;
+    const addrs = (n.Addresses ?? []).map((a) => parsePrefix(a)).filter((p): p is IPPrefix => p !== null);
+    for (const c of caps) out.set(c, [...(out.get(c) ?? []), ...addrs]);
+  }
+  return out;
+}
+
+/** The compiled netmap filter in the native filter's shape; capability sources (SrcIPs "cap:...") become the
+ * addresses of the nodes holding the capability. A rejected filter admits nothing new. */
+export function nativeRules(f: CompiledFilter, holders: Map<string, IPPrefix[]>): NativeFilterRule[] {
   if (f.rejected) return [];
   const prefix = (p: IPPrefix): NativePrefix => ({ family: p.family, bits: p.bits, addr: p.addr });
   return f.matches
-    .filter((m) => m.srcs.length > 0 && m.dsts.length > 0)
-    .map((m) => ({
+    .map((m) => ({ m, srcs: [...m.srcs, ...m.srcCaps.flatMap((c) => holders.get(c) ?? [])] }))
+    .filter(({ m, srcs }) => srcs.length > 0 && m.dsts.length > 0)
+    .map(({ m, srcs }) => ({
       protos: [...m.protocols],
-      srcs: m.srcs.map(prefix),
+      srcs: srcs.map(prefix),
       dsts: m.dsts.map((d) => ({ ...prefix(d.net), first: d.first, last: d.last })),
     }));
 }

@@ -38,6 +38,8 @@ export interface ServerOptions {
   logf?: (message: string) => void;
   /** Messages for a person (the login URL); default: console.error. */
   userLogf?: (message: string) => void;
+  /** Local UDP port for WireGuard, disco and STUN (0, the default: any free port). */
+  port?: number;
   /**
    * Debugging: never use a direct path, relay everything through DERP (as Tailscale's
    * TS_DEBUG_ALWAYS_USE_DERP=1, which is also honoured). Default false.
@@ -73,6 +75,31 @@ export interface Status {
   tailscaleIPs: string[];
   self: Node;
   peers: PeerStatus[];
+}
+
+/** A peer as the 'peers' event reports it. */
+export interface PeerInfo {
+  /** Node key, "nodekey:<hex>". */
+  publicKey: string;
+  /** MagicDNS name (FQDN, no trailing dot), "" if none. */
+  dnsName: string;
+  /** Its Tailscale addresses. */
+  tailscaleIPs: string[];
+}
+
+/** The 'peers' event: what changed in the set of peers (the first netmap adds them all). */
+export interface PeersChange {
+  added: PeerInfo[];
+  /** Node keys ("nodekey:<hex>") of peers gone. */
+  removed: string[];
+  /** Peers whose endpoints, addresses, relay or keys changed. */
+  changed: PeerInfo[];
+}
+
+/** tsnet's LocalClient, answered from this node's state (no LocalAPI round trip). */
+export interface LocalClient {
+  whoIs(addressOrSocket: string | net.Socket): Promise<WhoIs | null>;
+  status(): Promise<Status | null>;
 }
 
 export interface WhoIs {
@@ -114,6 +141,9 @@ export class Server extends TailnetNode {
     if (options.controlURL !== undefined && !/^https?:\/\//.test(options.controlURL)) {
       throw new TypeError(`controlURL must be an http(s) URL, got "${options.controlURL}"`);
     }
+    if (options.port !== undefined && (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535)) {
+      throw new RangeError(`port must be an integer 0..65535, got ${String(options.port)}`);
+    }
     if (options.advertiseTags !== undefined && (!Array.isArray(options.advertiseTags) || options.advertiseTags.some((t) => !/^tag:[\w-]+$/.test(t)))) {
       throw new TypeError('advertiseTags must be an array like ["tag:web"]');
     }
@@ -153,6 +183,8 @@ export class Server extends TailnetNode {
         o.logf?.(`tsnet: applying the netmap failed: ${(err as Error).message}`);
       }
       this.emit('netmap', nm, diff);
+      const change = peersChange(cfg, diff);
+      if (change) this.emit('peers', change);
     });
     control.start();
   }
@@ -234,11 +266,12 @@ export class Server extends TailnetNode {
         onEndpoints: (eps) => control.setEndpoints(eps),
         onNetInfo: (ni) => control.setNetInfo(ni),
         ...(this.#opts.alwaysUseDERP !== undefined ? { alwaysUseDERP: this.#opts.alwaysUseDERP } : {}),
+        ...(this.#opts.port !== undefined ? { port: this.#opts.port } : {}),
       });
       planes.set(this, this.#plane);
       logf(`tsnet: data plane up on UDP port ${this.#plane.port}, addresses ${cfg.addresses.join(', ')}`);
     }
-    this.#plane.apply(cfg, nm.packetFilterKnown);
+    this.#plane.apply(cfg, nm);
   }
 
   protected override netstack(what: string): Netstack {
@@ -285,6 +318,25 @@ export class Server extends TailnetNode {
     return `${net.isIPv6(ip) ? `[${ip}]` : ip}${address.slice(i)}`;
   }
 
+  /** A UDP socket; as tsnet, the address must name one of this node's IPs ("100.64.0.1:53"). */
+  override listenPacket(network: string, address: string): ReturnType<TailnetNode['listenPacket']> {
+    const i = address.lastIndexOf(':');
+    const host = i < 0 ? '' : address.slice(0, i).replace(/^\[|\]$/g, '');
+    if (!net.isIP(host) || host === '0.0.0.0' || host === '::') {
+      throw new TypeError(`listenPacket: the address must include one of this node's IPs, like "100.64.0.1:53" (got "${address}")`);
+    }
+    return super.listenPacket(network, address);
+  }
+
+  /** tsnet's LocalClient: whoIs and status, from this node's state. */
+  localClient(): LocalClient {
+    if (this.#closed) throw closedError('Server.localClient');
+    return {
+      whoIs: async (a) => this.whoIs(a),
+      status: async () => this.status(),
+    };
+  }
+
   /** Who is at a tailnet address (or the remote end of a socket): the node and its user. */
   whoIs(addressOrSocket: string | net.Socket): WhoIs | null {
     const addr = typeof addressOrSocket === 'string' ? addressOrSocket : addressOrSocket.remoteAddress ?? '';
@@ -312,4 +364,19 @@ export class Server extends TailnetNode {
     this.#plane?.close();
     this.#plane = undefined;
   }
+}
+
+function peerInfo(p: EngineConfig['peers'][number]): PeerInfo {
+  return { publicKey: p.nodeKeyText, dnsName: p.name, tailscaleIPs: p.addresses.map((a) => a.split('/')[0]!) };
+}
+
+/** The peer part of a netmap change, or null when no peer changed. */
+function peersChange(cfg: EngineConfig, diff: EngineConfigDiff | null): PeersChange | null {
+  if (!diff) return cfg.peers.length ? { added: cfg.peers.map(peerInfo), removed: [], changed: [] } : null;
+  if (!diff.added.length && !diff.removed.length && !diff.changed.length) return null;
+  return {
+    added: diff.added.map(peerInfo),
+    removed: diff.removed.map((r) => `nodekey:${r.nodeKey.toString('hex')}`),
+    changed: diff.changed.map(peerInfo),
+  };
 }

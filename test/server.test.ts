@@ -157,3 +157,81 @@ test('the tailnet policy is enforced in the data plane: allowed ports connect, o
   l80.close();
   l81.close();
 });
+
+test("listen follows tsnet's address rules: service names, unspecified hosts, port 0 from 10002-19999", async () => {
+  const byName = web.listen('tcp', ':https');
+  assert.equal(byName.address()?.port, 443);
+  byName.close();
+  const unspecified = web.listen('', '0.0.0.0:8443');
+  assert.equal(unspecified.address()?.port, 8443);
+  unspecified.close();
+  const ports = new Set<number>();
+  const lns = Array.from({ length: 5 }, () => web.listen('tcp', ':0'));
+  for (const l of lns) {
+    const p = l.address()!.port;
+    assert.ok(p >= 10002 && p <= 19999, `port ${p} in 10002-19999`);
+    ports.add(p);
+    l.close();
+  }
+  assert.equal(ports.size, 5);
+  assert.throws(() => web.listen('tcp', 'example.com:80'), TypeError);
+  assert.throws(() => web.listen('tcp', ':nosuchservice'), TypeError);
+  assert.throws(() => web.listen('tcp', '100.100.100.100:80'), { code: 'EADDRNOTAVAIL' });
+  assert.throws(() => web.listen('udp', ':80'), TypeError);
+});
+
+test('listenPacket needs one of the node IPs; UDP datagrams cross the tailnet both ways', async () => {
+  assert.throws(() => web.listenPacket('udp', ':5353'), TypeError);
+  assert.throws(() => web.listenPacket('udp', '0.0.0.0:5353'), TypeError);
+  const webIP = web.tailscaleIPs()[0]!;
+  const clientIP = client.tailscaleIPs()[0]!;
+  const echo = web.listenPacket('udp', `${webIP}:5353`);
+  echo.on('message', (msg: Buffer, rinfo: { address: string; port: number }) => echo.send(Buffer.concat([Buffer.from('echo:'), msg]), rinfo.port, rinfo.address));
+  const sock = client.listenPacket('udp4', `${clientIP}:0`);
+  const got = new Promise<{ msg: string; from: string }>((resolve) =>
+    sock.once('message', (m: Buffer, r: { address: string }) => resolve({ msg: m.toString(), from: r.address })));
+  // The first datagram may race the WireGuard handshake; send a few.
+  const timer = setInterval(() => sock.send(Buffer.from('hi'), 5353, webIP), 100);
+  try {
+    assert.deepEqual(await got, { msg: 'echo:hi', from: webIP });
+  } finally {
+    clearInterval(timer);
+    sock.close();
+    echo.close();
+  }
+});
+
+test('localClient() answers whoIs and status; peers events report nodes joining and leaving; the port option binds UDP', async () => {
+  const lc = web.localClient();
+  const who = await lc.whoIs(client.tailscaleIPs()[0]!);
+  assert.match(who?.node.Name ?? '', /^client\./);
+  const st = await lc.status();
+  assert.equal(st?.backendState, 'Running');
+  assert.ok(st?.peers.some((p) => p.dnsName.startsWith('client.')));
+
+  const events: Array<import('../lib/server.js').PeersChange> = [];
+  const onPeers = (c: import('../lib/server.js').PeersChange): void => void events.push(c);
+  web.on('peers', onPeers);
+  const udp = await import('node:dgram');
+  const probe = udp.createSocket('udp4');
+  await new Promise<void>((r) => probe.bind(0, '127.0.0.1', () => r()));
+  const port = probe.address().port;
+  await new Promise<void>((r) => probe.close(() => r()));
+  const extra = new Server({ hostname: 'extra', controlURL: devnet.controlURL, authKey, store: new MemoryStore(), ephemeral: true, port });
+  await extra.up();
+  const deadline = Date.now() + 5000;
+  while (!events.some((e) => e.added.some((p) => p.dnsName.startsWith('extra.'))) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  const added = events.flatMap((e) => e.added).find((p) => p.dnsName.startsWith('extra.'));
+  assert.ok(added, `web saw extra join: ${JSON.stringify(events)}`);
+  assert.deepEqual(added.tailscaleIPs, extra.tailscaleIPs());
+  // The node's UDP socket is on the requested port: it is busy now.
+  const again = udp.createSocket('udp6');
+  await assert.rejects(new Promise((resolve, reject) => { again.once('error', reject); again.bind(port, '::', () => resolve(undefined)); }), { code: 'EADDRINUSE' });
+  again.close();
+  await extra.close();
+  const gone = Date.now() + 5000;
+  while (!events.some((e) => e.removed.includes(added.publicKey)) && Date.now() < gone) await new Promise((r) => setTimeout(r, 20));
+  assert.ok(events.some((e) => e.removed.includes(added.publicKey)), 'web saw extra leave');
+  web.off('peers', onPeers);
+  assert.throws(() => new Server({ port: 70000 }), RangeError);
+});

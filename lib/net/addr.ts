@@ -1,4 +1,5 @@
 // Parsing of the network/address pairs that dial and listen take, in Go's style ("tcp", "100.64.0.1:80").
+import * as fs from 'node:fs';
 import * as net from 'node:net';
 
 export type TcpNetwork = 'tcp' | 'tcp4' | 'tcp6';
@@ -27,8 +28,8 @@ export function splitHostPort(address: string): HostPort {
     portText = address.slice(i + 1);
     if (host.includes(':')) throw new TypeError(`malformed address "${address}": IPv6 hosts need brackets, "[${host}]:${portText}"`);
   }
-  if (!/^\d{1,5}$/.test(portText)) throw new TypeError(`malformed port in "${address}"`);
-  const port = Number(portText);
+  const port = /^\d{1,5}$/.test(portText) ? Number(portText) : lookupPort(portText);
+  if (port === undefined) throw new TypeError(`malformed port in "${address}": not a number or a known service name`);
   if (port > 65535) throw new RangeError(`port ${port} out of range 0..65535 in "${address}"`);
   return { host, port };
 }
@@ -47,4 +48,35 @@ export function networkFamily(network: string): 0 | 4 | 6 {
 export function ipFamily(host: string): 0 | 4 | 6 {
   const v = net.isIP(host);
   return v === 4 ? 4 : v === 6 ? 6 : 0;
+}
+
+// Service names as Go's net.LookupPort accepts them: /etc/services when the system has one, else (and for
+// these) the common ones, so "http" means 80 everywhere.
+const WELL_KNOWN: Record<string, number> = { ftp: 21, ssh: 22, telnet: 23, smtp: 25, domain: 53, dns: 53, http: 80, www: 80, pop3: 110, ntp: 123, imap: 143, snmp: 161, ldap: 389, https: 443, smtps: 465, submission: 587, imaps: 993, pop3s: 995, socks: 1080, mysql: 3306, postgresql: 5432, redis: 6379 };
+let services: Map<string, number> | undefined;
+
+function lookupPort(name: string): number | undefined {
+  if (!/^[A-Za-z][\w.-]{0,63}$/.test(name)) return undefined;
+  const key = name.toLowerCase();
+  if (WELL_KNOWN[key] !== undefined) return WELL_KNOWN[key];
+  if (!services) {
+    services = new Map();
+    try {
+      for (const line of fs.readFileSync('/etc/services', 'utf8').split('\n')) {
+        const m = /^([\w.-]+)\s+(\d+)\/(?:tcp|udp)((?:\s+[\w.-]+)*)/.exec(line.replace(/#.*/, ''));
+        if (!m) continue;
+        for (const n of [m[1]!, ...(m[3] ?? '').trim().split(/\s+/).filter(Boolean)]) {
+          if (!services.has(n.toLowerCase())) services.set(n.toLowerCase(), Number(m[2]));
+        }
+      }
+    } catch {
+      /* no /etc/services: the built-in names only */
+    }
+  }
+  return services.get(key);
+}
+
+/** The unspecified addresses mean "every address of this node", as an empty host does (tsnet). */
+export function normalizeListenHost(host: string): string {
+  return host === '0.0.0.0' || host === '::' ? '' : host;
 }

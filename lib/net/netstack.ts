@@ -2,7 +2,7 @@
 // the tsnet Server share.
 import type { SharedContext } from './context.js';
 import { context } from './context.js';
-import { checkNetwork, ipFamily, networkFamily, splitHostPort } from './addr.js';
+import { checkNetwork, ipFamily, networkFamily, normalizeListenHost, splitHostPort } from './addr.js';
 import { abortError, closedError, systemError } from './errors.js';
 import { TailnetListener } from './listener.js';
 import { TailnetSocket } from './socket.js';
@@ -58,11 +58,18 @@ export class Netstack {
     this.#addresses.push(ip);
   }
 
-  /** Listens on a port of this node's addresses ("tcp", ":80"; "tcp4", "100.64.0.1:80"). */
+  /**
+   * Listens on a port of this node's addresses ("tcp", ":80"; "tcp4", "100.64.0.1:80"), with tsnet's rules:
+   * network "" means "tcp"; the host is empty, unspecified (0.0.0.0, ::) or one of this node's IPs; the port
+   * may be a service name ("http"); port 0 picks a free one in 10002-19999.
+   */
   listen(network: string, address: string, opts: ListenOptions = {}): TailnetListener {
     this.#check('listen');
+    if (network === '') network = 'tcp';
     checkNetwork(network, TCP);
-    const { host, port } = splitHostPort(address);
+    const split = splitHostPort(address);
+    const host = normalizeListenHost(split.host);
+    const port = split.port;
     let family = networkFamily(network);
     if (host) {
       const f = ipFamily(host);
@@ -74,7 +81,7 @@ export class Netstack {
       family = f;
     }
     const id = this.ctx.allocId();
-    const bound = this.ctx.native.tcpListen(this.device, id, family, port, opts.backlog ?? 128);
+    const bound = port ? this.ctx.native.tcpListen(this.device, id, family, port, opts.backlog ?? 128) : this.#listenAnyPort(id, family, opts);
     const ln = new TailnetListener({
       ctx: this.ctx,
       device: this.device,
@@ -88,6 +95,20 @@ export class Netstack {
     this.#listeners.add(ln);
     ln.once('close', () => this.#listeners.delete(ln));
     return ln;
+  }
+
+  // tsnet allocates listener ports from 10002-19999 (ports a person would not pick), from a random start.
+  #listenAnyPort(id: number, family: 0 | 4 | 6, opts: ListenOptions): number {
+    const first = 10002 + Math.floor(Math.random() * 9998);
+    for (let i = 0; i < 9998; i++) {
+      const port = 10002 + ((first - 10002 + i) % 9998);
+      try {
+        return this.ctx.native.tcpListen(this.device, id, family, port, opts.backlog ?? 128);
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'EADDRINUSE') throw err;
+      }
+    }
+    throw systemError('listen', 'EADDRINUSE', '', 0);
   }
 
   /** Starts a connection and returns the socket at once, as net.connect() does ('connect' follows). */

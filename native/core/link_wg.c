@@ -85,7 +85,12 @@ static void send_ep(ts_link_wg *l, const ts_wg_endpoint *ep, const uint8_t *buf,
 /* Sends a message the WireGuard core made for peer: on magicsock's paths in Tailscale mode, else to the
  * given endpoint. Returns 0 when there was nowhere to send it. */
 static int emit(ts_link_wg *l, ts_wg_peer *peer, const ts_wg_endpoint *ep, const uint8_t *buf, size_t len) {
-  if (l->ms && peer && ts_wg_peer_user(peer)) return ts_link_ms_emit(l, peer, buf, len);
+  if (l->ms && peer && ts_wg_peer_user(peer)) {
+    int k = ts_link_ms_emit(l, peer, buf, len);
+    if (k > 0) return k;
+    /* No proven path and no relay known yet: answer where the peer's last authenticated message came from
+     * (WireGuard's roaming endpoint; Tailscale's "lazy endpoint"), so a handshake response is not lost. */
+  }
   if (!ep || ep->len == 0) return 0;
   send_ep(l, ep, buf, len);
   return 1;
@@ -217,6 +222,9 @@ static void netif_out(void *ctx, struct pbuf *p) {
       if (paths[i].kind == TS_MS_PATH_UDP) udp = &paths[i].addr;
       else if (paths[i].kind == TS_MS_PATH_DERP) relay = paths[i].region;
     }
+    const uint8_t *key;
+    if (k == 0 && res.endpoint && ts_link_wg_udp_addr(&dst, res.endpoint) == 0) udp = &dst; /* as in emit() */
+    else if (k == 0 && res.endpoint) ts_link_ms_derp_decode(res.endpoint, &relay, &key);
   } else if (kind == TS_WG_TX_READY && res.endpoint && ts_link_wg_udp_addr(&dst, res.endpoint) == 0) {
     udp = &dst;
   }
