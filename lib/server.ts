@@ -11,10 +11,12 @@ import type { EngineConfigDiff } from './control/engine-diff.js';
 import { DataPlane } from './data-plane.js';
 import type { NetworkMap } from './control/netmap.js';
 import { FileStore, MemoryStore, type Store } from './control/store.js';
-import type { Node, UserProfile } from './control/tailcfg.js';
+import { capsGranted } from './control/filter.js';
+import type { CapMap, Node, UserProfile } from './control/tailcfg.js';
 import { closedError } from './net/errors.js';
 import { Netstack } from './net/netstack.js';
 import { TailnetNode } from './node.js';
+import { chooseAuthKey } from './oauth-key.js';
 
 export const DEFAULT_CONTROL_URL = 'https://controlplane.tailscale.com';
 
@@ -30,6 +32,11 @@ export interface ServerOptions {
   store?: Store;
   /** Auth key; default: TS_AUTHKEY, then TS_AUTH_KEY, then an interactive login URL through userLogf. */
   authKey?: string;
+  /**
+   * OAuth client secret ("tskey-client-…", optionally "?ephemeral=false&preauthorized=true&baseURL=…") that mints
+   * a tagged auth key when no auth key is set; needs advertiseTags. Default: TS_CLIENT_SECRET.
+   */
+  clientSecret?: string;
   /** Coordination server; default: TS_CONTROL_URL or Tailscale's. */
   controlURL?: string;
   ephemeral?: boolean;
@@ -105,6 +112,8 @@ export interface LocalClient {
 export interface WhoIs {
   node: Node;
   userProfile: UserProfile | null;
+  /** Application capabilities the tailnet's grants give this node toward us (Tailscale's PeerCapMap). */
+  capMap: CapMap;
 }
 
 const programName = (): string => path.basename(process.argv[1] ?? 'node').replace(/\.[cm]?[jt]s$/, '') || 'node';
@@ -135,7 +144,7 @@ export class Server extends TailnetNode {
   constructor(options: ServerOptions = {}) {
     super();
     if (typeof options !== 'object' || options === null) throw new TypeError('new Server(options): options must be an object');
-    for (const k of ['hostname', 'dir', 'authKey', 'controlURL'] as const) {
+    for (const k of ['hostname', 'dir', 'authKey', 'clientSecret', 'controlURL'] as const) {
       if (options[k] !== undefined && typeof options[k] !== 'string') throw new TypeError(`${k} must be a string`);
     }
     if (options.controlURL !== undefined && !/^https?:\/\//.test(options.controlURL)) {
@@ -160,9 +169,20 @@ export class Server extends TailnetNode {
   async #start(): Promise<void> {
     const o = this.#opts;
     const store = o.store ?? (o.ephemeral ? new MemoryStore() : new FileStore(o.dir ?? defaultDir(o.hostname)));
-    const authKey = o.authKey ?? process.env.TS_AUTHKEY ?? process.env.TS_AUTH_KEY;
+    const controlURL = o.controlURL ?? process.env.TS_CONTROL_URL ?? DEFAULT_CONTROL_URL;
+    // authKey, TS_AUTHKEY, TS_AUTH_KEY, else an OAuth client secret exchanged for a key (lib/oauth-key.ts).
+    const authKey = await chooseAuthKey({
+      authKey: o.authKey,
+      clientSecret: o.clientSecret,
+      tags: o.advertiseTags,
+      store,
+      controlURL,
+      signal: AbortSignal.timeout(60_000),
+      logf: o.logf,
+    });
+    if (this.#closed) throw closedError('Server.start');
     const control = new ControlClient({
-      controlURL: o.controlURL ?? process.env.TS_CONTROL_URL ?? DEFAULT_CONTROL_URL,
+      controlURL,
       store,
       hostname: o.hostname ?? programName(),
       ...(authKey ? { authKey } : {}),
@@ -340,13 +360,18 @@ export class Server extends TailnetNode {
   /** Who is at a tailnet address (or the remote end of a socket): the node and its user. */
   whoIs(addressOrSocket: string | net.Socket): WhoIs | null {
     const addr = typeof addressOrSocket === 'string' ? addressOrSocket : addressOrSocket.remoteAddress ?? '';
-    const ip = addr.includes(':') && !net.isIPv6(addr) ? addr.slice(0, addr.lastIndexOf(':')).replace(/^\[|\]$/g, '') : addr;
+    const ip = (addr.includes(':') && !net.isIPv6(addr) ? addr.slice(0, addr.lastIndexOf(':')).replace(/^\[|\]$/g, '') : addr).replace(/^::ffff:(?=\d+\.)/i, '');
     const nm = this.#control?.netmap;
     if (!nm) return null;
     for (const n of [nm.self, ...nm.peers]) {
-      if ((n.Addresses ?? []).some((a) => a.split('/')[0] === ip)) {
-        return { node: n, userProfile: (n.User !== undefined ? nm.userProfiles.get(n.User) : undefined) ?? null };
-      }
+      const addrs = (n.Addresses ?? []).map((a) => a.split('/')[0]!);
+      if (!addrs.includes(ip)) continue;
+      // Grants are evaluated from the node's first address toward ours of the same family (protocols.md §7).
+      const src = addrs[0]!;
+      const dst = (nm.self.Addresses ?? []).map((a) => a.split('/')[0]!).find((a) => net.isIP(a) === net.isIP(src));
+      const filter = this.#control?.engineConfig?.filter;
+      const capMap = filter && dst ? capsGranted(filter, src, dst, Object.keys(n.CapMap ?? {})) : {};
+      return { node: n, userProfile: (n.User !== undefined ? nm.userProfiles.get(n.User) : undefined) ?? null, capMap };
     }
     return null;
   }

@@ -235,3 +235,31 @@ test('localClient() answers whoIs and status; peers events report nodes joining 
   web.off('peers', onPeers);
   assert.throws(() => new Server({ port: 70000 }), RangeError);
 });
+
+test('whoIs carries the capability map that the tailnet grants give the caller toward this node', async () => {
+  devnet.setPolicy({
+    acls: [{ action: 'accept', src: ['*'], dst: ['*:*'] }],
+    grants: [{ src: ['*'], dst: ['*'], app: { 'example.com/cap/reports': [{ level: 'read' }] } }],
+  });
+  try {
+    const deadline = Date.now() + 5000;
+    let who = web.whoIs(client.tailscaleIPs()[0]!);
+    while (!who?.capMap['example.com/cap/reports'] && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+      who = web.whoIs(client.tailscaleIPs()[0]!);
+    }
+    assert.deepEqual(who?.capMap['example.com/cap/reports'], [{ level: 'read' }]);
+    // Socket form and the v6 address name the same node.
+    assert.equal(web.whoIs(`[${client.tailscaleIPs()[1]!}]:1234`)?.node.ID, who?.node.ID);
+  } finally {
+    devnet.setPolicy(null);
+  }
+  const plain = web.whoIs(client.tailscaleIPs()[0]!);
+  const until = Date.now() + 5000;
+  let cleared = plain;
+  while (cleared && Object.keys(cleared.capMap).length && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 50));
+    cleared = web.whoIs(client.tailscaleIPs()[0]!);
+  }
+  assert.deepEqual(cleared?.capMap, {}, 'no grants, no capabilities');
+});
