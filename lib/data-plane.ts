@@ -27,6 +27,8 @@ export interface DataPlaneOptions {
   port?: number;
   /** Never use a direct path (debugging); default: TS_DEBUG_ALWAYS_USE_DERP=1. */
   alwaysUseDERP?: boolean;
+  /** Relays other than home's close after this long without a packet; default 60 s (tests shorten it). */
+  derpIdleMs?: number;
 }
 
 export class DataPlane {
@@ -52,7 +54,7 @@ export class DataPlane {
       for (const a of cfg.addresses) stack.addAddress(a.split('/')[0]!);
       this.port = native.wgStart(stack.device, o.nodePrivate, '', o.port ?? 0);
       // TS_DEBUG_ALWAYS_USE_DERP, as in Tailscale: never go direct (tests and measurements of the relay path).
-      native.msStart(stack.device, o.discoPrivate, o.alwaysUseDERP ?? process.env.TS_DEBUG_ALWAYS_USE_DERP === '1');
+      native.msStart(stack.device, o.discoPrivate, o.alwaysUseDERP ?? process.env.TS_DEBUG_ALWAYS_USE_DERP === '1', o.derpIdleMs ?? 0);
       // Until control sends a packet filter, nothing new gets in (replies to our own flows still do).
       native.wgFilterSet(stack.device, [], localPrefixes(cfg));
     } catch (err) {

@@ -61,7 +61,8 @@ export interface NativeContext {
   /** Turns on the inbound packet filter of a WireGuard device and replaces its rules. */
   wgFilterSet(device: number, rules: NativeFilterRule[], local: NativePrefix[]): void;
   /** Tailscale mode: peers reached on paths chosen by disco (direct UDP or DERP); UDP also carries disco and STUN. */
-  msStart(device: number, discoPrivateKey: Uint8Array, derpOnly: boolean): void;
+  /** derpIdleMs: relays other than home's close after this long idle (0: 60 s). */
+  msStart(device: number, discoPrivateKey: Uint8Array, derpOnly: boolean, derpIdleMs: number): void;
   /** Moves the WireGuard link to a fresh UDP socket (port 0: any); returns the new port. */
   wgRebind(device: number, port: number): number;
   /** Adds or updates a peer from the netmap (endpoints as "ip:port"). AllowedIPs through wgPeerAllow. */

@@ -863,11 +863,12 @@ class Context : public Napi::ObjectWrap<Context> {
     return true;
   }
 
-  // msStart(dev, discoPrivateKey[32], derpOnly): Tailscale mode for a device whose WireGuard link is started.
+  // msStart(dev, discoPrivateKey[32], derpOnly, derpIdleMs): Tailscale mode for a device whose WireGuard link
+  // is started. derpIdleMs: close relays other than home's after this long idle (0: the default, 60 s).
   Napi::Value MsStart(const Napi::CallbackInfo& info) {
     MsCall c;
-    if (!info[0].IsNumber() || !Key(info[1], c.disco) || !info[2].IsBoolean()) {
-      Napi::TypeError::New(info.Env(), "msStart(dev, discoPrivateKey[32], derpOnly)").ThrowAsJavaScriptException();
+    if (!info[0].IsNumber() || !Key(info[1], c.disco) || !info[2].IsBoolean() || !ParseRegion(info[3], &c.region)) {
+      Napi::TypeError::New(info.Env(), "msStart(dev, discoPrivateKey[32], derpOnly, derpIdleMs)").ThrowAsJavaScriptException();
       return {};
     }
     c.dev = info[0].As<Napi::Number>().Uint32Value();
@@ -876,7 +877,10 @@ class Context : public Napi::ObjectWrap<Context> {
       MsCall* c = static_cast<MsCall*>(arg);
       ts_device* d = c->ctx->Find(c->dev);
       c->result = d ? ts_device_magicsock(d, c->disco) : UV_ENODEV;
-      if (c->result == 0) ts_link_wg_ms_derp_only(ts_device_wg(d), c->has_key);
+      if (c->result == 0) {
+        ts_link_wg_ms_derp_only(ts_device_wg(d), c->has_key);
+        ts_link_wg_ms_derp_idle(ts_device_wg(d), c->region);
+      }
     }, &c);
     ts_wipe(c.disco, sizeof c.disco);
     if (ok && c.result) CodedError(info.Env(), c.result, "magicsock: start").ThrowAsJavaScriptException();

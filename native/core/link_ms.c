@@ -11,6 +11,10 @@
 
 #define WANT_INTERVAL (1000 * 1000000ULL) /* ask JavaScript for a relay at most once a second per region */
 #define STUN_TIMEOUT (5 * 1000000000ULL)
+/* Relays other than home are dialed on demand and closed after this long without a packet (Tailscale's
+ * magicsock does the same after 60 s). */
+#define DERP_IDLE_DEFAULT (60 * 1000000000ULL)
+#define IDLE_CHECK_MS 5000
 
 void ts_link_ms_derp_endpoint(ts_wg_endpoint *ep, uint32_t region, const uint8_t key[32]) {
   memset(ep, 0, sizeof *ep);
@@ -58,6 +62,7 @@ static void pending_clear(ts_link_region *r) {
 void ts_link_ms_send_derp(ts_link_wg *l, uint32_t region, const uint8_t key[32], const uint8_t *buf, size_t len) {
   ts_link_region *r = region_get(l, region);
   if (!r) return;
+  r->last_active = ts_engine_now_ns();
   if (r->conn && ts_link_derp_connected(r->conn)) {
     ts_link_derp_send(r->conn, key, buf, len);
     return;
@@ -129,6 +134,8 @@ static void derp_packet(void *ctx, ts_link_derp *c, const uint8_t src[32], uint8
   ts_link_wg *l = ctx;
   uint64_t now = ts_engine_now_ns();
   ts_ms_path path = {.kind = TS_MS_PATH_DERP, .region = ts_link_derp_region(c)};
+  ts_link_region *r = region_of(l, c);
+  if (r) r->last_active = now;
   if (ts_disco_is_disco(pkt, len)) {
     ts_ms_disco_input(l->ms, now, pkt, len, &path, src);
     ts_link_ms_after_input(l);
@@ -165,6 +172,26 @@ static void derp_closed(void *ctx, ts_link_derp *c, int err) {
   if (l->ev.derp_state) l->ev.derp_state(l->ev.ctx, r->id, 0, err);
 }
 
+static void on_idle_check(uv_timer_t *t) {
+  ts_link_wg *l = t->data;
+  uint64_t now = ts_engine_now_ns();
+  for (size_t i = 0; i < l->nregions; i++) {
+    ts_link_region *r = &l->regions[i];
+    if (!r->conn || r->id == l->home || now - r->last_active < l->derp_idle_ns) continue;
+    ts_link_derp_free(r->conn); /* JavaScript sees its end close and does not redial a region that is not home */
+    r->conn = NULL;
+    pending_clear(r);
+    if (l->ev.derp_state) l->ev.derp_state(l->ev.ctx, r->id, 0, 0);
+  }
+}
+
+void ts_link_wg_ms_derp_idle(ts_link_wg *l, uint64_t idle_ms) {
+  l->derp_idle_ns = idle_ms ? idle_ms * 1000000ULL : DERP_IDLE_DEFAULT;
+  if (!l->ms) return;
+  uint64_t check = idle_ms && idle_ms / 4 < IDLE_CHECK_MS ? (idle_ms / 4 ? idle_ms / 4 : 1) : IDLE_CHECK_MS;
+  uv_timer_start(&l->idle_timer, on_idle_check, check, check);
+}
+
 int ts_link_wg_derp_attach(ts_link_wg *l, uint32_t region, const char *host, const uint8_t *server_key,
                            int *js_fd) {
   if (!l->ms) return UV_EINVAL;
@@ -176,6 +203,7 @@ int ts_link_wg_derp_attach(ts_link_wg *l, uint32_t region, const char *host, con
   }
   ts_link_derp_cb cb = {.ctx = l, .packet = derp_packet, .connected = derp_connected, .closed = derp_closed};
   int err = 0;
+  r->last_active = ts_engine_now_ns();
   r->conn = ts_link_derp_new(l->engine, region, l->priv, host, server_key, &cb, js_fd, &err);
   return r->conn ? 0 : err;
 }
@@ -262,6 +290,9 @@ int ts_link_wg_magicsock(ts_link_wg *l, const uint8_t disco_priv[32], const ts_l
   l->ms_armed = UINT64_MAX;
   uv_timer_init(ts_engine_loop(l->engine), &l->ms_timer);
   l->ms_timer.data = l;
+  uv_timer_init(ts_engine_loop(l->engine), &l->idle_timer);
+  l->idle_timer.data = l;
+  ts_link_wg_ms_derp_idle(l, 0);
   return 0;
 }
 
@@ -322,6 +353,7 @@ void ts_link_ms_free(ts_link_wg *l) {
   l->nregions = 0;
   if (l->ms) {
     uv_timer_stop(&l->ms_timer);
+    uv_timer_stop(&l->idle_timer);
     ts_ms_free(l->ms);
     l->ms = NULL;
   }

@@ -411,8 +411,11 @@ void ts_link_wg_free(ts_link_wg *l) {
   l->filter = NULL;
   l->netif->output = ts_netif_discard;
   ts_udp_close(&l->udp);
-  l->closing = 3 + ms;
-  if (ms) uv_close((uv_handle_t *)&l->ms_timer, closed);
+  l->closing = 3 + 2 * ms;
+  if (ms) {
+    uv_close((uv_handle_t *)&l->ms_timer, closed);
+    uv_close((uv_handle_t *)&l->idle_timer, closed);
+  }
   uv_close((uv_handle_t *)l->poll, closed);
   uv_close((uv_handle_t *)&l->flush, closed);
   uv_close((uv_handle_t *)&l->timer, closed);

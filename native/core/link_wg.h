@@ -63,6 +63,8 @@ typedef struct ts_link_wg_events {
 /* Switches the link to Tailscale mode: peers are reached on the path magicsock chooses (direct UDP proven by
  * disco, else DERP) instead of WireGuard endpoints, and the UDP socket also carries disco and STUN. Once. */
 int ts_link_wg_magicsock(ts_link_wg *l, const uint8_t disco_priv[32], const ts_link_wg_events *ev);
+/* Relay connections other than home's close after this long without a packet (0: 60 s, the default). */
+void ts_link_wg_ms_derp_idle(ts_link_wg *l, uint64_t idle_ms);
 /* Debugging (Tailscale's TS_DEBUG_ALWAYS_USE_DERP): never prove a direct path; everything goes through DERP. */
 void ts_link_wg_ms_derp_only(ts_link_wg *l, int on);
 /* Adds or updates a peer (WireGuard and magicsock) from the netmap: node key, disco key (NULL: none), home

@@ -12,6 +12,7 @@ typedef struct ts_link_region {
   uint32_t id;
   ts_link_derp *conn;
   uint64_t last_want; /* when JavaScript was last asked to connect (rate limit) */
+  uint64_t last_active; /* last packet sent or received through it */
   struct ts_link_pending {
     uint8_t key[32];
     size_t len;
@@ -63,6 +64,8 @@ struct ts_link_wg {
   ts_link_wg_events ev;
   uv_timer_t ms_timer;
   uint64_t ms_armed;
+  uv_timer_t idle_timer; /* closes relay connections other than home's when idle */
+  uint64_t derp_idle_ns;
   ts_link_region *regions;
   size_t nregions;
   uint32_t home;
