@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The native addon under AddressSanitizer and UndefinedBehaviorSanitizer, driven by the JavaScript tests that
-# reach the engine, the socket bridge and the WireGuard link (which the C unit tests cannot reach without a
-# Node around them). The addon is built in a scratch copy of the native tree, loaded through TSNET_PREBUILD,
-# and node runs with the ASan runtime preloaded (leak checking off: V8 and Node keep memory until exit).
+# reach the engine, the socket bridge, the WireGuard link, magicsock and the DERP transport (which the C unit
+# tests cannot reach without a Node around them). The addon is built in a scratch copy of the native tree,
+# loaded through TSNET_PREBUILD, and node runs with the ASan runtime preloaded (leak checking off: V8 and
+# Node keep memory until exit).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -20,4 +21,4 @@ RT=$($CLANG -print-file-name=libclang_rt.asan-x86_64.so)
 echo "== JavaScript tests against the ASan+UBSan addon"
 TSNET_PREBUILD=$OUT LD_PRELOAD=$RT ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:allocator_may_return_null=1 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  node --import tsx --test --test-reporter=spec test/netstack.test.ts "$@"
+  node --import tsx --test --test-reporter=spec test/netstack.test.ts test/magicsock.test.ts "$@"
