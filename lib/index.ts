@@ -10,6 +10,7 @@ export { TailnetPacketSocket } from './net/packet.js';
 export type { DialOptions, ListenOptions } from './net/netstack.js';
 export { Server, DEFAULT_CONTROL_URL } from './server.js';
 export type { ServerOptions, Status, WhoIs } from './server.js';
+export type { LoopbackInfo } from './loopback.js';
 export { startDevnet } from './devnet/index.js';
 export type { Devnet, DevnetOptions } from './devnet/index.js';
 export { MemoryStore, FileStore } from './control/store.js';

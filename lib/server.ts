@@ -15,6 +15,7 @@ import { capsGranted } from './control/filter.js';
 import type { CapMap, Node, UserProfile } from './control/tailcfg.js';
 import { closedError } from './net/errors.js';
 import { Netstack } from './net/netstack.js';
+import { Loopback, type LoopbackInfo } from './loopback.js';
 import { TailnetNode } from './node.js';
 import { chooseAuthKey } from './oauth-key.js';
 
@@ -140,6 +141,7 @@ export class Server extends TailnetNode {
   #plane: DataPlane | undefined;
   #closed = false;
   #ready: Promise<void> | undefined;
+  #loopback: Promise<Loopback> | undefined;
 
   constructor(options: ServerOptions = {}) {
     super();
@@ -376,6 +378,20 @@ export class Server extends TailnetNode {
     return null;
   }
 
+  /**
+   * tsnet's Loopback(): a 127.0.0.1 listener serving a SOCKS5 proxy onto the tailnet and the LocalAPI (status,
+   * whois) over HTTP; started once, later calls return the same address and credentials (lib/loopback.ts).
+   */
+  async loopback(): Promise<LoopbackInfo> {
+    if (this.#closed) throw closedError('Server.loopback');
+    // Assigned before any await, so close() always finds (and closes) a listener being started.
+    this.#loopback ??= this.start().then(() => Loopback.start(this)).catch((err: unknown) => {
+      this.#loopback = undefined;
+      throw err;
+    });
+    return (await this.#loopback).info;
+  }
+
   /** Leaves the tailnet (an ephemeral node logs out first) and frees everything. */
   async close(): Promise<void> {
     if (this.#closed) {
@@ -384,6 +400,7 @@ export class Server extends TailnetNode {
     this.#closed = true;
     await this.#ready?.catch(() => undefined);
     if (this.#opts.ephemeral) await this.#control?.logout().catch(() => undefined);
+    await this.#loopback?.then((lb) => lb.close(), () => undefined);
     await this.closeClients();
     await this.#control?.close();
     this.#plane?.close();
