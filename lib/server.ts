@@ -15,7 +15,7 @@ import { capsGranted } from './control/filter.js';
 import type { CapMap, Node, UserProfile } from './control/tailcfg.js';
 import { closedError } from './net/errors.js';
 import { Netstack } from './net/netstack.js';
-import { Loopback, type LoopbackInfo } from './loopback.js';
+import { Loopback, type LoopbackInfo } from './loopback/index.js';
 import { TailnetNode } from './node.js';
 import { chooseAuthKey } from './oauth-key.js';
 

@@ -8,7 +8,7 @@ import * as net from 'node:net';
 import { startDevnet, type Devnet } from '../lib/devnet/index.js';
 import { MemoryStore } from '../lib/control/store.js';
 import { Server } from '../lib/server.js';
-import type { LoopbackInfo } from '../lib/loopback.js';
+import type { LoopbackInfo } from '../lib/loopback/index.js';
 
 let devnet: Devnet;
 let web: Server;

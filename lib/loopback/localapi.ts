@@ -1,0 +1,99 @@
+// The loopback listener's LocalAPI over HTTP under /localapi/v0/ (a read-only subset: status and whois),
+// guarded as Tailscale's LocalAPI handler is.
+import type * as http from 'node:http';
+import * as net from 'node:net';
+import { safeEqual } from './credentials.js';
+import type { LoopbackHost } from './index.js';
+
+// Go's strconv.ParseBool spellings of false (for ?peers=false).
+const FALSE = new Set(['0', 'f', 'F', 'false', 'FALSE', 'False']);
+
+/** As Tailscale's LocalAPI handler: the Host must be the LocalAPI's pseudo-host or a loopback host:port. */
+function validHost(h: string): boolean {
+  if (h === '' || h === 'local-tailscaled.sock') return true;
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):\d+$/.exec(h);
+  const name = m?.[1] ?? m?.[2];
+  if (!name) return false;
+  if (name === 'localhost') return true;
+  return net.isIPv4(name) ? name.startsWith('127.') : name === '::1';
+}
+
+/** The basic-auth password, or null if the header is missing or malformed. */
+function basicPassword(header: string | undefined): string | null {
+  const m = /^basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header ?? '');
+  if (!m) return null;
+  const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
+  const i = decoded.indexOf(':');
+  return i < 0 ? null : decoded.slice(i + 1);
+}
+
+/** "ip" or "ip:port" or "[ip6]:port" to an IP (v4-mapped IPv6 as IPv4), or null. */
+function whoIsAddress(v: string): string | null {
+  let ip = v;
+  if (!net.isIP(v)) {
+    const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(v);
+    ip = m?.[1] ?? m?.[2] ?? '';
+    if (!m || !net.isIP(ip) || Number(m[3]) > 65535) return null;
+  }
+  return /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(ip) ? ip.slice(7) : ip;
+}
+
+export function serveLocalAPI(req: http.IncomingMessage, res: http.ServerResponse, host: LoopbackHost, cred: string): void {
+  const send = (code: number, body: string, type = 'text/plain; charset=utf-8') => {
+    res.writeHead(code, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body) });
+    res.end(body);
+  };
+  const json = (v: unknown) => send(200, `${JSON.stringify(v, null, '\t')}\n`, 'application/json');
+  // tsnet checks this header first, for every path: browsers cannot send it cross-origin without a preflight.
+  if (req.headers['sec-tailscale'] !== 'localapi') return send(403, "missing 'Sec-Tailscale: localapi' header");
+  // Then the LocalAPI's own checks: no browser context (Referer, Origin), a loopback Host (DNS rebinding).
+  if (req.headers.referer !== undefined || req.headers.origin !== undefined || !validHost(req.headers.host ?? '')) {
+    return send(403, 'invalid localapi request\n');
+  }
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  res.setHeader('X-Frame-Options', 'DENY');
+  res.setHeader('Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'");
+  const pass = basicPassword(req.headers.authorization);
+  if (pass === null) {
+    res.setHeader('WWW-Authenticate', 'Basic realm="localapi"');
+    return send(401, 'auth required\n');
+  }
+  if (!safeEqual(pass, cred)) return send(403, 'bad password\n');
+
+  let url: URL;
+  try {
+    url = new URL(req.url ?? '/', 'http://local-tailscaled.sock');
+  } catch {
+    return send(400, 'bad request\n');
+  }
+  if (url.pathname === '/localapi/v0/status') {
+    const st = host.status();
+    const peers = !FALSE.has(url.searchParams.get('peers') ?? '');
+    if (!st) return json({ BackendState: 'NoState', TailscaleIPs: [] });
+    // Our Status (camelCase), plus Tailscale's two most used ipnstate.Status fields under their own names.
+    const body: Record<string, unknown> = { BackendState: st.backendState, TailscaleIPs: st.tailscaleIPs, ...st };
+    if (!peers) delete body.peers;
+    return json(body);
+  }
+  if (url.pathname === '/localapi/v0/whois') {
+    const addr = url.searchParams.get('addr') ?? '';
+    if (!addr) return send(400, "missing 'addr' parameter\n");
+    let ip: string | null;
+    if (addr.startsWith('nodekey:')) {
+      if (!/^nodekey:[0-9a-f]{64}$/.test(addr)) return send(400, "invalid nodekey in 'addr' parameter\n");
+      const st = host.status();
+      const self = st?.self.Key === addr ? st.tailscaleIPs : undefined;
+      ip = (self ?? st?.peers.find((p) => p.publicKey === addr)?.tailscaleIPs)?.[0] ?? null;
+      if (!ip) return send(404, 'no match for IP:port\n');
+    } else {
+      ip = whoIsAddress(addr);
+      if (!ip) return send(400, "invalid 'addr' parameter\n");
+    }
+    const who = host.whoIs(ip);
+    if (!who) return send(404, 'no match for IP:port\n');
+    // apitype.WhoIsResponse: Node and UserProfile are never null in a success.
+    const profile = who.userProfile ?? { ID: who.node.User ?? 0, LoginName: '', DisplayName: '' };
+    return json({ Node: who.node, UserProfile: profile, CapMap: who.capMap });
+  }
+  return send(404, '404 page not found\n');
+}
