@@ -263,3 +263,30 @@ test('whoIs carries the capability map that the tailnet grants give the caller t
   }
   assert.deepEqual(cleared?.capMap, {}, 'no grants, no capabilities');
 });
+
+test('without an auth key the node asks a person: the login URL goes to userLogf and the authURL event, then up() completes', async () => {
+  const saved = { a: process.env.TS_AUTHKEY, b: process.env.TS_AUTH_KEY, c: process.env.TS_CLIENT_SECRET };
+  delete process.env.TS_AUTHKEY;
+  delete process.env.TS_AUTH_KEY;
+  delete process.env.TS_CLIENT_SECRET;
+  const said: string[] = [];
+  const s = new Server({ hostname: 'person', controlURL: devnet.controlURL, store: new MemoryStore(), ephemeral: true, userLogf: (m) => said.push(m) });
+  try {
+    const url = new Promise<string>((resolve) => s.once('authURL', resolve));
+    const up = s.up();
+    const u = await url;
+    assert.match(u, /^https?:\/\//);
+    assert.ok(said.some((m) => m.includes(u)), `userLogf got the URL: ${JSON.stringify(said)}`);
+    assert.equal(s.status(), null, 'not up before approval');
+    devnet.approve(u, { user: 'person@example.com' });
+    const st = await up;
+    assert.equal(st.backendState, 'Running');
+    // Peers see the node under the person who approved it.
+    const deadline = Date.now() + 5000;
+    while (!web.whoIs(st.tailscaleIPs[0]!) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(web.whoIs(st.tailscaleIPs[0]!)?.userProfile?.LoginName, 'person@example.com');
+  } finally {
+    await s.close().catch(() => undefined);
+    Object.assign(process.env, Object.fromEntries(Object.entries(saved).filter(([, v]) => v !== undefined)));
+  }
+});
