@@ -56,7 +56,8 @@ async function startPair(prefix: string): Promise<{ server: LineChild; client: L
 
 /** The client fetches the served blob from `host` (MagicDNS name) and checks it; the time goes to the report. */
 async function fetchBlob(t: TestContext, client: LineChild, host: string, sha256: string): Promise<void> {
-  const r = await client.call({ op: 'fetch', host, port: PORT, timeoutMs: 15_000 }, 20_000);
+  // Through the relay this takes 3-9 s on this 2-core machine (CPU-bound: docs/performance.md); the limit leaves room for a busy CI.
+  const r = await client.call({ op: 'fetch', host, port: PORT, timeoutMs: 30_000 }, 35_000);
   assert.equal(r.error, undefined, `fetch failed: ${String(r.error)}`);
   assert.equal(r.status, 200);
   assert.equal(r.bytes, BLOB_BYTES);
@@ -117,7 +118,7 @@ after(async () => {
 // Each node also reports 127.0.0.1 as an endpoint (right when nodes share a machine); in another namespace that
 // is the sender's own loopback, so disco must pick the address that answers: a's veth address.
 test('baseline: UDP between the namespaces allowed, b fetches 20 MB from a by MagicDNS name',
-  { skip, timeout: 30_000 }, async (t) => {
+  { skip, timeout: 50_000 }, async (t) => {
     topo.allowUdpBetweenNodes();
     const { server, client, serverName, sha256 } = await startPair('direct');
     try {
@@ -149,7 +150,7 @@ test('control: the hub drops UDP between a and b; UDP to the hub and TCP between
 });
 
 test('scenario (b): UDP between a and b dropped, b still fetches 20 MB from a, through the DERP relay',
-  { skip, timeout: 30_000 }, async (t) => {
+  { skip, timeout: 50_000 }, async (t) => {
     topo.blockUdpBetweenNodes();
     const { server, client, serverName, sha256 } = await startPair('relayed');
     try {
