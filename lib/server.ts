@@ -38,6 +38,15 @@ export interface ServerOptions {
    * a tagged auth key when no auth key is set; needs advertiseTags. Default: TS_CLIENT_SECRET.
    */
   clientSecret?: string;
+  /**
+   * Workload identity federation (needs `import 'tsnet/identity-federation'`): the federated client ID (optionally
+   * "?ephemeral=false&preauthorized=true") with either an OIDC ID token or an audience to fetch one for; used when
+   * there is neither an auth key nor a client secret; needs advertiseTags. Default: TS_CLIENT_ID, TS_ID_TOKEN,
+   * TS_AUDIENCE.
+   */
+  clientID?: string;
+  idToken?: string;
+  audience?: string;
   /** Coordination server; default: TS_CONTROL_URL or Tailscale's. */
   controlURL?: string;
   ephemeral?: boolean;
@@ -146,7 +155,7 @@ export class Server extends TailnetNode {
   constructor(options: ServerOptions = {}) {
     super();
     if (typeof options !== 'object' || options === null) throw new TypeError('new Server(options): options must be an object');
-    for (const k of ['hostname', 'dir', 'authKey', 'clientSecret', 'controlURL'] as const) {
+    for (const k of ['hostname', 'dir', 'authKey', 'clientSecret', 'clientID', 'idToken', 'audience', 'controlURL'] as const) {
       if (options[k] !== undefined && typeof options[k] !== 'string') throw new TypeError(`${k} must be a string`);
     }
     if (options.controlURL !== undefined && !/^https?:\/\//.test(options.controlURL)) {
@@ -172,10 +181,14 @@ export class Server extends TailnetNode {
     const o = this.#opts;
     const store = o.store ?? (o.ephemeral ? new MemoryStore() : new FileStore(o.dir ?? defaultDir(o.hostname)));
     const controlURL = o.controlURL ?? process.env.TS_CONTROL_URL ?? DEFAULT_CONTROL_URL;
-    // authKey, TS_AUTHKEY, TS_AUTH_KEY, else an OAuth client secret exchanged for a key (lib/oauth-key.ts).
+    // authKey, TS_AUTHKEY, TS_AUTH_KEY, else an OAuth client secret exchanged for a key (lib/oauth-key.ts), else
+    // workload identity federation if enabled (lib/identity-federation.ts).
     const authKey = await chooseAuthKey({
       authKey: o.authKey,
       clientSecret: o.clientSecret,
+      clientID: o.clientID,
+      idToken: o.idToken,
+      audience: o.audience,
       tags: o.advertiseTags,
       store,
       controlURL,

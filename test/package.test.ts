@@ -70,11 +70,12 @@ test('the prebuild is self-contained and a packed tarball installs from it witho
     execFileSync('npm', ['install', '--offline', '--no-audit', '--no-fund', path.join(tmp, tgz)], { cwd: app, stdio: 'pipe' });
     const installed = path.join(app, 'node_modules', 'tsnet');
     assert.ok(!fs.existsSync(path.join(installed, 'build')), 'install did not compile');
-    const r = run(['-e', `console.log(require('node-gyp-build').resolve(${JSON.stringify(installed)})); console.log(require('tsnet').loadNative().abi)`], { cwd: app });
+    const r = run(['-e', `console.log(require('node-gyp-build').resolve(${JSON.stringify(installed)})); console.log(require('tsnet').loadNative().abi); console.log(typeof require('tsnet/identity-federation').enableIdentityFederation)`], { cwd: app });
     assert.equal(r.status, 0, r.stderr);
-    const [resolved, abi] = r.stdout.trim().split('\n');
+    const [resolved, abi, federation] = r.stdout.trim().split('\n');
     assert.match(resolved ?? '', /prebuilds\/.*tsnet\.node$/);
     assert.equal(Number(abi), NATIVE_ABI);
+    assert.equal(federation, 'function', 'the tsnet/identity-federation subpath export loads');
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
