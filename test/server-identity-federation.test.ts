@@ -16,6 +16,7 @@ import { startDevnet, type Devnet } from '../lib/devnet/index.js';
 import { MemoryStore } from '../lib/control/store.js';
 import type { OAuthKeyError } from '../lib/oauth-key.js';
 import { Server, type ServerOptions, type Status } from '../lib/server.js';
+import { clearEnv, upWithEnv } from './fixtures/env.js';
 import { parseClientID } from '../lib/identity-federation.js'; // enables the feature in this process
 
 const CLIENT_ID = 'kFED123CNTRL';
@@ -42,7 +43,7 @@ let controlURL: string;
 let calls: Call[] = [];
 const tunnels = new Set<net.Socket>();
 const ENV = ['TS_AUTHKEY', 'TS_AUTH_KEY', 'TS_CLIENT_SECRET', 'TS_CLIENT_ID', 'TS_ID_TOKEN', 'TS_AUDIENCE', 'TSNET_FORCE_LOGIN', 'ACTIONS_ID_TOKEN_REQUEST_URL', 'ACTIONS_ID_TOKEN_REQUEST_TOKEN'] as const;
-const savedEnv = new Map<string, string | undefined>();
+let restoreEnv: () => void = () => undefined;
 
 const basic = (user: string): string => `Basic ${Buffer.from(`${user}:`).toString('base64')}`;
 
@@ -111,10 +112,7 @@ function tunnel(req: http.IncomingMessage, socket: net.Socket, head: Buffer): vo
 }
 
 before(async () => {
-  for (const k of ENV) {
-    savedEnv.set(k, process.env[k]);
-    delete process.env[k];
-  }
+  restoreEnv = clearEnv(ENV);
   devnet = await startDevnet();
   front = http.createServer((req, res) => {
     let body = '';
@@ -135,10 +133,7 @@ after(async () => {
   front.closeAllConnections();
   await new Promise((r) => front.close(r));
   await devnet.close();
-  for (const [k, v] of savedEnv) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
+  restoreEnv();
 });
 
 beforeEach(() => {
@@ -146,18 +141,6 @@ beforeEach(() => {
 });
 
 const base = (hostname: string): ServerOptions => ({ hostname, controlURL, store: new MemoryStore(), advertiseTags: [TAG] });
-
-/** Brings a Server up with environment variables set (before() cleared them), then closes it and clears them. */
-async function upWithEnv(env: Partial<Record<(typeof ENV)[number], string>>, options: ServerOptions): Promise<Status> {
-  Object.assign(process.env, env);
-  const s = new Server(options);
-  try {
-    return await s.up();
-  } finally {
-    for (const k of Object.keys(env)) delete process.env[k];
-    await s.close();
-  }
-}
 
 /** start() must reject with `code` (and a message matching `message`) before any API call. */
 async function rejectsBeforeAPI(options: ServerOptions, code: string, message: RegExp): Promise<void> {
