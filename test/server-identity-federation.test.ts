@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import { startDevnet, type Devnet } from '../lib/devnet/index.js';
 import { MemoryStore } from '../lib/control/store.js';
 import type { OAuthKeyError } from '../lib/oauth-key.js';
-import { Server, type ServerOptions, type Status } from '../lib/server.js';
+import { Server, type ServerOptions } from '../lib/server.js';
 import { clearEnv, upWithEnv } from './fixtures/env.js';
 import { parseClientID } from '../lib/identity-federation.js'; // enables the feature in this process
 
