@@ -25,6 +25,8 @@ import { boxOpen, boxSeal } from '../lib/devnet/derp/nacl.js';
 import { startDerpServer, type DerpServer, type DerpServerOptions } from '../lib/devnet/derp/server.js';
 import { dialDERPRegion, type DERPDialError } from '../lib/magicsock/derp-dial.js';
 import { DERPManager } from '../lib/magicsock/derp-manager.js';
+import { httpsLatency } from '../lib/magicsock/https-latency.js';
+import { startDevnet } from '../lib/devnet/index.js';
 import { chooseHomeRegion, localEndpoints, mergeEndpoints, Netcheck, type NetcheckReport, type STUNTarget } from '../lib/magicsock/netcheck.js';
 
 const root = path.join(__dirname, '..');
@@ -538,6 +540,7 @@ test('Netcheck: targets per STUN node, report when all answered or on the round 
     intervalMs: 100,
     onReport: (r) => reports.push(r),
     lastDERPActivity: () => undefined,
+    httpsLatency: null, // these regions are documentation addresses: never dial them
   });
   nc.setRegions(regs);
   nc.start();
@@ -571,4 +574,37 @@ test('Netcheck: targets per STUN node, report when all answered or on the round 
   await sleep(300);
   assert.equal(probes.length, n, 'no rounds after stop()');
   assert.equal(reports.length, 2);
+});
+
+test('Netcheck: with no STUN answer (UDP blocked) the home region follows HTTPS latency; httpsLatency measures a real relay', async () => {
+  const regs = regionsMap({ 1: {}, 2: {}, 3: {} });
+  const measured: number[] = [];
+  const reports: NetcheckReport[] = [];
+  const nc = new Netcheck({
+    probe: () => undefined, // nothing ever answers
+    roundTimeoutMs: 50,
+    intervalMs: 60_000,
+    onReport: (r) => reports.push(r),
+    httpsLatency: async (reg) => {
+      measured.push(reg.id);
+      if (reg.id === 3) throw new Error('unreachable');
+      return reg.id === 2 ? 12 : 40;
+    },
+  });
+  nc.setRegions(regs);
+  nc.start();
+  await until(() => reports.length === 1, 'report after the HTTPS fallback');
+  nc.stop();
+  assert.deepEqual(measured.sort(), [1, 2, 3]);
+  assert.equal(reports[0]!.home, 2, 'the lowest HTTPS latency wins');
+  assert.deepEqual([...reports[0]!.latencies].sort(), [[1, 40], [2, 12]]);
+  assert.deepEqual(reports[0]!.mapped, [], 'no STUN, no mapped address');
+
+  const dn = await startDevnet(); // its relay on 127.0.0.1, InsecureForTests
+  try {
+    const ms = await httpsLatency(derpRegionsFrom(dn.derpMap)[0]!);
+    assert.ok(ms > 0 && ms < 3000, `latency ${ms} ms`);
+  } finally {
+    await dn.close();
+  }
 });

@@ -11,6 +11,7 @@
 import { lookup } from 'node:dns/promises';
 import type { EngineDERPNode, EngineDERPRegion } from '../control/engine-config.js';
 import { joinHostPort, normalizeHostPort } from './endpoints.js';
+import { httpsLatency } from './https-latency.js';
 
 export { localEndpoints, mergeEndpoints, type Endpoint, type LocalEndpoint } from './endpoints.js';
 
@@ -111,6 +112,11 @@ export interface NetcheckOptions {
   /** When a region last delivered DERP traffic (ms since epoch): hysteresis input. */
   lastDERPActivity?(regionID: number): number | undefined;
   onReport(report: NetcheckReport): void;
+  /**
+   * When a round gets no STUN answer at all (UDP blocked), each region's latency is measured over HTTPS instead
+   * (default: httpsLatency, HEAD /derp/latency-check), so the home region still follows latency. null: off.
+   */
+  httpsLatency?: ((region: EngineDERPRegion) => Promise<number>) | null;
   logf?: (m: string) => void;
 }
 
@@ -243,8 +249,31 @@ export class Netcheck {
 
   private finish(r: Round): void {
     if (this.round !== r) return;
-    this.round = null;
     if (r.timer) clearTimeout(r.timer);
+    r.timer = null;
+    const measure = this.o.httpsLatency === undefined ? httpsLatency : this.o.httpsLatency;
+    const measurable = this.regions.filter((reg) => !reg.noMeasureNoHome && reg.nodes.some((n) => !n.stunOnly));
+    if (r.latencies.size > 0 || !measure || measurable.length === 0) {
+      this.complete(r);
+      return;
+    }
+    // No STUN answer: UDP is probably blocked. The round stays current (no second round starts) meanwhile.
+    const epoch = this.epoch;
+    void Promise.all(
+      measurable.map((reg) =>
+        measure(reg).then(
+          (ms) => void r.latencies.set(reg.id, ms),
+          (e: unknown) => this.log(`netcheck: HTTPS latency to region ${reg.id}: ${(e as Error).message}`),
+        ),
+      ),
+    ).then(() => {
+      if (this.round === r && this.epoch === epoch) this.complete(r);
+    });
+  }
+
+  private complete(r: Round): void {
+    if (this.round !== r) return;
+    this.round = null;
     const now = Date.now();
     this.history = this.history.filter((h) => now - h.at <= REPORT_HISTORY_MS);
     const bestRecent = new Map<number, number>();
