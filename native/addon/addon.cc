@@ -37,10 +37,23 @@ namespace {
 constexpr uint32_t kNativeAbi = 6;
 
 // ---- the shared engine ----
+// By default the engine runs inline: no engine thread; the main thread's Node loop drives the engine's
+// loop (its epoll descriptor is watched like any socket). A round trip then costs two thread wake-ups,
+// as with plain Node TCP, instead of six, and on a 2-core machine throughput is higher too; the price is
+// that lwIP, WireGuard and the crypto share the JavaScript thread. TSNET_ENGINE=thread gives the engine
+// its own thread. docs/performance.md has the measurements.
+struct InlineDriver {
+  ts_engine* engine;
+  uv_poll_t poll;
+  uv_timer_t timer;
+  int open_handles = 2;
+};
+
 struct Shared {
   std::mutex mu;
   ts_engine* engine = nullptr;
   ts_stack* stack = nullptr;
+  InlineDriver* driver = nullptr;
   int refs = 0;
 };
 Shared& shared() {
@@ -51,18 +64,61 @@ Shared& shared() {
 void StartStack(ts_engine* e, void* arg) { *static_cast<ts_stack**>(arg) = ts_stack_start(e); }
 void StopStack(ts_engine*, void* arg) { ts_stack_stop(static_cast<ts_stack*>(arg)); }
 
-ts_engine* AcquireEngine() {
+void DriveInline(InlineDriver* d) {
+  int t = ts_engine_run_inline(d->engine);
+  if (t < 0) uv_timer_stop(&d->timer);
+  else uv_timer_start(&d->timer, [](uv_timer_t* h) { DriveInline(static_cast<InlineDriver*>(h->data)); },
+                      static_cast<uint64_t>(t), 0);
+}
+
+InlineDriver* StartDriver(ts_engine* e, uv_loop_t* loop) {
+  auto* d = new InlineDriver();
+  d->engine = e;
+  if (uv_poll_init(loop, &d->poll, ts_engine_backend_fd(e)) != 0) {
+    delete d;
+    return nullptr;
+  }
+  uv_timer_init(loop, &d->timer);
+  d->poll.data = d;
+  d->timer.data = d;
+  // The driver never keeps Node alive by itself: sockets and the event channel hold their own refs.
+  uv_unref(reinterpret_cast<uv_handle_t*>(&d->poll));
+  uv_unref(reinterpret_cast<uv_handle_t*>(&d->timer));
+  uv_poll_start(&d->poll, UV_READABLE, [](uv_poll_t* h, int, int) { DriveInline(static_cast<InlineDriver*>(h->data)); });
+  DriveInline(d);
+  return d;
+}
+
+void StopDriver(InlineDriver* d) {
+  auto done = [](uv_handle_t* h) {
+    auto* d = static_cast<InlineDriver*>(h->data);
+    if (--d->open_handles == 0) delete d;
+  };
+  uv_close(reinterpret_cast<uv_handle_t*>(&d->poll), done);
+  uv_close(reinterpret_cast<uv_handle_t*>(&d->timer), done);
+}
+
+bool WantInline(uv_loop_t* loop) {
+  const char* m = getenv("TSNET_ENGINE");
+  // Only the main thread's loop drives: it outlives every worker that might share the engine. An engine
+  // first wanted by a worker gets its own thread.
+  return !(m && strcmp(m, "thread") == 0) && loop == uv_default_loop();
+}
+
+ts_engine* AcquireEngine(uv_loop_t* loop) {
   Shared& s = shared();
   std::lock_guard<std::mutex> lock(s.mu);
   if (s.refs == 0) {
     s.engine = ts_engine_new(nullptr);
     if (!s.engine) return nullptr;
-    if (ts_engine_start(s.engine) != 0) {
+    bool inl = WantInline(loop);
+    if ((inl ? ts_engine_start_inline(s.engine) : ts_engine_start(s.engine)) != 0) {
       ts_engine_free(s.engine);
       s.engine = nullptr;
       return nullptr;
     }
     ts_engine_call_sync(s.engine, StartStack, &s.stack);
+    if (inl) s.driver = StartDriver(s.engine, loop);
   }
   s.refs++;
   return s.engine;
@@ -73,6 +129,8 @@ void ReleaseEngine() {
   std::lock_guard<std::mutex> lock(s.mu);
   if (--s.refs == 0) {
     ts_engine_call_sync(s.engine, StopStack, s.stack);
+    if (s.driver) StopDriver(s.driver);
+    s.driver = nullptr;
     ts_engine_free(s.engine);
     s.engine = nullptr;
     s.stack = nullptr;
@@ -248,7 +306,9 @@ class Context : public Napi::ObjectWrap<Context> {
       Napi::TypeError::New(env, "Context(onEvents): onEvents must be a function").ThrowAsJavaScriptException();
       return;
     }
-    engine_ = AcquireEngine();
+    uv_loop_t* loop = nullptr;
+    napi_get_uv_event_loop(env, &loop);
+    engine_ = AcquireEngine(loop);
     if (!engine_) {
       Napi::Error::New(env, "tsnet: could not start the engine thread").ThrowAsJavaScriptException();
       return;

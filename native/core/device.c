@@ -45,7 +45,7 @@ static void deliver_memory(uv_idle_t *h) {
   }
   d->memq_head = (d->memq_head + n) % MEMQ_CAP;
   d->memq_count -= n;
-  ts_tcp_flush(&d->tcp);
+  ts_tcp_input_done(&d->tcp);
   if (!d->memq_count) uv_idle_stop(&d->deliver);
 }
 

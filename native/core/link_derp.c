@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -18,7 +19,7 @@ struct ts_link_derp {
   int fd;
   uv_poll_t poll;
   uv_timer_t timer;
-  uv_prepare_t flush; /* active while sends wait for the end of the loop turn */
+  ts_engine_deferred flush; /* queued while sends wait for the end of the loop turn */
   int poll_events;
   uint64_t armed;   /* deadline the timer is set for (UINT64_MAX: none) */
   int dead;         /* the connection is over; waiting for the owner's free */
@@ -38,7 +39,7 @@ static void finish(ts_link_derp *c, int err) {
   if (c->poll_events) uv_poll_stop(&c->poll);
   c->poll_events = 0;
   uv_timer_stop(&c->timer);
-  uv_prepare_stop(&c->flush);
+  ts_engine_defer_cancel(c->engine, &c->flush);
   if (c->cb.closed) c->cb.closed(c->cb.ctx, c, err);
 }
 
@@ -80,9 +81,8 @@ static int flush_out(ts_link_derp *c) {
 }
 
 /* Packets sent during one loop turn leave in one write, just before the loop would block. */
-static void on_flush(uv_prepare_t *h) {
-  ts_link_derp *c = h->data;
-  uv_prepare_stop(h);
+static void on_flush(ts_engine_deferred *d) {
+  ts_link_derp *c = (ts_link_derp *)((char *)d - offsetof(ts_link_derp, flush));
   update(c);
 }
 
@@ -210,8 +210,7 @@ ts_link_derp *ts_link_derp_new(ts_engine *e, uint32_t region, const uint8_t node
   c->poll.data = c;
   uv_timer_init(loop, &c->timer);
   c->timer.data = c;
-  uv_prepare_init(loop, &c->flush);
-  c->flush.data = c;
+  c->flush.fn = on_flush;
   update(c);
   *err = 0;
   return c;
@@ -230,9 +229,9 @@ static void closed_handle(uv_handle_t *h) {
 void ts_link_derp_free(ts_link_derp *c) {
   if (!c) return;
   c->dead = 1;
-  c->closing = 3;
+  ts_engine_defer_cancel(c->engine, &c->flush);
+  c->closing = 2;
   uv_close((uv_handle_t *)&c->poll, closed_handle);
-  uv_close((uv_handle_t *)&c->flush, closed_handle);
   uv_close((uv_handle_t *)&c->timer, closed_handle);
 }
 
@@ -251,7 +250,7 @@ int ts_link_derp_send(ts_link_derp *c, const uint8_t dst[32], const uint8_t *pkt
   }
   c->st.tx_packets++;
   c->st.tx_bytes += len;
-  if (!uv_is_active((uv_handle_t *)&c->flush)) uv_prepare_start(&c->flush, on_flush);
+  ts_engine_defer(c->engine, &c->flush);
   return 0;
 }
 

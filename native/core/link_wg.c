@@ -1,5 +1,6 @@
 #include "link_wg.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -39,7 +40,7 @@ int ts_link_wg_udp_addr(ts_udp_addr *a, const ts_wg_endpoint *ep) {
 /* ---- output ---- */
 static void update_poll(ts_link_wg *l);
 static void on_timer(uv_timer_t *t);
-static void on_flush(uv_prepare_t *h);
+static void on_flush(ts_engine_deferred *d);
 
 static void schedule(ts_link_wg *l) {
   uint64_t next = ts_wg_next_deadline(l->wg);
@@ -56,7 +57,7 @@ static void schedule(ts_link_wg *l) {
 }
 
 void ts_link_wg_want_flush(ts_link_wg *l) {
-  if (!uv_is_active((uv_handle_t *)&l->flush)) uv_prepare_start(&l->flush, on_flush);
+  ts_engine_defer(l->engine, &l->flush);
 }
 #define want_flush ts_link_wg_want_flush
 
@@ -252,12 +253,11 @@ static void netif_out(void *ctx, struct pbuf *p) {
   if (l->ms) ts_link_ms_schedule(l);
 }
 
-static void on_flush(uv_prepare_t *h) {
-  ts_link_wg *l = h->data;
-  uv_prepare_stop(h);
-  if (l->rx_flush) { /* relayed packets came in this turn: acknowledge them now (see on_readable) */
+static void on_flush(ts_engine_deferred *d) {
+  ts_link_wg *l = (ts_link_wg *)((char *)d - offsetof(ts_link_wg, flush));
+  if (l->rx_flush) { /* relayed packets came in this turn (see on_readable) */
     l->rx_flush = 0;
-    ts_tcp_flush(l->tcp);
+    ts_tcp_input_done(l->tcp);
   }
   int r = ts_udp_tx_flush(&l->udp, &l->tx);
   (void)r; /* -EAGAIN leaves the rest queued: POLLOUT resumes it; hard errors are counted by the batch */
@@ -279,11 +279,9 @@ static void on_readable(ts_link_wg *l) {
       ts_ms_path path = {.kind = TS_MS_PATH_UDP, .addr = *d.from};
       ts_link_wg_input(l, now, wall, d.data, d.len, &src, &path);
     }
+    if (l->rx.nmsgs < l->rx.slots) break; /* a short batch emptied the socket: spare the EAGAIN call */
   }
-  /* ACKs that lwIP delayed (it acknowledges every second segment at once) go out now, not at its 250 ms
-   * tick. Holding them 1 ms so a reply could carry them was measured slower for request/response
-   * (p50 +15-20 us, docs/performance.md), so each received batch is acknowledged at once. */
-  ts_tcp_flush(l->tcp);
+  ts_tcp_input_done(l->tcp);
   if (ts_udp_tx_pending(&l->tx)) want_flush(l);
   schedule(l);
   if (l->ms) ts_link_ms_schedule(l);
@@ -370,8 +368,7 @@ ts_link_wg *ts_link_wg_new(ts_engine *e, ts_netif *netif, ts_tcp_host *tcp, cons
   uv_loop_t *loop = ts_engine_loop(e);
   uv_poll_init(loop, l->poll, l->udp.fd);
   l->poll->data = l;
-  uv_prepare_init(loop, &l->flush);
-  l->flush.data = l;
+  l->flush.fn = on_flush;
   uv_timer_init(loop, &l->timer);
   l->timer.data = l;
   netif->output = netif_out;
@@ -411,13 +408,13 @@ void ts_link_wg_free(ts_link_wg *l) {
   l->filter = NULL;
   l->netif->output = ts_netif_discard;
   ts_udp_close(&l->udp);
-  l->closing = 3 + 2 * ms;
+  ts_engine_defer_cancel(l->engine, &l->flush);
+  l->closing = 2 + 2 * ms;
   if (ms) {
     uv_close((uv_handle_t *)&l->ms_timer, closed);
     uv_close((uv_handle_t *)&l->idle_timer, closed);
   }
   uv_close((uv_handle_t *)l->poll, closed);
-  uv_close((uv_handle_t *)&l->flush, closed);
   uv_close((uv_handle_t *)&l->timer, closed);
 }
 

@@ -32,7 +32,7 @@ struct ts_link_wg {
   ts_udp_txbatch tx;
   uv_poll_t *poll;
   int poll_events;
-  uv_prepare_t flush;  /* active while datagrams are queued */
+  ts_engine_deferred flush; /* queued while datagrams wait for the end of the loop turn */
   uv_timer_t timer;    /* the WireGuard core's next deadline */
   uint64_t deadline;
   int closing;         /* handles still closing (the link frees itself when the last one is closed) */

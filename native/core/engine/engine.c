@@ -15,6 +15,8 @@ struct ts_engine {
   uv_async_t wake;
   uv_thread_t thread;
   int started;
+  int inline_mode;     /* driven by the embedder's loop on `owner` (ts_engine_start_inline) */
+  uv_thread_t owner;
   ts_engine_config cfg;
 
   uv_mutex_t mu; /* guards everything below */
@@ -22,6 +24,9 @@ struct ts_engine {
   int stopping;
 
   ts_engine_hook *hooks; /* engine thread only */
+  ts_engine_deferred *deferred; /* engine thread only; runs from both handles below */
+  uv_idle_t defer_idle;
+  uv_check_t defer_check;
 };
 
 uint64_t ts_engine_now_ns(void) {
@@ -65,6 +70,46 @@ static void run_calls(uv_async_t *a) {
   }
 }
 
+static void run_deferred(ts_engine *e) {
+  uv_idle_stop(&e->defer_idle);
+  uv_check_stop(&e->defer_check);
+  ts_engine_deferred *d = e->deferred;
+  e->deferred = NULL;
+  while (d) { /* fn may defer again (itself or another): that goes on the fresh list */
+    ts_engine_deferred *next = d->next;
+    d->queued = 0;
+    d->next = NULL;
+    d->fn(d);
+    d = next;
+  }
+}
+
+static void on_defer_idle(uv_idle_t *h) { run_deferred(h->data); }
+static void on_defer_check(uv_check_t *h) { run_deferred(h->data); }
+
+void ts_engine_defer(ts_engine *e, ts_engine_deferred *d) {
+  if (d->queued) return;
+  d->queued = 1;
+  d->next = e->deferred;
+  e->deferred = d;
+  if (!uv_is_active((uv_handle_t *)&e->defer_idle)) {
+    uv_idle_start(&e->defer_idle, on_defer_idle);
+    uv_check_start(&e->defer_check, on_defer_check);
+  }
+}
+
+void ts_engine_defer_cancel(ts_engine *e, ts_engine_deferred *d) {
+  if (!d->queued) return;
+  for (ts_engine_deferred **pp = &e->deferred; *pp; pp = &(*pp)->next) {
+    if (*pp == d) {
+      *pp = d->next;
+      break;
+    }
+  }
+  d->queued = 0;
+  d->next = NULL;
+}
+
 static void thread_main(void *arg) {
   ts_engine *e = arg;
   uv_run(&e->loop, UV_RUN_DEFAULT);
@@ -85,6 +130,10 @@ ts_engine *ts_engine_new(const ts_engine_config *cfg) {
   }
   e->wake.data = e;
   e->loop.data = e;
+  uv_idle_init(&e->loop, &e->defer_idle);
+  uv_check_init(&e->loop, &e->defer_check);
+  e->defer_idle.data = e;
+  e->defer_check.data = e;
   return e;
 }
 
@@ -92,6 +141,30 @@ int ts_engine_start(ts_engine *e) {
   int r = uv_thread_create(&e->thread, thread_main, e);
   if (r == 0) e->started = 1;
   return r;
+}
+
+int ts_engine_start_inline(ts_engine *e) {
+  e->inline_mode = 1;
+  e->owner = uv_thread_self();
+  return 0;
+}
+
+static int on_owner(ts_engine *e) {
+  uv_thread_t self = uv_thread_self();
+  return e->inline_mode && uv_thread_equal(&e->owner, &self);
+}
+
+int ts_engine_backend_fd(ts_engine *e) { return uv_backend_fd(&e->loop); }
+
+int ts_engine_run_inline(ts_engine *e) {
+  /* A zero timeout means work is due now (an idle handle such as a send flush, pending callbacks): go
+   * round again, a few times at most, and let the embedder come back at once for the rest. */
+  for (int i = 0; i < 8; i++) {
+    uv_run(&e->loop, UV_RUN_NOWAIT);
+    int t = uv_backend_timeout(&e->loop);
+    if (t != 0) return t;
+  }
+  return 0;
 }
 
 uv_loop_t *ts_engine_loop(ts_engine *e) { return &e->loop; }
@@ -134,6 +207,14 @@ static void run_sync(ts_engine *e, void *arg) {
 }
 
 int ts_engine_call_sync(ts_engine *e, ts_engine_fn fn, void *arg) {
+  if (on_owner(e)) {
+    /* Inline, on the driving thread: run queued calls first (order), then fn; the wake-up makes the
+     * embedder drive the loop, which sends what fn queued. */
+    run_calls(&e->wake);
+    fn(e, arg);
+    uv_async_send(&e->wake);
+    return 0;
+  }
   sync_call s = {.fn = fn, .arg = arg};
   uv_mutex_init(&s.mu);
   uv_cond_init(&s.cond);
@@ -161,6 +242,9 @@ void ts_engine_free(ts_engine *e) {
   if (e->started) {
     uv_async_send(&e->wake);
     uv_thread_join(&e->thread);
+  } else if (e->inline_mode) {
+    run_calls(&e->wake); /* runs what is queued, the stop hooks, and closes every handle */
+    uv_run(&e->loop, UV_RUN_DEFAULT);
   } else {
     uv_close((uv_handle_t *)&e->wake, NULL);
     uv_run(&e->loop, UV_RUN_DEFAULT);

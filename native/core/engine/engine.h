@@ -22,6 +22,12 @@ typedef struct ts_engine_config {
 ts_engine *ts_engine_new(const ts_engine_config *cfg);
 /* Starts the engine thread. 0 or a negative uv error. */
 int ts_engine_start(ts_engine *e);
+/* Inline mode: no thread; the calling thread's own loop drives the engine's. The embedder watches
+ * ts_engine_backend_fd() for readability and calls ts_engine_run_inline() then, and again after the timeout
+ * it returns (milliseconds; -1 none, 0 at once). Only that thread may drive. */
+int ts_engine_start_inline(ts_engine *e);
+int ts_engine_backend_fd(ts_engine *e);
+int ts_engine_run_inline(ts_engine *e);
 /* Queues fn(e, arg) to run on the engine thread. Any thread. 0, or UV_ECANCELED once stopping. */
 int ts_engine_call(ts_engine *e, ts_engine_fn fn, void *arg);
 /* Runs fn on the engine thread and waits for it to return (never call from the engine thread). */
@@ -37,6 +43,19 @@ typedef struct ts_engine_hook {
   struct ts_engine_hook *next;
 } ts_engine_hook;
 void ts_engine_on_stop(ts_engine *e, ts_engine_hook *h);
+/* Work that must run before the loop next blocks, once however often it is asked for (sending what a
+ * turn queued, in one batch). Engine thread only. Deferred work runs right after the I/O callbacks of the
+ * current turn (a check handle) or, if queued by a timer, before the poll (an idle handle): both matter in
+ * inline mode, where a turn is a single uv_run(UV_RUN_NOWAIT). */
+typedef struct ts_engine_deferred {
+  void (*fn)(struct ts_engine_deferred *d);
+  struct ts_engine_deferred *next;
+  int queued;
+} ts_engine_deferred;
+void ts_engine_defer(ts_engine *e, ts_engine_deferred *d);
+/* Forgets d if queued (before freeing it). */
+void ts_engine_defer_cancel(ts_engine *e, ts_engine_deferred *d);
+
 /* Monotonic time in nanoseconds (the clock every protocol state machine is fed with). */
 uint64_t ts_engine_now_ns(void);
 

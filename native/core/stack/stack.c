@@ -26,7 +26,7 @@ ts_stack *ts_stack_start(ts_engine *e) {
   uv_timer_init(ts_engine_loop(e), &s->timer);
   s->timer.data = s;
   /* lwIP's finest timer is TCP's (TCP_TMR_INTERVAL); ACKs and window updates do not wait for it
-   * (ts_tcp_flush). */
+   * (ts_tcp_input_done). */
   uv_timer_start(&s->timer, on_tick, TCP_TMR_INTERVAL, TCP_TMR_INTERVAL);
   return s;
 }

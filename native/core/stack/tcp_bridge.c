@@ -12,6 +12,9 @@
 
 #define RXQ_MIN 64 /* received pbuf chains waiting for the socketpair; the ring grows, bounded by the window */
 #define READ_CHUNK 65536
+/* Data we send within this long after receiving counts as an answer (Linux uses its ACK timeout, >= 40 ms,
+ * the same way to enter its "pingpong" mode). */
+#define PINGPONG_NS ((uint64_t)TCP_TMR_INTERVAL * 1000000u)
 
 struct ts_tcp_listener {
   ts_tcp_host *h;
@@ -37,7 +40,12 @@ struct ts_tcpconn {
   uint8_t *stage;
   size_t stage_len, stage_off;
   unsigned connecting : 1, peer_fin : 1, fd_wr_shut : 1, fd_eof : 1, failed : 1, freed : 1;
+  /* Delayed ACKs (ts_tcp_input_done): listed on h->acks after receiving; pingpong once we answer data
+   * quickly (request/response: the answer carries the ACK); held while an ACK waits for that answer. */
+  unsigned ack_listed : 1, pingpong : 1, held : 1;
+  uint64_t last_rx_ns;
   ts_tcpconn *next, *prev;
+  ts_tcpconn *ack_next; /* on h->acks */
 };
 
 static void conn_update_poll(ts_tcpconn *c);
@@ -159,6 +167,10 @@ static void on_fd_readable(ts_tcpconn *c) {
     memcpy(c->stage, buf + off, c->stage_len);
     c->stage_off = 0;
   }
+  if (off) { /* data going out: a quick answer to received data makes this a request/response connection */
+    c->held = 0;
+    if (ts_engine_now_ns() - c->last_rx_ns < PINGPONG_NS) c->pingpong = 1;
+  }
   tcp_output(c->pcb);
   conn_update_poll(c);
 }
@@ -244,6 +256,12 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err) 
     if (p) pbuf_free(p);
     return ERR_OK;
   }
+  if (!c->ack_listed) { /* its ACK may be delayed: ts_tcp_input_done looks here */
+    c->ack_listed = 1;
+    c->ack_next = c->h->acks;
+    c->h->acks = c;
+  }
+  if (p) c->last_rx_ns = ts_engine_now_ns();
   if (!p) {
     c->peer_fin = 1;
   } else {
@@ -326,6 +344,15 @@ static void conn_release(ts_tcpconn *c) {
   c->rxq = NULL;
   free(c->stage);
   c->stage = NULL;
+  if (c->ack_listed) {
+    for (ts_tcpconn **pp = &c->h->acks; *pp; pp = &(*pp)->ack_next) {
+      if (*pp == c) {
+        *pp = c->ack_next;
+        break;
+      }
+    }
+    c->ack_listed = 0;
+  }
   if (c->prev) c->prev->next = c->next;
   else c->h->conns = c->next;
   if (c->next) c->next->prev = c->prev;
@@ -533,12 +560,27 @@ void ts_tcp_reset(ts_tcp_host *h, uint64_t id) {
   conn_release(c);
 }
 
-void ts_tcp_flush(ts_tcp_host *h) {
-  for (ts_tcpconn *c = h->conns; c; c = c->next) {
-    if (c->pcb && (c->pcb->flags & TF_ACK_DELAY)) {
-      tcp_set_flags(c->pcb, TF_ACK_NOW);
-      tcp_output(c->pcb);
+void ts_tcp_input_done(ts_tcp_host *h) {
+  ts_tcpconn *c = h->acks;
+  h->acks = NULL;
+  while (c) {
+    ts_tcpconn *next = c->ack_next;
+    c->ack_listed = 0;
+    c->ack_next = NULL;
+    if (c->pcb) {
+      /* An ACK held for a reply that never came, and the peer sent again: not request/response (any more). */
+      if (c->pingpong && c->held) c->pingpong = 0;
+      c->held = 0;
+      if (c->pcb->flags & TF_ACK_DELAY) {
+        if (c->pingpong) {
+          c->held = 1; /* the reply carries it, or lwIP's timer sends it within TCP_TMR_INTERVAL */
+        } else {
+          tcp_set_flags(c->pcb, TF_ACK_NOW);
+          tcp_output(c->pcb);
+        }
+      }
     }
+    c = next;
   }
 }
 

@@ -36,6 +36,7 @@ typedef struct ts_tcp_host {
   /* Optional: 0 if no route leads to dst (the dial fails with EHOSTUNREACH). */
   int (*route_ok)(void *ctx, const ts_ipaddr *dst);
   void *route_ctx;
+  ts_tcpconn *acks;      /* connections that received data since the last ts_tcp_input_done */
 } ts_tcp_host;
 
 /* Listens on port (0 = any) of the netif's addresses; family 0 = both, 4 or 6. Returns a listener or NULL
@@ -55,9 +56,13 @@ void ts_tcp_set_nodelay(ts_tcp_host *h, uint64_t id, int on);
 void ts_tcp_set_keepalive(ts_tcp_host *h, uint64_t id, int on, uint32_t idle_ms);
 /* Aborts with RST (socket.resetAndDestroy()). */
 void ts_tcp_reset(ts_tcp_host *h, uint64_t id);
-/* Called after each batch of input packets: sends the ACKs and window updates that lwIP would otherwise
- * delay until its 250 ms timer, and retries deliveries. */
-void ts_tcp_flush(ts_tcp_host *h);
+/* Called after each batch of input packets. lwIP ACKs every second full segment at once and delays a lone
+ * one until its TCP timer (TCP_TMR_INTERVAL). This sends those delayed ACKs now, except on connections
+ * that answer what they receive (request/response): there the answer carries the ACK, so a message costs
+ * one packet instead of two and wakes the peer once (docs/performance.md, "Round trip"). As in Linux's
+ * "pingpong" mode, a connection leaves that mode when the peer sends again before we answered. */
+void ts_tcp_input_done(ts_tcp_host *h);
+
 /* Closes every connection and listener (device shutdown). */
 void ts_tcp_host_close(ts_tcp_host *h);
 

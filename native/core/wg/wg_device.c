@@ -37,9 +37,10 @@ ts_wg_device *ts_wg_device_new(const uint8_t priv[TS_WG_KEY_LEN], const ts_wg_co
   ts_wg_noise_identity_init(&d->id, priv);
   ts_wg_cookie_checker_init(&d->checker, d->id.pub);
   ts_wg_aip_init(&d->aip);
-  uint8_t seed[24];
+  uint8_t seed[32];
   ts_wg_rng(d, seed, sizeof seed);
   memcpy(&d->peer_seed, seed + 16, 8);
+  memcpy(&d->jitter_state, seed + 24, 8);
   d->scratch_cap = TS_WG_MAX_PACKET + TS_WG_DATA_OVERHEAD + 16;
   d->scratch = malloc(d->scratch_cap);
   d->peer_cap = 16;

@@ -83,6 +83,7 @@ struct ts_wg_device {
   ts_wg_peer **peers; /* open addressing by public key */
   size_t peer_cap, npeers;
   uint64_t peer_seed;
+  uint64_t jitter_state; /* timer jitter needs no secrecy: a generator seeded once, not a syscall per packet */
 
   ts_wg_index_table idx;
 

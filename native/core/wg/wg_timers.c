@@ -71,9 +71,11 @@ void ts_wg_timer_arm(ts_wg_peer *p, int which, uint64_t deadline) {
 }
 
 uint64_t ts_wg_jitter(ts_wg_device *dev) {
-  uint32_t r;
-  ts_wg_rng(dev, &r, sizeof r);
-  return (uint64_t)r % TS_WG_REKEY_TIMEOUT_JITTER;
+  /* splitmix64: the data path arms a jittered timer for almost every packet sent */
+  uint64_t z = (dev->jitter_state += 0x9E3779B97F4A7C15u);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
+  return (z ^ (z >> 31)) % TS_WG_REKEY_TIMEOUT_JITTER;
 }
 
 /* ---- events ---- */
