@@ -3,6 +3,7 @@
 //                                   vs wireguard-go + Linux TCP in two network namespaces (iperf3)
 //                                   vs plain Node TCP over loopback
 //   1-byte TCP round trip (p50/p99), new connections per second, memory per device and per connection.
+// tsnet-wireguard-engine-thread is the same pair with TSNET_ENGINE=thread (docs/architecture.md).
 // Set BENCH_BYTES (default 1 GiB) to move more or less data. The wireguard-go baseline needs root,
 // wireguard-go, wg and iperf3 (scripts/test-deps.sh); without them its rows say why.
 import { spawn, execFileSync } from 'node:child_process';
@@ -62,17 +63,19 @@ const node = (arg, env, ns) => ns
 // ---- plain Node TCP over loopback
 await measurePair('node-tcp-loopback', node('plain'), node('plain', { ROLE: 'client' }), '127.0.0.1');
 
-// ---- ours: two processes, WireGuard over loopback
-{
+// ---- ours: two processes, WireGuard over loopback; the engine inline (default) and on its own thread
+async function wgPair(name, env = {}) {
   const ka = keypair(), kb = keypair();
   const b = node(JSON.stringify({ privateKey: kb.priv, address: ['10.66.0.2/32'], listenPort: 0,
-    peers: [{ publicKey: ka.pub, allowedIPs: ['10.66.0.1/32'] }] }));
+    peers: [{ publicKey: ka.pub, allowedIPs: ['10.66.0.1/32'] }] }), env);
   const hb = await b.next();
   const a = node(JSON.stringify({ privateKey: ka.priv, address: ['10.66.0.1/32'], listenPort: 0,
-    peers: [{ publicKey: kb.pub, endpoint: `127.0.0.1:${hb.port}`, allowedIPs: ['10.66.0.2/32'] }] }), { ROLE: 'client' });
+    peers: [{ publicKey: kb.pub, endpoint: `127.0.0.1:${hb.port}`, allowedIPs: ['10.66.0.2/32'] }] }), { ...env, ROLE: 'client' });
   b.next = (() => { let first = true; const orig = Proc.prototype.next.bind(b); return () => (first ? (first = false, Promise.resolve(hb)) : orig()); })();
-  await measurePair('tsnet-wireguard', b, a, '10.66.0.2');
+  await measurePair(name, b, a, '10.66.0.2');
 }
+await wgPair('tsnet-wireguard');
+await wgPair('tsnet-wireguard-engine-thread', { TSNET_ENGINE: 'thread' });
 
 // ---- ours: two Server nodes on a development tailnet (its own process), direct (disco) and through DERP
 {

@@ -143,10 +143,12 @@ export interface NativeAddon {
   /** Interface version of the addon; must equal NATIVE_ABI. */
   readonly abi: number;
   Context: new (onEvents: (events: NativeEvent[]) => void) => NativeContext;
+  /** How the process's engine runs ("inline" on the main thread's loop, or its own "thread"); null if none. */
+  engineMode(): 'inline' | 'thread' | null;
 }
 
 /** The addon interface this JavaScript expects (kNativeAbi in native/addon/addon.cc). */
-export const NATIVE_ABI = 6;
+export const NATIVE_ABI = 7;
 
 let cached: NativeAddon | undefined;
 

@@ -19,6 +19,10 @@ SAN="-fsanitize=address,undefined -fno-sanitize=vptr -fno-omit-frame-pointer -g"
   npx node-gyp rebuild >build.log 2>&1) || { tail -30 "$OUT/build.log"; exit 1; }
 RT=$($CLANG -print-file-name=libclang_rt.asan-x86_64.so)
 echo "== JavaScript tests against the ASan+UBSan addon"
-TSNET_PREBUILD=$OUT LD_PRELOAD=$RT ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:allocator_may_return_null=1 \
-  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  node --import tsx --test --test-reporter=spec test/netstack.test.ts test/magicsock.test.ts "$@"
+export TSNET_PREBUILD=$OUT LD_PRELOAD=$RT ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:allocator_may_return_null=1 \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+# The engine inline (the default) and on its own thread; engine-mode.test.ts runs children in both modes
+# and with workers (they inherit the sanitized addon through the environment).
+node --import tsx --test --test-reporter=spec test/netstack.test.ts test/magicsock.test.ts test/engine-mode.test.ts "$@"
+echo "== again with the engine on its own thread (TSNET_ENGINE=thread)"
+TSNET_ENGINE=thread node --import tsx --test --test-reporter=spec test/netstack.test.ts "$@"

@@ -34,7 +34,7 @@ namespace {
 
 // The interface version between lib/native.ts and this addon; both sides must agree (a stale prebuild next
 // to newer JavaScript is refused with a clear error instead of misbehaving).
-constexpr uint32_t kNativeAbi = 6;
+constexpr uint32_t kNativeAbi = 7;
 
 // ---- the shared engine ----
 // By default the engine runs inline: no engine thread; the main thread's Node loop drives the engine's
@@ -1291,6 +1291,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   }
   exports.Set("abi", Napi::Number::New(env, kNativeAbi));
   exports.Set("Context", Context::Define(env));
+  exports.Set("engineMode", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
+    Shared& s = shared();
+    std::lock_guard<std::mutex> lock(s.mu);
+    if (!s.engine) return info.Env().Null();
+    return Napi::String::New(info.Env(), s.driver ? "inline" : "thread");
+  }));
   return exports;
 }
 
