@@ -4,7 +4,8 @@
 //                                   vs plain Node TCP over loopback
 //   1-byte TCP round trip (p50/p99), new connections per second, memory per device and per connection.
 // tsnet-wireguard-engine-thread is the same pair with TSNET_ENGINE=thread (docs/architecture.md).
-// Set BENCH_BYTES (default 1 GiB) to move more or less data. The wireguard-go baseline needs root,
+// Set BENCH_BYTES (default 1 GiB) to move more or less data, BENCH_ONLY (a comma-separated list of row
+// names, or prefixes such as "tsnet-server") to run only some rows. The wireguard-go baseline needs root,
 // wireguard-go, wg and iperf3 (scripts/test-deps.sh); without them its rows say why.
 import { spawn, execFileSync } from 'node:child_process';
 import * as readline from 'node:readline';
@@ -15,6 +16,9 @@ import { generateKeyPairSync, createPublicKey } from 'node:crypto';
 const here = path.dirname(new URL(import.meta.url).pathname);
 const BYTES = Number(process.env.BENCH_BYTES ?? 1024 ** 3);
 const results = {};
+const only = process.env.BENCH_ONLY?.split(',').filter(Boolean);
+const want = (name) => !only || only.some((o) => name.startsWith(o));
+const wantGroup = (prefix) => !only || only.some((o) => o.startsWith(prefix) || prefix.startsWith(o));
 
 function keypair() {
   const { privateKey } = generateKeyPairSync('x25519');
@@ -61,7 +65,7 @@ const node = (arg, env, ns) => ns
   : new Proc(process.execPath, [path.join(here, 'node.mjs'), arg], env);
 
 // ---- plain Node TCP over loopback
-await measurePair('node-tcp-loopback', node('plain'), node('plain', { ROLE: 'client' }), '127.0.0.1');
+if (want('node-tcp-loopback')) await measurePair('node-tcp-loopback', node('plain'), node('plain', { ROLE: 'client' }), '127.0.0.1');
 
 // ---- ours: two processes, WireGuard over loopback; the engine inline (default) and on its own thread
 async function wgPair(name, env = {}) {
@@ -74,14 +78,15 @@ async function wgPair(name, env = {}) {
   b.next = (() => { let first = true; const orig = Proc.prototype.next.bind(b); return () => (first ? (first = false, Promise.resolve(hb)) : orig()); })();
   await measurePair(name, b, a, '10.66.0.2');
 }
-await wgPair('tsnet-wireguard');
-await wgPair('tsnet-wireguard-engine-thread', { TSNET_ENGINE: 'thread' });
+if (want('tsnet-wireguard')) await wgPair('tsnet-wireguard');
+if (want('tsnet-wireguard-engine-thread')) await wgPair('tsnet-wireguard-engine-thread', { TSNET_ENGINE: 'thread' });
 
 // ---- ours: two Server nodes on a development tailnet (its own process), direct (disco) and through DERP
-{
+if (wantGroup('tsnet-server')) {
   const dn = new Proc(process.execPath, [path.join(here, 'devnet.mjs')]);
   const { controlURL, authKey } = await dn.next();
   for (const [name, alwaysUseDERP] of [['tsnet-server-direct', false], ['tsnet-server-derp', true]]) {
+    if (!want(name)) continue;
     const srv = (hostname, env) => node(JSON.stringify({ server: { controlURL, authKey, hostname, alwaysUseDERP } }), env);
     const b = srv(`${name}-b`);
     await b.next();
@@ -98,7 +103,9 @@ await wgPair('tsnet-wireguard-engine-thread', { TSNET_ENGINE: 'thread' });
 
 // ---- wireguard-go + Linux TCP in two namespaces
 const have = (c) => { try { execFileSync('sh', ['-c', `command -v ${c}`]); return true; } catch { return false; } };
-if (process.getuid?.() !== 0 || !have('wireguard-go') || !have('wg') || !have('iperf3') || !have('ip')) {
+if (!want('wireguard-go-linux-tcp')) {
+  // not asked for
+} else if (process.getuid?.() !== 0 || !have('wireguard-go') || !have('wg') || !have('iperf3') || !have('ip')) {
   results['wireguard-go-linux-tcp'] = { skipped: 'needs root, wireguard-go, wg, iperf3 (scripts/test-deps.sh)' };
 } else {
   const t = String(process.pid % 100000);
@@ -144,7 +151,7 @@ if (process.getuid?.() !== 0 || !have('wireguard-go') || !have('wg') || !have('i
 
 // ---- memory
 let mem = {};
-try {
+if (want('memory')) try {
   mem = JSON.parse(execFileSync(process.execPath, ['--expose-gc', path.join(here, 'mem.mjs')], { encoding: 'utf8' }).trim().split('\n').pop());
 } catch (err) {
   mem = { error: String(err.message).split('\n')[0] };
@@ -163,7 +170,7 @@ if (ours && wgo?.gbps) console.log(`\ntsnet / wireguard-go throughput: ${(ours.g
 const derp = results['tsnet-server-derp'];
 if (derp?.gbps && ours?.gbps) console.log(`tsnet through DERP / direct: ${(derp.gbps / ours.gbps).toFixed(2)}x`);
 if (ours && results['node-tcp-loopback']) console.log(`tsnet / plain Node TCP throughput: ${(ours.gbps / results['node-tcp-loopback'].gbps).toFixed(2)}x`);
-if (mem.error) console.log(`memory: failed: ${mem.error}`);
+if (!want('memory')) { /* not asked for */ } else if (mem.error) console.log(`memory: failed: ${mem.error}`);
 else console.log(`memory: ${f(mem.perDeviceKiB, 0)} KiB RSS per idle device (${mem.devices} devices), ${f(mem.perConnectionPairKiB, 1)} KiB RSS per open connection pair (${mem.connections})`);
 fs.mkdirSync(path.join(here, 'results'), { recursive: true });
 fs.writeFileSync(path.join(here, 'results', 'latest.json'), JSON.stringify({ date: new Date().toISOString(), bytes: BYTES, results, mem }, null, 2));

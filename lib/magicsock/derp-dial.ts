@@ -154,6 +154,10 @@ function connectNode(n: EngineDERPNode, timeoutMs: number, signal: AbortSignal |
     };
     const onAbort = (): void => done(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
     const onSecure = (): void => {
+      // Relayed packets are small and latency-bound: without this, Nagle holds a packet written while
+      // an earlier one is unacknowledged until the relay's delayed ACK (40 ms on Linux). Go's dialer,
+      // and so Tailscale's DERP client, sets TCP_NODELAY too.
+      socket.setNoDelay(true);
       const leaf = socket.getPeerCertificate(true);
       if (n.certName.startsWith(PIN_PREFIX)) {
         const e = checkPinnedChain(leaf, n.certName.slice(PIN_PREFIX.length), n.hostName);
