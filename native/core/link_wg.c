@@ -7,6 +7,7 @@
 
 #include "crypto/crypto.h"
 #include "link_wg_internal.h"
+#include "mem/pages.h"
 
 #define SCRATCH (TS_WG_MAX_PACKET + 64)
 
@@ -340,8 +341,8 @@ ts_link_wg *ts_link_wg_new(ts_engine *e, ts_netif *netif, ts_tcp_host *tcp, cons
   l->tcp = tcp;
   l->deadline = UINT64_MAX;
   memcpy(l->priv, priv, 32);
-  l->plain = malloc(SCRATCH);
-  l->sealed = malloc(SCRATCH);
+  l->plain = ts_pages_alloc(SCRATCH);
+  l->sealed = ts_pages_alloc(SCRATCH);
   ts_wg_config cfg;
   memset(&cfg, 0, sizeof cfg);
   cfg.mtu = netif->nif.mtu;
@@ -359,8 +360,8 @@ ts_link_wg *ts_link_wg_new(ts_engine *e, ts_netif *netif, ts_tcp_host *tcp, cons
     ts_udp_close(&l->udp);
     ts_udp_rxbatch_free(&l->rx);
     ts_udp_txbatch_free(&l->tx);
-    free(l->plain);
-    free(l->sealed);
+    ts_pages_free(l->plain, SCRATCH);
+    ts_pages_free(l->sealed, SCRATCH);
     ts_wipe(l->priv, 32);
     free(l);
     return NULL;
@@ -387,8 +388,8 @@ static void closed(uv_handle_t *h) {
   if (--l->closing > 0) return;
   ts_udp_rxbatch_free(&l->rx);
   ts_udp_txbatch_free(&l->tx);
-  free(l->plain);
-  free(l->sealed);
+  ts_pages_free(l->plain, SCRATCH);
+  ts_pages_free(l->sealed, SCRATCH);
   free(l->keys);
   free(l->inits);
   for (size_t i = 0; i < l->nside; i++) free(l->side[i].data);

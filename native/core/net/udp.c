@@ -11,6 +11,7 @@
  *   - loopback frees a datagram's send-buffer charge as soon as it is transmitted, so EAGAIN on send needs a
  *     queueing discipline or a real device in between. */
 #include "net/udp.h"
+#include "mem/pages.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -304,7 +305,7 @@ int ts_udp_rxbatch_init(ts_udp_rxbatch *b, unsigned slots, size_t slot_size) {
   if (slots > SEND_MAX_MSGS) slots = SEND_MAX_MSGS;
   b->slots = slots;
   b->slot_size = slot_size;
-  b->buf = malloc(slots * slot_size);
+  b->buf = ts_pages_alloc(slots * slot_size);
   b->meta = calloc(slots, sizeof *b->meta);
   s = calloc(1, sizeof *s);
   b->sys = s;
@@ -336,7 +337,7 @@ void ts_udp_rxbatch_free(ts_udp_rxbatch *b) {
     free(s->ctl);
     free(s);
   }
-  free(b->buf);
+  ts_pages_free(b->buf, b->slots * b->slot_size);
   free(b->meta);
   memset(b, 0, sizeof *b);
 }
@@ -482,13 +483,14 @@ int ts_udp_txbatch_init(ts_udp_txbatch *b, unsigned max, size_t arena_bytes) {
   nmsg = max < SEND_MAX_MSGS ? max : SEND_MAX_MSGS;
   b->max = max;
   b->cap = arena_bytes;
-  b->buf = malloc(arena_bytes);
-  b->ent = calloc(max, sizeof *b->ent);
+  /* The batch's arrays are sized for its largest burst and mostly untouched: kernel pages (mem/pages.h). */
+  b->buf = ts_pages_alloc(arena_bytes);
+  b->ent = ts_pages_alloc(max * sizeof *b->ent);
   s = calloc(1, sizeof *s);
   b->sys = s;
   if (!b->buf || !b->ent || !s) goto fail;
-  s->msgs = calloc(nmsg, sizeof *s->msgs);
-  s->aux = calloc(nmsg, sizeof *s->aux);
+  s->msgs = ts_pages_alloc(nmsg * sizeof *s->msgs);
+  s->aux = ts_pages_alloc(nmsg * sizeof *s->aux);
   if (!s->msgs || !s->aux) goto fail;
   return 0;
 fail:
@@ -498,13 +500,14 @@ fail:
 
 void ts_udp_txbatch_free(ts_udp_txbatch *b) {
   tx_sys *s = b->sys;
+  unsigned nmsg = b->max < SEND_MAX_MSGS ? b->max : SEND_MAX_MSGS;
   if (s) {
-    free(s->msgs);
-    free(s->aux);
+    ts_pages_free(s->msgs, nmsg * sizeof *s->msgs);
+    ts_pages_free(s->aux, nmsg * sizeof *s->aux);
     free(s);
   }
-  free(b->buf);
-  free(b->ent);
+  ts_pages_free(b->buf, b->cap);
+  ts_pages_free(b->ent, b->max * sizeof *b->ent);
   memset(b, 0, sizeof *b);
 }
 

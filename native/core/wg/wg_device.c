@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "crypto/crypto.h"
+#include "mem/pages.h"
 #include "wg_internal.h"
 
 #define DEFAULT_UNDER_LOAD 128
@@ -42,7 +43,7 @@ ts_wg_device *ts_wg_device_new(const uint8_t priv[TS_WG_KEY_LEN], const ts_wg_co
   memcpy(&d->peer_seed, seed + 16, 8);
   memcpy(&d->jitter_state, seed + 24, 8);
   d->scratch_cap = TS_WG_MAX_PACKET + TS_WG_DATA_OVERHEAD + 16;
-  d->scratch = malloc(d->scratch_cap);
+  d->scratch = ts_pages_alloc(d->scratch_cap);
   d->peer_cap = 16;
   d->peers = calloc(d->peer_cap, sizeof *d->peers);
   if (ts_wg_ratelimit_init(&d->rl, seed) || ts_wg_index_init(&d->idx) || !d->scratch || !d->peers) {
@@ -64,7 +65,7 @@ void ts_wg_device_free(ts_wg_device *d) {
   ts_wg_ratelimit_free(&d->rl);
   free(d->heap);
   if (d->scratch) ts_wipe(d->scratch, d->scratch_cap);
-  free(d->scratch);
+  ts_pages_free(d->scratch, d->scratch_cap);
   ts_wipe(d, sizeof *d);
   free(d);
 }

@@ -12,8 +12,8 @@
 
 int ts_wg_ratelimit_init(ts_wg_ratelimit *r, const uint8_t seed[16]) {
   memcpy(r->seed, seed, 16);
-  r->slots = calloc(TS_WG_RATELIMIT_SLOTS, sizeof *r->slots);
-  return r->slots ? 0 : -1;
+  r->slots = NULL; /* 96 KiB, allocated when first needed: only a device under load consults it */
+  return 0;
 }
 
 void ts_wg_ratelimit_free(ts_wg_ratelimit *r) {
@@ -35,6 +35,7 @@ static uint64_t hash_src(const ts_wg_ratelimit *r, const uint8_t *src, size_t le
 }
 
 int ts_wg_ratelimit_allow(ts_wg_ratelimit *r, uint64_t now, const uint8_t *src, size_t len) {
+  if (!r->slots && !(r->slots = calloc(TS_WG_RATELIMIT_SLOTS, sizeof *r->slots))) return 0; /* no memory: refuse */
   uint64_t h = hash_src(r, src, len);
   ts_wg_rl_slot *victim = NULL;
   for (unsigned i = 0; i < PROBES; i++) {
