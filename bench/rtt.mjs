@@ -53,7 +53,6 @@ async function pair(kind) {
   }
   await client.next();
   await client.call({ op: 'pingpong', host, count: 500 }); // handshake, warm-up
-  if (process.env.SETTLE) await new Promise((r) => setTimeout(r, Number(process.env.SETTLE)));
   const c0 = cpuTicks(client.p.pid), s0 = cpuTicks(server.p.pid);
   const r = await client.call({ op: 'pingpong', host, count: COUNT });
   const c1 = cpuTicks(client.p.pid), s1 = cpuTicks(server.p.pid);

@@ -51,3 +51,14 @@ test('worker threads share the engine in thread mode too; terminating a worker w
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /hi from main[\s\S]*worker: hi from worker[\s\S]*worker: hi from worker[\s\S]*main again: hi from main/);
 });
+
+test('a TSNET_ENGINE other than inline or thread is a coded error, not a guess', { timeout: 30_000 }, () => {
+  const script = `
+    const { WireGuard } = require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'index.js'))});
+    const key = require('node:crypto').generateKeyPairSync('x25519').privateKey.export({ format: 'der', type: 'pkcs8' }).subarray(-32).toString('base64');
+    new WireGuard({ privateKey: key, address: ['10.9.0.1/32'] }).start().then(
+      () => console.log('started'), (e) => console.log(e.code + ' ' + e.message));`;
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', env: { ...process.env, TSNET_ENGINE: 'threads' } });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^ERR_TSNET_ENGINE TSNET_ENGINE must be "inline" or "thread", not "threads"/);
+});

@@ -19,6 +19,13 @@ class SharedContext {
   private openDevices = 0;
 
   constructor() {
+    // TSNET_ENGINE is read by the addon when the process's engine starts (docs/api.md, "Engine").
+    const mode = process.env.TSNET_ENGINE;
+    if (mode !== undefined && mode !== '' && mode !== 'inline' && mode !== 'thread') {
+      throw Object.assign(new Error(`TSNET_ENGINE must be "inline" or "thread", not ${JSON.stringify(mode)}`), {
+        code: 'ERR_TSNET_ENGINE',
+      });
+    }
     this.native = new (loadNative().Context)((events) => this.dispatch(events));
   }
 
