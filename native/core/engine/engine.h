@@ -1,5 +1,7 @@
-/* The engine: one thread running its own libuv loop, hosting every device of the process (lwIP, WireGuard,
- * UDP and the socket bridges all live on it, so none of them needs locks).
+/* The engine: its own libuv loop, hosting every device of the process (lwIP, WireGuard, UDP and the socket
+ * bridges all live on it, so none of them needs locks). One thread runs that loop: the engine's own
+ * (ts_engine_start), or the embedder's, which drives it inline (ts_engine_start_inline); "engine thread"
+ * below means whichever it is.
  *
  * Two narrow channels cross threads:
  *   calls in:   ts_engine_call() queues a function to run on the engine thread, in order;
