@@ -118,7 +118,13 @@ ts_engine* AcquireEngine(uv_loop_t* loop) {
       return nullptr;
     }
     ts_engine_call_sync(s.engine, StartStack, &s.stack);
-    if (inl) s.driver = StartDriver(s.engine, loop);
+    if (inl && !(s.driver = StartDriver(s.engine, loop))) {
+      ts_engine_call_sync(s.engine, StopStack, s.stack);
+      ts_engine_free(s.engine);
+      s.engine = nullptr;
+      s.stack = nullptr;
+      return nullptr;
+    }
   }
   s.refs++;
   return s.engine;
@@ -310,7 +316,7 @@ class Context : public Napi::ObjectWrap<Context> {
     napi_get_uv_event_loop(env, &loop);
     engine_ = AcquireEngine(loop);
     if (!engine_) {
-      Napi::Error::New(env, "tsnet: could not start the engine thread").ThrowAsJavaScriptException();
+      Napi::Error::New(env, "tsnet: could not start the engine").ThrowAsJavaScriptException();
       return;
     }
     channel_ = new Channel();
