@@ -32,7 +32,8 @@ int ts_engine_backend_fd(ts_engine *e);
 int ts_engine_run_inline(ts_engine *e);
 /* Queues fn(e, arg) to run on the engine thread. Any thread. 0, or UV_ECANCELED once stopping. */
 int ts_engine_call(ts_engine *e, ts_engine_fn fn, void *arg);
-/* Runs fn on the engine thread and waits for it to return (never call from the engine thread). */
+/* Runs fn on the engine thread and waits for it to return. Inline, called on the driving thread, it runs
+ * fn at once (after the queued calls). Never call it from inside an engine callback. */
 int ts_engine_call_sync(ts_engine *e, ts_engine_fn fn, void *arg);
 /* Stops the loop after running the calls queued so far, joins the thread, frees everything. */
 void ts_engine_free(ts_engine *e);
