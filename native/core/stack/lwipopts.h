@@ -44,7 +44,7 @@
 #define LWIP_NETIF_LOOPBACK 0
 
 /* ---- memory: lwIP's own pools beat libc malloc by 30-40% here (ARCHITECTURE §6) ---- */
-#define MEM_LIBC_MALLOC 0
+#define MEM_LIBC_MALLOC 1
 #define MEMP_MEM_MALLOC 0
 #define MEM_ALIGNMENT 8
 #define MEM_SIZE (32 * 1024 * 1024)
@@ -87,13 +87,25 @@
  * at least 500 ms. The tunnel's round trips are sub-millisecond to tens of milliseconds, so the tick is 50 ms
  * (a minimum RTO of 100 ms, as Linux's 200 ms order of magnitude). Measured in docs/performance.md. */
 #define TCP_TMR_INTERVAL 50
+/* The bridge accepts every established connection at once, so the backlog bounds half-open ones only
+ * (TS_TCP_SYN_BACKLOG in tcp_bridge.c; 16 bits with patches/0002). */
 #define TCP_LISTEN_BACKLOG 1
-#define TCP_DEFAULT_LISTEN_BACKLOG 128
+#define TCP_DEFAULT_LISTEN_BACKLOG 255 /* init.c still wants 8 bits here; the bridge always passes its own */
+/* RFC 6298's 1 s for the first SYN, not lwIP's 3 s (patches/0002 makes it a knob). */
+#define TCP_INITIAL_RTO_MS 1000
+/* TIME-WAIT lasts 2 * TCP_MSL: 60 s as in Linux, not lwIP's 120 s. A SYN beyond the old connection's
+ * sequence numbers takes over a 4-tuple in TIME-WAIT at once (patches/0002). */
+#define TCP_MSL 30000UL
 #define LWIP_CALLBACK_API 1
 #define LWIP_EVENT_API 0
 #define TCP_OVERSIZE TCP_MSS
 #define LWIP_TCP_PCB_NUM_EXT_ARGS 0
 #define LWIP_NETIF_TX_SINGLE_PBUF 0
+
+/* ---- randomness and hooks (stack/lwip_hooks.h, defined in stack.c) ---- */
+/* RFC 6528 initial sequence numbers (lwIP's default is a counter); LWIP_RAND is in arch/cc.h. */
+#define LWIP_HOOK_FILENAME "stack/lwip_hooks.h"
+#define LWIP_HOOK_TCP_ISN(lip, lport, rip, rport) ts_stack_tcp_isn(lip, lport, rip, rport)
 
 /* ---- checks and statistics ---- */
 #define CHECKSUM_GEN_IP 1
