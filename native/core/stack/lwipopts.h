@@ -96,6 +96,9 @@
 /* TIME-WAIT lasts 2 * TCP_MSL: 60 s as in Linux, not lwIP's 120 s. A SYN beyond the old connection's
  * sequence numbers takes over a 4-tuple in TIME-WAIT at once (patches/0002). */
 #define TCP_MSL 30000UL
+/* At most this many pcbs in TIME-WAIT, the newest (patches/0003; Linux's tcp_max_tw_buckets). lwIP finds a
+ * segment's pcb and a free port by walking lists, so their length is the cost of every new connection. */
+#define TCP_MAX_TIME_WAIT 4096
 #define LWIP_CALLBACK_API 1
 #define LWIP_EVENT_API 0
 #define TCP_OVERSIZE TCP_MSS
