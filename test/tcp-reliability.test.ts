@@ -44,6 +44,36 @@ test('300 simultaneous 1 MiB downloads between two nodes all arrive intact (none
   assert.equal(r.intact, 300);
 });
 
+test('paused readers holding full windows do not starve other connections', { timeout: 60_000 }, async () => {
+  const { A, B } = await pair();
+  // 8 readers that never read, 16 MiB each on the way: 8 full 4 MiB windows would be three times the pbuf
+  // pool that every device of the process shares for arriving packets.
+  const big = Buffer.alloc(16 << 20, 1);
+  const blob = Buffer.alloc(8 << 20, 2);
+  let n = 0;
+  A.listen('tcp', ':9003').on('connection', (s) => { s.on('error', () => {}); s.end(n++ < 8 ? big : blob); });
+  const paused = await Promise.all(Array.from({ length: 8 }, async () => {
+    const s = await B.dial('tcp', '10.7.0.1:9003');
+    s.pause();
+    await once(s, 'readable');
+    return s;
+  }));
+  const s = await B.dial('tcp', '10.7.0.1:9003');
+  let got = 0;
+  s.on('data', (d: Buffer) => { got += d.length; });
+  await once(s, 'end');
+  assert.equal(got, 8 << 20);
+  // And the paused ones still get everything once they read.
+  await Promise.all(paused.map(async (p) => {
+    let total = 0; // what the stream buffered comes out as 'data' too
+    const all = new Promise<void>((resolve) => p.on('end', resolve));
+    p.on('data', (d: Buffer) => { total += d.length; });
+    p.resume();
+    await all;
+    assert.equal(total, 16 << 20);
+  }));
+});
+
 test('20,000 HTTP requests answered with Connection: close are none refused', { timeout: 180_000 }, async () => {
   const { A, B } = await pair();
   const r = await churn(A, B, '10.7.0.1', { requests: 20_000, concurrency: 32 });

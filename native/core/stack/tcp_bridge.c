@@ -376,6 +376,21 @@ static void flush_rx(ts_tcpconn *c) {
   conn_maybe_free(c);
 }
 
+/* Data the socketpair could not take yet (JavaScript reads slowly, or not at all) may wait up to a window's
+ * worth per connection. Arriving packets live in lwIP's pbuf pool, which every device of the process shares:
+ * a few paused readers would hold all of it and no packet could arrive for anyone. So what must wait is
+ * copied to the heap and its pool buffers are freed at once (docs/architecture.md, "TCP memory"). */
+static void keep_rx(ts_tcpconn *c, struct pbuf *p) {
+  int pooled = 0;
+  for (struct pbuf *q = p; q; q = q->next)
+    if (pbuf_get_allocsrc(q) == PBUF_TYPE_ALLOC_SRC_MASK_STD_MEMP_PBUF_POOL) pooled = 1;
+  if (!pooled) return;
+  struct pbuf *copy = pbuf_clone(PBUF_RAW, PBUF_RAM, p);
+  if (!copy) return; /* out of memory: keep the pool buffers */
+  c->rxq[(c->rx_head + c->rx_count - 1) % c->rx_cap] = copy;
+  pbuf_free(p);
+}
+
 static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err) {
   (void)pcb;
   (void)err;
@@ -407,6 +422,7 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err) 
     c->rx_count++;
   }
   flush_rx(c);
+  if (p && c->rx_count && c->rxq[(c->rx_head + c->rx_count - 1) % c->rx_cap] == p) keep_rx(c, p);
   return ERR_OK;
 }
 
