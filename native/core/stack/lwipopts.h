@@ -105,9 +105,9 @@
 #define LWIP_TCP_PCB_NUM_EXT_ARGS 0
 #define LWIP_NETIF_TX_SINGLE_PBUF 0
 
-/* ---- randomness and hooks (stack/lwip_hooks.h, defined in stack.c) ---- */
+/* ---- hooks (lwip_hooks.h, defined in sys_arch.c) ---- */
 /* RFC 6528 initial sequence numbers (lwIP's default is a counter); LWIP_RAND is in arch/cc.h. */
-#define LWIP_HOOK_FILENAME "stack/lwip_hooks.h"
+#define LWIP_HOOK_FILENAME "lwip_hooks.h"
 #define LWIP_HOOK_TCP_ISN(lip, lport, rip, rport) ts_stack_tcp_isn(lip, lport, rip, rport)
 
 /* ---- checks and statistics ---- */

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 
 #define LWIP_NO_UNISTD_H 0
-/* A CSPRNG (stack.c): lwIP draws ephemeral ports from it; rand() gave every process the same ones. */
+/* A CSPRNG (sys_arch.c): lwIP draws ephemeral ports from it; rand() gave every process the same ones. */
 uint32_t ts_stack_rand(void);
 #define LWIP_RAND() ts_stack_rand()
 /* lwIP asserts are programming errors in our glue; report and abort in debug builds only. */
