@@ -18,6 +18,7 @@ import { Netstack } from './net/netstack.js';
 import { Loopback, type LoopbackInfo } from './loopback/index.js';
 import { TailnetNode } from './node.js';
 import { chooseAuthKey } from './oauth-key.js';
+import { noDrops, readDrops, type WireGuardDrops } from './wg-drops.js';
 
 export const DEFAULT_CONTROL_URL = 'https://controlplane.tailscale.com';
 
@@ -92,6 +93,8 @@ export interface Status {
   tailscaleIPs: string[];
   self: Node;
   peers: PeerStatus[];
+  /** Packets the WireGuard core dropped, per reason (all zero until the data plane is up). */
+  drops: WireGuardDrops;
 }
 
 /** A peer as the 'peers' event reports it. */
@@ -237,6 +240,7 @@ export class Server extends TailnetNode {
       tailscaleIPs: (nm.self.Addresses ?? []).map((a) => a.split('/')[0]!),
       self: nm.self,
       peers: this.#peerStatus(nm),
+      drops: this.#plane ? readDrops(this.#plane.stack.ctx.native, this.#plane.stack.device) : noDrops(),
     };
   }
 

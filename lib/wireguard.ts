@@ -12,6 +12,7 @@ import type { TailnetListener } from './net/listener.js';
 import type { TailnetSocket } from './net/socket.js';
 import { TailnetNode } from './node.js';
 import type { TailnetPacketSocket } from './net/packet.js';
+import { readDrops, type WireGuardDrops } from './wg-drops.js';
 
 export interface WireGuardPeer {
   /** base64, as `wg` prints it */
@@ -198,6 +199,12 @@ export class WireGuard extends TailnetNode implements Dialer {
       txBytes: p.txBytes,
       endpoint: p.endpoint,
     }));
+  }
+
+  /** Packets the WireGuard core dropped, counted per reason (malformed, replayed, unauthenticated, ...). */
+  drops(): WireGuardDrops {
+    const s = this.#live('drops');
+    return readDrops(s.ctx.native, s.device);
   }
 
   /** Closes every socket and listener and the UDP socket, and frees native memory. Idempotent. */

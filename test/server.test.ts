@@ -3,12 +3,14 @@
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as http from 'node:http';
+import * as dgram from 'node:dgram';
+import { once } from 'node:events';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { startDevnet, type Devnet } from '../lib/devnet/index.js';
 import { MemoryStore } from '../lib/control/store.js';
-import { Server } from '../lib/server.js';
+import { Server, dataPlaneOf } from '../lib/server.js';
 
 let devnet: Devnet;
 let web: Server;
@@ -36,6 +38,25 @@ test('up() reports the node; tailscaleIPs come from 100.64.0.0/10 and fd7a:115c:
   assert.deepEqual(web.tailscaleIPs(), st.tailscaleIPs);
   assert.deepEqual(web.status()?.tailscaleIPs, st.tailscaleIPs);
   assert.deepEqual(web.certDomains(), []); // the devnet does not enable HTTPS certificates
+});
+
+test('status().drops counts malformed datagrams sent to the node\'s UDP port, per reason', { timeout: 10_000 }, async () => {
+  const before = web.status()!.drops;
+  const port = dataPlaneOf(web)!.port;
+  const sock = dgram.createSocket('udp4');
+  sock.bind(0, '127.0.0.1');
+  await once(sock, 'listening');
+  sock.send(Buffer.from([9, 0, 0, 0, 1, 2, 3, 4]), port, '127.0.0.1'); // no WireGuard message type
+  sock.send(Buffer.from([4, 0, 0, 0, 1]), port, '127.0.0.1'); // a data message shorter than its header
+  // The engine has no event for a drop: wait until the counters move (or the test times out).
+  while (web.status()!.drops.badLength === before.badLength || web.status()!.drops.badType === before.badType) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  sock.close();
+  const d = web.status()!.drops;
+  assert.equal(d.badType, before.badType + 1);
+  assert.equal(d.badLength, before.badLength + 1);
+  assert.equal(d.replay, before.replay);
 });
 
 test('http between two nodes by MagicDNS short name and FQDN; whoIs names the caller', async () => {
