@@ -18,12 +18,16 @@ import { Netstack } from './net/netstack.js';
 import { Loopback, type LoopbackInfo } from './loopback/index.js';
 import { TailnetNode } from './node.js';
 import { chooseAuthKey } from './oauth-key.js';
+import { validateHostname } from './hostname.js';
 import { noDrops, readDrops, type WireGuardDrops } from './wg-drops.js';
 
 export const DEFAULT_CONTROL_URL = 'https://controlplane.tailscale.com';
 
 export interface ServerOptions {
-  /** Node name on the tailnet; default: the program's name. */
+  /**
+   * Node name on the tailnet; default: the program's name. DNS labels (1-63 letters, digits, hyphens; no
+   * leading or trailing hyphen) joined by dots, at most 253 characters: else ERR_TSNET_INVALID_HOSTNAME.
+   */
   hostname?: string;
   /**
    * State directory; default: <user config dir>/tsnet-<program>, or tsnet-<program>-<hostname> when a hostname
@@ -161,6 +165,7 @@ export class Server extends TailnetNode {
     for (const k of ['hostname', 'dir', 'authKey', 'clientSecret', 'clientID', 'idToken', 'audience', 'controlURL'] as const) {
       if (options[k] !== undefined && typeof options[k] !== 'string') throw new TypeError(`${k} must be a string`);
     }
+    if (options.hostname !== undefined) validateHostname(options.hostname);
     if (options.controlURL !== undefined && !/^https?:\/\//.test(options.controlURL)) {
       throw new TypeError(`controlURL must be an http(s) URL, got "${options.controlURL}"`);
     }

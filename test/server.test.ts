@@ -137,6 +137,12 @@ test('bad arguments throw TypeError; a second close rejects with ERR_TSNET_CLOSE
   assert.throws(() => new Server({ controlURL: 'ftp://x' }), TypeError);
   assert.throws(() => new Server({ advertiseTags: ['web'] }), TypeError);
   assert.throws(() => new Server({ hostname: 5 as unknown as string }), TypeError);
+  for (const bad of ['a'.repeat(300), 'my host', '', '-web', 'web-', 'a'.repeat(64), 'web..x', 'web.', 'wéb', 'web_1']) {
+    assert.throws(() => new Server({ hostname: bad }), { name: 'TypeError', code: 'ERR_TSNET_INVALID_HOSTNAME' }, JSON.stringify(bad));
+  }
+  for (const good of ['web', 'Web-1', 'a'.repeat(63), '9', 'web.example', `${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(61)}`]) {
+    assert.doesNotThrow(() => new Server({ hostname: good, store: new MemoryStore() }), JSON.stringify(good));
+  }
   const s = new Server({ controlURL: devnet.controlURL, authKey, store: new MemoryStore(), ephemeral: true });
   assert.throws(() => s.listen('tcp', ':80'), { code: 'ERR_TSNET_NOT_UP' });
   await s.up();
