@@ -36,6 +36,35 @@ test('FileStore: creates a 0700 directory and a 0600 file; values survive a new 
   }
 });
 
+test('FileStore: an existing 0755 state directory and 0644 state file of ours are made private', async () => {
+  const { mkdirSync, chownSync } = await import('node:fs');
+  const base = tmp();
+  try {
+    const dir = join(base, 'state');
+    mkdirSync(dir, { mode: 0o755 });
+    chmodSync(dir, 0o755); // whatever the umask
+    writeFileSync(join(dir, 'tailscaled.state'), JSON.stringify({ a: Buffer.from('kept').toString('base64') }), { mode: 0o644 });
+    chmodSync(join(dir, 'tailscaled.state'), 0o644);
+    const s = new FileStore(dir);
+    assert.equal((await s.get('a'))?.toString(), 'kept');
+    assert.equal(statSync(dir).mode & 0o777, 0o700);
+    assert.equal(statSync(s.file).mode & 0o777, 0o600);
+    // Owner bits are kept as they are; only group and other lose theirs.
+    chmodSync(dir, 0o750);
+    await new FileStore(dir).get('a');
+    assert.equal(statSync(dir).mode & 0o777, 0o700);
+    if (process.getuid?.() === 0) {
+      // Another user's open directory is refused, not changed.
+      chownSync(dir, 65534, 65534);
+      chmodSync(dir, 0o755);
+      await assert.rejects(new FileStore(dir).get('a'), { code: 'ERR_STORE', message: /belongs to another user/ });
+      assert.equal(statSync(dir).mode & 0o777, 0o755);
+    }
+  } finally {
+    rmSync(base, { recursive: true, force: true });
+  }
+});
+
 test('FileStore: concurrent writes are serialized and none is lost', async () => {
   const base = tmp();
   try {

@@ -116,8 +116,9 @@ test('whoIs for an unknown address is null; an unknown name is ENOTFOUND', async
   await assert.rejects(client.dial('tcp', 'nosuchhost:80'), { code: 'ENOTFOUND' });
 });
 
-test('a node keeps its identity across restarts (file store in dir)', async () => {
+test('a node keeps its identity across restarts (file store in dir, made private)', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-server-'));
+  fs.chmodSync(dir, 0o755); // an existing state directory that others can read is made private
   try {
     const one = new Server({ hostname: 'keeper', controlURL: devnet.controlURL, authKey, dir });
     const ip1 = (await one.up()).tailscaleIPs[0];
@@ -128,6 +129,7 @@ test('a node keeps its identity across restarts (file store in dir)', async () =
     await two.close();
     assert.equal(ip2, ip1);
     assert.equal(fs.statSync(dir).mode & 0o777, 0o700);
+    assert.equal(fs.statSync(path.join(dir, 'tailscaled.state')).mode & 0o777, 0o600);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
