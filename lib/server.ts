@@ -99,6 +99,8 @@ export interface Status {
   peers: PeerStatus[];
   /** Packets the WireGuard core dropped, per reason (all zero until the data plane is up). */
   drops: WireGuardDrops;
+  /** Netmap peers left out of the data plane, with why (expired key, malformed or low-order node key). */
+  skippedPeers: Array<{ id: number; reason: string }>;
 }
 
 /** A peer as the 'peers' event reports it. */
@@ -158,6 +160,7 @@ export class Server extends TailnetNode {
   #closed = false;
   #ready: Promise<void> | undefined;
   #loopback: Promise<Loopback> | undefined;
+  readonly #skipLogged = new Set<string>();
 
   constructor(options: ServerOptions = {}) {
     super();
@@ -220,6 +223,11 @@ export class Server extends TailnetNode {
     control.on('state', (s: string) => this.emit('state', s));
     control.on('authURL', (url: string) => this.emit('authURL', url));
     control.on('netmap', (nm: NetworkMap, cfg: EngineConfig, diff: EngineConfigDiff | null) => {
+      for (const p of cfg.skippedPeers) {
+        const k = `${p.id} ${p.reason}`;
+        if (!this.#skipLogged.has(k)) o.logf?.(`tsnet: peer ${p.id} left out: ${p.reason}`);
+        this.#skipLogged.add(k);
+      }
       try {
         this.#apply(cfg, nm);
       } catch (err) {
@@ -246,6 +254,7 @@ export class Server extends TailnetNode {
       self: nm.self,
       peers: this.#peerStatus(nm),
       drops: this.#plane ? readDrops(this.#plane.stack.ctx.native, this.#plane.stack.device) : noDrops(),
+      skippedPeers: (this.#control?.engineConfig?.skippedPeers ?? []).map((p) => ({ id: p.id, reason: p.reason })),
     };
   }
 

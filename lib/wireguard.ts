@@ -2,10 +2,10 @@
 // device. The node's TCP/IP stack runs in the native engine; sockets are real net.Socket objects.
 import * as dns from 'node:dns/promises';
 import * as net from 'node:net';
-import { publicFromPrivate } from './control/keys.js';
+import { isLowOrderKey, publicFromPrivate } from './control/keys.js';
 import { parseWgQuick } from './wgconfig.js';
 import { splitHostPort } from './net/addr.js';
-import { closedError } from './net/errors.js';
+import { argumentError, closedError } from './net/errors.js';
 import type { DialOptions, ListenOptions, TcpNetworkName, UdpNetworkName } from './net/netstack.js';
 import { Netstack } from './net/netstack.js';
 import type { TailnetListener } from './net/listener.js';
@@ -76,7 +76,10 @@ const cidrOf = (what: string, cidr: unknown): { ip: string; bits: number } => {
 
 function validatePeer(p: WireGuardPeer, i: number): void {
   if (typeof p !== 'object' || p === null) throw new TypeError(`peers[${i}] must be an object`);
-  keyBytes(`peers[${i}].publicKey`, p.publicKey);
+  if (isLowOrderKey(keyBytes(`peers[${i}].publicKey`, p.publicKey))) {
+    // X25519 with it is all zeros whatever our key: every handshake would fail, and dials time out.
+    throw argumentError('TypeError', 'ERR_TSNET_LOW_ORDER_KEY', `peers[${i}].publicKey is a low-order point: no handshake can succeed with it`);
+  }
   if (p.presharedKey !== undefined) keyBytes(`peers[${i}].presharedKey`, p.presharedKey);
   if (!Array.isArray(p.allowedIPs)) throw new TypeError(`peers[${i}].allowedIPs must be an array of CIDRs`);
   p.allowedIPs.forEach((c, j) => cidrOf(`peers[${i}].allowedIPs[${j}]`, c));

@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { startDevnet, type Devnet } from '../lib/devnet/index.js';
 import { MemoryStore } from '../lib/control/store.js';
 import { Server, dataPlaneOf } from '../lib/server.js';
+import { MiniClient } from './fixtures/devnet/mini-client.js';
 
 let devnet: Devnet;
 let web: Server;
@@ -57,6 +58,25 @@ test('status().drops counts malformed datagrams sent to the node\'s UDP port, pe
   assert.equal(d.badType, before.badType + 1);
   assert.equal(d.badLength, before.badLength + 1);
   assert.equal(d.replay, before.replay);
+});
+
+test('a netmap peer with a low-order node key is left out of the data plane and listed in status().skippedPeers', { timeout: 20_000 }, async () => {
+  const mini = await MiniClient.connect(devnet.controlURL, { hostname: 'lowkey' });
+  // A point of order 8 (RFC 7748 section 6.1): X25519 with it is all zeros, so no handshake could succeed.
+  const key = 'nodekey:e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800';
+  try {
+    await mini.register({ NodeKey: key, Auth: { AuthKey: authKey } });
+    const id = devnet.nodes().find((n) => n.hostname === 'lowkey')!.id;
+    const skipped = () => web.status()!.skippedPeers.find((p) => p.id === id);
+    while (!skipped()) await once(web, 'netmap');
+    assert.equal(skipped()!.reason, 'low-order node key');
+    const ms = dataPlaneOf(web)!.stats();
+    assert.ok(!ms.peers.some((p) => p.nodeKey.toString('hex') === key.slice(8)), 'not configured natively');
+    devnet.removeNode(id);
+    while (skipped()) await once(web, 'netmap');
+  } finally {
+    mini.close();
+  }
 });
 
 test('http between two nodes by MagicDNS short name and FQDN; whoIs names the caller', async () => {
