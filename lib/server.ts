@@ -312,15 +312,22 @@ export class Server extends TailnetNode {
       const priv = control.nodePrivate;
       if (!priv) return;
       const logf = this.#opts.logf ?? (() => {});
-      this.#plane = new DataPlane(cfg, {
-        nodePrivate: priv,
-        discoPrivate: control.discoPrivate,
-        logf,
-        onEndpoints: (eps) => control.setEndpoints(eps),
-        onNetInfo: (ni) => control.setNetInfo(ni),
-        ...(this.#opts.alwaysUseDERP !== undefined ? { alwaysUseDERP: this.#opts.alwaysUseDERP } : {}),
-        ...(this.#opts.port !== undefined ? { port: this.#opts.port } : {}),
-      });
+      const disco = control.discoPrivate;
+      try {
+        this.#plane = new DataPlane(cfg, {
+          nodePrivate: priv,
+          discoPrivate: disco,
+          logf,
+          onEndpoints: (eps) => control.setEndpoints(eps),
+          onNetInfo: (ni) => control.setNetInfo(ni),
+          ...(this.#opts.alwaysUseDERP !== undefined ? { alwaysUseDERP: this.#opts.alwaysUseDERP } : {}),
+          ...(this.#opts.port !== undefined ? { port: this.#opts.port } : {}),
+        });
+      } finally {
+        // Copies made for the engine, which keeps its own.
+        priv.fill(0);
+        disco.fill(0);
+      }
       planes.set(this, this.#plane);
       logf(`tsnet: data plane up on UDP port ${this.#plane.port}, addresses ${cfg.addresses.join(', ')}`);
     }

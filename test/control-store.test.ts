@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FileStore, MemoryStore } from '../lib/control/store.js';
-import { loadNodeProfile, loadOrCreateMachineKey, newNodeProfile, saveNodeProfile, STATE_MACHINE_KEY } from '../lib/control/identity.js';
+import { FileStore, MemoryStore, type Store } from '../lib/control/store.js';
+import { loadNodeProfile, loadOrCreateMachineKey, newNodeProfile, saveNodeProfile, STATE_MACHINE_KEY, wipeNodeProfile } from '../lib/control/identity.js';
 import { privateToText } from '../lib/control/keys.js';
 
 function tmp(): string {
@@ -168,6 +168,30 @@ test('MemoryStore: get/set/delete with copies', async () => {
   assert.equal(await m.get('k'), undefined);
 });
 
+test('stores zero the in-memory copy of a value that is replaced or deleted (it may hold a key)', async () => {
+  const base = tmp();
+  try {
+    const mem = new MemoryStore();
+    const file = new FileStore(base);
+    const held = (st: Store, k: string): Buffer => {
+      const inner = st as unknown as { map?: Map<string, Buffer>; data?: Map<string, Buffer> | null };
+      return (inner.map ?? inner.data)!.get(k)!;
+    };
+    for (const st of [mem, file]) {
+      await st.set('k', Buffer.from('secret-1'));
+      const first = held(st, 'k');
+      await st.set('k', Buffer.from('secret-2'));
+      assert.ok(first.every((b) => b === 0), 'replaced value zeroed');
+      assert.equal((await st.get('k'))?.toString(), 'secret-2');
+      const second = held(st, 'k');
+      await st.delete('k');
+      assert.ok(second.every((b) => b === 0), 'deleted value zeroed');
+    }
+  } finally {
+    rmSync(base, { recursive: true, force: true });
+  }
+});
+
 test('identity: machine key and node profile persist across restarts', async () => {
   const base = tmp();
   try {
@@ -179,10 +203,17 @@ test('identity: machine key and node profile persist across restarts', async () 
     const s2 = new FileStore(base);
     assert.deepEqual(await loadOrCreateMachineKey(s2), mk);
     const p2 = await loadNodeProfile(s2);
-    assert.equal(p2?.nodePrivate, p.nodePrivate);
+    assert.deepEqual(p2?.nodePrivate, p.nodePrivate);
     assert.equal(p2?.registered, true);
     assert.equal(p2?.nodeID, 7);
     assert.equal(p2?.backendLogID, p.backendLogID);
+    // Keys are Buffers in memory and text in the store, in the format earlier versions wrote.
+    assert.deepEqual(p2?.nlPrivatePkcs8, p.nlPrivatePkcs8);
+    const stored = JSON.parse((await s2.get('_tsnet-node'))!.toString()) as Record<string, unknown>;
+    assert.equal(stored['nodePrivate'], privateToText(p.nodePrivate));
+    assert.equal(stored['nlPrivatePkcs8Hex'], p.nlPrivatePkcs8.toString('hex'));
+    wipeNodeProfile(p2);
+    assert.ok(p2!.nodePrivate.every((b) => b === 0) && p2!.nlPrivatePkcs8.every((b) => b === 0));
     await s2.set('_tsnet-node', Buffer.from('{"nodePrivate":"privkey:zz"}'));
     await assert.rejects(loadNodeProfile(s2), { code: 'ERR_KEY_FORMAT' });
   } finally {

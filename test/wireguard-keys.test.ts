@@ -1,8 +1,11 @@
-// Key hygiene of the WireGuard mode: low-order peer keys are refused when configured (constructor, wg-quick
-// file, addPeer) with a coded error instead of timing out later.
+// Key hygiene of the WireGuard mode: the private key is held in one Buffer, zeroed once the engine has it and
+// at close; low-order peer keys are refused when configured (constructor, wg-quick file, addPeer) with a coded
+// error instead of timing out later.
 import { test, after } from 'node:test';
 import * as assert from 'node:assert/strict';
+import { inspect } from 'node:util';
 import { WireGuard } from '../lib/index.js';
+import { privateKeyBufferOf } from '../lib/wireguard.js';
 import { generateKeyPair, isLowOrderKey, x25519 } from '../lib/control/keys.js';
 
 const b64 = (b: Buffer) => b.toString('base64');
@@ -47,4 +50,44 @@ test('a low-order peer key is refused at configuration time with ERR_TSNET_LOW_O
   assert.deepEqual(w.stats(), [], 'nothing was configured');
   await w.addPeer({ publicKey: b64(generateKeyPair().publicKey), allowedIPs: ['10.8.0.3/32'] });
   assert.equal(w.stats().length, 1);
+});
+
+test('the private key Buffer is zeroed once the engine has it and at close; the object exposes no copy', async () => {
+  const ka = generateKeyPair();
+  const kb = generateKeyPair();
+  const A = new WireGuard({ privateKey: b64(ka.privateKey), address: ['10.8.1.1/32'] });
+  open.push(A);
+  const held = privateKeyBufferOf(A)!;
+  assert.deepEqual(held, ka.privateKey, 'one Buffer holds the key before start');
+  const shown = inspect(A, { showHidden: true, depth: Infinity });
+  assert.ok(!shown.includes(b64(ka.privateKey)) && !shown.includes(ka.privateKey.toString('hex')));
+  await A.start();
+  assert.ok(held.every((b) => b === 0), 'zeroed after start');
+  // A key given as bytes is copied: the caller's Buffer is left alone, the node's copy is zeroed.
+  const mine = Buffer.from(kb.privateKey);
+  const B = new WireGuard({ privateKey: mine, address: ['10.8.1.2/32'],
+    peers: [{ publicKey: A.publicKey, endpoint: `127.0.0.1:${A.listenPort}`, allowedIPs: ['10.8.1.1/32'] }] });
+  open.push(B);
+  assert.equal(B.publicKey, b64(kb.publicKey));
+  await B.start();
+  await A.addPeer({ publicKey: B.publicKey, allowedIPs: ['10.8.1.2/32'] });
+  // The engine's copy still works: a TCP connection completes a handshake.
+  const ln = A.listen('tcp', '10.8.1.1:9');
+  const accepted = new Promise((r) => ln.once('connection', r));
+  const s = await B.dial('tcp', '10.8.1.1:9');
+  await accepted;
+  s.destroy();
+  ln.close();
+  assert.deepEqual(mine, kb.privateKey);
+  const heldB = privateKeyBufferOf(B)!;
+  assert.ok(heldB !== mine && heldB.every((b) => b === 0));
+  // Closing a node that never started zeroes its key too.
+  const C = new WireGuard({ privateKey: b64(generateKeyPair().privateKey), address: ['10.8.1.3/32'] });
+  const heldC = privateKeyBufferOf(C)!;
+  assert.ok(heldC.some((b) => b !== 0));
+  await C.close();
+  assert.ok(heldC.every((b) => b === 0), 'zeroed at close');
+  await A.close();
+  assert.ok(held.every((b) => b === 0));
+  assert.throws(() => new WireGuard({ privateKey: Buffer.alloc(31), address: ['10.8.1.4/32'] }), TypeError);
 });

@@ -53,7 +53,12 @@ export function generatePrivateKey(random?: Uint8Array): Buffer {
 
 export function privateKeyObject(priv: Uint8Array): KeyObject {
   checkLen(priv, 'private key');
-  return createPrivateKey({ key: Buffer.concat([PKCS8_X25519_PREFIX, priv]), format: 'der', type: 'pkcs8' });
+  const der = Buffer.concat([PKCS8_X25519_PREFIX, priv]);
+  try {
+    return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+  } finally {
+    der.fill(0); // OpenSSL holds its own copy; this one would linger until collected
+  }
 }
 
 export function publicKeyObject(pub: Uint8Array): KeyObject {

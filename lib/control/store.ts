@@ -30,11 +30,15 @@ export class MemoryStore implements Store {
     return v ? Buffer.from(v) : undefined;
   }
 
+  // Values are private copies (get returns copies), so a replaced or deleted one is zeroed: it may hold a key.
   async set(key: string, value: Uint8Array): Promise<void> {
+    const old = this.map.get(key);
     this.map.set(key, Buffer.from(value));
+    old?.fill(0);
   }
 
   async delete(key: string): Promise<void> {
+    this.map.get(key)?.fill(0);
     this.map.delete(key);
   }
 }
@@ -173,10 +177,18 @@ export class FileStore implements Store {
 
   set(key: string, value: Uint8Array): Promise<void> {
     return this.serial(async () => {
-      const m = new Map(await this.load());
-      m.set(key, Buffer.from(value));
-      await this.flush(m);
+      const cur = await this.load();
+      const m = new Map(cur);
+      const copy = Buffer.from(value);
+      m.set(key, copy);
+      try {
+        await this.flush(m);
+      } catch (err) {
+        copy.fill(0);
+        throw err;
+      }
       this.data = m;
+      cur.get(key)?.fill(0); // values are private copies (get returns copies): a replaced one may hold a key
     });
   }
 
@@ -188,6 +200,7 @@ export class FileStore implements Store {
       m.delete(key);
       await this.flush(m);
       this.data = m;
+      cur.get(key)?.fill(0);
     });
   }
 
