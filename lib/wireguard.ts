@@ -122,6 +122,20 @@ export class WireGuard extends TailnetNode implements Dialer {
     super();
     if (typeof options !== 'object' || options === null) throw new TypeError('new WireGuard(options): options must be an object');
     this.#privateKey = privateKeyBytes(options.privateKey);
+    try {
+      this.#validate(options);
+    } catch (err) {
+      this.#privateKey.fill(0);
+      throw err;
+    }
+    // Everything but the private key: no second copy of it (a string cannot be zeroed).
+    const { privateKey: _key, ...rest } = options;
+    this.#opts = { ...rest, peers: [...(options.peers ?? [])] };
+    this.#publicKey = publicFromPrivate(this.#privateKey).toString('base64');
+    heldKeys.set(this, this.#privateKey);
+  }
+
+  #validate(options: WireGuardOptions): void {
     if (!Array.isArray(options.address) || options.address.length === 0) {
       throw new TypeError('address must be a non-empty array of CIDRs, e.g. ["10.0.0.2/32"]');
     }
@@ -132,11 +146,6 @@ export class WireGuard extends TailnetNode implements Dialer {
     if (mtu !== undefined && (!Number.isInteger(mtu) || mtu < 576 || mtu > 65535)) throw new RangeError('mtu must be 576..65535');
     (options.peers ?? []).forEach(validatePeer);
     if (options.logf !== undefined && typeof options.logf !== 'function') throw new TypeError('logf must be a function');
-    // Everything but the private key: no second copy of it (a string cannot be zeroed).
-    const { privateKey: _key, ...rest } = options;
-    this.#opts = { ...rest, peers: [...(options.peers ?? [])] };
-    this.#publicKey = publicFromPrivate(this.#privateKey).toString('base64');
-    heldKeys.set(this, this.#privateKey);
   }
 
   /** Builds a node from a wg-quick file ([Interface] and [Peer] sections); unsupported keys are logged. */
