@@ -58,6 +58,8 @@ export interface NativeContext {
   wgPeerAllow(device: number, publicKey: Uint8Array, cidr: string): void;
   wgPeerRemove(device: number, publicKey: Uint8Array): boolean;
   wgStats(device: number): NativePeerStats[];
+  /** Per-reason drop counters of the WireGuard core, keyed by the core's reason names (snake_case). */
+  wgDrops(device: number): Record<string, number>;
   /** Turns on the inbound packet filter of a WireGuard device and replaces its rules. */
   wgFilterSet(device: number, rules: NativeFilterRule[], local: NativePrefix[]): void;
   /** Tailscale mode: peers reached on paths chosen by disco (direct UDP or DERP); UDP also carries disco and STUN. */
@@ -148,7 +150,7 @@ export interface NativeAddon {
 }
 
 /** The addon interface this JavaScript expects (kNativeAbi in native/addon/addon.cc). */
-export const NATIVE_ABI = 7;
+export const NATIVE_ABI = 8;
 
 let cached: NativeAddon | undefined;
 
