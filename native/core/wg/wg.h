@@ -113,6 +113,15 @@ int ts_wg_device_under_load(const ts_wg_device *dev, uint64_t now);
 uint64_t ts_wg_drops(const ts_wg_device *dev, ts_wg_drop reason);
 size_t ts_wg_peer_count(const ts_wg_device *dev);
 
+/* The handshake DoS defence at work (docs/architecture.md, "Handshake floods"). */
+typedef struct ts_wg_load_stats {
+  uint64_t handshakes_computed; /* initiations and responses that reached the Noise computation (DH) */
+  uint64_t cookie_replies;      /* cookie replies sent (under load, no valid mac2) */
+  uint64_t rate_limited;        /* valid mac2 but over the per-source rate: dropped */
+  int under_load;               /* at `now` */
+} ts_wg_load_stats;
+void ts_wg_device_load_stats(const ts_wg_device *dev, uint64_t now, ts_wg_load_stats *st);
+
 /* ---- peers ---- */
 typedef struct ts_wg_peer_config {
   const uint8_t *psk;                 /* 32 bytes, or NULL for none (all zero) */

@@ -79,6 +79,13 @@ int ts_wg_device_under_load(const ts_wg_device *d, uint64_t now) {
   return d->force_load || (d->load_seen && now < d->under_load_until);
 }
 
+void ts_wg_device_load_stats(const ts_wg_device *d, uint64_t now, ts_wg_load_stats *st) {
+  st->handshakes_computed = d->hs_computed;
+  st->cookie_replies = d->drops[TS_WG_DROP_COOKIE_SENT];
+  st->rate_limited = d->drops[TS_WG_DROP_RATE_LIMITED];
+  st->under_load = ts_wg_device_under_load(d, now);
+}
+
 /* Counts handshake messages per one-second window; above the threshold the device is under load, and
  * stays so for TS_WG_UNDER_LOAD_AFTER after the last busy window. */
 static void note_handshake(ts_wg_device *d, uint64_t now) {
@@ -570,6 +577,7 @@ static ts_wg_rx_kind rx_initiation(ts_wg_device *d, uint64_t now, const uint8_t 
   if (handshake_gate(d, now, buf, TS_WG_INITIATION_MAC1_OFF, m.sender, src, out)) return TS_WG_RX_DROP;
   ts_wg_noise_init_state st;
   uint8_t ts[TS_WG_TAI64N_LEN];
+  d->hs_computed++;
   if (ts_wg_noise_consume_initiation1(&st, &d->id, &m)) return drop(d, out, TS_WG_DROP_HANDSHAKE_DECRYPT);
   ts_wg_peer *p = ts_wg_peer_find(d, st.peer_pub);
   if (!p && d->cfg.peer_lookup) {
@@ -642,6 +650,7 @@ static ts_wg_rx_kind rx_response(ts_wg_device *d, uint64_t now, uint64_t wall, c
   ts_wg_peer *p = e->peer;
   out->peer = p;
   if (p->hs.state != TS_WG_HS_INITIATION_CREATED) return drop(d, out, TS_WG_DROP_HANDSHAKE_STATE);
+  d->hs_computed++;
   if (ts_wg_noise_consume_response(&p->hs, &d->id, &p->np, &m)) return drop(d, out, TS_WG_DROP_HANDSHAKE_DECRYPT);
   roam(p, src);
   p->rx_bytes += TS_WG_RESPONSE_LEN;

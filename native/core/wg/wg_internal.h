@@ -93,6 +93,7 @@ struct ts_wg_device {
   uint64_t load_window_start, under_load_until;
   uint32_t load_count;
   int load_seen, force_load;
+  uint64_t hs_computed; /* handshake messages that got past the DoS gate to the Noise computation */
 
   uint64_t drops[TS_WG_DROP_COUNT];
   uint8_t *scratch; /* for messages the device sends itself */
