@@ -2,13 +2,15 @@
 // flood of handshake initiations (valid mac1, random body: what anyone who knows the node's public key can
 // send) aimed at the receiving node from loopback by bench/wg_flood.c. Clean and flooded transfers
 // alternate, BENCH_REPEAT times, so both see the same machine load.
-//   BENCH_BYTES     bytes per transfer (default 64 MiB)
+//   BENCH_BYTES     bytes per transfer (default 128 MiB)
 //   BENCH_REPEAT    rounds of (clean, flooded) per tree (default 3)
-//   BENCH_FLOOD_PPS flooder pace in datagrams/s (default 0: as fast as it can)
-//   BENCH_BASELINE  another checkout of this repo, built (node-gyp + build:ts), measured first in the same
-//                   run with its own bench/node.mjs: the "before" of a change
-// Also printed: the flooded node's CPU time per flood datagram (from /proc), and what the flooder saw come
-// back (cookie replies). The flooder is built here with cmake if build-bench/wg_flood is missing.
+//   BENCH_FLOOD_PPS flooder pace in datagrams/s (default 50000; 0: as fast as it can, which on a 2-core
+//                   machine mostly measures the flooder taking a core from the two nodes)
+//   BENCH_BASELINE  another checkout of this repo, built (node-gyp + build:ts), measured in the same run
+//                   (its own bench/node.mjs, rounds interleaved with this tree's): the "before" of a change
+// First, for each tree, the flood alone against an idle node: its CPU time per flood datagram (from /proc)
+// and the share of datagrams answered with a cookie reply. The flooder is built here with cmake if
+// build-bench/wg_flood is missing.
 import { spawn, execFileSync } from 'node:child_process';
 import * as readline from 'node:readline';
 import * as path from 'node:path';
@@ -17,10 +19,11 @@ import { generateKeyPairSync, createPublicKey } from 'node:crypto';
 
 const here = path.dirname(new URL(import.meta.url).pathname);
 const root = path.dirname(here);
-const BYTES = Number(process.env.BENCH_BYTES ?? 64 * 1024 ** 2);
+const BYTES = Number(process.env.BENCH_BYTES ?? 128 * 1024 ** 2);
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 3);
-const PPS = Number(process.env.BENCH_FLOOD_PPS ?? 0);
+const PPS = Number(process.env.BENCH_FLOOD_PPS ?? 50000);
 const MAX_FLOOD = 50_000_000, MAX_FLOOD_SECONDS = 120; // hard bounds on one flood
+const FLOOD_ONLY_SECONDS = 3;
 
 const flooder = path.join(root, 'build-bench', 'wg_flood');
 if (!fs.existsSync(flooder)) {
@@ -72,7 +75,7 @@ async function flood(port, pub) {
   return { stop: () => { p.kill('SIGTERM'); return done; } };
 }
 
-async function measureTree(label, benchDir) {
+async function startPair(label, benchDir) {
   const nodeJs = path.join(benchDir, 'node.mjs');
   const ka = keypair(), kb = keypair();
   const b = new Proc(process.execPath, [nodeJs, JSON.stringify({ privateKey: kb.priv, address: ['10.66.0.2/32'], listenPort: 0,
@@ -82,36 +85,52 @@ async function measureTree(label, benchDir) {
     peers: [{ publicKey: kb.pub, endpoint: `127.0.0.1:${hb.port}`, allowedIPs: ['10.66.0.2/32'] }] })], { ROLE: 'client' });
   await a.next();
   await a.call({ op: 'send', host: '10.66.0.2', bytes: 1024 * 1024 }); // handshake and warm-up
-  const rows = [];
-  for (let i = 0; i < REPEAT; i++) {
-    for (const flooded of [false, true]) {
-      const f = flooded ? await flood(hb.port, kb.pub) : null;
-      const cpu0 = cpuSeconds(b.p.pid);
-      const s = await a.call({ op: 'send', host: '10.66.0.2', bytes: BYTES });
-      const cpu = cpuSeconds(b.p.pid) - cpu0;
-      const fr = f ? await f.stop() : null;
-      rows.push({ label, flooded, mbps: s.bytes / s.seconds / 1e6, seconds: s.seconds, nodeCpu: cpu, flood: fr });
-    }
-  }
-  await a.stop();
-  await b.stop();
-  return rows;
+  return { label, a, b, port: hb.port, pub: kb.pub };
 }
 
-const trees = [];
-if (process.env.BENCH_BASELINE) trees.push(['baseline', path.join(path.resolve(process.env.BENCH_BASELINE), 'bench')]);
-trees.push(['this tree', here]);
-const all = [];
-for (const [label, dir] of trees) all.push(...(await measureTree(label, dir)));
+// The flood alone against an idle node for FLOOD_ONLY_SECONDS: the node's CPU per flood datagram, and
+// how many cookie replies came back (the node kept up if that is close to what was sent).
+async function floodOnly(pair) {
+  const f = await flood(pair.port, pair.pub);
+  const cpu0 = cpuSeconds(pair.b.p.pid);
+  await new Promise((r) => setTimeout(r, FLOOD_ONLY_SECONDS * 1000));
+  const cpu = cpuSeconds(pair.b.p.pid) - cpu0;
+  const fr = await f.stop();
+  return { label: pair.label, nodeCpu: cpu, flood: fr };
+}
+
+async function transfer(pair, flooded) {
+  const f = flooded ? await flood(pair.port, pair.pub) : null;
+  const s = await pair.a.call({ op: 'send', host: '10.66.0.2', bytes: BYTES });
+  const fr = f ? await f.stop() : null;
+  return { label: pair.label, flooded, mbps: s.bytes / s.seconds / 1e6, seconds: s.seconds, flood: fr };
+}
+
+const pairs = [];
+if (process.env.BENCH_BASELINE) pairs.push(await startPair('baseline', path.join(path.resolve(process.env.BENCH_BASELINE), 'bench')));
+pairs.push(await startPair('this tree', here));
+const alone = [], all = [];
+for (const p of pairs) alone.push(await floodOnly(p));
+// Trees and clean/flooded alternate, so all see the same machine load.
+for (let i = 0; i < REPEAT; i++) for (const p of pairs) for (const flooded of [false, true]) all.push(await transfer(p, flooded));
+for (const p of pairs) { await p.a.stop(); await p.b.stop(); }
+const trees = pairs.map((p) => [p.label]);
 
 const f = (x, d = 1) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(d) : '-');
 console.log(`\nhandshake flood  ${new Date().toISOString()}  ${BYTES / 1024 ** 2} MiB per transfer, ${REPEAT} rounds, flooder ${PPS || 'unpaced'}, ${(await import('node:os')).cpus().length} CPUs\n`);
-console.log('| tree | flood | MB/s | flood datagrams/s | cookie replies back | flooded node CPU s | node CPU µs per flood datagram |');
-console.log('|---|---|---|---|---|---|---|');
+console.log(`flood alone, ${FLOOD_ONLY_SECONDS} s against an idle node:\n`);
+console.log('| tree | flood datagrams/s | cookie replies back | node CPU µs per flood datagram |');
+console.log('|---|---|---|---|');
+for (const r of alone) {
+  const fr = r.flood;
+  console.log(`| ${r.label} | ${f(fr.sent / fr.seconds, 0)} | ${f((100 * fr.cookieReplies) / fr.sent, 0)}% | ${f((r.nodeCpu * 1e6) / fr.sent, 2)} |`);
+}
+console.log('\ntransfers:\n');
+console.log('| tree | flood | MB/s | flood datagrams/s | cookie replies back |');
+console.log('|---|---|---|---|---|');
 for (const r of all) {
   const fr = r.flood;
-  const rate = fr ? fr.sent / fr.seconds : undefined;
-  console.log(`| ${r.label} | ${r.flooded ? 'yes' : 'no'} | ${f(r.mbps)} | ${f(rate, 0)} | ${fr ? fr.cookieReplies : '-'} | ${f(r.nodeCpu, 2)} | ${fr ? f((r.nodeCpu * 1e6) / fr.sent, 2) : '-'} |`);
+  console.log(`| ${r.label} | ${r.flooded ? 'yes' : 'no'} | ${f(r.mbps)} | ${fr ? f(fr.sent / fr.seconds, 0) : '-'} | ${fr ? f((100 * fr.cookieReplies) / fr.sent, 0) + '%' : '-'} |`);
 }
 console.log('');
 for (const [label] of trees) {
