@@ -58,6 +58,8 @@ export interface NativeContext {
   wgPeerAllow(device: number, publicKey: Uint8Array, cidr: string): void;
   wgPeerRemove(device: number, publicKey: Uint8Array): boolean;
   wgStats(device: number): NativePeerStats[];
+  /** The handshake DoS defence of a WireGuard device: Noise computations, cookie replies, rate-limited. */
+  wgLoadStats(device: number): NativeLoadStats;
   /** Turns on the inbound packet filter of a WireGuard device and replaces its rules. */
   wgFilterSet(device: number, rules: NativeFilterRule[], local: NativePrefix[]): void;
   /** Tailscale mode: peers reached on paths chosen by disco (direct UDP or DERP); UDP also carries disco and STUN. */
@@ -89,6 +91,13 @@ export interface NativeFilterRule {
   protos: number[];
   srcs: NativePrefix[];
   dsts: Array<NativePrefix & { first: number; last: number }>;
+}
+
+export interface NativeLoadStats {
+  handshakesComputed: number;
+  cookieReplies: number;
+  rateLimited: number;
+  underLoad: boolean;
 }
 
 export interface NativePeerStats {
@@ -148,7 +157,7 @@ export interface NativeAddon {
 }
 
 /** The addon interface this JavaScript expects (kNativeAbi in native/addon/addon.cc). */
-export const NATIVE_ABI = 7;
+export const NATIVE_ABI = 8;
 
 let cached: NativeAddon | undefined;
 
