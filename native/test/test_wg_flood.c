@@ -184,6 +184,49 @@ static void test_real_peer_under_flood(void) {
   node_free(&b);
 }
 
+/* The flooded node is the initiator (a rekey while under load): the response it gets carries no mac2, so it
+ * answers with a cookie reply, which the responder accepts for its response; the retry completes. */
+static void test_flooded_node_initiates(void) {
+  node a, b;
+  node_init(&a, 1);
+  node_init(&b, 2);
+  ts_wg_peer_config pc = {0};
+  pc.endpoint = &b.ep;
+  ts_wg_peer *pa = ts_wg_peer_add(a.dev, b.pub, &pc);
+  pc.endpoint = &a.ep;
+  ts_wg_peer *pb = ts_wg_peer_add(b.dev, a.pub, &pc);
+  ts_wg_peer_allow(a.dev, pa, 4, IP_B, 32);
+  ts_wg_peer_allow(b.dev, pb, 4, IP_A, 32);
+  flooder f;
+  flooder_init(&f, b.pub, 66, 4000);
+  flood(&b, &f, 0, 300);
+  outbox_clear(&b);
+  uint8_t pkt[80], out[200];
+  ip4(pkt, sizeof pkt, IP_B, IP_A, 0x3C);
+  ts_wg_tx tx;
+  CHECK_EQ_INT(ts_wg_send(b.dev, 1 * MS, WALL0 + 1 * MS, pkt, sizeof pkt, out, sizeof out, &tx), TS_WG_TX_QUEUED);
+  deliver_stats s = deliver(&b, &a, 1 * MS); /* A is not under load: it responds */
+  CHECK_EQ_INT(s.handshake, 1);
+  s = deliver(&a, &b, 2 * MS);
+  CHECK_EQ_INT(s.last.drop, TS_WG_DROP_COOKIE_SENT);
+  s = deliver(&b, &a, 3 * MS);
+  CHECK_EQ_INT(s.cookie, 1);
+  uint64_t retry = ts_wg_next_deadline(b.dev);
+  CHECK(retry >= 5 * SEC && retry < 6 * SEC);
+  for (uint64_t t = 100 * MS; t < retry; t += 100 * MS) flood(&b, &f, t, 100);
+  outbox_clear(&b);
+  CHECK(load(&b, retry).under_load);
+  ts_wg_timers(b.dev, retry, WALL0 + retry);
+  s = deliver(&b, &a, retry);
+  CHECK_EQ_INT(s.handshake, 1);
+  s = deliver(&a, &b, retry); /* the response now carries mac2 */
+  CHECK_EQ_INT(s.handshake, 1);
+  s = deliver(&b, &a, retry); /* and the packet that waited */
+  CHECK_EQ_INT(s.data, 1);
+  node_free(&a);
+  node_free(&b);
+}
+
 /* The checker's shortcuts change nothing on the wire: mac1 from the resumed state equals the plain MAC for
  * both message types, reply nonces never repeat, and a rotated secret invalidates the cached cookie. */
 static void test_checker_shortcuts(void) {
@@ -238,6 +281,7 @@ int main(void) {
   RUN(test_flood_costs_no_dh);
   RUN(test_mac2_processed_and_rate_limited);
   RUN(test_real_peer_under_flood);
+  RUN(test_flooded_node_initiates);
   RUN(test_checker_shortcuts);
   TEST_MAIN_END();
 }
