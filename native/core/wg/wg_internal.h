@@ -76,7 +76,8 @@ struct ts_wg_peer {
 struct ts_wg_device {
   ts_wg_noise_identity id;
   ts_wg_cookie_checker checker;
-  ts_wg_ratelimit rl;
+  ts_wg_ratelimit rl;        /* handshakes with a valid mac2, per source IP */
+  ts_wg_ratelimit cookie_rl; /* cookie replies, per source endpoint */
   ts_wg_config cfg;
   ts_wg_allowedips aip;
 
