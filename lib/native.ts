@@ -96,6 +96,7 @@ export interface NativeFilterRule {
 export interface NativeLoadStats {
   handshakesComputed: number;
   cookieReplies: number;
+  cookiesWithheld: number;
   rateLimited: number;
   underLoad: boolean;
 }

@@ -872,7 +872,7 @@ class Context : public Napi::ObjectWrap<Context> {
     return out;
   }
 
-  // wgLoadStats(dev) -> { handshakesComputed, cookieReplies, rateLimited, underLoad }: the handshake DoS
+  // wgLoadStats(dev) -> { handshakesComputed, cookieReplies, cookiesWithheld, rateLimited, underLoad }: the handshake DoS
   // defence at work (docs/architecture.md, "Handshake floods").
   Napi::Value WgLoadStats(const Napi::CallbackInfo& info) {
     WgCall c;
@@ -896,6 +896,7 @@ class Context : public Napi::ObjectWrap<Context> {
     Napi::Object o = Napi::Object::New(env);
     o.Set("handshakesComputed", static_cast<double>(c.load.handshakes_computed));
     o.Set("cookieReplies", static_cast<double>(c.load.cookie_replies));
+    o.Set("cookiesWithheld", static_cast<double>(c.load.cookies_withheld));
     o.Set("rateLimited", static_cast<double>(c.load.rate_limited));
     o.Set("underLoad", c.load.under_load != 0);
     return o;
