@@ -55,6 +55,8 @@ export interface HandshakeLoad {
   handshakesComputed: number;
   /** cookie replies sent instead (under load, no valid mac2) */
   cookieReplies: number;
+  /** neither: dropped after the mac1 check, their source address had its cookie replies (20/s) */
+  cookiesWithheld: number;
   /** valid mac2 but over the per-source rate: dropped */
   rateLimited: number;
   /** the device counts as under load now */
