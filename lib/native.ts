@@ -58,6 +58,8 @@ export interface NativeContext {
   wgPeerAllow(device: number, publicKey: Uint8Array, cidr: string): void;
   wgPeerRemove(device: number, publicKey: Uint8Array): boolean;
   wgStats(device: number): NativePeerStats[];
+  /** Per-reason drop counters of the WireGuard core, keyed by the core's reason names (snake_case). */
+  wgDrops(device: number): Record<string, number>;
   /** The handshake DoS defence of a WireGuard device: Noise computations, cookie replies, rate-limited. */
   wgLoadStats(device: number): NativeLoadStats;
   /** Turns on the inbound packet filter of a WireGuard device and replaces its rules. */
@@ -158,7 +160,7 @@ export interface NativeAddon {
 }
 
 /** The addon interface this JavaScript expects (kNativeAbi in native/addon/addon.cc). */
-export const NATIVE_ABI = 8;
+export const NATIVE_ABI = 9;
 
 let cached: NativeAddon | undefined;
 

@@ -34,7 +34,7 @@ namespace {
 
 // The interface version between lib/native.ts and this addon; both sides must agree (a stale prebuild next
 // to newer JavaScript is refused with a clear error instead of misbehaving).
-constexpr uint32_t kNativeAbi = 8;
+constexpr uint32_t kNativeAbi = 9;
 
 // ---- the shared engine ----
 // By default the engine runs inline: no engine thread; the main thread's Node loop drives the engine's
@@ -292,6 +292,7 @@ class Context : public Napi::ObjectWrap<Context> {
                            InstanceMethod<&Context::WgPeerAllow>("wgPeerAllow"),
                            InstanceMethod<&Context::WgPeerRemove>("wgPeerRemove"),
                            InstanceMethod<&Context::WgStats>("wgStats"),
+                           InstanceMethod<&Context::WgDrops>("wgDrops"),
                            InstanceMethod<&Context::WgLoadStats>("wgLoadStats"),
                            InstanceMethod<&Context::WgFilterSet>("wgFilterSet"),
                            InstanceMethod<&Context::MsStart>("msStart"),
@@ -872,8 +873,41 @@ class Context : public Napi::ObjectWrap<Context> {
     return out;
   }
 
-  // wgLoadStats(dev) -> { handshakesComputed, cookieReplies, cookiesWithheld, rateLimited, underLoad }: the handshake DoS
-  // defence at work (docs/architecture.md, "Handshake floods").
+  // wgDrops(dev) -> { [reason]: count } for every drop reason of the WireGuard core, keyed by
+  // ts_wg_drop_name (snake_case); lib/ maps them to typed camelCase fields.
+  struct DropsCall {
+    Context* ctx;
+    uint32_t dev = 0;
+    int result = 0;
+    uint64_t drops[TS_WG_DROP_COUNT]{};
+  };
+  Napi::Value WgDrops(const Napi::CallbackInfo& info) {
+    DropsCall c{this};
+    if (!info[0].IsNumber()) {
+      Napi::TypeError::New(info.Env(), "wgDrops(dev)").ThrowAsJavaScriptException();
+      return {};
+    }
+    c.dev = info[0].As<Napi::Number>().Uint32Value();
+    if (!Sync(info, [](ts_engine*, void* arg) {
+          DropsCall* c = static_cast<DropsCall*>(arg);
+          ts_device* d = c->ctx->Find(c->dev);
+          ts_link_wg* l = d ? ts_device_wg(d) : nullptr;
+          if (!l) { c->result = UV_ENODEV; return; }
+          for (int i = 1; i < TS_WG_DROP_COUNT; i++) c->drops[i] = ts_wg_drops(ts_link_wg_device(l), (ts_wg_drop)i);
+        }, &c))
+      return {};
+    if (c.result) {
+      CodedError(info.Env(), c.result, "wireguard: stats").ThrowAsJavaScriptException();
+      return {};
+    }
+    Napi::Env env = info.Env();
+    Napi::Object out = Napi::Object::New(env);
+    for (int i = 1; i < TS_WG_DROP_COUNT; i++) out.Set(ts_wg_drop_name((ts_wg_drop)i), static_cast<double>(c.drops[i]));
+    return out;
+  }
+
+  // wgLoadStats(dev) -> { handshakesComputed, cookieReplies, cookiesWithheld, rateLimited, underLoad }: the
+  // handshake DoS defence at work (docs/architecture.md, "Handshake floods").
   Napi::Value WgLoadStats(const Napi::CallbackInfo& info) {
     WgCall c;
     if (!info[0].IsNumber()) {

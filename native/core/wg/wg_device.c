@@ -609,6 +609,15 @@ static ts_wg_rx_kind rx_initiation(ts_wg_device *d, uint64_t now, const uint8_t 
     ts_wipe(&st, sizeof st);
     return drop(d, out, replay ? TS_WG_DROP_TIMESTAMP_REPLAY : TS_WG_DROP_INITIATION_FLOOD);
   }
+  /* Both sides initiated at once. Were each to answer the other, each would then drop the response to its
+   * own initiation (its handshake state has moved on) and neither would have a session until a
+   * retransmission REKEY_TIMEOUT later. So the side with the lower public key keeps its initiation and
+   * drops the other's, which answers ours (docs/architecture.md, "Handshakes that cross"). */
+  if (p->hs.state == TS_WG_HS_INITIATION_CREATED && p->has_sent_handshake &&
+      since(now, p->last_sent_handshake) < TS_WG_REKEY_TIMEOUT && memcmp(d->id.pub, p->np.pub, 32) < 0) {
+    ts_wipe(&st, sizeof st);
+    return drop(d, out, TS_WG_DROP_HANDSHAKE_STATE);
+  }
   memcpy(p->last_timestamp, ts, sizeof ts);
   p->last_init_consumed = now;
   p->has_init_consumed = 1;
