@@ -53,6 +53,20 @@ export interface PeerStats {
   endpoint: string | null;
 }
 
+/** The handshake DoS defence at work (docs/architecture.md, "Handshake floods"); counts since start. */
+export interface HandshakeLoad {
+  /** initiations and responses that reached the Noise computation (a Diffie-Hellman each) */
+  handshakesComputed: number;
+  /** cookie replies sent instead (under load, no valid mac2) */
+  cookieReplies: number;
+  /** neither: dropped after the mac1 check, their source address had its cookie replies (20/s) */
+  cookiesWithheld: number;
+  /** valid mac2 but over the per-source rate: dropped */
+  rateLimited: number;
+  /** the device counts as under load now */
+  underLoad: boolean;
+}
+
 /** The network interface shared by the WireGuard mode and the tsnet Server. */
 export interface Dialer {
   dial(network: TcpNetworkName, address: string, options?: DialOptions): Promise<TailnetSocket>;
@@ -247,6 +261,12 @@ export class WireGuard extends TailnetNode implements Dialer {
   drops(): WireGuardDrops {
     const s = this.#live('drops');
     return readDrops(s.ctx.native, s.device);
+  }
+
+  /** How the device is coping with handshake messages: Noise computations, cookie replies, rate limiting. */
+  handshakeLoad(): HandshakeLoad {
+    const s = this.#live('handshakeLoad');
+    return s.ctx.native.wgLoadStats(s.device);
   }
 
   /** Closes every socket and listener and the UDP socket, and frees native memory. Idempotent. */

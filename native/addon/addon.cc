@@ -34,7 +34,7 @@ namespace {
 
 // The interface version between lib/native.ts and this addon; both sides must agree (a stale prebuild next
 // to newer JavaScript is refused with a clear error instead of misbehaving).
-constexpr uint32_t kNativeAbi = 8;
+constexpr uint32_t kNativeAbi = 9;
 
 // ---- the shared engine ----
 // By default the engine runs inline: no engine thread; the main thread's Node loop drives the engine's
@@ -293,6 +293,7 @@ class Context : public Napi::ObjectWrap<Context> {
                            InstanceMethod<&Context::WgPeerRemove>("wgPeerRemove"),
                            InstanceMethod<&Context::WgStats>("wgStats"),
                            InstanceMethod<&Context::WgDrops>("wgDrops"),
+                           InstanceMethod<&Context::WgLoadStats>("wgLoadStats"),
                            InstanceMethod<&Context::WgFilterSet>("wgFilterSet"),
                            InstanceMethod<&Context::MsStart>("msStart"),
                            InstanceMethod<&Context::WgRebind>("wgRebind"),
@@ -702,6 +703,7 @@ class Context : public Napi::ObjectWrap<Context> {
     int result = 0;
     Napi::Env* env = nullptr;
     std::vector<std::pair<std::array<uint8_t, 32>, ts_wg_peer_stats>> stats;
+    ts_wg_load_stats load{};
   };
 
 
@@ -902,6 +904,36 @@ class Context : public Napi::ObjectWrap<Context> {
     Napi::Object out = Napi::Object::New(env);
     for (int i = 1; i < TS_WG_DROP_COUNT; i++) out.Set(ts_wg_drop_name((ts_wg_drop)i), static_cast<double>(c.drops[i]));
     return out;
+  }
+
+  // wgLoadStats(dev) -> { handshakesComputed, cookieReplies, cookiesWithheld, rateLimited, underLoad }: the
+  // handshake DoS defence at work (docs/architecture.md, "Handshake floods").
+  Napi::Value WgLoadStats(const Napi::CallbackInfo& info) {
+    WgCall c;
+    if (!info[0].IsNumber()) {
+      Napi::TypeError::New(info.Env(), "wgLoadStats(dev)").ThrowAsJavaScriptException();
+      return {};
+    }
+    c.dev = info[0].As<Napi::Number>().Uint32Value();
+    if (!Sync(info, [](ts_engine*, void* arg) {
+          WgCall* c = static_cast<WgCall*>(arg);
+          ts_device* d = c->ctx->Find(c->dev);
+          if (!d || !ts_device_wg(d)) { c->result = UV_ENODEV; return; }
+          ts_wg_device_load_stats(ts_link_wg_device(ts_device_wg(d)), ts_engine_now_ns(), &c->load);
+        }, &c))
+      return {};
+    if (c.result) {
+      CodedError(info.Env(), c.result, "wireguard: stats").ThrowAsJavaScriptException();
+      return {};
+    }
+    Napi::Env env = info.Env();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("handshakesComputed", static_cast<double>(c.load.handshakes_computed));
+    o.Set("cookieReplies", static_cast<double>(c.load.cookie_replies));
+    o.Set("cookiesWithheld", static_cast<double>(c.load.cookies_withheld));
+    o.Set("rateLimited", static_cast<double>(c.load.rate_limited));
+    o.Set("underLoad", c.load.under_load != 0);
+    return o;
   }
 
   // ---- Tailscale mode: magicsock, DERP relays, STUN ----
