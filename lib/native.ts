@@ -56,6 +56,8 @@ export interface NativeContext {
     persistentKeepalive: number,
   ): void;
   wgPeerAllow(device: number, publicKey: Uint8Array, cidr: string): void;
+  /** Replaces the peer's AllowedIPs with exactly these prefixes, in one engine call. */
+  wgPeerSetAllowed(device: number, publicKey: Uint8Array, cidrs: readonly string[]): void;
   wgPeerRemove(device: number, publicKey: Uint8Array): boolean;
   wgStats(device: number): NativePeerStats[];
   /** Per-reason drop counters of the WireGuard core, keyed by the core's reason names (snake_case). */
@@ -160,7 +162,7 @@ export interface NativeAddon {
 }
 
 /** The addon interface this JavaScript expects (kNativeAbi in native/addon/addon.cc). */
-export const NATIVE_ABI = 9;
+export const NATIVE_ABI = 10;
 
 let cached: NativeAddon | undefined;
 

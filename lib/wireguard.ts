@@ -207,7 +207,7 @@ export class WireGuard extends TailnetNode implements Dialer {
     this.#opts.logf?.(`wireguard: up, public key ${this.#publicKey}, UDP port ${this.#port}`);
   }
 
-  #applyPeer(stack: Netstack, p: WireGuardPeer, ep: { ip: string; port: number } | null): void {
+  #applyPeer(stack: Netstack, p: WireGuardPeer, ep: { ip: string; port: number } | null, replace = false): void {
     const pub = keyBytes('publicKey', p.publicKey);
     const psk = p.presharedKey ? keyBytes('presharedKey', p.presharedKey) : null;
     try {
@@ -215,7 +215,8 @@ export class WireGuard extends TailnetNode implements Dialer {
     } finally {
       psk?.fill(0);
     }
-    for (const c of p.allowedIPs) stack.ctx.native.wgPeerAllow(stack.device, pub, c);
+    if (replace) stack.ctx.native.wgPeerSetAllowed(stack.device, pub, p.allowedIPs);
+    else for (const c of p.allowedIPs) stack.ctx.native.wgPeerAllow(stack.device, pub, c);
   }
 
   protected override netstack(what: string): Netstack {
@@ -237,6 +238,17 @@ export class WireGuard extends TailnetNode implements Dialer {
     validatePeer(peer, 0);
     const ep = peer.endpoint ? await resolveEndpoint(peer.endpoint) : null;
     this.#applyPeer(this.#live('addPeer'), peer, ep);
+  }
+
+  /**
+   * Adds a peer, or replaces the configuration of the one with the same public key: its AllowedIPs become
+   * exactly `peer.allowedIPs` (as `wg set <interface> peer <key> allowed-ips ...`), so packets from a prefix
+   * it no longer has are dropped from then on (counted in `drops().sourceNotAllowed`).
+   */
+  async setPeer(peer: WireGuardPeer): Promise<void> {
+    validatePeer(peer, 0);
+    const ep = peer.endpoint ? await resolveEndpoint(peer.endpoint) : null;
+    this.#applyPeer(this.#live('setPeer'), peer, ep, true);
   }
 
   /** Removes a peer; resolves false if there was none with that key. */

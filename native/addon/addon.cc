@@ -34,7 +34,7 @@ namespace {
 
 // The interface version between lib/native.ts and this addon; both sides must agree (a stale prebuild next
 // to newer JavaScript is refused with a clear error instead of misbehaving).
-constexpr uint32_t kNativeAbi = 9;
+constexpr uint32_t kNativeAbi = 10;
 
 // ---- the shared engine ----
 // By default the engine runs inline: no engine thread; the main thread's Node loop drives the engine's
@@ -290,6 +290,7 @@ class Context : public Napi::ObjectWrap<Context> {
                            InstanceMethod<&Context::WgStart>("wgStart"),
                            InstanceMethod<&Context::WgPeerSet>("wgPeerSet"),
                            InstanceMethod<&Context::WgPeerAllow>("wgPeerAllow"),
+                           InstanceMethod<&Context::WgPeerSetAllowed>("wgPeerSetAllowed"),
                            InstanceMethod<&Context::WgPeerRemove>("wgPeerRemove"),
                            InstanceMethod<&Context::WgStats>("wgStats"),
                            InstanceMethod<&Context::WgDrops>("wgDrops"),
@@ -704,6 +705,7 @@ class Context : public Napi::ObjectWrap<Context> {
     Napi::Env* env = nullptr;
     std::vector<std::pair<std::array<uint8_t, 32>, ts_wg_peer_stats>> stats;
     ts_wg_load_stats load{};
+    std::vector<ts_link_prefix> prefixes;
   };
 
 
@@ -778,7 +780,22 @@ class Context : public Napi::ObjectWrap<Context> {
     return info.Env().Undefined();
   }
 
-  // wgPeerAllow(dev, publicKey, "10.0.0.0/24")
+  // "10.0.0.0/24" or "fd00::1" (a host) into family, address and prefix length; false if it is none.
+  static bool ParsePrefix(const std::string& cidr, int* family, uint8_t addr[16], int* bits_out) {
+    size_t slash = cidr.find('/');
+    std::string ip = cidr.substr(0, slash);
+    *family = inet_pton(AF_INET, ip.c_str(), addr) == 1 ? 4 : inet_pton(AF_INET6, ip.c_str(), addr) == 1 ? 6 : 0;
+    int maxbits = *family == 4 ? 32 : 128;
+    *bits_out = maxbits;
+    if (slash != std::string::npos) {
+      std::string bits = cidr.substr(slash + 1);
+      if (bits.empty() || bits.size() > 3 || bits.find_first_not_of("0123456789") != std::string::npos) return false;
+      *bits_out = std::stoi(bits);
+    }
+    return *family != 0 && *bits_out <= maxbits;
+  }
+
+  // wgPeerAllow(dev, publicKey, "10.0.0.0/24"): adds a prefix.
   Napi::Value WgPeerAllow(const Napi::CallbackInfo& info) {
     WgCall c;
     if (!info[0].IsNumber() || !Key(info[1], c.key) || !info[2].IsString()) {
@@ -787,17 +804,7 @@ class Context : public Napi::ObjectWrap<Context> {
     }
     c.dev = info[0].As<Napi::Number>().Uint32Value();
     std::string cidr = info[2].As<Napi::String>().Utf8Value();
-    size_t slash = cidr.find('/');
-    std::string ip = cidr.substr(0, slash);
-    c.family = inet_pton(AF_INET, ip.c_str(), c.addr) == 1 ? 4 : inet_pton(AF_INET6, ip.c_str(), c.addr) == 1 ? 6 : 0;
-    int maxbits = c.family == 4 ? 32 : 128;
-    c.cidr = maxbits;
-    if (slash != std::string::npos) {
-      std::string bits = cidr.substr(slash + 1);
-      if (bits.empty() || bits.size() > 3 || bits.find_first_not_of("0123456789") != std::string::npos) c.family = 0;
-      else c.cidr = std::stoi(bits);
-    }
-    if (!c.family || c.cidr > maxbits) {
+    if (!ParsePrefix(cidr, &c.family, c.addr, &c.cidr)) {
       Napi::TypeError::New(info.Env(), "wgPeerAllow: \"" + cidr + "\" is not an IP prefix").ThrowAsJavaScriptException();
       return {};
     }
@@ -806,6 +813,37 @@ class Context : public Napi::ObjectWrap<Context> {
       ts_device* d = c->ctx->Find(c->dev);
       if (!d || !ts_device_wg(d)) { c->result = UV_ENODEV; return; }
       c->result = ts_link_wg_peer_allow(ts_device_wg(d), c->key, c->family, c->addr, (unsigned)c->cidr);
+    }, &c);
+    if (ok && c.result) CodedError(info.Env(), c.result, "wireguard: allowedIPs").ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+
+  // wgPeerSetAllowed(dev, publicKey, ["10.0.0.0/24", ...]): the peer's AllowedIPs become exactly these.
+  Napi::Value WgPeerSetAllowed(const Napi::CallbackInfo& info) {
+    WgCall c;
+    if (!info[0].IsNumber() || !Key(info[1], c.key) || !info[2].IsArray()) {
+      Napi::TypeError::New(info.Env(), "wgPeerSetAllowed(dev, publicKey[32], cidrs[])").ThrowAsJavaScriptException();
+      return {};
+    }
+    c.dev = info[0].As<Napi::Number>().Uint32Value();
+    Napi::Array arr = info[2].As<Napi::Array>();
+    for (uint32_t i = 0; i < arr.Length(); i++) {
+      Napi::Value v = arr.Get(i);
+      ts_link_prefix p{};
+      int bits = 0;
+      std::string cidr = v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string();
+      if (!v.IsString() || !ParsePrefix(cidr, &p.family, p.addr, &bits)) {
+        Napi::TypeError::New(info.Env(), "wgPeerSetAllowed: \"" + cidr + "\" is not an IP prefix").ThrowAsJavaScriptException();
+        return {};
+      }
+      p.cidr = (unsigned)bits;
+      c.prefixes.push_back(p);
+    }
+    bool ok = Sync(info, [](ts_engine*, void* arg) {
+      WgCall* c = static_cast<WgCall*>(arg);
+      ts_device* d = c->ctx->Find(c->dev);
+      if (!d || !ts_device_wg(d)) { c->result = UV_ENODEV; return; }
+      c->result = ts_link_wg_peer_set_allowed(ts_device_wg(d), c->key, c->prefixes.data(), c->prefixes.size());
     }, &c);
     if (ok && c.result) CodedError(info.Env(), c.result, "wireguard: allowedIPs").ThrowAsJavaScriptException();
     return info.Env().Undefined();
