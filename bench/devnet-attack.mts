@@ -1,9 +1,12 @@
 // Cheap attacks on the development tailnet, and the relay/control process's RSS before, during and after them
 // (docs/architecture.md, "Development tailnet limits"). Loopback only. Run:
-//   node --import tsx bench/devnet-attack.mts [--n=1000] [--spread] [--attack=derp-prelogin,derp-idle,noise,http-idle]
+//   node --import tsx bench/devnet-attack.mts [--n=1000] [--spread] [--gc] [--declared=BYTES]
+//     [--attack=derp-prelogin,derp-idle,noise,http-idle]
 // The devnet runs in a child process (so its RSS is its own); this process is the attacker and a real client.
 // --spread sends the attack from 127.0.0.2..127.0.0.251 instead of 127.0.0.1 only (per-IP caps then do not
-// apply, the global ones do). Prints one JSON line per attack.
+// apply, the global ones do). --gc runs the devnet with --expose-gc and adds the RSS after a full collection
+// (how much of what stays is garbage not yet collected). --declared: the pre-login frame's declared length
+// (default 1 MiB). Prints one JSON line per attack.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
@@ -36,7 +39,13 @@ if (process.argv.includes('--server')) {
     authKey: d.createAuthKey({ reusable: true, ephemeral: true }),
   };
   process.stdout.write(JSON.stringify(info) + '\n');
-  process.stdin.resume();
+  // "gc" on stdin (with --expose-gc): collect garbage, answer "gc done".
+  createInterface({ input: process.stdin }).on('line', (l) => {
+    if (l === 'gc' && globalThis.gc) {
+      globalThis.gc();
+      process.stdout.write('gc done\n');
+    }
+  });
   process.stdin.on('end', () => void d.close().then(() => process.exit(0)));
 } else {
   await main();
@@ -56,8 +65,10 @@ async function main(): Promise<void> {
 
 async function run(attack: string, N: number, spread: boolean): Promise<object> {
   // A fresh devnet per attack, so each starts from the same baseline.
-  const child = spawn(process.execPath, [...process.execArgv, new URL(import.meta.url).pathname, '--server'], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
+  const gcFlag = process.argv.includes('--gc') ? ['--expose-gc'] : [];
+  const child = spawn(process.execPath, [...gcFlag, ...process.execArgv, new URL(import.meta.url).pathname, '--server'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout! });
+  const [line] = (await once(lines, 'line')) as [string];
   const info = JSON.parse(line) as Info;
   const rssMB = (): number => {
     const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${info.pid}/status`, 'utf8'));
@@ -142,6 +153,7 @@ async function run(attack: string, N: number, spread: boolean): Promise<object> 
         const batch = await Promise.all(Array.from({ length: Math.min(50, N - i) }, () => mk().catch(() => null)));
         for (const s of batch) {
           if (!s) continue;
+          s.resume(); // read, so a close by the server is seen
           socks.push(s);
           s.once('close', () => closedByServer++);
         }
@@ -179,6 +191,13 @@ async function run(attack: string, N: number, spread: boolean): Promise<object> 
     await sleep(12_000);
     const after15s = rssMB();
     clearInterval(sampler);
+    let afterGC: number | null = null;
+    if (gcFlag.length) {
+      child.stdin!.write('gc\n');
+      await once(lines, 'line');
+      await sleep(500);
+      afterGC = rssMB();
+    }
     result = {
       attack,
       n: N,
@@ -186,7 +205,7 @@ async function run(attack: string, N: number, spread: boolean): Promise<object> 
       opened,
       openSeconds: Math.round(openSeconds * 10) / 10,
       closedByServerWithin10s: closedBy10s,
-      rssMB: { before: base, peak, at10s: during, after3s, after15s },
+      rssMB: { before: base, peak, at10s: during, after3s, after15s, ...(afterGC !== null ? { afterGC } : {}) },
       realClientDuring: realClient,
       realClientAfter: attack.startsWith('derp') ? await realDerp() : await realRegister(),
     };

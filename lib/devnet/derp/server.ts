@@ -225,6 +225,13 @@ export async function startDerpServer(o: DerpServerOptions = {}): Promise<DerpSe
     conn.onOutput = pump;
     conn.onClose = (reason) => {
       logf(`derp: closing ${conn.keyText || conn.remote}: ${reason}`);
+      if (!conn.key) {
+        // Never logged in: nothing worth flushing. Stop reading at once so a client still sending (e.g. the
+        // rest of an oversized frame) costs nothing more.
+        conn.discardOutput();
+        socket.destroy();
+        return;
+      }
       pump();
       // Flush what is queued (bounded), then end; destroy if it will not drain.
       const finish = (): void => {
