@@ -369,13 +369,27 @@ export class DevnetServer {
       timer = setTimeout(check, this.cfg.preAuthTimeoutMs);
     }
     noise.on('error', (e: Error) => this.cfg.logf(`devnet: noise connection from ${info.machineKey.slice(0, 16)}…: ${e.message}`));
+    // HTTP/2 starts with the client's first bytes (its connection preface): a connection that never sends
+    // costs a Noise stream, not an HTTP/2 session. A silent connection is closed after idleTimeoutMs like an
+    // idle session (an unknown client's usually sooner, by the pre-auth timer).
+    const silent = setTimeout(() => noise.destroy(), this.cfg.idleTimeoutMs);
     noise.once('close', () => {
       this.noiseConns.delete(noise);
       if (timer) clearTimeout(timer);
       timer = null;
+      clearTimeout(silent);
       if (info.known) this.knownNoise--;
       ticket?.release();
     });
+    noise.once('data', (first: Buffer) => {
+      noise.pause();
+      noise.unshift(first);
+      clearTimeout(silent);
+      this.startHTTP2(noise, info);
+    });
+  }
+
+  private startHTTP2(noise: NoiseStream, info: ConnInfo): void {
     const h2 = http2.createServer({ settings: h2Settings, maxSessionMemory: 32, maxHeaderListPairs: 256 }, (req, res) => {
       this.onNoiseRequest(req, res, info);
     });
