@@ -8,6 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
+import tls from 'node:tls';
 import { once } from 'node:events';
 import { startDevnet, type Devnet } from '../lib/devnet/index.js';
 import { PreAuthGate } from '../lib/devnet/pre-auth-gate.js';
@@ -50,13 +51,26 @@ async function idleNoise(net: Devnet, localAddress = '127.0.0.1'): Promise<Socke
   return s;
 }
 
-/** A DERP connection upgraded but without ClientInfo (plain HTTP relay). */
-async function idleDerp(port: number, localAddress = '127.0.0.1'): Promise<Socket> {
-  const s = await tcp(port, localAddress);
+/** A DERP connection upgraded but without ClientInfo (TLS when given the relay's certificate). */
+async function idleDerp(port: number, localAddress = '127.0.0.1', ca?: string): Promise<Socket> {
+  let s: Socket;
+  if (ca) {
+    const t = tls.connect({ socket: await tcp(port, localAddress), host: '127.0.0.1', ca });
+    t.on('error', () => {});
+    await once(t, 'secureConnect');
+    s = t;
+  } else s = await tcp(port, localAddress);
   s.write('GET /derp HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: DERP\r\nConnection: Upgrade\r\n\r\n');
   const [d] = (await once(s, 'data')) as [Buffer];
   assert.match(d.toString('latin1'), /^HTTP\/1\.1 101 /);
   return s;
+}
+
+async function idleDerpRequest(port: number, ca: string): Promise<Socket> {
+  const t = tls.connect({ host: '127.0.0.1', port, ca });
+  t.on('error', () => {});
+  await once(t, 'secureConnect');
+  return t;
 }
 
 async function register(net: Devnet): Promise<MiniClient> {
@@ -162,21 +176,21 @@ test('limits: a DERP connection without ClientInfo is dropped after the login ti
 });
 
 test('limits: real nodes relay through DERP while idle pre-login connections flood it; those do not count against maxConnections', async (t) => {
-  const net = await startDevnet({
-    relay: { insecureHTTP: true, maxConnections: 3 },
-    limits: { preAuthPerIP: 6, preAuthTotal: 10 },
-  });
+  const net = await startDevnet({ relay: { maxConnections: 3 }, limits: { preAuthPerIP: 6, preAuthTotal: 10 } });
   t.after(() => net.close());
   const derp = net.relay!.derp;
+  const ca = derp.certificate!;
   const [ma, mb, mc] = [await register(net), await register(net), await register(net)];
   t.after(() => [ma, mb, mc].forEach((m) => m.close()));
-  const a = await TestDerpClient.connect({ host: '127.0.0.1', port: derp.port, privateKey: ma!.nodePrivate });
+  const a = await TestDerpClient.connect({ host: '127.0.0.1', port: derp.port, ca, privateKey: ma!.nodePrivate });
   t.after(() => a.close());
+  // A logged-in client has left the gate (its TLS socket was matched to its TCP connection).
+  assert.equal(derp.stats().preAuthConnections, 0);
   const flood: Socket[] = [];
-  for (let i = 0; i < 20; i++) flood.push(await idleDerp(derp.port, i % 2 ? '127.0.0.1' : '127.0.0.5'));
+  for (let i = 0; i < 20; i++) flood.push(await idleDerp(derp.port, i % 2 ? '127.0.0.1' : '127.0.0.5', ca));
   // Joining during the flood (same address as half of it): still let in, and packets pass both ways.
-  const b = await TestDerpClient.connect({ host: '127.0.0.1', port: derp.port, privateKey: mb!.nodePrivate });
-  const c = await TestDerpClient.connect({ host: '127.0.0.1', port: derp.port, privateKey: mc!.nodePrivate });
+  const b = await TestDerpClient.connect({ host: '127.0.0.1', port: derp.port, ca, privateKey: mb!.nodePrivate });
+  const c = await TestDerpClient.connect({ host: '127.0.0.1', port: derp.port, ca, privateKey: mc!.nodePrivate });
   t.after(() => [b, c].forEach((x) => x.close()));
   a.sendPacket(b.publicKey, Buffer.from('a to b during the flood'));
   assert.equal(Buffer.from((await b.next('RecvPacket')).packet).toString(), 'a to b during the flood');
@@ -188,7 +202,7 @@ test('limits: real nodes relay through DERP while idle pre-login connections flo
   assert.ok(st.preAuthEvicted >= 10, JSON.stringify(st));
   await Promise.all(flood.slice(0, 10).map((s) => closed(s)));
   // A fourth client is over maxConnections (3): 503 at the upgrade; the others stay.
-  const d = await tcp(derp.port);
+  const d = await idleDerpRequest(derp.port, ca);
   d.write('GET /derp HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: DERP\r\nConnection: Upgrade\r\n\r\n');
   const [refused] = (await once(d, 'data')) as [Buffer];
   assert.match(refused.toString('latin1'), /^HTTP\/1\.1 503 /);
