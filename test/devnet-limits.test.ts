@@ -162,6 +162,26 @@ test('limits: pre-login DERP frames are checked from their header: too long, wro
   assert.equal(s.stats().protocolErrors, 4);
 });
 
+test('limits: partial ClientInfo frames share a byte budget; over it the connection holding the most is closed', async (t) => {
+  const s = await startDerpServer({ tls: false, loginBufferBytes: 512 << 10 });
+  t.after(() => s.close());
+  const hdr = Buffer.from([0x02, 0, 4, 0, 0]); // declares 256 KiB, Tailscale's limit
+  const socks: Socket[] = [];
+  for (let i = 0; i < 3; i++) {
+    const sock = await idleDerp(s.port);
+    sock.write(Buffer.concat([hdr, Buffer.alloc(200 << 10, 0x41)]));
+    socks.push(sock);
+  }
+  await Promise.race(socks.map((x) => closed(x)));
+  const st = s.stats();
+  assert.ok(st.loginBufferEvictions >= 1, JSON.stringify(st));
+  assert.ok(st.loginBufferedBytes <= 512 << 10, JSON.stringify(st));
+  // A real client's ClientInfo (a few hundred bytes) still gets through.
+  const c = await TestDerpClient.connect({ host: '127.0.0.1', port: s.port });
+  c.close();
+  for (const x of socks) x.destroy();
+});
+
 test('limits: a DERP connection without ClientInfo is dropped after the login timeout, a partial ClientInfo too', async (t) => {
   const net = await startDevnet({ relay: { insecureHTTP: true, tickMs: 50 }, limits: { preAuthTimeoutMs: 300 } });
   t.after(() => net.close());

@@ -63,6 +63,12 @@ export interface DerpRelayOptions {
   loginTimeoutMs?: number;
   /** Most clients past the handshake; a ClientInfo beyond it closes that connection. Default: no limit. */
   maxClients?: number;
+  /**
+   * Bytes held in all for connections still in the handshake (partial ClientInfo frames); beyond it the
+   * connection holding the most is closed. Real ClientInfos are a few hundred bytes; the budget keeps a
+   * flood of large ones from holding (and fragmenting) much memory. Default 4 MiB.
+   */
+  loginBufferBytes?: number;
   /** PeerGone(NotHere) frames per client per second (burst); default 3. */
   peerGoneNotHerePerSecond?: number;
   /** Diagnostics. */
@@ -92,6 +98,10 @@ export interface DerpRelayStats {
   loginTimeouts: number;
   /** Valid ClientInfos refused because `maxClients` were connected. */
   clientsRefusedFull: number;
+  /** Bytes held now for connections in the handshake. */
+  loginBufferedBytes: number;
+  /** Connections in the handshake closed because the login buffer budget was spent. */
+  loginBufferEvictions: number;
   /** Packet bytes currently queued across all clients. */
   queuedBytes: number;
 }
@@ -138,6 +148,8 @@ export class RelayConn {
   onLogin: () => void = () => {};
   /** Packets dropped for this client because its queue was full. */
   dropped = 0;
+  /** Bytes of this connection counted in the relay's login buffer (relay-internal). */
+  loginBuffered = 0;
 
   constructor(
     private readonly relay: DerpRelay,
@@ -241,6 +253,7 @@ export class RelayConn {
       this.relay.stats.protocolErrors++;
       this.close(`protocol error: ${e.message}`);
     }
+    this.relay.noteLoginBuffered(this, this.state === 'login' ? this.reader.bufferedBytes : 0);
   }
 
   /**
@@ -321,6 +334,7 @@ export class RelayConn {
     this.state = 'closed';
     this.closeReason = reason;
     this.reader.clear();
+    this.relay.noteLoginBuffered(this, 0);
     this.relay.remove(this);
     this.onClose(reason);
   }
@@ -336,6 +350,7 @@ export class DerpRelay {
   readonly idleTimeoutMs: number;
   readonly loginTimeoutMs: number;
   readonly maxClients: number;
+  readonly loginBufferBytes: number;
   readonly notHerePerSecond: number;
   readonly stats: DerpRelayStats = {
     clients: 0,
@@ -349,6 +364,8 @@ export class DerpRelay {
     protocolErrors: 0,
     loginTimeouts: 0,
     clientsRefusedFull: 0,
+    loginBufferedBytes: 0,
+    loginBufferEvictions: 0,
     queuedBytes: 0,
   };
 
@@ -371,6 +388,7 @@ export class DerpRelay {
     this.idleTimeoutMs = o.idleTimeoutMs ?? 300_000;
     this.loginTimeoutMs = o.loginTimeoutMs ?? 5000;
     this.maxClients = o.maxClients ?? Number.POSITIVE_INFINITY;
+    this.loginBufferBytes = Math.max(MAX_CLIENT_INFO_FRAME_LEN, o.loginBufferBytes ?? 4 << 20);
     this.notHerePerSecond = Math.max(1, o.peerGoneNotHerePerSecond ?? 3);
     this.logf = o.logf ?? ((): void => {});
     this.random = o.random ?? ((n: number): Uint8Array => randomBytes(n));
@@ -482,6 +500,22 @@ export class DerpRelay {
         this.byKey.get(s)?.sendControl({ type: 'PeerGone', key: c.key, reason: PeerGoneReason.Disconnected });
       }
       this.logf(`derp: ${c.keyText} disconnected (${c.closeReason})`);
+    }
+  }
+
+  /**
+   * A connection in the handshake now holds `bytes` (relay-internal). Over the budget, the handshaking
+   * connections holding the most are closed until it fits.
+   */
+  noteLoginBuffered(c: RelayConn, bytes: number): void {
+    this.stats.loginBufferedBytes += bytes - c.loginBuffered;
+    c.loginBuffered = bytes;
+    while (this.stats.loginBufferedBytes > this.loginBufferBytes) {
+      let worst: RelayConn | null = null;
+      for (const x of this.conns) if (x.state === 'login' && (!worst || x.loginBuffered > worst.loginBuffered)) worst = x;
+      if (!worst || worst.loginBuffered === 0) break;
+      this.stats.loginBufferEvictions++;
+      worst.close('login buffer budget spent (partial ClientInfo too large while others were pending)');
     }
   }
 

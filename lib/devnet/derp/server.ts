@@ -48,6 +48,8 @@ export interface DerpServerOptions {
   preAuthPerIP?: number;
   /** The same in all; beyond it the oldest from the address holding the most is closed. Default 256. */
   preAuthTotal?: number;
+  /** Bytes held in all for partial ClientInfo frames; beyond it the connection holding the most is closed. Default 4 MiB. */
+  loginBufferBytes?: number;
   /** TLS handshake and HTTP request headers must be done within this; default 10 s. */
   headersTimeoutMs?: number;
   /** A plain HTTP connection (probes, /generate_204) idle between requests is closed after this; default 5 s. */
@@ -108,6 +110,7 @@ export async function startDerpServer(o: DerpServerOptions = {}): Promise<DerpSe
   const httpIdleTimeoutMs = o.httpIdleTimeoutMs ?? 30_000;
   const relay = new DerpRelay({
     maxClients: maxConnections,
+    ...(o.loginBufferBytes !== undefined ? { loginBufferBytes: o.loginBufferBytes } : {}),
     privateKey: o.privateKey ?? generatePrivateKey(),
     ...(o.verifyClient ? { verifyClient: o.verifyClient } : {}),
     ...(o.sendQueuePackets !== undefined ? { sendQueuePackets: o.sendQueuePackets } : {}),
