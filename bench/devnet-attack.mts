@@ -1,12 +1,13 @@
 // Cheap attacks on the development tailnet, and the relay/control process's RSS before, during and after them
 // (docs/architecture.md, "Development tailnet limits"). Loopback only. Run:
-//   node --import tsx bench/devnet-attack.mts [--n=1000] [--spread] [--gc] [--declared=BYTES]
+//   node --import tsx bench/devnet-attack.mts [--n=1000] [--spread] [--gc] [--declared=BYTES] [--repeat=R]
 //     [--attack=derp-prelogin,derp-idle,noise,http-idle]
 // The devnet runs in a child process (so its RSS is its own); this process is the attacker and a real client.
 // --spread sends the attack from 127.0.0.2..127.0.0.251 instead of 127.0.0.1 only (per-IP caps then do not
 // apply, the global ones do). --gc runs the devnet with --expose-gc and adds the RSS after a full collection
 // (how much of what stays is garbage not yet collected). --declared: the pre-login frame's declared length
-// (default 1 MiB). Prints one JSON line per attack.
+// (default 1 MiB). --repeat: the same attack R times on one devnet (is what stays reused?). Prints one JSON
+// line per attack and round.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
@@ -60,10 +61,13 @@ async function main(): Promise<void> {
   const N = Number(arg('n', '1000'));
   const spread = process.argv.includes('--spread');
   const attacks = arg('attack', 'derp-prelogin,derp-idle,noise,http-idle').split(',');
-  for (const attack of attacks) console.log(JSON.stringify(await run(attack, attack === 'noise' ? Number(arg('n', '1100')) : N, spread)));
+  const repeat = Number(arg('repeat', '1'));
+  for (const attack of attacks) {
+    for (const r of await run(attack, attack === 'noise' ? Number(arg('n', '1100')) : N, spread, repeat)) console.log(JSON.stringify(r));
+  }
 }
 
-async function run(attack: string, N: number, spread: boolean): Promise<object> {
+async function run(attack: string, N: number, spread: boolean, repeat: number): Promise<object[]> {
   // A fresh devnet per attack, so each starts from the same baseline.
   const gcFlag = process.argv.includes('--gc') ? ['--expose-gc'] : [];
   const child = spawn(process.execPath, [...gcFlag, ...process.execArgv, new URL(import.meta.url).pathname, '--server'], { stdio: ['pipe', 'pipe', 'inherit'] });
@@ -140,8 +144,8 @@ async function run(attack: string, N: number, spread: boolean): Promise<object> 
     return s;
   };
 
-  let result: object = {};
-  {
+  const results: object[] = [];
+  for (let round = 1; round <= repeat; round++) {
     const base = rssMB();
     let peak = base;
     const sampler = setInterval(() => (peak = Math.max(peak, rssMB())), 100);
@@ -198,8 +202,9 @@ async function run(attack: string, N: number, spread: boolean): Promise<object> 
       await sleep(500);
       afterGC = rssMB();
     }
-    result = {
+    results.push({
       attack,
+      round,
       n: N,
       spread,
       opened,
@@ -208,9 +213,9 @@ async function run(attack: string, N: number, spread: boolean): Promise<object> 
       rssMB: { before: base, peak, at10s: during, after3s, after15s, ...(afterGC !== null ? { afterGC } : {}) },
       realClientDuring: realClient,
       realClientAfter: attack.startsWith('derp') ? await realDerp() : await realRegister(),
-    };
+    });
   }
   child.stdin!.end();
   await once(child, 'exit');
-  return result;
+  return results;
 }

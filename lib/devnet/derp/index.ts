@@ -39,6 +39,8 @@ export interface DevnetRelayOptions {
   preAuthTotal?: number;
   /** Time from the upgrade to an accepted ClientInfo; default 5 s. */
   preAuthTimeoutMs?: number;
+  /** Bytes held in all for partial ClientInfo frames (the connection holding the most is closed beyond); default 4 MiB. */
+  loginBufferBytes?: number;
   /** TLS handshake and HTTP request headers; default 10 s. */
   headersTimeoutMs?: number;
   /** Plain HTTP keep-alive idle; default 5 s. */
@@ -77,6 +79,7 @@ export async function startDevnetRelay(
     ...(o.preAuthPerIP !== undefined ? { preAuthPerIP: o.preAuthPerIP } : {}),
     ...(o.preAuthTotal !== undefined ? { preAuthTotal: o.preAuthTotal } : {}),
     ...(o.preAuthTimeoutMs !== undefined ? { loginTimeoutMs: o.preAuthTimeoutMs } : {}),
+    ...(o.loginBufferBytes !== undefined ? { loginBufferBytes: o.loginBufferBytes } : {}),
     ...(o.headersTimeoutMs !== undefined ? { headersTimeoutMs: o.headersTimeoutMs } : {}),
     ...(o.keepAliveTimeoutMs !== undefined ? { keepAliveTimeoutMs: o.keepAliveTimeoutMs } : {}),
     ...(o.httpIdleTimeoutMs !== undefined ? { httpIdleTimeoutMs: o.httpIdleTimeoutMs } : {}),
