@@ -143,6 +143,39 @@ test('limits: a Noise client still unknown after the pre-auth timeout is dropped
   assert.equal(net.connectionStats().noiseKnown, 1);
 });
 
+test('limits: before registering, request bodies are capped at 64 KiB; afterwards at 1 MiB', async (t) => {
+  const net = await startDevnet({ relay: false });
+  t.after(() => net.close());
+  const c = await MiniClient.connect(net.controlURL);
+  t.after(() => c.close());
+  const big = Buffer.alloc(100 << 10, 0x20); // valid JSON whitespace, no object
+  assert.equal((await c.post('/machine/register', big)).status, 413);
+  const r = await c.register({ Auth: { AuthKey: net.createAuthKey() } });
+  assert.equal(r.MachineAuthorized, true);
+  assert.equal((await c.post('/machine/register', big)).status, 400); // read, then found not to be a request
+});
+
+test('limits: an unknown client gets at most 4 requests at a time (interactive login long-polls count); a 5th gets 429', async (t) => {
+  const net = await startDevnet({ relay: false, limits: { preAuthTimeoutMs: 200 } });
+  t.after(() => net.close());
+  const c = await MiniClient.connect(net.controlURL);
+  t.after(() => c.close());
+  const first = await c.register({});
+  assert.ok(first.AuthURL);
+  const waits = Array.from({ length: 4 }, () => c.register({ Followup: first.AuthURL! }));
+  const fifth = await c.post('/machine/register', { Version: 145, NodeKey: c.nodeKey, Followup: first.AuthURL });
+  assert.equal(fifth.status, 429);
+  // An idle connection opened after the long-polls times out; the long-polling one, whose timer ran out
+  // first, was kept because requests were in progress.
+  await closed(await idleNoise(net));
+  assert.equal(net.connectionStats().preAuthTimedOut, 1);
+  net.approve(first.AuthURL!);
+  // The first answered long-poll takes the approval; the others are told to ask again.
+  const answers = await Promise.all(waits);
+  assert.equal(answers.filter((r) => r.MachineAuthorized).length, 1);
+  assert.equal(net.connectionStats().noiseKnown, 1);
+});
+
 test('limits: pre-login DERP frames are checked from their header: too long, wrong type and too short close at once', async (t) => {
   const s = await startDerpServer({ tls: false });
   t.after(() => s.close());

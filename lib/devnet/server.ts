@@ -22,7 +22,7 @@ import { challengePublicToText, machinePublicToText, publicFromPrivate } from '.
 import { errorMessage, INITIATION_LEN, initiationVersion } from '../control/noise.js';
 import type { NoiseStream } from '../control/noise-stream.js';
 import { approvalPage, approvedPage, notFoundPage, REGISTER_PATH_PREFIX, registrationIdFrom } from './approval-page.js';
-import { BodyTooLargeError, parseJSONBody, readBody, sendJSON, sendText } from './http-util.js';
+import { BodyTooLargeError, MAX_REQUEST_BODY, parseJSONBody, readBody, sendJSON, sendText } from './http-util.js';
 import { encodeMapResponseFrame, type MapSink } from './map-session.js';
 import { MapStreams } from './map-streams.js';
 import { FollowupWaiters } from './followups.js';
@@ -88,6 +88,10 @@ export interface ConnectionStats {
   /** Noise connections closed because their client stayed unknown for the pre-auth timeout. */
   preAuthTimedOut: number;
 }
+
+/** Requests in progress, and body size, for a Noise connection whose client is not known yet. */
+const UNKNOWN_MAX_IN_FLIGHT = 4;
+const UNKNOWN_MAX_BODY = 64 * 1024;
 
 const h2Settings: http2.Settings = {
   maxConcurrentStreams: 64,
@@ -414,8 +418,13 @@ export class DevnetServer {
   private onNoiseRequest(req: Http2ServerRequest, res: Http2ServerResponse, info: ConnInfo): void {
     res.on('error', () => {});
     req.on('error', () => {});
+    // Before its client is known a connection gets a few small requests at a time (registering needs one).
+    if (!info.known && info.inFlight >= UNKNOWN_MAX_IN_FLIGHT) {
+      sendText(res, 429, `at most ${UNKNOWN_MAX_IN_FLIGHT} requests at a time before registering`);
+      return;
+    }
     info.inFlight++;
-    res.once('close', () => info.inFlight--);
+    req.stream.once('close', () => info.inFlight--);
     this.handleNoise(req, res, info).catch((err: unknown) => {
       this.cfg.logf(`devnet: ${req.method} ${req.url}: ${(err as Error).stack ?? String(err)}`);
       sendText(res, 500, 'internal error');
@@ -428,7 +437,7 @@ export class DevnetServer {
       if (req.method !== 'POST') return sendText(res, 405, `${path} needs POST`);
       let body: Buffer;
       try {
-        body = await readBody(req);
+        body = await readBody(req, info.known ? MAX_REQUEST_BODY : UNKNOWN_MAX_BODY);
       } catch (e) {
         return sendText(res, e instanceof BodyTooLargeError ? 413 : 400, (e as Error).message);
       }
