@@ -74,13 +74,6 @@ test('paused readers holding full windows do not starve other connections', { ti
   }));
 });
 
-test('20,000 HTTP requests answered with Connection: close are none refused', { timeout: 180_000 }, async () => {
-  const { A, B } = await pair();
-  const r = await churn(A, B, '10.7.0.1', { requests: 20_000, concurrency: 32 });
-  assert.deepEqual(r.errors, {});
-  assert.equal(r.ok, 20_000);
-});
-
 test('20 Server nodes on the devnet, all to all: 380 transfers of 256 KiB arrive intact', { timeout: 180_000 }, async () => {
   const devnet = await startDevnet();
   open.push(devnet);
@@ -134,6 +127,23 @@ async function line(it: AsyncIterator<string>): Promise<string> {
   if (r.done) throw new Error('child ended');
   return r.value;
 }
+
+test('20,000 HTTP requests answered with Connection: close, server in its own process, are none refused', { timeout: 180_000 }, async () => {
+  // Before: the server's TIME-WAIT pcbs filled its pool and the client's ports came round to 4-tuples the
+  // server still held, which it answered with RST (ECONNREFUSED) from about the 16,000th request on.
+  const ka = generateKeyPair();
+  const kb = generateKeyPair();
+  const srv = await child(['http', b64(ka.privateKey), b64(kb.publicKey)]);
+  const port = await line(srv.lines);
+  const B = new WireGuard({ privateKey: b64(kb.privateKey), address: ['10.7.0.2/32'],
+    peers: [{ publicKey: b64(ka.publicKey), endpoint: `127.0.0.1:${port}`, allowedIPs: ['10.7.0.1/32'] }] });
+  open.push(B);
+  await B.start();
+  const r = await churn(B, '10.7.0.1', { requests: 20_000, concurrency: 32 });
+  assert.deepEqual(r.errors, {});
+  assert.equal(r.ok, 20_000);
+  srv.p.kill();
+});
 
 test('ephemeral ports are random: two processes dialing the same listener use different ports', { timeout: 60_000 }, async () => {
   const ka = generateKeyPair();
