@@ -74,6 +74,28 @@ test('paused readers holding full windows do not starve other connections', { ti
   }));
 });
 
+test('80 peers that stop reading do not stall the sender\'s other connections', { timeout: 60_000 }, async () => {
+  // Each stalled connection keeps up to 256 KiB queued in the sender's stack; 80 of them fill its 16 MiB
+  // device budget, and before the per-connection floor (TS_TCP_SND_FLOOR) every other connection waited.
+  const { A, B } = await pair();
+  const big = Buffer.alloc(6 << 20, 1);
+  const blob = Buffer.alloc(8 << 20, 2);
+  let n = 0;
+  A.listen('tcp', ':9004').on('connection', (s) => { s.on('error', () => {}); s.end(n++ < 80 ? big : blob); });
+  const stalled = await Promise.all(Array.from({ length: 80 }, async () => {
+    const s = await B.dial('tcp', '10.7.0.1:9004');
+    s.pause();
+    await once(s, 'readable');
+    return s;
+  }));
+  const s = await B.dial('tcp', '10.7.0.1:9004');
+  let got = 0;
+  s.on('data', (d: Buffer) => { got += d.length; });
+  await once(s, 'end');
+  assert.equal(got, 8 << 20);
+  for (const p of stalled) p.destroy();
+});
+
 test('20 Server nodes on the devnet, all to all: 380 transfers of 256 KiB arrive intact', { timeout: 180_000 }, async () => {
   const devnet = await startDevnet();
   open.push(devnet);

@@ -143,6 +143,10 @@ static size_t own_space(const ts_tcpconn *c) {
 static size_t send_space(const ts_tcpconn *c, int my_turn) {
   size_t n = own_space(c);
   size_t room = (c->h->waiters && !my_turn) ? 0 : device_room(c->h);
+  /* Up to TS_TCP_SND_FLOOR of its own, a connection is never held back by the others: connections whose
+   * peers stopped reading keep their queued bytes in the budget, and enough of them must not stop the rest. */
+  size_t q = snd_queued(c);
+  if (q < TS_TCP_SND_FLOOR && room < TS_TCP_SND_FLOOR - q) room = TS_TCP_SND_FLOOR - q;
   return n < room ? n : room;
 }
 
@@ -261,16 +265,22 @@ static int pump_out(ts_tcpconn *c, int my_turn) {
 /* Memory was freed: serve the waiters in order while the device has room. Runs once per loop turn
  * (ts_engine_defer), outside lwIP's callbacks. */
 static void serve_waiters(ts_tcp_host *h) {
-  /* One pass: a served connection that wants more goes to the end of the line. */
-  for (size_t k = h->nwaiters; k && h->waiters && device_room(h) > 0; k--) {
+  /* One pass: a served connection that wants more goes to the end of the line, and so does one that may not
+   * send yet (the device is full and it has its floor in lwIP already). */
+  for (size_t k = h->nwaiters; k && h->waiters; k--) {
     ts_tcpconn *c = h->waiters;
     unwait(c);
+    if (!c->stage && send_space(c, 1) == 0) {
+      wait_turn(c);
+      continue;
+    }
     if (c->stage) {
       if (push_stage(c) != 0) return; /* lwIP itself is out of memory: c waits again, at the end */
       if (!c->freed) update_poll(c, 0);
     } else {
       int moved = pump_out(c, 1);
-      /* Nothing to read now: it polls its socketpair again, and may then pass the line once. */
+      /* Nothing to read now: it polls its socketpair again (and queues up when data comes while others
+       * wait); after a read it goes to the end of the line if it wants more. */
       if (!c->freed) update_poll(c, !moved);
     }
   }
@@ -309,7 +319,7 @@ static err_t on_lwip_poll(void *arg, struct tcp_pcb *pcb) {
   (void)pcb;
   ts_tcpconn *c = arg;
   if (!c || !c->waiting) return ERR_OK;
-  serve_waiters(c->h);
+  want_serve(c->h); /* not here: lwIP is walking its pcb list */
   return ERR_OK;
 }
 

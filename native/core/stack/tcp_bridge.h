@@ -23,9 +23,11 @@ enum {
 };
 
 /* Send-side memory limits (docs/architecture.md, "TCP memory"): a connection gives lwIP at most twice its
- * window in flight and at least TS_TCP_SND_MIN; a device's connections together at most TS_TCP_SND_DEVICE. */
+ * window in flight and at least TS_TCP_SND_MIN; a device's connections together at most TS_TCP_SND_DEVICE,
+ * except that each may always have TS_TCP_SND_FLOOR. */
 #define TS_TCP_SND_MIN (256u * 1024u)
 #define TS_TCP_SND_DEVICE (16u * 1024u * 1024u)
+#define TS_TCP_SND_FLOOR (64u * 1024u)
 /* Half-open connections a listener holds (SYN received, handshake not complete) before it drops SYNs. */
 #define TS_TCP_SYN_BACKLOG 4096
 
