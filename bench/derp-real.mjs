@@ -4,6 +4,8 @@
 //   tsnet-derper       two of our Server nodes (alwaysUseDERP) through the same derper
 //   tsnet-devnet-relay two of our Server nodes through the development tailnet's own relay (reference)
 //   go-devnet-relay    two Go tsnet nodes through our relay: attributes the gap to client or relay
+//   tsnet-relay-q32, go-relay-q32   the same through our relay holding 32 packets per client (derper's
+//                      queue depth; ours holds 256 by default): isolates what derper's drops cost each stack
 // Control for all of them is our development tailnet (lib/devnet): the Go nodes join it with an auth key.
 // Needs Go (GO, else `go` on PATH, else /usr/local/go/bin/go); the Go programs are built on demand into
 // build-go/. Knobs: DERP_BYTES (default 64 MiB per stream), DERP_ROUNDS (default 2; rows alternate within a
@@ -23,7 +25,7 @@ const BYTES = Number(process.env.DERP_BYTES ?? 64 * 1024 ** 2);
 const ROUNDS = Number(process.env.DERP_ROUNDS ?? 2);
 const PINGS = Number(process.env.DERP_PINGS ?? 300);
 const only = process.env.DERP_ONLY?.split(',').filter(Boolean);
-const ROWS = ['go-derper', 'tsnet-derper', 'tsnet-devnet-relay', 'go-devnet-relay'].filter((r) => !only || only.includes(r));
+const ROWS = ['go-derper', 'tsnet-derper', 'tsnet-devnet-relay', 'go-devnet-relay', 'tsnet-relay-q32', 'go-relay-q32'].filter((r) => !only || only.includes(r));
 // Every step is bounded: a stalled relay fails the row instead of hanging the run.
 const STEP_MS = Number(process.env.DERP_STEP_MS ?? 120_000);
 
@@ -125,7 +127,14 @@ function ourNode(name, controlURL, authKey, role) {
   return new Proc(name, process.execPath, [path.join(here, 'node.mjs'), JSON.stringify(o)], role === 'client' ? { ROLE: 'client' } : {});
 }
 
-async function measure(row, mk, controlURL, authKey, derpPort) {
+// Our relay's counters, from its devnet process: forwarded and dropped (queue full) packets.
+async function relayVars(dn) {
+  const st = await dn.proc.call({ op: 'stats' });
+  return { forwarded: st.packetsForwarded, dropped: st.packetsDroppedQueueFull };
+}
+
+async function measure(row, mk, dn, derpPort) {
+  const { controlURL, authKey } = dn;
   const b = mk(`${row}-b`, controlURL, authKey, 'server');
   const host = `${row}-b-${seq}`;
   try {
@@ -133,15 +142,21 @@ async function measure(row, mk, controlURL, authKey, derpPort) {
     const a = mk(`${row}-a`, controlURL, authKey, 'client');
     try {
       await a.next('ready');
-      const before = derpPort ? await derperVars(derpPort) : {};
+      const vars = () => (derpPort ? derperVars(derpPort) : relayVars(dn));
+      const before = await vars();
       const send = await a.call({ op: 'send', host, bytes: BYTES });
-      const after = derpPort ? await derperVars(derpPort) : {};
+      const after = await vars();
       const pp = PINGS > 0 ? await a.call({ op: 'pingpong', host, count: PINGS }) : {};
       const delta = {};
       for (const [k, v] of Object.entries(after)) {
-        if (/^derp_(packets|bytes)_(dropped|sent|recv)/.test(k) && v - (before[k] ?? 0)) delta[k] = v - (before[k] ?? 0);
+        if (/^derp_(packets|bytes)_(dropped|sent|recv)|^forwarded$|^dropped$/.test(k) && v - (before[k] ?? 0)) delta[k] = v - (before[k] ?? 0);
       }
-      return { mbps: (send.bytes * 8) / send.seconds / 1e6, seconds: send.seconds, p50us: pp.p50us, p99us: pp.p99us, derper: delta };
+      // Packets the relay delivered and dropped while the stream ran (both directions: data and ACKs).
+      const sum = (re) => Object.entries(delta).filter(([k]) => re.test(k)).reduce((m, [, v]) => m + v, 0);
+      const relay = derpPort
+        ? { forwarded: sum(/^derp_packets_sent/), dropped: sum(/^derp_packets_dropped/), counters: delta }
+        : { forwarded: delta.forwarded ?? 0, dropped: delta.dropped ?? 0 };
+      return { mbps: (send.bytes * 8) / send.seconds / 1e6, seconds: send.seconds, p50us: pp.p50us, p99us: pp.p99us, relay };
     } finally { await a.stop(); }
   } finally { await b.stop(); }
 }
@@ -158,17 +173,21 @@ await waitTCP(derpPort, derper);
 const realMap = { Regions: { 901: { RegionID: 901, RegionCode: 'derper', RegionName: 'real derper (loopback)', Nodes: [
   { Name: '901a', RegionID: 901, HostName: '127.0.0.1', IPv4: '127.0.0.1', IPv6: 'none', DERPPort: derpPort, STUNPort: -1, InsecureForTests: true },
 ] } } };
-const devnetProc = (name, opts) => new Proc(name, process.execPath, [path.join(here, 'devnet.mjs'), JSON.stringify(opts)]);
-const dnReal = devnetProc('devnet-derper', { derpMap: realMap });
-const dnOwn = devnetProc('devnet-relay', {});
-const real = await dnReal.next('ready');
-const own = await dnOwn.next('ready');
+async function devnet(name, opts) {
+  const proc = new Proc(name, process.execPath, [path.join(here, 'devnet.mjs'), JSON.stringify(opts)]);
+  return { proc, ...(await proc.next('ready')) };
+}
+const real = await devnet('devnet-derper', { derpMap: realMap });
+const own = await devnet('devnet-relay', {});
+const q32 = await devnet('devnet-relay-q32', { relay: { sendQueuePackets: 32 } });
 
 const plan = {
   'go-derper': [goNode, real, derpPort],
   'tsnet-derper': [ourNode, real, derpPort],
   'tsnet-devnet-relay': [ourNode, own, 0],
   'go-devnet-relay': [goNode, own, 0],
+  'tsnet-relay-q32': [ourNode, q32, 0],
+  'go-relay-q32': [goNode, q32, 0],
 };
 const runs = Object.fromEntries(ROWS.map((r) => [r, []]));
 for (let round = 0; round < ROUNDS; round++) {
@@ -177,16 +196,16 @@ for (let round = 0; round < ROUNDS; round++) {
   for (const row of order) {
     const [mk, dn, port] = plan[row];
     try {
-      const r = await measure(row, mk, dn.controlURL, dn.authKey, port);
+      const r = await measure(row, mk, dn, port);
       runs[row].push(r);
-      console.error(`round ${round + 1} ${row}: ${r.mbps.toFixed(1)} Mbit/s, RTT p50 ${r.p50us?.toFixed(0)} µs${Object.keys(r.derper).length ? ' derper ' + JSON.stringify(r.derper) : ''}`);
+      console.error(`round ${round + 1} ${row}: ${r.mbps.toFixed(1)} Mbit/s, RTT p50 ${r.p50us?.toFixed(0)} µs, relay forwarded ${r.relay.forwarded} dropped ${r.relay.dropped} packets`);
     } catch (err) {
       runs[row].push({ error: String(err.message ?? err).split('\n')[0] });
       console.error(`round ${round + 1} ${row}: failed: ${err.message}`);
     }
   }
 }
-for (const d of [dnReal, dnOwn]) { d.p.stdin.end(); await Promise.race([d.exited, new Promise((r) => setTimeout(r, 3000))]); }
+for (const { proc } of [real, own, q32]) { proc.p.stdin.end(); await Promise.race([proc.exited, new Promise((r) => setTimeout(r, 3000))]); }
 derper.p.kill('SIGTERM');
 await Promise.race([derper.exited, new Promise((r) => setTimeout(r, 3000))]);
 fs.rmSync(tmp, { recursive: true, force: true });
@@ -195,18 +214,19 @@ const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.lengt
 const f = (x, d = 1) => (typeof x === 'number' ? x.toFixed(d) : '-');
 const summary = {};
 console.log(`\nrelayed TCP, one stream, ${BYTES / 1024 ** 2} MiB, ${ROUNDS} round(s), ${new Date().toISOString()}, ${process.version}, ${os.cpus().length} CPUs\n`);
-console.log('| path | Mbit/s (median) | each run | RTT p50 µs | RTT p99 µs | derper drops (sum) |');
+console.log('| path | Mbit/s (median) | each run | RTT p50 µs | RTT p99 µs | relay drops / forwarded packets (all runs) |');
 console.log('|---|---|---|---|---|---|');
 for (const row of ROWS) {
   const ok = runs[row].filter((r) => !r.error);
-  const drops = ok.reduce((n, r) => n + Object.entries(r.derper).filter(([k]) => k.startsWith('derp_packets_dropped')).reduce((m, [, v]) => m + v, 0), 0);
+  const drops = ok.reduce((n, r) => n + r.relay.dropped, 0), fwd = ok.reduce((n, r) => n + r.relay.forwarded, 0);
   summary[row] = { mbps: median(ok.map((r) => r.mbps)), p50us: median(ok.map((r) => r.p50us).filter(Number.isFinite)), p99us: median(ok.map((r) => r.p99us).filter(Number.isFinite)) };
   const errs = runs[row].filter((r) => r.error).map((r) => r.error);
-  console.log(`| ${row} | ${f(summary[row].mbps)} | ${ok.map((r) => f(r.mbps)).join(', ')}${errs.length ? ` (failed: ${errs.join('; ')})` : ''} | ${f(summary[row].p50us, 0)} | ${f(summary[row].p99us, 0)} | ${plan[row][2] ? drops : '-'} |`);
+  console.log(`| ${row} | ${f(summary[row].mbps)} | ${ok.map((r) => f(r.mbps)).join(', ')}${errs.length ? ` (failed: ${errs.join('; ')})` : ''} | ${f(summary[row].p50us, 0)} | ${f(summary[row].p99us, 0)} | ${drops} / ${fwd} |`);
 }
 const ratio = (a, b) => (summary[a]?.mbps && summary[b]?.mbps ? `${(summary[a].mbps / summary[b].mbps).toFixed(2)}x` : '-');
 console.log(`\nours / Go through the real derper: ${ratio('tsnet-derper', 'go-derper')}`);
 console.log(`ours through the real derper / through our relay: ${ratio('tsnet-derper', 'tsnet-devnet-relay')}`);
 console.log(`Go through our relay / through the real derper: ${ratio('go-devnet-relay', 'go-derper')}`);
+console.log(`ours / Go through our relay holding 32 packets per client: ${ratio('tsnet-relay-q32', 'go-relay-q32')}`);
 fs.mkdirSync(path.join(here, 'results'), { recursive: true });
 fs.writeFileSync(path.join(here, 'results', 'derp-real.json'), JSON.stringify({ date: new Date().toISOString(), bytes: BYTES, runs, summary }, null, 2));
