@@ -146,6 +146,7 @@ async function measure(row, mk, dn, derpPort) {
       const before = await vars();
       const send = await a.call({ op: 'send', host, bytes: BYTES });
       const after = await vars();
+      const sink = await b.call({ op: 'sinkstats' });
       const pp = PINGS > 0 ? await a.call({ op: 'pingpong', host, count: PINGS }) : {};
       const delta = {};
       for (const [k, v] of Object.entries(after)) {
@@ -156,7 +157,7 @@ async function measure(row, mk, dn, derpPort) {
       const relay = derpPort
         ? { forwarded: sum(/^derp_packets_sent/), dropped: sum(/^derp_packets_dropped/), counters: delta }
         : { forwarded: delta.forwarded ?? 0, dropped: delta.dropped ?? 0 };
-      return { mbps: (send.bytes * 8) / send.seconds / 1e6, seconds: send.seconds, p50us: pp.p50us, p99us: pp.p99us, relay };
+      return { mbps: (send.bytes * 8) / send.seconds / 1e6, seconds: send.seconds, p50us: pp.p50us, p99us: pp.p99us, relay, sink };
     } finally { await a.stop(); }
   } finally { await b.stop(); }
 }
@@ -198,7 +199,7 @@ for (let round = 0; round < ROUNDS; round++) {
     try {
       const r = await measure(row, mk, dn, port);
       runs[row].push(r);
-      console.error(`round ${round + 1} ${row}: ${r.mbps.toFixed(1)} Mbit/s, RTT p50 ${r.p50us?.toFixed(0)} µs, relay forwarded ${r.relay.forwarded} dropped ${r.relay.dropped} packets`);
+      console.error(`round ${round + 1} ${row}: ${r.mbps.toFixed(1)} Mbit/s, RTT p50 ${r.p50us?.toFixed(0)} µs, relay forwarded ${r.relay.forwarded} dropped ${r.relay.dropped} packets, receiver stalls ${r.sink.stalls} (${r.sink.stallMs.toFixed(0)} ms, longest ${r.sink.maxGapMs.toFixed(0)} ms)`);
     } catch (err) {
       runs[row].push({ error: String(err.message ?? err).split('\n')[0] });
       console.error(`round ${round + 1} ${row}: failed: ${err.message}`);
@@ -214,14 +215,15 @@ const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.lengt
 const f = (x, d = 1) => (typeof x === 'number' ? x.toFixed(d) : '-');
 const summary = {};
 console.log(`\nrelayed TCP, one stream, ${BYTES / 1024 ** 2} MiB, ${ROUNDS} round(s), ${new Date().toISOString()}, ${process.version}, ${os.cpus().length} CPUs\n`);
-console.log('| path | Mbit/s (median) | each run | RTT p50 µs | RTT p99 µs | relay drops / forwarded packets (all runs) |');
-console.log('|---|---|---|---|---|---|');
+console.log('| path | Mbit/s (median) | each run | RTT p50 µs | RTT p99 µs | relay drops / forwarded packets (all runs) | receiver stalls ≥ 50 ms: count, ms (all runs) |');
+console.log('|---|---|---|---|---|---|---|');
 for (const row of ROWS) {
   const ok = runs[row].filter((r) => !r.error);
   const drops = ok.reduce((n, r) => n + r.relay.dropped, 0), fwd = ok.reduce((n, r) => n + r.relay.forwarded, 0);
+  const stalls = ok.reduce((n, r) => n + r.sink.stalls, 0), stallMs = ok.reduce((n, r) => n + r.sink.stallMs, 0);
   summary[row] = { mbps: median(ok.map((r) => r.mbps)), p50us: median(ok.map((r) => r.p50us).filter(Number.isFinite)), p99us: median(ok.map((r) => r.p99us).filter(Number.isFinite)) };
   const errs = runs[row].filter((r) => r.error).map((r) => r.error);
-  console.log(`| ${row} | ${f(summary[row].mbps)} | ${ok.map((r) => f(r.mbps)).join(', ')}${errs.length ? ` (failed: ${errs.join('; ')})` : ''} | ${f(summary[row].p50us, 0)} | ${f(summary[row].p99us, 0)} | ${drops} / ${fwd} |`);
+  console.log(`| ${row} | ${f(summary[row].mbps)} | ${ok.map((r) => f(r.mbps)).join(', ')}${errs.length ? ` (failed: ${errs.join('; ')})` : ''} | ${f(summary[row].p50us, 0)} | ${f(summary[row].p99us, 0)} | ${drops} / ${fwd} | ${stalls}, ${stallMs.toFixed(0)} |`);
 }
 const ratio = (a, b) => (summary[a]?.mbps && summary[b]?.mbps ? `${(summary[a].mbps / summary[b].mbps).toFixed(2)}x` : '-');
 console.log(`\nours / Go through the real derper: ${ratio('tsnet-derper', 'go-derper')}`);

@@ -14,6 +14,7 @@
 //
 //	{"op":"send","host","bytes"}       one stream of bytes to host:5001; reply {seconds, bytes}
 //	{"op":"pingpong","host","count"}  1-byte round trips to host:5002; reply {p50us, p99us}
+//	{"op":"sinkstats"}                 the last sink stream's receive gaps of 50 ms or more (stalls), as bench/node.mjs
 //	{"op":"exit"}
 //
 // host is a peer's host name (resolved through the node's status) or an IP address.
@@ -33,6 +34,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"tailscale.com/envknob"
@@ -125,6 +127,14 @@ func main() {
 			reply, err = send(s, cmd.Host, cmd.Bytes)
 		case "pingpong":
 			reply, err = pingpong(s, cmd.Host, cmd.Count)
+		case "sinkstats":
+			sinkMu.Lock()
+			if lastSink == nil {
+				err = errors.New("no sink stream yet")
+			} else {
+				reply = *lastSink
+			}
+			sinkMu.Unlock()
 		case "exit":
 			out(map[string]any{})
 			return
@@ -149,8 +159,44 @@ func serve(ln net.Listener, h func(net.Conn)) {
 	}
 }
 
+type sinkStats struct {
+	Stalls   int     `json:"stalls"`
+	StallMs  float64 `json:"stallMs"`
+	MaxGapMs float64 `json:"maxGapMs"`
+}
+
+var (
+	sinkMu   sync.Mutex
+	lastSink *sinkStats
+)
+
 func serveSink(c net.Conn) {
-	n, _ := io.Copy(io.Discard, c)
+	var st sinkStats
+	buf := make([]byte, 256*1024)
+	var n int64
+	var last time.Time
+	for {
+		k, err := c.Read(buf)
+		if k > 0 {
+			n += int64(k)
+			now := time.Now()
+			if !last.IsZero() {
+				gap := float64(now.Sub(last).Microseconds()) / 1000
+				if gap >= 50 {
+					st.Stalls++
+					st.StallMs += gap
+				}
+				st.MaxGapMs = max(st.MaxGapMs, gap)
+			}
+			last = now
+		}
+		if err != nil {
+			break
+		}
+	}
+	sinkMu.Lock()
+	lastSink = &st
+	sinkMu.Unlock()
 	io.WriteString(c, strconv.FormatInt(n, 10))
 }
 
