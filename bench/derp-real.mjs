@@ -25,7 +25,7 @@ const BYTES = Number(process.env.DERP_BYTES ?? 64 * 1024 ** 2);
 const ROUNDS = Number(process.env.DERP_ROUNDS ?? 2);
 const PINGS = Number(process.env.DERP_PINGS ?? 300);
 const only = process.env.DERP_ONLY?.split(',').filter(Boolean);
-const ROWS = ['go-derper', 'tsnet-derper', 'tsnet-devnet-relay', 'go-devnet-relay', 'tsnet-relay-q32', 'go-relay-q32'].filter((r) => !only || only.includes(r));
+const ROWS = ['go-derper', 'tsnet-derper', 'tsnet-devnet-relay', 'go-devnet-relay', 'tsnet-relay-q32', 'go-relay-q32', 'go-to-tsnet-derper', 'tsnet-to-go-derper'].filter((r) => !only || only.includes(r));
 // Every step is bounded: a stalled relay fails the row instead of hanging the run.
 const STEP_MS = Number(process.env.DERP_STEP_MS ?? 120_000);
 
@@ -133,13 +133,13 @@ async function relayVars(dn) {
   return { forwarded: st.packetsForwarded, dropped: st.packetsDroppedQueueFull };
 }
 
-async function measure(row, mk, dn, derpPort) {
+async function measure(row, mkClient, mkServer, dn, derpPort) {
   const { controlURL, authKey } = dn;
-  const b = mk(`${row}-b`, controlURL, authKey, 'server');
+  const b = mkServer(`${row}-b`, controlURL, authKey, 'server');
   const host = `${row}-b-${seq}`;
   try {
     await b.next('ready');
-    const a = mk(`${row}-a`, controlURL, authKey, 'client');
+    const a = mkClient(`${row}-a`, controlURL, authKey, 'client');
     try {
       await a.next('ready');
       const vars = () => (derpPort ? derperVars(derpPort) : relayVars(dn));
@@ -182,22 +182,25 @@ const real = await devnet('devnet-derper', { derpMap: realMap });
 const own = await devnet('devnet-relay', {});
 const q32 = await devnet('devnet-relay-q32', { relay: { sendQueuePackets: 32 } });
 
+// row: [sender (client), receiver (server), devnet, derper port or 0 for our relay]
 const plan = {
-  'go-derper': [goNode, real, derpPort],
-  'tsnet-derper': [ourNode, real, derpPort],
-  'tsnet-devnet-relay': [ourNode, own, 0],
-  'go-devnet-relay': [goNode, own, 0],
-  'tsnet-relay-q32': [ourNode, q32, 0],
-  'go-relay-q32': [goNode, q32, 0],
+  'go-derper': [goNode, goNode, real, derpPort],
+  'tsnet-derper': [ourNode, ourNode, real, derpPort],
+  'tsnet-devnet-relay': [ourNode, ourNode, own, 0],
+  'go-devnet-relay': [goNode, goNode, own, 0],
+  'tsnet-relay-q32': [ourNode, ourNode, q32, 0],
+  'go-relay-q32': [goNode, goNode, q32, 0],
+  'go-to-tsnet-derper': [goNode, ourNode, real, derpPort],
+  'tsnet-to-go-derper': [ourNode, goNode, real, derpPort],
 };
 const runs = Object.fromEntries(ROWS.map((r) => [r, []]));
 for (let round = 0; round < ROUNDS; round++) {
   // Alternate the order so no row always runs first (or last) on a shared, noisy machine.
   const order = round % 2 ? [...ROWS].reverse() : ROWS;
   for (const row of order) {
-    const [mk, dn, port] = plan[row];
+    const [mkClient, mkServer, dn, port] = plan[row];
     try {
-      const r = await measure(row, mk, dn, port);
+      const r = await measure(row, mkClient, mkServer, dn, port);
       runs[row].push(r);
       console.error(`round ${round + 1} ${row}: ${r.mbps.toFixed(1)} Mbit/s, RTT p50 ${r.p50us?.toFixed(0)} µs, relay forwarded ${r.relay.forwarded} dropped ${r.relay.dropped} packets, receiver stalls ${r.sink.stalls} (${r.sink.stallMs.toFixed(0)} ms, longest ${r.sink.maxGapMs.toFixed(0)} ms)`);
     } catch (err) {
@@ -230,5 +233,6 @@ console.log(`\nours / Go through the real derper: ${ratio('tsnet-derper', 'go-de
 console.log(`ours through the real derper / through our relay: ${ratio('tsnet-derper', 'tsnet-devnet-relay')}`);
 console.log(`Go through our relay / through the real derper: ${ratio('go-devnet-relay', 'go-derper')}`);
 console.log(`ours / Go through our relay holding 32 packets per client: ${ratio('tsnet-relay-q32', 'go-relay-q32')}`);
+console.log(`through the real derper, our sender to a Go receiver / a Go sender to our receiver: ${ratio('tsnet-to-go-derper', 'go-to-tsnet-derper')}`);
 fs.mkdirSync(path.join(here, 'results'), { recursive: true });
 fs.writeFileSync(path.join(here, 'results', 'derp-real.json'), JSON.stringify({ date: new Date().toISOString(), bytes: BYTES, runs, summary }, null, 2));
