@@ -202,7 +202,7 @@ for (let round = 0; round < ROUNDS; round++) {
     try {
       const r = await measure(row, mkClient, mkServer, dn, port);
       runs[row].push(r);
-      console.error(`round ${round + 1} ${row}: ${r.mbps.toFixed(1)} Mbit/s, RTT p50 ${r.p50us?.toFixed(0)} µs, relay forwarded ${r.relay.forwarded} dropped ${r.relay.dropped} packets, receiver stalls ${r.sink.stalls} (${r.sink.stallMs.toFixed(0)} ms, longest ${r.sink.maxGapMs.toFixed(0)} ms)`);
+      console.error(`round ${round + 1} ${row}: ${r.mbps.toFixed(1)} Mbit/s, RTT p50 ${r.p50us?.toFixed(0)} µs, relay forwarded ${r.relay.forwarded} dropped ${r.relay.dropped} packets, receiver stalls ${r.sink.stalls} (${r.sink.stallMs.toFixed(0)} ms, longest ${r.sink.maxGapMs.toFixed(0)} ms${r.sink.gapsMs?.length ? `: ${r.sink.gapsMs.join(' ')}` : ''})`);
     } catch (err) {
       runs[row].push({ error: String(err.message ?? err).split('\n')[0] });
       console.error(`round ${round + 1} ${row}: failed: ${err.message}`);

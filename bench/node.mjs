@@ -6,7 +6,7 @@
 //   {"op":"send","host","bytes"}        one stream of `bytes` to host:5001; reply { seconds }
 //   {"op":"pingpong","host","count"}   1-byte round trips to host:5002; reply { p50us, p99us }
 //   {"op":"connrate","host","seconds"} connect+close loop to host:5002; reply { perSecond }
-//   {"op":"sinkstats"}                 the last sink stream's receive stalls; reply { stalls, stallMs, maxGapMs }
+//   {"op":"sinkstats"}                 the last sink stream's receive stalls; reply { stalls, stallMs, maxGapMs, gapsMs }
 import * as net from 'node:net';
 import * as readline from 'node:readline';
 import { Server, WireGuard } from '../dist/index.js';
@@ -37,7 +37,7 @@ if (process.env.ROLE !== 'client') {
   const sink = iface.listen('tcp', ':5001');
   sink.on('connection', (s) => {
     let n = 0;
-    const g = (lastSink = { last: 0, stalls: 0, stallMs: 0, maxGapMs: 0 });
+    const g = (lastSink = { last: 0, stalls: 0, stallMs: 0, maxGapMs: 0, gapsMs: [] });
     s.on('data', (d) => {
       n += d.length;
       const now = performance.now();
@@ -55,7 +55,7 @@ if (process.env.ROLE !== 'client') {
 // The last sink stream's receive gaps: a gap of 50 ms or more is a stall (a retransmission timeout; lwIP's
 // shortest is 100 ms, lwipopts.h), reported by {"op":"sinkstats"} so relayed runs can show what loss cost.
 function noteGap(g, ms) {
-  if (ms >= 50) { g.stalls++; g.stallMs += ms; }
+  if (ms >= 50) { g.stalls++; g.stallMs += ms; if (g.gapsMs.length < 100) g.gapsMs.push(Math.round(ms)); }
   if (ms > g.maxGapMs) g.maxGapMs = ms;
 }
 let lastSink = null;
@@ -120,7 +120,7 @@ const ops = {
   },
   async sinkstats() {
     if (!lastSink) throw new Error('no sink stream yet');
-    return { stalls: lastSink.stalls, stallMs: lastSink.stallMs, maxGapMs: lastSink.maxGapMs };
+    return { stalls: lastSink.stalls, stallMs: lastSink.stallMs, maxGapMs: lastSink.maxGapMs, gapsMs: lastSink.gapsMs };
   },
   async exit() {
     await iface.wg?.close();

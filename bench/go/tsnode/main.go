@@ -130,6 +130,7 @@ func main() {
 		case "sinkstats":
 			sinkMu.Lock()
 			if lastSink == nil {
+				// no stream has ended yet
 				err = errors.New("no sink stream yet")
 			} else {
 				reply = *lastSink
@@ -163,6 +164,7 @@ type sinkStats struct {
 	Stalls   int     `json:"stalls"`
 	StallMs  float64 `json:"stallMs"`
 	MaxGapMs float64 `json:"maxGapMs"`
+	GapsMs   []int   `json:"gapsMs"` // the first 100 stalls, rounded
 }
 
 var (
@@ -185,6 +187,9 @@ func serveSink(c net.Conn) {
 				if gap >= 50 {
 					st.Stalls++
 					st.StallMs += gap
+					if len(st.GapsMs) < 100 {
+						st.GapsMs = append(st.GapsMs, int(gap+0.5))
+					}
 				}
 				st.MaxGapMs = max(st.MaxGapMs, gap)
 			}
