@@ -49,13 +49,15 @@ export interface WireGuardDrops {
   noMemory: number;
   /** A peer whose public key is a low-order point (no handshake possible), or traffic for it. */
   peerKey: number;
+  /** Under load without a valid mac2, and its source address already had its cookie replies (20/s). */
+  cookieLimited: number;
 }
 
 const REASONS: ReadonlyArray<keyof WireGuardDrops> = [
   'badType', 'badLength', 'mac1', 'cookieSent', 'rateLimited', 'handshakeDecrypt', 'unknownPeer',
   'timestampReplay', 'initiationFlood', 'unknownIndex', 'handshakeState', 'cookieInvalid', 'keypairExpired',
   'decrypt', 'replay', 'badInner', 'sourceNotAllowed', 'noRoute', 'tooBig', 'queueFull', 'queueFlushed',
-  'noMemory', 'peerKey',
+  'noMemory', 'peerKey', 'cookieLimited',
 ];
 
 const snake = (k: string): string => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);

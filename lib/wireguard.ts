@@ -53,6 +53,20 @@ export interface PeerStats {
   endpoint: string | null;
 }
 
+/** The handshake DoS defence at work (docs/architecture.md, "Handshake floods"); counts since start. */
+export interface HandshakeLoad {
+  /** initiations and responses that reached the Noise computation (a Diffie-Hellman each) */
+  handshakesComputed: number;
+  /** cookie replies sent instead (under load, no valid mac2) */
+  cookieReplies: number;
+  /** neither: dropped after the mac1 check, their source address had its cookie replies (20/s) */
+  cookiesWithheld: number;
+  /** valid mac2 but over the per-source rate: dropped */
+  rateLimited: number;
+  /** the device counts as under load now */
+  underLoad: boolean;
+}
+
 /** The network interface shared by the WireGuard mode and the tsnet Server. */
 export interface Dialer {
   dial(network: TcpNetworkName, address: string, options?: DialOptions): Promise<TailnetSocket>;
@@ -193,7 +207,7 @@ export class WireGuard extends TailnetNode implements Dialer {
     this.#opts.logf?.(`wireguard: up, public key ${this.#publicKey}, UDP port ${this.#port}`);
   }
 
-  #applyPeer(stack: Netstack, p: WireGuardPeer, ep: { ip: string; port: number } | null): void {
+  #applyPeer(stack: Netstack, p: WireGuardPeer, ep: { ip: string; port: number } | null, replace = false): void {
     const pub = keyBytes('publicKey', p.publicKey);
     const psk = p.presharedKey ? keyBytes('presharedKey', p.presharedKey) : null;
     try {
@@ -201,7 +215,8 @@ export class WireGuard extends TailnetNode implements Dialer {
     } finally {
       psk?.fill(0);
     }
-    for (const c of p.allowedIPs) stack.ctx.native.wgPeerAllow(stack.device, pub, c);
+    if (replace) stack.ctx.native.wgPeerSetAllowed(stack.device, pub, p.allowedIPs);
+    else for (const c of p.allowedIPs) stack.ctx.native.wgPeerAllow(stack.device, pub, c);
   }
 
   protected override netstack(what: string): Netstack {
@@ -223,6 +238,17 @@ export class WireGuard extends TailnetNode implements Dialer {
     validatePeer(peer, 0);
     const ep = peer.endpoint ? await resolveEndpoint(peer.endpoint) : null;
     this.#applyPeer(this.#live('addPeer'), peer, ep);
+  }
+
+  /**
+   * Adds a peer, or replaces the configuration of the one with the same public key: its AllowedIPs become
+   * exactly `peer.allowedIPs` (as `wg set <interface> peer <key> allowed-ips ...`), so packets from a prefix
+   * it no longer has are dropped from then on (counted in `drops().sourceNotAllowed`).
+   */
+  async setPeer(peer: WireGuardPeer): Promise<void> {
+    validatePeer(peer, 0);
+    const ep = peer.endpoint ? await resolveEndpoint(peer.endpoint) : null;
+    this.#applyPeer(this.#live('setPeer'), peer, ep, true);
   }
 
   /** Removes a peer; resolves false if there was none with that key. */
@@ -247,6 +273,12 @@ export class WireGuard extends TailnetNode implements Dialer {
   drops(): WireGuardDrops {
     const s = this.#live('drops');
     return readDrops(s.ctx.native, s.device);
+  }
+
+  /** How the device is coping with handshake messages: Noise computations, cookie replies, rate limiting. */
+  handshakeLoad(): HandshakeLoad {
+    const s = this.#live('handshakeLoad');
+    return s.ctx.native.wgLoadStats(s.device);
   }
 
   /** Closes every socket and listener and the UDP socket, and frees native memory. Idempotent. */
