@@ -6,6 +6,7 @@
 //   {"op":"send","host","bytes"}        one stream of `bytes` to host:5001; reply { seconds }
 //   {"op":"pingpong","host","count"}   1-byte round trips to host:5002; reply { p50us, p99us }
 //   {"op":"connrate","host","seconds"} connect+close loop to host:5002; reply { perSecond }
+//   {"op":"sinkstats"}                 the last sink stream's receive stalls; reply { stalls, stallMs, maxGapMs, gapsMs }
 import * as net from 'node:net';
 import * as readline from 'node:readline';
 import { Server, WireGuard } from '../dist/index.js';
@@ -36,7 +37,13 @@ if (process.env.ROLE !== 'client') {
   const sink = iface.listen('tcp', ':5001');
   sink.on('connection', (s) => {
     let n = 0;
-    s.on('data', (d) => { n += d.length; });
+    const g = (lastSink = { last: 0, stalls: 0, stallMs: 0, maxGapMs: 0, gapsMs: [] });
+    s.on('data', (d) => {
+      n += d.length;
+      const now = performance.now();
+      if (g.last) noteGap(g, now - g.last);
+      g.last = now;
+    });
     s.on('end', () => s.end(String(n)));
   });
   const echo = iface.listen('tcp', ':5002');
@@ -44,6 +51,14 @@ if (process.env.ROLE !== 'client') {
   // Kernel listeners bind asynchronously: announce readiness only once both accept connections.
   for (const l of [sink, echo]) if (!l.listening) await new Promise((r) => l.once('listening', r));
 }
+
+// The last sink stream's receive gaps: a gap of 50 ms or more is a stall (a retransmission timeout; lwIP's
+// shortest is 100 ms, lwipopts.h), reported by {"op":"sinkstats"} so relayed runs can show what loss cost.
+function noteGap(g, ms) {
+  if (ms >= 50) { g.stalls++; g.stallMs += ms; if (g.gapsMs.length < 100) g.gapsMs.push(Math.round(ms)); }
+  if (ms > g.maxGapMs) g.maxGapMs = ms;
+}
+let lastSink = null;
 
 const connected = (s) => new Promise((res, rej) => { s.once('connect', res); s.once('error', rej); });
 const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
@@ -102,6 +117,10 @@ const ops = {
       n++;
     }
     return { perSecond: n / seconds };
+  },
+  async sinkstats() {
+    if (!lastSink) throw new Error('no sink stream yet');
+    return { stalls: lastSink.stalls, stallMs: lastSink.stallMs, maxGapMs: lastSink.maxGapMs, gapsMs: lastSink.gapsMs };
   },
   async exit() {
     await iface.wg?.close();
