@@ -6,6 +6,9 @@
 //   {"op":"send","host","bytes"}        one stream of `bytes` to host:5001; reply { seconds }
 //   {"op":"pingpong","host","count"}   1-byte round trips to host:5002; reply { p50us, p99us }
 //   {"op":"connrate","host","seconds"} connect+close loop to host:5002; reply { perSecond }
+//   {"op":"stream","host"}             starts one endless stream to host:5001 (bench/loss.mjs); reply once connected
+//   {"op":"unstream"}                  ends it
+//   {"op":"count"}                     bytes the sink has received so far, over all connections; reply { bytes }
 import * as net from 'node:net';
 import * as readline from 'node:readline';
 import { Server, WireGuard } from '../dist/index.js';
@@ -32,11 +35,14 @@ if (arg.startsWith('{"server"')) {
   iface = { listen: (n, a) => wg.listen(n, a), connect: (n, a) => wg.connect(n, a), port: wg.listenPort, wg };
 }
 
+let sinkBytes = 0;
+let stream;
 if (process.env.ROLE !== 'client') {
   const sink = iface.listen('tcp', ':5001');
   sink.on('connection', (s) => {
     let n = 0;
-    s.on('data', (d) => { n += d.length; });
+    s.on('error', () => {});
+    s.on('data', (d) => { n += d.length; sinkBytes += d.length; });
     s.on('end', () => s.end(String(n)));
   });
   const echo = iface.listen('tcp', ':5002');
@@ -102,6 +108,24 @@ const ops = {
       n++;
     }
     return { perSecond: n / seconds };
+  },
+  async stream({ host }) {
+    const s = iface.connect('tcp', `${host}:5001`);
+    await connected(s);
+    s.on('error', () => {});
+    const chunk = Buffer.alloc(256 * 1024, 0x5a);
+    stream = s;
+    const pump = () => { while (stream === s && s.write(chunk)); if (stream === s) s.once('drain', pump); };
+    pump();
+    return { streaming: true };
+  },
+  async unstream() {
+    stream?.destroy();
+    stream = undefined;
+    return {};
+  },
+  async count() {
+    return { bytes: sinkBytes };
   },
   async exit() {
     await iface.wg?.close();

@@ -4,6 +4,7 @@
 
 #include "lwip/init.h"
 #include "lwip/timeouts.h"
+#include "lwip/priv/tcp_priv.h"
 
 struct ts_stack {
   uv_timer_t timer;
@@ -14,6 +15,8 @@ static int lwip_ready; /* lwIP's own state is process-global; it is initialised 
 static void on_tick(uv_timer_t *t) {
   (void)t;
   sys_check_timeouts();
+  /* Tail loss probes for TCP (docs/tcp.md): at this tick's granularity, well under the 100 ms minimum RTO. */
+  tcp_tlp_tmr();
 }
 
 ts_stack *ts_stack_start(ts_engine *e) {

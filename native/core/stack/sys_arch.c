@@ -3,6 +3,14 @@
 
 #include "lwip/sys.h"
 
+/* Microseconds for RACK loss detection in TCP (patches 0010+, docs/tcp.md); wraps every 71 minutes, which
+ * the signed differences it is used in tolerate. */
+u32_t sys_now_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (u32_t)((uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u);
+}
+
 u32_t sys_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
