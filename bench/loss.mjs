@@ -1,7 +1,7 @@
 // TCP under packet loss and reordering (issue 11), run by root: `sudo node bench/loss.mjs` after `npm run build`.
 // Two network namespaces joined by a veth pair; the script creates and removes them. Loss is an nftables rule
 // at each namespace's veth ingress (`numgen random mod 100 < N drop`, both directions, TCP and UDP alike);
-// reordering is bench/reorder-proxy.mjs on the WireGuard path (this kernel has no netem). Rows:
+// reordering is test/netns/reorder-proxy.mjs on the WireGuard path (this kernel has no netem). Rows:
 //   ours        two WireGuard-mode nodes (bench/node.mjs), one TCP stream through the tunnel
 //   linux-tcp   iperf3 over the veth (loss rows) or over wireguard-go through the same proxy (reorder rows)
 // Each number is MB/s over LOSS_SECONDS (default 6) of one stream; "slowdown" is the same path's clean rate
@@ -58,6 +58,18 @@ function keypair() {
   return { priv: priv.toString('base64'), pub: pub.toString('base64') };
 }
 
+// Packets seen and dropped by the loss rules since they were last set (LOSS_DEBUG prints them per case).
+function lossCounters() {
+  let seen = 0, dropped = 0;
+  for (const ns of [nsA, nsB]) {
+    try {
+      const c = [...inNs(ns, 'nft', 'list', 'table', 'inet', 'tsnet_loss').matchAll(/counter packets (\d+)/g)].map((m) => Number(m[1]));
+      seen += c[0] ?? 0; dropped += c[1] ?? 0;
+    } catch { /* no rules */ }
+  }
+  return { seen, dropped };
+}
+
 function setLoss(pct) {
   for (const [ns, dev] of [[nsA, vA], [nsB, vB]]) {
     try { inNs(ns, 'nft', 'delete', 'table', 'inet', 'tsnet_loss'); } catch { /* none yet */ }
@@ -66,6 +78,7 @@ function setLoss(pct) {
         table inet tsnet_loss {
           chain input {
             type filter hook input priority filter; policy accept;
+            iifname "${dev}" meta l4proto { tcp, udp } counter
             iifname "${dev}" meta l4proto { tcp, udp } numgen random mod 100 < ${pct} counter drop
           }
         }` });
@@ -88,9 +101,14 @@ sh('ip', 'netns', 'add', nsA); sh('ip', 'netns', 'add', nsB);
 sh('ip', 'link', 'add', vA, 'netns', nsA, 'type', 'veth', 'peer', 'name', vB, 'netns', nsB);
 sh('ip', '-n', nsA, 'addr', 'add', `${ADDR_A}/24`, 'dev', vA);
 sh('ip', '-n', nsB, 'addr', 'add', `${ADDR_B}/24`, 'dev', vB);
-for (const [ns, dev] of [[nsA, vA], [nsB, vB]]) { sh('ip', '-n', ns, 'link', 'set', 'lo', 'up'); sh('ip', '-n', ns, 'link', 'set', dev, 'up'); }
+// gso_max_segs 1: the senders' GSO batches (our UDP_SEGMENT sends, Linux TCP's TSO) are cut into single
+// packets before the veth, so the drop rule sees, and drops, individual packets rather than whole bursts.
+for (const [ns, dev] of [[nsA, vA], [nsB, vB]]) {
+  sh('ip', '-n', ns, 'link', 'set', dev, 'gso_max_segs', '1');
+  sh('ip', '-n', ns, 'link', 'set', 'lo', 'up'); sh('ip', '-n', ns, 'link', 'set', dev, 'up');
+}
 
-const proxy = new Proc(nsA, process.execPath, [path.join(here, 'reorder-proxy.mjs'), `127.0.0.1:${PROXY_PORT}`, `${ADDR_B}:${WG_PORT}`, ADDR_A]);
+const proxy = new Proc(nsA, process.execPath, [path.join(here, '..', 'test', 'netns', 'reorder-proxy.mjs'), `127.0.0.1:${PROXY_PORT}`, `${ADDR_B}:${WG_PORT}`, ADDR_A]);
 await proxy.next();
 const results = []; // { side, name, mbps }
 
@@ -113,6 +131,7 @@ async function runOurs(pathName, cases) {
       const c0 = (await b.call({ op: 'count' })).bytes;
       await sleep(SECONDS * 1000);
       const c1 = (await b.call({ op: 'count' })).bytes;
+      if (process.env.LOSS_DEBUG) console.error('loss rules:', JSON.stringify(lossCounters()));
       setLoss(0);
       const udpErr = (ns) => { const l = inNs(ns, 'cat', '/proc/net/snmp').split('\n').filter((x) => x.startsWith('Udp:')); const k = l[0].split(/\s+/), v = l[1].split(/\s+/); return `rcvbuf=${v[k.indexOf('RcvbufErrors')]} sndbuf=${v[k.indexOf('SndbufErrors')]}`; };
       if (process.env.LOSS_DEBUG) console.error(`udp errors: a ${udpErr(nsA)}, b ${udpErr(nsB)}`);
@@ -133,6 +152,7 @@ async function iperf(host, c) {
   let out = '';
   cli.stdout.on('data', (d) => { out += d; });
   await new Promise((r) => cli.once('exit', r));
+  if (process.env.LOSS_DEBUG) console.error('loss rules:', JSON.stringify(lossCounters()));
   setLoss(0);
   const j = JSON.parse(out);
   return j.end.sum_received.bytes / j.end.sum_received.seconds / 1e6;

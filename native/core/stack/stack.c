@@ -36,6 +36,12 @@ ts_stack *ts_stack_start(ts_engine *e) {
 
 static void free_cb(uv_handle_t *h) { free(h->data); }
 
+void ts_stack_tcp_recovery_stats(ts_tcp_recovery_stats *out) {
+  out->rto = __atomic_load_n(&tcp_recovery_stats.rto, __ATOMIC_RELAXED);
+  out->rack_rexmit = __atomic_load_n(&tcp_recovery_stats.rack_rexmit, __ATOMIC_RELAXED);
+  out->tlp = __atomic_load_n(&tcp_recovery_stats.tlp, __ATOMIC_RELAXED);
+}
+
 void ts_stack_stop(ts_stack *s) {
   uv_timer_stop(&s->timer);
   uv_close((uv_handle_t *)&s->timer, free_cb);

@@ -1,6 +1,6 @@
-// A UDP relay that reorders: every datagram between a local client and one upstream address is forwarded at
+// A UDP relay that reorders (a test and bench helper): every datagram between a local client and one upstream address is forwarded at
 // once, except a fraction that is held back for a few milliseconds (so later datagrams overtake it). This
-// kernel has no netem, so bench/loss.mjs and test/tcp-loss-netns.test.ts put it on the WireGuard path.
+// kernel has no netem, so test/tcp-loss-netns.test.ts and bench/loss.mjs put it on the WireGuard path.
 //   node reorder-proxy.mjs <listenHost:port> <upstreamHost:port> <upstreamBindHost>
 // Prints {"ready":true,"port":N}; then answers JSON lines on stdin:
 //   {"op":"set","fraction":0.1,"delayMs":5}   hold back `fraction` of datagrams (both directions) by delayMs
