@@ -6,6 +6,8 @@
 //   linux-tcp   iperf3 over the veth (loss rows) or over wireguard-go through the same proxy (reorder rows)
 // Each number is MB/s over LOSS_SECONDS (default 6) of one stream; "slowdown" is the same path's clean rate
 // divided by it. LOSS_ONLY=ours or =linux runs one side; LOSS_CASES picks cases (comma-separated names).
+// LOSS_STOCK=<another checkout, built, with this bench/node.mjs copied in> adds its nodes as a "stock" row
+// (e.g. main before the loss recovery patch), measured in the same run.
 import { spawn, execFileSync } from 'node:child_process';
 import * as readline from 'node:readline';
 import * as path from 'node:path';
@@ -113,14 +115,14 @@ await proxy.next();
 const results = []; // { side, name, mbps }
 
 // A fresh pair of nodes for every case: a stream ended by destroy() may still be flushing its buffer.
-async function runOurs(pathName, cases) {
+async function runOurs(pathName, cases, side = 'ours', benchDir = here) {
   for (const c of cases) {
     const ka = keypair(), kb = keypair();
-    const b = new Proc(nsB, process.execPath, [path.join(here, 'node.mjs'), JSON.stringify({ privateKey: kb.priv, address: ['10.66.0.2/32'],
+    const b = new Proc(nsB, process.execPath, [path.join(benchDir, 'node.mjs'), JSON.stringify({ privateKey: kb.priv, address: ['10.66.0.2/32'],
       listenPort: WG_PORT, peers: [{ publicKey: ka.pub, allowedIPs: ['10.66.0.1/32'] }] })]);
     await b.next();
     const endpoint = pathName === 'direct' ? `${ADDR_B}:${WG_PORT}` : `127.0.0.1:${PROXY_PORT}`;
-    const a = new Proc(nsA, process.execPath, [path.join(here, 'node.mjs'), JSON.stringify({ privateKey: ka.priv, address: ['10.66.0.1/32'],
+    const a = new Proc(nsA, process.execPath, [path.join(benchDir, 'node.mjs'), JSON.stringify({ privateKey: ka.priv, address: ['10.66.0.1/32'],
       listenPort: 0, peers: [{ publicKey: kb.pub, endpoint, allowedIPs: ['10.66.0.2/32'] }] })], { ROLE: 'client' });
     await a.next();
     try {
@@ -131,12 +133,12 @@ async function runOurs(pathName, cases) {
       const c0 = (await b.call({ op: 'count' })).bytes;
       await sleep(SECONDS * 1000);
       const c1 = (await b.call({ op: 'count' })).bytes;
-      if (process.env.LOSS_DEBUG) console.error('loss rules:', JSON.stringify(lossCounters()));
+      if (process.env.LOSS_DEBUG) console.error('loss rules:', JSON.stringify(lossCounters()), 'sender:', JSON.stringify((await a.call({ op: 'tcpstats' })).tcp));
       setLoss(0);
       const udpErr = (ns) => { const l = inNs(ns, 'cat', '/proc/net/snmp').split('\n').filter((x) => x.startsWith('Udp:')); const k = l[0].split(/\s+/), v = l[1].split(/\s+/); return `rcvbuf=${v[k.indexOf('RcvbufErrors')]} sndbuf=${v[k.indexOf('SndbufErrors')]}`; };
       if (process.env.LOSS_DEBUG) console.error(`udp errors: a ${udpErr(nsA)}, b ${udpErr(nsB)}`);
-      results.push({ side: 'ours', name: c.name, mbps: (c1 - c0) / SECONDS / 1e6 });
-      console.error(`ours  ${c.name}: ${((c1 - c0) / SECONDS / 1e6).toFixed(2)} MB/s`);
+      results.push({ side, name: c.name, mbps: (c1 - c0) / SECONDS / 1e6 });
+      console.error(`${side} ${c.name}: ${((c1 - c0) / SECONDS / 1e6).toFixed(2)} MB/s`);
     } finally {
       await a.stop(); await b.stop();
     }
@@ -198,20 +200,24 @@ for (const p of ['direct', 'proxy']) {
   const cs = CASES.filter((c) => c.path === p);
   if (!cs.length) continue;
   if (only !== 'linux') await runOurs(p, cs);
+  if (only !== 'linux' && process.env.LOSS_STOCK) await runOurs(p, cs, 'stock', path.join(process.env.LOSS_STOCK, 'bench'));
   if (only !== 'ours') await runLinux(p, cs);
 }
 await proxy.stop();
 
 const base = (side, c) => results.find((r) => r.side === side && r.name === (c.path === 'direct' ? '0%' : 'proxy, clean'))?.mbps;
 console.log(`\ntsnet loss bench  ${new Date().toISOString()}  ${SECONDS} s per case, ${process.version}\n`);
-console.log('| case | path | ours MB/s | ours slowdown | Linux TCP MB/s | Linux slowdown | ours/Linux slowdown |');
-console.log('|---|---|---|---|---|---|---|');
+const stock = process.env.LOSS_STOCK;
+console.log(`| case | path | ours MB/s | ours slowdown | Linux TCP MB/s | Linux slowdown | ours/Linux slowdown |${stock ? ' stock MB/s | stock slowdown |' : ''}`);
+console.log(`|---|---|---|---|---|---|---|${stock ? '---|---|' : ''}`);
 const f = (x, d = 2) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(d) : '-');
 for (const c of CASES) {
   const o = results.find((r) => r.side === 'ours' && r.name === c.name)?.mbps;
   const l = results.find((r) => r.side === 'linux' && r.name === c.name)?.mbps;
   const so = o ? base('ours', c) / o : undefined, sl = l ? base('linux', c) / l : undefined;
-  console.log(`| ${c.name} | ${c.path === 'direct' ? 'veth' : 'reorder proxy, WireGuard'} | ${f(o)} | ${f(so, 1)}x | ${f(l)} | ${f(sl, 1)}x | ${f(so && sl ? so / sl : undefined, 1)} |`);
+  const st = results.find((r) => r.side === 'stock' && r.name === c.name)?.mbps;
+  const sst = st ? base('stock', c) / st : undefined;
+  console.log(`| ${c.name} | ${c.path === 'direct' ? 'veth' : 'reorder proxy, WireGuard'} | ${f(o)} | ${f(so, 1)}x | ${f(l)} | ${f(sl, 1)}x | ${f(so && sl ? so / sl : undefined, 1)} |${stock ? ` ${f(st)} | ${f(sst, 1)}x |` : ''}`);
 }
 fs.mkdirSync(path.join(here, 'results'), { recursive: true });
 fs.writeFileSync(path.join(here, 'results', 'loss.json'), JSON.stringify({ date: new Date().toISOString(), seconds: SECONDS, results }, null, 2));

@@ -9,9 +9,10 @@
 //   {"op":"stream","host"}             starts one endless stream to host:5001 (bench/loss.mjs); reply once connected
 //   {"op":"unstream"}                  ends it
 //   {"op":"count"}                     bytes the sink has received so far, over all connections; reply { bytes }
+//   {"op":"tcpstats"}                  the process's TCP loss recovery counters (docs/tcp.md), if the addon has them
 import * as net from 'node:net';
 import * as readline from 'node:readline';
-import { Server, WireGuard } from '../dist/index.js';
+import { Server, WireGuard, loadNative } from '../dist/index.js';
 
 const arg = process.argv[2] ?? 'plain';
 let iface;
@@ -126,6 +127,9 @@ const ops = {
   },
   async count() {
     return { bytes: sinkBytes };
+  },
+  async tcpstats() {
+    return { tcp: loadNative().tcpRecoveryStats?.() ?? null };
   },
   async exit() {
     await iface.wg?.close();

@@ -1311,6 +1311,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     o.Set("rto", Napi::Number::New(info.Env(), st.rto));
     o.Set("rackRexmit", Napi::Number::New(info.Env(), st.rack_rexmit));
     o.Set("tlp", Napi::Number::New(info.Env(), st.tlp));
+    o.Set("reneged", Napi::Number::New(info.Env(), st.reneged));
     return o;
   }));
   return exports;

@@ -40,6 +40,7 @@ void ts_stack_tcp_recovery_stats(ts_tcp_recovery_stats *out) {
   out->rto = __atomic_load_n(&tcp_recovery_stats.rto, __ATOMIC_RELAXED);
   out->rack_rexmit = __atomic_load_n(&tcp_recovery_stats.rack_rexmit, __ATOMIC_RELAXED);
   out->tlp = __atomic_load_n(&tcp_recovery_stats.tlp, __ATOMIC_RELAXED);
+  out->reneged = __atomic_load_n(&tcp_recovery_stats.reneged, __ATOMIC_RELAXED);
 }
 
 void ts_stack_stop(ts_stack *s) {
