@@ -99,11 +99,12 @@
  * (scoreboard, RACK loss detection, pipe-limited retransmission) and NewReno partial ACKs. */
 #define LWIP_TCP_SACK_OUT 1
 #define LWIP_TCP_MAX_SACK_NUM 4
-/* RACK's reordering window floor: a segment counts as lost once one sent after it was delivered and it
- * has been out for a round trip plus max(min RTT / 4, this). Larger tolerates more reordering (a segment
- * held back that long is not resent) but detects loss later; while waiting, SACKed data keeps the pipe
- * moving, so throughput hardly suffers. Measured in docs/performance.md. */
-#define TCP_RACK_REO_WND_US 1000
+/* RACK's reordering window once the path has reordered (docs/tcp.md): a segment counts as lost when one
+ * sent after it was delivered and it has been out for a round trip plus max(min RTT / 4, this). Reordering
+ * shorter than this costs no resend and no cwnd halving; real losses are then found this much later, while
+ * SACKed data keeps the pipe moving. 8 ms: 10% of packets held 5 ms no longer slows a stream
+ * (docs/performance.md); 1 ms cost 2.7x there. Until the path reorders, the window is 0 in recovery. */
+#define TCP_RACK_REO_WND_US 8000
 /* ---- end TCP loss recovery ---- */
 
 /* ---- checks and statistics ---- */
