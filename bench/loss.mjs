@@ -93,6 +93,8 @@ const CASES = [
   { name: '1% loss', path: 'direct', loss: 1 },
   { name: '5% loss', path: 'direct', loss: 5 },
   { name: 'proxy, clean', path: 'proxy', loss: 0, fraction: 0 },
+  { name: '1% loss, relay', path: 'proxy', loss: 1, fraction: 0 },
+  { name: '5% loss, relay', path: 'proxy', loss: 5, fraction: 0 },
   { name: '10% reorder +5 ms', path: 'proxy', loss: 0, fraction: 0.1, delayMs: 5 },
   { name: '5% loss + 10% reorder', path: 'proxy', loss: 5, fraction: 0.1, delayMs: 5 },
 ].filter((c) => !process.env.LOSS_CASES || process.env.LOSS_CASES.split(',').includes(c.name) || c.fraction === 0 || c.name === '0%');
