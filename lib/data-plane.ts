@@ -99,7 +99,9 @@ export class DataPlane {
       const prev = this.#peers.get(p.nodeKeyText);
       if (prev && samePeer(prev, p)) continue;
       native.msPeerSet(dev, p.nodeKey, p.discoKey, p.homeDERP, p.endpoints.filter(validEndpoint));
-      for (const c of p.allowedIPs) native.wgPeerAllow(dev, p.nodeKey, c);
+      // Replace, not add: a prefix the peer no longer owns (a route withdrawn, an address moved) must stop
+      // being accepted from it.
+      native.wgPeerSetAllowed(dev, p.nodeKey, p.allowedIPs);
       this.#peers.set(p.nodeKeyText, p);
     }
     for (const [k, p] of this.#peers) {

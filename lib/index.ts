@@ -2,7 +2,8 @@
 export { loadNative, NativeMissingError } from './native.js';
 export type { NativeAddon } from './native.js';
 export { WireGuard } from './wireguard.js';
-export type { WireGuardOptions, WireGuardPeer, PeerStats, Dialer } from './wireguard.js';
+export type { WireGuardOptions, WireGuardPeer, PeerStats, HandshakeLoad, Dialer } from './wireguard.js';
+export type { WireGuardDrops } from './wg-drops.js';
 export { parseWgQuick } from './wgconfig.js';
 export { TailnetSocket } from './net/socket.js';
 export { TailnetListener } from './net/listener.js';

@@ -56,8 +56,14 @@ export interface NativeContext {
     persistentKeepalive: number,
   ): void;
   wgPeerAllow(device: number, publicKey: Uint8Array, cidr: string): void;
+  /** Replaces the peer's AllowedIPs with exactly these prefixes, in one engine call. */
+  wgPeerSetAllowed(device: number, publicKey: Uint8Array, cidrs: readonly string[]): void;
   wgPeerRemove(device: number, publicKey: Uint8Array): boolean;
   wgStats(device: number): NativePeerStats[];
+  /** Per-reason drop counters of the WireGuard core, keyed by the core's reason names (snake_case). */
+  wgDrops(device: number): Record<string, number>;
+  /** The handshake DoS defence of a WireGuard device: Noise computations, cookie replies, rate-limited. */
+  wgLoadStats(device: number): NativeLoadStats;
   /** Turns on the inbound packet filter of a WireGuard device and replaces its rules. */
   wgFilterSet(device: number, rules: NativeFilterRule[], local: NativePrefix[]): void;
   /** Tailscale mode: peers reached on paths chosen by disco (direct UDP or DERP); UDP also carries disco and STUN. */
@@ -89,6 +95,14 @@ export interface NativeFilterRule {
   protos: number[];
   srcs: NativePrefix[];
   dsts: Array<NativePrefix & { first: number; last: number }>;
+}
+
+export interface NativeLoadStats {
+  handshakesComputed: number;
+  cookieReplies: number;
+  cookiesWithheld: number;
+  rateLimited: number;
+  underLoad: boolean;
 }
 
 export interface NativePeerStats {
@@ -150,7 +164,7 @@ export interface NativeAddon {
 }
 
 /** The addon interface this JavaScript expects (kNativeAbi in native/addon/addon.cc). */
-export const NATIVE_ABI = 7;
+export const NATIVE_ABI = 10;
 
 let cached: NativeAddon | undefined;
 

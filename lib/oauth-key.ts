@@ -9,7 +9,7 @@
 // Workload identity federation (step 5) lives in lib/identity-federation.ts and is opt-in, as in tsnet: this file
 // holds only its hook point, the precedence and validation that tsnet keeps in its core, and the key minting both
 // paths share.
-import { loadNodeProfile } from './control/identity.js';
+import { loadNodeProfile, wipeNodeProfile } from './control/identity.js';
 import type { Store } from './control/store.js';
 import { abortError } from './net/errors.js';
 
@@ -321,6 +321,7 @@ async function federate(i: AuthKeyInputs, env: NodeJS.ProcessEnv): Promise<strin
 /** The control client's own rule: a stored, registered profile for this control server whose key has not expired. */
 async function isRegistered(store: Store, controlURL: string): Promise<boolean> {
   const p = await loadNodeProfile(store);
+  wipeNodeProfile(p); // only its registration fields are read here
   if (!p?.registered || (p.controlURL && p.controlURL !== controlURL)) return false;
   const exp = p.keyExpiry && !p.keyExpiry.startsWith('0001-01-01') ? Date.parse(p.keyExpiry) : NaN;
   return !(Number.isFinite(exp) && exp <= Date.now());

@@ -18,11 +18,16 @@ import { Netstack } from './net/netstack.js';
 import { Loopback, type LoopbackInfo } from './loopback/index.js';
 import { TailnetNode } from './node.js';
 import { chooseAuthKey } from './oauth-key.js';
+import { validateHostname } from './hostname.js';
+import { noDrops, readDrops, type WireGuardDrops } from './wg-drops.js';
 
 export const DEFAULT_CONTROL_URL = 'https://controlplane.tailscale.com';
 
 export interface ServerOptions {
-  /** Node name on the tailnet; default: the program's name. */
+  /**
+   * Node name on the tailnet; default: the program's name. DNS labels (1-63 letters, digits, hyphens; no
+   * leading or trailing hyphen) joined by dots, at most 253 characters: else ERR_TSNET_INVALID_HOSTNAME.
+   */
   hostname?: string;
   /**
    * State directory; default: <user config dir>/tsnet-<program>, or tsnet-<program>-<hostname> when a hostname
@@ -92,6 +97,10 @@ export interface Status {
   tailscaleIPs: string[];
   self: Node;
   peers: PeerStatus[];
+  /** Packets the WireGuard core dropped, per reason (all zero until the data plane is up). */
+  drops: WireGuardDrops;
+  /** Netmap peers left out of the data plane, with why (expired key, malformed or low-order node key). */
+  skippedPeers: Array<{ id: number; reason: string }>;
 }
 
 /** A peer as the 'peers' event reports it. */
@@ -151,6 +160,7 @@ export class Server extends TailnetNode {
   #closed = false;
   #ready: Promise<void> | undefined;
   #loopback: Promise<Loopback> | undefined;
+  readonly #skipLogged = new Set<string>();
 
   constructor(options: ServerOptions = {}) {
     super();
@@ -158,6 +168,7 @@ export class Server extends TailnetNode {
     for (const k of ['hostname', 'dir', 'authKey', 'clientSecret', 'clientID', 'idToken', 'audience', 'controlURL'] as const) {
       if (options[k] !== undefined && typeof options[k] !== 'string') throw new TypeError(`${k} must be a string`);
     }
+    if (options.hostname !== undefined) validateHostname(options.hostname);
     if (options.controlURL !== undefined && !/^https?:\/\//.test(options.controlURL)) {
       throw new TypeError(`controlURL must be an http(s) URL, got "${options.controlURL}"`);
     }
@@ -212,6 +223,11 @@ export class Server extends TailnetNode {
     control.on('state', (s: string) => this.emit('state', s));
     control.on('authURL', (url: string) => this.emit('authURL', url));
     control.on('netmap', (nm: NetworkMap, cfg: EngineConfig, diff: EngineConfigDiff | null) => {
+      for (const p of cfg.skippedPeers) {
+        const k = `${p.id} ${p.reason}`;
+        if (!this.#skipLogged.has(k)) o.logf?.(`tsnet: peer ${p.id} left out: ${p.reason}`);
+        this.#skipLogged.add(k);
+      }
       try {
         this.#apply(cfg, nm);
       } catch (err) {
@@ -237,6 +253,8 @@ export class Server extends TailnetNode {
       tailscaleIPs: (nm.self.Addresses ?? []).map((a) => a.split('/')[0]!),
       self: nm.self,
       peers: this.#peerStatus(nm),
+      drops: this.#plane ? readDrops(this.#plane.stack.ctx.native, this.#plane.stack.device) : noDrops(),
+      skippedPeers: (this.#control?.engineConfig?.skippedPeers ?? []).map((p) => ({ id: p.id, reason: p.reason })),
     };
   }
 
@@ -294,15 +312,22 @@ export class Server extends TailnetNode {
       const priv = control.nodePrivate;
       if (!priv) return;
       const logf = this.#opts.logf ?? (() => {});
-      this.#plane = new DataPlane(cfg, {
-        nodePrivate: priv,
-        discoPrivate: control.discoPrivate,
-        logf,
-        onEndpoints: (eps) => control.setEndpoints(eps),
-        onNetInfo: (ni) => control.setNetInfo(ni),
-        ...(this.#opts.alwaysUseDERP !== undefined ? { alwaysUseDERP: this.#opts.alwaysUseDERP } : {}),
-        ...(this.#opts.port !== undefined ? { port: this.#opts.port } : {}),
-      });
+      const disco = control.discoPrivate;
+      try {
+        this.#plane = new DataPlane(cfg, {
+          nodePrivate: priv,
+          discoPrivate: disco,
+          logf,
+          onEndpoints: (eps) => control.setEndpoints(eps),
+          onNetInfo: (ni) => control.setNetInfo(ni),
+          ...(this.#opts.alwaysUseDERP !== undefined ? { alwaysUseDERP: this.#opts.alwaysUseDERP } : {}),
+          ...(this.#opts.port !== undefined ? { port: this.#opts.port } : {}),
+        });
+      } finally {
+        // Copies made for the engine, which keeps its own.
+        priv.fill(0);
+        disco.fill(0);
+      }
       planes.set(this, this.#plane);
       logf(`tsnet: data plane up on UDP port ${this.#plane.port}, addresses ${cfg.addresses.join(', ')}`);
     }

@@ -2,16 +2,17 @@
 // device. The node's TCP/IP stack runs in the native engine; sockets are real net.Socket objects.
 import * as dns from 'node:dns/promises';
 import * as net from 'node:net';
-import { publicFromPrivate } from './control/keys.js';
+import { isLowOrderKey, publicFromPrivate } from './control/keys.js';
 import { parseWgQuick } from './wgconfig.js';
 import { splitHostPort } from './net/addr.js';
-import { closedError } from './net/errors.js';
+import { argumentError, closedError } from './net/errors.js';
 import type { DialOptions, ListenOptions, TcpNetworkName, UdpNetworkName } from './net/netstack.js';
 import { Netstack } from './net/netstack.js';
 import type { TailnetListener } from './net/listener.js';
 import type { TailnetSocket } from './net/socket.js';
 import { TailnetNode } from './node.js';
 import type { TailnetPacketSocket } from './net/packet.js';
+import { readDrops, type WireGuardDrops } from './wg-drops.js';
 
 export interface WireGuardPeer {
   /** base64, as `wg` prints it */
@@ -26,8 +27,11 @@ export interface WireGuardPeer {
 }
 
 export interface WireGuardOptions {
-  /** base64, as `wg genkey` prints it */
-  privateKey: string;
+  /**
+   * base64, as `wg genkey` prints it, or the 32 bytes. The node keeps its own copy and zeroes it once the
+   * native side has it (and at close); a Buffer you pass stays yours to zero.
+   */
+  privateKey: string | Uint8Array;
   /** this node's addresses as CIDRs ("10.0.0.2/32", "fd00::2/128") */
   address: string[];
   /** UDP port to listen on; 0 or absent: any free port */
@@ -49,6 +53,20 @@ export interface PeerStats {
   endpoint: string | null;
 }
 
+/** The handshake DoS defence at work (docs/architecture.md, "Handshake floods"); counts since start. */
+export interface HandshakeLoad {
+  /** initiations and responses that reached the Noise computation (a Diffie-Hellman each) */
+  handshakesComputed: number;
+  /** cookie replies sent instead (under load, no valid mac2) */
+  cookieReplies: number;
+  /** neither: dropped after the mac1 check, their source address had its cookie replies (20/s) */
+  cookiesWithheld: number;
+  /** valid mac2 but over the per-source rate: dropped */
+  rateLimited: number;
+  /** the device counts as under load now */
+  underLoad: boolean;
+}
+
 /** The network interface shared by the WireGuard mode and the tsnet Server. */
 export interface Dialer {
   dial(network: TcpNetworkName, address: string, options?: DialOptions): Promise<TailnetSocket>;
@@ -63,6 +81,21 @@ const keyBytes = (what: string, b64: unknown): Buffer => {
   return Buffer.from(b64, 'base64');
 };
 
+const privateKeyBytes = (key: unknown): Buffer => {
+  if (key instanceof Uint8Array) {
+    if (key.length !== 32) throw new TypeError('privateKey must be 32 bytes, or base64 as wg genkey prints it');
+    return Buffer.from(key); // a copy: ours to zero
+  }
+  return keyBytes('privateKey', key);
+};
+
+// Tests check that the key buffer a node held is zeroed at close; not part of the package's API.
+const heldKeys = new WeakMap<WireGuard, Buffer>();
+/** @internal The buffer holding the node's private key (all zeros once started or closed). */
+export function privateKeyBufferOf(w: WireGuard): Buffer | undefined {
+  return heldKeys.get(w);
+}
+
 const cidrOf = (what: string, cidr: unknown): { ip: string; bits: number } => {
   if (typeof cidr !== 'string') throw new TypeError(`${what} must be a CIDR string like "10.0.0.2/32"`);
   const [ip = '', bits, extra] = cidr.split('/');
@@ -75,7 +108,10 @@ const cidrOf = (what: string, cidr: unknown): { ip: string; bits: number } => {
 
 function validatePeer(p: WireGuardPeer, i: number): void {
   if (typeof p !== 'object' || p === null) throw new TypeError(`peers[${i}] must be an object`);
-  keyBytes(`peers[${i}].publicKey`, p.publicKey);
+  if (isLowOrderKey(keyBytes(`peers[${i}].publicKey`, p.publicKey))) {
+    // X25519 with it is all zeros whatever our key: every handshake would fail, and dials time out.
+    throw argumentError('TypeError', 'ERR_TSNET_LOW_ORDER_KEY', `peers[${i}].publicKey is a low-order point: no handshake can succeed with it`);
+  }
   if (p.presharedKey !== undefined) keyBytes(`peers[${i}].presharedKey`, p.presharedKey);
   if (!Array.isArray(p.allowedIPs)) throw new TypeError(`peers[${i}].allowedIPs must be an array of CIDRs`);
   p.allowedIPs.forEach((c, j) => cidrOf(`peers[${i}].allowedIPs[${j}]`, c));
@@ -87,7 +123,8 @@ function validatePeer(p: WireGuardPeer, i: number): void {
 }
 
 export class WireGuard extends TailnetNode implements Dialer {
-  readonly #opts: WireGuardOptions;
+  readonly #opts: Omit<WireGuardOptions, 'privateKey'>;
+  // Zeroed once the native side has its copy (after start) and at close.
   readonly #privateKey: Buffer;
   readonly #publicKey: string;
   #stack: Netstack | undefined;
@@ -98,7 +135,21 @@ export class WireGuard extends TailnetNode implements Dialer {
   constructor(options: WireGuardOptions) {
     super();
     if (typeof options !== 'object' || options === null) throw new TypeError('new WireGuard(options): options must be an object');
-    this.#privateKey = keyBytes('privateKey', options.privateKey);
+    this.#privateKey = privateKeyBytes(options.privateKey);
+    try {
+      this.#validate(options);
+    } catch (err) {
+      this.#privateKey.fill(0);
+      throw err;
+    }
+    // Everything but the private key: no second copy of it (a string cannot be zeroed).
+    const { privateKey: _key, ...rest } = options;
+    this.#opts = { ...rest, peers: [...(options.peers ?? [])] };
+    this.#publicKey = publicFromPrivate(this.#privateKey).toString('base64');
+    heldKeys.set(this, this.#privateKey);
+  }
+
+  #validate(options: WireGuardOptions): void {
     if (!Array.isArray(options.address) || options.address.length === 0) {
       throw new TypeError('address must be a non-empty array of CIDRs, e.g. ["10.0.0.2/32"]');
     }
@@ -109,8 +160,6 @@ export class WireGuard extends TailnetNode implements Dialer {
     if (mtu !== undefined && (!Number.isInteger(mtu) || mtu < 576 || mtu > 65535)) throw new RangeError('mtu must be 576..65535');
     (options.peers ?? []).forEach(validatePeer);
     if (options.logf !== undefined && typeof options.logf !== 'function') throw new TypeError('logf must be a function');
-    this.#opts = { ...options, peers: [...(options.peers ?? [])] };
-    this.#publicKey = publicFromPrivate(this.#privateKey).toString('base64');
   }
 
   /** Builds a node from a wg-quick file ([Interface] and [Peer] sections); unsupported keys are logged. */
@@ -144,7 +193,11 @@ export class WireGuard extends TailnetNode implements Dialer {
     const stack = new Netstack();
     try {
       for (const a of this.#opts.address) stack.addAddress(cidrOf('address', a).ip);
-      this.#port = stack.ctx.native.wgStart(stack.device, this.#privateKey, '', this.#opts.listenPort ?? 0);
+      try {
+        this.#port = stack.ctx.native.wgStart(stack.device, this.#privateKey, '', this.#opts.listenPort ?? 0);
+      } finally {
+        this.#privateKey.fill(0); // the engine has its copy; a failed start is not retried (start() caches it)
+      }
       (this.#opts.peers ?? []).forEach((p, i) => this.#applyPeer(stack, p, endpoints[i] ?? null));
     } catch (err) {
       stack.close();
@@ -154,11 +207,16 @@ export class WireGuard extends TailnetNode implements Dialer {
     this.#opts.logf?.(`wireguard: up, public key ${this.#publicKey}, UDP port ${this.#port}`);
   }
 
-  #applyPeer(stack: Netstack, p: WireGuardPeer, ep: { ip: string; port: number } | null): void {
+  #applyPeer(stack: Netstack, p: WireGuardPeer, ep: { ip: string; port: number } | null, replace = false): void {
     const pub = keyBytes('publicKey', p.publicKey);
     const psk = p.presharedKey ? keyBytes('presharedKey', p.presharedKey) : null;
-    stack.ctx.native.wgPeerSet(stack.device, pub, psk, ep?.ip ?? null, ep?.port ?? 0, p.persistentKeepalive ?? 0);
-    for (const c of p.allowedIPs) stack.ctx.native.wgPeerAllow(stack.device, pub, c);
+    try {
+      stack.ctx.native.wgPeerSet(stack.device, pub, psk, ep?.ip ?? null, ep?.port ?? 0, p.persistentKeepalive ?? 0);
+    } finally {
+      psk?.fill(0);
+    }
+    if (replace) stack.ctx.native.wgPeerSetAllowed(stack.device, pub, p.allowedIPs);
+    else for (const c of p.allowedIPs) stack.ctx.native.wgPeerAllow(stack.device, pub, c);
   }
 
   protected override netstack(what: string): Netstack {
@@ -182,6 +240,17 @@ export class WireGuard extends TailnetNode implements Dialer {
     this.#applyPeer(this.#live('addPeer'), peer, ep);
   }
 
+  /**
+   * Adds a peer, or replaces the configuration of the one with the same public key: its AllowedIPs become
+   * exactly `peer.allowedIPs` (as `wg set <interface> peer <key> allowed-ips ...`), so packets from a prefix
+   * it no longer has are dropped from then on (counted in `drops().sourceNotAllowed`).
+   */
+  async setPeer(peer: WireGuardPeer): Promise<void> {
+    validatePeer(peer, 0);
+    const ep = peer.endpoint ? await resolveEndpoint(peer.endpoint) : null;
+    this.#applyPeer(this.#live('setPeer'), peer, ep, true);
+  }
+
   /** Removes a peer; resolves false if there was none with that key. */
   async removePeer(publicKey: string): Promise<boolean> {
     const pub = keyBytes('publicKey', publicKey);
@@ -200,10 +269,23 @@ export class WireGuard extends TailnetNode implements Dialer {
     }));
   }
 
+  /** Packets the WireGuard core dropped, counted per reason (malformed, replayed, unauthenticated, ...). */
+  drops(): WireGuardDrops {
+    const s = this.#live('drops');
+    return readDrops(s.ctx.native, s.device);
+  }
+
+  /** How the device is coping with handshake messages: Noise computations, cookie replies, rate limiting. */
+  handshakeLoad(): HandshakeLoad {
+    const s = this.#live('handshakeLoad');
+    return s.ctx.native.wgLoadStats(s.device);
+  }
+
   /** Closes every socket and listener and the UDP socket, and frees native memory. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#privateKey.fill(0);
     await this.#starting?.catch(() => undefined);
     await this.closeClients();
     this.#stack?.close();

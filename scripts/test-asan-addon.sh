@@ -23,6 +23,6 @@ export TSNET_PREBUILD=$OUT LD_PRELOAD=$RT ASAN_OPTIONS=detect_leaks=0:abort_on_e
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # The engine inline (the default) and on its own thread; engine-mode.test.ts runs children in both modes
 # and with workers (they inherit the sanitized addon through the environment).
-node --import tsx --test --test-reporter=spec test/netstack.test.ts test/magicsock.test.ts test/engine-mode.test.ts "$@"
+node --import tsx --test --test-reporter=spec test/netstack.test.ts test/magicsock.test.ts test/engine-mode.test.ts test/tcp-reliability.test.ts "$@"
 echo "== again with the engine on its own thread (TSNET_ENGINE=thread)"
 TSNET_ENGINE=thread node --import tsx --test --test-reporter=spec test/netstack.test.ts "$@"

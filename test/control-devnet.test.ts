@@ -154,6 +154,20 @@ test('devnet: identity survives a client restart with a file store', async (t) =
   const key = net.createAuthKey({});
   const c1 = client(net.controlURL, { hostname: 'foxtrot', authKey: key, store: new FileStore(dir) });
   const nm1 = await c1.up(AbortSignal.timeout(10_000));
+  // close() zeroes the private keys the client held and stops exposing them.
+  const held = c1 as unknown as { machinePrivate: Buffer | null; profile: { nodePrivate: Buffer; nlPrivatePkcs8: Buffer } | null; disco: { privateKey: Buffer } };
+  const keys = [held.machinePrivate!, held.profile!.nodePrivate, held.profile!.nlPrivatePkcs8, held.disco.privateKey];
+  const discoPublic = c1.discoPublic;
+  for (const k of keys) assert.ok(k.some((b) => b !== 0));
+  await c1.close();
+  for (const k of keys) assert.ok(k.every((b) => b === 0), 'a private key buffer was not zeroed');
+  assert.equal(held.machinePrivate, null);
+  assert.equal(c1.nodePrivate, null);
+  assert.equal(c1.nodePublic, null);
+  // A closed client may start again: keys come back from the store, and the disco key is new.
+  const again = await c1.up(AbortSignal.timeout(10_000));
+  assert.equal(again.self.ID, nm1.self.ID);
+  assert.ok(!c1.discoPublic.equals(discoPublic));
   await c1.close();
   // The one-off key is spent; the stored identity must be enough.
   const c2 = client(net.controlURL, { hostname: 'foxtrot', authKey: key, store: new FileStore(dir) });

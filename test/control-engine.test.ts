@@ -33,6 +33,27 @@ test('engine config from the recorded go-b map: peer keys, allowed IPs, endpoint
   assert.equal(cfg.derpMap?.Regions?.['1']?.Nodes?.[0]?.InsecureForTests, true);
 });
 
+test('engine config: peers with a low-order node key are skipped (no handshake could succeed), with the reason', () => {
+  const s = new NetmapState();
+  const mk = (id: number, key: string): Node => ({
+    ID: id,
+    Key: `nodekey:${key}`,
+    Name: `host${id}.tail.example.`,
+    Addresses: [`100.64.0.${id}/32`],
+  });
+  const order8 = 'e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800';
+  const pPlus1 = `ee${'ff'.repeat(30)}7f`;
+  const good = generateKeyPair().publicKey.toString('hex');
+  s.apply({ Node: mk(1, generateKeyPair().publicKey.toString('hex')), Peers: [mk(2, order8), mk(3, good), mk(4, pPlus1), mk(5, '00'.repeat(32))] });
+  const cfg = engineConfigFromNetmap(s.netmap()!);
+  assert.deepEqual(cfg.peers.map((p) => p.id), [3]);
+  assert.deepEqual(cfg.skippedPeers, [
+    { id: 2, reason: 'low-order node key' },
+    { id: 4, reason: 'low-order node key' },
+    { id: 5, reason: 'zero node key' },
+  ]);
+});
+
 test('engine config: expired and malformed peers are skipped; MagicDNS names', () => {
   const s = new NetmapState();
   const mk = (id: number, extra: Partial<Node> = {}): Node => ({

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FileStore, MemoryStore } from '../lib/control/store.js';
-import { loadNodeProfile, loadOrCreateMachineKey, newNodeProfile, saveNodeProfile, STATE_MACHINE_KEY } from '../lib/control/identity.js';
+import { FileStore, MemoryStore, type Store } from '../lib/control/store.js';
+import { loadNodeProfile, loadOrCreateMachineKey, newNodeProfile, saveNodeProfile, STATE_MACHINE_KEY, wipeNodeProfile } from '../lib/control/identity.js';
 import { privateToText } from '../lib/control/keys.js';
 
 function tmp(): string {
@@ -31,6 +31,35 @@ test('FileStore: creates a 0700 directory and a 0600 file; values survive a new 
     s.reload();
     assert.equal(await s.get('a'), undefined);
     assert.deepEqual(readdirSync(dir), ['tailscaled.state'], 'no temp files left behind');
+  } finally {
+    rmSync(base, { recursive: true, force: true });
+  }
+});
+
+test('FileStore: an existing 0755 state directory and 0644 state file of ours are made private', async () => {
+  const { mkdirSync, chownSync } = await import('node:fs');
+  const base = tmp();
+  try {
+    const dir = join(base, 'state');
+    mkdirSync(dir, { mode: 0o755 });
+    chmodSync(dir, 0o755); // whatever the umask
+    writeFileSync(join(dir, 'tailscaled.state'), JSON.stringify({ a: Buffer.from('kept').toString('base64') }), { mode: 0o644 });
+    chmodSync(join(dir, 'tailscaled.state'), 0o644);
+    const s = new FileStore(dir);
+    assert.equal((await s.get('a'))?.toString(), 'kept');
+    assert.equal(statSync(dir).mode & 0o777, 0o700);
+    assert.equal(statSync(s.file).mode & 0o777, 0o600);
+    // Owner bits are kept as they are; only group and other lose theirs.
+    chmodSync(dir, 0o750);
+    await new FileStore(dir).get('a');
+    assert.equal(statSync(dir).mode & 0o777, 0o700);
+    if (process.getuid?.() === 0) {
+      // Another user's open directory is refused, not changed.
+      chownSync(dir, 65534, 65534);
+      chmodSync(dir, 0o755);
+      await assert.rejects(new FileStore(dir).get('a'), { code: 'ERR_STORE', message: /belongs to another user/ });
+      assert.equal(statSync(dir).mode & 0o777, 0o755);
+    }
   } finally {
     rmSync(base, { recursive: true, force: true });
   }
@@ -139,6 +168,30 @@ test('MemoryStore: get/set/delete with copies', async () => {
   assert.equal(await m.get('k'), undefined);
 });
 
+test('stores zero the in-memory copy of a value that is replaced or deleted (it may hold a key)', async () => {
+  const base = tmp();
+  try {
+    const mem = new MemoryStore();
+    const file = new FileStore(base);
+    const held = (st: Store, k: string): Buffer => {
+      const inner = st as unknown as { map?: Map<string, Buffer>; data?: Map<string, Buffer> | null };
+      return (inner.map ?? inner.data)!.get(k)!;
+    };
+    for (const st of [mem, file]) {
+      await st.set('k', Buffer.from('secret-1'));
+      const first = held(st, 'k');
+      await st.set('k', Buffer.from('secret-2'));
+      assert.ok(first.every((b) => b === 0), 'replaced value zeroed');
+      assert.equal((await st.get('k'))?.toString(), 'secret-2');
+      const second = held(st, 'k');
+      await st.delete('k');
+      assert.ok(second.every((b) => b === 0), 'deleted value zeroed');
+    }
+  } finally {
+    rmSync(base, { recursive: true, force: true });
+  }
+});
+
 test('identity: machine key and node profile persist across restarts', async () => {
   const base = tmp();
   try {
@@ -150,10 +203,17 @@ test('identity: machine key and node profile persist across restarts', async () 
     const s2 = new FileStore(base);
     assert.deepEqual(await loadOrCreateMachineKey(s2), mk);
     const p2 = await loadNodeProfile(s2);
-    assert.equal(p2?.nodePrivate, p.nodePrivate);
+    assert.deepEqual(p2?.nodePrivate, p.nodePrivate);
     assert.equal(p2?.registered, true);
     assert.equal(p2?.nodeID, 7);
     assert.equal(p2?.backendLogID, p.backendLogID);
+    // Keys are Buffers in memory and text in the store, in the format earlier versions wrote.
+    assert.deepEqual(p2?.nlPrivatePkcs8, p.nlPrivatePkcs8);
+    const stored = JSON.parse((await s2.get('_tsnet-node'))!.toString()) as Record<string, unknown>;
+    assert.equal(stored['nodePrivate'], privateToText(p.nodePrivate));
+    assert.equal(stored['nlPrivatePkcs8Hex'], p.nlPrivatePkcs8.toString('hex'));
+    wipeNodeProfile(p2);
+    assert.ok(p2!.nodePrivate.every((b) => b === 0) && p2!.nlPrivatePkcs8.every((b) => b === 0));
     await s2.set('_tsnet-node', Buffer.from('{"nodePrivate":"privkey:zz"}'));
     await assert.rejects(loadNodeProfile(s2), { code: 'ERR_KEY_FORMAT' });
   } finally {

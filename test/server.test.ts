@@ -3,12 +3,15 @@
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as http from 'node:http';
+import * as dgram from 'node:dgram';
+import { once } from 'node:events';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { startDevnet, type Devnet } from '../lib/devnet/index.js';
 import { MemoryStore } from '../lib/control/store.js';
-import { Server } from '../lib/server.js';
+import { Server, dataPlaneOf } from '../lib/server.js';
+import { MiniClient } from './fixtures/devnet/mini-client.js';
 
 let devnet: Devnet;
 let web: Server;
@@ -36,6 +39,44 @@ test('up() reports the node; tailscaleIPs come from 100.64.0.0/10 and fd7a:115c:
   assert.deepEqual(web.tailscaleIPs(), st.tailscaleIPs);
   assert.deepEqual(web.status()?.tailscaleIPs, st.tailscaleIPs);
   assert.deepEqual(web.certDomains(), []); // the devnet does not enable HTTPS certificates
+});
+
+test('status().drops counts malformed datagrams sent to the node\'s UDP port, per reason', { timeout: 10_000 }, async () => {
+  const before = web.status()!.drops;
+  const port = dataPlaneOf(web)!.port;
+  const sock = dgram.createSocket('udp4');
+  sock.bind(0, '127.0.0.1');
+  await once(sock, 'listening');
+  sock.send(Buffer.from([9, 0, 0, 0, 1, 2, 3, 4]), port, '127.0.0.1'); // no WireGuard message type
+  sock.send(Buffer.from([4, 0, 0, 0, 1]), port, '127.0.0.1'); // a data message shorter than its header
+  // The engine has no event for a drop: wait until the counters move (or the test times out).
+  while (web.status()!.drops.badLength === before.badLength || web.status()!.drops.badType === before.badType) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  sock.close();
+  const d = web.status()!.drops;
+  assert.equal(d.badType, before.badType + 1);
+  assert.equal(d.badLength, before.badLength + 1);
+  assert.equal(d.replay, before.replay);
+});
+
+test('a netmap peer with a low-order node key is left out of the data plane and listed in status().skippedPeers', { timeout: 20_000 }, async () => {
+  const mini = await MiniClient.connect(devnet.controlURL, { hostname: 'lowkey' });
+  // A point of order 8 (RFC 7748 section 6.1): X25519 with it is all zeros, so no handshake could succeed.
+  const key = 'nodekey:e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800';
+  try {
+    await mini.register({ NodeKey: key, Auth: { AuthKey: authKey } });
+    const id = devnet.nodes().find((n) => n.hostname === 'lowkey')!.id;
+    const skipped = () => web.status()!.skippedPeers.find((p) => p.id === id);
+    while (!skipped()) await once(web, 'netmap');
+    assert.equal(skipped()!.reason, 'low-order node key');
+    const ms = dataPlaneOf(web)!.stats();
+    assert.ok(!ms.peers.some((p) => p.nodeKey.toString('hex') === key.slice(8)), 'not configured natively');
+    devnet.removeNode(id);
+    while (skipped()) await once(web, 'netmap');
+  } finally {
+    mini.close();
+  }
 });
 
 test('http between two nodes by MagicDNS short name and FQDN; whoIs names the caller', async () => {
@@ -95,8 +136,9 @@ test('whoIs for an unknown address is null; an unknown name is ENOTFOUND', async
   await assert.rejects(client.dial('tcp', 'nosuchhost:80'), { code: 'ENOTFOUND' });
 });
 
-test('a node keeps its identity across restarts (file store in dir)', async () => {
+test('a node keeps its identity across restarts (file store in dir, made private)', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-server-'));
+  fs.chmodSync(dir, 0o755); // an existing state directory that others can read is made private
   try {
     const one = new Server({ hostname: 'keeper', controlURL: devnet.controlURL, authKey, dir });
     const ip1 = (await one.up()).tailscaleIPs[0];
@@ -107,6 +149,7 @@ test('a node keeps its identity across restarts (file store in dir)', async () =
     await two.close();
     assert.equal(ip2, ip1);
     assert.equal(fs.statSync(dir).mode & 0o777, 0o700);
+    assert.equal(fs.statSync(path.join(dir, 'tailscaled.state')).mode & 0o777, 0o600);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -116,6 +159,12 @@ test('bad arguments throw TypeError; a second close rejects with ERR_TSNET_CLOSE
   assert.throws(() => new Server({ controlURL: 'ftp://x' }), TypeError);
   assert.throws(() => new Server({ advertiseTags: ['web'] }), TypeError);
   assert.throws(() => new Server({ hostname: 5 as unknown as string }), TypeError);
+  for (const bad of ['a'.repeat(300), 'my host', '', '-web', 'web-', 'a'.repeat(64), 'web..x', 'web.', 'wéb', 'web_1']) {
+    assert.throws(() => new Server({ hostname: bad }), { name: 'TypeError', code: 'ERR_TSNET_INVALID_HOSTNAME' }, JSON.stringify(bad));
+  }
+  for (const good of ['web', 'Web-1', 'a'.repeat(63), '9', 'web.example', `${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(61)}`]) {
+    assert.doesNotThrow(() => new Server({ hostname: good, store: new MemoryStore() }), JSON.stringify(good));
+  }
   const s = new Server({ controlURL: devnet.controlURL, authKey, store: new MemoryStore(), ephemeral: true });
   assert.throws(() => s.listen('tcp', ':80'), { code: 'ERR_TSNET_NOT_UP' });
   await s.up();

@@ -154,3 +154,44 @@ test('worker threads: nodes in workers and the main thread share the engine; ter
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /hi from main[\s\S]*worker: hi from worker[\s\S]*worker: hi from worker[\s\S]*main again: hi from main/);
 });
+
+test('setPeer replaces AllowedIPs: packets from a prefix the peer no longer has are dropped', { timeout: 30_000 }, async () => {
+  const kc = generateKeyPair();
+  const kd = generateKeyPair();
+  // D's own address is 10.9.0.5: C first allows D all of 10.9.0.0/24, then shrinks D to 10.7.0.2/32.
+  const C = node({ privateKey: b64(kc.privateKey), address: ['10.5.0.1/32'] });
+  await C.start();
+  const D = node({ privateKey: b64(kd.privateKey), address: ['10.9.0.5/32'],
+    peers: [{ publicKey: C.publicKey, endpoint: `127.0.0.1:${C.listenPort}`, allowedIPs: ['10.5.0.1/32'] }] });
+  await D.start();
+  await C.setPeer({ publicKey: D.publicKey, endpoint: `127.0.0.1:${D.listenPort}`, allowedIPs: ['10.9.0.0/24', '10.7.0.2/32'] });
+  let accepted = 0;
+  const closed: Promise<unknown>[] = [];
+  C.listen('tcp', ':80').on('connection', (s) => {
+    accepted++;
+    s.on('error', () => {}); // closing the nodes at the end may reset it
+    closed.push(new Promise((resolve) => s.on('close', resolve)));
+    s.end('hi');
+  });
+  const ok = await D.dial('tcp', '10.5.0.1:80');
+  ok.resume();
+  await once(ok, 'end');
+  await Promise.all(closed); // both FINs acknowledged before the prefix goes
+  assert.equal(accepted, 1);
+
+  await C.setPeer({ publicKey: D.publicKey, endpoint: `127.0.0.1:${D.listenPort}`, allowedIPs: ['10.7.0.2/32'] });
+  const before = C.drops().sourceNotAllowed;
+  const ac = new AbortController();
+  const dial = D.dial('tcp', '10.5.0.1:80', { signal: ac.signal }).catch((e: NodeJS.ErrnoException) => e);
+  // The SYN from 10.9.0.5 arrives over a live session and is dropped for its source.
+  while (C.drops().sourceNotAllowed === before) await new Promise((r) => setImmediate(r));
+  ac.abort();
+  assert.equal(((await dial) as NodeJS.ErrnoException).code, 'ABORT_ERR');
+  assert.equal(accepted, 1);
+  // addPeer, by contrast, adds: the prefix is accepted again.
+  await C.addPeer({ publicKey: D.publicKey, allowedIPs: ['10.9.0.0/24'] });
+  const again = await D.dial('tcp', '10.5.0.1:80');
+  again.resume();
+  await once(again, 'end');
+  assert.equal(accepted, 2);
+});

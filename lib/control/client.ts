@@ -29,14 +29,13 @@ import {
   newNodeProfile,
   rememberSelf,
   saveNodeProfile,
+  wipeNodeProfile,
   type NodeProfile,
 } from './identity.js';
 import {
   generateKeyPair,
   keyPairFromPrivate,
   nodePublicToText,
-  parsePrivate,
-  privateToText,
   publicFromPrivate,
   generatePrivateKey,
   type KeyPair,
@@ -98,7 +97,8 @@ export class ControlClient extends EventEmitter {
   private readonly userLogf: (msg: string) => void;
   private readonly logf: (msg: string) => void;
   private readonly backoff: Backoff;
-  private readonly disco: KeyPair;
+  private disco: KeyPair;
+  private discoWiped = false;
 
   private machinePrivate: Buffer | null = null;
   private profile: NodeProfile | null = null;
@@ -151,14 +151,14 @@ export class ControlClient extends EventEmitter {
   get machinePublic(): Buffer | null {
     return this.machinePrivate ? publicFromPrivate(this.machinePrivate) : null;
   }
-  /** Current node private key (the WireGuard static key). */
+  /** A copy of the current node private key (the WireGuard static key): zero it (fill(0)) after use. */
   get nodePrivate(): Buffer | null {
-    return this.profile ? parsePrivate(this.profile.nodePrivate) : null;
+    return this.profile ? Buffer.from(this.profile.nodePrivate) : null;
   }
   get nodePublic(): Buffer | null {
-    const p = this.nodePrivate;
-    return p ? publicFromPrivate(p) : null;
+    return this.profile ? publicFromPrivate(this.profile.nodePrivate) : null;
   }
+  /** A copy of the disco private key: zero it after use. */
   get discoPrivate(): Buffer {
     return Buffer.from(this.disco.privateKey);
   }
@@ -179,6 +179,10 @@ export class ControlClient extends EventEmitter {
   /** Starts the background loop (idempotent). */
   start(): void {
     if (this.loop) return;
+    if (this.discoWiped) {
+      this.disco = generateKeyPair();
+      this.discoWiped = false;
+    }
     this._fatal = null;
     this.abort = new AbortController();
     const signal = this.abort.signal;
@@ -271,10 +275,9 @@ export class ControlClient extends EventEmitter {
     const conn = this.conn;
     const profile = this.profile;
     if (conn && profile) {
-      const nodePriv = parsePrivate(profile.nodePrivate);
       const req = buildRegisterRequest({
         version: this.version,
-        nodePublic: publicFromPrivate(nodePriv),
+        nodePublic: publicFromPrivate(profile.nodePrivate),
         hostinfo: this.hostinfo(),
         expiry: LOGOUT_EXPIRY,
         nlPublicHex: profile.nlPublicHex,
@@ -287,6 +290,7 @@ export class ControlClient extends EventEmitter {
     }
     await this.stopLoop();
     await deleteNodeProfile(this.opts.store);
+    wipeNodeProfile(this.profile);
     this.profile = null;
     this._netmap = null;
     this._config = null;
@@ -305,8 +309,18 @@ export class ControlClient extends EventEmitter {
     return r.body;
   }
 
+  /**
+   * Stops, and zeroes the private keys held in memory (machine, node, disco); a later start() reloads the
+   * machine and node keys from the store and makes a new disco key.
+   */
   async close(): Promise<void> {
     await this.stopLoop();
+    this.machinePrivate?.fill(0);
+    this.machinePrivate = null;
+    wipeNodeProfile(this.profile);
+    this.profile = null;
+    this.disco.privateKey.fill(0);
+    this.discoWiped = true;
     this.setState('Stopped');
   }
 
@@ -339,12 +353,17 @@ export class ControlClient extends EventEmitter {
 
   private async run(signal: AbortSignal): Promise<void> {
     const store = this.opts.store;
-    this.machinePrivate = await loadOrCreateMachineKey(store);
+    const machine = await loadOrCreateMachineKey(store);
+    this.machinePrivate?.fill(0);
+    this.machinePrivate = machine;
     let profile = await loadNodeProfile(store);
     if (!profile || (profile.controlURL && profile.controlURL !== this.opts.controlURL)) {
+      wipeNodeProfile(profile);
       profile = { ...newNodeProfile(), controlURL: this.opts.controlURL };
       await saveNodeProfile(store, profile);
     }
+    // The profile of a previous run (restart, login) is replaced: its keys are no longer used.
+    if (this.profile && this.profile.nodePrivate !== profile.nodePrivate) wipeNodeProfile(this.profile);
     this.profile = profile;
     if (this._state === 'NoState' || this._state === 'Stopped') this.setState(profile.registered ? 'Starting' : 'NeedsLogin');
 
@@ -418,7 +437,7 @@ export class ControlClient extends EventEmitter {
 
   private async rotateNodeKey(): Promise<void> {
     const p = this.profile!;
-    const next: NodeProfile = { ...p, oldNodePrivate: p.nodePrivate, nodePrivate: privateToText(generatePrivateKey()), registered: false };
+    const next: NodeProfile = { ...p, oldNodePrivate: p.nodePrivate, nodePrivate: generatePrivateKey(), registered: false };
     delete next.keyExpiry;
     this.profile = next;
     await saveNodeProfile(this.opts.store, next);
@@ -441,13 +460,12 @@ export class ControlClient extends EventEmitter {
     let triedAuthKeyAfterURL = false;
     for (;;) {
       p = this.profile!;
-      const nodePriv = parsePrivate(p.nodePrivate);
-      const nodePub = publicFromPrivate(nodePriv);
+      const nodePub = publicFromPrivate(p.nodePrivate);
       const useAuthKey = !p.registered && !this.pendingAuthURL && !!this.opts.authKey;
       const req = buildRegisterRequest({
         version: this.version,
         nodePublic: nodePub,
-        oldNodePublic: p.oldNodePrivate ? publicFromPrivate(parsePrivate(p.oldNodePrivate)) : null,
+        oldNodePublic: p.oldNodePrivate ? publicFromPrivate(p.oldNodePrivate) : null,
         nlPublicHex: p.nlPublicHex,
         hostinfo: this.hostinfo(),
         ...(useAuthKey ? { authKey: this.opts.authKey! } : {}),

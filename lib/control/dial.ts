@@ -124,6 +124,14 @@ function readReply(socket: Duplex, head: Buffer): Promise<{ reply: Buffer; rest:
 
 async function attempt(c: DialCandidate, opts: DialOptions, signal: AbortSignal): Promise<NoiseStream> {
   const ini = new NoiseInitiator({ version: opts.version, machinePrivate: opts.machinePrivate, controlPublic: opts.controlPublic });
+  try {
+    return await attemptWith(ini, c, opts, signal);
+  } finally {
+    ini.wipe(); // its copy of the machine key, whether the handshake finished or not
+  }
+}
+
+async function attemptWith(ini: NoiseInitiator, c: DialCandidate, opts: DialOptions, signal: AbortSignal): Promise<NoiseStream> {
   const mod = c.protocol === 'https:' ? https : http;
   const { socket, head } = await new Promise<{ socket: Duplex; head: Buffer }>((resolve, reject) => {
     const req = mod.request({

@@ -6,7 +6,7 @@
 import { ControlError } from './errors.js';
 import { compileFilter, type CompiledFilter } from './filter.js';
 import { parsePrefix } from './ip.js';
-import { isZeroKey, parseDiscoPublic, parseNodePublic } from './keys.js';
+import { isLowOrderKey, isZeroKey, parseDiscoPublic, parseNodePublic } from './keys.js';
 import type { NetworkMap } from './netmap.js';
 import type { DERPMap, DNSRecord, FilterRule, Node, NodeID } from './tailcfg.js';
 
@@ -199,6 +199,11 @@ export function engineConfigFromNetmap(nm: NetworkMap, now: Date = new Date()): 
     }
     if (isZeroKey(nodeKey)) {
       skipped.push({ id: p.ID, reason: 'zero node key' });
+      continue;
+    }
+    if (isLowOrderKey(nodeKey)) {
+      // No handshake can succeed with it: leave it out rather than let dials to it time out.
+      skipped.push({ id: p.ID, reason: 'low-order node key' });
       continue;
     }
     if (isExpired(p, now)) {

@@ -4,7 +4,7 @@
  *
  * Keys are plain 32-byte Buffers; the functions below name the role.
  */
-import { createPrivateKey, createPublicKey, diffieHellman, randomBytes, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, diffieHellman, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { ControlError } from './errors.js';
 
 export const KEY_LEN = 32;
@@ -53,7 +53,12 @@ export function generatePrivateKey(random?: Uint8Array): Buffer {
 
 export function privateKeyObject(priv: Uint8Array): KeyObject {
   checkLen(priv, 'private key');
-  return createPrivateKey({ key: Buffer.concat([PKCS8_X25519_PREFIX, priv]), format: 'der', type: 'pkcs8' });
+  const der = Buffer.concat([PKCS8_X25519_PREFIX, priv]);
+  try {
+    return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+  } finally {
+    der.fill(0); // OpenSSL holds its own copy; this one would linger until collected
+  }
 }
 
 export function publicKeyObject(pub: Uint8Array): KeyObject {
@@ -95,6 +100,38 @@ export function isZeroKey(k: Uint8Array | undefined | null): boolean {
 }
 
 export const ZERO_KEY: Readonly<Buffer> = Buffer.alloc(KEY_LEN);
+
+// The u-coordinates of Curve25519's points of small order (on the curve or its twist) and their non-canonical
+// encodings: 0, 1, the two points of order 8, p-1, p and p+1 (p = 2^255-19), as RFC 7748 section 6.1 warns and
+// libsodium blocklists. X25519 with any clamped private key (a multiple of 8) maps them to zero.
+const P25519 = 2n ** 255n - 19n;
+const LOW_ORDER: readonly Buffer[] = [
+  0n,
+  1n,
+  325606250916557431795983626356110631294008115727848805560023387167927233504n,
+  39382357235489614581723060781553021112529911719440698176882885853963445705823n,
+  P25519 - 1n,
+  P25519,
+  P25519 + 1n,
+].map((u) => {
+  const b = Buffer.alloc(KEY_LEN);
+  for (let i = 0; i < KEY_LEN; i++, u >>= 8n) b[i] = Number(u & 0xffn);
+  return b;
+});
+
+/**
+ * True for a public key whose X25519 with every private key is all zeros (a low-order point): no shared
+ * secret, so no WireGuard handshake or disco box can ever succeed with it. The top bit is ignored, as X25519
+ * ignores it.
+ */
+export function isLowOrderKey(pub: Uint8Array): boolean {
+  checkLen(pub, 'public key');
+  const k = Buffer.from(pub);
+  k[31] = k[31]! & 0x7f;
+  let hit = false;
+  for (const p of LOW_ORDER) hit = timingSafeEqual(k, p) || hit;
+  return hit;
+}
 
 /** prefix + lower-case hex. */
 export function keyToText(prefix: KeyPrefix, key: Uint8Array): string {

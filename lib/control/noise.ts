@@ -231,6 +231,20 @@ export class NoiseInitiator {
    * when authentication fails.
    */
   finish(reply: Uint8Array): HandshakeResult {
+    try {
+      return this.#finish(reply);
+    } finally {
+      this.wipe();
+    }
+  }
+
+  /** Zeroes the private keys this initiator copied (finish does it; call it when abandoning a handshake). */
+  wipe(): void {
+    this.machinePrivate.fill(0);
+    this.eph.privateKey.fill(0);
+  }
+
+  #finish(reply: Uint8Array): HandshakeResult {
     if (this.done) throw new ControlError('ERR_NOISE_MESSAGE', 'noise handshake already finished');
     const msg = Buffer.from(reply.buffer, reply.byteOffset, reply.length);
     if (msg.length >= HEADER_LEN && msg[0] === MSG_TYPE_ERROR) {

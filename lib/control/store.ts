@@ -2,9 +2,14 @@
  * Persistent state: a Store maps names to byte values. FileStore keeps them
  * in one JSON file (name → base64, like tailscaled.state) written atomically
  * (temp file + fsync + rename, mode 0600) inside a 0700 directory.
+ *
+ * The state holds private keys, so an existing directory or file that other users can access is made private
+ * when it is ours (group and other permissions removed), and refused with ERR_STORE when it belongs to
+ * someone else: we cannot tighten it, and its owner could read or swap our keys (docs/api.md, "State
+ * directory").
  */
 import { randomBytes } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, type Stats } from 'node:fs';
 import path from 'node:path';
 import { ControlError } from './errors.js';
 
@@ -25,16 +30,43 @@ export class MemoryStore implements Store {
     return v ? Buffer.from(v) : undefined;
   }
 
+  // Values are private copies (get returns copies), so a replaced or deleted one is zeroed: it may hold a key.
   async set(key: string, value: Uint8Array): Promise<void> {
+    const old = this.map.get(key);
     this.map.set(key, Buffer.from(value));
+    old?.fill(0);
   }
 
   async delete(key: string): Promise<void> {
+    this.map.get(key)?.fill(0);
     this.map.delete(key);
   }
 }
 
 export const DEFAULT_STATE_FILE = 'tailscaled.state';
+
+/**
+ * Removes group and other permissions from a state directory or file of ours; refuses (ERR_STORE) one that
+ * others can access and that belongs to another user. No-op on Windows, where mode bits mean little.
+ */
+async function makePrivate(what: string, where: string, st: Stats, chmod: (mode: number) => Promise<void>): Promise<void> {
+  const mode = st.mode & 0o777;
+  if (process.platform === 'win32' || (mode & 0o077) === 0) return;
+  const uid = process.getuid?.();
+  const octal = mode.toString(8).padStart(4, '0');
+  if (uid !== undefined && st.uid !== uid) {
+    throw new ControlError(
+      'ERR_STORE',
+      `${what} ${where} is accessible to other users (mode ${octal}) and belongs to another user (uid ${st.uid}); ` +
+        `make it private (chmod go-rwx) or choose another directory`,
+    );
+  }
+  try {
+    await chmod(mode & 0o700);
+  } catch (cause) {
+    throw new ControlError('ERR_STORE', `cannot make ${what} ${where} private (mode ${octal})`, { cause });
+  }
+}
 
 export class FileStore implements Store {
   readonly dir: string;
@@ -64,20 +96,32 @@ export class FileStore implements Store {
     if (created !== undefined) await fsp.chmod(this.dir, 0o700);
     const st = await fsp.stat(this.dir);
     if (!st.isDirectory()) throw new ControlError('ERR_STORE', `${this.dir} is not a directory`);
+    await makePrivate('state directory', this.dir, st, (m) => fsp.chmod(this.dir, m));
   }
 
   private async load(): Promise<Map<string, Buffer>> {
     if (this.data) return this.data;
     await this.ensureDir();
     let text: string;
+    let fh: fsp.FileHandle | undefined;
     try {
-      text = await fsp.readFile(this.file, 'utf8');
+      fh = await fsp.open(this.file, 'r');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
         this.data = new Map();
         return this.data;
       }
       throw new ControlError('ERR_STORE', `cannot read state file ${this.file}`, { cause: err });
+    }
+    try {
+      const h = fh;
+      await makePrivate('state file', this.file, await h.stat(), (m) => h.chmod(m));
+      text = await h.readFile('utf8');
+    } catch (err) {
+      if (err instanceof ControlError) throw err;
+      throw new ControlError('ERR_STORE', `cannot read state file ${this.file}`, { cause: err });
+    } finally {
+      await fh.close().catch(() => undefined);
     }
     let obj: unknown;
     try {
@@ -133,10 +177,18 @@ export class FileStore implements Store {
 
   set(key: string, value: Uint8Array): Promise<void> {
     return this.serial(async () => {
-      const m = new Map(await this.load());
-      m.set(key, Buffer.from(value));
-      await this.flush(m);
+      const cur = await this.load();
+      const m = new Map(cur);
+      const copy = Buffer.from(value);
+      m.set(key, copy);
+      try {
+        await this.flush(m);
+      } catch (err) {
+        copy.fill(0);
+        throw err;
+      }
       this.data = m;
+      cur.get(key)?.fill(0); // values are private copies (get returns copies): a replaced one may hold a key
     });
   }
 
@@ -148,6 +200,7 @@ export class FileStore implements Store {
       m.delete(key);
       await this.flush(m);
       this.data = m;
+      cur.get(key)?.fill(0);
     });
   }
 

@@ -24,7 +24,7 @@ import { loadDevnetState, saveDevnetState } from './persist.js';
 import { parsePolicy, type Policy } from './policy.js';
 import { parseAndTestPolicy } from './policy-tests.js';
 import { registrationIdFrom } from './approval-page.js';
-import { DevnetServer, MIN_CAPABILITY_VERSION } from './server.js';
+import { DevnetServer, MIN_CAPABILITY_VERSION, type ConnectionStats } from './server.js';
 import { DEFAULT_USER_LOGIN, DevnetState, StateError, TAGGED_DEVICES_LOGIN, type CreateAuthKeyOptions } from './state.js';
 import type { DevnetNode } from './types.js';
 import type { C2NReply, C2NRequestSpec } from './pings.js';
@@ -37,13 +37,39 @@ export { HuJSONError, parseHuJSON, type HuJSONValue } from './hujson.js';
 export { compileFilter, compileNodeCapMap, type PolicyNode } from './acl-compile.js';
 export type { DevnetDERPOptions } from './derpmap.js';
 export { devnetDERPMap } from './derpmap.js';
-export type { DevnetRelay, DevnetRelayOptions, DerpServer, StunServer, DerpRelayStats } from './derp/index.js';
+export type { DevnetRelay, DevnetRelayOptions, DerpServer, DerpServerStats, StunServer, DerpRelayStats } from './derp/index.js';
 export type { CreateAuthKeyOptions } from './state.js';
 export type { C2NReply, C2NRequestSpec } from './pings.js';
 export { StateError } from './state.js';
 export { encodeZstdRawFrame, decodeZstdSimpleFrame, ZstdFormatError } from './zstd-raw.js';
 export { allocateAddresses, ipv6ForIPv4, TAILNET_IPV4_RANGE, TAILNET_IPV6_RANGE } from './addresses.js';
-export { CURRENT_CAPABILITY_VERSION, MIN_CAPABILITY_VERSION } from './server.js';
+export { CURRENT_CAPABILITY_VERSION, MIN_CAPABILITY_VERSION, type ConnectionStats } from './server.js';
+
+/**
+ * Connection limits of the control server and the bundled relay (docs/architecture.md, "Development tailnet
+ * limits"). A connection is "unproven" until its client is known: on the control server until its Noise
+ * machine key belongs to a node (at once for a node's machine, else after a successful registration), on the
+ * relay until its ClientInfo is accepted. The defaults leave room for tests starting dozens of nodes from
+ * 127.0.0.1 at once; each server applies them separately.
+ */
+export interface DevnetLimits {
+  /** Unproven connections from one IP address; beyond it the oldest such one from that address is closed. Default 64. */
+  preAuthPerIP?: number;
+  /** Unproven connections in all; beyond it the oldest from the address holding the most is closed. Default 256. */
+  preAuthTotal?: number;
+  /**
+   * Control: a Noise connection whose client is still unknown after this long, with no request in progress,
+   * is closed. Relay: a connection without an accepted ClientInfo this long after its upgrade is closed
+   * (checked every `relay.tickMs`, 1 s). Default 5 s.
+   */
+  preAuthTimeoutMs?: number;
+  /** TLS handshake (relay) and HTTP request headers must be done within this; default 10 s. */
+  headersTimeoutMs?: number;
+  /** A plain HTTP connection idle between requests is closed after this; default 5 s. */
+  keepAliveTimeoutMs?: number;
+  /** A plain (not upgraded) HTTP connection with no traffic at all for this long is closed; default 30 s. */
+  httpIdleTimeoutMs?: number;
+}
 
 export interface DevnetOptions {
   /** Listen address; default "127.0.0.1". Keep it on loopback. */
@@ -89,8 +115,10 @@ export interface DevnetOptions {
   maxCapVersion?: number;
   /** Login name used when approving without naming a user; default "dev@example.com". */
   defaultUser?: string;
-  /** Most simultaneous Noise connections; default 1024. */
+  /** Most simultaneous Noise connections of known clients (unknown ones: `limits`); default 1024. */
   maxConnections?: number;
+  /** Caps and timeouts for connections whose client is not known yet, and plain HTTP timeouts. */
+  limits?: DevnetLimits;
   /** Close a Noise connection after this long without HTTP/2 traffic; default max(5 min, 3 keep-alive periods, 2 Followup timeouts). */
   idleTimeoutMs?: number;
   /** Diagnostics; default: discard. */
@@ -195,6 +223,8 @@ export interface Devnet {
   pingNode(id: number, timeoutMs?: number): Promise<number>;
   /** Control-to-node HTTP request (c2n PingRequest); resolves with the node's HTTP response. */
   c2n(id: number, request: C2NRequestSpec, timeoutMs?: number): Promise<C2NReply>;
+  /** What the control server's connection limits have done (counts). */
+  connectionStats(): ConnectionStats;
   /** Waits until pending state is written to stateDir (no-op without one). */
   flush(): Promise<void>;
   close(): Promise<void>;
@@ -212,6 +242,21 @@ function validDomain(d: string): string {
     throw new RangeError(`devnet domain ${JSON.stringify(d)} must be a DNS name with at least two labels`);
   }
   return s;
+}
+
+function checkLimits(l: DevnetLimits): Required<DevnetLimits> {
+  const out: Required<DevnetLimits> = {
+    preAuthPerIP: l.preAuthPerIP ?? 64,
+    preAuthTotal: l.preAuthTotal ?? 256,
+    preAuthTimeoutMs: l.preAuthTimeoutMs ?? 5000,
+    headersTimeoutMs: l.headersTimeoutMs ?? 10_000,
+    keepAliveTimeoutMs: l.keepAliveTimeoutMs ?? 5000,
+    httpIdleTimeoutMs: l.httpIdleTimeoutMs ?? 30_000,
+  };
+  for (const [k, v] of Object.entries(out)) {
+    if (!Number.isInteger(v) || v < 1) throw new RangeError(`devnet limits.${k} must be a positive integer, got ${String(v)}`);
+  }
+  return out;
 }
 
 /** Starts the development coordination server. */
@@ -232,12 +277,13 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
     const { policy, text } = policyFrom(options.policy);
     state.setPolicy(policy, text);
   }
+  const limits = checkLimits(options.limits ?? {});
   const relayOpt = options.relay ?? (!options.derp && !options.derpMap);
   let relay: DevnetRelay | null = null;
   if (relayOpt) {
     relay = await startDevnetRelay(
       options.host ?? '127.0.0.1',
-      relayOpt === true ? {} : relayOpt,
+      { ...limits, ...(relayOpt === true ? {} : relayOpt) },
       (k) => {
         const n = state.nodeByNodeKey(nodePublicToText(k));
         return !!n && n.authorized && !state.isKeyExpired(n, new Date());
@@ -271,6 +317,12 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
     ephemeralTimeoutMs: options.ephemeralTimeoutMs ?? 10_000,
     defaultUser,
     maxConnections: options.maxConnections ?? 1024,
+    preAuthPerIP: limits.preAuthPerIP,
+    preAuthTotal: limits.preAuthTotal,
+    preAuthTimeoutMs: limits.preAuthTimeoutMs,
+    headersTimeoutMs: limits.headersTimeoutMs,
+    keepAliveTimeoutMs: limits.keepAliveTimeoutMs,
+    httpIdleTimeoutMs: limits.httpIdleTimeoutMs,
     idleTimeoutMs: options.idleTimeoutMs ?? Math.max(5 * 60_000, 3 * (options.keepAliveMs ?? 50_000), 2 * (options.followupTimeoutMs ?? 60_000)),
     logf,
     netmap: netmapCfg,
@@ -413,6 +465,7 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
           reject(new Error(`devnet.waitFor: condition not met within ${timeoutMs} ms`));
         }, timeoutMs);
       }),
+    connectionStats: () => server.connectionStats,
     flush,
     close: async () => {
       if (closed) return;

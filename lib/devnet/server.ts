@@ -22,7 +22,7 @@ import { challengePublicToText, machinePublicToText, publicFromPrivate } from '.
 import { errorMessage, INITIATION_LEN, initiationVersion } from '../control/noise.js';
 import type { NoiseStream } from '../control/noise-stream.js';
 import { approvalPage, approvedPage, notFoundPage, REGISTER_PATH_PREFIX, registrationIdFrom } from './approval-page.js';
-import { BodyTooLargeError, parseJSONBody, readBody, sendJSON, sendText } from './http-util.js';
+import { BodyTooLargeError, MAX_REQUEST_BODY, parseJSONBody, readBody, sendJSON, sendText } from './http-util.js';
 import { encodeMapResponseFrame, type MapSink } from './map-session.js';
 import { MapStreams } from './map-streams.js';
 import { FollowupWaiters } from './followups.js';
@@ -31,6 +31,7 @@ import { buildView, fullMapResponse, type NetmapConfig } from './netmap.js';
 import { parseHTTPResponse, PING_RESPONSE_PATH, PingRegistry, serializeHTTPRequest, type C2NReply, type C2NRequestSpec } from './pings.js';
 import { followupResult, handleRegister, validateRegisterRequest } from './register.js';
 import { StateError, type DevnetState } from './state.js';
+import { PreAuthGate, type PreAuthStats, type PreAuthTicket } from './pre-auth-gate.js';
 import type { DevnetNode } from './types.js';
 
 export const MIN_CAPABILITY_VERSION = 100;
@@ -45,10 +46,21 @@ export interface ServerConfig {
   followupTimeoutMs: number;
   ephemeralTimeoutMs: number;
   defaultUser: string;
-  /** Most Noise connections open at once. */
+  /** Most Noise connections of known clients open at once. */
   maxConnections: number;
   /** A Noise connection without any HTTP/2 traffic for this long is closed. */
   idleTimeoutMs: number;
+  /** Caps on connections whose client is not known yet (docs/architecture.md, "Development tailnet limits"). */
+  preAuthPerIP: number;
+  preAuthTotal: number;
+  /** A Noise connection whose client is still unknown after this long, with no request in progress, is closed. */
+  preAuthTimeoutMs: number;
+  /** HTTP request headers must arrive within this. */
+  headersTimeoutMs: number;
+  /** Plain HTTP: idle between requests. */
+  keepAliveTimeoutMs: number;
+  /** Plain HTTP: no traffic at all (e.g. a connection that never sends a request). */
+  httpIdleTimeoutMs: number;
   logf: (msg: string) => void;
   netmap: () => NetmapConfig;
   now: () => Date;
@@ -57,7 +69,29 @@ export interface ServerConfig {
 interface ConnInfo {
   machineKey: string;
   version: number;
+  /** The client is known: its machine key belongs to a node of this tailnet. */
+  known: boolean;
+  /** Requests being served on this connection. */
+  inFlight: number;
+  /** Marks the client known (leaves the pre-auth gate, stops the pre-auth timer). */
+  promote: () => void;
 }
+
+/** What the control server's connection limits have done (docs/architecture.md, "Development tailnet limits"). */
+export interface ConnectionStats {
+  /** Noise connections of known clients. */
+  noiseKnown: number;
+  /** TCP connections whose client is not known yet (plain HTTP and Noise). */
+  preAuth: number;
+  /** Unknown-client connections closed to make room for newer ones. */
+  preAuthEvicted: number;
+  /** Noise connections closed because their client stayed unknown for the pre-auth timeout. */
+  preAuthTimedOut: number;
+}
+
+/** Requests in progress, and body size, for a Noise connection whose client is not known yet. */
+const UNKNOWN_MAX_IN_FLIGHT = 4;
+const UNKNOWN_MAX_BODY = 64 * 1024;
 
 const h2Settings: http2.Settings = {
   maxConcurrentStreams: 64,
@@ -73,6 +107,10 @@ export class DevnetServer {
   private readonly h2sessions = new Set<Http2Session>();
   private readonly noiseConns = new Set<Duplex>();
   private readonly plainSockets = new Set<Socket>();
+  private readonly gate: PreAuthGate;
+  private readonly tickets = new WeakMap<Duplex, PreAuthTicket>();
+  private knownNoise = 0;
+  private preAuthTimedOut = 0;
   private closing = false;
   private baseURL = '';
   private readonly pings = new PingRegistry();
@@ -83,23 +121,41 @@ export class DevnetServer {
     private readonly cfg: ServerConfig,
   ) {
     this.controlPublicText = machinePublicToText(publicFromPrivate(controlPrivate));
-    this.http = http.createServer({ maxHeaderSize: 32 * 1024 }, (req, res) => this.onPlainRequest(req, res));
+    this.gate = new PreAuthGate({ perIP: cfg.preAuthPerIP, total: cfg.preAuthTotal });
+    this.http = http.createServer(
+      { maxHeaderSize: 32 * 1024, connectionsCheckingInterval: Math.max(100, Math.min(1000, cfg.headersTimeoutMs / 2)) },
+      (req, res) => this.onPlainRequest(req, res),
+    );
     this.http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
     this.http.on('connection', (s: Socket) => {
       this.plainSockets.add(s);
-      s.once('close', () => this.plainSockets.delete(s));
+      const ticket = this.gate.admit(s.remoteAddress, () => s.destroy());
+      this.tickets.set(s, ticket);
+      // A connection that never sends a request (or goes quiet after one) is closed; Node's own timeouts
+      // cover partial headers and keep-alive. The upgrade turns this off (Noise has its own timers).
+      s.setTimeout(cfg.httpIdleTimeoutMs, () => s.destroy());
+      s.once('close', () => {
+        this.plainSockets.delete(s);
+        ticket.release();
+      });
     });
     this.http.on('clientError', (_err, socket: Duplex) => {
       if (!socket.destroyed) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
     });
     this.streams = new MapStreams(state, cfg);
-    // Long-polls and map streams outlive Node's default request timeout.
-    this.http.requestTimeout = 0;
-    this.http.headersTimeout = 30_000;
+    // Long-polls and map streams run over Noise (upgraded sockets), which these do not cover.
+    this.http.headersTimeout = cfg.headersTimeoutMs;
+    this.http.requestTimeout = Math.max(cfg.headersTimeoutMs, 30_000);
+    this.http.keepAliveTimeout = cfg.keepAliveTimeoutMs;
   }
 
   get controlURL(): string {
     return this.baseURL;
+  }
+
+  get connectionStats(): ConnectionStats {
+    const g: PreAuthStats = this.gate.stats;
+    return { noiseKnown: this.knownNoise, preAuth: g.open, preAuthEvicted: g.evicted, preAuthTimedOut: this.preAuthTimedOut };
   }
 
   get publicKeyText(): string {
@@ -245,7 +301,8 @@ export class DevnetServer {
       socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
       return;
     }
-    if (this.closing || this.noiseConns.size >= this.cfg.maxConnections) {
+    // Only known clients count here; unknown ones are bounded by the pre-auth gate.
+    if (this.closing || this.knownNoise >= this.cfg.maxConnections) {
       socket.end('HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
       return;
     }
@@ -277,13 +334,66 @@ export class DevnetServer {
     }
     if (!accepted) return;
     if ('setNoDelay' in socket && typeof (socket as Socket).setNoDelay === 'function') (socket as Socket).setNoDelay(true);
-    this.serveNoise(accepted.stream, { machineKey: machinePublicToText(accepted.machinePublic), version: accepted.version });
+    if ('setTimeout' in socket && typeof (socket as Socket).setTimeout === 'function') (socket as Socket).setTimeout(0);
+    this.serveNoise(accepted.stream, machinePublicToText(accepted.machinePublic), accepted.version, this.tickets.get(socket));
   }
 
-  private serveNoise(noise: NoiseStream, info: ConnInfo): void {
+  private serveNoise(noise: NoiseStream, machineKey: string, version: number, ticket: PreAuthTicket | undefined): void {
     this.noiseConns.add(noise);
+    let timer: NodeJS.Timeout | null = null;
+    const info: ConnInfo = {
+      machineKey,
+      version,
+      known: false,
+      inFlight: 0,
+      promote: () => {
+        if (info.known) return;
+        info.known = true;
+        this.knownNoise++;
+        ticket?.release();
+        if (timer) clearTimeout(timer);
+        timer = null;
+      },
+    };
+    // The Noise handshake proved the machine key: a node's own machine is known at once. Anyone else must
+    // register (or wait for approval) while a short timer runs; an interactive login's Followup long-poll
+    // is a request in progress and keeps it open.
+    if (this.state.nodeByMachineKey(machineKey)) info.promote();
+    else {
+      const check = (): void => {
+        timer = null;
+        if (info.known || noise.destroyed) return;
+        if (info.inFlight > 0) {
+          timer = setTimeout(check, this.cfg.preAuthTimeoutMs);
+          return;
+        }
+        this.preAuthTimedOut++;
+        noise.destroy();
+      };
+      timer = setTimeout(check, this.cfg.preAuthTimeoutMs);
+    }
     noise.on('error', (e: Error) => this.cfg.logf(`devnet: noise connection from ${info.machineKey.slice(0, 16)}…: ${e.message}`));
-    noise.once('close', () => this.noiseConns.delete(noise));
+    // HTTP/2 starts with the client's first bytes (its connection preface): a connection that never sends
+    // costs a Noise stream, not an HTTP/2 session. A silent connection is closed after idleTimeoutMs like an
+    // idle session (an unknown client's usually sooner, by the pre-auth timer).
+    const silent = setTimeout(() => noise.destroy(), this.cfg.idleTimeoutMs);
+    noise.once('close', () => {
+      this.noiseConns.delete(noise);
+      if (timer) clearTimeout(timer);
+      timer = null;
+      clearTimeout(silent);
+      if (info.known) this.knownNoise--;
+      ticket?.release();
+    });
+    noise.once('data', (first: Buffer) => {
+      noise.pause();
+      noise.unshift(first);
+      clearTimeout(silent);
+      this.startHTTP2(noise, info);
+    });
+  }
+
+  private startHTTP2(noise: NoiseStream, info: ConnInfo): void {
     const h2 = http2.createServer({ settings: h2Settings, maxSessionMemory: 32, maxHeaderListPairs: 256 }, (req, res) => {
       this.onNoiseRequest(req, res, info);
     });
@@ -308,6 +418,13 @@ export class DevnetServer {
   private onNoiseRequest(req: Http2ServerRequest, res: Http2ServerResponse, info: ConnInfo): void {
     res.on('error', () => {});
     req.on('error', () => {});
+    // Before its client is known a connection gets a few small requests at a time (registering needs one).
+    if (!info.known && info.inFlight >= UNKNOWN_MAX_IN_FLIGHT) {
+      sendText(res, 429, `at most ${UNKNOWN_MAX_IN_FLIGHT} requests at a time before registering`);
+      return;
+    }
+    info.inFlight++;
+    req.stream.once('close', () => info.inFlight--);
     this.handleNoise(req, res, info).catch((err: unknown) => {
       this.cfg.logf(`devnet: ${req.method} ${req.url}: ${(err as Error).stack ?? String(err)}`);
       sendText(res, 500, 'internal error');
@@ -320,7 +437,7 @@ export class DevnetServer {
       if (req.method !== 'POST') return sendText(res, 405, `${path} needs POST`);
       let body: Buffer;
       try {
-        body = await readBody(req);
+        body = await readBody(req, info.known ? MAX_REQUEST_BODY : UNKNOWN_MAX_BODY);
       } catch (e) {
         return sendText(res, e instanceof BodyTooLargeError ? 413 : 400, (e as Error).message);
       }
@@ -357,6 +474,7 @@ export class DevnetServer {
     if (outcome.kind === 'response') {
       const rr = outcome.response;
       if (outcome.node) {
+        if (outcome.node.machineKey === info.machineKey) info.promote();
         this.streams.cancelEphemeralRemoval(outcome.node.id);
         this.cfg.logf(`devnet: node ${outcome.node.dnsLabel} (${outcome.node.id}, ${outcome.node.ipv4}) registered`);
       } else if (rr.Error) {
@@ -370,6 +488,7 @@ export class DevnetServer {
     const pending = outcome.pending;
     const why = await this.followups.wait(pending.id, this.cfg.followupTimeoutMs, req);
     const result = why === 'gone' ? null : followupResult(this.state, pending);
+    if (result && this.state.nodeByMachineKey(info.machineKey)) info.promote();
     if (result && !res.stream.destroyed) sendJSON(res, 200, result);
   }
 
@@ -380,6 +499,7 @@ export class DevnetServer {
     if (!node || node.machineKey !== info.machineKey) {
       return sendText(res, 401, 'node key is not registered with this machine key; register first');
     }
+    info.promote();
     const now = this.cfg.now();
     this.state.updateFromMapRequest(node, {
       ...(v.discoKey !== undefined ? { discoKey: v.discoKey } : {}),

@@ -34,7 +34,7 @@ namespace {
 
 // The interface version between lib/native.ts and this addon; both sides must agree (a stale prebuild next
 // to newer JavaScript is refused with a clear error instead of misbehaving).
-constexpr uint32_t kNativeAbi = 7;
+constexpr uint32_t kNativeAbi = 10;
 
 // ---- the shared engine ----
 // By default the engine runs inline: no engine thread; the main thread's Node loop drives the engine's
@@ -290,8 +290,11 @@ class Context : public Napi::ObjectWrap<Context> {
                            InstanceMethod<&Context::WgStart>("wgStart"),
                            InstanceMethod<&Context::WgPeerSet>("wgPeerSet"),
                            InstanceMethod<&Context::WgPeerAllow>("wgPeerAllow"),
+                           InstanceMethod<&Context::WgPeerSetAllowed>("wgPeerSetAllowed"),
                            InstanceMethod<&Context::WgPeerRemove>("wgPeerRemove"),
                            InstanceMethod<&Context::WgStats>("wgStats"),
+                           InstanceMethod<&Context::WgDrops>("wgDrops"),
+                           InstanceMethod<&Context::WgLoadStats>("wgLoadStats"),
                            InstanceMethod<&Context::WgFilterSet>("wgFilterSet"),
                            InstanceMethod<&Context::MsStart>("msStart"),
                            InstanceMethod<&Context::WgRebind>("wgRebind"),
@@ -701,6 +704,8 @@ class Context : public Napi::ObjectWrap<Context> {
     int result = 0;
     Napi::Env* env = nullptr;
     std::vector<std::pair<std::array<uint8_t, 32>, ts_wg_peer_stats>> stats;
+    ts_wg_load_stats load{};
+    std::vector<ts_link_prefix> prefixes;
   };
 
 
@@ -775,7 +780,22 @@ class Context : public Napi::ObjectWrap<Context> {
     return info.Env().Undefined();
   }
 
-  // wgPeerAllow(dev, publicKey, "10.0.0.0/24")
+  // "10.0.0.0/24" or "fd00::1" (a host) into family, address and prefix length; false if it is none.
+  static bool ParsePrefix(const std::string& cidr, int* family, uint8_t addr[16], int* bits_out) {
+    size_t slash = cidr.find('/');
+    std::string ip = cidr.substr(0, slash);
+    *family = inet_pton(AF_INET, ip.c_str(), addr) == 1 ? 4 : inet_pton(AF_INET6, ip.c_str(), addr) == 1 ? 6 : 0;
+    int maxbits = *family == 4 ? 32 : 128;
+    *bits_out = maxbits;
+    if (slash != std::string::npos) {
+      std::string bits = cidr.substr(slash + 1);
+      if (bits.empty() || bits.size() > 3 || bits.find_first_not_of("0123456789") != std::string::npos) return false;
+      *bits_out = std::stoi(bits);
+    }
+    return *family != 0 && *bits_out <= maxbits;
+  }
+
+  // wgPeerAllow(dev, publicKey, "10.0.0.0/24"): adds a prefix.
   Napi::Value WgPeerAllow(const Napi::CallbackInfo& info) {
     WgCall c;
     if (!info[0].IsNumber() || !Key(info[1], c.key) || !info[2].IsString()) {
@@ -784,17 +804,7 @@ class Context : public Napi::ObjectWrap<Context> {
     }
     c.dev = info[0].As<Napi::Number>().Uint32Value();
     std::string cidr = info[2].As<Napi::String>().Utf8Value();
-    size_t slash = cidr.find('/');
-    std::string ip = cidr.substr(0, slash);
-    c.family = inet_pton(AF_INET, ip.c_str(), c.addr) == 1 ? 4 : inet_pton(AF_INET6, ip.c_str(), c.addr) == 1 ? 6 : 0;
-    int maxbits = c.family == 4 ? 32 : 128;
-    c.cidr = maxbits;
-    if (slash != std::string::npos) {
-      std::string bits = cidr.substr(slash + 1);
-      if (bits.empty() || bits.size() > 3 || bits.find_first_not_of("0123456789") != std::string::npos) c.family = 0;
-      else c.cidr = std::stoi(bits);
-    }
-    if (!c.family || c.cidr > maxbits) {
+    if (!ParsePrefix(cidr, &c.family, c.addr, &c.cidr)) {
       Napi::TypeError::New(info.Env(), "wgPeerAllow: \"" + cidr + "\" is not an IP prefix").ThrowAsJavaScriptException();
       return {};
     }
@@ -803,6 +813,37 @@ class Context : public Napi::ObjectWrap<Context> {
       ts_device* d = c->ctx->Find(c->dev);
       if (!d || !ts_device_wg(d)) { c->result = UV_ENODEV; return; }
       c->result = ts_link_wg_peer_allow(ts_device_wg(d), c->key, c->family, c->addr, (unsigned)c->cidr);
+    }, &c);
+    if (ok && c.result) CodedError(info.Env(), c.result, "wireguard: allowedIPs").ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+
+  // wgPeerSetAllowed(dev, publicKey, ["10.0.0.0/24", ...]): the peer's AllowedIPs become exactly these.
+  Napi::Value WgPeerSetAllowed(const Napi::CallbackInfo& info) {
+    WgCall c;
+    if (!info[0].IsNumber() || !Key(info[1], c.key) || !info[2].IsArray()) {
+      Napi::TypeError::New(info.Env(), "wgPeerSetAllowed(dev, publicKey[32], cidrs[])").ThrowAsJavaScriptException();
+      return {};
+    }
+    c.dev = info[0].As<Napi::Number>().Uint32Value();
+    Napi::Array arr = info[2].As<Napi::Array>();
+    for (uint32_t i = 0; i < arr.Length(); i++) {
+      Napi::Value v = arr.Get(i);
+      ts_link_prefix p{};
+      int bits = 0;
+      std::string cidr = v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string();
+      if (!v.IsString() || !ParsePrefix(cidr, &p.family, p.addr, &bits)) {
+        Napi::TypeError::New(info.Env(), "wgPeerSetAllowed: \"" + cidr + "\" is not an IP prefix").ThrowAsJavaScriptException();
+        return {};
+      }
+      p.cidr = (unsigned)bits;
+      c.prefixes.push_back(p);
+    }
+    bool ok = Sync(info, [](ts_engine*, void* arg) {
+      WgCall* c = static_cast<WgCall*>(arg);
+      ts_device* d = c->ctx->Find(c->dev);
+      if (!d || !ts_device_wg(d)) { c->result = UV_ENODEV; return; }
+      c->result = ts_link_wg_peer_set_allowed(ts_device_wg(d), c->key, c->prefixes.data(), c->prefixes.size());
     }, &c);
     if (ok && c.result) CodedError(info.Env(), c.result, "wireguard: allowedIPs").ThrowAsJavaScriptException();
     return info.Env().Undefined();
@@ -868,6 +909,69 @@ class Context : public Napi::ObjectWrap<Context> {
       out.Set(i, o);
     }
     return out;
+  }
+
+  // wgDrops(dev) -> { [reason]: count } for every drop reason of the WireGuard core, keyed by
+  // ts_wg_drop_name (snake_case); lib/ maps them to typed camelCase fields.
+  struct DropsCall {
+    Context* ctx;
+    uint32_t dev = 0;
+    int result = 0;
+    uint64_t drops[TS_WG_DROP_COUNT]{};
+  };
+  Napi::Value WgDrops(const Napi::CallbackInfo& info) {
+    DropsCall c{this};
+    if (!info[0].IsNumber()) {
+      Napi::TypeError::New(info.Env(), "wgDrops(dev)").ThrowAsJavaScriptException();
+      return {};
+    }
+    c.dev = info[0].As<Napi::Number>().Uint32Value();
+    if (!Sync(info, [](ts_engine*, void* arg) {
+          DropsCall* c = static_cast<DropsCall*>(arg);
+          ts_device* d = c->ctx->Find(c->dev);
+          ts_link_wg* l = d ? ts_device_wg(d) : nullptr;
+          if (!l) { c->result = UV_ENODEV; return; }
+          for (int i = 1; i < TS_WG_DROP_COUNT; i++) c->drops[i] = ts_wg_drops(ts_link_wg_device(l), (ts_wg_drop)i);
+        }, &c))
+      return {};
+    if (c.result) {
+      CodedError(info.Env(), c.result, "wireguard: stats").ThrowAsJavaScriptException();
+      return {};
+    }
+    Napi::Env env = info.Env();
+    Napi::Object out = Napi::Object::New(env);
+    for (int i = 1; i < TS_WG_DROP_COUNT; i++) out.Set(ts_wg_drop_name((ts_wg_drop)i), static_cast<double>(c.drops[i]));
+    return out;
+  }
+
+  // wgLoadStats(dev) -> { handshakesComputed, cookieReplies, cookiesWithheld, rateLimited, underLoad }: the
+  // handshake DoS defence at work (docs/architecture.md, "Handshake floods").
+  Napi::Value WgLoadStats(const Napi::CallbackInfo& info) {
+    WgCall c;
+    if (!info[0].IsNumber()) {
+      Napi::TypeError::New(info.Env(), "wgLoadStats(dev)").ThrowAsJavaScriptException();
+      return {};
+    }
+    c.dev = info[0].As<Napi::Number>().Uint32Value();
+    if (!Sync(info, [](ts_engine*, void* arg) {
+          WgCall* c = static_cast<WgCall*>(arg);
+          ts_device* d = c->ctx->Find(c->dev);
+          if (!d || !ts_device_wg(d)) { c->result = UV_ENODEV; return; }
+          ts_wg_device_load_stats(ts_link_wg_device(ts_device_wg(d)), ts_engine_now_ns(), &c->load);
+        }, &c))
+      return {};
+    if (c.result) {
+      CodedError(info.Env(), c.result, "wireguard: stats").ThrowAsJavaScriptException();
+      return {};
+    }
+    Napi::Env env = info.Env();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("handshakesComputed", static_cast<double>(c.load.handshakes_computed));
+    o.Set("cookieReplies", static_cast<double>(c.load.cookie_replies));
+    o.Set("cookiesWithheld", static_cast<double>(c.load.cookies_withheld));
+    o.Set("rateLimited", static_cast<double>(c.load.rate_limited));
+    o.Set("underLoad", c.load.under_load != 0);
+    return o;
   }
 
   // ---- Tailscale mode: magicsock, DERP relays, STUN ----

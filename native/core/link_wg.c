@@ -481,6 +481,15 @@ int ts_link_wg_peer_allow(ts_link_wg *l, const uint8_t pub[32], int family, cons
   return ts_wg_peer_allow(l->wg, p, family, addr, cidr) == 0 ? 0 : UV_EINVAL;
 }
 
+int ts_link_wg_peer_set_allowed(ts_link_wg *l, const uint8_t pub[32], const ts_link_prefix *list, size_t n) {
+  ts_wg_peer *p = ts_wg_peer_find(l->wg, pub);
+  if (!p) return UV_ENOENT;
+  ts_wg_peer_clear_allowed(l->wg, p);
+  for (size_t i = 0; i < n; i++)
+    if (ts_wg_peer_allow(l->wg, p, list[i].family, list[i].addr, list[i].cidr) != 0) return UV_EINVAL;
+  return 0;
+}
+
 int ts_link_wg_peer_remove(ts_link_wg *l, const uint8_t pub[32]) {
   ts_wg_peer *p = ts_wg_peer_find(l->wg, pub);
   if (!p) return UV_ENOENT;

@@ -33,6 +33,15 @@ ts_wg_device *ts_link_wg_device(ts_link_wg *l);
 int ts_link_wg_peer_set(ts_link_wg *l, const uint8_t pub[32], const uint8_t *psk, const ts_udp_addr *endpoint,
                         uint16_t keepalive_s);
 int ts_link_wg_peer_allow(ts_link_wg *l, const uint8_t pub[32], int family, const uint8_t *addr, unsigned cidr);
+/* An IP prefix for ts_link_wg_peer_set_allowed. */
+typedef struct ts_link_prefix {
+  int family; /* 4 or 6 */
+  uint8_t addr[16];
+  unsigned cidr;
+} ts_link_prefix;
+/* Replaces the peer's AllowedIPs with exactly these n prefixes, in one step on the engine thread (the UAPI's
+ * replace_allowed_ips): a prefix the peer no longer owns stops being accepted from it at once. */
+int ts_link_wg_peer_set_allowed(ts_link_wg *l, const uint8_t pub[32], const ts_link_prefix *list, size_t n);
 int ts_link_wg_peer_remove(ts_link_wg *l, const uint8_t pub[32]);
 /* 1 if some peer's AllowedIPs route addr. */
 int ts_link_wg_routes(const ts_link_wg *l, int family, const uint8_t *addr);

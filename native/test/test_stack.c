@@ -10,6 +10,7 @@
 #include "lwip/pbuf.h"
 #include "lwip/sys.h"
 #include "lwip/tcp.h"
+#include "lwip/priv/tcp_priv.h"
 #include "lwip/timeouts.h"
 #include "test.h"
 
@@ -173,9 +174,89 @@ static void transfer(int v6) {
 static void tcp_ipv4_transfer(void) { transfer(0); }
 static void tcp_ipv6_transfer(void) { transfer(1); }
 
+/* patches/0002 with the RFC 6528 ISN hook: a SYN reusing a 4-tuple that the server holds in TIME-WAIT, with a
+ * sequence number beyond the old connection's, opens a new connection (lwIP answered RST). */
+static int tw_errs;
+static void on_err_count(void *arg, err_t err) { (void)arg; (void)err; tw_errs++; }
+static err_t on_recv_close(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err) {
+  (void)arg; (void)err;
+  if (p) { tcp_recved(pcb, p->tot_len); pbuf_free(p); return ERR_OK; }
+  tcp_close(pcb);
+  return ERR_OK;
+}
+static void run_until(int *flag) {
+  u32_t start = sys_now();
+  while (!*flag && sys_now() - start < 5000) {
+    wire_run();
+    if (W->wire.head == W->wire.tail) sys_check_timeouts();
+  }
+}
+
+static void tcp_timewait_takeover(void) {
+  W = calloc(1, sizeof *W);
+  ip4_addr_t a4, b4, mask;
+  IP4_ADDR(&a4, 100, 64, 0, 1);
+  IP4_ADDR(&b4, 100, 64, 0, 2);
+  IP4_ADDR(&mask, 255, 255, 255, 255);
+  netif_add(&W->a, &a4, &mask, IP4_ADDR_ANY4, NULL, nif_init, ip_input);
+  netif_add(&W->b, &b4, &mask, IP4_ADDR_ANY4, NULL, nif_init, ip_input);
+  netif_set_up(&W->a);
+  netif_set_up(&W->b);
+  struct tcp_pcb *l = tcp_new_ip_type(IPADDR_TYPE_V4);
+  CHECK_EQ_INT(tcp_bind(l, IP_ANY_TYPE, 80), ERR_OK);
+  l = tcp_listen(l);
+  tcp_accept(l, on_accept);
+  ip_addr_t dst;
+  ip_addr_copy_from_ip4(dst, b4);
+
+  /* First connection; the server closes first, so the server ends in TIME-WAIT. */
+  W->client = tcp_new_ip_type(IPADDR_TYPE_V4);
+  tcp_recv(W->client, on_recv_close);
+  CHECK_EQ_INT(tcp_connect(W->client, &dst, 80, on_connected), ERR_OK);
+  run_until(&W->established);
+  CHECK(W->established && W->server);
+  u16_t port = W->client->local_port;
+  CHECK(port >= 0xc000);
+  tcp_close(W->server);
+  int tw = 0;
+  u32_t start = sys_now();
+  while (!tw && sys_now() - start < 5000) {
+    wire_run();
+    for (struct tcp_pcb *p = tcp_tw_pcbs; p; p = p->next)
+      if (p->remote_port == port && p->local_port == 80) tw = 1;
+  }
+  CHECK(tw);
+  /* Let the ISN clock move on (4 us per step) past the old connection's sequence numbers. */
+  start = sys_now();
+  while (sys_now() - start < 2) {
+  }
+
+  /* Same 4-tuple again: accepted, and the TIME-WAIT pcb is gone. */
+  W->established = 0;
+  W->server = NULL;
+  tw_errs = 0;
+  struct tcp_pcb *c2 = tcp_new_ip_type(IPADDR_TYPE_V4);
+  tcp_err(c2, on_err_count);
+  CHECK_EQ_INT(tcp_bind(c2, IP_ANY_TYPE, port), ERR_OK);
+  CHECK_EQ_INT(tcp_connect(c2, &dst, 80, on_connected), ERR_OK);
+  run_until(&W->established);
+  CHECK(W->established);
+  CHECK_EQ_INT(tw_errs, 0);
+  CHECK(W->server != NULL && W->server->remote_port == port);
+  for (struct tcp_pcb *p = tcp_tw_pcbs; p; p = p->next) CHECK(!(p->remote_port == port && p->local_port == 80));
+  tcp_abort(c2);
+  tcp_abort(W->server);
+  tcp_close(l);
+  netif_remove(&W->a);
+  netif_remove(&W->b);
+  wire_run();
+  free(W);
+}
+
 int main(void) {
   lwip_init();
   RUN(tcp_ipv4_transfer);
   RUN(tcp_ipv6_transfer);
+  RUN(tcp_timewait_takeover);
   TEST_MAIN_END();
 }

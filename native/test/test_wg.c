@@ -885,9 +885,19 @@ static void test_simultaneous_initiation(void) {
   pair_init(&p);
   send_ab(&p, 0, 60, 1);
   send_ba(&p, 0, 60, 2);
-  /* Both initiations cross; each side answers the other's and drops the response to its own (its
-   * handshake state moved on). The jittered retransmissions then resolve it, as in real time. */
-  pump(&p.a, &p.b, MS);
+  /* Both initiations cross. The side with the lower public key drops the other's and keeps its own, which
+   * the other answers: one handshake completes at once, and both queued packets are delivered without
+   * waiting for a retransmission (REKEY_TIMEOUT). Before, both answered and both sessions failed. */
+  int data_at_a = 0, data_at_b = 0;
+  for (int i = 0; i < 16 && (p.a.n_out || p.b.n_out); i++) {
+    data_at_b += deliver(&p.a, &p.b, MS).data;
+    data_at_a += deliver(&p.b, &p.a, MS).data;
+  }
+  CHECK_EQ_INT(data_at_a, 1);
+  CHECK_EQ_INT(data_at_b, 1);
+  CHECK_EQ_INT(send_ab(&p, 2 * MS, 60, 5), TS_WG_TX_READY);
+  CHECK_EQ_INT(send_ba(&p, 2 * MS, 60, 6), TS_WG_TX_READY);
+  pump(&p.a, &p.b, 2 * MS);
   for (int i = 0; i < 20; i++) {
     uint64_t ta = ts_wg_next_deadline(p.a.dev), tb = ts_wg_next_deadline(p.b.dev);
     uint64_t t = ta < tb ? ta : tb;

@@ -19,6 +19,12 @@ export const NONCE_LEN = 24;
 export const MAX_PACKET_SIZE = 64 << 10;
 /** Largest ClientInfo/ServerInfo JSON box. */
 export const MAX_INFO_LEN = 1 << 20;
+/**
+ * Longest ClientInfo frame (key, nonce and box) a server reads from a client it does not know yet; longer
+ * ones are refused from the header alone, as Tailscale's server does (docs/architecture.md, "Development
+ * tailnet limits").
+ */
+export const MAX_CLIENT_INFO_FRAME_LEN = 256 << 10;
 /** Clients and servers reject frames longer than this. */
 export const MAX_FRAME_LEN = 1 << 20;
 
@@ -291,6 +297,19 @@ export class FrameReader {
     else this.chunks[0] = first.subarray(n);
     this.buffered -= n;
     return out;
+  }
+
+  /** The next frame's type and declared length once its header is here (nothing is consumed). */
+  header(): { frameType: number; len: number } | null {
+    if (this.buffered < FRAME_HEADER_LEN) return null;
+    const h = this.peek(FRAME_HEADER_LEN);
+    return { frameType: h[0]!, len: h.readUInt32BE(1) };
+  }
+
+  /** Drops everything buffered (the connection is gone). */
+  clear(): void {
+    this.chunks = [];
+    this.buffered = 0;
   }
 
   next(): RawFrame | null {

@@ -8,7 +8,7 @@ import type { ClientInfo } from './frames.js';
 import { startDerpServer, type DerpServer } from './server.js';
 import { startStunServer, type StunServer } from './stun-server.js';
 
-export { startDerpServer, type DerpServer, type DerpServerOptions } from './server.js';
+export { startDerpServer, type DerpServer, type DerpServerOptions, type DerpServerStats } from './server.js';
 export { startStunServer, type StunServer, type StunServerOptions, type StunServerStats } from './stun-server.js';
 export type { DerpRelayStats } from './relay.js';
 export { generateSelfSignedCert, type SelfSignedCert, type SelfSignedCertOptions } from './cert.js';
@@ -32,6 +32,23 @@ export interface DevnetRelayOptions {
   sendQueuePackets?: number;
   /** Relay private key (tests); default random. */
   privateKey?: Uint8Array;
+  /** Most clients past the handshake; default 1000. */
+  maxConnections?: number;
+  /** Connections without an accepted ClientInfo, from one IP / in all (oldest closed beyond); default 64 / 256. */
+  preAuthPerIP?: number;
+  preAuthTotal?: number;
+  /** Time from the upgrade to an accepted ClientInfo; default 5 s. */
+  preAuthTimeoutMs?: number;
+  /** Bytes held in all for partial ClientInfo frames (the connection holding the most is closed beyond); default 4 MiB. */
+  loginBufferBytes?: number;
+  /** TLS handshake and HTTP request headers; default 10 s. */
+  headersTimeoutMs?: number;
+  /** Plain HTTP keep-alive idle; default 5 s. */
+  keepAliveTimeoutMs?: number;
+  /** A connection not upgraded with no traffic at all; default 30 s. */
+  httpIdleTimeoutMs?: number;
+  /** How often login and idle timers are checked; default 1 s. */
+  tickMs?: number;
 }
 
 export interface DevnetRelay {
@@ -58,6 +75,15 @@ export async function startDevnetRelay(
     ...(o.allowUnknownClients ? {} : { verifyClient }),
     ...(o.sendQueuePackets !== undefined ? { sendQueuePackets: o.sendQueuePackets } : {}),
     ...(o.privateKey ? { privateKey: o.privateKey } : {}),
+    ...(o.maxConnections !== undefined ? { maxConnections: o.maxConnections } : {}),
+    ...(o.preAuthPerIP !== undefined ? { preAuthPerIP: o.preAuthPerIP } : {}),
+    ...(o.preAuthTotal !== undefined ? { preAuthTotal: o.preAuthTotal } : {}),
+    ...(o.preAuthTimeoutMs !== undefined ? { loginTimeoutMs: o.preAuthTimeoutMs } : {}),
+    ...(o.loginBufferBytes !== undefined ? { loginBufferBytes: o.loginBufferBytes } : {}),
+    ...(o.headersTimeoutMs !== undefined ? { headersTimeoutMs: o.headersTimeoutMs } : {}),
+    ...(o.keepAliveTimeoutMs !== undefined ? { keepAliveTimeoutMs: o.keepAliveTimeoutMs } : {}),
+    ...(o.httpIdleTimeoutMs !== undefined ? { httpIdleTimeoutMs: o.httpIdleTimeoutMs } : {}),
+    ...(o.tickMs !== undefined ? { tickMs: o.tickMs } : {}),
     logf,
   });
   let stun: StunServer | null = null;

@@ -7,7 +7,7 @@
  * when its socket can accept more, and calls `tick` on the relay
  * periodically with the time. The core never touches sockets or timers.
  *
- * Everything is bounded: frames (64 KiB packets; 1 MiB ClientInfo), each
+ * Everything is bounded: frames (64 KiB packets; 256 KiB ClientInfo), each
  * client's queue of packets (oldest dropped and counted when full) and of
  * control frames, the PeerGone bookkeeping, and idle/login time.
  */
@@ -16,8 +16,9 @@ import { nodePublicToText, publicFromPrivate } from '../../control/keys.js';
 import {
   DerpFrameError,
   FrameReader,
+  FrameType,
   KEY_LEN,
-  MAX_INFO_LEN,
+  MAX_CLIENT_INFO_FRAME_LEN,
   MAX_PACKET_SIZE,
   NONCE_LEN,
   PROTOCOL_VERSION,
@@ -58,8 +59,16 @@ export interface DerpRelayOptions {
    * answer keep-alives, so silence alone is normal.)
    */
   idleTimeoutMs?: number;
-  /** Time allowed from connection to a valid ClientInfo; default 10 s. */
+  /** Time allowed from connection to a valid ClientInfo; default 5 s. */
   loginTimeoutMs?: number;
+  /** Most clients past the handshake; a ClientInfo beyond it closes that connection. Default: no limit. */
+  maxClients?: number;
+  /**
+   * Bytes held in all for connections still in the handshake (partial ClientInfo frames); beyond it the
+   * connection holding the most is closed. Real ClientInfos are a few hundred bytes; the budget keeps a
+   * flood of large ones from holding (and fragmenting) much memory. Default 4 MiB.
+   */
+  loginBufferBytes?: number;
   /** PeerGone(NotHere) frames per client per second (burst); default 3. */
   peerGoneNotHerePerSecond?: number;
   /** Diagnostics. */
@@ -85,6 +94,14 @@ export interface DerpRelayStats {
   clientsRejected: number;
   /** Connections closed for protocol errors (oversized or malformed frames, bad ClientInfo). */
   protocolErrors: number;
+  /** Connections closed because no valid ClientInfo came within the login timeout. */
+  loginTimeouts: number;
+  /** Valid ClientInfos refused because `maxClients` were connected. */
+  clientsRefusedFull: number;
+  /** Bytes held now for connections in the handshake. */
+  loginBufferedBytes: number;
+  /** Connections in the handshake closed because the login buffer budget was spent. */
+  loginBufferEvictions: number;
   /** Packet bytes currently queued across all clients. */
   queuedBytes: number;
 }
@@ -109,7 +126,7 @@ export class RelayConn {
   closeReason = '';
   readonly remote: string;
 
-  private readonly reader = new FrameReader(KEY_LEN + NONCE_LEN + MAX_INFO_LEN);
+  private readonly reader = new FrameReader(MAX_CLIENT_INFO_FRAME_LEN);
   private readonly control: Buffer[] = [];
   private readonly packets: Buffer[] = [];
   private packetBytes = 0;
@@ -127,8 +144,12 @@ export class RelayConn {
   onOutput: () => void = () => {};
   /** The edge's hook: called once when the core closes the connection (flush what is queued, then end). */
   onClose: (reason: string) => void = () => {};
+  /** The edge's hook: called once when the handshake is done (the client is known). */
+  onLogin: () => void = () => {};
   /** Packets dropped for this client because its queue was full. */
   dropped = 0;
+  /** Bytes of this connection counted in the relay's login buffer (relay-internal). */
+  loginBuffered = 0;
 
   constructor(
     private readonly relay: DerpRelay,
@@ -223,6 +244,7 @@ export class RelayConn {
     this.lastReadMs = nowMs;
     this.reader.push(chunk);
     try {
+      if (this.state === 'login') this.checkLoginHeader();
       for (let raw = this.reader.next(); raw; raw = (this.state as RelayConnState) === 'closed' ? null : this.reader.next()) {
         this.handle(decodeFrame(raw.frameType, raw.payload), nowMs);
       }
@@ -231,6 +253,21 @@ export class RelayConn {
       this.relay.stats.protocolErrors++;
       this.close(`protocol error: ${e.message}`);
     }
+    this.relay.noteLoginBuffered(this, this.state === 'login' ? this.reader.bufferedBytes : 0);
+  }
+
+  /**
+   * Before the client is known only a ClientInfo frame of a plausible length is read: anything else is
+   * refused from its 5-byte header, before its payload is buffered (docs/architecture.md, "Development
+   * tailnet limits").
+   */
+  private checkLoginHeader(): void {
+    const h = this.reader.header();
+    if (!h) return;
+    if (h.frameType !== FrameType.ClientInfo) {
+      throw new DerpFrameError('ERR_DERP_FRAME_MALFORMED', `expected ClientInfo, got a frame of type 0x${h.frameType.toString(16)}`);
+    }
+    if (h.len < KEY_LEN + NONCE_LEN) throw new DerpFrameError('ERR_DERP_FRAME_MALFORMED', 'ClientInfo frame too short');
   }
 
   private handle(f: Frame, nowMs: number): void {
@@ -270,6 +307,7 @@ export class RelayConn {
   activate(): void {
     this.state = 'active';
     this.reader.maxFrameLen = MAX_ACTIVE_FRAME;
+    this.onLogin();
   }
 
   /** Rate limit for PeerGone(NotHere) frames (relay-internal). */
@@ -295,6 +333,8 @@ export class RelayConn {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.closeReason = reason;
+    this.reader.clear();
+    this.relay.noteLoginBuffered(this, 0);
     this.relay.remove(this);
     this.onClose(reason);
   }
@@ -309,6 +349,8 @@ export class DerpRelay {
   readonly keepAliveJitterMs: number;
   readonly idleTimeoutMs: number;
   readonly loginTimeoutMs: number;
+  readonly maxClients: number;
+  readonly loginBufferBytes: number;
   readonly notHerePerSecond: number;
   readonly stats: DerpRelayStats = {
     clients: 0,
@@ -320,6 +362,10 @@ export class DerpRelay {
     controlFramesDropped: 0,
     clientsRejected: 0,
     protocolErrors: 0,
+    loginTimeouts: 0,
+    clientsRefusedFull: 0,
+    loginBufferedBytes: 0,
+    loginBufferEvictions: 0,
     queuedBytes: 0,
   };
 
@@ -340,7 +386,9 @@ export class DerpRelay {
     this.keepAliveMs = o.keepAliveMs ?? 60_000;
     this.keepAliveJitterMs = Math.max(0, o.keepAliveJitterMs ?? 5000);
     this.idleTimeoutMs = o.idleTimeoutMs ?? 300_000;
-    this.loginTimeoutMs = o.loginTimeoutMs ?? 10_000;
+    this.loginTimeoutMs = o.loginTimeoutMs ?? 5000;
+    this.maxClients = o.maxClients ?? Number.POSITIVE_INFINITY;
+    this.loginBufferBytes = Math.max(MAX_CLIENT_INFO_FRAME_LEN, o.loginBufferBytes ?? 4 << 20);
     this.notHerePerSecond = Math.max(1, o.peerGoneNotHerePerSecond ?? 3);
     this.logf = o.logf ?? ((): void => {});
     this.random = o.random ?? ((n: number): Uint8Array => randomBytes(n));
@@ -400,10 +448,15 @@ export class DerpRelay {
       c.close(`client ${keyText} not allowed`);
       return;
     }
+    const h = keyHex(key);
+    if (this.byKey.size >= this.maxClients && !this.byKey.has(h)) {
+      this.stats.clientsRefusedFull++;
+      c.close(`too many clients (${this.maxClients})`);
+      return;
+    }
     c.key = key;
     c.keyText = keyText;
     c.info = info;
-    const h = keyHex(key);
     const old = this.byKey.get(h);
     if (old && old !== c) {
       // Newest connection wins; the old one is told why and closed.
@@ -450,6 +503,22 @@ export class DerpRelay {
     }
   }
 
+  /**
+   * A connection in the handshake now holds `bytes` (relay-internal). Over the budget, the handshaking
+   * connections holding the most are closed until it fits.
+   */
+  noteLoginBuffered(c: RelayConn, bytes: number): void {
+    this.stats.loginBufferedBytes += bytes - c.loginBuffered;
+    c.loginBuffered = bytes;
+    while (this.stats.loginBufferedBytes > this.loginBufferBytes) {
+      let worst: RelayConn | null = null;
+      for (const x of this.conns) if (x.state === 'login' && (!worst || x.loginBuffered > worst.loginBuffered)) worst = x;
+      if (!worst || worst.loginBuffered === 0) break;
+      this.stats.loginBufferEvictions++;
+      worst.close('login buffer budget spent (partial ClientInfo too large while others were pending)');
+    }
+  }
+
   noteQueued(n: number): void {
     this.stats.queuedBytes += n;
   }
@@ -462,7 +531,10 @@ export class DerpRelay {
   tick(nowMs: number): void {
     for (const c of [...this.conns]) {
       if (c.state === 'login') {
-        if (nowMs - c.openedMs >= this.loginTimeoutMs) c.close('no ClientInfo within the login timeout');
+        if (nowMs - c.openedMs >= this.loginTimeoutMs) {
+          this.stats.loginTimeouts++;
+          c.close('no ClientInfo within the login timeout');
+        }
         continue;
       }
       // Liveness: a client that can ack pings and has been silent for half

@@ -16,6 +16,7 @@ import { generatePrivateKey, nodePublicToText } from '../../control/keys.js';
 import { PROTOCOL_VERSION, type ClientInfo } from './frames.js';
 import { generateDerpMetaCert, generateSelfSignedCert } from './cert.js';
 import { DerpRelay, type DerpRelayStats, type RelayConn } from './relay.js';
+import { PreAuthGate, type PreAuthTicket } from '../pre-auth-gate.js';
 
 export interface DerpServerOptions {
   /** Listen address; default "127.0.0.1". */
@@ -38,15 +39,30 @@ export interface DerpServerOptions {
   privateKey?: Uint8Array;
   /** Which node keys may connect; default everyone. */
   verifyClient?: (nodeKey: Uint8Array, info: ClientInfo) => boolean;
-  /** Most simultaneous DERP connections; default 1000. */
+  /** Most clients past the handshake (ClientInfo accepted); default 1000. Connections still in the handshake do not count. */
   maxConnections?: number;
+  /**
+   * Connections not past the handshake (TCP, TLS, HTTP request, no ClientInfo yet) from one IP address;
+   * beyond it the oldest such one from that address is closed. Default 64.
+   */
+  preAuthPerIP?: number;
+  /** The same in all; beyond it the oldest from the address holding the most is closed. Default 256. */
+  preAuthTotal?: number;
+  /** Bytes held in all for partial ClientInfo frames; beyond it the connection holding the most is closed. Default 4 MiB. */
+  loginBufferBytes?: number;
+  /** TLS handshake and HTTP request headers must be done within this; default 10 s. */
+  headersTimeoutMs?: number;
+  /** A plain HTTP connection (probes, /generate_204) idle between requests is closed after this; default 5 s. */
+  keepAliveTimeoutMs?: number;
+  /** A connection not upgraded to DERP with no traffic at all for this long is closed; default 30 s. */
+  httpIdleTimeoutMs?: number;
   /** Packets queued per client before the oldest is dropped; default 256. */
   sendQueuePackets?: number;
   /** Keep-alive period; default 60 s. */
   keepAliveMs?: number;
   /** Liveness timeout for clients that ack pings; default 5 min. */
   idleTimeoutMs?: number;
-  /** Login deadline (ClientInfo); default 10 s. */
+  /** Login deadline (ClientInfo, from the upgrade); default 5 s. */
   loginTimeoutMs?: number;
   /** How often the relay's timers are checked; default 1 s. */
   tickMs?: number;
@@ -66,13 +82,20 @@ export interface DerpServer {
   readonly certificate: string | null;
   /** "sha256-raw:<hex>" pin for DERPNode.CertName (self-signed TLS only). */
   readonly certName: string | null;
-  stats(): DerpRelayStats;
+  stats(): DerpServerStats;
   /** Node keys ("nodekey:...") connected now. */
   clients(): string[];
   /** Re-checks connected clients with verifyClient; closes the refused ones and returns their number. */
   revalidateClients(): number;
   /** Sends Restarting and Health to every client, closes them and stops listening. */
   close(): Promise<void>;
+}
+
+export interface DerpServerStats extends DerpRelayStats {
+  /** Connections not past the handshake now. */
+  preAuthConnections: number;
+  /** Such connections closed to make room for newer ones (docs/architecture.md, "Development tailnet limits"). */
+  preAuthEvicted: number;
 }
 
 const CLOSE_FLUSH_MS = 1000;
@@ -82,7 +105,12 @@ export async function startDerpServer(o: DerpServerOptions = {}): Promise<DerpSe
   const useTLS = o.tls ?? true;
   const logf = o.logf ?? ((): void => {});
   const maxConnections = o.maxConnections ?? 1000;
+  const gate = new PreAuthGate({ perIP: o.preAuthPerIP ?? 64, total: o.preAuthTotal ?? 256 });
+  const headersTimeoutMs = o.headersTimeoutMs ?? 10_000;
+  const httpIdleTimeoutMs = o.httpIdleTimeoutMs ?? 30_000;
   const relay = new DerpRelay({
+    maxClients: maxConnections,
+    ...(o.loginBufferBytes !== undefined ? { loginBufferBytes: o.loginBufferBytes } : {}),
     privateKey: o.privateKey ?? generatePrivateKey(),
     ...(o.verifyClient ? { verifyClient: o.verifyClient } : {}),
     ...(o.sendQueuePackets !== undefined ? { sendQueuePackets: o.sendQueuePackets } : {}),
@@ -139,14 +167,31 @@ export async function startDerpServer(o: DerpServerOptions = {}): Promise<DerpSe
   };
 
   const chain = useTLS && (o.metaCert ?? true) ? certificate! + generateDerpMetaCert(relay.publicKey, PROTOCOL_VERSION).cert : certificate;
-  const server: http.Server = useTLS ? https.createServer({ cert: chain!, key: key! }, onRequest) : http.createServer(onRequest);
+  const serverOpts: http.ServerOptions = { connectionsCheckingInterval: Math.max(100, Math.min(1000, headersTimeoutMs / 2)) };
+  const server: http.Server = useTLS
+    ? https.createServer({ ...serverOpts, cert: chain!, key: key!, handshakeTimeout: headersTimeoutMs }, onRequest)
+    : http.createServer(serverOpts, onRequest);
   const sockets = new Set<Duplex>();
   // Every TCP connection, upgraded or not: a client that connected but has not sent its request yet is not
   // known to closeAllConnections(), and server.close() would wait for it.
   const raw = new Set<Duplex>();
-  server.on('connection', (s: Duplex) => {
+  // Each TCP connection is in the pre-auth gate until its ClientInfo is accepted. The upgrade hands over the
+  // TLS socket, not the TCP one: both have the same remote address and port.
+  const pending = new Map<string, { tcp: Socket; ticket: PreAuthTicket }>();
+  const remoteId = (s: Socket): string => `${s.remoteAddress}|${s.remotePort}`;
+  server.on('connection', (s: Socket) => {
     raw.add(s);
-    s.on('close', () => raw.delete(s));
+    const id = remoteId(s);
+    const ticket = gate.admit(s.remoteAddress, () => s.destroy());
+    pending.set(id, { tcp: s, ticket });
+    // Before the upgrade: no bytes either way for this long closes it (Node's own timeouts cover headers and
+    // keep-alive, not a connection that sends nothing after a response).
+    s.setTimeout(httpIdleTimeoutMs, () => s.destroy());
+    s.on('close', () => {
+      raw.delete(s);
+      ticket.release();
+      if (pending.get(id)?.tcp === s) pending.delete(id);
+    });
   });
 
   const attach = (socket: Socket, head: Buffer): void => {
@@ -155,6 +200,11 @@ export async function startDerpServer(o: DerpServerOptions = {}): Promise<DerpSe
       socket.destroy();
       return;
     }
+    const p = pending.get(remoteId(socket));
+    // Upgraded: the relay's login and idle timers take over from the socket timeout.
+    p?.tcp.setTimeout(0);
+    socket.setTimeout(0);
+    conn.onLogin = () => p?.ticket.release();
     sockets.add(socket);
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 30_000);
@@ -178,6 +228,13 @@ export async function startDerpServer(o: DerpServerOptions = {}): Promise<DerpSe
     conn.onOutput = pump;
     conn.onClose = (reason) => {
       logf(`derp: closing ${conn.keyText || conn.remote}: ${reason}`);
+      if (!conn.key) {
+        // Never logged in: nothing worth flushing. Stop reading at once so a client still sending (e.g. the
+        // rest of an oversized frame) costs nothing more.
+        conn.discardOutput();
+        socket.destroy();
+        return;
+      }
       pump();
       // Flush what is queued (bounded), then end; destroy if it will not drain.
       const finish = (): void => {
@@ -217,7 +274,7 @@ export async function startDerpServer(o: DerpServerOptions = {}): Promise<DerpSe
     if (path !== '/derp') return reply('404 Not Found', 'not found\n');
     if (up === 'websocket') return reply('501 Not Implemented', 'this development relay does not serve DERP over WebSocket\n');
     if (up !== 'derp') return reply('426 Upgrade Required', 'DERP requires connection upgrade\n');
-    if (relay.stats.connections >= maxConnections) return reply('503 Service Unavailable', 'too many DERP connections\n');
+    if (relay.stats.clients >= maxConnections) return reply('503 Service Unavailable', 'too many DERP connections\n');
     if (req.headers['derp-fast-start'] !== '1') {
       s.write(
         'HTTP/1.1 101 Switching Protocols\r\n' +
@@ -230,8 +287,9 @@ export async function startDerpServer(o: DerpServerOptions = {}): Promise<DerpSe
     attach(s, head);
   });
   server.on('clientError', (_e, socket) => socket.destroy());
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 30_000;
+  server.headersTimeout = headersTimeoutMs;
+  server.requestTimeout = Math.max(headersTimeoutMs, 30_000);
+  server.keepAliveTimeout = o.keepAliveTimeoutMs ?? 5000;
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -257,7 +315,7 @@ export async function startDerpServer(o: DerpServerOptions = {}): Promise<DerpSe
     publicKeyText: nodePublicToText(relay.publicKey),
     certificate,
     certName,
-    stats: () => ({ ...relay.stats }),
+    stats: () => ({ ...relay.stats, preAuthConnections: gate.stats.open, preAuthEvicted: gate.stats.evicted }),
     clients: () => relay.clientKeys(),
     revalidateClients: () => relay.revalidate(),
     close: () => {

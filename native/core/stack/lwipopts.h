@@ -44,7 +44,7 @@
 #define LWIP_NETIF_LOOPBACK 0
 
 /* ---- memory: lwIP's own pools beat libc malloc by 30-40% here (ARCHITECTURE §6) ---- */
-#define MEM_LIBC_MALLOC 0
+#define MEM_LIBC_MALLOC 1
 #define MEMP_MEM_MALLOC 0
 #define MEM_ALIGNMENT 8
 #define MEM_SIZE (32 * 1024 * 1024)
@@ -86,8 +86,18 @@
  * at least 500 ms. The tunnel's round trips are sub-millisecond to tens of milliseconds, so the tick is 50 ms
  * (a minimum RTO of 100 ms, as Linux's 200 ms order of magnitude). Measured in docs/performance.md. */
 #define TCP_TMR_INTERVAL 50
+/* The bridge accepts every established connection at once, so the backlog bounds half-open ones only
+ * (TS_TCP_SYN_BACKLOG in tcp_bridge.c; 16 bits with patches/0002). */
 #define TCP_LISTEN_BACKLOG 1
-#define TCP_DEFAULT_LISTEN_BACKLOG 128
+#define TCP_DEFAULT_LISTEN_BACKLOG 255 /* init.c still wants 8 bits here; the bridge always passes its own */
+/* RFC 6298's 1 s for the first SYN, not lwIP's 3 s (patches/0002 makes it a knob). */
+#define TCP_INITIAL_RTO_MS 1000
+/* TIME-WAIT lasts 2 * TCP_MSL: 60 s as in Linux, not lwIP's 120 s. A SYN beyond the old connection's
+ * sequence numbers takes over a 4-tuple in TIME-WAIT at once (patches/0002). */
+#define TCP_MSL 30000UL
+/* At most this many pcbs in TIME-WAIT, the newest (patches/0003; Linux's tcp_max_tw_buckets). lwIP finds a
+ * segment's pcb and a free port by walking lists, so their length is the cost of every new connection. */
+#define TCP_MAX_TIME_WAIT 4096
 #define LWIP_CALLBACK_API 1
 #define LWIP_EVENT_API 0
 #define TCP_OVERSIZE TCP_MSS
@@ -106,6 +116,11 @@
  * (docs/performance.md); 1 ms cost 2.7x there. Until the path reorders, the window is 0 in recovery. */
 #define TCP_RACK_REO_WND_US 8000
 /* ---- end TCP loss recovery ---- */
+
+/* ---- hooks (lwip_hooks.h, defined in sys_arch.c) ---- */
+/* RFC 6528 initial sequence numbers (lwIP's default is a counter); LWIP_RAND is in arch/cc.h. */
+#define LWIP_HOOK_FILENAME "lwip_hooks.h"
+#define LWIP_HOOK_TCP_ISN(lip, lport, rip, rport) ts_stack_tcp_isn(lip, lport, rip, rport)
 
 /* ---- checks and statistics ---- */
 #define CHECKSUM_GEN_IP 1

@@ -5,12 +5,14 @@
 #include "lwip/init.h"
 #include "lwip/timeouts.h"
 #include "lwip/priv/tcp_priv.h"
+#include "lwip_hooks.h"
 
 struct ts_stack {
   uv_timer_t timer;
 };
 
-static int lwip_ready; /* lwIP's own state is process-global; it is initialised once, on the engine thread */
+/* lwIP's state is process-global (docs/architecture.md); it is initialised once, on the engine thread. */
+static int lwip_ready;
 
 static void on_tick(uv_timer_t *t) {
   (void)t;
@@ -23,6 +25,7 @@ ts_stack *ts_stack_start(ts_engine *e) {
   ts_stack *s = calloc(1, sizeof *s);
   if (!s) return NULL;
   if (!lwip_ready) {
+    ts_lwip_port_init();
     lwip_init();
     lwip_ready = 1;
   }

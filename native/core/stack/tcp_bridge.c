@@ -1,6 +1,7 @@
 #include "stack/tcp_bridge.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,13 +44,19 @@ struct ts_tcpconn {
   /* Delayed ACKs (ts_tcp_input_done): listed on h->acks after receiving; pingpong once we answer data
    * quickly (request/response: the answer carries the ACK); held while an ACK waits for that answer. */
   unsigned ack_listed : 1, pingpong : 1, held : 1;
+  unsigned waiting : 1; /* on h->waiters */
+  size_t snd_acct;      /* this connection's share of h->snd_queued */
   uint64_t last_rx_ns;
   ts_tcpconn *next, *prev;
   ts_tcpconn *ack_next; /* on h->acks */
+  ts_tcpconn *wait_next; /* on h->waiters */
 };
 
-static void conn_update_poll(ts_tcpconn *c);
+static void update_poll(ts_tcpconn *c, int my_turn);
+static void conn_update_poll(ts_tcpconn *c) { update_poll(c, 0); }
 static void conn_maybe_free(ts_tcpconn *c);
+static void account(ts_tcpconn *c);
+static void want_serve(ts_tcp_host *h);
 
 /* Resets the connection (RST) and forgets the pcb, which lwIP frees; no callback reaches us afterwards.
  * The connection counts as failed: undelivered data is dropped once JavaScript has closed its end. */
@@ -58,6 +65,8 @@ static void conn_abort(ts_tcpconn *c) {
   c->failed = 1;
   if (!p) return;
   c->pcb = NULL;
+  account(c);
+  want_serve(c->h);
   tcp_arg(p, NULL);
   tcp_abort(p);
 }
@@ -99,13 +108,82 @@ static int32_t map_err(const ts_tcpconn *c, err_t err) {
 }
 
 /* ---- socketpair -> lwIP ---- */
-static void push_stage(ts_tcpconn *c) {
+/* Send-side memory (docs/architecture.md, "TCP memory"). A connection hands lwIP at most twice what its
+ * congestion and peer windows let it have in flight (at least TS_TCP_SND_MIN): the rest waits in the
+ * socketpair, where the kernel bounds it, and lwIP's unsent queue (whose tail tcp_write walks on every call)
+ * stays short. A device's connections together hold at most TS_TCP_SND_DEVICE in lwIP; beyond that they take
+ * turns in arrival order on h->waiters, so that no connection starves. A waiter's own on_sent may never come
+ * (nothing of it in flight), so every on_sent of the device serves the waiters first, and lwIP's poll timer
+ * retries as a last resort. */
+static size_t snd_queued(const ts_tcpconn *c) { return c->pcb ? (size_t)(TCP_SND_BUF - c->pcb->snd_buf) : 0; }
+
+/* Keeps h->snd_queued, the device's bytes in lwIP's send queues, in step with this connection's. */
+static void account(ts_tcpconn *c) {
+  size_t q = snd_queued(c);
+  c->h->snd_queued = c->h->snd_queued - c->snd_acct + q;
+  c->snd_acct = q;
+}
+
+static size_t device_room(const ts_tcp_host *h) {
+  return h->snd_queued >= TS_TCP_SND_DEVICE ? 0 : TS_TCP_SND_DEVICE - h->snd_queued;
+}
+
+/* How many more bytes this connection may give lwIP now. my_turn: it was taken off h->waiters to be served;
+ * otherwise it may not pass connections that are waiting. */
+static size_t own_space(const ts_tcpconn *c) {
+  if (!c->pcb) return 0;
+  size_t win = c->pcb->cwnd < c->pcb->snd_wnd ? c->pcb->cwnd : c->pcb->snd_wnd;
+  size_t allow = 2 * win;
+  if (allow < TS_TCP_SND_MIN) allow = TS_TCP_SND_MIN;
+  if (allow > TCP_SND_BUF) allow = TCP_SND_BUF;
+  size_t q = snd_queued(c);
+  return q >= allow ? 0 : allow - q;
+}
+
+static size_t send_space(const ts_tcpconn *c, int my_turn) {
+  size_t n = own_space(c);
+  size_t room = (c->h->waiters && !my_turn) ? 0 : device_room(c->h);
+  return n < room ? n : room;
+}
+
+static void wait_turn(ts_tcpconn *c) {
+  if (c->waiting) return;
+  c->waiting = 1;
+  c->wait_next = NULL;
+  ts_tcpconn **pp = &c->h->waiters;
+  while (*pp) pp = &(*pp)->wait_next;
+  *pp = c;
+  c->h->nwaiters++;
+}
+
+static void unwait(ts_tcpconn *c) {
+  if (!c->waiting) return;
+  for (ts_tcpconn **pp = &c->h->waiters; *pp; pp = &(*pp)->wait_next) {
+    if (*pp == c) {
+      *pp = c->wait_next;
+      break;
+    }
+  }
+  c->h->nwaiters--;
+  c->waiting = 0;
+  c->wait_next = NULL;
+}
+
+/* Hands staged bytes (read from the socketpair, refused by lwIP for want of memory) to lwIP. 0 once the stage
+ * is empty or the connection gone; -1 if lwIP still refuses (the connection then waits its turn). */
+static int push_stage(ts_tcpconn *c) {
+  int pushed = 0;
   while (c->stage && c->pcb) {
     size_t n = c->stage_len - c->stage_off;
-    u16_t space = (u16_t)(tcp_sndbuf(c->pcb) < 0xFFFF ? tcp_sndbuf(c->pcb) : 0xFFFF);
+    size_t space = tcp_sndbuf(c->pcb);
+    if (space > 0xFFFF) space = 0xFFFF;
     if (n > space) n = space;
-    if (n == 0) return;
-    if (tcp_write(c->pcb, c->stage + c->stage_off, (u16_t)n, TCP_WRITE_FLAG_COPY) != ERR_OK) return;
+    if (n == 0) break; /* its own send buffer is full: its on_sent comes */
+    if (tcp_write(c->pcb, c->stage + c->stage_off, (u16_t)n, TCP_WRITE_FLAG_COPY) != ERR_OK) {
+      wait_turn(c);
+      break;
+    }
+    pushed = 1;
     c->stage_off += n;
     if (c->stage_off == c->stage_len) {
       free(c->stage);
@@ -113,10 +191,16 @@ static void push_stage(ts_tcpconn *c) {
       c->stage_len = c->stage_off = 0;
     }
   }
+  if (pushed && c->pcb) {
+    account(c);
+    tcp_output(c->pcb);
+  }
+  return c->stage && c->pcb ? -1 : 0;
 }
 
-static void on_fd_readable(ts_tcpconn *c) {
-  const size_t max = READ_CHUNK;
+/* Reads what JavaScript wrote (at most what send_space allows) and gives it to lwIP. Returns 1 if it read
+ * anything. */
+static int pump_out(ts_tcpconn *c, int my_turn) {
   uint8_t buf[READ_CHUNK];
   if (!c->pcb) { /* connection failed or reset: drain until JavaScript closes its end, then free */
     ssize_t n = read(c->fd, buf, sizeof buf);
@@ -124,29 +208,26 @@ static void on_fd_readable(ts_tcpconn *c) {
       c->fd_eof = 1;
       conn_maybe_free(c);
     }
-    return;
+    return 0;
   }
-  size_t space = tcp_sndbuf(c->pcb);
-  if (space == 0 || c->stage) {
-    conn_update_poll(c);
-    return;
-  }
-  ssize_t n = read(c->fd, buf, space < max ? space : max);
+  if (c->stage || c->fd_eof) return 0;
+  size_t space = send_space(c, my_turn);
+  if (space == 0) return 0;
+  ssize_t n = read(c->fd, buf, space < sizeof buf ? space : sizeof buf);
   if (n < 0) {
-    if (errno == EAGAIN || errno == EINTR) return;
+    if (errno == EAGAIN || errno == EINTR) return 0;
     /* JavaScript destroyed its socket with data unread: the kernel's answer is a reset. */
     conn_abort(c);
     c->fd_eof = 1;
     conn_maybe_free(c);
-    return;
+    return 1;
   }
   if (n == 0) {
     c->fd_eof = 1;
     tcp_shutdown(c->pcb, 0, 1); /* FIN: the JavaScript side ended its writes */
     tcp_output(c->pcb);
-    conn_update_poll(c);
     conn_maybe_free(c);
-    return;
+    return 1;
   }
   size_t off = 0;
   while (off < (size_t)n) {
@@ -156,23 +237,59 @@ static void on_fd_readable(ts_tcpconn *c) {
     if (tcp_write(c->pcb, buf + off, (u16_t)chunk, flags) != ERR_OK) break;
     off += chunk;
   }
-  if (off < (size_t)n) { /* lwIP is out of segments: keep the rest and stop reading until on_sent */
+  if (off < (size_t)n) { /* lwIP is out of memory: keep the rest until it takes it */
     c->stage_len = (size_t)n - off;
     c->stage = malloc(c->stage_len);
     if (!c->stage) {
       conn_abort(c);
       emit(c, TS_EV_TCP_ERROR, UV_ENOMEM, -1);
-      return;
+      return 1;
     }
     memcpy(c->stage, buf + off, c->stage_len);
     c->stage_off = 0;
+    wait_turn(c);
   }
+  account(c);
   if (off) { /* data going out: a quick answer to received data makes this a request/response connection */
     c->held = 0;
     if (ts_engine_now_ns() - c->last_rx_ns < PINGPONG_NS) c->pingpong = 1;
   }
   tcp_output(c->pcb);
-  conn_update_poll(c);
+  return 1;
+}
+
+/* Memory was freed: serve the waiters in order while the device has room. Runs once per loop turn
+ * (ts_engine_defer), outside lwIP's callbacks. */
+static void serve_waiters(ts_tcp_host *h) {
+  /* One pass: a served connection that wants more goes to the end of the line. */
+  for (size_t k = h->nwaiters; k && h->waiters && device_room(h) > 0; k--) {
+    ts_tcpconn *c = h->waiters;
+    unwait(c);
+    if (c->stage) {
+      if (push_stage(c) != 0) return; /* lwIP itself is out of memory: c waits again, at the end */
+      if (!c->freed) update_poll(c, 0);
+    } else {
+      int moved = pump_out(c, 1);
+      /* Nothing to read now: it polls its socketpair again, and may then pass the line once. */
+      if (!c->freed) update_poll(c, !moved);
+    }
+  }
+}
+
+static void on_serve(ts_engine_deferred *d) {
+  ts_tcp_host *h = (ts_tcp_host *)((char *)d - offsetof(ts_tcp_host, serve));
+  serve_waiters(h);
+}
+
+static void want_serve(ts_tcp_host *h) {
+  if (!h->waiters) return;
+  h->serve.fn = on_serve;
+  ts_engine_defer(h->engine, &h->serve);
+}
+
+static void on_fd_readable(ts_tcpconn *c) {
+  pump_out(c, 0);
+  if (!c->freed) conn_update_poll(c);
 }
 
 static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len) {
@@ -180,8 +297,19 @@ static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len) {
   (void)len;
   ts_tcpconn *c = arg;
   if (!c) return ERR_OK;
-  push_stage(c);
+  account(c);
+  if (c->stage) push_stage(c);
   conn_update_poll(c);
+  want_serve(c->h);
+  return ERR_OK;
+}
+
+/* lwIP's coarse timer (every 2 * TCP_TMR_INTERVAL): the last resort for a waiting connection. */
+static err_t on_lwip_poll(void *arg, struct tcp_pcb *pcb) {
+  (void)pcb;
+  ts_tcpconn *c = arg;
+  if (!c || !c->waiting) return ERR_OK;
+  serve_waiters(c->h);
   return ERR_OK;
 }
 
@@ -248,6 +376,21 @@ static void flush_rx(ts_tcpconn *c) {
   conn_maybe_free(c);
 }
 
+/* Data the socketpair could not take yet (JavaScript reads slowly, or not at all) may wait up to a window's
+ * worth per connection. Arriving packets live in lwIP's pbuf pool, which every device of the process shares:
+ * a few paused readers would hold all of it and no packet could arrive for anyone. So what must wait is
+ * copied to the heap and its pool buffers are freed at once (docs/architecture.md, "TCP memory"). */
+static void keep_rx(ts_tcpconn *c, struct pbuf *p) {
+  int pooled = 0;
+  for (struct pbuf *q = p; q; q = q->next)
+    if (pbuf_get_allocsrc(q) == PBUF_TYPE_ALLOC_SRC_MASK_STD_MEMP_PBUF_POOL) pooled = 1;
+  if (!pooled) return;
+  struct pbuf *copy = pbuf_clone(PBUF_RAW, PBUF_RAM, p);
+  if (!copy) return; /* out of memory: keep the pool buffers */
+  c->rxq[(c->rx_head + c->rx_count - 1) % c->rx_cap] = copy;
+  pbuf_free(p);
+}
+
 static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err) {
   (void)pcb;
   (void)err;
@@ -279,6 +422,7 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err) 
     c->rx_count++;
   }
   flush_rx(c);
+  if (p && c->rx_count && c->rxq[(c->rx_head + c->rx_count - 1) % c->rx_cap] == p) keep_rx(c, p);
   return ERR_OK;
 }
 
@@ -286,6 +430,8 @@ static void on_err(void *arg, err_t err) {
   ts_tcpconn *c = arg;
   if (!c) return;
   c->pcb = NULL; /* lwIP has freed it */
+  account(c);
+  want_serve(c->h);
   if (err == ERR_CLSD) { /* both FINs exchanged after we shut down only our sending side: a clean end */
     flush_rx(c);
     return;
@@ -307,12 +453,15 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   if (events & UV_READABLE && !c->connecting) on_fd_readable(c);
 }
 
-static void conn_update_poll(ts_tcpconn *c) {
+static void update_poll(ts_tcpconn *c, int my_turn) {
   if (c->fd < 0 || c->freed) return;
   int want = 0;
   if (c->connecting) want = 0;
   else if (!c->pcb) want = c->fd_eof ? 0 : UV_READABLE; /* wait for JavaScript to close its end */
-  else if (!c->fd_eof && !c->stage && tcp_sndbuf(c->pcb) > 0) want |= UV_READABLE;
+  else if (!c->fd_eof && !c->stage && !c->waiting && own_space(c) > 0) {
+    if (send_space(c, my_turn) > 0) want |= UV_READABLE;
+    else wait_turn(c); /* the device is at its limit, or others wait before it */
+  }
   if (c->rx_count) want |= UV_WRITABLE;
   if (want == c->poll_events && c->polling) return;
   c->poll_events = want;
@@ -335,8 +484,11 @@ static void conn_release(ts_tcpconn *c) {
     tcp_recv(c->pcb, NULL);
     tcp_sent(c->pcb, NULL);
     tcp_err(c->pcb, NULL);
+    tcp_poll(c->pcb, NULL, 0);
     if (tcp_close(c->pcb) != ERR_OK) tcp_abort(c->pcb);
     c->pcb = NULL;
+    account(c);
+    want_serve(c->h);
   }
   for (unsigned i = 0; i < c->rx_count; i++) pbuf_free(c->rxq[(c->rx_head + i) % c->rx_cap]);
   c->rx_count = 0;
@@ -344,6 +496,7 @@ static void conn_release(ts_tcpconn *c) {
   c->rxq = NULL;
   free(c->stage);
   c->stage = NULL;
+  unwait(c);
   if (c->ack_listed) {
     for (ts_tcpconn **pp = &c->h->acks; *pp; pp = &(*pp)->ack_next) {
       if (*pp == c) {
@@ -385,6 +538,7 @@ static ts_tcpconn *conn_new(ts_tcp_host *h, uint64_t id, struct tcp_pcb *pcb, in
   tcp_recv(pcb, on_recv);
   tcp_sent(pcb, on_sent);
   tcp_err(pcb, on_err);
+  tcp_poll(pcb, on_lwip_poll, 1);
   c->next = h->conns;
   if (h->conns) h->conns->prev = c;
   h->conns = c;
@@ -452,7 +606,10 @@ ts_tcp_listener *ts_tcp_listen(ts_tcp_host *h, uint64_t id, int family, uint16_t
     *err = UV_EADDRINUSE;
     return NULL;
   }
-  struct tcp_pcb *lp = tcp_listen_with_backlog(pcb, (u8_t)(backlog > 0 && backlog < 255 ? backlog : 255));
+  /* Node's backlog counts connections not yet accepted; ours are accepted the moment they are established,
+   * so lwIP's backlog only bounds half-open ones, which a burst of dials needs plenty of. */
+  int half_open = backlog > TS_TCP_SYN_BACKLOG ? backlog : TS_TCP_SYN_BACKLOG;
+  struct tcp_pcb *lp = tcp_listen_with_backlog(pcb, (u16_t)(half_open < 0xFFFF ? half_open : 0xFFFF));
   if (!lp) {
     tcp_abort(pcb);
     *err = UV_ENOMEM;
@@ -592,4 +749,5 @@ void ts_tcp_host_close(ts_tcp_host *h) {
     c->fd_eof = 1;
     conn_release(c);
   }
+  ts_engine_defer_cancel(h->engine, &h->serve);
 }

@@ -22,6 +22,13 @@ enum {
   TS_EV_LISTEN_ERROR = 5,  /* id = listener; status */
 };
 
+/* Send-side memory limits (docs/architecture.md, "TCP memory"): a connection gives lwIP at most twice its
+ * window in flight and at least TS_TCP_SND_MIN; a device's connections together at most TS_TCP_SND_DEVICE. */
+#define TS_TCP_SND_MIN (256u * 1024u)
+#define TS_TCP_SND_DEVICE (16u * 1024u * 1024u)
+/* Half-open connections a listener holds (SYN received, handshake not complete) before it drops SYNs. */
+#define TS_TCP_SYN_BACKLOG 4096
+
 typedef struct ts_tcp_listener ts_tcp_listener;
 typedef struct ts_tcpconn ts_tcpconn;
 
@@ -37,6 +44,12 @@ typedef struct ts_tcp_host {
   int (*route_ok)(void *ctx, const ts_ipaddr *dst);
   void *route_ctx;
   ts_tcpconn *acks;      /* connections that received data since the last ts_tcp_input_done */
+  /* Send-side memory (tcp_bridge.c, "socketpair -> lwIP"): bytes in lwIP's send queues, and the connections
+   * waiting for their turn to add more, oldest first. */
+  size_t snd_queued;
+  ts_tcpconn *waiters;
+  size_t nwaiters;
+  ts_engine_deferred serve; /* serves the waiters at the end of the loop turn */
 } ts_tcp_host;
 
 /* Listens on port (0 = any) of the netif's addresses; family 0 = both, 4 or 6. Returns a listener or NULL

@@ -75,6 +75,7 @@ typedef enum ts_wg_drop {
   TS_WG_DROP_QUEUE_FLUSHED,     /* queued packet discarded (handshake gave up, keys zeroed, peer removed) */
   TS_WG_DROP_NO_MEMORY,
   TS_WG_DROP_PEER_KEY,          /* the peer's public key is a low-order point: no handshake possible */
+  TS_WG_DROP_COOKIE_LIMITED,    /* under load, no valid mac2, and this source endpoint had its cookie replies */
   TS_WG_DROP_COUNT
 } ts_wg_drop;
 const char *ts_wg_drop_name(ts_wg_drop d);
@@ -112,6 +113,16 @@ void ts_wg_device_force_under_load(ts_wg_device *dev, int on);
 int ts_wg_device_under_load(const ts_wg_device *dev, uint64_t now);
 uint64_t ts_wg_drops(const ts_wg_device *dev, ts_wg_drop reason);
 size_t ts_wg_peer_count(const ts_wg_device *dev);
+
+/* The handshake DoS defence at work (docs/architecture.md, "Handshake floods"). */
+typedef struct ts_wg_load_stats {
+  uint64_t handshakes_computed; /* initiations and responses that reached the Noise computation (DH) */
+  uint64_t cookie_replies;      /* cookie replies sent (under load, no valid mac2) */
+  uint64_t cookies_withheld;    /* no reply either: the source endpoint is over its cookie-reply rate */
+  uint64_t rate_limited;        /* valid mac2 but over the per-source rate: dropped */
+  int under_load;               /* at `now` */
+} ts_wg_load_stats;
+void ts_wg_device_load_stats(const ts_wg_device *dev, uint64_t now, ts_wg_load_stats *st);
 
 /* ---- peers ---- */
 typedef struct ts_wg_peer_config {

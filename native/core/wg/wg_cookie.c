@@ -24,28 +24,44 @@ void ts_wg_cookie_checker_init(ts_wg_cookie_checker *c, const uint8_t our_pub[32
   memset(c, 0, sizeof *c);
   label_hash(c->mac1_key, "mac1----", our_pub);
   label_hash(c->cookie_key, "cookie--", our_pub);
+  for (uint8_t type = 1; type <= 2; type++) {
+    ts_blake2s_init(&c->mac1_pre[type - 1], 16, c->mac1_key, 32);
+    ts_blake2s_update(&c->mac1_pre[type - 1], &type, 1); /* makes the hash compress the key block now */
+  }
 }
 
 int ts_wg_cookie_check_mac1(const ts_wg_cookie_checker *c, const uint8_t *msg, size_t mac1_off) {
   uint8_t mac[16];
-  mac16(mac, c->mac1_key, 32, msg, mac1_off);
+  if (mac1_off < 1) return 0;
+  if (msg[0] == 1 || msg[0] == 2) {
+    ts_blake2s_ctx x = c->mac1_pre[msg[0] - 1];
+    ts_blake2s_update(&x, msg + 1, mac1_off - 1);
+    ts_blake2s_final(&x, mac, sizeof mac);
+  } else {
+    mac16(mac, c->mac1_key, 32, msg, mac1_off);
+  }
   return ts_ct_equal(mac, msg + mac1_off, 16);
 }
 
-/* The cookie: MAC(secret, source address). */
-static void cookie_for(const ts_wg_cookie_checker *c, uint8_t out[16], const uint8_t *src, size_t src_len) {
-  mac16(out, c->secret, 32, src, src_len);
+/* The cookie: MAC(secret, source address), cached for the last source (a flood comes from few). The
+ * caller has checked that the secret is fresh. */
+static const uint8_t *cookie_for(ts_wg_cookie_checker *c, const uint8_t *src, size_t src_len) {
+  if (src_len > TS_WG_COOKIE_SRC_MAX) src_len = TS_WG_COOKIE_SRC_MAX;
+  if (!c->last_src_len || c->last_src_len != src_len || memcmp(c->last_src, src, src_len)) {
+    mac16(c->last_cookie, c->secret, 32, src, src_len);
+    memcpy(c->last_src, src, src_len);
+    c->last_src_len = src_len;
+  }
+  return c->last_cookie;
 }
 
-int ts_wg_cookie_check_mac2(const ts_wg_cookie_checker *c, uint64_t now, const uint8_t *msg, size_t mac1_off,
+int ts_wg_cookie_check_mac2(ts_wg_cookie_checker *c, uint64_t now, const uint8_t *msg, size_t mac1_off,
                             const uint8_t *src, size_t src_len) {
-  if (!secret_fresh(c, now)) return 0;
-  uint8_t cookie[16], mac[16];
-  cookie_for(c, cookie, src, src_len);
-  mac16(mac, cookie, 16, msg, mac1_off + 16);
-  int ok = ts_ct_equal(mac, msg + mac1_off + 16, 16);
-  ts_wipe(cookie, sizeof cookie);
-  return ok;
+  /* An initiator without a cookie sends zeros; a real mac2 is zero with probability 2^-128. */
+  if (!secret_fresh(c, now) || ts_ct_is_zero(msg + mac1_off + 16, 16)) return 0;
+  uint8_t mac[16];
+  mac16(mac, cookie_for(c, src, src_len), 16, msg, mac1_off + 16);
+  return ts_ct_equal(mac, msg + mac1_off + 16, 16);
 }
 
 void ts_wg_cookie_make_reply(ts_wg_cookie_checker *c, uint64_t now, const uint8_t *msg, size_t mac1_off,
@@ -53,19 +69,27 @@ void ts_wg_cookie_make_reply(ts_wg_cookie_checker *c, uint64_t now, const uint8_
                              void (*rng)(void *ctx, void *buf, size_t len), void *rng_ctx,
                              uint8_t out[TS_WG_COOKIE_LEN]) {
   if (!secret_fresh(c, now)) {
-    rng(rng_ctx, c->secret, sizeof c->secret);
+    uint8_t fresh[48];
+    rng(rng_ctx, fresh, sizeof fresh);
+    memcpy(c->secret, fresh, 32);
+    memcpy(c->nonce_prefix, fresh + 32, 16);
+    ts_wipe(fresh, sizeof fresh);
+    c->nonce_counter = 0;
     c->secret_time = now;
     c->secret_valid = 1;
+    ts_wipe(c->last_cookie, sizeof c->last_cookie);
+    c->last_src_len = 0;
   }
   ts_wg_msg_cookie m;
-  uint8_t cookie[16];
   m.receiver = receiver;
-  rng(rng_ctx, m.nonce, sizeof m.nonce);
-  cookie_for(c, cookie, src, src_len);
+  /* XChaCha20's 24-byte nonce only has to be unique under cookie_key: a random 16-byte prefix per secret
+   * and a counter give that without a random draw (a system call) per reply. */
+  memcpy(m.nonce, c->nonce_prefix, 16);
+  uint64_t n = c->nonce_counter++;
+  for (int i = 0; i < 8; i++) m.nonce[16 + i] = (uint8_t)(n >> (8 * i));
   /* The AD is the mac1 of the message being answered, so only its sender can open the reply. */
-  ts_xchacha_seal(m.enc_cookie, cookie, 16, msg + mac1_off, 16, m.nonce, c->cookie_key);
+  ts_xchacha_seal(m.enc_cookie, cookie_for(c, src, src_len), 16, msg + mac1_off, 16, m.nonce, c->cookie_key);
   ts_wg_msg_cookie_write(out, &m);
-  ts_wipe(cookie, sizeof cookie);
 }
 
 void ts_wg_cookie_gen_init(ts_wg_cookie_gen *g, const uint8_t peer_pub[32]) {

@@ -13,7 +13,7 @@ static const char *const DROP_NAMES[TS_WG_DROP_COUNT] = {
     "none", "bad_type", "bad_length", "mac1", "cookie_sent", "rate_limited", "handshake_decrypt",
     "unknown_peer", "timestamp_replay", "initiation_flood", "unknown_index", "handshake_state",
     "cookie_invalid", "keypair_expired", "decrypt", "replay", "bad_inner", "source_not_allowed", "no_route",
-    "too_big", "queue_full", "queue_flushed", "no_memory", "peer_key",
+    "too_big", "queue_full", "queue_flushed", "no_memory", "peer_key", "cookie_limited",
 };
 
 const char *ts_wg_drop_name(ts_wg_drop d) { return (unsigned)d < TS_WG_DROP_COUNT ? DROP_NAMES[d] : "?"; }
@@ -38,7 +38,7 @@ ts_wg_device *ts_wg_device_new(const uint8_t priv[TS_WG_KEY_LEN], const ts_wg_co
   ts_wg_noise_identity_init(&d->id, priv);
   ts_wg_cookie_checker_init(&d->checker, d->id.pub);
   ts_wg_aip_init(&d->aip);
-  uint8_t seed[32];
+  uint8_t seed[48];
   ts_wg_rng(d, seed, sizeof seed);
   memcpy(&d->peer_seed, seed + 16, 8);
   memcpy(&d->jitter_state, seed + 24, 8);
@@ -46,7 +46,8 @@ ts_wg_device *ts_wg_device_new(const uint8_t priv[TS_WG_KEY_LEN], const ts_wg_co
   d->scratch = ts_pages_alloc(d->scratch_cap);
   d->peer_cap = 16;
   d->peers = calloc(d->peer_cap, sizeof *d->peers);
-  if (ts_wg_ratelimit_init(&d->rl, seed) || ts_wg_index_init(&d->idx) || !d->scratch || !d->peers) {
+  if (ts_wg_ratelimit_init(&d->rl, seed) || ts_wg_ratelimit_init(&d->cookie_rl, seed + 32) ||
+      ts_wg_index_init(&d->idx) || !d->scratch || !d->peers) {
     ts_wg_device_free(d);
     return NULL;
   }
@@ -63,6 +64,7 @@ void ts_wg_device_free(ts_wg_device *d) {
   free(d->peers);
   ts_wg_index_free(&d->idx);
   ts_wg_ratelimit_free(&d->rl);
+  ts_wg_ratelimit_free(&d->cookie_rl);
   free(d->heap);
   if (d->scratch) ts_wipe(d->scratch, d->scratch_cap);
   ts_pages_free(d->scratch, d->scratch_cap);
@@ -77,6 +79,14 @@ size_t ts_wg_peer_count(const ts_wg_device *d) { return d->npeers; }
 
 int ts_wg_device_under_load(const ts_wg_device *d, uint64_t now) {
   return d->force_load || (d->load_seen && now < d->under_load_until);
+}
+
+void ts_wg_device_load_stats(const ts_wg_device *d, uint64_t now, ts_wg_load_stats *st) {
+  st->handshakes_computed = d->hs_computed;
+  st->cookie_replies = d->drops[TS_WG_DROP_COOKIE_SENT];
+  st->cookies_withheld = d->drops[TS_WG_DROP_COOKIE_LIMITED];
+  st->rate_limited = d->drops[TS_WG_DROP_RATE_LIMITED];
+  st->under_load = ts_wg_device_under_load(d, now);
 }
 
 /* Counts handshake messages per one-second window; above the threshold the device is under load, and
@@ -544,7 +554,11 @@ static const uint8_t *src_bytes(const ts_wg_endpoint *src, size_t *n, int host) 
   return src->data;
 }
 
-/* mac1, and under load mac2 (or a cookie reply) and the per-source rate limit. 0 to go on. */
+/* mac1, and under load mac2 (or a cookie reply) and the per-source rate limit. 0 to go on.
+ * Cookie replies are themselves limited per source endpoint (IP and port) with the same token bucket: a
+ * WireGuard peer sends us at most one handshake message per REKEY_TIMEOUT from its socket, so this never
+ * withholds a reply one needs, while a flood from one socket, or with a spoofed victim's address as its
+ * source, costs only the mac1 check (docs/architecture.md, "Handshake floods"). */
 static int handshake_gate(ts_wg_device *d, uint64_t now, const uint8_t *buf, size_t mac1_off, uint32_t sender,
                           const ts_wg_endpoint *src, ts_wg_rx *out) {
   note_handshake(d, now);
@@ -553,6 +567,7 @@ static int handshake_gate(ts_wg_device *d, uint64_t now, const uint8_t *buf, siz
   size_t n;
   const uint8_t *a = src_bytes(src, &n, 0);
   if (!ts_wg_cookie_check_mac2(&d->checker, now, buf, mac1_off, a, n)) {
+    if (!ts_wg_ratelimit_allow(&d->cookie_rl, now, a, n)) return drop(d, out, TS_WG_DROP_COOKIE_LIMITED), -1;
     uint8_t reply[TS_WG_COOKIE_LEN];
     ts_wg_cookie_make_reply(&d->checker, now, buf, mac1_off, sender, a, n, d->cfg.rng, d->cfg.rng_ctx, reply);
     d->cfg.sink.send(d->cfg.sink.ctx, NULL, src, reply, sizeof reply);
@@ -570,6 +585,7 @@ static ts_wg_rx_kind rx_initiation(ts_wg_device *d, uint64_t now, const uint8_t 
   if (handshake_gate(d, now, buf, TS_WG_INITIATION_MAC1_OFF, m.sender, src, out)) return TS_WG_RX_DROP;
   ts_wg_noise_init_state st;
   uint8_t ts[TS_WG_TAI64N_LEN];
+  d->hs_computed++;
   if (ts_wg_noise_consume_initiation1(&st, &d->id, &m)) return drop(d, out, TS_WG_DROP_HANDSHAKE_DECRYPT);
   ts_wg_peer *p = ts_wg_peer_find(d, st.peer_pub);
   if (!p && d->cfg.peer_lookup) {
@@ -594,6 +610,16 @@ static ts_wg_rx_kind rx_initiation(ts_wg_device *d, uint64_t now, const uint8_t 
     return drop(d, out, replay ? TS_WG_DROP_TIMESTAMP_REPLAY : TS_WG_DROP_INITIATION_FLOOD);
   }
   memcpy(p->last_timestamp, ts, sizeof ts);
+  /* Both sides initiated at once. Were each to answer the other, each would then drop the response to its
+   * own initiation (its handshake state has moved on) and neither would have a session until a
+   * retransmission REKEY_TIMEOUT later. So the side with the lower public key keeps its initiation and
+   * drops the other's, which answers ours (docs/architecture.md, "Handshakes that cross"). Its timestamp
+   * is kept: a copy arriving later by another path (relay and direct) is then a replay, not answered. */
+  if (p->hs.state == TS_WG_HS_INITIATION_CREATED && p->has_sent_handshake &&
+      since(now, p->last_sent_handshake) < TS_WG_REKEY_TIMEOUT && memcmp(d->id.pub, p->np.pub, 32) < 0) {
+    ts_wipe(&st, sizeof st);
+    return drop(d, out, TS_WG_DROP_HANDSHAKE_STATE);
+  }
   p->last_init_consumed = now;
   p->has_init_consumed = 1;
   hs_index_release(p);
@@ -642,6 +668,7 @@ static ts_wg_rx_kind rx_response(ts_wg_device *d, uint64_t now, uint64_t wall, c
   ts_wg_peer *p = e->peer;
   out->peer = p;
   if (p->hs.state != TS_WG_HS_INITIATION_CREATED) return drop(d, out, TS_WG_DROP_HANDSHAKE_STATE);
+  d->hs_computed++;
   if (ts_wg_noise_consume_response(&p->hs, &d->id, &p->np, &m)) return drop(d, out, TS_WG_DROP_HANDSHAKE_DECRYPT);
   roam(p, src);
   p->rx_bytes += TS_WG_RESPONSE_LEN;

@@ -76,7 +76,8 @@ struct ts_wg_peer {
 struct ts_wg_device {
   ts_wg_noise_identity id;
   ts_wg_cookie_checker checker;
-  ts_wg_ratelimit rl;
+  ts_wg_ratelimit rl;        /* handshakes with a valid mac2, per source IP */
+  ts_wg_ratelimit cookie_rl; /* cookie replies, per source endpoint */
   ts_wg_config cfg;
   ts_wg_allowedips aip;
 
@@ -93,6 +94,7 @@ struct ts_wg_device {
   uint64_t load_window_start, under_load_until;
   uint32_t load_count;
   int load_seen, force_load;
+  uint64_t hs_computed; /* handshake messages that got past the DoS gate to the Noise computation */
 
   uint64_t drops[TS_WG_DROP_COUNT];
   uint8_t *scratch; /* for messages the device sends itself */

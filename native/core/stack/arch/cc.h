@@ -7,7 +7,9 @@
 #include <stdlib.h>
 
 #define LWIP_NO_UNISTD_H 0
-#define LWIP_RAND() ((u32_t)rand())
+/* A CSPRNG (sys_arch.c): lwIP draws ephemeral ports from it; rand() gave every process the same ones. */
+uint32_t ts_stack_rand(void);
+#define LWIP_RAND() ts_stack_rand()
 /* lwIP asserts are programming errors in our glue; report and abort in debug builds only. */
 #define LWIP_PLATFORM_DIAG(x) do { } while (0)
 #define LWIP_PLATFORM_ASSERT(x) do { fprintf(stderr, "lwIP assertion: %s (%s:%d)\n", x, __FILE__, __LINE__); abort(); } while (0)
