@@ -7,9 +7,13 @@
 //   {"op":"pingpong","host","count"}   1-byte round trips to host:5002; reply { p50us, p99us }
 //   {"op":"connrate","host","seconds"} connect+close loop to host:5002; reply { perSecond }
 //   {"op":"sinkstats"}                 the last sink stream's receive stalls; reply { stalls, stallMs, maxGapMs, gapsMs }
+//   {"op":"stream","host"}             starts one endless stream to host:5001 (bench/loss.mjs); reply once connected
+//   {"op":"unstream"}                  ends it
+//   {"op":"count"}                     bytes the sink has received so far, over all connections; reply { bytes }
+//   {"op":"tcpstats"}                  the process's TCP loss recovery counters (docs/tcp.md), if the addon has them
 import * as net from 'node:net';
 import * as readline from 'node:readline';
-import { Server, WireGuard } from '../dist/index.js';
+import { Server, WireGuard, loadNative } from '../dist/index.js';
 
 const arg = process.argv[2] ?? 'plain';
 let iface;
@@ -33,13 +37,17 @@ if (arg.startsWith('{"server"')) {
   iface = { listen: (n, a) => wg.listen(n, a), connect: (n, a) => wg.connect(n, a), port: wg.listenPort, wg };
 }
 
+let sinkBytes = 0;
+let stream;
 if (process.env.ROLE !== 'client') {
   const sink = iface.listen('tcp', ':5001');
   sink.on('connection', (s) => {
     let n = 0;
+    s.on('error', () => {});
     const g = (lastSink = { last: 0, stalls: 0, stallMs: 0, maxGapMs: 0, gapsMs: [] });
     s.on('data', (d) => {
       n += d.length;
+      sinkBytes += d.length;
       const now = performance.now();
       if (g.last) noteGap(g, now - g.last);
       g.last = now;
@@ -121,6 +129,27 @@ const ops = {
   async sinkstats() {
     if (!lastSink) throw new Error('no sink stream yet');
     return { stalls: lastSink.stalls, stallMs: lastSink.stallMs, maxGapMs: lastSink.maxGapMs, gapsMs: lastSink.gapsMs };
+  },
+  async stream({ host }) {
+    const s = iface.connect('tcp', `${host}:5001`);
+    await connected(s);
+    s.on('error', () => {});
+    const chunk = Buffer.alloc(256 * 1024, 0x5a);
+    stream = s;
+    const pump = () => { while (stream === s && s.write(chunk)); if (stream === s) s.once('drain', pump); };
+    pump();
+    return { streaming: true };
+  },
+  async unstream() {
+    stream?.destroy();
+    stream = undefined;
+    return {};
+  },
+  async count() {
+    return { bytes: sinkBytes };
+  },
+  async tcpstats() {
+    return { tcp: loadNative().tcpRecoveryStats?.() ?? null };
   },
   async exit() {
     await iface.wg?.close();

@@ -159,6 +159,8 @@ export interface NativeAddon {
   Context: new (onEvents: (events: NativeEvent[]) => void) => NativeContext;
   /** How the process's engine runs ("inline" on the main thread's loop, or its own "thread"); null if none. */
   engineMode(): 'inline' | 'thread' | null;
+  /** The process's TCP loss recovery counters (docs/tcp.md); absent from addons built before them. */
+  tcpRecoveryStats?(): { rto: number; rackRexmit: number; tlp: number; reneged: number };
 }
 
 /** The addon interface this JavaScript expects (kNativeAbi in native/addon/addon.cc). */

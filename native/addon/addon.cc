@@ -1407,6 +1407,17 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     if (!s.engine) return info.Env().Null();
     return Napi::String::New(info.Env(), s.driver ? "inline" : "thread");
   }));
+  // The process's TCP loss recovery counters (docs/tcp.md); tests use them to tell recovery from timeouts.
+  exports.Set("tcpRecoveryStats", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
+    ts_tcp_recovery_stats st;
+    ts_stack_tcp_recovery_stats(&st);
+    Napi::Object o = Napi::Object::New(info.Env());
+    o.Set("rto", Napi::Number::New(info.Env(), st.rto));
+    o.Set("rackRexmit", Napi::Number::New(info.Env(), st.rack_rexmit));
+    o.Set("tlp", Napi::Number::New(info.Env(), st.tlp));
+    o.Set("reneged", Napi::Number::New(info.Env(), st.reneged));
+    return o;
+  }));
   return exports;
 }
 

@@ -3,6 +3,9 @@
  * listener that accepts, reads and answers, and a UDP socket bridged to an event queue, as the engine has
  * them. The input is a script: [len:2][packet] records fed to ts_netif_input, with lwIP's timers run
  * between records; a crafted header byte makes the fuzzer reach TCP and UDP parsing past the IP checks.
+ * Length bit 0x4000 marks a TCP record whose sequence, acknowledgment and SACK numbers are offsets from
+ * the connection's state, so mutations reach established-connection code such as SACK loss recovery
+ * (docs/tcp.md) without guessing lwIP's initial sequence number.
  * Any crash or sanitizer report is a bug; malformed packets must be dropped. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -10,6 +13,7 @@
 
 #include "engine/evq.h"
 #include "lwip/init.h"
+#include "lwip/priv/tcp_priv.h"
 #include "lwip/tcp.h"
 #include "lwip/timeouts.h"
 #include "stack/netif.h"
@@ -89,13 +93,43 @@ static uint16_t fold(uint32_t acc) {
 /* Offset of the checksum field for TCP (6), UDP (17), ICMP (1) and ICMPv6 (58), or -1. */
 static int csum_at(int proto) { return proto == 6 ? 16 : proto == 17 ? 6 : proto == 1 || proto == 58 ? 2 : -1; }
 
+static uint32_t get32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
+
+static void put32(uint8_t *p, uint32_t v) {
+  p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
+}
+
+/* A relative TCP record (0x4000): numbers become offsets from the listener's connection with that port. */
+static void steer_tcp(uint8_t *t, size_t tl) {
+  if (tl < 20) return;
+  uint16_t sport = (uint16_t)(t[0] << 8 | t[1]);
+  struct tcp_pcb *pcb = tcp_active_pcbs;
+  while (pcb && !(pcb->remote_port == sport && pcb->local_port == 80)) pcb = pcb->next;
+  if (!pcb) return;
+  put32(t + 4, pcb->rcv_nxt + get32(t + 4));
+  put32(t + 8, pcb->lastack + get32(t + 8));
+  size_t hl = (size_t)(t[12] >> 4) * 4;
+  if (hl < 20 || hl > tl) return;
+  for (size_t i = 20; i < hl && t[i] != 0;) {
+    if (t[i] == 1) {
+      i++;
+      continue;
+    }
+    if (i + 1 >= hl || t[i + 1] < 2 || i + t[i + 1] > hl) break;
+    if (t[i] == 5) /* SACK blocks */
+      for (size_t j = i + 2; j + 4 <= i + t[i + 1]; j += 4) put32(t + j, pcb->lastack + get32(t + j));
+    i += t[i + 1];
+  }
+}
+
 /* Gives the fuzzer a head start: a record that looks like IPv4 or IPv6 gets our address as destination, a
  * consistent length and valid checksums, so mutations explore the transport layers instead of dying at the
  * address, length or checksum checks (the "raw" records exercise those). */
-static void steer(uint8_t *p, size_t len) {
+static void steer(uint8_t *p, size_t len, int rel) {
   if (len >= 20 && (p[0] >> 4) == 4) {
     size_t hl = (size_t)(p[0] & 15) * 4;
     if (hl < 20 || hl > len) return;
+    if (rel && p[9] == 6) steer_tcp(p + hl, len - hl);
     memcpy(p + 16, ADDR4, 4);
     p[2] = (uint8_t)(len >> 8);
     p[3] = (uint8_t)len;
@@ -118,6 +152,7 @@ static void steer(uint8_t *p, size_t len) {
   } else if (len >= 40 && (p[0] >> 4) == 6) {
     memcpy(p + 24, ADDR6, 16);
     size_t pl = len - 40;
+    if (rel && p[6] == 6) steer_tcp(p + 40, pl);
     p[4] = (uint8_t)(pl >> 8);
     p[5] = (uint8_t)pl;
     int at = csum_at(p[6]);
@@ -138,16 +173,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   while (size >= 3) {
     size_t len = (size_t)data[0] << 8 | data[1];
     int raw = (len & 0x8000) != 0; /* high bit: feed as is, no steering */
+    int rel = (len & 0x4000) != 0;  /* TCP numbers relative to the connection */
     len &= 0x7ff;
     data += 2;
     size -= 2;
     if (len > size) len = size;
     memcpy(pkt, data, len);
-    if (!raw) steer(pkt, len);
+    if (!raw) steer(pkt, len, rel);
     ts_netif_input(&W->nif, pkt, len);
     data += len;
     size -= len;
     sys_check_timeouts();
+    tcp_tlp_tmr(); /* as the stack's tick does (native/core/stack/stack.c) */
   }
   /* Drain what the UDP socket delivered, as JavaScript would. */
   ts_event ev[64];

@@ -3,11 +3,13 @@
 // with deterministic content, and answers line commands on stdin with JSON lines on stdout:
 //   {"op":"get","url":...}     fetch over the tunnel, reply { status, length, sha256 }
 //   {"op":"stats"}             reply the WireGuard peer stats
+//   {"op":"tcpstats"}          reply the process's TCP loss recovery counters (docs/tcp.md)
 //   {"op":"exit"}
 import * as http from 'node:http';
 import * as readline from 'node:readline';
 import { createHash } from 'node:crypto';
 import { WireGuard } from '../../lib/wireguard.js';
+import { loadNative } from '../../lib/native.js';
 import { blockOf } from './blob.js';
 
 const config = JSON.parse(process.argv[2] ?? '{}');
@@ -69,6 +71,8 @@ for await (const line of readline.createInterface({ input: process.stdin })) {
     reply({ answer });
   } else if (cmd.op === 'stats') {
     reply({ stats: wg.stats() });
+  } else if (cmd.op === 'tcpstats') {
+    reply({ tcp: loadNative().tcpRecoveryStats?.() ?? null });
   } else if (cmd.op === 'exit') {
     await wg.close();
     reply({ bye: true });

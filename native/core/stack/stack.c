@@ -4,6 +4,7 @@
 
 #include "lwip/init.h"
 #include "lwip/timeouts.h"
+#include "lwip/priv/tcp_priv.h"
 #include "lwip_hooks.h"
 
 struct ts_stack {
@@ -16,6 +17,8 @@ static int lwip_ready;
 static void on_tick(uv_timer_t *t) {
   (void)t;
   sys_check_timeouts();
+  /* Tail loss probes for TCP (docs/tcp.md): at this tick's granularity, well under the 100 ms minimum RTO. */
+  tcp_tlp_tmr();
 }
 
 ts_stack *ts_stack_start(ts_engine *e) {
@@ -35,6 +38,13 @@ ts_stack *ts_stack_start(ts_engine *e) {
 }
 
 static void free_cb(uv_handle_t *h) { free(h->data); }
+
+void ts_stack_tcp_recovery_stats(ts_tcp_recovery_stats *out) {
+  out->rto = __atomic_load_n(&tcp_recovery_stats.rto, __ATOMIC_RELAXED);
+  out->rack_rexmit = __atomic_load_n(&tcp_recovery_stats.rack_rexmit, __ATOMIC_RELAXED);
+  out->tlp = __atomic_load_n(&tcp_recovery_stats.tlp, __ATOMIC_RELAXED);
+  out->reneged = __atomic_load_n(&tcp_recovery_stats.reneged, __ATOMIC_RELAXED);
+}
 
 void ts_stack_stop(ts_stack *s) {
   uv_timer_stop(&s->timer);

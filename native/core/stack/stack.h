@@ -10,4 +10,11 @@ typedef struct ts_stack ts_stack;
 ts_stack *ts_stack_start(ts_engine *e);
 void ts_stack_stop(ts_stack *s);
 
+/* The process's TCP loss recovery counters (docs/tcp.md): retransmission timeouts, segments resent by RACK,
+ * tail loss probes, SACK reneging seen. Any thread: relaxed reads of counters only the engine thread increments. */
+typedef struct {
+  uint32_t rto, rack_rexmit, tlp, reneged;
+} ts_tcp_recovery_stats;
+void ts_stack_tcp_recovery_stats(ts_tcp_recovery_stats *out);
+
 #endif

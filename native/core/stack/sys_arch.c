@@ -40,6 +40,14 @@ uint32_t ts_stack_tcp_isn(const ip_addr_t *local_ip, uint16_t local_port, const 
   return m + f;
 }
 
+/* Microseconds for RACK loss detection in TCP (patches 0010+, docs/tcp.md); wraps every 71 minutes, which
+ * the signed differences it is used in tolerate. */
+u32_t sys_now_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (u32_t)((uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u);
+}
+
 u32_t sys_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
