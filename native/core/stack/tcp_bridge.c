@@ -137,6 +137,10 @@ static size_t own_space(const ts_tcpconn *c) {
   if (allow < TS_TCP_SND_MIN) allow = TS_TCP_SND_MIN;
   if (allow > TCP_SND_BUF) allow = TCP_SND_BUF;
   size_t q = snd_queued(c);
+  /* What the peer SACKed is delivered, not in flight: counting it would starve recovery of new data to send
+   * while a hole is repaired (docs/tcp.md). */
+  size_t sacked = c->pcb->sack_bytes;
+  q -= q < sacked ? q : sacked;
   return q >= allow ? 0 : allow - q;
 }
 
