@@ -43,11 +43,13 @@
 #define LWIP_HAVE_LOOPIF 0
 #define LWIP_NETIF_LOOPBACK 0
 
-/* ---- memory: lwIP's own pools beat libc malloc by 30-40% here (ARCHITECTURE §6) ---- */
+/* ---- memory (docs/architecture.md, "TCP memory") ---- */
+/* The heap (PBUF_RAM: data queued to send, received data waiting for its socketpair) is malloc: lwIP's own
+ * first-fit heap took seconds per allocation once nearly full and refused writes when full. Its fixed pools
+ * (pcbs, segments, arriving packets) stay: O(1) free lists. The bridge bounds what the heap holds. */
 #define MEM_LIBC_MALLOC 1
 #define MEMP_MEM_MALLOC 0
 #define MEM_ALIGNMENT 8
-#define MEM_SIZE (32 * 1024 * 1024)
 #define MEMP_NUM_PBUF 4096
 #define MEMP_NUM_UDP_PCB 1024
 #define MEMP_NUM_TCP_PCB 16384 /* per process; static pools cost address space, not memory, until used */
