@@ -67,7 +67,9 @@ test('the prebuild is self-contained and a packed tarball installs from it witho
     fs.mkdirSync(app);
     fs.writeFileSync(path.join(app, 'package.json'), '{"name":"app","version":"1.0.0","private":true}');
     // PATH without a compiler would be the strict test; instead assert that no build/ directory appears.
-    execFileSync('npm', ['install', '--offline', '--no-audit', '--no-fund', path.join(tmp, tgz)], { cwd: app, stdio: 'pipe' });
+    // --prefer-offline, not --offline: the dependencies' metadata is in npm's cache only if some `npm install`
+    // ran on this machine before (`npm ci` keeps tarballs, not metadata); a fresh CI machine must fetch it.
+    execFileSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', path.join(tmp, tgz)], { cwd: app, stdio: 'pipe' });
     const installed = path.join(app, 'node_modules', 'tsnet');
     assert.ok(!fs.existsSync(path.join(installed, 'build')), 'install did not compile');
     const r = run(['-e', `console.log(require('node-gyp-build').resolve(${JSON.stringify(installed)})); console.log(require('tsnet').loadNative().abi); console.log(typeof require('tsnet/identity-federation').enableIdentityFederation)`], { cwd: app });
