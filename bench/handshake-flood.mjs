@@ -12,11 +12,10 @@
 // node's socket (/proc/net/udp*), the node's CPU time per datagram it did read (/proc/<pid>/stat), and the
 // share answered with a cookie reply that reached the flooder (its own socket drops some). The flooder is built here with cmake if
 // build-bench/wg_flood is missing.
+import { Proc, keypair } from './proc.mjs';
 import { spawn, execFileSync } from 'node:child_process';
-import * as readline from 'node:readline';
 import * as path from 'node:path';
 import * as fs from 'node:fs';
-import { generateKeyPairSync, createPublicKey } from 'node:crypto';
 
 const here = path.dirname(new URL(import.meta.url).pathname);
 const root = path.dirname(here);
@@ -32,33 +31,7 @@ if (!fs.existsSync(flooder)) {
   execFileSync('cmake', ['--build', path.join(root, 'build-bench'), '--target', 'wg_flood', '-j2'], { stdio: 'inherit' });
 }
 
-function keypair() {
-  const { privateKey } = generateKeyPairSync('x25519');
-  const priv = privateKey.export({ format: 'der', type: 'pkcs8' }).subarray(-32);
-  const pub = createPublicKey(privateKey).export({ format: 'der', type: 'spki' }).subarray(-32);
-  return { priv: priv.toString('base64'), pub: pub.toString('base64') };
-}
 
-const children = new Set();
-process.on('exit', () => { for (const c of children) c.kill('SIGKILL'); });
-
-class Proc {
-  constructor(cmd, args, env = {}) {
-    this.p = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env } });
-    children.add(this.p);
-    this.p.once('exit', () => children.delete(this.p));
-    this.it = readline.createInterface({ input: this.p.stdout })[Symbol.asyncIterator]();
-  }
-  async next() {
-    const r = await this.it.next();
-    if (r.done) throw new Error('bench process exited');
-    const o = JSON.parse(r.value);
-    if (o.error) throw new Error(o.error);
-    return o;
-  }
-  call(cmd) { this.p.stdin.write(JSON.stringify(cmd) + '\n'); return this.next(); }
-  async stop() { this.p.stdin.write('{"op":"exit"}\n'); await new Promise((r) => { this.p.once('exit', r); setTimeout(r, 3000); }); this.p.kill(); }
-}
 
 // User + system CPU seconds of a process so far.
 function cpuSeconds(pid) {

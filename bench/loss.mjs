@@ -8,11 +8,10 @@
 // divided by it. LOSS_ONLY=ours or =linux runs one side; LOSS_CASES picks cases (comma-separated names).
 // LOSS_STOCK=<another checkout, built, with this bench/node.mjs copied in> adds its nodes as a "stock" row
 // (e.g. main before the loss recovery patch), measured in the same run.
+import { Proc, children, keypair } from './proc.mjs';
 import { spawn, execFileSync } from 'node:child_process';
-import * as readline from 'node:readline';
 import * as path from 'node:path';
 import * as fs from 'node:fs';
-import { generateKeyPairSync, createPublicKey } from 'node:crypto';
 
 const here = path.dirname(new URL(import.meta.url).pathname);
 const SECONDS = Number(process.env.LOSS_SECONDS ?? 6);
@@ -27,7 +26,6 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 if (process.getuid?.() !== 0) { console.error('bench/loss.mjs: run as root (network namespaces)'); process.exit(2); }
 
-const children = new Set();
 const cleanup = () => {
   for (const c of children) c.kill('SIGKILL');
   for (const ns of [nsA, nsB]) { try { sh('ip', 'netns', 'del', ns); } catch { /* not there */ } }
@@ -35,30 +33,9 @@ const cleanup = () => {
 process.on('exit', cleanup);
 process.on('SIGINT', () => process.exit(130));
 
-class Proc {
-  constructor(ns, cmd, args, env = {}) {
-    this.p = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env } });
-    children.add(this.p);
-    this.p.once('exit', () => children.delete(this.p));
-    this.it = readline.createInterface({ input: this.p.stdout })[Symbol.asyncIterator]();
-  }
-  async next() {
-    const r = await this.it.next();
-    if (r.done) throw new Error('bench process exited');
-    const o = JSON.parse(r.value);
-    if (o.error) throw new Error(o.error);
-    return o;
-  }
-  call(cmd) { this.p.stdin.write(JSON.stringify(cmd) + '\n'); return this.next(); }
-  async stop() { this.p.stdin.write('{"op":"exit"}\n'); await new Promise((r) => { this.p.once('exit', r); setTimeout(r, 3000); }); this.p.kill('SIGKILL'); }
-}
+// A bench process inside a namespace.
+const procIn = (ns, cmd, args, env) => new Proc('ip', ['netns', 'exec', ns, cmd, ...args], env);
 
-function keypair() {
-  const { privateKey } = generateKeyPairSync('x25519');
-  const priv = privateKey.export({ format: 'der', type: 'pkcs8' }).subarray(-32);
-  const pub = createPublicKey(privateKey).export({ format: 'der', type: 'spki' }).subarray(-32);
-  return { priv: priv.toString('base64'), pub: pub.toString('base64') };
-}
 
 // Packets seen and dropped by the loss rules since they were last set (LOSS_DEBUG prints them per case).
 function lossCounters() {
@@ -112,7 +89,7 @@ for (const [ns, dev] of [[nsA, vA], [nsB, vB]]) {
   sh('ip', '-n', ns, 'link', 'set', 'lo', 'up'); sh('ip', '-n', ns, 'link', 'set', dev, 'up');
 }
 
-const proxy = new Proc(nsA, process.execPath, [path.join(here, '..', 'test', 'netns', 'reorder-proxy.mjs'), `127.0.0.1:${PROXY_PORT}`, `${ADDR_B}:${WG_PORT}`, ADDR_A]);
+const proxy = procIn(nsA, process.execPath, [path.join(here, '..', 'test', 'netns', 'reorder-proxy.mjs'), `127.0.0.1:${PROXY_PORT}`, `${ADDR_B}:${WG_PORT}`, ADDR_A]);
 await proxy.next();
 const results = []; // { side, name, mbps }
 
@@ -120,11 +97,11 @@ const results = []; // { side, name, mbps }
 async function runOurs(pathName, cases, side = 'ours', benchDir = here) {
   for (const c of cases) {
     const ka = keypair(), kb = keypair();
-    const b = new Proc(nsB, process.execPath, [path.join(benchDir, 'node.mjs'), JSON.stringify({ privateKey: kb.priv, address: ['10.66.0.2/32'],
+    const b = procIn(nsB, process.execPath, [path.join(benchDir, 'node.mjs'), JSON.stringify({ privateKey: kb.priv, address: ['10.66.0.2/32'],
       listenPort: WG_PORT, peers: [{ publicKey: ka.pub, allowedIPs: ['10.66.0.1/32'] }] })]);
     await b.next();
     const endpoint = pathName === 'direct' ? `${ADDR_B}:${WG_PORT}` : `127.0.0.1:${PROXY_PORT}`;
-    const a = new Proc(nsA, process.execPath, [path.join(benchDir, 'node.mjs'), JSON.stringify({ privateKey: ka.priv, address: ['10.66.0.1/32'],
+    const a = procIn(nsA, process.execPath, [path.join(benchDir, 'node.mjs'), JSON.stringify({ privateKey: ka.priv, address: ['10.66.0.1/32'],
       listenPort: 0, peers: [{ publicKey: kb.pub, endpoint, allowedIPs: ['10.66.0.2/32'] }] })], { ROLE: 'client' });
     await a.next();
     try {
@@ -184,7 +161,7 @@ async function runLinux(pathName, cases) {
     host = bindB = '10.98.9.2';
     inNs(nsA, 'ping', '-c', '3', '-i', '0.2', '-W', '5', host); // handshake before the clock starts
   }
-  const srv = new Proc(nsB, 'iperf3', ['-s', '-B', bindB]);
+  const srv = procIn(nsB, 'iperf3', ['-s', '-B', bindB]);
   procs.push(srv.p);
   for (let i = 0; i < 100 && !inNs(nsB, 'ss', '-ltnH', 'sport = 5201').trim(); i++) await sleep(50);
   try {

@@ -7,11 +7,10 @@
 // Set BENCH_BYTES (default 1 GiB) to move more or less data, BENCH_ONLY (a comma-separated list of row
 // names, or prefixes such as "tsnet-server") to run only some rows. The wireguard-go baseline needs root,
 // wireguard-go, wg and iperf3 (scripts/test-deps.sh); without them its rows say why.
+import { Proc, keypair } from './proc.mjs';
 import { spawn, execFileSync } from 'node:child_process';
-import * as readline from 'node:readline';
 import * as path from 'node:path';
 import * as fs from 'node:fs';
-import { generateKeyPairSync, createPublicKey } from 'node:crypto';
 
 const here = path.dirname(new URL(import.meta.url).pathname);
 const BYTES = Number(process.env.BENCH_BYTES ?? 1024 ** 3);
@@ -20,34 +19,7 @@ const only = process.env.BENCH_ONLY?.split(',').filter(Boolean);
 const want = (name) => !only || only.some((o) => name.startsWith(o));
 const wantGroup = (prefix) => !only || only.some((o) => o.startsWith(prefix) || prefix.startsWith(o));
 
-function keypair() {
-  const { privateKey } = generateKeyPairSync('x25519');
-  const priv = privateKey.export({ format: 'der', type: 'pkcs8' }).subarray(-32);
-  const pub = createPublicKey(privateKey).export({ format: 'der', type: 'spki' }).subarray(-32);
-  return { priv: priv.toString('base64'), pub: pub.toString('base64') };
-}
 
-const children = new Set();
-// A failed run must not leave servers holding the bench ports.
-process.on('exit', () => { for (const c of children) c.kill('SIGKILL'); });
-
-class Proc {
-  constructor(cmd, args, env = {}) {
-    this.p = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env } });
-    children.add(this.p);
-    this.p.once('exit', () => children.delete(this.p));
-    this.it = readline.createInterface({ input: this.p.stdout })[Symbol.asyncIterator]();
-  }
-  async next() {
-    const r = await this.it.next();
-    if (r.done) throw new Error('bench process exited');
-    const o = JSON.parse(r.value);
-    if (o.error) throw new Error(o.error);
-    return o;
-  }
-  call(cmd) { this.p.stdin.write(JSON.stringify(cmd) + '\n'); return this.next(); }
-  async stop() { this.p.stdin.write('{"op":"exit"}\n'); await new Promise((r) => { this.p.once('exit', r); setTimeout(r, 3000); }); this.p.kill(); }
-}
 
 async function measurePair(name, server, client, host, bytes = BYTES) {
   await server.next();

@@ -4,7 +4,6 @@
 //   20 Server nodes on the development tailnet, all to all, 1 MiB each way per pair.
 // SOAK_ONLY=flows,churn,mesh picks parts. Loopback only. Prints one JSON line per part and exits non-zero if
 // any part failed.
-import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { WireGuard, Server } from '../lib/index.js';
 import { startDevnet } from '../lib/devnet/index.js';
@@ -12,7 +11,7 @@ import { MemoryStore } from '../lib/control/store.js';
 import { generateKeyPair } from '../lib/control/keys.js';
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
-import { bulkFlows, churn, pattern } from '../test/fixtures/tcp/load.js';
+import { bulkFlows, churn, meshAllToAll } from '../test/fixtures/tcp/load.js';
 
 const here = path.dirname(new URL(import.meta.url).pathname);
 const only = process.env.SOAK_ONLY?.split(',');
@@ -63,26 +62,8 @@ if (want('mesh')) {
   const devnet = await startDevnet();
   const authKey = devnet.createAuthKey({ reusable: true });
   const nodes = Array.from({ length: 20 }, (_, i) => new Server({ hostname: `n${i}`, controlURL: devnet.controlURL, authKey, store: new MemoryStore(), ephemeral: true }));
-  await Promise.all(nodes.map((n) => new Promise<void>((resolve) => {
-    const check = () => { if ((n.status()?.peers.length ?? 0) >= 19) { n.off('peers', check); resolve(); } };
-    n.on('peers', check);
-    void n.up().then(check);
-  })));
-  const blob = pattern(1 << 20);
-  const sum = createHash('sha256').update(blob).digest('hex');
-  for (const n of nodes) n.listen('tcp', ':7000').on('connection', (s) => { s.on('error', () => {}); s.end(blob); });
-  const t0 = performance.now();
-  const rs = await Promise.allSettled(nodes.flatMap((from, i) => nodes.map(async (to, j) => {
-    if (i === j) return true;
-    const s = await from.dial('tcp', `${to.tailscaleIPs()[0]}:7000`);
-    const h = createHash('sha256');
-    s.on('data', (d: Buffer) => h.update(d));
-    await once(s, 'end');
-    s.destroy();
-    return h.digest('hex') === sum;
-  })));
-  const bad = rs.filter((r) => r.status === 'rejected' || r.value !== true).length;
-  report('mesh', bad === 0, { nodes: 20, transfers: 380, bad, seconds: +((performance.now() - t0) / 1000).toFixed(1) });
+  const r = await meshAllToAll(nodes, 1 << 20);
+  report('mesh', r.bad.length === 0, { nodes: 20, transfers: 380, bad: r.bad.slice(0, 10), seconds: +r.seconds.toFixed(1) });
   for (const n of nodes) await n.close();
   await devnet.close();
 }

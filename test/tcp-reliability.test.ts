@@ -6,14 +6,13 @@ import { test, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as http from 'node:http';
 import * as path from 'node:path';
-import { createHash } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { WireGuard, Server } from '../lib/index.js';
 import { startDevnet } from '../lib/devnet/index.js';
 import { MemoryStore } from '../lib/control/store.js';
 import { generateKeyPair } from '../lib/control/keys.js';
-import { bulkFlows, churn } from './fixtures/tcp/load.js';
+import { bulkFlows, churn, meshAllToAll } from './fixtures/tcp/load.js';
 
 const b64 = (b: Buffer) => b.toString('base64');
 const open: Array<{ close(): Promise<void> }> = [];
@@ -103,27 +102,8 @@ test('20 Server nodes on the devnet, all to all: 380 transfers of 256 KiB arrive
   const nodes = Array.from({ length: 20 }, (_, i) => new Server({ hostname: `n${i}`, controlURL: devnet.controlURL, authKey, store: new MemoryStore(), ephemeral: true }));
   // Closed before the devnet (open is closed in reverse).
   for (const n of nodes) open.push(n);
-  const seen = nodes.map((n) => new Promise<void>((resolve) => {
-    const check = () => { if ((n.status()?.peers.length ?? 0) >= 19) { n.off('peers', check); resolve(); } };
-    n.on('peers', check);
-    void n.up().then(check);
-  }));
-  await Promise.all(seen);
-  const blob = Buffer.alloc(256 << 10);
-  for (let i = 0; i < blob.length; i += 4) blob.writeUInt32LE((i * 2654435761) >>> 0, i);
-  const want = createHash('sha256').update(blob).digest('hex');
-  for (const n of nodes) n.listen('tcp', ':7000').on('connection', (s) => { s.on('error', () => {}); s.end(blob); });
-  const results = await Promise.allSettled(nodes.flatMap((from, i) => nodes.map(async (to, j) => {
-    if (i === j) return true;
-    const s = await from.dial('tcp', `${to.tailscaleIPs()[0]}:7000`);
-    const h = createHash('sha256');
-    s.on('data', (d: Buffer) => h.update(d));
-    await once(s, 'end');
-    s.destroy();
-    return h.digest('hex') === want;
-  })));
-  const bad = results.filter((r) => r.status === 'rejected' || r.value !== true);
-  assert.equal(bad.length, 0, `${bad.length} bad: ${bad.slice(0, 3).map((r) => r.status === 'rejected' ? String(r.reason) : 'corrupt').join('; ')}`);
+  const r = await meshAllToAll(nodes, 256 << 10);
+  assert.deepEqual(r.bad, []);
 });
 
 // A node in a child process (test/fixtures/tcp/node.mts) that we can kill and start again with the same key

@@ -1,0 +1,34 @@
+// What the bench scripts share: a child process that answers one JSON line per command (bench/node.mjs and
+// the like), killed when the bench exits however it exits, and base64 X25519 key pairs.
+import { spawn } from 'node:child_process';
+import * as readline from 'node:readline';
+import { generateKeyPairSync, createPublicKey } from 'node:crypto';
+
+export const children = new Set();
+// A failed run must not leave servers holding the bench ports.
+process.on('exit', () => { for (const c of children) c.kill('SIGKILL'); });
+
+export class Proc {
+  constructor(cmd, args, env = {}) {
+    this.p = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+    children.add(this.p);
+    this.p.once('exit', () => children.delete(this.p));
+    this.it = readline.createInterface({ input: this.p.stdout })[Symbol.asyncIterator]();
+  }
+  async next() {
+    const r = await this.it.next();
+    if (r.done) throw new Error('bench process exited');
+    const o = JSON.parse(r.value);
+    if (o.error) throw new Error(o.error);
+    return o;
+  }
+  call(cmd) { this.p.stdin.write(JSON.stringify(cmd) + '\n'); return this.next(); }
+  async stop() { this.p.stdin.write('{"op":"exit"}\n'); await new Promise((r) => { this.p.once('exit', r); setTimeout(r, 3000); }); this.p.kill('SIGKILL'); }
+}
+
+export function keypair() {
+  const { privateKey } = generateKeyPairSync('x25519');
+  const priv = privateKey.export({ format: 'der', type: 'pkcs8' }).subarray(-32);
+  const pub = createPublicKey(privateKey).export({ format: 'der', type: 'spki' }).subarray(-32);
+  return { priv: priv.toString('base64'), pub: pub.toString('base64') };
+}
