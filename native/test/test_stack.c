@@ -114,7 +114,8 @@ static err_t on_connected(void *arg, struct tcp_pcb *pcb, err_t err) {
   return ERR_OK;
 }
 
-static void transfer(int v6) {
+/* A fresh world: netifs a (100.64.0.1) and b (100.64.0.2), not yet up. Returns b's IPv4 address. */
+static ip4_addr_t world_new(void) {
   W = calloc(1, sizeof *W);
   W->rx_hash = W->tx_hash = 2166136261u;
   ip4_addr_t a4, b4, mask;
@@ -123,6 +124,11 @@ static void transfer(int v6) {
   IP4_ADDR(&mask, 255, 255, 255, 255);
   netif_add(&W->a, &a4, &mask, IP4_ADDR_ANY4, NULL, nif_init, ip_input);
   netif_add(&W->b, &b4, &mask, IP4_ADDR_ANY4, NULL, nif_init, ip_input);
+  return b4;
+}
+
+static void transfer(int v6) {
+  ip4_addr_t b4 = world_new();
   ip_addr_t a6, b6;
   ipaddr_aton("fd7a:115c:a1e0::1", &a6);
   ipaddr_aton("fd7a:115c:a1e0::2", &b6);
@@ -193,13 +199,7 @@ static void run_until(int *flag) {
 }
 
 static void tcp_timewait_takeover(void) {
-  W = calloc(1, sizeof *W);
-  ip4_addr_t a4, b4, mask;
-  IP4_ADDR(&a4, 100, 64, 0, 1);
-  IP4_ADDR(&b4, 100, 64, 0, 2);
-  IP4_ADDR(&mask, 255, 255, 255, 255);
-  netif_add(&W->a, &a4, &mask, IP4_ADDR_ANY4, NULL, nif_init, ip_input);
-  netif_add(&W->b, &b4, &mask, IP4_ADDR_ANY4, NULL, nif_init, ip_input);
+  ip4_addr_t b4 = world_new();
   netif_set_up(&W->a);
   netif_set_up(&W->b);
   struct tcp_pcb *l = tcp_new_ip_type(IPADDR_TYPE_V4);
