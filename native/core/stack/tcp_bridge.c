@@ -57,6 +57,7 @@ static void conn_update_poll(ts_tcpconn *c) { update_poll(c, 0); }
 static void conn_maybe_free(ts_tcpconn *c);
 static void account(ts_tcpconn *c);
 static void want_serve(ts_tcp_host *h);
+static err_t on_lwip_poll(void *arg, struct tcp_pcb *pcb);
 
 /* Resets the connection (RST) and forgets the pcb, which lwIP frees; no callback reaches us afterwards.
  * The connection counts as failed: undelivered data is dropped once JavaScript has closed its end. */
@@ -162,6 +163,7 @@ static void wait_turn(ts_tcpconn *c) {
   while (*pp) pp = &(*pp)->wait_next;
   *pp = c;
   c->h->nwaiters++;
+  if (c->pcb) tcp_poll(c->pcb, on_lwip_poll, 1); /* the last resort, only while it waits */
 }
 
 static void unwait(ts_tcpconn *c) {
@@ -175,6 +177,7 @@ static void unwait(ts_tcpconn *c) {
   c->h->nwaiters--;
   c->waiting = 0;
   c->wait_next = NULL;
+  if (c->pcb) tcp_poll(c->pcb, NULL, 0);
 }
 
 /* Hands staged bytes (read from the socketpair, refused by lwIP for want of memory) to lwIP. 0 once the stage
@@ -552,7 +555,6 @@ static ts_tcpconn *conn_new(ts_tcp_host *h, uint64_t id, struct tcp_pcb *pcb, in
   tcp_recv(pcb, on_recv);
   tcp_sent(pcb, on_sent);
   tcp_err(pcb, on_err);
-  tcp_poll(pcb, on_lwip_poll, 1);
   c->next = h->conns;
   if (h->conns) h->conns->prev = c;
   h->conns = c;
