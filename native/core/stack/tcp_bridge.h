@@ -11,16 +11,9 @@
 
 #include "engine/engine.h"
 #include "engine/evq.h"
+#include "events.h"
 #include "stack/netif.h"
 
-/* Event types pushed to the host's event queue (the addon names them for JavaScript). */
-enum {
-  TS_EV_TCP_ACCEPT = 1,    /* id = new connection, data = listener id (u64) + local + remote ts_ipaddr, fd */
-  TS_EV_TCP_CONNECTED = 2, /* id = connection; data = local + remote ts_ipaddr */
-  TS_EV_TCP_ERROR = 3,     /* id = connection; status = negative uv error (UV_ECONNRESET, UV_ECONNREFUSED...) */
-  TS_EV_TCP_CLOSED = 4,    /* id = connection; both directions finished and the native side is gone */
-  TS_EV_LISTEN_ERROR = 5,  /* id = listener; status */
-};
 
 /* Send-side memory limits (docs/architecture.md, "TCP memory"): a connection gives lwIP at most twice its
  * window in flight and at least TS_TCP_SND_MIN; a device's connections together at most TS_TCP_SND_DEVICE,

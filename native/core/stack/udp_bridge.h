@@ -7,12 +7,9 @@
 #include <stdint.h>
 
 #include "engine/evq.h"
+#include "events.h"
 #include "stack/netif.h"
 
-enum {
-  TS_EV_UDP_MESSAGE = 16, /* id = socket; ptr/ptr_len = payload; data = source ts_ipaddr (19 bytes) */
-  TS_EV_UDP_ERROR = 17,   /* id = socket; status = why a queued send failed */
-};
 
 typedef struct ts_udpb ts_udpb;
 

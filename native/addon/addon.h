@@ -1,0 +1,163 @@
+// What the addon's files share: the process's engine (engine.cc), argument checks (args.cc), the per-
+// environment Context with its event channel (context.cc) and the Device (device.cc). N-API glue only; no
+// protocol logic lives here. docs/architecture.md, "The native Device".
+#ifndef TSNET_ADDON_H
+#define TSNET_ADDON_H
+
+#include <napi.h>
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+extern "C" {
+#include "device.h"
+#include "engine/engine.h"
+#include "engine/evq.h"
+#include "link_wg.h"
+#include "net/udp.h"
+#include "stack/tcp_bridge.h"
+}
+
+namespace tsnet {
+
+// The interface version between lib/native.ts and this addon; both sides must agree (a stale prebuild next
+// to newer JavaScript is refused with a clear error instead of misbehaving).
+constexpr uint32_t kNativeAbi = 11;
+
+// ---- engine.cc: the one engine of the process, refcounted by the Contexts ----
+ts_engine* AcquireEngine(uv_loop_t* loop);
+void ReleaseEngine();
+Napi::Value EngineMode(Napi::Env env);  // "inline", "thread" or null
+
+// Runs f() on the engine thread and waits; f's captures are the call's inputs and outputs.
+template <typename F>
+void OnEngine(ts_engine* e, F&& f) {
+  ts_engine_call_sync(e, [](ts_engine*, void* arg) { (*static_cast<F*>(arg))(); }, &f);
+}
+
+// ---- args.cc: argument checks. The first bad argument throws a TypeError or RangeError whose `code` is
+// Node's (ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE, ERR_OUT_OF_RANGE); later reads return zeros. ----
+class Args {
+ public:
+  Args(const Napi::CallbackInfo& info, const char* fn) : info_(info), fn_(fn) {}
+  bool ok() const { return ok_; }
+  Napi::Env Env() const { return info_.Env(); }
+  Napi::Value operator[](size_t i) const { return info_[i]; }
+
+  double Int(Napi::Value v, const char* name, double min, double max);  // an integer in [min, max]
+  uint64_t Id(size_t i) { return static_cast<uint64_t>(Int(info_[i], "id", 0, 9007199254740991.0)); }
+  uint16_t Port(Napi::Value v, const char* name, int min) { return static_cast<uint16_t>(Int(v, name, min, 65535)); }
+  int Family(size_t i);  // 0 (both), 4 or 6
+  bool Bool(Napi::Value v, const char* name);
+  std::string String(Napi::Value v, const char* name);
+  Napi::Array Array(Napi::Value v, const char* name);
+  Napi::Object Object(Napi::Value v, const char* name);
+  Napi::Uint8Array Bytes(Napi::Value v, const char* name);
+  bool Key(Napi::Value v, const char* name, uint8_t out[32], bool optional = false);  // false: null (optional)
+  ts_ipaddr Ip(Napi::Value v, const char* name);                                        // "10.0.0.1", "fd00::1"
+  ts_udp_addr Endpoint(Napi::Value v, const char* name);                                // "ip:port", "[ip6]:port"
+  std::vector<ts_udp_addr> Endpoints(Napi::Value v, const char* name);
+  ts_link_prefix Cidr(Napi::Value v, const char* name);           // "10.0.0.0/24", "fd00::1" (a host)
+  ts_filter_prefix Prefix(Napi::Value v, const char* name);       // { family, bits, addr }
+
+  void Fail(bool range, const char* code, const std::string& msg);
+  void TypeFail(const char* name, const char* want) { Fail(false, "ERR_INVALID_ARG_TYPE", std::string(name) + " must be " + want); }
+  void ValueFail(const char* name, const std::string& what) { Fail(false, "ERR_INVALID_ARG_VALUE", std::string(name) + ": " + what); }
+
+ private:
+  const Napi::CallbackInfo& info_;
+  const char* fn_;
+  bool ok_ = true;
+};
+
+// A failure from the engine: an Error with the uv code ("EADDRINUSE") as `code` and the number as `errno`.
+void ThrowCoded(Napi::Env env, int status, const std::string& what);
+std::string ErrName(int status);
+
+// ---- context.cc: one per Node environment: the event channel and the Devices it created ----
+struct Channel;
+class Device;
+
+class Context : public Napi::ObjectWrap<Context> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit Context(const Napi::CallbackInfo& info);
+  ~Context() override { Shutdown(); }
+
+  ts_engine* engine() const { return engine_; }
+  ts_evq* evq() const;
+  bool open() const { return open_; }
+  // Throws ERR_TSNET_CLOSED if closed.
+  bool CheckOpen(Napi::Env env) const;
+  void Forget(Device* d) { devices_.erase(d); }
+  // Frees every device, stops the event channel and releases the engine. Idempotent.
+  void Shutdown();
+
+ private:
+  Napi::Value CreateDevice(const Napi::CallbackInfo& info);
+  Napi::Value Ref(const Napi::CallbackInfo& info);
+  Napi::Value Unref(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+
+  ts_engine* engine_ = nullptr;
+  Channel* channel_ = nullptr;
+  bool open_ = false;
+  uint32_t next_device_ = 1;
+  std::unordered_set<Device*> devices_;  // JavaScript thread
+};
+
+// ---- device.cc: one node's data plane (a ts_device): its stack and its link ----
+class Device : public Napi::ObjectWrap<Device> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit Device(const Napi::CallbackInfo& info);
+  ~Device() override;
+  // Frees the native device (on the engine thread). From Close, the Context's shutdown and the finalizer.
+  void Free();
+
+ private:
+  // The live WireGuard link, or nullptr after throwing (ENODEV: not started, ERR_TSNET_CLOSED: closed).
+  ts_link_wg* Link(Napi::Env env, const char* what);
+  bool Live(Napi::Env env);
+
+  Napi::Value Id(const Napi::CallbackInfo& info);
+  Napi::Value AddAddress(const Napi::CallbackInfo& info);
+  Napi::Value LinkMemory(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value TcpListen(const Napi::CallbackInfo& info);
+  Napi::Value TcpListenerClose(const Napi::CallbackInfo& info);
+  Napi::Value TcpDial(const Napi::CallbackInfo& info);
+  Napi::Value TcpSetNoDelay(const Napi::CallbackInfo& info);
+  Napi::Value TcpSetKeepAlive(const Napi::CallbackInfo& info);
+  Napi::Value TcpReset(const Napi::CallbackInfo& info);
+  Napi::Value UdpOpen(const Napi::CallbackInfo& info);
+  Napi::Value UdpSend(const Napi::CallbackInfo& info);
+  Napi::Value UdpClose(const Napi::CallbackInfo& info);
+  Napi::Value StartWireGuard(const Napi::CallbackInfo& info);
+  Napi::Value StartMagicsock(const Napi::CallbackInfo& info);
+  Napi::Value Rebind(const Napi::CallbackInfo& info);
+  Napi::Value SetPeers(const Napi::CallbackInfo& info);
+  Napi::Value SetFilter(const Napi::CallbackInfo& info);
+  Napi::Value SetSelf(const Napi::CallbackInfo& info);
+  Napi::Value DerpAttach(const Napi::CallbackInfo& info);
+  Napi::Value StunProbe(const Napi::CallbackInfo& info);
+  Napi::Value PeerStats(const Napi::CallbackInfo& info);
+  Napi::Value Drops(const Napi::CallbackInfo& info);
+  Napi::Value HandshakeLoad(const Napi::CallbackInfo& info);
+  Napi::Value MagicsockStats(const Napi::CallbackInfo& info);
+
+  Context* ctx_ = nullptr;
+  Napi::ObjectReference ctx_ref_;  // keeps the Context alive while the Device is
+  uint32_t id_ = 0;
+  // Engine-thread state (touched only inside OnEngine):
+  ts_device* dev_ = nullptr;
+  std::unordered_map<uint64_t, ts_tcp_listener*> listeners_;
+  std::unordered_map<std::string, std::string> applied_;  // peer key -> digest of the config setPeers applied
+};
+
+}  // namespace tsnet
+
+#endif
