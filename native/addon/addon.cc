@@ -17,7 +17,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("abi", Napi::Number::New(env, tsnet::kNativeAbi));
   exports.Set("Context", tsnet::Context::Define(env));
   // Devices are made by Context#createDevice only; the constructor is kept for it and for instanceof.
-  env.SetInstanceData(new Napi::FunctionReference(Napi::Persistent(tsnet::Device::Define(env))));
+  env.SetInstanceData(new Napi::FunctionReference(Napi::Persistent(tsnet::DefineDevice(env))));
   exports.Set("engineMode", Napi::Function::New(env, [](const Napi::CallbackInfo& info) { return tsnet::EngineMode(info.Env()); }));
   // The process's TCP loss recovery counters (docs/tcp.md); tests use them to tell recovery from timeouts.
   exports.Set("tcpRecoveryStats", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {

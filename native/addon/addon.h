@@ -45,6 +45,7 @@ class Args {
   Args(const Napi::CallbackInfo& info, const char* fn) : info_(info), fn_(fn) {}
   bool ok() const { return ok_; }
   Napi::Env Env() const { return info_.Env(); }
+  const char* fn() const { return fn_; }
   Napi::Value operator[](size_t i) const { return info_[i]; }
 
   double Int(Napi::Value v, const char* name, double min, double max);  // an integer in [min, max]
@@ -109,54 +110,10 @@ class Context : public Napi::ObjectWrap<Context> {
   std::unordered_set<Device*> devices_;  // JavaScript thread
 };
 
-// ---- device.cc: one node's data plane (a ts_device): its stack and its link ----
-class Device : public Napi::ObjectWrap<Device> {
- public:
-  static Napi::Function Define(Napi::Env env);
-  explicit Device(const Napi::CallbackInfo& info);
-  ~Device() override;
-  // Frees the native device (on the engine thread). From Close, the Context's shutdown and the finalizer.
-  void Free();
-
- private:
-  // The live WireGuard link, or nullptr after throwing (ENODEV: not started, ERR_TSNET_CLOSED: closed).
-  ts_link_wg* Link(Napi::Env env, const char* what);
-  bool Live(Napi::Env env);
-
-  Napi::Value Id(const Napi::CallbackInfo& info);
-  Napi::Value AddAddress(const Napi::CallbackInfo& info);
-  Napi::Value LinkMemory(const Napi::CallbackInfo& info);
-  Napi::Value Close(const Napi::CallbackInfo& info);
-  Napi::Value TcpListen(const Napi::CallbackInfo& info);
-  Napi::Value TcpListenerClose(const Napi::CallbackInfo& info);
-  Napi::Value TcpDial(const Napi::CallbackInfo& info);
-  Napi::Value TcpSetNoDelay(const Napi::CallbackInfo& info);
-  Napi::Value TcpSetKeepAlive(const Napi::CallbackInfo& info);
-  Napi::Value TcpReset(const Napi::CallbackInfo& info);
-  Napi::Value UdpOpen(const Napi::CallbackInfo& info);
-  Napi::Value UdpSend(const Napi::CallbackInfo& info);
-  Napi::Value UdpClose(const Napi::CallbackInfo& info);
-  Napi::Value StartWireGuard(const Napi::CallbackInfo& info);
-  Napi::Value StartMagicsock(const Napi::CallbackInfo& info);
-  Napi::Value Rebind(const Napi::CallbackInfo& info);
-  Napi::Value SetPeers(const Napi::CallbackInfo& info);
-  Napi::Value SetFilter(const Napi::CallbackInfo& info);
-  Napi::Value SetSelf(const Napi::CallbackInfo& info);
-  Napi::Value DerpAttach(const Napi::CallbackInfo& info);
-  Napi::Value StunProbe(const Napi::CallbackInfo& info);
-  Napi::Value PeerStats(const Napi::CallbackInfo& info);
-  Napi::Value Drops(const Napi::CallbackInfo& info);
-  Napi::Value HandshakeLoad(const Napi::CallbackInfo& info);
-  Napi::Value MagicsockStats(const Napi::CallbackInfo& info);
-
-  Context* ctx_ = nullptr;
-  Napi::ObjectReference ctx_ref_;  // keeps the Context alive while the Device is
-  uint32_t id_ = 0;
-  // Engine-thread state (touched only inside OnEngine):
-  ts_device* dev_ = nullptr;
-  std::unordered_map<uint64_t, ts_tcp_listener*> listeners_;
-  std::unordered_map<std::string, std::string> applied_;  // peer key -> digest of the config setPeers applied
-};
+// ---- device.cc: the Device class, one node's data plane (a ts_device): its stack and its link ----
+Napi::Function DefineDevice(Napi::Env env);
+void FreeDevice(Device* d);  // frees the native device; the JavaScript object stays, closed
+Device* UnwrapDevice(Napi::Object o);
 
 }  // namespace tsnet
 

@@ -173,7 +173,7 @@ Napi::Value Context::CreateDevice(const Napi::CallbackInfo& info) {
       {Napi::External<Context>::New(env, this), Value(), Napi::Number::New(env, next_device_)});
   if (env.IsExceptionPending()) return {};
   next_device_++;
-  devices_.insert(Device::Unwrap(dev));
+  devices_.insert(UnwrapDevice(dev));
   return dev;
 }
 
@@ -197,7 +197,7 @@ void Context::Shutdown() {
   if (!open_) return;
   open_ = false;
   auto devices = devices_;
-  for (Device* d : devices) d->Free();
+  for (Device* d : devices) FreeDevice(d);
   devices_.clear();
   Channel* ch = channel_;
   channel_ = nullptr;
