@@ -96,6 +96,9 @@ test('Device arguments: bad ones throw coded TypeError/RangeError and change not
     [() => dev.stunProbe(1, '127.0.0.1', 0), TypeError, 'ERR_INVALID_ARG_VALUE'],
     [() => dev.addAddress('300.1.1.1'), TypeError, 'ERR_INVALID_ARG_VALUE'],
   ];
+  // A getter that throws: its own error goes on (no crash, no second error on top of it).
+  const trap = { ...good, get allowedIPs(): string[] { throw Object.assign(new Error('mine'), { code: 'MINE' }); } };
+  assert.throws(() => dev.setPeers([trap]), { code: 'MINE' });
   for (const [call, kind, want] of bad) assert.throws(call, (e: unknown) => e instanceof kind && code(e) === want, call.toString());
   // None of them reached the engine: the one peer and its prefix are as set.
   assert.equal(dev.peerStats().length, 1);

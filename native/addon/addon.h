@@ -46,8 +46,9 @@ class Args {
   bool ok() const { return ok_; }
   Napi::Env Env() const { return info_.Env(); }
   const char* fn() const { return fn_; }
-  Napi::Value operator[](size_t i) const { return info_[i]; }
 
+  Napi::Value Get(Napi::Object o, const char* key);  // o[key]; a getter that throws fails the call
+  Napi::Value At(Napi::Array a, uint32_t i);
   double Int(Napi::Value v, const char* name, double min, double max);  // an integer in [min, max]
   uint64_t Id(size_t i) { return static_cast<uint64_t>(Int(info_[i], "id", 0, 9007199254740991.0)); }
   uint16_t Port(Napi::Value v, const char* name, int min) { return static_cast<uint16_t>(Int(v, name, min, 65535)); }

@@ -13,6 +13,7 @@ void Args::Fail(bool range, const char* code, const std::string& msg) {
   if (!ok_) return;
   ok_ = false;
   Napi::Env env = info_.Env();
+  if (env.IsExceptionPending()) return;  // a getter of the caller's threw: that error goes on
   std::string text = std::string(fn_) + ": " + msg;
   Napi::Error e = range ? static_cast<Napi::Error>(Napi::RangeError::New(env, text))
                         : static_cast<Napi::Error>(Napi::TypeError::New(env, text));
@@ -38,6 +39,19 @@ int Args::Family(size_t i) {
   return ok_ ? f : 0;
 }
 
+// After a failure every read returns an empty value and makes no N-API call: an exception is pending then.
+Napi::Value Args::Get(Napi::Object o, const char* key) {
+  Napi::Value v = ok_ ? o.Get(key) : Napi::Value();
+  if (ok_ && Env().IsExceptionPending()) ok_ = false;
+  return v;
+}
+
+Napi::Value Args::At(Napi::Array a, uint32_t i) {
+  Napi::Value v = ok_ ? a.Get(i) : Napi::Value();
+  if (ok_ && Env().IsExceptionPending()) ok_ = false;
+  return v;
+}
+
 bool Args::Bool(Napi::Value v, const char* name) {
   if (ok_ && !v.IsBoolean()) TypeFail(name, "a boolean");
   return ok_ && v.As<Napi::Boolean>().Value();
@@ -50,21 +64,21 @@ std::string Args::String(Napi::Value v, const char* name) {
 
 Napi::Array Args::Array(Napi::Value v, const char* name) {
   if (ok_ && !v.IsArray()) TypeFail(name, "an array");
-  return ok_ ? v.As<Napi::Array>() : Napi::Array::New(Env());
+  return ok_ ? v.As<Napi::Array>() : Napi::Array();
 }
 
 Napi::Object Args::Object(Napi::Value v, const char* name) {
   if (ok_ && !v.IsObject()) TypeFail(name, "an object");
-  return ok_ ? v.As<Napi::Object>() : Napi::Object::New(Env());
+  return ok_ ? v.As<Napi::Object>() : Napi::Object();
 }
 
 Napi::Uint8Array Args::Bytes(Napi::Value v, const char* name) {
   if (ok_ && (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)) TypeFail(name, "a Uint8Array");
-  return ok_ ? v.As<Napi::Uint8Array>() : Napi::Uint8Array::New(Env(), 0);
+  return ok_ ? v.As<Napi::Uint8Array>() : Napi::Uint8Array();
 }
 
 bool Args::Key(Napi::Value v, const char* name, uint8_t out[32], bool optional) {
-  if (optional && (v.IsNull() || v.IsUndefined())) return false;
+  if (!ok_ || (optional && (v.IsNull() || v.IsUndefined()))) return false;
   Napi::Uint8Array a = Bytes(v, name);
   if (ok_ && a.ElementLength() != 32) Fail(true, "ERR_OUT_OF_RANGE", std::string(name) + " must be 32 bytes");
   if (!ok_) return false;
@@ -102,7 +116,7 @@ ts_udp_addr Args::Endpoint(Napi::Value v, const char* name) {
 std::vector<ts_udp_addr> Args::Endpoints(Napi::Value v, const char* name) {
   std::vector<ts_udp_addr> out;
   Napi::Array a = Array(v, name);
-  for (uint32_t i = 0; ok_ && i < a.Length() && i < 64; i++) out.push_back(Endpoint(a.Get(i), name));
+  for (uint32_t i = 0; ok_ && i < a.Length() && i < 64; i++) out.push_back(Endpoint(At(a, i), name));
   return out;
 }
 
@@ -125,11 +139,11 @@ ts_filter_prefix Args::Prefix(Napi::Value v, const char* name) {
   ts_filter_prefix p;
   memset(&p, 0, sizeof p);
   Napi::Object o = Object(v, name);
-  p.family = static_cast<uint8_t>(Int(o.Get("family"), "prefix.family", 4, 6));
+  p.family = static_cast<uint8_t>(Int(Get(o, "family"), "prefix.family", 4, 6));
   size_t len = p.family == 4 ? 4 : 16;
   if (ok_ && p.family == 5) Fail(true, "ERR_OUT_OF_RANGE", "prefix.family must be 4 or 6");
-  p.bits = static_cast<uint8_t>(Int(o.Get("bits"), "prefix.bits", 0, static_cast<double>(len * 8)));
-  Napi::Uint8Array a = Bytes(o.Get("addr"), "prefix.addr");
+  p.bits = static_cast<uint8_t>(Int(Get(o, "bits"), "prefix.bits", 0, static_cast<double>(len * 8)));
+  Napi::Uint8Array a = Bytes(Get(o, "addr"), "prefix.addr");
   if (ok_ && a.ElementLength() != len) Fail(true, "ERR_OUT_OF_RANGE", "prefix.addr must be 4 (IPv4) or 16 (IPv6) bytes");
   if (ok_) memcpy(p.addr, a.Data(), len);
   return p;

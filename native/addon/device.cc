@@ -39,15 +39,15 @@ struct PeerConfig {
   ~PeerConfig() { ts_wipe(&f, sizeof f); }
 
   void Read(Args& a, Napi::Object o) {
-    a.Key(o.Get("publicKey"), "publicKey", f.key);
-    f.has_psk = a.Key(o.Get("presharedKey"), "presharedKey", f.psk, true);
-    f.has_disco = a.Key(o.Get("discoKey"), "discoKey", f.disco, true);
-    Napi::Value home = o.Get("homeRegion"), keepalive = o.Get("persistentKeepalive");
+    a.Key(a.Get(o, "publicKey"), "publicKey", f.key);
+    f.has_psk = a.Key(a.Get(o, "presharedKey"), "presharedKey", f.psk, true);
+    f.has_disco = a.Key(a.Get(o, "discoKey"), "discoKey", f.disco, true);
+    Napi::Value home = a.Get(o, "homeRegion"), keepalive = a.Get(o, "persistentKeepalive");
     f.home = home.IsUndefined() ? 0 : static_cast<uint32_t>(a.Int(home, "homeRegion", 0, kU32));
     f.keepalive = keepalive.IsUndefined() ? 0 : a.Port(keepalive, "persistentKeepalive", 0);
-    endpoints = a.Endpoints(o.Get("endpoints"), "endpoints");
-    Napi::Array list = a.Array(o.Get("allowedIPs"), "allowedIPs");
-    for (uint32_t k = 0; a.ok() && k < list.Length(); k++) allowed.push_back(a.Cidr(list.Get(k), "allowedIPs"));
+    endpoints = a.Endpoints(a.Get(o, "endpoints"), "endpoints");
+    Napi::Array list = a.Array(a.Get(o, "allowedIPs"), "allowedIPs");
+    for (uint32_t k = 0; a.ok() && k < list.Length(); k++) allowed.push_back(a.Cidr(a.At(list, k), "allowedIPs"));
     ts_blake2s_ctx h;
     ts_blake2s_init(&h, 32, nullptr, 0);
     ts_blake2s_update(&h, &f, sizeof f);
@@ -294,8 +294,8 @@ class Device : public Napi::ObjectWrap<Device> {
     ts_ipaddr dst = a.Ip(info[1], "address");
     dst.port = a.Port(info[2], "port", 1);
     Napi::Uint8Array buf = a.Bytes(info[3], "data");
-    size_t len = buf.ByteLength();
     if (!Open(a)) return {};
+    size_t len = buf.ByteLength();
     auto* c = len > 65535 - 48 ? nullptr : static_cast<UdpSendCall*>(malloc(sizeof(UdpSendCall) + len));
     if (!c) return ThrowCoded(a.Env(), len > 65535 - 48 ? UV_EMSGSIZE : UV_ENOMEM, "send"), Napi::Value();
     *c = UdpSendCall{dev_, ctx_->evq(), id, dst, len};
@@ -362,7 +362,7 @@ class Device : public Napi::ObjectWrap<Device> {
     Args a(info, "setPeers");
     Napi::Array list = a.Array(info[0], "peers");
     std::vector<PeerConfig> peers(a.ok() ? list.Length() : 0);
-    for (uint32_t i = 0; a.ok() && i < peers.size(); i++) peers[i].Read(a, a.Object(list.Get(i), "peers[i]"));
+    for (uint32_t i = 0; a.ok() && i < peers.size(); i++) peers[i].Read(a, a.Object(a.At(list, i), "peers[i]"));
     RunLink(a, [&](ts_link_wg* l) {
       bool tailscale = ts_link_wg_ms(l) != nullptr;
       std::unordered_set<std::string> listed;
@@ -401,20 +401,20 @@ class Device : public Napi::ObjectWrap<Device> {
     std::vector<std::vector<ts_filter_dst>> dsts(n);
     std::vector<ts_filter_prefix> locals;
     for (uint32_t i = 0; a.ok() && i < n; i++) {
-      Napi::Object r = a.Object(rules.Get(i), "rules[i]");
-      Napi::Array pa = a.Array(r.Get("protos"), "protos"), sa = a.Array(r.Get("srcs"), "srcs"), da = a.Array(r.Get("dsts"), "dsts");
-      for (uint32_t k = 0; a.ok() && k < pa.Length(); k++) protos[i].push_back(static_cast<uint8_t>(a.Int(pa.Get(k), "protos", 0, 255)));
-      for (uint32_t k = 0; a.ok() && k < sa.Length(); k++) srcs[i].push_back(a.Prefix(sa.Get(k), "srcs"));
+      Napi::Object r = a.Object(a.At(rules, i), "rules[i]");
+      Napi::Array pa = a.Array(a.Get(r, "protos"), "protos"), sa = a.Array(a.Get(r, "srcs"), "srcs"), da = a.Array(a.Get(r, "dsts"), "dsts");
+      for (uint32_t k = 0; a.ok() && k < pa.Length(); k++) protos[i].push_back(static_cast<uint8_t>(a.Int(a.At(pa, k), "protos", 0, 255)));
+      for (uint32_t k = 0; a.ok() && k < sa.Length(); k++) srcs[i].push_back(a.Prefix(a.At(sa, k), "srcs"));
       for (uint32_t k = 0; a.ok() && k < da.Length(); k++) {
-        Napi::Object d = a.Object(da.Get(k), "dsts");
+        Napi::Object d = a.Object(a.At(da, k), "dsts");
         ts_filter_dst dst;
         dst.net = a.Prefix(d, "dsts");
-        dst.first = a.Port(d.Get("first"), "dsts.first", 0);
-        dst.last = a.Port(d.Get("last"), "dsts.last", dst.first);
+        dst.first = a.Port(a.Get(d, "first"), "dsts.first", 0);
+        dst.last = a.Port(a.Get(d, "last"), "dsts.last", dst.first);
         dsts[i].push_back(dst);
       }
     }
-    for (uint32_t k = 0; a.ok() && k < local.Length(); k++) locals.push_back(a.Prefix(local.Get(k), "local"));
+    for (uint32_t k = 0; a.ok() && k < local.Length(); k++) locals.push_back(a.Prefix(a.At(local, k), "local"));
     RunLink(a, [&](ts_link_wg* l) {
       std::vector<ts_filter_rule> list(n);
       for (size_t i = 0; i < n; i++)
