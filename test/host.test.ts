@@ -1,4 +1,4 @@
-// The control plane without the host's BLAKE2s and ChaCha20-Poly1305, as inside Electron (BoringSSL) or
+// What the host runtime may lack. The control plane without the host's BLAKE2s and ChaCha20-Poly1305, as inside Electron (BoringSSL) or
 // Bun: Noise takes them from the addon (docs/dependencies.md, "Noise crypto"), so nodes still join and talk.
 // Electron itself cannot be downloaded here; this child process with those algorithms removed from
 // node:crypto stands in for it.
@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import * as path from 'node:path';
 import { loadNative } from '../lib/native.js';
 
-const here = path.join(__dirname, 'fixtures', 'host-crypto');
+const here = path.join(__dirname, 'fixtures', 'host');
 
 test('two nodes join and fetch over the tailnet with node:crypto lacking BLAKE2s and ChaCha20-Poly1305', { timeout: 60_000 }, async () => {
   const out = await new Promise<string>((resolve, reject) =>
@@ -47,4 +47,12 @@ test('the addon\'s Noise primitives match RFC 7693 and RFC 8439 vectors and refu
     () => c.blake2s([1] as unknown as Uint8Array[]), () => c.x25519Public(new Uint16Array(16) as unknown as Uint8Array)]) {
     assert.throws(bad, { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
   }
+});
+
+test('without a native binary, up(), listen() and dial() fail with ERR_TSNET_NATIVE_MISSING', { timeout: 30_000 }, async () => {
+  const out = await new Promise<string>((resolve, reject) =>
+    execFile(process.execPath, ['--require', path.join(here, 'no-addon.cjs'), '--import', 'tsx', path.join(here, 'no-addon.mts')],
+      { timeout: 25_000 }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout))));
+  const r = JSON.parse(out.trim().split('\n').pop()!) as Record<string, string>;
+  assert.deepEqual(r, { up: 'ERR_TSNET_NATIVE_MISSING', listen: 'ERR_TSNET_NATIVE_MISSING', dial: 'ERR_TSNET_NATIVE_MISSING' });
 });
