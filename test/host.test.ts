@@ -1,7 +1,7 @@
-// What the host runtime may lack. The control plane without the host's BLAKE2s and ChaCha20-Poly1305, as inside Electron (BoringSSL) or
-// Bun: Noise takes them from the addon (docs/dependencies.md, "Noise crypto"), so nodes still join and talk.
-// Electron itself cannot be downloaded here; this child process with those algorithms removed from
-// node:crypto stands in for it.
+// What a host runtime may lack. Without node:crypto's BLAKE2s and ChaCha20-Poly1305, as in Electron
+// (BoringSSL) or Bun, Noise takes them from the addon (docs/dependencies.md, "Noise crypto"), so nodes still
+// join and talk; Electron itself cannot be downloaded here, and a child process with those algorithms
+// removed stands in for it. Without a native binary, every call fails with ERR_TSNET_NATIVE_MISSING.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
