@@ -4,7 +4,9 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { Agent as UndiciAgent, fetch as undiciFetch, type Dispatcher } from 'undici';
+// The package's own file, not the bare 'undici': Bun answers that name with its built-in fetch, which
+// ignores a dispatcher's connector and would resolve tailnet names with the system's DNS.
+import { Agent as UndiciAgent, fetch as undiciFetch, type Dispatcher } from 'undici/index.js';
 import type { TailnetSocket } from './socket.js';
 
 /** What the helpers need from a node: a synchronous connect, as http.Agent's createConnection expects. */
