@@ -1,18 +1,18 @@
 // The tsnet Server: a node that joins a tailnet (the ts2021 control client) and listens and dials over it
 // (the userspace network with WireGuard keyed by node keys).
 //
-// Peers are reached directly when disco proves a UDP path, else through DERP relays (lib/data-plane.ts).
+// Peers are reached directly when disco proves a UDP path, else through DERP relays (lib/magicsock/data-plane.ts).
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ControlClient } from './control/client.js';
-import type { EngineConfig } from './control/engine-config.js';
+import type { EngineConfig } from './wire/engine-config.js';
 import type { EngineConfigDiff } from './control/engine-diff.js';
-import { DataPlane } from './data-plane.js';
-import type { NetworkMap } from './control/netmap.js';
+import { DataPlane } from './magicsock/data-plane.js';
+import type { NetworkMap } from './wire/netmap.js';
 import { FileStore, MemoryStore, type Store } from './control/store.js';
-import { capsGranted } from './control/filter.js';
-import type { CapMap, Node, UserProfile } from './control/tailcfg.js';
+import { capsGranted } from './wire/filter.js';
+import type { CapMap, Node, UserProfile } from './wire/tailcfg.js';
 import { closedError } from './net/errors.js';
 import { Netstack } from './net/netstack.js';
 import { Loopback, type LoopbackInfo } from './loopback/index.js';

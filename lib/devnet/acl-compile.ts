@@ -13,7 +13,7 @@
  *   "autogroup:self"    (destination only) the source user's own untagged nodes
  *   host alias, IP, CIDR, "a-b" range: those addresses
  */
-import type { CapMap, FilterRule, NetPortRange } from '../control/tailcfg.js';
+import type { CapMap, FilterRule, NetPortRange } from '../wire/tailcfg.js';
 import { parseIP } from './ip.js';
 import { DEFAULT_POLICY, parseGrantIP, parsePorts, parseProto, splitHostPorts, type Policy, type PortRangeSpec } from './policy.js';
 

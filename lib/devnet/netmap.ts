@@ -3,8 +3,8 @@
  * peers, the packet filter, DNS config, DERP map and user profiles. Pure
  * functions of the state; map-session.ts turns successive views into deltas.
  */
-import type { CapMap, DERPMap, DNSConfig, DNSRecord, FilterRule, MapResponse, Node, UserProfile } from '../control/tailcfg.js';
-import { DERP_MAGIC_IP, ZERO_TIME } from '../control/tailcfg.js';
+import type { CapMap, DERPMap, DNSConfig, DNSRecord, FilterRule, MapResponse, Node, UserProfile } from '../wire/tailcfg.js';
+import { DERP_MAGIC_IP, ZERO_TIME } from '../wire/tailcfg.js';
 import { compileFilter, compileNodeCapMap, type PolicyNode } from './acl-compile.js';
 import type { IPAddr } from './ip.js';
 import { filterForNode, mutuallyVisible, parseAddrs } from './peer-visibility.js';

@@ -4,7 +4,7 @@
  * receives only the filter rules (and destination entries) that name one of
  * its own addresses as a destination. Pure.
  */
-import type { CapGrant, FilterRule, NetPortRange } from '../control/tailcfg.js';
+import type { CapGrant, FilterRule, NetPortRange } from '../wire/tailcfg.js';
 import { parseIP, parsePrefix, prefixContains, type IPAddr } from './ip.js';
 
 /** Whether an address spec ("*", IP, CIDR, "a-b" range) covers any of `addrs`. */

@@ -7,7 +7,7 @@
  * device, a tagged device, or an address), the policy is compiled against
  * those nodes, and every assertion is checked against the resulting rules.
  */
-import type { FilterRule } from '../control/tailcfg.js';
+import type { FilterRule } from '../wire/tailcfg.js';
 import { compileFilter, type PolicyNode } from './acl-compile.js';
 import { formatIP, parseIP, parsePrefix } from './ip.js';
 import { parsePolicy, parsePorts, parseProto, PolicyError, splitHostPorts, type Policy, type PolicyTestSpec } from './policy.js';

@@ -9,7 +9,7 @@
  */
 import { parseHuJSON, type HuJSONValue } from './hujson.js';
 import { isIPSpec } from './ip.js';
-import type { JSONValue } from '../control/tailcfg.js';
+import type { JSONValue } from '../wire/tailcfg.js';
 
 export interface PolicyACL {
   action: 'accept';

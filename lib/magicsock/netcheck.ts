@@ -9,7 +9,7 @@
  * deviations. Endpoint lists are in endpoints.ts.
  */
 import { lookup } from 'node:dns/promises';
-import type { EngineDERPNode, EngineDERPRegion } from '../control/engine-config.js';
+import type { EngineDERPNode, EngineDERPRegion } from '../wire/engine-config.js';
 import { joinHostPort, normalizeHostPort } from './endpoints.js';
 import { httpsLatency } from './https-latency.js';
 
