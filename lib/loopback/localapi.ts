@@ -3,7 +3,7 @@
 import type * as http from 'node:http';
 import * as net from 'node:net';
 import { safeEqual } from './credentials.js';
-import type { LoopbackHost } from './index.js';
+import type { LoopbackHost } from './host.js';
 
 // Go's strconv.ParseBool spellings of false (for ?peers=false).
 const FALSE = new Set(['0', 'f', 'F', 'false', 'FALSE', 'False']);

@@ -2,7 +2,7 @@
 // CONNECT only).
 import * as net from 'node:net';
 import { safeEqual } from './credentials.js';
-import type { LoopbackHost } from './index.js';
+import type { LoopbackHost } from './host.js';
 
 // As Tailscale's socks5 server: a CONNECT gives up after 5 s.
 const DIAL_MS = 5_000;
