@@ -8,7 +8,7 @@
  * reported when the policy is set, not when a node joins.
  */
 import { parseHuJSON, type HuJSONValue } from './hujson.js';
-import { isIPSpec } from './ip.js';
+import { isIPSpec } from '../wire/ip.js';
 import type { JSONValue } from '../wire/tailcfg.js';
 
 export interface PolicyACL {
