@@ -13,6 +13,7 @@ import type { NetworkMap } from './wire/netmap.js';
 import { FileStore, MemoryStore, type Store } from './control/store.js';
 import { capsGranted } from './wire/filter.js';
 import type { CapMap, Node, UserProfile } from './wire/tailcfg.js';
+import { joinHostPort, parseAddrPort, splitHostPort } from './wire/ip.js';
 import { closedError } from './net/errors.js';
 import { Netstack } from './net/netstack.js';
 import { Loopback, type LoopbackInfo } from './loopback/index.js';
@@ -371,17 +372,13 @@ export class Server extends TailnetNode {
   }
 
   #target(address: string): string {
-    const i = address.lastIndexOf(':');
-    if (i < 0) throw new TypeError(`malformed address "${address}": missing ":port"`);
-    const host = address.slice(0, i).replace(/^\[|\]$/g, '');
-    const ip = this.#resolve(host);
-    return `${net.isIPv6(ip) ? `[${ip}]` : ip}${address.slice(i)}`;
+    const { host, port } = splitHostPort(address);
+    return joinHostPort(this.#resolve(host), port);
   }
 
   /** A UDP socket; as tsnet, the address must name one of this node's IPs ("100.64.0.1:53"). */
   override listenPacket(network: string, address: string): ReturnType<TailnetNode['listenPacket']> {
-    const i = address.lastIndexOf(':');
-    const host = i < 0 ? '' : address.slice(0, i).replace(/^\[|\]$/g, '');
+    const { host } = splitHostPort(address);
     if (!net.isIP(host) || host === '0.0.0.0' || host === '::') {
       throw new TypeError(`listenPacket: the address must include one of this node's IPs, like "100.64.0.1:53" (got "${address}")`);
     }
@@ -400,7 +397,7 @@ export class Server extends TailnetNode {
   /** Who is at a tailnet address (or the remote end of a socket): the node and its user. */
   whoIs(addressOrSocket: string | net.Socket): WhoIs | null {
     const addr = typeof addressOrSocket === 'string' ? addressOrSocket : addressOrSocket.remoteAddress ?? '';
-    const ip = (addr.includes(':') && !net.isIPv6(addr) ? addr.slice(0, addr.lastIndexOf(':')).replace(/^\[|\]$/g, '') : addr).replace(/^::ffff:(?=\d+\.)/i, '');
+    const ip = (parseAddrPort(addr)?.ip ?? addr).replace(/^::ffff:(?=\d+\.)/i, '');
     const nm = this.#control?.netmap;
     if (!nm) return null;
     for (const n of [nm.self, ...nm.peers]) {

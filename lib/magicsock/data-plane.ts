@@ -5,7 +5,7 @@
 import * as net from 'node:net';
 import type { EngineConfig, EnginePeer } from '../wire/engine-config.js';
 import type { CompiledFilter } from '../wire/filter.js';
-import { parseIP, parsePrefix, type IPPrefix } from '../wire/ip.js';
+import { parseAddrPort, parseIP, parsePrefix, type IPPrefix } from '../wire/ip.js';
 import type { NetworkMap } from '../wire/netmap.js';
 import type { NetInfo } from '../wire/tailcfg.js';
 import type { Endpoint } from './endpoints.js';
@@ -199,9 +199,8 @@ export class DataPlane {
 }
 
 function validEndpoint(e: string): boolean {
-  const i = e.lastIndexOf(':');
-  const port = Number(e.slice(i + 1));
-  return i > 0 && net.isIP(e.slice(0, i).replace(/^\[|\]$/g, '')) !== 0 && port > 0 && port < 65536;
+  const ap = parseAddrPort(e);
+  return ap !== null && ap.port > 0;
 }
 
 function samePeer(a: EnginePeer, b: EnginePeer): boolean {

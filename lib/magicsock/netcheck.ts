@@ -10,7 +10,8 @@
  */
 import { lookup } from 'node:dns/promises';
 import type { EngineDERPNode, EngineDERPRegion } from '../wire/engine-config.js';
-import { joinHostPort, normalizeHostPort } from './endpoints.js';
+import { joinHostPort } from '../wire/ip.js';
+import { normalizeHostPort } from './endpoints.js';
 import { httpsLatency } from './https-latency.js';
 
 export { localEndpoints, mergeEndpoints, type Endpoint, type LocalEndpoint } from './endpoints.js';

@@ -5,6 +5,7 @@ import * as https from 'node:https';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { Agent as UndiciAgent, fetch as undiciFetch, type Dispatcher } from 'undici';
+import { joinHostPort } from '../wire/ip.js';
 import type { TailnetSocket } from './socket.js';
 
 /** What the helpers need from a node: a synchronous connect, as http.Agent's createConnection expects. */
@@ -12,13 +13,12 @@ export interface Connector {
   connect(network: 'tcp', address: string): TailnetSocket;
 }
 
-const hostPort = (host: string, port: number): string => `${net.isIPv6(host) ? `[${host}]` : host}:${port}`;
 
 /** An http.Agent whose connections go over the tailnet (keep-alive on by default). */
 export function httpAgent(node: Connector, options: http.AgentOptions = {}): http.Agent {
   const agent = new http.Agent({ keepAlive: true, ...options });
   agent.createConnection = ((o: { host?: string; port?: number }) =>
-    node.connect('tcp', hostPort(o.host ?? 'localhost', Number(o.port ?? 80)))) as typeof agent.createConnection;
+    node.connect('tcp', joinHostPort(o.host ?? 'localhost', Number(o.port ?? 80)))) as typeof agent.createConnection;
   return agent;
 }
 
@@ -26,7 +26,7 @@ export function httpAgent(node: Connector, options: http.AgentOptions = {}): htt
 export function httpsAgent(node: Connector, options: https.AgentOptions = {}): https.Agent {
   const agent = new https.Agent({ keepAlive: true, ...options });
   agent.createConnection = ((o: tls.ConnectionOptions & { host?: string; port?: number }) => {
-    const socket = node.connect('tcp', hostPort(o.host ?? 'localhost', Number(o.port ?? 443)));
+    const socket = node.connect('tcp', joinHostPort(o.host ?? 'localhost', Number(o.port ?? 443)));
     return tls.connect({ ...o, socket, servername: o.servername ?? (net.isIP(o.host ?? '') ? undefined : o.host) });
   }) as typeof agent.createConnection;
   return agent;
@@ -40,7 +40,7 @@ export function dispatcher(node: Connector, options: UndiciAgent.Options = {}): 
       const port = Number(opts.port || (opts.protocol === 'https:' ? 443 : 80));
       let socket: net.Socket;
       try {
-        socket = node.connect('tcp', hostPort(opts.hostname, port));
+        socket = node.connect('tcp', joinHostPort(opts.hostname, port));
       } catch (err) {
         cb(err as Error, null);
         return;
