@@ -4,7 +4,8 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { Agent as UndiciAgent, fetch as undiciFetch, type Dispatcher } from 'undici';
+import type * as Undici from 'undici';
+import type { Agent as UndiciAgent, Dispatcher } from 'undici';
 import { joinHostPort } from '../wire/ip.js';
 import type { TailnetSocket } from './socket.js';
 
@@ -32,9 +33,14 @@ export function httpsAgent(node: Connector, options: https.AgentOptions = {}): h
   return agent;
 }
 
+// undici added about 7 MiB of RSS and 95 modules to require('tsnet'), so the package loads it on the first dispatcher()
+// or fetch(), not with require('tsnet') (docs/performance.md, "What require('tsnet') costs").
+let undici: typeof Undici | undefined;
+const loadUndici = (): typeof Undici => (undici ??= require('undici') as typeof Undici);
+
 /** An undici dispatcher (for undici.request, undici.fetch, or Node's fetch `dispatcher` option). */
 export function dispatcher(node: Connector, options: UndiciAgent.Options = {}): Dispatcher {
-  return new UndiciAgent({
+  return new (loadUndici().Agent)({
     ...options,
     connect: (opts, cb) => {
       const port = Number(opts.port || (opts.protocol === 'https:' ? 443 : 80));
@@ -70,6 +76,6 @@ export function dispatcher(node: Connector, options: UndiciAgent.Options = {}): 
 }
 
 /** fetch() over the tailnet: the WHATWG fetch of undici with this node's dispatcher. */
-export function tailnetFetch(d: Dispatcher): (input: string | URL, init?: Parameters<typeof undiciFetch>[1]) => ReturnType<typeof undiciFetch> {
-  return (input, init = {}) => undiciFetch(input, { ...init, dispatcher: d });
+export function tailnetFetch(d: Dispatcher): (input: string | URL, init?: Parameters<typeof Undici.fetch>[1]) => ReturnType<typeof Undici.fetch> {
+  return (input, init = {}) => loadUndici().fetch(input, { ...init, dispatcher: d });
 }
