@@ -14,6 +14,7 @@ import { FileStore, MemoryStore, type Store } from './control/store.js';
 import { capsGranted } from './wire/filter.js';
 import type { CapMap, Node, UserProfile } from './wire/tailcfg.js';
 import { joinHostPort, parseAddrPort, splitHostPort } from './wire/ip.js';
+import { loadNative } from './native.js';
 import { closedError } from './net/errors.js';
 import { Netstack } from './net/netstack.js';
 import { Loopback, type LoopbackInfo } from './loopback/index.js';
@@ -191,6 +192,9 @@ export class Server extends TailnetNode {
 
   async #start(): Promise<void> {
     const o = this.#opts;
+    // Without a native binary nothing can work (the control client's Noise needs it too): fail here, loudly,
+    // with ERR_TSNET_NATIVE_MISSING, instead of joining the tailnet with no data plane.
+    loadNative();
     const store = o.store ?? (o.ephemeral ? new MemoryStore() : new FileStore(o.dir ?? defaultDir(o.hostname)));
     const controlURL = o.controlURL ?? process.env.TS_CONTROL_URL ?? DEFAULT_CONTROL_URL;
     // authKey, TS_AUTHKEY, TS_AUTH_KEY, else an OAuth client secret exchanged for a key (lib/oauth-key.ts), else
@@ -347,6 +351,7 @@ export class Server extends TailnetNode {
   #live(what: string): Netstack {
     if (this.#closed) throw closedError(what);
     if (!this.#plane) {
+      loadNative(); // a missing addon is the reason, not the node's state: ERR_TSNET_NATIVE_MISSING
       const err = new Error(`${what}: the node is not up yet (await server.up())`) as Error & { code: string };
       err.code = 'ERR_TSNET_NOT_UP';
       throw err;

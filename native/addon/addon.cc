@@ -6,6 +6,8 @@
 // own event queue and threadsafe function, so events reach the thread that owns the device.
 #include <napi.h>
 
+#include "crypto.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -34,7 +36,7 @@ namespace {
 
 // The interface version between lib/native.ts and this addon; both sides must agree (a stale prebuild next
 // to newer JavaScript is refused with a clear error instead of misbehaving).
-constexpr uint32_t kNativeAbi = 10;
+constexpr uint32_t kNativeAbi = 11;
 
 // ---- the shared engine ----
 // By default the engine runs inline: no engine thread; the main thread's Node loop drives the engine's
@@ -1401,6 +1403,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   }
   exports.Set("abi", Napi::Number::New(env, kNativeAbi));
   exports.Set("Context", Context::Define(env));
+  tsnet::ExportCrypto(env, exports);
   exports.Set("engineMode", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
     Shared& s = shared();
     std::lock_guard<std::mutex> lock(s.mu);
