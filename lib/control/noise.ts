@@ -6,8 +6,8 @@
  * all-zero handshake nonces, big-endian transport nonce counter.
  */
 import { loadNative } from '../native.js';
-import { ControlError } from './errors.js';
-import { KEY_LEN, generateKeyPair, keyPairFromPrivate, publicFromPrivate, x25519, type KeyPair } from './keys.js';
+import { ControlError } from '../wire/errors.js';
+import { KEY_LEN, generateKeyPair, keyPairFromPrivate, publicFromPrivate, x25519, type KeyPair } from '../wire/keys.js';
 
 export const PROTOCOL_NAME = 'Noise_IK_25519_ChaChaPoly_BLAKE2s';
 export const PROLOGUE_PREFIX = 'Tailscale Control Protocol v';
