@@ -4,7 +4,9 @@
     "defines": ["_GNU_SOURCE"],
     "cflags": ["-O2", "-fvisibility=hidden"],
     "cflags_c": ["-std=c11"],
-    "include_dirs": ["native/core", "native/core/stack", "deps/lwip/src/include"]
+    # deps/libuv/include comes before Node's headers: the engine and the addon are compiled against the
+    # libuv they link (docs/architecture.md, "The engine's own libuv").
+    "include_dirs": ["deps/libuv/include", "native/core", "native/core/stack", "deps/lwip/src/include"]
   },
   "targets": [{
     # lwIP from Debian's source package, configured by native/core/stack/lwipopts.h; third-party code, so
@@ -14,8 +16,20 @@
     "sources": ["<!@(node scripts/sources.js lwip)"],
     "cflags": ["-w"]
   }, {
+    # libuv from Debian's source package: the engine's own loop, linked privately (its symbols are hidden
+    # by --exclude-libs below), so the addon imports no uv_* symbol from its host.
+    "target_name": "tsuv",
+    "type": "static_library",
+    "sources": ["<!@(node scripts/sources.js uv)"],
+    "include_dirs": ["deps/libuv/src"],
+    "defines": ["_FILE_OFFSET_BITS=64", "_LARGEFILE_SOURCE"],
+    "cflags": ["-w", "-fno-strict-aliasing"],
+    "conditions": [
+      ["OS=='linux'", {"sources": ["<!@(node scripts/sources.js uv_linux)"]}]
+    ]
+  }, {
     "target_name": "tsnet",
-    "dependencies": ["tslwip"],
+    "dependencies": ["tslwip", "tsuv"],
     "sources": ["<!@(node scripts/sources.js addon core)"],
     "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
     # NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS: events still queued when Node tears the environment down are
@@ -28,7 +42,7 @@
     "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
     "conditions": [
       ["OS=='linux'", {
-        "libraries": ["-Wl,--exclude-libs,ALL", "<!@(bash scripts/find-static-libs.sh)"]
+        "libraries": ["-Wl,--exclude-libs,ALL", "<!@(bash scripts/find-static-libs.sh)", "-lpthread", "-ldl"]
       }]
     ]
   }]

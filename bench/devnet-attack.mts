@@ -16,7 +16,7 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { startDevnet } from '../lib/devnet/index.js';
 import { NoiseInitiator } from '../lib/control/noise.js';
-import { generatePrivateKey, parseMachinePublic } from '../lib/control/keys.js';
+import { generatePrivateKey, parseMachinePublic } from '../lib/wire/keys.js';
 import { TestDerpClient } from '../test/fixtures/devnet-derp/client.js';
 import { MiniClient } from '../test/fixtures/devnet/mini-client.js';
 

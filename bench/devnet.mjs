@@ -3,7 +3,7 @@
 // as JSON (bench/derp-real.mjs passes a derpMap pointing at a real derper). A {"op":"stats"} line on stdin
 // answers with the bundled relay's counters ({} without one).
 import * as readline from 'node:readline';
-import { startDevnet } from '../dist/index.js';
+import { startDevnet } from '../dist/devnet/index.js';
 
 const devnet = await startDevnet(process.argv[2] ? JSON.parse(process.argv[2]) : {});
 const authKey = devnet.createAuthKey({ reusable: true, ephemeral: true });

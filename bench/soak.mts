@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { WireGuard, Server } from '../lib/index.js';
 import { startDevnet } from '../lib/devnet/index.js';
 import { MemoryStore } from '../lib/control/store.js';
-import { generateKeyPair } from '../lib/control/keys.js';
+import { generateKeyPair } from '../lib/wire/keys.js';
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { bulkFlows, churn, meshAllToAll } from '../test/fixtures/tcp/load.js';

@@ -2,7 +2,8 @@
 // Run: node examples/express.mjs   (uses the bundled development tailnet; set TS_CONTROL_URL/TS_AUTHKEY for a real one)
 import express from 'express';
 import http from 'node:http';
-import { Server, startDevnet, MemoryStore } from 'tsnet';
+import { Server, MemoryStore } from 'tsnet';
+import { startDevnet } from 'tsnet/devnet';
 
 const devnet = process.env.TS_CONTROL_URL ? null : await startDevnet();
 const controlURL = process.env.TS_CONTROL_URL ?? devnet.controlURL;

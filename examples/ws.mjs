@@ -2,7 +2,8 @@
 // Run: node examples/ws.mjs
 import http from 'node:http';
 import { WebSocketServer, WebSocket } from 'ws';
-import { Server, startDevnet, MemoryStore } from 'tsnet';
+import { Server, MemoryStore } from 'tsnet';
+import { startDevnet } from 'tsnet/devnet';
 
 const devnet = await startDevnet();
 const node = (hostname) =>

@@ -13,7 +13,5 @@ export { Server, DEFAULT_CONTROL_URL } from './server.js';
 export type { ServerOptions, Status, PeerStatus, PeerInfo, PeersChange, LocalClient, WhoIs } from './server.js';
 export { OAuthKeyError } from './oauth-key.js';
 export type { LoopbackInfo } from './loopback/index.js';
-export { startDevnet } from './devnet/index.js';
-export type { Devnet, DevnetOptions } from './devnet/index.js';
 export { MemoryStore, FileStore } from './control/store.js';
 export type { Store } from './control/store.js';

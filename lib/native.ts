@@ -169,6 +169,22 @@ export interface NativeMagicsockStats {
   regions: NativeRegionStats[];
 }
 
+/** Pure functions; bad arguments throw a TypeError with code ERR_INVALID_ARG_TYPE. */
+export interface NativeCrypto {
+  /** BLAKE2s-256 of the parts' concatenation. */
+  blake2s(parts: readonly Uint8Array[]): Buffer;
+  /** Noise's HKDF with HMAC-BLAKE2s: both 32-byte outputs, concatenated. */
+  kdf2(chainingKey: Uint8Array, input: Uint8Array): Buffer;
+  /** ChaCha20-Poly1305 (RFC 8439): ciphertext then 16-byte tag. nonce: 12 bytes. */
+  chachaSeal(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, plaintext: Uint8Array): Buffer;
+  /** The plaintext, or null when the tag does not verify. */
+  chachaOpen(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, ciphertext: Uint8Array): Buffer | null;
+  /** The X25519 public key of a private key (clamped first). */
+  x25519Public(privateKey: Uint8Array): Buffer;
+  /** The X25519 shared secret, or null for a low-order public key. */
+  x25519(privateKey: Uint8Array, publicKey: Uint8Array): Buffer | null;
+}
+
 /** The addon's exports. Every entry is typed here and nowhere else. */
 export interface NativeAddon {
   /** Interface version of the addon; must equal NATIVE_ABI. */
@@ -176,12 +192,14 @@ export interface NativeAddon {
   Context: new (onEvents: (events: NativeEvent[]) => void) => NativeContext;
   /** How the process's engine runs ("inline" on the main thread's loop, or its own "thread"); null if none. */
   engineMode(): 'inline' | 'thread' | null;
+  /** Noise primitives for the control plane from the core's libsodium and libb2 (docs/dependencies.md). */
+  readonly crypto: NativeCrypto;
   /** The process's TCP loss recovery counters (docs/tcp.md); absent from addons built before them. */
   tcpRecoveryStats?(): { rto: number; rackRexmit: number; tlp: number; reneged: number };
 }
 
-/** The addon interface this JavaScript expects (kNativeAbi in native/addon/addon.cc). */
-export const NATIVE_ABI = 11;
+/** The addon interface this JavaScript expects (kNativeAbi in native/addon/addon.h). */
+export const NATIVE_ABI = 12;
 
 let cached: NativeAddon | undefined;
 

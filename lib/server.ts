@@ -1,18 +1,20 @@
 // The tsnet Server: a node that joins a tailnet (the ts2021 control client) and listens and dials over it
 // (the userspace network with WireGuard keyed by node keys).
 //
-// Peers are reached directly when disco proves a UDP path, else through DERP relays (lib/data-plane.ts).
+// Peers are reached directly when disco proves a UDP path, else through DERP relays (lib/magicsock/data-plane.ts).
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ControlClient } from './control/client.js';
-import type { EngineConfig } from './control/engine-config.js';
+import type { EngineConfig } from './wire/engine-config.js';
 import type { EngineConfigDiff } from './control/engine-diff.js';
-import { DataPlane } from './data-plane.js';
-import type { NetworkMap } from './control/netmap.js';
+import { DataPlane } from './magicsock/data-plane.js';
+import type { NetworkMap } from './wire/netmap.js';
 import { FileStore, MemoryStore, type Store } from './control/store.js';
-import { capsGranted } from './control/filter.js';
-import type { CapMap, Node, UserProfile } from './control/tailcfg.js';
+import { capsGranted } from './wire/filter.js';
+import type { CapMap, Node, UserProfile } from './wire/tailcfg.js';
+import { joinHostPort, parseAddrPort, splitHostPort } from './wire/ip.js';
+import { loadNative } from './native.js';
 import { closedError } from './net/errors.js';
 import { Netstack } from './net/netstack.js';
 import { Loopback, type LoopbackInfo } from './loopback/index.js';
@@ -190,6 +192,9 @@ export class Server extends TailnetNode {
 
   async #start(): Promise<void> {
     const o = this.#opts;
+    // Without a native binary nothing can work (the control client's Noise needs it too): fail here, loudly,
+    // with ERR_TSNET_NATIVE_MISSING, instead of joining the tailnet with no data plane.
+    loadNative();
     const store = o.store ?? (o.ephemeral ? new MemoryStore() : new FileStore(o.dir ?? defaultDir(o.hostname)));
     const controlURL = o.controlURL ?? process.env.TS_CONTROL_URL ?? DEFAULT_CONTROL_URL;
     // authKey, TS_AUTHKEY, TS_AUTH_KEY, else an OAuth client secret exchanged for a key (lib/oauth-key.ts), else
@@ -346,6 +351,7 @@ export class Server extends TailnetNode {
   #live(what: string): Netstack {
     if (this.#closed) throw closedError(what);
     if (!this.#plane) {
+      loadNative(); // a missing addon is the reason, not the node's state: ERR_TSNET_NATIVE_MISSING
       const err = new Error(`${what}: the node is not up yet (await server.up())`) as Error & { code: string };
       err.code = 'ERR_TSNET_NOT_UP';
       throw err;
@@ -371,17 +377,13 @@ export class Server extends TailnetNode {
   }
 
   #target(address: string): string {
-    const i = address.lastIndexOf(':');
-    if (i < 0) throw new TypeError(`malformed address "${address}": missing ":port"`);
-    const host = address.slice(0, i).replace(/^\[|\]$/g, '');
-    const ip = this.#resolve(host);
-    return `${net.isIPv6(ip) ? `[${ip}]` : ip}${address.slice(i)}`;
+    const { host, port } = splitHostPort(address);
+    return joinHostPort(this.#resolve(host), port);
   }
 
   /** A UDP socket; as tsnet, the address must name one of this node's IPs ("100.64.0.1:53"). */
   override listenPacket(network: string, address: string): ReturnType<TailnetNode['listenPacket']> {
-    const i = address.lastIndexOf(':');
-    const host = i < 0 ? '' : address.slice(0, i).replace(/^\[|\]$/g, '');
+    const { host } = splitHostPort(address);
     if (!net.isIP(host) || host === '0.0.0.0' || host === '::') {
       throw new TypeError(`listenPacket: the address must include one of this node's IPs, like "100.64.0.1:53" (got "${address}")`);
     }
@@ -400,7 +402,7 @@ export class Server extends TailnetNode {
   /** Who is at a tailnet address (or the remote end of a socket): the node and its user. */
   whoIs(addressOrSocket: string | net.Socket): WhoIs | null {
     const addr = typeof addressOrSocket === 'string' ? addressOrSocket : addressOrSocket.remoteAddress ?? '';
-    const ip = (addr.includes(':') && !net.isIPv6(addr) ? addr.slice(0, addr.lastIndexOf(':')).replace(/^\[|\]$/g, '') : addr).replace(/^::ffff:(?=\d+\.)/i, '');
+    const ip = (parseAddrPort(addr)?.ip ?? addr).replace(/^::ffff:(?=\d+\.)/i, '');
     const nm = this.#control?.netmap;
     if (!nm) return null;
     for (const n of [nm.self, ...nm.peers]) {

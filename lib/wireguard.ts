@@ -2,7 +2,7 @@
 // device. The node's TCP/IP stack runs in the native engine; sockets are real net.Socket objects.
 import * as dns from 'node:dns/promises';
 import * as net from 'node:net';
-import { isLowOrderKey, publicFromPrivate } from './control/keys.js';
+import { isLowOrderKey, publicFromPrivate } from './wire/keys.js';
 import { parseWgQuick } from './wgconfig.js';
 import { splitHostPort } from './net/addr.js';
 import { argumentError, closedError } from './net/errors.js';

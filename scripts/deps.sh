@@ -2,6 +2,9 @@
 # Obtains the native build's third-party inputs from Debian, into ignored folders:
 #   deps/lwip/          lwIP 2.1.3 source (apt-get source lwip) with our patches (native/core/stack/patches),
 #                       compiled later with our lwipopts.h
+#   deps/libuv/         libuv 1.44 source (apt-get source libuv1): the engine's own event loop, compiled into
+#                       the addon and kept private, so the addon needs no libuv from its host (Bun and Deno
+#                       have none; docs/architecture.md, "The engine's own libuv")
 #   libsodium-dev       ChaCha20-Poly1305, XChaCha20-Poly1305, X25519, NaCl box (static lib, linked privately)
 #   libb2-dev           BLAKE2s (reference library with SIMD)
 # Idempotent and quick when everything is present. Test-only tools (wireguard-go, iperf3, ...) are in
@@ -11,6 +14,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 DEPS=$ROOT/deps
 LWIP_VERSION=2.1.3
+UV_VERSION=1.44
 
 need_pkgs=()
 for p in libsodium-dev libb2-dev; do
@@ -22,12 +26,15 @@ have_lwip=0
 [ -f "$DEPS/lwip/src/core/tcp.c" ] && [ -f "$DEPS/lwip/.version" ] &&
   [ "$(cat "$DEPS/lwip/.version")" = "$LWIP_VERSION $patch_sum" ] && have_lwip=1
 
-if [ ${#need_pkgs[@]} -eq 0 ] && [ $have_lwip = 1 ]; then
+have_uv=0
+[ -f "$DEPS/libuv/src/unix/core.c" ] && [ "$(cat "$DEPS/libuv/.version" 2>/dev/null)" = "$UV_VERSION" ] && have_uv=1
+
+if [ ${#need_pkgs[@]} -eq 0 ] && [ $have_lwip = 1 ] && [ $have_uv = 1 ]; then
   exit 0
 fi
 
 die() { echo "scripts/deps.sh: $*" >&2; exit 1; }
-command -v apt-get >/dev/null || die "needs Debian's apt-get to fetch ${need_pkgs[*]} ${have_lwip/1/}lwip source; on other systems install libsodium and libb2 (static libraries and headers) and put lwIP $LWIP_VERSION's source in deps/lwip, or use a prebuilt binary (npm install picks one from prebuilds/)."
+command -v apt-get >/dev/null || die "needs Debian's apt-get to fetch ${need_pkgs[*]} and the lwIP and libuv sources; on other systems install libsodium and libb2 (static libraries and headers), put lwIP $LWIP_VERSION's source in deps/lwip and libuv $UV_VERSION's in deps/libuv, or use a prebuilt binary (npm install picks one from prebuilds/)."
 [ "$(id -u)" = 0 ] || die "must run as root to apt-get install ${need_pkgs[*]} and to add a deb-src entry (or install them yourself and re-run)."
 
 export DEBIAN_FRONTEND=noninteractive
@@ -39,8 +46,8 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
 fi
 
-if [ $have_lwip = 0 ]; then
-  # apt-get source needs deb-src entries: add a copy of the deb822 Debian entry with Types: deb-src.
+# Debian source packages need deb-src entries: add a copy of the deb822 Debian entry with Types: deb-src.
+source_into() { # <source package> <tree that must exist> -> prints the unpacked directory
   if ! grep -rqs '^Types:.*deb-src\|^deb-src ' /etc/apt/sources.list /etc/apt/sources.list.d/; then
     src=/etc/apt/sources.list.d/debian.sources
     [ -f "$src" ] || die "no deb-src entry and no $src to copy one from; add a deb-src line for Debian main."
@@ -49,10 +56,16 @@ if [ $have_lwip = 0 ]; then
   fi
   apt_update
   command -v dpkg-source >/dev/null || apt-get install -y -qq --no-install-recommends dpkg-dev >/dev/null
+  local tmp dir
   tmp=$(mktemp -d)
-  (cd "$tmp" && apt-get source -qq lwip >/dev/null 2>&1)
-  dir=$(find "$tmp" -maxdepth 1 -mindepth 1 -type d -name 'lwip*' | head -1)
-  [ -n "$dir" ] && [ -f "$dir/src/core/tcp.c" ] || die "apt-get source lwip gave no usable tree"
+  (cd "$tmp" && apt-get source -qq "$1" >/dev/null 2>&1)
+  dir=$(find "$tmp" -maxdepth 1 -mindepth 1 -type d -name "$1*" | head -1)
+  [ -n "$dir" ] && [ -f "$dir/$2" ] || die "apt-get source $1 gave no usable tree"
+  echo "$dir"
+}
+
+if [ $have_lwip = 0 ]; then
+  dir=$(source_into lwip src/core/tcp.c)
   grep -Eq 'LWIP_VERSION_MINOR +1\b' "$dir/src/include/lwip/init.h" || echo "scripts/deps.sh: warning: lwIP is not 2.1.x" >&2
   command -v patch >/dev/null || apt-get install -y -qq --no-install-recommends patch >/dev/null
   for p in "$PATCHES"/*.patch; do
@@ -62,6 +75,15 @@ if [ $have_lwip = 0 ]; then
   rm -rf "$DEPS/lwip"; mkdir -p "$DEPS"
   mv "$dir" "$DEPS/lwip"
   echo "$LWIP_VERSION $patch_sum" > "$DEPS/lwip/.version"
-  rm -rf "$tmp"
+  rm -rf "$(dirname "$dir")"
 fi
-echo "scripts/deps.sh: native dependencies ready (lwIP $LWIP_VERSION in deps/lwip, libsodium, libb2)"
+
+if [ $have_uv = 0 ]; then
+  dir=$(source_into libuv1 src/unix/core.c)
+  grep -Eq 'UV_VERSION_MINOR +44\b' "$dir/include/uv/version.h" || echo "scripts/deps.sh: warning: libuv is not 1.44" >&2
+  rm -rf "$DEPS/libuv"; mkdir -p "$DEPS"
+  mv "$dir" "$DEPS/libuv"
+  echo "$UV_VERSION" > "$DEPS/libuv/.version"
+  rm -rf "$(dirname "$dir")"
+fi
+echo "scripts/deps.sh: native dependencies ready (lwIP $LWIP_VERSION in deps/lwip, libuv $UV_VERSION in deps/libuv, libsodium, libb2)"

@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { Netstack } from '../lib/net/netstack.js';
 import type { DevicePeer } from '../lib/net/device.js';
 import { readDrops } from '../lib/wg-drops.js';
-import { generateKeyPair } from '../lib/control/keys.js';
+import { generateKeyPair } from '../lib/wire/keys.js';
 
 const stacks: Netstack[] = [];
 after(() => {

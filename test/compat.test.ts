@@ -21,7 +21,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { Netstack } from '../lib/net/netstack.js';
 import type { TailnetListener } from '../lib/net/listener.js';
 import { WireGuard } from '../lib/wireguard.js';
-import { generateKeyPair } from '../lib/control/keys.js';
+import { generateKeyPair } from '../lib/wire/keys.js';
 
 // A self-signed certificate for "compat.test" (and IP SANs 100.64.0.2, 10.77.0.2), test use only.
 const FIXTURES = path.join(__dirname, 'fixtures', 'compat');

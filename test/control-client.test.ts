@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ControlClient, type ControlClientOptions } from '../lib/control/client.js';
 import { FileStore, MemoryStore } from '../lib/control/store.js';
-import { nodePublicToText } from '../lib/control/keys.js';
-import type { NetworkMap } from '../lib/control/netmap.js';
-import type { EngineConfig } from '../lib/control/engine-config.js';
+import { nodePublicToText } from '../lib/wire/keys.js';
+import type { NetworkMap } from '../lib/wire/netmap.js';
+import type { EngineConfig } from '../lib/wire/engine-config.js';
 import { FakeControl } from './fixtures/control/fake-control.js';
 
 function client(fc: FakeControl, extra: Partial<ControlClientOptions> = {}): ControlClient {

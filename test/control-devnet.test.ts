@@ -8,9 +8,9 @@ import { once } from 'node:events';
 import { startDevnet } from '../lib/devnet/index.js';
 import { ControlClient, type ControlClientOptions } from '../lib/control/client.js';
 import { MemoryStore } from '../lib/control/store.js';
-import { nodePublicToText, discoPublicToText } from '../lib/control/keys.js';
-import type { NetworkMap } from '../lib/control/netmap.js';
-import type { EngineConfig } from '../lib/control/engine-config.js';
+import { nodePublicToText, discoPublicToText } from '../lib/wire/keys.js';
+import type { NetworkMap } from '../lib/wire/netmap.js';
+import type { EngineConfig } from '../lib/wire/engine-config.js';
 
 function client(controlURL: string, extra: Partial<ControlClientOptions> = {}): ControlClient {
   return new ControlClient({
@@ -188,7 +188,7 @@ test('devnet: an unknown auth key makes up() reject', async (t) => {
 });
 
 test('devnet: an ACL policy arrives as a packet filter the compiled filter enforces', async (t) => {
-  const { filterAllows, PROTO_TCP } = await import('../lib/control/filter.js');
+  const { filterAllows, PROTO_TCP } = await import('../lib/wire/filter.js');
   const net = await startDevnet({
     policy: {
       tagOwners: { 'tag:client': ['dev@example.com'], 'tag:server': ['dev@example.com'] },

@@ -7,7 +7,7 @@ import { acceptTs2021Upgrade } from '../lib/control/upgrade-server.js';
 import { dialTs2021 } from '../lib/control/dial.js';
 import { ControlHttp2Client } from '../lib/control/http2-client.js';
 import { fetchServerKey } from '../lib/control/server-key.js';
-import { generatePrivateKey, machinePublicToText, publicFromPrivate } from '../lib/control/keys.js';
+import { generatePrivateKey, machinePublicToText, publicFromPrivate } from '../lib/wire/keys.js';
 import { encodeMapFrame } from '../lib/control/framing.js';
 import { runMapPoll } from '../lib/control/map-poll.js';
 import type { Duplex } from 'node:stream';

@@ -2,16 +2,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { NetmapState } from '../lib/control/netmap.js';
-import { engineConfigFromNetmap } from '../lib/control/engine-config.js';
+import { NetmapState } from '../lib/wire/netmap.js';
+import { engineConfigFromNetmap } from '../lib/wire/engine-config.js';
 import { buildRegisterRequest, classifyRegisterResponse, LOGOUT_EXPIRY, retryAfterMs } from '../lib/control/register.js';
-import { Backoff } from '../lib/control/backoff.js';
+import { Backoff } from '../lib/util/backoff.js';
 import { dialCandidates, isPrivateHost } from '../lib/control/dial.js';
 import { parseServerKeyResponse } from '../lib/control/server-key.js';
 import { EarlyPayloadParser, encodeEarlyPayload } from '../lib/control/early-payload.js';
-import { generateKeyPair } from '../lib/control/keys.js';
+import { generateKeyPair } from '../lib/wire/keys.js';
 import { c2nNotFoundResponse, pingKind } from '../lib/control/ping.js';
-import type { MapResponse, Node } from '../lib/control/tailcfg.js';
+import type { MapResponse, Node } from '../lib/wire/tailcfg.js';
 
 const samples = JSON.parse(readFileSync(join(__dirname, 'fixtures/control/map-samples.json'), 'utf8')) as Record<string, MapResponse>;
 
@@ -221,7 +221,7 @@ test('our MapRequest and Hostinfo use only field names a real client sends (reco
 });
 
 test('DERP regions for the engine: sorted, defaults applied, "none" honoured', async () => {
-  const { derpRegionsFrom } = await import('../lib/control/engine-config.js');
+  const { derpRegionsFrom } = await import('../lib/wire/engine-config.js');
   const s = new NetmapState();
   s.apply(structuredClone(samples['mapResponseFirstForB']!));
   const cfg = engineConfigFromNetmap(s.netmap()!);

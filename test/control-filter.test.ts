@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compileFilter, filterAllows, capsGranted, parseIPSet, PROTO_TCP, PROTO_UDP, PROTO_ICMPV4 } from '../lib/control/filter.js';
-import { parseIP, ipToString, rangeToPrefixes, parsePrefix } from '../lib/control/ip.js';
-import type { FilterRule } from '../lib/control/tailcfg.js';
+import { compileFilter, filterAllows, capsGranted, parseIPSet, PROTO_TCP, PROTO_UDP, PROTO_ICMPV4 } from '../lib/wire/filter.js';
+import { parseIP, ipToString, rangeToPrefixes, parsePrefix } from '../lib/wire/ip.js';
+import type { FilterRule } from '../lib/wire/tailcfg.js';
 
 const texts = (v: ReturnType<typeof parseIPSet>): string[] | string => (typeof v === 'string' ? v : v.map((p) => p.text));
 

@@ -18,7 +18,7 @@ import {
   publicFromPrivate,
   x25519,
   isZeroKey,
-} from '../lib/control/keys.js';
+} from '../lib/wire/keys.js';
 
 const hex = 'c5ad267283eabfcabe08084820d30920c398cc91f23ca99e9e6579016cd0b536';
 

@@ -4,8 +4,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MapFrameReader, encodeMapFrame, encodeMapMessage, parseMapResponse } from '../lib/control/framing.js';
 import { MapStreamDecoder, type MapEvent } from '../lib/control/map-stream.js';
-import { NetmapState, magicDNSSuffixOf, normalizeNode } from '../lib/control/netmap.js';
-import type { MapRequest, MapResponse, Node } from '../lib/control/tailcfg.js';
+import { NetmapState, magicDNSSuffixOf, normalizeNode } from '../lib/wire/netmap.js';
+import type { MapRequest, MapResponse, Node } from '../lib/wire/tailcfg.js';
 
 const samples = JSON.parse(readFileSync(join(__dirname, 'fixtures/control/map-samples.json'), 'utf8')) as {
   mapRequestStream: MapRequest;

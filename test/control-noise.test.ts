@@ -23,8 +23,8 @@ import {
   parseMachinePublic,
   machinePublicToText,
   privateToText,
-} from '../lib/control/keys.js';
-import { ControlError } from '../lib/control/errors.js';
+} from '../lib/wire/keys.js';
+import { ControlError } from '../lib/wire/errors.js';
 
 interface Fixture {
   protocolVersion: number;

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileStore, MemoryStore, type Store } from '../lib/control/store.js';
 import { loadNodeProfile, loadOrCreateMachineKey, newNodeProfile, saveNodeProfile, STATE_MACHINE_KEY, wipeNodeProfile } from '../lib/control/identity.js';
-import { privateToText } from '../lib/control/keys.js';
+import { privateToText } from '../lib/wire/keys.js';
 
 function tmp(): string {
   return mkdtempSync(join(tmpdir(), 'tsnet-control-store-'));

@@ -2,10 +2,10 @@
 // addresses of the nodes that hold the capability.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { compileFilter } from '../lib/control/filter.js';
-import type { NetworkMap } from '../lib/control/netmap.js';
-import type { Node } from '../lib/control/tailcfg.js';
-import { capHolders, nativeRules } from '../lib/data-plane.js';
+import { compileFilter } from '../lib/wire/filter.js';
+import type { NetworkMap } from '../lib/wire/netmap.js';
+import type { Node } from '../lib/wire/tailcfg.js';
+import { capHolders, nativeRules } from '../lib/magicsock/data-plane.js';
 
 const node = (id: number, addrs: string[], caps: string[] = []): Node =>
   ({ ID: id, Addresses: addrs, CapMap: Object.fromEntries(caps.map((c) => [c, null])) }) as unknown as Node;

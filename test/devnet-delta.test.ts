@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { diffView, initialMessage, peerPatch } from '../lib/devnet/map-delta.js';
 import type { NetmapView } from '../lib/devnet/netmap.js';
-import type { Node } from '../lib/control/tailcfg.js';
+import type { Node } from '../lib/wire/tailcfg.js';
 
 const node = (id: number, extra: Partial<Node> = {}): Node => ({
   ID: id,

@@ -19,7 +19,7 @@ import {
   type Frame,
 } from '../lib/devnet/derp/frames.js';
 import { boxBeforeNm, boxOpen, boxSeal, hsalsa20, poly1305, secretboxOpen, secretboxSeal } from '../lib/devnet/derp/nacl.js';
-import { publicFromPrivate } from '../lib/control/keys.js';
+import { publicFromPrivate } from '../lib/wire/keys.js';
 
 interface Vectors {
   derp: {

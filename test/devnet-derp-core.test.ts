@@ -8,7 +8,7 @@ import dgram from 'node:dgram';
 import tls from 'node:tls';
 import zlib from 'node:zlib';
 import { X509Certificate } from 'node:crypto';
-import { generatePrivateKey, publicFromPrivate } from '../lib/control/keys.js';
+import { generatePrivateKey, publicFromPrivate } from '../lib/wire/keys.js';
 import { FrameType, decodeFrame, encodeFrame, encodeRawFrame, splitFrames, type Frame } from '../lib/devnet/derp/frames.js';
 import { boxOpen, boxSeal } from '../lib/devnet/derp/nacl.js';
 import { DerpRelay, type RelayConn } from '../lib/devnet/derp/relay.js';

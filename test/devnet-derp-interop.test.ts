@@ -10,7 +10,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generatePrivateKey, publicFromPrivate } from '../lib/control/keys.js';
+import { generatePrivateKey, publicFromPrivate } from '../lib/wire/keys.js';
 import { startDerpServer } from '../lib/devnet/derp/server.js';
 import { TestDerpClient } from './fixtures/devnet-derp/client.js';
 

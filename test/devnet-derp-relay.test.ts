@@ -12,7 +12,7 @@ import http from 'node:http';
 import tls from 'node:tls';
 import { spawnSync } from 'node:child_process';
 import { X509Certificate, createHash } from 'node:crypto';
-import { generatePrivateKey, publicFromPrivate } from '../lib/control/keys.js';
+import { generatePrivateKey, publicFromPrivate } from '../lib/wire/keys.js';
 import { FrameReader, FrameType, MAX_PACKET_SIZE, decodeFrame, encodeFrame, encodeRawFrame, type Frame } from '../lib/devnet/derp/frames.js';
 import { boxSeal } from '../lib/devnet/derp/nacl.js';
 import { startDerpServer, type DerpServer } from '../lib/devnet/derp/server.js';

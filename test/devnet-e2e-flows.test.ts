@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { startDevnet } from '../lib/devnet/index.js';
 import { ControlClient } from '../lib/control/client.js';
 import { MemoryStore } from '../lib/control/store.js';
-import type { NetworkMap } from '../lib/control/netmap.js';
-import type { MapRequest } from '../lib/control/tailcfg.js';
+import type { NetworkMap } from '../lib/wire/netmap.js';
+import type { MapRequest } from '../lib/wire/tailcfg.js';
 import { MiniClient } from './fixtures/devnet/mini-client.js';
 
 async function waitFor<T>(fn: () => T | undefined | false | null, timeoutMs = 5000, what = 'condition'): Promise<T> {

@@ -14,7 +14,7 @@ import { startDevnet, type Devnet } from '../lib/devnet/index.js';
 import { PreAuthGate } from '../lib/devnet/pre-auth-gate.js';
 import { startDerpServer } from '../lib/devnet/derp/server.js';
 import { NoiseInitiator } from '../lib/control/noise.js';
-import { generatePrivateKey, parseMachinePublic } from '../lib/control/keys.js';
+import { generatePrivateKey, parseMachinePublic } from '../lib/wire/keys.js';
 import { MiniClient } from './fixtures/devnet/mini-client.js';
 import { TestDerpClient } from './fixtures/devnet-derp/client.js';
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { DevnetState, sanitizeDNSLabel } from '../lib/devnet/state.js';
 import { handleRegister, followupResult, validateRegisterRequest, type RegisterOutcome } from '../lib/devnet/register.js';
 import { parsePolicy } from '../lib/devnet/policy.js';
-import type { RegisterRequest } from '../lib/control/tailcfg.js';
+import type { RegisterRequest } from '../lib/wire/tailcfg.js';
 
 const hex = (n: number): string => n.toString(16).padStart(64, '0');
 const MK = (n: number): string => `mkey:${hex(n)}`;

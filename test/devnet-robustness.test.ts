@@ -4,7 +4,7 @@ import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { startDevnet, type Devnet } from '../lib/devnet/index.js';
 import { NoiseInitiator, encodeRecords } from '../lib/control/noise.js';
-import { generatePrivateKey, parseMachinePublic } from '../lib/control/keys.js';
+import { generatePrivateKey, parseMachinePublic } from '../lib/wire/keys.js';
 import { dialTs2021 } from '../lib/control/dial.js';
 import { MiniClient } from './fixtures/devnet/mini-client.js';
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { filterForNode, mutuallyVisible, parseAddrs, specMatches } from '../lib/devnet/peer-visibility.js';
-import type { FilterRule } from '../lib/control/tailcfg.js';
+import type { FilterRule } from '../lib/wire/tailcfg.js';
 import { startDevnet } from '../lib/devnet/index.js';
 import { MiniClient } from './fixtures/devnet/mini-client.js';
 

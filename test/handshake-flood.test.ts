@@ -8,7 +8,7 @@ import * as dgram from 'node:dgram';
 import { once } from 'node:events';
 import { createHash, randomBytes } from 'node:crypto';
 import { WireGuard } from '../lib/index.js';
-import { generateKeyPair } from '../lib/control/keys.js';
+import { generateKeyPair } from '../lib/wire/keys.js';
 
 // Keyed BLAKE2s (RFC 7693) with a chosen output length: node:crypto has only the unkeyed 256-bit form.
 const IV = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];

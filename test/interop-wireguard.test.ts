@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { blobSha256, blockOf } from './interop/blob.js';
-import { generateKeyPair } from '../lib/control/keys.js';
+import { generateKeyPair } from '../lib/wire/keys.js';
 
 const tag = String(process.pid % 100000);
 const NS_US = `tsn${tag}u`;

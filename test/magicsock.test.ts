@@ -153,7 +153,7 @@ test('(d) a node moves to a new UDP port and its peer follows', async () => {
 
 test('a relay other than home is dialed on demand and closed when idle', async () => {
   const { Netstack } = await import('../lib/net/netstack.js');
-  const { generateKeyPair } = await import('../lib/control/keys.js');
+  const { generateKeyPair } = await import('../lib/wire/keys.js');
   const tls = await import('node:tls');
   const netmod = await import('node:net');
   const relay = await startDevnetRelay('127.0.0.1', { allowUnknownClients: true, regionId: 901 }, () => true, () => {});

@@ -30,6 +30,27 @@ test('require and import resolve the package to one implementation', () => {
   assert.equal(r.stdout.trim(), `${NATIVE_ABI} true`);
 });
 
+test('tsnet/devnet is its own entry: one implementation for require and import; the main entry loads neither it nor undici', () => {
+  const r = run([
+    '--input-type=module',
+    '-e',
+    `import { createRequire } from 'node:module';
+     import * as path from 'node:path';
+     const require = createRequire(import.meta.url);
+     require('tsnet');
+     const devnetDir = path.join('dist', 'devnet') + path.sep;
+     const loaded = () => Object.keys(require.cache).filter((k) => k.includes(devnetDir)).length;
+     const before = loaded();
+     const undici = Object.keys(require.cache).some((k) => k.includes(path.join('node_modules', 'undici') + path.sep));
+     const esm = await import('tsnet/devnet');
+     const cjs = require('tsnet/devnet');
+     if (esm.startDevnet !== cjs.startDevnet) throw new Error('two implementations');
+     console.log(before, undici, typeof cjs.startDevnet, loaded() > 0, 'startDevnet' in require('tsnet'));`,
+  ]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim(), '0 false function true false');
+});
+
 test('a missing native binary gives ERR_TSNET_NATIVE_MISSING with what to run', () => {
   const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-empty-'));
   try {
@@ -72,12 +93,13 @@ test('the prebuild is self-contained and a packed tarball installs from it witho
     execFileSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', path.join(tmp, tgz)], { cwd: app, stdio: 'pipe' });
     const installed = path.join(app, 'node_modules', 'tsnet');
     assert.ok(!fs.existsSync(path.join(installed, 'build')), 'install did not compile');
-    const r = run(['-e', `console.log(require('node-gyp-build').resolve(${JSON.stringify(installed)})); console.log(require('tsnet').loadNative().abi); console.log(typeof require('tsnet/identity-federation').enableIdentityFederation)`], { cwd: app });
+    const r = run(['-e', `console.log(require('node-gyp-build').resolve(${JSON.stringify(installed)})); console.log(require('tsnet').loadNative().abi); console.log(typeof require('tsnet/identity-federation').enableIdentityFederation); console.log(typeof require('tsnet/devnet').startDevnet)`], { cwd: app });
     assert.equal(r.status, 0, r.stderr);
-    const [resolved, abi, federation] = r.stdout.trim().split('\n');
+    const [resolved, abi, federation, devnet] = r.stdout.trim().split('\n');
     assert.match(resolved ?? '', /prebuilds\/.*tsnet\.node$/);
     assert.equal(Number(abi), NATIVE_ABI);
     assert.equal(federation, 'function', 'the tsnet/identity-federation subpath export loads');
+    assert.equal(devnet, 'function', 'the tsnet/devnet subpath export loads');
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }

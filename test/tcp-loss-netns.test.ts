@@ -8,7 +8,7 @@ import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import { blobSha256 } from './interop/blob.js';
-import { generateKeyPair } from '../lib/control/keys.js';
+import { generateKeyPair } from '../lib/wire/keys.js';
 import { LineChild, netnsUnavailable } from './netns/topology.js';
 
 const why = netnsUnavailable();

@@ -11,7 +11,7 @@ import { once } from 'node:events';
 import { WireGuard, Server } from '../lib/index.js';
 import { startDevnet } from '../lib/devnet/index.js';
 import { MemoryStore } from '../lib/control/store.js';
-import { generateKeyPair } from '../lib/control/keys.js';
+import { generateKeyPair } from '../lib/wire/keys.js';
 import { bulkFlows, churn, meshAllToAll } from './fixtures/tcp/load.js';
 
 const b64 = (b: Buffer) => b.toString('base64');

@@ -7,7 +7,7 @@ import * as dgram from 'node:dgram';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { WireGuard, type WireGuardDrops } from '../lib/index.js';
-import { generateKeyPair } from '../lib/control/keys.js';
+import { generateKeyPair } from '../lib/wire/keys.js';
 import type { TailnetSocket } from '../lib/net/socket.js';
 
 const b64 = (b: Buffer) => b.toString('base64');

@@ -6,7 +6,7 @@ import * as assert from 'node:assert/strict';
 import { inspect } from 'node:util';
 import { WireGuard } from '../lib/index.js';
 import { privateKeyBufferOf } from '../lib/wireguard.js';
-import { generateKeyPair, isLowOrderKey, x25519 } from '../lib/control/keys.js';
+import { generateKeyPair, isLowOrderKey, x25519 } from '../lib/wire/keys.js';
 
 const b64 = (b: Buffer) => b.toString('base64');
 const open: WireGuard[] = [];

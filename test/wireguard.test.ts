@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { WireGuard, parseWgQuick } from '../lib/index.js';
-import { generateKeyPair } from '../lib/control/keys.js';
+import { generateKeyPair } from '../lib/wire/keys.js';
 
 const b64 = (b: Buffer) => b.toString('base64');
 const ka = generateKeyPair();

@@ -4,7 +4,7 @@
  * serialized HTTP/1.x response POSTed over Noise. Pure parsing/serializing
  * here; only a few handlers exist (others answer 404).
  */
-import { ControlError } from './errors.js';
+import { ControlError } from '../wire/errors.js';
 
 export interface C2NRequest {
   method: string;

@@ -15,11 +15,11 @@
  *   'fatal'        (err: Error)                  the client stopped (e.g. control refused the auth key)
  */
 import { EventEmitter } from 'node:events';
-import { Backoff, sleep, type BackoffOptions } from './backoff.js';
+import { Backoff, sleep, type BackoffOptions } from '../util/backoff.js';
 import { dialTs2021, type DialTLSOptions } from './dial.js';
-import { engineConfigFromNetmap, type EngineConfig } from './engine-config.js';
+import { engineConfigFromNetmap, type EngineConfig } from '../wire/engine-config.js';
 import { diffEngineConfig } from './engine-diff.js';
-import { ControlError, isControlError } from './errors.js';
+import { ControlError, isControlError } from '../wire/errors.js';
 import { defaultHostinfo, defaultHostname } from './hostinfo.js';
 import { ControlHttp2Client } from './http2-client.js';
 import {
@@ -39,14 +39,14 @@ import {
   publicFromPrivate,
   generatePrivateKey,
   type KeyPair,
-} from './keys.js';
+} from '../wire/keys.js';
 import { buildMapRequest, runMapPoll, sendLiteUpdate } from './map-poll.js';
-import type { NetworkMap } from './netmap.js';
+import type { NetworkMap } from '../wire/netmap.js';
 import { answerPing, pingKind } from './ping.js';
 import { LOGOUT_EXPIRY, buildRegisterRequest, classifyRegisterResponse } from './register.js';
 import { fetchServerKey } from './server-key.js';
 import type { Store } from './store.js';
-import type { EarlyNoise, Hostinfo, MapRequest, NetInfo, PingRequest, RegisterResponse } from './tailcfg.js';
+import type { EarlyNoise, Hostinfo, MapRequest, NetInfo, PingRequest, RegisterResponse } from '../wire/tailcfg.js';
 
 /** Capability version this client claims (Headscale's minimum is 113; see protocols.md §2.15). */
 export const CAPABILITY_VERSION = 113;

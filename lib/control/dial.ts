@@ -8,7 +8,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { ControlError } from './errors.js';
+import { ControlError } from '../wire/errors.js';
 import { HEADER_LEN, MSG_TYPE_ERROR, MSG_TYPE_RESPONSE, NoiseInitiator, RESPONSE_LEN } from './noise.js';
 import { NoiseStream } from './noise-stream.js';
 import { HANDSHAKE_HEADER, TS2021_PATH, UPGRADE_PROTOCOL } from './upgrade-server.js';

@@ -4,8 +4,8 @@
  * u32 BE length (≤ 10 MiB), JSON EarlyNoise. If the first 9 bytes are not
  * the magic, they are the start of HTTP/2 and pass through untouched.
  */
-import { ControlError } from './errors.js';
-import type { EarlyNoise } from './tailcfg.js';
+import { ControlError } from '../wire/errors.js';
+import type { EarlyNoise } from '../wire/tailcfg.js';
 
 export const EARLY_PAYLOAD_MAGIC: Readonly<Buffer> = Buffer.from([0xff, 0xff, 0xff, 0x54, 0x53]);
 export const EARLY_PAYLOAD_HEADER_LEN = 9;

@@ -2,8 +2,8 @@
  * Differences between two EngineConfigs, so the data plane can be updated
  * incrementally (add/remove/update peers) instead of being rebuilt.
  */
-import type { EngineConfig, EnginePeer } from './engine-config.js';
-import type { NodeID } from './tailcfg.js';
+import type { EngineConfig, EnginePeer } from '../wire/engine-config.js';
+import type { NodeID } from '../wire/tailcfg.js';
 
 export interface EngineConfigDiff {
   /** Peers new in `next` (by node key: a re-keyed node is a removal plus an addition). */

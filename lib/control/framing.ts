@@ -5,8 +5,8 @@
  *
  * Sans-I/O: feed bytes with `push`, get whole payloads back.
  */
-import { ControlError } from './errors.js';
-import type { MapResponse } from './tailcfg.js';
+import { ControlError } from '../wire/errors.js';
+import type { MapResponse } from '../wire/tailcfg.js';
 
 export const FRAME_HEADER_LEN = 4;
 /** Default cap on one map message; larger frames are refused without being buffered. */

@@ -2,7 +2,7 @@
  * The Hostinfo this client reports (protocols.md §2.13).
  */
 import os from 'node:os';
-import type { Hostinfo } from './tailcfg.js';
+import type { Hostinfo } from '../wire/tailcfg.js';
 
 export const CLIENT_VERSION = '0.1.0';
 

@@ -3,10 +3,10 @@
  * node:http2 `connect` with `createConnection` returning the Noise duplex.
  */
 import http2, { type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
-import { ControlError } from './errors.js';
+import { ControlError } from '../wire/errors.js';
 import { parseJSONObject } from './framing.js';
 import type { NoiseStream } from './noise-stream.js';
-import { LB_HEADER } from './tailcfg.js';
+import { LB_HEADER } from '../wire/tailcfg.js';
 
 export interface RequestOptions {
   method?: string;

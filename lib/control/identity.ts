@@ -5,10 +5,10 @@
  * as JSON under `_tsnet-node`.
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { ControlError } from './errors.js';
-import { generatePrivateKey, parsePrivate, privateToText } from './keys.js';
+import { ControlError } from '../wire/errors.js';
+import { generatePrivateKey, parsePrivate, privateToText } from '../wire/keys.js';
 import type { Store } from './store.js';
-import type { Node, UserProfile } from './tailcfg.js';
+import type { Node, UserProfile } from '../wire/tailcfg.js';
 
 export const STATE_MACHINE_KEY = '_machinekey';
 export const STATE_NODE = '_tsnet-node';

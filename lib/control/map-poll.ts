@@ -4,11 +4,11 @@
  */
 import type { IncomingHttpHeaders } from 'node:http2';
 import type { Readable } from 'node:stream';
-import { ControlError } from './errors.js';
+import { ControlError } from '../wire/errors.js';
 import { readBounded, type RequestOptions } from './http2-client.js';
 import { MapStreamDecoder, type MapEvent } from './map-stream.js';
-import { discoPublicToText, nodePublicToText } from './keys.js';
-import type { Hostinfo, MapRequest } from './tailcfg.js';
+import { discoPublicToText, nodePublicToText } from '../wire/keys.js';
+import type { Hostinfo, MapRequest } from '../wire/tailcfg.js';
 
 export const MAP_PATH = '/machine/map';
 

@@ -2,10 +2,10 @@
  * The map-poll response stream, sans-I/O: bytes in (u32 LE framed JSON),
  * events out (netmap snapshots, keep-alives, ping requests, browser URLs).
  */
-import { ControlError } from './errors.js';
+import { ControlError } from '../wire/errors.js';
 import { DEFAULT_MAX_MAP_FRAME, MapFrameReader, parseMapResponse } from './framing.js';
-import { NetmapState, type NetworkMap } from './netmap.js';
-import type { MapResponse, PingRequest } from './tailcfg.js';
+import { NetmapState, type NetworkMap } from '../wire/netmap.js';
+import type { MapResponse, PingRequest } from '../wire/tailcfg.js';
 
 export type MapEvent =
   | { type: 'netmap'; netmap: NetworkMap; response: MapResponse }

@@ -5,10 +5,10 @@
  * authentication error destroys the stream with a ControlError.
  */
 import { Duplex } from 'node:stream';
-import { ControlError } from './errors.js';
+import { ControlError } from '../wire/errors.js';
 import { EarlyPayloadParser } from './early-payload.js';
 import { RecordDecoder, encodeRecords, type HandshakeResult } from './noise.js';
-import type { EarlyNoise } from './tailcfg.js';
+import type { EarlyNoise } from '../wire/tailcfg.js';
 
 export interface NoiseStreamOptions {
   /** Bytes already read from the transport after the handshake message (e.g. the HTTP upgrade `head`). */

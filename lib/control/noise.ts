@@ -5,9 +5,9 @@
  * Noise_IK_25519_ChaChaPoly_BLAKE2s, prologue "Tailscale Control Protocol v<N>",
  * all-zero handshake nonces, big-endian transport nonce counter.
  */
-import { createCipheriv, createDecipheriv, createHash, createHmac } from 'node:crypto';
-import { ControlError } from './errors.js';
-import { KEY_LEN, generateKeyPair, keyPairFromPrivate, publicFromPrivate, x25519, type KeyPair } from './keys.js';
+import { loadNative } from '../native.js';
+import { ControlError } from '../wire/errors.js';
+import { KEY_LEN, generateKeyPair, keyPairFromPrivate, publicFromPrivate, x25519, type KeyPair } from '../wire/keys.js';
 
 export const PROTOCOL_NAME = 'Noise_IK_25519_ChaChaPoly_BLAKE2s';
 export const PROLOGUE_PREFIX = 'Tailscale Control Protocol v';
@@ -33,48 +33,25 @@ const ZERO_NONCE = Buffer.alloc(12);
 const EMPTY = Buffer.alloc(0);
 const NONCE_LIMIT = 0xffff_ffff_ffff_ffffn; // counter value 2^64-1 is never used
 
+// BLAKE2s and ChaCha20-Poly1305 come from the addon's libsodium and libb2, not node:crypto: Electron's
+// BoringSSL and Bun have neither (docs/dependencies.md, "Noise crypto").
 function blake2s(...parts: Uint8Array[]): Buffer {
-  const h = createHash('blake2s256');
-  for (const p of parts) h.update(p);
-  return h.digest();
-}
-
-function hmac(key: Uint8Array, ...parts: Uint8Array[]): Buffer {
-  const m = createHmac('blake2s256', key);
-  for (const p of parts) m.update(p);
-  return m.digest();
+  return loadNative().crypto.blake2s(parts);
 }
 
 /** Noise HKDF with HMAC-BLAKE2s, two outputs. */
 export function hkdf2(chainingKey: Uint8Array, ikm: Uint8Array): [Buffer, Buffer] {
-  const prk = hmac(chainingKey, ikm);
-  const out1 = hmac(prk, Buffer.from([1]));
-  const out2 = hmac(prk, out1, Buffer.from([2]));
-  return [out1, out2];
+  const out = loadNative().crypto.kdf2(chainingKey, ikm);
+  return [out.subarray(0, KEY_LEN), out.subarray(KEY_LEN)];
 }
 
 export function seal(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, plaintext: Uint8Array): Buffer {
-  const c = createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: TAG_LEN });
-  c.setAAD(ad, { plaintextLength: plaintext.length });
-  const body = c.update(plaintext);
-  c.final();
-  return Buffer.concat([body, c.getAuthTag()]);
+  return loadNative().crypto.chachaSeal(key, nonce, ad, plaintext);
 }
 
 /** Returns null when authentication fails. */
 export function open(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, ciphertext: Uint8Array): Buffer | null {
-  if (ciphertext.length < TAG_LEN) return null;
-  const d = createDecipheriv('chacha20-poly1305', key, nonce, { authTagLength: TAG_LEN });
-  const bodyLen = ciphertext.length - TAG_LEN;
-  d.setAAD(ad, { plaintextLength: bodyLen });
-  d.setAuthTag(ciphertext.subarray(bodyLen));
-  const body = d.update(ciphertext.subarray(0, bodyLen));
-  try {
-    d.final();
-  } catch {
-    return null;
-  }
-  return body;
+  return loadNative().crypto.chachaOpen(key, nonce, ad, ciphertext);
 }
 
 export function prologue(version: number): Buffer {

@@ -7,12 +7,12 @@
 import http from 'node:http';
 import https from 'node:https';
 import { answerC2NPayload, serializeC2NResponse } from './c2n.js';
-import { ControlError } from './errors.js';
+import { ControlError } from '../wire/errors.js';
 import type { DialTLSOptions } from './dial.js';
 import type { RequestOptions } from './http2-client.js';
 import type { IncomingHttpHeaders } from 'node:http2';
 import type { Readable } from 'node:stream';
-import type { PingRequest } from './tailcfg.js';
+import type { PingRequest } from '../wire/tailcfg.js';
 
 export const PING_TIMEOUT_MS = 15_000;
 

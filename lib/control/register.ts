@@ -3,9 +3,9 @@
  * classification are pure; the caller drives the loop (auth key,
  * interactive AuthURL + Followup long-poll, NodeKeyExpired retry, logout).
  */
-import { ControlError } from './errors.js';
-import { isZeroKey, nodePublicToText, ZERO_KEY } from './keys.js';
-import type { Hostinfo, RegisterRequest, RegisterResponse } from './tailcfg.js';
+import { ControlError } from '../wire/errors.js';
+import { isZeroKey, nodePublicToText, ZERO_KEY } from '../wire/keys.js';
+import type { Hostinfo, RegisterRequest, RegisterResponse } from '../wire/tailcfg.js';
 
 /** The client sends this expiry to log out (Unix time 123). */
 export const LOGOUT_EXPIRY = new Date(123 * 1000).toISOString().replace('.000Z', 'Z');

@@ -3,8 +3,8 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import { ControlError } from './errors.js';
-import { isZeroKey, parseMachinePublic } from './keys.js';
+import { ControlError } from '../wire/errors.js';
+import { isZeroKey, parseMachinePublic } from '../wire/keys.js';
 import type { DialTLSOptions } from './dial.js';
 
 export const MAX_KEY_RESPONSE = 64 * 1024;

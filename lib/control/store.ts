@@ -11,7 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fsp, type Stats } from 'node:fs';
 import path from 'node:path';
-import { ControlError } from './errors.js';
+import { ControlError } from '../wire/errors.js';
 
 export interface Store {
   /** The value stored under `key`, or undefined. */

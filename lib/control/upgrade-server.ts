@@ -6,11 +6,11 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { ControlError } from './errors.js';
+import { ControlError } from '../wire/errors.js';
 import { encodeEarlyPayload } from './early-payload.js';
 import { INITIATION_LEN, errorMessage, initiationVersion, respondToInitiation } from './noise.js';
 import { NoiseStream } from './noise-stream.js';
-import type { EarlyNoise } from './tailcfg.js';
+import type { EarlyNoise } from '../wire/tailcfg.js';
 
 export const UPGRADE_PROTOCOL = 'tailscale-control-protocol';
 export const HANDSHAKE_HEADER = 'X-Tailscale-Handshake';

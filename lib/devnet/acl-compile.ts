@@ -13,8 +13,8 @@
  *   "autogroup:self"    (destination only) the source user's own untagged nodes
  *   host alias, IP, CIDR, "a-b" range: those addresses
  */
-import type { CapMap, FilterRule, NetPortRange } from '../control/tailcfg.js';
-import { parseIP } from './ip.js';
+import type { CapMap, FilterRule, NetPortRange } from '../wire/tailcfg.js';
+import { parseIP } from '../wire/ip.js';
 import { DEFAULT_POLICY, parseGrantIP, parsePorts, parseProto, splitHostPorts, type Policy, type PortRangeSpec } from './policy.js';
 
 /** What the compiler needs to know about a node. */
@@ -98,7 +98,7 @@ class Resolver {
 
 function hostPrefix(ip: string): string {
   const a = parseIP(ip);
-  return a ? `${ip}/${a.family === 4 ? 32 : 128}` : ip;
+  return a ? `${ip}/${a.length * 8}` : ip;
 }
 
 function sortAddrs(list: string[]): string[] {

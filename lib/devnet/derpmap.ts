@@ -5,7 +5,7 @@
  * certificate, so the node is marked InsecureForTests unless a CertName pin
  * is given.
  */
-import type { DERPMap, DERPNode, DERPRegion } from '../control/tailcfg.js';
+import type { DERPMap, DERPNode, DERPRegion } from '../wire/tailcfg.js';
 
 export interface DevnetDERPOptions {
   /** Host name clients connect to; default "127.0.0.1". */

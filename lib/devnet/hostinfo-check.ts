@@ -3,7 +3,7 @@
  * RequestTags, NetInfo.PreferredDERP, Services). Other fields pass through
  * untouched: they are only relayed to peers.
  */
-import type { Hostinfo } from '../control/tailcfg.js';
+import type { Hostinfo } from '../wire/tailcfg.js';
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);

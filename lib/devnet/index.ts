@@ -15,8 +15,8 @@
  *   // point a node at net.controlURL with the key ...
  *   await net.close();
  */
-import { generatePrivateKey, nodePublicToText, parsePrivate, privateToText } from '../control/keys.js';
-import type { DERPMap, DNSRecord } from '../control/tailcfg.js';
+import { generatePrivateKey, nodePublicToText, parsePrivate, privateToText } from '../wire/keys.js';
+import type { DERPMap, DNSRecord } from '../wire/tailcfg.js';
 import { devnetDERPMap, validateDERPMap, type DevnetDERPOptions } from './derpmap.js';
 import type { NetmapConfig } from './netmap.js';
 import { fqdn } from './netmap.js';

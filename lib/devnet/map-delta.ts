@@ -6,7 +6,7 @@
  * vanished peers as PeersRemoved. Self node, filter, DNS, domain, DERP map and
  * user profiles are re-sent only when they change. Pure.
  */
-import type { MapResponse, Node, PeerChange } from '../control/tailcfg.js';
+import type { MapResponse, Node, PeerChange } from '../wire/tailcfg.js';
 import { fullMapResponse, type NetmapView } from './netmap.js';
 
 export interface SentState {

@@ -3,7 +3,7 @@
  * state: key formats, compression, endpoint lists. Unknown fields are
  * ignored (newer clients send more).
  */
-import type { Hostinfo, MapRequest } from '../control/tailcfg.js';
+import type { Hostinfo, MapRequest } from '../wire/tailcfg.js';
 import { checkHostinfo, normalizeHostinfo } from './hostinfo-check.js';
 
 export const MAX_ENDPOINTS = 64;

@@ -5,7 +5,7 @@
  * meanwhile are folded into the next delta, so a slow reader costs no memory.
  */
 import { encodeMapFrame } from '../control/framing.js';
-import type { MapResponse } from '../control/tailcfg.js';
+import type { MapResponse } from '../wire/tailcfg.js';
 import { diffView, initialMessage, type SentState } from './map-delta.js';
 import type { NetmapView } from './netmap.js';
 import type { DevnetState } from './state.js';

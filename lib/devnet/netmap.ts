@@ -3,10 +3,9 @@
  * peers, the packet filter, DNS config, DERP map and user profiles. Pure
  * functions of the state; map-session.ts turns successive views into deltas.
  */
-import type { CapMap, DERPMap, DNSConfig, DNSRecord, FilterRule, MapResponse, Node, UserProfile } from '../control/tailcfg.js';
-import { DERP_MAGIC_IP, ZERO_TIME } from '../control/tailcfg.js';
+import type { CapMap, DERPMap, DNSConfig, DNSRecord, FilterRule, MapResponse, Node, UserProfile } from '../wire/tailcfg.js';
+import { DERP_MAGIC_IP, ZERO_TIME } from '../wire/tailcfg.js';
 import { compileFilter, compileNodeCapMap, type PolicyNode } from './acl-compile.js';
-import type { IPAddr } from './ip.js';
 import { filterForNode, mutuallyVisible, parseAddrs } from './peer-visibility.js';
 import { TAGGED_DEVICES_LOGIN, type DevnetState } from './state.js';
 import type { DevnetNode } from './types.js';
@@ -116,7 +115,7 @@ interface SharedView {
   derpMap: DERPMap;
   filter: FilterRule[];
   wire: Map<number, Node>;
-  addrs: Map<number, IPAddr[]>;
+  addrs: Map<number, Uint8Array[]>;
 }
 
 const sharedViews = new WeakMap<DevnetState, SharedView>();
@@ -129,7 +128,7 @@ function sharedView(state: DevnetState, cfg: NetmapConfig, now: Date): SharedVie
   const tagged = state.allUsers().find((u) => u.loginName === TAGGED_DEVICES_LOGIN);
   const taggedUserId = tagged?.id ?? 0;
   const wire = new Map<number, Node>();
-  const addrs = new Map<number, IPAddr[]>();
+  const addrs = new Map<number, Uint8Array[]>();
   nodes.forEach((n, i) => {
     addrs.set(n.id, parseAddrs([n.ipv4, n.ipv6]));
     const capMap = compileNodeCapMap(state.policy, pnodes, pnodes[i]!);

@@ -7,9 +7,9 @@
  * device, a tagged device, or an address), the policy is compiled against
  * those nodes, and every assertion is checked against the resulting rules.
  */
-import type { FilterRule } from '../control/tailcfg.js';
+import type { FilterRule } from '../wire/tailcfg.js';
 import { compileFilter, type PolicyNode } from './acl-compile.js';
-import { formatIP, parseIP, parsePrefix } from './ip.js';
+import { ipToString, parseIP, parsePrefix } from '../wire/ip.js';
 import { parsePolicy, parsePorts, parseProto, PolicyError, splitHostPorts, type Policy, type PolicyTestSpec } from './policy.js';
 import { parseAddrs, specMatches } from './peer-visibility.js';
 
@@ -47,9 +47,9 @@ class Principals {
       node = { id, addresses: [this.synthetic()], user: principal, tags: [] };
     } else {
       const lit = this.policy.hosts?.[principal] ?? principal;
-      const ip = parseIP(lit) ?? parsePrefix(lit)?.addr;
+      const ip = parseIP(lit) ?? parsePrefix(lit, true)?.addr;
       if (!ip) return `cannot test with ${JSON.stringify(principal)} (want a user, group, tag, host or IP)`;
-      node = { id, addresses: [formatIP(ip)], user: '', tags: [] };
+      node = { id, addresses: [ipToString(ip)], user: '', tags: [] };
     }
     this.nodes.set(principal, node);
     return node;

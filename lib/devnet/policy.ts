@@ -8,8 +8,8 @@
  * reported when the policy is set, not when a node joins.
  */
 import { parseHuJSON, type HuJSONValue } from './hujson.js';
-import { isIPSpec } from './ip.js';
-import type { JSONValue } from '../control/tailcfg.js';
+import { isIPSpec } from '../wire/ip.js';
+import type { JSONValue } from '../wire/tailcfg.js';
 
 export interface PolicyACL {
   action: 'accept';

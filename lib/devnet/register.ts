@@ -4,7 +4,7 @@
  * RegisterRequest, decide the answer. The caller performs the Followup
  * long-poll when the outcome is "wait".
  */
-import type { Hostinfo, RegisterRequest, RegisterResponse } from '../control/tailcfg.js';
+import type { Hostinfo, RegisterRequest, RegisterResponse } from '../wire/tailcfg.js';
 import { userOwnsTag } from './acl-compile.js';
 import { checkHostinfo, normalizeHostinfo } from './hostinfo-check.js';
 import { TAGGED_DEVICES_LOGIN, type DevnetState } from './state.js';

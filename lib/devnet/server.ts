@@ -18,7 +18,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { acceptTs2021Upgrade, HANDSHAKE_HEADER, TS2021_PATH, UPGRADE_PROTOCOL } from '../control/upgrade-server.js';
-import { challengePublicToText, machinePublicToText, publicFromPrivate } from '../control/keys.js';
+import { challengePublicToText, machinePublicToText, publicFromPrivate } from '../wire/keys.js';
 import { errorMessage, INITIATION_LEN, initiationVersion } from '../control/noise.js';
 import type { NoiseStream } from '../control/noise-stream.js';
 import { approvalPage, approvedPage, notFoundPage, REGISTER_PATH_PREFIX, registrationIdFrom } from './approval-page.js';

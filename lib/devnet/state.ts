@@ -4,7 +4,7 @@
  * changes. Persistence (persist.ts) and the network (server.ts) sit outside.
  */
 import { randomBytes } from 'node:crypto';
-import type { Hostinfo } from '../control/tailcfg.js';
+import type { Hostinfo } from '../wire/tailcfg.js';
 import { allocateAddresses, TAILNET_IPV4_RANGE, TAILNET_IPV6_RANGE } from './addresses.js';
 import { userOwnsTag } from './acl-compile.js';
 import type { Policy } from './policy.js';

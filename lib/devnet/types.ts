@@ -3,7 +3,7 @@
  * keys and interactive registrations waiting for approval. Plain data (JSON
  * serializable), so the state can be persisted as is.
  */
-import type { Hostinfo } from '../control/tailcfg.js';
+import type { Hostinfo } from '../wire/tailcfg.js';
 
 export interface DevnetUser {
   id: number;

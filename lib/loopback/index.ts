@@ -7,7 +7,7 @@
 import * as crypto from 'node:crypto';
 import * as http from 'node:http';
 import * as net from 'node:net';
-import type { Server } from '../server.js';
+import type { LoopbackHost } from './host.js';
 import { serveLocalAPI } from './localapi.js';
 import { Reader, socks } from './socks5.js';
 
@@ -21,8 +21,6 @@ export interface LoopbackInfo {
   localAPICredential: string;
 }
 
-/** The parts of the Server the loopback listener uses. */
-export type LoopbackHost = Pick<Server, 'dial' | 'status' | 'whoIs'>;
 
 // Tailscale's proxymux gives a client 15 s to send its first byte; we apply it to the whole SOCKS
 // negotiation as well, so a silent client cannot hold a connection open before it is proxied.

@@ -2,8 +2,9 @@
 // guarded as Tailscale's LocalAPI handler is.
 import type * as http from 'node:http';
 import * as net from 'node:net';
+import { parseAddrPort } from '../wire/ip.js';
 import { safeEqual } from './credentials.js';
-import type { LoopbackHost } from './index.js';
+import type { LoopbackHost } from './host.js';
 
 // Go's strconv.ParseBool spellings of false (for ?peers=false).
 const FALSE = new Set(['0', 'f', 'F', 'false', 'FALSE', 'False']);
@@ -31,9 +32,9 @@ function basicPassword(header: string | undefined): string | null {
 function whoIsAddress(v: string): string | null {
   let ip = v;
   if (!net.isIP(v)) {
-    const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(v);
-    ip = m?.[1] ?? m?.[2] ?? '';
-    if (!m || !net.isIP(ip) || Number(m[3]) > 65535) return null;
+    const ap = parseAddrPort(v);
+    if (!ap) return null;
+    ip = ap.ip;
   }
   return /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(ip) ? ip.slice(7) : ip;
 }

@@ -1,8 +1,9 @@
 // The loopback listener's SOCKS5 proxy onto the tailnet (RFC 1928, username/password auth of RFC 1929,
 // CONNECT only).
 import * as net from 'node:net';
+import { joinHostPort } from '../wire/ip.js';
 import { safeEqual } from './credentials.js';
-import type { LoopbackHost } from './index.js';
+import type { LoopbackHost } from './host.js';
 
 // As Tailscale's socks5 server: a CONNECT gives up after 5 s.
 const DIAL_MS = 5_000;
@@ -170,8 +171,7 @@ export async function socks(
 
   let remote: net.Socket;
   try {
-    const hostPort = net.isIPv6(target) ? `[${target}]:${port}` : `${target}:${port}`;
-    remote = await host.dial('tcp', hostPort, { timeout: DIAL_MS, allowHalfOpen: true });
+    remote = await host.dial('tcp', joinHostPort(target, port), { timeout: DIAL_MS, allowHalfOpen: true });
   } catch (err) {
     if (!conn.destroyed) fail(failureReply(err));
     return;

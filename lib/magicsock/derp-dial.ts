@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import tls from 'node:tls';
-import type { EngineDERPNode, EngineDERPRegion } from '../control/engine-config.js';
+import type { EngineDERPNode, EngineDERPRegion } from '../wire/engine-config.js';
 
 export interface DERPTransport {
   socket: tls.TLSSocket;

@@ -7,8 +7,8 @@
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import type tls from 'node:tls';
-import { Backoff } from '../control/backoff.js';
-import type { EngineDERPRegion } from '../control/engine-config.js';
+import { Backoff } from '../util/backoff.js';
+import type { EngineDERPRegion } from '../wire/engine-config.js';
 import { dialDERPRegion } from './derp-dial.js';
 
 export interface DERPManagerOptions {

@@ -5,6 +5,7 @@
  */
 import { isIP } from 'node:net';
 import os from 'node:os';
+import { joinHostPort, parseAddrPort } from '../wire/ip.js';
 
 export interface LocalEndpoint {
   addr: string;
@@ -26,10 +27,6 @@ function isTailscaleIP(ip: string): boolean {
     return a === 100 && (b! & 0xc0) === 64;
   }
   return /^fd7a:115c:a1e0:/i.test(ip);
-}
-
-export function joinHostPort(ip: string, port: number): string {
-  return isIP(ip) === 6 ? `[${ip}]:${port}` : `${ip}:${port}`;
 }
 
 /**
@@ -90,11 +87,10 @@ function expand6(ip: string): number[] {
 
 /** "ip:port" / "[ip]:port" → canonical text, or null when malformed. IPv4-mapped IPv6 becomes IPv4. */
 export function normalizeHostPort(s: string): string | null {
-  const m = /^\[([^\]]+)\]:(\d+)$/.exec(s) ?? /^([^:[\]]+):(\d+)$/.exec(s);
-  if (!m) return null;
-  let ip = m[1]!.replace(/%.*$/, '');
-  const port = Number(m[2]);
-  if (!isIP(ip) || port < 1 || port > 65535) return null;
+  const ap = parseAddrPort(s);
+  if (!ap || ap.port < 1) return null;
+  let ip = ap.ip.replace(/%.*$/, '');
+  const port = ap.port;
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
   if (mapped) ip = mapped[1]!;
   return joinHostPort(isIP(ip) === 6 ? ip.toLowerCase() : ip, port);

@@ -2,7 +2,7 @@
 // region's relay, as Tailscale's netcheck measures with /derp/latency-check. The TLS connection is made the way
 // the relay connection itself is (certificate pins, InsecureForTests), so a region we can measure is one we
 // can use.
-import type { EngineDERPRegion } from '../control/engine-config.js';
+import type { EngineDERPRegion } from '../wire/engine-config.js';
 import { dialDERPRegion } from './derp-dial.js';
 
 /** Milliseconds from sending `HEAD /derp/latency-check` to the first byte of the answer. */

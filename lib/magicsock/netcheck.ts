@@ -9,8 +9,9 @@
  * deviations. Endpoint lists are in endpoints.ts.
  */
 import { lookup } from 'node:dns/promises';
-import type { EngineDERPNode, EngineDERPRegion } from '../control/engine-config.js';
-import { joinHostPort, normalizeHostPort } from './endpoints.js';
+import type { EngineDERPNode, EngineDERPRegion } from '../wire/engine-config.js';
+import { joinHostPort } from '../wire/ip.js';
+import { normalizeHostPort } from './endpoints.js';
 import { httpsLatency } from './https-latency.js';
 
 export { localEndpoints, mergeEndpoints, type Endpoint, type LocalEndpoint } from './endpoints.js';

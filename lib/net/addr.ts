@@ -1,6 +1,7 @@
 // Parsing of the network/address pairs that dial and listen take, in Go's style ("tcp", "100.64.0.1:80").
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import { splitHostPort as splitHostPortText } from '../wire/ip.js';
 
 export type TcpNetwork = 'tcp' | 'tcp4' | 'tcp6';
 export type UdpNetwork = 'udp' | 'udp4' | 'udp6';
@@ -11,23 +12,12 @@ export interface HostPort {
   port: number;
 }
 
-/** Splits "host:port", "[v6]:port" or ":port". Throws TypeError/RangeError on malformed input. */
+/**
+ * Splits "host:port", "[v6]:port" or ":port" (the syntax is wire/ip.ts's) and resolves the port: a number or a
+ * service name. Throws TypeError/RangeError on malformed input.
+ */
 export function splitHostPort(address: string): HostPort {
-  if (typeof address !== 'string') throw new TypeError(`address must be a string like "100.64.0.1:80", got ${typeof address}`);
-  let host: string;
-  let portText: string;
-  if (address.startsWith('[')) {
-    const end = address.indexOf(']');
-    if (end < 0 || address[end + 1] !== ':') throw new TypeError(`malformed address "${address}": expected "[v6]:port"`);
-    host = address.slice(1, end);
-    portText = address.slice(end + 2);
-  } else {
-    const i = address.lastIndexOf(':');
-    if (i < 0) throw new TypeError(`malformed address "${address}": missing ":port"`);
-    host = address.slice(0, i);
-    portText = address.slice(i + 1);
-    if (host.includes(':')) throw new TypeError(`malformed address "${address}": IPv6 hosts need brackets, "[${host}]:${portText}"`);
-  }
+  const { host, port: portText } = splitHostPortText(address);
   const port = /^\d{1,5}$/.test(portText) ? Number(portText) : lookupPort(portText);
   if (port === undefined) throw new TypeError(`malformed port in "${address}": not a number or a known service name`);
   if (port > 65535) throw new RangeError(`port ${port} out of range 0..65535 in "${address}"`);

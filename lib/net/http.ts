@@ -4,7 +4,9 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { Agent as UndiciAgent, fetch as undiciFetch, type Dispatcher } from 'undici';
+import type * as Undici from 'undici';
+import type { Agent as UndiciAgent, Dispatcher } from 'undici';
+import { joinHostPort } from '../wire/ip.js';
 import type { TailnetSocket } from './socket.js';
 
 /** What the helpers need from a node: a synchronous connect, as http.Agent's createConnection expects. */
@@ -12,13 +14,12 @@ export interface Connector {
   connect(network: 'tcp', address: string): TailnetSocket;
 }
 
-const hostPort = (host: string, port: number): string => `${net.isIPv6(host) ? `[${host}]` : host}:${port}`;
 
 /** An http.Agent whose connections go over the tailnet (keep-alive on by default). */
 export function httpAgent(node: Connector, options: http.AgentOptions = {}): http.Agent {
   const agent = new http.Agent({ keepAlive: true, ...options });
   agent.createConnection = ((o: { host?: string; port?: number }) =>
-    node.connect('tcp', hostPort(o.host ?? 'localhost', Number(o.port ?? 80)))) as typeof agent.createConnection;
+    node.connect('tcp', joinHostPort(o.host ?? 'localhost', Number(o.port ?? 80)))) as typeof agent.createConnection;
   return agent;
 }
 
@@ -26,21 +27,28 @@ export function httpAgent(node: Connector, options: http.AgentOptions = {}): htt
 export function httpsAgent(node: Connector, options: https.AgentOptions = {}): https.Agent {
   const agent = new https.Agent({ keepAlive: true, ...options });
   agent.createConnection = ((o: tls.ConnectionOptions & { host?: string; port?: number }) => {
-    const socket = node.connect('tcp', hostPort(o.host ?? 'localhost', Number(o.port ?? 443)));
+    const socket = node.connect('tcp', joinHostPort(o.host ?? 'localhost', Number(o.port ?? 443)));
     return tls.connect({ ...o, socket, servername: o.servername ?? (net.isIP(o.host ?? '') ? undefined : o.host) });
   }) as typeof agent.createConnection;
   return agent;
 }
 
+// undici added about 7 MiB of RSS and 95 modules to require('tsnet'), so the package loads it on the first dispatcher()
+// or fetch(), not with require('tsnet') (docs/performance.md, "What require('tsnet') costs").
+let undici: typeof Undici | undefined;
+// The package's own file, not the bare 'undici': Bun answers that name with its built-in fetch, which
+// ignores a dispatcher's connector and would resolve tailnet names with the system's DNS.
+const loadUndici = (): typeof Undici => (undici ??= require('undici/index.js') as typeof Undici);
+
 /** An undici dispatcher (for undici.request, undici.fetch, or Node's fetch `dispatcher` option). */
 export function dispatcher(node: Connector, options: UndiciAgent.Options = {}): Dispatcher {
-  return new UndiciAgent({
+  return new (loadUndici().Agent)({
     ...options,
     connect: (opts, cb) => {
       const port = Number(opts.port || (opts.protocol === 'https:' ? 443 : 80));
       let socket: net.Socket;
       try {
-        socket = node.connect('tcp', hostPort(opts.hostname, port));
+        socket = node.connect('tcp', joinHostPort(opts.hostname, port));
       } catch (err) {
         cb(err as Error, null);
         return;
@@ -70,6 +78,6 @@ export function dispatcher(node: Connector, options: UndiciAgent.Options = {}): 
 }
 
 /** fetch() over the tailnet: the WHATWG fetch of undici with this node's dispatcher. */
-export function tailnetFetch(d: Dispatcher): (input: string | URL, init?: Parameters<typeof undiciFetch>[1]) => ReturnType<typeof undiciFetch> {
-  return (input, init = {}) => undiciFetch(input, { ...init, dispatcher: d });
+export function tailnetFetch(d: Dispatcher): (input: string | URL, init?: Parameters<typeof Undici.fetch>[1]) => ReturnType<typeof Undici.fetch> {
+  return (input, init = {}) => loadUndici().fetch(input, { ...init, dispatcher: d });
 }

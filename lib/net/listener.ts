@@ -23,7 +23,7 @@ export interface ListenerInit {
 interface ServerInternals {
   _handle: { close(): void; getsockname(out: Record<string, unknown>): number; ref(): void; unref(): void } | null;
   _connections: number;
-  _emitCloseIfDrained(): void;
+  _emitCloseIfDrained?(): void;
 }
 
 export class TailnetListener extends EventEmitter implements EventSink, AsyncIterable<TailnetSocket> {
@@ -75,7 +75,7 @@ export class TailnetListener extends EventEmitter implements EventSink, AsyncIte
       s._connections++;
       socket.on('close', () => {
         s._connections--;
-        s._emitCloseIfDrained();
+        s._emitCloseIfDrained?.(); // Node's; Bun's net.Server has none
       });
       server.emit('connection', socket);
     });

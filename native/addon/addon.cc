@@ -1,6 +1,7 @@
 // The addon's exports: Context (one per Node environment), whose createDevice() makes Devices, and two
 // process-wide queries. The glue lives beside this file (addon.h lists it); no protocol logic lives here.
 #include "addon.h"
+#include "crypto.h"
 
 extern "C" {
 #include "crypto/crypto.h"
@@ -16,6 +17,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   }
   exports.Set("abi", Napi::Number::New(env, tsnet::kNativeAbi));
   exports.Set("Context", tsnet::Context::Define(env));
+  tsnet::ExportCrypto(env, exports);
   // Devices are made by Context#createDevice only; the constructor is kept for it and for instanceof.
   env.SetInstanceData(new Napi::FunctionReference(Napi::Persistent(tsnet::DefineDevice(env))));
   exports.Set("engineMode", Napi::Function::New(env, [](const Napi::CallbackInfo& info) { return tsnet::EngineMode(info.Env()); }));

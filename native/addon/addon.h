@@ -25,10 +25,10 @@ namespace tsnet {
 
 // The interface version between lib/native.ts and this addon; both sides must agree (a stale prebuild next
 // to newer JavaScript is refused with a clear error instead of misbehaving).
-constexpr uint32_t kNativeAbi = 11;
+constexpr uint32_t kNativeAbi = 12;
 
 // ---- engine.cc: the one engine of the process, refcounted by the Contexts ----
-ts_engine* AcquireEngine(uv_loop_t* loop);
+ts_engine* AcquireEngine(Napi::Env env);
 void ReleaseEngine();
 Napi::Value EngineMode(Napi::Env env);  // "inline", "thread" or null
 
@@ -87,7 +87,10 @@ class Context : public Napi::ObjectWrap<Context> {
  public:
   static Napi::Function Define(Napi::Env env);
   explicit Context(const Napi::CallbackInfo& info);
-  ~Context() override { Shutdown(); }
+  // A finalizer may run while Node tears the environment down and holds the threadsafe function's lock
+  // (Node 24 does so from the function's own close callback): releasing it then deadlocks the exit. Node
+  // finalizes the function itself at teardown (FinalizeChannel), so the destructor leaves it alone.
+  ~Context() override { Shutdown(false); }
 
   ts_engine* engine() const { return engine_; }
   ts_evq* evq() const;
@@ -95,8 +98,9 @@ class Context : public Napi::ObjectWrap<Context> {
   // Throws ERR_TSNET_CLOSED if closed.
   bool CheckOpen(Napi::Env env) const;
   void Forget(Device* d) { devices_.erase(d); }
-  // Frees every device, stops the event channel and releases the engine. Idempotent.
-  void Shutdown();
+  // Frees every device, stops the event channel (release_channel: releases its threadsafe function) and
+  // releases the engine. Idempotent.
+  void Shutdown(bool release_channel);
 
  private:
   Napi::Value CreateDevice(const Napi::CallbackInfo& info);

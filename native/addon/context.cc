@@ -115,7 +115,7 @@ void CallJs(Napi::Env env, Napi::Function cb, Channel* ch, void*) {
 void FinalizeChannel(Napi::Env, void*, Channel* ch) {
   Context* owner = ch->owner;
   ch->owner = nullptr;
-  if (owner) owner->Shutdown();
+  if (owner) owner->Shutdown(false);
   ts_evq_destroy(&ch->evq);
   delete ch;
 }
@@ -139,9 +139,7 @@ Context::Context(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Context>(inf
     e.ThrowAsJavaScriptException();
     return;
   }
-  uv_loop_t* loop = nullptr;
-  napi_get_uv_event_loop(env, &loop);
-  engine_ = AcquireEngine(loop);
+  engine_ = AcquireEngine(env);
   if (!engine_) {
     Napi::Error::New(env, "tsnet: could not start the engine").ThrowAsJavaScriptException();
     return;
@@ -189,11 +187,11 @@ Napi::Value Context::Unref(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Context::Close(const Napi::CallbackInfo& info) {
-  Shutdown();
+  Shutdown(true);
   return info.Env().Undefined();
 }
 
-void Context::Shutdown() {
+void Context::Shutdown(bool release_channel) {
   if (!open_) return;
   open_ = false;
   auto devices = devices_;
@@ -203,7 +201,7 @@ void Context::Shutdown() {
   channel_ = nullptr;
   if (ch->owner) {
     ch->owner = nullptr;
-    ch->tsfn.Release();  // the channel is freed by FinalizeChannel once no call is pending
+    if (release_channel) ch->tsfn.Release();  // the channel is freed by FinalizeChannel once no call is pending
   }
   ReleaseEngine();
 }

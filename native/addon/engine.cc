@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "addon.h"
+#include "host_loop.h"
 
 extern "C" {
 #include "stack/stack.h"
@@ -21,6 +22,7 @@ namespace {
 // its own thread. docs/performance.md has the measurements.
 struct InlineDriver {
   ts_engine* engine;
+  const HostUv* uv;  // the host's libuv functions (native/addon/host_loop.h): these handles live on its loop
   uv_poll_t poll;
   uv_timer_t timer;
   int open_handles = 2;
@@ -43,25 +45,26 @@ void StopStack(ts_engine*, void* arg) { ts_stack_stop(static_cast<ts_stack*>(arg
 
 void DriveInline(InlineDriver* d) {
   int t = ts_engine_run_inline(d->engine);
-  if (t < 0) uv_timer_stop(&d->timer);
-  else uv_timer_start(&d->timer, [](uv_timer_t* h) { DriveInline(static_cast<InlineDriver*>(h->data)); },
-                      static_cast<uint64_t>(t), 0);
+  if (t < 0) d->uv->timer_stop(&d->timer);
+  else d->uv->timer_start(&d->timer, [](uv_timer_t* h) { DriveInline(static_cast<InlineDriver*>(h->data)); },
+                          static_cast<uint64_t>(t), 0);
 }
 
-InlineDriver* StartDriver(ts_engine* e, uv_loop_t* loop) {
+InlineDriver* StartDriver(ts_engine* e, const HostUv* uv, uv_loop_t* loop) {
   auto* d = new InlineDriver();
   d->engine = e;
-  if (uv_poll_init(loop, &d->poll, ts_engine_backend_fd(e)) != 0) {
+  d->uv = uv;
+  if (uv->poll_init(loop, &d->poll, ts_engine_backend_fd(e)) != 0) {
     delete d;
     return nullptr;
   }
-  uv_timer_init(loop, &d->timer);
+  uv->timer_init(loop, &d->timer);
   d->poll.data = d;
   d->timer.data = d;
   // The driver never keeps Node alive by itself: sockets and the event channel hold their own refs.
-  uv_unref(reinterpret_cast<uv_handle_t*>(&d->poll));
-  uv_unref(reinterpret_cast<uv_handle_t*>(&d->timer));
-  uv_poll_start(&d->poll, UV_READABLE, [](uv_poll_t* h, int, int) { DriveInline(static_cast<InlineDriver*>(h->data)); });
+  uv->unref(reinterpret_cast<uv_handle_t*>(&d->poll));
+  uv->unref(reinterpret_cast<uv_handle_t*>(&d->timer));
+  uv->poll_start(&d->poll, UV_READABLE, [](uv_poll_t* h, int, int) { DriveInline(static_cast<InlineDriver*>(h->data)); });
   DriveInline(d);
   return d;
 }
@@ -71,33 +74,36 @@ void StopDriver(InlineDriver* d) {
     auto* d = static_cast<InlineDriver*>(h->data);
     if (--d->open_handles == 0) delete d;
   };
-  uv_close(reinterpret_cast<uv_handle_t*>(&d->poll), done);
-  uv_close(reinterpret_cast<uv_handle_t*>(&d->timer), done);
+  d->uv->close(reinterpret_cast<uv_handle_t*>(&d->poll), done);
+  d->uv->close(reinterpret_cast<uv_handle_t*>(&d->timer), done);
 }
 
-bool WantInline(uv_loop_t* loop) {
+// Inline needs the host's libuv and the main thread's loop (it outlives every worker that might share the
+// engine); TSNET_ENGINE=thread, a worker, Bun or Deno get the engine thread.
+const HostUv* WantInline(Napi::Env env, uv_loop_t** loop) {
   const char* m = getenv("TSNET_ENGINE");
-  // Only the main thread's loop drives: it outlives every worker that might share the engine. An engine
-  // first wanted by a worker gets its own thread.
-  return !(m && strcmp(m, "thread") == 0) && loop == uv_default_loop();
+  if (m && strcmp(m, "thread") == 0) return nullptr;
+  return tsnet::HostLoop(env, loop);
 }
 
 }  // namespace
 
-ts_engine* AcquireEngine(uv_loop_t* loop) {
+ts_engine* AcquireEngine(Napi::Env env) {
   Shared& s = shared();
   std::lock_guard<std::mutex> lock(s.mu);
   if (s.refs == 0) {
     s.engine = ts_engine_new(nullptr);
     if (!s.engine) return nullptr;
-    bool inl = WantInline(loop);
+    uv_loop_t* loop = nullptr;
+    const HostUv* host = WantInline(env, &loop);
+    bool inl = host != nullptr;
     if ((inl ? ts_engine_start_inline(s.engine) : ts_engine_start(s.engine)) != 0) {
       ts_engine_free(s.engine);
       s.engine = nullptr;
       return nullptr;
     }
     ts_engine_call_sync(s.engine, StartStack, &s.stack);
-    if (inl && !(s.driver = StartDriver(s.engine, loop))) {
+    if (inl && !(s.driver = StartDriver(s.engine, host, loop))) {
       ts_engine_call_sync(s.engine, StopStack, s.stack);
       ts_engine_free(s.engine);
       s.engine = nullptr;

@@ -10,7 +10,7 @@
  * (test/devnet-derp-nacl.test.ts). X25519 comes from node:crypto.
  */
 import { timingSafeEqual } from 'node:crypto';
-import { x25519 } from '../../control/keys.js';
+import { x25519 } from '../../wire/keys.js';
 
 export const BOX_NONCE_LEN = 24;
 export const BOX_OVERHEAD = 16;

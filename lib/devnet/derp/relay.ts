@@ -12,7 +12,7 @@
  * control frames, the PeerGone bookkeeping, and idle/login time.
  */
 import { randomBytes } from 'node:crypto';
-import { nodePublicToText, publicFromPrivate } from '../../control/keys.js';
+import { nodePublicToText, publicFromPrivate } from '../../wire/keys.js';
 import {
   DerpFrameError,
   FrameReader,

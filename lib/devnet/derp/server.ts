@@ -12,7 +12,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
-import { generatePrivateKey, nodePublicToText } from '../../control/keys.js';
+import { generatePrivateKey, nodePublicToText } from '../../wire/keys.js';
 import { PROTOCOL_VERSION, type ClientInfo } from './frames.js';
 import { generateDerpMetaCert, generateSelfSignedCert } from './cert.js';
 import { DerpRelay, type DerpRelayStats, type RelayConn } from './relay.js';

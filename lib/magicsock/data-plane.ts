@@ -3,18 +3,18 @@
 // what needs Node: TLS connections to the relays (DERPManager), STUN rounds and the home region (Netcheck),
 // and the endpoints and NetInfo reported to control.
 import * as net from 'node:net';
-import type { EngineConfig } from './control/engine-config.js';
-import type { CompiledFilter } from './control/filter.js';
-import { parseIP, parsePrefix, type IPPrefix } from './control/ip.js';
-import type { NetworkMap } from './control/netmap.js';
-import type { NetInfo } from './control/tailcfg.js';
-import type { Endpoint } from './magicsock/endpoints.js';
-import { localEndpoints, mergeEndpoints } from './magicsock/endpoints.js';
-import { DERPManager } from './magicsock/derp-manager.js';
-import { Netcheck, type NetcheckReport } from './magicsock/netcheck.js';
-import type { NativeMagicsockStats } from './native.js';
-import type { DeviceFilterRule, DevicePeer, DevicePrefix, LinkEvent } from './net/device.js';
-import { Netstack } from './net/netstack.js';
+import type { EngineConfig } from '../wire/engine-config.js';
+import type { CompiledFilter } from '../wire/filter.js';
+import { parseAddrPort, parseIP, parsePrefix, type IPPrefix } from '../wire/ip.js';
+import type { NetworkMap } from '../wire/netmap.js';
+import type { NetInfo } from '../wire/tailcfg.js';
+import type { Endpoint } from './endpoints.js';
+import { localEndpoints, mergeEndpoints } from './endpoints.js';
+import { DERPManager } from './derp-manager.js';
+import { Netcheck, type NetcheckReport } from './netcheck.js';
+import type { NativeMagicsockStats } from '../native.js';
+import type { DeviceFilterRule, DevicePeer, DevicePrefix, LinkEvent } from '../net/device.js';
+import { Netstack } from '../net/netstack.js';
 
 export interface DataPlaneOptions {
   nodePrivate: Uint8Array;
@@ -192,9 +192,8 @@ export class DataPlane {
 }
 
 function validEndpoint(e: string): boolean {
-  const i = e.lastIndexOf(':');
-  const port = Number(e.slice(i + 1));
-  return i > 0 && net.isIP(e.slice(0, i).replace(/^\[|\]$/g, '')) !== 0 && port > 0 && port < 65536;
+  const ap = parseAddrPort(e);
+  return ap !== null && ap.port > 0;
 }
 
 /** Node capability → the addresses of the nodes (peers and self) that hold it, from the netmap's CapMaps. */

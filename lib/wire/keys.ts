@@ -4,7 +4,8 @@
  *
  * Keys are plain 32-byte Buffers; the functions below name the role.
  */
-import { createPrivateKey, createPublicKey, diffieHellman, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { loadNative } from '../native.js';
 import { ControlError } from './errors.js';
 
 export const KEY_LEN = 32;
@@ -27,10 +28,6 @@ export interface KeyPair {
   readonly publicKey: Buffer;
 }
 
-// DER wrappers for raw X25519 keys (RFC 8410).
-const PKCS8_X25519_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
-const SPKI_X25519_PREFIX = Buffer.from('302a300506032b656e032100', 'hex');
-
 function checkLen(b: Uint8Array, what: string): void {
   if (!(b instanceof Uint8Array) || b.length !== KEY_LEN) {
     throw new ControlError('ERR_KEY_INVALID', `${what} must be ${KEY_LEN} bytes`);
@@ -51,25 +48,10 @@ export function generatePrivateKey(random?: Uint8Array): Buffer {
   return clampPrivateKey(random ?? randomBytes(KEY_LEN));
 }
 
-export function privateKeyObject(priv: Uint8Array): KeyObject {
-  checkLen(priv, 'private key');
-  const der = Buffer.concat([PKCS8_X25519_PREFIX, priv]);
-  try {
-    return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
-  } finally {
-    der.fill(0); // OpenSSL holds its own copy; this one would linger until collected
-  }
-}
-
-export function publicKeyObject(pub: Uint8Array): KeyObject {
-  checkLen(pub, 'public key');
-  return createPublicKey({ key: Buffer.concat([SPKI_X25519_PREFIX, pub]), format: 'der', type: 'spki' });
-}
-
-/** The X25519 public key of a private key. */
+/** The X25519 public key of a private key (from the addon's libsodium; docs/dependencies.md, "Noise crypto"). */
 export function publicFromPrivate(priv: Uint8Array): Buffer {
-  const der = createPublicKey(privateKeyObject(priv)).export({ format: 'der', type: 'spki' });
-  return Buffer.from(der.subarray(der.length - KEY_LEN));
+  checkLen(priv, 'private key');
+  return loadNative().crypto.x25519Public(priv);
 }
 
 export function keyPairFromPrivate(priv: Uint8Array): KeyPair {
@@ -83,13 +65,10 @@ export function generateKeyPair(random?: Uint8Array): KeyPair {
 
 /** X25519(priv, pub). Throws ERR_KEY_INVALID for a low-order public key (all-zero result). */
 export function x25519(priv: Uint8Array, pub: Uint8Array): Buffer {
-  let out: Buffer;
-  try {
-    out = diffieHellman({ privateKey: privateKeyObject(priv), publicKey: publicKeyObject(pub) });
-  } catch (cause) {
-    throw new ControlError('ERR_KEY_INVALID', 'X25519 failed (low-order or invalid public key)', { cause });
-  }
-  if (isZeroKey(out)) throw new ControlError('ERR_KEY_INVALID', 'X25519 produced an all-zero shared secret');
+  checkLen(priv, 'private key');
+  checkLen(pub, 'public key');
+  const out = loadNative().crypto.x25519(priv, pub);
+  if (!out) throw new ControlError('ERR_KEY_INVALID', 'X25519 produced an all-zero shared secret (low-order public key)');
   return out;
 }
 

@@ -20,6 +20,7 @@ import type {
   UserProfile,
 } from './tailcfg.js';
 import { DERP_MAGIC_IP } from './tailcfg.js';
+import { parseAddrPort } from './ip.js';
 
 export interface NetworkMap {
   /** Self node (normalized: HomeDERP from legacy DERP, AllowedIPs defaulted, Capabilities folded into CapMap). */
@@ -58,11 +59,8 @@ export interface ApplyResult {
 }
 
 function parseLegacyDERP(s: string): number {
-  const i = s.lastIndexOf(':');
-  if (i < 0 || s.slice(0, i) !== DERP_MAGIC_IP) return 0;
-  const port = s.slice(i + 1);
-  if (!/^\d+$/.test(port)) return 0;
-  return Number(port);
+  const ap = parseAddrPort(s);
+  return ap && ap.ip === DERP_MAGIC_IP ? ap.port : 0;
 }
 
 /** Fills modern fields from deprecated ones (a copy; input untouched). */

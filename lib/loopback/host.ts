@@ -1,0 +1,26 @@
+// What the loopback listener needs from the node that owns it. Defined here, below server.ts, so loopback/
+// does not import the Server (lib/ layering, test/layers.test.ts); a Server satisfies it structurally.
+import type { TailnetSocket } from '../net/socket.js';
+import type { DialOptions } from '../net/netstack.js';
+import type { CapMap, Node, UserProfile } from '../wire/tailcfg.js';
+
+/** The status fields the LocalAPI reads; the whole object is served as JSON. */
+export interface LoopbackStatus {
+  backendState: string;
+  tailscaleIPs: string[];
+  self: Node;
+  peers: ReadonlyArray<{ publicKey: string; tailscaleIPs: string[] }>;
+}
+
+export interface LoopbackWhoIs {
+  node: Node;
+  userProfile: UserProfile | null;
+  capMap: CapMap;
+}
+
+/** The parts of the Server the loopback listener uses: TCP dials for SOCKS5, status and whoIs for the LocalAPI. */
+export interface LoopbackHost {
+  dial(network: 'tcp', address: string, options?: DialOptions): Promise<TailnetSocket>;
+  status(): LoopbackStatus | null;
+  whoIs(address: string): LoopbackWhoIs | null;
+}
