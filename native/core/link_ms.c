@@ -209,7 +209,7 @@ int ts_link_wg_derp_attach(ts_link_wg *l, uint32_t region, const char *host, con
 }
 
 /* ---- STUN and disco on the UDP socket ---- */
-int ts_link_wg_stun_probe(ts_link_wg *l, uint32_t region, const ts_udp_addr *dst) {
+int ts_link_wg_stun_probe(ts_link_wg *l, uint32_t region, const ts_addr *dst) {
   if (!l->ms) return UV_EINVAL;
   struct stun_probe *p = &l->stun[l->stun_next++ % (sizeof l->stun / sizeof l->stun[0])];
   ts_random(p->txid, sizeof p->txid);
@@ -223,7 +223,7 @@ int ts_link_wg_stun_probe(ts_link_wg *l, uint32_t region, const ts_udp_addr *dst
 
 static void stun_input(ts_link_wg *l, uint64_t now, const ts_udp_dgram *d) {
   uint8_t txid[12];
-  ts_udp_addr mapped;
+  ts_addr mapped;
   if (ts_stun_parse_response(d->data, d->len, txid, &mapped) != 0) {
     l->stun_stray++;
     return;
@@ -297,7 +297,7 @@ int ts_link_wg_magicsock(ts_link_wg *l, const uint8_t disco_priv[32], const ts_l
 }
 
 int ts_link_wg_ms_peer_set(ts_link_wg *l, const uint8_t node_key[32], const uint8_t *disco_key, uint32_t home,
-                           const ts_udp_addr *eps, size_t n) {
+                           const ts_addr *eps, size_t n) {
   if (!l->ms) return UV_EINVAL;
   ts_wg_peer *p = ts_wg_peer_find(l->wg, node_key);
   if (!p) {
@@ -315,7 +315,7 @@ int ts_link_wg_ms_peer_set(ts_link_wg *l, const uint8_t node_key[32], const uint
   return 0;
 }
 
-int ts_link_wg_ms_set_self(ts_link_wg *l, const ts_udp_addr *eps, size_t n, uint32_t home) {
+int ts_link_wg_ms_set_self(ts_link_wg *l, const ts_addr *eps, size_t n, uint32_t home) {
   if (!l->ms) return UV_EINVAL;
   ts_ms_set_endpoints(l->ms, eps, n);
   ts_ms_set_home_region(l->ms, home);

@@ -18,7 +18,7 @@ uint64_t ts_link_wg_wall_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-void ts_link_wg_endpoint(ts_wg_endpoint *ep, const ts_udp_addr *a) {
+void ts_link_wg_endpoint(ts_wg_endpoint *ep, const ts_addr *a) {
   memset(ep, 0, sizeof *ep);
   ep->data[0] = a->family;
   memcpy(ep->data + 1, a->ip, 16);
@@ -29,11 +29,11 @@ void ts_link_wg_endpoint(ts_wg_endpoint *ep, const ts_udp_addr *a) {
   ep->host_len = 17;
 }
 
-int ts_link_wg_udp_addr(ts_udp_addr *a, const ts_wg_endpoint *ep) {
+int ts_link_wg_udp_addr(ts_addr *a, const ts_wg_endpoint *ep) {
   if (ep->len != 23) return -1;
   uint32_t scope;
   memcpy(&scope, ep->data + 19, 4);
-  ts_udp_addr_set(a, ep->data[0], ep->data + 1, (uint16_t)(ep->data[17] << 8 | ep->data[18]));
+  ts_addr_set(a, ep->data[0], ep->data + 1, (uint16_t)(ep->data[17] << 8 | ep->data[18]));
   a->scope_id = scope;
   return a->family ? 0 : -1;
 }
@@ -62,7 +62,7 @@ void ts_link_wg_want_flush(ts_link_wg *l) {
 }
 #define want_flush ts_link_wg_want_flush
 
-void ts_link_wg_queue_datagram(ts_link_wg *l, const ts_udp_addr *dst, const uint8_t *buf, size_t len) {
+void ts_link_wg_queue_datagram(ts_link_wg *l, const ts_addr *dst, const uint8_t *buf, size_t len) {
   uint8_t *slot = ts_udp_tx_reserve(&l->tx, dst, len);
   if (!slot) { /* batch full: send what is queued and retry once */
     ts_udp_tx_flush(&l->udp, &l->tx);
@@ -76,7 +76,7 @@ void ts_link_wg_queue_datagram(ts_link_wg *l, const ts_udp_addr *dst, const uint
 /* Sends to a WireGuard endpoint: a UDP address, or (Tailscale mode) a relay path. No endpoint yet: the
  * peer has to reach us first. */
 static void send_ep(ts_link_wg *l, const ts_wg_endpoint *ep, const uint8_t *buf, size_t len) {
-  ts_udp_addr dst;
+  ts_addr dst;
   uint32_t region;
   const uint8_t *key;
   if (!ep) return;
@@ -190,7 +190,7 @@ static void netif_out(void *ctx, struct pbuf *p) {
   if (l->closing) return;
   size_t len = p->tot_len;
   size_t need = ts_wg_data_len(l->wg, len);
-  static const ts_udp_addr placeholder = {.family = TS_UDP_V4};
+  static const ts_addr placeholder = {.family = TS_ADDR_V4};
   uint8_t *slot = ts_udp_tx_reserve(&l->tx, &placeholder, need);
   if (!slot) {
     ts_udp_tx_flush(&l->udp, &l->tx);
@@ -213,8 +213,8 @@ static void netif_out(void *ctx, struct pbuf *p) {
   ts_wg_tx_kind kind = ts_wg_send(l->wg, now, ts_link_wg_wall_ns(), slot + 16, len, slot, need, &res);
   /* Where it goes: magicsock's paths in Tailscale mode (routing may send disco pings, which wait in the side
    * list while the slot is open), else the peer's WireGuard endpoint. */
-  ts_udp_addr dst;
-  const ts_udp_addr *udp = NULL;
+  ts_addr dst;
+  const ts_addr *udp = NULL;
   uint32_t relay = 0;
   ts_ms_peer *mp = kind == TS_WG_TX_READY && l->ms && res.peer ? ts_wg_peer_user(res.peer) : NULL;
   ts_ms_path paths[2];
@@ -446,7 +446,7 @@ int ts_link_wg_rebind(ts_link_wg *l, const char *bind_addr, uint16_t port) {
 }
 ts_wg_device *ts_link_wg_device(ts_link_wg *l) { return l->wg; }
 
-int ts_link_wg_peer_set(ts_link_wg *l, const uint8_t pub[32], const uint8_t *psk, const ts_udp_addr *endpoint,
+int ts_link_wg_peer_set(ts_link_wg *l, const uint8_t pub[32], const uint8_t *psk, const ts_addr *endpoint,
                         uint16_t keepalive_s) {
   ts_wg_endpoint ep;
   if (endpoint) ts_link_wg_endpoint(&ep, endpoint);

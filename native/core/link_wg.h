@@ -30,7 +30,7 @@ int ts_link_wg_rebind(ts_link_wg *l, const char *bind_addr, uint16_t port);
 ts_wg_device *ts_link_wg_device(ts_link_wg *l);
 
 /* Peers. endpoint may be NULL (the peer must reach us first). Returns 0 or a negative code. */
-int ts_link_wg_peer_set(ts_link_wg *l, const uint8_t pub[32], const uint8_t *psk, const ts_udp_addr *endpoint,
+int ts_link_wg_peer_set(ts_link_wg *l, const uint8_t pub[32], const uint8_t *psk, const ts_addr *endpoint,
                         uint16_t keepalive_s);
 int ts_link_wg_peer_allow(ts_link_wg *l, const uint8_t pub[32], int family, const uint8_t *addr, unsigned cidr);
 /* An IP prefix for ts_link_wg_peer_set_allowed. */
@@ -66,7 +66,7 @@ typedef struct ts_link_wg_events {
   /* A relay connection logged in (connected 1) or ended (0, err: why; 0 clean). */
   void (*derp_state)(void *ctx, uint32_t region, int connected, int err);
   /* A STUN answer to ts_link_wg_stun_probe: our address as the server saw it, and the round trip. */
-  void (*stun)(void *ctx, uint32_t region, uint64_t rtt_ns, const ts_udp_addr *mapped);
+  void (*stun)(void *ctx, uint32_t region, uint64_t rtt_ns, const ts_addr *mapped);
 } ts_link_wg_events;
 
 /* Switches the link to Tailscale mode: peers are reached on the path magicsock chooses (direct UDP proven by
@@ -79,15 +79,15 @@ void ts_link_wg_ms_derp_only(ts_link_wg *l, int on);
 /* Adds or updates a peer (WireGuard and magicsock) from the netmap: node key, disco key (NULL: none), home
  * region (0: unknown), UDP endpoints. AllowedIPs go through ts_link_wg_peer_allow. */
 int ts_link_wg_ms_peer_set(ts_link_wg *l, const uint8_t node_key[32], const uint8_t *disco_key, uint32_t home,
-                           const ts_udp_addr *eps, size_t n);
+                           const ts_addr *eps, size_t n);
 /* Our endpoints (sent to peers in CallMeMaybe) and home region (the relay told it is our home). */
-int ts_link_wg_ms_set_self(ts_link_wg *l, const ts_udp_addr *eps, size_t n, uint32_t home);
+int ts_link_wg_ms_set_self(ts_link_wg *l, const ts_addr *eps, size_t n, uint32_t home);
 /* A relay connection for region, over a socketpair whose other end goes to JavaScript (*js_fd). host: the
  * HTTP Host; server_key: from the relay's meta certificate (fast start) or NULL. Replaces an existing one. */
 int ts_link_wg_derp_attach(ts_link_wg *l, uint32_t region, const char *host, const uint8_t *server_key,
                            int *js_fd);
 /* Sends a STUN binding request to dst from the link's socket; the answer comes as events.stun. */
-int ts_link_wg_stun_probe(ts_link_wg *l, uint32_t region, const ts_udp_addr *dst);
+int ts_link_wg_stun_probe(ts_link_wg *l, uint32_t region, const ts_addr *dst);
 /* The magicsock state (NULL in plain WireGuard mode), for statistics. */
 ts_ms *ts_link_wg_ms(ts_link_wg *l);
 /* Relay statistics: calls fn per region. */
@@ -97,7 +97,7 @@ void ts_link_wg_foreach_region(ts_link_wg *l, void (*fn)(void *ctx, uint32_t reg
 
 /* Conversions between UDP addresses and WireGuard's opaque endpoints (IP first, so the handshake rate
  * limit counts per host). */
-void ts_link_wg_endpoint(ts_wg_endpoint *ep, const ts_udp_addr *a);
-int ts_link_wg_udp_addr(ts_udp_addr *a, const ts_wg_endpoint *ep);
+void ts_link_wg_endpoint(ts_wg_endpoint *ep, const ts_addr *a);
+int ts_link_wg_udp_addr(ts_addr *a, const ts_wg_endpoint *ep);
 
 #endif

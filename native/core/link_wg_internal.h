@@ -82,7 +82,7 @@ struct ts_link_wg {
 };
 
 /* link_wg.c */
-void ts_link_wg_queue_datagram(ts_link_wg *l, const ts_udp_addr *dst, const uint8_t *buf, size_t len);
+void ts_link_wg_queue_datagram(ts_link_wg *l, const ts_addr *dst, const uint8_t *buf, size_t len);
 /* A received WireGuard message from src (a UDP address or a relay path) into the WireGuard core, the filter
  * and the stack. buf is decrypted in place. */
 void ts_link_wg_input(ts_link_wg *l, uint64_t now, uint64_t wall, uint8_t *buf, size_t len,
