@@ -993,7 +993,7 @@ class Context : public Napi::ObjectWrap<Context> {
     struct Region {
       uint32_t id;
       int connected;
-      ts_link_derp_stats st;
+      ts_derp_conn_stats st;
     };
     std::vector<Region> regions;
   };
@@ -1206,7 +1206,7 @@ class Context : public Napi::ObjectWrap<Context> {
             if (mp) ts_ms_peer_info_get(mp, now, &p.info);
             else memset(&p.info, 0, sizeof p.info);
           }
-          ts_link_wg_foreach_region(l, [](void* ctx, uint32_t region, int connected, const ts_link_derp_stats* st) {
+          ts_link_wg_foreach_region(l, [](void* ctx, uint32_t region, int connected, const ts_derp_conn_stats* st) {
             static_cast<MsCall*>(ctx)->regions.push_back({region, connected, *st});
           }, c);
         }, &c))

@@ -170,7 +170,7 @@ static void ev_stun(void *ctx, uint32_t region, uint64_t rtt_ns, const ts_addr *
 
 int ts_device_magicsock(ts_device *d, const uint8_t disco_priv[32]) {
   if (!d->wg) return UV_EINVAL;
-  ts_link_wg_events ev = {.ctx = d, .derp_want = ev_derp_want, .derp_state = ev_derp_state, .stun = ev_stun};
+  ts_bind_ms_events ev = {.ctx = d, .derp_want = ev_derp_want, .derp_state = ev_derp_state, .stun = ev_stun};
   return ts_link_wg_magicsock(d->wg, disco_priv, &ev);
 }
 
