@@ -1,6 +1,7 @@
-/* magicsock: per-peer path choice between direct UDP and the DERP relay, driven by disco (protocols.md §4.3).
+/* magicsock: per-peer path choice between direct UDP and the DERP relay, driven by disco
+ * (docs/architecture.md, "magicsock: path choice in the engine").
  *
- * Sans-I/O, like wg/ and derp/: no sockets, threads, clocks or global state. The engine (link_wg.c) passes in
+ * Sans-I/O, like wg/ and derp/: no sockets, threads, clocks or global state. The engine (bind/bind_ms.c) passes in
  * received disco packets, authenticated WireGuard traffic and the time (monotonic ns), and asks which path a
  * WireGuard packet for a peer should take. Disco messages this module originates (pings, pongs,
  * call-me-maybe) leave synchronously through cfg.send, with the path to use.
