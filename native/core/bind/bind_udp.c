@@ -30,7 +30,6 @@ struct ts_bind_udp {
     uint8_t *data;
   } *side;
   size_t nside, capside;
-  ts_bind_msg msgs[RX_MSGS];
 };
 
 void ts_bind_endpoint_of(ts_wg_endpoint *ep, const ts_addr *a) {
@@ -167,6 +166,7 @@ static void on_flush(ts_engine_deferred *d) {
 
 static void on_readable(ts_bind_udp *u) {
   uint64_t now = ts_engine_now_ns();
+  ts_bind_msg msgs[RX_MSGS]; /* on the stack: a device's idle memory stays small */
   for (int round = 0; round < 16; round++) { /* bounded, so one busy socket cannot starve the loop */
     int n = ts_udp_recv_batch(&u->udp, &u->rx);
     if (n <= 0) break;
@@ -174,16 +174,16 @@ static void on_readable(ts_bind_udp *u) {
     size_t k = 0;
     while (ts_udp_rx_next(&u->rx, &d)) {
       if (u->hook && u->hook(u->hook_ctx, now, &d)) continue; /* STUN or disco */
-      ts_bind_msg *m = &u->msgs[k++];
+      ts_bind_msg *m = &msgs[k++];
       m->data = d.data;
       m->len = d.len;
       ts_bind_endpoint_of(&m->src, d.from);
       if (k == RX_MSGS) {
-        u->up.recv(u->up.ctx, u->msgs, k, now);
+        u->up.recv(u->up.ctx, msgs, k, now);
         k = 0;
       }
     }
-    if (k) u->up.recv(u->up.ctx, u->msgs, k, now);
+    if (k) u->up.recv(u->up.ctx, msgs, k, now);
     if (u->closed) return;
     if (u->rx.nmsgs < u->rx.slots) break; /* a short batch emptied the socket: spare the EAGAIN call */
   }
