@@ -36,7 +36,7 @@ struct ts_link_wg *ts_device_wg(ts_device *d);
 enum {
   TS_EV_DERP_WANT = 32,  /* id = region: a packet needs this relay and it has no connection */
   TS_EV_DERP_STATE = 33, /* id = region; data[0] = 1 connected / 0 closed; status = why it closed */
-  TS_EV_STUN = 34        /* id = region; data = mapped ts_addr (19 bytes) + port u16 BE + rtt ns u64 BE */
+  TS_EV_STUN = 34        /* id = region; data = mapped address (19 bytes, as tcp_bridge.h) + rtt ns u64 BE */
 };
 int ts_device_magicsock(ts_device *d, const uint8_t disco_priv[32]);
 

@@ -10,7 +10,7 @@
 #include "stack/netif.h"
 
 enum {
-  TS_EV_UDP_MESSAGE = 16, /* id = socket; ptr/ptr_len = payload; data = source ts_addr (19 bytes) */
+  TS_EV_UDP_MESSAGE = 16, /* id = socket; ptr/ptr_len = payload; data = source address (19 bytes, as tcp_bridge.h) */
   TS_EV_UDP_ERROR = 17,   /* id = socket; status = why a queued send failed */
 };
 
