@@ -132,7 +132,7 @@ static void link_recv(void *ctx, ts_bind_msg *msgs, size_t n, uint64_t now) {
     ts_wg_rx out;
     ts_wg_rx_kind kind = ts_wg_receive(l->wg, now, wall, msgs[i].data, msgs[i].len, &msgs[i].src, &out);
     if (kind == TS_WG_RX_DROP) continue;
-    /* crypto routing: the source now leads to the peer (magicsock's bookkeeping) */
+    /* crypto routing: a bind that chooses paths learns that the source leads to the peer */
     if (out.peer && b->ops->authenticated) b->ops->authenticated(b, out.peer, &msgs[i].src, now);
     if (kind != TS_WG_RX_DATA) continue;
     if (l->filter && !ts_filter_accepted(ts_filter_check_in(l->filter, out.data, out.len, now))) continue;
