@@ -172,15 +172,15 @@ Napi::Object AddrToJs(Napi::Env env, const uint8_t* d) {  // family(1) addr(16) 
   return o;
 }
 
-bool ParseAddr(const Napi::Value& v, ts_ipaddr* out) {
+bool ParseAddr(const Napi::Value& v, ts_addr* out) {
   if (!v.IsString()) return false;
   std::string s = v.As<Napi::String>().Utf8Value();
   memset(out, 0, sizeof *out);
-  if (inet_pton(AF_INET, s.c_str(), out->addr) == 1) {
+  if (inet_pton(AF_INET, s.c_str(), out->ip) == 1) {
     out->family = 4;
     return true;
   }
-  if (inet_pton(AF_INET6, s.c_str(), out->addr) == 1) {
+  if (inet_pton(AF_INET6, s.c_str(), out->ip) == 1) {
     out->family = 6;
     return true;
   }
@@ -350,7 +350,7 @@ class Context : public Napi::ObjectWrap<Context> {
     uint32_t dev = 0, dev2 = 0;
     uint64_t id = 0;
     int family = 0, a = 0, b = 0;
-    ts_ipaddr addr{};
+    ts_addr addr{};
     int result = 0;
     uint32_t out = 0;
   };
@@ -418,7 +418,7 @@ class Context : public Napi::ObjectWrap<Context> {
           Call* c = static_cast<Call*>(arg);
           ts_device* d = c->ctx->Find(c->dev);
           if (!d) { c->result = UV_ENODEV; return; }
-          if (ts_device_add_addr(d, c->addr.family, c->addr.addr) != 0) c->result = UV_ENOSPC;
+          if (ts_device_add_addr(d, c->addr.family, c->addr.ip) != 0) c->result = UV_ENOSPC;
         }, &c))
       return {};
     if (c.result) CodedError(info.Env(), c.result, "deviceAddAddress").ThrowAsJavaScriptException();
@@ -622,14 +622,14 @@ class Context : public Napi::ObjectWrap<Context> {
     Context* ctx;
     uint32_t dev;
     uint64_t id;
-    ts_ipaddr dst;
+    ts_addr dst;
     size_t len;
     uint8_t data[];
   };
 
   // udpSend(dev, id, address, port, data): queued to the engine; failures come back as 'udp-error' events.
   Napi::Value UdpSend(const Napi::CallbackInfo& info) {
-    ts_ipaddr dst;
+    ts_addr dst;
     if (!info[0].IsNumber() || !info[1].IsNumber() || !ParseAddr(info[2], &dst) || !info[3].IsNumber() ||
         !info[4].IsTypedArray()) {
       Napi::TypeError::New(info.Env(), "udpSend(dev, id, address, port, data)").ThrowAsJavaScriptException();
@@ -706,7 +706,7 @@ class Context : public Napi::ObjectWrap<Context> {
     uint32_t dev = 0;
     uint8_t key[32]{}, psk[32]{};
     bool has_psk = false, has_ep = false;
-    ts_udp_addr ep{};
+    ts_addr ep{};
     std::string bind;
     int port = 0, keepalive = 0, family = 0, cidr = 0;
     uint8_t addr[16]{};
@@ -766,7 +766,7 @@ class Context : public Napi::ObjectWrap<Context> {
     if (info[3].IsString()) {
       std::string ip = info[3].As<Napi::String>().Utf8Value();
       int port = info[4].IsNumber() ? info[4].As<Napi::Number>().Int32Value() : 0;
-      if (port <= 0 || port > 65535 || ts_udp_addr_parse(&c.ep, ip.c_str(), (uint16_t)port) != 0) {
+      if (port <= 0 || port > 65535 || ts_addr_parse(&c.ep, ip.c_str(), (uint16_t)port) != 0) {
         Napi::TypeError::New(info.Env(), "wgPeerSet: endpoint must be an IP address and a port 1..65535").ThrowAsJavaScriptException();
         return {};
       }
@@ -907,10 +907,10 @@ class Context : public Napi::ObjectWrap<Context> {
       o.Set("rxBytes", static_cast<double>(st.rx_bytes));
       o.Set("txBytes", static_cast<double>(st.tx_bytes));
       o.Set("hasSession", st.has_session != 0);
-      ts_udp_addr a;
+      ts_addr a;
       if (ts_link_wg_udp_addr(&a, &st.endpoint) == 0) {
         char buf[80];
-        ts_udp_addr_format(&a, buf, sizeof buf);
+        ts_addr_format(&a, buf, sizeof buf);
         o.Set("endpoint", buf);
       } else {
         o.Set("endpoint", env.Null());
@@ -990,7 +990,7 @@ class Context : public Napi::ObjectWrap<Context> {
     uint8_t key[32]{}, disco[32]{};
     bool has_disco = false, has_key = false;
     uint32_t region = 0;
-    std::vector<ts_udp_addr> eps;
+    std::vector<ts_addr> eps;
     std::string host;
     int fd = -1;
     int result = 0;
@@ -1002,7 +1002,7 @@ class Context : public Napi::ObjectWrap<Context> {
     struct Region {
       uint32_t id;
       int connected;
-      ts_link_derp_stats st;
+      ts_derp_conn_stats st;
     };
     std::vector<Region> regions;
   };
@@ -1015,7 +1015,7 @@ class Context : public Napi::ObjectWrap<Context> {
   }
 
   // "ip:port" / "[ip6]:port" list into addresses; false on a malformed entry.
-  static bool ParseEndpoints(const Napi::Value& v, std::vector<ts_udp_addr>* out) {
+  static bool ParseEndpoints(const Napi::Value& v, std::vector<ts_addr>* out) {
     if (!v.IsArray()) return false;
     Napi::Array a = v.As<Napi::Array>();
     for (uint32_t i = 0; i < a.Length() && i < 64; i++) {
@@ -1027,8 +1027,8 @@ class Context : public Napi::ObjectWrap<Context> {
       std::string ip = s.substr(0, colon);
       if (ip.size() >= 2 && ip.front() == '[' && ip.back() == ']') ip = ip.substr(1, ip.size() - 2);
       long port = strtol(s.c_str() + colon + 1, nullptr, 10);
-      ts_udp_addr addr;
-      if (port <= 0 || port > 65535 || ts_udp_addr_parse(&addr, ip.c_str(), (uint16_t)port) != 0) return false;
+      ts_addr addr;
+      if (port <= 0 || port > 65535 || ts_addr_parse(&addr, ip.c_str(), (uint16_t)port) != 0) return false;
       out->push_back(addr);
     }
     return true;
@@ -1171,10 +1171,10 @@ class Context : public Napi::ObjectWrap<Context> {
   // stunProbe(dev, region, ip, port)
   Napi::Value StunProbe(const Napi::CallbackInfo& info) {
     MsCall c;
-    ts_udp_addr dst;
+    ts_addr dst;
     int port = info[3].IsNumber() ? info[3].As<Napi::Number>().Int32Value() : 0;
     if (!info[0].IsNumber() || !ParseRegion(info[1], &c.region) || !info[2].IsString() || port <= 0 || port > 65535 ||
-        ts_udp_addr_parse(&dst, info[2].As<Napi::String>().Utf8Value().c_str(), (uint16_t)port) != 0) {
+        ts_addr_parse(&dst, info[2].As<Napi::String>().Utf8Value().c_str(), (uint16_t)port) != 0) {
       Napi::TypeError::New(info.Env(), "stunProbe(dev, region, ip, port)").ThrowAsJavaScriptException();
       return {};
     }
@@ -1215,7 +1215,7 @@ class Context : public Napi::ObjectWrap<Context> {
             if (mp) ts_ms_peer_info_get(mp, now, &p.info);
             else memset(&p.info, 0, sizeof p.info);
           }
-          ts_link_wg_foreach_region(l, [](void* ctx, uint32_t region, int connected, const ts_link_derp_stats* st) {
+          ts_link_wg_foreach_region(l, [](void* ctx, uint32_t region, int connected, const ts_derp_conn_stats* st) {
             static_cast<MsCall*>(ctx)->regions.push_back({region, connected, *st});
           }, c);
         }, &c))
@@ -1232,7 +1232,7 @@ class Context : public Napi::ObjectWrap<Context> {
       Napi::Object o = Napi::Object::New(env);
       o.Set("nodeKey", Napi::Buffer<uint8_t>::Copy(env, c.peers[i].key, 32));
       char buf[80] = "";
-      if (pi.best.kind == TS_MS_PATH_UDP) ts_udp_addr_format(&pi.best.addr, buf, sizeof buf);
+      if (pi.best.kind == TS_MS_PATH_UDP) ts_addr_format(&pi.best.addr, buf, sizeof buf);
       o.Set("best", buf);
       o.Set("latencyMs", static_cast<double>(pi.latency_ns) / 1e6);
       o.Set("trusted", pi.trusted != 0);

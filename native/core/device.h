@@ -36,13 +36,13 @@ struct ts_link_wg *ts_device_wg(ts_device *d);
 enum {
   TS_EV_DERP_WANT = 32,  /* id = region: a packet needs this relay and it has no connection */
   TS_EV_DERP_STATE = 33, /* id = region; data[0] = 1 connected / 0 closed; status = why it closed */
-  TS_EV_STUN = 34        /* id = region; data = mapped ts_ipaddr (19 bytes) + port u16 BE + rtt ns u64 BE */
+  TS_EV_STUN = 34        /* id = region; data = mapped address (19 bytes, as tcp_bridge.h) + rtt ns u64 BE */
 };
 int ts_device_magicsock(ts_device *d, const uint8_t disco_priv[32]);
 
 /* UDP sockets: open (bound port in *bound), send one datagram, close. Codes are negative uv errors. */
 int ts_device_udp_open(ts_device *d, uint64_t id, int family, uint16_t port, uint16_t *bound);
-int ts_device_udp_send(ts_device *d, uint64_t id, const ts_ipaddr *dst, const uint8_t *data, size_t len);
+int ts_device_udp_send(ts_device *d, uint64_t id, const ts_addr *dst, const uint8_t *data, size_t len);
 void ts_device_udp_close(ts_device *d, uint64_t id);
 
 #endif

@@ -73,9 +73,9 @@ static void conn_abort(ts_tcpconn *c) {
 }
 
 /* ---- event packing (the addon unpacks with the same offsets: stack/tcp_bridge_events.h) ---- */
-static void put_addr(uint8_t *d, const ts_ipaddr *a) {
+static void put_addr(uint8_t *d, const ts_addr *a) {
   d[0] = a->family;
-  memcpy(d + 1, a->addr, 16);
+  memcpy(d + 1, a->ip, 16);
   d[17] = (uint8_t)(a->port >> 8);
   d[18] = (uint8_t)a->port;
 }
@@ -89,9 +89,9 @@ static void emit(ts_tcpconn *c, uint32_t type, int32_t status, int fd) {
   ev.status = status;
   ev.fd = fd;
   if (type == TS_EV_TCP_CONNECTED && c->pcb) {
-    ts_ipaddr l, r;
-    ts_ipaddr_from_lwip(&l, &c->pcb->local_ip, c->pcb->local_port);
-    ts_ipaddr_from_lwip(&r, &c->pcb->remote_ip, c->pcb->remote_port);
+    ts_addr l, r;
+    ts_addr_from_lwip(&l, &c->pcb->local_ip, c->pcb->local_port);
+    ts_addr_from_lwip(&r, &c->pcb->remote_ip, c->pcb->remote_port);
     put_addr(ev.data, &l);
     put_addr(ev.data + 19, &r);
   }
@@ -598,9 +598,9 @@ static err_t on_accept(void *arg, struct tcp_pcb *newpcb, err_t err) {
   ev.id = id;
   ev.fd = fds[1];
   for (int i = 0; i < 8; i++) ev.data[i] = (uint8_t)(l->id >> (56 - 8 * i));
-  ts_ipaddr la, ra;
-  ts_ipaddr_from_lwip(&la, &newpcb->local_ip, newpcb->local_port);
-  ts_ipaddr_from_lwip(&ra, &newpcb->remote_ip, newpcb->remote_port);
+  ts_addr la, ra;
+  ts_addr_from_lwip(&la, &newpcb->local_ip, newpcb->local_port);
+  ts_addr_from_lwip(&ra, &newpcb->remote_ip, newpcb->remote_port);
   put_addr(ev.data + 8, &la);
   put_addr(ev.data + 27, &ra);
   ts_evq_push(l->h->evq, &ev);
@@ -677,9 +677,9 @@ static err_t on_connected(void *arg, struct tcp_pcb *pcb, err_t err) {
   return ERR_OK;
 }
 
-int ts_tcp_dial(ts_tcp_host *h, uint64_t id, int fd, const ts_ipaddr *dst) {
+int ts_tcp_dial(ts_tcp_host *h, uint64_t id, int fd, const ts_addr *dst) {
   ip_addr_t a;
-  if (ts_ipaddr_to_lwip(&a, dst) != 0) return UV_EINVAL;
+  if (ts_addr_to_lwip(&a, dst) != 0) return UV_EINVAL;
   if (!ts_netif_can_reach(h->netif, dst->family)) return UV_EADDRNOTAVAIL;
   if (h->route_ok && !h->route_ok(h->route_ctx, dst)) return UV_EHOSTUNREACH;
   struct tcp_pcb *pcb = tcp_new_ip_type(dst->family == 6 ? IPADDR_TYPE_V6 : IPADDR_TYPE_V4);

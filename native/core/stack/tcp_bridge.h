@@ -13,10 +13,11 @@
 #include "engine/evq.h"
 #include "stack/netif.h"
 
-/* Event types pushed to the host's event queue (the addon names them for JavaScript). */
+/* Event types pushed to the host's event queue (the addon names them for JavaScript). An address in event
+ * data is 19 bytes: family u8 (4 or 6), ip 16 bytes, port u16 big-endian. */
 enum {
-  TS_EV_TCP_ACCEPT = 1,    /* id = new connection, data = listener id (u64) + local + remote ts_ipaddr, fd */
-  TS_EV_TCP_CONNECTED = 2, /* id = connection; data = local + remote ts_ipaddr */
+  TS_EV_TCP_ACCEPT = 1,    /* id = new connection, data = listener id (u64) + local + remote address, fd */
+  TS_EV_TCP_CONNECTED = 2, /* id = connection; data = local + remote address */
   TS_EV_TCP_ERROR = 3,     /* id = connection; status = negative uv error (UV_ECONNRESET, UV_ECONNREFUSED...) */
   TS_EV_TCP_CLOSED = 4,    /* id = connection; both directions finished and the native side is gone */
   TS_EV_LISTEN_ERROR = 5,  /* id = listener; status */
@@ -43,7 +44,7 @@ typedef struct ts_tcp_host {
   ts_tcpconn *conns; /* all live connections of the device (for close and stats) */
   ts_tcp_listener *listeners;
   /* Optional: 0 if no route leads to dst (the dial fails with EHOSTUNREACH). */
-  int (*route_ok)(void *ctx, const ts_ipaddr *dst);
+  int (*route_ok)(void *ctx, const ts_addr *dst);
   void *route_ctx;
   ts_tcpconn *acks;      /* connections that received data since the last ts_tcp_input_done */
   /* Send-side memory (tcp_bridge.c, "socketpair -> lwIP"): bytes in lwIP's send queues, and the connections
@@ -64,7 +65,7 @@ uint16_t ts_tcp_listener_port(const ts_tcp_listener *l);
 /* Starts a connection to dst. fd is the engine's end of a socketpair the caller created (the caller gives
  * the other end to JavaScript at once: bytes written before the handshake completes wait in the kernel).
  * Outcome: TS_EV_TCP_CONNECTED or TS_EV_TCP_ERROR. Returns 0 or a negative uv error (fd then not owned). */
-int ts_tcp_dial(ts_tcp_host *h, uint64_t id, int fd, const ts_ipaddr *dst);
+int ts_tcp_dial(ts_tcp_host *h, uint64_t id, int fd, const ts_addr *dst);
 
 /* Options on a live connection, by id (ignored if gone). */
 void ts_tcp_set_nodelay(ts_tcp_host *h, uint64_t id, int on);

@@ -10,7 +10,7 @@
 #include "stack/netif.h"
 
 enum {
-  TS_EV_UDP_MESSAGE = 16, /* id = socket; ptr/ptr_len = payload; data = source ts_ipaddr (19 bytes) */
+  TS_EV_UDP_MESSAGE = 16, /* id = socket; ptr/ptr_len = payload; data = source address (19 bytes, as tcp_bridge.h) */
   TS_EV_UDP_ERROR = 17,   /* id = socket; status = why a queued send failed */
 };
 
@@ -21,7 +21,7 @@ ts_udpb *ts_udpb_open(ts_evq *q, ts_netif *n, uint32_t device, uint64_t id, int 
 uint16_t ts_udpb_port(const ts_udpb *u);
 uint64_t ts_udpb_id(const ts_udpb *u);
 /* Sends one datagram. 0, or a negative uv code (UV_EMSGSIZE, UV_EHOSTUNREACH, UV_ENOBUFS). */
-int ts_udpb_send(ts_udpb *u, const ts_ipaddr *dst, const uint8_t *data, size_t len);
+int ts_udpb_send(ts_udpb *u, const ts_addr *dst, const uint8_t *data, size_t len);
 void ts_udpb_close(ts_udpb *u);
 /* The list link, for the owner's table of sockets. */
 ts_udpb **ts_udpb_next(ts_udpb *u);
