@@ -28,8 +28,15 @@
       ["OS=='linux'", {"sources": ["<!@(node scripts/sources.js uv_linux)"]}]
     ]
   }, {
+    # The sans-I/O protocol code (crypto, wg, derp, disco, magicsock, filter): CMakeLists.txt builds the same
+    # list as tsproto and checks that it links without libuv or sockets.
+    "target_name": "tsproto",
+    "type": "static_library",
+    "sources": ["<!@(node scripts/sources.js proto)"],
+    "cflags": ["-Wall", "-Wextra", "-Werror"]
+  }, {
     "target_name": "tsnet",
-    "dependencies": ["tslwip", "tsuv"],
+    "dependencies": ["tslwip", "tsuv", "tsproto"],
     "sources": ["<!@(node scripts/sources.js addon core)"],
     "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
     # NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS: events still queued when Node tears the environment down are

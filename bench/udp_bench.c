@@ -72,8 +72,8 @@ static void run(const char *name, int v6, int gso, int gro, unsigned per_flush, 
     fprintf(stderr, "%s: setup failed\n", name);
     exit(1);
   }
-  ts_udp_addr dst;
-  ts_udp_addr_parse(&dst, lo, b.local.port);
+  ts_addr dst;
+  ts_addr_parse(&dst, lo, b.local.port);
   memset(&c, 0, sizeof c);
   c.u = &b;
   pthread_create(&th, NULL, rx_main, &c);

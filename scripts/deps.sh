@@ -9,6 +9,8 @@
 #   libb2-dev           BLAKE2s (reference library with SIMD)
 # Idempotent and quick when everything is present. Test-only tools (wireguard-go, iperf3, ...) are in
 # scripts/test-deps.sh, so that a user building from source installs only what the build needs.
+# --check: installs and fetches nothing; prints what is missing (one item a line) and exits 1 if anything is.
+# The package's install step (scripts/install.js) uses only this form: installing never runs apt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -21,7 +23,7 @@ for p in libsodium-dev libb2-dev; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need_pkgs+=("$p")
 done
 PATCHES=$ROOT/native/core/stack/patches
-patch_sum=$(cat "$PATCHES"/*.patch 2>/dev/null | sha256sum | cut -c1-16)
+patch_sum=$( (cat "$PATCHES"/*.patch 2>/dev/null || true) | sha256sum | cut -c1-16)
 have_lwip=0
 [ -f "$DEPS/lwip/src/core/tcp.c" ] && [ -f "$DEPS/lwip/.version" ] &&
   [ "$(cat "$DEPS/lwip/.version")" = "$LWIP_VERSION $patch_sum" ] && have_lwip=1
@@ -31,6 +33,15 @@ have_uv=0
 
 if [ ${#need_pkgs[@]} -eq 0 ] && [ $have_lwip = 1 ] && [ $have_uv = 1 ]; then
   exit 0
+fi
+if [ "${1:-}" = --check ]; then
+  # Static libraries count wherever they are (another distribution, /usr/local), not only as Debian packages.
+  if [ ${#need_pkgs[@]} -gt 0 ] && bash "$ROOT/scripts/find-static-libs.sh" >/dev/null 2>&1; then need_pkgs=(); fi
+  for p in "${need_pkgs[@]}"; do echo "$p (static library and headers)"; done
+  [ $have_lwip = 1 ] || echo "lwIP $LWIP_VERSION source in deps/lwip, with native/core/stack/patches applied"
+  [ $have_uv = 1 ] || echo "libuv $UV_VERSION source in deps/libuv"
+  [ ${#need_pkgs[@]} -eq 0 ] && [ $have_lwip = 1 ] && [ $have_uv = 1 ] && exit 0
+  exit 1
 fi
 
 die() { echo "scripts/deps.sh: $*" >&2; exit 1; }

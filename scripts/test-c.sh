@@ -10,7 +10,7 @@ status=0
 
 run_tests() { # dir label
   local dir=$1 label=$2 t
-  for t in $(node scripts/sources.js tests); do
+  for t in $(node scripts/sources.js proto_tests tests); do
     local name; name=$(basename "$t" .c)
     echo "== C tests ($label): $name"
     if ! "$dir/$name"; then status=1; fi

@@ -104,3 +104,31 @@ test('the prebuild is self-contained and a packed tarball installs from it witho
     fs.rmSync(tmp, { recursive: true, force: true });
   }
 });
+
+test('with no prebuild and no sources, install fails with one message naming the platform and what to do, and never runs apt', () => {
+  // A copy of the package's scripts and native sources with no deps/ (as the tarball has), and an apt-get
+  // on PATH that records being called.
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-nosrc-'));
+  try {
+    for (const d of ['scripts', 'native']) fs.cpSync(path.join(packageRoot, d), path.join(tmp, d), { recursive: true });
+    fs.copyFileSync(path.join(packageRoot, 'package.json'), path.join(tmp, 'package.json'));
+    const bin = path.join(tmp, 'bin');
+    fs.mkdirSync(bin);
+    for (const tool of ['apt-get', 'apt', 'sudo']) {
+      fs.writeFileSync(path.join(bin, tool), `#!/bin/sh\necho "$0 $*" >> ${path.join(tmp, 'called')}\nexit 1\n`, { mode: 0o755 });
+    }
+    const r = spawnSync(node, [path.join(tmp, 'scripts', 'install.js')], {
+      encoding: 'utf8',
+      cwd: tmp,
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, npm_config_node_gyp: '' },
+    });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, new RegExp(`^tsnet: no prebuilt binary for ${process.platform}-${process.arch}`));
+    assert.match(r.stderr, /lwIP 2\.1\.3 source/);
+    assert.match(r.stderr, /libuv 1\.44 source/);
+    assert.match(r.stderr, /npm rebuild tsnet/);
+    assert.ok(!fs.existsSync(path.join(tmp, 'called')), 'no apt-get, apt or sudo was run');
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+});

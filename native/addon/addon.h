@@ -59,9 +59,9 @@ class Args {
   Napi::Object Object(Napi::Value v, const char* name);
   Napi::Uint8Array Bytes(Napi::Value v, const char* name);
   bool Key(Napi::Value v, const char* name, uint8_t out[32], bool optional = false);  // false: null (optional)
-  ts_ipaddr Ip(Napi::Value v, const char* name);                                        // "10.0.0.1", "fd00::1"
-  ts_udp_addr Endpoint(Napi::Value v, const char* name);                                // "ip:port", "[ip6]:port"
-  std::vector<ts_udp_addr> Endpoints(Napi::Value v, const char* name);
+  ts_addr Ip(Napi::Value v, const char* name);                                        // "10.0.0.1", "fd00::1"
+  ts_addr Endpoint(Napi::Value v, const char* name);                                // "ip:port", "[ip6]:port"
+  std::vector<ts_addr> Endpoints(Napi::Value v, const char* name);
   ts_link_prefix Cidr(Napi::Value v, const char* name);           // "10.0.0.0/24", "fd00::1" (a host)
   ts_filter_prefix Prefix(Napi::Value v, const char* name);       // { family, bits, addr }
 

@@ -86,19 +86,19 @@ bool Args::Key(Napi::Value v, const char* name, uint8_t out[32], bool optional) 
   return true;
 }
 
-ts_ipaddr Args::Ip(Napi::Value v, const char* name) {
-  ts_ipaddr a;
+ts_addr Args::Ip(Napi::Value v, const char* name) {
+  ts_addr a;
   memset(&a, 0, sizeof a);
   std::string s = String(v, name);
   if (!ok_) return a;
-  if (inet_pton(AF_INET, s.c_str(), a.addr) == 1) a.family = 4;
-  else if (inet_pton(AF_INET6, s.c_str(), a.addr) == 1) a.family = 6;
+  if (inet_pton(AF_INET, s.c_str(), a.ip) == 1) a.family = 4;
+  else if (inet_pton(AF_INET6, s.c_str(), a.ip) == 1) a.family = 6;
   else ValueFail(name, "\"" + s + "\" is not an IPv4 or IPv6 address");
   return a;
 }
 
-ts_udp_addr Args::Endpoint(Napi::Value v, const char* name) {
-  ts_udp_addr a;
+ts_addr Args::Endpoint(Napi::Value v, const char* name) {
+  ts_addr a;
   memset(&a, 0, sizeof a);
   std::string s = String(v, name);
   if (!ok_) return a;
@@ -108,13 +108,13 @@ ts_udp_addr Args::Endpoint(Napi::Value v, const char* name) {
   const char* digits = colon == std::string::npos ? "" : s.c_str() + colon + 1;
   char* end = nullptr;
   long port = strtol(digits, &end, 10);
-  if (!*digits || *end || port <= 0 || port > 65535 || ts_udp_addr_parse(&a, ip.c_str(), static_cast<uint16_t>(port)) != 0)
+  if (!*digits || *end || port <= 0 || port > 65535 || ts_addr_parse(&a, ip.c_str(), static_cast<uint16_t>(port)) != 0)
     ValueFail(name, "\"" + s + "\" is not \"ip:port\" (port 1..65535)");
   return a;
 }
 
-std::vector<ts_udp_addr> Args::Endpoints(Napi::Value v, const char* name) {
-  std::vector<ts_udp_addr> out;
+std::vector<ts_addr> Args::Endpoints(Napi::Value v, const char* name) {
+  std::vector<ts_addr> out;
   Napi::Array a = Array(v, name);
   for (uint32_t i = 0; ok_ && i < a.Length() && i < 64; i++) out.push_back(Endpoint(At(a, i), name));
   return out;

@@ -27,9 +27,9 @@ struct Channel {
 
 namespace {
 
-Napi::Object AddrToJs(Napi::Env env, const ts_ipaddr& a) {
+Napi::Object AddrToJs(Napi::Env env, const ts_addr& a) {
   char buf[INET6_ADDRSTRLEN] = "";
-  inet_ntop(a.family == 6 ? AF_INET6 : AF_INET, a.addr, buf, sizeof buf);
+  inet_ntop(a.family == 6 ? AF_INET6 : AF_INET, a.ip, buf, sizeof buf);
   Napi::Object o = Napi::Object::New(env);
   o.Set("address", buf);
   o.Set("family", a.family == 6 ? "IPv6" : "IPv4");

@@ -31,7 +31,7 @@ struct PeerConfig {
     uint32_t home;
     uint16_t keepalive;
   } f;
-  std::vector<ts_udp_addr> endpoints;
+  std::vector<ts_addr> endpoints;
   std::vector<ts_link_prefix> allowed;
   std::string digest;  // of everything above: an unchanged peer is left alone (its paths, its session)
 
@@ -51,7 +51,7 @@ struct PeerConfig {
     ts_blake2s_ctx h;
     ts_blake2s_init(&h, 32, nullptr, 0);
     ts_blake2s_update(&h, &f, sizeof f);
-    for (const ts_udp_addr& e : endpoints) ts_blake2s_update(&h, &e, sizeof e);
+    for (const ts_addr& e : endpoints) ts_blake2s_update(&h, &e, sizeof e);
     for (const ts_link_prefix& x : allowed) ts_blake2s_update(&h, &x, sizeof x);
     uint8_t out[32];
     ts_blake2s_final(&h, out, sizeof out);
@@ -65,7 +65,7 @@ struct UdpSendCall {
   ts_device* dev;
   ts_evq* evq;
   uint64_t socket;
-  ts_ipaddr dst;
+  ts_addr dst;
   size_t len;
   uint8_t data[];
 };
@@ -200,8 +200,8 @@ class Device : public Napi::ObjectWrap<Device> {
   // ---- the stack ----
   Napi::Value AddAddress(const Napi::CallbackInfo& info) {
     Args a(info, "addAddress");
-    ts_ipaddr ip = a.Ip(info[0], "address");
-    Run(a, [&] { return ts_device_add_addr(dev_, ip.family, ip.addr) ? UV_ENOSPC : 0; });
+    ts_addr ip = a.Ip(info[0], "address");
+    Run(a, [&] { return ts_device_add_addr(dev_, ip.family, ip.ip) ? UV_ENOSPC : 0; });
     return {};
   }
 
@@ -248,7 +248,7 @@ class Device : public Napi::ObjectWrap<Device> {
   Napi::Value TcpDial(const Napi::CallbackInfo& info) {
     Args a(info, "dial");
     uint64_t id = a.Id(0);
-    ts_ipaddr dst = a.Ip(info[1], "address");
+    ts_addr dst = a.Ip(info[1], "address");
     dst.port = a.Port(info[2], "port", 1);
     int fds[2] = {-1, -1};
     if (a.ok() && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) return ThrowCoded(a.Env(), -errno, "dial"), Napi::Value();
@@ -291,7 +291,7 @@ class Device : public Napi::ObjectWrap<Device> {
   Napi::Value UdpSend(const Napi::CallbackInfo& info) {
     Args a(info, "send");
     uint64_t id = a.Id(0);
-    ts_ipaddr dst = a.Ip(info[1], "address");
+    ts_addr dst = a.Ip(info[1], "address");
     dst.port = a.Port(info[2], "port", 1);
     Napi::Uint8Array buf = a.Bytes(info[3], "data");
     if (!Open(a)) return {};
@@ -369,7 +369,7 @@ class Device : public Napi::ObjectWrap<Device> {
       int first_err = 0;
       for (const PeerConfig& peer : peers) {
         const PeerConfig::Fixed& p = peer.f;
-        const std::vector<ts_udp_addr>& eps = peer.endpoints;
+        const std::vector<ts_addr>& eps = peer.endpoints;
         std::string key(reinterpret_cast<const char*>(p.key), 32);
         listed.insert(key);
         if (applied_.count(key) && applied_[key] == peer.digest) continue;
@@ -427,7 +427,7 @@ class Device : public Napi::ObjectWrap<Device> {
   // setSelf(endpoints: "ip:port"[], homeRegion): what peers learn of us in CallMeMaybe, and our home relay.
   Napi::Value SetSelf(const Napi::CallbackInfo& info) {
     Args a(info, "magicsock: self");
-    std::vector<ts_udp_addr> eps = a.Endpoints(info[0], "endpoints");
+    std::vector<ts_addr> eps = a.Endpoints(info[0], "endpoints");
     uint32_t home = static_cast<uint32_t>(a.Int(info[1], "homeRegion", 0, kU32));
     RunLink(a, [&](ts_link_wg* l) { return ts_link_wg_ms_set_self(l, eps.data(), eps.size(), home); });
     return {};
@@ -448,7 +448,7 @@ class Device : public Napi::ObjectWrap<Device> {
   Napi::Value StunProbe(const Napi::CallbackInfo& info) {
     Args a(info, "stun: probe");
     uint32_t region = static_cast<uint32_t>(a.Int(info[0], "region", 0, kU32));
-    ts_udp_addr dst = a.Endpoint(info[1], "server");
+    ts_addr dst = a.Endpoint(info[1], "server");
     RunLink(a, [&](ts_link_wg* l) { return ts_link_wg_stun_probe(l, region, &dst); });
     return {};
   }
@@ -471,10 +471,10 @@ class Device : public Napi::ObjectWrap<Device> {
                                      {"rxBytes", static_cast<double>(st.rx_bytes)}, {"txBytes", static_cast<double>(st.tx_bytes)}});
       o.Set("publicKey", Napi::Buffer<uint8_t>::Copy(env, stats[i].first.data(), 32));
       o.Set("hasSession", st.has_session != 0);
-      ts_udp_addr ep;
+      ts_addr ep;
       char buf[80] = "";
       bool known = ts_link_wg_udp_addr(&ep, &st.endpoint) == 0;
-      if (known) ts_udp_addr_format(&ep, buf, sizeof buf);
+      if (known) ts_addr_format(&ep, buf, sizeof buf);
       o.Set("endpoint", known ? Napi::Value(Napi::String::New(env, buf)) : env.Null());
       out.Set(i, o);
     }
@@ -519,7 +519,7 @@ class Device : public Napi::ObjectWrap<Device> {
     struct Region {
       uint32_t id;
       int connected;
-      ts_link_derp_stats st;
+      ts_derp_conn_stats st;
     };
     std::vector<Peer> peers;
     std::vector<Region> regions;
@@ -532,7 +532,7 @@ class Device : public Napi::ObjectWrap<Device> {
           }, &peers);
           for (Peer& p : peers)
             if (ts_ms_peer* mp = ts_ms_peer_by_node(ms, p.key)) ts_ms_peer_info_get(mp, ts_engine_now_ns(), &p.info);
-          ts_link_wg_foreach_region(l, [](void* v, uint32_t region, int connected, const ts_link_derp_stats* st) {
+          ts_link_wg_foreach_region(l, [](void* v, uint32_t region, int connected, const ts_derp_conn_stats* st) {
             static_cast<std::vector<Region>*>(v)->push_back({region, connected, *st});
           }, &regions);
           return 0;
@@ -552,14 +552,14 @@ class Device : public Napi::ObjectWrap<Device> {
                                      {"callMeMaybeReceived", static_cast<double>(pi.cmm_received)},
                                      {"txDirect", static_cast<double>(pi.tx_udp)}, {"txRelay", static_cast<double>(pi.tx_derp)}});
       char best[80] = "";
-      if (pi.best.kind == TS_MS_PATH_UDP) ts_udp_addr_format(&pi.best.addr, best, sizeof best);
+      if (pi.best.kind == TS_MS_PATH_UDP) ts_addr_format(&pi.best.addr, best, sizeof best);
       o.Set("nodeKey", Napi::Buffer<uint8_t>::Copy(env, peers[i].key, 32));
       o.Set("best", best);
       o.Set("trusted", pi.trusted != 0);
       pa.Set(i, o);
     }
     for (size_t i = 0; i < regions.size(); i++) {
-      const ts_link_derp_stats& st = regions[i].st;
+      const ts_derp_conn_stats& st = regions[i].st;
       Napi::Object o = Numbers(env, {{"region", static_cast<double>(regions[i].id)}, {"txPackets", static_cast<double>(st.tx_packets)},
                                      {"rxPackets", static_cast<double>(st.rx_packets)}, {"txDropped", static_cast<double>(st.tx_dropped)},
                                      {"txBytes", static_cast<double>(st.tx_bytes)}, {"rxBytes", static_cast<double>(st.rx_bytes)}});

@@ -31,9 +31,9 @@ struct ts_device {
 };
 
 /* Whether dialing dst can work: with WireGuard, some peer must route it (else EHOSTUNREACH at once). */
-static int route_ok(void *ctx, const ts_ipaddr *dst) {
+static int route_ok(void *ctx, const ts_addr *dst) {
   ts_device *d = ctx;
-  return !d->wg || ts_link_wg_routes(d->wg, dst->family, dst->addr);
+  return !d->wg || ts_link_wg_routes(d->wg, dst->family, dst->ip);
 }
 
 static void deliver_memory(uv_idle_t *h) {
@@ -161,14 +161,12 @@ static void ev_derp_state(void *ctx, uint32_t region, int connected, int err) {
   push(ctx, TS_EV_DERP_STATE, region, err < 0 && err > -4096 ? err : err < 0 ? UV_EPROTO : 0, &ev);
 }
 
-static void ev_stun(void *ctx, uint32_t region, uint64_t rtt_ns, const ts_udp_addr *mapped) {
+static void ev_stun(void *ctx, uint32_t region, uint64_t rtt_ns, const ts_addr *mapped) {
   ts_event ev;
   memset(&ev, 0, sizeof ev);
   ts_ev_stun st;
   memset(&st, 0, sizeof st);
-  st.mapped.family = mapped->family == TS_UDP_V4 ? 4 : 6;
-  memcpy(st.mapped.addr, mapped->ip, mapped->family == TS_UDP_V4 ? 4 : 16);
-  st.mapped.port = mapped->port;
+  st.mapped = *mapped;
   st.rtt_ns = rtt_ns;
   ts_event_put(&ev, &st);
   push(ctx, TS_EV_STUN, region, 0, &ev);
@@ -176,7 +174,7 @@ static void ev_stun(void *ctx, uint32_t region, uint64_t rtt_ns, const ts_udp_ad
 
 int ts_device_magicsock(ts_device *d, const uint8_t disco_priv[32]) {
   if (!d->wg) return UV_EINVAL;
-  ts_link_wg_events ev = {.ctx = d, .derp_want = ev_derp_want, .derp_state = ev_derp_state, .stun = ev_stun};
+  ts_bind_ms_events ev = {.ctx = d, .derp_want = ev_derp_want, .derp_state = ev_derp_state, .stun = ev_stun};
   return ts_link_wg_magicsock(d->wg, disco_priv, &ev);
 }
 
@@ -196,10 +194,10 @@ static ts_udpb **find_udp(ts_device *d, uint64_t id) {
   return NULL;
 }
 
-int ts_device_udp_send(ts_device *d, uint64_t id, const ts_ipaddr *dst, const uint8_t *data, size_t len) {
+int ts_device_udp_send(ts_device *d, uint64_t id, const ts_addr *dst, const uint8_t *data, size_t len) {
   ts_udpb **pp = find_udp(d, id);
   if (!pp) return UV_EBADF;
-  if (d->wg && !ts_link_wg_routes(d->wg, dst->family, dst->addr)) return UV_EHOSTUNREACH;
+  if (d->wg && !ts_link_wg_routes(d->wg, dst->family, dst->ip)) return UV_EHOSTUNREACH;
   return ts_udpb_send(*pp, dst, data, len);
 }
 

@@ -39,7 +39,7 @@ int ts_device_magicsock(ts_device *d, const uint8_t disco_priv[32]);
 
 /* UDP sockets: open (bound port in *bound), send one datagram, close. Codes are negative uv errors. */
 int ts_device_udp_open(ts_device *d, uint64_t id, int family, uint16_t port, uint16_t *bound);
-int ts_device_udp_send(ts_device *d, uint64_t id, const ts_ipaddr *dst, const uint8_t *data, size_t len);
+int ts_device_udp_send(ts_device *d, uint64_t id, const ts_addr *dst, const uint8_t *data, size_t len);
 void ts_device_udp_close(ts_device *d, uint64_t id);
 
 #endif

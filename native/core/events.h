@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "engine/evq.h"
-#include "stack/netif.h"
+#include "net/addr.h"
 
 enum {
   TS_EV_TCP_ACCEPT = 1,    /* id = new connection; ts_ev_accept; fd = JavaScript's end of the socketpair */
@@ -25,15 +25,15 @@ enum {
 
 typedef struct ts_ev_accept {
   uint64_t listener;
-  ts_ipaddr local, remote;
+  ts_addr local, remote;
 } ts_ev_accept;
 
 typedef struct ts_ev_connected {
-  ts_ipaddr local, remote;
+  ts_addr local, remote;
 } ts_ev_connected;
 
 typedef struct ts_ev_message {
-  ts_ipaddr from;
+  ts_addr from;
 } ts_ev_message;
 
 typedef struct ts_ev_derp_state {
@@ -41,7 +41,7 @@ typedef struct ts_ev_derp_state {
 } ts_ev_derp_state;
 
 typedef struct ts_ev_stun {
-  ts_ipaddr mapped;
+  ts_addr mapped;
   uint64_t rtt_ns;
 } ts_ev_stun;
 

@@ -1,20 +1,21 @@
-/* The WireGuard link of a device: IP packets from the netif are encrypted by the WireGuard core (wg/) and
- * sent in batches over one UDP socket (net/udp); received datagrams are decrypted and fed to the netif.
- * Output generated during one loop iteration is flushed once, just before the loop would block, so
- * back-to-back packets share GSO sends. Engine thread only. */
+/* The WireGuard link of a device: netif <-> wg <-> bind (docs/architecture.md, "The link: netif, wg, bind").
+ * IP packets from the netif are encrypted by the WireGuard core (wg/) and handed to a bind (bind/bind.h):
+ * the plain-UDP bind (plain WireGuard) or, once ts_link_wg_magicsock switched it, the magicsock bind (disco,
+ * DERP, STUN). Received messages come back from the bind, are decrypted and fed to the netif.
+ *
+ * This header and device.h are the C entry points the addon calls. Engine thread only. */
 #ifndef TS_LINK_WG_H
 #define TS_LINK_WG_H
 
 #include <stdint.h>
 
+#include "bind/bind_ms.h"
 #include "engine/engine.h"
-#include "net/udp.h"
+#include "filter/filter.h"
+#include "net/addr.h"
 #include "stack/netif.h"
 #include "stack/tcp_bridge.h"
-#include "filter/filter.h"
 #include "wg/wg.h"
-#include "link_derp.h"
-#include "magicsock/magicsock.h"
 
 typedef struct ts_link_wg ts_link_wg;
 
@@ -30,7 +31,7 @@ int ts_link_wg_rebind(ts_link_wg *l, const char *bind_addr, uint16_t port);
 ts_wg_device *ts_link_wg_device(ts_link_wg *l);
 
 /* Peers. endpoint may be NULL (the peer must reach us first). Returns 0 or a negative code. */
-int ts_link_wg_peer_set(ts_link_wg *l, const uint8_t pub[32], const uint8_t *psk, const ts_udp_addr *endpoint,
+int ts_link_wg_peer_set(ts_link_wg *l, const uint8_t pub[32], const uint8_t *psk, const ts_addr *endpoint,
                         uint16_t keepalive_s);
 int ts_link_wg_peer_allow(ts_link_wg *l, const uint8_t pub[32], int family, const uint8_t *addr, unsigned cidr);
 /* An IP prefix for ts_link_wg_peer_set_allowed. */
@@ -57,21 +58,10 @@ void ts_link_wg_filter_counters(const ts_link_wg *l, uint64_t out[TS_FILTER_REAS
 void ts_link_wg_foreach_peer(ts_link_wg *l, void (*fn)(void *ctx, const uint8_t pub[32], const ts_wg_peer_stats *st),
                              void *ctx);
 
-/* ---- Tailscale mode: magicsock (disco path choice), DERP relays, STUN (ARCHITECTURE §4) ---- */
-/* Events for the embedder; all optional. */
-typedef struct ts_link_wg_events {
-  void *ctx;
-  /* A packet needs relay region `region` and there is no connection: dial it and ts_link_wg_derp_attach. */
-  void (*derp_want)(void *ctx, uint32_t region);
-  /* A relay connection logged in (connected 1) or ended (0, err: why; 0 clean). */
-  void (*derp_state)(void *ctx, uint32_t region, int connected, int err);
-  /* A STUN answer to ts_link_wg_stun_probe: our address as the server saw it, and the round trip. */
-  void (*stun)(void *ctx, uint32_t region, uint64_t rtt_ns, const ts_udp_addr *mapped);
-} ts_link_wg_events;
-
+/* ---- Tailscale mode: the magicsock bind (bind/bind_ms.h): path choice, DERP relays, STUN ---- */
 /* Switches the link to Tailscale mode: peers are reached on the path magicsock chooses (direct UDP proven by
  * disco, else DERP) instead of WireGuard endpoints, and the UDP socket also carries disco and STUN. Once. */
-int ts_link_wg_magicsock(ts_link_wg *l, const uint8_t disco_priv[32], const ts_link_wg_events *ev);
+int ts_link_wg_magicsock(ts_link_wg *l, const uint8_t disco_priv[32], const ts_bind_ms_events *ev);
 /* Relay connections other than home's close after this long without a packet (0: 60 s, the default). */
 void ts_link_wg_ms_derp_idle(ts_link_wg *l, uint64_t idle_ms);
 /* Debugging (Tailscale's TS_DEBUG_ALWAYS_USE_DERP): never prove a direct path; everything goes through DERP. */
@@ -79,25 +69,25 @@ void ts_link_wg_ms_derp_only(ts_link_wg *l, int on);
 /* Adds or updates a peer (WireGuard and magicsock) from the netmap: node key, disco key (NULL: none), home
  * region (0: unknown), UDP endpoints. AllowedIPs go through ts_link_wg_peer_allow. */
 int ts_link_wg_ms_peer_set(ts_link_wg *l, const uint8_t node_key[32], const uint8_t *disco_key, uint32_t home,
-                           const ts_udp_addr *eps, size_t n);
+                           const ts_addr *eps, size_t n);
 /* Our endpoints (sent to peers in CallMeMaybe) and home region (the relay told it is our home). */
-int ts_link_wg_ms_set_self(ts_link_wg *l, const ts_udp_addr *eps, size_t n, uint32_t home);
+int ts_link_wg_ms_set_self(ts_link_wg *l, const ts_addr *eps, size_t n, uint32_t home);
 /* A relay connection for region, over a socketpair whose other end goes to JavaScript (*js_fd). host: the
  * HTTP Host; server_key: from the relay's meta certificate (fast start) or NULL. Replaces an existing one. */
 int ts_link_wg_derp_attach(ts_link_wg *l, uint32_t region, const char *host, const uint8_t *server_key,
                            int *js_fd);
 /* Sends a STUN binding request to dst from the link's socket; the answer comes as events.stun. */
-int ts_link_wg_stun_probe(ts_link_wg *l, uint32_t region, const ts_udp_addr *dst);
+int ts_link_wg_stun_probe(ts_link_wg *l, uint32_t region, const ts_addr *dst);
 /* The magicsock state (NULL in plain WireGuard mode), for statistics. */
 ts_ms *ts_link_wg_ms(ts_link_wg *l);
 /* Relay statistics: calls fn per region. */
 void ts_link_wg_foreach_region(ts_link_wg *l, void (*fn)(void *ctx, uint32_t region, int connected,
-                                                         const ts_link_derp_stats *st),
+                                                         const ts_derp_conn_stats *st),
                                void *ctx);
 
 /* Conversions between UDP addresses and WireGuard's opaque endpoints (IP first, so the handshake rate
  * limit counts per host). */
-void ts_link_wg_endpoint(ts_wg_endpoint *ep, const ts_udp_addr *a);
-int ts_link_wg_udp_addr(ts_udp_addr *a, const ts_wg_endpoint *ep);
+void ts_link_wg_endpoint(ts_wg_endpoint *ep, const ts_addr *a);
+int ts_link_wg_udp_addr(ts_addr *a, const ts_wg_endpoint *ep);
 
 #endif

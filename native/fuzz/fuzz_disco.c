@@ -84,16 +84,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       fp[4] = (uint8_t)(v >> 24), fp[5] = (uint8_t)(v >> 16), fp[6] = (uint8_t)(v >> 8), fp[7] = (uint8_t)v;
     }
     uint8_t tx[12];
-    ts_udp_addr a, b;
+    ts_addr a, b;
     (void)ts_stun_parse_request(buf, len, tx);
     buf[0] = 0x01, buf[1] = 0x01; /* as a Binding success */
     if (ts_stun_parse_response(buf, len, tx, &a) == 0) {
-      if (a.family != TS_UDP_V4 && a.family != TS_UDP_V6) abort();
+      if (a.family != TS_ADDR_V4 && a.family != TS_ADDR_V6) abort();
       uint8_t resp[64], tx2[12];
       long n = ts_stun_response(resp, sizeof resp, tx, &a, data[1] & 2);
       if (n < 0) abort();
       if (ts_stun_parse_response(resp, (size_t)n, tx2, &b) != 0) abort();
-      if (memcmp(tx, tx2, 12) != 0 || !ts_udp_addr_equal(&a, &b)) abort();
+      if (memcmp(tx, tx2, 12) != 0 || !ts_addr_equal(&a, &b)) abort();
     }
     (void)ts_stun_parse_response(data, size, tx, &a);
   }

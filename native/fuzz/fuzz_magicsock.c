@@ -26,7 +26,7 @@ typedef struct fz {
   uint8_t b_node[32], c_node[32], d_node[32];
   ts_ms_peer *b, *c, *dp;
   uint8_t tx[16][12];
-  ts_udp_addr tx_to[16];
+  ts_addr tx_to[16];
   size_t n_tx;
 } fz;
 
@@ -39,10 +39,10 @@ static uint8_t take(fz *f) {
   return *f->d++;
 }
 
-static ts_udp_addr pick_addr(fz *f) {
+static ts_addr pick_addr(fz *f) {
   uint8_t b = take(f);
-  ts_udp_addr a;
-  ts_udp_addr_parse(&a, ips[b % 8], (uint16_t)(1 + (b >> 3) % 4));
+  ts_addr a;
+  ts_addr_parse(&a, ips[b % 8], (uint16_t)(1 + (b >> 3) % 4));
   return a;
 }
 
@@ -56,7 +56,7 @@ static void send_cb(void *ctx, const ts_ms_path *path, const uint8_t key[32], co
   fz *f = ctx;
   if (!ts_disco_is_disco(pkt, len)) abort();
   if (path->kind == TS_MS_PATH_UDP) {
-    if (path->addr.family != TS_UDP_V4 && path->addr.family != TS_UDP_V6) abort();
+    if (path->addr.family != TS_ADDR_V4 && path->addr.family != TS_ADDR_V6) abort();
   } else if (path->kind != TS_MS_PATH_DERP || path->region == 0) {
     abort();
   }
@@ -94,12 +94,12 @@ static void check_peer(fz *f, ts_ms_peer *p) {
     if (out[j].kind == TS_MS_PATH_DERP && out[j].region == 0) abort();
     if (out[j].kind != TS_MS_PATH_UDP && out[j].kind != TS_MS_PATH_DERP) abort();
   }
-  if (i.trusted && (k != 1 || out[0].kind != TS_MS_PATH_UDP || !ts_udp_addr_equal(&out[0].addr, &i.best.addr)))
+  if (i.trusted && (k != 1 || out[0].kind != TS_MS_PATH_UDP || !ts_addr_equal(&out[0].addr, &i.best.addr)))
     abort();
 }
 
 static void set_b(fz *f) {
-  ts_udp_addr eps[4];
+  ts_addr eps[4];
   size_t n = take(f) % 5;
   for (size_t i = 0; i < n; i++) eps[i] = pick_addr(f);
   uint8_t k = take(f);
@@ -215,7 +215,7 @@ static void step(fz *f) {
     break;
   }
   default: { /* our endpoints */
-    ts_udp_addr eps[3];
+    ts_addr eps[3];
     size_t n = take(f) % 4;
     for (size_t i = 0; i < n; i++) eps[i] = pick_addr(f);
     ts_ms_set_endpoints(f->ms, eps, n);
@@ -248,11 +248,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   memcpy(cfg.node_public, f.a_node, 32);
   f.ms = ts_ms_new(&cfg);
   if (!f.ms) abort();
-  ts_udp_addr ours;
-  ts_udp_addr_parse(&ours, "10.0.0.1", 41641);
+  ts_addr ours;
+  ts_addr_parse(&ours, "10.0.0.1", 41641);
   ts_ms_set_endpoints(f.ms, &ours, 1);
-  ts_udp_addr b_ep;
-  ts_udp_addr_parse(&b_ep, "10.0.0.2", 1);
+  ts_addr b_ep;
+  ts_addr_parse(&b_ep, "10.0.0.2", 1);
   f.b = ts_ms_peer_set(f.ms, f.b_node, f.b_disco_pub[0], 2, &b_ep, 1, f.now);
   f.c = ts_ms_peer_set(f.ms, f.c_node, NULL, 3, &b_ep, 1, f.now);
   f.dp = ts_ms_peer_set(f.ms, f.d_node, f.b_disco_pub[0], 1, NULL, 0, f.now);

@@ -107,9 +107,9 @@ static void test_vector_pong(void) {
   CHECK_EQ_INT(m.type, TS_DISCO_PONG);
   for (int i = 0; i < 12; i++) CHECK_EQ_INT(m.tx_id[i], i + 1);
   char s[64];
-  ts_udp_addr_format(&m.src, s, sizeof s);
+  ts_addr_format(&m.src, s, sizeof s);
   CHECK(strcmp(s, "192.0.2.7:41641") == 0);
-  CHECK_EQ_INT(m.src.family, TS_UDP_V4);
+  CHECK_EQ_INT(m.src.family, TS_ADDR_V4);
 }
 
 static void test_vector_call_me_maybe(void) {
@@ -120,17 +120,17 @@ static void test_vector_call_me_maybe(void) {
   CHECK_EQ_INT(m.type, TS_DISCO_CALL_ME_MAYBE);
   CHECK_EQ_INT(m.n_endpoints, 2);
   char s[64];
-  ts_udp_addr_format(&m.endpoints[0], s, sizeof s);
+  ts_addr_format(&m.endpoints[0], s, sizeof s);
   CHECK(strcmp(s, "192.0.2.7:41641") == 0);
-  ts_udp_addr_format(&m.endpoints[1], s, sizeof s);
+  ts_addr_format(&m.endpoints[1], s, sizeof s);
   CHECK(strcmp(s, "[2001:db8::7]:41641") == 0);
   /* built from parsed addresses: same cleartext */
   ts_disco_msg b;
   memset(&b, 0, sizeof b);
   b.type = TS_DISCO_CALL_ME_MAYBE;
   b.n_endpoints = 2;
-  CHECK_EQ_INT(ts_udp_addr_parse(&b.endpoints[0], "192.0.2.7", 41641), 0);
-  CHECK_EQ_INT(ts_udp_addr_parse(&b.endpoints[1], "2001:db8::7", 41641), 0);
+  CHECK_EQ_INT(ts_addr_parse(&b.endpoints[0], "192.0.2.7", 41641), 0);
+  CHECK_EQ_INT(ts_addr_parse(&b.endpoints[1], "2001:db8::7", 41641), 0);
   uint8_t want[64], enc[64];
   size_t n = ts_hex(want, sizeof want, CMM_CLEAR);
   CHECK_EQ_INT(ts_disco_encode(enc, sizeof enc, &b), (long)n);
@@ -197,7 +197,7 @@ static void test_decode_edges(void) {
   c[0] = TS_DISCO_PONG;
   CHECK_EQ_INT(ts_disco_decode(&m, c, 2 + 29), TS_DISCO_E_SHORT);
   CHECK_EQ_INT(ts_disco_decode(&m, c, 2 + 30 + 5), 0); /* trailing bytes ignored */
-  CHECK_EQ_INT(m.src.family, TS_UDP_V6);               /* :: */
+  CHECK_EQ_INT(m.src.family, TS_ADDR_V6);               /* :: */
   c[0] = TS_DISCO_CALL_ME_MAYBE;
   CHECK_EQ_INT(ts_disco_decode(&m, c, 2), 0);
   CHECK_EQ_INT(m.n_endpoints, 0);
@@ -253,11 +253,11 @@ static void test_encode_and_seal(void) {
   memset(&m, 0, sizeof m);
   m.type = TS_DISCO_PONG;
   CHECK_EQ_INT(ts_disco_encoded_len(&m), TS_DISCO_E_ARG); /* no address */
-  CHECK_EQ_INT(ts_udp_addr_parse(&m.src, "2001:db8::1", 443), 0);
+  CHECK_EQ_INT(ts_addr_parse(&m.src, "2001:db8::1", 443), 0);
   uint8_t enc[64];
   CHECK_EQ_INT(ts_disco_encode(enc, sizeof enc, &m), 32);
   CHECK_EQ_INT(ts_disco_decode(&d, enc, 32), 0);
-  CHECK(ts_udp_addr_equal(&d.src, &m.src));
+  CHECK(ts_addr_equal(&d.src, &m.src));
   CHECK_EQ_INT(ts_disco_encode(enc, 31, &m), TS_DISCO_E_BUFFER);
   m.type = 9;
   CHECK_EQ_INT(ts_disco_encode(enc, sizeof enc, &m), TS_DISCO_E_UNKNOWN_TYPE);
@@ -299,15 +299,15 @@ static void test_stun_rfc5769(void) {
   ts_hex(v6, sizeof v6,
          "010100482112a442b7e7a701bc34d686fa87dfae8022000b7465737420766563746f7220002000140002a1470113a9fa"
          "a5d3f179bc25f4b5bed2b9d900080014a382954e4be67bf11784c97c8292c275bfe3ed4180280004c8fb0b4c");
-  ts_udp_addr a;
+  ts_addr a;
   char s[64];
   CHECK(ts_stun_is_binding_response(v4, sizeof v4));
   CHECK_EQ_INT(ts_stun_parse_response(v4, sizeof v4, tx, &a), 0);
   CHECK_MEM(tx, v4 + 8, 12);
-  ts_udp_addr_format(&a, s, sizeof s);
+  ts_addr_format(&a, s, sizeof s);
   CHECK(strcmp(s, "192.0.2.1:32853") == 0);
   CHECK_EQ_INT(ts_stun_parse_response(v6, sizeof v6, tx, &a), 0);
-  ts_udp_addr_format(&a, s, sizeof s);
+  ts_addr_format(&a, s, sizeof s);
   CHECK(strcmp(s, "[2001:db8:1234:5678:11:2233:4455:6677]:32853") == 0);
   /* a flipped bit anywhere before the fingerprint is caught by it; cut or lengthened messages refused */
   int fails = 0;
@@ -331,23 +331,23 @@ static void test_stun_response_roundtrip(void) {
   const uint16_t ports[] = {41641, 3478};
   for (int i = 0; i < 2; i++) {
     for (int fp = 0; fp < 2; fp++) {
-      ts_udp_addr in, out;
-      CHECK_EQ_INT(ts_udp_addr_parse(&in, addrs[i], ports[i]), 0);
+      ts_addr in, out;
+      CHECK_EQ_INT(ts_addr_parse(&in, addrs[i], ports[i]), 0);
       long n = ts_stun_response(buf, sizeof buf, tx, &in, fp);
       CHECK_EQ_INT(n, (i ? 44 : 32) + (fp ? 8 : 0));
       CHECK(ts_stun_is_stun(buf, (size_t)n) && ts_stun_is_binding_response(buf, (size_t)n));
       CHECK_EQ_INT(ts_stun_parse_response(buf, (size_t)n, got, &out), 0);
       CHECK_MEM(got, tx, 12);
-      CHECK(ts_udp_addr_equal(&in, &out));
+      CHECK(ts_addr_equal(&in, &out));
     }
   }
   /* plain MAPPED-ADDRESS from an old server */
   uint8_t plain[32];
   ts_hex(plain, sizeof plain, "0101000c2112a442000102030405060708090a0b000100080001c3500a000001");
-  ts_udp_addr a;
+  ts_addr a;
   char s[64];
   CHECK_EQ_INT(ts_stun_parse_response(plain, sizeof plain, got, &a), 0);
-  ts_udp_addr_format(&a, s, sizeof s);
+  ts_addr_format(&a, s, sizeof s);
   CHECK(strcmp(s, "10.0.0.1:50000") == 0);
   /* no address at all */
   uint8_t none[20];
@@ -358,8 +358,8 @@ static void test_stun_response_roundtrip(void) {
   uint8_t req[TS_STUN_REQUEST_LEN];
   ts_stun_request(req, tx);
   CHECK_EQ_INT(ts_stun_parse_response(req, sizeof req, got, &a), TS_STUN_E_NOT_STUN);
-  ts_udp_addr in;
-  ts_udp_addr_parse(&in, "2001:db8::42", 1);
+  ts_addr in;
+  ts_addr_parse(&in, "2001:db8::42", 1);
   CHECK_EQ_INT(ts_stun_response(buf, 40, tx, &in, 1), TS_STUN_E_BUFFER);
 }
 

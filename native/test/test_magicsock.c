@@ -24,7 +24,7 @@ typedef struct pkt {
 typedef struct node {
   ts_ms *ms;
   uint8_t node_pub[32], disco_priv[32], disco_pub[32];
-  ts_udp_addr addr; /* where its UDP packets come from */
+  ts_addr addr; /* where its UDP packets come from */
   pkt *q; /* MAXQ, on the heap: tests keep nodes on the stack */
   size_t nq, overflow;
   int on_path;
@@ -60,9 +60,9 @@ static void rng_cb(void *ctx, void *buf, size_t len) {
   for (size_t i = 0; i < len; i++) b[i] = (uint8_t)(++n->rng * 131 + i + n->node_pub[0]);
 }
 
-static ts_udp_addr A(const char *ip, uint16_t port) {
-  ts_udp_addr a;
-  ts_udp_addr_parse(&a, ip, port);
+static ts_addr A(const char *ip, uint16_t port) {
+  ts_addr a;
+  ts_addr_parse(&a, ip, port);
   return a;
 }
 
@@ -110,13 +110,13 @@ static int open_pkt(const node *n, const pkt *k, ts_disco_msg *m) {
 }
 
 /* Packets of a type in n's queue on a path kind (0: any), to addr (NULL: any). */
-static int count(const node *n, int type, int kind, const ts_udp_addr *to) {
+static int count(const node *n, int type, int kind, const ts_addr *to) {
   int c = 0;
   for (size_t i = 0; i < n->nq; i++) {
     ts_disco_msg m;
     if (open_pkt(n, &n->q[i], &m) != 0 || m.type != type) continue;
     if (kind && n->q[i].path.kind != kind) continue;
-    if (to && (n->q[i].path.kind != TS_MS_PATH_UDP || !ts_udp_addr_equal(&n->q[i].path.addr, to))) continue;
+    if (to && (n->q[i].path.kind != TS_MS_PATH_UDP || !ts_addr_equal(&n->q[i].path.addr, to))) continue;
     c++;
   }
   return c;
@@ -132,7 +132,7 @@ static int deliver(node *src, node *dst, int udp_ok, int derp_ok) {
   src->nq = 0; /* dst's replies may land in src's queue while we deliver */
   for (size_t i = 0; i < nq; i++) {
     pkt *k = &q[i];
-    if (k->path.kind == TS_MS_PATH_UDP && udp_ok && ts_udp_addr_equal(&k->path.addr, &dst->addr)) {
+    if (k->path.kind == TS_MS_PATH_UDP && udp_ok && ts_addr_equal(&k->path.addr, &dst->addr)) {
       ts_ms_path from = {.kind = TS_MS_PATH_UDP, .addr = src->addr};
       ts_ms_disco_input(dst->ms, now, k->data, k->len, &from, NULL);
       n++;
@@ -185,9 +185,9 @@ static ts_ms_peer_info info(ts_ms_peer *p) {
   return i;
 }
 
-static int best_is(ts_ms_peer *p, const ts_udp_addr *a) {
+static int best_is(ts_ms_peer *p, const ts_addr *a) {
   ts_ms_peer_info i = info(p);
-  return i.best.kind == TS_MS_PATH_UDP && ts_udp_addr_equal(&i.best.addr, a);
+  return i.best.kind == TS_MS_PATH_UDP && ts_addr_equal(&i.best.addr, a);
 }
 
 /* A and B, each knowing the other; A routes once so discovery starts. */
@@ -249,7 +249,7 @@ static void test_pong_makes_direct(void) {
   int k = ts_ms_route(w.a.ms, w.pa, now, out);
   CHECK_EQ_INT(k, 1);
   CHECK_EQ_INT(out[0].kind, TS_MS_PATH_UDP);
-  CHECK(ts_udp_addr_equal(&out[0].addr, &w.b.addr));
+  CHECK(ts_addr_equal(&out[0].addr, &w.b.addr));
   CHECK_EQ_INT(w.a.on_path, 1);
   ts_ms_peer_info i = info(w.pa);
   CHECK(i.trusted);
@@ -350,7 +350,7 @@ static void test_session_inactivity(void) {
   pair_free(&w);
 }
 
-static size_t make_cmm(const node *from, const node *to, const ts_udp_addr *eps, size_t n, uint8_t *out) {
+static size_t make_cmm(const node *from, const node *to, const ts_addr *eps, size_t n, uint8_t *out) {
   ts_disco_msg m;
   memset(&m, 0, sizeof m);
   m.type = TS_DISCO_CALL_ME_MAYBE;
@@ -369,7 +369,7 @@ static void test_cmm(void) {
   ts_ms_route(w.a.ms, w.pa, now, out);
   w.a.nq = 0;
   now += 1 * SEC; /* within the 5 s rate limit */
-  ts_udp_addr eps[3] = {A("198.51.100.7", 41641), A("fe80::1", 5), A("10.0.0.2", 1002)};
+  ts_addr eps[3] = {A("198.51.100.7", 41641), A("fe80::1", 5), A("10.0.0.2", 1002)};
   uint8_t pkt_[1024];
   size_t n = make_cmm(&w.b, &w.a, eps, 3, pkt_);
   ts_ms_path udp = {.kind = TS_MS_PATH_UDP, .addr = w.b.addr};
@@ -391,7 +391,7 @@ static void test_cmm(void) {
   CHECK_EQ_INT(info(w.pa).cmm_received, 1);
   /* A new CallMeMaybe replaces the learned ones (the netmap's stay). */
   w.a.nq = 0;
-  ts_udp_addr eps2[1] = {A("203.0.113.9", 7)};
+  ts_addr eps2[1] = {A("203.0.113.9", 7)};
   n = make_cmm(&w.b, &w.a, eps2, 1, pkt_);
   CHECK_EQ_INT(ts_ms_disco_input(w.a.ms, now, pkt_, n, &derp, w.b.node_pub), TS_MS_RX_OK);
   CHECK_EQ_INT(info(w.pa).n_candidates, 2);
@@ -419,7 +419,7 @@ static size_t make_ping(const node *from, const node *to, uint8_t tx0, int with_
 static void test_ping_learned_candidate(void) {
   pair w;
   pair_init(&w);
-  ts_udp_addr x = A("192.0.2.50", 3333);
+  ts_addr x = A("192.0.2.50", 3333);
   ts_ms_path from = {.kind = TS_MS_PATH_UDP, .addr = x};
   uint8_t p[1024];
   size_t n = make_ping(&w.b, &w.a, 1, 1, p);
@@ -432,8 +432,8 @@ static void test_ping_learned_candidate(void) {
   ts_disco_msg m;
   CHECK_EQ_INT(open_pkt(&w.a, &w.a.q[0], &m), 0);
   CHECK_EQ_INT(m.type, TS_DISCO_PONG);
-  CHECK(ts_udp_addr_equal(&m.src, &x));
-  CHECK(ts_udp_addr_equal(&w.a.q[0].path.addr, &x));
+  CHECK(ts_addr_equal(&m.src, &x));
+  CHECK(ts_addr_equal(&w.a.q[0].path.addr, &x));
   uint8_t tx[12];
   memset(tx, 1, 12);
   CHECK_MEM(m.tx_id, tx, 12);
@@ -470,8 +470,8 @@ static void test_derp_ping(void) {
   ts_disco_msg m;
   CHECK_EQ_INT(open_pkt(&w.a, &w.a.q[0], &m), 0);
   CHECK_EQ_INT(m.type, TS_DISCO_PONG);
-  ts_udp_addr magic = A("127.3.3.40", 7);
-  CHECK(ts_udp_addr_equal(&m.src, &magic));
+  ts_addr magic = A("127.3.3.40", 7);
+  CHECK(ts_addr_equal(&m.src, &magic));
   CHECK_EQ_INT(info(w.pa).n_candidates, 1); /* a DERP "source" is no candidate */
   /* A peer without a home region is reached where it was last heard. */
   CHECK(ts_ms_peer_set(w.a.ms, w.b.node_pub, w.b.disco_pub, 0, NULL, 0, now) == w.pa);
@@ -480,7 +480,7 @@ static void test_derp_ping(void) {
 }
 
 /* Sends A's pings, answers each one (as B) at the given latency. */
-static void answer_pings(pair *w, const ts_udp_addr *only, uint64_t latency, uint64_t t_ping) {
+static void answer_pings(pair *w, const ts_addr *only, uint64_t latency, uint64_t t_ping) {
   size_t nq = w->a.nq;
   pkt *q = malloc(nq * sizeof *q + 1);
   memcpy(q, w->a.q, nq * sizeof *q);
@@ -488,7 +488,7 @@ static void answer_pings(pair *w, const ts_udp_addr *only, uint64_t latency, uin
   for (size_t i = 0; i < nq; i++) {
     ts_disco_msg m, pong;
     if (open_pkt(&w->a, &q[i], &m) != 0 || m.type != TS_DISCO_PING) continue;
-    if (only && !ts_udp_addr_equal(&q[i].path.addr, only)) continue;
+    if (only && !ts_addr_equal(&q[i].path.addr, only)) continue;
     memset(&pong, 0, sizeof pong);
     pong.type = TS_DISCO_PONG;
     memcpy(pong.tx_id, m.tx_id, 12);
@@ -505,9 +505,9 @@ static void answer_pings(pair *w, const ts_udp_addr *only, uint64_t latency, uin
 static void test_better_addr_choices(void) {
   pair w;
   pair_init(&w);
-  ts_udp_addr priv = A("192.168.1.2", 1), lo = A("127.0.0.1", 2), pub1 = A("198.51.100.1", 3),
+  ts_addr priv = A("192.168.1.2", 1), lo = A("127.0.0.1", 2), pub1 = A("198.51.100.1", 3),
               pub2 = A("198.51.100.2", 4);
-  ts_udp_addr eps[4] = {priv, lo, pub1, pub2};
+  ts_addr eps[4] = {priv, lo, pub1, pub2};
   ts_ms_peer_set(w.a.ms, w.b.node_pub, w.b.disco_pub, 2, eps, 4, now);
   ts_ms_path out[2];
   uint64_t t = now;
@@ -535,7 +535,7 @@ static void test_better_addr_choices(void) {
   pair_free(&w);
 
   /* The scoring itself. */
-  ts_udp_addr v6 = A("2001:db8::1", 1), v6b = A("2001:db8::2", 1), ll = A("169.254.1.1", 1),
+  ts_addr v6 = A("2001:db8::1", 1), v6b = A("2001:db8::2", 1), ll = A("169.254.1.1", 1),
               ula = A("fd00::1", 1), p4 = A("198.51.100.9", 1), none;
   memset(&none, 0, sizeof none);
   CHECK(ms_better_addr(&p4, 10 * MS, &none, 0));
@@ -732,7 +732,7 @@ static void test_many_peers(void) {
     memset(nk, 0, 32), memset(dk, 0, 32);
     nk[0] = (uint8_t)i, nk[1] = (uint8_t)(i >> 8), nk[31] = 1;
     dk[0] = (uint8_t)i, dk[1] = (uint8_t)(i >> 8), dk[31] = 9;
-    ts_udp_addr ep = A("198.51.100.1", (uint16_t)(i + 1));
+    ts_addr ep = A("198.51.100.1", (uint16_t)(i + 1));
     ps[i] = ts_ms_peer_set(a.ms, nk, i % 3 ? dk : NULL, 1, &ep, 1, now);
     CHECK(ps[i] != NULL);
     ts_ms_path wg = {.kind = TS_MS_PATH_UDP, .addr = A("203.0.113.1", (uint16_t)(i + 1))};
@@ -743,7 +743,7 @@ static void test_many_peers(void) {
     uint8_t nk[32];
     memset(nk, 0, 32);
     nk[0] = (uint8_t)i, nk[1] = (uint8_t)(i >> 8), nk[31] = 1;
-    ts_udp_addr wg = A("203.0.113.1", (uint16_t)(i + 1));
+    ts_addr wg = A("203.0.113.1", (uint16_t)(i + 1));
     CHECK(ts_ms_peer_by_node(a.ms, nk) == (i % 2 ? ps[i] : NULL));
     CHECK(ts_ms_peer_by_addr(a.ms, &wg) == (i % 2 ? ps[i] : NULL));
   }
@@ -757,7 +757,7 @@ static void test_many_peers(void) {
     now += 1;
     ts_ms_note_wg_rx(a.ms, ps[5], &s, now);
   }
-  ts_udp_addr first = A("192.0.2.1", 100), last = A("192.0.2.1", (uint16_t)(100 + MS_MAX_MAPPED + 3));
+  ts_addr first = A("192.0.2.1", 100), last = A("192.0.2.1", (uint16_t)(100 + MS_MAX_MAPPED + 3));
   CHECK(ts_ms_peer_by_addr(a.ms, &first) == NULL);
   CHECK(ts_ms_peer_by_addr(a.ms, &last) == ps[5]);
   node_free(&a);
@@ -768,12 +768,12 @@ static void test_no_disco_peer(void) {
   node a, b;
   node_init(&a, 1, "10.0.0.1", 1);
   node_init(&b, 2, "10.0.0.2", 2);
-  ts_udp_addr eps[2] = {A("198.51.100.5", 51820), A("198.51.100.6", 51820)};
+  ts_addr eps[2] = {A("198.51.100.5", 51820), A("198.51.100.6", 51820)};
   ts_ms_peer *p = ts_ms_peer_set(a.ms, b.node_pub, NULL, 4, eps, 2, now);
   ts_ms_path out[2];
   CHECK_EQ_INT(ts_ms_route(a.ms, p, now, out), 1);
   CHECK_EQ_INT(out[0].kind, TS_MS_PATH_UDP);
-  CHECK(ts_udp_addr_equal(&out[0].addr, &eps[0]));
+  CHECK(ts_addr_equal(&out[0].addr, &eps[0]));
   CHECK_EQ_INT(a.nq, 0);
   CHECK_EQ_INT(ts_ms_next_deadline(a.ms), UINT64_MAX);
   uint8_t zero[32] = {0};
@@ -802,7 +802,7 @@ static void test_no_disco_peer(void) {
 static void test_rate_limits(void) {
   pair w;
   pair_init(&w);
-  ts_udp_addr eps[2] = {A("198.51.100.1", 1), A("198.51.100.2", 2)};
+  ts_addr eps[2] = {A("198.51.100.1", 1), A("198.51.100.2", 2)};
   ts_ms_peer_set(w.a.ms, w.b.node_pub, w.b.disco_pub, 2, eps, 2, now);
   uint64_t t0 = now;
   ts_ms_path out[2];
@@ -836,8 +836,8 @@ static void test_upgrade_interval(void) {
   for (int slow = 0; slow <= 1; slow++) {
     pair w;
     pair_init(&w);
-    ts_udp_addr dead = A("198.51.100.99", 9);
-    ts_udp_addr eps[2] = {w.b.addr, dead};
+    ts_addr dead = A("198.51.100.99", 9);
+    ts_addr eps[2] = {w.b.addr, dead};
     ts_ms_peer_set(w.a.ms, w.b.node_pub, w.b.disco_pub, 2, eps, 2, now);
     ts_ms_path out[2];
     uint64_t t0 = now;
@@ -871,7 +871,7 @@ static void test_netmap_update(void) {
   CHECK_EQ_INT(info(w.pa).n_candidates, 0);
   CHECK_EQ_INT(info(w.pa).best.kind, TS_MS_PATH_NONE);
   /* Too many endpoints: the surplus is counted. */
-  ts_udp_addr eps[TS_MS_MAX_CANDIDATES + 5];
+  ts_addr eps[TS_MS_MAX_CANDIDATES + 5];
   for (int i = 0; i < TS_MS_MAX_CANDIDATES + 5; i++) eps[i] = A("198.51.100.1", (uint16_t)(i + 1));
   ts_ms_peer_set(w.a.ms, w.b.node_pub, w.b.disco_pub, 2, eps, TS_MS_MAX_CANDIDATES + 5, now);
   CHECK_EQ_INT(info(w.pa).n_candidates, TS_MS_MAX_CANDIDATES);
@@ -887,7 +887,7 @@ static void test_netmap_update(void) {
   CHECK_EQ_INT(info(w.pa).pongs_received, TS_MS_MAX_CANDIDATES + 1);
   CHECK(info(w.pa).trusted);
   /* Invalid endpoints are ignored. */
-  ts_udp_addr junk[3];
+  ts_addr junk[3];
   memset(junk, 0, sizeof junk);
   junk[1] = A("0.0.0.0", 5), junk[2] = A("198.51.100.1", 0);
   ts_ms_peer_set(w.a.ms, w.b.node_pub, w.b.disco_pub, 2, junk, 3, now);

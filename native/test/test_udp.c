@@ -36,9 +36,9 @@ static int check_fill(const uint8_t *p, size_t len, uint32_t seq) {
   return 1;
 }
 
-static ts_udp_addr loop_addr(int family, uint16_t port) {
-  ts_udp_addr a;
-  ts_udp_addr_parse(&a, family == TS_UDP_V4 ? "127.0.0.1" : "::1", port);
+static ts_addr loop_addr(int family, uint16_t port) {
+  ts_addr a;
+  ts_addr_parse(&a, family == TS_ADDR_V4 ? "127.0.0.1" : "::1", port);
   return a;
 }
 
@@ -50,7 +50,7 @@ static long long now_ms(void) {
 
 /* Receives until want datagrams arrived or timeout_ms passed; checks each against sizes[]/seq order. Returns the
  * count received; *bad counts datagrams that were out of order or corrupt. */
-static int recv_expect(ts_udp *u, ts_udp_rxbatch *rx, const uint32_t *sizes, int want, const ts_udp_addr *from,
+static int recv_expect(ts_udp *u, ts_udp_rxbatch *rx, const uint32_t *sizes, int want, const ts_addr *from,
                        int timeout_ms, int *bad) {
   int got = 0;
   long long deadline = now_ms() + timeout_ms;
@@ -67,10 +67,10 @@ static int recv_expect(ts_udp *u, ts_udp_rxbatch *rx, const uint32_t *sizes, int
     }
     while (ts_udp_rx_next(rx, &d)) {
       if (got >= want || d.len != sizes[got] || !check_fill(d.data, d.len, (uint32_t)got) ||
-          (from && !ts_udp_addr_equal(d.from, from))) {
+          (from && !ts_addr_equal(d.from, from))) {
         if (*bad < 5)
           fprintf(stderr, "  datagram %d: len %zu (want %u)%s\n", got, d.len, got < want ? sizes[got] : 0,
-                  from && !ts_udp_addr_equal(d.from, from) ? " wrong source" : "");
+                  from && !ts_addr_equal(d.from, from) ? " wrong source" : "");
         (*bad)++;
       }
       got++;
@@ -80,7 +80,7 @@ static int recv_expect(ts_udp *u, ts_udp_rxbatch *rx, const uint32_t *sizes, int
 }
 
 /* Queues count datagrams of sizes[i], contents fill(seq = first + i). Returns how many were queued. */
-static int queue(ts_udp_txbatch *tx, const ts_udp_addr *dst, const uint32_t *sizes, int first, int count) {
+static int queue(ts_udp_txbatch *tx, const ts_addr *dst, const uint32_t *sizes, int first, int count) {
   int q = 0;
   for (int i = 0; i < count; i++) {
     uint8_t *p = ts_udp_tx_reserve(tx, dst, sizes[first + i]);
@@ -95,12 +95,12 @@ typedef struct {
   ts_udp a, b;
   ts_udp_rxbatch rx;
   ts_udp_txbatch tx;
-  ts_udp_addr to_b;
+  ts_addr to_b;
 } pair;
 
 /* Two sockets on the loopback of the given family; b receives. */
 static int pair_open(pair *p, int family, const ts_udp_opts *oa, const ts_udp_opts *ob) {
-  const char *lo = family == TS_UDP_V4 ? "127.0.0.1" : "::1";
+  const char *lo = family == TS_ADDR_V4 ? "127.0.0.1" : "::1";
   memset(p, 0, sizeof *p);
   if (ts_udp_open(&p->a, lo, 0, oa) != 0) return -1;
   if (ts_udp_open(&p->b, lo, 0, ob) != 0) return -1;
@@ -131,27 +131,27 @@ static void mixed_sizes(uint32_t *sizes, int n, uint32_t seed) {
 /* ---------------------------------------------------------------- tests */
 
 static void addr_parse_format_normalize(void) {
-  ts_udp_addr a, b;
+  ts_addr a, b;
   char s[80];
-  CHECK_EQ_INT(ts_udp_addr_parse(&a, "127.0.0.1", 41641), 0);
-  CHECK_EQ_INT(a.family, TS_UDP_V4);
-  ts_udp_addr_format(&a, s, sizeof s);
+  CHECK_EQ_INT(ts_addr_parse(&a, "127.0.0.1", 41641), 0);
+  CHECK_EQ_INT(a.family, TS_ADDR_V4);
+  ts_addr_format(&a, s, sizeof s);
   CHECK(strcmp(s, "127.0.0.1:41641") == 0);
-  CHECK_EQ_INT(ts_udp_addr_parse(&b, "::ffff:127.0.0.1", 41641), 0);
-  CHECK_EQ_INT(b.family, TS_UDP_V4);
-  CHECK(ts_udp_addr_equal(&a, &b));
-  CHECK_EQ_INT(ts_udp_addr_parse(&a, "::1", 7), 0);
-  CHECK_EQ_INT(a.family, TS_UDP_V6);
-  ts_udp_addr_format(&a, s, sizeof s);
+  CHECK_EQ_INT(ts_addr_parse(&b, "::ffff:127.0.0.1", 41641), 0);
+  CHECK_EQ_INT(b.family, TS_ADDR_V4);
+  CHECK(ts_addr_equal(&a, &b));
+  CHECK_EQ_INT(ts_addr_parse(&a, "::1", 7), 0);
+  CHECK_EQ_INT(a.family, TS_ADDR_V6);
+  ts_addr_format(&a, s, sizeof s);
   CHECK(strcmp(s, "[::1]:7") == 0);
-  CHECK(!ts_udp_addr_equal(&a, &b));
-  CHECK_EQ_INT(ts_udp_addr_parse(&a, "localhost", 1), -EINVAL);
-  CHECK_EQ_INT(ts_udp_addr_parse(&a, "1.2.3.4.5", 1), -EINVAL);
-  /* ts_udp_addr_set normalizes raw v4-mapped bytes too. */
+  CHECK(!ts_addr_equal(&a, &b));
+  CHECK_EQ_INT(ts_addr_parse(&a, "localhost", 1), -EINVAL);
+  CHECK_EQ_INT(ts_addr_parse(&a, "1.2.3.4.5", 1), -EINVAL);
+  /* ts_addr_set normalizes raw v4-mapped bytes too. */
   uint8_t raw[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 1, 2, 3};
-  ts_udp_addr_set(&a, TS_UDP_V6, raw, 9);
-  ts_udp_addr_parse(&b, "10.1.2.3", 9);
-  CHECK(ts_udp_addr_equal(&a, &b));
+  ts_addr_set(&a, TS_ADDR_V6, raw, 9);
+  ts_addr_parse(&b, "10.1.2.3", 9);
+  CHECK(ts_addr_equal(&a, &b));
 }
 
 static void open_reports_port_and_features(void) {
@@ -159,7 +159,7 @@ static void open_reports_port_and_features(void) {
   CHECK_EQ_INT(ts_udp_open(&u, "127.0.0.1", 0, NULL), 0);
   CHECK(u.fd >= 0);
   CHECK(u.local.port != 0);
-  CHECK_EQ_INT(u.family, TS_UDP_V4);
+  CHECK_EQ_INT(u.family, TS_ADDR_V4);
   CHECK_EQ_INT(u.dualstack, 0);
   if (TEST_GSO) {
     CHECK(u.gso);
@@ -173,7 +173,7 @@ static void open_reports_port_and_features(void) {
   ts_udp_close(&u); /* idempotent */
   CHECK_EQ_INT(u.fd, -1);
   CHECK_EQ_INT(ts_udp_open(&u, "::", 0, NULL), 0);
-  CHECK_EQ_INT(u.family, TS_UDP_V6);
+  CHECK_EQ_INT(u.family, TS_ADDR_V6);
   CHECK_EQ_INT(u.dualstack, 1);
   ts_udp_close(&u);
   CHECK_EQ_INT(ts_udp_open(&u, "not an address", 0, NULL), -EINVAL);
@@ -199,7 +199,7 @@ static void single_datagram(int family) {
   CHECK_EQ_INT(ts_udp_tx_pending(&p.tx), 1);
   CHECK_EQ_INT(ts_udp_tx_flush(&p.a, &p.tx), 0);
   CHECK_EQ_INT(ts_udp_tx_pending(&p.tx), 0);
-  ts_udp_addr from = loop_addr(family, p.a.local.port);
+  ts_addr from = loop_addr(family, p.a.local.port);
   CHECK_EQ_INT(recv_expect(&p.b, &p.rx, sizes, 1, &from, 2000, &bad), 1);
   CHECK_EQ_INT(bad, 0);
   CHECK_EQ_INT(p.a.stats.tx_dgrams, 1);
@@ -212,8 +212,8 @@ static void single_datagram(int family) {
   CHECK_EQ_INT(p.a.stats.tx_syscalls, 1);
   pair_close(&p);
 }
-static void single_datagram_v4(void) { single_datagram(TS_UDP_V4); }
-static void single_datagram_v6(void) { single_datagram(TS_UDP_V6); }
+static void single_datagram_v4(void) { single_datagram(TS_ADDR_V4); }
+static void single_datagram_v6(void) { single_datagram(TS_ADDR_V6); }
 
 static void batch_1000_mixed(int family, int gso) {
   enum { N = 1000 };
@@ -228,7 +228,7 @@ static void batch_1000_mixed(int family, int gso) {
   }
   CHECK_EQ_INT(queue(&p.tx, &p.to_b, sizes, 0, N), N);
   CHECK_EQ_INT(ts_udp_tx_flush(&p.a, &p.tx), 0);
-  ts_udp_addr from = loop_addr(family, p.a.local.port);
+  ts_addr from = loop_addr(family, p.a.local.port);
   CHECK_EQ_INT(recv_expect(&p.b, &p.rx, sizes, N, &from, 5000, &bad), N);
   CHECK_EQ_INT(bad, 0);
   CHECK_EQ_INT(p.a.stats.tx_dgrams, N);
@@ -249,10 +249,10 @@ static void batch_1000_mixed(int family, int gso) {
   CHECK_EQ_INT(p.a.stats.gso_fallbacks, 0);
   pair_close(&p);
 }
-static void batch_1000_mixed_v4_gso(void) { batch_1000_mixed(TS_UDP_V4, 1); }
-static void batch_1000_mixed_v6_gso(void) { batch_1000_mixed(TS_UDP_V6, 1); }
-static void batch_1000_mixed_v4_plain(void) { batch_1000_mixed(TS_UDP_V4, 0); }
-static void batch_1000_mixed_v6_plain(void) { batch_1000_mixed(TS_UDP_V6, 0); }
+static void batch_1000_mixed_v4_gso(void) { batch_1000_mixed(TS_ADDR_V4, 1); }
+static void batch_1000_mixed_v6_gso(void) { batch_1000_mixed(TS_ADDR_V6, 1); }
+static void batch_1000_mixed_v4_plain(void) { batch_1000_mixed(TS_ADDR_V4, 0); }
+static void batch_1000_mixed_v6_plain(void) { batch_1000_mixed(TS_ADDR_V6, 0); }
 
 /* 40 datagrams of 1000 bytes and one of 500 to one destination: one GSO message, one syscall; the receiver with
  * GRO gets them in one buffer and splits them at the right boundaries; without GRO the kernel splits them. */
@@ -275,7 +275,7 @@ static void gso_gro_boundaries(int family, int gro) {
     CHECK_EQ_INT(p.a.stats.tx_gso_dgrams, N);
   }
   CHECK_EQ_INT(p.a.stats.tx_dgrams, N);
-  ts_udp_addr from = loop_addr(family, p.a.local.port);
+  ts_addr from = loop_addr(family, p.a.local.port);
   CHECK_EQ_INT(recv_expect(&p.b, &p.rx, sizes, N, &from, 2000, &bad), N);
   CHECK_EQ_INT(bad, 0);
   if (gro && TEST_GSO) {
@@ -288,9 +288,9 @@ static void gso_gro_boundaries(int family, int gro) {
   CHECK_EQ_INT(p.b.stats.rx_dgrams, N);
   pair_close(&p);
 }
-static void gso_gro_boundaries_v4(void) { gso_gro_boundaries(TS_UDP_V4, 1); }
-static void gso_gro_boundaries_v6(void) { gso_gro_boundaries(TS_UDP_V6, 1); }
-static void gso_without_gro_v4(void) { gso_gro_boundaries(TS_UDP_V4, 0); }
+static void gso_gro_boundaries_v4(void) { gso_gro_boundaries(TS_ADDR_V4, 1); }
+static void gso_gro_boundaries_v6(void) { gso_gro_boundaries(TS_ADDR_V6, 1); }
+static void gso_without_gro_v4(void) { gso_gro_boundaries(TS_ADDR_V4, 0); }
 
 /* Grouping limits: 200 x 1280 bytes make runs of 51 (51 x 1280 <= 65507 < 52 x 1280); 100 x 100 bytes make runs
  * of 64 segments; a change of destination or a longer datagram ends a run. */
@@ -300,7 +300,7 @@ static void gso_grouping_limits(void) {
   pair p;
   int bad;
   if (!TEST_GSO) return;
-  if (pair_open(&p, TS_UDP_V4, NULL, NULL) != 0) {
+  if (pair_open(&p, TS_ADDR_V4, NULL, NULL) != 0) {
     CHECK(!"pair_open");
     return;
   }
@@ -341,12 +341,12 @@ static void two_destinations_interleaved(void) {
   ts_udp_rxbatch rxc;
   uint32_t sizes[N];
   int bad;
-  if (pair_open(&p, TS_UDP_V4, NULL, NULL) != 0 || ts_udp_open(&c, "127.0.0.1", 0, NULL) != 0 ||
+  if (pair_open(&p, TS_ADDR_V4, NULL, NULL) != 0 || ts_udp_open(&c, "127.0.0.1", 0, NULL) != 0 ||
       ts_udp_rxbatch_init(&rxc, 0, 0) != 0) {
     CHECK(!"open");
     return;
   }
-  ts_udp_addr to_c = loop_addr(TS_UDP_V4, c.local.port);
+  ts_addr to_c = loop_addr(TS_ADDR_V4, c.local.port);
   for (int i = 0; i < N; i++) sizes[i] = 700;
   /* Datagram seq i goes to b for even i, c for odd; each side sees seq 0..49 of its own. */
   for (int i = 0; i < N; i++) {
@@ -383,22 +383,22 @@ static void dualstack_v4_peer(void) {
   }
   CHECK_EQ_INT(ds.dualstack, 1);
   for (int i = 0; i < N; i++) sizes[i] = 1200;
-  ts_udp_addr to_ds = loop_addr(TS_UDP_V4, ds.local.port), from_v4 = loop_addr(TS_UDP_V4, v4.local.port);
+  ts_addr to_ds = loop_addr(TS_ADDR_V4, ds.local.port), from_v4 = loop_addr(TS_ADDR_V4, v4.local.port);
   CHECK_EQ_INT(queue(&tx, &to_ds, sizes, 0, 1), 1);
   CHECK_EQ_INT(ts_udp_tx_flush(&v4, &tx), 0);
   CHECK_EQ_INT(recv_expect(&ds, &rx, sizes, 1, &from_v4, 2000, &bad), 1);
   CHECK_EQ_INT(bad, 0);
   /* The source as the caller sees it: family 4, 127.0.0.1. */
-  CHECK_EQ_INT(rx.meta[0].from.family, TS_UDP_V4);
+  CHECK_EQ_INT(rx.meta[0].from.family, TS_ADDR_V4);
   CHECK_MEM(rx.meta[0].from.ip, "\x7f\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00", 16);
   /* Reply with a burst (GSO on the dual-stack socket, IPv4 path). */
-  ts_udp_addr reply_to = rx.meta[0].from;
+  ts_addr reply_to = rx.meta[0].from;
   CHECK_EQ_INT(queue(&tx, &reply_to, sizes, 0, N), N);
   CHECK_EQ_INT(ts_udp_tx_flush(&ds, &tx), 0);
   CHECK_EQ_INT(ds.stats.tx_errors, 0);
   CHECK_EQ_INT(ds.stats.gso_fallbacks, 0);
   if (TEST_GSO) CHECK_EQ_INT(ds.stats.tx_gso_sends, 1);
-  ts_udp_addr from_ds = loop_addr(TS_UDP_V4, ds.local.port);
+  ts_addr from_ds = loop_addr(TS_ADDR_V4, ds.local.port);
   CHECK_EQ_INT(recv_expect(&v4, &rx, sizes, N, &from_ds, 2000, &bad), N);
   CHECK_EQ_INT(bad, 0);
   /* A burst from the IPv4 peer arrives on the dual-stack socket through GRO, split and attributed to the peer. */
@@ -410,10 +410,10 @@ static void dualstack_v4_peer(void) {
   /* v6 still works on the same socket. */
   ts_udp v6;
   CHECK_EQ_INT(ts_udp_open(&v6, "::1", 0, NULL), 0);
-  ts_udp_addr to_ds6 = loop_addr(TS_UDP_V6, ds.local.port);
+  ts_addr to_ds6 = loop_addr(TS_ADDR_V6, ds.local.port);
   CHECK_EQ_INT(queue(&tx, &to_ds6, sizes, 0, 1), 1);
   CHECK_EQ_INT(ts_udp_tx_flush(&v6, &tx), 0);
-  ts_udp_addr from_v6 = loop_addr(TS_UDP_V6, v6.local.port);
+  ts_addr from_v6 = loop_addr(TS_ADDR_V6, v6.local.port);
   CHECK_EQ_INT(recv_expect(&ds, &rx, sizes, 1, &from_v6, 2000, &bad), 1);
   CHECK_EQ_INT(bad, 0);
   CHECK_EQ_INT(ts_udp_rx_next(&rx, &d), 0);
@@ -435,7 +435,7 @@ static void v6only_refuses_v4(void) {
     return;
   }
   CHECK_EQ_INT(s.dualstack, 0);
-  ts_udp_addr to = loop_addr(TS_UDP_V4, r.local.port);
+  ts_addr to = loop_addr(TS_ADDR_V4, r.local.port);
   /* Five equal datagrams: one GSO message, refused as a whole (not a GSO problem: no fallback, no retries). */
   for (int i = 0; i < 5; i++) CHECK(ts_udp_tx_reserve(&tx, &to, 10) != NULL);
   int rc = ts_udp_tx_flush(&s, &tx);
@@ -457,7 +457,7 @@ static void zero_length_datagram(void) {
   pair p;
   uint32_t sizes[3] = {0, 5, 0};
   int bad;
-  if (pair_open(&p, TS_UDP_V6, NULL, NULL) != 0) {
+  if (pair_open(&p, TS_ADDR_V6, NULL, NULL) != 0) {
     CHECK(!"pair_open");
     return;
   }
@@ -475,7 +475,7 @@ static void max_size_datagram(void) {
   pair p;
   uint32_t sizes[2] = {TS_UDP_MAX_DGRAM_V4, 17};
   int bad;
-  if (pair_open(&p, TS_UDP_V4, NULL, NULL) != 0) {
+  if (pair_open(&p, TS_ADDR_V4, NULL, NULL) != 0) {
     CHECK(!"pair_open");
     return;
   }
@@ -497,7 +497,7 @@ static void max_size_datagram(void) {
   CHECK_EQ_INT(bad, 0);
   pair_close(&p);
 
-  if (pair_open(&p, TS_UDP_V6, NULL, NULL) != 0) {
+  if (pair_open(&p, TS_ADDR_V6, NULL, NULL) != 0) {
     CHECK(!"pair_open");
     return;
   }
@@ -517,11 +517,11 @@ static void wrong_family_destination(void) {
   pair p;
   uint32_t sizes[1] = {40};
   int bad;
-  if (pair_open(&p, TS_UDP_V4, NULL, NULL) != 0) {
+  if (pair_open(&p, TS_ADDR_V4, NULL, NULL) != 0) {
     CHECK(!"pair_open");
     return;
   }
-  ts_udp_addr v6 = loop_addr(TS_UDP_V6, 9);
+  ts_addr v6 = loop_addr(TS_ADDR_V6, 9);
   CHECK(ts_udp_tx_reserve(&p.tx, &v6, 40) != NULL);
   CHECK_EQ_INT(queue(&p.tx, &p.to_b, sizes, 0, 1), 1);
   CHECK_EQ_INT(ts_udp_tx_flush(&p.a, &p.tx), -EAFNOSUPPORT);
@@ -538,14 +538,14 @@ static void tx_overflow_and_trim(void) {
   pair p;
   uint32_t sizes[4] = {10, 10, 10, 10};
   int bad;
-  if (pair_open(&p, TS_UDP_V4, NULL, NULL) != 0 || ts_udp_txbatch_init(&tx, 4, 1) != 0) {
+  if (pair_open(&p, TS_ADDR_V4, NULL, NULL) != 0 || ts_udp_txbatch_init(&tx, 4, 1) != 0) {
     CHECK(!"open");
     return;
   }
   CHECK_EQ_INT(queue(&tx, &p.to_b, sizes, 0, 4), 4);
   CHECK(ts_udp_tx_reserve(&tx, &p.to_b, 10) == NULL);
   CHECK_EQ_INT(tx.overflow, 1);
-  ts_udp_addr none;
+  ts_addr none;
   memset(&none, 0, sizeof none);
   CHECK_EQ_INT(ts_udp_tx_flush(&p.a, &tx), 0);
   CHECK_EQ_INT(p.a.stats.tx_overflow, 1);
@@ -581,7 +581,7 @@ static void more_than_rx_slots(void) {
   pair p;
   int bad;
   ts_udp_opts ob = {.no_gro = 1};
-  if (pair_open(&p, TS_UDP_V4, NULL, &ob) != 0) {
+  if (pair_open(&p, TS_ADDR_V4, NULL, &ob) != 0) {
     CHECK(!"pair_open");
     return;
   }
@@ -601,7 +601,7 @@ static void rx_truncation_counted(void) {
   pair p;
   ts_udp_opts ob = {.no_gro = 1};
   uint32_t sizes[2] = {1000, 100};
-  if (pair_open(&p, TS_UDP_V4, NULL, &ob) != 0) {
+  if (pair_open(&p, TS_ADDR_V4, NULL, &ob) != 0) {
     CHECK(!"pair_open");
     return;
   }
@@ -636,7 +636,7 @@ static void rx_gro_truncation_keeps_whole_segments(void) {
   int bad;
   if (!TEST_GSO) return;
   for (int i = 0; i < N; i++) sizes[i] = 1000;
-  if (pair_open(&p, TS_UDP_V4, NULL, NULL) != 0) {
+  if (pair_open(&p, TS_ADDR_V4, NULL, NULL) != 0) {
     CHECK(!"pair_open");
     return;
   }
@@ -662,7 +662,7 @@ static int eagain_body(int gso) {
   ts_udp_opts oa = {.sndbuf = 4096, .no_gso = (uint8_t)!gso};
   ts_udp_dgram d;
   for (int i = 0; i < N + EXTRA; i++) sizes[i] = 1200;
-  if (pair_open(&p, TS_UDP_V4, &oa, NULL) != 0) return 100;
+  if (pair_open(&p, TS_ADDR_V4, &oa, NULL) != 0) return 100;
   if (queue(&p.tx, &p.to_b, sizes, 0, N) != N) return 101;
   long long deadline = now_ms() + 20000;
   while ((rc = ts_udp_tx_flush(&p.a, &p.tx)) == -EAGAIN && now_ms() < deadline) {
@@ -716,7 +716,7 @@ static int gso_mtu_body(int unused) {
   int bad, rc;
   (void)unused;
   for (int i = 0; i < N; i++) sizes[i] = 1400;
-  if (pair_open(&p, TS_UDP_V4, NULL, NULL) != 0) return 100;
+  if (pair_open(&p, TS_ADDR_V4, NULL, NULL) != 0) return 100;
   if (!p.a.gso) return 101;
   if (queue(&p.tx, &p.to_b, sizes, 0, N) != N) return 102;
   if ((rc = ts_udp_tx_flush(&p.a, &p.tx)) != 0) {
@@ -798,7 +798,7 @@ static void gso_einval_switches_gso_off(void) {
   pair p;
   int bad, one = 1;
   for (int i = 0; i < N; i++) sizes[i] = 800;
-  if (pair_open(&p, TS_UDP_V4, NULL, NULL) != 0) {
+  if (pair_open(&p, TS_ADDR_V4, NULL, NULL) != 0) {
     CHECK(!"pair_open");
     return;
   }

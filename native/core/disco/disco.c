@@ -20,8 +20,8 @@ int ts_disco_shared_key(uint8_t shared[TS_DISCO_KEY_LEN], const uint8_t their_pu
 
 static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
-void ts_disco_put_addr(uint8_t out[TS_DISCO_EP_LEN], const ts_udp_addr *a) {
-  if (a->family == TS_UDP_V4) {
+void ts_disco_put_addr(uint8_t out[TS_DISCO_EP_LEN], const ts_addr *a) {
+  if (a->family == TS_ADDR_V4) {
     memcpy(out, v4mapped, 12);
     memcpy(out + 12, a->ip, 4);
   } else {
@@ -31,19 +31,19 @@ void ts_disco_put_addr(uint8_t out[TS_DISCO_EP_LEN], const ts_udp_addr *a) {
   out[17] = (uint8_t)a->port;
 }
 
-void ts_disco_get_addr(ts_udp_addr *a, const uint8_t in[TS_DISCO_EP_LEN]) {
+void ts_disco_get_addr(ts_addr *a, const uint8_t in[TS_DISCO_EP_LEN]) {
   memset(a, 0, sizeof *a);
   if (memcmp(in, v4mapped, 12) == 0) {
-    a->family = TS_UDP_V4;
+    a->family = TS_ADDR_V4;
     memcpy(a->ip, in + 12, 4);
   } else {
-    a->family = TS_UDP_V6;
+    a->family = TS_ADDR_V6;
     memcpy(a->ip, in, 16);
   }
   a->port = (uint16_t)(in[16] << 8 | in[17]);
 }
 
-static int addr_ok(const ts_udp_addr *a) { return a->family == TS_UDP_V4 || a->family == TS_UDP_V6; }
+static int addr_ok(const ts_addr *a) { return a->family == TS_ADDR_V4 || a->family == TS_ADDR_V6; }
 
 long ts_disco_encoded_len(const ts_disco_msg *m) {
   switch (m->type) {

@@ -24,7 +24,7 @@
  * ts_disco_is_disco says so, else WireGuard. CallMeMaybe is only to be accepted via DERP, from the node key
  * that the netmap pairs with the sender's disco key; disco from disco keys not in the netmap is dropped.
  *
- * Addresses use ts_udp_addr (net/udp.h): IPv4 is family TS_UDP_V4 with the address in ip[0..3]; on the wire
+ * Addresses use ts_addr (net/addr.h): IPv4 is family TS_ADDR_V4 with the address in ip[0..3]; on the wire
  * it is the v4-mapped IPv6 address ::ffff:a.b.c.d. Zone/scope ids are not carried.
  */
 #ifndef TS_DISCO_H
@@ -33,7 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "net/udp.h"
+#include "net/addr.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -81,11 +81,11 @@ typedef struct ts_disco_msg {
   uint8_t node_key[TS_DISCO_KEY_LEN];
   size_t padding;                      /* encode: zero bytes appended (MTU probes); decode: bytes after the key */
   /* Pong */
-  ts_udp_addr src;                     /* where the pinger's packet came from (as seen by the ponger) */
+  ts_addr src;                     /* where the pinger's packet came from (as seen by the ponger) */
   /* CallMeMaybe (a version other than 0, or a length that is not a multiple of 18, decodes to no endpoints,
    * as in Tailscale) */
   size_t n_endpoints;                  /* decode: how many were on the wire (may exceed TS_DISCO_MAX_ENDPOINTS) */
-  ts_udp_addr endpoints[TS_DISCO_MAX_ENDPOINTS]; /* the first min(n_endpoints, MAX) of them */
+  ts_addr endpoints[TS_DISCO_MAX_ENDPOINTS]; /* the first min(n_endpoints, MAX) of them */
 } ts_disco_msg;
 
 /* 1 if buf looks like a disco packet (magic and at least TS_DISCO_MIN_LEN bytes): the UDP demux test. */
@@ -120,9 +120,9 @@ long ts_disco_seal_msg(uint8_t *out, size_t cap, const uint8_t sender_pub[TS_DIS
 long ts_disco_open(uint8_t *clear, size_t cap, const uint8_t *pkt, size_t len,
                    const uint8_t shared[TS_DISCO_KEY_LEN]);
 
-/* ip[16]+port <-> ts_udp_addr (v4-mapped IPv6 becomes TS_UDP_V4). */
-void ts_disco_put_addr(uint8_t out[TS_DISCO_EP_LEN], const ts_udp_addr *a);
-void ts_disco_get_addr(ts_udp_addr *a, const uint8_t in[TS_DISCO_EP_LEN]);
+/* ip[16]+port <-> ts_addr (v4-mapped IPv6 becomes TS_ADDR_V4). */
+void ts_disco_put_addr(uint8_t out[TS_DISCO_EP_LEN], const ts_addr *a);
+void ts_disco_get_addr(ts_addr *a, const uint8_t in[TS_DISCO_EP_LEN]);
 
 #ifdef __cplusplus
 }

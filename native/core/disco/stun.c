@@ -82,12 +82,12 @@ int ts_stun_parse_request(const uint8_t *buf, size_t len, uint8_t txid[TS_STUN_T
 }
 
 typedef struct {
-  ts_udp_addr xor_addr, plain_addr;
+  ts_addr xor_addr, plain_addr;
   int have_xor, have_plain;
 } resp_ctx;
 
 /* family byte 1 = IPv4 (4 bytes), 2 = IPv6 (16 bytes); xor with cookie (and txid for IPv6) when xored. */
-static int get_addr(ts_udp_addr *a, const uint8_t *msg, const uint8_t *val, uint16_t len, int xored) {
+static int get_addr(ts_addr *a, const uint8_t *msg, const uint8_t *val, uint16_t len, int xored) {
   if (len < 4) return -1;
   uint8_t fam = val[1];
   uint16_t port = be16(val + 2);
@@ -99,14 +99,14 @@ static int get_addr(ts_udp_addr *a, const uint8_t *msg, const uint8_t *val, uint
     port ^= (uint16_t)(TS_STUN_MAGIC_COOKIE >> 16);
     for (size_t i = 0; i < alen; i++) a->ip[i] ^= msg[4 + i]; /* cookie, then transaction id */
   }
-  a->family = fam == 1 ? TS_UDP_V4 : TS_UDP_V6;
+  a->family = fam == 1 ? TS_ADDR_V4 : TS_ADDR_V6;
   a->port = port;
-  if (a->family == TS_UDP_V6) { /* normalize a v4-mapped address the way ts_udp_addr expects */
+  if (a->family == TS_ADDR_V6) { /* normalize a v4-mapped address the way ts_addr expects */
     static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     if (memcmp(a->ip, mapped, 12) == 0) {
       memmove(a->ip, a->ip + 12, 4);
       memset(a->ip + 4, 0, 12);
-      a->family = TS_UDP_V4;
+      a->family = TS_ADDR_V4;
     }
   }
   return 0;
@@ -122,7 +122,7 @@ static int resp_attr(void *ctx, const uint8_t *msg, uint16_t type, const uint8_t
   return 0;
 }
 
-int ts_stun_parse_response(const uint8_t *buf, size_t len, uint8_t txid[TS_STUN_TXID_LEN], ts_udp_addr *addr) {
+int ts_stun_parse_response(const uint8_t *buf, size_t len, uint8_t txid[TS_STUN_TXID_LEN], ts_addr *addr) {
   resp_ctx rc;
   memset(&rc, 0, sizeof rc);
   int r = walk(buf, len, TS_STUN_BINDING_SUCCESS, resp_attr, &rc);
@@ -133,9 +133,9 @@ int ts_stun_parse_response(const uint8_t *buf, size_t len, uint8_t txid[TS_STUN_
   return 0;
 }
 
-long ts_stun_response(uint8_t *out, size_t cap, const uint8_t txid[TS_STUN_TXID_LEN], const ts_udp_addr *addr,
+long ts_stun_response(uint8_t *out, size_t cap, const uint8_t txid[TS_STUN_TXID_LEN], const ts_addr *addr,
                       int fingerprint) {
-  size_t alen = addr->family == TS_UDP_V4 ? 4 : 16;
+  size_t alen = addr->family == TS_ADDR_V4 ? 4 : 16;
   size_t n = TS_STUN_HDR_LEN + 4 + 4 + alen + (fingerprint ? 8 : 0);
   if (cap < n) return TS_STUN_E_BUFFER;
   put16(out, TS_STUN_BINDING_SUCCESS);
@@ -146,7 +146,7 @@ long ts_stun_response(uint8_t *out, size_t cap, const uint8_t txid[TS_STUN_TXID_
   put16(a, TS_STUN_ATTR_XOR_MAPPED_ADDRESS);
   put16(a + 2, (uint16_t)(4 + alen));
   a[4] = 0;
-  a[5] = addr->family == TS_UDP_V4 ? 1 : 2;
+  a[5] = addr->family == TS_ADDR_V4 ? 1 : 2;
   put16(a + 6, (uint16_t)(addr->port ^ (TS_STUN_MAGIC_COOKIE >> 16)));
   for (size_t i = 0; i < alen; i++) a[8 + i] = (uint8_t)(addr->ip[i] ^ out[4 + i]);
   if (fingerprint) {

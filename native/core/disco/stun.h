@@ -7,7 +7,7 @@
  * that, MAPPED-ADDRESS (0x0001). A FINGERPRINT, if present, must be right.
  *
  *     uint8_t txid[12]; ts_random(txid, 12);  uint8_t req[TS_STUN_REQUEST_LEN];  ts_stun_request(req, txid);
- *     ...on a datagram: if (ts_stun_is_stun(buf, len)) { ts_udp_addr me; uint8_t id[12];
+ *     ...on a datagram: if (ts_stun_is_stun(buf, len)) { ts_addr me; uint8_t id[12];
  *                          if (ts_stun_parse_response(buf, len, id, &me) == 0 && id == txid) ... }
  */
 #ifndef TS_STUN_H
@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "net/udp.h"
+#include "net/addr.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -56,10 +56,10 @@ void ts_stun_request(uint8_t out[TS_STUN_REQUEST_LEN], const uint8_t txid[TS_STU
 int ts_stun_parse_request(const uint8_t *buf, size_t len, uint8_t txid[TS_STUN_TXID_LEN]);
 
 /* Parses a Binding success response: transaction id and the mapped address. 0 or an error. */
-int ts_stun_parse_response(const uint8_t *buf, size_t len, uint8_t txid[TS_STUN_TXID_LEN], ts_udp_addr *addr);
+int ts_stun_parse_response(const uint8_t *buf, size_t len, uint8_t txid[TS_STUN_TXID_LEN], ts_addr *addr);
 /* Writes a Binding success response with XOR-MAPPED-ADDRESS (and FINGERPRINT when fingerprint != 0), as a
  * STUN server would. Returns its length (32/44 bytes for IPv4, 44/56 for IPv6) or TS_STUN_E_BUFFER. */
-long ts_stun_response(uint8_t *out, size_t cap, const uint8_t txid[TS_STUN_TXID_LEN], const ts_udp_addr *addr,
+long ts_stun_response(uint8_t *out, size_t cap, const uint8_t txid[TS_STUN_TXID_LEN], const ts_addr *addr,
                       int fingerprint);
 
 /* CRC-32 (IEEE 802.3, the zlib one). */

@@ -12,9 +12,9 @@
 uint64_t ms_add_sat(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
 
 /* A unicast address we could send to: a family, a port and not the unspecified address. */
-int ms_addr_usable(const ts_udp_addr *a) {
-  if ((a->family != TS_UDP_V4 && a->family != TS_UDP_V6) || a->port == 0) return 0;
-  return !ts_ct_is_zero(a->ip, a->family == TS_UDP_V4 ? 4 : 16);
+int ms_addr_usable(const ts_addr *a) {
+  if ((a->family != TS_ADDR_V4 && a->family != TS_ADDR_V6) || a->port == 0) return 0;
+  return !ts_ct_is_zero(a->ip, a->family == TS_ADDR_V4 ? 4 : 16);
 }
 
 /* ---- instance ---- */
@@ -59,7 +59,7 @@ void ts_ms_disco_public(const ts_ms *ms, uint8_t out[TS_MS_KEY_LEN]) {
   memcpy(out, ms->disco_public, TS_MS_KEY_LEN);
 }
 
-void ts_ms_set_endpoints(ts_ms *ms, const ts_udp_addr *eps, size_t n) {
+void ts_ms_set_endpoints(ts_ms *ms, const ts_addr *eps, size_t n) {
   ms->n_eps = 0;
   if (!eps) return;
   for (size_t i = 0; i < n && ms->n_eps < TS_MS_MAX_ENDPOINTS; i++)
@@ -70,13 +70,13 @@ void ts_ms_set_home_region(ts_ms *ms, uint32_t region) { ms->home_region = regio
 
 /* ---- candidates ---- */
 
-ms_cand *ms_cand_find(ts_ms_peer *p, const ts_udp_addr *a) {
+ms_cand *ms_cand_find(ts_ms_peer *p, const ts_addr *a) {
   for (size_t i = 0; i < p->n_cand; i++)
-    if (ts_udp_addr_equal(&p->cand[i].addr, a)) return &p->cand[i];
+    if (ts_addr_equal(&p->cand[i].addr, a)) return &p->cand[i];
   return NULL;
 }
 
-ms_cand *ms_cand_add(ts_ms *ms, ts_ms_peer *p, const ts_udp_addr *a, uint8_t src) {
+ms_cand *ms_cand_add(ts_ms *ms, ts_ms_peer *p, const ts_addr *a, uint8_t src) {
   ms_cand *c = ms_cand_find(p, a);
   if (c) {
     c->src |= src;
@@ -108,7 +108,7 @@ void ms_cand_prune(ts_ms_peer *p) {
   for (size_t i = 0; i < p->n_cand; i++) {
     if (p->cand[i].src) {
       p->cand[k++] = p->cand[i];
-    } else if (p->has_best && ts_udp_addr_equal(&p->best, &p->cand[i].addr)) {
+    } else if (p->has_best && ts_addr_equal(&p->best, &p->cand[i].addr)) {
       p->has_best = 0;
       p->trust_until = 0;
     }
@@ -124,7 +124,7 @@ int ms_trusted(const ts_ms_peer *p, uint64_t now) { return p->has_best && now < 
 
 int ms_path_check(ts_ms *ms, ts_ms_peer *p, uint64_t now) {
   int t = ms_trusted(p, now);
-  if (t == p->rep_trusted && (!t || ts_udp_addr_equal(&p->best, &p->rep_addr))) return 0;
+  if (t == p->rep_trusted && (!t || ts_addr_equal(&p->best, &p->rep_addr))) return 0;
   p->rep_trusted = (uint8_t)t;
   if (t) p->rep_addr = p->best;
   else memset(&p->rep_addr, 0, sizeof p->rep_addr);
@@ -159,7 +159,7 @@ static void set_disco(ts_ms *ms, ts_ms_peer *p, const uint8_t *disco_key) {
   peer_reset(p);
 }
 
-static void set_netmap_endpoints(ts_ms *ms, ts_ms_peer *p, const ts_udp_addr *eps, size_t n) {
+static void set_netmap_endpoints(ts_ms *ms, ts_ms_peer *p, const ts_addr *eps, size_t n) {
   for (size_t i = 0; i < p->n_cand; i++) p->cand[i].src &= (uint8_t)~MS_SRC_NETMAP;
   memset(&p->first_ep, 0, sizeof p->first_ep);
   for (size_t i = 0; eps && i < n; i++) {
@@ -171,7 +171,7 @@ static void set_netmap_endpoints(ts_ms *ms, ts_ms_peer *p, const ts_udp_addr *ep
 }
 
 ts_ms_peer *ts_ms_peer_set(ts_ms *ms, const uint8_t node_key[TS_MS_KEY_LEN], const uint8_t *disco_key,
-                           uint32_t home_region, const ts_udp_addr *endpoints, size_t n, uint64_t now) {
+                           uint32_t home_region, const ts_addr *endpoints, size_t n, uint64_t now) {
   if (!ms || !node_key || ts_ct_is_zero(node_key, TS_MS_KEY_LEN) ||
       memcmp(node_key, ms->cfg.node_public, TS_MS_KEY_LEN) == 0)
     return NULL;

@@ -1,6 +1,7 @@
-/* magicsock: per-peer path choice between direct UDP and the DERP relay, driven by disco (protocols.md §4.3).
+/* magicsock: per-peer path choice between direct UDP and the DERP relay, driven by disco
+ * (docs/architecture.md, "magicsock: path choice in the engine").
  *
- * Sans-I/O, like wg/ and derp/: no sockets, threads, clocks or global state. The engine (link_wg.c) passes in
+ * Sans-I/O, like wg/ and derp/: no sockets, threads, clocks or global state. The engine (bind/bind_ms.c) passes in
  * received disco packets, authenticated WireGuard traffic and the time (monotonic ns), and asks which path a
  * WireGuard packet for a peer should take. Disco messages this module originates (pings, pongs,
  * call-me-maybe) leave synchronously through cfg.send, with the path to use.
@@ -34,7 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "net/udp.h"
+#include "net/addr.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -66,7 +67,7 @@ typedef enum ts_ms_path_kind {
 typedef struct ts_ms_path {
   uint8_t kind;
   uint32_t region;
-  ts_udp_addr addr;
+  ts_addr addr;
 } ts_ms_path;
 
 typedef struct ts_ms ts_ms;
@@ -100,7 +101,7 @@ void ts_ms_disco_public(const ts_ms *ms, uint8_t out[TS_MS_KEY_LEN]);
 
 /* Our current endpoints (local and STUN-mapped), sent in CallMeMaybe. Replaces the previous list; at most
  * TS_MS_MAX_ENDPOINTS are kept. */
-void ts_ms_set_endpoints(ts_ms *ms, const ts_udp_addr *eps, size_t n);
+void ts_ms_set_endpoints(ts_ms *ms, const ts_addr *eps, size_t n);
 /* Our home DERP region (0: none). Used for nothing but information today; peers reach us through it. */
 void ts_ms_set_home_region(ts_ms *ms, uint32_t region);
 
@@ -111,14 +112,14 @@ void ts_ms_set_home_region(ts_ms *ms, uint32_t region);
  * previous netmap endpoints (other candidates stay; a dropped best address takes the direct path with it).
  * Returns the peer, or NULL (out of memory, an all-zero node key or our own). */
 ts_ms_peer *ts_ms_peer_set(ts_ms *ms, const uint8_t node_key[TS_MS_KEY_LEN], const uint8_t *disco_key,
-                           uint32_t home_region, const ts_udp_addr *endpoints, size_t n, uint64_t now);
+                           uint32_t home_region, const ts_addr *endpoints, size_t n, uint64_t now);
 void ts_ms_peer_remove(ts_ms *ms, ts_ms_peer *p);
 ts_ms_peer *ts_ms_peer_by_node(const ts_ms *ms, const uint8_t node_key[TS_MS_KEY_LEN]);
 /* The peer a UDP source belongs to: an address that answered a ping, sent us a ping, or carried WireGuard
  * that authenticated as the peer (ts_ms_note_wg_rx). NULL if unknown. A hash table (expected O(1)); at
  * most 16 sources per peer are remembered, the least recently seen making room, and a source seen from
  * another peer moves to it. */
-ts_ms_peer *ts_ms_peer_by_addr(const ts_ms *ms, const ts_udp_addr *a);
+ts_ms_peer *ts_ms_peer_by_addr(const ts_ms *ms, const ts_addr *a);
 const uint8_t *ts_ms_peer_node_key(const ts_ms_peer *p);
 void ts_ms_peer_set_user(ts_ms_peer *p, void *user);
 void *ts_ms_peer_user(const ts_ms_peer *p);

@@ -41,7 +41,7 @@ static ms_sent *sent_slot(ts_ms_peer *p) {
   return &p->sent[p->n_sent];
 }
 
-void ms_send_ping(ts_ms *ms, ts_ms_peer *p, const ts_udp_addr *to, uint64_t now) {
+void ms_send_ping(ts_ms *ms, ts_ms_peer *p, const ts_addr *to, uint64_t now) {
   ms_sent *s = sent_slot(p);
   if (!s) return;
   ts_disco_msg m;
@@ -97,31 +97,31 @@ void ms_send_pings(ts_ms *ms, ts_ms_peer *p, uint64_t now, int cmm) {
 
 /* ---- betterAddr ---- */
 
-static int is_loopback(const ts_udp_addr *a) {
+static int is_loopback(const ts_addr *a) {
   static const uint8_t v6[16] = {[15] = 1};
-  return a->family == TS_UDP_V4 ? a->ip[0] == 127 : memcmp(a->ip, v6, 16) == 0;
+  return a->family == TS_ADDR_V4 ? a->ip[0] == 127 : memcmp(a->ip, v6, 16) == 0;
 }
 
-static int is_link_local(const ts_udp_addr *a) {
-  return a->family == TS_UDP_V4 ? (a->ip[0] == 169 && a->ip[1] == 254)
+static int is_link_local(const ts_addr *a) {
+  return a->family == TS_ADDR_V4 ? (a->ip[0] == 169 && a->ip[1] == 254)
                                 : (a->ip[0] == 0xfe && (a->ip[1] & 0xc0) == 0x80);
 }
 
-static int is_private(const ts_udp_addr *a) {
-  if (a->family == TS_UDP_V6) return (a->ip[0] & 0xfe) == 0xfc;
+static int is_private(const ts_addr *a) {
+  if (a->family == TS_ADDR_V6) return (a->ip[0] & 0xfe) == 0xfc;
   return a->ip[0] == 10 || (a->ip[0] == 172 && (a->ip[1] & 0xf0) == 16) || (a->ip[0] == 192 && a->ip[1] == 168);
 }
 
-static int addr_points(const ts_udp_addr *a) {
+static int addr_points(const ts_addr *a) {
   int pts = is_loopback(a) ? 50 : is_link_local(a) ? 30 : is_private(a) ? 20 : 0;
-  return pts + (a->family == TS_UDP_V6 ? 10 : 0);
+  return pts + (a->family == TS_ADDR_V6 ? 10 : 0);
 }
 
 /* Latency ratio as percentage points for the faster address; bonuses for addresses likely on the same
  * host or network; a switch needs strictly more points, and a gain of 1% or less alone is ignored to
  * avoid flapping between equivalent paths. No MTU probing, so an equal address is never better. */
-int ms_better_addr(const ts_udp_addr *a, uint64_t la, const ts_udp_addr *b, uint64_t lb) {
-  if (ts_udp_addr_equal(a, b)) return 0;
+int ms_better_addr(const ts_addr *a, uint64_t la, const ts_addr *b, uint64_t lb) {
+  if (ts_addr_equal(a, b)) return 0;
   if (b->family == 0) return 1;
   if (a->family == 0) return 0;
   int ap = 0, bp = 0;
@@ -140,9 +140,9 @@ int ms_better_addr(const ts_udp_addr *a, uint64_t la, const ts_udp_addr *b, uint
 
 /* The DERP magic address Tailscale reports as the "source" of a ping that came over DERP:
  * 127.3.3.40:<region> (tailcfg.DerpMagicIPAddr; magicsock.go handlePingLocked pongs with Src = that). */
-static void derp_magic_addr(ts_udp_addr *a, uint32_t region) {
+static void derp_magic_addr(ts_addr *a, uint32_t region) {
   static const uint8_t ip[4] = {127, 3, 3, 40};
-  ts_udp_addr_set(a, TS_UDP_V4, ip, (uint16_t)region);
+  ts_addr_set(a, TS_ADDR_V4, ip, (uint16_t)region);
 }
 
 static void send_pong(ts_ms *ms, ts_ms_peer *p, const ts_ms_path *to, const uint8_t tx[12]) {
@@ -161,7 +161,7 @@ static void send_pong(ts_ms *ms, ts_ms_peer *p, const ts_ms_path *to, const uint
 }
 
 /* 1 if the ping is a duplicate (same TxID from the same address): it was answered already. */
-static int note_ping_source(ts_ms *ms, ts_ms_peer *p, const ts_udp_addr *src, const uint8_t tx[12], uint64_t now) {
+static int note_ping_source(ts_ms *ms, ts_ms_peer *p, const ts_addr *src, const uint8_t tx[12], uint64_t now) {
   ms_cand *c = ms_cand_find(p, src);
   if (c) {
     if (c->has_rx_tx && memcmp(c->rx_tx, tx, 12) == 0) return 1;
@@ -230,7 +230,7 @@ static int handle_pong(ts_ms *ms, ts_ms_peer *p, const ts_disco_msg *m, const ts
     p->has_best = 1;
     p->best_latency = latency;
   }
-  if (ts_udp_addr_equal(&p->best, &sp.to)) {
+  if (ts_addr_equal(&p->best, &sp.to)) {
     p->best_latency = latency;
     p->trust_until = ms_add_sat(now, TS_MS_TRUST_UDP_ADDR_DURATION);
   }
@@ -239,9 +239,9 @@ static int handle_pong(ts_ms *ms, ts_ms_peer *p, const ts_disco_msg *m, const ts
   return TS_MS_RX_OK;
 }
 
-static int cmm_addr_ok(const ts_udp_addr *a) {
+static int cmm_addr_ok(const ts_addr *a) {
   /* IPv6 link-local needs a zone we cannot know (Tailscale skips them too). */
-  return ms_addr_usable(a) && !(a->family == TS_UDP_V6 && is_link_local(a));
+  return ms_addr_usable(a) && !(a->family == TS_ADDR_V6 && is_link_local(a));
 }
 
 static int handle_cmm(ts_ms *ms, ts_ms_peer *p, const ts_disco_msg *m, uint64_t now) {

@@ -14,7 +14,7 @@
 enum { MS_SRC_NETMAP = 1, MS_SRC_CMM = 2, MS_SRC_PING = 4 };
 
 typedef struct ms_cand {
-  ts_udp_addr addr;
+  ts_addr addr;
   uint8_t src;        /* MS_SRC_* */
   uint8_t pinged;     /* last_ping is valid */
   uint8_t has_rx_tx;  /* rx_tx is valid */
@@ -25,12 +25,12 @@ typedef struct ms_cand {
 
 typedef struct ms_sent {
   uint8_t tx[12];
-  ts_udp_addr to;
+  ts_addr to;
   uint64_t at;
 } ms_sent;
 
 typedef struct ms_mapped {
-  ts_udp_addr addr;
+  ts_addr addr;
   uint64_t at;
 } ms_mapped;
 
@@ -40,7 +40,7 @@ struct ts_ms_peer {
   uint8_t shared[TS_MS_KEY_LEN]; /* disco box key; wiped when the peer goes or its disco key changes */
   uint8_t has_disco;
   uint32_t home_region, last_region; /* last_region: where the peer was last heard over DERP */
-  ts_udp_addr first_ep;              /* the first netmap endpoint: the path for peers without disco */
+  ts_addr first_ep;              /* the first netmap endpoint: the path for peers without disco */
 
   ms_cand *cand;
   size_t n_cand, cap_cand;
@@ -49,11 +49,11 @@ struct ts_ms_peer {
   ms_mapped mapped[MS_MAX_MAPPED];
   size_t n_mapped;
 
-  ts_udp_addr best;
+  ts_addr best;
   uint8_t has_best;
   uint64_t best_latency, trust_until;
   uint8_t rep_trusted;  /* the path last reported through on_path: trusted best (rep_addr) or none */
-  ts_udp_addr rep_addr;
+  ts_addr rep_addr;
 
   uint8_t hb_on, full_pinged;
   uint64_t last_route, hb_due, last_full_ping;
@@ -68,7 +68,7 @@ struct ts_ms_peer {
 };
 
 typedef struct ms_aslot {
-  ts_udp_addr addr; /* family 0: empty */
+  ts_addr addr; /* family 0: empty */
   ts_ms_peer *peer;
 } ms_aslot;
 
@@ -76,7 +76,7 @@ struct ts_ms {
   ts_ms_config cfg; /* cfg.disco_private is ours to wipe */
   uint8_t disco_public[TS_MS_KEY_LEN];
   uint64_t seed; /* hash seed, random per instance */
-  ts_udp_addr eps[TS_MS_MAX_ENDPOINTS];
+  ts_addr eps[TS_MS_MAX_ENDPOINTS];
   size_t n_eps;
   uint32_t home_region;
 
@@ -102,7 +102,7 @@ void ms_disco_chain(ts_ms *ms, ts_ms_peer *p);
 ts_ms_peer *ms_first_by_disco(const ts_ms *ms, const uint8_t key[TS_MS_KEY_LEN]);
 ts_ms_peer *ms_next_by_disco(const ts_ms_peer *p, const uint8_t key[TS_MS_KEY_LEN]);
 /* Maps a UDP source to p (replacing another peer's mapping of it). */
-void ms_map_addr(ts_ms *ms, ts_ms_peer *p, const ts_udp_addr *a, uint64_t now);
+void ms_map_addr(ts_ms *ms, ts_ms_peer *p, const ts_addr *a, uint64_t now);
 void ms_unmap_peer(ts_ms *ms, ts_ms_peer *p);
 /* Recomputes p's deadline (at least floor: ts_ms_timers, having run p's due work, passes now + 1 so it
  * can never spin) and places p in the heap. */
@@ -112,17 +112,17 @@ void ms_unschedule(ts_ms *ms, ts_ms_peer *p);
 /* ---- ms_disco.c ---- */
 int ms_input(ts_ms *ms, uint64_t now, const uint8_t *pkt, size_t len, const ts_ms_path *from,
              const uint8_t *derp_src);
-void ms_send_ping(ts_ms *ms, ts_ms_peer *p, const ts_udp_addr *to, uint64_t now);
+void ms_send_ping(ts_ms *ms, ts_ms_peer *p, const ts_addr *to, uint64_t now);
 /* Discovery round: pings every candidate not pinged within TS_MS_DISCO_PING_INTERVAL; with cmm, a
  * CallMeMaybe follows via DERP if any ping went out. */
 void ms_send_pings(ts_ms *ms, ts_ms_peer *p, uint64_t now, int cmm);
 /* 1 if a (latency la) should replace b (latency lb): betterAddr of protocols.md §4.3. */
-int ms_better_addr(const ts_udp_addr *a, uint64_t la, const ts_udp_addr *b, uint64_t lb);
+int ms_better_addr(const ts_addr *a, uint64_t la, const ts_addr *b, uint64_t lb);
 
 /* ---- magicsock.c / ms_peer.c ---- */
-ms_cand *ms_cand_find(ts_ms_peer *p, const ts_udp_addr *a);
+ms_cand *ms_cand_find(ts_ms_peer *p, const ts_addr *a);
 /* Adds src reasons to a (new or existing) candidate; NULL when the peer is full (counted). */
-ms_cand *ms_cand_add(ts_ms *ms, ts_ms_peer *p, const ts_udp_addr *a, uint8_t src);
+ms_cand *ms_cand_add(ts_ms *ms, ts_ms_peer *p, const ts_addr *a, uint8_t src);
 /* Drops candidates with no reason left; the best address goes with its candidate. */
 void ms_cand_prune(ts_ms_peer *p);
 uint32_t ms_derp_region(const ts_ms_peer *p);
@@ -130,6 +130,6 @@ int ms_trusted(const ts_ms_peer *p, uint64_t now);
 /* Reports a change of the chosen path through on_path; 1 if it changed. */
 int ms_path_check(ts_ms *ms, ts_ms_peer *p, uint64_t now);
 uint64_t ms_add_sat(uint64_t a, uint64_t b);
-int ms_addr_usable(const ts_udp_addr *a);
+int ms_addr_usable(const ts_addr *a);
 
 #endif

@@ -21,9 +21,9 @@ static size_t key_bucket(const ts_ms *ms, const uint8_t *key, size_t nb) {
   return (size_t)(mix(w ^ ms->seed) & (nb - 1));
 }
 
-static size_t addr_slot(const ts_ms *ms, const ts_udp_addr *a, size_t na) {
+static size_t addr_slot(const ts_ms *ms, const ts_addr *a, size_t na) {
   uint64_t w[3];
-  _Static_assert(sizeof(ts_udp_addr) == sizeof w, "ts_udp_addr has no padding");
+  _Static_assert(sizeof(ts_addr) == sizeof w, "ts_addr has no padding");
   memcpy(w, a, sizeof w);
   return (size_t)(mix(mix(mix(ms->seed ^ w[0]) ^ w[1]) ^ w[2]) & (na - 1));
 }
@@ -132,14 +132,14 @@ ts_ms_peer *ms_first_by_disco(const ts_ms *ms, const uint8_t key[TS_MS_KEY_LEN])
 
 /* ---- UDP source -> peer ---- */
 
-static size_t amap_find(const ts_ms *ms, const ts_udp_addr *a) {
+static size_t amap_find(const ts_ms *ms, const ts_addr *a) {
   for (size_t i = addr_slot(ms, a, ms->na);; i = (i + 1) & (ms->na - 1)) {
     if (ms->amap[i].addr.family == 0) return (size_t)-1;
-    if (ts_udp_addr_equal(&ms->amap[i].addr, a)) return i;
+    if (ts_addr_equal(&ms->amap[i].addr, a)) return i;
   }
 }
 
-static void amap_put_slot(ts_ms *ms, const ts_udp_addr *a, ts_ms_peer *p) {
+static void amap_put_slot(ts_ms *ms, const ts_addr *a, ts_ms_peer *p) {
   size_t i = addr_slot(ms, a, ms->na);
   while (ms->amap[i].addr.family != 0) i = (i + 1) & (ms->na - 1);
   ms->amap[i].addr = *a;
@@ -172,21 +172,21 @@ static int amap_grow(ts_ms *ms) {
   return 0;
 }
 
-static void mapped_drop(ts_ms_peer *p, const ts_udp_addr *a) {
+static void mapped_drop(ts_ms_peer *p, const ts_addr *a) {
   for (size_t i = 0; i < p->n_mapped; i++) {
-    if (ts_udp_addr_equal(&p->mapped[i].addr, a)) {
+    if (ts_addr_equal(&p->mapped[i].addr, a)) {
       p->mapped[i] = p->mapped[--p->n_mapped];
       return;
     }
   }
 }
 
-void ms_map_addr(ts_ms *ms, ts_ms_peer *p, const ts_udp_addr *a, uint64_t now) {
+void ms_map_addr(ts_ms *ms, ts_ms_peer *p, const ts_addr *a, uint64_t now) {
   if (!ms_addr_usable(a)) return;
   size_t i = amap_find(ms, a);
   if (i != (size_t)-1 && ms->amap[i].peer == p) {
     for (size_t k = 0; k < p->n_mapped; k++)
-      if (ts_udp_addr_equal(&p->mapped[k].addr, a)) p->mapped[k].at = now;
+      if (ts_addr_equal(&p->mapped[k].addr, a)) p->mapped[k].at = now;
     return;
   }
   if (i != (size_t)-1) { /* the address moved to p (a NAT reused it, or the peer was re-keyed) */
@@ -218,7 +218,7 @@ void ms_unmap_peer(ts_ms *ms, ts_ms_peer *p) {
   p->n_mapped = 0;
 }
 
-ts_ms_peer *ts_ms_peer_by_addr(const ts_ms *ms, const ts_udp_addr *a) {
+ts_ms_peer *ts_ms_peer_by_addr(const ts_ms *ms, const ts_addr *a) {
   if (!ms || !a || a->family == 0) return NULL;
   size_t i = amap_find(ms, a);
   return i == (size_t)-1 ? NULL : ms->amap[i].peer;

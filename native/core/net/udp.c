@@ -90,57 +90,14 @@ static int recv_many(int fd, ts_mmsg *m, unsigned n, uint64_t *calls) {
 
 static const uint8_t v4mapped_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
-void ts_udp_addr_set(ts_udp_addr *a, int family, const uint8_t *ip, uint16_t port) {
-  memset(a, 0, sizeof *a);
-  a->port = port;
-  if (family == TS_UDP_V4) {
-    a->family = TS_UDP_V4;
-    memcpy(a->ip, ip, 4);
-  } else if (family == TS_UDP_V6 && memcmp(ip, v4mapped_prefix, 12) == 0) {
-    a->family = TS_UDP_V4;
-    memcpy(a->ip, ip + 12, 4);
-  } else if (family == TS_UDP_V6) {
-    a->family = TS_UDP_V6;
-    memcpy(a->ip, ip, 16);
-  }
-}
-
-int ts_udp_addr_parse(ts_udp_addr *a, const char *ip, uint16_t port) {
-  uint8_t raw[16];
-  memset(a, 0, sizeof *a);
-  if (ip == NULL) return -EINVAL;
-  if (inet_pton(AF_INET, ip, raw) == 1) {
-    ts_udp_addr_set(a, TS_UDP_V4, raw, port);
-    return 0;
-  }
-  if (inet_pton(AF_INET6, ip, raw) == 1) {
-    ts_udp_addr_set(a, TS_UDP_V6, raw, port);
-    return 0;
-  }
-  return -EINVAL;
-}
-
-int ts_udp_addr_format(const ts_udp_addr *a, char *buf, size_t cap) {
-  char ip[INET6_ADDRSTRLEN];
-  if (a->family == TS_UDP_V4 && inet_ntop(AF_INET, a->ip, ip, sizeof ip))
-    return snprintf(buf, cap, "%s:%u", ip, (unsigned)a->port);
-  if (a->family == TS_UDP_V6 && inet_ntop(AF_INET6, a->ip, ip, sizeof ip)) {
-    if (a->scope_id) return snprintf(buf, cap, "[%s%%%u]:%u", ip, (unsigned)a->scope_id, (unsigned)a->port);
-    return snprintf(buf, cap, "[%s]:%u", ip, (unsigned)a->port);
-  }
-  return snprintf(buf, cap, "(none)");
-}
-
-int ts_udp_addr_equal(const ts_udp_addr *a, const ts_udp_addr *b) { return memcmp(a, b, sizeof *a) == 0; }
-
-static void addr_from_sockaddr(ts_udp_addr *a, const struct sockaddr_storage *ss) {
+static void addr_from_sockaddr(ts_addr *a, const struct sockaddr_storage *ss) {
   if (ss->ss_family == AF_INET) {
     const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
-    ts_udp_addr_set(a, TS_UDP_V4, (const uint8_t *)&s4->sin_addr, ntohs(s4->sin_port));
+    ts_addr_set(a, TS_ADDR_V4, (const uint8_t *)&s4->sin_addr, ntohs(s4->sin_port));
   } else if (ss->ss_family == AF_INET6) {
     const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
-    ts_udp_addr_set(a, TS_UDP_V6, (const uint8_t *)&s6->sin6_addr, ntohs(s6->sin6_port));
-    if (a->family == TS_UDP_V6) a->scope_id = s6->sin6_scope_id;
+    ts_addr_set(a, TS_ADDR_V6, (const uint8_t *)&s6->sin6_addr, ntohs(s6->sin6_port));
+    if (a->family == TS_ADDR_V6) a->scope_id = s6->sin6_scope_id;
   } else {
     memset(a, 0, sizeof *a);
   }
@@ -148,11 +105,11 @@ static void addr_from_sockaddr(ts_udp_addr *a, const struct sockaddr_storage *ss
 
 /* The socket address for sending to a from a socket of the given family: IPv4 destinations are written as
  * ::ffff:a.b.c.d for an IPv6 socket. Returns the length, or 0 when the socket cannot reach that family. */
-static socklen_t addr_to_sockaddr(uint8_t sock_family, const ts_udp_addr *a, struct sockaddr_storage *ss) {
+static socklen_t addr_to_sockaddr(uint8_t sock_family, const ts_addr *a, struct sockaddr_storage *ss) {
   memset(ss, 0, sizeof(struct sockaddr_in6));
-  if (sock_family == TS_UDP_V4) {
+  if (sock_family == TS_ADDR_V4) {
     struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-    if (a->family != TS_UDP_V4) return 0;
+    if (a->family != TS_ADDR_V4) return 0;
     s4->sin_family = AF_INET;
     s4->sin_port = htons(a->port);
     memcpy(&s4->sin_addr, a->ip, 4);
@@ -164,10 +121,10 @@ static socklen_t addr_to_sockaddr(uint8_t sock_family, const ts_udp_addr *a, str
     struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
     s6->sin6_family = AF_INET6;
     s6->sin6_port = htons(a->port);
-    if (a->family == TS_UDP_V4) {
+    if (a->family == TS_ADDR_V4) {
       memcpy(&s6->sin6_addr, v4mapped_prefix, 12);
       memcpy((uint8_t *)&s6->sin6_addr + 12, a->ip, 4);
-    } else if (a->family == TS_UDP_V6) {
+    } else if (a->family == TS_ADDR_V6) {
       memcpy(&s6->sin6_addr, a->ip, 16);
       s6->sin6_scope_id = a->scope_id;
     } else {
@@ -198,7 +155,7 @@ static int set_buffer(int fd, int opt, int force_opt, int want) {
 
 int ts_udp_open(ts_udp *u, const char *bind_addr, uint16_t port, const ts_udp_opts *opts) {
   ts_udp_opts o;
-  ts_udp_addr a;
+  ts_addr a;
   struct sockaddr_storage ss;
   socklen_t sl;
   int fd, one = 1, err, want;
@@ -206,15 +163,15 @@ int ts_udp_open(ts_udp *u, const char *bind_addr, uint16_t port, const ts_udp_op
   u->fd = -1;
   if (opts) o = *opts;
   else memset(&o, 0, sizeof o);
-  if (ts_udp_addr_parse(&a, bind_addr ? bind_addr : "::", port) != 0) return -EINVAL;
+  if (ts_addr_parse(&a, bind_addr ? bind_addr : "::", port) != 0) return -EINVAL;
   /* "::ffff:1.2.3.4" parses as IPv4 and gets an IPv4 socket: the same thing, without the mapping. */
   u->family = a.family;
 
 #if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC)
-  fd = socket(a.family == TS_UDP_V4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
+  fd = socket(a.family == TS_ADDR_V4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
   if (fd < 0) return -errno;
 #else
-  fd = socket(a.family == TS_UDP_V4 ? AF_INET : AF_INET6, SOCK_DGRAM, IPPROTO_UDP);
+  fd = socket(a.family == TS_ADDR_V4 ? AF_INET : AF_INET6, SOCK_DGRAM, IPPROTO_UDP);
   if (fd < 0) return -errno;
   if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
     err = errno;
@@ -222,7 +179,7 @@ int ts_udp_open(ts_udp *u, const char *bind_addr, uint16_t port, const ts_udp_op
     return -err;
   }
 #endif
-  if (a.family == TS_UDP_V6) {
+  if (a.family == TS_ADDR_V6) {
     int v6only = o.v6only ? 1 : 0;
     if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only) != 0 && !v6only) {
       err = errno;
@@ -511,18 +468,18 @@ void ts_udp_txbatch_free(ts_udp_txbatch *b) {
   memset(b, 0, sizeof *b);
 }
 
-uint8_t *ts_udp_tx_reserve(ts_udp_txbatch *b, const ts_udp_addr *dst, size_t len) {
+uint8_t *ts_udp_tx_reserve(ts_udp_txbatch *b, const ts_addr *dst, size_t len) {
   ts_udp_txent *e;
   if (b->count >= b->max || len > TS_UDP_MAX_DGRAM || len > b->cap - b->used ||
-      (dst->family != TS_UDP_V4 && dst->family != TS_UDP_V6)) {
+      (dst->family != TS_ADDR_V4 && dst->family != TS_ADDR_V6)) {
     b->overflow++;
     return NULL;
   }
   e = &b->ent[b->count++];
   e->off = (uint32_t)b->used;
   e->len = (uint32_t)len;
-  ts_udp_addr_set(&e->dst, dst->family, dst->ip, dst->port);
-  if (e->dst.family == TS_UDP_V6) e->dst.scope_id = dst->scope_id;
+  ts_addr_set(&e->dst, dst->family, dst->ip, dst->port);
+  if (e->dst.family == TS_ADDR_V6) e->dst.scope_id = dst->scope_id;
   b->used += len;
   return b->buf + e->off;
 }
@@ -544,12 +501,12 @@ int ts_udp_tx_cancel(ts_udp_txbatch *b) {
   return 0;
 }
 
-int ts_udp_tx_set_dst(ts_udp_txbatch *b, const ts_udp_addr *dst) {
+int ts_udp_tx_set_dst(ts_udp_txbatch *b, const ts_addr *dst) {
   ts_udp_txent *e;
-  if (b->count <= b->head || (dst->family != TS_UDP_V4 && dst->family != TS_UDP_V6)) return -EINVAL;
+  if (b->count <= b->head || (dst->family != TS_ADDR_V4 && dst->family != TS_ADDR_V6)) return -EINVAL;
   e = &b->ent[b->count - 1];
-  ts_udp_addr_set(&e->dst, dst->family, dst->ip, dst->port);
-  if (e->dst.family == TS_UDP_V6) e->dst.scope_id = dst->scope_id;
+  ts_addr_set(&e->dst, dst->family, dst->ip, dst->port);
+  if (e->dst.family == TS_ADDR_V6) e->dst.scope_id = dst->scope_id;
   return 0;
 }
 
@@ -623,7 +580,7 @@ int ts_udp_tx_flush(ts_udp *u, ts_udp_txbatch *b) {
         while (i + n < b->count && n < TS_UDP_GSO_MAX_SEGS) {
           const ts_udp_txent *f = &b->ent[i + n];
           if (f->len == 0 || f->len > e->len || total + f->len > TS_UDP_MAX_DGRAM_V4 ||
-              !ts_udp_addr_equal(&f->dst, &e->dst))
+              !ts_addr_equal(&f->dst, &e->dst))
             break;
           total += f->len;
           n++;

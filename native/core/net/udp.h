@@ -25,34 +25,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "net/addr.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* ---------------------------------------------------------------- addresses */
-
-enum { TS_UDP_V4 = 4, TS_UDP_V6 = 6 };
-
-/* A normalized endpoint. IPv4 (including an IPv4 peer seen as ::ffff:a.b.c.d on a dual-stack socket) is always
- * family TS_UDP_V4 with the address in ip[0..3] and ip[4..15] zero, so two addresses are equal exactly when
- * their bytes are (ts_udp_addr_equal). Build them with ts_udp_addr_parse/ts_udp_addr_set, or zero the struct and
- * fill it: the padding byte must be zero. */
-typedef struct ts_udp_addr {
-  uint8_t family;    /* TS_UDP_V4, TS_UDP_V6, 0 = none */
-  uint8_t zero_;     /* padding, always 0 */
-  uint16_t port;     /* host byte order */
-  uint32_t scope_id; /* IPv6 zone (interface index) for link-local addresses, else 0 */
-  uint8_t ip[16];    /* network byte order */
-} ts_udp_addr;
-
-/* Parses a numeric IPv4 or IPv6 address (no names, no zone suffix). An IPv4-mapped IPv6 address comes out as
- * IPv4. Returns 0, or -EINVAL. */
-int ts_udp_addr_parse(ts_udp_addr *a, const char *ip, uint16_t port);
-/* Sets a from raw bytes: family TS_UDP_V4 takes 4 bytes, TS_UDP_V6 16 (v4-mapped is normalized to IPv4). */
-void ts_udp_addr_set(ts_udp_addr *a, int family, const uint8_t *ip, uint16_t port);
-/* "1.2.3.4:5" or "[::1]:5" into buf (always NUL-terminated when cap > 0). Returns the length it needed. */
-int ts_udp_addr_format(const ts_udp_addr *a, char *buf, size_t cap);
-int ts_udp_addr_equal(const ts_udp_addr *a, const ts_udp_addr *b);
 
 /* ---------------------------------------------------------------- socket */
 
@@ -92,13 +69,13 @@ typedef struct ts_udp_stats {
 
 typedef struct ts_udp {
   int fd;            /* -1 when closed; poll it for readability (and writability after -EAGAIN) */
-  uint8_t family;    /* TS_UDP_V4 or TS_UDP_V6 (the socket's own family) */
+  uint8_t family;    /* TS_ADDR_V4 or TS_ADDR_V6 (the socket's own family) */
   uint8_t dualstack; /* IPv6 socket that also carries IPv4 */
   uint8_t gso;       /* UDP_SEGMENT in use (cleared at run time if the kernel refuses it) */
   uint8_t gro;       /* UDP_GRO enabled */
   uint16_t gso_seg_max; /* coalesce only datagrams up to this size; lowered below a segment size that failed with
                            EMSGSIZE (segment above the route's MTU; the datagrams then go out alone) */
-  ts_udp_addr local; /* bound address and port (the kernel's choice for port 0) */
+  ts_addr local; /* bound address and port (the kernel's choice for port 0) */
   int rcvbuf, sndbuf; /* effective sizes as getsockopt reports them (Linux reports twice the request) */
   int last_tx_error, last_rx_error; /* positive errno of the latest hard failure, 0 if none */
   ts_udp_stats stats;
@@ -118,13 +95,13 @@ void ts_udp_close(ts_udp *u);
 typedef struct ts_udp_dgram {
   uint8_t *data;              /* inside the batch's buffer: writable (decrypt in place), valid until the next recv */
   size_t len;
-  const ts_udp_addr *from;    /* normalized source */
+  const ts_addr *from;    /* normalized source */
 } ts_udp_dgram;
 
 typedef struct ts_udp_rxmeta {
   uint32_t len;      /* bytes in the slot */
   uint32_t seg;      /* GRO segment size; 0 = one datagram */
-  ts_udp_addr from;
+  ts_addr from;
   uint8_t skip;      /* truncated: not handed out */
 } ts_udp_rxmeta;
 
@@ -162,7 +139,7 @@ int ts_udp_rx_next(ts_udp_rxbatch *b, ts_udp_dgram *d);
 
 typedef struct ts_udp_txent {
   uint32_t off, len;   /* in the arena */
-  ts_udp_addr dst;     /* normalized */
+  ts_addr dst;     /* normalized */
 } ts_udp_txent;
 
 typedef struct ts_udp_txbatch {
@@ -185,14 +162,14 @@ void ts_udp_txbatch_free(ts_udp_txbatch *b);
 /* Queues a datagram of len bytes to dst and returns where to write it (the caller fills all len bytes before the
  * next flush). Returns NULL, and counts an overflow, when the batch has no room left (flush and retry) or len is
  * above TS_UDP_MAX_DGRAM or dst has no family. The bytes are not aligned. */
-uint8_t *ts_udp_tx_reserve(ts_udp_txbatch *b, const ts_udp_addr *dst, size_t len);
+uint8_t *ts_udp_tx_reserve(ts_udp_txbatch *b, const ts_addr *dst, size_t len);
 /* Shrinks the datagram reserved last to len bytes (len <= its reserved length); returns 0 or -EINVAL. */
 int ts_udp_tx_trim(ts_udp_txbatch *b, size_t len);
 /* Drops the datagram reserved last (nothing of it is sent); returns 0 or -EINVAL if there is none. */
 int ts_udp_tx_cancel(ts_udp_txbatch *b);
 /* Changes the destination of the datagram reserved last (a caller that learns it only after writing the
  * datagram in place); returns 0 or -EINVAL. */
-int ts_udp_tx_set_dst(ts_udp_txbatch *b, const ts_udp_addr *dst);
+int ts_udp_tx_set_dst(ts_udp_txbatch *b, const ts_addr *dst);
 /* Datagrams queued and not yet handed to the kernel. */
 unsigned ts_udp_tx_pending(const ts_udp_txbatch *b);
 

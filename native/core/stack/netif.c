@@ -138,28 +138,28 @@ not_ours:
   return -1;
 }
 
-void ts_ipaddr_from_lwip(ts_ipaddr *out, const ip_addr_t *a, uint16_t port) {
+void ts_addr_from_lwip(ts_addr *out, const ip_addr_t *a, uint16_t port) {
   memset(out, 0, sizeof *out);
   out->port = port;
   if (IP_IS_V6(a)) {
     out->family = 6;
-    memcpy(out->addr, ip_2_ip6(a)->addr, 16);
+    memcpy(out->ip, ip_2_ip6(a)->addr, 16);
   } else {
     out->family = 4;
-    memcpy(out->addr, &ip_2_ip4(a)->addr, 4);
+    memcpy(out->ip, &ip_2_ip4(a)->addr, 4);
   }
 }
 
-int ts_ipaddr_to_lwip(ip_addr_t *out, const ts_ipaddr *a) {
+int ts_addr_to_lwip(ip_addr_t *out, const ts_addr *a) {
   if (a->family == 4) {
     ip_addr_t v = IPADDR4_INIT(0);
-    memcpy(&ip_2_ip4(&v)->addr, a->addr, 4);
+    memcpy(&ip_2_ip4(&v)->addr, a->ip, 4);
     *out = v;
     return 0;
   }
   if (a->family == 6) {
     ip_addr_t v = IPADDR6_INIT(0, 0, 0, 0);
-    memcpy(ip_2_ip6(&v)->addr, a->addr, 16);
+    memcpy(ip_2_ip6(&v)->addr, a->ip, 16);
     ip6_addr_clear_zone(ip_2_ip6(&v));
     *out = v;
     return 0;

@@ -8,13 +8,8 @@
 
 #include "lwip/netif.h"
 #include "lwip/pbuf.h"
+#include "net/addr.h"
 
-/* An IP address with port, as the engine reports it to JavaScript. family is 4 or 6. */
-typedef struct ts_ipaddr {
-  uint8_t family;
-  uint8_t addr[16];
-  uint16_t port;
-} ts_ipaddr;
 
 typedef struct ts_netif ts_netif;
 /* Called for every IP packet the stack emits; the pbuf is only valid during the call. */
@@ -43,8 +38,8 @@ int ts_netif_can_reach(const ts_netif *n, int family);
  * dropped and counted, so one device can never receive another device's traffic. 0 or -1 (dropped). */
 int ts_netif_input(ts_netif *n, const uint8_t *pkt, size_t len);
 
-/* Conversions between lwIP addresses and ts_ipaddr. */
-void ts_ipaddr_from_lwip(ts_ipaddr *out, const ip_addr_t *a, uint16_t port);
-int ts_ipaddr_to_lwip(ip_addr_t *out, const ts_ipaddr *a);
+/* Conversions between lwIP addresses and ts_addr. */
+void ts_addr_from_lwip(ts_addr *out, const ip_addr_t *a, uint16_t port);
+int ts_addr_to_lwip(ip_addr_t *out, const ts_addr *a);
 
 #endif

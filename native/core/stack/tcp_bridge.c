@@ -72,7 +72,7 @@ static void conn_abort(ts_tcpconn *c) {
   tcp_abort(p);
 }
 
-/* ---- event packing (the addon unpacks with the same offsets: stack/tcp_bridge_events.h) ---- */
+/* ---- events (their payloads: native/core/events.h) ---- */
 static void emit(ts_tcpconn *c, uint32_t type, int32_t status, int fd) {
   ts_event ev;
   memset(&ev, 0, sizeof ev);
@@ -84,8 +84,8 @@ static void emit(ts_tcpconn *c, uint32_t type, int32_t status, int fd) {
   if (type == TS_EV_TCP_CONNECTED && c->pcb) {
     ts_ev_connected p;
     memset(&p, 0, sizeof p);
-    ts_ipaddr_from_lwip(&p.local, &c->pcb->local_ip, c->pcb->local_port);
-    ts_ipaddr_from_lwip(&p.remote, &c->pcb->remote_ip, c->pcb->remote_port);
+    ts_addr_from_lwip(&p.local, &c->pcb->local_ip, c->pcb->local_port);
+    ts_addr_from_lwip(&p.remote, &c->pcb->remote_ip, c->pcb->remote_port);
     ts_event_put(&ev, &p);
   }
   ts_evq_push(c->h->evq, &ev);
@@ -593,8 +593,8 @@ static err_t on_accept(void *arg, struct tcp_pcb *newpcb, err_t err) {
   ts_ev_accept p;
   memset(&p, 0, sizeof p);
   p.listener = l->id;
-  ts_ipaddr_from_lwip(&p.local, &newpcb->local_ip, newpcb->local_port);
-  ts_ipaddr_from_lwip(&p.remote, &newpcb->remote_ip, newpcb->remote_port);
+  ts_addr_from_lwip(&p.local, &newpcb->local_ip, newpcb->local_port);
+  ts_addr_from_lwip(&p.remote, &newpcb->remote_ip, newpcb->remote_port);
   ts_event_put(&ev, &p);
   ts_evq_push(l->h->evq, &ev);
   conn_update_poll(c);
@@ -670,9 +670,9 @@ static err_t on_connected(void *arg, struct tcp_pcb *pcb, err_t err) {
   return ERR_OK;
 }
 
-int ts_tcp_dial(ts_tcp_host *h, uint64_t id, int fd, const ts_ipaddr *dst) {
+int ts_tcp_dial(ts_tcp_host *h, uint64_t id, int fd, const ts_addr *dst) {
   ip_addr_t a;
-  if (ts_ipaddr_to_lwip(&a, dst) != 0) return UV_EINVAL;
+  if (ts_addr_to_lwip(&a, dst) != 0) return UV_EINVAL;
   if (!ts_netif_can_reach(h->netif, dst->family)) return UV_EADDRNOTAVAIL;
   if (h->route_ok && !h->route_ok(h->route_ctx, dst)) return UV_EHOSTUNREACH;
   struct tcp_pcb *pcb = tcp_new_ip_type(dst->family == 6 ? IPADDR_TYPE_V6 : IPADDR_TYPE_V4);

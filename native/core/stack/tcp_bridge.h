@@ -14,7 +14,6 @@
 #include "events.h"
 #include "stack/netif.h"
 
-
 /* Send-side memory limits (docs/architecture.md, "TCP memory"): a connection gives lwIP at most twice its
  * window in flight and at least TS_TCP_SND_MIN; a device's connections together at most TS_TCP_SND_DEVICE,
  * except that each may always have TS_TCP_SND_FLOOR. */
@@ -36,7 +35,7 @@ typedef struct ts_tcp_host {
   ts_tcpconn *conns; /* all live connections of the device (for close and stats) */
   ts_tcp_listener *listeners;
   /* Optional: 0 if no route leads to dst (the dial fails with EHOSTUNREACH). */
-  int (*route_ok)(void *ctx, const ts_ipaddr *dst);
+  int (*route_ok)(void *ctx, const ts_addr *dst);
   void *route_ctx;
   ts_tcpconn *acks;      /* connections that received data since the last ts_tcp_input_done */
   /* Send-side memory (tcp_bridge.c, "socketpair -> lwIP"): bytes in lwIP's send queues, and the connections
@@ -57,7 +56,7 @@ uint16_t ts_tcp_listener_port(const ts_tcp_listener *l);
 /* Starts a connection to dst. fd is the engine's end of a socketpair the caller created (the caller gives
  * the other end to JavaScript at once: bytes written before the handshake completes wait in the kernel).
  * Outcome: TS_EV_TCP_CONNECTED or TS_EV_TCP_ERROR. Returns 0 or a negative uv error (fd then not owned). */
-int ts_tcp_dial(ts_tcp_host *h, uint64_t id, int fd, const ts_ipaddr *dst);
+int ts_tcp_dial(ts_tcp_host *h, uint64_t id, int fd, const ts_addr *dst);
 
 /* Options on a live connection, by id (ignored if gone). */
 void ts_tcp_set_nodelay(ts_tcp_host *h, uint64_t id, int on);

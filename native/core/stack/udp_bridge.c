@@ -34,7 +34,7 @@ static void on_recv(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_add
   pbuf_free(p);
   ts_ev_message m;
   memset(&m, 0, sizeof m);
-  ts_ipaddr_from_lwip(&m.from, addr, port);
+  ts_addr_from_lwip(&m.from, addr, port);
   ts_event_put(&ev, &m);
   ts_evq_push(u->q, &ev);
 }
@@ -70,10 +70,10 @@ uint16_t ts_udpb_port(const ts_udpb *u) { return u->pcb->local_port; }
 uint64_t ts_udpb_id(const ts_udpb *u) { return u->id; }
 ts_udpb **ts_udpb_next(ts_udpb *u) { return &u->next; }
 
-int ts_udpb_send(ts_udpb *u, const ts_ipaddr *dst, const uint8_t *data, size_t len) {
+int ts_udpb_send(ts_udpb *u, const ts_addr *dst, const uint8_t *data, size_t len) {
   if (len > 65535 - 8 - 40) return UV_EMSGSIZE;
   ip_addr_t a;
-  if (ts_ipaddr_to_lwip(&a, dst) != 0) return UV_EINVAL;
+  if (ts_addr_to_lwip(&a, dst) != 0) return UV_EINVAL;
   struct pbuf *p = pbuf_alloc(PBUF_TRANSPORT, (u16_t)len, PBUF_RAM);
   if (!p) return UV_ENOBUFS;
   pbuf_take(p, data, (u16_t)len);

@@ -1,4 +1,4 @@
-#include "link_derp.h"
+#include "bind/derp_conn.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,7 +13,7 @@
 #define RX_CHUNK 65536
 #define OUT_CAP (1u << 20) /* one relay's send queue: enough for a TCP window's burst at DERP rates */
 
-struct ts_link_derp {
+struct ts_derp_conn {
   ts_engine *engine;
   uint32_t region;
   int fd;
@@ -25,15 +25,15 @@ struct ts_link_derp {
   int dead;         /* the connection is over; waiting for the owner's free */
   int closing;      /* handles still closing */
   ts_derp_client *client;
-  ts_link_derp_cb cb;
+  ts_derp_conn_cb cb;
   uint8_t *rx;      /* read chunk */
   uint8_t *scratch; /* a relayed packet, writable (WireGuard decrypts in place) */
-  ts_link_derp_stats st;
+  ts_derp_conn_stats st;
 };
 
-static void update(ts_link_derp *c);
+static void update(ts_derp_conn *c);
 
-static void finish(ts_link_derp *c, int err) {
+static void finish(ts_derp_conn *c, int err) {
   if (c->dead) return;
   c->dead = 1;
   if (c->poll_events) uv_poll_stop(&c->poll);
@@ -44,7 +44,7 @@ static void finish(ts_link_derp *c, int err) {
 }
 
 static void on_event(void *ctx, const ts_derp_event *ev) {
-  ts_link_derp *c = ctx;
+  ts_derp_conn *c = ctx;
   switch (ev->type) {
     case TS_DERP_EV_CONNECTED:
       if (c->cb.connected) c->cb.connected(c->cb.ctx, c);
@@ -65,7 +65,7 @@ static void on_event(void *ctx, const ts_derp_event *ev) {
 }
 
 /* Writes queued output until the socket is full. 0, or a negative errno. */
-static int flush_out(ts_link_derp *c) {
+static int flush_out(ts_derp_conn *c) {
   for (;;) {
     size_t n;
     const uint8_t *p = ts_derp_client_output(c->client, &n);
@@ -82,12 +82,12 @@ static int flush_out(ts_link_derp *c) {
 
 /* Packets sent during one loop turn leave in one write, just before the loop would block. */
 static void on_flush(ts_engine_deferred *d) {
-  ts_link_derp *c = (ts_link_derp *)((char *)d - offsetof(ts_link_derp, flush));
+  ts_derp_conn *c = (ts_derp_conn *)((char *)d - offsetof(ts_derp_conn, flush));
   update(c);
 }
 
 static void on_timer(uv_timer_t *t) {
-  ts_link_derp *c = t->data;
+  ts_derp_conn *c = t->data;
   c->armed = UINT64_MAX;
   if (c->dead) return;
   if (ts_derp_client_tick(c->client, ts_engine_now_ns()) < 0) {
@@ -98,7 +98,7 @@ static void on_timer(uv_timer_t *t) {
 }
 
 static void on_poll(uv_poll_t *h, int status, int events) {
-  ts_link_derp *c = h->data;
+  ts_derp_conn *c = h->data;
   if (c->dead) return;
   if (status < 0) {
     finish(c, status);
@@ -129,7 +129,7 @@ static void on_poll(uv_poll_t *h, int status, int events) {
 }
 
 /* Flushes output, then polls for what is still needed and arms the timer for the client's deadline. */
-static void update(ts_link_derp *c) {
+static void update(ts_derp_conn *c) {
   if (c->dead) return;
   int r = flush_out(c);
   if (r < 0) {
@@ -151,10 +151,10 @@ static void update(ts_link_derp *c) {
   }
 }
 
-ts_link_derp *ts_link_derp_new(ts_engine *e, uint32_t region, const uint8_t node_priv[32], const char *host,
-                               const uint8_t *server_key, const ts_link_derp_cb *cb, int *js_fd, int *err) {
+ts_derp_conn *ts_derp_conn_new(ts_engine *e, uint32_t region, const uint8_t node_priv[32], const char *host,
+                               const uint8_t *server_key, const ts_derp_conn_cb *cb, int *js_fd, int *err) {
   *js_fd = -1;
-  ts_link_derp *c = calloc(1, sizeof *c);
+  ts_derp_conn *c = calloc(1, sizeof *c);
   if (!c) {
     *err = UV_ENOMEM;
     return NULL;
@@ -217,7 +217,7 @@ ts_link_derp *ts_link_derp_new(ts_engine *e, uint32_t region, const uint8_t node
 }
 
 static void closed_handle(uv_handle_t *h) {
-  ts_link_derp *c = h->data;
+  ts_derp_conn *c = h->data;
   if (--c->closing > 0) return;
   close(c->fd);
   ts_derp_client_free(c->client);
@@ -226,7 +226,7 @@ static void closed_handle(uv_handle_t *h) {
   free(c);
 }
 
-void ts_link_derp_free(ts_link_derp *c) {
+void ts_derp_conn_free(ts_derp_conn *c) {
   if (!c) return;
   c->dead = 1;
   ts_engine_defer_cancel(c->engine, &c->flush);
@@ -235,13 +235,13 @@ void ts_link_derp_free(ts_link_derp *c) {
   uv_close((uv_handle_t *)&c->timer, closed_handle);
 }
 
-uint32_t ts_link_derp_region(const ts_link_derp *c) { return c->region; }
+uint32_t ts_derp_conn_region(const ts_derp_conn *c) { return c->region; }
 
-int ts_link_derp_connected(const ts_link_derp *c) {
+int ts_derp_conn_connected(const ts_derp_conn *c) {
   return !c->dead && ts_derp_client_state(c->client) == TS_DERP_ST_CONNECTED;
 }
 
-int ts_link_derp_send(ts_link_derp *c, const uint8_t dst[32], const uint8_t *pkt, size_t len) {
+int ts_derp_conn_send(ts_derp_conn *c, const uint8_t dst[32], const uint8_t *pkt, size_t len) {
   if (c->dead) return UV_ENOTCONN;
   int r = ts_derp_client_send_packet(c->client, dst, pkt, len);
   if (r != 0) {
@@ -254,10 +254,10 @@ int ts_link_derp_send(ts_link_derp *c, const uint8_t dst[32], const uint8_t *pkt
   return 0;
 }
 
-void ts_link_derp_note_preferred(ts_link_derp *c, int home) {
+void ts_derp_conn_note_preferred(ts_derp_conn *c, int home) {
   if (c->dead) return;
   ts_derp_client_note_preferred(c->client, home);
   update(c);
 }
 
-void ts_link_derp_stats_get(const ts_link_derp *c, ts_link_derp_stats *out) { *out = c->st; }
+void ts_derp_conn_stats_get(const ts_derp_conn *c, ts_derp_conn_stats *out) { *out = c->st; }

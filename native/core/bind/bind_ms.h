@@ -1,0 +1,53 @@
+/* The magicsock bind (Tailscale mode): each WireGuard message for a peer goes on the path magicsock chooses,
+ * the direct UDP address disco proved or a DERP relay (magicsock/, sans-I/O). It runs on top of a plain-UDP
+ * bind whose socket also carries disco and STUN, and holds the relay connections (derp_conn.h), which
+ * JavaScript dials on request. See docs/architecture.md, "magicsock: path choice in the engine". Engine
+ * thread only. */
+#ifndef TS_BIND_MS_H
+#define TS_BIND_MS_H
+
+#include "bind/bind_udp.h"
+#include "bind/derp_conn.h"
+#include "magicsock/magicsock.h"
+
+typedef struct ts_bind_ms ts_bind_ms;
+
+/* Events for the embedder; all optional. */
+typedef struct ts_bind_ms_events {
+  void *ctx;
+  /* A packet needs relay region `region` and there is no connection: dial it and ts_bind_ms_derp_attach. */
+  void (*derp_want)(void *ctx, uint32_t region);
+  /* A relay connection logged in (connected 1) or ended (0, err: why; 0 clean). */
+  void (*derp_state)(void *ctx, uint32_t region, int connected, int err);
+  /* A STUN answer to ts_bind_ms_stun_probe: our address as the server saw it, and the round trip. */
+  void (*stun)(void *ctx, uint32_t region, uint64_t rtt_ns, const ts_addr *mapped);
+} ts_bind_ms_events;
+
+/* Takes over udp (closed with it from then on). node_priv: for the DERP login; node_pub: sent in disco
+ * pings. NULL with *err on failure (a bad disco key, no memory); udp is left as it was then. */
+ts_bind_ms *ts_bind_ms_new(ts_engine *e, ts_bind_udp *udp, const uint8_t node_priv[32], const uint8_t node_pub[32],
+                           const uint8_t disco_priv[32], const ts_bind_ms_events *ev, int *err);
+ts_bind *ts_bind_ms_bind(ts_bind_ms *m);
+
+/* Relay connections other than home's close after this long without a packet (0: 60 s, the default). */
+void ts_bind_ms_derp_idle(ts_bind_ms *m, uint64_t idle_ms);
+/* Debugging (Tailscale's TS_DEBUG_ALWAYS_USE_DERP): disco over UDP is ignored, so everything is relayed. */
+void ts_bind_ms_derp_only(ts_bind_ms *m, int on);
+/* Adds or updates the magicsock side of WireGuard peer p (whose user pointer it takes): disco key (NULL:
+ * none), home region (0: unknown), UDP endpoints. 0 or a negative code. */
+int ts_bind_ms_peer_set(ts_bind_ms *m, ts_wg_peer *p, const uint8_t node_key[32], const uint8_t *disco_key,
+                        uint32_t home, const ts_addr *eps, size_t n);
+/* Our endpoints (sent to peers in CallMeMaybe) and home region. */
+int ts_bind_ms_set_self(ts_bind_ms *m, const ts_addr *eps, size_t n, uint32_t home);
+/* A relay connection for region over a socketpair whose other end goes to JavaScript (*js_fd); replaces an
+ * existing one. */
+int ts_bind_ms_derp_attach(ts_bind_ms *m, uint32_t region, const char *host, const uint8_t *server_key,
+                           int *js_fd);
+/* Sends a STUN binding request to dst from the socket; the answer comes as events.stun. */
+int ts_bind_ms_stun_probe(ts_bind_ms *m, uint32_t region, const ts_addr *dst);
+ts_ms *ts_bind_ms_state(ts_bind_ms *m);
+void ts_bind_ms_foreach_region(ts_bind_ms *m, void (*fn)(void *ctx, uint32_t region, int connected,
+                                                         const ts_derp_conn_stats *st),
+                               void *ctx);
+
+#endif

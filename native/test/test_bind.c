@@ -1,0 +1,188 @@
+/* The plain-UDP bind (bind/bind_udp.c) over loopback, driven by an inline engine: sending to endpoints,
+ * batches delivered upward with their source, messages sent during an in-place reservation leaving before
+ * it, the upper bind's hook, and rebinding. */
+#include <poll.h>
+
+#include "bind/bind_udp.h"
+#include "engine/engine.h"
+#include "test.h"
+
+#define MAXGOT 16
+
+typedef struct {
+  int n, done;
+  char got[MAXGOT][32];
+  ts_addr from[MAXGOT];
+  int hooked;
+} sink;
+
+static void up_recv(void *ctx, ts_bind_msg *msgs, size_t n, uint64_t now) {
+  sink *s = ctx;
+  (void)now;
+  for (size_t i = 0; i < n && s->n < MAXGOT; i++) {
+    size_t len = msgs[i].len < 31 ? msgs[i].len : 31;
+    memcpy(s->got[s->n], msgs[i].data, len);
+    s->got[s->n][len] = 0;
+    if (ts_bind_addr_of(&s->from[s->n], &msgs[i].src) != 0) memset(&s->from[s->n], 0, sizeof(ts_addr));
+    s->n++;
+  }
+}
+
+static void up_done(void *ctx) { ((sink *)ctx)->done++; }
+
+/* Consumes datagrams that start with 'X' (as the magicsock bind takes STUN and disco). */
+static int hook(void *ctx, uint64_t now, const ts_udp_dgram *d) {
+  (void)now;
+  if (d->len == 0 || d->data[0] != 'X') return 0;
+  ((sink *)ctx)->hooked++;
+  return 1;
+}
+
+/* Runs the engine until s has want messages (fails after 5 s without them). */
+static int wait_for(ts_engine *e, sink *s, int want) {
+  uint64_t end = ts_engine_now_ns() + 5000000000ULL;
+  while (s->n < want && ts_engine_now_ns() < end) {
+    int t = ts_engine_run_inline(e);
+    struct pollfd p = {.fd = ts_engine_backend_fd(e), .events = POLLIN};
+    poll(&p, 1, t < 0 || t > 100 ? 100 : t);
+  }
+  ts_engine_run_inline(e);
+  return s->n == want;
+}
+
+typedef struct {
+  ts_engine *e;
+  sink sa, sb;
+  ts_bind_udp *a, *b;
+  ts_bind *ba, *bb;
+  ts_wg_endpoint to_b;
+} world;
+
+static void world_new(world *w) {
+  memset(w, 0, sizeof *w);
+  w->e = ts_engine_new(NULL);
+  ts_engine_start_inline(w->e);
+  ts_bind_up ua = {.ctx = &w->sa, .recv = up_recv, .recv_done = up_done};
+  ts_bind_up ub = {.ctx = &w->sb, .recv = up_recv, .recv_done = up_done};
+  int err = -1;
+  w->a = ts_bind_udp_new(w->e, "127.0.0.1", 0, &ua, &err);
+  CHECK_EQ_INT(err, 0);
+  w->b = ts_bind_udp_new(w->e, "127.0.0.1", 0, &ub, &err);
+  CHECK_EQ_INT(err, 0);
+  w->ba = ts_bind_udp_bind(w->a);
+  w->bb = ts_bind_udp_bind(w->b);
+  ts_addr addr;
+  ts_addr_parse(&addr, "127.0.0.1", w->bb->ops->port(w->bb));
+  ts_bind_endpoint_of(&w->to_b, &addr);
+}
+
+static void world_free(world *w) {
+  w->ba->ops->close(w->ba);
+  w->bb->ops->close(w->bb);
+  ts_engine_free(w->e); /* runs the loop until the binds' handles are closed and freed */
+}
+
+static void send_str(ts_bind *b, const ts_wg_endpoint *ep, const char *s, int want) {
+  CHECK_EQ_INT(b->ops->send(b, NULL, ep, (const uint8_t *)s, strlen(s)), want);
+}
+
+static void test_send_and_receive(void) {
+  world w;
+  world_new(&w);
+  uint16_t pa = w.ba->ops->port(w.ba);
+  CHECK(pa != 0);
+  send_str(w.ba, NULL, "nowhere", 0); /* no endpoint: nowhere to send */
+  send_str(w.ba, &w.to_b, "one", 1);
+  send_str(w.ba, &w.to_b, "two", 1);
+  CHECK(wait_for(w.e, &w.sb, 2));
+  CHECK(strcmp(w.sb.got[0], "one") == 0);
+  CHECK(strcmp(w.sb.got[1], "two") == 0);
+  CHECK_EQ_INT(w.sb.from[0].family, TS_ADDR_V4);
+  CHECK_EQ_INT(w.sb.from[0].port, pa);
+  CHECK(w.sb.done >= 1);
+  world_free(&w);
+}
+
+/* A packet sealed in place leaves after what was sent while its slot was open; a cancelled slot sends
+ * nothing but lets those through. */
+static void test_reservation_order(void) {
+  world w;
+  world_new(&w);
+  uint8_t *slot = w.ba->ops->reserve(w.ba, 16);
+  CHECK(slot != NULL);
+  if (slot) memcpy(slot, "main-and-padding", 16);
+  send_str(w.ba, &w.to_b, "side", 1);
+  CHECK_EQ_INT(w.ba->ops->commit(w.ba, NULL, &w.to_b, 4), 1); /* trimmed to "main" */
+  slot = w.ba->ops->reserve(w.ba, 8);
+  CHECK(slot != NULL);
+  if (slot) memcpy(slot, "dropped!", 8);
+  send_str(w.ba, &w.to_b, "after", 1);
+  w.ba->ops->cancel(w.ba);
+  slot = w.ba->ops->reserve(w.ba, 4);
+  if (slot) memcpy(slot, "last", 4);
+  CHECK_EQ_INT(w.ba->ops->commit(w.ba, NULL, NULL, 4), 0); /* no endpoint: dropped */
+  send_str(w.ba, &w.to_b, "end", 1);
+  CHECK(wait_for(w.e, &w.sb, 4));
+  CHECK(strcmp(w.sb.got[0], "side") == 0);
+  CHECK(strcmp(w.sb.got[1], "main") == 0);
+  CHECK(strcmp(w.sb.got[2], "after") == 0);
+  CHECK(strcmp(w.sb.got[3], "end") == 0);
+  world_free(&w);
+}
+
+static void test_hook_consumes(void) {
+  world w;
+  world_new(&w);
+  ts_bind_udp_set_hook(w.b, hook, &w.sb);
+  send_str(w.ba, &w.to_b, "Xdisco", 1);
+  send_str(w.ba, &w.to_b, "wireguard", 1);
+  CHECK(wait_for(w.e, &w.sb, 1));
+  CHECK_EQ_INT(w.sb.hooked, 1);
+  CHECK(strcmp(w.sb.got[0], "wireguard") == 0);
+  world_free(&w);
+}
+
+static void test_rebind(void) {
+  world w;
+  world_new(&w);
+  uint16_t before = w.ba->ops->port(w.ba);
+  CHECK_EQ_INT(w.ba->ops->rebind(w.ba, "127.0.0.1", 0), 0);
+  uint16_t after = w.ba->ops->port(w.ba);
+  CHECK(after != 0 && after != before);
+  CHECK(w.ba->ops->rebind(w.ba, "not-an-address", 0) < 0); /* the socket stays */
+  CHECK_EQ_INT(w.ba->ops->port(w.ba), after);
+  send_str(w.ba, &w.to_b, "moved", 1);
+  CHECK(wait_for(w.e, &w.sb, 1));
+  CHECK_EQ_INT(w.sb.from[0].port, after);
+  /* and the new socket receives */
+  ts_addr addr;
+  ts_addr_parse(&addr, "127.0.0.1", after);
+  ts_wg_endpoint to_a;
+  ts_bind_endpoint_of(&to_a, &addr);
+  send_str(w.bb, &to_a, "back", 1);
+  CHECK(wait_for(w.e, &w.sa, 1));
+  CHECK(strcmp(w.sa.got[0], "back") == 0);
+  world_free(&w);
+}
+
+static void test_endpoint_codec(void) {
+  ts_addr a, b;
+  ts_wg_endpoint ep;
+  ts_addr_parse(&a, "fe80::1", 51820);
+  a.scope_id = 3;
+  ts_bind_endpoint_of(&ep, &a);
+  CHECK_EQ_INT(ep.host_len, 17); /* the rate limit counts per host: IP before port */
+  CHECK_EQ_INT(ts_bind_addr_of(&b, &ep), 0);
+  CHECK(ts_addr_equal(&a, &b));
+  ep.len = 37; /* a relay path's length */
+  CHECK(ts_bind_addr_of(&b, &ep) < 0);
+}
+
+int main(void) {
+  RUN(test_endpoint_codec);
+  RUN(test_send_and_receive);
+  RUN(test_reservation_order);
+  RUN(test_hook_consumes);
+  RUN(test_rebind);
+  TEST_MAIN_END();
+}
