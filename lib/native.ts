@@ -26,63 +26,80 @@ export type NativeEvent =
   | { type: 'stun'; device: number; id: number; mapped: NativeAddress; rttMs: number }
   | { type: 'unknown'; device: number; id: number };
 
-/** One Node environment's handle on the engine. Methods throw errors with uv `code`s (EADDRINUSE, ...). */
+/** One Node environment's handle on the engine: its event channel and the devices it made. */
 export interface NativeContext {
-  deviceCreate(device: number): void;
-  deviceAddAddress(device: number, address: string): void;
-  deviceLinkMemory(a: number, b: number): void;
-  deviceClose(device: number): void;
-  /** Returns the bound port. family: 0 (both), 4 or 6. */
-  tcpListen(device: number, listener: number, family: 0 | 4 | 6, port: number, backlog: number): number;
-  tcpListenerClose(listener: number): void;
-  /** Returns the file descriptor of JavaScript's end of the connection's socketpair. */
-  tcpDial(device: number, conn: number, address: string, port: number): number;
-  tcpSetNoDelay(device: number, conn: number, on: boolean): void;
-  tcpSetKeepAlive(device: number, conn: number, on: boolean, idleMs: number): void;
-  tcpReset(device: number, conn: number): void;
-  /** Opens a UDP socket on the device; returns the bound port. */
-  udpOpen(device: number, sock: number, family: 0 | 4 | 6, port: number): number;
-  /** Queues one datagram; a failure arrives later as a 'udp-error' event. */
-  udpSend(device: number, sock: number, address: string, port: number, data: Uint8Array): void;
-  udpClose(device: number, sock: number): void;
-  /** Starts WireGuard on a device; returns the bound UDP port. */
-  wgStart(device: number, privateKey: Uint8Array, bindAddress: string, port: number): number;
-  wgPeerSet(
-    device: number,
-    publicKey: Uint8Array,
-    presharedKey: Uint8Array | null,
-    endpointIp: string | null,
-    endpointPort: number,
-    persistentKeepalive: number,
-  ): void;
-  wgPeerAllow(device: number, publicKey: Uint8Array, cidr: string): void;
-  /** Replaces the peer's AllowedIPs with exactly these prefixes, in one engine call. */
-  wgPeerSetAllowed(device: number, publicKey: Uint8Array, cidrs: readonly string[]): void;
-  wgPeerRemove(device: number, publicKey: Uint8Array): boolean;
-  wgStats(device: number): NativePeerStats[];
-  /** Per-reason drop counters of the WireGuard core, keyed by the core's reason names (snake_case). */
-  wgDrops(device: number): Record<string, number>;
-  /** The handshake DoS defence of a WireGuard device: Noise computations, cookie replies, rate-limited. */
-  wgLoadStats(device: number): NativeLoadStats;
-  /** Turns on the inbound packet filter of a WireGuard device and replaces its rules. */
-  wgFilterSet(device: number, rules: NativeFilterRule[], local: NativePrefix[]): void;
-  /** Tailscale mode: peers reached on paths chosen by disco (direct UDP or DERP); UDP also carries disco and STUN. */
-  /** derpIdleMs: relays other than home's close after this long idle (0: 60 s). */
-  msStart(device: number, discoPrivateKey: Uint8Array, derpOnly: boolean, derpIdleMs: number): void;
-  /** Moves the WireGuard link to a fresh UDP socket (port 0: any); returns the new port. */
-  wgRebind(device: number, port: number): number;
-  /** Adds or updates a peer from the netmap (endpoints as "ip:port"). AllowedIPs through wgPeerAllow. */
-  msPeerSet(device: number, nodeKey: Uint8Array, discoKey: Uint8Array | null, homeRegion: number, endpoints: string[]): void;
-  /** Our endpoints (sent to peers in CallMeMaybe) and home relay region. */
-  msSetSelf(device: number, endpoints: string[], homeRegion: number): void;
-  /** A relay connection for a region; returns the fd of JavaScript's end of its byte stream. */
-  derpAttach(device: number, region: number, host: string, serverKey: Uint8Array | null): number;
-  /** Sends a STUN request from the device's UDP socket; the answer arrives as a 'stun' event. */
-  stunProbe(device: number, region: number, ip: string, port: number): void;
-  msStats(device: number): NativeMagicsockStats;
+  /** A new device (its own TCP/IP stack, no link yet); its events carry `device: device.id`. */
+  createDevice(): NativeDevice;
   ref(): void;
   unref(): void;
+  /** Closes every device of the context. */
   close(): void;
+}
+
+/**
+ * One node's data plane: a TCP/IP stack and its link (WireGuard, or Tailscale mode on top of it). Methods
+ * throw coded errors: uv `code`s (EADDRINUSE, ENODEV before startWireGuard, ...), ERR_TSNET_CLOSED after
+ * close, and ERR_INVALID_ARG_TYPE / ERR_INVALID_ARG_VALUE / ERR_OUT_OF_RANGE for bad arguments.
+ */
+export interface NativeDevice {
+  readonly id: number;
+  addAddress(address: string): void;
+  /** A memory link to another device of this process (packets sent on one arrive on the other). */
+  linkMemory(other: NativeDevice): void;
+  /** Closes every connection, listener and socket of the device and frees it. Idempotent. */
+  close(): void;
+  /** Returns the bound port. family: 0 (both), 4 or 6. */
+  tcpListen(listener: number, family: 0 | 4 | 6, port: number, backlog: number): number;
+  tcpListenerClose(listener: number): void;
+  /** Returns the file descriptor of JavaScript's end of the connection's socketpair. */
+  tcpDial(conn: number, address: string, port: number): number;
+  tcpSetNoDelay(conn: number, on: boolean): void;
+  tcpSetKeepAlive(conn: number, on: boolean, idleMs: number): void;
+  tcpReset(conn: number): void;
+  /** Opens a UDP socket on the device; returns the bound port. */
+  udpOpen(sock: number, family: 0 | 4 | 6, port: number): number;
+  /** Queues one datagram; a failure arrives later as a 'udp-error' event. */
+  udpSend(sock: number, address: string, port: number, data: Uint8Array): void;
+  udpClose(sock: number): void;
+  /** Starts the WireGuard link (a UDP socket on port, 0: any); returns the bound port. */
+  startWireGuard(privateKey: Uint8Array, port: number): number;
+  /** Tailscale mode: peers reached on paths chosen by disco (direct UDP or DERP); UDP also carries disco and STUN.
+   * derpIdleMs: relays other than home's close after this long idle (0: 60 s). */
+  startMagicsock(discoPrivateKey: Uint8Array, derpOnly: boolean, derpIdleMs: number): void;
+  /** Moves the link to a fresh UDP socket (port 0: any); returns the new port. */
+  rebind(port: number): number;
+  /** The peers become exactly these, in one engine call (AllowedIPs replaced, unlisted peers removed). */
+  setPeers(peers: readonly NativePeer[]): void;
+  /** Turns on the inbound packet filter and replaces its rules. */
+  setFilter(rules: readonly NativeFilterRule[], local: readonly NativePrefix[]): void;
+  /** Tailscale mode: our endpoints ("ip:port", sent to peers in CallMeMaybe) and home relay region. */
+  setSelf(endpoints: readonly string[], homeRegion: number): void;
+  /** A relay connection for a region; returns the fd of JavaScript's end of its byte stream. */
+  derpAttach(region: number, host: string, serverKey: Uint8Array | null): number;
+  /** Sends a STUN request ("ip:port") from the link's UDP socket; the answer arrives as a 'stun' event. */
+  stunProbe(region: number, server: string): void;
+  peerStats(): NativePeerStats[];
+  /** Per-reason drop counters of the WireGuard core, keyed by the core's reason names (snake_case). */
+  drops(): Record<string, number>;
+  /** The handshake DoS defence: Noise computations, cookie replies, rate-limited. */
+  handshakeLoad(): NativeLoadStats;
+  magicsockStats(): NativeMagicsockStats;
+}
+
+/** One peer for NativeDevice#setPeers. */
+export interface NativePeer {
+  publicKey: Uint8Array;
+  /** CIDRs routed to the peer and accepted from it: exactly these (replace semantics). */
+  allowedIPs: readonly string[];
+  /** "ip:port" / "[ip6]:port": WireGuard mode uses the first (none: the peer must reach us first); Tailscale
+   * mode gives them all to magicsock. */
+  endpoints: readonly string[];
+  /** WireGuard mode only. */
+  presharedKey?: Uint8Array | null;
+  persistentKeepalive?: number;
+  /** Tailscale mode only. */
+  discoKey?: Uint8Array | null;
+  homeRegion?: number;
 }
 
 export interface NativePrefix {
@@ -181,8 +198,8 @@ export interface NativeAddon {
   tcpRecoveryStats?(): { rto: number; rackRexmit: number; tlp: number; reneged: number };
 }
 
-/** The addon interface this JavaScript expects (kNativeAbi in native/addon/addon.cc). */
-export const NATIVE_ABI = 11;
+/** The addon interface this JavaScript expects (kNativeAbi in native/addon/addon.h). */
+export const NATIVE_ABI = 12;
 
 let cached: NativeAddon | undefined;
 

@@ -258,7 +258,7 @@ export class Server extends TailnetNode {
       tailscaleIPs: (nm.self.Addresses ?? []).map((a) => a.split('/')[0]!),
       self: nm.self,
       peers: this.#peerStatus(nm),
-      drops: this.#plane ? readDrops(this.#plane.stack.ctx.native, this.#plane.stack.device) : noDrops(),
+      drops: this.#plane ? readDrops(this.#plane.stack.device) : noDrops(),
       skippedPeers: (this.#control?.engineConfig?.skippedPeers ?? []).map((p) => ({ id: p.id, reason: p.reason })),
     };
   }
@@ -266,7 +266,7 @@ export class Server extends TailnetNode {
   #peerStatus(nm: NetworkMap): PeerStatus[] {
     const plane = this.#plane;
     const ms = plane?.stats();
-    const wg = plane ? plane.stack.ctx.native.wgStats(plane.stack.device) : [];
+    const wg = plane ? plane.stack.device.peerStats() : [];
     const regions = this.#control?.engineConfig?.derpRegions ?? [];
     return nm.peers.map((n) => {
       const key = n.Key ?? '';

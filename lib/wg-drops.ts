@@ -1,6 +1,6 @@
 // WireGuard's per-reason drop counters (the core's ts_wg_drop reasons, native/core/wg/wg.h), as typed
 // camelCase fields for WireGuard#drops() and Server#status().drops.
-import type { NativeContext } from './native.js';
+import type { Device } from './net/device.js';
 
 /** Packets the WireGuard core dropped since the node started, one counter per reason. */
 export interface WireGuardDrops {
@@ -68,8 +68,8 @@ export function noDrops(): WireGuardDrops {
 }
 
 /** Reads the device's counters; a reason the native core does not report reads 0. */
-export function readDrops(native: NativeContext, device: number): WireGuardDrops {
-  const raw = native.wgDrops(device);
+export function readDrops(device: Device): WireGuardDrops {
+  const raw = device.drops();
   const out = noDrops();
   for (const k of REASONS) out[k] = raw[snake(k)] ?? 0;
   return out;

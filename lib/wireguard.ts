@@ -12,6 +12,7 @@ import type { TailnetListener } from './net/listener.js';
 import type { TailnetSocket } from './net/socket.js';
 import { TailnetNode } from './node.js';
 import type { TailnetPacketSocket } from './net/packet.js';
+import type { DevicePeer } from './net/device.js';
 import { readDrops, type WireGuardDrops } from './wg-drops.js';
 
 export interface WireGuardPeer {
@@ -131,6 +132,8 @@ export class WireGuard extends TailnetNode implements Dialer {
   #starting: Promise<void> | undefined;
   #closed = false;
   #port: number | undefined;
+  // The configured peers by public key (hex): every change sends all of them to the device in one setPeers.
+  readonly #peers = new Map<string, { peer: WireGuardPeer; ep: { ip: string; port: number } | null }>();
 
   constructor(options: WireGuardOptions) {
     super();
@@ -194,11 +197,12 @@ export class WireGuard extends TailnetNode implements Dialer {
     try {
       for (const a of this.#opts.address) stack.addAddress(cidrOf('address', a).ip);
       try {
-        this.#port = stack.ctx.native.wgStart(stack.device, this.#privateKey, '', this.#opts.listenPort ?? 0);
+        this.#port = stack.device.startWireGuard(this.#privateKey, this.#opts.listenPort ?? 0);
       } finally {
         this.#privateKey.fill(0); // the engine has its copy; a failed start is not retried (start() caches it)
       }
-      (this.#opts.peers ?? []).forEach((p, i) => this.#applyPeer(stack, p, endpoints[i] ?? null));
+      (this.#opts.peers ?? []).forEach((p, i) => this.#merge(p, endpoints[i] ?? null));
+      this.#apply(stack);
     } catch (err) {
       stack.close();
       throw err;
@@ -207,16 +211,27 @@ export class WireGuard extends TailnetNode implements Dialer {
     this.#opts.logf?.(`wireguard: up, public key ${this.#publicKey}, UDP port ${this.#port}`);
   }
 
-  #applyPeer(stack: Netstack, p: WireGuardPeer, ep: { ip: string; port: number } | null, replace = false): void {
-    const pub = keyBytes('publicKey', p.publicKey);
-    const psk = p.presharedKey ? keyBytes('presharedKey', p.presharedKey) : null;
+  // addPeer's semantics: a peer already configured keeps its AllowedIPs and gains these.
+  #merge(p: WireGuardPeer, ep: { ip: string; port: number } | null): void {
+    const key = keyBytes('publicKey', p.publicKey).toString('hex');
+    const had = this.#peers.get(key)?.peer.allowedIPs ?? [];
+    this.#peers.set(key, { peer: { ...p, allowedIPs: [...new Set([...had, ...p.allowedIPs])] }, ep });
+  }
+
+  // The device's peers become exactly the table, in one engine call.
+  #apply(stack: Netstack): void {
+    const list: DevicePeer[] = [...this.#peers.values()].map(({ peer, ep }) => ({
+      publicKey: keyBytes('publicKey', peer.publicKey),
+      presharedKey: peer.presharedKey ? keyBytes('presharedKey', peer.presharedKey) : null,
+      endpoints: ep ? [net.isIPv6(ep.ip) ? `[${ep.ip}]:${ep.port}` : `${ep.ip}:${ep.port}`] : [],
+      persistentKeepalive: peer.persistentKeepalive ?? 0,
+      allowedIPs: peer.allowedIPs,
+    }));
     try {
-      stack.ctx.native.wgPeerSet(stack.device, pub, psk, ep?.ip ?? null, ep?.port ?? 0, p.persistentKeepalive ?? 0);
+      stack.device.setPeers(list);
     } finally {
-      psk?.fill(0);
+      for (const p of list) p.presharedKey?.fill(0);
     }
-    if (replace) stack.ctx.native.wgPeerSetAllowed(stack.device, pub, p.allowedIPs);
-    else for (const c of p.allowedIPs) stack.ctx.native.wgPeerAllow(stack.device, pub, c);
   }
 
   protected override netstack(what: string): Netstack {
@@ -237,7 +252,9 @@ export class WireGuard extends TailnetNode implements Dialer {
   async addPeer(peer: WireGuardPeer): Promise<void> {
     validatePeer(peer, 0);
     const ep = peer.endpoint ? await resolveEndpoint(peer.endpoint) : null;
-    this.#applyPeer(this.#live('addPeer'), peer, ep);
+    const stack = this.#live('addPeer');
+    this.#merge(peer, ep);
+    this.#apply(stack);
   }
 
   /**
@@ -248,19 +265,24 @@ export class WireGuard extends TailnetNode implements Dialer {
   async setPeer(peer: WireGuardPeer): Promise<void> {
     validatePeer(peer, 0);
     const ep = peer.endpoint ? await resolveEndpoint(peer.endpoint) : null;
-    this.#applyPeer(this.#live('setPeer'), peer, ep, true);
+    const stack = this.#live('setPeer');
+    this.#peers.set(keyBytes('publicKey', peer.publicKey).toString('hex'), { peer: { ...peer, allowedIPs: [...peer.allowedIPs] }, ep });
+    this.#apply(stack);
   }
 
   /** Removes a peer; resolves false if there was none with that key. */
   async removePeer(publicKey: string): Promise<boolean> {
-    const pub = keyBytes('publicKey', publicKey);
-    return this.#live('removePeer').ctx.native.wgPeerRemove(this.#live('removePeer').device, pub);
+    const key = keyBytes('publicKey', publicKey).toString('hex');
+    const stack = this.#live('removePeer');
+    if (!this.#peers.delete(key)) return false;
+    this.#apply(stack);
+    return true;
   }
 
   /** Per-peer statistics: last handshake, bytes in and out, current endpoint. */
   stats(): PeerStats[] {
     const s = this.#live('stats');
-    return s.ctx.native.wgStats(s.device).map((p) => ({
+    return s.device.peerStats().map((p) => ({
       publicKey: p.publicKey.toString('base64'),
       lastHandshake: p.lastHandshake ? new Date(p.lastHandshake) : null,
       rxBytes: p.rxBytes,
@@ -272,13 +294,13 @@ export class WireGuard extends TailnetNode implements Dialer {
   /** Packets the WireGuard core dropped, counted per reason (malformed, replayed, unauthenticated, ...). */
   drops(): WireGuardDrops {
     const s = this.#live('drops');
-    return readDrops(s.ctx.native, s.device);
+    return readDrops(s.device);
   }
 
   /** How the device is coping with handshake messages: Noise computations, cookie replies, rate limiting. */
   handshakeLoad(): HandshakeLoad {
     const s = this.#live('handshakeLoad');
-    return s.ctx.native.wgLoadStats(s.device);
+    return s.device.handshakeLoad();
   }
 
   /** Closes every socket and listener and the UDP socket, and frees native memory. Idempotent. */

@@ -122,7 +122,7 @@ before(async () => {
   a.addAddress('fd7a:115c:a1e0::1');
   b.addAddress('100.64.0.2');
   b.addAddress('fd7a:115c:a1e0::2');
-  a.ctx.native.deviceLinkMemory(a.device, b.device);
+  a.device.linkMemory(b.device);
 
   const ka = generateKeyPair();
   const kb = generateKeyPair();

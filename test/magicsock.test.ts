@@ -160,23 +160,22 @@ test('a relay other than home is dialed on demand and closed when idle', async (
   cleanups.push(() => relay.close());
   const stack = new Netstack();
   cleanups.push(async () => stack.close());
-  const { native } = stack.ctx;
+  const { device } = stack;
   const events: Array<{ type: string; id: number; connected?: boolean }> = [];
-  stack.ctx.register(stack.device, 0, { onNativeEvent: (ev) => void events.push(ev) });
+  device.onLinkEvent((ev) => void events.push(ev));
   stack.addAddress('100.64.0.1');
-  native.wgStart(stack.device, generateKeyPair().privateKey, '', 0);
-  native.msStart(stack.device, generateKeyPair().privateKey, false, 300);
-  native.msSetSelf(stack.device, [], 900);
+  device.startWireGuard(generateKeyPair().privateKey, 0);
+  device.startMagicsock(generateKeyPair().privateKey, { derpOnly: false, derpIdleMs: 300 });
+  device.setSelf([], 900);
   const peer = generateKeyPair();
-  native.msPeerSet(stack.device, peer.publicKey, generateKeyPair().publicKey, 901, []);
-  native.wgPeerAllow(stack.device, peer.publicKey, '100.64.0.2/32');
+  device.setPeers([{ publicKey: peer.publicKey, discoKey: generateKeyPair().publicKey, homeRegion: 901, endpoints: [], allowedIPs: ['100.64.0.2/32'] }]);
   const waitFor = async (what: string, f: () => boolean): Promise<void> => until(what, 5000, f);
   // A dial to the peer needs region 901, which nobody dialed yet: the engine asks for it.
   const sock = stack.connect('tcp', '100.64.0.2:80');
   sock.on('error', () => {});
   cleanups.push(async () => sock.destroy());
   await waitFor('derp-want 901', () => events.some((e) => e.type === 'derp-want' && e.id === 901));
-  const fd = native.derpAttach(stack.device, 901, '127.0.0.1', null);
+  const fd = device.derpAttach(901, '127.0.0.1', null);
   const engineEnd = new netmod.Socket({ fd, readable: true, writable: true });
   const t = tls.connect({ host: '127.0.0.1', port: relay.derp.port, rejectUnauthorized: false });
   engineEnd.pipe(t).pipe(engineEnd);
@@ -184,10 +183,10 @@ test('a relay other than home is dialed on demand and closed when idle', async (
   engineEnd.on('error', () => {});
   t.on('error', () => {});
   await waitFor('region 901 connected', () => events.some((e) => e.type === 'derp-state' && e.id === 901 && e.connected === true));
-  assert.equal(native.msStats(stack.device).regions.find((r) => r.region === 901)?.connected, true);
+  assert.equal(device.magicsockStats().regions.find((r) => r.region === 901)?.connected, true);
   // Nothing but the dial's retransmissions (every few seconds) uses it: after 300 ms idle it is closed.
   await waitFor('region 901 closed', () => events.some((e) => e.type === 'derp-state' && e.id === 901 && e.connected === false));
   await ended;
   t.destroy();
-  assert.equal(native.msStats(stack.device).regions.find((r) => r.region === 901)?.connected, false);
+  assert.equal(device.magicsockStats().regions.find((r) => r.region === 901)?.connected, false);
 });

@@ -20,7 +20,7 @@ before(() => {
   a.addAddress('fd7a:115c:a1e0::1');
   b.addAddress('100.64.0.2');
   b.addAddress('fd7a:115c:a1e0::2');
-  a.ctx.native.deviceLinkMemory(a.device, b.device);
+  a.device.linkMemory(b.device);
 });
 
 after(() => {

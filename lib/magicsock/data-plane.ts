@@ -3,7 +3,7 @@
 // what needs Node: TLS connections to the relays (DERPManager), STUN rounds and the home region (Netcheck),
 // and the endpoints and NetInfo reported to control.
 import * as net from 'node:net';
-import type { EngineConfig, EnginePeer } from '../wire/engine-config.js';
+import type { EngineConfig } from '../wire/engine-config.js';
 import type { CompiledFilter } from '../wire/filter.js';
 import { parseAddrPort, parseIP, parsePrefix, type IPPrefix } from '../wire/ip.js';
 import type { NetworkMap } from '../wire/netmap.js';
@@ -12,7 +12,8 @@ import type { Endpoint } from './endpoints.js';
 import { localEndpoints, mergeEndpoints } from './endpoints.js';
 import { DERPManager } from './derp-manager.js';
 import { Netcheck, type NetcheckReport } from './netcheck.js';
-import type { NativeEvent, NativeFilterRule, NativeMagicsockStats, NativePrefix } from '../native.js';
+import type { NativeMagicsockStats } from '../native.js';
+import type { DeviceFilterRule, DevicePeer, DevicePrefix, LinkEvent } from '../net/device.js';
 import { Netstack } from '../net/netstack.js';
 
 export interface DataPlaneOptions {
@@ -37,7 +38,6 @@ export class DataPlane {
   readonly #o: DataPlaneOptions;
   readonly #derp: DERPManager;
   readonly #netcheck: Netcheck;
-  readonly #peers = new Map<string, EnginePeer>(); // by node key text
   #filter: CompiledFilter | undefined;
   #rulesJSON = '';
   #home = 0;
@@ -49,22 +49,25 @@ export class DataPlane {
     this.#o = o;
     const stack = new Netstack();
     this.stack = stack;
-    const { native } = stack.ctx;
+    const { device } = stack;
     try {
       for (const a of cfg.addresses) stack.addAddress(a.split('/')[0]!);
-      this.port = native.wgStart(stack.device, o.nodePrivate, '', o.port ?? 0);
+      this.port = device.startWireGuard(o.nodePrivate, o.port ?? 0);
       // TS_DEBUG_ALWAYS_USE_DERP, as in Tailscale: never go direct (tests and measurements of the relay path).
-      native.msStart(stack.device, o.discoPrivate, o.alwaysUseDERP ?? process.env.TS_DEBUG_ALWAYS_USE_DERP === '1', o.derpIdleMs ?? 0);
+      device.startMagicsock(o.discoPrivate, {
+        derpOnly: o.alwaysUseDERP ?? process.env.TS_DEBUG_ALWAYS_USE_DERP === '1',
+        derpIdleMs: o.derpIdleMs ?? 0,
+      });
       // Until control sends a packet filter, nothing new gets in (replies to our own flows still do).
-      native.wgFilterSet(stack.device, [], localPrefixes(cfg));
+      device.setFilter([], localPrefixes(cfg));
     } catch (err) {
       stack.close();
       throw err;
     }
-    stack.ctx.register(stack.device, 0, { onNativeEvent: (ev) => this.#onEvent(ev) });
+    device.onLinkEvent((ev) => this.#onEvent(ev));
     this.#derp = new DERPManager({
       attach: (region, serverKey, host) => {
-        const fd = native.derpAttach(stack.device, region, host, serverKey);
+        const fd = device.derpAttach(region, host, serverKey);
         return new net.Socket({ fd, readable: true, writable: true });
       },
       logf: o.logf,
@@ -75,7 +78,7 @@ export class DataPlane {
       probe: (targets) => {
         for (const t of targets) {
           try {
-            native.stunProbe(stack.device, t.regionID, t.ip, t.port);
+            device.stunProbe(t.regionID, t.ip, t.port);
           } catch (err) {
             o.logf(`tsnet: STUN probe to ${t.ip}:${t.port} failed: ${(err as Error).message}`);
           }
@@ -91,25 +94,17 @@ export class DataPlane {
   /** Applies a netmap: peers, relays, packet filter. */
   apply(cfg: EngineConfig, nm: NetworkMap): void {
     if (this.#closed) return;
-    const { native } = this.stack.ctx;
-    const dev = this.stack.device;
-    const seen = new Set<string>();
-    for (const p of cfg.peers) {
-      seen.add(p.nodeKeyText);
-      const prev = this.#peers.get(p.nodeKeyText);
-      if (prev && samePeer(prev, p)) continue;
-      native.msPeerSet(dev, p.nodeKey, p.discoKey, p.homeDERP, p.endpoints.filter(validEndpoint));
-      // Replace, not add: a prefix the peer no longer owns (a route withdrawn, an address moved) must stop
-      // being accepted from it.
-      native.wgPeerSetAllowed(dev, p.nodeKey, p.allowedIPs);
-      this.#peers.set(p.nodeKeyText, p);
-    }
-    for (const [k, p] of this.#peers) {
-      if (!seen.has(k)) {
-        native.wgPeerRemove(dev, p.nodeKey);
-        this.#peers.delete(k);
-      }
-    }
+    const { device } = this.stack;
+    // The whole peer set in one engine call: each peer's AllowedIPs are replaced, not added to (a prefix the
+    // peer no longer owns, a route withdrawn or an address moved, stops being accepted from it), peers gone
+    // from the netmap are removed, and unchanged peers are left alone.
+    device.setPeers(cfg.peers.map((p): DevicePeer => ({
+      publicKey: p.nodeKey,
+      discoKey: p.discoKey,
+      homeRegion: p.homeDERP,
+      endpoints: p.endpoints.filter(validEndpoint),
+      allowedIPs: p.allowedIPs,
+    })));
     // Rules whose sources are capabilities ("cap:...") depend on which nodes hold them: recompute them with
     // every netmap, and push only what changed.
     if (nm.packetFilterKnown && (cfg.filter !== this.#filter || cfg.filter.matches.some((m) => m.srcCaps.length))) {
@@ -118,7 +113,7 @@ export class DataPlane {
       const json = JSON.stringify(rules, (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v));
       if (json !== this.#rulesJSON) {
         this.#rulesJSON = json;
-        native.wgFilterSet(dev, rules, localPrefixes(cfg));
+        device.setFilter(rules, localPrefixes(cfg));
       }
     }
     if (cfg.derpRegions !== this.#regions) {
@@ -134,7 +129,7 @@ export class DataPlane {
     }
   }
 
-  #onEvent(ev: NativeEvent): void {
+  #onEvent(ev: LinkEvent): void {
     if (this.#closed) return;
     switch (ev.type) {
       case 'derp-want':
@@ -145,8 +140,6 @@ export class DataPlane {
         break;
       case 'derp-state':
         if (!ev.connected && ev.code) this.#o.logf(`tsnet: DERP region ${ev.id} connection ended: ${ev.code}`);
-        break;
-      default:
         break;
     }
   }
@@ -167,13 +160,13 @@ export class DataPlane {
 
   #publish(mapped: readonly string[]): void {
     const eps = mergeEndpoints(localEndpoints(this.port), mapped);
-    this.stack.ctx.native.msSetSelf(this.stack.device, eps.map((e) => e.addr), this.#home);
+    this.stack.device.setSelf(eps.map((e) => e.addr), this.#home);
     this.#o.onEndpoints(eps);
   }
 
   /** Moves to a fresh UDP socket (a new port, as after a network change) and reports the new endpoints. */
   rebind(): number {
-    const port = this.stack.ctx.native.wgRebind(this.stack.device, 0);
+    const port = this.stack.device.rebind(0);
     this.port = port;
     this.#publish([]);
     this.#netcheck.runNow();
@@ -185,7 +178,7 @@ export class DataPlane {
   }
 
   stats(): NativeMagicsockStats {
-    return this.stack.ctx.native.msStats(this.stack.device);
+    return this.stack.device.magicsockStats();
   }
 
   close(): void {
@@ -193,7 +186,7 @@ export class DataPlane {
     this.#closed = true;
     this.#netcheck.stop();
     this.#derp.close();
-    this.stack.ctx.unregister(this.stack.device, 0);
+    this.stack.device.onLinkEvent(undefined);
     this.stack.close();
   }
 }
@@ -201,15 +194,6 @@ export class DataPlane {
 function validEndpoint(e: string): boolean {
   const ap = parseAddrPort(e);
   return ap !== null && ap.port > 0;
-}
-
-function samePeer(a: EnginePeer, b: EnginePeer): boolean {
-  return (
-    a.endpoints.join() === b.endpoints.join() &&
-    a.allowedIPs.join() === b.allowedIPs.join() &&
-    a.homeDERP === b.homeDERP &&
-    (a.discoKey?.equals(b.discoKey ?? Buffer.alloc(0)) ?? b.discoKey === null)
-  );
 }
 
 /** Node capability → the addresses of the nodes (peers and self) that hold it, from the netmap's CapMaps. */
@@ -226,9 +210,9 @@ export function capHolders(nm: NetworkMap): Map<string, IPPrefix[]> {
 
 /** The compiled netmap filter in the native filter's shape; capability sources (SrcIPs "cap:...") become the
  * addresses of the nodes holding the capability. A rejected filter admits nothing new. */
-export function nativeRules(f: CompiledFilter, holders: Map<string, IPPrefix[]>): NativeFilterRule[] {
+export function nativeRules(f: CompiledFilter, holders: Map<string, IPPrefix[]>): DeviceFilterRule[] {
   if (f.rejected) return [];
-  const prefix = (p: IPPrefix): NativePrefix => ({ family: p.family, bits: p.bits, addr: p.addr });
+  const prefix = (p: IPPrefix): DevicePrefix => ({ family: p.family, bits: p.bits, addr: p.addr });
   return f.matches
     .map((m) => ({ m, srcs: [...m.srcs, ...m.srcCaps.flatMap((c) => holders.get(c) ?? [])] }))
     .filter(({ m, srcs }) => srcs.length > 0 && m.dsts.length > 0)
@@ -239,8 +223,8 @@ export function nativeRules(f: CompiledFilter, holders: Map<string, IPPrefix[]>)
     }));
 }
 
-function localPrefixes(cfg: EngineConfig): NativePrefix[] {
-  const out: NativePrefix[] = [];
+function localPrefixes(cfg: EngineConfig): DevicePrefix[] {
+  const out: DevicePrefix[] = [];
   for (const a of cfg.addresses) {
     const addr = parseIP(a.split('/')[0]!);
     if (addr) out.push({ family: addr.length === 4 ? 4 : 6, bits: addr.length * 8, addr });

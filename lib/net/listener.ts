@@ -4,12 +4,11 @@
 import { EventEmitter } from 'node:events';
 import type * as net from 'node:net';
 import type { NativeEvent } from '../native.js';
-import type { EventSink, SharedContext } from './context.js';
+import type { Device, EventSink } from './device.js';
 import { TailnetSocket } from './socket.js';
 
 export interface ListenerInit {
-  ctx: SharedContext;
-  device: number;
+  device: Device;
   id: number;
   host: string;
   family: 0 | 4 | 6;
@@ -39,7 +38,7 @@ export class TailnetListener extends EventEmitter implements EventSink, AsyncIte
   constructor(init: ListenerInit) {
     super();
     this.#init = init;
-    init.ctx.register(init.device, init.id, this);
+    init.device.register(init.id, this);
     process.nextTick(() => this.#open && this.emit('listening'));
   }
 
@@ -105,9 +104,9 @@ export class TailnetListener extends EventEmitter implements EventSink, AsyncIte
       return this;
     }
     this.#open = false;
-    this.#init.ctx.unregister(this.#init.device, this.#init.id);
+    this.#init.device.unregister(this.#init.id);
     try {
-      this.#init.ctx.native.tcpListenerClose(this.#init.id);
+      this.#init.device.tcpListenerClose(this.#init.id);
     } catch {
       /* the device is already gone */
     }
@@ -129,8 +128,7 @@ export class TailnetListener extends EventEmitter implements EventSink, AsyncIte
   onNativeEvent(ev: NativeEvent): void {
     if (ev.type !== 'accept') return;
     const socket = new TailnetSocket({
-      ctx: this.#init.ctx,
-      device: ev.device,
+      device: this.#init.device,
       id: ev.id,
       fd: ev.fd,
       allowHalfOpen: this.#init.allowHalfOpen ?? false,

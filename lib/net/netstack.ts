@@ -1,7 +1,6 @@
 // listen and dial over one device's userspace TCP/IP stack: the implementation that the WireGuard mode and
 // the tsnet Server share.
-import type { SharedContext } from './context.js';
-import { context } from './context.js';
+import { Device } from './device.js';
 import { checkNetwork, ipFamily, networkFamily, normalizeListenHost, splitHostPort } from './addr.js';
 import { abortError, closedError, systemError } from './errors.js';
 import { TailnetListener } from './listener.js';
@@ -30,17 +29,16 @@ export type TcpNetworkName = (typeof TCP)[number];
 export type UdpNetworkName = (typeof UDP)[number];
 
 export class Netstack {
-  readonly ctx: SharedContext;
-  readonly device: number;
+  /** The native device under this stack; its link (WireGuard, Tailscale mode) is started by the owner. */
+  readonly device: Device;
   #closed = false;
   readonly #addresses: string[] = [];
   readonly #listeners = new Set<TailnetListener>();
   readonly #sockets = new Set<TailnetSocket>();
   readonly #packets = new Set<TailnetPacketSocket>();
 
-  constructor(ctx: SharedContext = context()) {
-    this.ctx = ctx;
-    this.device = ctx.allocDevice();
+  constructor(device: Device = new Device()) {
+    this.device = device;
   }
 
   get closed(): boolean {
@@ -54,7 +52,7 @@ export class Netstack {
   addAddress(ip: string): void {
     this.#check('addAddress');
     if (!ipFamily(ip)) throw new TypeError(`not an IP address: "${ip}"`);
-    this.ctx.native.deviceAddAddress(this.device, ip);
+    this.device.addAddress(ip);
     this.#addresses.push(ip);
   }
 
@@ -80,10 +78,9 @@ export class Netstack {
       }
       family = f;
     }
-    const id = this.ctx.allocId();
-    const bound = port ? this.ctx.native.tcpListen(this.device, id, family, port, opts.backlog ?? 128) : this.#listenAnyPort(id, family, opts);
+    const id = this.device.allocId();
+    const bound = port ? this.device.tcpListen(id, family, port, opts.backlog ?? 128) : this.#listenAnyPort(id, family, opts);
     const ln = new TailnetListener({
-      ctx: this.ctx,
       device: this.device,
       id,
       host,
@@ -103,7 +100,7 @@ export class Netstack {
     for (let i = 0; i < 9998; i++) {
       const port = 10002 + ((first - 10002 + i) % 9998);
       try {
-        return this.ctx.native.tcpListen(this.device, id, family, port, opts.backlog ?? 128);
+        return this.device.tcpListen(id, family, port, opts.backlog ?? 128);
       } catch (err) {
         if ((err as { code?: string }).code !== 'EADDRINUSE') throw err;
       }
@@ -124,16 +121,15 @@ export class Netstack {
     if (opts.timeout !== undefined && (!Number.isFinite(opts.timeout) || opts.timeout <= 0)) {
       throw new RangeError('dial: timeout must be a positive number of milliseconds');
     }
-    const id = this.ctx.allocId();
+    const id = this.device.allocId();
     let fd: number;
     try {
-      fd = this.ctx.native.tcpDial(this.device, id, host, port);
+      fd = this.device.tcpDial(id, host, port);
     } catch (err) {
       const code = (err as { code?: string }).code ?? 'EINVAL';
       throw systemError('connect', code === 'EADDRNOTAVAIL' ? 'EHOSTUNREACH' : code, host, port);
     }
     const socket = new TailnetSocket({
-      ctx: this.ctx,
       device: this.device,
       id,
       fd,
@@ -230,9 +226,9 @@ export class Netstack {
   }
 
   #openPacket(family: 0 | 4 | 6, host: string, port: number, remote?: { address: string; port: number }): TailnetPacketSocket {
-    const id = this.ctx.allocId();
-    const bound = this.ctx.native.udpOpen(this.device, id, family, port);
-    const init = { ctx: this.ctx, device: this.device, id, family, host, port: bound } as const;
+    const id = this.device.allocId();
+    const bound = this.device.udpOpen(id, family, port);
+    const init = { device: this.device, id, family, host, port: bound } as const;
     const sock = new TailnetPacketSocket(remote ? { ...init, remote } : init);
     this.#packets.add(sock);
     sock.once('close', () => this.#packets.delete(sock));
@@ -248,7 +244,7 @@ export class Netstack {
     // without an 'error' listener is not crashed by an uncaught error event.
     for (const s of this.#sockets) s.destroy(s.connecting && s.listenerCount('error') > 0 ? closedError('connection') : undefined);
     for (const p of this.#packets) p.close();
-    this.ctx.releaseDevice(this.device);
+    this.device.close();
   }
 
   #check(what: string): void {

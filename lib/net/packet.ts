@@ -4,12 +4,11 @@ import { EventEmitter } from 'node:events';
 import type * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import type { NativeEvent } from '../native.js';
-import type { EventSink, SharedContext } from './context.js';
+import type { Device, EventSink } from './device.js';
 import { closedError, systemError } from './errors.js';
 
 export interface PacketSocketInit {
-  ctx: SharedContext;
-  device: number;
+  device: Device;
   id: number;
   family: 0 | 4 | 6;
   host: string;
@@ -28,7 +27,7 @@ export class TailnetPacketSocket extends EventEmitter implements EventSink {
   constructor(init: PacketSocketInit) {
     super();
     this.#init = init;
-    init.ctx.register(init.device, init.id, this);
+    init.device.register(init.id, this);
     process.nextTick(() => this.#open && this.emit('listening'));
   }
 
@@ -77,7 +76,7 @@ export class TailnetPacketSocket extends EventEmitter implements EventSink {
       else process.nextTick(() => this.emit('error', err));
       return;
     }
-    this.#init.ctx.native.udpSend(this.#init.device, this.#init.id, address, port, data);
+    this.#init.device.udpSend(this.#init.id, address, port, data);
     if (cb) process.nextTick(cb, null, data.length);
   }
 
@@ -87,9 +86,9 @@ export class TailnetPacketSocket extends EventEmitter implements EventSink {
       return this;
     }
     this.#open = false;
-    this.#init.ctx.unregister(this.#init.device, this.#init.id);
+    this.#init.device.unregister(this.#init.id);
     try {
-      this.#init.ctx.native.udpClose(this.#init.device, this.#init.id);
+      this.#init.device.udpClose(this.#init.id);
     } catch {
       /* the device is gone already */
     }

@@ -5,7 +5,7 @@
 import * as net from 'node:net';
 import * as os from 'node:os';
 import type { NativeAddress, NativeEvent } from '../native.js';
-import type { EventSink, SharedContext } from './context.js';
+import type { Device, EventSink } from './device.js';
 import { abortError, systemError } from './errors.js';
 
 interface Endpoints {
@@ -14,8 +14,7 @@ interface Endpoints {
 }
 
 export interface TailnetSocketInit {
-  ctx: SharedContext;
-  device: number;
+  device: Device;
   id: number;
   fd: number;
   allowHalfOpen?: boolean;
@@ -37,8 +36,7 @@ interface AddressHandle {
 const ENOTCONN = -((os.constants.errno as Record<string, number>).ENOTCONN ?? 107);
 
 export class TailnetSocket extends net.Socket implements EventSink {
-  readonly #ctx: SharedContext;
-  readonly #device: number;
+  readonly #device: Device;
   readonly #id: number;
   readonly #ends: Endpoints = {};
   readonly #target: { address: string; port: number } | undefined;
@@ -47,12 +45,11 @@ export class TailnetSocket extends net.Socket implements EventSink {
 
   constructor(init: TailnetSocketInit) {
     super({ fd: init.fd, readable: true, writable: true, allowHalfOpen: init.allowHalfOpen ?? false });
-    this.#ctx = init.ctx;
     this.#device = init.device;
     this.#id = init.id;
     this.#target = init.target;
     this.#onDestroy = init.onDestroy;
-    init.ctx.register(init.device, init.id, this);
+    init.device.register(init.id, this);
     const handle = (this as unknown as { _handle: AddressHandle | null })._handle;
     if (handle) {
       const answer = (which: 'local' | 'remote') => (out: Record<string, unknown>): number => {
@@ -78,7 +75,7 @@ export class TailnetSocket extends net.Socket implements EventSink {
 
   /** @internal bookkeeping on destroy, instead of 'close' listeners that would count against the user's */
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    this.#ctx.unregister(this.#device, this.#id);
+    this.#device.unregister(this.#id);
     this.#onDestroy?.(this);
     super._destroy(err, cb);
   }
@@ -109,23 +106,23 @@ export class TailnetSocket extends net.Socket implements EventSink {
   failDial(err: Error): void {
     if (this.#settled) return;
     this.#settled = true;
-    this.#ctx.native.tcpReset(this.#device, this.#id);
+    this.#device.tcpReset(this.#id);
     this.destroy(err);
   }
 
   override setNoDelay(noDelay = true): this {
-    if (!this.destroyed) this.#ctx.native.tcpSetNoDelay(this.#device, this.#id, noDelay);
+    if (!this.destroyed) this.#device.tcpSetNoDelay(this.#id, Boolean(noDelay));
     return this;
   }
 
   override setKeepAlive(enable = false, initialDelay = 0): this {
-    if (!this.destroyed) this.#ctx.native.tcpSetKeepAlive(this.#device, this.#id, enable, Math.max(0, initialDelay | 0));
+    if (!this.destroyed) this.#device.tcpSetKeepAlive(this.#id, Boolean(enable), Math.max(0, initialDelay | 0));
     return this;
   }
 
   /** Closes with a TCP RST instead of a FIN, as net.Socket#resetAndDestroy does. */
   override resetAndDestroy(): this {
-    if (!this.destroyed) this.#ctx.native.tcpReset(this.#device, this.#id);
+    if (!this.destroyed) this.#device.tcpReset(this.#id);
     this.destroy();
     return this;
   }

@@ -138,34 +138,38 @@ int ts_device_wg_start(ts_device *d, const uint8_t priv[32], const char *bind_ad
 
 ts_link_wg *ts_device_wg(ts_device *d) { return d->wg; }
 
-static void push(ts_device *d, uint32_t type, uint64_t id, int status, const uint8_t *data, size_t len) {
-  ts_event ev;
-  memset(&ev, 0, sizeof ev);
-  ev.type = type;
-  ev.device = d->id;
-  ev.id = id;
-  ev.status = status;
-  ev.fd = -1;
-  if (len) memcpy(ev.data, data, len);
-  ts_evq_push(d->evq, &ev);
+static void push(ts_device *d, uint32_t type, uint64_t id, int status, ts_event *ev) {
+  ev->type = type;
+  ev->device = d->id;
+  ev->id = id;
+  ev->status = status;
+  ev->fd = -1;
+  ts_evq_push(d->evq, ev);
 }
 
-static void ev_derp_want(void *ctx, uint32_t region) { push(ctx, TS_EV_DERP_WANT, region, 0, NULL, 0); }
+static void ev_derp_want(void *ctx, uint32_t region) {
+  ts_event ev;
+  memset(&ev, 0, sizeof ev);
+  push(ctx, TS_EV_DERP_WANT, region, 0, &ev);
+}
 
 static void ev_derp_state(void *ctx, uint32_t region, int connected, int err) {
-  uint8_t c = connected ? 1 : 0;
-  push(ctx, TS_EV_DERP_STATE, region, err < 0 && err > -4096 ? err : err < 0 ? UV_EPROTO : 0, &c, 1);
+  ts_event ev;
+  memset(&ev, 0, sizeof ev);
+  ts_ev_derp_state st = {.connected = connected ? 1 : 0};
+  ts_event_put(&ev, &st);
+  push(ctx, TS_EV_DERP_STATE, region, err < 0 && err > -4096 ? err : err < 0 ? UV_EPROTO : 0, &ev);
 }
 
 static void ev_stun(void *ctx, uint32_t region, uint64_t rtt_ns, const ts_addr *mapped) {
-  uint8_t data[29];
-  memset(data, 0, sizeof data);
-  data[0] = mapped->family == TS_ADDR_V4 ? 4 : 6;
-  memcpy(data + 1, mapped->ip, mapped->family == TS_ADDR_V4 ? 4 : 16);
-  data[17] = (uint8_t)(mapped->port >> 8);
-  data[18] = (uint8_t)mapped->port;
-  for (int i = 0; i < 8; i++) data[19 + i] = (uint8_t)(rtt_ns >> (56 - 8 * i));
-  push(ctx, TS_EV_STUN, region, 0, data, 27);
+  ts_event ev;
+  memset(&ev, 0, sizeof ev);
+  ts_ev_stun st;
+  memset(&st, 0, sizeof st);
+  st.mapped = *mapped;
+  st.rtt_ns = rtt_ns;
+  ts_event_put(&ev, &st);
+  push(ctx, TS_EV_STUN, region, 0, &ev);
 }
 
 int ts_device_magicsock(ts_device *d, const uint8_t disco_priv[32]) {

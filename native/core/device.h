@@ -9,6 +9,7 @@
 
 #include "engine/engine.h"
 #include "engine/evq.h"
+#include "events.h"
 #include "stack/netif.h"
 #include "stack/tcp_bridge.h"
 
@@ -32,12 +33,8 @@ int ts_device_wg_start(ts_device *d, const uint8_t priv[32], const char *bind_ad
 /* The device's WireGuard link, or NULL. */
 struct ts_link_wg *ts_device_wg(ts_device *d);
 
-/* Tailscale mode (see ts_link_wg_magicsock): relay requests, relay state and STUN answers become events. */
-enum {
-  TS_EV_DERP_WANT = 32,  /* id = region: a packet needs this relay and it has no connection */
-  TS_EV_DERP_STATE = 33, /* id = region; data[0] = 1 connected / 0 closed; status = why it closed */
-  TS_EV_STUN = 34        /* id = region; data = mapped address (19 bytes, as tcp_bridge.h) + rtt ns u64 BE */
-};
+/* Tailscale mode (see ts_link_wg_magicsock): relay requests, relay state and STUN answers become events
+ * (TS_EV_DERP_WANT, TS_EV_DERP_STATE, TS_EV_STUN in events.h). */
 int ts_device_magicsock(ts_device *d, const uint8_t disco_priv[32]);
 
 /* UDP sockets: open (bound port in *bound), send one datagram, close. Codes are negative uv errors. */

@@ -72,14 +72,7 @@ static void conn_abort(ts_tcpconn *c) {
   tcp_abort(p);
 }
 
-/* ---- event packing (the addon unpacks with the same offsets: stack/tcp_bridge_events.h) ---- */
-static void put_addr(uint8_t *d, const ts_addr *a) {
-  d[0] = a->family;
-  memcpy(d + 1, a->ip, 16);
-  d[17] = (uint8_t)(a->port >> 8);
-  d[18] = (uint8_t)a->port;
-}
-
+/* ---- events (their payloads: native/core/events.h) ---- */
 static void emit(ts_tcpconn *c, uint32_t type, int32_t status, int fd) {
   ts_event ev;
   memset(&ev, 0, sizeof ev);
@@ -89,11 +82,11 @@ static void emit(ts_tcpconn *c, uint32_t type, int32_t status, int fd) {
   ev.status = status;
   ev.fd = fd;
   if (type == TS_EV_TCP_CONNECTED && c->pcb) {
-    ts_addr l, r;
-    ts_addr_from_lwip(&l, &c->pcb->local_ip, c->pcb->local_port);
-    ts_addr_from_lwip(&r, &c->pcb->remote_ip, c->pcb->remote_port);
-    put_addr(ev.data, &l);
-    put_addr(ev.data + 19, &r);
+    ts_ev_connected p;
+    memset(&p, 0, sizeof p);
+    ts_addr_from_lwip(&p.local, &c->pcb->local_ip, c->pcb->local_port);
+    ts_addr_from_lwip(&p.remote, &c->pcb->remote_ip, c->pcb->remote_port);
+    ts_event_put(&ev, &p);
   }
   ts_evq_push(c->h->evq, &ev);
 }
@@ -597,12 +590,12 @@ static err_t on_accept(void *arg, struct tcp_pcb *newpcb, err_t err) {
   ev.device = l->h->device_id;
   ev.id = id;
   ev.fd = fds[1];
-  for (int i = 0; i < 8; i++) ev.data[i] = (uint8_t)(l->id >> (56 - 8 * i));
-  ts_addr la, ra;
-  ts_addr_from_lwip(&la, &newpcb->local_ip, newpcb->local_port);
-  ts_addr_from_lwip(&ra, &newpcb->remote_ip, newpcb->remote_port);
-  put_addr(ev.data + 8, &la);
-  put_addr(ev.data + 27, &ra);
+  ts_ev_accept p;
+  memset(&p, 0, sizeof p);
+  p.listener = l->id;
+  ts_addr_from_lwip(&p.local, &newpcb->local_ip, newpcb->local_port);
+  ts_addr_from_lwip(&p.remote, &newpcb->remote_ip, newpcb->remote_port);
+  ts_event_put(&ev, &p);
   ts_evq_push(l->h->evq, &ev);
   conn_update_poll(c);
   return ERR_OK;

@@ -11,17 +11,8 @@
 
 #include "engine/engine.h"
 #include "engine/evq.h"
+#include "events.h"
 #include "stack/netif.h"
-
-/* Event types pushed to the host's event queue (the addon names them for JavaScript). An address in event
- * data is 19 bytes: family u8 (4 or 6), ip 16 bytes, port u16 big-endian. */
-enum {
-  TS_EV_TCP_ACCEPT = 1,    /* id = new connection, data = listener id (u64) + local + remote address, fd */
-  TS_EV_TCP_CONNECTED = 2, /* id = connection; data = local + remote address */
-  TS_EV_TCP_ERROR = 3,     /* id = connection; status = negative uv error (UV_ECONNRESET, UV_ECONNREFUSED...) */
-  TS_EV_TCP_CLOSED = 4,    /* id = connection; both directions finished and the native side is gone */
-  TS_EV_LISTEN_ERROR = 5,  /* id = listener; status */
-};
 
 /* Send-side memory limits (docs/architecture.md, "TCP memory"): a connection gives lwIP at most twice its
  * window in flight and at least TS_TCP_SND_MIN; a device's connections together at most TS_TCP_SND_DEVICE,

@@ -32,12 +32,10 @@ static void on_recv(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_add
   }
   pbuf_copy_partial(p, ev.ptr, p->tot_len, 0);
   pbuf_free(p);
-  ts_addr from;
-  ts_addr_from_lwip(&from, addr, port);
-  ev.data[0] = from.family;
-  memcpy(ev.data + 1, from.ip, 16);
-  ev.data[17] = (uint8_t)(from.port >> 8);
-  ev.data[18] = (uint8_t)from.port;
+  ts_ev_message m;
+  memset(&m, 0, sizeof m);
+  ts_addr_from_lwip(&m.from, addr, port);
+  ts_event_put(&ev, &m);
   ts_evq_push(u->q, &ev);
 }
 

@@ -7,12 +7,8 @@
 #include <stdint.h>
 
 #include "engine/evq.h"
+#include "events.h"
 #include "stack/netif.h"
-
-enum {
-  TS_EV_UDP_MESSAGE = 16, /* id = socket; ptr/ptr_len = payload; data = source address (19 bytes, as tcp_bridge.h) */
-  TS_EV_UDP_ERROR = 17,   /* id = socket; status = why a queued send failed */
-};
 
 typedef struct ts_udpb ts_udpb;
 

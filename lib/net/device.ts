@@ -1,0 +1,198 @@
+// The owner of one native Device (docs/architecture.md, "The native Device"): one node's TCP/IP stack and its
+// link. It routes the device's engine events to the objects that own them (sockets by connection id,
+// listeners by listener id, relay and STUN events to the link's handler) and is the only way lib/ reaches
+// the addon's per-device surface: Netstack, WireGuard, DataPlane and Server hold a Device, never `native`.
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import type {
+  NativeDevice,
+  NativeEvent,
+  NativeFilterRule,
+  NativeLoadStats,
+  NativeMagicsockStats,
+  NativePeer,
+  NativePeerStats,
+  NativePrefix,
+} from '../native.js';
+import { context, type SharedContext } from './context.js';
+
+export type { NativePeer as DevicePeer, NativeFilterRule as DeviceFilterRule, NativePrefix as DevicePrefix };
+
+export interface EventSink {
+  onNativeEvent(ev: NativeEvent): void;
+}
+
+/** Device-level events: a relay wanted or its state, a STUN answer (`id` is the region). */
+export type LinkEvent = Extract<NativeEvent, { type: 'derp-want' | 'derp-state' | 'stun' }>;
+
+const LINK_EVENTS = new Set<NativeEvent['type']>(['derp-want', 'derp-state', 'stun']);
+
+export class Device {
+  readonly #ctx: SharedContext;
+  readonly #native: NativeDevice;
+  readonly #sinks = new Map<number, EventSink>(); // connections and listeners share one id space per device
+  #onLink: ((ev: LinkEvent) => void) | undefined;
+  #closed = false;
+
+  constructor(ctx: SharedContext = context()) {
+    this.#ctx = ctx;
+    this.#native = ctx.openDevice(this);
+  }
+
+  /** The number the engine's events carry. */
+  get id(): number {
+    return this.#native.id;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** A fresh id for a connection, listener or UDP socket of this device. */
+  allocId(): number {
+    return this.#ctx.allocId();
+  }
+
+  register(id: number, sink: EventSink): void {
+    this.#sinks.set(id, sink);
+  }
+
+  unregister(id: number): void {
+    this.#sinks.delete(id);
+  }
+
+  /** Receives relay and STUN events (Tailscale mode). */
+  onLinkEvent(handler: ((ev: LinkEvent) => void) | undefined): void {
+    this.#onLink = handler;
+  }
+
+  /** @internal called by the context with this device's events */
+  dispatch(ev: NativeEvent): void {
+    if (LINK_EVENTS.has(ev.type)) {
+      this.#onLink?.(ev as LinkEvent);
+      return;
+    }
+    const sink = this.#sinks.get(ev.type === 'accept' ? ev.listener : ev.id);
+    if (sink) sink.onNativeEvent(ev);
+    else if (ev.type === 'accept') {
+      // The listener closed while the connection was on its way: refuse it.
+      this.#native.tcpReset(ev.id);
+      fs.close(ev.fd, () => {});
+    }
+  }
+
+  // ---- the stack ----
+  addAddress(ip: string): void {
+    this.#native.addAddress(ip);
+  }
+
+  /** Joins this device to another of this process by memory (tests and measurements of the stack alone). */
+  linkMemory(other: Device): void {
+    this.#native.linkMemory(other.#native);
+  }
+
+  tcpListen(listener: number, family: 0 | 4 | 6, port: number, backlog: number): number {
+    return this.#native.tcpListen(listener, family, port, backlog);
+  }
+
+  tcpListenerClose(listener: number): void {
+    this.#native.tcpListenerClose(listener);
+  }
+
+  tcpDial(conn: number, address: string, port: number): number {
+    return this.#native.tcpDial(conn, address, port);
+  }
+
+  tcpSetNoDelay(conn: number, on: boolean): void {
+    this.#native.tcpSetNoDelay(conn, on);
+  }
+
+  tcpSetKeepAlive(conn: number, on: boolean, idleMs: number): void {
+    this.#native.tcpSetKeepAlive(conn, on, idleMs);
+  }
+
+  tcpReset(conn: number): void {
+    this.#native.tcpReset(conn);
+  }
+
+  udpOpen(sock: number, family: 0 | 4 | 6, port: number): number {
+    return this.#native.udpOpen(sock, family, port);
+  }
+
+  udpSend(sock: number, address: string, port: number, data: Uint8Array): void {
+    this.#native.udpSend(sock, address, port, data);
+  }
+
+  udpClose(sock: number): void {
+    this.#native.udpClose(sock);
+  }
+
+  // ---- the link ----
+  /** Starts WireGuard on a UDP port (0: any); returns the bound port. */
+  startWireGuard(privateKey: Uint8Array, port: number): number {
+    return this.#native.startWireGuard(privateKey, port);
+  }
+
+  /** Tailscale mode on top of the started WireGuard link (magicsock: disco, DERP, STUN). */
+  startMagicsock(discoPrivateKey: Uint8Array, opts: { derpOnly: boolean; derpIdleMs: number }): void {
+    this.#native.startMagicsock(discoPrivateKey, opts.derpOnly, opts.derpIdleMs);
+  }
+
+  /** Moves the link to a fresh UDP socket (0: any port); returns the new port. */
+  rebind(port = 0): number {
+    return this.#native.rebind(port);
+  }
+
+  /**
+   * The peers become exactly `peers`, in one engine call: each listed peer's AllowedIPs are replaced, peers
+   * not listed are removed, unchanged peers are left alone.
+   */
+  setPeers(peers: readonly NativePeer[]): void {
+    this.#native.setPeers(peers);
+  }
+
+  /** Turns on the inbound packet filter with these rules and local prefixes (replacing earlier ones). */
+  setFilter(rules: readonly NativeFilterRule[], local: readonly NativePrefix[]): void {
+    this.#native.setFilter(rules, local);
+  }
+
+  /** Tailscale mode: our endpoints ("ip:port") and home relay region. */
+  setSelf(endpoints: readonly string[], homeRegion: number): void {
+    this.#native.setSelf(endpoints, homeRegion);
+  }
+
+  /** A relay connection for a region: returns the fd of JavaScript's end of its byte stream. */
+  derpAttach(region: number, host: string, serverKey: Uint8Array | null): number {
+    return this.#native.derpAttach(region, host, serverKey);
+  }
+
+  /** Sends a STUN request from the link's socket; the answer arrives as a 'stun' link event. */
+  stunProbe(region: number, ip: string, port: number): void {
+    this.#native.stunProbe(region, net.isIPv6(ip) ? `[${ip}]:${port}` : `${ip}:${port}`);
+  }
+
+  peerStats(): NativePeerStats[] {
+    return this.#native.peerStats();
+  }
+
+  /** The WireGuard core's drop counters by reason (snake_case); lib/wg-drops.ts types them. */
+  drops(): Record<string, number> {
+    return this.#native.drops();
+  }
+
+  handshakeLoad(): NativeLoadStats {
+    return this.#native.handshakeLoad();
+  }
+
+  magicsockStats(): NativeMagicsockStats {
+    return this.#native.magicsockStats();
+  }
+
+  /** Closes every connection, listener and socket of the device and frees it. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#onLink = undefined;
+    this.#ctx.closeDevice(this, this.#native);
+  }
+}

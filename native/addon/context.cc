@@ -1,0 +1,209 @@
+// One Context per Node environment: its own event queue and threadsafe function, so events reach the thread
+// that owns the devices, and the Devices it created (closed with it). Events are decoded here, in one place,
+// from the structs of native/core/events.h.
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "addon.h"
+
+namespace tsnet {
+
+namespace {
+void CallJs(Napi::Env env, Napi::Function cb, Channel* ch, void*);
+using TSFN = Napi::TypedThreadSafeFunction<Channel, void, CallJs>;
+}  // namespace
+
+// The channel outlives its Context until the threadsafe function is finalized, so a wake-up that races with
+// close never touches freed memory. When Node tears the environment down it may finalize the channel first:
+// then the Context is shut down from here, so no device pushes to a destroyed queue.
+struct Channel {
+  ts_evq evq{};
+  TSFN tsfn;
+  Context* owner = nullptr;  // until its Context shuts down
+};
+
+namespace {
+
+Napi::Object AddrToJs(Napi::Env env, const ts_addr& a) {
+  char buf[INET6_ADDRSTRLEN] = "";
+  inet_ntop(a.family == 6 ? AF_INET6 : AF_INET, a.ip, buf, sizeof buf);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("address", buf);
+  o.Set("family", a.family == 6 ? "IPv6" : "IPv4");
+  o.Set("port", a.port);
+  return o;
+}
+
+Napi::Object EventToJs(Napi::Env env, const ts_event& ev) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("device", ev.device);
+  o.Set("id", static_cast<double>(ev.id));
+  if (ev.status) o.Set("code", ErrName(ev.status));
+  const char* type = "unknown";
+  switch (ev.type) {
+    case TS_EV_TCP_ACCEPT: {
+      ts_ev_accept p;
+      ts_event_get(&ev, &p);
+      type = "accept";
+      o.Set("listener", static_cast<double>(p.listener));
+      o.Set("fd", ev.fd);
+      o.Set("local", AddrToJs(env, p.local));
+      o.Set("remote", AddrToJs(env, p.remote));
+      break;
+    }
+    case TS_EV_TCP_CONNECTED: {
+      ts_ev_connected p;
+      ts_event_get(&ev, &p);
+      type = "connected";
+      o.Set("local", AddrToJs(env, p.local));
+      o.Set("remote", AddrToJs(env, p.remote));
+      break;
+    }
+    case TS_EV_TCP_ERROR: type = "error"; break;
+    case TS_EV_TCP_CLOSED: type = "closed"; break;
+    case TS_EV_UDP_MESSAGE: {
+      ts_ev_message p;
+      ts_event_get(&ev, &p);
+      o.Set("type", "message");
+      o.Set("remote", AddrToJs(env, p.from));
+      // The payload is handed to JavaScript without a copy; the Buffer's finalizer frees it.
+      o.Set("data", Napi::Buffer<uint8_t>::New(env, static_cast<uint8_t*>(ev.ptr), ev.ptr_len,
+                                               [](Napi::Env, uint8_t* data) { free(data); }));
+      return o;
+    }
+    case TS_EV_UDP_ERROR: type = "udp-error"; break;
+    case TS_EV_DERP_WANT: type = "derp-want"; break;
+    case TS_EV_DERP_STATE: {
+      ts_ev_derp_state p;
+      ts_event_get(&ev, &p);
+      type = "derp-state";
+      o.Set("connected", p.connected != 0);
+      break;
+    }
+    case TS_EV_STUN: {
+      ts_ev_stun p;
+      ts_event_get(&ev, &p);
+      type = "stun";
+      o.Set("mapped", AddrToJs(env, p.mapped));
+      o.Set("rttMs", static_cast<double>(p.rtt_ns) / 1e6);
+      break;
+    }
+    default:
+      if (ev.fd >= 0) close(ev.fd);
+  }
+  o.Set("type", type);
+  free(ev.ptr);
+  return o;
+}
+
+void CallJs(Napi::Env env, Napi::Function cb, Channel* ch, void*) {
+  if (!env || !ch) return;
+  ts_event batch[256];
+  for (;;) {
+    size_t n = ts_evq_drain(&ch->evq, batch, 256);
+    if (n == 0) return;
+    Napi::Array arr = Napi::Array::New(env, n);
+    for (size_t i = 0; i < n; i++) arr.Set(i, EventToJs(env, batch[i]));
+    cb.Call({arr});
+    if (n < 256) return;
+  }
+}
+
+void FinalizeChannel(Napi::Env, void*, Channel* ch) {
+  Context* owner = ch->owner;
+  ch->owner = nullptr;
+  if (owner) owner->Shutdown(false);
+  ts_evq_destroy(&ch->evq);
+  delete ch;
+}
+
+}  // namespace
+
+Napi::Function Context::Define(Napi::Env env) {
+  return DefineClass(env, "Context", {
+      InstanceMethod<&Context::CreateDevice>("createDevice"),
+      InstanceMethod<&Context::Ref>("ref"),
+      InstanceMethod<&Context::Unref>("unref"),
+      InstanceMethod<&Context::Close>("close"),
+  });
+}
+
+Context::Context(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Context>(info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsFunction()) {
+    Napi::Error e = Napi::TypeError::New(env, "Context(onEvents): onEvents must be a function");
+    e.Set("code", "ERR_INVALID_ARG_TYPE");
+    e.ThrowAsJavaScriptException();
+    return;
+  }
+  engine_ = AcquireEngine(env);
+  if (!engine_) {
+    Napi::Error::New(env, "tsnet: could not start the engine").ThrowAsJavaScriptException();
+    return;
+  }
+  channel_ = new Channel();
+  ts_evq_init(&channel_->evq, [](void* ch) { static_cast<Channel*>(ch)->tsfn.NonBlockingCall(); }, channel_);
+  channel_->tsfn = TSFN::New(env, info[0].As<Napi::Function>(), "tsnet-events", 0, 1, channel_, FinalizeChannel,
+                             static_cast<void*>(nullptr));
+  channel_->tsfn.Unref(env);
+  channel_->owner = this;
+  open_ = true;
+}
+
+ts_evq* Context::evq() const { return &channel_->evq; }
+
+bool Context::CheckOpen(Napi::Env env) const {
+  if (open_) return true;
+  Napi::Error e = Napi::Error::New(env, "tsnet: the native context is closed");
+  e.Set("code", "ERR_TSNET_CLOSED");
+  e.ThrowAsJavaScriptException();
+  return false;
+}
+
+// createDevice() -> Device: a new device on this context's engine, with its own id for events.
+Napi::Value Context::CreateDevice(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return {};
+  Napi::Object dev = env.GetInstanceData<Napi::FunctionReference>()->New(
+      {Napi::External<Context>::New(env, this), Value(), Napi::Number::New(env, next_device_)});
+  if (env.IsExceptionPending()) return {};
+  next_device_++;
+  devices_.insert(UnwrapDevice(dev));
+  return dev;
+}
+
+// ref()/unref(): whether pending native events keep the Node event loop alive (while devices are open).
+Napi::Value Context::Ref(const Napi::CallbackInfo& info) {
+  if (open_) channel_->tsfn.Ref(info.Env());
+  return info.Env().Undefined();
+}
+
+Napi::Value Context::Unref(const Napi::CallbackInfo& info) {
+  if (open_) channel_->tsfn.Unref(info.Env());
+  return info.Env().Undefined();
+}
+
+Napi::Value Context::Close(const Napi::CallbackInfo& info) {
+  Shutdown(true);
+  return info.Env().Undefined();
+}
+
+void Context::Shutdown(bool release_channel) {
+  if (!open_) return;
+  open_ = false;
+  auto devices = devices_;
+  for (Device* d : devices) FreeDevice(d);
+  devices_.clear();
+  Channel* ch = channel_;
+  channel_ = nullptr;
+  if (ch->owner) {
+    ch->owner = nullptr;
+    if (release_channel) ch->tsfn.Release();  // the channel is freed by FinalizeChannel once no call is pending
+  }
+  ReleaseEngine();
+}
+
+}  // namespace tsnet

@@ -1,0 +1,62 @@
+/* Every event the engine sends to its embedder, in one place: the type numbers and, for each type that
+ * carries data, the struct stored in ts_event.data (written with ts_event_put, read with ts_event_get; the
+ * addon decodes them in native/addon/events.cc). docs/architecture.md, "The native Device". */
+#ifndef TS_EVENTS_H
+#define TS_EVENTS_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include "engine/evq.h"
+#include "net/addr.h"
+
+enum {
+  TS_EV_TCP_ACCEPT = 1,    /* id = new connection; ts_ev_accept; fd = JavaScript's end of the socketpair */
+  TS_EV_TCP_CONNECTED = 2, /* id = connection; ts_ev_connected */
+  TS_EV_TCP_ERROR = 3,     /* id = connection; status = negative uv error (UV_ECONNRESET, UV_ECONNREFUSED...) */
+  TS_EV_TCP_CLOSED = 4,    /* id = connection; both directions finished and the native side is gone */
+  TS_EV_LISTEN_ERROR = 5,  /* id = listener; status */
+  TS_EV_UDP_MESSAGE = 16,  /* id = socket; ts_ev_message; ptr/ptr_len = payload (the consumer frees it) */
+  TS_EV_UDP_ERROR = 17,    /* id = socket; status = why a queued send failed */
+  TS_EV_DERP_WANT = 32,    /* id = region: a packet needs this relay and it has no connection */
+  TS_EV_DERP_STATE = 33,   /* id = region; ts_ev_derp_state; status = why it closed (0: clean) */
+  TS_EV_STUN = 34,         /* id = region; ts_ev_stun: our address as the region's STUN server saw it */
+};
+
+typedef struct ts_ev_accept {
+  uint64_t listener;
+  ts_addr local, remote;
+} ts_ev_accept;
+
+typedef struct ts_ev_connected {
+  ts_addr local, remote;
+} ts_ev_connected;
+
+typedef struct ts_ev_message {
+  ts_addr from;
+} ts_ev_message;
+
+typedef struct ts_ev_derp_state {
+  uint8_t connected; /* 1 logged in, 0 closed */
+} ts_ev_derp_state;
+
+typedef struct ts_ev_stun {
+  ts_addr mapped;
+  uint64_t rtt_ns;
+} ts_ev_stun;
+
+/* Copies (not casts: ts_event.data has no alignment guarantee) a payload in and out of an event. */
+#define ts_event_put(ev, payload) ts_event_copy_((ev)->data, (payload), sizeof *(payload))
+#define ts_event_get(ev, payload) ts_event_copy_((payload), (ev)->data, sizeof *(payload))
+static inline void ts_event_copy_(void *dst, const void *src, size_t len) { memcpy(dst, src, len); }
+
+#ifdef __cplusplus
+#define TS_EV_FITS(t) static_assert(sizeof(t) <= sizeof(((ts_event *)0)->data), #t " fits ts_event.data")
+#else
+#define TS_EV_FITS(t) _Static_assert(sizeof(t) <= sizeof(((ts_event *)0)->data), #t " fits ts_event.data")
+#endif
+TS_EV_FITS(ts_ev_accept);
+TS_EV_FITS(ts_ev_connected);
+TS_EV_FITS(ts_ev_stun);
+
+#endif
