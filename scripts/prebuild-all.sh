@@ -26,6 +26,9 @@ targets=("$@")
 die() { echo "prebuild-all: $*" >&2; exit 1; }
 log() { echo "prebuild-all: $*" >&2; }
 
+# npm pack runs this as "prepack"; TSNET_PREBUILDS=skip packs whatever prebuilds/ holds (the tests do).
+if [ "${TSNET_PREBUILDS:-}" = skip ]; then log "TSNET_PREBUILDS=skip: packing prebuilds/ as it is"; exit 0; fi
+
 bash scripts/deps.sh
 [ -d node_modules/node-addon-api ] || npm install --ignore-scripts --no-audit --no-fund >&2
 
@@ -121,14 +124,40 @@ check() { # <target> <file>
   echo "$t: $(stat -c %s "$f") bytes, $machine, needs [${needed% }], newest libc symbol ${glibc:-none (musl)}, exports $(echo "$exported" | tr '\n' ' ')"
 }
 
+# A target is rebuilt only when its inputs changed: the native sources, binding.gyp, these scripts, the
+# third-party versions and the toolchain.
+inputs_sum() {
+  { find native/core native/addon -type f \( -name '*.[ch]' -o -name '*.cc' -o -name '*.patch' \) | sort | xargs sha256sum
+    sha256sum binding.gyp native/sources.json scripts/prebuild-all.sh scripts/prebuild-compile.mjs
+    cat deps/lwip/.version deps/libuv/.version
+    echo "$ZIG_VERSION $SODIUM_VER $B2_VER $GLIBC_FLOOR"; } | sha256sum | cut -c1-32
+}
+sum=$(inputs_sum)
+# A full run leaves prebuilds/ holding exactly its targets' files (no stale host-only build gets packed).
+if [ "${targets[*]}" = "${all_targets[*]}" ]; then
+  for f in prebuilds/*/*.node; do
+    [ -f "$f" ] || continue
+    case $f in prebuilds/linux-x64/node.napi.glibc.node | prebuilds/linux-arm64/node.napi.glibc.node | \
+      prebuilds/linux-x64/node.napi.musl.node | prebuilds/linux-arm64/node.napi.musl.node) ;;
+      *) log "removing $f (not built by this script)"; rm -f "$f" ;;
+    esac
+  done
+fi
+mkdir -p "$WORK/stamps"
+
 for t in "${targets[@]}"; do
   triple=$(zig_target "$t")
-  bin=$(wrappers "$t" "$triple")
-  libs=$(third_party "$t" "$triple" "$bin")
   platform_arch=${t%-*}
   out=$ROOT/prebuilds/$platform_arch/node.napi.${t##*-}.node
+  if [ -f "$out" ] && [ "$(cat "$WORK/stamps/$t" 2>/dev/null)" = "$sum" ]; then
+    check "$t" "$out"
+    continue
+  fi
+  bin=$(wrappers "$t" "$triple")
+  libs=$(third_party "$t" "$triple" "$bin")
   log "$t: compiling the addon ($triple)"
   node scripts/prebuild-compile.mjs --cc "$bin/cc" --cxx "$bin/c++" --ar "$bin/ar" --objdir "$WORK/obj/$t/addon" \
     --out "$out" --libs "$libs" --jobs "$JOBS" >&2
   check "$t" "$out"
+  echo "$sum" > "$WORK/stamps/$t"
 done
