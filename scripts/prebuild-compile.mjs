@@ -109,7 +109,7 @@ const deps = (main.target.dependencies ?? []).map((d) => archives.get(d));
 mkdirSync(path.dirname(opt.out), { recursive: true });
 // zig's linker has no --exclude-libs (binding.gyp's way to keep lwIP, libuv, libsodium, libb2 private); a
 // version script does more: only the two Node-API entry points are exported, so the static C++ runtime stays
-// private as well. -s strips, as prebuildify --strip does.
+// private as well. -s strips.
 const versionScript = path.join(opt.objdir, 'exports.map');
 writeFileSync(versionScript, '{ global: napi_register_module_v1; node_api_module_get_api_version_v1; local: *; };\n');
 await run(opt.cxx, [
