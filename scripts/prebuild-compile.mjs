@@ -3,7 +3,7 @@
 // inputs. Called by scripts/prebuild-all.sh, which supplies the target's compilers and static libraries
 // (docs/build.md, "Prebuilt binaries").
 // Usage: node scripts/prebuild-compile.mjs --cc CC --cxx CXX --ar AR --objdir DIR --out FILE --libs "a.a b.a"
-//        [--jobs N]
+//        [--cflags "extra flags after binding.gyp's"] [--jobs N]
 import { readFileSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
 import { execFileSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -85,6 +85,7 @@ for (const target of gyp.targets) {
     ...opt.libs.split(/\s+/).filter(Boolean).map((a) => `-I${path.join(path.dirname(path.dirname(a)), 'include')}`),
     '-fPIC',
     ...(s.cflags ?? []),
+    ...(opt.cflags ?? '').split(/\s+/).filter(Boolean),
   ];
   const dir = path.join(opt.objdir, target.target_name);
   mkdirSync(dir, { recursive: true });

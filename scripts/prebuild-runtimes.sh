@@ -32,4 +32,17 @@ for s in "${specs[@]}"; do
     chmod +x "$DIR/$name/$bin"
   fi
 done
+# linux-arm64 musl: the loader (musl is its own dynamic linker) from Debian's musl:arm64, fetched with a
+# private apt state for arm64 alone, so the machine's dpkg gets no foreign architecture.
+if [ ! -e "$DIR/musl-arm64/lib/ld-musl-aarch64.so.1" ]; then
+  apt=(-qq -o APT::Architecture=arm64 -o APT::Architectures::=arm64 -o "Dir::State::Lists=$DIR/apt-arm64/lists"
+    -o "Dir::Cache=$DIR/apt-arm64/cache")
+  rm -rf "$DIR/apt-arm64" "$DIR/musl-arm64"
+  mkdir -p "$DIR/apt-arm64/lists/partial" "$DIR/apt-arm64/cache/archives/partial" "$DIR/musl-arm64"
+  apt-get "${apt[@]}" update >/dev/null 2>&1
+  (cd "$DIR/apt-arm64" && apt-get "${apt[@]}" download musl:arm64 >/dev/null 2>&1)
+  dpkg-deb -x "$DIR"/apt-arm64/musl_*_arm64.deb "$DIR/musl-arm64"
+  rm -rf "$DIR/apt-arm64"
+fi
 echo "node20-arm64 $(command -v qemu-aarch64-static) $DIR/node20-arm64/bin/node"
+echo "musl-arm64-root $DIR/musl-arm64"

@@ -4,9 +4,9 @@
 // test/fixtures/runtime/nodes.mjs, a user's two-node program, against a development tailnet in this Node:
 // linux-x64 glibc under this Node, linux-arm64 glibc under Node 20 for arm64 in qemu-user (which shares
 // the host's loopback). PREBUILDS_ONLY=1 makes node-gyp-build skip build/Release, so the prebuild is what
-// loads. No musl Node runs here: linux-x64 musl is loaded by musl's own dynamic linker (Debian's musl,
-// through a host program built with musl-gcc that stands in for Node's Node-API symbols) and asked for its
-// Node-API version; linux-arm64 musl gets the ELF checks only (docs/build.md, "Prebuilt binaries").
+// loads. No musl Node runs here: each musl build is loaded by musl's own dynamic linker (Debian's musl;
+// for arm64 under qemu-user) through a host program that stands in for Node's Node-API symbols, and asked
+// for its Node-API version (docs/build.md, "Prebuilt binaries").
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
@@ -32,10 +32,13 @@ const x64 = targets[0]!;
 let devnet: Devnet | undefined;
 let authKey = '';
 let qemuNode: string[] = [];
+let muslArm64Root = '';
 before(async () => {
   if (targets.some((t) => present(t.file))) {
     const out = execFileSync('bash', [path.join(root, 'scripts', 'prebuild-runtimes.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-    qemuNode = out.trim().split('\n').find((l) => l.startsWith('node20-arm64 '))!.split(' ').slice(1);
+    const lines = out.trim().split('\n');
+    qemuNode = lines.find((l) => l.startsWith('node20-arm64 '))!.split(' ').slice(1);
+    muslArm64Root = lines.find((l) => l.startsWith('musl-arm64-root '))!.split(' ')[1]!;
   }
   if (present(arm64.file) || present(x64.file)) {
     devnet = await startDevnet();
@@ -110,35 +113,48 @@ test('linux-arm64 glibc under qemu-user: Node 20 for arm64 loads the prebuild; t
 
 // A stand-in for Node under musl: defines every Node-API function the addon imports (as a stub that fails),
 // dlopens the addon with RTLD_NOW (musl binds everything at load, so any libc symbol musl lacks fails here),
-// runs its constructors, and calls its Node-API version entry point.
-test('linux-x64 musl: musl\'s dynamic linker loads the prebuild, binds every symbol, and it reports Node-API 8', { skip: absent(targets[2]!.file) }, () => {
-  const f = path.join(root, targets[2]!.file);
-  const imports = execFileSync('nm', ['-D', '--undefined-only', f], { encoding: 'utf8' }).split('\n')
-    .map((l) => l.trim().split(/\s+/).pop()!).filter((n) => /^(napi_|node_api_)/.test(n));
-  assert.ok(imports.length > 20, `imports Node-API: ${imports.length}`);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-musl-'));
-  try {
-    const src = [
-      '#include <dlfcn.h>',
-      '#include <stdio.h>',
-      ...imports.map((n) => `int ${n}(void) { return 9; }`),
-      'int main(int argc, char **argv) {',
-      '  (void)argc;',
-      '  void *h = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);',
-      '  if (!h) { printf("dlopen: %s\\n", dlerror()); return 1; }',
-      '  int (*version)(void) = (int (*)(void))dlsym(h, "node_api_module_get_api_version_v1");',
-      '  void *reg = dlsym(h, "napi_register_module_v1");',
-      '  void *priv = dlsym(h, "sodium_init");',
-      '  printf("%d %d %d\\n", version ? version() : -1, reg != 0, priv != 0);',
-      '  return 0;',
-      '}',
-    ].join('\n');
-    fs.writeFileSync(path.join(dir, 'host.c'), src);
-    execFileSync('musl-gcc', ['-rdynamic', '-o', path.join(dir, 'host'), path.join(dir, 'host.c')], { stdio: 'pipe' });
-    assert.match(execFileSync('readelf', ['-l', path.join(dir, 'host')], { encoding: 'utf8' }), /ld-musl-x86_64\.so\.1/);
-    const out = execFileSync(path.join(dir, 'host'), [f], { encoding: 'utf8' }).trim();
-    assert.equal(out, '8 1 0', 'Node-API 8, the register entry point found, libsodium not visible');
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-});
+// runs its constructors, and calls its Node-API version entry point. linux-x64: built with Debian's musl-gcc
+// and run by Debian's musl loader; linux-arm64: built with the zig wrapper scripts/prebuild-all.sh left in
+// build-prebuilds/bin/ and run under qemu-user by Debian's arm64 musl loader.
+function muslHost(imports: string[]): string {
+  return [
+    '#include <dlfcn.h>',
+    '#include <stdio.h>',
+    ...imports.map((n) => `int ${n}(void) { return 9; }`),
+    'int main(int argc, char **argv) {',
+    '  (void)argc;',
+    '  void *h = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);',
+    '  if (!h) { printf("dlopen: %s\\n", dlerror()); return 1; }',
+    '  int (*version)(void) = (int (*)(void))dlsym(h, "node_api_module_get_api_version_v1");',
+    '  void *reg = dlsym(h, "napi_register_module_v1");',
+    '  void *priv = dlsym(h, "sodium_init");',
+    '  printf("%d %d %d\\n", version ? version() : -1, reg != 0, priv != 0);',
+    '  return 0;',
+    '}',
+  ].join('\n');
+}
+
+for (const [t, arch] of [[targets[2]!, 'x64'], [targets[3]!, 'arm64']] as const) {
+  const zigCC = path.join(root, 'build-prebuilds', 'bin', 'linux-arm64-musl', 'cc');
+  const skip = absent(t.file) || (arch === 'arm64' && !fs.existsSync(zigCC) && 'build-prebuilds/bin/linux-arm64-musl/cc absent (scripts/prebuild-all.sh linux-arm64-musl writes it)');
+  test(`linux-${arch} musl: musl's dynamic linker loads the prebuild, binds every symbol, and it reports Node-API 8`, { skip, timeout: 120_000 }, () => {
+    const f = path.join(root, t.file);
+    const imports = execFileSync('nm', ['-D', '--undefined-only', f], { encoding: 'utf8' }).split('\n')
+      .map((l) => l.trim().split(/\s+/).pop()!).filter((n) => /^(napi_|node_api_)/.test(n));
+    assert.ok(imports.length > 20, `imports Node-API: ${imports.length}`);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-musl-'));
+    try {
+      const host = path.join(dir, 'host');
+      fs.writeFileSync(`${host}.c`, muslHost(imports));
+      if (arch === 'x64') execFileSync('musl-gcc', ['-rdynamic', '-o', host, `${host}.c`], { stdio: 'pipe' });
+      else execFileSync(zigCC, ['-dynamic', '-rdynamic', '-o', host, `${host}.c`], { stdio: 'pipe' });
+      assert.match(execFileSync('readelf', ['-l', host], { encoding: 'utf8' }), arch === 'x64' ? /ld-musl-x86_64\.so\.1/ : /ld-musl-aarch64\.so\.1/);
+      const out = arch === 'x64'
+        ? execFileSync(host, [f], { encoding: 'utf8' })
+        : execFileSync('qemu-aarch64-static', [host, f], { encoding: 'utf8', env: { ...process.env, QEMU_LD_PREFIX: muslArm64Root } });
+      assert.equal(out.trim(), '8 1 0', 'Node-API 8, the register entry point found, libsodium not visible');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
