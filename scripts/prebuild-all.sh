@@ -67,8 +67,10 @@ zig_target() {
 wrappers() { # <target> <zig triple>
   local bin=$WORK/bin/$1
   mkdir -p "$bin"
-  printf '#!/bin/sh\nexec "%s" cc -target %s "$@"\n' "$ZIG" "$2" > "$bin/cc"
-  printf '#!/bin/sh\nexec "%s" c++ -target %s "$@"\n' "$ZIG" "$2" > "$bin/c++"
+  # zig's cache (its libc and libc++ per target) is named in them, so they are quick when run by hand too.
+  local env="ZIG_GLOBAL_CACHE_DIR='$CACHE/zig-cache' ZIG_LOCAL_CACHE_DIR='$CACHE/zig-cache'"
+  printf '#!/bin/sh\n%s exec "%s" cc -target %s "$@"\n' "$env" "$ZIG" "$2" > "$bin/cc"
+  printf '#!/bin/sh\n%s exec "%s" c++ -target %s "$@"\n' "$env" "$ZIG" "$2" > "$bin/c++"
   printf '#!/bin/sh\nexec "%s" ar "$@"\n' "$ZIG" > "$bin/ar"
   printf '#!/bin/sh\nexec "%s" ranlib "$@"\n' "$ZIG" > "$bin/ranlib"
   chmod +x "$bin"/*

@@ -116,11 +116,12 @@ test('linux-arm64 glibc under qemu-user: Node 20 for arm64 loads the prebuild; t
 // runs its constructors, and calls its Node-API version entry point. linux-x64: built with Debian's musl-gcc
 // and run by Debian's musl loader; linux-arm64: built with the zig wrapper scripts/prebuild-all.sh left in
 // build-prebuilds/bin/ and run under qemu-user by Debian's arm64 musl loader.
-function muslHost(imports: string[]): string {
+function muslHost(imports: string[], extra: string[] = []): string {
   return [
     '#include <dlfcn.h>',
     '#include <stdio.h>',
     ...imports.map((n) => `int ${n}(void) { return 9; }`),
+    ...extra,
     'int main(int argc, char **argv) {',
     '  (void)argc;',
     '  void *h = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);',
@@ -145,7 +146,15 @@ for (const [t, arch] of [[targets[2]!, 'x64'], [targets[3]!, 'arm64']] as const)
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-musl-'));
     try {
       const host = path.join(dir, 'host');
-      fs.writeFileSync(`${host}.c`, muslHost(imports));
+      // The musl floor: every libc symbol the addon imports is in Debian's musl 1.2.3 (Alpine 3.17).
+      const libc = arch === 'x64' ? '/usr/lib/x86_64-linux-musl/libc.so' : path.join(muslArm64Root, 'lib', 'aarch64-linux-musl', 'libc.so');
+      const musl = new Set(execFileSync('nm', ['-D', '--defined-only', libc], { encoding: 'utf8' }).split('\n').map((l) => l.trim().split(/\s+/).pop()));
+      const libcImports = execFileSync('nm', ['-D', '--undefined-only', f], { encoding: 'utf8' }).split('\n')
+        .map((l) => l.trim().split(/\s+/).pop()!).filter((n) => n && !/^(napi_|node_api_)/.test(n));
+      assert.deepEqual(libcImports.filter((n) => !musl.has(n)), [], `imports only what ${libc} exports`);
+      // zig's musl start-up code (the arm64 host only) references statx, which musl 1.2.3 lacks: the host
+      // defines it (the addon does not import it, checked just above).
+      fs.writeFileSync(`${host}.c`, muslHost(imports, arch === 'arm64' ? ['int statx(void) { return -1; }'] : []));
       if (arch === 'x64') execFileSync('musl-gcc', ['-rdynamic', '-o', host, `${host}.c`], { stdio: 'pipe' });
       else execFileSync(zigCC, ['-dynamic', '-rdynamic', '-o', host, `${host}.c`], { stdio: 'pipe' });
       assert.match(execFileSync('readelf', ['-l', host], { encoding: 'utf8' }), arch === 'x64' ? /ld-musl-x86_64\.so\.1/ : /ld-musl-aarch64\.so\.1/);
