@@ -147,16 +147,32 @@ if [ "${targets[*]}" = "${all_targets[*]}" ]; then
 fi
 mkdir -p "$WORK/stamps"
 
+out_of() { echo "$ROOT/prebuilds/${1%-*}/node.napi.${1##*-}.node"; }
+stale=()
 for t in "${targets[@]}"; do
-  triple=$(zig_target "$t")
-  platform_arch=${t%-*}
-  out=$ROOT/prebuilds/$platform_arch/node.napi.${t##*-}.node
-  if [ -f "$out" ] && [ "$(cat "$WORK/stamps/$t" 2>/dev/null)" = "$sum" ]; then
-    check "$t" "$out"
-    continue
+  zig_target "$t" >/dev/null
+  if [ -f "$(out_of "$t")" ] && [ "$(cat "$WORK/stamps/$t" 2>/dev/null)" = "$sum" ]; then
+    check "$t" "$(out_of "$t")"
+  else
+    stale+=("$t")
   fi
-  bin=$(wrappers "$t" "$triple")
-  libs=$(third_party "$t" "$triple" "$bin")
+done
+[ ${#stale[@]} -gt 0 ] || exit 0
+
+# The targets' libsodium and libb2 build side by side: their configure scripts run one check at a time.
+mkdir -p "$WORK/obj"
+pids=()
+for t in "${stale[@]}"; do
+  (third_party "$t" "$(zig_target "$t")" "$(wrappers "$t" "$(zig_target "$t")")" > "$WORK/obj/libs-$t") &
+  pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p" || die "building the third-party libraries failed"; done
+
+for t in "${stale[@]}"; do
+  triple=$(zig_target "$t")
+  out=$(out_of "$t")
+  bin=$WORK/bin/$t
+  libs=$(cat "$WORK/obj/libs-$t")
   # musl's CMSG_NXTHDR compares a size_t with a ptrdiff_t inside the macro, which -Wsign-compare flags in
   # the code that uses it (native/core/net/udp.c); it stays a warning there.
   extra=""
