@@ -129,7 +129,7 @@ check() { # <target> <file>
 # A target is rebuilt only when its inputs changed: the native sources, binding.gyp, these scripts, the
 # third-party versions and the toolchain.
 inputs_sum() {
-  { find native/core native/addon -type f \( -name '*.[ch]' -o -name '*.cc' -o -name '*.patch' \) | sort | xargs sha256sum
+  { find native -type f -not -path 'native/test/*' -not -path 'native/fuzz/*' | sort | xargs sha256sum
     sha256sum binding.gyp native/sources.json scripts/prebuild-all.sh scripts/prebuild-compile.mjs
     cat deps/lwip/.version deps/libuv/.version
     echo "$ZIG_VERSION $SODIUM_VER $B2_VER $GLIBC_FLOOR"; } | sha256sum | cut -c1-32

@@ -106,7 +106,8 @@ for (const target of gyp.targets) {
     main = { target, s, objs };
   }
 }
-const deps = (main.target.dependencies ?? []).map((d) => archives.get(d));
+// Every static library binding.gyp declares, in one group: the order of their dependencies does not matter.
+const deps = [...archives.values()];
 mkdirSync(path.dirname(opt.out), { recursive: true });
 // zig's linker has no --exclude-libs (binding.gyp's way to keep lwIP, libuv, libsodium, libb2 private); a
 // version script does more: only the two Node-API entry points are exported, so the static C++ runtime stays
