@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# Builds the prebuilt addons that ship in the npm tarball, for every Linux target, on this (x86_64 Debian)
+# machine with one cross toolchain: zig's clang (the `ziglang` wheel from PyPI, pinned below), which brings
+# glibc stubs for an old glibc, musl, and a static libc++ for each target. libsodium and libb2 are built
+# from Debian's source packages with the same compiler; lwIP and libuv come from scripts/deps.sh as for a
+# node-gyp build. Everything third-party lands in ignored folders (build-prebuilds/, and a cache below
+# $XDG_CACHE_HOME for the toolchain and the target libraries). docs/build.md, "Prebuilt binaries".
+#
+# Usage: bash scripts/prebuild-all.sh [target...]   (default: all of them)
+#   targets: linux-x64-glibc linux-arm64-glibc linux-x64-musl linux-arm64-musl
+# Writes prebuilds/<platform>-<arch>/node.napi.<libc>.node (the names node-gyp-build resolves) and checks
+# each one (architecture, needed libraries, newest GLIBC_ symbol version, nothing exported but the
+# Node-API entry points); any deviation fails the script.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+WORK=$ROOT/build-prebuilds
+CACHE=${TSNET_PREBUILD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tsnet-prebuilds}
+ZIG_VERSION=0.17.1
+GLIBC_FLOOR=2.17
+JOBS=${JOBS:-2}
+all_targets=(linux-x64-glibc linux-arm64-glibc linux-x64-musl linux-arm64-musl)
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}")
+
+die() { echo "prebuild-all: $*" >&2; exit 1; }
+log() { echo "prebuild-all: $*" >&2; }
+
+# npm pack runs this as "prepack"; TSNET_PREBUILDS=skip packs whatever prebuilds/ holds (the tests do).
+if [ "${TSNET_PREBUILDS:-}" = skip ]; then log "TSNET_PREBUILDS=skip: packing prebuilds/ as it is"; exit 0; fi
+
+bash scripts/deps.sh
+[ -d node_modules/node-addon-api ] || npm install --ignore-scripts --no-audit --no-fund >&2
+
+# The toolchain: zig from PyPI, kept in the cache (a wheel is a zip; pip unpacks it without building).
+ZIG=$CACHE/zig-$ZIG_VERSION/ziglang/zig
+if [ ! -x "$ZIG" ]; then
+  log "installing ziglang $ZIG_VERSION from PyPI"
+  python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore --target "$CACHE/zig-$ZIG_VERSION" "ziglang==$ZIG_VERSION" >&2
+fi
+export ZIG_GLOBAL_CACHE_DIR=$CACHE/zig-cache ZIG_LOCAL_CACHE_DIR=$CACHE/zig-cache
+
+# Debian's source packages of libsodium and libb2 (deps.sh already added the deb-src entry).
+SRC=$WORK/src
+src_dir() { find "$SRC" -maxdepth 1 -mindepth 1 -type d -name "$1-*" | head -1; }
+if [ -z "$(src_dir libsodium)" ] || [ -z "$(src_dir libb2)" ]; then
+  command -v autoreconf >/dev/null && command -v libtoolize >/dev/null ||
+    { [ "$(id -u)" = 0 ] || die "needs autoconf, automake and libtool"; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends autoconf automake libtool >/dev/null; }
+  rm -rf "$SRC"; mkdir -p "$SRC"
+  (cd "$SRC" && apt-get source -qq libsodium libb2 >/dev/null 2>&1) || die "apt-get source libsodium libb2 failed"
+  for p in libsodium libb2; do (cd "$(src_dir $p)" && autoreconf -fi >/dev/null 2>&1) || die "autoreconf $p failed"; done
+fi
+SODIUM_SRC=$(src_dir libsodium); B2_SRC=$(src_dir libb2)
+SODIUM_VER=$(basename "$SODIUM_SRC"); B2_VER=$(basename "$B2_SRC")
+
+zig_target() {
+  case $1 in
+    linux-x64-glibc) echo "x86_64-linux-gnu.$GLIBC_FLOOR" ;;
+    linux-arm64-glibc) echo "aarch64-linux-gnu.$GLIBC_FLOOR" ;;
+    linux-x64-musl) echo x86_64-linux-musl ;;
+    linux-arm64-musl) echo aarch64-linux-musl ;;
+    *) die "unknown target $1 (known: ${all_targets[*]})" ;;
+  esac
+}
+
+# Compiler wrappers: configure scripts and the compile driver take one word per tool.
+wrappers() { # <target> <zig triple>
+  local bin=$WORK/bin/$1
+  mkdir -p "$bin"
+  # zig's cache (its libc and libc++ per target) is named in them, so they are quick when run by hand too.
+  local env="ZIG_GLOBAL_CACHE_DIR='$CACHE/zig-cache' ZIG_LOCAL_CACHE_DIR='$CACHE/zig-cache'"
+  printf '#!/bin/sh\n%s exec "%s" cc -target %s "$@"\n' "$env" "$ZIG" "$2" > "$bin/cc"
+  printf '#!/bin/sh\n%s exec "%s" c++ -target %s "$@"\n' "$env" "$ZIG" "$2" > "$bin/c++"
+  printf '#!/bin/sh\nexec "%s" ar "$@"\n' "$ZIG" > "$bin/ar"
+  printf '#!/bin/sh\nexec "%s" ranlib "$@"\n' "$ZIG" > "$bin/ranlib"
+  chmod +x "$bin"/*
+  echo "$bin"
+}
+
+# libsodium and libb2 for a target, static, position-independent, built once per (zig, library, target).
+third_party() { # <target> <zig triple> <bin> -> prints the two archives
+  local t=$1 triple=$2 bin=$3 host prefix
+  host=${triple%%.*}
+  prefix=$CACHE/libs/zig-$ZIG_VERSION/$t
+  local common=(--host="$host" --disable-shared --enable-static --with-pic CC="$bin/cc" AR="$bin/ar" RANLIB="$bin/ranlib")
+  if [ ! -f "$prefix/$SODIUM_VER/lib/libsodium.a" ]; then
+    log "$t: building $SODIUM_VER"
+    rm -rf "$WORK/obj/$t/sodium"; mkdir -p "$WORK/obj/$t/sodium"
+    (cd "$WORK/obj/$t/sodium" && "$SODIUM_SRC/configure" -q "${common[@]}" --prefix="$prefix/$SODIUM_VER" &&
+      make -s -j"$JOBS" install) >"$WORK/obj/$t/sodium.log" 2>&1 || { tail -30 "$WORK/obj/$t/sodium.log" >&2; die "$t: libsodium build failed"; }
+  fi
+  if [ ! -f "$prefix/$B2_VER/lib/libb2.a" ]; then
+    log "$t: building $B2_VER"
+    local simd=(--disable-fat --disable-native)
+    [ "${host%%-*}" = x86_64 ] && simd=(--enable-fat --disable-native)  # as Debian's rules do
+    rm -rf "$WORK/obj/$t/b2"; mkdir -p "$WORK/obj/$t/b2"
+    # libb2's src/Makefile.am passes a bare directory among its CPPFLAGS, which gcc ignores and clang refuses.
+    (cd "$WORK/obj/$t/b2" && "$B2_SRC/configure" -q "${common[@]}" "${simd[@]}" --prefix="$prefix/$B2_VER" &&
+      make -s -j"$JOBS" install libb2_la_CPPFLAGS=-DSUFFIX=) >"$WORK/obj/$t/b2.log" 2>&1 || { tail -30 "$WORK/obj/$t/b2.log" >&2; die "$t: libb2 build failed"; }
+  fi
+  echo "$prefix/$SODIUM_VER/lib/libsodium.a $prefix/$B2_VER/lib/libb2.a"
+}
+
+# Checks one binary; prints a one-line summary.
+check() { # <target> <file>
+  local t=$1 f=$2 machine want exported bad needed glibc
+  case $t in *x64*) want='Advanced Micro Devices X86-64' ;; *arm64*) want='AArch64' ;; esac
+  machine=$(readelf -h "$f" | sed -n 's/^ *Machine: *//p')
+  [ "$machine" = "$want" ] || die "$t: $f is for '$machine', want '$want'"
+  # Only the Node-API entry points are exported: no sodium_, blake2, uv_, lwIP or C++ runtime symbols.
+  exported=$(nm -D --defined-only "$f" | awk '{print $3}' | sort)
+  bad=$(echo "$exported" | grep -Ev '^(napi_register_module_v1|node_api_module_get_api_version_v1)$' || true)
+  [ -z "$bad" ] || die "$t: exports more than the Node-API entry points: $(echo "$bad" | head -5 | tr '\n' ' ')"
+  # Every undefined symbol is either Node-API (from the host) or from libc with a version.
+  bad=$(objdump -T "$f" | awk '$3 == "*UND*" || $4 == "*UND*"' | grep -v 'GLIBC_' | awk '{print $NF}' |
+    grep -Ev '^(napi_|node_api_)' || true)
+  if [ "${t##*-}" = glibc ] && [ -n "$bad" ]; then die "$t: unversioned undefined symbols: $(echo "$bad" | head -5 | tr '\n' ' ')"; fi
+  needed=$(readelf -d "$f" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')
+  glibc=$(objdump -T "$f" | grep -o 'GLIBC_[0-9.]*' | sort -Vu | tail -1 || true)
+  if [ "${t##*-}" = glibc ]; then
+    [ "$(printf '%s\n%s\n' "$glibc" "GLIBC_$GLIBC_FLOOR" | sort -V | tail -1)" = "GLIBC_$GLIBC_FLOOR" ] ||
+      die "$t: needs $glibc, above the floor GLIBC_$GLIBC_FLOOR"
+  else
+    [ -z "$glibc" ] || die "$t: a musl build references $glibc"
+  fi
+  echo "$t: $(stat -c %s "$f") bytes, $machine, needs [${needed% }], newest libc symbol ${glibc:-none (musl)}, exports $(echo "$exported" | tr '\n' ' ')"
+}
+
+# A target is rebuilt only when its inputs changed: the native sources, binding.gyp, these scripts, the
+# third-party versions and the toolchain.
+inputs_sum() {
+  { find native -type f -not -path 'native/test/*' -not -path 'native/fuzz/*' | sort | xargs sha256sum
+    sha256sum binding.gyp native/sources.json scripts/prebuild-all.sh scripts/prebuild-compile.mjs
+    cat deps/lwip/.version deps/libuv/.version
+    echo "$ZIG_VERSION $SODIUM_VER $B2_VER $GLIBC_FLOOR"; } | sha256sum | cut -c1-32
+}
+sum=$(inputs_sum)
+# A full run leaves prebuilds/ holding exactly its targets' files (no stale host-only build gets packed).
+if [ "${targets[*]}" = "${all_targets[*]}" ]; then
+  for f in prebuilds/*/*.node; do
+    [ -f "$f" ] || continue
+    case $f in prebuilds/linux-x64/node.napi.glibc.node | prebuilds/linux-arm64/node.napi.glibc.node | \
+      prebuilds/linux-x64/node.napi.musl.node | prebuilds/linux-arm64/node.napi.musl.node) ;;
+      *) log "removing $f (not built by this script)"; rm -f "$f" ;;
+    esac
+  done
+fi
+mkdir -p "$WORK/stamps"
+
+out_of() { echo "$ROOT/prebuilds/${1%-*}/node.napi.${1##*-}.node"; }
+stale=()
+for t in "${targets[@]}"; do
+  zig_target "$t" >/dev/null
+  if [ -f "$(out_of "$t")" ] && [ "$(cat "$WORK/stamps/$t" 2>/dev/null)" = "$sum" ]; then
+    check "$t" "$(out_of "$t")"
+  else
+    stale+=("$t")
+  fi
+done
+[ ${#stale[@]} -gt 0 ] || exit 0
+
+# The targets' libsodium and libb2 build side by side: their configure scripts run one check at a time.
+mkdir -p "$WORK/obj"
+pids=()
+for t in "${stale[@]}"; do
+  (third_party "$t" "$(zig_target "$t")" "$(wrappers "$t" "$(zig_target "$t")")" > "$WORK/obj/libs-$t") &
+  pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p" || die "building the third-party libraries failed"; done
+
+for t in "${stale[@]}"; do
+  triple=$(zig_target "$t")
+  out=$(out_of "$t")
+  bin=$WORK/bin/$t
+  libs=$(cat "$WORK/obj/libs-$t")
+  # musl's CMSG_NXTHDR compares a size_t with a ptrdiff_t inside the macro, which -Wsign-compare flags in
+  # the code that uses it (native/core/net/udp.c); it stays a warning there.
+  extra=""
+  [ "${t##*-}" = musl ] && extra="-Wno-error=sign-compare"
+  log "$t: compiling the addon ($triple)"
+  node scripts/prebuild-compile.mjs --cc "$bin/cc" --cxx "$bin/c++" --ar "$bin/ar" --objdir "$WORK/obj/$t/addon" \
+    --out "$out" --libs "$libs" --cflags "$extra" --jobs "$JOBS" >&2
+  check "$t" "$out"
+  echo "$sum" > "$WORK/stamps/$t"
+done
