@@ -116,12 +116,12 @@ function hasNumberedSection(lines: string[], n: string): boolean {
 
 /**
  * Section citations: `docs/<file>.md §N` must name a heading "## N." of that file; `docs/<file>.md, "Title"` a heading
- * that starts with Title (or a bold lead-in **Title); a bare § must follow an RFC number or a docs/ file on
- * the same line, except in docs/, where it means a section of the same file.
+ * that starts with Title (or a bold lead-in **Title); a bare § must follow an RFC number or a docs/ file in
+ * the same paragraph, except in docs/, where it means a section of the same file.
  */
 export function badSections(root: string, file: string, text: string): Finding[] {
   const out: Finding[] = [];
-  let carried: string | null = null; // the last citation of the previous line, for a § that starts a line
+  let carried: string | null = null; // the last citation of the paragraph so far
   text.split('\n').forEach((line, i) => {
     const where = `${file}:${i + 1}`;
     for (const m of line.matchAll(/(docs\/[\w/-]+\.md),? \(?"([^"]+)"/g)) {
@@ -134,8 +134,7 @@ export function badSections(root: string, file: string, text: string): Finding[]
     }
     // Each § is judged by the nearest citation before it on the line: an RFC, a docs/ file, or none.
     const tokens = [...line.matchAll(/RFC\s*\d+|docs\/[\w/-]+\.md|§\s*(\d+(?:\.\d+)*)/g)];
-    const wrapped = tokens[0]?.[0].startsWith('§') && /^[\s*/#>-]*$/.test(line.slice(0, tokens[0].index));
-    let ctx: string | null = wrapped ? carried : null;
+    let ctx = file.startsWith('docs/') ? null : carried; // in docs/, a § that starts no citation is the file's own
     for (const t of tokens) {
       if (!t[0].startsWith('§')) {
         ctx = t[0];
@@ -151,8 +150,9 @@ export function badSections(root: string, file: string, text: string): Finding[]
       const lines = headings(root, doc);
       if (lines && !hasNumberedSection(lines, n)) out.push({ where, what: `${doc} §${n}: no such numbered section` });
     }
+    // The citation carries on through the paragraph (a wrapped comment, a list), up to a blank line.
     const last = tokens.filter((t) => !t[0].startsWith('§')).pop();
-    carried = last ? last[0] : tokens.length ? carried : null;
+    carried = last ? last[0] : /^[\s*/#>-]*$/.test(line) ? null : ctx;
   });
   return out;
 }
@@ -206,6 +206,8 @@ test('the checks catch what they are for', () => {
   assert.deepEqual(badSections(ROOT, 'x.c', `/* ${doc} ${S}8, RFC 5389 ${S}15.5 */`), []);
   assert.equal(badSections(ROOT, 'x.c', `/* ${doc} ${S}99 */`).length, 1);
   assert.equal(badSections(ROOT, 'x.c', `/* as in ${S}2.11 */`).length, 1);
+  assert.deepEqual(badSections(ROOT, 'x.c', ` * RFC 8878\n * ${S}3.1.1, and\n * ${doc}:\n *   ${S}8 register`), []);
+  assert.equal(badSections(ROOT, 'x.c', ` * ${doc}\n *\n * ${S}8`).length, 1);
   assert.equal(badSections(ROOT, 'x.c', `/* ${docs}/architecture.md, "No such heading" */`).length, 1);
   assert.deepEqual(badSections(ROOT, 'x.c', `/* ${docs}/architecture.md, "Handshake floods" */`), []);
   for (const [re] of FORBIDDEN) assert.equal(re.test(`see protocols${'.md'} ${S}2`), re === FORBIDDEN[0]![0]);
