@@ -49,8 +49,8 @@ export interface Finding {
 }
 
 // A repo path: starts at a word boundary (not inside a URL, an import "../lib/…" or another path) with one of
-// the top-level trees, and ends on a word character (so a sentence's full stop is not part of it).
-const PATH_RE = /(?<![\w./@-])((?:lib|native|test|bench|scripts|docs|examples)\/[\w.*{},-]*(?:\/[\w.*{},-]*)*[\w*}])/g;
+// the top-level trees; a trailing full stop, comma or dash belongs to the sentence, not the path.
+const PATH_RE = /(?<![\w./@-])((?:lib|native|test|bench|scripts|docs|examples)(?:\/[\w.*{][\w.*{},-]*)+)/g;
 
 function globToRegExp(seg: string): RegExp {
   const body = seg
@@ -91,7 +91,7 @@ export function danglingPaths(root: string, file: string, text: string): Finding
   const out: Finding[] = [];
   text.split('\n').forEach((line, i) => {
     for (const m of line.matchAll(PATH_RE)) {
-      const p = m[1]!.replace(/,+$/, '');
+      const p = m[1]!.replace(/[.,-]+$/, '');
       if (NOT_OURS.some(([re]) => re.test(p))) continue;
       if (!pathExists(root, p)) out.push({ where: `${file}:${i + 1}`, what: p });
     }
@@ -127,8 +127,9 @@ export function badSections(root: string, file: string, text: string): Finding[]
     for (const m of line.matchAll(/(docs\/[\w/-]+\.md),? \(?"([^"]+)"/g)) {
       const lines = headings(root, m[1]!);
       if (!lines) continue; // reported as a dangling path
-      const title = m[2]!;
-      if (!lines.some((l) => /^#+ /.test(l) && l.replace(/^#+ /, '').startsWith(title)) && !lines.some((l) => l.includes(`**${title}`))) {
+      const title = m[2]!.replace(/`/g, '');
+      const plain = lines.map((l) => l.replace(/`/g, ''));
+      if (!plain.some((l) => /^#+ /.test(l) && l.replace(/^#+ /, '').startsWith(title)) && !plain.some((l) => l.includes(`**${title}`))) {
         out.push({ where, what: `${m[1]}, "${title}": no such heading` });
       }
     }
