@@ -1,6 +1,6 @@
 // Workload identity federation, opt-in as in tsnet (which links it only when a program imports
 // tailscale.com/feature/identityfederation): `import 'tsnet/identity-federation'` registers it for every Server in
-// the process; the default `tsnet` entry does not load this file (protocols.md §1.2 step 5).
+// the process; the default `tsnet` entry does not load this file (docs/protocol/control.md §16, step 5).
 //
 // A CI job or cloud workload proves who it is with an OIDC ID token instead of holding a secret. The token and the
 // federated client ID are exchanged at <control URL>/api/v2/oauth/token-exchange for an access token, which then

@@ -1,4 +1,4 @@
-// OAuth client secret → tagged auth key, as tsnet does when it links feature/oauthkey (protocols.md §1.2 step 4).
+// OAuth client secret → tagged auth key, as tsnet does when it links feature/oauthkey (docs/protocol/control.md §16, step 4).
 //
 // A Tailscale OAuth client secret ("tskey-client-…") cannot register a node itself: it is exchanged for an
 // access token (OAuth 2 client credentials), and that token creates a one-off pre-auth key through the public

@@ -408,7 +408,7 @@ export class Server extends TailnetNode {
     for (const n of [nm.self, ...nm.peers]) {
       const addrs = (n.Addresses ?? []).map((a) => a.split('/')[0]!);
       if (!addrs.includes(ip)) continue;
-      // Grants are evaluated from the node's first address toward ours of the same family (protocols.md §7).
+      // Grants are evaluated from the node's first address toward ours of the same family (docs/protocol/filter.md §2).
       const src = addrs[0]!;
       const dst = (nm.self.Addresses ?? []).map((a) => a.split('/')[0]!).find((a) => net.isIP(a) === net.isIP(src));
       const filter = this.#control?.engineConfig?.filter;
@@ -420,7 +420,7 @@ export class Server extends TailnetNode {
 
   /**
    * tsnet's Loopback(): a 127.0.0.1 listener serving a SOCKS5 proxy onto the tailnet and the LocalAPI (status,
-   * whois) over HTTP; started once, later calls return the same address and credentials (lib/loopback.ts).
+   * whois) over HTTP; started once, later calls return the same address and credentials (lib/loopback/index.ts).
    */
   async loopback(): Promise<LoopbackInfo> {
     if (this.#closed) throw closedError('Server.loopback');

@@ -138,7 +138,7 @@ test('first non-keep-alive message must carry Node', () => {
 });
 
 // ---------------------------------------------------------------------------
-// §2.11 delta rules, one by one
+// docs/protocol/control.md §11 delta rules, one by one
 
 function start(extra: MapResponse = {}): NetmapState {
   const s = new NetmapState();

@@ -1,7 +1,7 @@
 /**
  * DERP frame codec and NaCl box of the development relay, against Tailscale's
  * own frames (test/fixtures/devnet-derp/vectors.json, copied from
- * shared/vectors/derp-disco.json) and published NaCl / RFC 8439 vectors.
+ * test/fixtures/devnet-derp/vectors.json) and published NaCl / RFC 8439 vectors.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -168,7 +168,7 @@ test('relay core: verifyClient sees the key and ClientInfo; a throwing hook reje
 
 // --- STUN ---------------------------------------------------------------------
 
-/** A binding request built by hand (RFC 5389 §6, §15.5; protocols.md §4.4). */
+/** A binding request built by hand (RFC 5389 §6, §15.5; docs/protocol/magicsock.md §4). */
 function handBuiltRequest(txId: Buffer): Buffer {
   const msg = Buffer.concat([
     Buffer.from('0001' + '0014' + '2112a442', 'hex'), // Binding request, 20 bytes of attributes, magic cookie

@@ -1,6 +1,6 @@
 // TCP under real conditions (docs/architecture.md, "TCP memory" and "TCP connections over time"): many
 // simultaneous bulk flows, many nodes all to all, connection churn, ports that differ between processes, and
-// peers that restart. Every byte is checked by SHA-256. Sized for CI; `npm run soak` (bench/soak.mjs) runs the
+// peers that restart. Every byte is checked by SHA-256. Sized for CI; `npm run soak` (bench/soak.mts) runs the
 // large versions.
 import { test, after } from 'node:test';
 import * as assert from 'node:assert/strict';

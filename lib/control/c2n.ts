@@ -1,5 +1,5 @@
 /**
- * Control-to-node (c2n) requests (protocols.md §2.14): control sends a
+ * Control-to-node (c2n) requests (docs/protocol/control.md §14): control sends a
  * serialized HTTP/1.x request in PingRequest.Payload; the node answers with a
  * serialized HTTP/1.x response POSTed over Noise. Pure parsing/serializing
  * here; only a few handlers exist (others answer 404).

@@ -48,7 +48,7 @@ import { fetchServerKey } from './server-key.js';
 import type { Store } from './store.js';
 import type { EarlyNoise, Hostinfo, MapRequest, NetInfo, PingRequest, RegisterResponse } from '../wire/tailcfg.js';
 
-/** Capability version this client claims (Headscale's minimum is 113; see protocols.md §2.15). */
+/** Capability version this client claims (Headscale's minimum is 113; see docs/protocol/control.md §15). */
 export const CAPABILITY_VERSION = 113;
 export const REGISTER_PATH = '/machine/register';
 

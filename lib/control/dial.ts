@@ -1,5 +1,5 @@
 /**
- * Client side of the ts2021 HTTP upgrade (protocols.md §2.3): POST /ts2021
+ * Client side of the ts2021 HTTP upgrade (docs/protocol/control.md §3): POST /ts2021
  * carrying the Noise initiation, read the 101 and the Noise response, and
  * return the record-layer stream. Port choice and the 80/443 race follow
  * Tailscale's client.
@@ -59,7 +59,7 @@ export function isPrivateHost(hostname: string): boolean {
   return false;
 }
 
-/** Which (scheme, port) pairs to try, in order (protocols.md §2.3). */
+/** Which (scheme, port) pairs to try, in order (docs/protocol/control.md §3). */
 export function dialCandidates(url: URL): DialCandidate[] {
   const hostname = stripBrackets(url.hostname);
   const explicit = url.port !== '' ? Number(url.port) : 0;

@@ -1,6 +1,6 @@
 /**
  * The optional early payload a ts2021 server sends as the first plaintext
- * bytes after the handshake (protocols.md §2.6): magic "\xff\xff\xffTS",
+ * bytes after the handshake (docs/protocol/control.md §6): magic "\xff\xff\xffTS",
  * u32 BE length (≤ 10 MiB), JSON EarlyNoise. If the first 9 bytes are not
  * the magic, they are the start of HTTP/2 and pass through untouched.
  */

@@ -1,5 +1,5 @@
 /**
- * Map-response stream framing (protocols.md §2.10): each message is a u32
+ * Map-response stream framing (docs/protocol/control.md §10): each message is a u32
  * little-endian length followed by that many payload bytes (raw JSON when the
  * client asked for no compression).
  *

@@ -1,5 +1,5 @@
 /**
- * The Hostinfo this client reports (protocols.md §2.13).
+ * The Hostinfo this client reports (docs/protocol/control.md §13).
  */
 import os from 'node:os';
 import type { Hostinfo } from '../wire/tailcfg.js';

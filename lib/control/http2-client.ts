@@ -1,5 +1,5 @@
 /**
- * HTTP/2 (h2c, prior knowledge) over a ts2021 Noise stream (protocols.md §2.6):
+ * HTTP/2 (h2c, prior knowledge) over a ts2021 Noise stream (docs/protocol/control.md §6):
  * node:http2 `connect` with `createConnection` returning the Noise duplex.
  */
 import http2, { type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';

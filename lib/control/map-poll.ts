@@ -1,6 +1,6 @@
 /**
  * POST /machine/map over the Noise HTTP/2 session: the streaming poll (with
- * the 120 s watchdog) and lite updates (protocols.md §2.9, §2.10).
+ * the 120 s watchdog) and lite updates (docs/protocol/control.md §9, §10).
  */
 import type { IncomingHttpHeaders } from 'node:http2';
 import type { Readable } from 'node:stream';

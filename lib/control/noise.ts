@@ -1,6 +1,6 @@
 /**
  * ts2021 Noise IK handshake (both roles) and record cipher, sans-I/O
- * (protocols.md §2.4, §2.5). The byte-stream wrapper is in noise-stream.ts.
+ * (docs/protocol/control.md §4, §5). The byte-stream wrapper is in noise-stream.ts.
  *
  * Noise_IK_25519_ChaChaPoly_BLAKE2s, prologue "Tailscale Control Protocol v<N>",
  * all-zero handshake nonces, big-endian transport nonce counter.

@@ -1,5 +1,5 @@
 /**
- * Answering a control PingRequest (protocols.md §2.14): liveness (`Types`
+ * Answering a control PingRequest (docs/protocol/control.md §14): liveness (`Types`
  * empty → HEAD <URL>, over Noise if URLIsNoise) and c2n (answered with a
  * c2n.ts: /echo and /vip-services, 404 otherwise; POSTed over Noise). Disco/TSMP/ICMP/peerapi
  * pings need the data plane and are handed to the caller.

@@ -1,5 +1,5 @@
 /**
- * Registration (protocols.md §2.8): request building and response
+ * Registration (docs/protocol/control.md §8): request building and response
  * classification are pure; the caller drives the loop (auth key,
  * interactive AuthURL + Followup long-poll, NodeKeyExpired retry, logout).
  */

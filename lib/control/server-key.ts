@@ -1,5 +1,5 @@
 /**
- * GET <control>/key?v=<capver> (protocols.md §2.2): the server's Noise public key.
+ * GET <control>/key?v=<capver> (docs/protocol/control.md §2): the server's Noise public key.
  */
 import http from 'node:http';
 import https from 'node:https';

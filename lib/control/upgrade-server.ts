@@ -1,5 +1,5 @@
 /**
- * Server side of the ts2021 HTTP upgrade (protocols.md §2.3): validates the
+ * Server side of the ts2021 HTTP upgrade (docs/protocol/control.md §3): validates the
  * request, runs the responder handshake, writes "101 Switching Protocols"
  * plus the 51-byte response, and returns the Noise stream. For the
  * development server and tests; the HTTP/2 server goes on top of the stream.

@@ -1,6 +1,6 @@
 /**
  * Compiles a Policy against the current set of nodes into packet-filter rules
- * (tailcfg.FilterRule, protocols.md §6) and node capability maps. Pure: the
+ * (tailcfg.FilterRule, docs/protocol/filter.md §1) and node capability maps. Pure: the
  * same policy and nodes always give the same rules.
  *
  * Selector meaning (as in Tailscale's policy file):

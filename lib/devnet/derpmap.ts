@@ -1,5 +1,5 @@
 /**
- * The DERP map the development server hands out (protocols.md §3.5): by
+ * The DERP map the development server hands out (docs/protocol/derp.md §5): by
  * default one region pointing at the development relay, whose host and ports
  * come from the options. The relay serves TLS with a self-signed
  * certificate, so the node is marked InsecureForTests unless a CertName pin

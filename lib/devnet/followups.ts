@@ -1,5 +1,5 @@
 /**
- * Followup long-polls (protocols.md §2.8): a registration request carrying
+ * Followup long-polls (docs/protocol/control.md §8): a registration request carrying
  * `Followup` waits until its login is approved, the client goes away, or a
  * timeout passes. Waiters are keyed by the pending registration's ID.
  */

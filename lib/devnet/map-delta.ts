@@ -1,6 +1,6 @@
 /**
  * Turns successive netmap views of one node into MapResponse deltas
- * (protocols.md §2.11): new or reshaped peers go out whole in PeersChanged,
+ * (docs/protocol/control.md §11): new or reshaped peers go out whole in PeersChanged,
  * peers whose only changes are endpoints, disco key, online state, last seen,
  * home DERP, key, key expiry or capabilities go out as PeersChangedPatch,
  * vanished peers as PeersRemoved. Self node, filter, DNS, domain, DERP map and

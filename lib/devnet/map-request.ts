@@ -1,5 +1,5 @@
 /**
- * Validation of MapRequest bodies (protocols.md §2.9) before they touch the
+ * Validation of MapRequest bodies (docs/protocol/control.md §9) before they touch the
  * state: key formats, compression, endpoint lists. Unknown fields are
  * ignored (newer clients send more).
  */

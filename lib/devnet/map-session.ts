@@ -1,5 +1,5 @@
 /**
- * One streaming /machine/map response (protocols.md §2.10): sends the full
+ * One streaming /machine/map response (docs/protocol/control.md §10): sends the full
  * view first, then deltas whenever the state changes, plus keep-alives. At
  * most one message waits for the HTTP/2 stream to drain; changes that arrive
  * meanwhile are folded into the next delta, so a slow reader costs no memory.

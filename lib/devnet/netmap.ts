@@ -1,5 +1,5 @@
 /**
- * Builds what one node sees (protocols.md §2.11, §2.12): its own Node, its
+ * Builds what one node sees (docs/protocol/control.md §11, §12): its own Node, its
  * peers, the packet filter, DNS config, DERP map and user profiles. Pure
  * functions of the state; map-session.ts turns successive views into deltas.
  */

@@ -1,5 +1,5 @@
 /**
- * Control-initiated pings (protocols.md §2.14): the server puts a
+ * Control-initiated pings (docs/protocol/control.md §14): the server puts a
  * PingRequest in a node's map stream and the node answers at the URL it was
  * given — HEAD for a liveness ping, POST with a serialized HTTP/1.1 response
  * for c2n ("control to node") requests. This file keeps the outstanding pings

@@ -1,5 +1,5 @@
 /**
- * /machine/register decisions (protocols.md §2.8), separate from HTTP: given
+ * /machine/register decisions (docs/protocol/control.md §8), separate from HTTP: given
  * the state, the machine key proven by the Noise handshake and a parsed
  * RegisterRequest, decide the answer. The caller performs the Followup
  * long-poll when the outcome is "wait".

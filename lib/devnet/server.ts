@@ -2,12 +2,12 @@
  * The network edge of the development coordination server:
  *
  *   plain HTTP (node:http, loopback)
- *     GET  /key?v=N           the Noise public key (protocols.md §2.2)
- *     POST /ts2021 (Upgrade)  Noise IK responder + early payload, then HTTP/2 (§2.3–2.6)
+ *     GET  /key?v=N           the Noise public key (docs/protocol/control.md §2)
+ *     POST /ts2021 (Upgrade)  Noise IK responder + early payload, then HTTP/2 (§3-§6)
  *     GET/POST /register/<id> interactive approval page
  *   HTTP/2 over each Noise connection (node:http2, one server object per connection)
- *     POST /machine/register  (§2.8; Followup long-poll)
- *     POST /machine/map       (§2.9–2.11; streaming or lite)
+ *     POST /machine/register  (§8; Followup long-poll)
+ *     POST /machine/map       (§9-§11; streaming or lite)
  *
  * Every malformed input ends in an HTTP error or a closed stream; nothing
  * here throws into the event loop.

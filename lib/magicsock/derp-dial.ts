@@ -1,5 +1,5 @@
 /**
- * Opens the TLS connection to a DERP region (protocols.md §3.1). Only the
+ * Opens the TLS connection to a DERP region (docs/protocol/derp.md §1). Only the
  * transport: the engine writes the HTTP upgrade and speaks DERP over the
  * returned socket itself. Node's tls does the TLS so system CAs, pinning and
  * Electron's certificate handling apply.

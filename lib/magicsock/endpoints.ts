@@ -1,5 +1,5 @@
 /**
- * The endpoints a node reports to control (protocols.md §4.4): its local
+ * The endpoints a node reports to control (docs/protocol/magicsock.md §4): its local
  * interface addresses (type 1) and STUN-mapped ones (type 2). Rules from
  * Tailscale's net/netmon/state.go LocalAddresses and wgengine/magicsock.
  */

@@ -1,5 +1,5 @@
 /**
- * Home DERP choice and endpoint lists (protocols.md §4.4), plus a small
+ * Home DERP choice and endpoint lists (docs/protocol/magicsock.md §4), plus a small
  * driver that asks the engine for STUN rounds and turns the answers into
  * reports. The engine sends and receives the STUN packets on the node's UDP
  * socket; this module only plans rounds and judges results.

@@ -133,7 +133,7 @@ function ipField(v: string | undefined): { ip: string | null; use: boolean } {
   return { ip: v, use: true };
 }
 
-/** DERP map → regions sorted by ID, nodes with port defaults (protocols.md §3.5). */
+/** DERP map → regions sorted by ID, nodes with port defaults (docs/protocol/derp.md §5). */
 export function derpRegionsFrom(dm: DERPMap | null): EngineDERPRegion[] {
   const out: EngineDERPRegion[] = [];
   for (const [key, r] of Object.entries(dm?.Regions ?? {})) {

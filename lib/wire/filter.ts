@@ -1,5 +1,5 @@
 /**
- * Packet-filter compiler (protocols.md §6): tailcfg FilterRules → a flat
+ * Packet-filter compiler (docs/protocol/filter.md §1): tailcfg FilterRules → a flat
  * structure a native filter can walk, plus a reference matcher in JS.
  *
  * Rules only allow. Per rule: sources (prefixes and/or `cap:` node
@@ -166,7 +166,7 @@ function srcMatches(m: { srcs: readonly IPPrefix[]; srcCaps: readonly string[] }
 /**
  * Reference evaluation of the rule-match step for a new inbound flow (TCP SYN,
  * UDP without recent outbound state, ICMP request, other protocols). The
- * stateful parts of §6 (non-SYN TCP, UDP reply tracking, ICMP replies, local
+ * stateful parts of docs/protocol/filter.md §1 (non-SYN TCP, UDP reply tracking, ICMP replies, local
  * address check) belong to the packet path.
  */
 export function filterAllows(f: CompiledFilter, pkt: PacketInfo): boolean {

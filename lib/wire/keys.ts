@@ -1,5 +1,5 @@
 /**
- * Curve25519 keys used by the control protocol (protocols.md §2.1) and their
+ * Curve25519 keys used by the control protocol (docs/protocol/control.md §1) and their
  * text forms: prefix + 64 lower-case hex characters.
  *
  * Keys are plain 32-byte Buffers; the functions below name the role.

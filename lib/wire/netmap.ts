@@ -1,5 +1,5 @@
 /**
- * The network map and the MapResponse delta rules (protocols.md §2.11),
+ * The network map and the MapResponse delta rules (docs/protocol/control.md §11),
  * as a sans-I/O state machine: one NetmapState per map-poll session (a new
  * stream starts from scratch, as the first response carries everything).
  *

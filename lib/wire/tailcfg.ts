@@ -1,6 +1,6 @@
 /**
  * TypeScript shapes of the control protocol's JSON messages (Tailscale's
- * tailcfg package; protocols.md §2.7–§2.14, §3.5, §6). Field names are the
+ * tailcfg package; docs/protocol/control.md §7-§14, docs/protocol/derp.md §5, docs/protocol/filter.md). Field names are the
  * exact JSON names. Keys are text forms ("nodekey:<hex>", "mkey:<hex>", ...),
  * times are RFC 3339 strings, byte slices are standard base64.
  *
@@ -295,7 +295,7 @@ export interface PeerChange {
 }
 
 // ---------------------------------------------------------------------------
-// DERP map (protocols.md §3.5)
+// DERP map (docs/protocol/derp.md §5)
 
 export interface DERPNode {
   Name: string;
@@ -366,7 +366,7 @@ export interface DNSConfig {
 }
 
 // ---------------------------------------------------------------------------
-// Packet filter (protocols.md §6)
+// Packet filter (docs/protocol/filter.md §1)
 
 export interface PortRange {
   First: number;

@@ -1,6 +1,6 @@
 /* Every event the engine sends to its embedder, in one place: the type numbers and, for each type that
  * carries data, the struct stored in ts_event.data (written with ts_event_put, read with ts_event_get; the
- * addon decodes them in native/addon/events.cc). docs/architecture.md, "The native Device". */
+ * addon decodes them in native/addon/context.cc). docs/architecture.md, "The native Device". */
 #ifndef TS_EVENTS_H
 #define TS_EVENTS_H
 

@@ -8,7 +8,7 @@
  *     libsodium's test/default/box.c, box2.c and box.exp;
  *   - HMAC-BLAKE2s and the Noise HKDF: Node.js crypto (OpenSSL), see hmac_blake2s_node;
  *   - Tailscale v1.72.1's own Go code: the ts2021 Noise IK handshake and DERP/disco NaCl boxes
- *     (shared/vectors/ts2021-handshake.json and derp-disco.json, copied in here as hex). */
+ *     (test/fixtures/control/ts2021-handshake.json and test/fixtures/devnet-derp/vectors.json, here as hex). */
 #include "crypto/crypto.h"
 #include "test.h"
 
@@ -498,7 +498,7 @@ static void kdf_node_hkdf(void) {
 
 /* ---------------------------------------------------------------- Noise IK: Tailscale's ts2021 handshake */
 
-/* Values from shared/vectors/ts2021-handshake.json (Tailscale v1.72.1 control/controlbase, protocol version
+/* Values from test/fixtures/control/ts2021-handshake.json (Tailscale v1.72.1 control/controlbase, protocol version
  * 145, deterministic random source). */
 static const char ts_machine_priv[] = "40350977ae29970e331926c3027b58fd5cfe94882bc7af04f9f9b234c3ebf76e";
 static const char ts_machine_pub[] = "e35228126c4a3f515f8c294c09831a6bda7acd05798c1aff18fb043d428dd143";
@@ -817,7 +817,7 @@ static void nacl_box_small_order_rejected(void) {
 
 /* ---------------------------------------------------------------- DERP and disco boxes from Tailscale */
 
-/* shared/vectors/derp-disco.json: a disco packet is magic(6) || sender disco public key (32) || nonce (24) ||
+/* test/fixtures/devnet-derp/vectors.json: a disco packet is magic(6) || sender disco public key (32) || nonce (24) ||
  * box. Each is opened with the recipient's private key and re-sealed with the sender's, with the same nonce,
  * giving identical bytes. */
 static const char disco_apriv[] = "482364f29d6e781ba6eb99fd5737131829217bc4cea099d61b9f21a932283853";

@@ -1,4 +1,4 @@
-/* DERP client tests: every frame of Tailscale's own transcript (shared/vectors/derp-disco.json, copied here)
+/* DERP client tests: every frame of Tailscale's own transcript (test/fixtures/devnet-derp/vectors.json, copied here)
  * parsed and re-encoded byte for byte, ClientInfo/ServerInfo opened with the vector keys, our client
  * reproducing client a's bytes exactly (same nonce), a full handshake against a small server written here,
  * chunking at every byte boundary, bounds and garbage, timeouts, the HTTP upgrade helper. */

@@ -1,4 +1,4 @@
-/* Disco and STUN tests: Tailscale's own sealed Ping/Pong/CallMeMaybe (shared/vectors/derp-disco.json, copied
+/* Disco and STUN tests: Tailscale's own sealed Ping/Pong/CallMeMaybe (test/fixtures/devnet-derp/vectors.json, copied
  * here) opened, decoded, re-encoded and re-sealed with the same nonce to identical bytes; the UDP demux
  * tests; STUN request bytes checked against an independent computation (Python zlib), the RFC 5769 sample
  * responses, and request/response round trips. */

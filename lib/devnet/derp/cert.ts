@@ -5,7 +5,7 @@
  *
  * Real Tailscale clients reach the relay with `InsecureForTests` or by
  * pinning `CertName: "sha256-raw:<hex of SHA-256 over the DER certificate>"`
- * (protocols.md §3.1); `certName` below is that pin.
+ * (docs/protocol/derp.md §1); `certName` below is that pin.
  */
 import { createHash, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
@@ -148,7 +148,7 @@ export function generateSelfSignedCert(o: SelfSignedCertOptions = {}): SelfSigne
   };
 }
 
-/** Subject CN prefix of the DERP "meta certificate" (protocols.md §3.1, fast start). */
+/** Subject CN prefix of the DERP "meta certificate" (docs/protocol/derp.md §1, fast start). */
 export const DERP_META_CERT_CN_PREFIX = 'derpkey';
 
 /**

@@ -1,12 +1,12 @@
 /**
- * DERP frame codec (protocols.md §3.2–§3.4), sans I/O: frames to bytes and
+ * DERP frame codec (docs/protocol/derp.md §2-§4), sans I/O: frames to bytes and
  * bytes to frames. Frame = type u8 · payload length u32 BE · payload.
  *
  * `FrameReader` splits a byte stream into frames and refuses any frame longer
  * than its limit before buffering it (so a peer cannot make us hold more than
  * the limit). `decodeFrame` turns one frame into a typed value; `encodeFrame`
  * is its inverse, byte for byte for every frame Tailscale's own code writes
- * (checked against shared/vectors/derp-disco.json).
+ * (checked against test/fixtures/devnet-derp/vectors.json).
  */
 
 /** "DERP🔑" */
@@ -338,7 +338,7 @@ export function splitFrames(bytes: Uint8Array, maxFrameLen: number = MAX_FRAME_L
   return out;
 }
 
-/** ClientInfo JSON (protocols.md §3.3). */
+/** ClientInfo JSON (docs/protocol/derp.md §3). */
 export interface ClientInfo {
   version?: number;
   CanAckPings?: boolean;

@@ -1,13 +1,13 @@
 /**
  * NaCl crypto_box (Curve25519 + XSalsa20-Poly1305) for the development DERP
- * relay's ClientInfo/ServerInfo boxes (protocols.md §3.3). Node has no
+ * relay's ClientInfo/ServerInfo boxes (docs/protocol/derp.md §3). Node has no
  * XSalsa20-Poly1305, so this is a small TypeScript implementation written
  * from the published definitions (Salsa20 spec, "Cryptography in NaCl",
  * RFC 8439 §2.5 for Poly1305). It only carries a few hundred bytes per
  * DERP connection, so it favours clarity over speed (Poly1305 uses BigInt).
  *
  * Verified against the classic NaCl box vector and Tailscale's own boxes
- * (test/devnet-derp-nacl.test.ts). X25519 comes from node:crypto.
+ * (test/devnet-derp-codec.test.ts). X25519 comes from node:crypto.
  */
 import { timingSafeEqual } from 'node:crypto';
 import { x25519 } from '../../wire/keys.js';

@@ -1,5 +1,5 @@
 /**
- * The development DERP relay's protocol core, sans I/O (protocols.md §3).
+ * The development DERP relay's protocol core, sans I/O (docs/protocol/derp.md).
  *
  * `DerpRelay` holds the connected clients by node key and forwards packets
  * between them. Each transport connection is a `RelayConn`: the edge feeds it

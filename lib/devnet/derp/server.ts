@@ -1,5 +1,5 @@
 /**
- * The development DERP relay's network edge (protocols.md §3.1): an HTTPS
+ * The development DERP relay's network edge (docs/protocol/derp.md §1): an HTTPS
  * server (self-signed certificate made at start, or plain HTTP for tests)
  * that upgrades `GET /derp` with `Upgrade: DERP` to the DERP frame stream and
  * hands the bytes to the sans-I/O core in relay.ts. Also serves

@@ -1,5 +1,5 @@
 /**
- * The development tailnet's STUN responder on UDP (protocols.md §4.4): every
+ * The development tailnet's STUN responder on UDP (docs/protocol/magicsock.md §4): every
  * binding request gets a success response with the sender's address in
  * XOR-MAPPED-ADDRESS. Loopback by default. The protocol work is in stun.ts.
  */

@@ -1,5 +1,5 @@
 /**
- * STUN binding (RFC 5389) as Tailscale's netcheck uses it (protocols.md §4.4),
+ * STUN binding (RFC 5389) as Tailscale's netcheck uses it (docs/protocol/magicsock.md §4),
  * sans I/O: parse a binding request, build the success response carrying
  * XOR-MAPPED-ADDRESS.
  *

@@ -1,5 +1,5 @@
 /* DERP client protocol: frame codec, ClientInfo/ServerInfo boxes, HTTP upgrade helper and the client state
- * machine. See derp.h; written from protocols.md §3. */
+ * machine. See derp.h; described in docs/protocol/derp.md. */
 #include "derp/derp.h"
 
 #include <stdlib.h>

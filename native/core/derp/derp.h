@@ -1,4 +1,4 @@
-/* DERP relay protocol, client side (protocols.md §3): a frame codec and a sans-I/O client state machine.
+/* DERP relay protocol, client side (docs/protocol/derp.md): a frame codec and a sans-I/O client state machine.
  *
  * No sockets, threads, clocks or global state. The caller owns the transport (a TLS stream from Node, for
  * example) and passes in:
@@ -28,7 +28,7 @@
  * us with its token-bucket limits): then the client is CONNECTED (event TS_DERP_EV_CONNECTED). With
  * Frames that arrive after ClientInfo but before ServerInfo are handled as when connected (Tailscale's client
  * does not wait for ServerInfo either); sending packets waits for CONNECTED. With
- * `fast_start` and a server key known in advance (from the TLS certificate, §3.1) ClientInfo is queued at
+ * `fast_start` and a server key known in advance (from the TLS certificate, docs/protocol/derp.md §1) ClientInfo is queued at
  * creation and the ServerKey frame, when it comes, must carry the same key.
  *
  * Errors are final: after a negative return the client is in TS_DERP_ST_ERROR, ignores input, refuses sends,
@@ -65,7 +65,7 @@ extern "C" {
 #define TS_DERP_RX_CAP (TS_DERP_KEY_LEN + TS_DERP_MAX_PACKET) /* largest payload the client buffers */
 #define TS_DERP_NS_PER_SEC 1000000000ULL
 
-/* Timing (§3.2): the server sends KeepAlive every 60 s (+ jitter); the client gives up after 120 s without
+/* Timing (docs/protocol/derp.md §4): the server sends KeepAlive every 60 s (+ jitter); the client gives up after 120 s without
  * any byte, and after 10 s when the handshake has not completed. */
 #define TS_DERP_READ_TIMEOUT (120 * TS_DERP_NS_PER_SEC)
 #define TS_DERP_HANDSHAKE_TIMEOUT (10 * TS_DERP_NS_PER_SEC)

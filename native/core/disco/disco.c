@@ -1,4 +1,4 @@
-/* Disco packets and messages; see disco.h. Written from protocols.md §4.1-4.2. */
+/* Disco packets and messages; see disco.h. Described in docs/protocol/magicsock.md §1-§2. */
 #include "disco/disco.h"
 
 #include <string.h>

@@ -1,4 +1,4 @@
-/* Disco messages (protocols.md §4.1-4.2): the sealed outer packet and the Ping, Pong and CallMeMaybe
+/* Disco messages (docs/protocol/magicsock.md §1-§2): the sealed outer packet and the Ping, Pong and CallMeMaybe
  * messages inside it. Pure functions: no sockets, clocks or global state.
  *
  * Outer packet, identical over UDP and inside DERP packets:
@@ -19,7 +19,7 @@
  *     ts_disco_msg m = {.type = TS_DISCO_PING};  ts_random(m.tx_id, 12); memcpy(m.node_key, ...); m.has_node_key = 1;
  *     long n = ts_disco_seal_msg(out, sizeof out, our_disco_pub, peer->shared, NULL, &m);   // NULL nonce = random
  *
- * Demultiplexing a datagram from the shared UDP socket (protocols.md §4.1): ts_stun_is_stun (disco/stun.h) →
+ * Demultiplexing a datagram from the shared UDP socket (docs/protocol/magicsock.md §1): ts_stun_is_stun (disco/stun.h) →
  * netcheck; else ts_disco_is_disco → disco; else WireGuard. A DERP RecvPacket payload is disco when
  * ts_disco_is_disco says so, else WireGuard. CallMeMaybe is only to be accepted via DERP, from the node key
  * that the netmap pairs with the sender's disco key; disco from disco keys not in the netmap is dropped.

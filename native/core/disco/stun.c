@@ -1,4 +1,4 @@
-/* STUN Binding request/response; see stun.h. Written from protocols.md §4.4 and RFC 5389. */
+/* STUN Binding request/response; see stun.h. Described in docs/protocol/magicsock.md §4 and RFC 5389. */
 #include "disco/stun.h"
 
 #include <string.h>

@@ -1,4 +1,4 @@
-/* STUN (RFC 5389) as Tailscale's netcheck uses it (protocols.md §4.4): a Binding request builder, a
+/* STUN (RFC 5389) as Tailscale's netcheck uses it (docs/protocol/magicsock.md §4): a Binding request builder, a
  * Binding response parser, and the demux test for the shared UDP socket. Pure functions.
  *
  * Request (40 bytes): header (type 0x0001, length 20, magic cookie 21 12 A4 42, transaction id[12]),

@@ -1,11 +1,11 @@
-/* Inbound packet filter (ACLs from the netmap, protocols.md §6): a sans-I/O module (no globals, threads,
+/* Inbound packet filter (ACLs from the netmap, docs/protocol/filter.md §1): a sans-I/O module (no globals, threads,
  * clocks or I/O). The engine calls ts_filter_check_in for every decrypted inbound IP packet before it
  * reaches the stack, and ts_filter_note_out for every packet the stack sends (that feeds the flow table).
  * Neither call allocates; only ts_filter_set_rules / ts_filter_set_local allocate (control path). `now` is
  * a monotonic clock in ns (any origin, never decreasing), as in wg.h. One thread (the engine's) drives a
  * filter; a rule swap is therefore just a pointer swap between packets.
  *
- * Rules (built by the addon from lib/control/filter.ts CompiledFilter.matches): each rule only allows.
+ * Rules (built by the addon from lib/wire/filter.ts CompiledFilter.matches): each rule only allows.
  * A rule matches a packet when its protocol is in `protos`, its source address is in one of `srcs`, and
  * its destination address is in one of `dsts` with the destination port inside that entry's range.
  *   - `cap:` sources: the caller expands them into the addresses of the nodes holding the capability (and
@@ -157,7 +157,7 @@ static inline int ts_filter_accepted(ts_filter_reason r) { return r < TS_FILTER_
  * flow, or a rule-admitted flow while the table is full of live flows of our own). */
 int ts_filter_note_out(ts_filter *f, const uint8_t *pkt, size_t len, uint64_t now);
 
-/* The rule-match step alone for a new inbound flow, as lib/control/filter.ts filterAllows (except ICMP,
+/* The rule-match step alone for a new inbound flow, as lib/wire/filter.ts filterAllows (except ICMP,
  * which ignores rule protocols here, see above): proto, src and dst addresses of `family` (4 or 16
  * bytes), destination port (ignored for ICMP). 1 allowed, 0 not. No local-address or flow checks. */
 int ts_filter_rule_allows(const ts_filter *f, uint8_t proto, int family, const uint8_t *src,

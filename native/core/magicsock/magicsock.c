@@ -1,5 +1,5 @@
 /* magicsock: instance, peers and their candidates, route(), timers; see magicsock.h. Disco handling is in
- * ms_disco.c, lookups and the timer heap in ms_table.c. Written from protocols.md §4.3. */
+ * ms_disco.c, lookups and the timer heap in ms_table.c. Described in docs/protocol/magicsock.md §3. */
 #include "magicsock/magicsock.h"
 
 #include <stdlib.h>

@@ -16,7 +16,7 @@
  *
  * Per peer ("endpoint" in Tailscale): candidate UDP addresses = the netmap's Endpoints, addresses learned
  * from CallMeMaybe (received via DERP only), and sources of pings received over UDP. The best address is
- * the one whose pong scored best (betterAddr, §4.3); it is used exclusively while trusted (6.5 s after its
+ * the one whose pong scored best (betterAddr, docs/protocol/magicsock.md §3); it is used exclusively while trusted (6.5 s after its
  * last pong). Otherwise packets go to DERP (peer's home region, else the region the peer was last heard on)
  * and to the untrusted best address if any, and discovery runs: ping each candidate (at most once per 5 s
  * each), and send CallMeMaybe with our endpoints via DERP. While the session is active (a route() call in
@@ -45,7 +45,7 @@ extern "C" {
 #define TS_MS_NS_PER_SEC 1000000000ULL
 #define TS_MS_NS_PER_MS 1000000ULL
 
-/* Timers (protocols.md §4.3; Tailscale's wgengine/magicsock). */
+/* Timers (docs/protocol/magicsock.md §3; Tailscale's wgengine/magicsock). */
 #define TS_MS_HEARTBEAT_INTERVAL (3 * TS_MS_NS_PER_SEC)
 #define TS_MS_TRUST_UDP_ADDR_DURATION (6500 * TS_MS_NS_PER_MS)
 #define TS_MS_SESSION_ACTIVE_TIMEOUT (45 * TS_MS_NS_PER_SEC)

@@ -1,4 +1,4 @@
-/* magicsock's disco traffic: received Ping/Pong/CallMeMaybe and the messages we send (protocols.md §4.3),
+/* magicsock's disco traffic: received Ping/Pong/CallMeMaybe and the messages we send (docs/protocol/magicsock.md §3),
  * plus betterAddr. Everything here comes from the network: lengths, paths and senders are checked before
  * any state changes. */
 #include <stdlib.h>
@@ -223,7 +223,7 @@ static int handle_pong(ts_ms *ms, ts_ms_peer *p, const ts_disco_msg *m, const ts
   if (from->kind != TS_MS_PATH_UDP || !ms_cand_find(p, &sp.to)) return TS_MS_RX_OK;
   ms_map_addr(ms, p, &from->addr, now);
   uint64_t latency = now - sp.at;
-  /* protocols.md §4.3: a proven address also replaces a best address that is no longer trusted, so a
+  /* docs/protocol/magicsock.md §3: a proven address also replaces a best address that is no longer trusted, so a
    * dead best cannot keep a working path out. The path is the address we pinged, not the reply's source. */
   if (!p->has_best || !ms_trusted(p, now) || ms_better_addr(&sp.to, latency, &p->best, p->best_latency)) {
     p->best = sp.to;

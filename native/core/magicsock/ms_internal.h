@@ -116,7 +116,7 @@ void ms_send_ping(ts_ms *ms, ts_ms_peer *p, const ts_addr *to, uint64_t now);
 /* Discovery round: pings every candidate not pinged within TS_MS_DISCO_PING_INTERVAL; with cmm, a
  * CallMeMaybe follows via DERP if any ping went out. */
 void ms_send_pings(ts_ms *ms, ts_ms_peer *p, uint64_t now, int cmm);
-/* 1 if a (latency la) should replace b (latency lb): betterAddr of protocols.md §4.3. */
+/* 1 if a (latency la) should replace b (latency lb): betterAddr, docs/protocol/magicsock.md §3. */
 int ms_better_addr(const ts_addr *a, uint64_t la, const ts_addr *b, uint64_t lb);
 
 /* ---- magicsock.c / ms_peer.c ---- */

@@ -1,6 +1,6 @@
 /* lwIP 2.1.3 configuration for tsnet: one raw-API (NO_SYS) instance owned by the engine thread, one netif per
  * device (WireGuard tunnel, MTU 1280, no link layer), TCP with window scaling for long fat paths.
- * Sizes are starting points; bench/ measures them (docs/stack.md records the numbers). */
+ * Sizes are starting points; bench/ measures them (docs/performance.md, "Memory", has the numbers). */
 #ifndef TS_LWIPOPTS_H
 #define TS_LWIPOPTS_H
 

@@ -3,7 +3,7 @@
  * stream.pipeline, ...) works unchanged. Flow control is end to end: bytes lwIP received are acknowledged to
  * the peer (tcp_recved) only once they are in the socketpair, so a JavaScript reader that stops reading
  * closes the TCP window; the engine reads from its end only while lwIP has send-buffer space.
- * Engine thread only. docs/bridge.md records why (and the numbers). */
+ * Engine thread only. docs/architecture.md, "The bridge to JavaScript", says why. */
 #ifndef TS_TCP_BRIDGE_H
 #define TS_TCP_BRIDGE_H
 
