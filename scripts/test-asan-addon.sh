@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The native addon under AddressSanitizer and UndefinedBehaviorSanitizer, driven by the JavaScript tests that
-# reach the engine, the socket bridge, the WireGuard link, magicsock and the DERP transport (which the C unit
+# reach the engine, the socket bridge, the WireGuard link, magicsock, the DERP transport, the Device's
+# setters (allowed-ips, wireguard) and the Noise crypto glue (host) (which the C unit
 # tests cannot reach without a Node around them). The addon is built in a scratch copy of the native tree,
 # loaded through TSNET_PREBUILD, and node runs with the ASan runtime preloaded (leak checking off: V8 and
 # Node keep memory until exit).
@@ -23,6 +24,7 @@ export TSNET_PREBUILD=$OUT LD_PRELOAD=$RT ASAN_OPTIONS=detect_leaks=0:abort_on_e
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # The engine inline (the default) and on its own thread; engine-mode.test.ts runs children in both modes
 # and with workers (they inherit the sanitized addon through the environment).
-node --import tsx --test --test-reporter=spec test/netstack.test.ts test/magicsock.test.ts test/engine-mode.test.ts test/tcp-reliability.test.ts "$@"
+node --import tsx --test --test-reporter=spec test/netstack.test.ts test/magicsock.test.ts test/engine-mode.test.ts test/tcp-reliability.test.ts \
+  test/allowed-ips.test.ts test/host.test.ts test/wireguard.test.ts "$@"
 echo "== again with the engine on its own thread (TSNET_ENGINE=thread)"
 TSNET_ENGINE=thread node --import tsx --test --test-reporter=spec test/netstack.test.ts "$@"
