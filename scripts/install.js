@@ -1,14 +1,22 @@
 // The package's install step when no prebuilt binary fits (package.json "install" runs it through
-// node-gyp-build, which finds a prebuild or an earlier build first). It builds from source only with what is
-// already installed, never runs apt or asks for root, and otherwise fails with one message that names the
-// platform and what to do.
+// node-gyp-build, which finds a prebuild or an earlier build first). Installed from npm, it builds from source
+// only with what is already installed, never runs apt or asks for root, and otherwise fails with one message
+// that names the platform and what to do.
 'use strict';
 const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.join(__dirname, '..');
 const libc = process.platform === 'linux' ? (process.report?.getReport().header.glibcVersionRuntime ? ' (glibc)' : ' (musl)') : '';
 const target = `${process.platform}-${process.arch}${libc}, Node-API ${process.versions.napi ?? '?'}`;
+
+// A git checkout is a developer's build (README: npm install && npm run demo): scripts/deps.sh may fetch the
+// sources and install Debian's packages there, as the build and test scripts do. An installed package never.
+const checkout = fs.existsSync(path.join(root, '.git'));
+if (checkout && spawnSync('bash', [path.join(root, 'scripts', 'deps.sh')], { cwd: root, stdio: 'inherit' }).status !== 0) {
+  process.exit(1);
+}
 
 const missing = [];
 const has = (cmd, args) => spawnSync(cmd, args, { stdio: 'ignore' }).status === 0;
