@@ -147,19 +147,22 @@ static void test_mac2_processed_and_rate_limited(void) {
   node_free(&b);
 }
 
+/* Two nodes that know each other: each has the other's endpoint and address. */
+static void peers(node *a, node *b) {
+  node_init(a, 1);
+  node_init(b, 2);
+  ts_wg_peer_config pc = {0};
+  pc.endpoint = &b->ep;
+  ts_wg_peer_allow(a->dev, ts_wg_peer_add(a->dev, b->pub, &pc), 4, IP_B, 32);
+  pc.endpoint = &a->ep;
+  ts_wg_peer_allow(b->dev, ts_wg_peer_add(b->dev, a->pub, &pc), 4, IP_A, 32);
+}
+
 /* A real peer A, from its own address, completes a handshake with B while a flood keeps B under load: its
  * first initiation gets a cookie reply, and its retransmission after REKEY_TIMEOUT carries mac2. */
 static void test_real_peer_under_flood(void) {
   node a, b;
-  node_init(&a, 1);
-  node_init(&b, 2);
-  ts_wg_peer_config pc = {0};
-  pc.endpoint = &b.ep;
-  ts_wg_peer *pa = ts_wg_peer_add(a.dev, b.pub, &pc);
-  pc.endpoint = &a.ep;
-  ts_wg_peer *pb = ts_wg_peer_add(b.dev, a.pub, &pc);
-  ts_wg_peer_allow(a.dev, pa, 4, IP_B, 32);
-  ts_wg_peer_allow(b.dev, pb, 4, IP_A, 32);
+  peers(&a, &b);
   flooder f;
   flooder_init(&f, b.pub, 66, 4000);
   flood(&b, &f, 0, 500);
@@ -208,15 +211,7 @@ static void test_real_peer_under_flood(void) {
  * answers with a cookie reply, which the responder accepts for its response; the retry completes. */
 static void test_flooded_node_initiates(void) {
   node a, b;
-  node_init(&a, 1);
-  node_init(&b, 2);
-  ts_wg_peer_config pc = {0};
-  pc.endpoint = &b.ep;
-  ts_wg_peer *pa = ts_wg_peer_add(a.dev, b.pub, &pc);
-  pc.endpoint = &a.ep;
-  ts_wg_peer *pb = ts_wg_peer_add(b.dev, a.pub, &pc);
-  ts_wg_peer_allow(a.dev, pa, 4, IP_B, 32);
-  ts_wg_peer_allow(b.dev, pb, 4, IP_A, 32);
+  peers(&a, &b);
   flooder f;
   flooder_init(&f, b.pub, 66, 4000);
   flood(&b, &f, 0, 300);
