@@ -1,0 +1,182 @@
+// Interop tier, scenarios (b) and (d) (docs/interop.md), on our development tailnet (lib/devnet) in the hub
+// namespace. (b): real tsnet nodes join it and talk directly, through its DERP relay, and under an ACL that
+// allows one tag and denies the untagged node. (d): the path between our node and a tsnet node changes in
+// the middle of one transfer (direct → DERP when the hub starts dropping UDP, DERP → direct when it stops),
+// and the transfer still completes with the right SHA-256; two tsnet nodes go through the same change.
+import { test, before, after, type TestContext } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { BYTES, DIRECT, PORT, Scene, buildPrograms, fetchBlob, interopSkip, ok, type Control, type Node } from './interop/harness.js';
+import type { LineChild } from './netns/topology.js';
+
+const skip = interopSkip();
+let scene: Scene | undefined;
+let control: Control | undefined;
+let devnet: LineChild | undefined;
+
+before(async () => {
+  if (skip) return;
+  const { tsinterop } = buildPrograms('tsinterop');
+  scene = new Scene(tsinterop!);
+  const d = await scene.devnet();
+  devnet = d.child;
+  control = d;
+});
+
+after(async () => {
+  await scene?.close();
+});
+
+async function relayForwarded(): Promise<number> {
+  const r = ok(await devnet!.call({ op: 'relay' }), 'relay stats');
+  return Number((r.stats as { packetsForwarded?: number } | null)?.packetsForwarded ?? 0);
+}
+
+const stopAll = (...nodes: Node[]): Promise<unknown> => Promise.all(nodes.map((n) => n.child.stop()));
+
+test('(b) devnet, direct: two tsnet nodes and ours exchange 8 MiB over direct UDP paths', { skip, timeout: 180_000 }, async (t) => {
+  const s = scene!;
+  s.topo.allowUdpBetweenNodes();
+  const [go, go2, ours] = await Promise.all([
+    s.node('go', s.topo.b, 'dvd-go', control!),
+    s.node('go', s.topo.a, 'dvd-go2', control!),
+    s.node('ours', s.topo.a, 'dvd-ours', control!),
+  ]);
+  await Promise.all([s.waitPeer(go2, go), s.waitPeer(go, go2), s.waitPeer(ours, go), s.waitPeer(go, ours)]);
+  const before = await relayForwarded();
+  await fetchBlob(t, 'devnet direct, Go↔Go', go2, go);
+  await fetchBlob(t, 'devnet direct, Go↔Go', go, go2);
+  await fetchBlob(t, 'devnet direct', ours, go);
+  await fetchBlob(t, 'devnet direct', go, ours);
+  const p = await s.settledPath(go2, go, (x) => DIRECT.test(String(x.curAddr)));
+  assert.match(String(p.curAddr), DIRECT, `tsnet to tsnet directly: ${JSON.stringify(p)}`);
+  const q = await s.settledPath(go, ours, (x) => DIRECT.test(String(x.curAddr)));
+  assert.match(String(q.curAddr), DIRECT, `tsnet to ours directly: ${JSON.stringify(q)}`);
+  // Disco's first pings and the first packets may go through the relay before the direct path is proven.
+  const relayed = (await relayForwarded()) - before;
+  assert.ok(relayed < BYTES / 1400, `the bulk did not go through the relay (${relayed} packets)`);
+  await stopAll(go, go2, ours);
+});
+
+test('(b) devnet, DERP: UDP between the namespaces dropped, tsnet nodes and ours exchange 8 MiB through our relay', { skip, timeout: 180_000 }, async (t) => {
+  const s = scene!;
+  s.topo.blockUdpBetweenNodes();
+  try {
+    const [go, go2, ours] = await Promise.all([
+      s.node('go', s.topo.b, 'dvr-go', control!),
+      s.node('go', s.topo.a, 'dvr-go2', control!),
+      s.node('ours', s.topo.a, 'dvr-ours', control!),
+    ]);
+    await Promise.all([s.waitPeer(go2, go), s.waitPeer(go, go2), s.waitPeer(ours, go), s.waitPeer(go, ours)]);
+    const before = await relayForwarded();
+    await fetchBlob(t, 'devnet relay, Go↔Go', go2, go);
+    await fetchBlob(t, 'devnet relay, Go↔Go', go, go2);
+    const goOnly = (await relayForwarded()) - before;
+    assert.ok(goOnly > (2 * BYTES) / 1400, `our relay carried the tsnet nodes' data (${goOnly} packets)`);
+    await fetchBlob(t, 'devnet relay', ours, go);
+    await fetchBlob(t, 'devnet relay', go, ours);
+    assert.ok((await relayForwarded()) - before - goOnly > (2 * BYTES) / 1400, 'and ours');
+    for (const [from, to] of [[go2, go], [go, ours], [ours, go]] as const) {
+      const p = await s.path(from, to);
+      assert.equal(p.curAddr, '', `${from.name} → ${to.name} relayed: ${JSON.stringify(p)}`);
+    }
+    await stopAll(go, go2, ours);
+  } finally {
+    s.topo.allowUdpBetweenNodes();
+  }
+});
+
+test('(b) devnet, ACL: a policy that allows only tag:ok lets the tagged tsnet node in and keeps the untagged one out', { skip, timeout: 180_000 }, async (t) => {
+  const s = scene!;
+  s.topo.allowUdpBetweenNodes();
+  ok(await devnet!.call({
+    op: 'policy',
+    policy: { tagOwners: { 'tag:ok': ['dev@example.com'] }, acls: [{ action: 'accept', src: ['tag:ok'], dst: ['*:*'] }] },
+  }), 'set policy');
+  try {
+    const tagged = String(ok(await devnet!.call({ op: 'authKey', tags: ['tag:ok'] }), 'tagged key').authKey);
+    const [server, allowed, denied] = await Promise.all([
+      s.node('go', s.topo.b, 'acl-server', control!),
+      s.node('go', s.topo.a, 'acl-tagged', { ...control!, authKey: tagged }),
+      s.node('go', s.topo.a, 'acl-untagged', control!),
+    ]);
+    await Promise.all([s.waitPeer(allowed, server), s.waitPeer(server, allowed)]);
+    const seen = (await s.path(server, allowed)) as { tags?: string[] };
+    assert.deepEqual(seen.tags, ['tag:ok'], 'the server sees the tagged node with its tag');
+    await fetchBlob(t, 'devnet ACL, tagged (allowed)', allowed, server);
+    // The untagged node may not reach the server: control leaves the server out of its netmap, or the
+    // server's packet filter drops its SYN; either way the fetch fails.
+    const r = await denied.child.call({ op: 'fetch', host: server.ip, port: PORT, timeoutMs: 4000 }, 15_000);
+    assert.ok(r.error !== undefined, `the untagged node's fetch was refused: ${JSON.stringify(r)}`);
+    t.diagnostic(`untagged node's fetch: ${String(r.error)}`);
+    await stopAll(server, allowed, denied);
+  } finally {
+    ok(await devnet!.call({ op: 'policy', policy: null }), 'reset policy');
+  }
+});
+
+/**
+ * `client` fetches from a fresh tsnet server that pauses after half the blob; while it waits the hub starts
+ * (toDERP) or stops dropping UDP between the namespaces and the path is let settle; then the rest flows.
+ * Checks which path each half took by the relay's packet count.
+ */
+async function pathChange(t: TestContext, impl: 'ours' | 'go', toDERP: boolean, tag: string): Promise<void> {
+  const s = scene!;
+  if (toDERP) s.topo.allowUdpBetweenNodes();
+  else s.topo.blockUdpBetweenNodes();
+  const [server, client] = await Promise.all([
+    s.node('go', s.topo.b, `${tag}-server`, control!, { holdAt: BYTES / 2 }),
+    s.node(impl, s.topo.a, `${tag}-client`, control!),
+  ]);
+  await Promise.all([s.waitPeer(client, server), s.waitPeer(server, client)]);
+  const first = await relayForwarded();
+  const t0 = Date.now();
+  const fetched = client.child.call({ op: 'fetch', host: server.ip, port: PORT, timeoutMs: 90_000 }, 95_000);
+  assert.equal(ok(await server.child.call({ op: 'waitHeld', timeoutMs: 30_000 }, 35_000), 'waitHeld').ok, true, 'the first half went out');
+  const from = toDERP ? 'direct' : 'DERP';
+  const to = toDERP ? 'DERP' : 'direct';
+  if (toDERP) {
+    const firstHalf = (await relayForwarded()) - first;
+    assert.ok(firstHalf < BYTES / 2 / 1400, `the first half went direct (${firstHalf} packets relayed)`);
+    s.topo.blockUdpBetweenNodes();
+  } else {
+    s.topo.allowUdpBetweenNodes();
+    // Disco finds the direct path again while the transfer waits (it pings while a peer is active).
+    const p = await s.settledPath(server, client, (x) => DIRECT.test(String(x.curAddr)), 30_000);
+    assert.match(String(p.curAddr), DIRECT, `the server found the direct path: ${JSON.stringify(p)}`);
+    const firstHalf = (await relayForwarded()) - first;
+    assert.ok(firstHalf > BYTES / 2 / 1400, `the first half went through the relay (${firstHalf} packets relayed)`);
+  }
+  const second = await relayForwarded();
+  const tRelease = Date.now();
+  ok(await server.child.call({ op: 'release' }), 'release');
+  const r = ok(await fetched, `${tag} fetch`);
+  const ms = Date.now() - tRelease;
+  assert.equal(r.status, 200);
+  assert.equal(r.bytes, BYTES, 'every byte arrived across the path change');
+  assert.equal(r.sha256, server.sha256, 'SHA-256 matches across the path change');
+  const secondHalf = (await relayForwarded()) - second;
+  if (toDERP) assert.ok(secondHalf > BYTES / 2 / 1400, `the second half went through the relay (${secondHalf} packets relayed)`);
+  else assert.ok(secondHalf < BYTES / 2 / 1400, `the second half went direct (${secondHalf} packets relayed)`);
+  t.diagnostic(`${from} → ${to}: tsnet server → ${client.name} (${impl}): second half (${BYTES >> 21} MiB) in ${ms} ms after the change ` +
+    `(${((BYTES / 2) * 8 / Math.max(1, ms) / 1000).toFixed(1)} Mbit/s including the switch); whole fetch ${Date.now() - t0} ms`);
+  s.topo.allowUdpBetweenNodes();
+  await stopAll(server, client);
+}
+
+test('(d) path change direct → DERP in the middle of one transfer to our node (and between two tsnet nodes)', { skip, timeout: 240_000 }, async (t) => {
+  try {
+    await pathChange(t, 'ours', true, 'pcd-ours');
+    await pathChange(t, 'go', true, 'pcd-go');
+  } finally {
+    scene!.topo.allowUdpBetweenNodes();
+  }
+});
+
+test('(d) path change DERP → direct in the middle of one transfer to our node (and between two tsnet nodes)', { skip, timeout: 240_000 }, async (t) => {
+  try {
+    await pathChange(t, 'ours', false, 'pcr-ours');
+    await pathChange(t, 'go', false, 'pcr-go');
+  } finally {
+    scene!.topo.allowUdpBetweenNodes();
+  }
+});
