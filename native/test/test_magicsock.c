@@ -285,7 +285,16 @@ static void test_trust_expiry(void) {
   CHECK_EQ_INT(out[1].kind, TS_MS_PATH_DERP);
   /* The heartbeat pinged B 0.5 s ago: the rate limit holds route back; the next heartbeat pings. */
   CHECK_EQ_INT(count(&w.a, TS_DISCO_PING, 0, NULL), 0);
+  /* +9 s: the +3 s ping to the untrusted best address timed out, so the address is dropped (as Tailscale's
+   * discoPingTimeout does) and packets go through DERP alone; B was pinged at +6 s, so no ping yet. */
   advance(&w.a, t0 + 9 * SEC);
+  CHECK_EQ_INT(info(w.pa).best.kind, TS_MS_PATH_NONE);
+  CHECK_EQ_INT(count(&w.a, TS_DISCO_PING, 0, NULL), 0);
+  k = ts_ms_route(w.a.ms, w.pa, now, out);
+  CHECK_EQ_INT(k, 1);
+  CHECK_EQ_INT(out[0].kind, TS_MS_PATH_DERP);
+  /* Discovery goes on: the +12 s heartbeat pings B's address again. */
+  advance(&w.a, t0 + 12 * SEC);
   CHECK_EQ_INT(count(&w.a, TS_DISCO_PING, TS_MS_PATH_UDP, &w.b.addr), 1);
   /* UDP works again: the pong restores trust. */
   exchange(&w.a, &w.b, 1);

@@ -299,8 +299,17 @@ static void peer_tick(ts_ms *ms, ts_ms_peer *p, uint64_t now) {
   }
   if (pruned) ms_cand_prune(p);
   for (size_t i = 0; i < p->n_sent;) { /* timed-out pings: their pongs would be stale anyway */
-    if (now >= p->sent[i].at && now - p->sent[i].at >= TS_MS_PING_TIMEOUT) p->sent[i] = p->sent[--p->n_sent];
-    else i++;
+    if (now >= p->sent[i].at && now - p->sent[i].at >= TS_MS_PING_TIMEOUT) {
+      /* The untrusted best address let a ping go unanswered: the path is gone, so packets stop going there
+       * too and take DERP alone until a pong proves a path again (docs/protocol/magicsock.md §3). */
+      if (p->has_best && !ms_trusted(p, now) && ts_addr_equal(&p->sent[i].to, &p->best)) {
+        p->has_best = 0;
+        p->best_latency = p->trust_until = 0;
+      }
+      p->sent[i] = p->sent[--p->n_sent];
+    } else {
+      i++;
+    }
   }
   if (p->has_disco && p->hb_on && now >= p->hb_due) heartbeat(ms, p, now);
   ms_path_check(ms, p, now);
