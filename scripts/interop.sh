@@ -4,12 +4,17 @@
 #   build-interop/headscale  test/interop/headscale: Headscale (pinned), in its own module
 # Each is rebuilt only when its module's go.mod, go.sum, sources or the Go version change (a stamp of their
 # hashes sits beside the binary). Modules come from the Go module proxy into the usual Go caches.
-# Usage: scripts/interop.sh [tsinterop|headscale]...   (default: both). GO names the toolchain (default go).
+# Usage: scripts/interop.sh [tsinterop|headscale]...   (default: both). GO names the toolchain (default go);
+# INTEROP_OUT another output directory (relative to the repository).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root=$PWD
 GO=${GO:-go}
-out=build-interop
+out=${INTEROP_OUT:-build-interop}
 mkdir -p "$out"
+# Test files build at once when run in parallel: one builds, the others wait and then find it up to date.
+exec 9>"$out/.lock"
+flock 9
 
 build() { # name, module dir, package
   local name=$1 dir=$2 pkg=$3 stamp
@@ -18,7 +23,7 @@ build() { # name, module dir, package
     return 0
   fi
   echo "interop: building $name ($dir)" >&2
-  (cd "$dir" && GOFLAGS=-mod=readonly "$GO" build -o "../../../$out/$name.tmp" "$pkg")
+  (cd "$dir" && GOFLAGS="-mod=readonly -buildvcs=false" "$GO" build -o "$root/$out/$name.tmp" "$pkg")
   mv "$out/$name.tmp" "$out/$name"
   echo "$stamp" >"$out/$name.stamp"
 }

@@ -18,12 +18,17 @@ export const BYTES = 8 * 1024 * 1024;
 /** The tailnet port every node serves its blob on. */
 export const PORT = 8080;
 
-function goVersion(): string | null {
-  try {
-    return execFileSync(process.env.GO ?? 'go', ['version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch {
-    return null;
+/** The Go toolchain: GO if set, else `go` on PATH, else Go's default install path; null if none runs. */
+function findGo(): string | null {
+  for (const go of process.env.GO ? [process.env.GO] : ['go', '/usr/local/go/bin/go']) {
+    try {
+      execFileSync(go, ['version'], { stdio: 'ignore' });
+      return go;
+    } catch {
+      // try the next
+    }
   }
+  return null;
 }
 
 /**
@@ -31,7 +36,7 @@ function goVersion(): string | null {
  * precondition is no reason to skip: the tests fail with it instead.
  */
 export function interopSkip(): string | false {
-  const why = netnsUnavailable() || (goVersion() ? '' : 'no Go toolchain on PATH (or in GO): the interop tier builds Tailscale programs with it');
+  const why = netnsUnavailable() || (findGo() ? '' : 'no Go toolchain (GO, go on PATH, /usr/local/go/bin/go): the tier builds Tailscale programs with it');
   if (!why) return false;
   if (process.env.CI) throw new Error(`interop tier cannot run in CI: ${why}`);
   return `interop tier did not run: ${why}`;
@@ -39,7 +44,8 @@ export function interopSkip(): string | false {
 
 /** Builds (or finds up to date) the named Go programs; returns their paths. */
 export function buildPrograms(...names: ('tsinterop' | 'headscale')[]): Record<string, string> {
-  execFileSync('bash', [path.join(ROOT, 'scripts', 'interop.sh'), ...names], { stdio: ['ignore', 'inherit', 'inherit'], timeout: 1_200_000 });
+  const env = { ...process.env, GO: findGo() ?? 'go' };
+  execFileSync('bash', [path.join(ROOT, 'scripts', 'interop.sh'), ...names], { env, stdio: ['ignore', 'inherit', 'inherit'], timeout: 1_200_000 });
   return Object.fromEntries(names.map((n) => [n, path.join(BUILD_DIR, n)]));
 }
 
