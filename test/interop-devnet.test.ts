@@ -115,67 +115,73 @@ test('(b) devnet, ACL: a policy that allows only tag:ok lets the tagged tsnet no
 });
 
 /**
- * `client` fetches from a fresh tsnet server that pauses after half the blob; while it waits the hub starts
- * (toDERP) or stops dropping UDP between the namespaces and the path is let settle; then the rest flows.
- * Checks which path each half took by the relay's packet count.
+ * Our node and a tsnet node each fetch from a fresh tsnet server that pauses after half the blob; while both
+ * wait the hub starts (toDERP) or stops dropping UDP between the namespaces (and for DERP → direct, disco is
+ * let find the direct paths); then the rest flows. The relay's packet count tells which path each half took
+ * (the two pairs change together, so the count is checked for both at once).
  */
-async function pathChange(t: TestContext, impl: 'ours' | 'go', toDERP: boolean, tag: string): Promise<void> {
+async function pathChange(t: TestContext, toDERP: boolean, tag: string): Promise<void> {
   const s = scene!;
   if (toDERP) s.topo.allowUdpBetweenNodes();
   else s.topo.blockUdpBetweenNodes();
-  const [server, client] = await Promise.all([
-    s.node('go', s.topo.b, `${tag}-server`, control!, { holdAt: BYTES / 2 }),
-    s.node(impl, s.topo.a, `${tag}-client`, control!),
-  ]);
-  await Promise.all([s.waitPeer(client, server), s.waitPeer(server, client)]);
+  const pairs = await Promise.all((['ours', 'go'] as const).map(async (impl) => {
+    const [server, client] = await Promise.all([
+      s.node('go', s.topo.b, `${tag}-${impl}-server`, control!, { holdAt: BYTES / 2 }),
+      s.node(impl, s.topo.a, `${tag}-${impl}-client`, control!),
+    ]);
+    await Promise.all([s.waitPeer(client, server), s.waitPeer(server, client)]);
+    return { impl, server, client };
+  }));
+  const half = BYTES / 2 / 1400; // packets in half a blob, at most ~1.3 kB of payload each
   const first = await relayForwarded();
-  const t0 = Date.now();
-  const fetched = client.child.call({ op: 'fetch', host: server.ip, port: PORT, timeoutMs: 90_000 }, 95_000);
-  assert.equal(ok(await server.child.call({ op: 'waitHeld', timeoutMs: 30_000 }, 35_000), 'waitHeld').ok, true, 'the first half went out');
-  const from = toDERP ? 'direct' : 'DERP';
-  const to = toDERP ? 'DERP' : 'direct';
+  const fetches = pairs.map((p) => p.client.child.call({ op: 'fetch', host: p.server.ip, port: PORT, timeoutMs: 120_000 }, 125_000));
+  for (const p of pairs) {
+    assert.equal(ok(await p.server.child.call({ op: 'waitHeld', timeoutMs: 30_000 }, 35_000), 'waitHeld').ok, true, `${p.server.name} sent the first half`);
+  }
   if (toDERP) {
-    const firstHalf = (await relayForwarded()) - first;
-    assert.ok(firstHalf < BYTES / 2 / 1400, `the first half went direct (${firstHalf} packets relayed)`);
+    const firstHalves = (await relayForwarded()) - first;
+    assert.ok(firstHalves < half, `the first halves went direct (${firstHalves} packets relayed)`);
     s.topo.blockUdpBetweenNodes();
   } else {
     s.topo.allowUdpBetweenNodes();
-    // Disco finds the direct path again while the transfer waits (it pings while a peer is active).
-    const p = await s.settledPath(server, client, (x) => DIRECT.test(String(x.curAddr)), 30_000);
-    assert.match(String(p.curAddr), DIRECT, `the server found the direct path: ${JSON.stringify(p)}`);
-    const firstHalf = (await relayForwarded()) - first;
-    assert.ok(firstHalf > BYTES / 2 / 1400, `the first half went through the relay (${firstHalf} packets relayed)`);
+    // Disco finds the direct paths again while the transfers wait (it pings while a peer is active).
+    for (const { server, client } of pairs) {
+      const p = await s.settledPath(server, client, (x) => DIRECT.test(String(x.curAddr)), 30_000);
+      assert.match(String(p.curAddr), DIRECT, `${server.name} found the direct path: ${JSON.stringify(p)}`);
+    }
+    const firstHalves = (await relayForwarded()) - first;
+    assert.ok(firstHalves > 2 * half, `the first halves went through the relay (${firstHalves} packets relayed)`);
   }
   const second = await relayForwarded();
   const tRelease = Date.now();
-  ok(await server.child.call({ op: 'release' }), 'release');
-  const r = ok(await fetched, `${tag} fetch`);
-  const ms = Date.now() - tRelease;
-  assert.equal(r.status, 200);
-  assert.equal(r.bytes, BYTES, 'every byte arrived across the path change');
-  assert.equal(r.sha256, server.sha256, 'SHA-256 matches across the path change');
-  const secondHalf = (await relayForwarded()) - second;
-  if (toDERP) assert.ok(secondHalf > BYTES / 2 / 1400, `the second half went through the relay (${secondHalf} packets relayed)`);
-  else assert.ok(secondHalf < BYTES / 2 / 1400, `the second half went direct (${secondHalf} packets relayed)`);
-  t.diagnostic(`${from} → ${to}: tsnet server → ${client.name} (${impl}): second half (${BYTES >> 21} MiB) in ${ms} ms after the change ` +
-    `(${((BYTES / 2) * 8 / Math.max(1, ms) / 1000).toFixed(1)} Mbit/s including the switch); whole fetch ${Date.now() - t0} ms`);
+  for (const p of pairs) ok(await p.server.child.call({ op: 'release' }), 'release');
+  await Promise.all(pairs.map(async (p, i) => {
+    const r = ok(await fetches[i]!, `${p.client.name} fetch`);
+    const ms = Date.now() - tRelease;
+    assert.equal(r.status, 200);
+    assert.equal(r.bytes, BYTES, `${p.client.name}: every byte arrived across the path change`);
+    assert.equal(r.sha256, p.server.sha256, `${p.client.name}: SHA-256 matches across the path change`);
+    t.diagnostic(`${toDERP ? 'direct → DERP' : 'DERP → direct'}: tsnet server → ${p.client.name} (${p.impl}): the second half ` +
+      `(${BYTES >> 21} MiB) arrived ${ms} ms after the change (${((BYTES / 2) * 8 / Math.max(1, ms) / 1000).toFixed(1)} Mbit/s including the switch)`);
+  }));
+  const secondHalves = (await relayForwarded()) - second;
+  if (toDERP) assert.ok(secondHalves > 2 * half, `the second halves went through the relay (${secondHalves} packets relayed)`);
+  else assert.ok(secondHalves < half, `the second halves went direct (${secondHalves} packets relayed)`);
   s.topo.allowUdpBetweenNodes();
-  await stopAll(server, client);
+  await stopAll(...pairs.flatMap((p) => [p.server, p.client]));
 }
 
-test('(d) path change direct → DERP in the middle of one transfer to our node (and between two tsnet nodes)', { skip, timeout: 240_000 }, async (t) => {
+test('(d) path change direct → DERP in the middle of one transfer to our node (and, alongside, to a tsnet node)', { skip, timeout: 240_000 }, async (t) => {
   try {
-    await pathChange(t, 'ours', true, 'pcd-ours');
-    await pathChange(t, 'go', true, 'pcd-go');
+    await pathChange(t, true, 'pcd');
   } finally {
     scene!.topo.allowUdpBetweenNodes();
   }
 });
 
-test('(d) path change DERP → direct in the middle of one transfer to our node (and between two tsnet nodes)', { skip, timeout: 240_000 }, async (t) => {
+test('(d) path change DERP → direct in the middle of one transfer to our node (and, alongside, to a tsnet node)', { skip, timeout: 240_000 }, async (t) => {
   try {
-    await pathChange(t, 'ours', false, 'pcr-ours');
-    await pathChange(t, 'go', false, 'pcr-go');
+    await pathChange(t, false, 'pcr');
   } finally {
     scene!.topo.allowUdpBetweenNodes();
   }
