@@ -1,16 +1,16 @@
 // Interop tier, scenario (c) (docs/interop.md): our node joins Headscale (github.com/juanfont/headscale,
 // pinned in test/interop/headscale/go.mod) with a policy that allows the user's nodes to reach each other on
-// port 8080 only, and exchanges data both ways with a real tsnet node registered on the same Headscale, whose
-// DERP map points at Tailscale's derper in the hub. The policy is checked from both ends: the tsnet node cannot
-// reach our node's port 8081 (our packet filter, compiled from Headscale's rules, drops it) and we cannot reach
-// its 8081.
+// ports 8080 and 8082 only, and exchanges data both ways with a real tsnet node registered on the same
+// Headscale, whose DERP map points at Tailscale's derper in the hub. The policy is checked from both ends: the
+// tsnet node cannot reach our node's port 8081 (our packet filter, compiled from Headscale's rules, drops it)
+// and we cannot reach its 8081.
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DIRECT, HUB_SERVICE, PORT, Scene, buildPrograms, fetchBlob, interopSkip, ok, type Control, type Node } from './interop/harness.js';
+import { DIRECT, HUB_SERVICE, PORT, WARM_PORT, Scene, buildPrograms, fetchBlob, interopSkip, ok, type Control, type Node } from './interop/harness.js';
 
 const skip = interopSkip();
 const HS_PORT = 18080; // inside the hub namespace: nothing else listens there
@@ -46,7 +46,7 @@ before(async () => {
   const dir = scene.dir('headscale');
   fs.writeFileSync(path.join(dir, 'derp.yaml'), yaml(derpMap));
   fs.writeFileSync(path.join(dir, 'policy.hujson'), JSON.stringify({
-    acls: [{ action: 'accept', src: ['interop@'], dst: [`interop@:${PORT}`] }],
+    acls: [{ action: 'accept', src: ['interop@'], dst: [`interop@:${PORT},${WARM_PORT}`] }],
   }));
   // Everything Headscale would fetch from the internet is off: update checks, the default DERP map, logtail.
   const config = {
@@ -111,15 +111,17 @@ test('(c) Headscale: our node and a tsnet node on the same Headscale exchange 8 
   const homes = await Promise.all([[ours, go], [go, ours], [go2, go], [go, go2]].map(([a, b]) => s.settledPath(a!, b!, (x) => !!x.relay, 20_000)));
   assert.ok(homes.every((h) => h.relay === 'interop'), `every node learned the others' home DERP region: ${JSON.stringify(homes)}`);
   t.diagnostic(`home DERP regions known ${Date.now() - t0} ms after the nodes saw each other`);
+  await s.warmDirect(ours, go);
+  await s.warmDirect(go2, go);
   const nodes = JSON.parse(cli(['nodes', 'list', '-o', 'json'])) as { name?: string; given_name?: string; online?: boolean }[];
   assert.equal(nodes.length, 3, `Headscale lists the three nodes: ${JSON.stringify(nodes.map((n) => n.given_name ?? n.name))}`);
   await fetchBlob(t, 'Headscale', ours, go);
   await fetchBlob(t, 'Headscale', go, ours);
   await fetchBlob(t, 'Headscale, Go↔Go baseline', go2, go);
-  const p = await s.settledPath(ours, go, (x) => DIRECT.test(String(x.curAddr)));
-  t.diagnostic(`our node's path to the tsnet node: ${p.curAddr || `DERP ${p.relay}`}`);
+  const p = await s.path(ours, go);
+  assert.match(String(p.curAddr), DIRECT, `our node reaches the tsnet node directly: ${JSON.stringify(p)}`);
 
-  // The policy allows port 8080 only: a second port on each side stays closed to the other.
+  // The policy allows ports 8080 and 8082 only: a third port on each side stays closed to the other.
   ok(await ours.child.call({ op: 'serve', port: DENIED_PORT, bytes: 1024 }), 'ours serve 8081');
   ok(await go.child.call({ op: 'serve', port: DENIED_PORT, bytes: 1024 }), 'go serve 8081');
   const intoOurs = await go.child.call({ op: 'fetch', host: ours.ip, port: DENIED_PORT, timeoutMs: 3000 }, 10_000);

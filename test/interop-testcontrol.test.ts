@@ -45,6 +45,8 @@ test('(a) testcontrol, direct: our node and a tsnet node exchange 8 MiB both way
   const s = scene!;
   s.topo.allowUdpBetweenNodes();
   const { ours, go, go2 } = await trio('tcd');
+  await s.warmDirect(ours, go);
+  await s.warmDirect(go2, go);
   await fetchBlob(t, 'testcontrol direct', ours, go);
   await fetchBlob(t, 'testcontrol direct', go, ours);
   await fetchBlob(t, 'testcontrol direct, Go↔Go baseline', go2, go);

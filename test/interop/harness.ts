@@ -17,6 +17,8 @@ export const BUILD_DIR = path.join(ROOT, 'build-interop');
 export const BYTES = 8 * 1024 * 1024;
 /** The tailnet port every node serves its blob on. */
 export const PORT = 8080;
+/** The port of the small blob `Scene.warmDirect` fetches. */
+export const WARM_PORT = 8082;
 
 /** The Go toolchain: GO if set, else `go` on PATH, else Go's default install path; null if none runs. */
 function findGo(): string | null {
@@ -64,6 +66,8 @@ export interface Node {
   impl: 'ours' | 'go';
   ip: string;
   sha256: string;
+  /** SHA-256 of the small blob on WARM_PORT, once served. */
+  warm?: string;
 }
 
 /** What status replies say of one peer, for both implementations. */
@@ -164,6 +168,20 @@ export class Scene {
       const p = await this.path(from, to);
       if (want(p) || Date.now() > end) return p;
       await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  /**
+   * A small transfer so that disco runs, then waits until both ends use the direct path: a measured transfer
+   * that follows starts direct instead of spending its first part on DERP while the path is proven.
+   */
+  async warmDirect(client: Node, server: Node): Promise<void> {
+    if (!server.warm) server.warm = String(ok(await server.child.call({ op: 'serve', port: WARM_PORT, bytes: 65536 }), `${server.name} serve`).sha256);
+    const r = ok(await client.child.call({ op: 'fetch', host: server.ip, port: WARM_PORT, timeoutMs: 20_000 }, 25_000), `${client.name} warm-up fetch`);
+    assert.equal(r.sha256, server.warm, `${client.name} warm-up fetch: SHA-256 matches`);
+    for (const [a, b] of [[client, server], [server, client]] as const) {
+      const p = await this.settledPath(a, b, (x) => DIRECT.test(String(x.curAddr)), 15_000);
+      assert.match(String(p.curAddr), DIRECT, `${a.name} reaches ${b.name} directly: ${JSON.stringify(p)}`);
     }
   }
 
