@@ -2,7 +2,7 @@
 // namespace. (b): real tsnet nodes join it and talk directly, through its DERP relay, and under an ACL that
 // allows one tag and denies the untagged node. (d): the path between our node and a tsnet node changes in
 // the middle of one transfer (direct → DERP when the hub starts dropping UDP, DERP → direct when it stops),
-// and the transfer still completes with the right SHA-256; two tsnet nodes go through the same change.
+// and the transfer still completes with the right SHA-256; a tsnet node goes through the same change alongside.
 import { test, before, after, type TestContext } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { BYTES, DIRECT, PORT, Scene, buildPrograms, fetchBlob, interopSkip, ok, type Control, type Node } from './interop/harness.js';
@@ -115,11 +115,22 @@ test('(b) devnet, ACL: a policy that allows only tag:ok lets the tagged tsnet no
   }
 });
 
+/** Polls a node's pending async fetch until it has received `bytes` (the data in flight has arrived). */
+async function received(n: Node, bytes: number, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const got = Number(ok(await n.child.call({ op: 'progress' }), `${n.name} progress`).bytes);
+    if (got >= bytes) return;
+    assert.ok(Date.now() < end, `${n.name} received ${got} of the first ${bytes} bytes within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /**
- * Our node and a tsnet node each fetch from a fresh tsnet server that pauses after half the blob; while both
- * wait the hub starts (toDERP) or stops dropping UDP between the namespaces (and for DERP → direct, disco is
- * let find the direct paths); then the rest flows. The relay's packet count tells which path each half took
- * (the two pairs change together, so the count is checked for both at once).
+ * Our node and a tsnet node each fetch from a fresh tsnet server that pauses after half the blob. Once each
+ * client has the first half (nothing in flight), the hub starts (toDERP) or stops dropping UDP between the
+ * namespaces, and the test waits until both ends of both pairs report the new path; then the rest of the same
+ * response flows. The relay's packet count tells which path each half took (checked for both pairs at once).
  */
 async function pathChange(t: TestContext, toDERP: boolean, tag: string): Promise<void> {
   const s = scene!;
@@ -136,35 +147,40 @@ async function pathChange(t: TestContext, toDERP: boolean, tag: string): Promise
   }));
   const half = BYTES / 2 / 1400; // packets in half a blob, at most ~1.3 kB of payload each
   const first = await relayForwarded();
-  const fetches = pairs.map((p) => p.client.child.call({ op: 'fetch', host: p.server.ip, port: PORT, timeoutMs: 120_000 }, 125_000));
+  for (const p of pairs) {
+    ok(await p.client.child.call({ op: 'fetch', host: p.server.ip, port: PORT, timeoutMs: 120_000, async: true }), `${p.client.name} fetch`);
+  }
   for (const p of pairs) {
     assert.equal(ok(await p.server.child.call({ op: 'waitHeld', timeoutMs: 30_000 }, 35_000), 'waitHeld').ok, true, `${p.server.name} sent the first half`);
+    await received(p.client, BYTES / 2);
   }
-  if (toDERP) {
-    const firstHalves = (await relayForwarded()) - first;
-    assert.ok(firstHalves < half, `the first halves went direct (${firstHalves} packets relayed)`);
-    s.topo.blockUdpBetweenNodes();
-  } else {
-    s.topo.allowUdpBetweenNodes();
-    // Disco finds the direct paths again while the transfers wait (it pings while a peer is active).
-    for (const { server, client } of pairs) {
-      const p = await s.settledPath(server, client, (x) => DIRECT.test(String(x.curAddr)), 30_000);
-      assert.match(String(p.curAddr), DIRECT, `${server.name} found the direct path: ${JSON.stringify(p)}`);
+  const firstHalves = (await relayForwarded()) - first;
+  if (toDERP) assert.ok(firstHalves < half, `the first halves went direct (${firstHalves} packets relayed)`);
+  else assert.ok(firstHalves > 2 * half, `the first halves went through the relay (${firstHalves} packets relayed)`);
+  const tChange = Date.now();
+  if (toDERP) s.topo.blockUdpBetweenNodes();
+  else s.topo.allowUdpBetweenNodes();
+  // Direct → DERP: each end gives up on the direct path once its trust (6.5 s) has run out and a ping to it went
+  // unanswered. DERP → direct: disco finds the path again while the peers are active.
+  const want = (x: { curAddr?: string }): boolean => (toDERP ? x.curAddr === '' : DIRECT.test(String(x.curAddr)));
+  for (const { server, client } of pairs) {
+    for (const [a, b] of [[server, client], [client, server]] as const) {
+      const p = await s.settledPath(a, b, want, 30_000);
+      assert.ok(want(p), `${a.name} moved to the ${toDERP ? 'relay' : 'direct path'}: ${JSON.stringify(p)}`);
     }
-    const firstHalves = (await relayForwarded()) - first;
-    assert.ok(firstHalves > 2 * half, `the first halves went through the relay (${firstHalves} packets relayed)`);
   }
+  const switchMs = Date.now() - tChange;
   const second = await relayForwarded();
   const tRelease = Date.now();
   for (const p of pairs) ok(await p.server.child.call({ op: 'release' }), 'release');
-  await Promise.all(pairs.map(async (p, i) => {
-    const r = ok(await fetches[i]!, `${p.client.name} fetch`);
+  await Promise.all(pairs.map(async (p) => {
+    const r = ok(await p.client.child.call({ op: 'fetchResult' }, 125_000), `${p.client.name} fetch`);
     const ms = Date.now() - tRelease;
     assert.equal(r.status, 200);
     assert.equal(r.bytes, BYTES, `${p.client.name}: every byte arrived across the path change`);
     assert.equal(r.sha256, p.server.sha256, `${p.client.name}: SHA-256 matches across the path change`);
     t.diagnostic(`${toDERP ? 'direct → DERP' : 'DERP → direct'}: tsnet server → ${p.client.name} (${p.impl}): the second half ` +
-      `(${BYTES >> 21} MiB) arrived ${ms} ms after the change (${((BYTES / 2) * 8 / Math.max(1, ms) / 1000).toFixed(1)} Mbit/s including the switch)`);
+      `(${BYTES >> 21} MiB) in ${ms} ms, ${((BYTES / 2) * 8 / Math.max(1, ms) / 1000).toFixed(1)} Mbit/s (both pairs switched within ${switchMs} ms)`);
   }));
   const secondHalves = (await relayForwarded()) - second;
   if (toDERP) assert.ok(secondHalves > 2 * half, `the second halves went through the relay (${secondHalves} packets relayed)`);

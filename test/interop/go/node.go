@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"tailscale.com/ipn/ipnstate"
@@ -37,6 +38,7 @@ type nodeCmd struct {
 	Host      string `json:"host"`
 	Name      string `json:"name"`
 	TimeoutMs int    `json:"timeoutMs"`
+	Async     bool   `json:"async"`
 }
 
 // held is a transfer paused part way (serve with holdAt), for tests that change the path mid-transfer.
@@ -53,7 +55,9 @@ type held struct {
 //	{"op":"waitHeld","timeoutMs"}            wait until a response reached holdAt; reply {ok}
 //	{"op":"release"}                         let held responses go on; reply {ok}
 //	{"op":"fetch","host","port","timeoutMs"} GET http://host:port/ (host: peer host name or IP); reply
-//	                                         {status, bytes, sha256, ms} or {error}
+//	                                         {status, bytes, sha256, ms} or {error}. With "async": true it
+//	                                         replies {started} at once; "progress" then replies {bytes}
+//	                                         received so far and "fetchResult" waits for the reply
 //	{"op":"waitPeer","name","timeoutMs"}     wait until the netmap has peer `name`; reply {ok}
 //	{"op":"status"}                          {self: {ips}, peers: [{hostName, ips, curAddr, relay, online, ...}]}
 func runNode(raw json.RawMessage) {
@@ -86,6 +90,8 @@ func runNode(raw json.RawMessage) {
 
 	hold := &held{reached: make(chan struct{}), release: make(chan struct{})}
 	var holdOnce sync.Once
+	var progress atomic.Int64 // bytes the latest fetch has received
+	var pending chan any      // the async fetch's reply
 	commands(func(op string, raw json.RawMessage) (any, error) {
 		var c nodeCmd
 		if err := json.Unmarshal(raw, &c); err != nil {
@@ -106,7 +112,28 @@ func runNode(raw json.RawMessage) {
 			close(hold.release)
 			return map[string]bool{"ok": true}, nil
 		case "fetch":
-			return fetch(s, lc, c.Host, c.Port, timeout)
+			if !c.Async {
+				return fetch(s, lc, c.Host, c.Port, timeout, &progress)
+			}
+			done := make(chan any, 1)
+			pending = done
+			go func() {
+				r, err := fetch(s, lc, c.Host, c.Port, timeout, &progress)
+				if err != nil {
+					r = map[string]string{"error": err.Error()}
+				}
+				done <- r
+			}()
+			return map[string]bool{"started": true}, nil
+		case "progress":
+			return map[string]int64{"bytes": progress.Load()}, nil
+		case "fetchResult":
+			if pending == nil {
+				return nil, errors.New("no fetch pending")
+			}
+			r := <-pending
+			pending = nil
+			return r, nil
 		case "waitPeer":
 			deadline := time.Now().Add(timeout)
 			for {
@@ -181,7 +208,7 @@ func findPeer(st *ipnstate.Status, name string) *ipnstate.PeerStatus {
 
 func fetch(s *tsnet.Server, lc interface {
 	Status(context.Context) (*ipnstate.Status, error)
-}, host string, port int, timeout time.Duration) (any, error) {
+}, host string, port int, timeout time.Duration, progress *atomic.Int64) (any, error) {
 	ip, err := netip.ParseAddr(host)
 	if err != nil {
 		st, err := lc.Status(context.Background())
@@ -205,9 +232,18 @@ func fetch(s *tsnet.Server, lc interface {
 	}
 	defer res.Body.Close()
 	h := sha256.New()
-	n, err := io.Copy(h, res.Body)
+	progress.Store(0)
+	n, err := io.Copy(io.MultiWriter(h, countWriter{progress}), res.Body)
 	if err != nil {
 		return nil, err
 	}
 	return map[string]any{"status": res.StatusCode, "bytes": n, "sha256": hex.EncodeToString(h.Sum(nil)), "ms": time.Since(t0).Milliseconds()}, nil
+}
+
+// countWriter adds what it is given to n (a fetch's progress).
+type countWriter struct{ n *atomic.Int64 }
+
+func (w countWriter) Write(p []byte) (int, error) {
+	w.n.Add(int64(len(p)))
+	return len(p), nil
 }
