@@ -20,6 +20,7 @@ import (
 
 	"tailscale.com/ipn/ipnstate"
 	"tailscale.com/tsnet"
+	"tailscale.com/util/clientmetric"
 )
 
 type nodeConfig struct {
@@ -59,6 +60,7 @@ type held struct {
 //	                                         replies {started} at once; "progress" then replies {bytes}
 //	                                         received so far and "fetchResult" waits for the reply
 //	{"op":"waitPeer","name","timeoutMs"}     wait until the netmap has peer `name`; reply {ok}
+//	{"op":"metrics","prefix"}               Tailscale's client metrics whose names start with prefix
 //	{"op":"status"}                          {self: {ips}, peers: [{hostName, ips, curAddr, relay, online, ...}]}
 func runNode(raw json.RawMessage) {
 	var cfg nodeConfig
@@ -149,6 +151,21 @@ func runNode(raw json.RawMessage) {
 				}
 				time.Sleep(50 * time.Millisecond)
 			}
+		case "metrics":
+			// Tailscale's own client metrics whose names start with prefix (e.g. magicsock_send_derp).
+			var p struct {
+				Prefix string `json:"prefix"`
+			}
+			if err := json.Unmarshal(raw, &p); err != nil {
+				return nil, err
+			}
+			out := map[string]int64{}
+			for _, m := range clientmetric.Metrics() {
+				if strings.HasPrefix(m.Name(), p.Prefix) {
+					out[m.Name()] = m.Value()
+				}
+			}
+			return out, nil
 		case "status":
 			st, err := lc.Status(context.Background())
 			if err != nil {
