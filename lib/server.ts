@@ -15,8 +15,11 @@ import { capsGranted } from './wire/filter.js';
 import type { CapMap, Node, UserProfile } from './wire/tailcfg.js';
 import { joinHostPort, parseAddrPort, splitHostPort } from './wire/ip.js';
 import { loadNative } from './native.js';
-import { closedError } from './net/errors.js';
-import { Netstack } from './net/netstack.js';
+import { abortError, closedError } from './net/errors.js';
+import { argumentError, checkKnownOptions, invalidArgType } from './util/errors.js';
+import type { ControlState } from './control/client.js';
+import { Netstack, type UdpNetworkName } from './net/netstack.js';
+import type { TailnetPacketSocket } from './net/packet.js';
 import { Loopback, type LoopbackInfo } from './loopback/index.js';
 import { TailnetNode } from './node.js';
 import { chooseAuthKey } from './oauth-key.js';
@@ -69,6 +72,48 @@ export interface ServerOptions {
    * TS_DEBUG_ALWAYS_USE_DERP=1, which is also honoured). Default false.
    */
   alwaysUseDERP?: boolean;
+}
+
+// Every option, so that a typo ("authkey") is refused instead of ignored; the type check below keeps this
+// list and ServerOptions the same set.
+const SERVER_OPTIONS = [
+  'hostname', 'dir', 'store', 'authKey', 'clientSecret', 'clientID', 'idToken', 'audience', 'controlURL',
+  'ephemeral', 'advertiseTags', 'logf', 'userLogf', 'port', 'alwaysUseDERP',
+] as const satisfies readonly (keyof ServerOptions)[];
+type UnlistedOption = Exclude<keyof ServerOptions, (typeof SERVER_OPTIONS)[number]>;
+const everyOptionListed: [UnlistedOption] extends [never] ? true : UnlistedOption = true;
+void everyOptionListed;
+
+/**
+ * Something that keeps the node from working as it should, as Tailscale's health warnings do:
+ * - `control-unreachable`: the control server cannot be reached or its session failed (`error` is the cause's
+ *   code); the node retries with backoff and keeps its last netmap meanwhile;
+ * - `needs-login`: an interactive login is waiting at `url`;
+ * - `needs-approval`: the node is registered but an admin must approve (authorize) it.
+ */
+export interface HealthWarning {
+  code: 'control-unreachable' | 'needs-login' | 'needs-approval';
+  message: string;
+  /** When the condition began. */
+  since: Date;
+  /** control-unreachable: the code of the last failure (ECONNREFUSED, ERR_HTTP_STATUS, ...). */
+  error?: string;
+  /** needs-login: the URL to visit. */
+  url?: string;
+}
+
+/** The Server's events and their arguments. */
+export interface ServerEvents {
+  /** The node's backend state: NoState, NeedsLogin, NeedsMachineAuth, Starting, Running, Stopped. */
+  state: [state: ControlState];
+  /** An interactive login is needed: a person should visit url. */
+  authURL: [url: string];
+  /** A new network map (diff: what changed for the data plane since the last one, null for the first). */
+  netmap: [netmap: NetworkMap, diff: EngineConfigDiff | null];
+  /** Peers came, went or changed. */
+  peers: [change: PeersChange];
+  /** The set of health warnings changed (empty: healthy). */
+  health: [warnings: HealthWarning[]];
 }
 
 export interface PeerStatus {
@@ -155,7 +200,7 @@ export function dataPlaneOf(s: Server): DataPlane | undefined {
   return planes.get(s);
 }
 
-export class Server extends TailnetNode {
+export class Server extends TailnetNode<ServerEvents> {
   readonly #opts: ServerOptions;
   #control: ControlClient | undefined;
   #plane: DataPlane | undefined;
@@ -163,22 +208,33 @@ export class Server extends TailnetNode {
   #ready: Promise<void> | undefined;
   #loopback: Promise<Loopback> | undefined;
   readonly #skipLogged = new Set<string>();
+  readonly #health = new Map<HealthWarning['code'], HealthWarning>();
 
   constructor(options: ServerOptions = {}) {
     super();
-    if (typeof options !== 'object' || options === null) throw new TypeError('new Server(options): options must be an object');
+    if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'an object', options);
+    checkKnownOptions('new Server(options)', options, SERVER_OPTIONS);
     for (const k of ['hostname', 'dir', 'authKey', 'clientSecret', 'clientID', 'idToken', 'audience', 'controlURL'] as const) {
-      if (options[k] !== undefined && typeof options[k] !== 'string') throw new TypeError(`${k} must be a string`);
+      if (options[k] !== undefined && typeof options[k] !== 'string') throw invalidArgType(`options.${k}`, 'a string', options[k]);
+    }
+    for (const k of ['ephemeral', 'alwaysUseDERP'] as const) {
+      if (options[k] !== undefined && typeof options[k] !== 'boolean') throw invalidArgType(`options.${k}`, 'a boolean', options[k]);
+    }
+    for (const k of ['logf', 'userLogf'] as const) {
+      if (options[k] !== undefined && typeof options[k] !== 'function') throw invalidArgType(`options.${k}`, 'a function', options[k]);
+    }
+    if (options.store !== undefined && (typeof options.store !== 'object' || options.store === null || typeof options.store.get !== 'function')) {
+      throw invalidArgType('options.store', 'a Store (get/set/delete)', options.store);
     }
     if (options.hostname !== undefined) validateHostname(options.hostname);
     if (options.controlURL !== undefined && !/^https?:\/\//.test(options.controlURL)) {
-      throw new TypeError(`controlURL must be an http(s) URL, got "${options.controlURL}"`);
+      throw argumentError('TypeError', 'ERR_INVALID_URL', `options.controlURL must be an http(s) URL, got "${options.controlURL}"`);
     }
     if (options.port !== undefined && (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535)) {
-      throw new RangeError(`port must be an integer 0..65535, got ${String(options.port)}`);
+      throw argumentError('RangeError', 'ERR_OUT_OF_RANGE', `options.port must be an integer 0..65535, got ${String(options.port)}`);
     }
     if (options.advertiseTags !== undefined && (!Array.isArray(options.advertiseTags) || options.advertiseTags.some((t) => !/^tag:[\w-]+$/.test(t)))) {
-      throw new TypeError('advertiseTags must be an array like ["tag:web"]');
+      throw argumentError('TypeError', 'ERR_INVALID_ARG_VALUE', 'options.advertiseTags must be an array like ["tag:web"]');
     }
     this.#opts = { ...options };
   }
@@ -212,6 +268,7 @@ export class Server extends TailnetNode {
       logf: o.logf,
     });
     if (this.#closed) throw closedError('Server.start');
+    const userLogf = o.userLogf ?? ((m: string) => console.error(m));
     const control = new ControlClient({
       controlURL,
       store,
@@ -221,13 +278,36 @@ export class Server extends TailnetNode {
       ...(o.advertiseTags ? { advertiseTags: o.advertiseTags } : {}),
       // As tsnet: an enrolled node ignores the auth key unless TSNET_FORCE_LOGIN=1.
       ...(process.env.TSNET_FORCE_LOGIN === '1' ? { forceReauth: true } : {}),
-      userLogf: o.userLogf ?? ((m: string) => console.error(m)),
+      userLogf,
       logf: o.logf ?? (() => {}),
     });
     this.#control = control;
-    control.on('state', (s: string) => this.emit('state', s));
-    control.on('authURL', (url: string) => this.emit('authURL', url));
+    control.on('state', (s: ControlState) => {
+      if (s === 'NeedsMachineAuth' && !this.#health.has('needs-approval')) {
+        // A key that is not preauthorized waits for an admin: say so once, where a person reads.
+        userLogf(`tsnet: this node is registered and waits for an admin of the tailnet to approve it (${controlURL})`);
+      }
+      this.#setHealth('needs-approval', s === 'NeedsMachineAuth' ? { message: 'the node waits for an admin to approve it' } : null);
+      if (s !== 'NeedsLogin') this.#setHealth('needs-login', null);
+      this.emit('state', s);
+    });
+    control.on('authURL', (url: string) => {
+      this.#setHealth('needs-login', { message: `an interactive login is waiting at ${url}`, url });
+      this.emit('authURL', url);
+    });
+    control.on('controlError', (err: Error) => {
+      const code = (err as { code?: unknown }).code;
+      const error = typeof code === 'string' ? code : 'ERR_CONTROL';
+      if (!this.#health.has('control-unreachable') && !control.netmap) {
+        // Before the first netmap nothing else would tell a person why up() does not return (a forgotten
+        // controlURL, a typo in it, no network): one line per outage, not one per retry.
+        userLogf(`tsnet: cannot reach the control server at ${controlURL} (${error}: ${err.message}); retrying. ` +
+          'Set controlURL or TS_CONTROL_URL if this is not the server you meant.');
+      }
+      this.#setHealth('control-unreachable', { message: `control server ${controlURL}: ${err.message}`, error });
+    });
     control.on('netmap', (nm: NetworkMap, cfg: EngineConfig, diff: EngineConfigDiff | null) => {
+      this.#setHealth('control-unreachable', null);
       for (const p of cfg.skippedPeers) {
         const k = `${p.id} ${p.reason}`;
         if (!this.#skipLogged.has(k)) o.logf?.(`tsnet: peer ${p.id} left out: ${p.reason}`);
@@ -245,11 +325,40 @@ export class Server extends TailnetNode {
     control.start();
   }
 
-  /** Waits until the node is registered and has a netmap; resolves to its status. */
+  /**
+   * Waits until the node is registered and has a netmap; resolves to its status. Rejects with ABORT_ERR when
+   * `signal` fires (an already aborted signal starts nothing). Meanwhile 'health' says what it waits for.
+   */
   async up(options: { signal?: AbortSignal } = {}): Promise<Status> {
+    if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'an object', options);
+    const { signal } = options;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArgType('options.signal', 'an AbortSignal', signal);
+    if (signal?.aborted) throw abortError(signal.reason);
     await this.start();
-    const nm = await this.#control!.up(options.signal);
-    return this.#status(nm);
+    try {
+      return this.#status(await this.#control!.up(signal));
+    } catch (err) {
+      // The signal's reason is a DOMException (numeric code); Node's own APIs reject with code ABORT_ERR.
+      if (signal?.aborted) throw abortError(signal.reason);
+      throw err;
+    }
+  }
+
+  /** What keeps the node from working as it should (empty: nothing); the 'health' event reports changes. */
+  health(): HealthWarning[] {
+    return [...this.#health.values()].map((w) => ({ ...w }));
+  }
+
+  #setHealth(code: HealthWarning['code'], w: Omit<HealthWarning, 'code' | 'since'> | null): void {
+    const had = this.#health.get(code);
+    if (!w) {
+      if (!had) return;
+      this.#health.delete(code);
+    } else {
+      if (had && had.message === w.message && had.error === w.error && had.url === w.url) return;
+      this.#health.set(code, { code, since: had?.since ?? new Date(), ...w });
+    }
+    this.emit('health', this.health());
   }
 
   #status(nm: NetworkMap): Status {
@@ -382,7 +491,7 @@ export class Server extends TailnetNode {
   }
 
   /** A UDP socket; as tsnet, the address must name one of this node's IPs ("100.64.0.1:53"). */
-  override listenPacket(network: string, address: string): ReturnType<TailnetNode['listenPacket']> {
+  override listenPacket(network: UdpNetworkName, address: string): TailnetPacketSocket {
     const { host } = splitHostPort(address);
     if (!net.isIP(host) || host === '0.0.0.0' || host === '::') {
       throw new TypeError(`listenPacket: the address must include one of this node's IPs, like "100.64.0.1:53" (got "${address}")`);

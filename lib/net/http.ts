@@ -7,11 +7,10 @@ import * as tls from 'node:tls';
 import type * as Undici from 'undici';
 import type { Agent as UndiciAgent, Dispatcher } from 'undici';
 import { joinHostPort } from '../wire/ip.js';
-import type { TailnetSocket } from './socket.js';
 
 /** What the helpers need from a node: a synchronous connect, as http.Agent's createConnection expects. */
 export interface Connector {
-  connect(network: 'tcp', address: string): TailnetSocket;
+  connect(network: 'tcp', address: string): net.Socket;
 }
 
 
