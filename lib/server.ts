@@ -18,6 +18,7 @@ import { loadNative } from './native.js';
 import { abortError, closedError } from './net/errors.js';
 import { argumentError, checkKnownOptions, invalidArgType } from './util/errors.js';
 import type { ControlState } from './control/client.js';
+import { createLogger, LOG_LEVELS, type Logger, type LogLevel, type LogRecord } from './util/log.js';
 import { Netstack, type UdpNetworkName } from './net/netstack.js';
 import type { TailnetPacketSocket } from './net/packet.js';
 import { Loopback, type LoopbackInfo } from './loopback/index.js';
@@ -61,8 +62,12 @@ export interface ServerOptions {
   controlURL?: string;
   ephemeral?: boolean;
   advertiseTags?: string[];
-  /** Diagnostic log; quiet by default. */
+  /** Diagnostic log as text lines ("warn control: connection failed; retrying error=..."); quiet by default. */
   logf?: (message: string) => void;
+  /** Diagnostic log as structured records { time, level, component, msg, ...fields }; quiet by default. */
+  logger?: (record: LogRecord) => void;
+  /** The least severe level that reaches `logf` and `logger`: "debug", "info" (the default), "warn", "error". */
+  logLevel?: LogLevel;
   /** Messages for a person (the login URL); default: console.error. */
   userLogf?: (message: string) => void;
   /** Local UDP port for WireGuard, disco and STUN (0, the default: any free port). */
@@ -78,7 +83,7 @@ export interface ServerOptions {
 // list and ServerOptions the same set.
 const SERVER_OPTIONS = [
   'hostname', 'dir', 'store', 'authKey', 'clientSecret', 'clientID', 'idToken', 'audience', 'controlURL',
-  'ephemeral', 'advertiseTags', 'logf', 'userLogf', 'port', 'alwaysUseDERP',
+  'ephemeral', 'advertiseTags', 'logf', 'logger', 'logLevel', 'userLogf', 'port', 'alwaysUseDERP',
 ] as const satisfies readonly (keyof ServerOptions)[];
 type UnlistedOption = Exclude<keyof ServerOptions, (typeof SERVER_OPTIONS)[number]>;
 const everyOptionListed: [UnlistedOption] extends [never] ? true : UnlistedOption = true;
@@ -209,6 +214,7 @@ export class Server extends TailnetNode<ServerEvents> {
   #loopback: Promise<Loopback> | undefined;
   readonly #skipLogged = new Set<string>();
   readonly #health = new Map<HealthWarning['code'], HealthWarning>();
+  readonly #log: Logger;
 
   constructor(options: ServerOptions = {}) {
     super();
@@ -220,11 +226,14 @@ export class Server extends TailnetNode<ServerEvents> {
     for (const k of ['ephemeral', 'alwaysUseDERP'] as const) {
       if (options[k] !== undefined && typeof options[k] !== 'boolean') throw invalidArgType(`options.${k}`, 'a boolean', options[k]);
     }
-    for (const k of ['logf', 'userLogf'] as const) {
+    for (const k of ['logf', 'logger', 'userLogf'] as const) {
       if (options[k] !== undefined && typeof options[k] !== 'function') throw invalidArgType(`options.${k}`, 'a function', options[k]);
     }
     if (options.store !== undefined && (typeof options.store !== 'object' || options.store === null || typeof options.store.get !== 'function')) {
       throw invalidArgType('options.store', 'a Store (get/set/delete)', options.store);
+    }
+    if (options.logLevel !== undefined && !LOG_LEVELS.includes(options.logLevel)) {
+      throw argumentError('TypeError', 'ERR_INVALID_ARG_VALUE', `options.logLevel must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(options.logLevel)}`);
     }
     if (options.hostname !== undefined) validateHostname(options.hostname);
     if (options.controlURL !== undefined && !/^https?:\/\//.test(options.controlURL)) {
@@ -237,6 +246,7 @@ export class Server extends TailnetNode<ServerEvents> {
       throw argumentError('TypeError', 'ERR_INVALID_ARG_VALUE', 'options.advertiseTags must be an array like ["tag:web"]');
     }
     this.#opts = { ...options };
+    this.#log = createLogger({ logf: options.logf, logger: options.logger, logLevel: options.logLevel });
   }
 
   /** Connects to control and brings the data plane up as soon as the node has a netmap. Idempotent. */
@@ -265,7 +275,7 @@ export class Server extends TailnetNode<ServerEvents> {
       store,
       controlURL,
       signal: AbortSignal.timeout(60_000),
-      logf: o.logf,
+      logf: (m) => this.#log.info(m),
     });
     if (this.#closed) throw closedError('Server.start');
     const userLogf = o.userLogf ?? ((m: string) => console.error(m));
@@ -279,7 +289,7 @@ export class Server extends TailnetNode<ServerEvents> {
       // As tsnet: an enrolled node ignores the auth key unless TSNET_FORCE_LOGIN=1.
       ...(process.env.TSNET_FORCE_LOGIN === '1' ? { forceReauth: true } : {}),
       userLogf,
-      logf: o.logf ?? (() => {}),
+      log: this.#log.child('control'),
     });
     this.#control = control;
     control.on('state', (s: ControlState) => {
@@ -310,13 +320,13 @@ export class Server extends TailnetNode<ServerEvents> {
       this.#setHealth('control-unreachable', null);
       for (const p of cfg.skippedPeers) {
         const k = `${p.id} ${p.reason}`;
-        if (!this.#skipLogged.has(k)) o.logf?.(`tsnet: peer ${p.id} left out: ${p.reason}`);
+        if (!this.#skipLogged.has(k)) this.#log.warn('peer left out', { peer: p.id, reason: p.reason });
         this.#skipLogged.add(k);
       }
       try {
         this.#apply(cfg, nm);
       } catch (err) {
-        o.logf?.(`tsnet: applying the netmap failed: ${(err as Error).message}`);
+        this.#log.error('applying the netmap failed', { error: (err as Error).message });
       }
       this.emit('netmap', nm, diff);
       const change = peersChange(cfg, diff);
@@ -358,6 +368,8 @@ export class Server extends TailnetNode<ServerEvents> {
       if (had && had.message === w.message && had.error === w.error && had.url === w.url) return;
       this.#health.set(code, { code, since: had?.since ?? new Date(), ...w });
     }
+    if (w) this.#log.warn('health: ' + w.message, { health: code, ...(w.error ? { error: w.error } : {}) });
+    else this.#log.info('health: resolved', { health: code });
     this.emit('health', this.health());
   }
 
@@ -425,13 +437,12 @@ export class Server extends TailnetNode<ServerEvents> {
     if (!this.#plane) {
       const priv = control.nodePrivate;
       if (!priv) return;
-      const logf = this.#opts.logf ?? (() => {});
       const disco = control.discoPrivate;
       try {
         this.#plane = new DataPlane(cfg, {
           nodePrivate: priv,
           discoPrivate: disco,
-          logf,
+          log: this.#log,
           onEndpoints: (eps) => control.setEndpoints(eps),
           onNetInfo: (ni) => control.setNetInfo(ni),
           ...(this.#opts.alwaysUseDERP !== undefined ? { alwaysUseDERP: this.#opts.alwaysUseDERP } : {}),
@@ -443,7 +454,7 @@ export class Server extends TailnetNode<ServerEvents> {
         disco.fill(0);
       }
       planes.set(this, this.#plane);
-      logf(`tsnet: data plane up on UDP port ${this.#plane.port}, addresses ${cfg.addresses.join(', ')}`);
+      this.#log.info('data plane up', { udpPort: this.#plane.port, addresses: cfg.addresses });
     }
     this.#plane.apply(cfg, nm);
   }

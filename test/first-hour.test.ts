@@ -8,6 +8,7 @@ import { EventEmitter, once } from 'node:events';
 import { startDevnet, type Devnet } from '../lib/devnet/index.js';
 import { MemoryStore } from '../lib/control/store.js';
 import { Server, type HealthWarning } from '../lib/server.js';
+import { createLogger, formatRecord, type LogRecord } from '../lib/util/log.js';
 
 let devnet: Devnet;
 let node: Server;
@@ -138,4 +139,33 @@ test('connect() to a name that does not resolve: an error event, as net.connect;
 
 test('fetch() failures carry the code on the error itself, not only in cause', async () => {
   await assert.rejects(node.fetch('http://no-such-peer/'), (e: Error & { code?: string }) => e.code === 'ENOTFOUND');
+});
+
+test('logging: quiet by default; leveled, structured records to logger and the same as text to logf', async () => {
+  const records: LogRecord[] = [];
+  const lines: string[] = [];
+  const s = new Server({ hostname: 'chatty', controlURL: devnet.controlURL, authKey: devnet.createAuthKey(), store: new MemoryStore(),
+    logger: (r) => records.push(r), logf: (m) => lines.push(m), logLevel: 'debug' });
+  await s.up();
+  await s.close();
+  const state = records.find((r) => r.component === 'control' && r.msg === 'state' && r.state === 'Running');
+  assert.ok(state, JSON.stringify(records.map((r) => `${r.component}:${r.msg}`)));
+  assert.equal(state.level, 'info');
+  assert.ok(state.time instanceof Date);
+  const up = records.find((r) => r.component === 'tsnet' && r.msg === 'data plane up');
+  assert.ok(up && typeof up.udpPort === 'number' && Array.isArray(up.addresses));
+  assert.equal(lines.length, records.length, 'logf gets every record, as text');
+  assert.ok(lines.includes(formatRecord(state)));
+  assert.match(formatRecord(state), /^info control: state state=Running from=\w+$/);
+
+  // The default level drops debug records; warn keeps only warnings and errors.
+  const quiet: LogRecord[] = [];
+  const log = createLogger({ logger: (r) => quiet.push(r), logLevel: 'warn' }, 'x');
+  log.debug('a');
+  log.info('b');
+  log.warn('c', { n: 1 });
+  log.error('d');
+  assert.deepEqual(quiet.map((r) => [r.level, r.msg]), [['warn', 'c'], ['error', 'd']]);
+  assert.equal(quiet[0]!.n, 1);
+  assert.throws(() => new Server({ logLevel: 'verbose' as never }), { code: 'ERR_INVALID_ARG_VALUE' });
 });

@@ -15,11 +15,12 @@ import { Netcheck, type NetcheckReport } from './netcheck.js';
 import type { NativeMagicsockStats } from '../native.js';
 import type { DeviceFilterRule, DevicePeer, DevicePrefix, LinkEvent } from '../net/device.js';
 import { Netstack } from '../net/netstack.js';
+import type { Logger } from '../util/log.js';
 
 export interface DataPlaneOptions {
   nodePrivate: Uint8Array;
   discoPrivate: Uint8Array;
-  logf: (message: string) => void;
+  log: Logger;
   /** Our endpoints changed (local interfaces, STUN-mapped): report them to control. */
   onEndpoints(endpoints: Endpoint[]): void;
   /** Home region and what netcheck learned: report to control (peers learn our home DERP from it). */
@@ -65,27 +66,29 @@ export class DataPlane {
       throw err;
     }
     device.onLinkEvent((ev) => this.#onEvent(ev));
+    const derpLog = o.log.child('derp');
+    const netcheckLog = o.log.child('netcheck');
     this.#derp = new DERPManager({
       attach: (region, serverKey, host) => {
         const fd = device.derpAttach(region, host, serverKey);
         return new net.Socket({ fd, readable: true, writable: true });
       },
-      logf: o.logf,
+      logf: (m) => derpLog.warn(m),
     });
-    this.#derp.on('connected', (r) => o.logf(`tsnet: DERP region ${r} connected`));
-    this.#derp.on('disconnected', (r, err) => o.logf(`tsnet: DERP region ${r} disconnected${err ? `: ${err.message}` : ''}`));
+    this.#derp.on('connected', (r) => derpLog.info('region connected', { region: r }));
+    this.#derp.on('disconnected', (r, err) => derpLog.warn('region disconnected', { region: r, ...(err ? { error: err.message } : {}) }));
     this.#netcheck = new Netcheck({
       probe: (targets) => {
         for (const t of targets) {
           try {
             device.stunProbe(t.regionID, t.ip, t.port);
           } catch (err) {
-            o.logf(`tsnet: STUN probe to ${t.ip}:${t.port} failed: ${(err as Error).message}`);
+            netcheckLog.debug('STUN probe failed', { target: `${t.ip}:${t.port}`, error: (err as Error).message });
           }
         }
       },
       onReport: (r) => this.#onReport(r),
-      logf: o.logf,
+      logf: (m) => netcheckLog.debug(m),
     });
     // Local endpoints at once, so peers on this machine or LAN can be reached before the first STUN round.
     this.#publish([]);
@@ -139,7 +142,7 @@ export class DataPlane {
         this.#netcheck.result(ev.id, ev.rttMs, ev.mapped.address, ev.mapped.port);
         break;
       case 'derp-state':
-        if (!ev.connected && ev.code) this.#o.logf(`tsnet: DERP region ${ev.id} connection ended: ${ev.code}`);
+        if (!ev.connected && ev.code) this.#o.log.child('derp').info('region connection ended', { region: ev.id, code: ev.code });
         break;
     }
   }
