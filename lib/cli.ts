@@ -25,7 +25,7 @@ commands:
   devnet nodes         list the nodes of a running devnet
   devnet pending       list the interactive logins waiting for approval
   devnet key           mint an auth key on a running devnet
-  devnet approve ID    approve a waiting login (its URL or ID)
+  devnet approve ID    approve a waiting login (its URL or ID) or a node waiting for approval
   devnet page          print the URL of the running devnet's status page
   status --dir DIR     show a running node: peers, paths, traffic, health (through its LocalAPI)
 
@@ -73,9 +73,10 @@ Mints an auth key ("tskey-auth-…") on the running devnet and prints it.
   --not-preauthorized   its nodes wait for approval (tsnet devnet approve)
   --expiry SECONDS      lifetime of the key (default 90 days; 0: never expires)
   --description TEXT    a note kept with the key`,
-  'devnet approve': `usage: tsnet devnet approve <URL|ID> [--dir DIR] [--user LOGIN] [--tags TAGS]
+  'devnet approve': `usage: tsnet devnet approve <URL|ID|NODE> [--dir DIR] [--user LOGIN] [--tags TAGS]
 
-Approves a waiting interactive login (see tsnet devnet pending) by its approval URL or ID.
+Approves a waiting interactive login (see tsnet devnet pending) by its approval URL or ID, or a node registered
+with a key that is not pre-authorized (see tsnet devnet nodes) by its ID or name.
 
   ${DIR(15)}
   --user LOGIN   log the machine in as this user (default dev@example.com)

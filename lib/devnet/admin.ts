@@ -13,6 +13,7 @@ import { PAGE_HEADERS } from '../util/web-page.js';
 import { removePrivateJSON, writePrivateJSON } from '../util/private-file.js';
 import { parseJSONBody, readBody, sendJSON, sendText } from './http-util.js';
 import type { Devnet } from './index.js';
+import { registrationIdFrom } from './approval-page.js';
 import { StateError } from './state.js';
 import { devnetPage } from './status-page.js';
 
@@ -104,8 +105,17 @@ async function api(devnet: AdminTarget, req: http.IncomingMessage, res: http.Ser
     const tags = o.tags === undefined ? undefined : stringList(o.tags);
     if (tags === null) return sendJSON(res, 400, { error: '"tags" must be an array of strings' });
     try {
-      const node = devnet.approve(o.login, { ...(o.user ? { user: o.user as string } : {}), ...(tags ? { tags } : {}) });
-      return sendJSON(res, 200, node);
+      if (registrationIdFrom(o.login)) {
+        return sendJSON(res, 200, devnet.approve(o.login, { ...(o.user ? { user: o.user as string } : {}), ...(tags ? { tags } : {}) }));
+      }
+      // Else a node registered with a key that is not pre-authorized, by its ID or name.
+      const want = o.login.toLowerCase();
+      const node = devnet.nodes().find((n) => String(n.id) === want || n.hostname.toLowerCase() === want || n.name.toLowerCase() === want);
+      if (!node) return sendJSON(res, 404, { error: `no waiting login or node "${o.login}" (see tsnet devnet pending and tsnet devnet nodes)` });
+      if (node.authorized) return sendJSON(res, 409, { error: `node ${node.hostname || node.id} is already approved` });
+      if (o.user !== undefined || tags) return sendJSON(res, 400, { error: 'user and tags apply to interactive logins only; this node has its owner already' });
+      devnet.authorizeNode(node.id);
+      return sendJSON(res, 200, devnet.nodes().find((n) => n.id === node.id));
     } catch (e) {
       return sendJSON(res, e instanceof StateError ? 404 : 500, { error: (e as Error).message });
     }
