@@ -199,6 +199,11 @@ async function devnetRun(args: string[]): Promise<void> {
   const dir = path.resolve(str(values.dir) ?? defaultDevnetDir());
   const port = intOption('devnet', 'port', values.port, 65535) ?? 0;
   const adminPort = intOption('devnet', 'admin-port', values['admin-port'], 65535) ?? 0;
+  // Two devnets on one state directory would overwrite each other's state.
+  const running = await findDevnetAdmin(dir).then((ep) => callDevnetAdmin(ep, 'nodes').then(() => ep), () => null);
+  if (running) {
+    throw Object.assign(new Error(`a devnet already runs with ${dir} (${running.url}); stop it, or pass another --dir`), { code: 'ERR_TSNET_DEVNET_RUNNING' });
+  }
   const devnet = await startDevnet({ stateDir: dir, port, admin: { port: adminPort } });
   const key = devnet.createAuthKey({ reusable: true });
   const relay = devnet.relay?.derpMapOptions;

@@ -248,6 +248,10 @@ test('tsnet devnet keeps its state in a per-user directory, not in the directory
     const nodes = await tsnet(['devnet', 'nodes'], { env, cwd });
     assert.equal(nodes.code, 0, nodes.stderr);
     assert.equal(nodes.stdout, 'no nodes\n');
+    // A second devnet on the same state would overwrite it: refused.
+    const second = await tsnet(['devnet'], { env, cwd });
+    assert.equal(second.code, 1);
+    assert.match(second.stderr, /^tsnet: a devnet already runs with .*\(ERR_TSNET_DEVNET_RUNNING\)\n$/);
     assert.equal(await dn.stop(), 0);
   } finally {
     for (const d of [cwd, state, home]) fs.rmSync(d, { recursive: true, force: true });
@@ -284,7 +288,7 @@ test('tsnet status shows a running node (peers, path, traffic, health); Ctrl-C l
     assert.equal(st.code, 0, st.stderr);
     assert.match(st.stdout, /^ADDRESS\s+NAME\s+ROLE\s+STATE\s+PATH/);
     assert.match(st.stdout, /100\.64\.\d+\.\d+\s+status-worker\s+self\s+Running/);
-    assert.match(st.stdout, /100\.64\.\d+\.\d+\s+status-peer\s+peer\s+online\s+(direct 127\.0\.0\.1:\d+|relay "\w+")\s+tx [1-9]\d* rx [1-9]\d*/);
+    assert.match(st.stdout, /100\.64\.\d+\.\d+\s+status-peer\s+peer\s+online\s+(direct \S+:\d+|relay "\w+")\s+tx [1-9]\d* rx [1-9]\d*/);
     assert.match(st.stdout, /# Health: ok/);
     const json = JSON.parse((await tsnet(['status', '--dir', nodeDir, '--json'])).stdout) as { BackendState: string; Health: string[]; peers: Array<{ hostName: string }> };
     assert.equal(json.BackendState, 'Running');
