@@ -55,7 +55,8 @@ test('the devnet status page in Chromium: nodes, traffic, a pending login and th
   const bin = chromium();
   const devnet = await startDevnet({ admin: true, policy: POLICY });
   const key = devnet.createAuthKey({ reusable: true, ephemeral: true });
-  const a = new Server({ hostname: 'page-alpha', controlURL: devnet.controlURL, authKey: key, ephemeral: true, store: new MemoryStore() });
+  // alpha relays everything, so the relay has traffic to show for both.
+  const a = new Server({ hostname: 'page-alpha', controlURL: devnet.controlURL, authKey: key, ephemeral: true, store: new MemoryStore(), alwaysUseDERP: true });
   const b = new Server({ hostname: 'page-beta', controlURL: devnet.controlURL, authKey: key, ephemeral: true, store: new MemoryStore() });
   const login = wantLoginURL();
   const waiting = new Server({ hostname: 'page-waiting', controlURL: devnet.controlURL, store: new MemoryStore(), userLogf: login.userLogf });
@@ -63,6 +64,9 @@ test('the devnet status page in Chromium: nodes, traffic, a pending login and th
     await Promise.all([a.up(), b.up()]);
     b.listen('tcp', ':80').serve(http.createServer((_req, res) => res.end('beta\n')));
     assert.equal(await (await a.fetch('http://page-beta/')).text(), 'beta\n');
+    const alpha = devnet.nodes().find((n) => n.hostname === 'page-alpha')!;
+    const relayed = devnet.relay!.derp.clientTraffic().get(alpha.nodeKey);
+    assert.ok(relayed && relayed.txBytes > 0 && relayed.rxBytes > 0 && relayed.txPackets > 0, 'the relay counts alpha\'s traffic');
     void waiting.up().catch(() => undefined);
     await login.url;
     const url = devnet.admin!.pageURL;
@@ -71,6 +75,8 @@ test('the devnet status page in Chromium: nodes, traffic, a pending login and th
       assert.ok(dom.includes(want), `the page shows ${want}`);
     }
     assert.match(dom, /2 online of 2/);
+    assert.match(dom, /↑ [\d.]+ (B|KiB) <span class="muted">\([1-9]\d*\)<\/span><br>↓ [\d.]+ (B|KiB) <span class="muted">\([1-9]\d*\)<\/span>/, 'relayed traffic shown');
+    assert.match(dom, /DERP region 900 \(connected\)/);
     await checkScreenshot(bin, url);
     // Without the token the browser gets no page.
     assert.doesNotMatch(await dumpDOM(bin, url.replace(/\?token=.*/, '')), /page-alpha/);

@@ -63,6 +63,7 @@ export function devnetPage(d: DevnetPageData): string {
       ];
     }),
     'No nodes yet. Mint a key with `tsnet devnet key` and start one.',
+    [5],
   );
   const pending = table(
     ['Machine', 'Node key', 'Asked', 'Approve'],
