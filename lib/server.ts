@@ -540,12 +540,17 @@ export class Server extends TailnetNode<ServerEvents> {
 
   /**
    * tsnet's Loopback(): a 127.0.0.1 listener serving a SOCKS5 proxy onto the tailnet and the LocalAPI (status,
-   * whois) over HTTP; started once, later calls return the same address and credentials (lib/loopback/index.ts).
+   * whois) over HTTP and a status page; started once, later calls return the same address and credentials
+   * (lib/loopback/index.ts). With a state directory (`dir`, or the default one of a node with a file store), the
+   * address and LocalAPI credential are written to <dir>/localapi.json (mode 0600) for `tsnet status`.
    */
   async loopback(): Promise<LoopbackInfo> {
     if (this.#closed) throw closedError('Server.loopback');
     // Assigned before any await, so close() always finds (and closes) a listener being started.
-    this.#loopback ??= this.start().then(() => Loopback.start(this)).catch((err: unknown) => {
+    // Its address and credential go to the state directory (for `tsnet status`), if the node has one on disk.
+    const o = this.#opts;
+    const dir = o.dir ?? (o.store || o.ephemeral ? undefined : defaultDir(o.hostname));
+    this.#loopback ??= this.start().then(() => Loopback.start(this, dir)).catch((err: unknown) => {
       this.#loopback = undefined;
       throw err;
     });
