@@ -100,6 +100,13 @@ test('a key that is not preauthorized: needs-approval in health and one line for
   const up = s.up();
   await healthWhere(s, (w) => w.some((x) => x.code === 'needs-approval'));
   assert.equal(lines.filter((l) => l.includes('approve')).length, 1, lines.join('\n'));
+  // The LocalAPI's status (and so `tsnet status` and the status page) carries the node's own warning.
+  const lb = await s.loopback();
+  const res = await fetch(`http://${lb.address}/localapi/v0/status`, {
+    headers: { 'Sec-Tailscale': 'localapi', Authorization: `Basic ${Buffer.from(`:${lb.localAPICredential}`).toString('base64')}` },
+  });
+  const body = (await res.json()) as { Health: string[] };
+  assert.ok(body.Health.some((h) => h.includes('approve')), JSON.stringify(body.Health));
   const id = devnet.nodes().find((n) => n.hostname === 'waiting')!.id;
   const healthy = healthWhere(s, (w) => w.length === 0);
   assert.equal(devnet.authorizeNode(id), true);

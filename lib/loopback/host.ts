@@ -44,4 +44,6 @@ export interface LoopbackHost {
   dial(network: 'tcp', address: string, options?: DialOptions): Promise<TailnetSocket>;
   status(): LoopbackStatus | null;
   whoIs(address: string): LoopbackWhoIs | null;
+  /** The node's own health warnings (the Server's health()): control unreachable, login or approval waiting. */
+  health?(): ReadonlyArray<{ message: string }>;
 }

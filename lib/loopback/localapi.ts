@@ -71,9 +71,9 @@ export function serveLocalAPI(req: http.IncomingMessage, res: http.ServerRespons
   if (url.pathname === '/localapi/v0/status') {
     const st = host.status();
     const peers = !FALSE.has(url.searchParams.get('peers') ?? '');
-    if (!st) return json({ BackendState: 'NoState', TailscaleIPs: [], Health: healthWarnings(null) });
+    if (!st) return json({ BackendState: 'NoState', TailscaleIPs: [], Health: healthWarnings(null, host) });
     // Our Status (camelCase), plus three of Tailscale's ipnstate.Status fields under their own names.
-    const body: Record<string, unknown> = { BackendState: st.backendState, TailscaleIPs: st.tailscaleIPs, Health: healthWarnings(st), ...st };
+    const body: Record<string, unknown> = { BackendState: st.backendState, TailscaleIPs: st.tailscaleIPs, Health: healthWarnings(st, host), ...st };
     if (!peers) delete body.peers;
     return json(body);
   }

@@ -15,7 +15,7 @@ export function serveStatusPage(req: http.IncomingMessage, res: http.ServerRespo
     res.end(`${denied.message}\n`);
     return;
   }
-  const body = nodePage(host.status());
+  const body = nodePage(host.status(), Date.now(), host);
   res.writeHead(200, { ...PAGE_HEADERS, 'Content-Length': Buffer.byteLength(body) });
   res.end(req.method === 'HEAD' ? undefined : body);
 }

@@ -2,7 +2,7 @@
 // "Status pages"): this node, its peers with their paths (direct or relay) and traffic, and its health.
 import { ago, bytes, code, esc, facts, page, pill, raw, section, table, type Cell } from '../util/web-page.js';
 import { healthWarnings } from './health.js';
-import type { LoopbackPeer, LoopbackStatus } from './host.js';
+import type { LoopbackHost, LoopbackPeer, LoopbackStatus } from './host.js';
 
 function peerPath(p: LoopbackPeer): Cell {
   if (p.curAddr) return raw(`${pill('direct', 'ok').html} <code>${esc(p.curAddr)}</code>${p.latencyMs ? ` <span class="muted">${esc(p.latencyMs.toFixed(1))} ms</span>` : ''}`);
@@ -18,8 +18,8 @@ function online(p: LoopbackPeer): Cell {
 
 const shortName = (dns: string | undefined): string => (dns ?? '').split('.')[0] ?? '';
 
-export function nodePage(st: LoopbackStatus | null, now = Date.now()): string {
-  const warnings = healthWarnings(st);
+export function nodePage(st: LoopbackStatus | null, now = Date.now(), host?: Pick<LoopbackHost, 'health'>): string {
+  const warnings = healthWarnings(st, host);
   const health = warnings.length
     ? `<table><tbody>${warnings.map((w) => `<tr><td>${pill('warning', 'warn').html} ${esc(w)}</td></tr>`).join('')}</tbody></table>`
     : `<p>${pill('healthy', 'ok').html} No problems known.</p>`;
