@@ -14,5 +14,7 @@ export type { ServerOptions, ServerEvents, HealthWarning, Status, PeerStatus, Pe
 export type { LogRecord, LogLevel } from './util/log.js';
 export { OAuthKeyError } from './oauth-key.js';
 export type { LoopbackInfo } from './loopback/index.js';
+export type { Forwarder } from './loopback/forward.js';
+export type { TailnetTLSOptions, TailnetDispatcherOptions } from './net/http.js';
 export { MemoryStore, FileStore } from './control/store.js';
 export type { Store } from './control/store.js';

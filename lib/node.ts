@@ -35,6 +35,9 @@ function liftCode(err: unknown): never {
 
 export abstract class TailnetNode<Events extends EventMap<Events> = Record<string, unknown[]>> extends EventEmitter<Events> {
   #dispatcher: Dispatcher | undefined;
+  // fetch()'s dispatchers per `tls` options object (weak: an options object dropped by the caller is forgotten).
+  readonly #tlsDispatchers = new WeakMap<object, Dispatcher>();
+  readonly #tlsDispatcherList = new Set<Dispatcher>();
 
   /** The live network stack; throws a coded error when the node is closed or not ready (`what` names the call). */
   protected abstract netstack(what: string): Netstack;
@@ -102,20 +105,40 @@ export abstract class TailnetNode<Events extends EventMap<Events> = Record<strin
     return tailnetHttp.httpsAgent(this, options);
   }
 
-  /** An undici dispatcher that dials over the network (shared; closed with the node). */
-  dispatcher(): Dispatcher {
+  /**
+   * An undici dispatcher that dials over the network. Without options: one shared dispatcher, closed with the
+   * node. With options (undici Agent options, and `tls` for https://: a private `ca`, a client certificate):
+   * a new dispatcher that the caller closes.
+   */
+  dispatcher(options?: tailnetHttp.TailnetDispatcherOptions): Dispatcher {
+    if (options !== undefined) {
+      if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'an object', options);
+      return tailnetHttp.dispatcher(this, options);
+    }
     this.#dispatcher ??= tailnetHttp.dispatcher(this);
     return this.#dispatcher;
   }
 
-  /** fetch() over the network. */
-  fetch(input: string | URL, init?: Parameters<Fetch>[1]): ReturnType<Fetch> {
-    return tailnetHttp.tailnetFetch(this.dispatcher())(input, init).catch(liftCode);
+  /**
+   * fetch() over the network. `init.tls` sets TLS options for https:// (a private CA...): requests with the same
+   * `tls` object share one dispatcher, closed with the node.
+   */
+  fetch(input: string | URL, init?: Parameters<Fetch>[1] & { tls?: tailnetHttp.TailnetTLSOptions }): ReturnType<Fetch> {
+    const { tls: tlsOptions, ...rest } = init ?? {};
+    let d = this.dispatcher();
+    if (tlsOptions !== undefined) {
+      d = this.#tlsDispatchers.get(tlsOptions) ?? tailnetHttp.dispatcher(this, { tls: tlsOptions });
+      this.#tlsDispatchers.set(tlsOptions, d);
+      this.#tlsDispatcherList.add(d);
+    }
+    return tailnetHttp.tailnetFetch(d)(input, rest).catch(liftCode);
   }
 
   /** Subclasses call this when closing. */
   protected async closeClients(): Promise<void> {
     await this.#dispatcher?.close().catch(() => undefined);
     this.#dispatcher = undefined;
+    await Promise.all([...this.#tlsDispatcherList].map((d) => d.close().catch(() => undefined)));
+    this.#tlsDispatcherList.clear();
   }
 }

@@ -22,6 +22,7 @@ import { createLogger, LOG_LEVELS, type Logger, type LogLevel, type LogRecord } 
 import { Netstack, type UdpNetworkName } from './net/netstack.js';
 import type { TailnetPacketSocket } from './net/packet.js';
 import { Loopback, type LoopbackInfo } from './loopback/index.js';
+import { startForward, type Forwarder } from './loopback/forward.js';
 import { TailnetNode } from './node.js';
 import { chooseAuthKey } from './oauth-key.js';
 import { validateHostname } from './hostname.js';
@@ -215,6 +216,7 @@ export class Server extends TailnetNode<ServerEvents> {
   readonly #skipLogged = new Set<string>();
   readonly #health = new Map<HealthWarning['code'], HealthWarning>();
   readonly #log: Logger;
+  readonly #forwarders = new Set<Forwarder>();
 
   constructor(options: ServerOptions = {}) {
     super();
@@ -557,6 +559,32 @@ export class Server extends TailnetNode<ServerEvents> {
     return (await this.#loopback).info;
   }
 
+  /**
+   * A local port forwarder (as `ssh -L`): connections to the returned 127.0.0.1 address are dialed to `target`
+   * ("host:port", a MagicDNS name or an IP) over the tailnet, for clients that take neither a socket nor a proxy
+   * (grpc-js: `new Client(forwarder.address, ...)`). Any local process can use it; close() it, or close the node.
+   */
+  async forward(target: string, options: { port?: number } = {}): Promise<Forwarder> {
+    if (this.#closed) throw closedError('Server.forward');
+    if (typeof target !== 'string') throw invalidArgType('target', 'a string such as "db:5432"', target);
+    splitHostPort(target); // a malformed target is a TypeError now, not a failure of every connection later
+    const { port = 0 } = options;
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw argumentError('RangeError', 'ERR_OUT_OF_RANGE', `options.port must be an integer 0..65535, got ${String(port)}`);
+    const f = await startForward(this, target, port);
+    const forwarders = this.#forwarders;
+    const tracked: Forwarder = {
+      address: f.address,
+      port: f.port,
+      close: async () => {
+        forwarders.delete(tracked);
+        await f.close();
+      },
+    };
+    forwarders.add(tracked);
+    if (this.#closed) await tracked.close();
+    return tracked;
+  }
+
   /** Leaves the tailnet (an ephemeral node logs out first) and frees everything. */
   async close(): Promise<void> {
     if (this.#closed) {
@@ -566,6 +594,7 @@ export class Server extends TailnetNode<ServerEvents> {
     await this.#ready?.catch(() => undefined);
     if (this.#opts.ephemeral) await this.#control?.logout().catch(() => undefined);
     await this.#loopback?.then((lb) => lb.close(), () => undefined);
+    await Promise.all([...this.#forwarders].map((f) => f.close()));
     await this.closeClients();
     await this.#control?.close();
     this.#plane?.close();

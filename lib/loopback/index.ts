@@ -1,6 +1,7 @@
 // tsnet's Loopback(): one listener on 127.0.0.1 that serves two protocols, told apart by the first byte
 // (0x05, the SOCKS version, or anything else for HTTP), as Tailscale's net/proxymux does:
 // - a SOCKS5 proxy onto the tailnet (RFC 1928, username/password auth of RFC 1929, CONNECT only);
+// - an HTTP CONNECT proxy onto the tailnet (basic auth, the same credential: lib/loopback/connect-proxy.ts);
 // - the LocalAPI over HTTP under /localapi/v0/ (a small read-only subset: status and whois);
 // - a read-only status page for people at /status?token=<LocalAPI credential> (lib/loopback/status-page.ts).
 // Both are guarded by random credentials, because any local process (or a web page, through the browser)
@@ -13,12 +14,13 @@ import { serveLocalAPI } from './localapi.js';
 import { removeLocalAPIFile, writeLocalAPIFile } from './localapi-file.js';
 import { serveStatusPage, STATUS_PAGE_PATH } from './status-http.js';
 import { Reader, socks } from './socks5.js';
+import { httpConnect } from './connect-proxy.js';
 
 /** What server.loopback() returns (tsnet's Loopback(): addr, proxyCred, localAPICred). */
 export interface LoopbackInfo {
   /** "127.0.0.1:port" */
   address: string;
-  /** The SOCKS5 password (the user name is "tsnet"). */
+  /** The SOCKS5 and HTTP CONNECT proxy password (the user name is "tsnet"). */
   proxyCredential: string;
   /** The LocalAPI's HTTP basic-auth password (any user name); requests also need "Sec-Tailscale: localapi". */
   localAPICredential: string;
@@ -65,6 +67,9 @@ export class Loopback {
     });
     const port = (server.address() as net.AddressInfo).port;
     const lb = new Loopback(server, { address: `127.0.0.1:${port}`, proxyCredential, localAPICredential }, httpServer);
+    httpServer.on('connect', (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
+      httpConnect(req, client, head, host, proxyCredential, (s) => lb.#track(s)).catch(() => client.destroy());
+    });
     server.on('connection', (conn) => lb.#accept(conn, host));
     // An accept error (EMFILE) must not become an uncaught 'error' event.
     server.on('error', () => undefined);
