@@ -95,10 +95,12 @@ void everyOptionListed;
  * - `control-unreachable`: the control server cannot be reached or its session failed (`error` is the cause's
  *   code); the node retries with backoff and keeps its last netmap meanwhile;
  * - `needs-login`: an interactive login is waiting at `url`;
- * - `needs-approval`: the node is registered but an admin must approve (authorize) it.
+ * - `needs-approval`: the node is registered but an admin must approve (authorize) it;
+ * - `relay-unreachable`: the home DERP relay cannot be reached (peers that need a relay cannot reach us);
+ * - `clock-skew`: this machine's clock and control's differ by more than a minute (key expiry, certificates).
  */
 export interface HealthWarning {
-  code: 'control-unreachable' | 'needs-login' | 'needs-approval';
+  code: 'control-unreachable' | 'needs-login' | 'needs-approval' | 'relay-unreachable' | 'clock-skew';
   message: string;
   /** When the condition began. */
   since: Date;
@@ -106,7 +108,24 @@ export interface HealthWarning {
   error?: string;
   /** needs-login: the URL to visit. */
   url?: string;
+  /** clock-skew: control's clock minus ours, in ms. */
+  skewMs?: number;
 }
+
+/** What the last netcheck round found (Server#netcheck). */
+export interface NetcheckResult {
+  /** A STUN server answered: UDP works from this node. */
+  udp: boolean;
+  /** Our address as STUN servers saw it ("ip:port"). */
+  mappedAddresses: string[];
+  /** The home relay: its region code and id (0 / "" when none). */
+  homeRegion: { id: number; code: string };
+  /** Round trip per relay region that answered (region code → ms). */
+  latencyMs: Record<string, number>;
+}
+
+// Past this, key expiry and certificate checks go wrong in ways that are hard to see.
+const CLOCK_SKEW_MS = 60_000;
 
 /** The Server's events and their arguments. */
 export interface ServerEvents {
@@ -120,6 +139,8 @@ export interface ServerEvents {
   peers: [change: PeersChange];
   /** The set of health warnings changed (empty: healthy). */
   health: [warnings: HealthWarning[]];
+  /** A netcheck round finished (about every 20-26 s, and after network changes). */
+  netcheck: [result: NetcheckResult];
 }
 
 export interface PeerStatus {
@@ -320,6 +341,14 @@ export class Server extends TailnetNode<ServerEvents> {
     });
     control.on('netmap', (nm: NetworkMap, cfg: EngineConfig, diff: EngineConfigDiff | null) => {
       this.#setHealth('control-unreachable', null);
+      const controlNow = nm.controlTime ? Date.parse(nm.controlTime) : NaN;
+      if (Number.isFinite(controlNow)) {
+        const skewMs = controlNow - Date.now();
+        const off = Math.abs(skewMs) > CLOCK_SKEW_MS;
+        // Rounded to seconds, so the warning does not change (and re-fire) with every message.
+        const secs = Math.round(skewMs / 1000);
+        this.#setHealth('clock-skew', off ? { message: `this machine's clock is ${Math.abs(secs)} s ${secs > 0 ? 'behind' : 'ahead of'} control's`, skewMs: secs * 1000 } : null);
+      }
       for (const p of cfg.skippedPeers) {
         const k = `${p.id} ${p.reason}`;
         if (!this.#skipLogged.has(k)) this.#log.warn('peer left out', { peer: p.id, reason: p.reason });
@@ -356,6 +385,20 @@ export class Server extends TailnetNode<ServerEvents> {
     }
   }
 
+  /** What the last netcheck round found (UDP, our mapped address, relay latencies), or null before the first. */
+  netcheck(): NetcheckResult | null {
+    const r = this.#plane?.lastReport;
+    if (!r) return null;
+    const regions = this.#control?.engineConfig?.derpRegions ?? [];
+    const code = (id: number): string => regions.find((x) => x.id === id)?.code ?? String(id);
+    return {
+      udp: r.latencies.size > 0,
+      mappedAddresses: [...r.mapped],
+      homeRegion: { id: this.#plane!.homeRegion, code: this.#plane!.homeRegion ? code(this.#plane!.homeRegion) : '' },
+      latencyMs: Object.fromEntries([...r.latencies].map(([id, ms]) => [code(id), ms])),
+    };
+  }
+
   /** What keeps the node from working as it should (empty: nothing); the 'health' event reports changes. */
   health(): HealthWarning[] {
     return [...this.#health.values()].map((w) => ({ ...w }));
@@ -367,7 +410,7 @@ export class Server extends TailnetNode<ServerEvents> {
       if (!had) return;
       this.#health.delete(code);
     } else {
-      if (had && had.message === w.message && had.error === w.error && had.url === w.url) return;
+      if (had && had.message === w.message && had.error === w.error && had.url === w.url && had.skewMs === w.skewMs) return;
       this.#health.set(code, { code, since: had?.since ?? new Date(), ...w });
     }
     if (w) this.#log.warn('health: ' + w.message, { health: code, ...(w.error ? { error: w.error } : {}) });
@@ -446,7 +489,15 @@ export class Server extends TailnetNode<ServerEvents> {
           discoPrivate: disco,
           log: this.#log,
           onEndpoints: (eps) => control.setEndpoints(eps),
-          onNetInfo: (ni) => control.setNetInfo(ni),
+          onNetInfo: (ni) => {
+            control.setNetInfo(ni);
+            const r = this.netcheck();
+            if (r) this.emit('netcheck', r);
+          },
+          onHomeRelay: (region, up, error) => {
+            const code = this.#control?.engineConfig?.derpRegions.find((r) => r.id === region)?.code ?? String(region);
+            this.#setHealth('relay-unreachable', up ? null : { message: `the home relay (DERP region ${code}) cannot be reached: ${error ?? 'closed'}`, ...(error ? { error } : {}) });
+          },
           ...(this.#opts.alwaysUseDERP !== undefined ? { alwaysUseDERP: this.#opts.alwaysUseDERP } : {}),
           ...(this.#opts.port !== undefined ? { port: this.#opts.port } : {}),
         });

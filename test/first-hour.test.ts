@@ -7,7 +7,7 @@ import * as net from 'node:net';
 import { EventEmitter, once } from 'node:events';
 import { startDevnet, type Devnet } from '../lib/devnet/index.js';
 import { MemoryStore } from '../lib/control/store.js';
-import { Server, type HealthWarning } from '../lib/server.js';
+import { Server, type HealthWarning, type NetcheckResult } from '../lib/server.js';
 import { createLogger, formatRecord, type LogRecord } from '../lib/util/log.js';
 
 let devnet: Devnet;
@@ -175,4 +175,37 @@ test('logging: quiet by default; leveled, structured records to logger and the s
   assert.deepEqual(quiet.map((r) => [r.level, r.msg]), [['warn', 'c'], ['error', 'd']]);
   assert.equal(quiet[0]!.n, 1);
   assert.throws(() => new Server({ logLevel: 'verbose' as never }), { code: 'ERR_INVALID_ARG_VALUE' });
+});
+
+test("netcheck(): UDP, our mapped address and the relay's latency, after a 'netcheck' event", async () => {
+  const s = new Server({ hostname: 'probe', controlURL: devnet.controlURL, authKey: devnet.createAuthKey(), store: new MemoryStore() });
+  const first = once(s, 'netcheck') as Promise<[NetcheckResult]>;
+  await s.up();
+  const [r] = await first;
+  assert.equal(r.udp, true);
+  assert.ok(r.mappedAddresses.some((a) => a.startsWith('127.0.0.1:')), r.mappedAddresses.join());
+  assert.ok(r.homeRegion.id > 0 && r.homeRegion.code !== '');
+  assert.equal(typeof r.latencyMs[r.homeRegion.code], 'number');
+  assert.deepEqual(s.netcheck(), r);
+  await s.close();
+});
+
+test('health: a home relay that cannot be reached, and a clock that differs from control by minutes', async () => {
+  const dead = await closedPort();
+  const skewed = await startDevnet({ derp: { derpPort: dead, regionCode: 'dead' }, clockOffsetMs: 5 * 60_000 });
+  try {
+    const s = new Server({ hostname: 'skewed', controlURL: skewed.controlURL, authKey: skewed.createAuthKey(), store: new MemoryStore() });
+    const relayDown = healthWhere(s, (w) => w.some((x) => x.code === 'relay-unreachable'));
+    const skew = healthWhere(s, (w) => w.some((x) => x.code === 'clock-skew'));
+    await s.up();
+    const [w1, w2] = await Promise.all([relayDown, skew]);
+    const relay = w1.find((x) => x.code === 'relay-unreachable')!;
+    assert.match(relay.message, /region dead/);
+    const clock = w2.find((x) => x.code === 'clock-skew')!;
+    assert.ok(clock.skewMs! > 4 * 60_000 && clock.skewMs! < 6 * 60_000, String(clock.skewMs));
+    assert.match(clock.message, /behind control's/);
+    await s.close();
+  } finally {
+    await skewed.close();
+  }
 });

@@ -119,6 +119,8 @@ export interface DevnetOptions {
   maxCapVersion?: number;
   /** Login name used when approving without naming a user; default "dev@example.com". */
   defaultUser?: string;
+  /** Runs the devnet's clock this far ahead of the machine's (negative: behind), in ms, to test clock skew. */
+  clockOffsetMs?: number;
   /** Most simultaneous Noise connections of known clients (unknown ones: `limits`); default 1024. */
   maxConnections?: number;
   /** Caps and timeouts for connections whose client is not known yet, and plain HTTP timeouts. */
@@ -319,7 +321,8 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
     ...(options.nameservers ? { nameservers: options.nameservers } : {}),
     ...(options.extraRecords ? { extraRecords: options.extraRecords } : {}),
   });
-  const now = (): Date => new Date();
+  const clockOffsetMs = options.clockOffsetMs ?? 0;
+  const now = (): Date => new Date(Date.now() + clockOffsetMs);
   const defaultUser = options.defaultUser ?? DEFAULT_USER_LOGIN;
 
   const server = new DevnetServer(state, controlPrivate, {

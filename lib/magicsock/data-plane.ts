@@ -25,6 +25,8 @@ export interface DataPlaneOptions {
   onEndpoints(endpoints: Endpoint[]): void;
   /** Home region and what netcheck learned: report to control (peers learn our home DERP from it). */
   onNetInfo(netInfo: NetInfo): void;
+  /** The home relay's connection came up (error undefined) or failed: for the node's health. */
+  onHomeRelay?(region: number, up: boolean, error?: string): void;
   /** Local UDP port for WireGuard, disco and STUN; 0: any. */
   port?: number;
   /** Never use a direct path (debugging); default: TS_DEBUG_ALWAYS_USE_DERP=1. */
@@ -41,6 +43,7 @@ export class DataPlane {
   readonly #netcheck: Netcheck;
   #filter: CompiledFilter | undefined;
   #rulesJSON = '';
+  #lastReport: NetcheckReport | null = null;
   #home = 0;
   #regions: EngineConfig['derpRegions'] = [];
   #netcheckStarted = false;
@@ -75,8 +78,14 @@ export class DataPlane {
       },
       logf: (m) => derpLog.warn(m),
     });
-    this.#derp.on('connected', (r) => derpLog.info('region connected', { region: r }));
-    this.#derp.on('disconnected', (r, err) => derpLog.warn('region disconnected', { region: r, ...(err ? { error: err.message } : {}) }));
+    this.#derp.on('connected', (r) => {
+      derpLog.info('region connected', { region: r });
+      if (r === this.#home) o.onHomeRelay?.(r, true);
+    });
+    this.#derp.on('disconnected', (r, err) => {
+      derpLog.warn('region disconnected', { region: r, ...(err ? { error: err.message } : {}) });
+      if (r === this.#home && err) o.onHomeRelay?.(r, false, err.message);
+    });
     this.#netcheck = new Netcheck({
       probe: (targets) => {
         for (const t of targets) {
@@ -149,6 +158,7 @@ export class DataPlane {
 
   #onReport(r: NetcheckReport): void {
     if (this.#closed) return;
+    this.#lastReport = r;
     let home = r.home;
     // No STUN answer at all (UDP blocked): keep the home we had, else take the first usable region, so that
     // peers can still reach us through a relay.
@@ -178,6 +188,11 @@ export class DataPlane {
 
   get homeRegion(): number {
     return this.#home;
+  }
+
+  /** The last netcheck round's result, or null before the first. */
+  get lastReport(): NetcheckReport | null {
+    return this.#lastReport;
   }
 
   stats(): NativeMagicsockStats {
