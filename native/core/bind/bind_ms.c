@@ -8,6 +8,7 @@
 #include "crypto/crypto.h"
 #include "disco/disco.h"
 #include "disco/stun.h"
+#include "disco/tsmp.h"
 
 #define WANT_INTERVAL (1000 * 1000000ULL) /* ask JavaScript for a relay at most once a second per region */
 #define STUN_TIMEOUT (5 * 1000000000ULL)
@@ -392,6 +393,13 @@ static void ms_authenticated(ts_bind *b, ts_wg_peer *peer, const ts_wg_endpoint 
   else if (derp_decode(src, &path.region, &key) == 0) path.kind = TS_MS_PATH_DERP;
   else return;
   ts_ms_note_wg_rx(m->ms, mp, &path, now);
+}
+
+int ts_bind_ms_tsmp_input(ts_bind_ms *m, ts_wg_peer *peer, const uint8_t *pkt, size_t len, uint64_t now) {
+  if (!ts_tsmp_is(pkt, len)) return 0;
+  (void)ts_ms_tsmp_input(m->ms, peer ? ts_wg_peer_user(peer) : NULL, pkt, len, now);
+  schedule(m); /* a new disco key restarts the peer's discovery: its deadline moved */
+  return 1;
 }
 
 static void ms_peer_removed(ts_bind *b, ts_wg_peer *peer) {
