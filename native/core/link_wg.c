@@ -136,7 +136,7 @@ static void link_recv(void *ctx, ts_bind_msg *msgs, size_t n, uint64_t now) {
     if (out.peer && b->ops->authenticated) b->ops->authenticated(b, out.peer, &msgs[i].src, now);
     if (kind != TS_WG_RX_DATA) continue;
     if (l->filter && !ts_filter_accepted(ts_filter_check_in(l->filter, out.data, out.len, now))) continue;
-    /* TSMP (in-tunnel disco key advertisements) is for magicsock, not the stack (docs/protocol/magicsock.md §7) */
+    /* TSMP (in-tunnel disco key advertisements) is for magicsock, not the stack (docs/protocol/magicsock.md §5) */
     if (l->ms && ts_bind_ms_tsmp_input(l->ms, out.peer, out.data, out.len, now)) continue;
     ts_netif_input(l->netif, out.data, out.len);
   }

@@ -1,5 +1,5 @@
 /* libFuzzer target: decrypted in-tunnel packets as TSMP (disco/tsmp.h) and as magicsock takes them
- * (ts_ms_tsmp_input, docs/protocol/magicsock.md §7). The input is the packet; a parse that finds a disco key
+ * (ts_ms_tsmp_input, docs/protocol/magicsock.md §5). The input is the packet; a parse that finds a disco key
  * advertisement must re-encode to the same message; magicsock must count every packet exactly once and keep
  * a usable state. Crashes, sanitizer reports or broken invariants abort. */
 #include <stdint.h>

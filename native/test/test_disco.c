@@ -364,7 +364,7 @@ static void test_stun_response_roundtrip(void) {
   CHECK_EQ_INT(ts_stun_response(buf, 40, tx, &in, 1), TS_STUN_E_BUFFER);
 }
 
-/* ---- TSMP (docs/protocol/magicsock.md §7) ---- */
+/* ---- TSMP (docs/protocol/magicsock.md §5) ---- */
 
 /* The disco key advertisement as the wire has it: 1.2.3.4 -> 4.3.2.1 and 2001:db8::1 -> 2001:db8::2, key 32 x 'a'.
  * IPv4: 45 00 0035 0000 0000 40 63 <checksum 705d>; IPv6: 60000000 0021 63 40. */

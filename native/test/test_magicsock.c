@@ -914,7 +914,7 @@ static void test_bad_config(void) {
   ts_ms_free(NULL);
 }
 
-/* TSMP disco key advertisement (docs/protocol/magicsock.md §7): B restarts with a new disco key and says so
+/* TSMP disco key advertisement (docs/protocol/magicsock.md §5): B restarts with a new disco key and says so
  * in-tunnel before control does; control's stale key does not undo it, a newer one from control does. */
 static size_t make_advert(const uint8_t key[32], uint8_t *out) {
   ts_addr src, dst;

@@ -1,4 +1,4 @@
-/* TSMP parsing and the disco key advertisement encoder (tsmp.h; docs/protocol/magicsock.md §7). */
+/* TSMP parsing and the disco key advertisement encoder (tsmp.h; docs/protocol/magicsock.md §5). */
 #include "disco/tsmp.h"
 
 #include <string.h>

@@ -1,4 +1,4 @@
-/* TSMP, Tailscale's in-tunnel message protocol (docs/protocol/magicsock.md §7): IP protocol 99 inside the
+/* TSMP, Tailscale's in-tunnel message protocol (docs/protocol/magicsock.md §5): IP protocol 99 inside the
  * WireGuard tunnel, never handed to the TCP/IP stack. Pure functions: no sockets, clocks or global state.
  *
  * After the IPv4 or IPv6 header the first payload byte is the message type:

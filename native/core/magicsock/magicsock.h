@@ -156,7 +156,7 @@ typedef enum ts_ms_tsmp {
   TS_MS_TSMP_BAD = -1       /* malformed, an all-zero or low-order key, or no peer: dropped */
 } ts_ms_tsmp;
 /* A decrypted in-tunnel packet of IP protocol 99 (disco/tsmp.h) that WireGuard authenticated as coming from
- * p (docs/protocol/magicsock.md §7). A disco key advertisement ('a') with a new, usable key replaces p's disco
+ * p (docs/protocol/magicsock.md §5). A disco key advertisement ('a') with a new, usable key replaces p's disco
  * key as a netmap change would (the peer restarted; its path state starts over), and the key stays while
  * later netmaps keep naming the key control had before: control has not heard of the new key yet. A netmap
  * naming any other key wins. Returns a ts_ms_tsmp (also counted). */

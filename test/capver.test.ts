@@ -1,0 +1,173 @@
+/**
+ * The capability version guard (docs/protocol/capver.md, "The guard"): the version the client sends is the one
+ * the table backs, every version up to it is done or not needed, and every done row names tests that exist.
+ * Plus the small obligations that have no other home: Hostinfo fields (113, 118) and node attributes (143).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { CAPABILITY_VERSION, ControlClient } from '../lib/control/client.js';
+import { defaultHostinfo } from '../lib/control/hostinfo.js';
+import { MemoryStore } from '../lib/control/store.js';
+import { startDevnet } from '../lib/devnet/index.js';
+import { NODE_ATTRS, selfNodeAttrs } from '../lib/wire/node-attrs.js';
+import { engineConfigFromNetmap } from '../lib/wire/engine-config.js';
+import { NetmapState } from '../lib/wire/netmap.js';
+import { registerRetryDelayMs } from '../lib/control/register.js';
+import { FakeControl } from './fixtures/control/fake-control.js';
+
+const ROOT = path.join(__dirname, '..');
+const read = (rel: string): string => readFileSync(path.join(ROOT, rel), 'utf8');
+
+/** Tailscale's newest CurrentCapabilityVersion the table was brought up to (main, 2026-08). */
+const NEWEST_KNOWN = 145;
+/** Headscale's next release refuses clients below this. */
+const HEADSCALE_NEXT_MIN = 116;
+
+/**
+ * Version → the tests that show its obligation is met: [file, test name] (a `test('…')` in a .ts file, a
+ * `RUN(…)` in a C test). Every row the table marks done needs an entry here, and nothing else may have one.
+ */
+const GUARDS: Readonly<Record<number, ReadonlyArray<readonly [string, string]>>> = {
+  113: [['test/capver.test.ts', '113, 118: Hostinfo leaves IngressEnabled unset (no Funnel) and reports StateEncrypted']],
+  115: [['test/magicsock-js.test.ts', 'chooseHomeRegion: lowest scaled latency, excluded regions, hysteresis (10 ms, 2/3, heard recently), keep-alive fallback']],
+  117: [['test/control-map.test.ts', 'UserProfiles merge by ID; DisplayMessages is a patch map with "*": null']],
+  118: [['test/capver.test.ts', '113, 118: Hostinfo leaves IngressEnabled unset (no Funnel) and reports StateEncrypted']],
+  124: [['native/test/test_magicsock.c', 'test_many_peers']],
+  137: [['test/capver.test.ts', '137: HTTP 429 on register waits as Retry-After says (seconds or a date), else 5-10 s, and retries']],
+  143: [['test/capver.test.ts', '143: unknown node attributes are ignored; only-tcp-443 is read into the engine config']],
+};
+
+type Status = 'done' | 'not needed' | 'partial' | 'missing';
+
+function table(): Map<number, { status: Status; asks: string }> {
+  const rows = new Map<number, { status: Status; asks: string }>();
+  for (const line of read('docs/protocol/capver.md').split('\n')) {
+    const m = /^\| (\d+) \| (.+?) \| (done|not needed|partial|missing) \| (.+) \|$/.exec(line);
+    if (!m) continue;
+    const v = Number(m[1]);
+    assert.ok(!rows.has(v), `capver.md lists ${v} twice`);
+    rows.set(v, { asks: m[2]!, status: m[3] as Status });
+  }
+  return rows;
+}
+
+function testExists(file: string, name: string): boolean {
+  const src = read(file);
+  if (file.endsWith('.c')) return src.includes(`RUN(${name});`);
+  const names = new Set<string>();
+  for (const m of src.matchAll(/\btest\(\s*(['"`])((?:(?!\1).)*)\1/g)) names.add(m[2]!);
+  return names.has(name);
+}
+
+test('capver.md has a row for every version from 113 to the newest known, with a status', () => {
+  const rows = table();
+  for (let v = 113; v <= NEWEST_KNOWN; v++) assert.ok(rows.has(v), `capver.md has no row for ${v}`);
+  assert.equal(rows.size, NEWEST_KNOWN - 113 + 1, 'capver.md has rows outside 113..newest');
+  assert.match(read('docs/protocol/capver.md'), new RegExp(`\\*\\*We claim ${CAPABILITY_VERSION}\\*\\*`), 'the prose names the claimed version');
+});
+
+test('the claim is backed: every version up to it is done or not needed, and every done row has existing tests', () => {
+  const rows = table();
+  assert.ok(CAPABILITY_VERSION >= HEADSCALE_NEXT_MIN, "below Headscale's next minimum");
+  assert.ok(CAPABILITY_VERSION <= NEWEST_KNOWN, 'the table does not reach the claimed version');
+  for (let v = 113; v <= CAPABILITY_VERSION; v++) {
+    const s = rows.get(v)!.status;
+    assert.ok(s === 'done' || s === 'not needed', `claimed ${CAPABILITY_VERSION}, but ${v} is ${s}: ${rows.get(v)!.asks}`);
+  }
+  for (const [v, row] of rows) {
+    if (row.status === 'done') assert.ok(GUARDS[v]?.length, `${v} is marked done but names no test in GUARDS`);
+    else assert.equal(GUARDS[v], undefined, `${v} is ${row.status} but GUARDS names tests for it`);
+  }
+  for (const [v, tests] of Object.entries(GUARDS)) {
+    for (const [file, name] of tests) assert.ok(testExists(file, name), `${v}: no test "${name}" in ${file}`);
+  }
+});
+
+test('the version sent is CAPABILITY_VERSION, and a devnet refusing anything below Headscale-next accepts it', async (t) => {
+  const net = await startDevnet({ minCapVersion: HEADSCALE_NEXT_MIN });
+  t.after(() => net.close());
+  const c = new ControlClient({
+    controlURL: net.controlURL,
+    store: new MemoryStore(),
+    hostname: 'capver',
+    authKey: net.createAuthKey(),
+    userLogf: () => {},
+    backoff: { initialMs: 20, maxMs: 200 },
+  });
+  t.after(() => c.close());
+  await c.up(AbortSignal.timeout(10_000));
+  const node = net.nodes().find((n) => n.hostname === 'capver');
+  assert.equal(node?.capVersion, CAPABILITY_VERSION);
+});
+
+test('113, 118: Hostinfo leaves IngressEnabled unset (no Funnel) and reports StateEncrypted', () => {
+  const plain = defaultHostinfo({ hostname: 'h', backendLogID: 'ab'.repeat(32) });
+  assert.equal(plain.StateEncrypted, false);
+  assert.equal(plain.IngressEnabled, undefined);
+  assert.equal(plain.WireIngress, undefined);
+  const enc = defaultHostinfo({ hostname: 'h', backendLogID: 'ab'.repeat(32), stateEncrypted: true });
+  assert.equal(enc.StateEncrypted, true);
+  // On the wire: a JSON boolean, as Tailscale's opt.Bool marshals.
+  assert.match(JSON.stringify(plain), /"StateEncrypted":false/);
+  // The client takes it from its Store.
+  const store = Object.assign(new MemoryStore(), { encrypted: true });
+  const c = new ControlClient({ controlURL: 'http://127.0.0.1:9', store, userLogf: () => {} });
+  try {
+    assert.equal(c.hostinfo().StateEncrypted, true);
+  } finally {
+    void c.close();
+  }
+});
+
+test('143: unknown node attributes are ignored; only-tcp-443 is read into the engine config', () => {
+  assert.deepEqual(selfNodeAttrs(null), { onlyTCP443: false, unknown: [] });
+  const a = selfNodeAttrs({
+    'only-tcp-443': null,
+    'conn25-whatever': null,
+    'zz-new-attr': [{ x: 1 }],
+    'https://tailscale.com/cap/file-sharing': null,
+    'disable-relay-client': null,
+  });
+  assert.equal(a.onlyTCP443, true);
+  assert.deepEqual(a.unknown, ['conn25-whatever', 'zz-new-attr']);
+  assert.equal(selfNodeAttrs({ 'disable-udp-gso': null }).onlyTCP443, false);
+  for (const [k, info] of NODE_ATTRS) assert.ok(info.note.length > 0 && !k.includes('://'), k);
+
+  const s = new NetmapState();
+  const self = { ID: 1, StableID: 's1', Name: 'me.t.', Key: `nodekey:${'11'.repeat(32)}`, Addresses: ['100.64.0.1/32'], CapMap: { 'only-tcp-443': null, 'conn25-x': null } };
+  s.apply({ Node: self });
+  const cfg = engineConfigFromNetmap(s.netmap()!);
+  assert.equal(cfg.nodeAttrs.onlyTCP443, true);
+  assert.deepEqual(cfg.nodeAttrs.unknown, ['conn25-x']);
+  s.apply({ Node: { ...self, CapMap: {} } });
+  assert.equal(engineConfigFromNetmap(s.netmap()!).nodeAttrs.onlyTCP443, false);
+});
+
+test('137: HTTP 429 on register waits as Retry-After says (seconds or a date), else 5-10 s, and retries', async () => {
+  const now = Date.parse('2026-01-01T00:00:00Z');
+  assert.equal(registerRetryDelayMs('3', now), 3000);
+  assert.equal(registerRetryDelayMs(' 1 ', now), 1000);
+  assert.equal(registerRetryDelayMs('Thu, 01 Jan 2026 00:00:07 GMT', now), 7000);
+  for (const bad of [undefined, '', '0', '-4', 'soon', '3601', 'Wed, 31 Dec 2025 23:00:00 GMT']) {
+    assert.equal(registerRetryDelayMs(bad, now, () => 0), 5000, String(bad));
+    assert.equal(registerRetryDelayMs(bad, now, () => 0.999), 9995, String(bad));
+  }
+
+  // The client waits the second the server asks for, then registers.
+  const fc = new FakeControl();
+  await fc.start();
+  fc.authKeys.add('tskey-auth-good');
+  fc.registerRateLimit = { count: 1, retryAfter: '1' };
+  const c = new ControlClient({ controlURL: fc.url, store: new MemoryStore(), hostname: 'n', authKey: 'tskey-auth-good', userLogf: () => {} });
+  try {
+    const t0 = Date.now();
+    await c.up(AbortSignal.timeout(8000));
+    assert.equal(fc.registerRequests.length, 2);
+    assert.ok(Date.now() - t0 >= 950, 'retried before Retry-After');
+  } finally {
+    await c.close();
+    await fc.close();
+  }
+});
