@@ -16,6 +16,8 @@ import { engineConfigFromNetmap } from '../lib/wire/engine-config.js';
 import { NetmapState } from '../lib/wire/netmap.js';
 import { registerRetryDelayMs } from '../lib/control/register.js';
 import { FakeControl } from './fixtures/control/fake-control.js';
+import type { Socket } from 'node:net';
+import { Server, dataPlaneOf } from '../lib/server.js';
 
 const ROOT = path.join(__dirname, '..');
 const read = (rel: string): string => readFileSync(path.join(ROOT, rel), 'utf8');
@@ -170,4 +172,40 @@ test('137: HTTP 429 on register waits as Retry-After says (seconds or a date), e
     await c.close();
     await fc.close();
   }
+});
+
+test('node attribute only-tcp-443: the node publishes no endpoints, sends no disco over UDP, and is reached through DERP', { timeout: 30_000 }, async (t) => {
+  const net = await startDevnet({
+    policy: {
+      tagOwners: { 'tag:tcp443': ['autogroup:member'] },
+      acls: [{ action: 'accept', src: ['*'], dst: ['*:*'] }],
+      nodeAttrs: [{ target: ['tag:tcp443'], attr: ['only-tcp-443'] }],
+    },
+  });
+  t.after(() => net.close());
+  const narrow = new Server({ hostname: 'narrow', controlURL: net.controlURL, authKey: net.createAuthKey({ tags: ['tag:tcp443'] }), store: new MemoryStore() });
+  const wide = new Server({ hostname: 'wide', controlURL: net.controlURL, authKey: net.createAuthKey(), store: new MemoryStore() });
+  t.after(() => Promise.allSettled([narrow.close(), wide.close()]));
+  await Promise.all([narrow.up(), wide.up()]);
+
+  // Control hears our home region (after a netcheck round without STUN) and no endpoints; the other node lists its own.
+  const info = (h: string) => net.nodes().find((n) => n.hostname === h)!;
+  await net.waitFor(() => info('narrow').homeDERP !== 0 && info('wide').endpoints.length > 0);
+  assert.deepEqual(info('narrow').endpoints, []);
+  assert.ok(dataPlaneOf(narrow), 'narrow has a data plane');
+
+  // A TCP exchange both ways works, through the relay.
+  const ln = narrow.listen('tcp', ':7443');
+  ln.on('connection', (s: Socket) => s.pipe(s));
+  const s = await wide.dial('tcp', 'narrow:7443');
+  s.end('over tcp 443 only');
+  let echoed = '';
+  for await (const d of s) echoed += String(d);
+  assert.equal(echoed, 'over tcp 443 only');
+  ln.close();
+  const peer = dataPlaneOf(narrow)!.stats().peers[0]!;
+  assert.equal(peer.best, '');
+  const seen = dataPlaneOf(wide)!.stats().peers[0]!;
+  assert.equal(seen.pingsReceived, 0, 'no disco ping reached the other node from a node without UDP');
+  assert.ok(peer.txRelay > 0 && peer.txDirect === 0, `relayed only (direct ${peer.txDirect}, relay ${peer.txRelay})`);
 });

@@ -31,7 +31,8 @@ ts_bind *ts_bind_ms_bind(ts_bind_ms *m);
 
 /* Relay connections other than home's close after this long without a packet (0: 60 s, the default). */
 void ts_bind_ms_derp_idle(ts_bind_ms *m, uint64_t idle_ms);
-/* Debugging (Tailscale's TS_DEBUG_ALWAYS_USE_DERP): disco over UDP is ignored, so everything is relayed. */
+/* DERP only (the only-tcp-443 node attribute; Tailscale's TS_DEBUG_ALWAYS_USE_DERP): no disco or WireGuard is
+ * sent over UDP and disco received over UDP is ignored, so everything is relayed. STUN probes still go out. */
 void ts_bind_ms_derp_only(ts_bind_ms *m, int on);
 /* Adds or updates the magicsock side of WireGuard peer p (whose user pointer it takes): disco key (NULL:
  * none), home region (0: unknown), UDP endpoints. 0 or a negative code. */
