@@ -6,11 +6,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { once } from 'node:events';
 import path from 'node:path';
 import { CAPABILITY_VERSION, ControlClient } from '../lib/control/client.js';
 import { defaultHostinfo } from '../lib/control/hostinfo.js';
 import { MemoryStore } from '../lib/control/store.js';
-import { startDevnet } from '../lib/devnet/index.js';
+import { CURRENT_CAPABILITY_VERSION, MIN_CAPABILITY_VERSION, startDevnet } from '../lib/devnet/index.js';
 import { NODE_ATTRS, selfNodeAttrs } from '../lib/wire/node-attrs.js';
 import { engineConfigFromNetmap } from '../lib/wire/engine-config.js';
 import { NetmapState } from '../lib/wire/netmap.js';
@@ -88,6 +89,9 @@ test('the claim is backed: every version up to it is done or not needed, and eve
 });
 
 test('the version sent is CAPABILITY_VERSION, and a devnet refusing anything below Headscale-next accepts it', async (t) => {
+  // The devnet and the table know the same newest version, and the devnet's default range holds our claim.
+  assert.equal(CURRENT_CAPABILITY_VERSION, NEWEST_KNOWN);
+  assert.ok(MIN_CAPABILITY_VERSION <= CAPABILITY_VERSION && CAPABILITY_VERSION <= CURRENT_CAPABILITY_VERSION);
   const net = await startDevnet({ minCapVersion: HEADSCALE_NEXT_MIN });
   t.after(() => net.close());
   const c = new ControlClient({
@@ -102,6 +106,16 @@ test('the version sent is CAPABILITY_VERSION, and a devnet refusing anything bel
   await c.up(AbortSignal.timeout(10_000));
   const node = net.nodes().find((n) => n.hostname === 'capver');
   assert.equal(node?.capVersion, CAPABILITY_VERSION);
+
+  // One version higher and the same devnet turns us away: the number it checked is the one we send.
+  const strict = await startDevnet({ minCapVersion: CAPABILITY_VERSION + 1 });
+  t.after(() => strict.close());
+  const d = new ControlClient({ controlURL: strict.controlURL, store: new MemoryStore(), authKey: strict.createAuthKey(), userLogf: () => {}, backoff: { initialMs: 20, maxMs: 200 } });
+  t.after(() => d.close());
+  const refused = once(d, 'controlError');
+  void d.up(AbortSignal.timeout(10_000)).catch(() => {});
+  const [err] = (await refused) as [Error];
+  assert.match(err.message, new RegExp(`unsupported client version ${CAPABILITY_VERSION}\\b`));
 });
 
 test('113, 118: Hostinfo leaves IngressEnabled unset (no Funnel) and reports StateEncrypted', () => {
