@@ -7,11 +7,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
+import * as dgram from 'node:dgram';
 import path from 'node:path';
 import { CAPABILITY_VERSION, ControlClient } from '../lib/control/client.js';
 import { defaultHostinfo } from '../lib/control/hostinfo.js';
 import { MemoryStore } from '../lib/control/store.js';
-import { CURRENT_CAPABILITY_VERSION, MIN_CAPABILITY_VERSION, startDevnet } from '../lib/devnet/index.js';
+import { CURRENT_CAPABILITY_VERSION, MIN_CAPABILITY_VERSION, startDevnet, type Policy } from '../lib/devnet/index.js';
 import { NODE_ATTRS, selfNodeAttrs } from '../lib/wire/node-attrs.js';
 import { engineConfigFromNetmap } from '../lib/wire/engine-config.js';
 import { NetmapState } from '../lib/wire/netmap.js';
@@ -138,7 +139,7 @@ test('113, 118: Hostinfo leaves IngressEnabled unset (no Funnel) and reports Sta
 });
 
 test('143: unknown node attributes are ignored; only-tcp-443 is read into the engine config', () => {
-  assert.deepEqual(selfNodeAttrs(null), { onlyTCP443: false, unknown: [] });
+  assert.deepEqual(selfNodeAttrs(null), { onlyTCP443: false, randomizeClientPort: false, unknown: [] });
   const a = selfNodeAttrs({
     'only-tcp-443': null,
     'conn25-whatever': null,
@@ -149,6 +150,7 @@ test('143: unknown node attributes are ignored; only-tcp-443 is read into the en
   assert.equal(a.onlyTCP443, true);
   assert.deepEqual(a.unknown, ['conn25-whatever', 'zz-new-attr']);
   assert.equal(selfNodeAttrs({ 'disable-udp-gso': null }).onlyTCP443, false);
+  assert.equal(selfNodeAttrs({ 'randomize-client-port': null }).randomizeClientPort, true);
   for (const [k, info] of NODE_ATTRS) assert.ok(info.note.length > 0 && !k.includes('://'), k);
 
   const s = new NetmapState();
@@ -222,4 +224,39 @@ test('node attribute only-tcp-443: the node publishes no endpoints, sends no dis
   const seen = dataPlaneOf(wide)!.stats().peers[0]!;
   assert.equal(seen.pingsReceived, 0, 'no disco ping reached the other node from a node without UDP');
   assert.ok(peer.txRelay > 0 && peer.txDirect === 0, `relayed only (direct ${peer.txDirect}, relay ${peer.txRelay})`);
+});
+
+async function freeUDPPort(): Promise<number> {
+  const s = dgram.createSocket('udp4');
+  s.bind(0, '0.0.0.0');
+  await once(s, 'listening');
+  const { port } = s.address();
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+test('node attribute randomize-client-port: a fixed UDP port is ignored while control says so', { timeout: 30_000 }, async (t) => {
+  const policy = (target: string[]): Policy => ({
+    tagOwners: { 'tag:rnd': ['autogroup:member'] },
+    acls: [{ action: 'accept', src: ['*'], dst: ['*:*'] }],
+    nodeAttrs: [{ target, attr: ['randomize-client-port'] }],
+  });
+  const net = await startDevnet({ policy: policy(['tag:rnd']) });
+  t.after(() => net.close());
+  const [pa, pb] = [await freeUDPPort(), await freeUDPPort()];
+  const a = new Server({ hostname: 'rnd', controlURL: net.controlURL, authKey: net.createAuthKey({ tags: ['tag:rnd'] }), store: new MemoryStore(), port: pa });
+  const b = new Server({ hostname: 'fixed', controlURL: net.controlURL, authKey: net.createAuthKey(), store: new MemoryStore(), port: pb });
+  t.after(() => Promise.allSettled([a.close(), b.close()]));
+  await Promise.all([a.up(), b.up()]);
+  assert.notEqual(dataPlaneOf(a)!.port, pa, 'the attribute overrides the fixed port');
+  assert.equal(dataPlaneOf(b)!.port, pb, 'without it the fixed port holds');
+
+  // The attribute arrives later for b: it moves to a random port, and its endpoints follow.
+  net.setPolicy(policy(['*']));
+  while (dataPlaneOf(b)!.port === pb) await once(b, 'netmap');
+  const moved = dataPlaneOf(b)!.port;
+  await net.waitFor(() => net.nodes().find((n) => n.hostname === 'fixed')!.endpoints.some((e) => e.endsWith(`:${moved}`)));
+  // And back to the fixed port when it goes.
+  net.setPolicy(policy(['tag:rnd']));
+  while (dataPlaneOf(b)!.port !== pb) await once(b, 'netmap');
 });

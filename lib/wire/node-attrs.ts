@@ -27,7 +27,7 @@ export const NODE_ATTRS: ReadonlyMap<string, NodeAttrInfo> = new Map<string, Nod
   ['disable-tun-udp-gro', { handling: 'absent', note: 'no TUN device' }],
   ['disable-tun-tcp-gro', { handling: 'absent', note: 'no TUN device' }],
   ['never-gso-equal-tail', { handling: 'absent', note: 'not claimed (capability 141)' }],
-  ['randomize-client-port', { handling: 'absent', note: 'the UDP port is already random unless the owner fixes one' }],
+  ['randomize-client-port', { handling: 'handled', note: 'the UDP socket takes a random port even when the owner fixed one' }],
   ['debug-always-stun', { handling: 'absent', note: 'netcheck already probes on a timer while up' }],
   ['debug-no-wg-trim', { handling: 'absent', note: 'no lazy WireGuard peer trimming to turn off' }],
   ['debug-disable-upnp', { handling: 'absent', note: 'no UPnP/NAT-PMP/PCP port mapping' }],
@@ -81,11 +81,17 @@ export const NODE_ATTRS: ReadonlyMap<string, NodeAttrInfo> = new Map<string, Nod
 export interface SelfNodeAttrs {
   /** only-tcp-443: no UDP at all (DERP over TCP 443 carries everything; no STUN). */
   readonly onlyTCP443: boolean;
+  /** randomize-client-port: bind the UDP socket to a random port, ignoring a fixed one. */
+  readonly randomizeClientPort: boolean;
   /** Attributes present that are not in NODE_ATTRS (ignored; sorted, for logs). */
   readonly unknown: readonly string[];
 }
 
-export const NO_NODE_ATTRS: SelfNodeAttrs = Object.freeze({ onlyTCP443: false, unknown: Object.freeze([]) as readonly string[] });
+export const NO_NODE_ATTRS: SelfNodeAttrs = Object.freeze({
+  onlyTCP443: false,
+  randomizeClientPort: false,
+  unknown: Object.freeze([]) as readonly string[],
+});
 
 /** Reads our own node's CapMap. Keys that are URLs (capabilities, not attributes) are not reported as unknown. */
 export function selfNodeAttrs(capMap: CapMap | null | undefined): SelfNodeAttrs {
@@ -93,5 +99,9 @@ export function selfNodeAttrs(capMap: CapMap | null | undefined): SelfNodeAttrs 
   const keys = Object.keys(capMap);
   if (!keys.length) return NO_NODE_ATTRS;
   const unknown = keys.filter((k) => !NODE_ATTRS.has(k) && !k.includes('://')).sort();
-  return { onlyTCP443: Object.hasOwn(capMap, 'only-tcp-443'), unknown };
+  return {
+    onlyTCP443: Object.hasOwn(capMap, 'only-tcp-443'),
+    randomizeClientPort: Object.hasOwn(capMap, 'randomize-client-port'),
+    unknown,
+  };
 }
