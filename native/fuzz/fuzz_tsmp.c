@@ -1,6 +1,6 @@
 /* libFuzzer target: decrypted in-tunnel packets as TSMP (disco/tsmp.h) and as magicsock takes them
  * (ts_ms_tsmp_input, docs/protocol/magicsock.md §5). The input is the packet; a parse that finds a disco key
- * advertisement must re-encode to the same message; magicsock must count every packet exactly once and keep
+ * advertisement must re-encode to the same message, a ping must give a pong that parses and echoes it; magicsock must count every packet exactly once and keep
  * a usable state. Crashes, sanitizer reports or broken invariants abort. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -33,6 +33,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (memcmp(&m, &m2, sizeof m) != 0) abort();
   }
 
+  if (k == TS_TSMP_PING) {
+    uint8_t out[TS_TSMP_MAX_REPLY];
+    ts_tsmp_msg p;
+    long n = ts_tsmp_pong_encode(out, sizeof out, &m, 7);
+    if (m.src.family == m.dst.family) {
+      if (n < 0 || ts_tsmp_parse(&p, out, (size_t)n) != TS_TSMP_OTHER || p.type != TS_TSMP_TYPE_PONG) abort();
+      if (memcmp(out + n - 10, m.ping_data, 8) != 0) abort();
+    }
+  }
+
   ts_ms_config cfg = {.send = no_send};
   memset(cfg.disco_private, 0x31, 32);
   memset(cfg.node_public, 0x41, 32);
@@ -47,7 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   int r = ts_ms_tsmp_input(ms, p, data, size, 2);
   ts_ms_counters c;
   ts_ms_counters_get(ms, &c);
-  if (c.tsmp_disco_applied + c.tsmp_disco_unchanged + c.tsmp_other + c.tsmp_bad != 1) abort();
+  if (c.tsmp_disco_applied + c.tsmp_disco_unchanged + c.tsmp_ping + c.tsmp_other + c.tsmp_bad != 1) abort();
   if (r == TS_MS_TSMP_APPLIED && k != TS_TSMP_DISCO_ADVERT) abort();
   /* the peer is still usable: the netmap can set it again, and routing works */
   ts_ms_path out[2];

@@ -223,15 +223,31 @@ static void test_ms_tsmp(void) {
   long n = ts_tsmp_disco_advert_encode(pkt, sizeof pkt, &src, &dst, d2);
   CHECK(n > 0);
   uint64_t now = ts_engine_now_ns();
-  CHECK_EQ_INT(ts_bind_ms_tsmp_input(m, p, pkt, (size_t)n, now), 1);
-  CHECK_EQ_INT(ts_bind_ms_tsmp_input(m, p, pkt, (size_t)n, now), 1);
-  CHECK_EQ_INT(ts_bind_ms_tsmp_input(m, NULL, pkt, (size_t)n, now), 1); /* no peer: taken and counted bad */
-  pkt[9] = 17;                                                          /* UDP: not TSMP, left to the stack */
-  CHECK_EQ_INT(ts_bind_ms_tsmp_input(m, p, pkt, (size_t)n, now), 0);
+  uint8_t reply[TS_TSMP_MAX_REPLY];
+  size_t rlen = 99;
+  CHECK_EQ_INT(ts_bind_ms_tsmp_input(m, p, pkt, (size_t)n, now, reply, sizeof reply, &rlen), 1);
+  CHECK_EQ_INT(rlen, 0); /* nothing to answer */
+  CHECK_EQ_INT(ts_bind_ms_tsmp_input(m, p, pkt, (size_t)n, now, reply, sizeof reply, &rlen), 1);
+  /* no peer: taken and counted bad */
+  CHECK_EQ_INT(ts_bind_ms_tsmp_input(m, NULL, pkt, (size_t)n, now, reply, sizeof reply, &rlen), 1);
+  /* A ping is answered with a pong back to its source, echoing its data. */
+  uint8_t ping[64];
+  size_t pn = ts_hex(ping, sizeof ping, "4500001d000000004063b1fb 64400002 64400001 70 0102030405060708");
+  CHECK_EQ_INT(ts_bind_ms_tsmp_input(m, p, ping, pn, now, reply, sizeof reply, &rlen), 1);
+  CHECK_EQ_INT(rlen, 31);
+  CHECK_EQ_INT(reply[20], 'o');
+  CHECK_MEM(reply + 12, ping + 16, 4);
+  CHECK_MEM(reply + 16, ping + 12, 4);
+  CHECK_MEM(reply + 21, ping + 21, 8);
+  CHECK_EQ_INT(ts_bind_ms_tsmp_input(m, NULL, ping, pn, now, reply, sizeof reply, &rlen), 1);
+  CHECK_EQ_INT(rlen, 0); /* no peer to answer */
+  pkt[9] = 17;           /* UDP: not TSMP, left to the stack */
+  CHECK_EQ_INT(ts_bind_ms_tsmp_input(m, p, pkt, (size_t)n, now, reply, sizeof reply, &rlen), 0);
   ts_ms_counters c;
   ts_ms_counters_get(ts_bind_ms_state(m), &c);
   CHECK_EQ_INT(c.tsmp_disco_applied, 1);
   CHECK_EQ_INT(c.tsmp_disco_unchanged, 1);
+  CHECK_EQ_INT(c.tsmp_ping, 2);
   CHECK_EQ_INT(c.tsmp_bad, 1);
 
   ts_bind *b = ts_bind_ms_bind(m);

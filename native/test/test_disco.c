@@ -467,16 +467,51 @@ static void test_tsmp_other_types(void) {
   uint8_t pkt[128];
   ts_tsmp_msg m;
   size_t n = ts_hex(pkt, sizeof pkt, TSMP_V4);
-  const uint8_t types[] = {'p', 'o', '!', 'z'};
+  const uint8_t types[] = {'o', '!', 'z'};
   for (size_t i = 0; i < sizeof types; i++) {
     pkt[20] = types[i];
     CHECK_EQ_INT(ts_tsmp_parse(&m, pkt, n), TS_TSMP_OTHER);
     CHECK_EQ_INT(m.type, types[i]);
   }
-  /* A ping is shorter than an advertisement: still well-formed as "other". */
-  pkt[20] = 'p';
-  pkt[3] = 20 + 9;
-  CHECK_EQ_INT(ts_tsmp_parse(&m, pkt, 29), TS_TSMP_OTHER);
+  CHECK_EQ_INT(ts_tsmp_pong_encode(pkt, sizeof pkt, &m, 0), -1); /* no ping to answer */
+}
+
+/* A TSMP ping 100.64.0.2 -> 100.64.0.1 with data 01..08, and the pong we answer it with. */
+static const char *TSMP_PING = "4500001d000000004063b1fb 64400002 64400001 70 0102030405060708";
+static const char *TSMP_PONG = "4500001f000000004063b1f9 64400001 64400002 6f 0102030405060708 0000";
+
+static void test_tsmp_ping_pong(void) {
+  uint8_t pkt[128], want[128], got[128];
+  ts_tsmp_msg m;
+  size_t n = ts_hex(pkt, sizeof pkt, TSMP_PING);
+  CHECK_EQ_INT(n, 29);
+  CHECK_EQ_INT(ts_tsmp_parse(&m, pkt, n), TS_TSMP_PING);
+  const uint8_t data[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+  CHECK_MEM(m.ping_data, data, 8);
+  size_t w = ts_hex(want, sizeof want, TSMP_PONG);
+  CHECK_EQ_INT(ts_tsmp_pong_encode(got, sizeof got, &m, 0), (long)w);
+  CHECK_MEM(got, want, w);
+  CHECK_EQ_INT(ts_tsmp_pong_encode(got, w - 1, &m, 0), -1);
+  /* Our pong parses as a pong, with a PeerAPI port when there is one. */
+  CHECK_EQ_INT(ts_tsmp_pong_encode(got, sizeof got, &m, 0x1234), (long)w);
+  ts_tsmp_msg p;
+  CHECK_EQ_INT(ts_tsmp_parse(&p, got, w), TS_TSMP_OTHER);
+  CHECK_EQ_INT(p.type, 'o');
+  CHECK_EQ_INT(got[w - 2], 0x12);
+  CHECK_EQ_INT(got[w - 1], 0x34);
+  /* IPv6: the addresses swap too. */
+  n = ts_hex(pkt, sizeof pkt, TSMP_V6);
+  pkt[5] = 9;
+  pkt[40] = 'p';
+  CHECK_EQ_INT(ts_tsmp_parse(&m, pkt, 40 + 9), TS_TSMP_PING);
+  CHECK_EQ_INT(ts_tsmp_pong_encode(got, sizeof got, &m, 0), 40 + 11);
+  CHECK_EQ_INT(got[5], 11);
+  CHECK_MEM(got + 8, pkt + 24, 16);
+  CHECK_MEM(got + 24, pkt + 8, 16);
+  /* A ping cut short is malformed. */
+  n = ts_hex(pkt, sizeof pkt, TSMP_PING);
+  pkt[3] = 28;
+  CHECK_EQ_INT(ts_tsmp_parse(&m, pkt, n), TS_TSMP_MALFORMED);
 }
 
 int main(void) {
@@ -486,6 +521,7 @@ int main(void) {
   RUN(test_tsmp_advert_parse);
   RUN(test_tsmp_malformed);
   RUN(test_tsmp_other_types);
+  RUN(test_tsmp_ping_pong);
   RUN(test_vector_ping);
   RUN(test_vector_pong);
   RUN(test_vector_call_me_maybe);

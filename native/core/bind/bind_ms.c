@@ -407,10 +407,17 @@ static void ms_authenticated(ts_bind *b, ts_wg_peer *peer, const ts_wg_endpoint 
   ts_ms_note_wg_rx(m->ms, mp, &path, now);
 }
 
-int ts_bind_ms_tsmp_input(ts_bind_ms *m, ts_wg_peer *peer, const uint8_t *pkt, size_t len, uint64_t now) {
+int ts_bind_ms_tsmp_input(ts_bind_ms *m, ts_wg_peer *peer, const uint8_t *pkt, size_t len, uint64_t now,
+                          uint8_t *reply, size_t cap, size_t *reply_len) {
+  if (reply_len) *reply_len = 0;
   if (!ts_tsmp_is(pkt, len)) return 0;
-  (void)ts_ms_tsmp_input(m->ms, peer ? ts_wg_peer_user(peer) : NULL, pkt, len, now);
+  int r = ts_ms_tsmp_input(m->ms, peer ? ts_wg_peer_user(peer) : NULL, pkt, len, now);
   schedule(m); /* a new disco key restarts the peer's discovery: its deadline moved */
+  ts_tsmp_msg msg;
+  long n;
+  if (r == TS_MS_TSMP_PING && peer && reply && reply_len && ts_tsmp_parse(&msg, pkt, len) == TS_TSMP_PING &&
+      (n = ts_tsmp_pong_encode(reply, cap, &msg, 0)) > 0) /* PeerAPI port 0: we serve no PeerAPI */
+    *reply_len = (size_t)n;
   return 1;
 }
 

@@ -49,8 +49,11 @@ int ts_bind_ms_stun_probe(ts_bind_ms *m, uint32_t region, const ts_addr *dst);
 ts_ms *ts_bind_ms_state(ts_bind_ms *m);
 /* A decrypted packet from WireGuard peer `peer`: if it is TSMP (IP protocol 99), magicsock takes it
  * (ts_ms_tsmp_input: a disco key advertisement updates the peer's disco key; everything else is counted and
- * dropped) and 1 is returned, so it never reaches the TCP/IP stack. 0: not TSMP. */
-int ts_bind_ms_tsmp_input(ts_bind_ms *m, ts_wg_peer *peer, const uint8_t *pkt, size_t len, uint64_t now);
+ * dropped) and 1 is returned, so it never reaches the TCP/IP stack. 0: not TSMP. For a ping, the pong to send
+ * back to the peer through WireGuard is written to reply (cap bytes, TS_TSMP_MAX_REPLY suffice) and its
+ * length to *reply_len (0: nothing to send). */
+int ts_bind_ms_tsmp_input(ts_bind_ms *m, ts_wg_peer *peer, const uint8_t *pkt, size_t len, uint64_t now,
+                          uint8_t *reply, size_t cap, size_t *reply_len);
 void ts_bind_ms_foreach_region(ts_bind_ms *m, void (*fn)(void *ctx, uint32_t region, int connected,
                                                          const ts_derp_conn_stats *st),
                                void *ctx);

@@ -1,4 +1,4 @@
-/* TSMP parsing and the disco key advertisement encoder (tsmp.h; docs/protocol/magicsock.md §5). */
+/* TSMP parsing, the disco key advertisement and the pong (tsmp.h; docs/protocol/magicsock.md §5). */
 #include "disco/tsmp.h"
 
 #include <string.h>
@@ -18,6 +18,11 @@ int ts_tsmp_is(const uint8_t *pkt, size_t len) {
 static ts_tsmp_kind payload(ts_tsmp_msg *m, const uint8_t *p, size_t n) {
   if (n < 1) return TS_TSMP_MALFORMED;
   m->type = p[0];
+  if (p[0] == TS_TSMP_TYPE_PING) {
+    if (n < TS_TSMP_PING_LEN) return TS_TSMP_MALFORMED;
+    memcpy(m->ping_data, p + 1, TS_TSMP_PING_DATA_LEN);
+    return TS_TSMP_PING;
+  }
   if (p[0] != TS_TSMP_TYPE_DISCO_ADVERT) return TS_TSMP_OTHER;
   if (n < TS_TSMP_DISCO_ADVERT_LEN) return TS_TSMP_MALFORMED;
   memcpy(m->disco_key, p + 1, TS_TSMP_KEY_LEN);
@@ -58,15 +63,13 @@ static uint16_t ip4_checksum(const uint8_t *h, size_t n) {
   return (uint16_t)~sum;
 }
 
-long ts_tsmp_disco_advert_encode(uint8_t *out, size_t cap, const ts_addr *src, const ts_addr *dst,
-                                 const uint8_t key[TS_TSMP_KEY_LEN]) {
-  if (!out || !src || !dst || !key || src->family != dst->family) return -1;
-  size_t hdr;
+/* An IPv4 or IPv6 header of protocol 99 from src to dst for a payload of plen bytes; its length, or 0. */
+static size_t ip_header(uint8_t *out, size_t cap, const ts_addr *src, const ts_addr *dst, size_t plen) {
+  if (!out || !src || !dst || src->family != dst->family) return 0;
   if (src->family == TS_ADDR_V4) {
-    hdr = IP4_MIN_HDR;
-    if (cap < hdr + TS_TSMP_DISCO_ADVERT_LEN) return -1;
-    memset(out, 0, hdr);
-    size_t total = hdr + TS_TSMP_DISCO_ADVERT_LEN;
+    if (cap < IP4_MIN_HDR + plen) return 0;
+    memset(out, 0, IP4_MIN_HDR);
+    size_t total = IP4_MIN_HDR + plen;
     out[0] = 0x45;
     out[2] = (uint8_t)(total >> 8);
     out[3] = (uint8_t)total;
@@ -74,23 +77,43 @@ long ts_tsmp_disco_advert_encode(uint8_t *out, size_t cap, const ts_addr *src, c
     out[9] = TS_TSMP_PROTO;
     memcpy(out + 12, src->ip, 4);
     memcpy(out + 16, dst->ip, 4);
-    uint16_t c = ip4_checksum(out, hdr);
+    uint16_t c = ip4_checksum(out, IP4_MIN_HDR);
     out[10] = (uint8_t)(c >> 8);
     out[11] = (uint8_t)c;
-  } else if (src->family == TS_ADDR_V6) {
-    hdr = IP6_HDR;
-    if (cap < hdr + TS_TSMP_DISCO_ADVERT_LEN) return -1;
-    memset(out, 0, hdr);
+    return IP4_MIN_HDR;
+  }
+  if (src->family == TS_ADDR_V6) {
+    if (cap < IP6_HDR + plen) return 0;
+    memset(out, 0, IP6_HDR);
     out[0] = 0x60;
-    out[5] = TS_TSMP_DISCO_ADVERT_LEN;
+    out[4] = (uint8_t)(plen >> 8);
+    out[5] = (uint8_t)plen;
     out[6] = TS_TSMP_PROTO;
     out[7] = 64; /* hop limit */
     memcpy(out + 8, src->ip, 16);
     memcpy(out + 24, dst->ip, 16);
-  } else {
-    return -1;
+    return IP6_HDR;
   }
+  return 0;
+}
+
+long ts_tsmp_disco_advert_encode(uint8_t *out, size_t cap, const ts_addr *src, const ts_addr *dst,
+                                 const uint8_t key[TS_TSMP_KEY_LEN]) {
+  if (!key) return -1;
+  size_t hdr = ip_header(out, cap, src, dst, TS_TSMP_DISCO_ADVERT_LEN);
+  if (!hdr) return -1;
   out[hdr] = TS_TSMP_TYPE_DISCO_ADVERT;
   memcpy(out + hdr + 1, key, TS_TSMP_KEY_LEN);
   return (long)(hdr + TS_TSMP_DISCO_ADVERT_LEN);
+}
+
+long ts_tsmp_pong_encode(uint8_t *out, size_t cap, const ts_tsmp_msg *m, uint16_t peerapi_port) {
+  if (!m || m->type != TS_TSMP_TYPE_PING) return -1;
+  size_t hdr = ip_header(out, cap, &m->dst, &m->src, TS_TSMP_PONG_LEN);
+  if (!hdr) return -1;
+  out[hdr] = TS_TSMP_TYPE_PONG;
+  memcpy(out + hdr + 1, m->ping_data, TS_TSMP_PING_DATA_LEN);
+  out[hdr + 9] = (uint8_t)(peerapi_port >> 8);
+  out[hdr + 10] = (uint8_t)peerapi_port;
+  return (long)(hdr + TS_TSMP_PONG_LEN);
 }
