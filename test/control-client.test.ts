@@ -4,7 +4,7 @@ import { EventEmitter, once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ControlClient, type ControlClientOptions } from '../lib/control/client.js';
+import { CAPABILITY_VERSION, ControlClient, type ControlClientOptions } from '../lib/control/client.js';
 import { FileStore, MemoryStore } from '../lib/control/store.js';
 import { nodePublicToText } from '../lib/wire/keys.js';
 import type { NetworkMap } from '../lib/wire/netmap.js';
@@ -68,7 +68,7 @@ test('auth key: two nodes register over ts2021 and see each other; lite updates 
     assert.deepEqual(peerOfB.nodeKey, a.nodePublic);
     // What the server saw.
     const regA = fc.registerRequests.find((r) => r.NodeKey === nodePublicToText(a.nodePublic!))!;
-    assert.equal(regA.Version, 113);
+    assert.equal(regA.Version, CAPABILITY_VERSION);
     assert.deepEqual(regA.Auth, { AuthKey: 'tskey-auth-good' });
     assert.equal(regA.Ephemeral, true);
     assert.deepEqual(regA.Hostinfo?.RequestTags, ['tag:web']);

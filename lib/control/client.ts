@@ -44,13 +44,16 @@ import {
 import { buildMapRequest, runMapPoll, sendLiteUpdate } from './map-poll.js';
 import type { NetworkMap } from '../wire/netmap.js';
 import { answerPing, pingKind } from './ping.js';
-import { LOGOUT_EXPIRY, buildRegisterRequest, classifyRegisterResponse } from './register.js';
+import { LOGOUT_EXPIRY, buildRegisterRequest, classifyRegisterResponse, registerRetryDelayMs } from './register.js';
 import { fetchServerKey } from './server-key.js';
 import type { Store } from './store.js';
 import type { EarlyNoise, Hostinfo, MapRequest, NetInfo, PingRequest, RegisterResponse } from '../wire/tailcfg.js';
 
-/** Capability version this client claims (Headscale's minimum is 113; see docs/protocol/control.md §15). */
-export const CAPABILITY_VERSION = 113;
+/**
+ * Capability version this client claims: the highest whose obligations the node meets (docs/protocol/capver.md;
+ * test/capver.test.ts refuses a higher one without the tests for it).
+ */
+export const CAPABILITY_VERSION = 119;
 export const REGISTER_PATH = '/machine/register';
 
 export type ControlState = 'NoState' | 'NeedsLogin' | 'NeedsMachineAuth' | 'Starting' | 'Running' | 'Stopped';
@@ -259,6 +262,7 @@ export class ControlClient extends EventEmitter {
       ...defaultHostinfo({
         hostname: this.opts.hostname ?? defaultHostname(),
         backendLogID: this.profile?.backendLogID ?? '',
+        stateEncrypted: this.opts.store.encrypted === true,
         ...(this.opts.advertiseTags ? { requestTags: this.opts.advertiseTags } : {}),
       }),
       ...this.extraHostinfo,
@@ -485,7 +489,7 @@ export class ControlClient extends EventEmitter {
         resp = r.body;
       } catch (err) {
         if (isControlError(err) && err.status === 429) {
-          const wait = 5_000;
+          const wait = registerRetryDelayMs(err.retryAfter);
           this.log.warn('register rate-limited', { retryInMs: wait });
           await sleep(wait, signal);
           continue;

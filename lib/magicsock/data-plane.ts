@@ -48,18 +48,24 @@ export class DataPlane {
   #regions: EngineConfig['derpRegions'] = [];
   #netcheckStarted = false;
   #closed = false;
+  /** Node attribute only-tcp-443 (lib/wire/node-attrs.ts): no UDP at all, so no STUN and no endpoints to publish. */
+  #onlyTCP443: boolean;
+  #randomPort: boolean;
 
   constructor(cfg: EngineConfig, o: DataPlaneOptions) {
     this.#o = o;
+    this.#onlyTCP443 = cfg.nodeAttrs.onlyTCP443;
     const stack = new Netstack();
     this.stack = stack;
     const { device } = stack;
     try {
       for (const a of cfg.addresses) stack.addAddress(a.split('/')[0]!);
-      this.port = device.startWireGuard(o.nodePrivate, o.port ?? 0);
+      // Node attribute randomize-client-port: a random port even when the owner fixed one.
+      this.#randomPort = cfg.nodeAttrs.randomizeClientPort;
+      this.port = device.startWireGuard(o.nodePrivate, this.#randomPort ? 0 : (o.port ?? 0));
       // TS_DEBUG_ALWAYS_USE_DERP, as in Tailscale: never go direct (tests and measurements of the relay path).
       device.startMagicsock(o.discoPrivate, {
-        derpOnly: o.alwaysUseDERP ?? process.env.TS_DEBUG_ALWAYS_USE_DERP === '1',
+        derpOnly: cfg.nodeAttrs.onlyTCP443 || (o.alwaysUseDERP ?? process.env.TS_DEBUG_ALWAYS_USE_DERP === '1'),
         derpIdleMs: o.derpIdleMs ?? 0,
       });
       // Until control sends a packet filter, nothing new gets in (replies to our own flows still do).
@@ -88,6 +94,7 @@ export class DataPlane {
     });
     this.#netcheck = new Netcheck({
       probe: (targets) => {
+        if (this.#onlyTCP443) return; // no answer: the report falls back to the first usable region as home
         for (const t of targets) {
           try {
             device.stunProbe(t.regionID, t.ip, t.port);
@@ -107,6 +114,23 @@ export class DataPlane {
   apply(cfg: EngineConfig, nm: NetworkMap): void {
     if (this.#closed) return;
     const { device } = this.stack;
+    if (cfg.nodeAttrs.onlyTCP443 !== this.#onlyTCP443) {
+      // The engine's DERP-only mode is fixed when it starts: STUN and endpoints follow at once, the rest at the next start.
+      this.#onlyTCP443 = cfg.nodeAttrs.onlyTCP443;
+      this.#o.log.warn('node attribute only-tcp-443 changed; UDP use follows fully at the next start', { onlyTCP443: this.#onlyTCP443 });
+      this.#publish([]);
+    }
+    if (cfg.nodeAttrs.randomizeClientPort !== this.#randomPort) {
+      this.#randomPort = cfg.nodeAttrs.randomizeClientPort;
+      // Only a fixed port is affected: without one the port is random already.
+      if (this.#o.port) {
+        try {
+          this.#rebindTo(this.#randomPort ? 0 : this.#o.port);
+        } catch (err) {
+          this.#o.log.warn('rebinding for randomize-client-port failed', { error: (err as Error).message });
+        }
+      }
+    }
     // The whole peer set in one engine call: each peer's AllowedIPs are replaced, not added to (a prefix the
     // peer no longer owns, a route withdrawn or an address moved, stops being accepted from it), peers gone
     // from the netmap are removed, and unchanged peers are left alone.
@@ -172,14 +196,18 @@ export class DataPlane {
   }
 
   #publish(mapped: readonly string[]): void {
-    const eps = mergeEndpoints(localEndpoints(this.port), mapped);
+    const eps = this.#onlyTCP443 ? [] : mergeEndpoints(localEndpoints(this.port), mapped);
     this.stack.device.setSelf(eps.map((e) => e.addr), this.#home);
     this.#o.onEndpoints(eps);
   }
 
   /** Moves to a fresh UDP socket (a new port, as after a network change) and reports the new endpoints. */
   rebind(): number {
-    const port = this.stack.device.rebind(0);
+    return this.#rebindTo(0);
+  }
+
+  #rebindTo(wanted: number): number {
+    const port = this.stack.device.rebind(wanted);
     this.port = port;
     this.#publish([]);
     this.#netcheck.runNow();
