@@ -15,9 +15,14 @@ import { capsGranted } from './wire/filter.js';
 import type { CapMap, Node, UserProfile } from './wire/tailcfg.js';
 import { joinHostPort, parseAddrPort, splitHostPort } from './wire/ip.js';
 import { loadNative } from './native.js';
-import { closedError } from './net/errors.js';
-import { Netstack } from './net/netstack.js';
+import { abortError, closedError } from './net/errors.js';
+import { argumentError, checkKnownOptions, invalidArgType } from './util/errors.js';
+import type { ControlState } from './control/client.js';
+import { createLogger, LOG_LEVELS, type Logger, type LogLevel, type LogRecord } from './util/log.js';
+import { Netstack, type UdpNetworkName } from './net/netstack.js';
+import type { TailnetPacketSocket } from './net/packet.js';
 import { Loopback, type LoopbackInfo } from './loopback/index.js';
+import { startForward, type Forwarder } from './loopback/forward.js';
 import { TailnetNode } from './node.js';
 import { chooseAuthKey } from './oauth-key.js';
 import { validateHostname } from './hostname.js';
@@ -58,8 +63,12 @@ export interface ServerOptions {
   controlURL?: string;
   ephemeral?: boolean;
   advertiseTags?: string[];
-  /** Diagnostic log; quiet by default. */
+  /** Diagnostic log as text lines ("warn control: connection failed; retrying error=..."); quiet by default. */
   logf?: (message: string) => void;
+  /** Diagnostic log as structured records { time, level, component, msg, ...fields }; quiet by default. */
+  logger?: (record: LogRecord) => void;
+  /** The least severe level that reaches `logf` and `logger`: "debug", "info" (the default), "warn", "error". */
+  logLevel?: LogLevel;
   /** Messages for a person (the login URL); default: console.error. */
   userLogf?: (message: string) => void;
   /** Local UDP port for WireGuard, disco and STUN (0, the default: any free port). */
@@ -69,6 +78,69 @@ export interface ServerOptions {
    * TS_DEBUG_ALWAYS_USE_DERP=1, which is also honoured). Default false.
    */
   alwaysUseDERP?: boolean;
+}
+
+// Every option, so that a typo ("authkey") is refused instead of ignored; the type check below keeps this
+// list and ServerOptions the same set.
+const SERVER_OPTIONS = [
+  'hostname', 'dir', 'store', 'authKey', 'clientSecret', 'clientID', 'idToken', 'audience', 'controlURL',
+  'ephemeral', 'advertiseTags', 'logf', 'logger', 'logLevel', 'userLogf', 'port', 'alwaysUseDERP',
+] as const satisfies readonly (keyof ServerOptions)[];
+type UnlistedOption = Exclude<keyof ServerOptions, (typeof SERVER_OPTIONS)[number]>;
+const everyOptionListed: [UnlistedOption] extends [never] ? true : UnlistedOption = true;
+void everyOptionListed;
+
+/**
+ * Something that keeps the node from working as it should, as Tailscale's health warnings do:
+ * - `control-unreachable`: the control server cannot be reached or its session failed (`error` is the cause's
+ *   code); the node retries with backoff and keeps its last netmap meanwhile;
+ * - `needs-login`: an interactive login is waiting at `url`;
+ * - `needs-approval`: the node is registered but an admin must approve (authorize) it;
+ * - `relay-unreachable`: the home DERP relay cannot be reached (peers that need a relay cannot reach us);
+ * - `clock-skew`: this machine's clock and control's differ by more than a minute (key expiry, certificates).
+ */
+export interface HealthWarning {
+  code: 'control-unreachable' | 'needs-login' | 'needs-approval' | 'relay-unreachable' | 'clock-skew';
+  message: string;
+  /** When the condition began. */
+  since: Date;
+  /** control-unreachable: the code of the last failure (ECONNREFUSED, ERR_HTTP_STATUS, ...). */
+  error?: string;
+  /** needs-login: the URL to visit. */
+  url?: string;
+  /** clock-skew: control's clock minus ours, in ms. */
+  skewMs?: number;
+}
+
+/** What the last netcheck round found (Server#netcheck). */
+export interface NetcheckResult {
+  /** A STUN server answered: UDP works from this node. */
+  udp: boolean;
+  /** Our address as STUN servers saw it ("ip:port"). */
+  mappedAddresses: string[];
+  /** The home relay: its region code and id (0 / "" when none). */
+  homeRegion: { id: number; code: string };
+  /** Round trip per relay region that answered (region code → ms). */
+  latencyMs: Record<string, number>;
+}
+
+// Past this, key expiry and certificate checks go wrong in ways that are hard to see.
+const CLOCK_SKEW_MS = 60_000;
+
+/** The Server's events and their arguments. */
+export interface ServerEvents {
+  /** The node's backend state: NoState, NeedsLogin, NeedsMachineAuth, Starting, Running, Stopped. */
+  state: [state: ControlState];
+  /** An interactive login is needed: a person should visit url. */
+  authURL: [url: string];
+  /** A new network map (diff: what changed for the data plane since the last one, null for the first). */
+  netmap: [netmap: NetworkMap, diff: EngineConfigDiff | null];
+  /** Peers came, went or changed. */
+  peers: [change: PeersChange];
+  /** The set of health warnings changed (empty: healthy). */
+  health: [warnings: HealthWarning[]];
+  /** A netcheck round finished (about every 20-26 s, and after network changes). */
+  netcheck: [result: NetcheckResult];
 }
 
 export interface PeerStatus {
@@ -155,7 +227,7 @@ export function dataPlaneOf(s: Server): DataPlane | undefined {
   return planes.get(s);
 }
 
-export class Server extends TailnetNode {
+export class Server extends TailnetNode<ServerEvents> {
   readonly #opts: ServerOptions;
   #control: ControlClient | undefined;
   #plane: DataPlane | undefined;
@@ -163,24 +235,41 @@ export class Server extends TailnetNode {
   #ready: Promise<void> | undefined;
   #loopback: Promise<Loopback> | undefined;
   readonly #skipLogged = new Set<string>();
+  readonly #health = new Map<HealthWarning['code'], HealthWarning>();
+  readonly #log: Logger;
+  readonly #forwarders = new Set<Forwarder>();
 
   constructor(options: ServerOptions = {}) {
     super();
-    if (typeof options !== 'object' || options === null) throw new TypeError('new Server(options): options must be an object');
+    if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'an object', options);
+    checkKnownOptions('new Server(options)', options, SERVER_OPTIONS);
     for (const k of ['hostname', 'dir', 'authKey', 'clientSecret', 'clientID', 'idToken', 'audience', 'controlURL'] as const) {
-      if (options[k] !== undefined && typeof options[k] !== 'string') throw new TypeError(`${k} must be a string`);
+      if (options[k] !== undefined && typeof options[k] !== 'string') throw invalidArgType(`options.${k}`, 'a string', options[k]);
+    }
+    for (const k of ['ephemeral', 'alwaysUseDERP'] as const) {
+      if (options[k] !== undefined && typeof options[k] !== 'boolean') throw invalidArgType(`options.${k}`, 'a boolean', options[k]);
+    }
+    for (const k of ['logf', 'logger', 'userLogf'] as const) {
+      if (options[k] !== undefined && typeof options[k] !== 'function') throw invalidArgType(`options.${k}`, 'a function', options[k]);
+    }
+    if (options.store !== undefined && (typeof options.store !== 'object' || options.store === null || typeof options.store.get !== 'function')) {
+      throw invalidArgType('options.store', 'a Store (get/set/delete)', options.store);
+    }
+    if (options.logLevel !== undefined && !LOG_LEVELS.includes(options.logLevel)) {
+      throw argumentError('TypeError', 'ERR_INVALID_ARG_VALUE', `options.logLevel must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(options.logLevel)}`);
     }
     if (options.hostname !== undefined) validateHostname(options.hostname);
     if (options.controlURL !== undefined && !/^https?:\/\//.test(options.controlURL)) {
-      throw new TypeError(`controlURL must be an http(s) URL, got "${options.controlURL}"`);
+      throw argumentError('TypeError', 'ERR_INVALID_URL', `options.controlURL must be an http(s) URL, got "${options.controlURL}"`);
     }
     if (options.port !== undefined && (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535)) {
-      throw new RangeError(`port must be an integer 0..65535, got ${String(options.port)}`);
+      throw argumentError('RangeError', 'ERR_OUT_OF_RANGE', `options.port must be an integer 0..65535, got ${String(options.port)}`);
     }
     if (options.advertiseTags !== undefined && (!Array.isArray(options.advertiseTags) || options.advertiseTags.some((t) => !/^tag:[\w-]+$/.test(t)))) {
-      throw new TypeError('advertiseTags must be an array like ["tag:web"]');
+      throw argumentError('TypeError', 'ERR_INVALID_ARG_VALUE', 'options.advertiseTags must be an array like ["tag:web"]');
     }
     this.#opts = { ...options };
+    this.#log = createLogger({ logf: options.logf, logger: options.logger, logLevel: options.logLevel });
   }
 
   /** Connects to control and brings the data plane up as soon as the node has a netmap. Idempotent. */
@@ -209,9 +298,10 @@ export class Server extends TailnetNode {
       store,
       controlURL,
       signal: AbortSignal.timeout(60_000),
-      logf: o.logf,
+      logf: (m) => this.#log.info(m),
     });
     if (this.#closed) throw closedError('Server.start');
+    const userLogf = o.userLogf ?? ((m: string) => console.error(m));
     const control = new ControlClient({
       controlURL,
       store,
@@ -221,22 +311,53 @@ export class Server extends TailnetNode {
       ...(o.advertiseTags ? { advertiseTags: o.advertiseTags } : {}),
       // As tsnet: an enrolled node ignores the auth key unless TSNET_FORCE_LOGIN=1.
       ...(process.env.TSNET_FORCE_LOGIN === '1' ? { forceReauth: true } : {}),
-      userLogf: o.userLogf ?? ((m: string) => console.error(m)),
-      logf: o.logf ?? (() => {}),
+      userLogf,
+      log: this.#log.child('control'),
     });
     this.#control = control;
-    control.on('state', (s: string) => this.emit('state', s));
-    control.on('authURL', (url: string) => this.emit('authURL', url));
+    control.on('state', (s: ControlState) => {
+      if (s === 'NeedsMachineAuth' && !this.#health.has('needs-approval')) {
+        // A key that is not preauthorized waits for an admin: say so once, where a person reads.
+        userLogf(`tsnet: this node is registered and waits for an admin of the tailnet to approve it (${controlURL})`);
+      }
+      this.#setHealth('needs-approval', s === 'NeedsMachineAuth' ? { message: 'the node waits for an admin to approve it' } : null);
+      if (s !== 'NeedsLogin') this.#setHealth('needs-login', null);
+      this.emit('state', s);
+    });
+    control.on('authURL', (url: string) => {
+      this.#setHealth('needs-login', { message: `an interactive login is waiting at ${url}`, url });
+      this.emit('authURL', url);
+    });
+    control.on('controlError', (err: Error) => {
+      const code = (err as { code?: unknown }).code;
+      const error = typeof code === 'string' ? code : 'ERR_CONTROL';
+      if (!this.#health.has('control-unreachable') && !control.netmap) {
+        // Before the first netmap nothing else would tell a person why up() does not return (a forgotten
+        // controlURL, a typo in it, no network): one line per outage, not one per retry.
+        userLogf(`tsnet: cannot reach the control server at ${controlURL} (${error}: ${err.message}); retrying. ` +
+          'Set controlURL or TS_CONTROL_URL if this is not the server you meant.');
+      }
+      this.#setHealth('control-unreachable', { message: `control server ${controlURL}: ${err.message}`, error });
+    });
     control.on('netmap', (nm: NetworkMap, cfg: EngineConfig, diff: EngineConfigDiff | null) => {
+      this.#setHealth('control-unreachable', null);
+      const controlNow = nm.controlTime ? Date.parse(nm.controlTime) : NaN;
+      if (Number.isFinite(controlNow)) {
+        const skewMs = controlNow - Date.now();
+        const off = Math.abs(skewMs) > CLOCK_SKEW_MS;
+        // Rounded to seconds, so the warning does not change (and re-fire) with every message.
+        const secs = Math.round(skewMs / 1000);
+        this.#setHealth('clock-skew', off ? { message: `this machine's clock is ${Math.abs(secs)} s ${secs > 0 ? 'behind' : 'ahead of'} control's`, skewMs: secs * 1000 } : null);
+      }
       for (const p of cfg.skippedPeers) {
         const k = `${p.id} ${p.reason}`;
-        if (!this.#skipLogged.has(k)) o.logf?.(`tsnet: peer ${p.id} left out: ${p.reason}`);
+        if (!this.#skipLogged.has(k)) this.#log.warn('peer left out', { peer: p.id, reason: p.reason });
         this.#skipLogged.add(k);
       }
       try {
         this.#apply(cfg, nm);
       } catch (err) {
-        o.logf?.(`tsnet: applying the netmap failed: ${(err as Error).message}`);
+        this.#log.error('applying the netmap failed', { error: (err as Error).message });
       }
       this.emit('netmap', nm, diff);
       const change = peersChange(cfg, diff);
@@ -245,11 +366,56 @@ export class Server extends TailnetNode {
     control.start();
   }
 
-  /** Waits until the node is registered and has a netmap; resolves to its status. */
+  /**
+   * Waits until the node is registered and has a netmap; resolves to its status. Rejects with ABORT_ERR when
+   * `signal` fires (an already aborted signal starts nothing). Meanwhile 'health' says what it waits for.
+   */
   async up(options: { signal?: AbortSignal } = {}): Promise<Status> {
+    if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'an object', options);
+    const { signal } = options;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArgType('options.signal', 'an AbortSignal', signal);
+    if (signal?.aborted) throw abortError(signal.reason);
     await this.start();
-    const nm = await this.#control!.up(options.signal);
-    return this.#status(nm);
+    try {
+      return this.#status(await this.#control!.up(signal));
+    } catch (err) {
+      // The signal's reason is a DOMException (numeric code); Node's own APIs reject with code ABORT_ERR.
+      if (signal?.aborted) throw abortError(signal.reason);
+      throw err;
+    }
+  }
+
+  /** What the last netcheck round found (UDP, our mapped address, relay latencies), or null before the first. */
+  netcheck(): NetcheckResult | null {
+    const r = this.#plane?.lastReport;
+    if (!r) return null;
+    const regions = this.#control?.engineConfig?.derpRegions ?? [];
+    const code = (id: number): string => regions.find((x) => x.id === id)?.code ?? String(id);
+    return {
+      udp: r.latencies.size > 0,
+      mappedAddresses: [...r.mapped],
+      homeRegion: { id: this.#plane!.homeRegion, code: this.#plane!.homeRegion ? code(this.#plane!.homeRegion) : '' },
+      latencyMs: Object.fromEntries([...r.latencies].map(([id, ms]) => [code(id), ms])),
+    };
+  }
+
+  /** What keeps the node from working as it should (empty: nothing); the 'health' event reports changes. */
+  health(): HealthWarning[] {
+    return [...this.#health.values()].map((w) => ({ ...w }));
+  }
+
+  #setHealth(code: HealthWarning['code'], w: Omit<HealthWarning, 'code' | 'since'> | null): void {
+    const had = this.#health.get(code);
+    if (!w) {
+      if (!had) return;
+      this.#health.delete(code);
+    } else {
+      if (had && had.message === w.message && had.error === w.error && had.url === w.url && had.skewMs === w.skewMs) return;
+      this.#health.set(code, { code, since: had?.since ?? new Date(), ...w });
+    }
+    if (w) this.#log.warn('health: ' + w.message, { health: code, ...(w.error ? { error: w.error } : {}) });
+    else this.#log.info('health: resolved', { health: code });
+    this.emit('health', this.health());
   }
 
   #status(nm: NetworkMap): Status {
@@ -316,15 +482,22 @@ export class Server extends TailnetNode {
     if (!this.#plane) {
       const priv = control.nodePrivate;
       if (!priv) return;
-      const logf = this.#opts.logf ?? (() => {});
       const disco = control.discoPrivate;
       try {
         this.#plane = new DataPlane(cfg, {
           nodePrivate: priv,
           discoPrivate: disco,
-          logf,
+          log: this.#log,
           onEndpoints: (eps) => control.setEndpoints(eps),
-          onNetInfo: (ni) => control.setNetInfo(ni),
+          onNetInfo: (ni) => {
+            control.setNetInfo(ni);
+            const r = this.netcheck();
+            if (r) this.emit('netcheck', r);
+          },
+          onHomeRelay: (region, up, error) => {
+            const code = this.#control?.engineConfig?.derpRegions.find((r) => r.id === region)?.code ?? String(region);
+            this.#setHealth('relay-unreachable', up ? null : { message: `the home relay (DERP region ${code}) cannot be reached: ${error ?? 'closed'}`, ...(error ? { error } : {}) });
+          },
           ...(this.#opts.alwaysUseDERP !== undefined ? { alwaysUseDERP: this.#opts.alwaysUseDERP } : {}),
           ...(this.#opts.port !== undefined ? { port: this.#opts.port } : {}),
         });
@@ -334,7 +507,7 @@ export class Server extends TailnetNode {
         disco.fill(0);
       }
       planes.set(this, this.#plane);
-      logf(`tsnet: data plane up on UDP port ${this.#plane.port}, addresses ${cfg.addresses.join(', ')}`);
+      this.#log.info('data plane up', { udpPort: this.#plane.port, addresses: cfg.addresses });
     }
     this.#plane.apply(cfg, nm);
   }
@@ -382,7 +555,7 @@ export class Server extends TailnetNode {
   }
 
   /** A UDP socket; as tsnet, the address must name one of this node's IPs ("100.64.0.1:53"). */
-  override listenPacket(network: string, address: string): ReturnType<TailnetNode['listenPacket']> {
+  override listenPacket(network: UdpNetworkName, address: string): TailnetPacketSocket {
     const { host } = splitHostPort(address);
     if (!net.isIP(host) || host === '0.0.0.0' || host === '::') {
       throw new TypeError(`listenPacket: the address must include one of this node's IPs, like "100.64.0.1:53" (got "${address}")`);
@@ -420,16 +593,47 @@ export class Server extends TailnetNode {
 
   /**
    * tsnet's Loopback(): a 127.0.0.1 listener serving a SOCKS5 proxy onto the tailnet and the LocalAPI (status,
-   * whois) over HTTP; started once, later calls return the same address and credentials (lib/loopback/index.ts).
+   * whois) over HTTP and a status page; started once, later calls return the same address and credentials
+   * (lib/loopback/index.ts). With a state directory (`dir`, or the default one of a node with a file store), the
+   * address and LocalAPI credential are written to <dir>/localapi.json (mode 0600) for `tsnet status`.
    */
   async loopback(): Promise<LoopbackInfo> {
     if (this.#closed) throw closedError('Server.loopback');
     // Assigned before any await, so close() always finds (and closes) a listener being started.
-    this.#loopback ??= this.start().then(() => Loopback.start(this)).catch((err: unknown) => {
+    // Its address and credential go to the state directory (for `tsnet status`), if the node has one on disk.
+    const o = this.#opts;
+    const dir = o.dir ?? (o.store || o.ephemeral ? undefined : defaultDir(o.hostname));
+    this.#loopback ??= this.start().then(() => Loopback.start(this, dir)).catch((err: unknown) => {
       this.#loopback = undefined;
       throw err;
     });
     return (await this.#loopback).info;
+  }
+
+  /**
+   * A local port forwarder (as `ssh -L`): connections to the returned 127.0.0.1 address are dialed to `target`
+   * ("host:port", a MagicDNS name or an IP) over the tailnet, for clients that take neither a socket nor a proxy
+   * (grpc-js: `new Client(forwarder.address, ...)`). Any local process can use it; close() it, or close the node.
+   */
+  async forward(target: string, options: { port?: number } = {}): Promise<Forwarder> {
+    if (this.#closed) throw closedError('Server.forward');
+    if (typeof target !== 'string') throw invalidArgType('target', 'a string such as "db:5432"', target);
+    splitHostPort(target); // a malformed target is a TypeError now, not a failure of every connection later
+    const { port = 0 } = options;
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw argumentError('RangeError', 'ERR_OUT_OF_RANGE', `options.port must be an integer 0..65535, got ${String(port)}`);
+    const f = await startForward(this, target, port);
+    const forwarders = this.#forwarders;
+    const tracked: Forwarder = {
+      address: f.address,
+      port: f.port,
+      close: async () => {
+        forwarders.delete(tracked);
+        await f.close();
+      },
+    };
+    forwarders.add(tracked);
+    if (this.#closed) await tracked.close();
+    return tracked;
   }
 
   /** Leaves the tailnet (an ephemeral node logs out first) and frees everything. */
@@ -441,6 +645,7 @@ export class Server extends TailnetNode {
     await this.#ready?.catch(() => undefined);
     if (this.#opts.ephemeral) await this.#control?.logout().catch(() => undefined);
     await this.#loopback?.then((lb) => lb.close(), () => undefined);
+    await Promise.all([...this.#forwarders].map((f) => f.close()));
     await this.closeClients();
     await this.#control?.close();
     this.#plane?.close();

@@ -6,6 +6,8 @@ import { isLowOrderKey, publicFromPrivate } from './wire/keys.js';
 import { parseWgQuick } from './wgconfig.js';
 import { splitHostPort } from './net/addr.js';
 import { argumentError, closedError } from './net/errors.js';
+import { checkKnownOptions, invalidArgType } from './util/errors.js';
+import { createLogger, LOG_LEVELS, type Logger, type LogLevel, type LogRecord } from './util/log.js';
 import type { DialOptions, ListenOptions, TcpNetworkName, UdpNetworkName } from './net/netstack.js';
 import { Netstack } from './net/netstack.js';
 import type { TailnetListener } from './net/listener.js';
@@ -42,7 +44,16 @@ export interface WireGuardOptions {
   peers?: WireGuardPeer[];
   /** diagnostic log lines; quiet when absent */
   logf?: (message: string) => void;
+  /** diagnostic log as structured records (lib/util/log.ts); quiet when absent */
+  logger?: (record: LogRecord) => void;
+  /** least severe level logged: "debug", "info" (default), "warn", "error" */
+  logLevel?: LogLevel;
 }
+
+const WIREGUARD_OPTIONS = ['privateKey', 'address', 'listenPort', 'mtu', 'peers', 'logf', 'logger', 'logLevel'] as const satisfies readonly (keyof WireGuardOptions)[];
+type UnlistedOption = Exclude<keyof WireGuardOptions, (typeof WIREGUARD_OPTIONS)[number]>;
+const everyOptionListed: [UnlistedOption] extends [never] ? true : UnlistedOption = true;
+void everyOptionListed;
 
 export interface PeerStats {
   publicKey: string;
@@ -125,6 +136,7 @@ function validatePeer(p: WireGuardPeer, i: number): void {
 
 export class WireGuard extends TailnetNode implements Dialer {
   readonly #opts: Omit<WireGuardOptions, 'privateKey'>;
+  readonly #log: Logger;
   // Zeroed once the native side has its copy (after start) and at close.
   readonly #privateKey: Buffer;
   readonly #publicKey: string;
@@ -137,7 +149,8 @@ export class WireGuard extends TailnetNode implements Dialer {
 
   constructor(options: WireGuardOptions) {
     super();
-    if (typeof options !== 'object' || options === null) throw new TypeError('new WireGuard(options): options must be an object');
+    if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'an object', options);
+    checkKnownOptions('new WireGuard(options)', options, WIREGUARD_OPTIONS);
     this.#privateKey = privateKeyBytes(options.privateKey);
     try {
       this.#validate(options);
@@ -148,6 +161,7 @@ export class WireGuard extends TailnetNode implements Dialer {
     // Everything but the private key: no second copy of it (a string cannot be zeroed).
     const { privateKey: _key, ...rest } = options;
     this.#opts = { ...rest, peers: [...(options.peers ?? [])] };
+    this.#log = createLogger({ logf: options.logf, logger: options.logger, logLevel: options.logLevel }, 'wireguard');
     this.#publicKey = publicFromPrivate(this.#privateKey).toString('base64');
     heldKeys.set(this, this.#privateKey);
   }
@@ -162,15 +176,21 @@ export class WireGuard extends TailnetNode implements Dialer {
     const mtu = options.mtu;
     if (mtu !== undefined && (!Number.isInteger(mtu) || mtu < 576 || mtu > 65535)) throw new RangeError('mtu must be 576..65535');
     (options.peers ?? []).forEach(validatePeer);
-    if (options.logf !== undefined && typeof options.logf !== 'function') throw new TypeError('logf must be a function');
+    for (const k of ['logf', 'logger'] as const) {
+      if (options[k] !== undefined && typeof options[k] !== 'function') throw invalidArgType(`options.${k}`, 'a function', options[k]);
+    }
+    if (options.logLevel !== undefined && !LOG_LEVELS.includes(options.logLevel)) {
+      throw argumentError('TypeError', 'ERR_INVALID_ARG_VALUE', `options.logLevel must be one of ${LOG_LEVELS.join(', ')}`);
+    }
   }
 
   /** Builds a node from a wg-quick file ([Interface] and [Peer] sections); unsupported keys are logged. */
   static fromConfig(text: string, extra: { logf?: (message: string) => void } = {}): WireGuard {
     const { options, ignored } = parseWgQuick(text);
     if (extra.logf) options.logf = extra.logf;
-    for (const k of ignored) options.logf?.(`wireguard: ignoring ${k} (not applicable to a userspace node)`);
-    return new WireGuard(options);
+    const node = new WireGuard(options);
+    for (const k of ignored) node.#log.info('ignoring a wg-quick key (not applicable to a userspace node)', { key: k });
+    return node;
   }
 
   /** This node's public key, base64. */
@@ -208,7 +228,7 @@ export class WireGuard extends TailnetNode implements Dialer {
       throw err;
     }
     this.#stack = stack;
-    this.#opts.logf?.(`wireguard: up, public key ${this.#publicKey}, UDP port ${this.#port}`);
+    this.#log.info('up', { publicKey: this.#publicKey, udpPort: this.#port });
   }
 
   // addPeer's semantics: a peer already configured keeps its AllowedIPs and gains these.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what it needs, builds the addon and the TypeScript, runs the C tests
 # (plain, ASan+UBSan, time-boxed fuzzing), the socket tests against an ASan+UBSan build of the addon, and
-# every TypeScript test. `npm test` and .ci/run call this.
+# every TypeScript test. `npm test` and .ci/run call this. A build failure stops it at once; the test parts
+# all run and their failures are reported together at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
@@ -13,6 +14,19 @@ npm run -s build:ts
 # floor) with zig; quick when its cache holds the toolchain and the target libraries (docs/build.md).
 bash scripts/prebuild-all.sh linux-x64-glibc linux-arm64-glibc >build-prebuilds.log 2>&1 ||
   { tail -40 build-prebuilds.log; echo "prebuild failed"; exit 1; }
-bash scripts/test-c.sh
-bash scripts/test-asan-addon.sh
-npm run -s test:ts
+# The three test parts run whatever the others did, and the suite reports every failed part together.
+failed=()
+part() { # <label> <command...>
+  local label=$1; shift
+  echo "=== $label"
+  if ! "$@"; then failed+=("$label"); echo "=== $label FAILED"; fi
+}
+part "C tests and fuzzing (scripts/test-c.sh)" bash scripts/test-c.sh
+part "addon under ASan+UBSan (scripts/test-asan-addon.sh)" bash scripts/test-asan-addon.sh
+part "TypeScript tests (npm run test:ts)" npm run -s test:ts
+if [ ${#failed[@]} -gt 0 ]; then
+  printf 'test suite FAILED in %d part(s):\n' ${#failed[@]}
+  printf '  - %s\n' "${failed[@]}"
+  exit 1
+fi
+echo "test suite passed: every part"

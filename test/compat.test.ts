@@ -52,7 +52,7 @@ interface Net {
   connect(port: number, opts?: { host?: string; allowHalfOpen?: boolean }): net.Socket;
 }
 
-function tailnet(name: string, server: () => { listen: Netstack['listen'] }, client: () => { connect: Netstack['connect'] }, serverAddr: string, clientAddr: string): Net {
+function tailnet(name: string, server: () => { listen: Netstack['listen'] }, client: () => { connect: (...a: Parameters<Netstack['connect']>) => net.Socket }, serverAddr: string, clientAddr: string): Net {
   const listen = async (opts: { allowHalfOpen?: boolean }): Promise<TailnetListener> => {
     const ln = server().listen('tcp', ':0', opts);
     await once(ln, 'listening');

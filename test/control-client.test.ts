@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ControlClient, type ControlClientOptions } from '../lib/control/client.js';
+import { CAPABILITY_VERSION, ControlClient, type ControlClientOptions } from '../lib/control/client.js';
 import { FileStore, MemoryStore } from '../lib/control/store.js';
 import { nodePublicToText } from '../lib/wire/keys.js';
 import type { NetworkMap } from '../lib/wire/netmap.js';
@@ -20,6 +20,11 @@ function client(fc: FakeControl, extra: Partial<ControlClientOptions> = {}): Con
     backoff: { initialMs: 20, maxMs: 200 },
     ...extra,
   });
+}
+
+/** Resolves once cond() holds, checking now and after each `event` (no fixed waits; the test's timeout bounds it). */
+async function until(emitter: EventEmitter, event: string, cond: () => boolean): Promise<void> {
+  while (!cond()) await once(emitter, event);
 }
 
 function waitFor<T>(c: ControlClient, pred: (nm: NetworkMap, cfg: EngineConfig) => T | undefined, ms = 5000): Promise<T> {
@@ -63,7 +68,7 @@ test('auth key: two nodes register over ts2021 and see each other; lite updates 
     assert.deepEqual(peerOfB.nodeKey, a.nodePublic);
     // What the server saw.
     const regA = fc.registerRequests.find((r) => r.NodeKey === nodePublicToText(a.nodePublic!))!;
-    assert.equal(regA.Version, 113);
+    assert.equal(regA.Version, CAPABILITY_VERSION);
     assert.deepEqual(regA.Auth, { AuthKey: 'tskey-auth-good' });
     assert.equal(regA.Ephemeral, true);
     assert.deepEqual(regA.Hostinfo?.RequestTags, ['tag:web']);
@@ -126,7 +131,7 @@ test('interactive login: AuthURL to userLogf, Followup long-poll until approved'
     assert.match(url, /\/a\/1$/);
     assert.equal(c.state, 'NeedsLogin');
     assert.ok(logs.some((l) => l.includes(url)));
-    await new Promise((r) => setTimeout(r, 50));
+    await until(fc.events, 'register', () => fc.registerRequests.some((r) => r.Followup === url));
     const followups = fc.registerRequests.filter((r) => r.Followup === url);
     assert.equal(followups.length, 1, 'the Followup request is being held');
     assert.equal(followups[0]!.NodeKey, fc.registerRequests[0]!.NodeKey, 'same node key');
@@ -198,8 +203,9 @@ test('reconnect with backoff keeps the last netmap; re-login rotates the node ke
   try {
     const nm1 = await c.up(AbortSignal.timeout(5000));
     const upgrades = fc.upgrades;
+    const noticed = once(c, 'controlError');
     fc.dropAll();
-    await new Promise((r) => setTimeout(r, 10));
+    await noticed;
     assert.equal(c.netmap, nm1, 'last netmap kept while control is away');
     await waitFor(c, (nm) => (nm !== nm1 ? nm : undefined));
     assert.ok(fc.upgrades > upgrades, 'reconnected');
@@ -237,14 +243,16 @@ test('watchdog: a silent map stream is torn down and re-polled', async () => {
     await c.up(AbortSignal.timeout(5000));
     fc.silentMaps = true;
     fc.dropAll();
-    await new Promise((r) => setTimeout(r, 600));
-    assert.ok(errors.some((e) => (e as { code?: string }).code === 'ERR_WATCHDOG'), errors.map((e) => e.message).join('; '));
+    const isWatchdog = (e: Error) => (e as { code?: string }).code === 'ERR_WATCHDOG';
+    await until(c, 'controlError', () => errors.some(isWatchdog));
     fc.silentMaps = false;
     fc.keepAliveMs = 50;
     const stale = c.netmap;
     await waitFor(c, (nm) => (nm !== stale ? nm : undefined));
+    // Eight keep-alives 50 ms apart span more than twice the 150 ms watchdog: none of it may fire meanwhile.
     const n = errors.length;
-    await new Promise((r) => setTimeout(r, 400));
+    let kept = 0;
+    await until(fc.events, 'keepAlive', () => ++kept > 8);
     assert.equal(errors.length, n, 'keep-alives feed the watchdog');
   } finally {
     await c.close();
@@ -264,8 +272,7 @@ test('PingRequest: liveness HEAD and c2n answered over Noise', async () => {
     const u2 = new URL(fc.ping(key, 'c2n', Buffer.from('GET /vip-services HTTP/1.1\r\nHost: x\r\n\r\n')));
     const u3 = new URL(fc.ping(key, 'c2n', Buffer.from('POST /echo HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello')));
     const u4 = new URL(fc.ping(key, 'c2n', Buffer.from('GET /debug/nope HTTP/1.1\r\n\r\n')));
-    const deadline = Date.now() + 3000;
-    while (fc.pingAnswers.length < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await until(fc.events, 'ping', () => fc.pingAnswers.length >= 4);
     assert.deepEqual(
       fc.pingAnswers.sort(),
       [

@@ -234,7 +234,7 @@ test('validation, before any request: idToken with audience, idToken or audience
   await rejectsBeforeAPI({ ...o, clientID: CLIENT_ID }, 'ERR_TSNET_WIF', /idToken and audience are both empty/);
   await rejectsBeforeAPI({ hostname: 'wif-notags', controlURL, store: new MemoryStore(), clientID: CLIENT_ID, idToken: ID_TOKEN }, 'ERR_TSNET_OAUTH_TAGS', /advertiseTags/);
   for (const k of ['clientID', 'idToken', 'audience'] as const) {
-    assert.throws(() => new Server({ [k]: 5 as unknown as string }), { name: 'TypeError', message: new RegExp(`${k} must be a string`) });
+    assert.throws(() => new Server({ [k]: 5 as unknown as string }), { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', message: new RegExp(`"options.${k}" argument must be a string`) });
   }
 });
 

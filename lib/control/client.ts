@@ -16,6 +16,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { Backoff, sleep, type BackoffOptions } from '../util/backoff.js';
+import { createLogger, type Logger } from '../util/log.js';
 import { dialTs2021, type DialTLSOptions } from './dial.js';
 import { engineConfigFromNetmap, type EngineConfig } from '../wire/engine-config.js';
 import { diffEngineConfig } from './engine-diff.js';
@@ -43,13 +44,16 @@ import {
 import { buildMapRequest, runMapPoll, sendLiteUpdate } from './map-poll.js';
 import type { NetworkMap } from '../wire/netmap.js';
 import { answerPing, pingKind } from './ping.js';
-import { LOGOUT_EXPIRY, buildRegisterRequest, classifyRegisterResponse } from './register.js';
+import { LOGOUT_EXPIRY, buildRegisterRequest, classifyRegisterResponse, registerRetryDelayMs } from './register.js';
 import { fetchServerKey } from './server-key.js';
 import type { Store } from './store.js';
 import type { EarlyNoise, Hostinfo, MapRequest, NetInfo, PingRequest, RegisterResponse } from '../wire/tailcfg.js';
 
-/** Capability version this client claims (Headscale's minimum is 113; see docs/protocol/control.md §15). */
-export const CAPABILITY_VERSION = 113;
+/**
+ * Capability version this client claims: the highest whose obligations the node meets (docs/protocol/capver.md;
+ * test/capver.test.ts refuses a higher one without the tests for it).
+ */
+export const CAPABILITY_VERSION = 119;
 export const REGISTER_PATH = '/machine/register';
 
 export type ControlState = 'NoState' | 'NeedsLogin' | 'NeedsMachineAuth' | 'Starting' | 'Running' | 'Stopped';
@@ -71,8 +75,10 @@ export interface ControlClientOptions {
   advertiseTags?: readonly string[];
   /** User-facing messages (the AuthURL). Default: console.log. */
   userLogf?: (msg: string) => void;
-  /** Verbose log. Default: discard. */
+  /** Verbose log as text lines (every level). Default: discard. Ignored when `log` is given. */
   logf?: (msg: string) => void;
+  /** Leveled, structured log (lib/util/log.ts); component "control". */
+  log?: Logger;
   capabilityVersion?: number;
   /** Extra Hostinfo fields merged over the defaults. */
   hostinfo?: Partial<Hostinfo>;
@@ -95,7 +101,7 @@ export class ControlClient extends EventEmitter {
   private readonly opts: ControlClientOptions;
   private readonly version: number;
   private readonly userLogf: (msg: string) => void;
-  private readonly logf: (msg: string) => void;
+  private readonly log: Logger;
   private readonly backoff: Backoff;
   private disco: KeyPair;
   private discoWiped = false;
@@ -131,7 +137,7 @@ export class ControlClient extends EventEmitter {
     this.version = opts.capabilityVersion ?? CAPABILITY_VERSION;
     if (this.version < 113) throw new ControlError('ERR_NOISE_VERSION', 'capability version must be ≥ 113');
     this.userLogf = opts.userLogf ?? ((m) => console.log(m));
-    this.logf = opts.logf ?? (() => {});
+    this.log = opts.log ?? createLogger({ logf: opts.logf, logLevel: 'debug' }, 'control');
     this.backoff = new Backoff(opts.backoff);
     this.disco = opts.discoPrivate ? keyPairFromPrivate(opts.discoPrivate) : generateKeyPair();
     this.forceReauth = opts.forceReauth === true;
@@ -172,6 +178,7 @@ export class ControlClient extends EventEmitter {
 
   private setState(s: ControlState): void {
     if (s === this._state) return;
+    this.log.info('state', { state: s, from: this._state });
     this._state = s;
     this.emit('state', s);
   }
@@ -189,7 +196,7 @@ export class ControlClient extends EventEmitter {
     this.loop = this.run(signal).catch((err: unknown) => {
       if (!signal.aborted) {
         this._fatal = err instanceof Error ? err : new Error(String(err));
-        this.logf(`control: stopped: ${this._fatal.message}`);
+        this.log.error('stopped', { error: this._fatal.message, code: (this._fatal as { code?: unknown }).code });
         this.emit('fatal', this._fatal);
       }
     });
@@ -255,6 +262,7 @@ export class ControlClient extends EventEmitter {
       ...defaultHostinfo({
         hostname: this.opts.hostname ?? defaultHostname(),
         backendLogID: this.profile?.backendLogID ?? '',
+        stateEncrypted: this.opts.store.encrypted === true,
         ...(this.opts.advertiseTags ? { requestTags: this.opts.advertiseTags } : {}),
       }),
       ...this.extraHostinfo,
@@ -285,7 +293,7 @@ export class ControlClient extends EventEmitter {
       try {
         await conn.h2.postJSON<RegisterResponse>(REGISTER_PATH, req, { lbNodeKey: req.NodeKey, signal: AbortSignal.timeout(15_000) });
       } catch (err) {
-        this.logf(`control: logout request failed: ${(err as Error).message}`);
+        this.log.warn('logout request failed', { error: (err as Error).message });
       }
     }
     await this.stopLoop();
@@ -386,7 +394,7 @@ export class ControlClient extends EventEmitter {
         if (isControlError(err, 'ERR_NOISE_DECRYPT') || isControlError(err, 'ERR_NOISE_SERVER_ERROR') || isControlError(err, 'ERR_UPGRADE')) {
           this.serverKey = null;
         }
-        this.logf(`control: ${e.message}; retrying in ${delay} ms`);
+        this.log.warn('connection failed; retrying', { error: e.message, code: (e as { code?: unknown }).code, retryInMs: delay });
         try {
           await sleep(delay, signal);
         } catch {
@@ -481,8 +489,8 @@ export class ControlClient extends EventEmitter {
         resp = r.body;
       } catch (err) {
         if (isControlError(err) && err.status === 429) {
-          const wait = 5_000;
-          this.logf(`control: register rate-limited; waiting ${wait} ms`);
+          const wait = registerRetryDelayMs(err.retryAfter);
+          this.log.warn('register rate-limited', { retryInMs: wait });
           await sleep(wait, signal);
           continue;
         }
@@ -603,7 +611,7 @@ export class ControlClient extends EventEmitter {
       const profile = this.profile;
       this.saving = this.saving
         .then(() => saveNodeProfile(this.opts.store, profile))
-        .catch((err: Error) => this.logf(`control: saving state: ${err.message}`));
+        .catch((err: Error) => this.log.error('saving state failed', { error: err.message }));
     }
     this.armExpiryTimer();
     if (this.nodeKeyExpired()) this.needRotation = true;
@@ -631,8 +639,8 @@ export class ControlClient extends EventEmitter {
       return;
     }
     answerPing(pr, conn.h2, this.opts.tls).then(
-      (status) => this.logf(`control: answered ping ${pr.Types || 'liveness'} → ${status}`),
-      (err: Error) => this.logf(`control: answering ping failed: ${err.message}`),
+      (status) => this.log.debug('answered ping', { type: pr.Types || 'liveness', status }),
+      (err: Error) => this.log.warn('answering ping failed', { error: err.message }),
     );
   }
 
@@ -644,7 +652,7 @@ export class ControlClient extends EventEmitter {
       if (!conn || !this.pollActive || !this.profile) return;
       const req = this.mapRequest();
       sendLiteUpdate(conn.h2, req, req.NodeKey, AbortSignal.timeout(30_000)).catch((err: Error) =>
-        this.logf(`control: lite update failed: ${err.message}`),
+        this.log.warn('lite update failed', { error: err.message }),
       );
     });
   }

@@ -33,6 +33,8 @@ export interface HostinfoOptions {
   backendLogID: string;
   requestTags?: readonly string[];
   app?: string;
+  /** Whether the state store encrypts at rest (capability 118); false unless the Store says so. */
+  stateEncrypted?: boolean;
 }
 
 export function defaultHostinfo(opts: HostinfoOptions): Hostinfo {
@@ -48,6 +50,8 @@ export function defaultHostinfo(opts: HostinfoOptions): Hostinfo {
     GoArch: goArch(),
     Userspace: true,
     UserspaceRouter: true,
+    // Capability 118: whether the node's state is encrypted at rest. IngressEnabled (113) stays unset: no funnel.
+    StateEncrypted: opts.stateEncrypted === true,
   };
   if (opts.app) hi.App = opts.app;
   if (opts.requestTags && opts.requestTags.length) hi.RequestTags = [...opts.requestTags];

@@ -119,7 +119,11 @@ export class ControlHttp2Client {
   async postJSON<T>(path: string, body: object, opts: Omit<RequestOptions, 'body'> & { maxBytes?: number } = {}): Promise<JSONResponse<T>> {
     const res = await this.requestBuffer(path, { ...opts, body });
     if (res.status < 200 || res.status > 299) {
-      throw new ControlError('ERR_HTTP_STATUS', `${path}: HTTP ${res.status}: ${res.body.toString('utf8').slice(0, 500).trim()}`, { status: res.status });
+      const ra = res.headers['retry-after'];
+      throw new ControlError('ERR_HTTP_STATUS', `${path}: HTTP ${res.status}: ${res.body.toString('utf8').slice(0, 500).trim()}`, {
+        status: res.status,
+        ...(typeof ra === 'string' ? { retryAfter: ra } : {}),
+      });
     }
     return { status: res.status, headers: res.headers, body: parseJSONObject(res.body, path) as T };
   }

@@ -74,3 +74,16 @@ export function retryAfterMs(value: string | string[] | undefined, capMs = 60_00
   if (Number.isFinite(t)) return Math.max(0, Math.min(capMs, t - now));
   return null;
 }
+
+/**
+ * How long to wait after HTTP 429 on /machine/register (capability 137): the Retry-After header in seconds or
+ * as an HTTP date; missing, unparsable, past or over an hour, 5-10 s at random (as Tailscale's client).
+ */
+export function registerRetryDelayMs(retryAfter: string | undefined, now = Date.now(), random = Math.random): number {
+  let ms = NaN;
+  const v = retryAfter?.trim() ?? '';
+  if (/^\d+$/.test(v)) ms = Number(v) * 1000;
+  else if (v) ms = Date.parse(v) - now;
+  if (!(ms > 0 && ms <= 3_600_000)) ms = 5_000 + Math.floor(random() * 5_000);
+  return ms;
+}

@@ -20,6 +20,8 @@ export interface Store {
   set(key: string, value: Uint8Array): Promise<void>;
   /** Removes a value (no error if absent). */
   delete(key: string): Promise<void>;
+  /** True when the store keeps its values encrypted at rest; reported to control as Hostinfo.StateEncrypted. */
+  readonly encrypted?: boolean;
 }
 
 export class MemoryStore implements Store {

@@ -29,6 +29,7 @@ import { DEFAULT_USER_LOGIN, DevnetState, StateError, TAGGED_DEVICES_LOGIN, type
 import type { DevnetNode } from './types.js';
 import type { C2NReply, C2NRequestSpec } from './pings.js';
 import { startDevnetRelay, type DevnetRelay, type DevnetRelayOptions } from './derp/index.js';
+import { startDevnetAdmin, type AdminTarget, type DevnetAdmin, type DevnetAdminInfo, type DevnetAdminOptions } from './admin.js';
 
 export type { Policy, PolicyACL, PolicyGrant, PolicyNodeAttr } from './policy.js';
 export { PolicyError, parsePolicy, DEFAULT_POLICY } from './policy.js';
@@ -43,6 +44,9 @@ export type { C2NReply, C2NRequestSpec } from './pings.js';
 export { StateError } from './state.js';
 export { encodeZstdRawFrame, decodeZstdSimpleFrame, ZstdFormatError } from './zstd-raw.js';
 export { allocateAddresses, ipv6ForIPv4, TAILNET_IPV4_RANGE, TAILNET_IPV6_RANGE } from './addresses.js';
+export type { DevnetAdminInfo, DevnetAdminOptions } from './admin.js';
+export type { RelayTraffic } from './derp/index.js';
+export { defaultDevnetDir } from './state-dir.js';
 export { CURRENT_CAPABILITY_VERSION, MIN_CAPABILITY_VERSION, type ConnectionStats } from './server.js';
 
 /**
@@ -115,6 +119,8 @@ export interface DevnetOptions {
   maxCapVersion?: number;
   /** Login name used when approving without naming a user; default "dev@example.com". */
   defaultUser?: string;
+  /** Runs the devnet's clock this far ahead of the machine's (negative: behind), in ms, to test clock skew. */
+  clockOffsetMs?: number;
   /** Most simultaneous Noise connections of known clients (unknown ones: `limits`); default 1024. */
   maxConnections?: number;
   /** Caps and timeouts for connections whose client is not known yet, and plain HTTP timeouts. */
@@ -123,6 +129,11 @@ export interface DevnetOptions {
   idleTimeoutMs?: number;
   /** Diagnostics; default: discard. */
   logf?: (msg: string) => void;
+  /**
+   * The admin endpoint on 127.0.0.1 (JSON API for the CLI and a status page; docs/cli.md), guarded by random
+   * tokens written with its URL to `<stateDir>/admin.json` (mode 0600). Default off; `tsnet devnet` turns it on.
+   */
+  admin?: boolean | DevnetAdminOptions;
   /** Fixed Noise private key (tests); default: from stateDir, else random. */
   controlPrivateKey?: Uint8Array;
 }
@@ -193,6 +204,10 @@ export interface Devnet {
   pendingLogins(): PendingLoginInfo[];
   nodes(): DevnetNodeInfo[];
   users(): DevnetUserInfo[];
+  /** The ACL policy's text, or null for the default (allow all). */
+  policy(): string | null;
+  /** The admin endpoint (URL, API token, status page URL), when started with `admin`. */
+  readonly admin: DevnetAdminInfo | null;
   /** Replaces the ACL policy (HuJSON text or object). Throws PolicyError/HuJSONError if invalid. */
   setPolicy(policy: string | Policy | null): void;
   /** The bundled DERP relay and STUN responder, if running. */
@@ -306,7 +321,8 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
     ...(options.nameservers ? { nameservers: options.nameservers } : {}),
     ...(options.extraRecords ? { extraRecords: options.extraRecords } : {}),
   });
-  const now = (): Date => new Date();
+  const clockOffsetMs = options.clockOffsetMs ?? 0;
+  const now = (): Date => new Date(Date.now() + clockOffsetMs);
   const defaultUser = options.defaultUser ?? DEFAULT_USER_LOGIN;
 
   const server = new DevnetServer(state, controlPrivate, {
@@ -393,7 +409,7 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
   });
 
   let closed = false;
-  return {
+  const devnet: AdminTarget = {
     controlURL: server.controlURL,
     publicKey: server.publicKeyText,
     domain,
@@ -415,6 +431,7 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
       })),
     nodes: () => state.allNodes().map(info),
     users: () => state.allUsers().map((u) => ({ id: u.id, loginName: u.loginName, displayName: u.displayName })),
+    policy: () => state.policyText,
     setPolicy: (p) => {
       if (p === null) return state.setPolicy(null, null);
       const { policy, text } = policyFrom(p);
@@ -470,6 +487,7 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
     close: async () => {
       if (closed) return;
       closed = true;
+      await admin?.close();
       await server.close();
       unsubscribeRelay();
       await relay?.close();
@@ -477,4 +495,14 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
       unsubscribe();
     },
   };
+  let admin: DevnetAdmin | null = null;
+  if (options.admin) {
+    try {
+      admin = await startDevnetAdmin(devnet, options.admin === true ? {} : options.admin, options.stateDir);
+    } catch (e) {
+      await devnet.close();
+      throw e;
+    }
+  }
+  return Object.assign(devnet, { admin: admin?.info ?? null });
 }

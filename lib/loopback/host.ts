@@ -4,12 +4,33 @@ import type { TailnetSocket } from '../net/socket.js';
 import type { DialOptions } from '../net/netstack.js';
 import type { CapMap, Node, UserProfile } from '../wire/tailcfg.js';
 
-/** The status fields the LocalAPI reads; the whole object is served as JSON. */
+/** A peer as the status page shows it (the Server's PeerStatus; the optional fields may be absent). */
+export interface LoopbackPeer {
+  publicKey: string;
+  tailscaleIPs: string[];
+  hostName?: string;
+  dnsName?: string;
+  online?: boolean | null;
+  /** Direct UDP address in use, "" through a relay. */
+  curAddr?: string;
+  relay?: string;
+  latencyMs?: number;
+  rxBytes?: number;
+  txBytes?: number;
+  lastHandshake?: Date | null;
+  txDirectPackets?: number;
+  txRelayPackets?: number;
+}
+
+/** The status fields the LocalAPI and the status page read; the whole object is served as JSON. */
 export interface LoopbackStatus {
   backendState: string;
   tailscaleIPs: string[];
   self: Node;
-  peers: ReadonlyArray<{ publicKey: string; tailscaleIPs: string[] }>;
+  peers: ReadonlyArray<LoopbackPeer>;
+  /** Packets the WireGuard core dropped, per reason (numeric fields; the Server's WireGuardDrops). */
+  drops?: object;
+  skippedPeers?: ReadonlyArray<{ id: number; reason: string }>;
 }
 
 export interface LoopbackWhoIs {
@@ -23,4 +44,6 @@ export interface LoopbackHost {
   dial(network: 'tcp', address: string, options?: DialOptions): Promise<TailnetSocket>;
   status(): LoopbackStatus | null;
   whoIs(address: string): LoopbackWhoIs | null;
+  /** The node's own health warnings (the Server's health()): control unreachable, login or approval waiting. */
+  health?(): ReadonlyArray<{ message: string }>;
 }

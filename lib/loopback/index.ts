@@ -1,7 +1,9 @@
 // tsnet's Loopback(): one listener on 127.0.0.1 that serves two protocols, told apart by the first byte
 // (0x05, the SOCKS version, or anything else for HTTP), as Tailscale's net/proxymux does:
 // - a SOCKS5 proxy onto the tailnet (RFC 1928, username/password auth of RFC 1929, CONNECT only);
-// - the LocalAPI over HTTP under /localapi/v0/ (a small read-only subset: status and whois).
+// - an HTTP CONNECT proxy onto the tailnet (basic auth, the same credential: lib/loopback/connect-proxy.ts);
+// - the LocalAPI over HTTP under /localapi/v0/ (a small read-only subset: status and whois);
+// - a read-only status page for people at /status?token=<LocalAPI credential> (lib/loopback/status-page.ts).
 // Both are guarded by random credentials, because any local process (or a web page, through the browser)
 // can reach a loopback port.
 import * as crypto from 'node:crypto';
@@ -9,13 +11,16 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import type { LoopbackHost } from './host.js';
 import { serveLocalAPI } from './localapi.js';
+import { removeLocalAPIFile, writeLocalAPIFile } from './localapi-file.js';
+import { serveStatusPage, STATUS_PAGE_PATH } from './status-http.js';
 import { Reader, socks } from './socks5.js';
+import { httpConnect } from './connect-proxy.js';
 
 /** What server.loopback() returns (tsnet's Loopback(): addr, proxyCred, localAPICred). */
 export interface LoopbackInfo {
   /** "127.0.0.1:port" */
   address: string;
-  /** The SOCKS5 password (the user name is "tsnet"). */
+  /** The SOCKS5 and HTTP CONNECT proxy password (the user name is "tsnet"). */
   proxyCredential: string;
   /** The LocalAPI's HTTP basic-auth password (any user name); requests also need "Sec-Tailscale: localapi". */
   localAPICredential: string;
@@ -33,6 +38,7 @@ export class Loopback {
   // Every socket on our side (client connections and tailnet connections), destroyed on close.
   readonly #sockets = new Set<net.Socket>();
   #closed = false;
+  #advertDir: string | undefined;
 
   private constructor(server: net.Server, info: LoopbackInfo, httpServer: http.Server) {
     this.#server = server;
@@ -40,12 +46,18 @@ export class Loopback {
     this.#http = httpServer;
   }
 
-  /** Listens on 127.0.0.1 (any free port) with fresh credentials (16 random bytes each, hex). */
-  static async start(host: LoopbackHost): Promise<Loopback> {
+  /**
+   * Listens on 127.0.0.1 (any free port) with fresh credentials (16 random bytes each, hex). With `advertDir`,
+   * writes the address and LocalAPI credential to <advertDir>/localapi.json for `tsnet status` (removed on close).
+   */
+  static async start(host: LoopbackHost, advertDir?: string): Promise<Loopback> {
     const proxyCredential = crypto.randomBytes(16).toString('hex');
     const localAPICredential = crypto.randomBytes(16).toString('hex');
     const server = net.createServer({ allowHalfOpen: true });
-    const httpServer = http.createServer((req, res) => serveLocalAPI(req, res, host, localAPICredential));
+    const httpServer = http.createServer((req, res) => {
+      if ((req.url ?? '').split('?')[0] === STATUS_PAGE_PATH) serveStatusPage(req, res, host, localAPICredential);
+      else serveLocalAPI(req, res, host, localAPICredential);
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(0, '127.0.0.1', () => {
@@ -55,9 +67,21 @@ export class Loopback {
     });
     const port = (server.address() as net.AddressInfo).port;
     const lb = new Loopback(server, { address: `127.0.0.1:${port}`, proxyCredential, localAPICredential }, httpServer);
+    httpServer.on('connect', (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
+      httpConnect(req, client, head, host, proxyCredential, (s) => lb.#track(s)).catch(() => client.destroy());
+    });
     server.on('connection', (conn) => lb.#accept(conn, host));
     // An accept error (EMFILE) must not become an uncaught 'error' event.
     server.on('error', () => undefined);
+    if (advertDir !== undefined) {
+      try {
+        await writeLocalAPIFile(advertDir, { address: lb.info.address, credential: localAPICredential });
+      } catch (err) {
+        await lb.close();
+        throw err;
+      }
+      lb.#advertDir = advertDir;
+    }
     return lb;
   }
 
@@ -106,6 +130,8 @@ export class Loopback {
     this.#sockets.clear();
     this.#http.close(() => undefined); // never listened itself; this only stops its timers
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    const dir = this.#advertDir;
+    if (dir !== undefined) await removeLocalAPIFile(dir, { address: this.info.address, credential: this.info.localAPICredential }).catch(() => undefined);
   }
 }
 

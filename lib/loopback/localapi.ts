@@ -4,6 +4,7 @@ import type * as http from 'node:http';
 import * as net from 'node:net';
 import { parseAddrPort } from '../wire/ip.js';
 import { safeEqual } from './credentials.js';
+import { healthWarnings } from './health.js';
 import type { LoopbackHost } from './host.js';
 
 // Go's strconv.ParseBool spellings of false (for ?peers=false).
@@ -70,9 +71,9 @@ export function serveLocalAPI(req: http.IncomingMessage, res: http.ServerRespons
   if (url.pathname === '/localapi/v0/status') {
     const st = host.status();
     const peers = !FALSE.has(url.searchParams.get('peers') ?? '');
-    if (!st) return json({ BackendState: 'NoState', TailscaleIPs: [] });
-    // Our Status (camelCase), plus Tailscale's two most used ipnstate.Status fields under their own names.
-    const body: Record<string, unknown> = { BackendState: st.backendState, TailscaleIPs: st.tailscaleIPs, ...st };
+    if (!st) return json({ BackendState: 'NoState', TailscaleIPs: [], Health: healthWarnings(null, host) });
+    // Our Status (camelCase), plus three of Tailscale's ipnstate.Status fields under their own names.
+    const body: Record<string, unknown> = { BackendState: st.backendState, TailscaleIPs: st.tailscaleIPs, Health: healthWarnings(st, host), ...st };
     if (!peers) delete body.peers;
     return json(body);
   }

@@ -3,11 +3,12 @@
 import * as net from 'node:net';
 import { joinHostPort } from '../wire/ip.js';
 import { safeEqual } from './credentials.js';
+import { splice } from './splice.js';
 import type { LoopbackHost } from './host.js';
 
 // As Tailscale's socks5 server: a CONNECT gives up after 5 s.
-const DIAL_MS = 5_000;
-const PROXY_USER = 'tsnet';
+export const DIAL_MS = 5_000;
+export const PROXY_USER = 'tsnet';
 
 /** Reads exact byte counts from a socket during the negotiation, then hands back what came after it. */
 export class Reader {
@@ -182,19 +183,4 @@ export async function socks(
   conn.write(reply(Reply.Success, remote.localAddress ?? '0.0.0.0', remote.localPort ?? 0));
   if (early.length) remote.write(early);
   splice(conn, remote);
-}
-
-/**
- * Copies both ways with backpressure (pipe), passing half-closes along (a client may shut down its sending
- * side and still read the answer). When one side closes before both directions finished, the other is torn
- * down too.
- */
-function splice(a: net.Socket, b: net.Socket): void {
-  a.pipe(b);
-  b.pipe(a);
-  const onClose = (self: net.Socket, other: net.Socket) => () => {
-    if (!(self.readableEnded && self.writableFinished)) other.destroy();
-  };
-  a.once('close', onClose(a, b));
-  b.once('close', onClose(b, a));
 }

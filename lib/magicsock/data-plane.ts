@@ -15,15 +15,18 @@ import { Netcheck, type NetcheckReport } from './netcheck.js';
 import type { NativeMagicsockStats } from '../native.js';
 import type { DeviceFilterRule, DevicePeer, DevicePrefix, LinkEvent } from '../net/device.js';
 import { Netstack } from '../net/netstack.js';
+import type { Logger } from '../util/log.js';
 
 export interface DataPlaneOptions {
   nodePrivate: Uint8Array;
   discoPrivate: Uint8Array;
-  logf: (message: string) => void;
+  log: Logger;
   /** Our endpoints changed (local interfaces, STUN-mapped): report them to control. */
   onEndpoints(endpoints: Endpoint[]): void;
   /** Home region and what netcheck learned: report to control (peers learn our home DERP from it). */
   onNetInfo(netInfo: NetInfo): void;
+  /** The home relay's connection came up (error undefined) or failed: for the node's health. */
+  onHomeRelay?(region: number, up: boolean, error?: string): void;
   /** Local UDP port for WireGuard, disco and STUN; 0: any. */
   port?: number;
   /** Never use a direct path (debugging); default: TS_DEBUG_ALWAYS_USE_DERP=1. */
@@ -40,22 +43,29 @@ export class DataPlane {
   readonly #netcheck: Netcheck;
   #filter: CompiledFilter | undefined;
   #rulesJSON = '';
+  #lastReport: NetcheckReport | null = null;
   #home = 0;
   #regions: EngineConfig['derpRegions'] = [];
   #netcheckStarted = false;
   #closed = false;
+  /** Node attribute only-tcp-443 (lib/wire/node-attrs.ts): no UDP at all, so no STUN and no endpoints to publish. */
+  #onlyTCP443: boolean;
+  #randomPort: boolean;
 
   constructor(cfg: EngineConfig, o: DataPlaneOptions) {
     this.#o = o;
+    this.#onlyTCP443 = cfg.nodeAttrs.onlyTCP443;
     const stack = new Netstack();
     this.stack = stack;
     const { device } = stack;
     try {
       for (const a of cfg.addresses) stack.addAddress(a.split('/')[0]!);
-      this.port = device.startWireGuard(o.nodePrivate, o.port ?? 0);
+      // Node attribute randomize-client-port: a random port even when the owner fixed one.
+      this.#randomPort = cfg.nodeAttrs.randomizeClientPort;
+      this.port = device.startWireGuard(o.nodePrivate, this.#randomPort ? 0 : (o.port ?? 0));
       // TS_DEBUG_ALWAYS_USE_DERP, as in Tailscale: never go direct (tests and measurements of the relay path).
       device.startMagicsock(o.discoPrivate, {
-        derpOnly: o.alwaysUseDERP ?? process.env.TS_DEBUG_ALWAYS_USE_DERP === '1',
+        derpOnly: cfg.nodeAttrs.onlyTCP443 || (o.alwaysUseDERP ?? process.env.TS_DEBUG_ALWAYS_USE_DERP === '1'),
         derpIdleMs: o.derpIdleMs ?? 0,
       });
       // Until control sends a packet filter, nothing new gets in (replies to our own flows still do).
@@ -65,27 +75,36 @@ export class DataPlane {
       throw err;
     }
     device.onLinkEvent((ev) => this.#onEvent(ev));
+    const derpLog = o.log.child('derp');
+    const netcheckLog = o.log.child('netcheck');
     this.#derp = new DERPManager({
       attach: (region, serverKey, host) => {
         const fd = device.derpAttach(region, host, serverKey);
         return new net.Socket({ fd, readable: true, writable: true });
       },
-      logf: o.logf,
+      logf: (m) => derpLog.warn(m),
     });
-    this.#derp.on('connected', (r) => o.logf(`tsnet: DERP region ${r} connected`));
-    this.#derp.on('disconnected', (r, err) => o.logf(`tsnet: DERP region ${r} disconnected${err ? `: ${err.message}` : ''}`));
+    this.#derp.on('connected', (r) => {
+      derpLog.info('region connected', { region: r });
+      if (r === this.#home) o.onHomeRelay?.(r, true);
+    });
+    this.#derp.on('disconnected', (r, err) => {
+      derpLog.warn('region disconnected', { region: r, ...(err ? { error: err.message } : {}) });
+      if (r === this.#home && err) o.onHomeRelay?.(r, false, err.message);
+    });
     this.#netcheck = new Netcheck({
       probe: (targets) => {
+        if (this.#onlyTCP443) return; // no answer: the report falls back to the first usable region as home
         for (const t of targets) {
           try {
             device.stunProbe(t.regionID, t.ip, t.port);
           } catch (err) {
-            o.logf(`tsnet: STUN probe to ${t.ip}:${t.port} failed: ${(err as Error).message}`);
+            netcheckLog.debug('STUN probe failed', { target: `${t.ip}:${t.port}`, error: (err as Error).message });
           }
         }
       },
       onReport: (r) => this.#onReport(r),
-      logf: o.logf,
+      logf: (m) => netcheckLog.debug(m),
     });
     // Local endpoints at once, so peers on this machine or LAN can be reached before the first STUN round.
     this.#publish([]);
@@ -95,6 +114,23 @@ export class DataPlane {
   apply(cfg: EngineConfig, nm: NetworkMap): void {
     if (this.#closed) return;
     const { device } = this.stack;
+    if (cfg.nodeAttrs.onlyTCP443 !== this.#onlyTCP443) {
+      // The engine's DERP-only mode is fixed when it starts: STUN and endpoints follow at once, the rest at the next start.
+      this.#onlyTCP443 = cfg.nodeAttrs.onlyTCP443;
+      this.#o.log.warn('node attribute only-tcp-443 changed; UDP use follows fully at the next start', { onlyTCP443: this.#onlyTCP443 });
+      this.#publish([]);
+    }
+    if (cfg.nodeAttrs.randomizeClientPort !== this.#randomPort) {
+      this.#randomPort = cfg.nodeAttrs.randomizeClientPort;
+      // Only a fixed port is affected: without one the port is random already.
+      if (this.#o.port) {
+        try {
+          this.#rebindTo(this.#randomPort ? 0 : this.#o.port);
+        } catch (err) {
+          this.#o.log.warn('rebinding for randomize-client-port failed', { error: (err as Error).message });
+        }
+      }
+    }
     // The whole peer set in one engine call: each peer's AllowedIPs are replaced, not added to (a prefix the
     // peer no longer owns, a route withdrawn or an address moved, stops being accepted from it), peers gone
     // from the netmap are removed, and unchanged peers are left alone.
@@ -139,13 +175,14 @@ export class DataPlane {
         this.#netcheck.result(ev.id, ev.rttMs, ev.mapped.address, ev.mapped.port);
         break;
       case 'derp-state':
-        if (!ev.connected && ev.code) this.#o.logf(`tsnet: DERP region ${ev.id} connection ended: ${ev.code}`);
+        if (!ev.connected && ev.code) this.#o.log.child('derp').info('region connection ended', { region: ev.id, code: ev.code });
         break;
     }
   }
 
   #onReport(r: NetcheckReport): void {
     if (this.#closed) return;
+    this.#lastReport = r;
     let home = r.home;
     // No STUN answer at all (UDP blocked): keep the home we had, else take the first usable region, so that
     // peers can still reach us through a relay.
@@ -159,14 +196,18 @@ export class DataPlane {
   }
 
   #publish(mapped: readonly string[]): void {
-    const eps = mergeEndpoints(localEndpoints(this.port), mapped);
+    const eps = this.#onlyTCP443 ? [] : mergeEndpoints(localEndpoints(this.port), mapped);
     this.stack.device.setSelf(eps.map((e) => e.addr), this.#home);
     this.#o.onEndpoints(eps);
   }
 
   /** Moves to a fresh UDP socket (a new port, as after a network change) and reports the new endpoints. */
   rebind(): number {
-    const port = this.stack.device.rebind(0);
+    return this.#rebindTo(0);
+  }
+
+  #rebindTo(wanted: number): number {
+    const port = this.stack.device.rebind(wanted);
     this.port = port;
     this.#publish([]);
     this.#netcheck.runNow();
@@ -175,6 +216,11 @@ export class DataPlane {
 
   get homeRegion(): number {
     return this.#home;
+  }
+
+  /** The last netcheck round's result, or null before the first. */
+  get lastReport(): NetcheckReport | null {
+    return this.#lastReport;
   }
 
   stats(): NativeMagicsockStats {

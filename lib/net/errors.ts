@@ -37,13 +37,4 @@ export function closedError(what: string): Error & { code: 'ERR_TSNET_CLOSED' } 
   return err;
 }
 
-/** A bad argument: a TypeError or RangeError carrying a `code`, as Node's own argument errors do. */
-export function argumentError(
-  kind: 'TypeError' | 'RangeError',
-  code: string,
-  message: string,
-): (TypeError | RangeError) & { code: string } {
-  const err = (kind === 'TypeError' ? new TypeError(message) : new RangeError(message)) as (TypeError | RangeError) & { code: string };
-  err.code = code;
-  return err;
-}
+export { argumentError } from '../util/errors.js';

@@ -7,11 +7,10 @@ import * as tls from 'node:tls';
 import type * as Undici from 'undici';
 import type { Agent as UndiciAgent, Dispatcher } from 'undici';
 import { joinHostPort } from '../wire/ip.js';
-import type { TailnetSocket } from './socket.js';
 
 /** What the helpers need from a node: a synchronous connect, as http.Agent's createConnection expects. */
 export interface Connector {
-  connect(network: 'tcp', address: string): TailnetSocket;
+  connect(network: 'tcp', address: string): net.Socket;
 }
 
 
@@ -40,10 +39,17 @@ let undici: typeof Undici | undefined;
 // ignores a dispatcher's connector and would resolve tailnet names with the system's DNS.
 const loadUndici = (): typeof Undici => (undici ??= require('undici/index.js') as typeof Undici);
 
+/** TLS settings for https:// requests of a dispatcher or fetch (a private CA, a client certificate...). */
+export type TailnetTLSOptions = Pick<tls.ConnectionOptions, 'ca' | 'cert' | 'key' | 'pfx' | 'passphrase' | 'rejectUnauthorized' | 'servername' | 'minVersion' | 'checkServerIdentity'>;
+
+/** undici's Agent options, with `tls` for https:// connections (its own `connect` is replaced by the tailnet's). */
+export type TailnetDispatcherOptions = Omit<UndiciAgent.Options, 'connect' | 'tls'> & { tls?: TailnetTLSOptions };
+
 /** An undici dispatcher (for undici.request, undici.fetch, or Node's fetch `dispatcher` option). */
-export function dispatcher(node: Connector, options: UndiciAgent.Options = {}): Dispatcher {
+export function dispatcher(node: Connector, options: TailnetDispatcherOptions = {}): Dispatcher {
+  const { tls: tlsOptions, ...agentOptions } = options;
   return new (loadUndici().Agent)({
-    ...options,
+    ...agentOptions,
     connect: (opts, cb) => {
       const port = Number(opts.port || (opts.protocol === 'https:' ? 443 : 80));
       let socket: net.Socket;
@@ -66,8 +72,8 @@ export function dispatcher(node: Connector, options: UndiciAgent.Options = {}): 
         cb(err, null);
       };
       if (opts.protocol === 'https:') {
-        const servername = opts.servername ?? (net.isIP(opts.hostname) ? undefined : opts.hostname);
-        socket = tls.connect({ socket, ...(servername ? { servername } : {}), ALPNProtocols: ['http/1.1'] });
+        const servername = tlsOptions?.servername ?? opts.servername ?? (net.isIP(opts.hostname) ? undefined : opts.hostname);
+        socket = tls.connect({ ...tlsOptions, socket, ...(servername ? { servername } : {}), ALPNProtocols: ['http/1.1'] });
         socket.once('secureConnect', ready);
       } else {
         socket.once('connect', ready);

@@ -3,6 +3,7 @@
  * disco keys, allowed IPs, endpoints, home DERP), own addresses, the compiled
  * packet filter, and MagicDNS names.
  */
+import { selfNodeAttrs, type SelfNodeAttrs } from './node-attrs.js';
 import { ControlError } from './errors.js';
 import { compileFilter, type CompiledFilter } from './filter.js';
 import { parsePrefix } from './ip.js';
@@ -92,6 +93,8 @@ export interface EngineConfig {
   /** MagicDNS enabled by control (DNSConfig.Proxied). */
   readonly magicDNS: boolean;
   readonly certDomains: readonly string[];
+  /** Our own node attributes that change what the data plane does (lib/wire/node-attrs.ts). */
+  readonly nodeAttrs: SelfNodeAttrs;
 }
 
 // Netmap deltas that do not touch the filter keep the same rules array: compile once per array.
@@ -274,5 +277,6 @@ export function engineConfigFromNetmap(nm: NetworkMap, now: Date = new Date()): 
     extraRecords: [...(nm.dns?.ExtraRecords ?? [])],
     magicDNS: nm.dns?.Proxied === true,
     certDomains: [...(nm.dns?.CertDomains ?? [])],
+    nodeAttrs: selfNodeAttrs(nm.self.CapMap),
   };
 }

@@ -33,12 +33,15 @@ export class ControlError extends Error {
   readonly code: ControlErrorCode;
   /** HTTP status, when the error came from an HTTP response. */
   readonly status?: number;
+  /** The response's Retry-After header (HTTP 429), unparsed. */
+  readonly retryAfter?: string;
 
-  constructor(code: ControlErrorCode, message: string, options?: { cause?: unknown; status?: number }) {
+  constructor(code: ControlErrorCode, message: string, options?: { cause?: unknown; status?: number; retryAfter?: string }) {
     super(message, options?.cause !== undefined ? { cause: options.cause } : undefined);
     this.name = 'ControlError';
     this.code = code;
     if (options?.status !== undefined) this.status = options.status;
+    if (options?.retryAfter !== undefined) this.retryAfter = options.retryAfter;
   }
 }
 

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "crypto/crypto.h"
+#include "disco/tsmp.h"
 #include "link_wg_internal.h"
 #include "mem/pages.h"
 
@@ -124,6 +125,13 @@ static void netif_out(void *ctx, struct pbuf *p) {
 }
 
 /* ---- input (from the bind) ---- */
+/* An IP packet of ours (a TSMP pong) to the peer a message came from, encrypted in the scratch buffer. */
+static void send_to_peer(ts_link_wg *l, ts_wg_peer *peer, const uint8_t *pkt, size_t len, uint64_t now) {
+  ts_wg_tx res;
+  if (ts_wg_peer_send(l->wg, peer, now, wall_ns(), pkt, len, l->sealed, SCRATCH, &res) == TS_WG_TX_READY)
+    emit(l, res.peer, res.endpoint, l->sealed, res.len);
+}
+
 static void link_recv(void *ctx, ts_bind_msg *msgs, size_t n, uint64_t now) {
   ts_link_wg *l = ctx;
   uint64_t wall = wall_ns();
@@ -136,6 +144,15 @@ static void link_recv(void *ctx, ts_bind_msg *msgs, size_t n, uint64_t now) {
     if (out.peer && b->ops->authenticated) b->ops->authenticated(b, out.peer, &msgs[i].src, now);
     if (kind != TS_WG_RX_DATA) continue;
     if (l->filter && !ts_filter_accepted(ts_filter_check_in(l->filter, out.data, out.len, now))) continue;
+    /* TSMP (disco key advertisements, pings) is for magicsock, not the stack (docs/protocol/magicsock.md §5) */
+    if (l->ms) {
+      uint8_t reply[TS_TSMP_MAX_REPLY];
+      size_t rlen = 0;
+      if (ts_bind_ms_tsmp_input(l->ms, out.peer, out.data, out.len, now, reply, sizeof reply, &rlen)) {
+        if (rlen) send_to_peer(l, out.peer, reply, rlen, now);
+        continue;
+      }
+    }
     ts_netif_input(l->netif, out.data, out.len);
   }
 }

@@ -1,10 +1,14 @@
 /* The plain-UDP bind (bind/bind_udp.c) over loopback, driven by an inline engine: sending to endpoints,
  * batches delivered upward with their source, messages sent during an in-place reservation leaving before
- * it, the upper bind's hook, and rebinding. */
+ * it, the upper bind's hook, and rebinding; and the magicsock bind taking TSMP from the link. */
 #include <poll.h>
 
+#include "bind/bind_ms.h"
 #include "bind/bind_udp.h"
+#include "crypto/crypto.h"
+#include "disco/tsmp.h"
 #include "engine/engine.h"
+#include "wg/wg.h"
 #include "test.h"
 
 #define MAXGOT 16
@@ -178,11 +182,88 @@ static void test_endpoint_codec(void) {
   CHECK(ts_bind_addr_of(&b, &ep) < 0);
 }
 
+/* The magicsock bind takes TSMP from the link (docs/protocol/magicsock.md §5): a disco key advertisement from a
+ * WireGuard peer reaches that peer's magicsock state; other IP packets are not its business. */
+static void no_sink(void *ctx, ts_wg_peer *peer, const ts_wg_endpoint *ep, const uint8_t *buf, size_t len) {
+  (void)ctx, (void)peer, (void)ep, (void)buf, (void)len;
+}
+
+static void test_ms_tsmp(void) {
+  ts_engine *e = ts_engine_new(NULL);
+  ts_engine_start_inline(e);
+  sink s;
+  memset(&s, 0, sizeof s);
+  ts_bind_up up = {.ctx = &s, .recv = up_recv, .recv_done = up_done};
+  int err = -1;
+  ts_bind_udp *udp = ts_bind_udp_new(e, "127.0.0.1", 0, &up, &err);
+  CHECK_EQ_INT(err, 0);
+  uint8_t priv[32], pub[32], disco_priv[32], peer_priv[32], peer_pub[32], d1_priv[32], d1[32], d2_priv[32], d2[32];
+  memset(priv, 0x11, 32);
+  memset(disco_priv, 0x12, 32);
+  memset(peer_priv, 0x21, 32);
+  memset(d1_priv, 0x22, 32);
+  memset(d2_priv, 0x23, 32);
+  ts_x25519_public(pub, priv);
+  ts_x25519_public(peer_pub, peer_priv);
+  ts_x25519_public(d1, d1_priv);
+  ts_x25519_public(d2, d2_priv);
+  ts_bind_ms_events ev = {0};
+  ts_bind_ms *m = ts_bind_ms_new(e, udp, priv, pub, disco_priv, &ev, &err);
+  CHECK(m != NULL);
+  ts_wg_config cfg = {.sink = {.send = no_sink}};
+  ts_wg_device *wg = ts_wg_device_new(priv, &cfg);
+  ts_wg_peer *p = ts_wg_peer_add(wg, peer_pub, NULL);
+  CHECK(p != NULL);
+  CHECK_EQ_INT(ts_bind_ms_peer_set(m, p, peer_pub, d1, 1, NULL, 0), 0);
+
+  ts_addr src, dst;
+  ts_addr_parse(&src, "100.64.0.2", 0);
+  ts_addr_parse(&dst, "100.64.0.1", 0);
+  uint8_t pkt[128];
+  long n = ts_tsmp_disco_advert_encode(pkt, sizeof pkt, &src, &dst, d2);
+  CHECK(n > 0);
+  uint64_t now = ts_engine_now_ns();
+  uint8_t reply[TS_TSMP_MAX_REPLY];
+  size_t rlen = 99;
+  CHECK_EQ_INT(ts_bind_ms_tsmp_input(m, p, pkt, (size_t)n, now, reply, sizeof reply, &rlen), 1);
+  CHECK_EQ_INT(rlen, 0); /* nothing to answer */
+  CHECK_EQ_INT(ts_bind_ms_tsmp_input(m, p, pkt, (size_t)n, now, reply, sizeof reply, &rlen), 1);
+  /* no peer: taken and counted bad */
+  CHECK_EQ_INT(ts_bind_ms_tsmp_input(m, NULL, pkt, (size_t)n, now, reply, sizeof reply, &rlen), 1);
+  /* A ping is answered with a pong back to its source, echoing its data. */
+  uint8_t ping[64];
+  size_t pn = ts_hex(ping, sizeof ping, "4500001d000000004063b1fb 64400002 64400001 70 0102030405060708");
+  CHECK_EQ_INT(ts_bind_ms_tsmp_input(m, p, ping, pn, now, reply, sizeof reply, &rlen), 1);
+  CHECK_EQ_INT(rlen, 31);
+  CHECK_EQ_INT(reply[20], 'o');
+  CHECK_MEM(reply + 12, ping + 16, 4);
+  CHECK_MEM(reply + 16, ping + 12, 4);
+  CHECK_MEM(reply + 21, ping + 21, 8);
+  CHECK_EQ_INT(ts_bind_ms_tsmp_input(m, NULL, ping, pn, now, reply, sizeof reply, &rlen), 1);
+  CHECK_EQ_INT(rlen, 0); /* no peer to answer */
+  pkt[9] = 17;           /* UDP: not TSMP, left to the stack */
+  CHECK_EQ_INT(ts_bind_ms_tsmp_input(m, p, pkt, (size_t)n, now, reply, sizeof reply, &rlen), 0);
+  ts_ms_counters c;
+  ts_ms_counters_get(ts_bind_ms_state(m), &c);
+  CHECK_EQ_INT(c.tsmp_disco_applied, 1);
+  CHECK_EQ_INT(c.tsmp_disco_unchanged, 1);
+  CHECK_EQ_INT(c.tsmp_ping, 2);
+  CHECK_EQ_INT(c.tsmp_bad, 1);
+
+  ts_bind *b = ts_bind_ms_bind(m);
+  b->ops->peer_removed(b, p);
+  ts_wg_device_free(wg);
+  b->ops->close(b);
+  ts_engine_free(e);
+}
+
 int main(void) {
   RUN(test_endpoint_codec);
   RUN(test_send_and_receive);
   RUN(test_reservation_order);
   RUN(test_hook_consumes);
   RUN(test_rebind);
+  if (ts_crypto_init() != 0) return 1;
+  RUN(test_ms_tsmp);
   TEST_MAIN_END();
 }

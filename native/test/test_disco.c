@@ -5,6 +5,7 @@
 #include "crypto/crypto.h"
 #include "disco/disco.h"
 #include "disco/stun.h"
+#include "disco/tsmp.h"
 #include "test.h"
 
 static const char *A_PRIV = "482364f29d6e781ba6eb99fd5737131829217bc4cea099d61b9f21a932283853";
@@ -363,9 +364,164 @@ static void test_stun_response_roundtrip(void) {
   CHECK_EQ_INT(ts_stun_response(buf, 40, tx, &in, 1), TS_STUN_E_BUFFER);
 }
 
+/* ---- TSMP (docs/protocol/magicsock.md §5) ---- */
+
+/* The disco key advertisement as the wire has it: 1.2.3.4 -> 4.3.2.1 and 2001:db8::1 -> 2001:db8::2, key 32 x 'a'.
+ * IPv4: 45 00 0035 0000 0000 40 63 <checksum 705d>; IPv6: 60000000 0021 63 40. */
+static const char *TSMP_V4 = "45000035000000004063705d 01020304 04030201 61"
+                             "6161616161616161616161616161616161616161616161616161616161616161";
+static const char *TSMP_V6 = "6000000000216340 20010db8000000000000000000000001 20010db8000000000000000000000002 61"
+                             "6161616161616161616161616161616161616161616161616161616161616161";
+
+static void test_tsmp_advert_encode(void) {
+  uint8_t key[32], want[128], got[128];
+  memset(key, 'a', 32);
+  ts_addr s4, d4, s6, d6;
+  ts_addr_parse(&s4, "1.2.3.4", 0);
+  ts_addr_parse(&d4, "4.3.2.1", 0);
+  ts_addr_parse(&s6, "2001:db8::1", 0);
+  ts_addr_parse(&d6, "2001:db8::2", 0);
+  size_t n = ts_hex(want, sizeof want, TSMP_V4);
+  CHECK_EQ_INT(n, 53);
+  CHECK_EQ_INT(ts_tsmp_disco_advert_encode(got, sizeof got, &s4, &d4, key), 53);
+  CHECK_MEM(got, want, 53);
+  n = ts_hex(want, sizeof want, TSMP_V6);
+  CHECK_EQ_INT(n, 73);
+  CHECK_EQ_INT(ts_tsmp_disco_advert_encode(got, sizeof got, &s6, &d6, key), 73);
+  CHECK_MEM(got, want, 73);
+  CHECK_EQ_INT(ts_tsmp_disco_advert_encode(got, 72, &s6, &d6, key), -1); /* too small */
+  CHECK_EQ_INT(ts_tsmp_disco_advert_encode(got, sizeof got, &s4, &d6, key), -1); /* mixed families */
+}
+
+static void test_tsmp_advert_parse(void) {
+  uint8_t pkt[128], key[32];
+  memset(key, 'a', 32);
+  ts_tsmp_msg m;
+  size_t n = ts_hex(pkt, sizeof pkt, TSMP_V4);
+  CHECK(ts_tsmp_is(pkt, n));
+  CHECK_EQ_INT(ts_tsmp_parse(&m, pkt, n), TS_TSMP_DISCO_ADVERT);
+  CHECK_EQ_INT(m.type, 'a');
+  CHECK_MEM(m.disco_key, key, 32);
+  ts_addr a;
+  ts_addr_parse(&a, "1.2.3.4", 0);
+  CHECK(ts_addr_equal(&m.src, &a));
+  ts_addr_parse(&a, "4.3.2.1", 0);
+  CHECK(ts_addr_equal(&m.dst, &a));
+  /* Bytes after the IPv4 total length (link padding) are not the message's. */
+  CHECK_EQ_INT(ts_tsmp_parse(&m, pkt, n + 10), TS_TSMP_DISCO_ADVERT);
+  n = ts_hex(pkt, sizeof pkt, TSMP_V6);
+  CHECK_EQ_INT(ts_tsmp_parse(&m, pkt, n), TS_TSMP_DISCO_ADVERT);
+  CHECK_MEM(m.disco_key, key, 32);
+  ts_addr_parse(&a, "2001:db8::2", 0);
+  CHECK(ts_addr_equal(&m.dst, &a));
+}
+
+static void test_tsmp_malformed(void) {
+  uint8_t pkt[128];
+  ts_tsmp_msg m;
+  size_t n = ts_hex(pkt, sizeof pkt, TSMP_V4);
+  /* Every truncation is malformed or not TSMP at all, never an advertisement. */
+  for (size_t k = 0; k < n; k++) {
+    ts_tsmp_kind r = ts_tsmp_parse(&m, pkt, k);
+    CHECK(r == TS_TSMP_NOT || r == TS_TSMP_MALFORMED);
+    CHECK(ts_ct_is_zero(&m, sizeof m));
+  }
+  /* An advertisement whose IP length cuts the key short. */
+  pkt[3] = 0x34;
+  CHECK_EQ_INT(ts_tsmp_parse(&m, pkt, n), TS_TSMP_MALFORMED);
+  /* Total length beyond the packet, or shorter than the header. */
+  pkt[3] = 0x36;
+  CHECK_EQ_INT(ts_tsmp_parse(&m, pkt, n), TS_TSMP_MALFORMED);
+  pkt[3] = 0x10;
+  CHECK_EQ_INT(ts_tsmp_parse(&m, pkt, n), TS_TSMP_MALFORMED);
+  pkt[3] = 0x35;
+  /* A fragment (MF set), and a bad header length. */
+  pkt[6] = 0x20;
+  CHECK_EQ_INT(ts_tsmp_parse(&m, pkt, n), TS_TSMP_MALFORMED);
+  pkt[6] = 0;
+  pkt[0] = 0x44;
+  CHECK_EQ_INT(ts_tsmp_parse(&m, pkt, n), TS_TSMP_MALFORMED);
+  pkt[0] = 0x45;
+  /* An empty TSMP payload. */
+  pkt[3] = 20;
+  CHECK_EQ_INT(ts_tsmp_parse(&m, pkt, n), TS_TSMP_MALFORMED);
+  pkt[3] = 0x35;
+  /* IPv6 with a payload length past the end. */
+  n = ts_hex(pkt, sizeof pkt, TSMP_V6);
+  pkt[5] = 0x22;
+  CHECK_EQ_INT(ts_tsmp_parse(&m, pkt, n), TS_TSMP_MALFORMED);
+  pkt[5] = 0x20; /* the key cut short */
+  CHECK_EQ_INT(ts_tsmp_parse(&m, pkt, n), TS_TSMP_MALFORMED);
+  /* Other protocols, other IP versions. */
+  pkt[5] = 0x21;
+  pkt[6] = 17;
+  CHECK(!ts_tsmp_is(pkt, n));
+  CHECK_EQ_INT(ts_tsmp_parse(&m, pkt, n), TS_TSMP_NOT);
+  pkt[6] = 99;
+  pkt[0] = 0x50;
+  CHECK_EQ_INT(ts_tsmp_parse(&m, pkt, n), TS_TSMP_NOT);
+  CHECK_EQ_INT(ts_tsmp_parse(&m, NULL, 0), TS_TSMP_NOT);
+}
+
+static void test_tsmp_other_types(void) {
+  uint8_t pkt[128];
+  ts_tsmp_msg m;
+  size_t n = ts_hex(pkt, sizeof pkt, TSMP_V4);
+  const uint8_t types[] = {'o', '!', 'z'};
+  for (size_t i = 0; i < sizeof types; i++) {
+    pkt[20] = types[i];
+    CHECK_EQ_INT(ts_tsmp_parse(&m, pkt, n), TS_TSMP_OTHER);
+    CHECK_EQ_INT(m.type, types[i]);
+  }
+  CHECK_EQ_INT(ts_tsmp_pong_encode(pkt, sizeof pkt, &m, 0), -1); /* no ping to answer */
+}
+
+/* A TSMP ping 100.64.0.2 -> 100.64.0.1 with data 01..08, and the pong we answer it with. */
+static const char *TSMP_PING = "4500001d000000004063b1fb 64400002 64400001 70 0102030405060708";
+static const char *TSMP_PONG = "4500001f000000004063b1f9 64400001 64400002 6f 0102030405060708 0000";
+
+static void test_tsmp_ping_pong(void) {
+  uint8_t pkt[128], want[128], got[128];
+  ts_tsmp_msg m;
+  size_t n = ts_hex(pkt, sizeof pkt, TSMP_PING);
+  CHECK_EQ_INT(n, 29);
+  CHECK_EQ_INT(ts_tsmp_parse(&m, pkt, n), TS_TSMP_PING);
+  const uint8_t data[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+  CHECK_MEM(m.ping_data, data, 8);
+  size_t w = ts_hex(want, sizeof want, TSMP_PONG);
+  CHECK_EQ_INT(ts_tsmp_pong_encode(got, sizeof got, &m, 0), (long)w);
+  CHECK_MEM(got, want, w);
+  CHECK_EQ_INT(ts_tsmp_pong_encode(got, w - 1, &m, 0), -1);
+  /* Our pong parses as a pong, with a PeerAPI port when there is one. */
+  CHECK_EQ_INT(ts_tsmp_pong_encode(got, sizeof got, &m, 0x1234), (long)w);
+  ts_tsmp_msg p;
+  CHECK_EQ_INT(ts_tsmp_parse(&p, got, w), TS_TSMP_OTHER);
+  CHECK_EQ_INT(p.type, 'o');
+  CHECK_EQ_INT(got[w - 2], 0x12);
+  CHECK_EQ_INT(got[w - 1], 0x34);
+  /* IPv6: the addresses swap too. */
+  n = ts_hex(pkt, sizeof pkt, TSMP_V6);
+  pkt[5] = 9;
+  pkt[40] = 'p';
+  CHECK_EQ_INT(ts_tsmp_parse(&m, pkt, 40 + 9), TS_TSMP_PING);
+  CHECK_EQ_INT(ts_tsmp_pong_encode(got, sizeof got, &m, 0), 40 + 11);
+  CHECK_EQ_INT(got[5], 11);
+  CHECK_MEM(got + 8, pkt + 24, 16);
+  CHECK_MEM(got + 24, pkt + 8, 16);
+  /* A ping cut short is malformed. */
+  n = ts_hex(pkt, sizeof pkt, TSMP_PING);
+  pkt[3] = 28;
+  CHECK_EQ_INT(ts_tsmp_parse(&m, pkt, n), TS_TSMP_MALFORMED);
+}
+
 int main(void) {
   if (ts_crypto_init() != 0) return 1;
   RUN(test_vector_keys);
+  RUN(test_tsmp_advert_encode);
+  RUN(test_tsmp_advert_parse);
+  RUN(test_tsmp_malformed);
+  RUN(test_tsmp_other_types);
+  RUN(test_tsmp_ping_pong);
   RUN(test_vector_ping);
   RUN(test_vector_pong);
   RUN(test_vector_call_me_maybe);

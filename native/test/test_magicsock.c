@@ -6,6 +6,7 @@
 
 #include "crypto/crypto.h"
 #include "disco/disco.h"
+#include "disco/tsmp.h"
 #include "magicsock/magicsock.h"
 #include "magicsock/ms_internal.h"
 #include "test.h"
@@ -922,6 +923,100 @@ static void test_bad_config(void) {
   ts_ms_free(NULL);
 }
 
+/* TSMP disco key advertisement (docs/protocol/magicsock.md §5): B restarts with a new disco key and says so
+ * in-tunnel before control does; control's stale key does not undo it, a newer one from control does. */
+static size_t make_advert(const uint8_t key[32], uint8_t *out) {
+  ts_addr src, dst;
+  ts_addr_parse(&src, "100.64.0.2", 0);
+  ts_addr_parse(&dst, "100.64.0.1", 0);
+  long n = ts_tsmp_disco_advert_encode(out, 128, &src, &dst, key);
+  return n < 0 ? 0 : (size_t)n;
+}
+
+static void test_tsmp_disco_advert(void) {
+  pair w;
+  pair_init(&w);
+  pair_direct(&w);
+  CHECK_EQ_INT(w.a.on_path, 1);
+  node b2 = w.b, b3 = w.b;
+  memset(b2.disco_priv, 0x22, 32);
+  ts_x25519_public(b2.disco_pub, b2.disco_priv);
+  memset(b3.disco_priv, 0x23, 32);
+  ts_x25519_public(b3.disco_pub, b3.disco_priv);
+  uint8_t adv[128], p[1024];
+  ts_ms_path udp = {.kind = TS_MS_PATH_UDP, .addr = w.b.addr};
+  size_t n;
+  /* The advertisement of the key A already has changes nothing. */
+  size_t an = make_advert(w.b.disco_pub, adv);
+  CHECK_EQ_INT(ts_ms_tsmp_input(w.a.ms, w.pa, adv, an, now), TS_MS_TSMP_UNCHANGED);
+  CHECK(info(w.pa).trusted);
+  /* The new key: applied, path state starts over, the new key is heard and the old one is not. */
+  an = make_advert(b2.disco_pub, adv);
+  CHECK_EQ_INT(ts_ms_tsmp_input(w.a.ms, w.pa, adv, an, now), TS_MS_TSMP_APPLIED);
+  CHECK_EQ_INT(w.a.on_path, 2);
+  CHECK_EQ_INT(info(w.pa).best.kind, TS_MS_PATH_NONE);
+  n = make_ping(&w.b, &w.a, 6, 1, p);
+  CHECK_EQ_INT(ts_ms_disco_input(w.a.ms, now, p, n, &udp, NULL), TS_MS_RX_UNKNOWN_PEER);
+  n = make_ping(&b2, &w.a, 7, 1, p);
+  CHECK_EQ_INT(ts_ms_disco_input(w.a.ms, now, p, n, &udp, NULL), TS_MS_RX_OK);
+  CHECK_EQ_INT(ts_ms_tsmp_input(w.a.ms, w.pa, adv, an, now), TS_MS_TSMP_UNCHANGED);
+  /* Control still names the old key: the learned key stays. */
+  CHECK(ts_ms_peer_set(w.a.ms, w.b.node_pub, w.b.disco_pub, 2, &w.b.addr, 1, now) == w.pa);
+  n = make_ping(&b2, &w.a, 8, 1, p);
+  CHECK_EQ_INT(ts_ms_disco_input(w.a.ms, now, p, n, &udp, NULL), TS_MS_RX_OK);
+  /* Control names another key: control wins. */
+  CHECK(ts_ms_peer_set(w.a.ms, w.b.node_pub, b3.disco_pub, 2, &w.b.addr, 1, now) == w.pa);
+  n = make_ping(&b2, &w.a, 9, 1, p);
+  CHECK_EQ_INT(ts_ms_disco_input(w.a.ms, now, p, n, &udp, NULL), TS_MS_RX_UNKNOWN_PEER);
+  n = make_ping(&b3, &w.a, 10, 1, p);
+  CHECK_EQ_INT(ts_ms_disco_input(w.a.ms, now, p, n, &udp, NULL), TS_MS_RX_OK);
+  /* From then on control's key is the one to compare with: naming b3 again keeps b3. */
+  CHECK(ts_ms_peer_set(w.a.ms, w.b.node_pub, b3.disco_pub, 2, &w.b.addr, 1, now) == w.pa);
+  n = make_ping(&b3, &w.a, 11, 1, p);
+  CHECK_EQ_INT(ts_ms_disco_input(w.a.ms, now, p, n, &udp, NULL), TS_MS_RX_OK);
+
+  ts_ms_counters c;
+  ts_ms_counters_get(w.a.ms, &c);
+  CHECK_EQ_INT(c.tsmp_disco_applied, 1);
+  CHECK_EQ_INT(c.tsmp_disco_unchanged, 2);
+  CHECK_EQ_INT(c.tsmp_bad, 0);
+  pair_free(&w);
+}
+
+static void test_tsmp_junk(void) {
+  pair w;
+  pair_init(&w);
+  uint8_t adv[128], key[32];
+  ts_ms_path udp = {.kind = TS_MS_PATH_UDP, .addr = w.b.addr};
+  uint8_t p[1024];
+  /* All-zero and low-order keys are refused; the key A has stays. */
+  memset(key, 0, 32);
+  size_t an = make_advert(key, adv);
+  CHECK_EQ_INT(ts_ms_tsmp_input(w.a.ms, w.pa, adv, an, now), TS_MS_TSMP_BAD);
+  key[0] = 1; /* u = 1: a low-order point, no shared secret */
+  an = make_advert(key, adv);
+  CHECK_EQ_INT(ts_ms_tsmp_input(w.a.ms, w.pa, adv, an, now), TS_MS_TSMP_BAD);
+  size_t n = make_ping(&w.b, &w.a, 1, 1, p);
+  CHECK_EQ_INT(ts_ms_disco_input(w.a.ms, now, p, n, &udp, NULL), TS_MS_RX_OK);
+  /* Truncated, no peer, NULL packet, another TSMP type. */
+  an = make_advert(w.b.disco_pub, adv);
+  CHECK_EQ_INT(ts_ms_tsmp_input(w.a.ms, w.pa, adv, an - 1, now), TS_MS_TSMP_BAD);
+  CHECK_EQ_INT(ts_ms_tsmp_input(w.a.ms, NULL, adv, an, now), TS_MS_TSMP_BAD);
+  CHECK_EQ_INT(ts_ms_tsmp_input(w.a.ms, w.pa, NULL, 0, now), TS_MS_TSMP_BAD);
+  CHECK_EQ_INT(ts_ms_tsmp_input(NULL, w.pa, adv, an, now), TS_MS_TSMP_BAD);
+  adv[20] = 'o';
+  CHECK_EQ_INT(ts_ms_tsmp_input(w.a.ms, w.pa, adv, an, now), TS_MS_TSMP_OTHER);
+  adv[20] = 'p';
+  CHECK_EQ_INT(ts_ms_tsmp_input(w.a.ms, w.pa, adv, an, now), TS_MS_TSMP_PING);
+  ts_ms_counters c;
+  ts_ms_counters_get(w.a.ms, &c);
+  CHECK_EQ_INT(c.tsmp_bad, 5);
+  CHECK_EQ_INT(c.tsmp_other, 1);
+  CHECK_EQ_INT(c.tsmp_ping, 1);
+  CHECK_EQ_INT(c.tsmp_disco_applied, 0);
+  pair_free(&w);
+}
+
 int main(void) {
   if (ts_crypto_init() != 0) return 1;
   RUN(test_starts_over_derp);
@@ -944,5 +1039,7 @@ int main(void) {
   RUN(test_upgrade_interval);
   RUN(test_netmap_update);
   RUN(test_bad_config);
+  RUN(test_tsmp_disco_advert);
+  RUN(test_tsmp_junk);
   TEST_MAIN_END();
 }

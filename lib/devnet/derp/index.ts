@@ -10,7 +10,7 @@ import { startStunServer, type StunServer } from './stun-server.js';
 
 export { startDerpServer, type DerpServer, type DerpServerOptions, type DerpServerStats } from './server.js';
 export { startStunServer, type StunServer, type StunServerOptions, type StunServerStats } from './stun-server.js';
-export type { DerpRelayStats } from './relay.js';
+export type { DerpRelayStats, RelayTraffic } from './relay.js';
 export { generateSelfSignedCert, type SelfSignedCert, type SelfSignedCertOptions } from './cert.js';
 
 export interface DevnetRelayOptions {

@@ -132,6 +132,8 @@ export class RelayConn {
   private packetBytes = 0;
   /** Keys (hex) of clients that sent us packets: told PeerGone when we leave (at most 1024). */
   readonly senders = new Set<string>();
+  /** Packets this client sent through the relay (forwarded) and was handed, with their payload bytes. */
+  readonly traffic: RelayTraffic = { txPackets: 0, txBytes: 0, rxPackets: 0, rxBytes: 0 };
   lastReadMs: number;
   lastWriteMs: number;
   lastPingMs = 0;
@@ -340,6 +342,14 @@ export class RelayConn {
   }
 }
 
+/** One client's relayed traffic (payload bytes), as the relay's status page shows it. */
+export interface RelayTraffic {
+  txPackets: number;
+  txBytes: number;
+  rxPackets: number;
+  rxBytes: number;
+}
+
 export class DerpRelay {
   readonly privateKey: Uint8Array;
   readonly publicKey: Buffer;
@@ -418,6 +428,11 @@ export class DerpRelay {
     return [...this.byKey.values()].map((c) => c.keyText);
   }
 
+  /** Relayed traffic of each connected client, by node key ("nodekey:..."); counts restart with a connection. */
+  clientTraffic(): Map<string, RelayTraffic> {
+    return new Map([...this.byKey.values()].map((c) => [c.keyText, { ...c.traffic }]));
+  }
+
   login(c: RelayConn, f: Extract<Frame, { type: 'ClientInfo' }>, nowMs: number): void {
     const clear = boxOpen(f.box, f.nonce, f.key, this.privateKey);
     if (!clear) {
@@ -485,6 +500,10 @@ export class DerpRelay {
     const fromHex = keyHex(from.key!);
     if (to.senders.size < MAX_SENDERS_TRACKED || to.senders.has(fromHex)) to.senders.add(fromHex);
     to.sendPacket(from.key!, packet);
+    from.traffic.txPackets++;
+    from.traffic.txBytes += packet.length;
+    to.traffic.rxPackets++;
+    to.traffic.rxBytes += packet.length;
     this.stats.packetsForwarded++;
     this.stats.bytesForwarded += packet.length;
   }

@@ -15,7 +15,7 @@ import type { Socket } from 'node:net';
 import { generatePrivateKey, nodePublicToText } from '../../wire/keys.js';
 import { PROTOCOL_VERSION, type ClientInfo } from './frames.js';
 import { generateDerpMetaCert, generateSelfSignedCert } from './cert.js';
-import { DerpRelay, type DerpRelayStats, type RelayConn } from './relay.js';
+import { DerpRelay, type DerpRelayStats, type RelayConn, type RelayTraffic } from './relay.js';
 import { PreAuthGate, type PreAuthTicket } from '../pre-auth-gate.js';
 
 export interface DerpServerOptions {
@@ -85,6 +85,8 @@ export interface DerpServer {
   stats(): DerpServerStats;
   /** Node keys ("nodekey:...") connected now. */
   clients(): string[];
+  /** Relayed traffic of each connected client, by node key (counts restart with each connection). */
+  clientTraffic(): Map<string, RelayTraffic>;
   /** Re-checks connected clients with verifyClient; closes the refused ones and returns their number. */
   revalidateClients(): number;
   /** Sends Restarting and Health to every client, closes them and stops listening. */
@@ -317,6 +319,7 @@ export async function startDerpServer(o: DerpServerOptions = {}): Promise<DerpSe
     certName,
     stats: () => ({ ...relay.stats, preAuthConnections: gate.stats.open, preAuthEvicted: gate.stats.evicted }),
     clients: () => relay.clientKeys(),
+    clientTraffic: () => relay.clientTraffic(),
     revalidateClients: () => relay.revalidate(),
     close: () => {
       closing ??= (async () => {

@@ -8,6 +8,7 @@
 #include "crypto/crypto.h"
 #include "disco/disco.h"
 #include "disco/stun.h"
+#include "disco/tsmp.h"
 
 #define WANT_INTERVAL (1000 * 1000000ULL) /* ask JavaScript for a relay at most once a second per region */
 #define STUN_TIMEOUT (5 * 1000000000ULL)
@@ -47,7 +48,7 @@ struct ts_bind_ms {
   size_t nregions;
   uint32_t home;
   int paths_changed; /* magicsock reported a new path: the link retries what found none */
-  int derp_only;     /* debug: disco over UDP is ignored, so no direct path is ever proven */
+  int derp_only;     /* nothing over UDP but STUN: disco and WireGuard go through DERP only (only-tcp-443, debug) */
   struct stun_probe {
     uint8_t txid[12];
     uint32_t region;
@@ -285,8 +286,11 @@ static int udp_hook(void *ctx, uint64_t now, const ts_udp_dgram *d) {
 /* magicsock's disco packets. */
 static void ms_send(void *ctx, const ts_ms_path *path, const uint8_t node_key[32], const uint8_t *pkt, size_t len) {
   ts_bind_ms *m = ctx;
-  if (path->kind == TS_MS_PATH_UDP) ts_bind_udp_queue(m->udp, &path->addr, pkt, len);
-  else if (path->kind == TS_MS_PATH_DERP) send_derp(m, path->region, node_key, pkt, len);
+  if (path->kind == TS_MS_PATH_UDP) {
+    if (!m->derp_only) ts_bind_udp_queue(m->udp, &path->addr, pkt, len);
+  } else if (path->kind == TS_MS_PATH_DERP) {
+    send_derp(m, path->region, node_key, pkt, len);
+  }
 }
 
 /* A peer's path changed (a pong proved a direct address). Not from inside magicsock (no re-entry): flagged
@@ -327,15 +331,23 @@ static int ms_bind_send(ts_bind *b, ts_wg_peer *peer, const ts_wg_endpoint *ep, 
   ts_ms_peer *mp = peer ? ts_wg_peer_user(peer) : NULL;
   if (mp) {
     ts_ms_path paths[2];
-    int k = ts_ms_route(m->ms, mp, ts_engine_now_ns(), paths);
+    int k = ts_ms_route(m->ms, mp, ts_engine_now_ns(), paths), sent = 0;
     for (int i = 0; i < k; i++) {
-      if (paths[i].kind == TS_MS_PATH_UDP) ts_bind_udp_queue(m->udp, &paths[i].addr, buf, len);
-      else if (paths[i].kind == TS_MS_PATH_DERP) send_derp(m, paths[i].region, ts_ms_peer_node_key(mp), buf, len);
+      if (paths[i].kind == TS_MS_PATH_UDP && !m->derp_only) {
+        ts_bind_udp_queue(m->udp, &paths[i].addr, buf, len);
+        sent++;
+      } else if (paths[i].kind == TS_MS_PATH_DERP) {
+        send_derp(m, paths[i].region, ts_ms_peer_node_key(mp), buf, len);
+        sent++;
+      }
     }
     schedule(m);
-    if (k > 0) return k;
+    if (sent > 0) return sent;
   }
   if (!ep || ep->len == 0) return 0;
+  uint32_t ep_region;
+  const uint8_t *ep_key;
+  if (m->derp_only && derp_decode(ep, &ep_region, &ep_key) != 0) return 0; /* a UDP endpoint: not in DERP-only mode */
   send_ep(m, ep, buf, len);
   return 1;
 }
@@ -367,8 +379,9 @@ static int ms_commit(ts_bind *b, ts_wg_peer *peer, const ts_wg_endpoint *ep, siz
   } else if (ep && ts_bind_addr_of(&dst, ep) == 0) {
     udp = &dst;
   }
+  if (m->derp_only) udp = NULL;
   if (relay) send_derp(m, relay, key, m->slot, len); /* copies: before the slot is given back */
-  ts_bind_udp_finish(m->udp, udp, len);
+  ts_bind_udp_finish(m->udp, udp, udp ? len : 0);
   m->slot = NULL;
   schedule(m);
   return (udp != NULL) + (relay != 0);
@@ -392,6 +405,20 @@ static void ms_authenticated(ts_bind *b, ts_wg_peer *peer, const ts_wg_endpoint 
   else if (derp_decode(src, &path.region, &key) == 0) path.kind = TS_MS_PATH_DERP;
   else return;
   ts_ms_note_wg_rx(m->ms, mp, &path, now);
+}
+
+int ts_bind_ms_tsmp_input(ts_bind_ms *m, ts_wg_peer *peer, const uint8_t *pkt, size_t len, uint64_t now,
+                          uint8_t *reply, size_t cap, size_t *reply_len) {
+  if (reply_len) *reply_len = 0;
+  if (!ts_tsmp_is(pkt, len)) return 0;
+  int r = ts_ms_tsmp_input(m->ms, peer ? ts_wg_peer_user(peer) : NULL, pkt, len, now);
+  schedule(m); /* a new disco key restarts the peer's discovery: its deadline moved */
+  ts_tsmp_msg msg;
+  long n;
+  if (r == TS_MS_TSMP_PING && peer && reply && reply_len && ts_tsmp_parse(&msg, pkt, len) == TS_TSMP_PING &&
+      (n = ts_tsmp_pong_encode(reply, cap, &msg, 0)) > 0) /* PeerAPI port 0: we serve no PeerAPI */
+    *reply_len = (size_t)n;
+  return 1;
 }
 
 static void ms_peer_removed(ts_bind *b, ts_wg_peer *peer) {

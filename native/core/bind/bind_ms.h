@@ -31,7 +31,8 @@ ts_bind *ts_bind_ms_bind(ts_bind_ms *m);
 
 /* Relay connections other than home's close after this long without a packet (0: 60 s, the default). */
 void ts_bind_ms_derp_idle(ts_bind_ms *m, uint64_t idle_ms);
-/* Debugging (Tailscale's TS_DEBUG_ALWAYS_USE_DERP): disco over UDP is ignored, so everything is relayed. */
+/* DERP only (the only-tcp-443 node attribute; Tailscale's TS_DEBUG_ALWAYS_USE_DERP): no disco or WireGuard is
+ * sent over UDP and disco received over UDP is ignored, so everything is relayed. STUN probes still go out. */
 void ts_bind_ms_derp_only(ts_bind_ms *m, int on);
 /* Adds or updates the magicsock side of WireGuard peer p (whose user pointer it takes): disco key (NULL:
  * none), home region (0: unknown), UDP endpoints. 0 or a negative code. */
@@ -46,6 +47,13 @@ int ts_bind_ms_derp_attach(ts_bind_ms *m, uint32_t region, const char *host, con
 /* Sends a STUN binding request to dst from the socket; the answer comes as events.stun. */
 int ts_bind_ms_stun_probe(ts_bind_ms *m, uint32_t region, const ts_addr *dst);
 ts_ms *ts_bind_ms_state(ts_bind_ms *m);
+/* A decrypted packet from WireGuard peer `peer`: if it is TSMP (IP protocol 99), magicsock takes it
+ * (ts_ms_tsmp_input: a disco key advertisement updates the peer's disco key; everything else is counted and
+ * dropped) and 1 is returned, so it never reaches the TCP/IP stack. 0: not TSMP. For a ping, the pong to send
+ * back to the peer through WireGuard is written to reply (cap bytes, TS_TSMP_MAX_REPLY suffice) and its
+ * length to *reply_len (0: nothing to send). */
+int ts_bind_ms_tsmp_input(ts_bind_ms *m, ts_wg_peer *peer, const uint8_t *pkt, size_t len, uint64_t now,
+                          uint8_t *reply, size_t cap, size_t *reply_len);
 void ts_bind_ms_foreach_region(ts_bind_ms *m, void (*fn)(void *ctx, uint32_t region, int connected,
                                                          const ts_derp_conn_stats *st),
                                void *ctx);

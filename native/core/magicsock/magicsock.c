@@ -7,6 +7,7 @@
 
 #include "crypto/crypto.h"
 #include "disco/disco.h"
+#include "disco/tsmp.h"
 #include "magicsock/ms_internal.h"
 
 uint64_t ms_add_sat(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
@@ -186,7 +187,14 @@ ts_ms_peer *ts_ms_peer_set(ts_ms *ms, const uint8_t node_key[TS_MS_KEY_LEN], con
       return NULL;
     }
   }
-  set_disco(ms, p, disco_key);
+  uint8_t zero[TS_MS_KEY_LEN] = {0};
+  const uint8_t *nk = disco_key ? disco_key : zero;
+  /* A key learned in-tunnel stays while control keeps naming the key it had before (ts_ms_tsmp_input). */
+  if (!(p->tsmp_disco && memcmp(nk, p->netmap_disco, TS_MS_KEY_LEN) == 0)) {
+    p->tsmp_disco = 0;
+    set_disco(ms, p, disco_key);
+  }
+  memcpy(p->netmap_disco, nk, TS_MS_KEY_LEN);
   p->home_region = home_region;
   set_netmap_endpoints(ms, p, endpoints, n);
   ms_path_check(ms, p, now);
@@ -338,6 +346,41 @@ void ts_ms_peer_info_get(const ts_ms_peer *p, uint64_t now, ts_ms_peer_info *out
   out->pings_received = p->pings_received;
   out->cmm_sent = p->cmm_sent, out->cmm_received = p->cmm_received;
   out->tx_udp = p->tx_udp, out->tx_derp = p->tx_derp;
+}
+
+static int tsmp_disco(ts_ms *ms, ts_ms_peer *p, const uint8_t key[TS_MS_KEY_LEN], uint64_t now) {
+  if (ts_ct_is_zero(key, TS_MS_KEY_LEN)) return TS_MS_TSMP_BAD;
+  if (p->has_disco && ts_ct_equal(key, p->disco_key, TS_MS_KEY_LEN)) return TS_MS_TSMP_UNCHANGED;
+  uint8_t shared[TS_MS_KEY_LEN];
+  int ok = ts_disco_shared_key(shared, key, ms->cfg.disco_private) == 0;
+  ts_wipe(shared, sizeof shared);
+  if (!ok) return TS_MS_TSMP_BAD; /* low order: keep the key we have */
+  set_disco(ms, p, key);
+  p->tsmp_disco = 1;
+  ms_path_check(ms, p, now);
+  ms_schedule(ms, p, 0);
+  return TS_MS_TSMP_APPLIED;
+}
+
+int ts_ms_tsmp_input(ts_ms *ms, ts_ms_peer *p, const uint8_t *pkt, size_t len, uint64_t now) {
+  if (!ms) return TS_MS_TSMP_BAD;
+  ts_tsmp_msg m;
+  int r;
+  switch (pkt ? ts_tsmp_parse(&m, pkt, len) : TS_TSMP_MALFORMED) {
+  case TS_TSMP_DISCO_ADVERT: r = p ? tsmp_disco(ms, p, m.disco_key, now) : TS_MS_TSMP_BAD; break;
+  case TS_TSMP_PING: r = TS_MS_TSMP_PING; break;
+  case TS_TSMP_OTHER: r = TS_MS_TSMP_OTHER; break;
+  default: r = TS_MS_TSMP_BAD; break;
+  }
+  ts_wipe(&m, sizeof m);
+  switch (r) {
+  case TS_MS_TSMP_APPLIED: ms->ctr.tsmp_disco_applied++; break;
+  case TS_MS_TSMP_UNCHANGED: ms->ctr.tsmp_disco_unchanged++; break;
+  case TS_MS_TSMP_PING: ms->ctr.tsmp_ping++; break;
+  case TS_MS_TSMP_OTHER: ms->ctr.tsmp_other++; break;
+  default: ms->ctr.tsmp_bad++; break;
+  }
+  return r;
 }
 
 void ts_ms_counters_get(const ts_ms *ms, ts_ms_counters *out) { *out = ms->ctr; }

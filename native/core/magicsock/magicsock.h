@@ -149,6 +149,20 @@ int ts_ms_disco_input(ts_ms *ms, uint64_t now, const uint8_t *pkt, size_t len, c
  * the fallback route to p when p has no home region. */
 void ts_ms_note_wg_rx(ts_ms *ms, ts_ms_peer *p, const ts_ms_path *from, uint64_t now);
 
+typedef enum ts_ms_tsmp {
+  TS_MS_TSMP_APPLIED = 0,   /* a disco key advertisement changed p's disco key */
+  TS_MS_TSMP_UNCHANGED = 1, /* it named the key p already has */
+  TS_MS_TSMP_OTHER = 2,     /* another TSMP type: not handled, dropped */
+  TS_MS_TSMP_PING = 3,      /* a ping: the caller answers it (ts_tsmp_pong_encode) */
+  TS_MS_TSMP_BAD = -1       /* malformed, an all-zero or low-order key, or no peer: dropped */
+} ts_ms_tsmp;
+/* A decrypted in-tunnel packet of IP protocol 99 (disco/tsmp.h) that WireGuard authenticated as coming from
+ * p (docs/protocol/magicsock.md §5). A disco key advertisement ('a') with a new, usable key replaces p's disco
+ * key as a netmap change would (the peer restarted; its path state starts over), and the key stays while
+ * later netmaps keep naming the key control had before: control has not heard of the new key yet. A netmap
+ * naming any other key wins. Returns a ts_ms_tsmp (also counted). */
+int ts_ms_tsmp_input(ts_ms *ms, ts_ms_peer *p, const uint8_t *pkt, size_t len, uint64_t now);
+
 /* ---- time ---- */
 /* Runs due work (heartbeats, re-pings, ping timeouts, expiring candidates) and returns the next deadline
  * (UINT64_MAX: none). Other calls may make the deadline earlier: re-ask ts_ms_next_deadline after each. */
@@ -171,6 +185,9 @@ void ts_ms_peer_info_get(const ts_ms_peer *p, uint64_t now, ts_ms_peer_info *out
 typedef struct ts_ms_counters {
   uint64_t rx_ok, rx_not_disco, rx_unknown_peer, rx_decrypt, rx_bad, rx_stale;
   uint64_t candidates_dropped; /* over TS_MS_MAX_CANDIDATES */
+  /* in-tunnel TSMP (ts_ms_tsmp_input): disco key advertisements applied or carrying the key we had, pings
+   * (the caller answers them), other TSMP types (dropped), and malformed ones or unusable keys (dropped) */
+  uint64_t tsmp_disco_applied, tsmp_disco_unchanged, tsmp_ping, tsmp_other, tsmp_bad;
 } ts_ms_counters;
 void ts_ms_counters_get(const ts_ms *ms, ts_ms_counters *out);
 

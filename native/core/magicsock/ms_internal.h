@@ -39,6 +39,8 @@ struct ts_ms_peer {
   uint8_t disco_key[TS_MS_KEY_LEN];
   uint8_t shared[TS_MS_KEY_LEN]; /* disco box key; wiped when the peer goes or its disco key changes */
   uint8_t has_disco;
+  uint8_t tsmp_disco;                   /* disco_key came from a TSMP advertisement, not the netmap */
+  uint8_t netmap_disco[TS_MS_KEY_LEN];  /* the disco key the netmap last named (zero: none) */
   uint32_t home_region, last_region; /* last_region: where the peer was last heard over DERP */
   ts_addr first_ep;              /* the first netmap endpoint: the path for peers without disco */
 
