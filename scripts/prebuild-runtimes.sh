@@ -47,14 +47,14 @@ if [ ! -e "$DIR/musl-arm64/lib/ld-musl-aarch64.so.1" ]; then
   rm -rf "$DIR/apt-arm64"
 fi
 # Bun's musl build asks for libc.musl-x86_64.so.1 (Alpine's name for musl) and libstdc++.so.6.
-lib=$DIR/bun-musl-x64-lib
+musl_libs=$DIR/bun-musl-x64-lib
 compat=test/fixtures/musl/glibc-compat.c
-if [ ! -e "$lib/ld-linux-x86-64.so.2" ] || [ "$compat" -nt "$lib/ld-linux-x86-64.so.2" ]; then
-  mkdir -p "$lib"
-  ln -sf /lib/ld-musl-x86_64.so.1 "$lib/libc.musl-x86_64.so.1"
-  for f in libstdc++.so.6 libgcc_s.so.1; do ln -sf "/usr/lib/x86_64-linux-gnu/$f" "$lib/$f"; done
-  musl-gcc -O2 -shared -fPIC -Wall -Wextra -Werror -o "$lib/ld-linux-x86-64.so.2" "$compat"
+if [ ! -e "$musl_libs/ld-linux-x86-64.so.2" ] || [ "$compat" -nt "$musl_libs/ld-linux-x86-64.so.2" ]; then
+  mkdir -p "$musl_libs"
+  ln -sf /lib/ld-musl-x86_64.so.1 "$musl_libs/libc.musl-x86_64.so.1"
+  for f in libstdc++.so.6 libgcc_s.so.1; do ln -sf "/usr/lib/x86_64-linux-gnu/$f" "$musl_libs/$f"; done
+  musl-gcc -O2 -shared -fPIC -Wall -Wextra -Werror -o "$musl_libs/ld-linux-x86-64.so.2" "$compat"
 fi
 echo "node20-arm64 $(command -v qemu-aarch64-static) $DIR/node20-arm64/bin/node"
-echo "bun-musl-x64 $lib $DIR/bun-musl-x64/bin/bun"
+echo "bun-musl-x64 $musl_libs $DIR/bun-musl-x64/bin/bun"
 echo "musl-arm64-root $DIR/musl-arm64"
