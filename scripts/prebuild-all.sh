@@ -178,8 +178,7 @@ check_macho() { # <target> <file>
     grep -v ' ___darwin_check_fd_set_overflow (from libSystem)$' || true)
   [ -z "$weak" ] || die "$t: weak imports or bindings: $(echo "$weak" | head -5 | tr '\n' ' ')"
   # macOS on arm64 maps no unsigned code: zig's linker signs ad hoc; every page hash is checked against the
-  # file (scripts/macho.mjs). x64 macOS loads unsigned addons (Node and Electron allow it), and zig signs
-  # none there.
+  # file (scripts/macho.mjs). zig signs none for x64, where macOS loads unsigned code (as a node-gyp build).
   sig="unsigned"
   if [ "$t" = darwin-arm64 ]; then sig=$(node scripts/macho.mjs verify-signature "$f") || die "$t: code signature: $sig"; fi
   echo "$t: $(stat -c %s "$f") bytes, Mach-O $cpu dylib, $sig, minos $wantos, loads [${dylibs% }], binds $(echo "$binds" | grep -c '^libSystem ') symbols to libSystem and looks up $(echo "$flat" | grep -c .) Node-API in the host, exports $(echo "$exported" | tr '\n' ' ')"
