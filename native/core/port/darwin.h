@@ -2,9 +2,10 @@
  * file of the addon's own target on macOS (binding.gyp, OS=='mac': -include port/darwin.h), so the shared
  * sources keep their Linux calls (docs/build.md, "Prebuilt binaries").
  * - socketpair(2) takes no SOCK_CLOEXEC: the flag is this header's own bit, and the wrapper sets
- *   FD_CLOEXEC on both ends after the call (nothing runs exec between the two in the engine's thread; the
- *   window is the same one libuv accepts on macOS). Both ends also get SO_NOSIGPIPE, so a write to a
- *   closed peer fails with EPIPE instead of raising SIGPIPE even where a host does not ignore it.
+ *   FD_CLOEXEC on both ends after the call. A thread that forks in between leaks the two descriptors into
+ *   its child: the same window libuv (and so Node) has on macOS for its own socketpairs and pipes. Both
+ *   ends also get SO_NOSIGPIPE, so a write to a closed peer fails with EPIPE instead of raising SIGPIPE
+ *   even where a host does not ignore it.
  * - MSG_NOSIGNAL is in macOS's <sys/socket.h>; SO_NOSIGPIPE above covers the kernels that ignore it. */
 #ifndef TS_PORT_DARWIN_H
 #define TS_PORT_DARWIN_H
