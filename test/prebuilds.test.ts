@@ -5,7 +5,7 @@
 // libSystem only, Node-API looked up in the host, code signature); the ones that can run here run
 // test/fixtures/runtime/nodes.mjs, a user's two-node program, against a development tailnet: linux-x64
 // glibc under this Node, linux-arm64 glibc under Node 20 for arm64 in qemu-user (which shares the host's
-// loopback), linux-x64 musl under Bun's musl build. PREBUILDS_ONLY=1 makes node-gyp-build skip
+// loopback), the musl ones under Bun's musl builds (arm64 in qemu-user). PREBUILDS_ONLY=1 makes node-gyp-build skip
 // build/Release, so the prebuild is what loads. Each musl build is also loaded by musl's own dynamic linker
 // (Debian's musl; for arm64 under qemu-user) through a host program that stands in for Node's Node-API
 // symbols, and asked for its Node-API version. No macOS runs here: those files are only checked
@@ -44,6 +44,7 @@ let authKey = '';
 let qemuNode: string[] = [];
 let muslArm64Root = '';
 let bunMusl = { lib: '', bun: '' };
+let bunMuslArm64: string[] = [];
 const muslX64 = targets[2]!;
 before(async () => {
   if (targets.some((t) => present(t.file))) {
@@ -53,8 +54,9 @@ before(async () => {
     muslArm64Root = lines.find((l) => l.startsWith('musl-arm64-root '))!.split(' ')[1]!;
     const [lib, bun] = lines.find((l) => l.startsWith('bun-musl-x64 '))!.split(' ').slice(1);
     bunMusl = { lib: lib!, bun: bun! };
+    bunMuslArm64 = lines.find((l) => l.startsWith('bun-musl-arm64 '))!.split(' ').slice(1);
   }
-  if (present(arm64.file) || present(x64.file) || present(muslX64.file)) {
+  if (present(arm64.file) || present(x64.file) || present(muslX64.file) || present(targets[3]!.file)) {
     devnet = await startDevnet();
     authKey = devnet.createAuthKey({ reusable: true });
   }
@@ -199,6 +201,28 @@ test('linux-x64 musl in Bun\'s musl build: Noise vectors from the addon\'s crypt
   assert.match(String(r.runtime), /^bun 1\.4\.5/);
   assert.equal(r.engine, 'thread', 'the engine runs on its own thread');
   assert.equal(r.addresses, 2, 'the node got its IPv4 and IPv6 tailnet addresses');
+});
+
+// Bun's arm64 musl build under qemu-user, in the arm64 musl root (QEMU_LD_PREFIX): the same bridge for
+// Debian's arm64 libstdc++, built with the zig wrapper and preloaded (that libstdc++ names no ld-linux).
+test('linux-arm64 musl in Bun\'s arm64 musl build under qemu-user: Noise vectors from the addon\'s crypto; two nodes join the tailnet', { skip: absent(targets[3]!.file), timeout: 240_000 }, async () => {
+  const t = targets[3]!;
+  assert.ok(present(t.file), `${t.file}: scripts/test.sh built linux-arm64-musl`);
+  const zigCC = path.join(root, 'build-prebuilds', 'bin', 'linux-arm64-musl', 'cc');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-bun-arm64-'));
+  try {
+    const compat = path.join(dir, 'glibc-compat.so');
+    execFileSync(zigCC, ['-O2', '-shared', '-fPIC', '-Wall', '-Wextra', '-Werror', '-o', compat, path.join(__dirname, 'fixtures', 'musl', 'glibc-compat.c')], { stdio: 'pipe' });
+    const muslEnv = { LIBC: 'musl', QEMU_LD_PREFIX: muslArm64Root, QEMU_SET_ENV: `LD_PRELOAD=${compat}` };
+    const v = JSON.parse(await run(bunMuslArm64, [path.join(__dirname, 'fixtures', 'musl', 'noise-vectors.cjs')], muslEnv)) as Record<string, unknown>;
+    assert.deepEqual(v.mapped, [path.join(root, t.file)], 'the arm64 musl prebuild is the one addon mapped');
+    for (const k of ['keys', 'initiation', 'response', 'handshakeHash', 'records', 'split5000']) assert.equal(v[k], true, `Noise vector: ${k}`);
+    const r = await twoNodes(bunMuslArm64, 'muslarm', muslEnv, 'join');
+    assert.match(String(r.runtime), /^bun 1\.4\.5/);
+    assert.equal(r.addresses, 2, 'the node got its IPv4 and IPv6 tailnet addresses');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 // The macOS builds cannot run here. They are checked with LLVM's Mach-O tools (Debian's llvm-14, which
