@@ -3,8 +3,9 @@
 # machine with one cross toolchain: zig's clang (the `ziglang` wheel from PyPI, pinned below), which brings
 # glibc stubs for an old glibc, musl, macOS's libSystem stubs, and a static libc++ for each target. libsodium
 # and libb2 are built from Debian's source packages with the same compiler; lwIP and libuv come from
-# scripts/deps.sh as for a node-gyp build. Everything third-party lands in ignored folders (build-prebuilds/, and a cache below
-# $XDG_CACHE_HOME for the toolchain and the target libraries). docs/build.md, "Prebuilt binaries".
+# scripts/deps.sh as for a node-gyp build. Everything third-party lands in ignored folders
+# (build-prebuilds/, and a cache below $XDG_CACHE_HOME for the toolchain and the target libraries).
+# docs/build.md, "Prebuilt binaries".
 #
 # Usage: bash scripts/prebuild-all.sh [target...]   (default: all of them)
 #   targets: linux-x64-glibc linux-arm64-glibc linux-x64-musl linux-arm64-musl darwin-x64 darwin-arm64
