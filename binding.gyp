@@ -25,7 +25,9 @@
     "defines": ["_FILE_OFFSET_BITS=64", "_LARGEFILE_SOURCE"],
     "cflags": ["-w", "-fno-strict-aliasing"],
     "conditions": [
-      ["OS=='linux'", {"sources": ["<!@(node scripts/sources.js uv_linux)"]}]
+      ["OS=='linux'", {"sources": ["<!@(node scripts/sources.js uv_linux)"]}],
+      ["OS=='mac'", {"sources": ["<!@(node scripts/sources.js uv_darwin)"],
+                     "defines": ["_DARWIN_UNLIMITED_SELECT=1", "_DARWIN_USE_64_BIT_INODE=1"]}]
     ]
   }, {
     # The sans-I/O protocol code (crypto, wg, derp, disco, magicsock, filter): CMakeLists.txt builds the same
@@ -50,7 +52,10 @@
     "conditions": [
       ["OS=='linux'", {
         "libraries": ["-Wl,--exclude-libs,ALL", "<!@(bash scripts/find-static-libs.sh)", "-lpthread", "-ldl"]
-      }]
+      }],
+      # macOS spellings of the socket calls (native/core/port/darwin.h). Read by scripts/prebuild-compile.mjs
+      # for the darwin prebuilds; a node-gyp build on macOS is not supported (docs/build.md).
+      ["OS=='mac'", {"cflags": ["-include", "port/darwin.h"]}]
     ]
   }]
 }

@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# Builds the prebuilt addons that ship in the npm tarball, for every Linux target, on this (x86_64 Debian)
+# Builds the prebuilt addons that ship in the npm tarball, for Linux and macOS, on this (x86_64 Debian)
 # machine with one cross toolchain: zig's clang (the `ziglang` wheel from PyPI, pinned below), which brings
-# glibc stubs for an old glibc, musl, and a static libc++ for each target. libsodium and libb2 are built
-# from Debian's source packages with the same compiler; lwIP and libuv come from scripts/deps.sh as for a
-# node-gyp build. Everything third-party lands in ignored folders (build-prebuilds/, and a cache below
-# $XDG_CACHE_HOME for the toolchain and the target libraries). docs/build.md, "Prebuilt binaries".
+# glibc stubs for an old glibc, musl, macOS's libSystem stubs, and a static libc++ for each target. libsodium
+# and libb2 are built from Debian's source packages with the same compiler; lwIP and libuv come from
+# scripts/deps.sh as for a node-gyp build. Everything third-party lands in ignored folders
+# (build-prebuilds/, and a cache below $XDG_CACHE_HOME for the toolchain and the target libraries).
+# docs/build.md, "Prebuilt binaries".
 #
 # Usage: bash scripts/prebuild-all.sh [target...]   (default: all of them)
-#   targets: linux-x64-glibc linux-arm64-glibc linux-x64-musl linux-arm64-musl
-# Writes prebuilds/<platform>-<arch>/node.napi.<libc>.node (the names node-gyp-build resolves) and checks
-# each one (architecture, needed libraries, newest GLIBC_ symbol version, nothing exported but the
-# Node-API entry points); any deviation fails the script.
+#   targets: linux-x64-glibc linux-arm64-glibc linux-x64-musl linux-arm64-musl darwin-x64 darwin-arm64
+# Writes prebuilds/linux-<arch>/node.napi.<libc>.node and prebuilds/darwin-<arch>/node.napi.node (the names
+# node-gyp-build resolves) and checks each one (ELF: architecture, needed libraries, newest GLIBC_ symbol
+# version; Mach-O: CPU, minimum macOS, linked dylibs, imports; both: nothing exported but the Node-API entry
+# points); any deviation fails the script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -18,8 +20,12 @@ WORK=$ROOT/build-prebuilds
 CACHE=${TSNET_PREBUILD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tsnet-prebuilds}
 ZIG_VERSION=0.17.1
 GLIBC_FLOOR=2.17
+# The oldest macOS each darwin build runs on (LC_BUILD_VERSION minos): 10.15 is Node 20's floor on x64; 11.0
+# is the first macOS for arm64.
+MACOS_X64_MIN=10.15
+MACOS_ARM64_MIN=11.0
 JOBS=${JOBS:-2}
-all_targets=(linux-x64-glibc linux-arm64-glibc linux-x64-musl linux-arm64-musl)
+all_targets=(linux-x64-glibc linux-arm64-glibc linux-x64-musl linux-arm64-musl darwin-x64 darwin-arm64)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}")
 
@@ -59,6 +65,8 @@ zig_target() {
     linux-arm64-glibc) echo "aarch64-linux-gnu.$GLIBC_FLOOR" ;;
     linux-x64-musl) echo x86_64-linux-musl ;;
     linux-arm64-musl) echo aarch64-linux-musl ;;
+    darwin-x64) echo "x86_64-macos.$MACOS_X64_MIN" ;;
+    darwin-arm64) echo "aarch64-macos.$MACOS_ARM64_MIN" ;;
     *) die "unknown target $1 (known: ${all_targets[*]})" ;;
   esac
 }
@@ -81,6 +89,7 @@ wrappers() { # <target> <zig triple>
 third_party() { # <target> <zig triple> <bin> -> prints the two archives
   local t=$1 triple=$2 bin=$3 host prefix
   host=${triple%%.*}
+  case $host in *-macos) host=${host%-macos}-apple-darwin ;; esac  # the spelling config.sub knows
   prefix=$CACHE/libs/zig-$ZIG_VERSION/$t
   local common=(--host="$host" --disable-shared --enable-static --with-pic CC="$bin/cc" AR="$bin/ar" RANLIB="$bin/ranlib")
   if [ ! -f "$prefix/$SODIUM_VER/lib/libsodium.a" ]; then
@@ -103,6 +112,7 @@ third_party() { # <target> <zig triple> <bin> -> prints the two archives
 
 # Checks one binary; prints a one-line summary.
 check() { # <target> <file>
+  case $1 in darwin-*) check_macho "$@"; return ;; esac
   local t=$1 f=$2 machine want exported bad needed glibc
   case $t in *x64*) want='Advanced Micro Devices X86-64' ;; *arm64*) want='AArch64' ;; esac
   machine=$(readelf -h "$f" | sed -n 's/^ *Machine: *//p')
@@ -126,13 +136,62 @@ check() { # <target> <file>
   echo "$t: $(stat -c %s "$f") bytes, $machine, needs [${needed% }], newest libc symbol ${glibc:-none (musl)}, exports $(echo "$exported" | tr '\n' ' ')"
 }
 
+# The Mach-O checks read the load commands and symbol tables with LLVM's tools (Debian's llvm-14: binutils
+# reads no Mach-O).
+OBJDUMP_MACHO=llvm-objdump-14 NM_MACHO=llvm-nm-14
+check_macho() { # <target> <file>
+  local t=$1 f=$2 hdr cpu want wantos lc minos dylibs exported bad binds flat weak sig
+  command -v $OBJDUMP_MACHO >/dev/null ||
+    { [ "$(id -u)" = 0 ] || die "needs $OBJDUMP_MACHO (Debian: apt-get install llvm-14)"; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends llvm-14 >/dev/null; }
+  case $t in darwin-x64) want=X86_64 wantos=$MACOS_X64_MIN ;; darwin-arm64) want=ARM64 wantos=$MACOS_ARM64_MIN ;; esac
+  # "MH_MAGIC_64 ARM64 ALL 0x00 DYLIB ncmds size flags": a 64-bit dynamic library for the target's CPU, with
+  # no weak definitions (MH_WEAK_DEFINES would let dyld merge our operator new with the host's).
+  hdr=$($OBJDUMP_MACHO --macho --private-header "$f" | awk '$1 == "MH_MAGIC_64"')
+  cpu=$(echo "$hdr" | awk '{print $2}')
+  [ "$cpu" = "$want" ] && [ "$(echo "$hdr" | awk '{print $5}')" = DYLIB ] || die "$t: $f is not a $want Mach-O dylib: '$hdr'"
+  case $hdr in *WEAK_DEFINES* | *BINDS_TO_WEAK*) die "$t: weak definitions or bindings: '$hdr'" ;; esac
+  lc=$($OBJDUMP_MACHO --macho --private-headers "$f")
+  # The oldest macOS it loads on: LC_BUILD_VERSION, platform macos.
+  minos=$(echo "$lc" | awk '$1 == "cmd" {c=$2} c == "LC_BUILD_VERSION" && $1 == "platform" {p=$2} c == "LC_BUILD_VERSION" && $1 == "minos" {print p, $2}')
+  [ "$minos" = "macos $wantos" ] || die "$t: LC_BUILD_VERSION says '$minos', want 'macos $wantos'"
+  # Libraries it loads (every LC_*_DYLIB but its own LC_ID_DYLIB): libSystem only; libc++ is linked in.
+  dylibs=$(echo "$lc" | awk '$1 == "cmd" {c=$2} c ~ /^LC_(LOAD|LOAD_WEAK|REEXPORT|LAZY_LOAD|LOAD_UPWARD)_DYLIB$/ && $1 == "name" {print $2}' | tr '\n' ' ')
+  [ "$dylibs" = "/usr/lib/libSystem.B.dylib " ] || die "$t: loads [$dylibs], want only /usr/lib/libSystem.B.dylib"
+  # Exported: the two Node-API entry points, and the two names zig's linker gives the image's own Mach-O
+  # header (__mh_dylib_header and ___dso_handle; every image has its own, so they clash with nothing).
+  exported=$($OBJDUMP_MACHO --macho --exports-trie "$f" | awk '$1 ~ /^0x/ {print $2}' | sort)
+  bad=$(echo "$exported" | grep -Ev '^_(napi_register_module_v1|node_api_module_get_api_version_v1)$|^(__mh_dylib_header|___dso_handle)$' || true)
+  [ -z "$bad" ] || die "$t: exports more than the Node-API entry points: $(echo "$bad" | head -5 | tr '\n' ' ')"
+  # Imported (the bind tables: dylib, symbol): Node-API looked up in the host process at load (flat
+  # namespace, -undefined dynamic_lookup), everything else bound to libSystem by name; none weak, so a
+  # function the oldest macOS lacks fails the load instead of leaving a null pointer to call. The one
+  # exception is macOS 11's ___darwin_check_fd_set_overflow below 11.0 (libuv's FD_SET), which the SDK's
+  # own FD_SET tests for null before calling.
+  binds=$($OBJDUMP_MACHO --macho --bind --lazy-bind "$f" | awk '$1 ~ /^__/ {print $(NF-1), $NF}' | sort -u)
+  flat=$(echo "$binds" | awk '$1 == "flat-namespace" {print $2}')
+  bad=$(echo "$flat" | grep -Ev '^_(napi|node_api)_[a-z0-9_]+$' || true)
+  [ -z "$bad" ] || die "$t: looks up more than Node-API in the host: $(echo "$bad" | head -5 | tr '\n' ' ')"
+  bad=$(echo "$binds" | awk '$1 != "flat-namespace" && $1 != "libSystem"' || true)
+  [ -z "$bad" ] || die "$t: binds to other than libSystem: $(echo "$bad" | head -5 | tr '\n' ' ')"
+  bad=$(echo "$binds" | awk '$1 == "libSystem" && $2 ~ /^_(napi|node_api)_/')
+  [ -z "$bad" ] || die "$t: Node-API bound to libSystem: $(echo "$bad" | head -3 | tr '\n' ' ')"
+  weak=$($OBJDUMP_MACHO --macho --weak-bind "$f" | awk '$1 ~ /^__/' ; $NM_MACHO -m -u "$f" | grep 'weak' |
+    grep -v ' ___darwin_check_fd_set_overflow (from libSystem)$' || true)
+  [ -z "$weak" ] || die "$t: weak imports or bindings: $(echo "$weak" | head -5 | tr '\n' ' ')"
+  # macOS on arm64 maps no unsigned code: zig's linker signs ad hoc; every page hash is checked against the
+  # file (scripts/macho.mjs). zig signs none for x64, where macOS loads unsigned code (as a node-gyp build).
+  sig="unsigned"
+  if [ "$t" = darwin-arm64 ]; then sig=$(node scripts/macho.mjs verify-signature "$f") || die "$t: code signature: $sig"; fi
+  echo "$t: $(stat -c %s "$f") bytes, Mach-O $cpu dylib, $sig, minos $wantos, loads [${dylibs% }], binds $(echo "$binds" | grep -c '^libSystem ') symbols to libSystem and looks up $(echo "$flat" | grep -c .) Node-API in the host, exports $(echo "$exported" | tr '\n' ' ')"
+}
+
 # A target is rebuilt only when its inputs changed: the native sources, binding.gyp, these scripts, the
 # third-party versions and the toolchain.
 inputs_sum() {
   { find native -type f -not -path 'native/test/*' -not -path 'native/fuzz/*' | sort | xargs sha256sum
-    sha256sum binding.gyp native/sources.json scripts/prebuild-all.sh scripts/prebuild-compile.mjs
+    sha256sum binding.gyp native/sources.json scripts/prebuild-all.sh scripts/prebuild-compile.mjs scripts/macho.mjs
     cat deps/lwip/.version deps/libuv/.version
-    echo "$ZIG_VERSION $SODIUM_VER $B2_VER $GLIBC_FLOOR"; } | sha256sum | cut -c1-32
+    echo "$ZIG_VERSION $SODIUM_VER $B2_VER $GLIBC_FLOOR $MACOS_X64_MIN $MACOS_ARM64_MIN"; } | sha256sum | cut -c1-32
 }
 sum=$(inputs_sum)
 # A full run leaves prebuilds/ holding exactly its targets' files (no stale host-only build gets packed).
@@ -140,14 +199,16 @@ if [ "${targets[*]}" = "${all_targets[*]}" ]; then
   for f in prebuilds/*/*.node; do
     [ -f "$f" ] || continue
     case $f in prebuilds/linux-x64/node.napi.glibc.node | prebuilds/linux-arm64/node.napi.glibc.node | \
-      prebuilds/linux-x64/node.napi.musl.node | prebuilds/linux-arm64/node.napi.musl.node) ;;
+      prebuilds/linux-x64/node.napi.musl.node | prebuilds/linux-arm64/node.napi.musl.node | \
+      prebuilds/darwin-x64/node.napi.node | prebuilds/darwin-arm64/node.napi.node) ;;
       *) log "removing $f (not built by this script)"; rm -f "$f" ;;
     esac
   done
 fi
 mkdir -p "$WORK/stamps"
 
-out_of() { echo "$ROOT/prebuilds/${1%-*}/node.napi.${1##*-}.node"; }
+# node-gyp-build's names: linux-<arch>/node.napi.<libc>.node; darwin-<arch>/node.napi.node (no libc tag).
+out_of() { case $1 in darwin-*) echo "$ROOT/prebuilds/$1/node.napi.node" ;; *) echo "$ROOT/prebuilds/${1%-*}/node.napi.${1##*-}.node" ;; esac; }
 stale=()
 for t in "${targets[@]}"; do
   zig_target "$t" >/dev/null
@@ -175,11 +236,12 @@ for t in "${stale[@]}"; do
   libs=$(cat "$WORK/obj/libs-$t")
   # musl's CMSG_NXTHDR compares a size_t with a ptrdiff_t inside the macro, which -Wsign-compare flags in
   # the code that uses it (native/core/net/udp.c); it stays a warning there.
-  extra=""
+  extra="" os=linux
   [ "${t##*-}" = musl ] && extra="-Wno-error=sign-compare"
+  case $t in darwin-*) os=mac ;; esac
   log "$t: compiling the addon ($triple)"
   node scripts/prebuild-compile.mjs --cc "$bin/cc" --cxx "$bin/c++" --ar "$bin/ar" --objdir "$WORK/obj/$t/addon" \
-    --out "$out" --libs "$libs" --cflags "$extra" --jobs "$JOBS" >&2
+    --out "$out" --libs "$libs" --cflags "$extra" --jobs "$JOBS" --os "$os" >&2
   check "$t" "$out"
   echo "$sum" > "$WORK/stamps/$t"
 done

@@ -1,13 +1,14 @@
 // Compiles the addon for one cross target from binding.gyp's own description (targets, source lists,
-// defines, include dirs, cflags, the OS=='linux' conditions), so a prebuild and a node-gyp build use the same
-// inputs. Called by scripts/prebuild-all.sh, which supplies the target's compilers and static libraries
+// defines, include dirs, cflags, the conditions of the target's OS), so a prebuild and a node-gyp build use
+// the same inputs. Called by scripts/prebuild-all.sh, which supplies the target's compilers and static libraries
 // (docs/build.md, "Prebuilt binaries").
 // Usage: node scripts/prebuild-compile.mjs --cc CC --cxx CXX --ar AR --objdir DIR --out FILE --libs "a.a b.a"
-//        [--cflags "extra flags after binding.gyp's"] [--jobs N]
-import { readFileSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
-import { execFileSync, spawn } from 'node:child_process';
+//        [--cflags "extra flags after binding.gyp's"] [--jobs N] [--os linux|mac (gyp's OS name; linux)]
+import { readFileSync, writeFileSync, mkdirSync, rmSync, copyFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as path from 'node:path';
+import { privatize } from './macho.mjs';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const opt = {};
@@ -16,6 +17,8 @@ for (const k of ['cc', 'cxx', 'ar', 'objdir', 'out', 'libs']) {
   if (opt[k] === undefined) throw new Error(`prebuild-compile: --${k} is required`);
 }
 const jobs = Number(opt.jobs ?? 2);
+const os = opt.os ?? 'linux';
+if (os !== 'linux' && os !== 'mac') throw new Error(`prebuild-compile: --os ${os}: linux or mac`);
 
 // binding.gyp is a Python literal: drop '#' comments (none sit inside its strings) and read it as JSON.
 const gypText = readFileSync(path.join(root, 'binding.gyp'), 'utf8').replace(/^\s*#.*$/gm, '').replace(/,(\s*[}\]])/g, '$1');
@@ -35,7 +38,7 @@ function expand(list) {
   return out;
 }
 
-// Merges target_defaults, the target and its OS=='linux' conditions; "key!" lists remove entries.
+// Merges target_defaults, the target and its OS=='<os>' conditions; "key!" lists remove entries.
 function settings(target) {
   const s = {};
   const add = (obj) => {
@@ -47,7 +50,7 @@ function settings(target) {
     for (const [k, v] of Object.entries(obj)) {
       if (k.endsWith('!') && Array.isArray(v)) s[k.slice(0, -1)] = (s[k.slice(0, -1)] ?? []).filter((x) => !v.includes(x));
     }
-    for (const [cond, then] of obj.conditions ?? []) if (cond === "OS=='linux'") add(then);
+    for (const [cond, then] of obj.conditions ?? []) if (cond === `OS=='${os}'`) add(then);
   };
   add(gyp.target_defaults ?? {});
   add(target);
@@ -109,13 +112,41 @@ for (const target of gyp.targets) {
 // Every static library binding.gyp declares, in one group: the order of their dependencies does not matter.
 const deps = [...archives.values()];
 mkdirSync(path.dirname(opt.out), { recursive: true });
-// zig's linker has no --exclude-libs (binding.gyp's way to keep lwIP, libuv, libsodium, libb2 private); a
-// version script does more: only the two Node-API entry points are exported, so the static C++ runtime stays
-// private as well. -s strips.
-const versionScript = path.join(opt.objdir, 'exports.map');
-writeFileSync(versionScript, '{ global: napi_register_module_v1; node_api_module_get_api_version_v1; local: *; };\n');
-await run(opt.cxx, [
-  '-shared', '-s', '-o', opt.out, `-Wl,-soname=${path.basename(opt.out)}`, `-Wl,--version-script=${versionScript}`,
-  ...main.objs, '-Wl,--start-group', ...deps, ...opt.libs.split(/\s+/).filter(Boolean),
-  '-Wl,--end-group', '-lpthread', '-ldl',
-]);
+if (os === 'mac') {
+  // zig's Mach-O linker drops -exported_symbols_list, so every archive (binding.gyp's, libsodium, libb2, and
+  // the libc++ and libc++abi zig builds for the target, named by a verbose link of an empty C++ file) is
+  // copied and its symbols made private (scripts/macho.mjs): only the two Node-API entry points are
+  // exported. Node-API comes from the host process at load time, as node-gyp links addons on macOS.
+  const probe = path.join(opt.objdir, 'probe.cc');
+  writeFileSync(probe, 'int probe;\n');
+  const p = spawnSync(opt.cxx, ['-O2', '-shared', '-o', `${probe}.dylib`, probe],
+    { cwd: root, encoding: 'utf8', env: { ...process.env, ZIG_VERBOSE_LINK: '1' } });
+  const link = p.stderr.split('\n').find((l) => l.startsWith('zig ld ')) ?? '';
+  const cxxLibs = ['libc++abi.a', 'libc++.a'].map((n) => link.split(' ').find((w) => path.basename(w) === n));
+  if (p.status !== 0 || cxxLibs.includes(undefined)) throw new Error(`prebuild-compile: no libc++ in zig's link line: ${p.stderr.slice(-500)}`);
+  const keep = new Set(['_napi_register_module_v1', '_node_api_module_get_api_version_v1']);
+  const privDir = path.join(opt.objdir, 'private');
+  mkdirSync(privDir, { recursive: true });
+  const privatized = [...deps, ...opt.libs.split(/\s+/).filter(Boolean), ...cxxLibs].map((a, i) => {
+    const copy = path.join(privDir, `${i}-${path.basename(a)}`);
+    copyFileSync(a, copy);
+    privatize(copy, keep);
+    return copy;
+  });
+  for (const o of main.objs) privatize(o, keep);
+  await run(opt.cxx, [
+    '-O2', '-shared', '-nostdlib++', '-s', '-Wl,-dead_strip', '-o', opt.out, '-Wl,-undefined,dynamic_lookup',
+    `-Wl,-install_name,@rpath/${path.basename(opt.out)}`, ...main.objs, ...privatized,
+  ]);
+} else {
+  // zig's linker has no --exclude-libs (binding.gyp's way to keep lwIP, libuv, libsodium, libb2 private); a
+  // version script does more: only the two Node-API entry points are exported, so the static C++ runtime
+  // stays private as well. -s strips.
+  const versionScript = path.join(opt.objdir, 'exports.map');
+  writeFileSync(versionScript, '{ global: napi_register_module_v1; node_api_module_get_api_version_v1; local: *; };\n');
+  await run(opt.cxx, [
+    '-shared', '-s', '-o', opt.out, `-Wl,-soname=${path.basename(opt.out)}`, `-Wl,--version-script=${versionScript}`,
+    ...main.objs, '-Wl,--start-group', ...deps, ...opt.libs.split(/\s+/).filter(Boolean),
+    '-Wl,--end-group', '-lpthread', '-ldl',
+  ]);
+}

