@@ -4,13 +4,14 @@
 # glibc stubs for an old glibc, musl, and a static libc++ for each target. libsodium and libb2 are built
 # from Debian's source packages with the same compiler; lwIP and libuv come from scripts/deps.sh as for a
 # node-gyp build. Everything third-party lands in ignored folders (build-prebuilds/, and a cache below
-# $XDG_CACHE_HOME for the toolchain and the target libraries). docs/build.md, "Prebuilt binaries".
+# $XDG_CACHE_HOME for the toolchain and the target libraries). docs/build.md, "Prebuilt binaries". Windows
+# (win32-x64) uses the same zig, with its bundled mingw-w64 headers and the system's UCRT.
 #
 # Usage: bash scripts/prebuild-all.sh [target...]   (default: all of them)
-#   targets: linux-x64-glibc linux-arm64-glibc linux-x64-musl linux-arm64-musl
-# Writes prebuilds/<platform>-<arch>/node.napi.<libc>.node (the names node-gyp-build resolves) and checks
-# each one (architecture, needed libraries, newest GLIBC_ symbol version, nothing exported but the
-# Node-API entry points); any deviation fails the script.
+#   targets: linux-x64-glibc linux-arm64-glibc linux-x64-musl linux-arm64-musl win32-x64
+# Writes prebuilds/<platform>-<arch>/node.napi.<libc>.node (the names node-gyp-build resolves; Windows has no
+# libc tag: prebuilds/win32-x64/node.napi.node) and checks each one (architecture, needed libraries, newest
+# GLIBC_ symbol version, nothing exported but the Node-API entry points); any deviation fails the script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -19,7 +20,7 @@ CACHE=${TSNET_PREBUILD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tsnet-prebuilds}
 ZIG_VERSION=0.17.1
 GLIBC_FLOOR=2.17
 JOBS=${JOBS:-2}
-all_targets=(linux-x64-glibc linux-arm64-glibc linux-x64-musl linux-arm64-musl)
+all_targets=(linux-x64-glibc linux-arm64-glibc linux-x64-musl linux-arm64-musl win32-x64)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}")
 
@@ -59,6 +60,7 @@ zig_target() {
     linux-arm64-glibc) echo "aarch64-linux-gnu.$GLIBC_FLOOR" ;;
     linux-x64-musl) echo x86_64-linux-musl ;;
     linux-arm64-musl) echo aarch64-linux-musl ;;
+    win32-x64) echo x86_64-windows-gnu ;;
     *) die "unknown target $1 (known: ${all_targets[*]})" ;;
   esac
 }
@@ -81,6 +83,7 @@ wrappers() { # <target> <zig triple>
 third_party() { # <target> <zig triple> <bin> -> prints the two archives
   local t=$1 triple=$2 bin=$3 host prefix
   host=${triple%%.*}
+  [ "$host" = x86_64-windows-gnu ] && host=x86_64-w64-mingw32  # configure's name for it
   prefix=$CACHE/libs/zig-$ZIG_VERSION/$t
   local common=(--host="$host" --disable-shared --enable-static --with-pic CC="$bin/cc" AR="$bin/ar" RANLIB="$bin/ranlib")
   if [ ! -f "$prefix/$SODIUM_VER/lib/libsodium.a" ]; then
@@ -101,9 +104,30 @@ third_party() { # <target> <zig triple> <bin> -> prints the two archives
   echo "$prefix/$SODIUM_VER/lib/libsodium.a $prefix/$B2_VER/lib/libb2.a"
 }
 
+# A Windows DLL: x86-64 PE, imports only from system DLLs (no node.exe: the Node-API functions are found at
+# load time, scripts/prebuild-compile.mjs; no C++ runtime or pthread DLL: those are static), exports only the
+# Node-API entry points.
+system_dlls='^(kernel32|ws2_32|advapi32|user32|iphlpapi|userenv|psapi|ntdll|bcrypt|ucrtbase|api-ms-win-[a-z0-9-]+)\.dll$'
+check_pe() { # <target> <file>
+  local t=$1 f=$2 format dlls bad exported
+  format=$(objdump -p "$f" | sed -n 's/.*file format //p' | head -1)
+  [ "$format" = pei-x86-64 ] || die "$t: $f is '$format', want pei-x86-64"
+  objdump -p "$f" | grep -q 'Characteristics.*DLL' || objdump -p "$f" | grep -qi '^Characteristics.*2000' ||
+    objdump -p "$f" | grep -q 'DLL$' || die "$t: $f is not a DLL"
+  dlls=$(objdump -p "$f" | sed -n 's/^[[:space:]]*DLL Name: //p' | tr 'A-Z' 'a-z' | sort -u)
+  bad=$(echo "$dlls" | grep -Ev "$system_dlls" || true)
+  [ -z "$bad" ] || die "$t: imports from non-system DLLs: $(echo "$bad" | tr '\n' ' ')"
+  exported=$(objdump -p "$f" | sed -n '/^\[Ordinal\/Name Pointer\] Table/,/^$/p' | awk '/\]/ && NR > 1 {print $NF}' | sort)
+  bad=$(echo "$exported" | grep -Ev '^(napi_register_module_v1|node_api_module_get_api_version_v1)$' || true)
+  [ -z "$bad" ] || die "$t: exports more than the Node-API entry points: $(echo "$bad" | head -5 | tr '\n' ' ')"
+  echo "$exported" | grep -q '^napi_register_module_v1$' || die "$t: does not export napi_register_module_v1"
+  echo "$t: $(stat -c %s "$f") bytes, $format, needs [$(echo "$dlls" | tr '\n' ' ' | sed 's/ $//')], exports $(echo "$exported" | tr '\n' ' ')"
+}
+
 # Checks one binary; prints a one-line summary.
 check() { # <target> <file>
   local t=$1 f=$2 machine want exported bad needed glibc
+  [ "$t" != win32-x64 ] || { check_pe "$t" "$f"; return; }
   case $t in *x64*) want='Advanced Micro Devices X86-64' ;; *arm64*) want='AArch64' ;; esac
   machine=$(readelf -h "$f" | sed -n 's/^ *Machine: *//p')
   [ "$machine" = "$want" ] || die "$t: $f is for '$machine', want '$want'"
@@ -140,14 +164,20 @@ if [ "${targets[*]}" = "${all_targets[*]}" ]; then
   for f in prebuilds/*/*.node; do
     [ -f "$f" ] || continue
     case $f in prebuilds/linux-x64/node.napi.glibc.node | prebuilds/linux-arm64/node.napi.glibc.node | \
-      prebuilds/linux-x64/node.napi.musl.node | prebuilds/linux-arm64/node.napi.musl.node) ;;
+      prebuilds/linux-x64/node.napi.musl.node | prebuilds/linux-arm64/node.napi.musl.node | \
+      prebuilds/win32-x64/node.napi.node) ;;
       *) log "removing $f (not built by this script)"; rm -f "$f" ;;
     esac
   done
 fi
 mkdir -p "$WORK/stamps"
 
-out_of() { echo "$ROOT/prebuilds/${1%-*}/node.napi.${1##*-}.node"; }
+out_of() {
+  case $1 in
+    win32-*) echo "$ROOT/prebuilds/$1/node.napi.node" ;;
+    *) echo "$ROOT/prebuilds/${1%-*}/node.napi.${1##*-}.node" ;;
+  esac
+}
 stale=()
 for t in "${targets[@]}"; do
   zig_target "$t" >/dev/null
@@ -177,9 +207,11 @@ for t in "${stale[@]}"; do
   # the code that uses it (native/core/net/udp.c); it stays a warning there.
   extra=""
   [ "${t##*-}" = musl ] && extra="-Wno-error=sign-compare"
+  os=linux
+  [ "$t" = win32-x64 ] && os=win
   log "$t: compiling the addon ($triple)"
   node scripts/prebuild-compile.mjs --cc "$bin/cc" --cxx "$bin/c++" --ar "$bin/ar" --objdir "$WORK/obj/$t/addon" \
-    --out "$out" --libs "$libs" --cflags "$extra" --jobs "$JOBS" >&2
+    --out "$out" --libs "$libs" --cflags "$extra" --jobs "$JOBS" --os "$os" >&2
   check "$t" "$out"
   echo "$sum" > "$WORK/stamps/$t"
 done

@@ -1,13 +1,11 @@
 // One Context per Node environment: its own event queue and threadsafe function, so events reach the thread
 // that owns the devices, and the Devices it created (closed with it). Events are decoded here, in one place,
 // from the structs of native/core/events.h.
-#include <arpa/inet.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <cstdlib>
 
 #include "addon.h"
+#include "port/sock.h"
 
 namespace tsnet {
 

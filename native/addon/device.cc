@@ -2,8 +2,6 @@
 // checks its arguments (Args), then runs one engine call whose lambda captures are the call's inputs and
 // outputs. The setters are declarative: setPeers, setFilter and setSelf replace the whole state in one
 // engine call, so the engine never sees half a configuration. docs/architecture.md, "The native Device".
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <array>
 #include <cerrno>
@@ -13,6 +11,7 @@
 #include <vector>
 
 #include "addon.h"
+#include "port/sock.h"
 
 extern "C" {
 #include "crypto/crypto.h"

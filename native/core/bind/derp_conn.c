@@ -1,12 +1,11 @@
 #include "bind/derp_conn.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
+
+#include "port/sock.h"
 
 #include "derp/derp.h"
 

@@ -2,12 +2,10 @@
 
 #include <errno.h>
 #include <stddef.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/uio.h>
-#include <unistd.h>
+
+#include "port/sock.h"
 
 #include "lwip/tcp.h"
 

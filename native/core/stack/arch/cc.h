@@ -13,6 +13,8 @@ uint32_t ts_stack_rand(void);
 /* lwIP asserts are programming errors in our glue; report and abort in debug builds only. */
 #define LWIP_PLATFORM_DIAG(x) do { } while (0)
 #define LWIP_PLATFORM_ASSERT(x) do { fprintf(stderr, "lwIP assertion: %s (%s:%d)\n", x, __FILE__, __LINE__); abort(); } while (0)
+#ifndef _WIN32 /* Windows has no endian.h; lwIP's arch.h then defaults to little-endian, as Windows is */
 #include <endian.h> /* BYTE_ORDER, LITTLE_ENDIAN */
+#endif
 
 #endif
