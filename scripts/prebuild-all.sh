@@ -109,18 +109,19 @@ third_party() { # <target> <zig triple> <bin> -> prints the two archives
 # Node-API entry points.
 system_dlls='^(kernel32|ws2_32|advapi32|user32|iphlpapi|userenv|psapi|ntdll|bcrypt|ucrtbase|api-ms-win-[a-z0-9-]+)\.dll$'
 check_pe() { # <target> <file>
-  local t=$1 f=$2 format dlls bad exported
-  format=$(objdump -p "$f" | sed -n 's/.*file format //p' | head -1)
+  local t=$1 f=$2 info format dlls bad exported
+  info=$(objdump -p "$f")
+  format=$(echo "$info" | sed -n 's/.*file format //p' | head -1)
   [ "$format" = pei-x86-64 ] || die "$t: $f is '$format', want pei-x86-64"
-  objdump -p "$f" | grep -q 'Characteristics.*DLL' || objdump -p "$f" | grep -qi '^Characteristics.*2000' ||
-    objdump -p "$f" | grep -q 'DLL$' || die "$t: $f is not a DLL"
-  dlls=$(objdump -p "$f" | sed -n 's/^[[:space:]]*DLL Name: //p' | tr 'A-Z' 'a-z' | sort -u)
+  echo "$info" | grep -qx '[[:space:]]*DLL' || die "$t: $f is not a DLL"
+  dlls=$(echo "$info" | sed -n 's/^[[:space:]]*DLL Name: //p' | tr 'A-Z' 'a-z' | sort -u)
   bad=$(echo "$dlls" | grep -Ev "$system_dlls" || true)
   [ -z "$bad" ] || die "$t: imports from non-system DLLs: $(echo "$bad" | tr '\n' ' ')"
-  exported=$(objdump -p "$f" | sed -n '/^\[Ordinal\/Name Pointer\] Table/,/^$/p' | awk '/\]/ && NR > 1 {print $NF}' | sort)
+  exported=$(echo "$info" | sed -n '/^\[Ordinal\/Name Pointer\] Table\|^\[Name Pointer\/Ordinal\] Table/,/^$/p' |
+    sed -n 's/^[[:space:]]*\[ *[0-9]*\] \([A-Za-z_][A-Za-z0-9_]*\)$/\1/p' | sort)
   bad=$(echo "$exported" | grep -Ev '^(napi_register_module_v1|node_api_module_get_api_version_v1)$' || true)
   [ -z "$bad" ] || die "$t: exports more than the Node-API entry points: $(echo "$bad" | head -5 | tr '\n' ' ')"
-  echo "$exported" | grep -q '^napi_register_module_v1$' || die "$t: does not export napi_register_module_v1"
+  echo "$exported" | grep -qx napi_register_module_v1 || die "$t: does not export napi_register_module_v1"
   echo "$t: $(stat -c %s "$f") bytes, $format, needs [$(echo "$dlls" | tr '\n' ' ' | sed 's/ $//')], exports $(echo "$exported" | tr '\n' ' ')"
 }
 

@@ -6,7 +6,7 @@
 //        [--cflags "extra flags after binding.gyp's"] [--jobs N] [--os linux|win]
 // --os win (win32-x64, mingw-w64 through zig) takes binding.gyp's OS=='win' conditions and links a DLL whose
 // Node-API functions are found in the host executable at load time (napiImports below).
-import { readFileSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
 import { execFileSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as path from 'node:path';
@@ -174,6 +174,8 @@ if (win) {
     '-shared', '-s', '-o', opt.out, ...main.objs, obj, '-Wl,--start-group', ...deps,
     ...opt.libs.split(/\s+/).filter(Boolean), '-Wl,--end-group', ...(main.s.libraries ?? []),
   ]);
+  // zig writes an import library beside the DLL (named for the first object); nothing links against it.
+  for (const f of readdirSync(path.dirname(opt.out))) if (f.endsWith('.lib')) rmSync(path.join(path.dirname(opt.out), f));
   process.exit(0);
 }
 // zig's linker has no --exclude-libs (binding.gyp's way to keep lwIP, libuv, libsodium, libb2 private); a
