@@ -8,6 +8,8 @@
 //    while at most WRITE_CREDIT bytes wait for lwIP's send budget, and later on its 'written' events.
 import * as net from 'node:net';
 import * as os from 'node:os';
+import { Duplex } from 'node:stream';
+import * as tls from 'node:tls';
 import type { NativeAddress, NativeEvent } from '../native.js';
 import type { Device, EventSink } from './device.js';
 import { abortError, systemError } from './errors.js';
@@ -73,6 +75,7 @@ export class TailnetSocket extends net.Socket implements EventSink {
     this.#target = init.target;
     this.#onDestroy = init.onDestroy;
     init.device.register(init.id, this);
+    if (stream) answerThroughTls();
     const handle = stream ? null : (this as unknown as { _handle: AddressHandle | null })._handle;
     if (handle) {
       const answer = (which: 'local' | 'remote') => (out: Record<string, unknown>): number => {
@@ -109,12 +112,23 @@ export class TailnetSocket extends net.Socket implements EventSink {
     }
     this.#device.unregister(this.#id);
     this.#onDestroy?.(this);
-    if (this.#stream && !this.#closedNative) {
+    if (!this.#stream) {
+      super._destroy(err, cb);
+      return;
+    }
+    if (!this.#closedNative) {
       this.#closedNative = true;
       this.#heldWrite = null;
-      this.#device.tcpClose(this.#id);
+      // Closing with received bytes unread resets the connection, as a kernel does (their stand-in for the
+      // receive buffer is the Readable's).
+      if (this.readableLength > 0 || this.#heldRead > 0) this.#device.tcpReset(this.#id);
+      else this.#device.tcpClose(this.#id);
     }
-    super._destroy(err, cb);
+    // net.Socket#_destroy without a handle emits 'close' without hadError; with one, as here, it says.
+    setConnecting(this, false);
+    this.setTimeout(0);
+    cb(err);
+    process.nextTick(() => this.emit('close', Boolean(err)));
   }
 
   // ---- the stream transport's Duplex side (the fd transport keeps net.Socket's own) ----
@@ -244,6 +258,23 @@ export class TailnetSocket extends net.Socket implements EventSink {
     define('localAddress', (s) => s.#ends.local?.address);
     define('localPort', (s) => s.#ends.local?.port);
     define('localFamily', (s) => s.#ends.local?.family);
+    // node:tls wraps a handle-less net.Socket as "connecting" until it emits 'connect' (TLSSocket#_init;
+    // tls.connect({ socket }) only starts its handshake then, and an https.Server's TLSSocket holds its
+    // writes). A connected stream socket answers a 'connect' listener added late at once, on the next tick.
+    for (const name of ['on', 'once', 'addListener'] as const) {
+      const add = net.Socket.prototype[name] as (this: net.Socket, ev: string | symbol, fn: (...args: unknown[]) => void) => net.Socket;
+      Object.defineProperty(TailnetSocket.prototype, name, {
+        configurable: true,
+        writable: true,
+        value(this: TailnetSocket, ev: string | symbol, fn: (...args: unknown[]) => void) {
+          if (ev === 'connect' && TailnetSocket.#streamOf(this) && this.#settled && !this.connecting && !this.destroyed) {
+            process.nextTick(() => fn.call(this));
+            return this;
+          }
+          return add.call(this, ev, fn);
+        },
+      });
+    }
   }
 
   /** @internal engine events for this connection */
@@ -251,7 +282,9 @@ export class TailnetSocket extends net.Socket implements EventSink {
     if (ev.type === 'data') this.#onData(ev.data);
     else if (ev.type === 'written') this.#onWritten(ev.bytes);
     else if (ev.type === 'end') {
-      if (!this.destroyed) this.push(null);
+      if (this.destroyed) return;
+      this.push(null);
+      this.read(0); // as net.Socket does at EOF: 'end' comes without a reader once the buffer is empty
     } else if (ev.type === 'connected') {
       this.#ends.local = ev.local;
       this.#ends.remote = ev.remote;
@@ -302,6 +335,43 @@ export class TailnetSocket extends net.Socket implements EventSink {
   }
 }
 
+
+// node:tls wraps a handle-less socket in a JSStreamSocket, whose native handle (a JSStream) has no peer
+// address, so a TLSSocket over a stream-transport socket (an https.Server's request socket) would report no
+// remoteAddress. The JSStream prototype, reached once through a throwaway TLSSocket, learns to answer for
+// the TailnetSocket it carries (the handle's owner, a JSStreamSocket, holds it as `stream`); for any other
+// stream it answers ENOTCONN, which Node does not cache. Without node:tls internals (Bun) nothing changes.
+let tlsPatched = false;
+function answerThroughTls(): void {
+  if (tlsPatched) return;
+  tlsPatched = true;
+  let proto: Record<string, unknown> | undefined;
+  try {
+    const probe = new tls.TLSSocket(new Duplex({ read() {}, write(_c, _e, cb: Callback) { cb(); } }) as unknown as net.Socket);
+    const parent = (probe as unknown as { _handle?: { _parent?: object } | null })._handle?._parent;
+    proto = parent ? (Object.getPrototypeOf(parent) as Record<string, unknown>) : undefined;
+    probe.destroy();
+  } catch {
+    return;
+  }
+  if (!proto || 'getpeername' in proto) return;
+  const carried = (h: object): TailnetSocket | undefined => {
+    for (const sym of Object.getOwnPropertySymbols(h)) {
+      const owner = (h as Record<symbol, unknown>)[sym] as { stream?: unknown } | null;
+      if (owner && typeof owner === 'object' && owner.stream instanceof TailnetSocket) return owner.stream;
+    }
+    return undefined;
+  };
+  const answer = (which: '_getpeername' | '_getsockname') =>
+    function (this: object, out: Record<string, unknown>): number {
+      const a = carried(this)?.[which]();
+      if (!a || a.address === undefined) return ENOTCONN;
+      Object.assign(out, a);
+      return 0;
+    };
+  proto.getpeername = answer('_getpeername');
+  proto.getsockname = answer('_getsockname');
+}
 
 // net.Socket's `connecting` is typed read-only but is a plain field that net.connect() itself toggles.
 function setConnecting(s: net.Socket, v: boolean): void {
