@@ -240,12 +240,21 @@ export class TailnetSocket extends net.Socket implements EventSink {
       }
       return undefined;
     };
+    // A runtime whose net.Socket keeps these as plain fields (Bun assigns some in its constructor) gets its
+    // value kept aside and answered outside the stream transport.
+    const kept = Symbol('kept');
+    type Kept = { [kept]?: Record<string, unknown> };
     const define = (name: string, get: (s: TailnetSocket) => unknown): void => {
       const fallback = base(name);
       Object.defineProperty(TailnetSocket.prototype, name, {
         configurable: true,
-        get(this: TailnetSocket) {
-          return TailnetSocket.#streamOf(this) ? get(this) : fallback?.call(this);
+        get(this: TailnetSocket & Kept) {
+          if (TailnetSocket.#streamOf(this)) return get(this);
+          const own = this[kept];
+          return own && name in own ? own[name] : fallback?.call(this);
+        },
+        set(this: TailnetSocket & Kept, v: unknown) {
+          (this[kept] ??= {})[name] = v;
         },
       });
     };
