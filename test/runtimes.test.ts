@@ -61,3 +61,11 @@ test('node20 with TSNET_BRIDGE=stream and the engine on its own thread: the same
   assert.equal(r.echo, true, '1 MiB came back intact');
   assert.equal(r.wireguard, true, '4 MiB arrived intact in WireGuard mode');
 });
+
+test('bun with every packet through the DERP relay (TS_DEBUG_ALWAYS_USE_DERP): the relay stream carries it all', { timeout: 70_000 }, async () => {
+  const r = await run('bun', 'all', { TS_DEBUG_ALWAYS_USE_DERP: '1' }, 'bunrelay');
+  assert.equal(r.bridge, 'stream');
+  assert.equal(r.status, 200);
+  assert.match(String(r.caller), /^client-bunrelay\./);
+  assert.equal(r.echo, true, '1 MiB came back intact through the relay');
+});
