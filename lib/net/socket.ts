@@ -119,9 +119,10 @@ export class TailnetSocket extends net.Socket implements EventSink {
     if (!this.#closedNative) {
       this.#closedNative = true;
       this.#heldWrite = null;
-      // Closing with received bytes unread resets the connection, as a kernel does (their stand-in for the
-      // receive buffer is the Readable's).
-      if (this.readableLength > 0 || this.#heldRead > 0) this.#device.tcpReset(this.#id);
+      // Closing with received bytes unread resets the connection, as a kernel does. A net.Socket reads its
+      // kernel buffer into the Readable up to highWaterMark even while paused, so what stands for the kernel
+      // buffer here is what arrived beyond that (push() refused it) and what the engine still holds.
+      if (this.#heldRead > 0) this.#device.tcpReset(this.#id);
       else this.#device.tcpClose(this.#id);
     }
     // net.Socket#_destroy without a handle emits 'close' without hadError; with one, as here, it says.

@@ -725,9 +725,12 @@ void ts_tcp_stream_close(ts_tcp_host *h, uint64_t id) {
   if (!c) return;
   c->js_closed = 1;
   c->js_end = 1;
-  free(c->acc); /* taken from lwIP, never delivered: nobody reads it now */
-  c->acc = NULL;
-  c->acc_len = c->acc_cap = 0;
+  if (c->acc_len && c->pcb) { /* received, never delivered: unread data at close, so a reset */
+    conn_abort(c);
+    c->fd_eof = 1;
+    conn_release(c);
+    return;
+  }
   if (!c->pcb || !c->txq) {
     /* tcp_close (in conn_release) sends FIN, or RST if received bytes are still unacknowledged in rxq */
     c->fd_eof = 1;
