@@ -69,16 +69,33 @@ if (process.argv[2] === '--child') {
     const n = Number(arg);
     const ln = b.listen('tcp', ':5003', { backlog: n });
     const accepted = [];
-    ln.on('connection', (s) => accepted.push(s));
+    ln.on('connection', (s) => { s.on('error', () => {}); accepted.push(s); });
     const before = fdCount();
     const t0 = process.hrtime.bigint();
     const socks = [];
-    for (let i = 0; i < n; i += 500) {
-      const batch = [];
-      for (let k = i; k < Math.min(n, i + 500); k++) batch.push(a.dial('tcp', '100.64.0.2:5003'));
-      socks.push(...(await Promise.all(batch)));
+    try {
+      for (let i = 0; i < n; i += 500) {
+        const batch = [];
+        for (let k = i; k < Math.min(n, i + 500); k++) {
+          const s = a.connect('tcp', '100.64.0.2:5003');
+          batch.push(new Promise((resolve, reject) => { s.on('error', reject); s.once('connect', () => resolve(s)); }));
+        }
+        socks.push(...(await Promise.all(batch)));
+        if (accepted.length + 500 < socks.length) throw Object.assign(new Error('accepts failed'), { code: 'ECONNRESET' });
+      }
+    } catch (err) {
+      // The fd transport runs out of descriptors first (4 per connection with both ends here: RLIMIT_NOFILE).
+      const limit = spawnSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).stdout.trim();
+      console.log(JSON.stringify({ bridge: process.env.TSNET_BRIDGE, failed: `${err.code} after ${socks.length} connections, RLIMIT_NOFILE ${limit}`, fdsPerConn: Number(((fdCount() - before) / Math.max(1, socks.length)).toFixed(2)) }));
+      process.exit(0);
     }
-    while (accepted.length < n) await once(ln, 'connection');
+    while (accepted.length < n) {
+      const r = await Promise.race([once(ln, 'connection'), new Promise((resolve) => setImmediate(resolve, 'idle'))]);
+      if (r === 'idle' && socks.some((s) => s.destroyed)) {
+        console.log(JSON.stringify({ bridge: process.env.TSNET_BRIDGE, failed: `accepts failed: ${accepted.length} of ${n} (RLIMIT_NOFILE)`, fdsPerConn: Number(((fdCount() - before) / Math.max(1, accepted.length)).toFixed(2)) }));
+        process.exit(0);
+      }
+    }
     out.bridge = socks[0].bridge;
     out.connectMs = Math.round(Number(process.hrtime.bigint() - t0) / 1e6);
     out.fdsPerConn = Number(((fdCount() - before) / n).toFixed(2));
@@ -116,6 +133,6 @@ for (let round = 0; round < ROUNDS; round++) {
 console.log(`engine: ${process.env.BRIDGE_ENGINE ?? 'default'}, node ${process.versions.node}, ${ROUNDS} rounds`);
 for (const [key, list] of Object.entries(results)) {
   const pick = (f) => list.map((o) => o[f]).filter((v) => v !== undefined).join(' / ');
-  const fields = ['mbitps', 'rttMedianUs', 'rttP99Us', 'fdsPerConn', 'connectMs', 'rssMiB', 'error'].filter((f) => list.some((o) => o[f] !== undefined));
+  const fields = ['mbitps', 'rttMedianUs', 'rttP99Us', 'fdsPerConn', 'connectMs', 'rssMiB', 'failed', 'error'].filter((f) => list.some((o) => o[f] !== undefined));
   console.log(`${key.padEnd(20)} ${fields.map((f) => `${f} ${pick(f)}`).join('  ')}`);
 }

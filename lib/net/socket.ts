@@ -40,9 +40,13 @@ interface AddressHandle {
   getsockname?: (out: Record<string, unknown>) => number;
 }
 const ENOTCONN = -((os.constants.errno as Record<string, number>).ENOTCONN ?? 107);
-/** Stream transport: bytes handed to the engine and not yet taken by lwIP before writes wait (as the kernel
- * buffer of a socketpair bounds them in the fd transport). */
+/** Stream transport: bytes handed to the engine and not yet reported taken by lwIP before writes wait (as
+ * the kernel buffer of a socketpair bounds them in the fd transport). The engine reports in steps of half
+ * its credit (TS_TCP_STREAM_CREDIT, native/core/stack/tcp_bridge.h), which must not exceed twice this. */
 const WRITE_CREDIT = 512 * 1024;
+/** Consumed bytes are given back to the engine in batches of this much: its credit (512 KiB) then never
+ * runs out while JavaScript keeps up, and a small message costs no call back. */
+const READ_ACK = 128 * 1024;
 
 type Callback = (err?: Error | null) => void;
 // The parts of net.Socket's internals a handle-less socket keeps in step (Node's; Bun's socket lacks some).
@@ -62,6 +66,7 @@ export class TailnetSocket extends net.Socket implements EventSink {
   #unacked = 0; // written to the engine, not yet taken by lwIP
   #heldWrite: Callback | null = null; // a write callback waiting for 'written'
   #heldRead = 0; // delivered bytes not acknowledged yet (push() said the buffer is full)
+  #consumed = 0; // delivered bytes taken by the Readable, not yet given back to the engine
   #bytesRead = 0;
   #bytesWritten = 0;
   #closedNative = false;
@@ -139,10 +144,16 @@ export class TailnetSocket extends net.Socket implements EventSink {
       return;
     }
     if (this.#heldRead > 0) {
-      const n = this.#heldRead;
+      this.#consumed += this.#heldRead;
       this.#heldRead = 0;
-      this.#device.tcpRead(this.#id, n);
+      this.#giveBack();
     }
+  }
+
+  #giveBack(): void {
+    if (this.#consumed < READ_ACK) return;
+    this.#device.tcpRead(this.#id, this.#consumed);
+    this.#consumed = 0;
   }
 
   override _write(chunk: Buffer | string, encoding: BufferEncoding, cb: Callback): void {
@@ -195,8 +206,12 @@ export class TailnetSocket extends net.Socket implements EventSink {
     if (this.destroyed) return;
     this.#bytesRead += data.length;
     (this as SocketInternals)._unrefTimer?.();
-    if (this.push(data)) this.#device.tcpRead(this.#id, data.length);
-    else this.#heldRead += data.length;
+    if (this.push(data)) {
+      this.#consumed += data.length;
+      this.#giveBack();
+    } else {
+      this.#heldRead += data.length;
+    }
   }
 
   #onWritten(bytes: number): void {

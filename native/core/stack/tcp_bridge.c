@@ -607,7 +607,9 @@ static void stream_emit(ts_tcpconn *c) {
     ev.ptr = NULL;
     ev.ptr_len = 0;
   }
-  if (c->written) {
+  /* JavaScript waits only while more than the credit is unreported: when it does, everything it wrote is
+   * here or on its way, so reports in steps of half the credit free it (tcp_bridge.h). */
+  if (c->written >= TS_TCP_STREAM_CREDIT / 2) {
     ts_ev_written w = {.bytes = c->written};
     ev.type = TS_EV_TCP_WRITTEN;
     ts_event_put(&ev, &w);

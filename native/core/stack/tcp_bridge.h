@@ -28,7 +28,9 @@
 /* Half-open connections a listener holds (SYN received, handshake not complete) before it drops SYNs. */
 #define TS_TCP_SYN_BACKLOG 4096
 /* Stream transport: received bytes handed to JavaScript and not yet consumed there, per connection (the
- * socketpair's buffer plays this part in the fd transport). */
+ * socketpair's buffer plays this part in the fd transport). JavaScript holds its write callbacks while more
+ * than this many written bytes are not yet reported taken (lib/net/socket.ts, WRITE_CREDIT), so reports
+ * of at least half of it are enough to keep it going, and a request/response exchange costs no report. */
 #define TS_TCP_STREAM_CREDIT (512u * 1024u)
 
 typedef struct ts_tcp_listener ts_tcp_listener;
