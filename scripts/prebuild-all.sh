@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the prebuilt addons that ship in the npm tarball, for every Linux target, on this (x86_64 Debian)
-# machine with one cross toolchain: zig's clang (the `ziglang` wheel from PyPI, pinned below), which brings
+# Builds the prebuilt addons that ship in the npm tarball, for every Linux target and win32-x64, on this
+# (x86_64 Debian) machine with one cross toolchain: zig's clang (the `ziglang` wheel from PyPI, pinned below), which brings
 # glibc stubs for an old glibc, musl, and a static libc++ for each target. libsodium and libb2 are built
 # from Debian's source packages with the same compiler; lwIP and libuv come from scripts/deps.sh as for a
 # node-gyp build. Everything third-party lands in ignored folders (build-prebuilds/, and a cache below
