@@ -76,7 +76,7 @@ test('win32-x64 prebuild under Wine: loads in Node for Windows, crypto vectors, 
     platform: string; arch: string; error?: string; abi?: number;
     crypto?: Record<string, string | boolean | null>;
     wireguard?: { engine: string; udpEcho: boolean; udpFrom: string; handshake: boolean; peerEndpoint: string;
-      listenPorts: number[]; bridge?: string; tcpEcho?: boolean; tcpError?: string };
+      listenPorts: number[]; bridge?: string; tcpEcho?: boolean; tcpError?: string; portTaken?: string };
   };
   assert.equal(r.error, undefined, `${r.error}\n${log.slice(-3000)}`);
   assert.equal(r.platform, 'win32');
@@ -101,6 +101,7 @@ test('win32-x64 prebuild under Wine: loads in Node for Windows, crypto vectors, 
   assert.equal(wg.tcpError, undefined);
   assert.equal(wg.bridge, 'stream', 'Windows has no socketpair: TCP takes the stream bridge');
   assert.equal(wg.tcpEcho, true, '1 MiB echoed over a dialed TCP connection');
+  assert.equal(wg.portTaken, 'EADDRINUSE', 'a UDP port in use: Winsock\'s error under its libuv name');
 });
 
 test('win32-x64 prebuild under Wine: two Server nodes join the development tailnet, HTTP with whoIs, echo, WireGuard mode', { timeout: 180_000 }, async (t) => {
