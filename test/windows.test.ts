@@ -3,7 +3,9 @@
 // loads prebuilds/win32-x64/node.napi.node (PREBUILDS_ONLY=1). test/fixtures/windows/smoke.cjs checks the
 // Noise crypto glue against RFC vectors and runs two WireGuard-mode nodes over 127.0.0.1 UDP (datagrams and
 // a 1 MiB TCP echo); test/fixtures/runtime/nodes.mjs, the program the runtimes test runs, joins two Server
-// nodes to a development tailnet running in this (Linux) Node (docs/build.md, "Windows (win32-x64)").
+// nodes to a development tailnet running in this (Linux) Node; test/compat.test.ts (https, undici, ws,
+// express, pipelines, net timeouts and errors) runs there as plain JavaScript (docs/build.md, "Windows
+// (win32-x64)").
 // Skips, naming what is missing, when the prebuild or Wine is absent; with CI=true it fails instead once
 // scripts/test.sh builds the target.
 import { test, before, after } from 'node:test';
@@ -49,15 +51,17 @@ function skipOrFail(t: { skip: (m: string) => void }): boolean {
 // Wine maps the Unix root to drive Z:.
 const winPath = (p: string) => `Z:${p.replace(/\//g, '\\')}`;
 
-async function runUnderWine(script: string, args: string[], exe = wine!.node): Promise<{ code: number | null; log: string }> {
+async function runUnderWine(script: string, args: string[], exe = wine!.node, nodeArgs: string[] = []): Promise<{ code: number | null; log: string }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-wine-'));
   const logFile = path.join(dir, 'output.log');
   const fd = fs.openSync(logFile, 'w');
   try {
     // Node's stdout and stderr go to a file: through a pipe, Wine's console handling can lose them.
-    const p = spawn(wine!.wine, [exe, winPath(script), ...args], {
+    const p = spawn(wine!.wine, [exe, ...nodeArgs, winPath(script), ...args], {
       cwd: root, stdio: ['ignore', fd, fd],
-      env: { ...process.env, WINEPREFIX: wine!.prefix, WINEDEBUG: '-all', PREBUILDS_ONLY: '1' },
+      // NODE_TEST_CONTEXT (set by this test runner) would make a node:test file under Wine report in the
+      // runner's binary protocol instead of TAP.
+      env: { ...process.env, WINEPREFIX: wine!.prefix, WINEDEBUG: '-all', PREBUILDS_ONLY: '1', NODE_TEST_CONTEXT: undefined },
     });
     const [code] = await once(p, 'exit') as [number | null];
     return { code, log: fs.readFileSync(logFile, 'utf8') };
@@ -143,4 +147,19 @@ test('win32-x64 prebuild under Wine: Node-API is found in the executable that lo
   assert.match(r.exe!, /\\app\.exe$/);
   assert.ok(typeof r.abi === 'number' && r.abi > 0);
   assert.equal(r.blake2s, '508c5e8c327c14e2e1a72ba34eeb452f37458b209ed63a294d999b4c86675982');
+});
+
+test('win32-x64 prebuild under Wine: test/compat.test.ts passes (https, undici, ws, express over the tailnet)', { timeout: 180_000 }, async (t) => {
+  if (skipOrFail(t)) return;
+  // Inside the checkout (build-wine/ is ignored), so its npm packages resolve from node_modules/.
+  const bundle = path.join(root, 'build-wine', 'compat.test.cjs');
+  execFileSync(process.execPath, [path.join(__dirname, 'fixtures', 'windows', 'bundle-test.mjs'),
+    path.join(__dirname, 'compat.test.ts'), bundle, winPath(__dirname)], { stdio: 'inherit' });
+  const { code, log } = await runUnderWine(bundle, [], wine!.node, ['--test-reporter=tap']);
+  const count = (k: string) => Number(new RegExp(`^# ${k} (\\d+)$`, 'm').exec(log)?.[1] ?? NaN);
+  assert.equal(code, 0, `exit ${code}:\n${log.slice(-4000)}`);
+  assert.equal(count('fail'), 0, log.slice(-4000));
+  assert.ok(count('pass') >= 40, `passed ${count('pass')}:\n${log.slice(-4000)}`);
+  assert.match(log, /^ok \d+ - libraries over WireGuard over 127\.0\.0\.1$/m);
+  assert.match(log, /^ok \d+ - timeouts and errors over WireGuard over 127\.0\.0\.1$/m);
 });
