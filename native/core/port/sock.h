@@ -68,7 +68,9 @@ static inline int ts_port_socket(int domain, int type, int proto) {
   return (int)s;
 }
 
-/* The wrappers are for the C core: C++ (the addon) has methods and std:: functions with these names. */
+/* The wrappers are function-like macros named as the calls, for the C core only: C++ (the addon) has methods
+ * and std:: functions with these names, and a C file calling a struct member named send() or bind() must
+ * not include this header (the clocks are apart in port/clock.h for that reason). */
 #ifndef __cplusplus
 #define socket(d, t, p) ts_port_socket(d, t, p)
 #define bind(s, a, l) ts_port_wsa_ret(bind((SOCKET)(s), a, (int)(l)))
@@ -166,12 +168,13 @@ static inline ssize_t ts_port_recvmsg(int fd, struct msghdr *m, int flags) {
 
 static inline int ts_sock_close(int fd) { return ts_port_wsa_ret(closesocket((SOCKET)fd)); }
 
-/* Non-blocking; and for UDP, no WSAECONNRESET from a later receive after an ICMP port unreachable (the
- * POSIX sockets report that only on connected sockets). */
+/* Non-blocking (never inherited: ts_port_socket made it so). */
 static inline int ts_sock_nonblock(int fd) {
   u_long on = 1;
   return ts_port_wsa_ret(ioctlsocket((SOCKET)fd, FIONBIO, &on));
 }
+/* UDP: no WSAECONNRESET from a later receive after an ICMP port unreachable (POSIX reports that only on
+ * connected sockets). */
 static inline void ts_sock_udp_setup(int fd) {
   BOOL off = FALSE;
   DWORD n = 0;
@@ -188,6 +191,7 @@ static inline void ts_sock_udp_setup(int fd) {
 #include <unistd.h>
 
 static inline int ts_sock_close(int fd) { return close(fd); }
+/* Non-blocking and close-on-exec (where socket() could not do both at once). */
 static inline int ts_sock_nonblock(int fd) {
   if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0) return -1;
   return fcntl(fd, F_SETFD, FD_CLOEXEC);
