@@ -75,8 +75,45 @@ wrappers() { # <target> <zig triple>
   printf '#!/bin/sh\n%s exec "%s" c++ -target %s "$@"\n' "$env" "$ZIG" "$2" > "$bin/c++"
   printf '#!/bin/sh\nexec "%s" ar "$@"\n' "$ZIG" > "$bin/ar"
   printf '#!/bin/sh\nexec "%s" ranlib "$@"\n' "$ZIG" > "$bin/ranlib"
+  [ "$1" != win32-x64 ] || win_cc "$bin/cc" "$env" "$2"
   chmod +x "$bin"/*
   echo "$bin"
+}
+
+# zig builds mingw-w64's C runtime anew for each set of CPU features it links for, and libsodium's configure
+# links one test program per -m<feature> flag it tries: about 2 min each on this machine. So for Windows a
+# link (no -c/-S/-E) that names -m flags compiles its C sources with every flag and links without the -m
+# ones: configure gets the same answers and zig builds one C runtime. Arguments hold no spaces here.
+win_cc() { # <file> <env> <zig triple>
+  cat > "$1" <<WRAPPER
+#!/bin/sh
+$2
+export ZIG_GLOBAL_CACHE_DIR ZIG_LOCAL_CACHE_DIR
+cc() { "$ZIG" cc -target $3 "\$@"; }
+case " \$* " in *" -c "*|*" -S "*|*" -E "*) cc "\$@"; exit \$? ;; esac
+case " \$* " in *" -m"*) ;; *) cc "\$@"; exit \$? ;; esac
+tmp=\$(mktemp -d) || exit 1
+trap 'rm -rf "\$tmp"' EXIT
+cflags= ldargs= srcs= out=a.exe next=
+for a in "\$@"; do
+  if [ -n "\$next" ]; then out=\$a next=; continue; fi
+  case \$a in
+    -o) next=1 ;;
+    *.c) srcs="\$srcs \$a" ;;
+    *.o|*.a|*.obj|*.lib) ldargs="\$ldargs \$a" ;;
+    -Wl,*|-l*|-L*) ldargs="\$ldargs \$a" ;;
+    -pthread|-shared|-static*|-s|-g|-O*) cflags="\$cflags \$a" ldargs="\$ldargs \$a" ;;
+    *) cflags="\$cflags \$a" ;;
+  esac
+done
+objs= i=0
+for s in \$srcs; do
+  i=\$((i + 1))
+  cc \$cflags -c "\$s" -o "\$tmp/\$i.o" || exit 1
+  objs="\$objs \$tmp/\$i.o"
+done
+cc \$ldargs \$objs -o "\$out"
+WRAPPER
 }
 
 # libsodium and libb2 for a target, static, position-independent, built once per (zig, library, target).
