@@ -6,7 +6,14 @@
     "cflags_c": ["-std=c11"],
     # deps/libuv/include comes before Node's headers: the engine and the addon are compiled against the
     # libuv they link (docs/architecture.md, "The engine's own libuv").
-    "include_dirs": ["deps/libuv/include", "native/core", "native/core/stack", "deps/lwip/src/include"]
+    "include_dirs": ["deps/libuv/include", "native/core", "native/core/stack", "deps/lwip/src/include"],
+    # Windows (win32-x64 prebuild, mingw-w64 through zig, whose headers target Windows 10: docs/build.md):
+    # libsodium linked statically, node_api.h's dllimport declarations (resolved by
+    # scripts/prebuild-compile.mjs).
+    "conditions": [
+      ["OS=='win'", {"defines": ["WIN32_LEAN_AND_MEAN", "SODIUM_STATIC",
+                                 "BUILDING_NODE_EXTENSION"]}]
+    ]
   },
   "targets": [{
     # lwIP from Debian's source package, configured by native/core/stack/lwipopts.h; third-party code, so
@@ -27,7 +34,8 @@
     "conditions": [
       ["OS=='linux'", {"sources": ["<!@(node scripts/sources.js uv_linux)"]}],
       ["OS=='mac'", {"sources": ["<!@(node scripts/sources.js uv_darwin)"],
-                     "defines": ["_DARWIN_UNLIMITED_SELECT=1", "_DARWIN_USE_64_BIT_INODE=1"]}]
+                     "defines": ["_DARWIN_UNLIMITED_SELECT=1", "_DARWIN_USE_64_BIT_INODE=1"]}],
+      ["OS=='win'", {"sources": ["<!@(node scripts/sources.js uv_win)"]}]
     ]
   }, {
     # The sans-I/O protocol code (crypto, wg, derp, disco, magicsock, filter): CMakeLists.txt builds the same
@@ -55,7 +63,10 @@
       }],
       # macOS spellings of the socket calls (native/core/port/darwin.h). Read by scripts/prebuild-compile.mjs
       # for the darwin prebuilds; a node-gyp build on macOS is not supported (docs/build.md).
-      ["OS=='mac'", {"cflags": ["-include", "port/darwin.h"]}]
+      ["OS=='mac'", {"cflags": ["-include", "port/darwin.h"]}],
+      ["OS=='win'", {
+        "libraries": ["-lws2_32", "-liphlpapi", "-luserenv", "-lpsapi", "-luser32", "-ladvapi32"]
+      }]
     ]
   }]
 }

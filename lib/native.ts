@@ -12,10 +12,21 @@ export interface NativeAddress {
 
 /** Events from the engine thread, delivered in batches on the JavaScript thread. */
 export type NativeEvent =
+  /** fd: JavaScript's end of the socketpair, or -1 with the stream transport. */
   | { type: 'accept'; device: number; id: number; listener: number; fd: number; local: NativeAddress; remote: NativeAddress }
   | { type: 'connected'; device: number; id: number; local: NativeAddress; remote: NativeAddress }
   | { type: 'error'; device: number; id: number; code: string }
   | { type: 'closed'; device: number; id: number }
+  /** Stream transport: bytes received on connection `id` (consume, then tcpRead the count). */
+  | { type: 'data'; device: number; id: number; data: Buffer }
+  /** Stream transport: lwIP took this many more bytes of what tcpWrite gave connection `id`. */
+  | { type: 'written'; device: number; id: number; bytes: number }
+  /** Stream transport: the peer's FIN, after its last 'data'. */
+  | { type: 'end'; device: number; id: number }
+  /** Relay stream `id` (derpAttach's streamId): bytes for the relay (pass them on, then derpAck the count). */
+  | { type: 'derp-data'; device: number; id: number; data: Buffer }
+  /** Relay stream `id` was closed by the engine. */
+  | { type: 'derp-end'; device: number; id: number }
   | { type: 'message'; device: number; id: number; data: Buffer; remote: NativeAddress }
   | { type: 'udp-error'; device: number; id: number; code: string }
   /** A packet needs relay region `id` and the engine has no connection to it. */
@@ -48,11 +59,19 @@ export interface NativeDevice {
   linkMemory(other: NativeDevice): void;
   /** Closes every connection, listener and socket of the device and frees it. Idempotent. */
   close(): void;
-  /** Returns the bound port. family: 0 (both), 4 or 6. */
-  tcpListen(listener: number, family: 0 | 4 | 6, port: number, backlog: number): number;
+  /** Returns the bound port. family: 0 (both), 4 or 6. stream: accepted connections use the stream transport. */
+  tcpListen(listener: number, family: 0 | 4 | 6, port: number, backlog: number, stream?: boolean): number;
   tcpListenerClose(listener: number): void;
-  /** Returns the file descriptor of JavaScript's end of the connection's socketpair. */
-  tcpDial(conn: number, address: string, port: number): number;
+  /** Returns the file descriptor of JavaScript's end of the connection's socketpair, or -1 with stream set. */
+  tcpDial(conn: number, address: string, port: number, stream?: boolean): number;
+  /** Stream transport: queues the chunks' bytes (copied) in order; 'written' events report what lwIP took. */
+  tcpWrite(conn: number, chunks: readonly Uint8Array[]): void;
+  /** Stream transport: FIN once everything written is in lwIP. */
+  tcpEnd(conn: number): void;
+  /** Stream transport: JavaScript consumed this many bytes of 'data' (the engine may deliver more). */
+  tcpRead(conn: number, bytes: number): void;
+  /** Stream transport: JavaScript's socket is gone (queued bytes still go, then FIN; RST if data was unread). */
+  tcpClose(conn: number): void;
   tcpSetNoDelay(conn: number, on: boolean): void;
   tcpSetKeepAlive(conn: number, on: boolean, idleMs: number): void;
   tcpReset(conn: number): void;
@@ -74,8 +93,15 @@ export interface NativeDevice {
   setFilter(rules: readonly NativeFilterRule[], local: readonly NativePrefix[]): void;
   /** Tailscale mode: our endpoints ("ip:port", sent to peers in CallMeMaybe) and home relay region. */
   setSelf(endpoints: readonly string[], homeRegion: number): void;
-  /** A relay connection for a region; returns the fd of JavaScript's end of its byte stream. */
-  derpAttach(region: number, host: string, serverKey: Uint8Array | null): number;
+  /** A relay connection for a region; returns the fd of JavaScript's end of its byte stream, or -1 with a
+   * streamId (the stream transport: 'derp-data' and 'derp-end' events carry that id). */
+  derpAttach(region: number, host: string, serverKey: Uint8Array | null, streamId?: number): number;
+  /** Stream transport: bytes from the relay, processed before the call returns. */
+  derpWrite(streamId: number, data: Uint8Array): void;
+  /** Stream transport: JavaScript passed on this many bytes of 'derp-data'. */
+  derpAck(streamId: number, bytes: number): void;
+  /** Stream transport: JavaScript's side of the relay connection closed. */
+  derpClose(streamId: number): void;
   /** Sends a STUN request ("ip:port") from the link's UDP socket; the answer arrives as a 'stun' event. */
   stunProbe(region: number, server: string): void;
   peerStats(): NativePeerStats[];
@@ -199,7 +225,7 @@ export interface NativeAddon {
 }
 
 /** The addon interface this JavaScript expects (kNativeAbi in native/addon/addon.h). */
-export const NATIVE_ABI = 12;
+export const NATIVE_ABI = 13;
 
 let cached: NativeAddon | undefined;
 

@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
-# Builds the prebuilt addons that ship in the npm tarball, for Linux and macOS, on this (x86_64 Debian)
-# machine with one cross toolchain: zig's clang (the `ziglang` wheel from PyPI, pinned below), which brings
-# glibc stubs for an old glibc, musl, macOS's libSystem stubs, and a static libc++ for each target. libsodium
-# and libb2 are built from Debian's source packages with the same compiler; lwIP and libuv come from
-# scripts/deps.sh as for a node-gyp build. Everything third-party lands in ignored folders
-# (build-prebuilds/, and a cache below $XDG_CACHE_HOME for the toolchain and the target libraries).
-# docs/build.md, "Prebuilt binaries".
+# Builds the prebuilt addons that ship in the npm tarball, for Linux, macOS and Windows, on this (x86_64
+# Debian) machine with one cross toolchain: zig's clang (the `ziglang` wheel from PyPI, pinned below), which
+# brings glibc stubs for an old glibc, musl, macOS's libSystem stubs, mingw-w64's headers (Windows' UCRT),
+# and a static libc++ for each target. libsodium and libb2 are built from Debian's source packages with the
+# same compiler; lwIP and libuv come from scripts/deps.sh as for a node-gyp build. Everything third-party
+# lands in ignored folders (build-prebuilds/, and a cache below $XDG_CACHE_HOME for the toolchain and the
+# target libraries). docs/build.md, "Prebuilt binaries".
 #
 # Usage: bash scripts/prebuild-all.sh [target...]   (default: all of them)
-#   targets: linux-x64-glibc linux-arm64-glibc linux-x64-musl linux-arm64-musl darwin-x64 darwin-arm64
-# Writes prebuilds/linux-<arch>/node.napi.<libc>.node and prebuilds/darwin-<arch>/node.napi.node (the names
-# node-gyp-build resolves) and checks each one (ELF: architecture, needed libraries, newest GLIBC_ symbol
-# version; Mach-O: CPU, minimum macOS, linked dylibs, imports; both: nothing exported but the Node-API entry
-# points); any deviation fails the script.
+#   targets: linux-x64-glibc linux-arm64-glibc linux-x64-musl linux-arm64-musl darwin-x64 darwin-arm64 win32-x64
+# Writes prebuilds/linux-<arch>/node.napi.<libc>.node, prebuilds/darwin-<arch>/node.napi.node and
+# prebuilds/win32-x64/node.napi.node (the names node-gyp-build resolves) and checks each one (ELF:
+# architecture, needed libraries, newest GLIBC_ symbol version; Mach-O: CPU, minimum macOS, linked dylibs,
+# imports; PE: machine, imported DLLs; all: nothing exported but the Node-API entry points); any deviation
+# fails the script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -25,7 +26,7 @@ GLIBC_FLOOR=2.17
 MACOS_X64_MIN=10.15
 MACOS_ARM64_MIN=11.0
 JOBS=${JOBS:-2}
-all_targets=(linux-x64-glibc linux-arm64-glibc linux-x64-musl linux-arm64-musl darwin-x64 darwin-arm64)
+all_targets=(linux-x64-glibc linux-arm64-glibc linux-x64-musl linux-arm64-musl darwin-x64 darwin-arm64 win32-x64)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}")
 
@@ -67,6 +68,7 @@ zig_target() {
     linux-arm64-musl) echo aarch64-linux-musl ;;
     darwin-x64) echo "x86_64-macos.$MACOS_X64_MIN" ;;
     darwin-arm64) echo "aarch64-macos.$MACOS_ARM64_MIN" ;;
+    win32-x64) echo x86_64-windows-gnu ;;
     *) die "unknown target $1 (known: ${all_targets[*]})" ;;
   esac
 }
@@ -81,15 +83,55 @@ wrappers() { # <target> <zig triple>
   printf '#!/bin/sh\n%s exec "%s" c++ -target %s "$@"\n' "$env" "$ZIG" "$2" > "$bin/c++"
   printf '#!/bin/sh\nexec "%s" ar "$@"\n' "$ZIG" > "$bin/ar"
   printf '#!/bin/sh\nexec "%s" ranlib "$@"\n' "$ZIG" > "$bin/ranlib"
+  [ "$1" != win32-x64 ] || win_cc "$bin/cc" "$env" "$2"
   chmod +x "$bin"/*
   echo "$bin"
+}
+
+# zig builds mingw-w64's C runtime anew for each set of CPU features it links for, and libsodium's configure
+# links one test program per -m<feature> flag it tries: about 2 min each on this machine. So for Windows a
+# link (no -c/-S/-E) that names -m flags compiles its C sources with every flag and links without the -m
+# ones: configure gets the same answers and zig builds one C runtime. Arguments hold no spaces here.
+win_cc() { # <file> <env> <zig triple>
+  cat > "$1" <<WRAPPER
+#!/bin/sh
+$2
+export ZIG_GLOBAL_CACHE_DIR ZIG_LOCAL_CACHE_DIR
+cc() { "$ZIG" cc -target $3 "\$@"; }
+case " \$* " in *" -c "*|*" -S "*|*" -E "*) cc "\$@"; exit \$? ;; esac
+case " \$* " in *" -m"*) ;; *) cc "\$@"; exit \$? ;; esac
+tmp=\$(mktemp -d) || exit 1
+trap 'rm -rf "\$tmp"' EXIT
+cflags= ldargs= srcs= out=a.exe next=
+for a in "\$@"; do
+  if [ -n "\$next" ]; then out=\$a next=; continue; fi
+  case \$a in
+    -o) next=1 ;;
+    *.c) srcs="\$srcs \$a" ;;
+    *.o|*.a|*.obj|*.lib) ldargs="\$ldargs \$a" ;;
+    -Wl,*|-l*|-L*) ldargs="\$ldargs \$a" ;;
+    -pthread|-shared|-static*|-s|-g|-O*) cflags="\$cflags \$a" ldargs="\$ldargs \$a" ;;
+    *) cflags="\$cflags \$a" ;;
+  esac
+done
+objs= i=0
+for s in \$srcs; do
+  i=\$((i + 1))
+  cc \$cflags -c "\$s" -o "\$tmp/\$i.o" || exit 1
+  objs="\$objs \$tmp/\$i.o"
+done
+cc \$ldargs \$objs -o "\$out"
+WRAPPER
 }
 
 # libsodium and libb2 for a target, static, position-independent, built once per (zig, library, target).
 third_party() { # <target> <zig triple> <bin> -> prints the two archives
   local t=$1 triple=$2 bin=$3 host prefix
   host=${triple%%.*}
-  case $host in *-macos) host=${host%-macos}-apple-darwin ;; esac  # the spelling config.sub knows
+  case $host in
+    *-macos) host=${host%-macos}-apple-darwin ;;  # the spelling config.sub knows
+    x86_64-windows-gnu) host=x86_64-w64-mingw32 ;;  # configure's name for it
+  esac
   prefix=$CACHE/libs/zig-$ZIG_VERSION/$t
   local common=(--host="$host" --disable-shared --enable-static --with-pic CC="$bin/cc" AR="$bin/ar" RANLIB="$bin/ranlib")
   if [ ! -f "$prefix/$SODIUM_VER/lib/libsodium.a" ]; then
@@ -110,10 +152,32 @@ third_party() { # <target> <zig triple> <bin> -> prints the two archives
   echo "$prefix/$SODIUM_VER/lib/libsodium.a $prefix/$B2_VER/lib/libb2.a"
 }
 
+# A Windows DLL: x86-64 PE, imports only from system DLLs (no node.exe: the Node-API functions are found at
+# load time, scripts/prebuild-compile.mjs; no C++ runtime or pthread DLL: those are static), exports only the
+# Node-API entry points.
+system_dlls='^(kernel32|ws2_32|advapi32|user32|iphlpapi|userenv|psapi|ntdll|bcrypt|ucrtbase|api-ms-win-[a-z0-9-]+)\.dll$'
+check_pe() { # <target> <file>
+  local t=$1 f=$2 info format dlls bad exported
+  info=$(objdump -p "$f")
+  format=$(echo "$info" | sed -n 's/.*file format //p' | head -1)
+  [ "$format" = pei-x86-64 ] || die "$t: $f is '$format', want pei-x86-64"
+  grep -qx '[[:space:]]*DLL' <<<"$info" || die "$t: $f is not a DLL"
+  dlls=$(echo "$info" | sed -n 's/^[[:space:]]*DLL Name: //p' | tr 'A-Z' 'a-z' | sort -u)
+  bad=$(echo "$dlls" | grep -Ev "$system_dlls" || true)
+  [ -z "$bad" ] || die "$t: imports from non-system DLLs: $(echo "$bad" | tr '\n' ' ')"
+  exported=$(echo "$info" | sed -n '/^\[Ordinal\/Name Pointer\] Table\|^\[Name Pointer\/Ordinal\] Table/,/^$/p' |
+    sed -n 's/^[[:space:]]*\[ *[0-9]*\] \([A-Za-z_][A-Za-z0-9_]*\)$/\1/p' | sort)
+  bad=$(echo "$exported" | grep -Ev '^(napi_register_module_v1|node_api_module_get_api_version_v1)$' || true)
+  [ -z "$bad" ] || die "$t: exports more than the Node-API entry points: $(echo "$bad" | head -5 | tr '\n' ' ')"
+  grep -qx napi_register_module_v1 <<<"$exported" || die "$t: does not export napi_register_module_v1"
+  echo "$t: $(stat -c %s "$f") bytes, $format, needs [$(echo "$dlls" | tr '\n' ' ' | sed 's/ $//')], exports $(echo "$exported" | tr '\n' ' ')"
+}
+
 # Checks one binary; prints a one-line summary.
 check() { # <target> <file>
   case $1 in darwin-*) check_macho "$@"; return ;; esac
   local t=$1 f=$2 machine want exported bad needed glibc
+  [ "$t" != win32-x64 ] || { check_pe "$t" "$f"; return; }
   case $t in *x64*) want='Advanced Micro Devices X86-64' ;; *arm64*) want='AArch64' ;; esac
   machine=$(readelf -h "$f" | sed -n 's/^ *Machine: *//p')
   [ "$machine" = "$want" ] || die "$t: $f is for '$machine', want '$want'"
@@ -201,14 +265,20 @@ if [ "${targets[*]}" = "${all_targets[*]}" ]; then
     case $f in prebuilds/linux-x64/node.napi.glibc.node | prebuilds/linux-arm64/node.napi.glibc.node | \
       prebuilds/linux-x64/node.napi.musl.node | prebuilds/linux-arm64/node.napi.musl.node | \
       prebuilds/darwin-x64/node.napi.node | prebuilds/darwin-arm64/node.napi.node) ;;
+      prebuilds/win32-x64/node.napi.node) ;;
       *) log "removing $f (not built by this script)"; rm -f "$f" ;;
     esac
   done
 fi
 mkdir -p "$WORK/stamps"
 
-# node-gyp-build's names: linux-<arch>/node.napi.<libc>.node; darwin-<arch>/node.napi.node (no libc tag).
-out_of() { case $1 in darwin-*) echo "$ROOT/prebuilds/$1/node.napi.node" ;; *) echo "$ROOT/prebuilds/${1%-*}/node.napi.${1##*-}.node" ;; esac; }
+# node-gyp-build's names: linux-<arch>/node.napi.<libc>.node; darwin-<arch> and win32-x64: node.napi.node.
+out_of() {
+  case $1 in
+    darwin-* | win32-*) echo "$ROOT/prebuilds/$1/node.napi.node" ;;
+    *) echo "$ROOT/prebuilds/${1%-*}/node.napi.${1##*-}.node" ;;
+  esac
+}
 stale=()
 for t in "${targets[@]}"; do
   zig_target "$t" >/dev/null
@@ -238,7 +308,7 @@ for t in "${stale[@]}"; do
   # the code that uses it (native/core/net/udp.c); it stays a warning there.
   extra="" os=linux
   [ "${t##*-}" = musl ] && extra="-Wno-error=sign-compare"
-  case $t in darwin-*) os=mac ;; esac
+  case $t in darwin-*) os=mac ;; win32-*) os=win ;; esac
   log "$t: compiling the addon ($triple)"
   node scripts/prebuild-compile.mjs --cc "$bin/cc" --cxx "$bin/c++" --ar "$bin/ar" --objdir "$WORK/obj/$t/addon" \
     --out "$out" --libs "$libs" --cflags "$extra" --jobs "$JOBS" --os "$os" >&2

@@ -2,8 +2,8 @@
 // the npm registry by scripts/runtimes.sh). The development tailnet runs here, in Node; each runtime runs
 // test/fixtures/runtime/nodes.mjs, a user's program: two Server nodes join, serve and fetch HTTP by MagicDNS
 // name with whoIs, move 1 MiB through a dialed connection and back, and two WireGuard-mode nodes move 4 MiB.
-// Bun gets as far as joining: its net.Socket cannot adopt the socketpair descriptor a tailnet connection
-// is (docs/status.md, "Runtimes").
+// Bun's net.Socket cannot adopt a socketpair descriptor, so there tailnet sockets use the stream transport
+// (docs/architecture.md, "The bridge to JavaScript"); Node runs it too, with TSNET_BRIDGE=stream.
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
@@ -24,10 +24,10 @@ before(async () => {
 });
 after(() => devnet?.close());
 
-function run(name: string, mode: 'all' | 'join'): Promise<Record<string, unknown>> {
+function run(name: string, mode: 'all' | 'join', env: Record<string, string> = {}, tag = name): Promise<Record<string, unknown>> {
   const [cmd, ...pre] = runtimes.get(name)!;
   return new Promise((resolve, reject) =>
-    execFile(cmd!, [...pre, fixture, devnet.controlURL, authKey, name, mode], { timeout: 60_000, cwd: root }, (err, stdout, stderr) => {
+    execFile(cmd!, [...pre, fixture, devnet.controlURL, authKey, tag, mode], { timeout: 60_000, cwd: root, env: { ...process.env, ...env } }, (err, stdout, stderr) => {
       if (err) return reject(new Error(`${name}: ${err.message}\n${stderr.slice(-2000)}`));
       try {
         resolve(JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, unknown>);
@@ -37,12 +37,14 @@ function run(name: string, mode: 'all' | 'join'): Promise<Record<string, unknown
     }));
 }
 
-for (const [name, engine] of [['node20', 'inline'], ['node22', 'inline'], ['node24', 'inline'], ['deno', 'thread']] as const) {
+for (const [name, engine, bridge] of [['node20', 'inline', 'fd'], ['node22', 'inline', 'fd'], ['node24', 'inline', 'fd'], ['deno', 'thread', 'fd'], ['bun', 'thread', 'stream']] as const) {
   test(`${name}: two nodes join, HTTP with whoIs, a 1 MiB echo, WireGuard mode 4 MiB`, { timeout: 70_000 }, async () => {
     const r = await run(name, 'all');
-    assert.match(String(r.runtime), name.startsWith('node') ? new RegExp(`^node ${name.slice(4)}\\.`) : /^deno 2\./);
-    // Deno has no libuv to drive: the engine gets its own thread (native/addon/host_loop.cc).
+    assert.match(String(r.runtime), name.startsWith('node') ? new RegExp(`^node ${name.slice(4)}\\.`) : name === 'bun' ? /^bun 1\./ : /^deno 2\./);
+    // Deno and Bun have no libuv to drive: the engine gets its own thread (native/addon/host_loop.cc).
     assert.equal(r.engine, engine);
+    // Bun's net.Socket cannot adopt a socketpair: the stream transport is its default.
+    assert.equal(r.bridge, bridge);
     assert.equal(r.status, 200);
     assert.match(String(r.caller), new RegExp(`^client-${name}\\.`));
     assert.equal(r.echo, true, '1 MiB came back intact');
@@ -50,9 +52,20 @@ for (const [name, engine] of [['node20', 'inline'], ['node22', 'inline'], ['node
   });
 }
 
-test('bun: the addon loads without a host libuv, and two nodes join with the engine on its own thread', { timeout: 70_000 }, async () => {
-  const r = await run('bun', 'join');
-  assert.match(String(r.runtime), /^bun 1\./);
+test('node20 with TSNET_BRIDGE=stream and the engine on its own thread: the same program', { timeout: 70_000 }, async () => {
+  const r = await run('node20', 'all', { TSNET_BRIDGE: 'stream', TSNET_ENGINE: 'thread' }, 'node20s');
   assert.equal(r.engine, 'thread');
-  assert.equal(r.addresses, 2);
+  assert.equal(r.bridge, 'stream');
+  assert.equal(r.status, 200);
+  assert.match(String(r.caller), /^client-node20s\./);
+  assert.equal(r.echo, true, '1 MiB came back intact');
+  assert.equal(r.wireguard, true, '4 MiB arrived intact in WireGuard mode');
+});
+
+test('bun with every packet through the DERP relay (TS_DEBUG_ALWAYS_USE_DERP): the relay stream carries it all', { timeout: 70_000 }, async () => {
+  const r = await run('bun', 'all', { TS_DEBUG_ALWAYS_USE_DERP: '1' }, 'bunrelay');
+  assert.equal(r.bridge, 'stream');
+  assert.equal(r.status, 200);
+  assert.match(String(r.caller), /^client-bunrelay\./);
+  assert.equal(r.echo, true, '1 MiB came back intact through the relay');
 });

@@ -11,6 +11,8 @@ import type { NetInfo } from '../wire/tailcfg.js';
 import type { Endpoint } from './endpoints.js';
 import { localEndpoints, mergeEndpoints } from './endpoints.js';
 import { DERPManager } from './derp-manager.js';
+import { DERPStream } from './derp-stream.js';
+import { bridgeMode } from '../net/bridge.js';
 import { Netcheck, type NetcheckReport } from './netcheck.js';
 import type { NativeMagicsockStats } from '../native.js';
 import type { DeviceFilterRule, DevicePeer, DevicePrefix, LinkEvent } from '../net/device.js';
@@ -79,6 +81,16 @@ export class DataPlane {
     const netcheckLog = o.log.child('netcheck');
     this.#derp = new DERPManager({
       attach: (region, serverKey, host) => {
+        if (bridgeMode() === 'stream') {
+          const s = new DERPStream(device);
+          try {
+            device.derpAttach(region, host, serverKey, s.id);
+          } catch (err) {
+            s.destroy();
+            throw err;
+          }
+          return s;
+        }
         const fd = device.derpAttach(region, host, serverKey);
         return new net.Socket({ fd, readable: true, writable: true });
       },

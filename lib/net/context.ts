@@ -2,6 +2,7 @@
 // to. Keeps the Node event loop alive exactly while at least one device is open, like an open net.Server.
 import * as fs from 'node:fs';
 import { loadNative, type NativeContext, type NativeDevice, type NativeEvent } from '../native.js';
+import { bridgeMode } from './bridge.js';
 import type { Device } from './device.js';
 
 export type { EventSink } from './device.js';
@@ -21,6 +22,7 @@ class SharedContext {
         code: 'ERR_TSNET_ENGINE',
       });
     }
+    bridgeMode(); // TSNET_BRIDGE checked now, so a bad value fails the first use, not a later dial
     this.#native = new (loadNative().Context)((events) => this.#dispatch(events));
   }
 
@@ -46,7 +48,7 @@ class SharedContext {
     for (const ev of events) {
       const d = this.#devices.get(ev.device);
       if (d) d.dispatch(ev);
-      else if (ev.type === 'accept') fs.close(ev.fd, () => {}); // the device closed while it was on its way
+      else if (ev.type === 'accept' && ev.fd >= 0) fs.close(ev.fd, () => {}); // the device closed while it was on its way
     }
   }
 }

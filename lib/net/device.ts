@@ -77,7 +77,7 @@ export class Device {
     else if (ev.type === 'accept') {
       // The listener closed while the connection was on its way: refuse it.
       this.#native.tcpReset(ev.id);
-      fs.close(ev.fd, () => {});
+      if (ev.fd >= 0) fs.close(ev.fd, () => {});
     }
   }
 
@@ -91,16 +91,34 @@ export class Device {
     this.#native.linkMemory(other.#native);
   }
 
-  tcpListen(listener: number, family: 0 | 4 | 6, port: number, backlog: number): number {
-    return this.#native.tcpListen(listener, family, port, backlog);
+  tcpListen(listener: number, family: 0 | 4 | 6, port: number, backlog: number, stream = false): number {
+    return this.#native.tcpListen(listener, family, port, backlog, stream);
   }
 
   tcpListenerClose(listener: number): void {
     this.#native.tcpListenerClose(listener);
   }
 
-  tcpDial(conn: number, address: string, port: number): number {
-    return this.#native.tcpDial(conn, address, port);
+  /** The fd of JavaScript's end of the socketpair, or -1 with the stream transport. */
+  tcpDial(conn: number, address: string, port: number, stream = false): number {
+    return this.#native.tcpDial(conn, address, port, stream);
+  }
+
+  // The stream transport (lib/net/bridge.ts). Quiet once the device is closed: its connections are gone.
+  tcpWrite(conn: number, chunks: readonly Uint8Array[]): void {
+    if (!this.#closed) this.#native.tcpWrite(conn, chunks);
+  }
+
+  tcpEnd(conn: number): void {
+    if (!this.#closed) this.#native.tcpEnd(conn);
+  }
+
+  tcpRead(conn: number, bytes: number): void {
+    if (!this.#closed) this.#native.tcpRead(conn, bytes);
+  }
+
+  tcpClose(conn: number): void {
+    if (!this.#closed) this.#native.tcpClose(conn);
   }
 
   tcpSetNoDelay(conn: number, on: boolean): void {
@@ -161,9 +179,22 @@ export class Device {
     this.#native.setSelf(endpoints, homeRegion);
   }
 
-  /** A relay connection for a region: returns the fd of JavaScript's end of its byte stream. */
-  derpAttach(region: number, host: string, serverKey: Uint8Array | null): number {
-    return this.#native.derpAttach(region, host, serverKey);
+  /** A relay connection for a region: returns the fd of JavaScript's end of its byte stream, or -1 with a
+   * streamId (the stream transport: lib/magicsock/derp-stream.ts). */
+  derpAttach(region: number, host: string, serverKey: Uint8Array | null, streamId?: number): number {
+    return streamId === undefined ? this.#native.derpAttach(region, host, serverKey) : this.#native.derpAttach(region, host, serverKey, streamId);
+  }
+
+  derpWrite(streamId: number, data: Uint8Array): void {
+    if (!this.#closed) this.#native.derpWrite(streamId, data);
+  }
+
+  derpAck(streamId: number, bytes: number): void {
+    if (!this.#closed) this.#native.derpAck(streamId, bytes);
+  }
+
+  derpClose(streamId: number): void {
+    if (!this.#closed) this.#native.derpClose(streamId);
   }
 
   /** Sends a STUN request from the link's socket; the answer arrives as a 'stun' link event. */

@@ -1,5 +1,6 @@
 // listen and dial over one device's userspace TCP/IP stack: the implementation that the WireGuard mode and
 // the tsnet Server share.
+import { bridgeMode } from './bridge.js';
 import { Device } from './device.js';
 import { checkNetwork, ipFamily, networkFamily, normalizeListenHost, splitHostPort } from './addr.js';
 import { abortError, closedError, systemError } from './errors.js';
@@ -79,7 +80,7 @@ export class Netstack {
       family = f;
     }
     const id = this.device.allocId();
-    const bound = port ? this.device.tcpListen(id, family, port, opts.backlog ?? 128) : this.#listenAnyPort(id, family, opts);
+    const bound = port ? this.device.tcpListen(id, family, port, opts.backlog ?? 128, bridgeMode() === 'stream') : this.#listenAnyPort(id, family, opts);
     const ln = new TailnetListener({
       device: this.device,
       id,
@@ -100,7 +101,7 @@ export class Netstack {
     for (let i = 0; i < 9998; i++) {
       const port = 10002 + ((first - 10002 + i) % 9998);
       try {
-        return this.device.tcpListen(id, family, port, opts.backlog ?? 128);
+        return this.device.tcpListen(id, family, port, opts.backlog ?? 128, bridgeMode() === 'stream');
       } catch (err) {
         if ((err as { code?: string }).code !== 'EADDRINUSE') throw err;
       }
@@ -124,7 +125,7 @@ export class Netstack {
     const id = this.device.allocId();
     let fd: number;
     try {
-      fd = this.device.tcpDial(id, host, port);
+      fd = this.device.tcpDial(id, host, port, bridgeMode() === 'stream');
     } catch (err) {
       const code = (err as { code?: string }).code ?? 'EINVAL';
       throw systemError('connect', code === 'EADDRNOTAVAIL' ? 'EHOSTUNREACH' : code, host, port);

@@ -1,11 +1,10 @@
 // Argument checks for every method of the addon, in one place. lib/ checks what users pass; these guard the
 // addon itself, so a wrong call from lib/ throws a coded error instead of crashing the process.
-#include <arpa/inet.h>
-
 #include <cmath>
 #include <cstring>
 
 #include "addon.h"
+#include "port/sock.h"
 
 namespace tsnet {
 
@@ -149,9 +148,28 @@ ts_filter_prefix Args::Prefix(Napi::Value v, const char* name) {
   return p;
 }
 
-std::string ErrName(int status) { return status ? uv_err_name(status) : "OK"; }
+// The core reports failures as libuv codes or as -errno; the two agree except on Windows, where libuv's
+// codes are its own numbers and errno values are the C runtime's (port/port.h maps Winsock errors to those).
+static int UvStatus(int status) {
+#ifdef _WIN32
+  static const struct { int err, uv; } map[] = {
+      {EAGAIN, UV_EAGAIN}, {EINTR, UV_EINTR}, {EMSGSIZE, UV_EMSGSIZE}, {ECONNRESET, UV_ECONNRESET},
+      {ECONNREFUSED, UV_ECONNREFUSED}, {ECONNABORTED, UV_ECONNABORTED}, {EADDRINUSE, UV_EADDRINUSE},
+      {EADDRNOTAVAIL, UV_EADDRNOTAVAIL}, {EAFNOSUPPORT, UV_EAFNOSUPPORT}, {ENETUNREACH, UV_ENETUNREACH},
+      {ENETDOWN, UV_ENETDOWN}, {EHOSTUNREACH, UV_EHOSTUNREACH}, {ENOBUFS, UV_ENOBUFS}, {EACCES, UV_EACCES},
+      {EINVAL, UV_EINVAL}, {EFAULT, UV_EFAULT}, {EBADF, UV_EBADF}, {EMFILE, UV_EMFILE},
+      {ETIMEDOUT, UV_ETIMEDOUT}, {EOPNOTSUPP, UV_ENOTSUP}, {ENOTSUP, UV_ENOTSUP}, {ENOTCONN, UV_ENOTCONN},
+      {ENOMEM, UV_ENOMEM}, {EIO, UV_EIO}, {EPERM, UV_EPERM}};
+  for (const auto& m : map)
+    if (status == -m.err) return m.uv;
+#endif
+  return status;
+}
+
+std::string ErrName(int status) { return status ? uv_err_name(UvStatus(status)) : "OK"; }
 
 void ThrowCoded(Napi::Env env, int status, const std::string& what) {
+  status = UvStatus(status);
   Napi::Error e = Napi::Error::New(env, what + ": " + uv_strerror(status));
   e.Set("code", Napi::String::New(env, ErrName(status)));
   e.Set("errno", Napi::Number::New(env, status));

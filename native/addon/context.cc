@@ -1,13 +1,11 @@
 // One Context per Node environment: its own event queue and threadsafe function, so events reach the thread
 // that owns the devices, and the Devices it created (closed with it). Events are decoded here, in one place,
 // from the structs of native/core/events.h.
-#include <arpa/inet.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <cstdlib>
 
 #include "addon.h"
+#include "port/sock.h"
 
 namespace tsnet {
 
@@ -63,6 +61,22 @@ Napi::Object EventToJs(Napi::Env env, const ts_event& ev) {
       break;
     }
     case TS_EV_TCP_ERROR: type = "error"; break;
+    case TS_EV_TCP_DATA:
+    case TS_EV_DERP_DATA:
+      o.Set("type", ev.type == TS_EV_TCP_DATA ? "data" : "derp-data");
+      // As for 'message': the engine's copy becomes the Buffer, freed by its finalizer.
+      o.Set("data", Napi::Buffer<uint8_t>::New(env, static_cast<uint8_t*>(ev.ptr), ev.ptr_len,
+                                               [](Napi::Env, uint8_t* data) { free(data); }));
+      return o;
+    case TS_EV_TCP_WRITTEN: {
+      ts_ev_written p;
+      ts_event_get(&ev, &p);
+      type = "written";
+      o.Set("bytes", static_cast<double>(p.bytes));
+      break;
+    }
+    case TS_EV_TCP_END: type = "end"; break;
+    case TS_EV_DERP_END: type = "derp-end"; break;
     case TS_EV_TCP_CLOSED: type = "closed"; break;
     case TS_EV_UDP_MESSAGE: {
       ts_ev_message p;

@@ -2,8 +2,6 @@
 // checks its arguments (Args), then runs one engine call whose lambda captures are the call's inputs and
 // outputs. The setters are declarative: setPeers, setFilter and setSelf replace the whole state in one
 // engine call, so the engine never sees half a configuration. docs/architecture.md, "The native Device".
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <array>
 #include <cerrno>
@@ -13,6 +11,7 @@
 #include <vector>
 
 #include "addon.h"
+#include "port/sock.h"
 
 extern "C" {
 #include "crypto/crypto.h"
@@ -86,6 +85,28 @@ void UdpSendOnEngine(ts_engine*, void* arg) {
   free(c);
 }
 
+// The stream transport's calls (stack/tcp_bridge.h): queued in order behind earlier calls, so writes, end
+// and close reach a connection in the order JavaScript made them, without waiting for the engine.
+struct StreamCall {
+  enum Op { kWrite, kEnd, kRead, kClose } op;
+  ts_device* dev;
+  uint64_t id;
+  size_t n;
+  uint8_t* data;  // kWrite: malloc'd, handed to the bridge
+};
+
+void StreamOnEngine(ts_engine*, void* arg) {
+  auto* c = static_cast<StreamCall*>(arg);
+  ts_tcp_host* h = ts_device_tcp(c->dev);
+  switch (c->op) {
+    case StreamCall::kWrite: ts_tcp_stream_write(h, c->id, c->data, c->n); break;
+    case StreamCall::kEnd: ts_tcp_stream_end(h, c->id); break;
+    case StreamCall::kRead: ts_tcp_stream_read(h, c->id, c->n); break;
+    case StreamCall::kClose: ts_tcp_stream_close(h, c->id); break;
+  }
+  free(c);
+}
+
 Napi::Object Numbers(Napi::Env env, std::initializer_list<std::pair<const char*, double>> fields) {
   Napi::Object o = Napi::Object::New(env);
   for (const auto& f : fields) o.Set(f.first, f.second);
@@ -108,6 +129,13 @@ class Device : public Napi::ObjectWrap<Device> {
         InstanceMethod<&Device::TcpSetNoDelay>("tcpSetNoDelay"),
         InstanceMethod<&Device::TcpSetKeepAlive>("tcpSetKeepAlive"),
         InstanceMethod<&Device::TcpReset>("tcpReset"),
+        InstanceMethod<&Device::TcpWrite>("tcpWrite"),
+        InstanceMethod<&Device::TcpEnd>("tcpEnd"),
+        InstanceMethod<&Device::TcpRead>("tcpRead"),
+        InstanceMethod<&Device::TcpClose>("tcpClose"),
+        InstanceMethod<&Device::DerpWrite>("derpWrite"),
+        InstanceMethod<&Device::DerpAck>("derpAck"),
+        InstanceMethod<&Device::DerpClose>("derpClose"),
         InstanceMethod<&Device::UdpOpen>("udpOpen"),
         InstanceMethod<&Device::UdpSend>("udpSend"),
         InstanceMethod<&Device::UdpClose>("udpClose"),
@@ -221,15 +249,17 @@ class Device : public Napi::ObjectWrap<Device> {
     return {};
   }
 
-  // tcpListen(listenerId, family, port, backlog) -> the bound port
+  // tcpListen(listenerId, family, port, backlog, stream?) -> the bound port. stream: accepted connections use
+  // the stream transport (accept events carry fd -1).
   Napi::Value TcpListen(const Napi::CallbackInfo& info) {
     Args a(info, "listen");
     uint64_t id = a.Id(0);
     int family = a.Family(1), backlog = static_cast<int>(a.Int(info[3], "backlog", 0, 65535));
     uint16_t port = a.Port(info[2], "port", 0);
+    bool stream = !info[4].IsUndefined() && a.Bool(info[4], "stream");
     return Num(a, Run(a, [&] {
       int err = 0;
-      ts_tcp_listener* l = ts_tcp_listen(ts_device_tcp(dev_), id, family, port, backlog, &err);
+      ts_tcp_listener* l = ts_tcp_listen(ts_device_tcp(dev_), id, family, port, backlog, stream, &err);
       if (l) listeners_[id] = l, port = ts_tcp_listener_port(l);
       return err;
     }), port);
@@ -244,12 +274,15 @@ class Device : public Napi::ObjectWrap<Device> {
     });
   }
 
-  // tcpDial(connId, address, port) -> fd of JavaScript's end of the connection's socketpair
+  // tcpDial(connId, address, port, stream?) -> fd of JavaScript's end of the connection's socketpair, or -1
+  // with the stream transport
   Napi::Value TcpDial(const Napi::CallbackInfo& info) {
     Args a(info, "dial");
     uint64_t id = a.Id(0);
     ts_addr dst = a.Ip(info[1], "address");
     dst.port = a.Port(info[2], "port", 1);
+    bool stream = !info[3].IsUndefined() && a.Bool(info[3], "stream");
+    if (stream) return Num(a, Run(a, [&] { return ts_tcp_dial(ts_device_tcp(dev_), id, -1, &dst); }), -1);
     int fds[2] = {-1, -1};
     if (a.ok() && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) return ThrowCoded(a.Env(), -errno, "dial"), Napi::Value();
     if (Run(a, [&] { return ts_tcp_dial(ts_device_tcp(dev_), id, fds[0], &dst); })) return Num(a, true, fds[1]);
@@ -276,6 +309,87 @@ class Device : public Napi::ObjectWrap<Device> {
     Args a(info, "tcpReset");
     uint64_t id = a.Id(0);
     return IfOpen(a, [&] { ts_tcp_reset(ts_device_tcp(dev_), id); });
+  }
+
+  // ---- the stream transport: queued, see StreamCall. On a closed device the connection is gone already. ----
+  void Queue(Args& a, StreamCall::Op op, uint64_t id, size_t n, uint8_t* data) {
+    auto* c = a.ok() && ctx_ ? static_cast<StreamCall*>(malloc(sizeof(StreamCall))) : nullptr;
+    if (c) *c = StreamCall{op, dev_, id, n, data};
+    if (!c || ts_engine_call(ctx_->engine(), StreamOnEngine, c) != 0) free(data), free(c);
+  }
+
+  // tcpWrite(connId, chunks: Uint8Array[]): the chunks' bytes, copied, in order; 'written' events follow.
+  Napi::Value TcpWrite(const Napi::CallbackInfo& info) {
+    Args a(info, "tcpWrite");
+    uint64_t id = a.Id(0);
+    Napi::Array list = a.Array(info[1], "chunks");
+    std::vector<Napi::Uint8Array> bufs;
+    size_t total = 0;
+    for (uint32_t k = 0; a.ok() && k < list.Length(); k++) {
+      bufs.push_back(a.Bytes(a.At(list, k), "chunks"));
+      if (a.ok()) total += bufs.back().ByteLength();
+    }
+    if (!a.ok() || total == 0 || !ctx_) return {};
+    auto* data = static_cast<uint8_t*>(malloc(total));
+    if (!data) return ThrowCoded(a.Env(), UV_ENOMEM, "write"), Napi::Value();
+    size_t off = 0;
+    for (Napi::Uint8Array& b : bufs) memcpy(data + off, b.Data(), b.ByteLength()), off += b.ByteLength();
+    Queue(a, StreamCall::kWrite, id, total, data);
+    return {};
+  }
+
+  Napi::Value TcpEnd(const Napi::CallbackInfo& info) {
+    Args a(info, "tcpEnd");
+    uint64_t id = a.Id(0);
+    Queue(a, StreamCall::kEnd, id, 0, nullptr);
+    return {};
+  }
+
+  // tcpRead(connId, bytes): JavaScript consumed this many delivered bytes (the engine may deliver more).
+  Napi::Value TcpRead(const Napi::CallbackInfo& info) {
+    Args a(info, "tcpRead");
+    uint64_t id = a.Id(0);
+    size_t n = static_cast<size_t>(a.Int(info[1], "bytes", 0, 9007199254740991.0));
+    Queue(a, StreamCall::kRead, id, n, nullptr);
+    return {};
+  }
+
+  Napi::Value TcpClose(const Napi::CallbackInfo& info) {
+    Args a(info, "tcpClose");
+    uint64_t id = a.Id(0);
+    Queue(a, StreamCall::kClose, id, 0, nullptr);
+    return {};
+  }
+
+  // derpWrite(streamId, data): bytes from the relay, fed to the engine's DERP client before returning.
+  Napi::Value DerpWrite(const Napi::CallbackInfo& info) {
+    Args a(info, "derp: write");
+    uint64_t id = a.Id(0);
+    Napi::Uint8Array buf = a.Bytes(info[1], "data");
+    return IfOpen(a, [&] {
+      if (ts_link_wg* l = ts_device_wg(dev_))
+        if (ts_derp_conn* c = ts_link_wg_derp_stream(l, id)) ts_derp_conn_stream_input(c, buf.Data(), buf.ByteLength());
+    });
+  }
+
+  // derpAck(streamId, bytes): JavaScript passed on this many bytes of 'derp-data'.
+  Napi::Value DerpAck(const Napi::CallbackInfo& info) {
+    Args a(info, "derp: ack");
+    uint64_t id = a.Id(0);
+    size_t n = static_cast<size_t>(a.Int(info[1], "bytes", 0, 9007199254740991.0));
+    return IfOpen(a, [&] {
+      if (ts_link_wg* l = ts_device_wg(dev_))
+        if (ts_derp_conn* c = ts_link_wg_derp_stream(l, id)) ts_derp_conn_stream_ack(c, n);
+    });
+  }
+
+  Napi::Value DerpClose(const Napi::CallbackInfo& info) {
+    Args a(info, "derp: close");
+    uint64_t id = a.Id(0);
+    return IfOpen(a, [&] {
+      if (ts_link_wg* l = ts_device_wg(dev_))
+        if (ts_derp_conn* c = ts_link_wg_derp_stream(l, id)) ts_derp_conn_stream_close(c);
+    });
   }
 
   // udpOpen(socketId, family, port) -> the bound port
@@ -433,15 +547,20 @@ class Device : public Napi::ObjectWrap<Device> {
     return {};
   }
 
-  // derpAttach(region, host, serverKey[32]|null) -> fd: JavaScript's end of the relay's byte stream.
+  // derpAttach(region, host, serverKey[32]|null, streamId?) -> fd: JavaScript's end of the relay's byte
+  // stream; or, with a stream id (nonzero), -1 and the stream transport ('derp-data'/'derp-end' events).
   Napi::Value DerpAttach(const Napi::CallbackInfo& info) {
     Args a(info, "derp: attach");
     uint32_t region = static_cast<uint32_t>(a.Int(info[0], "region", 0, kU32));
     std::string host = a.String(info[1], "host");
     uint8_t key[32];
     bool has_key = a.Key(info[2], "serverKey", key, true);
+    uint64_t sid = info[3].IsUndefined() ? 0 : a.Id(3);
     int fd = -1;
-    return Num(a, RunLink(a, [&](ts_link_wg* l) { return ts_link_wg_derp_attach(l, region, host.c_str(), has_key ? key : nullptr, &fd); }), fd);
+    return Num(a, RunLink(a, [&](ts_link_wg* l) {
+      ts_derp_stream st = {ctx_->evq(), id_, sid};
+      return ts_link_wg_derp_attach(l, region, host.c_str(), has_key ? key : nullptr, sid ? &st : nullptr, &fd);
+    }), fd);
   }
 
   // stunProbe(region, "ip:port"): the answer arrives as a 'stun' event.

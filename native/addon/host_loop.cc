@@ -1,5 +1,20 @@
 #include "host_loop.h"
 
+#ifdef _WIN32
+
+namespace tsnet {
+
+// The inline driver polls the engine loop's backend descriptor from the host's loop; on Windows that is an
+// I/O completion port, which uv_poll cannot watch. The engine runs on its own thread there.
+const HostUv* HostLoop(Napi::Env, uv_loop_t** loop) {
+  *loop = nullptr;
+  return nullptr;
+}
+
+}  // namespace tsnet
+
+#else
+
 #include <dlfcn.h>
 
 namespace tsnet {
@@ -39,3 +54,5 @@ const HostUv* HostLoop(Napi::Env env, uv_loop_t** loop) {
 }
 
 }  // namespace tsnet
+
+#endif

@@ -1,7 +1,8 @@
 // The host's event loop, reached without linking against the host's libuv. The addon links its own libuv
 // privately (docs/architecture.md, "The engine's own libuv"), so a uv_* call here would go to that copy;
 // the inline driver needs the host's functions on the host's loop instead. They are looked up at run time
-// in the process (Node and Electron export them); a host without them (Bun, Deno) gets the engine thread.
+// in the process (Node and Electron export them); a host without them (Bun, Deno), and Windows, get the
+// engine thread.
 #ifndef TSNET_ADDON_HOST_LOOP_H
 #define TSNET_ADDON_HOST_LOOP_H
 

@@ -16,11 +16,17 @@ enum {
   TS_EV_TCP_ERROR = 3,     /* id = connection; status = negative uv error (UV_ECONNRESET, UV_ECONNREFUSED...) */
   TS_EV_TCP_CLOSED = 4,    /* id = connection; both directions finished and the native side is gone */
   TS_EV_LISTEN_ERROR = 5,  /* id = listener; status */
+  /* The stream transport (stack/tcp_bridge.h), in order per connection: */
+  TS_EV_TCP_DATA = 6,      /* id = connection; ptr/ptr_len = received bytes (the consumer frees them) */
+  TS_EV_TCP_WRITTEN = 7,   /* id = connection; ts_ev_written: bytes lwIP took since the last one */
+  TS_EV_TCP_END = 8,       /* id = connection; the peer's FIN, after its last TS_EV_TCP_DATA */
   TS_EV_UDP_MESSAGE = 16,  /* id = socket; ts_ev_message; ptr/ptr_len = payload (the consumer frees it) */
   TS_EV_UDP_ERROR = 17,    /* id = socket; status = why a queued send failed */
   TS_EV_DERP_WANT = 32,    /* id = region: a packet needs this relay and it has no connection */
   TS_EV_DERP_STATE = 33,   /* id = region; ts_ev_derp_state; status = why it closed (0: clean) */
   TS_EV_STUN = 34,         /* id = region; ts_ev_stun: our address as the region's STUN server saw it */
+  TS_EV_DERP_DATA = 35,    /* id = relay stream (bind/derp_conn.h); ptr/ptr_len = bytes for the relay */
+  TS_EV_DERP_END = 36,     /* id = relay stream; the engine closed it */
 };
 
 typedef struct ts_ev_accept {
@@ -31,6 +37,10 @@ typedef struct ts_ev_accept {
 typedef struct ts_ev_connected {
   ts_addr local, remote;
 } ts_ev_connected;
+
+typedef struct ts_ev_written {
+  uint64_t bytes;
+} ts_ev_written;
 
 typedef struct ts_ev_message {
   ts_addr from;

@@ -47,9 +47,11 @@ int ts_link_wg_ms_set_self(ts_link_wg *l, const ts_addr *eps, size_t n, uint32_t
 }
 
 int ts_link_wg_derp_attach(ts_link_wg *l, uint32_t region, const char *host, const uint8_t *server_key,
-                           int *js_fd) {
-  return l->ms ? ts_bind_ms_derp_attach(l->ms, region, host, server_key, js_fd) : UV_EINVAL;
+                           const ts_derp_stream *stream, int *js_fd) {
+  return l->ms ? ts_bind_ms_derp_attach(l->ms, region, host, server_key, stream, js_fd) : UV_EINVAL;
 }
+
+ts_derp_conn *ts_link_wg_derp_stream(ts_link_wg *l, uint64_t id) { return l->ms ? ts_bind_ms_derp_stream(l->ms, id) : NULL; }
 
 int ts_link_wg_stun_probe(ts_link_wg *l, uint32_t region, const ts_addr *dst) {
   return l->ms ? ts_bind_ms_stun_probe(l->ms, region, dst) : UV_EINVAL;

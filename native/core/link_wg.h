@@ -72,10 +72,13 @@ int ts_link_wg_ms_peer_set(ts_link_wg *l, const uint8_t node_key[32], const uint
                            const ts_addr *eps, size_t n);
 /* Our endpoints (sent to peers in CallMeMaybe) and home region (the relay told it is our home). */
 int ts_link_wg_ms_set_self(ts_link_wg *l, const ts_addr *eps, size_t n, uint32_t home);
-/* A relay connection for region, over a socketpair whose other end goes to JavaScript (*js_fd). host: the
- * HTTP Host; server_key: from the relay's meta certificate (fast start) or NULL. Replaces an existing one. */
+/* A relay connection for region, over a socketpair whose other end goes to JavaScript (*js_fd), or the
+ * stream transport if stream is set (bind/derp_conn.h). host: the HTTP Host; server_key: from the relay's
+ * meta certificate (fast start) or NULL. Replaces an existing one. */
 int ts_link_wg_derp_attach(ts_link_wg *l, uint32_t region, const char *host, const uint8_t *server_key,
-                           int *js_fd);
+                           const ts_derp_stream *stream, int *js_fd);
+/* The relay connection of stream id, or NULL. */
+ts_derp_conn *ts_link_wg_derp_stream(ts_link_wg *l, uint64_t id);
 /* Sends a STUN binding request to dst from the link's socket; the answer comes as events.stun. */
 int ts_link_wg_stun_probe(ts_link_wg *l, uint32_t region, const ts_addr *dst);
 /* The magicsock state (NULL in plain WireGuard mode), for statistics. */

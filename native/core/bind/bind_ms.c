@@ -220,7 +220,7 @@ void ts_bind_ms_derp_idle(ts_bind_ms *m, uint64_t idle_ms) {
 }
 
 int ts_bind_ms_derp_attach(ts_bind_ms *m, uint32_t region_id, const char *host, const uint8_t *server_key,
-                           int *js_fd) {
+                           const ts_derp_stream *stream, int *js_fd) {
   region *r = region_get(m, region_id);
   if (!r) return UV_ENOMEM;
   if (r->conn) {
@@ -230,8 +230,14 @@ int ts_bind_ms_derp_attach(ts_bind_ms *m, uint32_t region_id, const char *host, 
   ts_derp_conn_cb cb = {.ctx = m, .packet = derp_packet, .connected = derp_connected, .closed = derp_closed};
   int err = 0;
   r->last_active = ts_engine_now_ns();
-  r->conn = ts_derp_conn_new(m->engine, region_id, m->priv, host, server_key, &cb, js_fd, &err);
+  r->conn = ts_derp_conn_new(m->engine, region_id, m->priv, host, server_key, &cb, stream, js_fd, &err);
   return r->conn ? 0 : err;
+}
+
+ts_derp_conn *ts_bind_ms_derp_stream(ts_bind_ms *m, uint64_t id) {
+  for (size_t i = 0; id && i < m->nregions; i++)
+    if (m->regions[i].conn && ts_derp_conn_stream_id(m->regions[i].conn) == id) return m->regions[i].conn;
+  return NULL;
 }
 
 /* ---- STUN and disco on the UDP socket ---- */

@@ -40,10 +40,12 @@ int ts_bind_ms_peer_set(ts_bind_ms *m, ts_wg_peer *p, const uint8_t node_key[32]
                         uint32_t home, const ts_addr *eps, size_t n);
 /* Our endpoints (sent to peers in CallMeMaybe) and home region. */
 int ts_bind_ms_set_self(ts_bind_ms *m, const ts_addr *eps, size_t n, uint32_t home);
-/* A relay connection for region over a socketpair whose other end goes to JavaScript (*js_fd); replaces an
- * existing one. */
+/* A relay connection for region over a socketpair whose other end goes to JavaScript (*js_fd), or over the
+ * stream transport if stream is set (bind/derp_conn.h); replaces an existing one. */
 int ts_bind_ms_derp_attach(ts_bind_ms *m, uint32_t region, const char *host, const uint8_t *server_key,
-                           int *js_fd);
+                           const ts_derp_stream *stream, int *js_fd);
+/* The live relay connection whose stream id is id, or NULL. */
+ts_derp_conn *ts_bind_ms_derp_stream(ts_bind_ms *m, uint64_t id);
 /* Sends a STUN binding request to dst from the socket; the answer comes as events.stun. */
 int ts_bind_ms_stun_probe(ts_bind_ms *m, uint32_t region, const ts_addr *dst);
 ts_ms *ts_bind_ms_state(ts_bind_ms *m);

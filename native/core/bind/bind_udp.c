@@ -228,7 +228,7 @@ static int udp_rebind(ts_bind *b, const char *bind_addr, uint16_t port) {
   ts_udp_close(&u->udp);
   u->udp = fresh;
   u->poll = np;
-  uv_poll_init(ts_engine_loop(u->engine), u->poll, u->udp.fd);
+  uv_poll_init_socket(ts_engine_loop(u->engine), u->poll, (uv_os_sock_t)u->udp.fd);
   u->poll->data = u;
   u->poll_events = 0;
   update_poll(u);
@@ -288,7 +288,7 @@ ts_bind_udp *ts_bind_udp_new(ts_engine *e, const char *bind_addr, uint16_t port,
     free(u);
     return NULL;
   }
-  uv_poll_init(ts_engine_loop(e), u->poll, u->udp.fd);
+  uv_poll_init_socket(ts_engine_loop(e), u->poll, (uv_os_sock_t)u->udp.fd);
   u->poll->data = u;
   u->flush.fn = on_flush;
   update_poll(u);

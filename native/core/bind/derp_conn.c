@@ -1,14 +1,14 @@
 #include "bind/derp_conn.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
+
+#include "port/sock.h"
 
 #include "derp/derp.h"
+#include "events.h"
 
 #define RX_CHUNK 65536
 #define OUT_CAP (1u << 20) /* one relay's send queue: enough for a TCP window's burst at DERP rates */
@@ -29,7 +29,29 @@ struct ts_derp_conn {
   uint8_t *rx;      /* read chunk */
   uint8_t *scratch; /* a relayed packet, writable (WireGuard decrypts in place) */
   ts_derp_conn_stats st;
+  int is_stream;        /* no socketpair: events out, ts_derp_conn_stream_input in */
+  ts_derp_stream stream;
+  size_t js_unacked;    /* stream: bytes in TS_EV_DERP_DATA events JavaScript has not acknowledged */
 };
+
+/* Stream transport: hands JavaScript a copy of len bytes (the consumer frees it). 0 or UV_ENOMEM. */
+static int stream_push(ts_derp_conn *c, uint32_t type, const uint8_t *p, size_t len) {
+  ts_event ev;
+  memset(&ev, 0, sizeof ev);
+  ev.type = type;
+  ev.device = c->stream.device;
+  ev.id = c->stream.id;
+  ev.fd = -1;
+  if (len) {
+    ev.ptr = malloc(len);
+    if (!ev.ptr) return UV_ENOMEM;
+    memcpy(ev.ptr, p, len);
+    ev.ptr_len = len;
+    c->js_unacked += len;
+  }
+  ts_evq_push(c->stream.evq, &ev);
+  return 0;
+}
 
 static void update(ts_derp_conn *c);
 
@@ -66,6 +88,16 @@ static void on_event(void *ctx, const ts_derp_event *ev) {
 
 /* Writes queued output until the socket is full. 0, or a negative errno. */
 static int flush_out(ts_derp_conn *c) {
+  while (c->is_stream && c->js_unacked < TS_DERP_STREAM_CREDIT) {
+    size_t n;
+    const uint8_t *p = ts_derp_client_output(c->client, &n);
+    if (!n) return 0;
+    if (n > TS_DERP_STREAM_CREDIT - c->js_unacked) n = TS_DERP_STREAM_CREDIT - c->js_unacked;
+    int r = stream_push(c, TS_EV_DERP_DATA, p, n);
+    if (r) return r;
+    ts_derp_client_output_consumed(c->client, n);
+  }
+  if (c->is_stream) return 0; /* JavaScript holds its credit's worth: the rest waits in the client's queue */
   for (;;) {
     size_t n;
     const uint8_t *p = ts_derp_client_output(c->client, &n);
@@ -137,7 +169,7 @@ static void update(ts_derp_conn *c) {
     return;
   }
   int want = UV_READABLE | (ts_derp_client_output_pending(c->client) ? UV_WRITABLE : 0);
-  if (want != c->poll_events) {
+  if (!c->is_stream && want != c->poll_events) {
     c->poll_events = want;
     uv_poll_start(&c->poll, want, on_poll);
   }
@@ -152,7 +184,8 @@ static void update(ts_derp_conn *c) {
 }
 
 ts_derp_conn *ts_derp_conn_new(ts_engine *e, uint32_t region, const uint8_t node_priv[32], const char *host,
-                               const uint8_t *server_key, const ts_derp_conn_cb *cb, int *js_fd, int *err) {
+                               const uint8_t *server_key, const ts_derp_conn_cb *cb, const ts_derp_stream *stream,
+                               int *js_fd, int *err) {
   *js_fd = -1;
   ts_derp_conn *c = calloc(1, sizeof *c);
   if (!c) {
@@ -163,6 +196,11 @@ ts_derp_conn *ts_derp_conn_new(ts_engine *e, uint32_t region, const uint8_t node
   c->region = region;
   c->cb = *cb;
   c->armed = UINT64_MAX;
+  c->fd = -1;
+  if (stream) {
+    c->is_stream = 1;
+    c->stream = *stream;
+  }
   c->rx = malloc(RX_CHUNK);
   c->scratch = malloc(TS_DERP_MAX_PACKET);
   ts_derp_client_config cfg;
@@ -185,8 +223,12 @@ ts_derp_conn *ts_derp_conn_new(ts_engine *e, uint32_t region, const uint8_t node
   long reqlen = c->client ? ts_derp_http_request(req, sizeof req, host, NULL, NULL, server_key != NULL) : -1;
   int fds[2] = {-1, -1};
   int r = !c->client ? UV_ENOMEM : reqlen < 0 ? UV_EINVAL : 0;
-  if (r == 0 && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) r = -errno;
-  if (r == 0) {
+  if (r == 0 && stream) {
+    r = stream_push(c, TS_EV_DERP_DATA, (const uint8_t *)req, (size_t)reqlen); /* the request goes first */
+  } else if (r == 0 && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+    r = -errno;
+  }
+  if (r == 0 && !stream) {
     int fl = fcntl(fds[0], F_GETFL);
     fcntl(fds[0], F_SETFL, fl | O_NONBLOCK);
     /* The request goes first, before anything the client core queued (ClientInfo under fast start). The
@@ -206,8 +248,10 @@ ts_derp_conn *ts_derp_conn_new(ts_engine *e, uint32_t region, const uint8_t node
   c->fd = fds[0];
   *js_fd = fds[1];
   uv_loop_t *loop = ts_engine_loop(e);
-  uv_poll_init(loop, &c->poll, c->fd);
-  c->poll.data = c;
+  if (!stream) {
+    uv_poll_init(loop, &c->poll, c->fd);
+    c->poll.data = c;
+  }
   uv_timer_init(loop, &c->timer);
   c->timer.data = c;
   c->flush.fn = on_flush;
@@ -219,7 +263,7 @@ ts_derp_conn *ts_derp_conn_new(ts_engine *e, uint32_t region, const uint8_t node
 static void closed_handle(uv_handle_t *h) {
   ts_derp_conn *c = h->data;
   if (--c->closing > 0) return;
-  close(c->fd);
+  if (c->fd >= 0) close(c->fd);
   ts_derp_client_free(c->client);
   free(c->rx);
   free(c->scratch);
@@ -230,9 +274,31 @@ void ts_derp_conn_free(ts_derp_conn *c) {
   if (!c) return;
   c->dead = 1;
   ts_engine_defer_cancel(c->engine, &c->flush);
-  c->closing = 2;
-  uv_close((uv_handle_t *)&c->poll, closed_handle);
+  c->closing = c->is_stream ? 1 : 2;
+  if (c->is_stream) stream_push(c, TS_EV_DERP_END, NULL, 0); /* JavaScript's "EOF" */
+  else uv_close((uv_handle_t *)&c->poll, closed_handle);
   uv_close((uv_handle_t *)&c->timer, closed_handle);
+}
+
+uint64_t ts_derp_conn_stream_id(const ts_derp_conn *c) { return c->is_stream ? c->stream.id : 0; }
+
+void ts_derp_conn_stream_input(ts_derp_conn *c, const uint8_t *data, size_t len) {
+  if (c->dead || !c->is_stream) return;
+  if (ts_derp_client_input(c->client, data, len, ts_engine_now_ns()) < 0) {
+    finish(c, ts_derp_client_error(c->client));
+    return;
+  }
+  update(c); /* a no-op if a callback ended it */
+}
+
+void ts_derp_conn_stream_ack(ts_derp_conn *c, size_t n) {
+  if (c->dead || !c->is_stream) return;
+  c->js_unacked -= n < c->js_unacked ? n : c->js_unacked;
+  update(c);
+}
+
+void ts_derp_conn_stream_close(ts_derp_conn *c) {
+  if (c->is_stream) finish(c, 0);
 }
 
 uint32_t ts_derp_conn_region(const ts_derp_conn *c) { return c->region; }

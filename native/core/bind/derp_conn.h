@@ -1,7 +1,10 @@
 /* One DERP relay connection of a device, on the engine thread (docs/architecture.md, "DERP relays").
  *
  * The engine runs the DERP protocol (derp/, sans-I/O) over one end of a socketpair; JavaScript holds the other
- * end and pipes it to a TLS (or plain TCP) connection to the relay. So Node keeps CAs, proxies and certificate
+ * end and pipes it to a TLS (or plain TCP) connection to the relay. Or, with the stream transport (no
+ * descriptor: Bun, Windows), bytes for the relay leave as TS_EV_DERP_DATA events, at most
+ * TS_DERP_STREAM_CREDIT of them not yet acknowledged by JavaScript, and bytes from the relay arrive by
+ * ts_derp_conn_stream_input. So Node keeps CAs, proxies and certificate
  * pinning, and the engine sees a plain, flow-controlled byte stream with no call per frame across N-API.
  * The engine writes the HTTP upgrade request itself (or, with a server key from the relay's meta certificate,
  * starts at once: Derp-Fast-Start).
@@ -15,8 +18,18 @@
 #include <stdint.h>
 
 #include "engine/engine.h"
+#include "engine/evq.h"
 
 typedef struct ts_derp_conn ts_derp_conn;
+
+#define TS_DERP_STREAM_CREDIT (256u * 1024u)
+
+/* The stream transport's event sink: events carry device and id (JavaScript's name for the stream). */
+typedef struct ts_derp_stream {
+  ts_evq *evq;
+  uint32_t device;
+  uint64_t id;
+} ts_derp_stream;
 
 typedef struct ts_derp_conn_cb {
   void *ctx;
@@ -31,12 +44,21 @@ typedef struct ts_derp_conn_cb {
 } ts_derp_conn_cb;
 
 /* Creates the connection and its socketpair; *js_fd is the end for JavaScript (owned by the caller from
- * then on). host: the Host header; server_key: from the relay's certificate, or NULL. NULL on failure with
- * *err set. */
+ * then on). With stream set, no socketpair (*js_fd = -1): the stream transport. host: the Host header;
+ * server_key: from the relay's certificate, or NULL. NULL on failure with *err set. */
 ts_derp_conn *ts_derp_conn_new(ts_engine *e, uint32_t region, const uint8_t node_priv[32], const char *host,
-                               const uint8_t *server_key, const ts_derp_conn_cb *cb, int *js_fd, int *err);
-/* Closes the engine's end (JavaScript sees EOF) and frees; no callback runs after. NULL is fine. */
+                               const uint8_t *server_key, const ts_derp_conn_cb *cb, const ts_derp_stream *stream,
+                               int *js_fd, int *err);
+/* Closes the engine's end (JavaScript sees EOF, or TS_EV_DERP_END) and frees; no callback runs after. NULL is
+ * fine. */
 void ts_derp_conn_free(ts_derp_conn *c);
+
+/* Stream transport: the stream's id (0 for a socketpair connection); bytes from the relay; JavaScript took n
+ * bytes of TS_EV_DERP_DATA; JavaScript's side closed (on_closed follows, as for EOF on a socketpair). */
+uint64_t ts_derp_conn_stream_id(const ts_derp_conn *c);
+void ts_derp_conn_stream_input(ts_derp_conn *c, const uint8_t *data, size_t len);
+void ts_derp_conn_stream_ack(ts_derp_conn *c, size_t n);
+void ts_derp_conn_stream_close(ts_derp_conn *c);
 
 uint32_t ts_derp_conn_region(const ts_derp_conn *c);
 int ts_derp_conn_connected(const ts_derp_conn *c);

@@ -2,7 +2,8 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#include "port/clock.h"
 
 typedef struct call {
   ts_engine_fn fn;
@@ -29,11 +30,7 @@ struct ts_engine {
   uv_check_t defer_check;
 };
 
-uint64_t ts_engine_now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
+uint64_t ts_engine_now_ns(void) { return ts_port_mono_ns(); }
 
 static void close_any(uv_handle_t *h, void *arg) {
   (void)arg;

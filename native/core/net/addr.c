@@ -2,7 +2,7 @@
  * (no socket is involved), so this file belongs to the protocol library. */
 #include "net/addr.h"
 
-#include <arpa/inet.h>
+#include "port/sock.h" /* inet_pton, inet_ntop */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>

@@ -13,16 +13,12 @@
 #include "net/udp.h"
 #include "mem/pages.h"
 
-#include <arpa/inet.h>
+#include "port/sock.h"
+
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/uio.h>
-#include <unistd.h>
 
 /* TS_UDP_PORTABLE builds the path other systems take (no mmsg, GSO or GRO) on Linux too, to test it. */
 #if defined(__linux__) && !defined(TS_UDP_PORTABLE)
@@ -173,17 +169,18 @@ int ts_udp_open(ts_udp *u, const char *bind_addr, uint16_t port, const ts_udp_op
 #else
   fd = socket(a.family == TS_ADDR_V4 ? AF_INET : AF_INET6, SOCK_DGRAM, IPPROTO_UDP);
   if (fd < 0) return -errno;
-  if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
+  if (ts_sock_nonblock(fd) != 0) {
     err = errno;
-    close(fd);
+    ts_sock_close(fd);
     return -err;
   }
 #endif
+  ts_sock_udp_setup(fd);
   if (a.family == TS_ADDR_V6) {
     int v6only = o.v6only ? 1 : 0;
     if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only) != 0 && !v6only) {
       err = errno;
-      close(fd);
+      ts_sock_close(fd);
       return -err;
     }
     u->dualstack = !v6only;
@@ -209,13 +206,13 @@ int ts_udp_open(ts_udp *u, const char *bind_addr, uint16_t port, const ts_udp_op
   sl = addr_to_sockaddr(a.family, &a, &ss);
   if (bind(fd, (struct sockaddr *)&ss, sl) != 0) {
     err = errno;
-    close(fd);
+    ts_sock_close(fd);
     return -err;
   }
   sl = sizeof ss;
   if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
     err = errno;
-    close(fd);
+    ts_sock_close(fd);
     return -err;
   }
   addr_from_sockaddr(&u->local, &ss);
@@ -237,7 +234,7 @@ int ts_udp_open(ts_udp *u, const char *bind_addr, uint16_t port, const ts_udp_op
 }
 
 void ts_udp_close(ts_udp *u) {
-  if (u->fd >= 0) close(u->fd);
+  if (u->fd >= 0) ts_sock_close(u->fd);
   u->fd = -1;
 }
 

@@ -7,7 +7,8 @@
  *
  * Linux uses recvmmsg/sendmmsg, UDP GSO (UDP_SEGMENT) and UDP GRO (UDP_GRO) when the kernel has them (4.18 and
  * 5.0 on); other POSIX systems (macOS) fall back to one recvmsg/sendmsg per datagram behind the same interface
- * (build udp.c with -DTS_UDP_PORTABLE to run that path on Linux). Windows is not supported yet.
+ * (build udp.c with -DTS_UDP_PORTABLE to run that path on Linux). Windows takes the same path through
+ * port/sock.h (sendto/recvfrom on Winsock; fd is the SOCKET's value).
  *
  * Receive:
  *     ts_udp_rxbatch rx;  ts_udp_rxbatch_init(&rx, 0, 0);          // 64 slots x 64 KiB

@@ -2,7 +2,8 @@
  * (LWIP_RAND, arch/cc.h) and the initial-sequence-number hook (lwip_hooks.h). */
 #include <sodium.h>
 #include <string.h>
-#include <time.h>
+
+#include "port/clock.h"
 
 #include "lwip/sys.h"
 #include "lwip_hooks.h"
@@ -34,22 +35,12 @@ uint32_t ts_stack_tcp_isn(const ip_addr_t *local_ip, uint16_t local_port, const 
   in[35] = (uint8_t)remote_port;
   crypto_shorthash(h, in, sizeof in, isn_key);
   uint32_t f = (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24;
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  uint32_t m = (uint32_t)(((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec) / 4000u);
+  uint32_t m = (uint32_t)(ts_port_mono_ns() / 4000u);
   return m + f;
 }
 
 /* Microseconds for RACK loss detection in TCP (patches 0010+, docs/tcp.md); wraps every 71 minutes, which
  * the signed differences it is used in tolerate. */
-u32_t sys_now_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (u32_t)((uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u);
-}
+u32_t sys_now_us(void) { return (u32_t)(ts_port_mono_ns() / 1000u); }
 
-u32_t sys_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (u32_t)((uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u);
-}
+u32_t sys_now(void) { return (u32_t)(ts_port_mono_ns() / 1000000u); }

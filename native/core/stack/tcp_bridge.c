@@ -2,12 +2,10 @@
 
 #include <errno.h>
 #include <stddef.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/uio.h>
-#include <unistd.h>
+
+#include "port/sock.h"
 
 #include "lwip/tcp.h"
 
@@ -20,16 +18,27 @@
 struct ts_tcp_listener {
   ts_tcp_host *h;
   uint64_t id;
+  int stream; /* accepted connections use the stream transport */
   struct tcp_pcb *pcb;
   ts_tcp_listener *next;
 };
+
+/* Stream transport: bytes JavaScript wrote, waiting for lwIP's send budget. */
+typedef struct txchunk {
+  struct txchunk *next;
+  size_t len, off;
+  uint8_t *data;
+} txchunk;
 
 struct ts_tcpconn {
   ts_tcp_host *h;
   uint64_t id;
   struct tcp_pcb *pcb; /* NULL once lwIP freed it */
-  int fd;              /* engine's end of the socketpair, -1 once closed */
-  uv_poll_t poll;
+  int fd;              /* engine's end of the socketpair, -1 once closed (always -1 for a stream) */
+  union {
+    uv_poll_t poll; /* fd: the socketpair */
+    uv_idle_t idle; /* stream: never started; its close callback frees the connection as poll's does */
+  } u;
   int poll_events;
   int polling;
   /* Received from lwIP, not yet written to fd. rxq[rx_head] is written from offset rx_off. Its length is
@@ -45,11 +54,21 @@ struct ts_tcpconn {
    * quickly (request/response: the answer carries the ACK); held while an ACK waits for that answer. */
   unsigned ack_listed : 1, pingpong : 1, held : 1;
   unsigned waiting : 1; /* on h->waiters */
+  /* Stream transport. fd_eof then means "JavaScript will write no more and all it wrote is in lwIP" and
+   * fd_wr_shut "TS_EV_TCP_END was sent". */
+  unsigned stream : 1, js_end : 1, js_closed : 1;
+  txchunk *txq, *txq_tail;
+  uint8_t *acc; /* the next TS_EV_TCP_DATA payload: received bytes taken from lwIP (and acknowledged) */
+  size_t acc_len, acc_cap;
+  size_t js_unread;  /* delivered in events, not yet consumed by JavaScript */
+  uint64_t written;  /* taken by lwIP since the last TS_EV_TCP_WRITTEN */
+  ts_engine_deferred out; /* emits the turn's events once, at its end */
   size_t snd_acct;      /* this connection's share of h->snd_queued */
   uint64_t last_rx_ns;
   ts_tcpconn *next, *prev;
   ts_tcpconn *ack_next; /* on h->acks */
   ts_tcpconn *wait_next; /* on h->waiters */
+  ts_tcpconn *idx_next;  /* in h->idx */
 };
 
 static void update_poll(ts_tcpconn *c, int my_turn);
@@ -58,6 +77,54 @@ static void conn_maybe_free(ts_tcpconn *c);
 static void account(ts_tcpconn *c);
 static void want_serve(ts_tcp_host *h);
 static err_t on_lwip_poll(void *arg, struct tcp_pcb *pcb);
+static int stream_pump(ts_tcpconn *c, int my_turn);
+static void stream_take(ts_tcpconn *c);
+static void want_out(ts_tcpconn *c);
+static void stream_out(ts_engine_deferred *d);
+static void stream_emit(ts_tcpconn *c);
+static void conn_release(ts_tcpconn *c);
+static ts_tcpconn *conn_find(ts_tcp_host *h, uint64_t id);
+
+/* ---- connections by id ---- */
+static size_t idx_slot(uint64_t id, size_t cap) { return (size_t)((id * 0x9E3779B97F4A7C15ull) >> 32) & (cap - 1); }
+
+static int idx_add(ts_tcp_host *h, ts_tcpconn *c) {
+  if (h->nconns + 1 > h->idx_cap) { /* load factor at most 1: rehash into twice the buckets */
+    size_t cap = h->idx_cap ? h->idx_cap * 2 : 64;
+    ts_tcpconn **n = calloc(cap, sizeof *n);
+    if (n) {
+      for (size_t i = 0; i < h->idx_cap; i++) {
+        for (ts_tcpconn *x = h->idx[i], *next; x; x = next) {
+          next = x->idx_next;
+          size_t k = idx_slot(x->id, cap);
+          x->idx_next = n[k];
+          n[k] = x;
+        }
+      }
+      free(h->idx);
+      h->idx = n;
+      h->idx_cap = cap;
+    } else if (!h->idx) {
+      return -1;
+    } /* else: longer chains, still correct */
+  }
+  size_t k = idx_slot(c->id, h->idx_cap);
+  c->idx_next = h->idx[k];
+  h->idx[k] = c;
+  h->nconns++;
+  return 0;
+}
+
+static void idx_del(ts_tcp_host *h, ts_tcpconn *c) {
+  if (!h->idx) return;
+  for (ts_tcpconn **pp = &h->idx[idx_slot(c->id, h->idx_cap)]; *pp; pp = &(*pp)->idx_next) {
+    if (*pp == c) {
+      *pp = c->idx_next;
+      h->nconns--;
+      return;
+    }
+  }
+}
 
 /* Resets the connection (RST) and forgets the pcb, which lwIP frees; no callback reaches us afterwards.
  * The connection counts as failed: undelivered data is dropped once JavaScript has closed its end. */
@@ -205,6 +272,7 @@ static int push_stage(ts_tcpconn *c) {
 /* Reads what JavaScript wrote (at most what send_space allows) and gives it to lwIP. Returns 1 if it read
  * anything. */
 static int pump_out(ts_tcpconn *c, int my_turn) {
+  if (c->stream) return stream_pump(c, my_turn);
   uint8_t buf[READ_CHUNK];
   if (!c->pcb) { /* connection failed or reset: drain until JavaScript closes its end, then free */
     ssize_t n = read(c->fd, buf, sizeof buf);
@@ -309,6 +377,7 @@ static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len) {
   if (!c) return ERR_OK;
   account(c);
   if (c->stage) push_stage(c);
+  if (c->stream) stream_pump(c, 0);
   conn_update_poll(c);
   want_serve(c->h);
   return ERR_OK;
@@ -325,6 +394,11 @@ static err_t on_lwip_poll(void *arg, struct tcp_pcb *pcb) {
 
 /* ---- lwIP -> socketpair ---- */
 static void flush_rx(ts_tcpconn *c) {
+  if (c->stream) {
+    stream_take(c);
+    want_out(c);
+    return;
+  }
   size_t total = 0;
   while (c->rx_count && c->fd >= 0) {
     struct iovec iov[64];
@@ -409,6 +483,12 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err) 
     if (p) pbuf_free(p);
     return ERR_OK;
   }
+  if (c->js_closed && p) { /* nobody reads any more: reset, as a kernel does for data to a closed socket */
+    pbuf_free(p);
+    conn_abort(c);
+    conn_release(c);
+    return ERR_ABRT;
+  }
   if (!c->ack_listed) { /* its ACK may be delayed: ts_tcp_input_done looks here */
     c->ack_listed = 1;
     c->ack_next = c->h->acks;
@@ -449,9 +529,215 @@ static void on_err(void *arg, err_t err) {
   int32_t status = map_err(c, err);
   c->connecting = 0;
   c->failed = 1;
+  if (c->stream) { /* what was received goes first; what JavaScript wrote cannot go anywhere now */
+    stream_emit(c);
+    c->fd_eof = 1;
+  }
   emit(c, TS_EV_TCP_ERROR, status, -1);
   conn_update_poll(c);
   conn_maybe_free(c);
+}
+
+/* ---- the stream transport (no descriptor) ----
+ * Received bytes are copied out of lwIP's pbufs into the connection's next event payload (acc) as they
+ * arrive, while the connection's credit lasts, and acknowledged to the peer then; the payload leaves once
+ * per loop turn. Past the credit they stay in rxq, unacknowledged, and the window closes as in the fd
+ * transport. JavaScript's writes wait in txq for the same send budget as bytes read from a socketpair. */
+static void want_out(ts_tcpconn *c) {
+  c->out.fn = stream_out;
+  ts_engine_defer(c->h->engine, &c->out);
+}
+
+static void stream_take(ts_tcpconn *c) {
+  if (c->js_closed) return;
+  size_t used = c->js_unread + c->acc_len;
+  size_t room = used >= TS_TCP_STREAM_CREDIT ? 0 : TS_TCP_STREAM_CREDIT - used;
+  size_t total = 0;
+  while (room && c->rx_count) {
+    struct pbuf *chain = c->rxq[c->rx_head];
+    size_t n = chain->tot_len - c->rx_off;
+    if (n > room) n = room;
+    if (c->acc_len + n > c->acc_cap) {
+      size_t cap = c->acc_cap ? c->acc_cap : 16384;
+      while (cap < c->acc_len + n) cap *= 2;
+      uint8_t *a = realloc(c->acc, cap);
+      if (!a) break; /* out of memory: it stays in lwIP's buffers until the next try */
+      c->acc = a;
+      c->acc_cap = cap;
+    }
+    pbuf_copy_partial(chain, c->acc + c->acc_len, (u16_t)n, c->rx_off);
+    c->acc_len += n;
+    room -= n;
+    total += n;
+    if (c->rx_off + n == chain->tot_len) {
+      pbuf_free(chain);
+      c->rxq[c->rx_head] = NULL;
+      c->rx_head = (c->rx_head + 1) % c->rx_cap;
+      c->rx_count--;
+      c->rx_off = 0;
+    } else {
+      c->rx_off = (uint16_t)(c->rx_off + n);
+    }
+  }
+  while (total && c->pcb) {
+    u16_t k = (u16_t)(total > 0xFFFF ? 0xFFFF : total);
+    tcp_recved(c->pcb, k);
+    total -= k;
+  }
+}
+
+/* The turn's events: received bytes, the count lwIP took, and the end of the peer's data. */
+static void stream_emit(ts_tcpconn *c) {
+  if (c->freed) return;
+  ts_event ev;
+  memset(&ev, 0, sizeof ev);
+  ev.device = c->h->device_id;
+  ev.id = c->id;
+  ev.fd = -1;
+  if (c->acc_len && !c->js_closed) {
+    ev.type = TS_EV_TCP_DATA;
+    ev.ptr = c->acc;
+    ev.ptr_len = c->acc_len;
+    c->js_unread += c->acc_len;
+    c->acc = NULL;
+    c->acc_len = c->acc_cap = 0;
+    ts_evq_push(c->h->evq, &ev);
+    ev.ptr = NULL;
+    ev.ptr_len = 0;
+  }
+  /* JavaScript waits only while more than the credit is unreported: when it does, everything it wrote is
+   * here or on its way, so reports in steps of half the credit free it (tcp_bridge.h). */
+  if (c->written >= TS_TCP_STREAM_CREDIT / 2) {
+    ts_ev_written w = {.bytes = c->written};
+    ev.type = TS_EV_TCP_WRITTEN;
+    ts_event_put(&ev, &w);
+    c->written = 0;
+    ts_evq_push(c->h->evq, &ev);
+  }
+  if (c->peer_fin && !c->rx_count && !c->acc_len && !c->fd_wr_shut && !c->js_closed) {
+    c->fd_wr_shut = 1;
+    ev.type = TS_EV_TCP_END;
+    ts_evq_push(c->h->evq, &ev);
+  }
+}
+
+static void stream_out(ts_engine_deferred *d) {
+  ts_tcpconn *c = (ts_tcpconn *)((char *)d - offsetof(ts_tcpconn, out));
+  stream_take(c);
+  stream_emit(c);
+  conn_maybe_free(c);
+}
+
+/* Hands queued bytes to lwIP as far as the send budget allows. Returns 1 if it moved any. */
+static int stream_pump(ts_tcpconn *c, int my_turn) {
+  if (!c->pcb || c->connecting || c->freed) return 0;
+  int moved = 0;
+  while (c->txq) {
+    size_t space = send_space(c, my_turn);
+    if (space == 0) {
+      if (own_space(c) > 0) wait_turn(c); /* the device is at its limit, or others wait before it */
+      break;
+    }
+    txchunk *k = c->txq;
+    size_t n = k->len - k->off, sb = tcp_sndbuf(c->pcb);
+    if (n > space) n = space;
+    if (n > sb) n = sb;
+    if (n > 0xFFFF) n = 0xFFFF;
+    if (n == 0) break; /* its own send buffer is full: its on_sent comes */
+    u8_t flags = TCP_WRITE_FLAG_COPY | (n < k->len - k->off || k->next ? TCP_WRITE_FLAG_MORE : 0);
+    if (tcp_write(c->pcb, k->data + k->off, (u16_t)n, flags) != ERR_OK) {
+      wait_turn(c); /* lwIP is out of memory */
+      break;
+    }
+    moved = 1;
+    k->off += n;
+    c->written += n;
+    if (k->off == k->len) {
+      c->txq = k->next;
+      if (!c->txq) c->txq_tail = NULL;
+      free(k->data);
+      free(k);
+    }
+  }
+  if (moved) {
+    account(c);
+    c->held = 0; /* as in pump_out: a quick answer makes this a request/response connection */
+    if (ts_engine_now_ns() - c->last_rx_ns < PINGPONG_NS) c->pingpong = 1;
+    tcp_output(c->pcb);
+    want_out(c);
+  }
+  if (!c->txq && c->js_end && !c->fd_eof && c->pcb) {
+    c->fd_eof = 1;
+    tcp_shutdown(c->pcb, 0, 1); /* FIN */
+    tcp_output(c->pcb);
+    conn_maybe_free(c);
+  }
+  return moved;
+}
+
+static ts_tcpconn *stream_find(ts_tcp_host *h, uint64_t id) {
+  ts_tcpconn *c = conn_find(h, id);
+  return c && c->stream && !c->freed ? c : NULL;
+}
+
+void ts_tcp_stream_write(ts_tcp_host *h, uint64_t id, uint8_t *data, size_t len) {
+  ts_tcpconn *c = stream_find(h, id);
+  txchunk *k = c && c->pcb && !c->js_end && len ? malloc(sizeof *k) : NULL;
+  if (!k) {
+    free(data);
+    if (c && c->pcb && !c->js_end && len) { /* out of memory: the bytes are lost, so is the connection */
+      conn_abort(c);
+      emit(c, TS_EV_TCP_ERROR, UV_ENOMEM, -1);
+    }
+    return;
+  }
+  k->next = NULL;
+  k->len = len;
+  k->off = 0;
+  k->data = data;
+  if (c->txq_tail) c->txq_tail->next = k;
+  else c->txq = k;
+  c->txq_tail = k;
+  if (!c->waiting) stream_pump(c, 0);
+}
+
+void ts_tcp_stream_end(ts_tcp_host *h, uint64_t id) {
+  ts_tcpconn *c = stream_find(h, id);
+  if (!c || c->js_end) return;
+  c->js_end = 1;
+  if (!c->pcb) {
+    c->fd_eof = 1;
+    conn_maybe_free(c);
+    return;
+  }
+  stream_pump(c, 0);
+}
+
+void ts_tcp_stream_read(ts_tcp_host *h, uint64_t id, size_t n) {
+  ts_tcpconn *c = stream_find(h, id);
+  if (!c) return;
+  c->js_unread -= n < c->js_unread ? n : c->js_unread;
+  if (c->rx_count) want_out(c);
+}
+
+void ts_tcp_stream_close(ts_tcp_host *h, uint64_t id) {
+  ts_tcpconn *c = stream_find(h, id);
+  if (!c) return;
+  c->js_closed = 1;
+  c->js_end = 1;
+  if (c->acc_len && c->pcb) { /* received, never delivered: unread data at close, so a reset */
+    conn_abort(c);
+    c->fd_eof = 1;
+    conn_release(c);
+    return;
+  }
+  if (!c->pcb || !c->txq) {
+    /* tcp_close (in conn_release) sends FIN, or RST if received bytes are still unacknowledged in rxq */
+    c->fd_eof = 1;
+    conn_release(c);
+    return;
+  }
+  stream_pump(c, 0); /* the rest goes out as the budget allows; FIN and release follow */
 }
 
 /* ---- lifetime ---- */
@@ -476,10 +762,10 @@ static void update_poll(ts_tcpconn *c, int my_turn) {
   if (want == c->poll_events && c->polling) return;
   c->poll_events = want;
   if (want) {
-    uv_poll_start(&c->poll, want, on_poll);
+    uv_poll_start(&c->u.poll, want, on_poll);
     c->polling = 1;
   } else if (c->polling) {
-    uv_poll_stop(&c->poll);
+    uv_poll_stop(&c->u.poll);
     c->polling = 0;
   }
 }
@@ -519,16 +805,35 @@ static void conn_release(ts_tcpconn *c) {
   if (c->prev) c->prev->next = c->next;
   else c->h->conns = c->next;
   if (c->next) c->next->prev = c->prev;
-  uv_poll_stop(&c->poll);
+  idx_del(c->h, c);
+  if (c->stream) {
+    ts_engine_defer_cancel(c->h->engine, &c->out);
+    while (c->txq) {
+      txchunk *k = c->txq;
+      c->txq = k->next;
+      free(k->data);
+      free(k);
+    }
+    free(c->acc);
+    c->acc = NULL;
+    uv_close((uv_handle_t *)&c->u.idle, conn_free_cb);
+    return;
+  }
+  uv_poll_stop(&c->u.poll);
   if (c->fd >= 0) close(c->fd);
   c->fd = -1;
-  uv_close((uv_handle_t *)&c->poll, conn_free_cb);
+  uv_close((uv_handle_t *)&c->u.poll, conn_free_cb);
 }
 
 /* A connection is done when JavaScript has closed or ended its side and either lwIP is finished with it or
  * everything the peer sent has been handed over. */
 static void conn_maybe_free(ts_tcpconn *c) {
   if (c->freed || !c->fd_eof) return;
+  if (c->stream) {
+    int drained = !c->rx_count && !c->acc_len;
+    if (c->js_closed || c->failed || (c->peer_fin && drained && c->fd_wr_shut) || (!c->pcb && drained)) conn_release(c);
+    return;
+  }
   if (c->failed || (c->peer_fin && !c->rx_count && c->fd_wr_shut) || (!c->pcb && !c->rx_count)) conn_release(c);
 }
 
@@ -539,11 +844,19 @@ static ts_tcpconn *conn_new(ts_tcp_host *h, uint64_t id, struct tcp_pcb *pcb, in
   c->id = id;
   c->pcb = pcb;
   c->fd = fd;
-  if (uv_poll_init(ts_engine_loop(h->engine), &c->poll, fd) != 0) {
+  c->stream = fd < 0;
+  if (idx_add(h, c) != 0) {
     free(c);
     return NULL;
   }
-  c->poll.data = c;
+  int r = c->stream ? uv_idle_init(ts_engine_loop(h->engine), &c->u.idle)
+                    : uv_poll_init(ts_engine_loop(h->engine), &c->u.poll, fd);
+  if (r != 0) {
+    idx_del(h, c);
+    free(c);
+    return NULL;
+  }
+  c->u.poll.data = c; /* data is the first field of every handle */
   tcp_arg(pcb, c);
   tcp_recv(pcb, on_recv);
   tcp_sent(pcb, on_sent);
@@ -555,7 +868,8 @@ static ts_tcpconn *conn_new(ts_tcp_host *h, uint64_t id, struct tcp_pcb *pcb, in
 }
 
 static ts_tcpconn *conn_find(ts_tcp_host *h, uint64_t id) {
-  for (ts_tcpconn *c = h->conns; c; c = c->next)
+  if (!h->idx) return NULL;
+  for (ts_tcpconn *c = h->idx[idx_slot(id, h->idx_cap)]; c; c = c->idx_next)
     if (c->id == id) return c;
   return NULL;
 }
@@ -571,16 +885,15 @@ static int make_pair(int fds[2]) {
 static err_t on_accept(void *arg, struct tcp_pcb *newpcb, err_t err) {
   ts_tcp_listener *l = arg;
   if (err != ERR_OK || !newpcb || !l) return ERR_VAL;
-  int fds[2];
-  if (make_pair(fds) != 0) {
+  int fds[2] = {-1, -1};
+  if (!l->stream && make_pair(fds) != 0) {
     tcp_abort(newpcb);
     return ERR_ABRT;
   }
   uint64_t id = (*l->h->next_id)++;
   ts_tcpconn *c = conn_new(l->h, id, newpcb, fds[0]);
   if (!c) {
-    close(fds[0]);
-    close(fds[1]);
+    if (fds[0] >= 0) close(fds[0]), close(fds[1]);
     tcp_abort(newpcb);
     return ERR_ABRT;
   }
@@ -601,7 +914,8 @@ static err_t on_accept(void *arg, struct tcp_pcb *newpcb, err_t err) {
   return ERR_OK;
 }
 
-ts_tcp_listener *ts_tcp_listen(ts_tcp_host *h, uint64_t id, int family, uint16_t port, int backlog, int *err) {
+ts_tcp_listener *ts_tcp_listen(ts_tcp_host *h, uint64_t id, int family, uint16_t port, int backlog, int stream,
+                               int *err) {
   u8_t type = family == 4 ? IPADDR_TYPE_V4 : family == 6 ? IPADDR_TYPE_V6 : IPADDR_TYPE_ANY;
   struct tcp_pcb *pcb = tcp_new_ip_type(type);
   if (!pcb) {
@@ -632,6 +946,7 @@ ts_tcp_listener *ts_tcp_listen(ts_tcp_host *h, uint64_t id, int family, uint16_t
   }
   l->h = h;
   l->id = id;
+  l->stream = stream != 0;
   l->pcb = lp;
   tcp_arg(lp, l);
   tcp_accept(lp, on_accept);
@@ -666,6 +981,7 @@ static err_t on_connected(void *arg, struct tcp_pcb *pcb, err_t err) {
   c->connecting = 0;
   if (err != ERR_OK) return err;
   emit(c, TS_EV_TCP_CONNECTED, 0, -1);
+  if (c->stream) stream_pump(c, 0); /* what JavaScript wrote meanwhile */
   conn_update_poll(c); /* start reading what JavaScript wrote meanwhile */
   return ERR_OK;
 }
@@ -678,8 +994,10 @@ int ts_tcp_dial(ts_tcp_host *h, uint64_t id, int fd, const ts_addr *dst) {
   struct tcp_pcb *pcb = tcp_new_ip_type(dst->family == 6 ? IPADDR_TYPE_V6 : IPADDR_TYPE_V4);
   if (!pcb) return UV_ENOMEM;
   tcp_bind_netif(pcb, &h->netif->nif);
-  int fl = fcntl(fd, F_GETFL);
-  fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+  if (fd >= 0) {
+    int fl = fcntl(fd, F_GETFL);
+    fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+  }
   ts_tcpconn *c = conn_new(h, id, pcb, fd);
   if (!c) {
     tcp_abort(pcb);
@@ -759,4 +1077,7 @@ void ts_tcp_host_close(ts_tcp_host *h) {
     conn_release(c);
   }
   ts_engine_defer_cancel(h->engine, &h->serve);
+  free(h->idx);
+  h->idx = NULL;
+  h->idx_cap = h->nconns = 0;
 }

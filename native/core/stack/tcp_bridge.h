@@ -1,8 +1,13 @@
-/* TCP between lwIP and JavaScript: each connection is a socketpair(2). The engine pumps bytes between its
- * end and the lwIP pcb; JavaScript wraps the other end as a real net.Socket, so every Node API (http, tls,
- * stream.pipeline, ...) works unchanged. Flow control is end to end: bytes lwIP received are acknowledged to
- * the peer (tcp_recved) only once they are in the socketpair, so a JavaScript reader that stops reading
- * closes the TCP window; the engine reads from its end only while lwIP has send-buffer space.
+/* TCP between lwIP and JavaScript, in one of two transports chosen per connection:
+ *  - fd: each connection is a socketpair(2). The engine pumps bytes between its end and the lwIP pcb;
+ *    JavaScript wraps the other end as a real net.Socket, so every Node API works unchanged. Bytes lwIP
+ *    received are acknowledged to the peer (tcp_recved) only once they are in the socketpair, so a reader that
+ *    stops reading closes the TCP window; the engine reads from its end only while lwIP has send-buffer space.
+ *  - stream: no descriptor. Received bytes leave as TS_EV_TCP_DATA events (one per connection per loop turn),
+ *    at most TS_TCP_STREAM_CREDIT of them not yet taken by JavaScript (ts_tcp_stream_read gives credit back),
+ *    and are acknowledged to the peer as they leave; JavaScript's writes arrive by ts_tcp_stream_write and
+ *    are reported taken by lwIP with TS_EV_TCP_WRITTEN. For runtimes that cannot adopt a socketpair (Bun,
+ *    Windows) and for connection counts beyond the descriptor limit.
  * Engine thread only. docs/architecture.md, "The bridge to JavaScript", says why. */
 #ifndef TS_TCP_BRIDGE_H
 #define TS_TCP_BRIDGE_H
@@ -22,6 +27,11 @@
 #define TS_TCP_SND_FLOOR (64u * 1024u)
 /* Half-open connections a listener holds (SYN received, handshake not complete) before it drops SYNs. */
 #define TS_TCP_SYN_BACKLOG 4096
+/* Stream transport: received bytes handed to JavaScript and not yet consumed there, per connection (the
+ * socketpair's buffer plays this part in the fd transport). JavaScript holds its write callbacks while more
+ * than this many written bytes are not yet reported taken (lib/net/socket.ts, WRITE_CREDIT), so reports
+ * of at least half of it are enough to keep it going, and a request/response exchange costs no report. */
+#define TS_TCP_STREAM_CREDIT (512u * 1024u)
 
 typedef struct ts_tcp_listener ts_tcp_listener;
 typedef struct ts_tcpconn ts_tcpconn;
@@ -44,19 +54,37 @@ typedef struct ts_tcp_host {
   ts_tcpconn *waiters;
   size_t nwaiters;
   ts_engine_deferred serve; /* serves the waiters at the end of the loop turn */
+  /* Connections by id (a chained hash): stream calls name a connection per write. */
+  ts_tcpconn **idx;
+  size_t idx_cap, nconns;
 } ts_tcp_host;
 
 /* Listens on port (0 = any) of the netif's addresses; family 0 = both, 4 or 6. Returns a listener or NULL
- * with *err set (UV_EADDRINUSE, UV_ENOMEM). Accepted connections are announced with TS_EV_TCP_ACCEPT. */
-ts_tcp_listener *ts_tcp_listen(ts_tcp_host *h, uint64_t id, int family, uint16_t port, int backlog, int *err);
+ * with *err set (UV_EADDRINUSE, UV_ENOMEM). Accepted connections are announced with TS_EV_TCP_ACCEPT,
+ * carrying a socketpair end, or no descriptor (fd -1) if stream is set. */
+ts_tcp_listener *ts_tcp_listen(ts_tcp_host *h, uint64_t id, int family, uint16_t port, int backlog, int stream,
+                               int *err);
 void ts_tcp_listener_close(ts_tcp_listener *l);
 /* The bound port (useful after listening on port 0). */
 uint16_t ts_tcp_listener_port(const ts_tcp_listener *l);
 
 /* Starts a connection to dst. fd is the engine's end of a socketpair the caller created (the caller gives
- * the other end to JavaScript at once: bytes written before the handshake completes wait in the kernel).
- * Outcome: TS_EV_TCP_CONNECTED or TS_EV_TCP_ERROR. Returns 0 or a negative uv error (fd then not owned). */
+ * the other end to JavaScript at once: bytes written before the handshake completes wait in the kernel), or
+ * -1 for the stream transport. Outcome: TS_EV_TCP_CONNECTED or TS_EV_TCP_ERROR. Returns 0 or a negative uv
+ * error (fd then not owned). */
 int ts_tcp_dial(ts_tcp_host *h, uint64_t id, int fd, const ts_addr *dst);
+
+/* Stream transport, by connection id (ignored if gone, or not a stream connection). */
+/* Queues bytes JavaScript wrote; takes data (malloc'd) in every case. They go to lwIP in order as its send
+ * budget allows; TS_EV_TCP_WRITTEN reports how many it took. */
+void ts_tcp_stream_write(ts_tcp_host *h, uint64_t id, uint8_t *data, size_t len);
+/* JavaScript ended its writes: FIN once the queued bytes are in lwIP. */
+void ts_tcp_stream_end(ts_tcp_host *h, uint64_t id);
+/* JavaScript consumed n delivered bytes: more may be delivered. */
+void ts_tcp_stream_read(ts_tcp_host *h, uint64_t id, size_t n);
+/* JavaScript destroyed its socket: queued bytes still go out, then FIN; a reset instead if received bytes
+ * were left undelivered, as a kernel does on close. */
+void ts_tcp_stream_close(ts_tcp_host *h, uint64_t id);
 
 /* Options on a live connection, by id (ignored if gone). */
 void ts_tcp_set_nodelay(ts_tcp_host *h, uint64_t id, int on);

@@ -15,7 +15,7 @@ uint32_t ts_stack_rand(void);
 #define LWIP_PLATFORM_ASSERT(x) do { fprintf(stderr, "lwIP assertion: %s (%s:%d)\n", x, __FILE__, __LINE__); abort(); } while (0)
 #ifdef __APPLE__
 #include <machine/endian.h> /* BYTE_ORDER, LITTLE_ENDIAN */
-#else
+#elif !defined(_WIN32) /* Windows has no endian.h; lwIP's arch.h then defaults to little-endian, as Windows is */
 #include <endian.h> /* BYTE_ORDER, LITTLE_ENDIAN */
 #endif
 
