@@ -672,7 +672,9 @@ static int stream_pump(ts_tcpconn *c, int my_turn) {
     c->fd_eof = 1;
     tcp_shutdown(c->pcb, 0, 1); /* FIN */
     tcp_output(c->pcb);
-    conn_maybe_free(c);
+    /* The release (tcp_close, which may free the pcb) waits for the end of the turn: this may run inside
+     * one of the pcb's own lwIP callbacks (on_sent, on_connected). */
+    want_out(c);
   }
   return moved;
 }
