@@ -668,7 +668,10 @@ static int stream_pump(ts_tcpconn *c, int my_turn) {
     tcp_output(c->pcb);
     want_out(c);
   }
-  if (!c->txq && c->js_end && !c->fd_eof && c->pcb) {
+  /* FIN only once lwIP has sent everything queued (on_sent brings us back): a FIN riding on an unsent segment
+   * while the peer's window is closed reached the peer ahead of the data in front of it (lwIP splitting
+   * and probing that segment), which then ended in a timeout and a reset (test_tcp_stream, trickle). */
+  if (!c->txq && c->js_end && !c->fd_eof && c->pcb && !c->pcb->unsent) {
     c->fd_eof = 1;
     tcp_shutdown(c->pcb, 0, 1); /* FIN */
     tcp_output(c->pcb);
