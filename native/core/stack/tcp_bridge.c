@@ -732,19 +732,18 @@ void ts_tcp_stream_close(ts_tcp_host *h, uint64_t id) {
   if (!c) return;
   c->js_closed = 1;
   c->js_end = 1;
-  if (c->acc_len && c->pcb) { /* received, never delivered: unread data at close, so a reset */
+  if (c->pcb && (c->acc_len || c->rx_count)) { /* received, never delivered: unread data at close, a reset */
     conn_abort(c);
     c->fd_eof = 1;
     conn_release(c);
     return;
   }
-  if (!c->pcb || !c->txq) {
-    /* tcp_close (in conn_release) sends FIN, or RST if received bytes are still unacknowledged in rxq */
+  if (!c->pcb || (!c->txq && !c->pcb->unsent)) { /* tcp_close (in conn_release) sends the FIN */
     c->fd_eof = 1;
     conn_release(c);
     return;
   }
-  stream_pump(c, 0); /* the rest goes out as the budget allows; FIN and release follow */
+  stream_pump(c, 0); /* the rest goes out as the budget allows; FIN (stream_pump) and release follow */
 }
 
 /* ---- lifetime ---- */
