@@ -3,8 +3,11 @@
  * reader that gives no credit back holds at most TS_TCP_STREAM_CREDIT delivered; 'written' reports add up
  * to what lwIP took; end gives FIN, close with undelivered bytes gives RST, and nothing leaks (test-c.sh
  * runs this under ASan). */
+#include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "device.h"
 #include "engine/engine.h"
@@ -22,6 +25,7 @@ typedef struct {
   ts_device *a, *b;
   ts_addr addr_b;
   uint64_t accepted; /* id of b's connection */
+  int b_fd;          /* fd transport: JavaScript's end of b's socketpair */
   int connected, a_end, b_end, a_err, b_err;
   int auto_read; /* b gives credit back as it receives */
   size_t a_written, b_got, b_unread;
@@ -34,7 +38,7 @@ static void handle(world *w, const ts_event *ev) {
   switch (ev->type) {
     case TS_EV_TCP_ACCEPT:
       CHECK(on_b);
-      CHECK_EQ_INT(ev->fd, -1);
+      w->b_fd = ev->fd; /* -1 with the stream transport */
       w->accepted = ev->id;
       break;
     case TS_EV_TCP_CONNECTED:
@@ -134,6 +138,7 @@ static void connect_pair(world *w) {
   CHECK(l != NULL);
   CHECK_EQ_INT(ts_tcp_dial(ts_device_tcp(w->a), DIALED, -1, &w->addr_b), 0);
   CHECK(run_until(w, is_connected));
+  CHECK_EQ_INT(w->b_fd, -1);
 }
 
 static uint8_t pattern(size_t i) { return (uint8_t)(i * 2654435761u >> 13); }
@@ -242,9 +247,65 @@ static void test_trickle_then_fin(void) {
   world_free(&w);
 }
 
+/* The same trickling reader over the fd transport: JavaScript's ends of the socketpairs written and read
+ * here directly. The writer shuts its end once everything is in the socketpair. */
+static void test_fd_trickle_then_fin(void) {
+  world w;
+  world_new(&w);
+  int err = 0, fds[2];
+  CHECK(ts_tcp_listen(ts_device_tcp(w.b), LISTENER, 4, 80, 16, 0, &err) != NULL);
+  CHECK_EQ_INT(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+  CHECK_EQ_INT(ts_tcp_dial(ts_device_tcp(w.a), DIALED, fds[0], &w.addr_b), 0);
+  CHECK(run_until(&w, is_connected));
+  CHECK(w.b_fd >= 0);
+  fcntl(fds[1], F_SETFL, O_NONBLOCK);
+  fcntl(w.b_fd, F_SETFL, O_NONBLOCK);
+  const size_t total = 6u << 20;
+  uint8_t *src = malloc(total);
+  for (size_t i = 0; i < total; i++) src[i] = pattern(i);
+  size_t sent = 0, got = 0;
+  int eof = 0;
+  size_t budget = 0;
+  uint64_t next_read = 0, end = ts_engine_now_ns() + 60000000000ULL;
+  while (!eof && !w.a_err && ts_engine_now_ns() < end) {
+    int t = ts_engine_run_inline(w.e);
+    ts_event evs[64];
+    size_t n = ts_evq_drain(&w.q, evs, 64);
+    for (size_t i = 0; i < n; i++) handle(&w, &evs[i]);
+    if (sent < total) {
+      ssize_t k = write(fds[1], src + sent, total - sent);
+      if (k > 0 && (sent += (size_t)k) == total) shutdown(fds[1], SHUT_WR);
+    }
+    uint64_t now = ts_engine_now_ns();
+    if (now >= next_read) { /* 512 KiB a second */
+      budget = 512 * 1024;
+      next_read = now + 1000000000ULL;
+    }
+    while (budget) {
+      ssize_t k = read(w.b_fd, w.b_data + got, budget);
+      if (k == 0) eof = 1;
+      if (k <= 0) break;
+      got += (size_t)k;
+      budget -= (size_t)k;
+    }
+    struct pollfd p = {.fd = ts_engine_backend_fd(w.e), .events = POLLIN};
+    poll(&p, 1, t < 0 || t > 5 ? 5 : t);
+  }
+  CHECK_EQ_INT(w.a_err, 0);
+  CHECK_EQ_INT(w.b_err, 0);
+  CHECK(eof);
+  CHECK_EQ_INT(got, total);
+  CHECK(memcmp(w.b_data, src, total) == 0);
+  free(src);
+  close(fds[1]);
+  close(w.b_fd);
+  world_free(&w);
+}
+
 int main(void) {
   RUN(test_bytes_credit_and_fin);
   RUN(test_trickle_then_fin);
+  RUN(test_fd_trickle_then_fin);
   RUN(test_close_unread_resets);
   RUN(test_refused);
   TEST_MAIN_END();
