@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The native addon under AddressSanitizer and UndefinedBehaviorSanitizer, driven by the JavaScript tests that
-# reach the engine, the socket bridge, the WireGuard link, magicsock, the DERP transport, the Device's
+# reach the engine, the socket bridge (both transports), the WireGuard link, magicsock, the DERP transport, the Device's
 # setters (allowed-ips, wireguard) and the Noise crypto glue (host) (which the C unit
 # tests cannot reach without a Node around them). The addon is built in a scratch copy of the native tree,
 # loaded through TSNET_PREBUILD, and node runs with the ASan runtime preloaded (leak checking off: V8 and
@@ -28,3 +28,6 @@ node --import tsx --test --test-reporter=spec test/netstack.test.ts test/magicso
   test/allowed-ips.test.ts test/host.test.ts test/wireguard.test.ts "$@"
 echo "== again with the engine on its own thread (TSNET_ENGINE=thread)"
 TSNET_ENGINE=thread node --import tsx --test --test-reporter=spec test/netstack.test.ts "$@"
+echo "== the stream transport (TSNET_BRIDGE=stream: tcpWrite/tcpRead/tcpEnd/tcpClose, the relay's derpWrite/derpAck), inline and on a thread"
+TSNET_BRIDGE=stream node --import tsx --test --test-reporter=spec test/netstack.test.ts test/compat.test.ts test/magicsock.test.ts "$@"
+TSNET_BRIDGE=stream TSNET_ENGINE=thread node --import tsx --test --test-reporter=spec test/netstack.test.ts "$@"

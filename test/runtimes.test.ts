@@ -52,15 +52,23 @@ for (const [name, engine, bridge] of [['node20', 'inline', 'fd'], ['node22', 'in
   });
 }
 
-test('node20 with TSNET_BRIDGE=stream and the engine on its own thread: the same program', { timeout: 70_000 }, async () => {
-  const r = await run('node20', 'all', { TSNET_BRIDGE: 'stream', TSNET_ENGINE: 'thread' }, 'node20s');
-  assert.equal(r.engine, 'thread');
-  assert.equal(r.bridge, 'stream');
-  assert.equal(r.status, 200);
-  assert.match(String(r.caller), /^client-node20s\./);
-  assert.equal(r.echo, true, '1 MiB came back intact');
-  assert.equal(r.wireguard, true, '4 MiB arrived intact in WireGuard mode');
-});
+// The stream transport where fd is the default: Node (with the engine on a thread too) and Deno.
+for (const [name, env, engine] of [
+  ['node20', { TSNET_BRIDGE: 'stream', TSNET_ENGINE: 'thread' }, 'thread'],
+  ['node24', { TSNET_BRIDGE: 'stream' }, 'inline'],
+  ['deno', { TSNET_BRIDGE: 'stream' }, 'thread'],
+] as const) {
+  test(`${name} with ${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')}: the same program`, { timeout: 70_000 }, async () => {
+    const tag = `${name}s`;
+    const r = await run(name, 'all', env, tag);
+    assert.equal(r.engine, engine);
+    assert.equal(r.bridge, 'stream');
+    assert.equal(r.status, 200);
+    assert.match(String(r.caller), new RegExp(`^client-${tag}\\.`));
+    assert.equal(r.echo, true, '1 MiB came back intact');
+    assert.equal(r.wireguard, true, '4 MiB arrived intact in WireGuard mode');
+  });
+}
 
 test('bun with every packet through the DERP relay (TS_DEBUG_ALWAYS_USE_DERP): the relay stream carries it all', { timeout: 70_000 }, async () => {
   const r = await run('bun', 'all', { TS_DEBUG_ALWAYS_USE_DERP: '1' }, 'bunrelay');

@@ -333,7 +333,8 @@ class Device : public Napi::ObjectWrap<Device> {
     auto* data = static_cast<uint8_t*>(malloc(total));
     if (!data) return ThrowCoded(a.Env(), UV_ENOMEM, "write"), Napi::Value();
     size_t off = 0;
-    for (Napi::Uint8Array& b : bufs) memcpy(data + off, b.Data(), b.ByteLength()), off += b.ByteLength();
+    for (Napi::Uint8Array& b : bufs)
+      if (b.ByteLength()) memcpy(data + off, b.Data(), b.ByteLength()), off += b.ByteLength();  // Data() of an empty one may be null
     Queue(a, StreamCall::kWrite, id, total, data);
     return {};
   }

@@ -6,7 +6,8 @@
  * Two narrow channels cross threads:
  *   calls in:   ts_engine_call() queues a function to run on the engine thread, in order;
  *   events out: an event queue (evq.h) per embedder (one per Node environment: main thread or worker).
- * Bulk data never crosses these channels: TCP payload flows through a socketpair per connection. */
+ * TCP payload flows through a socketpair per connection, or, with the stream transport (stack/tcp_bridge.h),
+ * through these channels: the event queue out, engine calls in. */
 #ifndef TS_ENGINE_H
 #define TS_ENGINE_H
 

@@ -666,11 +666,16 @@ static int stream_pump(ts_tcpconn *c, int my_turn) {
     tcp_output(c->pcb);
     want_out(c);
   }
-  if (!c->txq && c->js_end && !c->fd_eof && c->pcb) {
+  /* FIN only once lwIP has sent everything queued (on_sent brings us back): a FIN riding on an unsent segment
+   * while the peer's window is closed reached the peer ahead of the data in front of it (lwIP splitting
+   * and probing that segment), which then ended in a timeout and a reset (test_tcp_stream, trickle). */
+  if (!c->txq && c->js_end && !c->fd_eof && c->pcb && !c->pcb->unsent) {
     c->fd_eof = 1;
     tcp_shutdown(c->pcb, 0, 1); /* FIN */
     tcp_output(c->pcb);
-    conn_maybe_free(c);
+    /* The release (tcp_close, which may free the pcb) waits for the end of the turn: this may run inside
+     * one of the pcb's own lwIP callbacks (on_sent, on_connected). */
+    want_out(c);
   }
   return moved;
 }
@@ -725,19 +730,18 @@ void ts_tcp_stream_close(ts_tcp_host *h, uint64_t id) {
   if (!c) return;
   c->js_closed = 1;
   c->js_end = 1;
-  if (c->acc_len && c->pcb) { /* received, never delivered: unread data at close, so a reset */
+  if (c->pcb && (c->acc_len || c->rx_count)) { /* received, never delivered: unread data at close, a reset */
     conn_abort(c);
     c->fd_eof = 1;
     conn_release(c);
     return;
   }
-  if (!c->pcb || !c->txq) {
-    /* tcp_close (in conn_release) sends FIN, or RST if received bytes are still unacknowledged in rxq */
+  if (!c->pcb || (!c->txq && !c->pcb->unsent)) { /* tcp_close (in conn_release) sends the FIN */
     c->fd_eof = 1;
     conn_release(c);
     return;
   }
-  stream_pump(c, 0); /* the rest goes out as the budget allows; FIN and release follow */
+  stream_pump(c, 0); /* the rest goes out as the budget allows; FIN (stream_pump) and release follow */
 }
 
 /* ---- lifetime ---- */

@@ -1,0 +1,312 @@
+/* The TCP bridge's stream transport (stack/tcp_bridge.h): two devices on the memory link, an inline engine,
+ * and the events JavaScript would see read straight from the queue. Bytes arrive intact and in order; a
+ * reader that gives no credit back holds at most TS_TCP_STREAM_CREDIT delivered; 'written' reports add up
+ * to what lwIP took; end gives FIN, close with undelivered bytes gives RST, and nothing leaks (test-c.sh
+ * runs this under ASan). */
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "device.h"
+#include "engine/engine.h"
+#include "events.h"
+#include "stack/stack.h"
+#include "test.h"
+
+#define LISTENER 1000
+#define DIALED 2000
+
+typedef struct {
+  ts_engine *e;
+  ts_stack *stack;
+  ts_evq q;
+  ts_device *a, *b;
+  ts_addr addr_b;
+  uint64_t accepted; /* id of b's connection */
+  int b_fd;          /* fd transport: JavaScript's end of b's socketpair */
+  int connected, a_end, b_end, a_err, b_err;
+  int auto_read; /* b gives credit back as it receives */
+  size_t a_written, b_got, b_unread;
+  uint8_t *b_data;
+  size_t b_cap;
+} world;
+
+static void handle(world *w, const ts_event *ev) {
+  int on_b = ev->device == 2;
+  switch (ev->type) {
+    case TS_EV_TCP_ACCEPT:
+      CHECK(on_b);
+      w->b_fd = ev->fd; /* -1 with the stream transport */
+      w->accepted = ev->id;
+      break;
+    case TS_EV_TCP_CONNECTED:
+      CHECK(!on_b && ev->id == DIALED);
+      w->connected = 1;
+      break;
+    case TS_EV_TCP_DATA:
+      CHECK(on_b);
+      if (w->b_got + ev->ptr_len <= w->b_cap) memcpy(w->b_data + w->b_got, ev->ptr, ev->ptr_len);
+      w->b_got += ev->ptr_len;
+      w->b_unread += ev->ptr_len;
+      break;
+    case TS_EV_TCP_WRITTEN: {
+      ts_ev_written wr;
+      ts_event_get(ev, &wr);
+      CHECK(!on_b);
+      w->a_written += wr.bytes;
+      break;
+    }
+    case TS_EV_TCP_END:
+      if (on_b) w->b_end = 1;
+      else w->a_end = 1;
+      break;
+    case TS_EV_TCP_ERROR:
+      if (on_b) w->b_err = ev->status;
+      else w->a_err = ev->status;
+      break;
+    default:
+      break;
+  }
+  free(ev->ptr);
+}
+
+/* Runs the engine until done(w) holds, or it has made no progress for 200 turns (then the caller checks
+ * what it has). Returns done(w). */
+static int run_until(world *w, int (*done)(world *)) {
+  int idle = 0;
+  uint64_t end = ts_engine_now_ns() + 10000000000ULL;
+  while (!done(w) && idle < 200 && ts_engine_now_ns() < end) {
+    int t = ts_engine_run_inline(w->e);
+    ts_event evs[64];
+    size_t n = ts_evq_drain(&w->q, evs, 64);
+    for (size_t i = 0; i < n; i++) handle(w, &evs[i]);
+    if (w->auto_read && w->b_unread) {
+      ts_tcp_stream_read(ts_device_tcp(w->b), w->accepted, w->b_unread);
+      w->b_unread = 0;
+    }
+    idle = n ? 0 : idle + 1;
+    if (!n && t != 0) {
+      struct pollfd p = {.fd = ts_engine_backend_fd(w->e), .events = POLLIN};
+      poll(&p, 1, t < 0 || t > 5 ? 5 : t);
+    }
+  }
+  return done(w);
+}
+
+static void world_new(world *w) {
+  memset(w, 0, sizeof *w);
+  w->e = ts_engine_new(NULL);
+  ts_engine_start_inline(w->e);
+  w->stack = ts_stack_start(w->e);
+  ts_evq_init(&w->q, NULL, NULL);
+  w->a = ts_device_new(w->e, &w->q, 1);
+  w->b = ts_device_new(w->e, &w->q, 2);
+  ts_addr ia;
+  ts_addr_parse(&ia, "100.64.0.1", 0);
+  ts_addr_parse(&w->addr_b, "100.64.0.2", 80);
+  CHECK_EQ_INT(ts_device_add_addr(w->a, TS_ADDR_V4, ia.ip), 0);
+  CHECK_EQ_INT(ts_device_add_addr(w->b, TS_ADDR_V4, w->addr_b.ip), 0);
+  CHECK_EQ_INT(ts_device_link_memory(w->a, w->b), 0);
+  w->b_cap = 8u << 20;
+  w->b_data = malloc(w->b_cap);
+}
+
+static void world_free(world *w) {
+  ts_device_free(w->a);
+  ts_device_free(w->b);
+  ts_stack_stop(w->stack);
+  ts_engine_free(w->e);
+  ts_event evs[64];
+  size_t n;
+  while ((n = ts_evq_drain(&w->q, evs, 64)) > 0)
+    for (size_t i = 0; i < n; i++) free(evs[i].ptr);
+  ts_evq_destroy(&w->q);
+  free(w->b_data);
+}
+
+static int is_connected(world *w) { return w->connected && w->accepted; }
+static int b_ended(world *w) { return w->b_end; }
+static int a_ended(world *w) { return w->a_end; }
+static int a_failed(world *w) { return w->a_err != 0; }
+
+/* A connected pair: a dialed DIALED, b accepted w->accepted; both stream transport. */
+static void connect_pair(world *w) {
+  int err = 0;
+  ts_tcp_listener *l = ts_tcp_listen(ts_device_tcp(w->b), LISTENER, 4, 80, 16, 1, &err);
+  CHECK(l != NULL);
+  CHECK_EQ_INT(ts_tcp_dial(ts_device_tcp(w->a), DIALED, -1, &w->addr_b), 0);
+  CHECK(run_until(w, is_connected));
+  CHECK_EQ_INT(w->b_fd, -1);
+}
+
+static uint8_t pattern(size_t i) { return (uint8_t)(i * 2654435761u >> 13); }
+
+static void test_bytes_credit_and_fin(void) {
+  world w;
+  world_new(&w);
+  connect_pair(&w);
+  ts_tcp_host *ha = ts_device_tcp(w.a), *hb = ts_device_tcp(w.b);
+  const size_t total = 6u << 20, chunk = 100000;
+  for (size_t off = 0; off < total; off += chunk) {
+    size_t n = total - off < chunk ? total - off : chunk;
+    uint8_t *p = malloc(n);
+    for (size_t i = 0; i < n; i++) p[i] = pattern(off + i);
+    ts_tcp_stream_write(ha, DIALED, p, n); /* takes p */
+  }
+  ts_tcp_stream_end(ha, DIALED);
+  /* b gives no credit back: delivery stops at the credit, the rest waits in lwIP (window closing). */
+  run_until(&w, b_ended);
+  CHECK(!w.b_end);
+  CHECK(w.b_got > 0);
+  CHECK(w.b_got <= TS_TCP_STREAM_CREDIT);
+  /* Now b consumes as it receives: everything arrives, in order, then the FIN. */
+  w.auto_read = 1;
+  ts_tcp_stream_read(hb, w.accepted, w.b_unread);
+  w.b_unread = 0;
+  run_until(&w, b_ended);
+  CHECK(w.b_end);
+  CHECK_EQ_INT(w.b_err, 0);
+  CHECK_EQ_INT(w.a_err, 0);
+  CHECK_EQ_INT(w.b_got, total);
+  int same = w.b_got == total;
+  for (size_t i = 0; same && i < total; i++) same = w.b_data[i] == pattern(i);
+  CHECK(same);
+  /* Reports come in steps of half the credit, never more than was taken. */
+  CHECK(w.a_written <= total);
+  CHECK(w.a_written + TS_TCP_STREAM_CREDIT / 2 > total);
+  /* b answers and ends; a sees the data end, then both close. */
+  ts_tcp_stream_end(hb, w.accepted);
+  CHECK(run_until(&w, a_ended));
+  ts_tcp_stream_close(ha, DIALED);
+  ts_tcp_stream_close(hb, w.accepted);
+  world_free(&w);
+}
+
+/* b closes with bytes it never took from the engine: the peer is reset, as by a kernel closing a socket
+ * with unread data; a's next write is not lost silently but fails with ECONNRESET. */
+static void test_close_unread_resets(void) {
+  world w;
+  world_new(&w);
+  connect_pair(&w);
+  ts_tcp_host *ha = ts_device_tcp(w.a), *hb = ts_device_tcp(w.b);
+  size_t n = 2u << 20;
+  ts_tcp_stream_write(ha, DIALED, calloc(1, n), n);
+  run_until(&w, b_ended); /* until the credit is used up */
+  CHECK(w.b_got > 0 && w.b_got < n);
+  ts_tcp_stream_close(hb, w.accepted);
+  CHECK(run_until(&w, a_failed));
+  CHECK_EQ_INT(w.a_err, UV_ECONNRESET);
+  ts_tcp_stream_write(ha, DIALED, malloc(10), 10); /* to a failed connection: dropped, freed */
+  ts_tcp_stream_close(ha, DIALED);
+  ts_tcp_stream_close(ha, 424242); /* unknown ids are ignored */
+  ts_tcp_stream_read(hb, 424242, 1);
+  world_free(&w);
+}
+
+/* A dial to a port nobody listens on fails with ECONNREFUSED; bytes written meanwhile are dropped. */
+static void test_refused(void) {
+  world w;
+  world_new(&w);
+  ts_addr dst = w.addr_b;
+  dst.port = 9;
+  CHECK_EQ_INT(ts_tcp_dial(ts_device_tcp(w.a), DIALED, -1, &dst), 0);
+  ts_tcp_stream_write(ts_device_tcp(w.a), DIALED, malloc(100), 100);
+  CHECK(run_until(&w, a_failed));
+  CHECK_EQ_INT(w.a_err, UV_ECONNREFUSED);
+  ts_tcp_stream_close(ts_device_tcp(w.a), DIALED);
+  world_free(&w);
+}
+
+/* A reader that takes its credit's worth once per second while the writer has ended: the window opens and
+ * closes again and again with the FIN queued behind megabytes; everything arrives, then the FIN. */
+static int never(world *w) { (void)w; return 0; }
+static void test_trickle_then_fin(void) {
+  world w;
+  world_new(&w);
+  connect_pair(&w);
+  ts_tcp_host *ha = ts_device_tcp(w.a), *hb = ts_device_tcp(w.b);
+  const size_t total = 6u << 20;
+  uint8_t *p = malloc(total);
+  for (size_t i = 0; i < total; i++) p[i] = pattern(i);
+  ts_tcp_stream_write(ha, DIALED, p, total);
+  ts_tcp_stream_end(ha, DIALED);
+  for (int step = 0; step < 40 && !w.b_end && !w.b_err && !w.a_err; step++) {
+    run_until(&w, never);
+    ts_tcp_stream_read(hb, w.accepted, w.b_unread);
+    w.b_unread = 0;
+  }
+  CHECK_EQ_INT(w.a_err, 0);
+  CHECK_EQ_INT(w.b_err, 0);
+  CHECK(w.b_end);
+  CHECK_EQ_INT(w.b_got, total);
+  int same = w.b_got == total;
+  for (size_t i = 0; same && i < total; i++) same = w.b_data[i] == pattern(i);
+  CHECK(same);
+  world_free(&w);
+}
+
+/* The same trickling reader over the fd transport: JavaScript's ends of the socketpairs written and read
+ * here directly. The writer shuts its end once everything is in the socketpair. */
+static void test_fd_trickle_then_fin(void) {
+  world w;
+  world_new(&w);
+  int err = 0, fds[2];
+  CHECK(ts_tcp_listen(ts_device_tcp(w.b), LISTENER, 4, 80, 16, 0, &err) != NULL);
+  CHECK_EQ_INT(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+  CHECK_EQ_INT(ts_tcp_dial(ts_device_tcp(w.a), DIALED, fds[0], &w.addr_b), 0);
+  CHECK(run_until(&w, is_connected));
+  CHECK(w.b_fd >= 0);
+  fcntl(fds[1], F_SETFL, O_NONBLOCK);
+  fcntl(w.b_fd, F_SETFL, O_NONBLOCK);
+  const size_t total = 6u << 20;
+  uint8_t *src = malloc(total);
+  for (size_t i = 0; i < total; i++) src[i] = pattern(i);
+  size_t sent = 0, got = 0;
+  int eof = 0;
+  size_t budget = 0;
+  uint64_t next_read = 0, end = ts_engine_now_ns() + 60000000000ULL;
+  while (!eof && !w.a_err && ts_engine_now_ns() < end) {
+    int t = ts_engine_run_inline(w.e);
+    ts_event evs[64];
+    size_t n = ts_evq_drain(&w.q, evs, 64);
+    for (size_t i = 0; i < n; i++) handle(&w, &evs[i]);
+    if (sent < total) {
+      ssize_t k = write(fds[1], src + sent, total - sent);
+      if (k > 0 && (sent += (size_t)k) == total) shutdown(fds[1], SHUT_WR);
+    }
+    uint64_t now = ts_engine_now_ns();
+    if (now >= next_read) { /* 512 KiB a second */
+      budget = 512 * 1024;
+      next_read = now + 1000000000ULL;
+    }
+    while (budget) {
+      ssize_t k = read(w.b_fd, w.b_data + got, budget);
+      if (k == 0) eof = 1;
+      if (k <= 0) break;
+      got += (size_t)k;
+      budget -= (size_t)k;
+    }
+    struct pollfd p = {.fd = ts_engine_backend_fd(w.e), .events = POLLIN};
+    poll(&p, 1, t < 0 || t > 5 ? 5 : t);
+  }
+  CHECK_EQ_INT(w.a_err, 0);
+  CHECK_EQ_INT(w.b_err, 0);
+  CHECK(eof);
+  CHECK_EQ_INT(got, total);
+  CHECK(memcmp(w.b_data, src, total) == 0);
+  free(src);
+  close(fds[1]);
+  close(w.b_fd);
+  world_free(&w);
+}
+
+int main(void) {
+  RUN(test_bytes_credit_and_fin);
+  RUN(test_trickle_then_fin);
+  RUN(test_fd_trickle_then_fin);
+  RUN(test_close_unread_resets);
+  RUN(test_refused);
+  TEST_MAIN_END();
+}
