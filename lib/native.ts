@@ -16,6 +16,8 @@ export type NativeEvent =
   | { type: 'accept'; device: number; id: number; listener: number; fd: number; local: NativeAddress; remote: NativeAddress }
   | { type: 'connected'; device: number; id: number; local: NativeAddress; remote: NativeAddress }
   | { type: 'error'; device: number; id: number; code: string }
+  /** Listener `id` reset an incoming connection it could not bridge (EMFILE: out of descriptors). */
+  | { type: 'listen-error'; device: number; id: number; code: string }
   | { type: 'closed'; device: number; id: number }
   /** Stream transport: bytes received on connection `id` (consume, then tcpRead the count). */
   | { type: 'data'; device: number; id: number; data: Buffer }

@@ -2,6 +2,7 @@
 // (the userspace network with WireGuard keyed by node keys).
 //
 // Peers are reached directly when disco proves a UDP path, else through DERP relays (lib/magicsock/data-plane.ts).
+import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -20,6 +21,7 @@ import { argumentError, checkKnownOptions, invalidArgType } from './util/errors.
 import type { ControlState } from './control/client.js';
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel, type LogRecord } from './util/log.js';
 import { Netstack, type UdpNetworkName } from './net/netstack.js';
+import { bridgeMode } from './net/bridge.js';
 import type { TailnetPacketSocket } from './net/packet.js';
 import { Loopback, type LoopbackInfo } from './loopback/index.js';
 import { startForward, type Forwarder } from './loopback/forward.js';
@@ -284,6 +286,7 @@ export class Server extends TailnetNode<ServerEvents> {
     // Without a native binary nothing can work (the control client's Noise needs it too): fail here, loudly,
     // with ERR_TSNET_NATIVE_MISSING, instead of joining the tailnet with no data plane.
     loadNative();
+    this.#checkDescriptorLimit();
     const store = o.store ?? (o.ephemeral ? new MemoryStore() : new FileStore(o.dir ?? defaultDir(o.hostname)));
     const controlURL = o.controlURL ?? process.env.TS_CONTROL_URL ?? DEFAULT_CONTROL_URL;
     // authKey, TS_AUTHKEY, TS_AUTH_KEY, else an OAuth client secret exchanged for a key (lib/oauth-key.ts), else
@@ -382,6 +385,26 @@ export class Server extends TailnetNode<ServerEvents> {
       // The signal's reason is a DOMException (numeric code); Node's own APIs reject with code ABORT_ERR.
       if (signal?.aborted) throw abortError(signal.reason);
       throw err;
+    }
+  }
+
+  /**
+   * With the fd transport every TCP connection holds a socketpair (two descriptors while both ends live in
+   * this process). A low open-file limit then caps connections long before memory does: say so once.
+   */
+  #checkDescriptorLimit(): void {
+    if (bridgeMode() !== 'fd' || process.platform !== 'linux') return;
+    let soft = Infinity;
+    try {
+      const m = /^Max open files\s+(\d+|unlimited)/m.exec(fs.readFileSync('/proc/self/limits', 'utf8'));
+      if (m && m[1] !== 'unlimited') soft = Number(m[1]);
+    } catch {
+      return;
+    }
+    if (soft < 4096) {
+      this.#log.warn('low open-file limit: each TCP connection holds two descriptors', {
+        limit: soft, maxConnections: Math.floor(soft / 2), hint: 'raise it (ulimit -n) or set TSNET_BRIDGE=stream',
+      });
     }
   }
 

@@ -4,6 +4,8 @@ import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as http from 'node:http';
 import * as net from 'node:net';
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { EventEmitter, once } from 'node:events';
 import { startDevnet, type Devnet } from '../lib/devnet/index.js';
 import { MemoryStore } from '../lib/control/store.js';
@@ -208,4 +210,32 @@ test('health: a home relay that cannot be reached, and a clock that differs from
   } finally {
     await skewed.close();
   }
+});
+
+test('a listener out of descriptors says so: error EMFILE (syscall accept), as net.Server, and keeps listening', { timeout: 60_000 }, () => {
+  const fixture = path.join(__dirname, 'fixtures', 'emfile', 'accept.mts');
+  const r = spawnSync('sh', ['-c', `ulimit -n 256 && exec "${process.execPath}" --import tsx "${fixture}"`], {
+    encoding: 'utf8', env: { ...process.env, TSNET_BRIDGE: 'fd' }, timeout: 50_000,
+  });
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { errors: Array<{ code: string; syscall: string }>; listening: boolean };
+  assert.deepEqual(out.errors[0], { code: 'EMFILE', syscall: 'accept' });
+  assert.equal(out.listening, true);
+});
+
+test('a low open-file limit is reported once at start, with the connections it allows', { timeout: 60_000 }, () => {
+  const fixture = path.join(__dirname, 'fixtures', 'emfile', 'limit.mts');
+  const run = (limit: number) => spawnSync('sh', ['-c', `ulimit -n ${limit} && exec "${process.execPath}" --import tsx "${fixture}"`], {
+    encoding: 'utf8', env: { ...process.env, TSNET_BRIDGE: 'fd' }, timeout: 50_000,
+  });
+  const low = run(512);
+  assert.equal(low.status, 0, low.stderr);
+  const recs = JSON.parse(low.stdout.trim().split('\n').at(-1)!) as Array<{ level: string; limit: number; maxConnections: number }>;
+  assert.equal(recs.length, 1);
+  assert.equal(recs[0]!.level, 'warn');
+  assert.equal(recs[0]!.limit, 512);
+  assert.equal(recs[0]!.maxConnections, 256);
+  const high = run(4096);
+  assert.equal(high.status, 0, high.stderr);
+  assert.deepEqual(JSON.parse(high.stdout.trim().split('\n').at(-1)!), []);
 });

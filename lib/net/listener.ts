@@ -4,8 +4,9 @@
 import { EventEmitter } from 'node:events';
 import type * as net from 'node:net';
 import type { NativeEvent } from '../native.js';
-import type { Device, EventSink } from './device.js';
+import type { Device } from './device.js';
 import { TailnetSocket } from './socket.js';
+import { systemError } from './errors.js';
 
 export interface ListenerInit {
   device: Device;
@@ -26,7 +27,16 @@ interface ServerInternals {
   _emitCloseIfDrained?(): void;
 }
 
-export class TailnetListener extends EventEmitter implements EventSink, AsyncIterable<TailnetSocket> {
+/** A TailnetListener's events, as net.Server's. */
+export interface TailnetListenerEvents {
+  listening: [];
+  connection: [socket: TailnetSocket];
+  close: [];
+  error: [err: Error];
+}
+
+// Not `implements EventSink`: onNativeEvent is internal and stays out of the published types (stripInternal).
+export class TailnetListener extends EventEmitter<TailnetListenerEvents> implements AsyncIterable<TailnetSocket> {
   readonly #init: ListenerInit;
   #open = true;
   #connections = new Set<TailnetSocket>();
@@ -126,6 +136,11 @@ export class TailnetListener extends EventEmitter implements EventSink, AsyncIte
 
   /** @internal engine events for this listener */
   onNativeEvent(ev: NativeEvent): void {
+    if (ev.type === 'listen-error') {
+      // As net.Server when accept fails (EMFILE): 'error', with the listener still open.
+      this.emit('error', systemError('accept', ev.code));
+      return;
+    }
     if (ev.type !== 'accept') return;
     const socket = new TailnetSocket({
       device: this.#init.device,

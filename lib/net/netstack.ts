@@ -21,6 +21,10 @@ export interface DialOptions {
 
 export interface ListenOptions {
   allowHalfOpen?: boolean;
+  /**
+   * Connections that may wait for the handshake to finish, as net.Server's backlog; default 511 (Node's).
+   * Established connections are handed to 'connection' at once and never wait here.
+   */
   backlog?: number;
 }
 
@@ -80,7 +84,7 @@ export class Netstack {
       family = f;
     }
     const id = this.device.allocId();
-    const bound = port ? this.device.tcpListen(id, family, port, opts.backlog ?? 128, bridgeMode() === 'stream') : this.#listenAnyPort(id, family, opts);
+    const bound = port ? this.device.tcpListen(id, family, port, opts.backlog ?? 511, bridgeMode() === 'stream') : this.#listenAnyPort(id, family, opts);
     const ln = new TailnetListener({
       device: this.device,
       id,
@@ -101,7 +105,7 @@ export class Netstack {
     for (let i = 0; i < 9998; i++) {
       const port = 10002 + ((first - 10002 + i) % 9998);
       try {
-        return this.device.tcpListen(id, family, port, opts.backlog ?? 128, bridgeMode() === 'stream');
+        return this.device.tcpListen(id, family, port, opts.backlog ?? 511, bridgeMode() === 'stream');
       } catch (err) {
         if ((err as { code?: string }).code !== 'EADDRINUSE') throw err;
       }

@@ -4,7 +4,7 @@ import { EventEmitter } from 'node:events';
 import type * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import type { NativeEvent } from '../native.js';
-import type { Device, EventSink } from './device.js';
+import type { Device } from './device.js';
 import { closedError, systemError } from './errors.js';
 
 export interface PacketSocketInit {
@@ -19,7 +19,16 @@ export interface PacketSocketInit {
 
 type SendCallback = (error: Error | null, bytes: number) => void;
 
-export class TailnetPacketSocket extends EventEmitter implements EventSink {
+/** A TailnetPacketSocket's events, as dgram.Socket's. */
+export interface TailnetPacketSocketEvents {
+  listening: [];
+  message: [msg: Buffer, rinfo: dgram.RemoteInfo];
+  close: [];
+  error: [err: Error];
+}
+
+// Not `implements EventSink`: onNativeEvent is internal and stays out of the published types (stripInternal).
+export class TailnetPacketSocket extends EventEmitter<TailnetPacketSocketEvents> {
   readonly #init: PacketSocketInit;
   #open = true;
 

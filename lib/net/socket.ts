@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
 import type { NativeAddress, NativeEvent } from '../native.js';
-import type { Device, EventSink } from './device.js';
+import type { Device } from './device.js';
 import { abortError, systemError } from './errors.js';
 
 interface Endpoints {
@@ -54,7 +54,8 @@ interface SocketInternals {
   _unrefTimer?: () => void;
 }
 
-export class TailnetSocket extends net.Socket implements EventSink {
+// Not `implements EventSink`: onNativeEvent is internal and stays out of the published types (stripInternal).
+export class TailnetSocket extends net.Socket {
   readonly #device: Device;
   readonly #id: number;
   readonly #ends: Endpoints = {};

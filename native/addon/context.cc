@@ -61,6 +61,7 @@ Napi::Object EventToJs(Napi::Env env, const ts_event& ev) {
       break;
     }
     case TS_EV_TCP_ERROR: type = "error"; break;
+    case TS_EV_LISTEN_ERROR: type = "listen-error"; break;
     case TS_EV_TCP_DATA:
     case TS_EV_DERP_DATA:
       o.Set("type", ev.type == TS_EV_TCP_DATA ? "data" : "derp-data");

@@ -15,7 +15,7 @@ enum {
   TS_EV_TCP_CONNECTED = 2, /* id = connection; ts_ev_connected */
   TS_EV_TCP_ERROR = 3,     /* id = connection; status = negative uv error (UV_ECONNRESET, UV_ECONNREFUSED...) */
   TS_EV_TCP_CLOSED = 4,    /* id = connection; both directions finished and the native side is gone */
-  TS_EV_LISTEN_ERROR = 5,  /* id = listener; status */
+  TS_EV_LISTEN_ERROR = 5,  /* id = listener; status: an accepted connection was reset for want of descriptors */
   /* The stream transport (stack/tcp_bridge.h), in order per connection: */
   TS_EV_TCP_DATA = 6,      /* id = connection; ptr/ptr_len = received bytes (the consumer frees them) */
   TS_EV_TCP_WRITTEN = 7,   /* id = connection; ts_ev_written: bytes lwIP took since the last one */

@@ -890,7 +890,18 @@ static err_t on_accept(void *arg, struct tcp_pcb *newpcb, err_t err) {
   ts_tcp_listener *l = arg;
   if (err != ERR_OK || !newpcb || !l) return ERR_VAL;
   int fds[2] = {-1, -1};
-  if (!l->stream && make_pair(fds) != 0) {
+  int perr = l->stream ? 0 : make_pair(fds);
+  if (perr != 0) {
+    /* Out of descriptors (EMFILE, ENFILE): the connection is reset, and the listener hears why, as a
+     * net.Server's 'error' with syscall accept. */
+    ts_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = TS_EV_LISTEN_ERROR;
+    ev.device = l->h->device_id;
+    ev.id = l->id;
+    ev.fd = -1;
+    ev.status = perr; /* -errno, which is libuv's code on Unix (the only place the fd transport runs) */
+    ts_evq_push(l->h->evq, &ev);
     tcp_abort(newpcb);
     return ERR_ABRT;
   }
