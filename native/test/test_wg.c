@@ -787,6 +787,110 @@ static void test_source_check_and_routing(void) {
   pair_free(&p);
 }
 
+/* A node key renewal: A takes a new static key at run time (ts_wg_device_set_private_key). Sessions and
+ * handshakes made with the old key are gone; a handshake addressed to the old key is refused; B, once told
+ * the new key, handshakes and data flows both ways; peers, AllowedIPs and the queued packet survive. */
+static void test_set_private_key(void) {
+  pair p;
+  pair_init(&p);
+  node c; /* a third node that only ever knows A's old key */
+  node_init(&c, 3);
+  ts_wg_peer *pc = ts_wg_peer_add(c.dev, p.a.pub, &(ts_wg_peer_config){.endpoint = &p.a.ep});
+  ts_wg_peer_allow(c.dev, pc, 4, IP_A, 32);
+  ts_wg_peer *pac = ts_wg_peer_add(p.a.dev, c.pub, &(ts_wg_peer_config){.endpoint = &c.ep});
+  ts_wg_peer_allow(p.a.dev, pac, 4, IP_C, 32);
+  establish(&p, 0);
+  CHECK_EQ_INT(ts_wg_test_sessions(p.pa), 2);
+
+  /* Bad arguments, the same key (nothing dropped), a peer's key. */
+  CHECK_EQ_INT(ts_wg_device_set_private_key(NULL, p.a.priv), -1);
+  CHECK_EQ_INT(ts_wg_device_set_private_key(p.a.dev, NULL), -1);
+  CHECK_EQ_INT(ts_wg_device_set_private_key(p.a.dev, p.a.priv), 0);
+  CHECK_EQ_INT(ts_wg_test_sessions(p.pa), 2);
+  CHECK_EQ_INT(ts_wg_device_set_private_key(p.a.dev, p.b.priv), -2);
+  CHECK_EQ_INT(ts_wg_test_sessions(p.pa), 2);
+
+  /* B sends on the session it has; it is in flight when A renews its key. */
+  CHECK_EQ_INT(send_ba(&p, 10 * MS, 100, 0x01), TS_WG_TX_READY);
+  uint8_t old_pub[32], priv2[32], pub2[32];
+  memcpy(old_pub, p.a.pub, 32);
+  for (int i = 0; i < 32; i++) priv2[i] = (uint8_t)(0xA0 + i);
+  ts_x25519_clamp(priv2);
+  ts_x25519_public(pub2, priv2);
+  CHECK_EQ_INT(ts_wg_device_set_private_key(p.a.dev, priv2), 0);
+  uint8_t now_pub[32];
+  ts_wg_device_public_key(p.a.dev, now_pub);
+  CHECK_MEM(now_pub, pub2, 32);
+  CHECK(ts_wg_test_keys_zeroed(p.pa));
+  CHECK_EQ_INT(ts_wg_peer_count(p.a.dev), 2);
+  CHECK(ts_wg_route(p.a.dev, 4, IP_B) == p.pa);
+
+  /* The old session's data: its index is gone. */
+  uint64_t unknown = ts_wg_drops(p.a.dev, TS_WG_DROP_UNKNOWN_INDEX);
+  deliver_stats s = deliver(&p.b, &p.a, 11 * MS);
+  CHECK_EQ_INT(s.drop, 1);
+  CHECK_EQ_INT(ts_wg_drops(p.a.dev, TS_WG_DROP_UNKNOWN_INDEX), unknown + 1);
+
+  /* A handshake made with the old key (C still has it) fails mac1 at A. */
+  uint8_t pkt[100], out[200];
+  ip4(pkt, 60, IP_C, IP_A, 0x02);
+  ts_wg_tx tx;
+  CHECK_EQ_INT(ts_wg_send(c.dev, 12 * MS, WALL0 + 12 * MS, pkt, 60, out, sizeof out, &tx), TS_WG_TX_QUEUED);
+  uint64_t mac1 = ts_wg_drops(p.a.dev, TS_WG_DROP_MAC1);
+  s = deliver(&c, &p.a, 12 * MS);
+  CHECK_EQ_INT(s.drop, 1);
+  CHECK_EQ_INT(ts_wg_drops(p.a.dev, TS_WG_DROP_MAC1), mac1 + 1);
+  CHECK_EQ_INT(p.a.n_out, 0);
+
+  /* A sends to B: queued, and its initiation (new key) is refused by B, which knows only the old key. */
+  CHECK_EQ_INT(send_ab(&p, 20 * MS, 200, 0x03), TS_WG_TX_QUEUED);
+  CHECK_EQ_INT(p.a.n_out, 1);
+  s = deliver(&p.a, &p.b, 20 * MS);
+  CHECK_EQ_INT(s.drop, 1);
+  CHECK_EQ_INT(s.last.drop, TS_WG_DROP_UNKNOWN_PEER);
+
+  /* B learns the new key (a netmap would say so): the retransmitted initiation now completes, the packet
+   * that waited arrives, and B answers. */
+  ts_wg_peer_remove(p.b.dev, p.pb);
+  p.pb = ts_wg_peer_add(p.b.dev, pub2, &(ts_wg_peer_config){.endpoint = &p.a.ep});
+  ts_wg_peer_allow(p.b.dev, p.pb, 4, IP_A, 32);
+  uint64_t t = 20 * MS + TS_WG_REKEY_TIMEOUT + TS_WG_REKEY_TIMEOUT_JITTER;
+  ts_wg_timers(p.a.dev, t, WALL0 + t);
+  CHECK_EQ_INT(p.a.n_out, 1);
+  s = deliver(&p.a, &p.b, t);
+  CHECK_EQ_INT(s.handshake, 1);
+  s = deliver(&p.b, &p.a, t);
+  CHECK_EQ_INT(s.handshake, 1);
+  s = deliver(&p.a, &p.b, t);
+  CHECK_EQ_INT(s.data, 1);
+  CHECK_EQ_INT(s.last_len, 200);
+  CHECK(s.last.peer == p.pb);
+  CHECK_EQ_INT(send_ba(&p, t + MS, 300, 0x04), TS_WG_TX_READY);
+  s = deliver(&p.b, &p.a, t + MS);
+  CHECK_EQ_INT(s.data, 1);
+  CHECK_EQ_INT(s.last_len, 300);
+  CHECK(s.last.peer == p.pa);
+  node_free(&c);
+  pair_free(&p);
+}
+
+/* After a key change with packets waiting, the handshake starts at the next timer call, not at the next send. */
+static void test_set_private_key_queued(void) {
+  pair p;
+  pair_init(&p);
+  CHECK_EQ_INT(send_ab(&p, 0, 100, 0x05), TS_WG_TX_QUEUED);
+  outbox_clear(&p.a); /* that initiation (old key) is lost */
+  uint8_t priv2[32];
+  for (int i = 0; i < 32; i++) priv2[i] = (uint8_t)(0x50 + i);
+  CHECK_EQ_INT(ts_wg_device_set_private_key(p.a.dev, priv2), 0);
+  CHECK(ts_wg_next_deadline(p.a.dev) <= 1 * MS);
+  ts_wg_timers(p.a.dev, 1 * MS, WALL0 + 1 * MS);
+  CHECK_EQ_INT(p.a.n_out, 1);
+  CHECK_EQ_INT(p.a.out[0].data[0], 1);
+  CHECK_EQ_INT(p.a.out[0].len, 148);
+  pair_free(&p);
+}
+
 static void test_three_peers_and_removal(void) {
   node a, b, c;
   node_init(&a, 1);
@@ -1094,6 +1198,8 @@ int main(void) {
   RUN(test_presession_queue);
   RUN(test_source_check_and_routing);
   RUN(test_three_peers_and_removal);
+  RUN(test_set_private_key);
+  RUN(test_set_private_key_queued);
   RUN(test_psk);
   RUN(test_simultaneous_initiation);
   RUN(test_peer_lookup_hook);

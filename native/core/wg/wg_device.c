@@ -73,6 +73,30 @@ void ts_wg_device_free(ts_wg_device *d) {
 }
 
 void ts_wg_device_public_key(const ts_wg_device *d, uint8_t pub[TS_WG_KEY_LEN]) { memcpy(pub, d->id.pub, 32); }
+
+static void peer_forget_sessions(ts_wg_peer *p);
+
+int ts_wg_device_set_private_key(ts_wg_device *d, const uint8_t priv[TS_WG_KEY_LEN]) {
+  if (!d || !priv) return -1;
+  ts_wg_noise_identity next;
+  ts_wg_noise_identity_init(&next, priv);
+  if (ts_ct_equal(next.pub, d->id.pub, 32)) {
+    ts_wipe(&next, sizeof next);
+    return 0;
+  }
+  if (ts_wg_peer_find(d, next.pub)) {
+    ts_wipe(&next, sizeof next);
+    return -2;
+  }
+  ts_wipe(&d->id, sizeof d->id);
+  d->id = next;
+  ts_wipe(&next, sizeof next);
+  ts_wipe(&d->checker, sizeof d->checker);
+  ts_wg_cookie_checker_init(&d->checker, d->id.pub);
+  for (size_t i = 0; i < d->peer_cap; i++)
+    if (d->peers[i]) peer_forget_sessions(d->peers[i]);
+  return 0;
+}
 void ts_wg_device_force_under_load(ts_wg_device *d, int on) { d->force_load = on != 0; }
 uint64_t ts_wg_drops(const ts_wg_device *d, ts_wg_drop r) { return (unsigned)r < TS_WG_DROP_COUNT ? d->drops[r] : 0; }
 size_t ts_wg_peer_count(const ts_wg_device *d) { return d->npeers; }
@@ -264,6 +288,27 @@ void ts_wg_zero_all(ts_wg_peer *p) {
   hs_index_release(p);
   ts_wg_handshake_clear(&p->hs);
   ts_wg_flush_queue(p, TS_WG_DROP_QUEUE_FLUSHED);
+}
+
+/* After our static key changed: nothing derived from the old one may stay. The static-static DH is
+ * recomputed lazily (as for a new peer), the queue waits for the next handshake, which the NEW_HANDSHAKE
+ * timer starts at the next ts_wg_timers call if something is waiting (deadline 1: due at once). */
+static void peer_forget_sessions(ts_wg_peer *p) {
+  keypair_delete(p, p->prev);
+  keypair_delete(p, p->cur);
+  keypair_delete(p, p->next);
+  p->prev = p->cur = p->next = NULL;
+  hs_index_release(p);
+  ts_wg_handshake_clear(&p->hs);
+  ts_wipe(p->np.ss, sizeof p->np.ss);
+  p->np.ss_state = 0;
+  p->has_sent_handshake = 0; /* the rate limit was for the old identity: a new handshake may go at once */
+  p->handshake_attempts = 0;
+  p->sent_last_minute_handshake = 0;
+  p->need_another_keepalive = 0;
+  p->timer[TS_WG_T_RETRANSMIT] = p->timer[TS_WG_T_SEND_KEEPALIVE] = 0;
+  p->timer[TS_WG_T_NEW_HANDSHAKE] = p->timer[TS_WG_T_ZERO_KEYS] = 0;
+  if (p->q_head) ts_wg_timer_arm(p, TS_WG_T_NEW_HANDSHAKE, 1);
 }
 
 /* Turns the finished handshake into a session. The initiator uses it at once; the responder keeps it as
