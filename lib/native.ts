@@ -89,6 +89,8 @@ export interface NativeDevice {
   startMagicsock(discoPrivateKey: Uint8Array, derpOnly: boolean, derpIdleMs: number): void;
   /** Moves the link to a fresh UDP socket (port 0: any); returns the new port. */
   rebind(port: number): number;
+  /** A node key renewal: WireGuard's new static key (sessions of the old one dropped, peers kept); relays log in again. */
+  setPrivateKey(privateKey: Uint8Array): void;
   /** The peers become exactly these, in one engine call (AllowedIPs replaced, unlisted peers removed). */
   setPeers(peers: readonly NativePeer[]): void;
   /** Turns on the inbound packet filter and replaces its rules. */
@@ -227,7 +229,7 @@ export interface NativeAddon {
 }
 
 /** The addon interface this JavaScript expects (kNativeAbi in native/addon/addon.h). */
-export const NATIVE_ABI = 13;
+export const NATIVE_ABI = 14;
 
 let cached: NativeAddon | undefined;
 

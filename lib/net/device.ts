@@ -162,6 +162,15 @@ export class Device {
   }
 
   /**
+   * A node key renewal: WireGuard takes the new static private key (sessions made with the old one are dropped,
+   * peers and AllowedIPs stay) and the relay connections log in again with it. Throws coded errors (a key that
+   * is not 32 bytes, all zero, or a peer's; ENODEV before startWireGuard).
+   */
+  setPrivateKey(privateKey: Uint8Array): void {
+    this.#native.setPrivateKey(privateKey);
+  }
+
+  /**
    * The peers become exactly `peers`, in one engine call: each listed peer's AllowedIPs are replaced, peers
    * not listed are removed, unchanged peers are left alone.
    */

@@ -25,7 +25,7 @@ namespace tsnet {
 
 // The interface version between lib/native.ts and this addon; both sides must agree (a stale prebuild next
 // to newer JavaScript is refused with a clear error instead of misbehaving).
-constexpr uint32_t kNativeAbi = 13;
+constexpr uint32_t kNativeAbi = 14;
 
 // ---- engine.cc: the one engine of the process, refcounted by the Contexts ----
 ts_engine* AcquireEngine(Napi::Env env);
@@ -59,6 +59,8 @@ class Args {
   Napi::Object Object(Napi::Value v, const char* name);
   Napi::Uint8Array Bytes(Napi::Value v, const char* name);
   bool Key(Napi::Value v, const char* name, uint8_t out[32], bool optional = false);  // false: null (optional)
+  // A private key: 32 bytes, not all zero (an unset buffer, never a real key): ERR_INVALID_ARG_VALUE.
+  void PrivateKey(Napi::Value v, const char* name, uint8_t out[32]);
   ts_addr Ip(Napi::Value v, const char* name);                                        // "10.0.0.1", "fd00::1"
   ts_addr Endpoint(Napi::Value v, const char* name);                                // "ip:port", "[ip6]:port"
   std::vector<ts_addr> Endpoints(Napi::Value v, const char* name);

@@ -6,6 +6,10 @@
 #include "addon.h"
 #include "port/sock.h"
 
+extern "C" {
+#include "crypto/crypto.h"
+}
+
 namespace tsnet {
 
 void Args::Fail(bool range, const char* code, const std::string& msg) {
@@ -83,6 +87,10 @@ bool Args::Key(Napi::Value v, const char* name, uint8_t out[32], bool optional) 
   if (!ok_) return false;
   memcpy(out, a.Data(), 32);
   return true;
+}
+
+void Args::PrivateKey(Napi::Value v, const char* name, uint8_t out[32]) {
+  if (Key(v, name, out) && ts_ct_is_zero(out, 32)) Fail(false, "ERR_INVALID_ARG_VALUE", std::string(name) + " must not be all zero");
 }
 
 ts_addr Args::Ip(Napi::Value v, const char* name) {

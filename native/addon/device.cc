@@ -142,6 +142,7 @@ class Device : public Napi::ObjectWrap<Device> {
         InstanceMethod<&Device::StartWireGuard>("startWireGuard"),
         InstanceMethod<&Device::StartMagicsock>("startMagicsock"),
         InstanceMethod<&Device::Rebind>("rebind"),
+        InstanceMethod<&Device::SetPrivateKey>("setPrivateKey"),
         InstanceMethod<&Device::SetPeers>("setPeers"),
         InstanceMethod<&Device::SetFilter>("setFilter"),
         InstanceMethod<&Device::SetSelf>("setSelf"),
@@ -455,6 +456,17 @@ class Device : public Napi::ObjectWrap<Device> {
       return r;
     });
     ts_wipe(disco, sizeof disco);
+    return {};
+  }
+
+  // setPrivateKey(privateKey[32]): a node key renewal. WireGuard takes the new static key (sessions of the old
+  // one dropped, peers kept) and the relays log in again with it. Our copy of the key is wiped at once.
+  Napi::Value SetPrivateKey(const Napi::CallbackInfo& info) {
+    Args a(info, "wireguard: setPrivateKey");
+    uint8_t key[32] = {0};
+    a.PrivateKey(info[0], "privateKey", key);
+    RunLink(a, [&](ts_link_wg* l) { return ts_link_wg_set_private_key(l, key); });
+    ts_wipe(key, sizeof key);
     return {};
   }
 

@@ -244,6 +244,22 @@ int ts_link_wg_rebind(ts_link_wg *l, const char *bind_addr, uint16_t port) {
 
 ts_wg_device *ts_link_wg_device(ts_link_wg *l) { return l->wg; }
 
+int ts_link_wg_set_private_key(ts_link_wg *l, const uint8_t priv[32]) {
+  uint8_t before[32], after[32];
+  ts_wg_device_public_key(l->wg, before);
+  int r = ts_wg_device_set_private_key(l->wg, priv);
+  if (r == -2) return UV_EEXIST;
+  if (r != 0) return UV_EINVAL;
+  ts_wg_device_public_key(l->wg, after);
+  if (memcmp(before, after, 32) == 0) return 0; /* unchanged: relays and sessions stay */
+  memcpy(l->priv, priv, 32);
+  for (size_t i = 0; i < l->ninits; i++) ts_wipe(l->inits[i].msg, 148);
+  l->ninits = 0;
+  if (l->ms) ts_bind_ms_set_node_key(l->ms, priv, after);
+  schedule(l); /* peers with queued packets handshake at once */
+  return 0;
+}
+
 int ts_link_wg_peer_set(ts_link_wg *l, const uint8_t pub[32], const uint8_t *psk, const ts_addr *endpoint,
                         uint16_t keepalive_s) {
   ts_wg_endpoint ep;

@@ -29,6 +29,11 @@ uint16_t ts_link_wg_port(const ts_link_wg *l);
  * disco and the endpoints we report. 0 or a negative code (the old socket stays then). */
 int ts_link_wg_rebind(ts_link_wg *l, const char *bind_addr, uint16_t port);
 ts_wg_device *ts_link_wg_device(ts_link_wg *l);
+/* A node key renewal: the WireGuard core takes the new static key (ts_wg_device_set_private_key: sessions of
+ * the old key dropped, peers kept), handshake initiations stashed for peers without a path are forgotten
+ * (made with the old key), and in Tailscale mode the magicsock bind's relays log in again with the new key.
+ * 0, UV_EEXIST (the new key is a peer's), UV_EINVAL. */
+int ts_link_wg_set_private_key(ts_link_wg *l, const uint8_t priv[32]);
 
 /* Peers. endpoint may be NULL (the peer must reach us first). Returns 0 or a negative code. */
 int ts_link_wg_peer_set(ts_link_wg *l, const uint8_t pub[32], const uint8_t *psk, const ts_addr *endpoint,

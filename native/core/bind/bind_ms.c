@@ -541,6 +541,19 @@ int ts_bind_ms_set_self(ts_bind_ms *m, const ts_addr *eps, size_t n, uint32_t ho
 
 ts_ms *ts_bind_ms_state(ts_bind_ms *m) { return m->ms; }
 
+void ts_bind_ms_set_node_key(ts_bind_ms *m, const uint8_t node_priv[32], const uint8_t node_pub[32]) {
+  memcpy(m->priv, node_priv, sizeof m->priv); /* overwrites the old key */
+  ts_ms_set_node_public(m->ms, node_pub);
+  for (size_t i = 0; i < m->nregions; i++) {
+    region *r = &m->regions[i];
+    if (!r->conn) continue;
+    ts_derp_conn_free(r->conn); /* JavaScript sees its end close; it redials home */
+    r->conn = NULL;
+    r->last_want = 0;
+    if (m->ev.derp_state) m->ev.derp_state(m->ev.ctx, r->id, 0, 0);
+  }
+}
+
 void ts_bind_ms_derp_only(ts_bind_ms *m, int on) { m->derp_only = on != 0; }
 
 void ts_bind_ms_foreach_region(ts_bind_ms *m, void (*fn)(void *ctx, uint32_t region, int connected,

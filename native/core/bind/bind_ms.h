@@ -49,6 +49,10 @@ ts_derp_conn *ts_bind_ms_derp_stream(ts_bind_ms *m, uint64_t id);
 /* Sends a STUN binding request to dst from the socket; the answer comes as events.stun. */
 int ts_bind_ms_stun_probe(ts_bind_ms *m, uint32_t region, const ts_addr *dst);
 ts_ms *ts_bind_ms_state(ts_bind_ms *m);
+/* A node key renewal: disco pings carry node_pub from now on, and every relay connection, logged in with the
+ * old key, is closed (events.derp_state reports it) so that the next one logs in with node_priv: JavaScript
+ * redials home at once, other regions when a packet needs them. Packets waiting for a relay stay. */
+void ts_bind_ms_set_node_key(ts_bind_ms *m, const uint8_t node_priv[32], const uint8_t node_pub[32]);
 /* A decrypted packet from WireGuard peer `peer`: if it is TSMP (IP protocol 99), magicsock takes it
  * (ts_ms_tsmp_input: a disco key advertisement updates the peer's disco key; everything else is counted and
  * dropped) and 1 is returned, so it never reaches the TCP/IP stack. 0: not TSMP. For a ping, the pong to send

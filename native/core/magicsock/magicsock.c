@@ -68,6 +68,9 @@ void ts_ms_set_endpoints(ts_ms *ms, const ts_addr *eps, size_t n) {
 }
 
 void ts_ms_set_home_region(ts_ms *ms, uint32_t region) { ms->home_region = region; }
+void ts_ms_set_node_public(ts_ms *ms, const uint8_t node_public[TS_MS_KEY_LEN]) {
+  memcpy(ms->cfg.node_public, node_public, TS_MS_KEY_LEN);
+}
 
 /* ---- candidates ---- */
 

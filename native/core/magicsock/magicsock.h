@@ -104,6 +104,8 @@ void ts_ms_disco_public(const ts_ms *ms, uint8_t out[TS_MS_KEY_LEN]);
 void ts_ms_set_endpoints(ts_ms *ms, const ts_addr *eps, size_t n);
 /* Our home DERP region (0: none). Used for nothing but information today; peers reach us through it. */
 void ts_ms_set_home_region(ts_ms *ms, uint32_t region);
+/* Our node public key changed (a key renewal): pings carry the new one from now on. */
+void ts_ms_set_node_public(ts_ms *ms, const uint8_t node_public[TS_MS_KEY_LEN]);
 
 /* ---- peers ---- */
 /* Adds or updates a peer from the netmap. disco_key NULL (or all zero): the peer speaks no disco; it is then
