@@ -16,6 +16,7 @@ import { capsGranted } from './wire/filter.js';
 import type { CapMap, Node, UserProfile } from './wire/tailcfg.js';
 import { joinHostPort, parseAddrPort, splitHostPort } from './wire/ip.js';
 import { loadNative } from './native.js';
+import { nodePublicToText } from './wire/keys.js';
 import { abortError, closedError } from './net/errors.js';
 import { argumentError, checkKnownOptions, invalidArgType } from './util/errors.js';
 import type { ControlState } from './control/client.js';
@@ -531,8 +532,30 @@ export class Server extends TailnetNode<ServerEvents> {
       }
       planes.set(this, this.#plane);
       this.#log.info('data plane up', { udpPort: this.#plane.port, addresses: cfg.addresses });
+    } else {
+      this.#renewKey(nm);
     }
     this.#plane.apply(cfg, nm);
+  }
+
+  /**
+   * The control client renewed the node key (expiry, login()): once control has accepted it (this netmap is
+   * for the new key), the running data plane switches to it (docs/protocol/capver.md, "Seamless key renewal").
+   * Until then it keeps the old key, which peers still know.
+   */
+  #renewKey(nm: NetworkMap): void {
+    const control = this.#control!;
+    const plane = this.#plane!;
+    const pub = control.nodePublic;
+    if (!pub || pub.equals(plane.nodePublic) || nm.self.Key !== nodePublicToText(pub)) return;
+    const priv = control.nodePrivate;
+    if (!priv) return;
+    try {
+      plane.setNodeKey(priv);
+      this.#log.info('node key renewed; the data plane uses the new key', { nodeKey: nm.self.Key });
+    } finally {
+      priv.fill(0);
+    }
   }
 
   protected override netstack(what: string): Netstack {

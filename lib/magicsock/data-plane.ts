@@ -17,6 +17,7 @@ import { Netcheck, type NetcheckReport } from './netcheck.js';
 import type { NativeMagicsockStats } from '../native.js';
 import type { DeviceFilterRule, DevicePeer, DevicePrefix, LinkEvent } from '../net/device.js';
 import { Netstack } from '../net/netstack.js';
+import { publicFromPrivate } from '../wire/keys.js';
 import type { Logger } from '../util/log.js';
 
 export interface DataPlaneOptions {
@@ -53,9 +54,12 @@ export class DataPlane {
   /** Node attribute only-tcp-443 (lib/wire/node-attrs.ts): no UDP at all, so no STUN and no endpoints to publish. */
   #onlyTCP443: boolean;
   #randomPort: boolean;
+  /** The node public key the engine holds (WireGuard's static key, the relays' login). */
+  #nodePublic: Buffer;
 
   constructor(cfg: EngineConfig, o: DataPlaneOptions) {
     this.#o = o;
+    this.#nodePublic = publicFromPrivate(o.nodePrivate);
     this.#onlyTCP443 = cfg.nodeAttrs.onlyTCP443;
     const stack = new Netstack();
     this.stack = stack;
@@ -211,6 +215,25 @@ export class DataPlane {
     const eps = this.#onlyTCP443 ? [] : mergeEndpoints(localEndpoints(this.port), mapped);
     this.stack.device.setSelf(eps.map((e) => e.addr), this.#home);
     this.#o.onEndpoints(eps);
+  }
+
+  /** The node public key the engine uses now. */
+  get nodePublic(): Buffer {
+    return Buffer.from(this.#nodePublic);
+  }
+
+  /**
+   * A node key renewal (docs/protocol/capver.md, "Seamless key renewal"): the engine takes the new node private
+   * key. WireGuard sessions made with the old key end (peers handshake again with the new one, which they learn
+   * from control); the relay connections close and log in again with the new key (home at once, others on
+   * demand). Peers, filter and the TCP/IP stack stay. The caller wipes its copy of the key. No-op when unchanged.
+   */
+  setNodeKey(nodePrivate: Uint8Array): void {
+    if (this.#closed) return;
+    const pub = publicFromPrivate(nodePrivate);
+    if (pub.equals(this.#nodePublic)) return;
+    this.stack.device.setPrivateKey(nodePrivate);
+    this.#nodePublic = pub;
   }
 
   /** Moves to a fresh UDP socket (a new port, as after a network change) and reports the new endpoints. */

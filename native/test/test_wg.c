@@ -824,6 +824,7 @@ static void test_set_private_key(void) {
   CHECK(ts_wg_test_keys_zeroed(p.pa));
   CHECK_EQ_INT(ts_wg_peer_count(p.a.dev), 2);
   CHECK(ts_wg_route(p.a.dev, 4, IP_B) == p.pa);
+  CHECK(ts_wg_next_deadline(p.a.dev) <= 1 * MS); /* B was active: a handshake with the new key is due */
 
   /* The old session's data: its index is gone. */
   uint64_t unknown = ts_wg_drops(p.a.dev, TS_WG_DROP_UNKNOWN_INDEX);
@@ -874,7 +875,8 @@ static void test_set_private_key(void) {
   pair_free(&p);
 }
 
-/* After a key change with packets waiting, the handshake starts at the next timer call, not at the next send. */
+/* After a key change with packets waiting (or a session), the handshake starts at the next timer call, not at
+ * the next send; an idle peer gets none. */
 static void test_set_private_key_queued(void) {
   pair p;
   pair_init(&p);
@@ -888,6 +890,12 @@ static void test_set_private_key_queued(void) {
   CHECK_EQ_INT(p.a.n_out, 1);
   CHECK_EQ_INT(p.a.out[0].data[0], 1);
   CHECK_EQ_INT(p.a.out[0].len, 148);
+  pair_free(&p);
+
+  pair_init(&p); /* idle: no session, nothing queued */
+  CHECK_EQ_INT(ts_wg_device_set_private_key(p.a.dev, priv2), 0);
+  ts_wg_timers(p.a.dev, 1 * MS, WALL0 + 1 * MS);
+  CHECK_EQ_INT(p.a.n_out, 0);
   pair_free(&p);
 }
 

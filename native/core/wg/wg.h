@@ -112,8 +112,8 @@ void ts_wg_device_public_key(const ts_wg_device *dev, uint8_t pub[TS_WG_KEY_LEN]
  * AllowedIPs, endpoints, pre-session queues and keepalive settings stay. Everything made with the old key goes:
  * every peer's sessions and pending handshake are wiped (a message on them is then an unknown index), its
  * static-static DH is recomputed at its next handshake, and the cookie checker is rebuilt from the new public
- * key (a handshake addressed to the old one fails mac1). A peer with packets waiting starts a handshake at the
- * next ts_wg_timers call. The old private key is wiped. 0 ok (also when the key is unchanged: nothing is
+ * key (a handshake addressed to the old one fails mac1). A peer with a session or packets waiting gets a
+ * handshake with the new key at the next ts_wg_timers call (idle peers none). The old private key is wiped. 0 ok (also when the key is unchanged: nothing is
  * dropped then), -1 bad arguments, -2 the new public key is one of our peers' (remove that peer first). */
 int ts_wg_device_set_private_key(ts_wg_device *dev, const uint8_t priv[TS_WG_KEY_LEN]);
 /* 1: always under load (tests), 0: automatic (rate threshold). */

@@ -291,9 +291,13 @@ void ts_wg_zero_all(ts_wg_peer *p) {
 }
 
 /* After our static key changed: nothing derived from the old one may stay. The static-static DH is
- * recomputed lazily (as for a new peer), the queue waits for the next handshake, which the NEW_HANDSHAKE
- * timer starts at the next ts_wg_timers call if something is waiting (deadline 1: due at once). */
+ * recomputed lazily (as for a new peer). A peer we had a session with, or packets waiting for, gets a
+ * handshake with the new key at the next ts_wg_timers call (NEW_HANDSHAKE at deadline 1: due at once):
+ * the peer cannot reach us on the old key any more, and the caller (magicsock) holds the initiation until a
+ * path exists (a relay logging in again with the new key), so traffic resumes without waiting for a
+ * retransmission (REKEY_TIMEOUT). Idle peers are left alone. */
 static void peer_forget_sessions(ts_wg_peer *p) {
+  int active = p->prev || p->cur || p->next || p->q_head;
   keypair_delete(p, p->prev);
   keypair_delete(p, p->cur);
   keypair_delete(p, p->next);
@@ -308,7 +312,7 @@ static void peer_forget_sessions(ts_wg_peer *p) {
   p->need_another_keepalive = 0;
   p->timer[TS_WG_T_RETRANSMIT] = p->timer[TS_WG_T_SEND_KEEPALIVE] = 0;
   p->timer[TS_WG_T_NEW_HANDSHAKE] = p->timer[TS_WG_T_ZERO_KEYS] = 0;
-  if (p->q_head) ts_wg_timer_arm(p, TS_WG_T_NEW_HANDSHAKE, 1);
+  if (active) ts_wg_timer_arm(p, TS_WG_T_NEW_HANDSHAKE, 1);
 }
 
 /* Turns the finished handshake into a session. The initiator uses it at once; the responder keeps it as
