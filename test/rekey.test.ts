@@ -11,7 +11,9 @@ import { startDevnet, type Devnet } from '../lib/devnet/index.js';
 import { MemoryStore } from '../lib/control/store.js';
 import { Server, dataPlaneOf } from '../lib/server.js';
 import type { NetworkMap } from '../lib/wire/netmap.js';
-import { nodePublicToText } from '../lib/wire/keys.js';
+import { generateKeyPair, nodePublicToText } from '../lib/wire/keys.js';
+import { Netstack } from '../lib/net/netstack.js';
+import { readDrops } from '../lib/wg-drops.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 after(async () => {
@@ -35,13 +37,13 @@ async function pair(devnet: Devnet, alwaysUseDERP: boolean): Promise<[Server, Se
   return [a, b];
 }
 
-/** Sends msg on c and resolves with the echo (exactly msg.length bytes). */
-function echo(c: net.Socket, msg: string): Promise<string> {
+/** Sends msg on c and resolves with what comes back once it is `want` long (default: the echo of msg). */
+function echo(c: net.Socket, msg: string, want = msg.length): Promise<string> {
   return new Promise((resolve, reject) => {
     let got = '';
     const onData = (d: Buffer): void => {
       got += d.toString();
-      if (got.length >= msg.length) {
+      if (got.length >= want) {
         c.off('data', onData).off('error', reject);
         resolve(got);
       }
@@ -119,4 +121,71 @@ test('after a node key renewal both directions work again, direct paths allowed;
 
 test('after a node key renewal both directions work again through the relay (alwaysUseDERP); a TCP connection opened before survives', { timeout: 60_000 }, async () => {
   await renewal(true);
+});
+
+// ---- the Device call alone, plain WireGuard over loopback (no control) ----
+
+function wgNode(address: string): { stack: Netstack; key: ReturnType<typeof generateKeyPair>; port: number } {
+  const stack = new Netstack();
+  cleanups.push(async () => stack.close());
+  stack.addAddress(address);
+  const key = generateKeyPair();
+  const port = stack.device.startWireGuard(Buffer.from(key.privateKey), 0);
+  return { stack, key, port };
+}
+
+const code = (e: unknown): string | undefined => (e as { code?: string }).code;
+
+test('Device.setPrivateKey: data on a session of the old key is refused; the peer that learns the new key handshakes again, the TCP connection carries on', { timeout: 30_000 }, async () => {
+  const A = wgNode('10.7.0.1');
+  const B = wgNode('10.7.0.2');
+  const peerA = (publicKey: Uint8Array) => ({ publicKey, endpoints: [`127.0.0.1:${A.port}`], allowedIPs: ['10.7.0.1/32'] });
+  A.stack.device.setPeers([{ publicKey: B.key.publicKey, endpoints: [`127.0.0.1:${B.port}`], allowedIPs: ['10.7.0.2/32'] }]);
+  B.stack.device.setPeers([peerA(A.key.publicKey)]);
+  A.stack.listen('tcp', ':80').on('connection', (c: net.Socket) => {
+    c.on('error', () => undefined);
+    c.pipe(c);
+  });
+  const held = await B.stack.dial('tcp', '10.7.0.1:80');
+  held.on('error', () => undefined);
+  cleanups.push(async () => held.destroy());
+  assert.equal(await echo(held, 'one'), 'one');
+
+  const next = generateKeyPair();
+  A.stack.device.setPrivateKey(Buffer.from(next.privateKey));
+  // B still has a session made with A's old key: what it sends on it is an unknown index to A now, and B's
+  // handshakes to the old key fail mac1 at A. So nothing gets through until B learns the new key.
+  const before = readDrops(A.stack.device);
+  held.write('lost?');
+  while (readDrops(A.stack.device).unknownIndex === before.unknownIndex) await new Promise((r) => setImmediate(r));
+  // B learns the new key (a netmap would say so): the held connection carries data again (TCP retransmits).
+  B.stack.device.setPeers([peerA(next.publicKey)]);
+  const got = await echo(held, '!', 'lost?!'.length);
+  assert.equal(got, 'lost?!');
+  const stats = A.stack.device.peerStats();
+  assert.equal(stats.length, 1, 'A kept its peer');
+  assert.ok(stats[0]!.hasSession);
+  held.destroy();
+});
+
+test('Device.setPrivateKey: bad arguments throw coded errors and change nothing', () => {
+  const A = wgNode('10.8.0.1');
+  const peer = generateKeyPair();
+  A.stack.device.setPeers([{ publicKey: peer.publicKey, endpoints: [], allowedIPs: ['10.8.0.2/32'] }]);
+  const dev = A.stack.device;
+  const bad: Array<[() => void, ErrorConstructor, string]> = [
+    [() => dev.setPrivateKey('x' as unknown as Uint8Array), TypeError, 'ERR_INVALID_ARG_TYPE'],
+    [() => dev.setPrivateKey(new Uint8Array(31)), RangeError, 'ERR_OUT_OF_RANGE'],
+    [() => dev.setPrivateKey(new Uint8Array(32)), TypeError, 'ERR_INVALID_ARG_VALUE'],
+  ];
+  for (const [call, kind, want] of bad) assert.throws(call, (e: unknown) => e instanceof kind && code(e) === want, call.toString());
+  // A peer's own key cannot become ours.
+  assert.throws(() => dev.setPrivateKey(Buffer.from(peer.privateKey)), { code: 'EEXIST' });
+  assert.equal(dev.peerStats().length, 1);
+  // The same key again is fine and changes nothing.
+  dev.setPrivateKey(Buffer.from(A.key.privateKey));
+  const B = new Netstack();
+  assert.throws(() => B.device.setPrivateKey(Buffer.from(peer.privateKey)), { code: 'ENODEV' });
+  B.close();
+  assert.throws(() => B.device.setPrivateKey(Buffer.from(peer.privateKey)), { code: 'ERR_TSNET_CLOSED' });
 });
