@@ -1,7 +1,9 @@
 /* The plain-UDP bind (bind/bind_udp.c) over loopback, driven by an inline engine: sending to endpoints,
  * batches delivered upward with their source, messages sent during an in-place reservation leaving before
- * it, the upper bind's hook, and rebinding; and the magicsock bind taking TSMP from the link. */
+ * it, the upper bind's hook, and rebinding; and the magicsock bind taking TSMP from the link and a new node key. */
 #include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "bind/bind_ms.h"
 #include "bind/bind_udp.h"
@@ -257,6 +259,94 @@ static void test_ms_tsmp(void) {
   ts_engine_free(e);
 }
 
+/* A node key renewal (ts_bind_ms_set_node_key): the relay connection that logged in with the old key is closed
+ * (JavaScript's end reads EOF, derp_state reports it), the next one logs in with the new key (its ClientInfo,
+ * sent at once under fast start, names the new public key), and magicsock knows the new key as ours. */
+typedef struct {
+  int down, up;
+  uint32_t region;
+} derp_events;
+
+static void on_derp_state(void *ctx, uint32_t region, int connected, int err) {
+  derp_events *d = ctx;
+  (void)err;
+  d->region = region;
+  if (connected) d->up++;
+  else d->down++;
+}
+
+/* Reads JavaScript's end of a relay connection (driving the engine) until it holds key (1), reaches EOF (0), or
+ * 5 s pass (-1). */
+static int read_js_end(ts_engine *e, int fd, const uint8_t key[32]) {
+  uint8_t buf[4096];
+  size_t n = 0;
+  uint64_t end = ts_engine_now_ns() + 5000000000ULL;
+  while (ts_engine_now_ns() < end) {
+    ts_engine_run_inline(e);
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    if (poll(&p, 1, 20) <= 0) continue;
+    ssize_t r = recv(fd, buf + n, sizeof buf - n, 0);
+    if (r == 0) return 0;
+    if (r < 0) continue;
+    n += (size_t)r;
+    for (size_t i = 0; key && i + 32 <= n; i++)
+      if (memcmp(buf + i, key, 32) == 0) return 1;
+    if (n == sizeof buf) return -1;
+  }
+  return -1;
+}
+
+static void test_ms_node_key(void) {
+  ts_engine *e = ts_engine_new(NULL);
+  ts_engine_start_inline(e);
+  sink s;
+  memset(&s, 0, sizeof s);
+  ts_bind_up up = {.ctx = &s, .recv = up_recv, .recv_done = up_done};
+  int err = -1;
+  ts_bind_udp *udp = ts_bind_udp_new(e, "127.0.0.1", 0, &up, &err);
+  CHECK_EQ_INT(err, 0);
+  uint8_t priv[32], pub[32], priv2[32], pub2[32], disco_priv[32], server_priv[32], server_pub[32], peer_pub[32];
+  memset(priv, 0x31, 32);
+  memset(priv2, 0x32, 32);
+  memset(disco_priv, 0x33, 32);
+  memset(server_priv, 0x34, 32);
+  ts_x25519_public(pub, priv);
+  ts_x25519_public(pub2, priv2);
+  ts_x25519_public(server_pub, server_priv);
+  derp_events de = {0};
+  ts_bind_ms_events ev = {.ctx = &de, .derp_state = on_derp_state};
+  ts_bind_ms *m = ts_bind_ms_new(e, udp, priv, pub, disco_priv, &ev, &err);
+  CHECK(m != NULL);
+  int fd = -1;
+  CHECK_EQ_INT(ts_bind_ms_derp_attach(m, 900, "relay.test", server_pub, NULL, &fd), 0);
+  CHECK_EQ_INT(read_js_end(e, fd, pub), 1); /* ClientInfo with the old key */
+
+  ts_bind_ms_set_node_key(m, priv2, pub2);
+  CHECK_EQ_INT(de.down, 1);
+  CHECK_EQ_INT(de.region, 900);
+  CHECK_EQ_INT(read_js_end(e, fd, NULL), 0); /* EOF: JavaScript tears its side down and redials */
+  close(fd);
+  CHECK_EQ_INT(ts_bind_ms_derp_attach(m, 900, "relay.test", server_pub, NULL, &fd), 0);
+  CHECK_EQ_INT(read_js_end(e, fd, pub2), 1); /* the new login names the new key */
+  close(fd);
+
+  /* magicsock's own key is the new one: it refuses it as a peer, the old one is just another key now. */
+  ts_wg_config cfg = {.sink = {.send = no_sink}};
+  ts_wg_device *wg = ts_wg_device_new(priv2, &cfg);
+  memset(peer_pub, 0, 32);
+  ts_x25519_public(peer_pub, priv);
+  ts_wg_peer *p = ts_wg_peer_add(wg, peer_pub, NULL);
+  CHECK(p != NULL);
+  CHECK_EQ_INT(ts_bind_ms_peer_set(m, p, pub2, NULL, 900, NULL, 0), UV_ENOMEM);
+  CHECK_EQ_INT(ts_bind_ms_peer_set(m, p, pub, NULL, 900, NULL, 0), 0);
+
+  ts_bind *b = ts_bind_ms_bind(m);
+  b->ops->peer_removed(b, p);
+  ts_wg_device_free(wg);
+  b->ops->close(b);
+  ts_engine_free(e);
+}
+
 int main(void) {
   RUN(test_endpoint_codec);
   RUN(test_send_and_receive);
@@ -265,5 +355,6 @@ int main(void) {
   RUN(test_rebind);
   if (ts_crypto_init() != 0) return 1;
   RUN(test_ms_tsmp);
+  RUN(test_ms_node_key);
   TEST_MAIN_END();
 }
