@@ -20,7 +20,7 @@ export const NODE_ATTRS: ReadonlyMap<string, NodeAttrInfo> = new Map<string, Nod
   ['only-tcp-443', { handling: 'handled', note: 'no UDP: WireGuard and disco go over DERP only, no STUN probes' }],
   ['disable-relay-client', { handling: 'absent', note: 'this node has no peer-relay client' }],
   ['disable-relay-server', { handling: 'absent', note: 'this node is never a peer relay' }],
-  ['disable-seamless-key-renewal', { handling: 'absent', note: 'seamless renewal is not claimed (capability 126)' }],
+  ['disable-seamless-key-renewal', { handling: 'absent', note: 'not read: renewal is always seamless, the data plane switches keys in place (capability 126 not claimed)' }],
   ['disable-magicsock-crypto-routing', { handling: 'absent', note: 'crypto routing is always on, as Tailscale requires since 124' }],
   ['disable-udp-gro', { handling: 'absent', note: 'not claimed (capability 140); the batched UDP socket keeps GRO' }],
   ['disable-udp-gso', { handling: 'absent', note: 'not claimed (capability 140); the batched UDP socket keeps GSO' }],
