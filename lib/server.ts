@@ -114,6 +114,18 @@ export interface HealthWarning {
   skewMs?: number;
 }
 
+/** The 'path' event: how packets to a peer go now. */
+export interface PathChange {
+  /** The peer's node key, "nodekey:<hex>". */
+  publicKey: string;
+  /** Its MagicDNS name, "" if none. */
+  dnsName: string;
+  /** The direct UDP address in use ("ip:port"), "" when packets go through a relay. */
+  direct: string;
+  /** The relay region's code used when `direct` is "" ("" when no relay is known either). */
+  relay: string;
+}
+
 /** What the last netcheck round found (Server#netcheck). */
 export interface NetcheckResult {
   /** A STUN server answered: UDP works from this node. */
@@ -143,6 +155,8 @@ export interface ServerEvents {
   health: [warnings: HealthWarning[]];
   /** A netcheck round finished (about every 20-26 s, and after network changes). */
   netcheck: [result: NetcheckResult];
+  /** A peer's path changed: direct (disco proved a UDP address) or through a relay. */
+  path: [change: PathChange];
 }
 
 export interface PeerStatus {
@@ -516,6 +530,15 @@ export class Server extends TailnetNode<ServerEvents> {
             control.setNetInfo(ni);
             const r = this.netcheck();
             if (r) this.emit('netcheck', r);
+          },
+          onPath: (nodeKey, direct, region) => {
+            const publicKey = `nodekey:${nodeKey.toString('hex')}`;
+            const cfg = this.#control?.engineConfig;
+            const peer = cfg?.peers.find((p) => p.nodeKeyText === publicKey);
+            const relay = direct ? '' : region ? (cfg?.derpRegions.find((r) => r.id === region)?.code ?? String(region)) : '';
+            const change: PathChange = { publicKey, dnsName: peer?.name.replace(/\.$/, '') ?? '', direct, relay };
+            this.#log.info('path changed', { peer: change.dnsName || publicKey, ...(direct ? { direct } : { relay }) });
+            this.emit('path', change);
           },
           onHomeRelay: (region, up, error) => {
             const code = this.#control?.engineConfig?.derpRegions.find((r) => r.id === region)?.code ?? String(region);

@@ -5,7 +5,7 @@
 import * as net from 'node:net';
 import type { EngineConfig } from '../wire/engine-config.js';
 import type { CompiledFilter } from '../wire/filter.js';
-import { parseAddrPort, parseIP, parsePrefix, type IPPrefix } from '../wire/ip.js';
+import { joinHostPort, parseAddrPort, parseIP, parsePrefix, type IPPrefix } from '../wire/ip.js';
 import type { NetworkMap } from '../wire/netmap.js';
 import type { NetInfo } from '../wire/tailcfg.js';
 import type { Endpoint } from './endpoints.js';
@@ -27,6 +27,8 @@ export interface DataPlaneOptions {
   onEndpoints(endpoints: Endpoint[]): void;
   /** Home region and what netcheck learned: report to control (peers learn our home DERP from it). */
   onNetInfo(netInfo: NetInfo): void;
+  /** A peer's chosen path changed: a direct "ip:port", or "" and the relay region it now goes through. */
+  onPath?(nodeKey: Buffer, direct: string, region: number): void;
   /** The home relay's connection came up (error undefined) or failed: for the node's health. */
   onHomeRelay?(region: number, up: boolean, error?: string): void;
   /** Local UDP port for WireGuard, disco and STUN; 0: any. */
@@ -185,6 +187,9 @@ export class DataPlane {
         break;
       case 'stun':
         this.#netcheck.result(ev.id, ev.rttMs, ev.mapped.address, ev.mapped.port);
+        break;
+      case 'path':
+        this.#o.onPath?.(ev.nodeKey, ev.direct ? joinHostPort(ev.direct.address, ev.direct.port) : '', ev.region);
         break;
       case 'derp-state':
         if (!ev.connected && ev.code) this.#o.log.child('derp').info('region connection ended', { region: ev.id, code: ev.code });

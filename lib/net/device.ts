@@ -23,9 +23,9 @@ export interface EventSink {
 }
 
 /** Device-level events: a relay wanted or its state, a STUN answer (`id` is the region). */
-export type LinkEvent = Extract<NativeEvent, { type: 'derp-want' | 'derp-state' | 'stun' }>;
+export type LinkEvent = Extract<NativeEvent, { type: 'derp-want' | 'derp-state' | 'stun' | 'path' }>;
 
-const LINK_EVENTS = new Set<NativeEvent['type']>(['derp-want', 'derp-state', 'stun']);
+const LINK_EVENTS = new Set<NativeEvent['type']>(['derp-want', 'derp-state', 'stun', 'path']);
 
 export class Device {
   readonly #ctx: SharedContext;

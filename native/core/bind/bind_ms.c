@@ -302,9 +302,15 @@ static void ms_send(void *ctx, const ts_ms_path *path, const uint8_t node_key[32
 /* A peer's path changed (a pong proved a direct address). Not from inside magicsock (no re-entry): flagged
  * here, acted on by after_input. */
 static void ms_on_path(void *ctx, ts_ms_peer *p) {
-  (void)p;
   ts_bind_ms *m = ctx;
   m->paths_changed = 1;
+  if (!m->ev.path) return; /* an event for the embedder only: nothing here calls back into magicsock */
+  ts_ms_peer_info info;
+  ts_ms_peer_info_get(p, ts_engine_now_ns(), &info);
+  ts_addr none;
+  memset(&none, 0, sizeof none);
+  int direct = info.trusted && info.best.kind == TS_MS_PATH_UDP;
+  m->ev.path(m->ev.ctx, ts_ms_peer_node_key(p), direct ? &info.best.addr : &none, info.derp_region);
 }
 
 /* ---- timers ---- */
