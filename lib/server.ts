@@ -25,6 +25,7 @@ import { bridgeMode } from './net/bridge.js';
 import type { TailnetPacketSocket } from './net/packet.js';
 import { Loopback, type LoopbackInfo } from './loopback/index.js';
 import { startForward, type Forwarder } from './loopback/forward.js';
+import { metricsText } from './loopback/metrics.js';
 import { TailnetNode } from './node.js';
 import { chooseAuthKey } from './oauth-key.js';
 import { validateHostname } from './hostname.js';
@@ -420,6 +421,14 @@ export class Server extends TailnetNode<ServerEvents> {
         limit: soft, maxConnections: Math.floor(soft / 2), hint: 'raise it (ulimit -n) or set TSNET_BRIDGE=stream',
       });
     }
+  }
+
+  /**
+   * The node's metrics in Prometheus' text format: health, peers by path, bytes and packets per peer, WireGuard
+   * drops by reason. The LocalAPI serves the same at /localapi/v0/usermetrics (docs/api.md, "Metrics").
+   */
+  metrics(): string {
+    return metricsText(this.status(), this.#health.size);
   }
 
   /** What the last netcheck round found (UDP, our mapped address, relay latencies), or null before the first. */

@@ -99,3 +99,22 @@ test('fetch() and dispatcher() take TLS options: a private CA is trusted only wh
     await d.close();
   }
 });
+
+test('metrics: Prometheus text from metrics() and the LocalAPI, with per-peer traffic and path', async () => {
+  const res = await client.fetch('http://lc-peer/metrics-traffic');
+  assert.equal(await res.text(), 'plain /metrics-traffic');
+  const text = client.metrics();
+  assert.match(text, /^# HELP tailscaled_health_messages /m);
+  assert.match(text, /^tailscaled_health_messages\{type="warning"\} 0$/m);
+  assert.match(text, /^tsnet_backend_running 1$/m);
+  const rx = /^tsnet_peer_received_bytes_total\{peer="lc-peer"\} (\d+)$/m.exec(text);
+  assert.ok(rx && Number(rx[1]) > 0, text);
+  assert.match(text, /^tsnet_wireguard_dropped_packets_total\{reason="badType"\} \d+$/m);
+  const lb = await client.loopback();
+  const api = await fetch(`http://${lb.address}/localapi/v0/usermetrics`, {
+    headers: { 'Sec-Tailscale': 'localapi', Authorization: `Basic ${Buffer.from(`:${lb.localAPICredential}`).toString('base64')}` },
+  });
+  assert.equal(api.status, 200);
+  assert.match(api.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+  assert.match(await api.text(), /^tsnet_peers\{path="(direct|relay)"\} \d+$/m);
+});
