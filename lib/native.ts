@@ -37,6 +37,8 @@ export type NativeEvent =
   | { type: 'derp-state'; device: number; id: number; connected: boolean; code?: string }
   /** A STUN answer from region `id`: our address as its server saw it. */
   | { type: 'stun'; device: number; id: number; mapped: NativeAddress; rttMs: number }
+  /** A WireGuard handshake with the peer whose static key is `publicKey` completed. */
+  | { type: 'handshake'; device: number; id: number; publicKey: Buffer }
   /** A peer's chosen path changed: a direct address, or null and relay region `region` (0: none known). */
   | { type: 'path'; device: number; id: number; nodeKey: Buffer; direct: NativeAddress | null; region: number }
   | { type: 'unknown'; device: number; id: number };

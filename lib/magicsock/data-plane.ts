@@ -48,6 +48,7 @@ export class DataPlane {
   #filter: CompiledFilter | undefined;
   #rulesJSON = '';
   #lastReport: NetcheckReport | null = null;
+  readonly #handshaken = new Set<string>();
   #home = 0;
   #regions: EngineConfig['derpRegions'] = [];
   #netcheckStarted = false;
@@ -188,6 +189,14 @@ export class DataPlane {
       case 'stun':
         this.#netcheck.result(ev.id, ev.rttMs, ev.mapped.address, ev.mapped.port);
         break;
+      case 'handshake': {
+        // The first handshake with a peer is news; the rekeys every two minutes after it are not.
+        const key = ev.publicKey.toString('hex');
+        const first = !this.#handshaken.has(key);
+        this.#handshaken.add(key);
+        this.#o.log.child('wireguard')[first ? 'info' : 'debug']('handshake completed', { peer: `nodekey:${key}` });
+        break;
+      }
       case 'path':
         this.#o.onPath?.(ev.nodeKey, ev.direct ? joinHostPort(ev.direct.address, ev.direct.port) : '', ev.region);
         break;

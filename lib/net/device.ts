@@ -23,9 +23,9 @@ export interface EventSink {
 }
 
 /** Device-level events: a relay wanted or its state, a STUN answer (`id` is the region). */
-export type LinkEvent = Extract<NativeEvent, { type: 'derp-want' | 'derp-state' | 'stun' | 'path' }>;
+export type LinkEvent = Extract<NativeEvent, { type: 'derp-want' | 'derp-state' | 'stun' | 'path' | 'handshake' }>;
 
-const LINK_EVENTS = new Set<NativeEvent['type']>(['derp-want', 'derp-state', 'stun', 'path']);
+const LINK_EVENTS = new Set<NativeEvent['type']>(['derp-want', 'derp-state', 'stun', 'path', 'handshake']);
 
 export class Device {
   readonly #ctx: SharedContext;

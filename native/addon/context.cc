@@ -98,6 +98,13 @@ Napi::Object EventToJs(Napi::Env env, const ts_event& ev) {
       o.Set("connected", p.connected != 0);
       break;
     }
+    case TS_EV_HANDSHAKE: {
+      ts_ev_handshake h;
+      ts_event_get(&ev, &h);
+      type = "handshake";
+      o.Set("publicKey", Napi::Buffer<uint8_t>::Copy(env, h.public_key, sizeof h.public_key));
+      break;
+    }
     case TS_EV_PATH: {
       ts_ev_path p;
       ts_event_get(&ev, &p);

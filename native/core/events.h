@@ -28,6 +28,7 @@ enum {
   TS_EV_DERP_DATA = 35,    /* id = relay stream (bind/derp_conn.h); ptr/ptr_len = bytes for the relay */
   TS_EV_DERP_END = 36,     /* id = relay stream; the engine closed it */
   TS_EV_PATH = 37,         /* ts_ev_path: a peer's chosen path changed (direct address, or a relay) */
+  TS_EV_HANDSHAKE = 38,    /* ts_ev_handshake: a WireGuard handshake with a peer completed */
 };
 
 typedef struct ts_ev_accept {
@@ -57,6 +58,10 @@ typedef struct ts_ev_path {
   uint32_t region; /* the peer's relay region (0: none known) */
 } ts_ev_path;
 
+typedef struct ts_ev_handshake {
+  uint8_t public_key[32]; /* the peer's static key (its node key in Tailscale mode) */
+} ts_ev_handshake;
+
 typedef struct ts_ev_stun {
   ts_addr mapped;
   uint64_t rtt_ns;
@@ -76,5 +81,6 @@ TS_EV_FITS(ts_ev_accept);
 TS_EV_FITS(ts_ev_connected);
 TS_EV_FITS(ts_ev_stun);
 TS_EV_FITS(ts_ev_path);
+TS_EV_FITS(ts_ev_handshake);
 
 #endif

@@ -169,6 +169,20 @@ static void on_timer(uv_timer_t *t) {
 }
 
 /* ---- lifetime ---- */
+/* A completed handshake goes to the embedder as an event (logs, the 'handshake' event). */
+static void wg_handshake(void *ctx, ts_wg_peer *peer) {
+  ts_link_wg *l = ctx;
+  ts_event ev;
+  memset(&ev, 0, sizeof ev);
+  ev.type = TS_EV_HANDSHAKE;
+  ev.device = l->tcp->device_id;
+  ev.fd = -1;
+  ts_ev_handshake h;
+  memcpy(h.public_key, ts_wg_peer_public_key(peer), 32);
+  ts_event_put(&ev, &h);
+  ts_evq_push(l->tcp->evq, &ev);
+}
+
 ts_link_wg *ts_link_wg_new(ts_engine *e, ts_netif *netif, ts_tcp_host *tcp, const uint8_t priv[32],
                            const char *bind_addr, uint16_t port, int *err) {
   ts_link_wg *l = calloc(1, sizeof *l);
@@ -188,6 +202,8 @@ ts_link_wg *ts_link_wg_new(ts_engine *e, ts_netif *netif, ts_tcp_host *tcp, cons
   cfg.mtu = netif->nif.mtu;
   cfg.sink.ctx = l;
   cfg.sink.send = wg_sink;
+  cfg.on_handshake = wg_handshake;
+  cfg.on_handshake_ctx = l;
   l->wg = l->plain && l->sealed ? ts_wg_device_new(priv, &cfg) : NULL;
   ts_bind_up up = {.ctx = l, .recv = link_recv, .recv_done = link_recv_done, .paths = link_paths};
   int r = -ENOMEM;
