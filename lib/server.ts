@@ -16,7 +16,7 @@ import { capsGranted } from './wire/filter.js';
 import type { CapMap, Node, UserProfile } from './wire/tailcfg.js';
 import { joinHostPort, parseAddrPort, splitHostPort } from './wire/ip.js';
 import { loadNative } from './native.js';
-import { abortError, closedError } from './net/errors.js';
+import { abortError, closedError, systemError } from './net/errors.js';
 import { argumentError, checkKnownOptions, invalidArgType } from './util/errors.js';
 import type { ControlState } from './control/client.js';
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel, type LogRecord } from './util/log.js';
@@ -124,6 +124,20 @@ export interface PathChange {
   /** The direct UDP address in use ("ip:port"), "" when packets go through a relay. */
   direct: string;
   /** The relay region's code used when `direct` is "" ("" when no relay is known either). */
+  relay: string;
+}
+
+/** What Server#ping resolves to. */
+export interface PingResult {
+  /** The round trip through the tunnel, in ms. */
+  latencyMs: number;
+  /** The address pinged. */
+  ip: string;
+  /** The answering peer's node key ("nodekey:<hex>") and MagicDNS name. */
+  publicKey: string;
+  dnsName: string;
+  /** The path packets to it take now: a direct "ip:port", or "" and the relay region's code. */
+  direct: string;
   relay: string;
 }
 
@@ -420,6 +434,41 @@ export class Server extends TailnetNode<ServerEvents> {
       this.#log.warn('low open-file limit: each TCP connection holds two descriptors', {
         limit: soft, maxConnections: Math.floor(soft / 2), hint: 'raise it (ulimit -n) or set TSNET_BRIDGE=stream',
       });
+    }
+  }
+
+  /**
+   * Pings a peer (a Tailscale IP or MagicDNS name) through the tunnel with TSMP, as `tailscale ping --tsmp`:
+   * the answer proves the peer's WireGuard and its in-tunnel stack. Rejects with ENOTFOUND (unknown name),
+   * EHOSTUNREACH (no peer has the address), ETIMEDOUT (no answer within `timeout` ms, default 5000) or
+   * ABORT_ERR (`signal`).
+   */
+  async ping(target: string, options: { timeout?: number; signal?: AbortSignal } = {}): Promise<PingResult> {
+    if (typeof target !== 'string') throw invalidArgType('target', 'a string (an IP or a MagicDNS name)', target);
+    const { timeout = 5000, signal } = options;
+    if (!Number.isFinite(timeout) || timeout <= 0) throw argumentError('RangeError', 'ERR_OUT_OF_RANGE', `options.timeout must be a positive number of ms, got ${String(timeout)}`);
+    if (signal?.aborted) throw abortError(signal.reason);
+    const plane = this.#plane;
+    if (this.#closed) throw closedError('Server.ping');
+    if (!plane) this.#live('ping');
+    const ip = this.#resolve(target);
+    const own = this.tailscaleIPs().find((a) => net.isIP(a) === net.isIP(ip));
+    if (!own) throw systemError('ping', 'EHOSTUNREACH', ip);
+    const timer = new AbortController();
+    const t = setTimeout(() => timer.abort(systemError('ping', 'ETIMEDOUT', ip)), timeout);
+    const onAbort = () => timer.abort(abortError(signal?.reason));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const { from, ms } = await plane!.tsmpPing(own, ip, timer.signal).catch((err: unknown) => {
+        const code = (err as { code?: unknown }).code;
+        throw code === 'EHOSTUNREACH' || code === 'EINVAL' ? systemError('ping', 'EHOSTUNREACH', ip) : err;
+      });
+      const publicKey = `nodekey:${from.toString('hex')}`;
+      const peer = this.status()?.peers.find((p) => p.publicKey === publicKey);
+      return { latencyMs: ms, ip, publicKey, dnsName: peer?.dnsName ?? '', direct: peer?.curAddr ?? '', relay: peer?.curAddr ? '' : peer?.relay ?? '' };
+    } finally {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', onAbort);
     }
   }
 

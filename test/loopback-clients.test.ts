@@ -118,3 +118,19 @@ test('metrics: Prometheus text from metrics() and the LocalAPI, with per-peer tr
   assert.match(api.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
   assert.match(await api.text(), /^tsnet_peers\{path="(direct|relay)"\} \d+$/m);
 });
+
+test('ping(): a TSMP ping through the tunnel to a peer by name answers with its key and the round trip; errors are coded', async () => {
+  const r = await client.ping('lc-peer');
+  const st = client.status()!.peers.find((p) => p.hostName === 'lc-peer')!;
+  assert.equal(r.publicKey, st.publicKey);
+  assert.equal(r.ip, st.tailscaleIPs[0]);
+  assert.ok(r.dnsName.startsWith('lc-peer.'), r.dnsName);
+  assert.ok(r.latencyMs > 0 && r.latencyMs < 5000, String(r.latencyMs));
+  assert.ok(r.direct !== '' || r.relay !== '', JSON.stringify(r));
+  const v6 = await client.ping(st.tailscaleIPs[1]!);
+  assert.equal(v6.publicKey, st.publicKey);
+  await assert.rejects(client.ping('no-such-peer'), { code: 'ENOTFOUND' });
+  await assert.rejects(client.ping('100.100.100.100'), { code: 'EHOSTUNREACH' });
+  await assert.rejects(client.ping('lc-peer', { signal: AbortSignal.abort() }), { code: 'ABORT_ERR' });
+  await assert.rejects(client.ping('lc-peer', { timeout: -1 }), { code: 'ERR_OUT_OF_RANGE' });
+});

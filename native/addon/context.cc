@@ -98,6 +98,14 @@ Napi::Object EventToJs(Napi::Env env, const ts_event& ev) {
       o.Set("connected", p.connected != 0);
       break;
     }
+    case TS_EV_TSMP_PONG: {
+      ts_ev_tsmp_pong p;
+      ts_event_get(&ev, &p);
+      type = "tsmp-pong";
+      o.Set("publicKey", Napi::Buffer<uint8_t>::Copy(env, p.public_key, sizeof p.public_key));
+      o.Set("data", Napi::Buffer<uint8_t>::Copy(env, p.data, sizeof p.data));
+      break;
+    }
     case TS_EV_HANDSHAKE: {
       ts_ev_handshake h;
       ts_event_get(&ev, &h);

@@ -29,6 +29,7 @@ enum {
   TS_EV_DERP_END = 36,     /* id = relay stream; the engine closed it */
   TS_EV_PATH = 37,         /* ts_ev_path: a peer's chosen path changed (direct address, or a relay) */
   TS_EV_HANDSHAKE = 38,    /* ts_ev_handshake: a WireGuard handshake with a peer completed */
+  TS_EV_TSMP_PONG = 39,    /* ts_ev_tsmp_pong: a peer answered one of our TSMP pings */
 };
 
 typedef struct ts_ev_accept {
@@ -62,6 +63,11 @@ typedef struct ts_ev_handshake {
   uint8_t public_key[32]; /* the peer's static key (its node key in Tailscale mode) */
 } ts_ev_handshake;
 
+typedef struct ts_ev_tsmp_pong {
+  uint8_t public_key[32]; /* the answering peer's node key */
+  uint8_t data[8];        /* what our ping carried */
+} ts_ev_tsmp_pong;
+
 typedef struct ts_ev_stun {
   ts_addr mapped;
   uint64_t rtt_ns;
@@ -82,5 +88,6 @@ TS_EV_FITS(ts_ev_connected);
 TS_EV_FITS(ts_ev_stun);
 TS_EV_FITS(ts_ev_path);
 TS_EV_FITS(ts_ev_handshake);
+TS_EV_FITS(ts_ev_tsmp_pong);
 
 #endif

@@ -352,6 +352,20 @@ void ts_link_wg_foreach_peer(ts_link_wg *l, void (*fn)(void *ctx, const uint8_t 
   }
 }
 
+int ts_link_wg_tsmp_ping(ts_link_wg *l, const ts_addr *src, const ts_addr *dst, const uint8_t data[8]) {
+  if (l->closing) return UV_EINVAL;
+  if (!ts_wg_route(l->wg, dst->family, dst->ip)) return UV_EHOSTUNREACH;
+  long n = ts_tsmp_ping_encode(l->plain, SCRATCH, src, dst, data);
+  if (n < 0) return UV_EINVAL;
+  uint64_t now = ts_engine_now_ns();
+  ts_wg_tx res;
+  /* Without a session the ping waits in the peer's queue while a handshake starts, as any packet would. */
+  if (ts_wg_send(l->wg, now, wall_ns(), l->plain, (size_t)n, l->sealed, SCRATCH, &res) == TS_WG_TX_READY)
+    emit(l, res.peer, res.endpoint, l->sealed, res.len);
+  schedule(l);
+  return 0;
+}
+
 int ts_link_wg_routes(const ts_link_wg *l, int family, const uint8_t *addr) {
   return ts_wg_route(l->wg, family, addr) != NULL;
 }

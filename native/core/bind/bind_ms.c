@@ -430,6 +430,8 @@ int ts_bind_ms_tsmp_input(ts_bind_ms *m, ts_wg_peer *peer, const uint8_t *pkt, s
   if (r == TS_MS_TSMP_PING && peer && reply && reply_len && ts_tsmp_parse(&msg, pkt, len) == TS_TSMP_PING &&
       (n = ts_tsmp_pong_encode(reply, cap, &msg, 0)) > 0) /* PeerAPI port 0: we serve no PeerAPI */
     *reply_len = (size_t)n;
+  if (r == TS_MS_TSMP_PONG && peer && m->ev.tsmp_pong && ts_tsmp_parse(&msg, pkt, len) == TS_TSMP_PONG)
+    m->ev.tsmp_pong(m->ev.ctx, ts_wg_peer_public_key(peer), msg.ping_data);
   return 1;
 }
 
