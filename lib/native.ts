@@ -37,6 +37,12 @@ export type NativeEvent =
   | { type: 'derp-state'; device: number; id: number; connected: boolean; code?: string }
   /** A STUN answer from region `id`: our address as its server saw it. */
   | { type: 'stun'; device: number; id: number; mapped: NativeAddress; rttMs: number }
+  /** A peer answered our TSMP ping carrying `data`. */
+  | { type: 'tsmp-pong'; device: number; id: number; publicKey: Buffer; data: Buffer }
+  /** A WireGuard handshake with the peer whose static key is `publicKey` completed. */
+  | { type: 'handshake'; device: number; id: number; publicKey: Buffer }
+  /** A peer's chosen path changed: a direct address, or null and relay region `region` (0: none known). */
+  | { type: 'path'; device: number; id: number; nodeKey: Buffer; direct: NativeAddress | null; region: number }
   | { type: 'unknown'; device: number; id: number };
 
 /** One Node environment's handle on the engine: its event channel and the devices it made. */
@@ -108,6 +114,8 @@ export interface NativeDevice {
   derpClose(streamId: number): void;
   /** Sends a STUN request ("ip:port") from the link's UDP socket; the answer arrives as a 'stun' event. */
   stunProbe(region: number, server: string): void;
+  /** A TSMP ping from one of our addresses to a peer's; its answer is a 'tsmp-pong' event carrying `data` (8 bytes). */
+  tsmpPing(source: string, destination: string, data: Uint8Array): void;
   peerStats(): NativePeerStats[];
   /** Per-reason drop counters of the WireGuard core, keyed by the core's reason names (snake_case). */
   drops(): Record<string, number>;
@@ -229,7 +237,7 @@ export interface NativeAddon {
 }
 
 /** The addon interface this JavaScript expects (kNativeAbi in native/addon/addon.h). */
-export const NATIVE_ABI = 14;
+export const NATIVE_ABI = 15;
 
 let cached: NativeAddon | undefined;
 

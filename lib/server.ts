@@ -17,7 +17,7 @@ import type { CapMap, Node, UserProfile } from './wire/tailcfg.js';
 import { joinHostPort, parseAddrPort, splitHostPort } from './wire/ip.js';
 import { loadNative } from './native.js';
 import { nodePublicToText } from './wire/keys.js';
-import { abortError, closedError } from './net/errors.js';
+import { abortError, closedError, systemError } from './net/errors.js';
 import { argumentError, checkKnownOptions, invalidArgType } from './util/errors.js';
 import type { ControlState } from './control/client.js';
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel, type LogRecord } from './util/log.js';
@@ -26,6 +26,7 @@ import { bridgeMode } from './net/bridge.js';
 import type { TailnetPacketSocket } from './net/packet.js';
 import { Loopback, type LoopbackInfo } from './loopback/index.js';
 import { startForward, type Forwarder } from './loopback/forward.js';
+import { metricsText } from './loopback/metrics.js';
 import { TailnetNode } from './node.js';
 import { chooseAuthKey } from './oauth-key.js';
 import { validateHostname } from './hostname.js';
@@ -115,6 +116,32 @@ export interface HealthWarning {
   skewMs?: number;
 }
 
+/** The 'path' event: how packets to a peer go now. */
+export interface PathChange {
+  /** The peer's node key, "nodekey:<hex>". */
+  publicKey: string;
+  /** Its MagicDNS name, "" if none. */
+  dnsName: string;
+  /** The direct UDP address in use ("ip:port"), "" when packets go through a relay. */
+  direct: string;
+  /** The relay region's code used when `direct` is "" ("" when no relay is known either). */
+  relay: string;
+}
+
+/** What Server#ping resolves to. */
+export interface PingResult {
+  /** The round trip through the tunnel, in ms. */
+  latencyMs: number;
+  /** The address pinged. */
+  ip: string;
+  /** The answering peer's node key ("nodekey:<hex>") and MagicDNS name. */
+  publicKey: string;
+  dnsName: string;
+  /** The path packets to it take now: a direct "ip:port", or "" and the relay region's code. */
+  direct: string;
+  relay: string;
+}
+
 /** What the last netcheck round found (Server#netcheck). */
 export interface NetcheckResult {
   /** A STUN server answered: UDP works from this node. */
@@ -144,6 +171,8 @@ export interface ServerEvents {
   health: [warnings: HealthWarning[]];
   /** A netcheck round finished (about every 20-26 s, and after network changes). */
   netcheck: [result: NetcheckResult];
+  /** A peer's path changed: direct (disco proved a UDP address) or through a relay. */
+  path: [change: PathChange];
 }
 
 export interface PeerStatus {
@@ -409,6 +438,49 @@ export class Server extends TailnetNode<ServerEvents> {
     }
   }
 
+  /**
+   * Pings a peer (a Tailscale IP or MagicDNS name) through the tunnel with TSMP, as `tailscale ping --tsmp`:
+   * the answer proves the peer's WireGuard and its in-tunnel stack. Rejects with ENOTFOUND (unknown name),
+   * EHOSTUNREACH (no peer has the address), ETIMEDOUT (no answer within `timeout` ms, default 5000) or
+   * ABORT_ERR (`signal`).
+   */
+  async ping(target: string, options: { timeout?: number; signal?: AbortSignal } = {}): Promise<PingResult> {
+    if (typeof target !== 'string') throw invalidArgType('target', 'a string (an IP or a MagicDNS name)', target);
+    const { timeout = 5000, signal } = options;
+    if (!Number.isFinite(timeout) || timeout <= 0) throw argumentError('RangeError', 'ERR_OUT_OF_RANGE', `options.timeout must be a positive number of ms, got ${String(timeout)}`);
+    if (signal?.aborted) throw abortError(signal.reason);
+    const plane = this.#plane;
+    if (this.#closed) throw closedError('Server.ping');
+    if (!plane) this.#live('ping');
+    const ip = this.#resolve(target);
+    const own = this.tailscaleIPs().find((a) => net.isIP(a) === net.isIP(ip));
+    if (!own) throw systemError('ping', 'EHOSTUNREACH', ip);
+    const timer = new AbortController();
+    const t = setTimeout(() => timer.abort(systemError('ping', 'ETIMEDOUT', ip)), timeout);
+    const onAbort = () => timer.abort(abortError(signal?.reason));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const { from, ms } = await plane!.tsmpPing(own, ip, timer.signal).catch((err: unknown) => {
+        const code = (err as { code?: unknown }).code;
+        throw code === 'EHOSTUNREACH' || code === 'EINVAL' ? systemError('ping', 'EHOSTUNREACH', ip) : err;
+      });
+      const publicKey = `nodekey:${from.toString('hex')}`;
+      const peer = this.status()?.peers.find((p) => p.publicKey === publicKey);
+      return { latencyMs: ms, ip, publicKey, dnsName: peer?.dnsName ?? '', direct: peer?.curAddr ?? '', relay: peer?.curAddr ? '' : peer?.relay ?? '' };
+    } finally {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /**
+   * The node's metrics in Prometheus' text format: health, peers by path, bytes and packets per peer, WireGuard
+   * drops by reason. The LocalAPI serves the same at /localapi/v0/usermetrics (docs/api.md, "Metrics").
+   */
+  metrics(): string {
+    return metricsText(this.status(), this.#health.size);
+  }
+
   /** What the last netcheck round found (UDP, our mapped address, relay latencies), or null before the first. */
   netcheck(): NetcheckResult | null {
     const r = this.#plane?.lastReport;
@@ -517,6 +589,15 @@ export class Server extends TailnetNode<ServerEvents> {
             control.setNetInfo(ni);
             const r = this.netcheck();
             if (r) this.emit('netcheck', r);
+          },
+          onPath: (nodeKey, direct, region) => {
+            const publicKey = `nodekey:${nodeKey.toString('hex')}`;
+            const cfg = this.#control?.engineConfig;
+            const peer = cfg?.peers.find((p) => p.nodeKeyText === publicKey);
+            const relay = direct ? '' : region ? (cfg?.derpRegions.find((r) => r.id === region)?.code ?? String(region)) : '';
+            const change: PathChange = { publicKey, dnsName: peer?.name.replace(/\.$/, '') ?? '', direct, relay };
+            this.#log.info('path changed', { peer: change.dnsName || publicKey, ...(direct ? { direct } : { relay }) });
+            this.emit('path', change);
           },
           onHomeRelay: (region, up, error) => {
             const code = this.#control?.engineConfig?.derpRegions.find((r) => r.id === region)?.code ?? String(region);

@@ -228,6 +228,14 @@ export class WireGuard extends TailnetNode implements Dialer {
       throw err;
     }
     this.#stack = stack;
+    const handshaken = new Set<string>();
+    stack.device.onLinkEvent((ev) => {
+      if (ev.type !== 'handshake') return;
+      const peer = ev.publicKey.toString('base64');
+      // The first handshake with a peer is news; the rekeys every two minutes after it are not.
+      this.#log[handshaken.has(peer) ? 'debug' : 'info']('handshake completed', { peer });
+      handshaken.add(peer);
+    });
     this.#log.info('up', { publicKey: this.#publicKey, udpPort: this.#port });
   }
 

@@ -517,9 +517,13 @@ for (const n of [loopback, memory, wireguard]) {
       async () => {
         let release!: () => void;
         const gate = new Promise<void>((r) => (release = r));
+        let inHandler: () => void = () => {};
+        const slowStarted = new Promise<void>((r) => (inHandler = r));
         const server = http.createServer((req, res) => {
-          if (req.url === '/slow') void gate.then(() => res.end('slow done'));
-          else res.end('fast');
+          if (req.url === '/slow') {
+            inHandler();
+            void gate.then(() => res.end('slow done'));
+          } else res.end('fast');
         });
         const acc = await n.serve(server);
         const idleAgent = agentOver(n, { keepAlive: true });
@@ -530,7 +534,7 @@ for (const n of [loopback, memory, wireguard]) {
         const idleClosed = watch(first.socket);
         assert.equal(first.socket.destroyed, false, 'the keep-alive agent keeps the connection');
         const slow = httpRequest({ ...opts, agent: busyAgent, path: '/slow' });
-        await new Promise((r) => setTimeout(r, 100)); // the slow request is in its handler now
+        await slowStarted; // the slow request is in its handler now
 
         if (n !== loopback) acc.close(); // stop accepting (on loopback server.close() does that itself)
         let serverClosed = false;
@@ -581,7 +585,8 @@ for (const n of [loopback, memory, wireguard]) {
       const { client, peer, acc } = await pairOver(n);
       client.pause();
       peer.write(randomBytes(1024 * 1024)); // more than the readable stream's highWaterMark pulls in
-      await new Promise((r) => setTimeout(r, 200)); // part of it is in the client's receive buffer now, unread
+      // Wait until part of it is in the client's receive buffer, unread (the test's timeout bounds this).
+      while (client.readableLength === 0) await new Promise((r) => setImmediate(r));
       const theirs = watch(peer);
       client.destroy(new Error('boom'));
       client.on('error', () => {});

@@ -35,7 +35,8 @@ test('e2e: interactive login — AuthURL, Followup long-poll, approval through t
   const page = await fetch(r.AuthURL!);
   assert.equal(page.status, 200);
   assert.match(await page.text(), /laptop.*wants to join/s);
-  await new Promise((res) => setTimeout(res, 50));
+  // Approve only once the Followup is held, so the held request is what gets answered.
+  await net.waitFor(() => net.pendingLogins()[0]?.waiting);
   const post = await fetch(r.AuthURL!, { method: 'POST', body: new URLSearchParams({ user: 'erin@example.com' }) });
   assert.equal(post.status, 200);
   assert.match(await post.text(), /logged in as <code>erin@example.com/);

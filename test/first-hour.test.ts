@@ -10,6 +10,7 @@ import { EventEmitter, once } from 'node:events';
 import { startDevnet, type Devnet } from '../lib/devnet/index.js';
 import { MemoryStore } from '../lib/control/store.js';
 import { Server, type HealthWarning, type NetcheckResult } from '../lib/server.js';
+import { WireGuard } from '../lib/wireguard.js';
 import { createLogger, formatRecord, type LogRecord } from '../lib/util/log.js';
 
 let devnet: Devnet;
@@ -238,4 +239,40 @@ test('a low open-file limit is reported once at start, with the connections it a
   const high = run(4096);
   assert.equal(high.status, 0, high.stderr);
   assert.deepEqual(JSON.parse(high.stdout.trim().split('\n').at(-1)!), []);
+});
+
+test('logging: a completed WireGuard handshake is logged, at info the first time per peer', async () => {
+  const { generateKeyPairSync, createPublicKey } = await import('node:crypto');
+  const kp = () => {
+    const { privateKey } = generateKeyPairSync('x25519');
+    return {
+      priv: privateKey.export({ format: 'der', type: 'pkcs8' }).subarray(-32).toString('base64'),
+      pub: createPublicKey(privateKey).export({ format: 'der', type: 'spki' }).subarray(-32).toString('base64'),
+    };
+  };
+  const ka = kp();
+  const kb = kp();
+  const recA: LogRecord[] = [];
+  let handshook: () => void = () => {};
+  const logged = new Promise<void>((r) => (handshook = r));
+  const a = new WireGuard({ privateKey: ka.priv, address: ['10.61.0.1/32'], peers: [{ publicKey: kb.pub, allowedIPs: ['10.61.0.2/32'] }], logger: (r) => {
+    recA.push(r);
+    if (r.msg === 'handshake completed') handshook();
+  } });
+  await a.start();
+  const b = new WireGuard({ privateKey: kb.priv, address: ['10.61.0.2/32'], peers: [{ publicKey: ka.pub, endpoint: `127.0.0.1:${a.listenPort}`, allowedIPs: ['10.61.0.1/32'] }] });
+  await b.start();
+  try {
+    a.listen('tcp', ':80').serve(http.createServer((_req, res) => res.end('hi')));
+    assert.equal(await (await b.fetch('http://10.61.0.1/')).text(), 'hi');
+    await logged;
+    const hs = recA.filter((r) => r.msg === 'handshake completed');
+    assert.equal(hs.length, 1, JSON.stringify(recA));
+    assert.equal(hs[0]!.level, 'info');
+    assert.equal(hs[0]!.component, 'wireguard');
+    assert.equal(hs[0]!.peer, kb.pub);
+  } finally {
+    await a.close();
+    await b.close();
+  }
 });

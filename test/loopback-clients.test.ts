@@ -99,3 +99,38 @@ test('fetch() and dispatcher() take TLS options: a private CA is trusted only wh
     await d.close();
   }
 });
+
+test('metrics: Prometheus text from metrics() and the LocalAPI, with per-peer traffic and path', async () => {
+  const res = await client.fetch('http://lc-peer/metrics-traffic');
+  assert.equal(await res.text(), 'plain /metrics-traffic');
+  const text = client.metrics();
+  assert.match(text, /^# HELP tailscaled_health_messages /m);
+  assert.match(text, /^tailscaled_health_messages\{type="warning"\} 0$/m);
+  assert.match(text, /^tsnet_backend_running 1$/m);
+  const rx = /^tsnet_peer_received_bytes_total\{peer="lc-peer"\} (\d+)$/m.exec(text);
+  assert.ok(rx && Number(rx[1]) > 0, text);
+  assert.match(text, /^tsnet_wireguard_dropped_packets_total\{reason="badType"\} \d+$/m);
+  const lb = await client.loopback();
+  const api = await fetch(`http://${lb.address}/localapi/v0/usermetrics`, {
+    headers: { 'Sec-Tailscale': 'localapi', Authorization: `Basic ${Buffer.from(`:${lb.localAPICredential}`).toString('base64')}` },
+  });
+  assert.equal(api.status, 200);
+  assert.match(api.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+  assert.match(await api.text(), /^tsnet_peers\{path="(direct|relay)"\} \d+$/m);
+});
+
+test('ping(): a TSMP ping through the tunnel to a peer by name answers with its key and the round trip; errors are coded', async () => {
+  const r = await client.ping('lc-peer');
+  const st = client.status()!.peers.find((p) => p.hostName === 'lc-peer')!;
+  assert.equal(r.publicKey, st.publicKey);
+  assert.equal(r.ip, st.tailscaleIPs[0]);
+  assert.ok(r.dnsName.startsWith('lc-peer.'), r.dnsName);
+  assert.ok(r.latencyMs > 0 && r.latencyMs < 5000, String(r.latencyMs));
+  assert.ok(r.direct !== '' || r.relay !== '', JSON.stringify(r));
+  const v6 = await client.ping(st.tailscaleIPs[1]!);
+  assert.equal(v6.publicKey, st.publicKey);
+  await assert.rejects(client.ping('no-such-peer'), { code: 'ENOTFOUND' });
+  await assert.rejects(client.ping('100.100.100.100'), { code: 'EHOSTUNREACH' });
+  await assert.rejects(client.ping('lc-peer', { signal: AbortSignal.abort() }), { code: 'ABORT_ERR' });
+  await assert.rejects(client.ping('lc-peer', { timeout: -1 }), { code: 'ERR_OUT_OF_RANGE' });
+});

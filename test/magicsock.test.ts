@@ -7,7 +7,7 @@ import type * as net from 'node:net';
 import { startDevnet, type Devnet } from '../lib/devnet/index.js';
 import { startDevnetRelay, type DevnetRelay } from '../lib/devnet/derp/index.js';
 import { MemoryStore } from '../lib/control/store.js';
-import { Server, dataPlaneOf, type PeerStatus } from '../lib/server.js';
+import { Server, dataPlaneOf, type PathChange, type PeerStatus } from '../lib/server.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 after(async () => {
@@ -85,6 +85,15 @@ test('(a) traffic starts over DERP and moves to the direct path; the data arrive
   // Once bravo knows alpha's home relay (from control, after alpha's first STUN round), a first packet has a
   // path before any direct address is proven.
   await until("alpha's home region known", 5000, () => peer(b).relay !== '');
+  // The 'path' event says when bravo's packets to alpha go direct.
+  const wentDirect = new Promise<PathChange>((resolve) => {
+    const on = (c: PathChange) => {
+      if (!c.dnsName.startsWith('alpha') || c.direct === '') return;
+      b.off('path', on);
+      resolve(c);
+    };
+    b.on('path', on);
+  });
   const blob = serveBlob(a, 8 << 20);
   const got = await fetchBlob(b, 'alpha');
   assert.equal(got.bytes, 8 << 20);
@@ -93,6 +102,10 @@ test('(a) traffic starts over DERP and moves to the direct path; the data arrive
   assert.ok(peer(b).txRelayPackets > 0, `bravo sent through DERP first (${JSON.stringify(peer(b))})`);
   await until('both directions direct', 5000, () => peer(a).curAddr !== '' && peer(b).curAddr !== '');
   assert.match(peer(b).curAddr, /^127\.0\.0\.1:\d+$|^\[::1\]:\d+$|^\d+\.\d+\.\d+\.\d+:\d+$/);
+  const change = await wentDirect;
+  assert.equal(change.publicKey, peer(b).publicKey);
+  assert.equal(change.relay, '');
+  assert.match(change.direct, /:\d+$/);
   // Once direct, new traffic does not touch the relay.
   const relayed = peer(b).txRelayPackets;
   const again = await fetchBlob(b, 'alpha');

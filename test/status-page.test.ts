@@ -126,7 +126,7 @@ test('the pages escape what nodes report and show health problems', () => {
         homeDERP: 900, online: false, lastSeen: null, ephemeral: false, authorized: false, keyExpiry: null, expired: false, created: '2026-01-01T00:00:00Z',
       },
     ],
-    pending: [{ id: 'abc', url: `http://x/"${evil}`, hostname: evil, nodeKey: 'nodekey:00', created: '2026-01-01T00:00:00Z', approved: false }],
+    pending: [{ id: 'abc', url: `http://x/"${evil}`, hostname: evil, nodeKey: 'nodekey:00', created: '2026-01-01T00:00:00Z', approved: false, waiting: false }],
     policy: `</pre>${evil}`,
     traffic: new Map(),
     relay: null,

@@ -6,6 +6,14 @@
 export class FollowupWaiters {
   private readonly waiters = new Map<string, Set<() => void>>();
 
+  /** onChange: a request started or stopped waiting (the devnet reports it as a change of its pending logins). */
+  constructor(private readonly onChange: () => void = () => {}) {}
+
+  /** Whether a client's Followup request for `id` is being held now. */
+  waiting(id: string): boolean {
+    return (this.waiters.get(id)?.size ?? 0) > 0;
+  }
+
   /**
    * Resolves "woken" when `wake(id)` is called, "timeout" after `timeoutMs`,
    * or "gone" when `gone` fires (the client closed the request).
@@ -23,6 +31,7 @@ export class FollowupWaiters {
         mine.delete(onWake);
         if (!mine.size && this.waiters.get(id) === mine) this.waiters.delete(id);
         gone.off('close', onGone);
+        this.onChange();
         resolve(why);
       };
       const onWake = (): void => finish('woken');
@@ -31,6 +40,7 @@ export class FollowupWaiters {
       timer.unref?.();
       mine.add(onWake);
       gone.once('close', onGone);
+      this.onChange();
     });
   }
 

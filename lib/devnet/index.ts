@@ -180,6 +180,8 @@ export interface PendingLoginInfo {
   nodeKey: string;
   created: string;
   approved: boolean;
+  /** The node's Followup request is held now: it waits for this approval. */
+  waiting: boolean;
 }
 
 export interface ApproveOptions {
@@ -428,6 +430,7 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
         nodeKey: p.nodeKey,
         created: p.created,
         approved: p.approval !== null,
+        waiting: server.followupWaiting(p.id),
       })),
     nodes: () => state.allNodes().map(info),
     users: () => state.allUsers().map((u) => ({ id: u.id, loginName: u.loginName, displayName: u.displayName })),

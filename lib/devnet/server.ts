@@ -103,7 +103,12 @@ export class DevnetServer {
   readonly http: http.Server;
   private readonly controlPublicText: string;
   private readonly streams: MapStreams;
-  private readonly followups = new FollowupWaiters();
+  private readonly followups = new FollowupWaiters(() => this.state.followupWaitChanged());
+
+  /** Whether a client's Followup request for pending login `id` is held now. */
+  followupWaiting(id: string): boolean {
+    return this.followups.waiting(id);
+  }
   private readonly h2sessions = new Set<Http2Session>();
   private readonly noiseConns = new Set<Duplex>();
   private readonly plainSockets = new Set<Socket>();

@@ -102,6 +102,11 @@ export class DevnetState {
     this.changed('netmap');
   }
 
+  /** A client began or stopped holding a Followup request for a pending login (the server's bookkeeping). */
+  followupWaitChanged(): void {
+    this.changed('pending');
+  }
+
   private changed(kind: ChangeKind): void {
     if (kind === 'netmap') this.netmapVersion++;
     for (const fn of [...this.listeners]) fn(kind);

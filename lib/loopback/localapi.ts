@@ -4,6 +4,7 @@ import type * as http from 'node:http';
 import * as net from 'node:net';
 import { parseAddrPort } from '../wire/ip.js';
 import { safeEqual } from './credentials.js';
+import { metricsText } from './metrics.js';
 import { healthWarnings } from './health.js';
 import type { LoopbackHost } from './host.js';
 
@@ -76,6 +77,9 @@ export function serveLocalAPI(req: http.IncomingMessage, res: http.ServerRespons
     const body: Record<string, unknown> = { BackendState: st.backendState, TailscaleIPs: st.tailscaleIPs, Health: healthWarnings(st, host), ...st };
     if (!peers) delete body.peers;
     return json(body);
+  }
+  if (url.pathname === '/localapi/v0/usermetrics') {
+    return send(200, metricsText(host.status(), host.health?.().length ?? 0), 'text/plain; version=0.0.4; charset=utf-8');
   }
   if (url.pathname === '/localapi/v0/whois') {
     const addr = url.searchParams.get('addr') ?? '';

@@ -2,10 +2,11 @@
 // netmap. Paths are chosen natively (magicsock: direct UDP once disco proves it, else DERP); this side owns
 // what needs Node: TLS connections to the relays (DERPManager), STUN rounds and the home region (Netcheck),
 // and the endpoints and NetInfo reported to control.
+import * as crypto from 'node:crypto';
 import * as net from 'node:net';
 import type { EngineConfig } from '../wire/engine-config.js';
 import type { CompiledFilter } from '../wire/filter.js';
-import { parseAddrPort, parseIP, parsePrefix, type IPPrefix } from '../wire/ip.js';
+import { joinHostPort, parseAddrPort, parseIP, parsePrefix, type IPPrefix } from '../wire/ip.js';
 import type { NetworkMap } from '../wire/netmap.js';
 import type { NetInfo } from '../wire/tailcfg.js';
 import type { Endpoint } from './endpoints.js';
@@ -28,6 +29,8 @@ export interface DataPlaneOptions {
   onEndpoints(endpoints: Endpoint[]): void;
   /** Home region and what netcheck learned: report to control (peers learn our home DERP from it). */
   onNetInfo(netInfo: NetInfo): void;
+  /** A peer's chosen path changed: a direct "ip:port", or "" and the relay region it now goes through. */
+  onPath?(nodeKey: Buffer, direct: string, region: number): void;
   /** The home relay's connection came up (error undefined) or failed: for the node's health. */
   onHomeRelay?(region: number, up: boolean, error?: string): void;
   /** Local UDP port for WireGuard, disco and STUN; 0: any. */
@@ -47,6 +50,8 @@ export class DataPlane {
   #filter: CompiledFilter | undefined;
   #rulesJSON = '';
   #lastReport: NetcheckReport | null = null;
+  readonly #handshaken = new Set<string>();
+  readonly #pings = new Map<string, (from: Buffer) => void>();
   #home = 0;
   #regions: EngineConfig['derpRegions'] = [];
   #netcheckStarted = false;
@@ -190,6 +195,26 @@ export class DataPlane {
       case 'stun':
         this.#netcheck.result(ev.id, ev.rttMs, ev.mapped.address, ev.mapped.port);
         break;
+      case 'tsmp-pong': {
+        const key = ev.data.toString('hex');
+        const w = this.#pings.get(key);
+        if (w) {
+          this.#pings.delete(key);
+          w(ev.publicKey);
+        }
+        break;
+      }
+      case 'handshake': {
+        // The first handshake with a peer is news; the rekeys every two minutes after it are not.
+        const key = ev.publicKey.toString('hex');
+        const first = !this.#handshaken.has(key);
+        this.#handshaken.add(key);
+        this.#o.log.child('wireguard')[first ? 'info' : 'debug']('handshake completed', { peer: `nodekey:${key}` });
+        break;
+      }
+      case 'path':
+        this.#o.onPath?.(ev.nodeKey, ev.direct ? joinHostPort(ev.direct.address, ev.direct.port) : '', ev.region);
+        break;
       case 'derp-state':
         if (!ev.connected && ev.code) this.#o.log.child('derp').info('region connection ended', { region: ev.id, code: ev.code });
         break;
@@ -251,6 +276,34 @@ export class DataPlane {
 
   get homeRegion(): number {
     return this.#home;
+  }
+
+  /**
+   * A TSMP ping through the tunnel from `source` (ours) to `destination`; resolves with the answering peer's
+   * node key and the round trip in ms. The caller bounds the wait (signal).
+   */
+  tsmpPing(source: string, destination: string, signal: AbortSignal): Promise<{ from: Buffer; ms: number }> {
+    const data = crypto.randomBytes(8);
+    const key = data.toString('hex');
+    return new Promise((resolve, reject) => {
+      const start = process.hrtime.bigint();
+      const onAbort = () => {
+        this.#pings.delete(key);
+        reject(signal.reason);
+      };
+      this.#pings.set(key, (from) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve({ from, ms: Number(process.hrtime.bigint() - start) / 1e6 });
+      });
+      signal.addEventListener('abort', onAbort, { once: true });
+      try {
+        this.stack.device.tsmpPing(source, destination, data);
+      } catch (err) {
+        this.#pings.delete(key);
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      }
+    });
   }
 
   /** The last netcheck round's result, or null before the first. */

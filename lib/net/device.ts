@@ -23,9 +23,9 @@ export interface EventSink {
 }
 
 /** Device-level events: a relay wanted or its state, a STUN answer (`id` is the region). */
-export type LinkEvent = Extract<NativeEvent, { type: 'derp-want' | 'derp-state' | 'stun' }>;
+export type LinkEvent = Extract<NativeEvent, { type: 'derp-want' | 'derp-state' | 'stun' | 'path' | 'handshake' | 'tsmp-pong' }>;
 
-const LINK_EVENTS = new Set<NativeEvent['type']>(['derp-want', 'derp-state', 'stun']);
+const LINK_EVENTS = new Set<NativeEvent['type']>(['derp-want', 'derp-state', 'stun', 'path', 'handshake', 'tsmp-pong']);
 
 export class Device {
   readonly #ctx: SharedContext;
@@ -207,6 +207,10 @@ export class Device {
   }
 
   /** Sends a STUN request from the link's socket; the answer arrives as a 'stun' link event. */
+  tsmpPing(source: string, destination: string, data: Uint8Array): void {
+    this.#native.tsmpPing(source, destination, data);
+  }
+
   stunProbe(region: number, ip: string, port: number): void {
     this.#native.stunProbe(region, net.isIPv6(ip) ? `[${ip}]:${port}` : `${ip}:${port}`);
   }

@@ -98,6 +98,31 @@ Napi::Object EventToJs(Napi::Env env, const ts_event& ev) {
       o.Set("connected", p.connected != 0);
       break;
     }
+    case TS_EV_TSMP_PONG: {
+      ts_ev_tsmp_pong p;
+      ts_event_get(&ev, &p);
+      type = "tsmp-pong";
+      o.Set("publicKey", Napi::Buffer<uint8_t>::Copy(env, p.public_key, sizeof p.public_key));
+      o.Set("data", Napi::Buffer<uint8_t>::Copy(env, p.data, sizeof p.data));
+      break;
+    }
+    case TS_EV_HANDSHAKE: {
+      ts_ev_handshake h;
+      ts_event_get(&ev, &h);
+      type = "handshake";
+      o.Set("publicKey", Napi::Buffer<uint8_t>::Copy(env, h.public_key, sizeof h.public_key));
+      break;
+    }
+    case TS_EV_PATH: {
+      ts_ev_path p;
+      ts_event_get(&ev, &p);
+      type = "path";
+      o.Set("nodeKey", Napi::Buffer<uint8_t>::Copy(env, p.node_key, sizeof p.node_key));
+      if (p.direct.family) o.Set("direct", AddrToJs(env, p.direct));
+      else o.Set("direct", env.Null());
+      o.Set("region", p.region);
+      break;
+    }
     case TS_EV_STUN: {
       ts_ev_stun p;
       ts_event_get(&ev, &p);

@@ -148,6 +148,7 @@ class Device : public Napi::ObjectWrap<Device> {
         InstanceMethod<&Device::SetSelf>("setSelf"),
         InstanceMethod<&Device::DerpAttach>("derpAttach"),
         InstanceMethod<&Device::StunProbe>("stunProbe"),
+        InstanceMethod<&Device::TsmpPing>("tsmpPing"),
         InstanceMethod<&Device::PeerStats>("peerStats"),
         InstanceMethod<&Device::Drops>("drops"),
         InstanceMethod<&Device::HandshakeLoad>("handshakeLoad"),
@@ -582,6 +583,20 @@ class Device : public Napi::ObjectWrap<Device> {
     uint32_t region = static_cast<uint32_t>(a.Int(info[0], "region", 0, kU32));
     ts_addr dst = a.Endpoint(info[1], "server");
     RunLink(a, [&](ts_link_wg* l) { return ts_link_wg_stun_probe(l, region, &dst); });
+    return {};
+  }
+
+  // tsmpPing("ourIp", "peerIp", data: 8 bytes): the answer arrives as a 'tsmp-pong' event.
+  Napi::Value TsmpPing(const Napi::CallbackInfo& info) {
+    Args a(info, "ping");
+    ts_addr src = a.Ip(info[0], "source");
+    ts_addr dst = a.Ip(info[1], "destination");
+    Napi::Uint8Array bytes = a.Bytes(info[2], "data");
+    if (a.ok() && bytes.ElementLength() != 8) a.Fail(true, "ERR_OUT_OF_RANGE", "data must be 8 bytes");
+    if (!a.ok()) return {};
+    uint8_t data[8];
+    memcpy(data, bytes.Data(), 8);
+    RunLink(a, [&](ts_link_wg* l) { return ts_link_wg_tsmp_ping(l, &src, &dst, data); });
     return {};
   }
 

@@ -172,9 +172,32 @@ static void ev_stun(void *ctx, uint32_t region, uint64_t rtt_ns, const ts_addr *
   push(ctx, TS_EV_STUN, region, 0, &ev);
 }
 
+static void ev_path(void *ctx, const uint8_t node_key[32], const ts_addr *direct, uint32_t region) {
+  ts_event ev;
+  memset(&ev, 0, sizeof ev);
+  ts_ev_path p;
+  memset(&p, 0, sizeof p);
+  memcpy(p.node_key, node_key, 32);
+  p.direct = *direct;
+  p.region = region;
+  ts_event_put(&ev, &p);
+  push(ctx, TS_EV_PATH, 0, 0, &ev);
+}
+
+static void ev_tsmp_pong(void *ctx, const uint8_t node_key[32], const uint8_t data[8]) {
+  ts_event ev;
+  memset(&ev, 0, sizeof ev);
+  ts_ev_tsmp_pong p;
+  memcpy(p.public_key, node_key, 32);
+  memcpy(p.data, data, 8);
+  ts_event_put(&ev, &p);
+  push(ctx, TS_EV_TSMP_PONG, 0, 0, &ev);
+}
+
 int ts_device_magicsock(ts_device *d, const uint8_t disco_priv[32]) {
   if (!d->wg) return UV_EINVAL;
-  ts_bind_ms_events ev = {.ctx = d, .derp_want = ev_derp_want, .derp_state = ev_derp_state, .stun = ev_stun};
+  ts_bind_ms_events ev = {.ctx = d, .derp_want = ev_derp_want, .derp_state = ev_derp_state, .stun = ev_stun, .path = ev_path,
+                            .tsmp_pong = ev_tsmp_pong};
   return ts_link_wg_magicsock(d->wg, disco_priv, &ev);
 }
 

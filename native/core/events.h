@@ -27,6 +27,9 @@ enum {
   TS_EV_STUN = 34,         /* id = region; ts_ev_stun: our address as the region's STUN server saw it */
   TS_EV_DERP_DATA = 35,    /* id = relay stream (bind/derp_conn.h); ptr/ptr_len = bytes for the relay */
   TS_EV_DERP_END = 36,     /* id = relay stream; the engine closed it */
+  TS_EV_PATH = 37,         /* ts_ev_path: a peer's chosen path changed (direct address, or a relay) */
+  TS_EV_HANDSHAKE = 38,    /* ts_ev_handshake: a WireGuard handshake with a peer completed */
+  TS_EV_TSMP_PONG = 39,    /* ts_ev_tsmp_pong: a peer answered one of our TSMP pings */
 };
 
 typedef struct ts_ev_accept {
@@ -50,6 +53,21 @@ typedef struct ts_ev_derp_state {
   uint8_t connected; /* 1 logged in, 0 closed */
 } ts_ev_derp_state;
 
+typedef struct ts_ev_path {
+  uint8_t node_key[32];
+  ts_addr direct;  /* family 0: no trusted direct address; packets go through relay `region` */
+  uint32_t region; /* the peer's relay region (0: none known) */
+} ts_ev_path;
+
+typedef struct ts_ev_handshake {
+  uint8_t public_key[32]; /* the peer's static key (its node key in Tailscale mode) */
+} ts_ev_handshake;
+
+typedef struct ts_ev_tsmp_pong {
+  uint8_t public_key[32]; /* the answering peer's node key */
+  uint8_t data[8];        /* what our ping carried */
+} ts_ev_tsmp_pong;
+
 typedef struct ts_ev_stun {
   ts_addr mapped;
   uint64_t rtt_ns;
@@ -68,5 +86,8 @@ static inline void ts_event_copy_(void *dst, const void *src, size_t len) { memc
 TS_EV_FITS(ts_ev_accept);
 TS_EV_FITS(ts_ev_connected);
 TS_EV_FITS(ts_ev_stun);
+TS_EV_FITS(ts_ev_path);
+TS_EV_FITS(ts_ev_handshake);
+TS_EV_FITS(ts_ev_tsmp_pong);
 
 #endif

@@ -169,6 +169,20 @@ static void on_timer(uv_timer_t *t) {
 }
 
 /* ---- lifetime ---- */
+/* A completed handshake goes to the embedder as an event (logs, the 'handshake' event). */
+static void wg_handshake(void *ctx, ts_wg_peer *peer) {
+  ts_link_wg *l = ctx;
+  ts_event ev;
+  memset(&ev, 0, sizeof ev);
+  ev.type = TS_EV_HANDSHAKE;
+  ev.device = l->tcp->device_id;
+  ev.fd = -1;
+  ts_ev_handshake h;
+  memcpy(h.public_key, ts_wg_peer_public_key(peer), 32);
+  ts_event_put(&ev, &h);
+  ts_evq_push(l->tcp->evq, &ev);
+}
+
 ts_link_wg *ts_link_wg_new(ts_engine *e, ts_netif *netif, ts_tcp_host *tcp, const uint8_t priv[32],
                            const char *bind_addr, uint16_t port, int *err) {
   ts_link_wg *l = calloc(1, sizeof *l);
@@ -188,6 +202,8 @@ ts_link_wg *ts_link_wg_new(ts_engine *e, ts_netif *netif, ts_tcp_host *tcp, cons
   cfg.mtu = netif->nif.mtu;
   cfg.sink.ctx = l;
   cfg.sink.send = wg_sink;
+  cfg.on_handshake = wg_handshake;
+  cfg.on_handshake_ctx = l;
   l->wg = l->plain && l->sealed ? ts_wg_device_new(priv, &cfg) : NULL;
   ts_bind_up up = {.ctx = l, .recv = link_recv, .recv_done = link_recv_done, .paths = link_paths};
   int r = -ENOMEM;
@@ -350,6 +366,20 @@ void ts_link_wg_foreach_peer(ts_link_wg *l, void (*fn)(void *ctx, const uint8_t 
     ts_wg_peer_stats_get(p, now, &st);
     fn(ctx, l->keys[i], &st);
   }
+}
+
+int ts_link_wg_tsmp_ping(ts_link_wg *l, const ts_addr *src, const ts_addr *dst, const uint8_t data[8]) {
+  if (l->closing) return UV_EINVAL;
+  if (!ts_wg_route(l->wg, dst->family, dst->ip)) return UV_EHOSTUNREACH;
+  long n = ts_tsmp_ping_encode(l->plain, SCRATCH, src, dst, data);
+  if (n < 0) return UV_EINVAL;
+  uint64_t now = ts_engine_now_ns();
+  ts_wg_tx res;
+  /* Without a session the ping waits in the peer's queue while a handshake starts, as any packet would. */
+  if (ts_wg_send(l->wg, now, wall_ns(), l->plain, (size_t)n, l->sealed, SCRATCH, &res) == TS_WG_TX_READY)
+    emit(l, res.peer, res.endpoint, l->sealed, res.len);
+  schedule(l);
+  return 0;
 }
 
 int ts_link_wg_routes(const ts_link_wg *l, int family, const uint8_t *addr) {

@@ -51,6 +51,9 @@ int ts_link_wg_peer_set_allowed(ts_link_wg *l, const uint8_t pub[32], const ts_l
 int ts_link_wg_peer_remove(ts_link_wg *l, const uint8_t pub[32]);
 /* 1 if some peer's AllowedIPs route addr. */
 int ts_link_wg_routes(const ts_link_wg *l, int family, const uint8_t *addr);
+/* Sends a TSMP ping (disco/tsmp.h) from src (one of our addresses) to dst through the tunnel; its pong comes
+ * back through the magicsock bind's tsmp_pong event. 0, UV_EHOSTUNREACH (no peer routes dst) or UV_EINVAL. */
+int ts_link_wg_tsmp_ping(ts_link_wg *l, const ts_addr *src, const ts_addr *dst, const uint8_t data[8]);
 
 /* Turns on the inbound packet filter (tailnet ACLs) and replaces its rules and local prefixes; without a
  * call, everything AllowedIPs admits gets in (plain WireGuard semantics). 0 or a negative code. */

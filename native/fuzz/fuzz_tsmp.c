@@ -38,8 +38,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     ts_tsmp_msg p;
     long n = ts_tsmp_pong_encode(out, sizeof out, &m, 7);
     if (m.src.family == m.dst.family) {
-      if (n < 0 || ts_tsmp_parse(&p, out, (size_t)n) != TS_TSMP_OTHER || p.type != TS_TSMP_TYPE_PONG) abort();
+      if (n < 0 || ts_tsmp_parse(&p, out, (size_t)n) != TS_TSMP_PONG || p.type != TS_TSMP_TYPE_PONG || memcmp(p.ping_data, m.ping_data, 8) != 0) abort();
       if (memcmp(out + n - 10, m.ping_data, 8) != 0) abort();
+      /* Our own ping of the same data parses back as that ping. */
+      n = ts_tsmp_ping_encode(out, sizeof out, &m.src, &m.dst, m.ping_data);
+      if (n < 0 || ts_tsmp_parse(&p, out, (size_t)n) != TS_TSMP_PING || memcmp(p.ping_data, m.ping_data, 8) != 0) abort();
     }
   }
 
@@ -57,7 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   int r = ts_ms_tsmp_input(ms, p, data, size, 2);
   ts_ms_counters c;
   ts_ms_counters_get(ms, &c);
-  if (c.tsmp_disco_applied + c.tsmp_disco_unchanged + c.tsmp_ping + c.tsmp_other + c.tsmp_bad != 1) abort();
+  if (c.tsmp_disco_applied + c.tsmp_disco_unchanged + c.tsmp_ping + c.tsmp_pong + c.tsmp_other + c.tsmp_bad != 1) abort();
   if (r == TS_MS_TSMP_APPLIED && k != TS_TSMP_DISCO_ADVERT) abort();
   /* the peer is still usable: the netmap can set it again, and routing works */
   ts_ms_path out[2];

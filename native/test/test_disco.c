@@ -467,13 +467,16 @@ static void test_tsmp_other_types(void) {
   uint8_t pkt[128];
   ts_tsmp_msg m;
   size_t n = ts_hex(pkt, sizeof pkt, TSMP_V4);
-  const uint8_t types[] = {'o', '!', 'z'};
+  const uint8_t types[] = {'!', 'z'};
   for (size_t i = 0; i < sizeof types; i++) {
     pkt[20] = types[i];
     CHECK_EQ_INT(ts_tsmp_parse(&m, pkt, n), TS_TSMP_OTHER);
     CHECK_EQ_INT(m.type, types[i]);
   }
   CHECK_EQ_INT(ts_tsmp_pong_encode(pkt, sizeof pkt, &m, 0), -1); /* no ping to answer */
+  pkt[20] = 'o'; /* a pong: its first 8 bytes are the data it echoes */
+  CHECK_EQ_INT(ts_tsmp_parse(&m, pkt, n), TS_TSMP_PONG);
+  CHECK_MEM(m.ping_data, pkt + 21, 8);
 }
 
 /* A TSMP ping 100.64.0.2 -> 100.64.0.1 with data 01..08, and the pong we answer it with. */
@@ -492,11 +495,22 @@ static void test_tsmp_ping_pong(void) {
   CHECK_EQ_INT(ts_tsmp_pong_encode(got, sizeof got, &m, 0), (long)w);
   CHECK_MEM(got, want, w);
   CHECK_EQ_INT(ts_tsmp_pong_encode(got, w - 1, &m, 0), -1);
+  /* Our own ping is the same bytes as the one above (ts_link_wg_tsmp_ping sends it). */
+  ts_addr src, dst;
+  memset(&src, 0, sizeof src);
+  memset(&dst, 0, sizeof dst);
+  src.family = dst.family = TS_ADDR_V4;
+  memcpy(src.ip, (const uint8_t[]){100, 64, 0, 2}, 4);
+  memcpy(dst.ip, (const uint8_t[]){100, 64, 0, 1}, 4);
+  CHECK_EQ_INT(ts_tsmp_ping_encode(got, sizeof got, &src, &dst, data), (long)n);
+  CHECK_MEM(got, pkt, n);
+  CHECK_EQ_INT(ts_tsmp_ping_encode(got, n - 1, &src, &dst, data), -1);
   /* Our pong parses as a pong, with a PeerAPI port when there is one. */
   CHECK_EQ_INT(ts_tsmp_pong_encode(got, sizeof got, &m, 0x1234), (long)w);
   ts_tsmp_msg p;
-  CHECK_EQ_INT(ts_tsmp_parse(&p, got, w), TS_TSMP_OTHER);
+  CHECK_EQ_INT(ts_tsmp_parse(&p, got, w), TS_TSMP_PONG);
   CHECK_EQ_INT(p.type, 'o');
+  CHECK_MEM(p.ping_data, data, 8);
   CHECK_EQ_INT(got[w - 2], 0x12);
   CHECK_EQ_INT(got[w - 1], 0x34);
   /* IPv6: the addresses swap too. */

@@ -1004,14 +1004,18 @@ static void test_tsmp_junk(void) {
   CHECK_EQ_INT(ts_ms_tsmp_input(w.a.ms, NULL, adv, an, now), TS_MS_TSMP_BAD);
   CHECK_EQ_INT(ts_ms_tsmp_input(w.a.ms, w.pa, NULL, 0, now), TS_MS_TSMP_BAD);
   CHECK_EQ_INT(ts_ms_tsmp_input(NULL, w.pa, adv, an, now), TS_MS_TSMP_BAD);
-  adv[20] = 'o';
+  adv[20] = '!';
   CHECK_EQ_INT(ts_ms_tsmp_input(w.a.ms, w.pa, adv, an, now), TS_MS_TSMP_OTHER);
+  adv[20] = 'o'; /* a pong: reported to the caller, and only from a peer */
+  CHECK_EQ_INT(ts_ms_tsmp_input(w.a.ms, w.pa, adv, an, now), TS_MS_TSMP_PONG);
+  CHECK_EQ_INT(ts_ms_tsmp_input(w.a.ms, NULL, adv, an, now), TS_MS_TSMP_BAD);
   adv[20] = 'p';
   CHECK_EQ_INT(ts_ms_tsmp_input(w.a.ms, w.pa, adv, an, now), TS_MS_TSMP_PING);
   ts_ms_counters c;
   ts_ms_counters_get(w.a.ms, &c);
-  CHECK_EQ_INT(c.tsmp_bad, 5);
+  CHECK_EQ_INT(c.tsmp_bad, 6);
   CHECK_EQ_INT(c.tsmp_other, 1);
+  CHECK_EQ_INT(c.tsmp_pong, 1);
   CHECK_EQ_INT(c.tsmp_ping, 1);
   CHECK_EQ_INT(c.tsmp_disco_applied, 0);
   pair_free(&w);

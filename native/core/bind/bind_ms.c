@@ -302,9 +302,15 @@ static void ms_send(void *ctx, const ts_ms_path *path, const uint8_t node_key[32
 /* A peer's path changed (a pong proved a direct address). Not from inside magicsock (no re-entry): flagged
  * here, acted on by after_input. */
 static void ms_on_path(void *ctx, ts_ms_peer *p) {
-  (void)p;
   ts_bind_ms *m = ctx;
   m->paths_changed = 1;
+  if (!m->ev.path) return; /* an event for the embedder only: nothing here calls back into magicsock */
+  ts_ms_peer_info info;
+  ts_ms_peer_info_get(p, ts_engine_now_ns(), &info);
+  ts_addr none;
+  memset(&none, 0, sizeof none);
+  int direct = info.trusted && info.best.kind == TS_MS_PATH_UDP;
+  m->ev.path(m->ev.ctx, ts_ms_peer_node_key(p), direct ? &info.best.addr : &none, info.derp_region);
 }
 
 /* ---- timers ---- */
@@ -424,6 +430,8 @@ int ts_bind_ms_tsmp_input(ts_bind_ms *m, ts_wg_peer *peer, const uint8_t *pkt, s
   if (r == TS_MS_TSMP_PING && peer && reply && reply_len && ts_tsmp_parse(&msg, pkt, len) == TS_TSMP_PING &&
       (n = ts_tsmp_pong_encode(reply, cap, &msg, 0)) > 0) /* PeerAPI port 0: we serve no PeerAPI */
     *reply_len = (size_t)n;
+  if (r == TS_MS_TSMP_PONG && peer && m->ev.tsmp_pong && ts_tsmp_parse(&msg, pkt, len) == TS_TSMP_PONG)
+    m->ev.tsmp_pong(m->ev.ctx, ts_wg_peer_public_key(peer), msg.ping_data);
   return 1;
 }
 

@@ -21,6 +21,11 @@ typedef struct ts_bind_ms_events {
   void (*derp_state)(void *ctx, uint32_t region, int connected, int err);
   /* A STUN answer to ts_bind_ms_stun_probe: our address as the server saw it, and the round trip. */
   void (*stun)(void *ctx, uint32_t region, uint64_t rtt_ns, const ts_addr *mapped);
+  /* A peer's path changed: a trusted direct address (family != 0), or none, and then relay `region` (0: no
+   * relay known either). */
+  void (*path)(void *ctx, const uint8_t node_key[32], const ts_addr *direct, uint32_t region);
+  /* A TSMP pong from a peer (the 8 bytes our ping carried): answers ts_link_wg_tsmp_ping. */
+  void (*tsmp_pong)(void *ctx, const uint8_t node_key[32], const uint8_t data[8]);
 } ts_bind_ms_events;
 
 /* Takes over udp (closed with it from then on). node_priv: for the DERP login; node_pub: sent in disco

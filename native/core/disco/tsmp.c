@@ -18,10 +18,10 @@ int ts_tsmp_is(const uint8_t *pkt, size_t len) {
 static ts_tsmp_kind payload(ts_tsmp_msg *m, const uint8_t *p, size_t n) {
   if (n < 1) return TS_TSMP_MALFORMED;
   m->type = p[0];
-  if (p[0] == TS_TSMP_TYPE_PING) {
+  if (p[0] == TS_TSMP_TYPE_PING || p[0] == TS_TSMP_TYPE_PONG) {
     if (n < TS_TSMP_PING_LEN) return TS_TSMP_MALFORMED;
     memcpy(m->ping_data, p + 1, TS_TSMP_PING_DATA_LEN);
-    return TS_TSMP_PING;
+    return p[0] == TS_TSMP_TYPE_PING ? TS_TSMP_PING : TS_TSMP_PONG;
   }
   if (p[0] != TS_TSMP_TYPE_DISCO_ADVERT) return TS_TSMP_OTHER;
   if (n < TS_TSMP_DISCO_ADVERT_LEN) return TS_TSMP_MALFORMED;
@@ -105,6 +105,16 @@ long ts_tsmp_disco_advert_encode(uint8_t *out, size_t cap, const ts_addr *src, c
   out[hdr] = TS_TSMP_TYPE_DISCO_ADVERT;
   memcpy(out + hdr + 1, key, TS_TSMP_KEY_LEN);
   return (long)(hdr + TS_TSMP_DISCO_ADVERT_LEN);
+}
+
+long ts_tsmp_ping_encode(uint8_t *out, size_t cap, const ts_addr *src, const ts_addr *dst,
+                         const uint8_t data[TS_TSMP_PING_DATA_LEN]) {
+  if (!data) return -1;
+  size_t hdr = ip_header(out, cap, src, dst, TS_TSMP_PING_LEN);
+  if (!hdr) return -1;
+  out[hdr] = TS_TSMP_TYPE_PING;
+  memcpy(out + hdr + 1, data, TS_TSMP_PING_DATA_LEN);
+  return (long)(hdr + TS_TSMP_PING_LEN);
 }
 
 long ts_tsmp_pong_encode(uint8_t *out, size_t cap, const ts_tsmp_msg *m, uint16_t peerapi_port) {

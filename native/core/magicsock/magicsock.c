@@ -372,6 +372,7 @@ int ts_ms_tsmp_input(ts_ms *ms, ts_ms_peer *p, const uint8_t *pkt, size_t len, u
   switch (pkt ? ts_tsmp_parse(&m, pkt, len) : TS_TSMP_MALFORMED) {
   case TS_TSMP_DISCO_ADVERT: r = p ? tsmp_disco(ms, p, m.disco_key, now) : TS_MS_TSMP_BAD; break;
   case TS_TSMP_PING: r = TS_MS_TSMP_PING; break;
+  case TS_TSMP_PONG: r = p ? TS_MS_TSMP_PONG : TS_MS_TSMP_BAD; break;
   case TS_TSMP_OTHER: r = TS_MS_TSMP_OTHER; break;
   default: r = TS_MS_TSMP_BAD; break;
   }
@@ -380,6 +381,7 @@ int ts_ms_tsmp_input(ts_ms *ms, ts_ms_peer *p, const uint8_t *pkt, size_t len, u
   case TS_MS_TSMP_APPLIED: ms->ctr.tsmp_disco_applied++; break;
   case TS_MS_TSMP_UNCHANGED: ms->ctr.tsmp_disco_unchanged++; break;
   case TS_MS_TSMP_PING: ms->ctr.tsmp_ping++; break;
+  case TS_MS_TSMP_PONG: ms->ctr.tsmp_pong++; break;
   case TS_MS_TSMP_OTHER: ms->ctr.tsmp_other++; break;
   default: ms->ctr.tsmp_bad++; break;
   }

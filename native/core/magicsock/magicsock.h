@@ -156,6 +156,7 @@ typedef enum ts_ms_tsmp {
   TS_MS_TSMP_UNCHANGED = 1, /* it named the key p already has */
   TS_MS_TSMP_OTHER = 2,     /* another TSMP type: not handled, dropped */
   TS_MS_TSMP_PING = 3,      /* a ping: the caller answers it (ts_tsmp_pong_encode) */
+  TS_MS_TSMP_PONG = 4,      /* a pong to one of our pings: the caller reports it (ts_tsmp_parse for its data) */
   TS_MS_TSMP_BAD = -1       /* malformed, an all-zero or low-order key, or no peer: dropped */
 } ts_ms_tsmp;
 /* A decrypted in-tunnel packet of IP protocol 99 (disco/tsmp.h) that WireGuard authenticated as coming from
@@ -189,7 +190,7 @@ typedef struct ts_ms_counters {
   uint64_t candidates_dropped; /* over TS_MS_MAX_CANDIDATES */
   /* in-tunnel TSMP (ts_ms_tsmp_input): disco key advertisements applied or carrying the key we had, pings
    * (the caller answers them), other TSMP types (dropped), and malformed ones or unusable keys (dropped) */
-  uint64_t tsmp_disco_applied, tsmp_disco_unchanged, tsmp_ping, tsmp_other, tsmp_bad;
+  uint64_t tsmp_disco_applied, tsmp_disco_unchanged, tsmp_ping, tsmp_pong, tsmp_other, tsmp_bad;
 } ts_ms_counters;
 void ts_ms_counters_get(const ts_ms *ms, ts_ms_counters *out);
 

@@ -100,6 +100,10 @@ typedef struct ts_wg_config {
    * make up keys, so answer from a table, cheaply. */
   ts_wg_peer *(*peer_lookup)(void *ctx, ts_wg_device *dev, const uint8_t pub[TS_WG_KEY_LEN]);
   void *peer_lookup_ctx;
+  /* Optional: a handshake with peer completed (either side initiated). Informational: it must not call back
+   * into the device. */
+  void (*on_handshake)(void *ctx, ts_wg_peer *peer);
+  void *on_handshake_ctx;
 } ts_wg_config;
 
 /* priv: our static private key (clamped internally). NULL on bad arguments or out of memory.

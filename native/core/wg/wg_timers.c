@@ -106,6 +106,7 @@ void ts_wg_ev_handshake_complete(ts_wg_peer *p, uint64_t wall) {
   p->handshake_attempts = 0;
   p->sent_last_minute_handshake = 0;
   p->last_handshake_wall = wall;
+  if (p->dev->cfg.on_handshake) p->dev->cfg.on_handshake(p->dev->cfg.on_handshake_ctx, p);
 }
 
 void ts_wg_ev_session_derived(ts_wg_peer *p, uint64_t now) {
