@@ -72,7 +72,17 @@ int ts_netif_init(ts_netif *n, ts_netif_output_fn output, void *ctx) {
   return 0;
 }
 
-void ts_netif_deinit(ts_netif *n) { netif_remove(&n->nif); }
+void ts_netif_deinit(ts_netif *n) {
+  /* netif_remove tells every pcb holding one of the removed addresses that it changed, whatever netif the pcb
+   * belongs to: TCP connections are aborted and UDP sockets re-addressed. Devices may share addresses (two
+   * tailnets, WireGuard networks that overlap), so closing one would reset the others' connections. This
+   * device's own pcbs are closed before (ts_device_free), so its addresses are cleared without that notice. */
+  ip_addr_set_zero_ip4(&n->nif.ip_addr);
+#if LWIP_IPV6
+  for (int i = 0; i < LWIP_IPV6_NUM_ADDRESSES; i++) n->nif.ip6_addr_state[i] = IP6_ADDR_INVALID;
+#endif
+  netif_remove(&n->nif);
+}
 
 int ts_netif_add_addr(ts_netif *n, int family, const uint8_t *addr) {
   if (family == 4) {
