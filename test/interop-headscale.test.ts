@@ -69,21 +69,17 @@ before(async () => {
   const cfgPath = path.join(dir, 'config.yaml');
   fs.writeFileSync(cfgPath, JSON.stringify(config));
   headscale = spawn('ip', ['netns', 'exec', scene.topo.hub, hsExe!, 'serve', '-c', cfgPath], { stdio: ['ignore', 'pipe', 'pipe'] });
-  for (const s of [headscale.stdout!, headscale.stderr!]) s.on('data', (d: Buffer) => { hsLog = (hsLog + d.toString()).slice(-4000); });
+  // Ready once it logs that it serves HTTP: it opens the CLI's unix socket before that (hscontrol/app.go).
+  let serving: () => void = () => {};
+  const ready = new Promise<void>((resolve) => (serving = resolve));
+  for (const s of [headscale.stdout!, headscale.stderr!]) {
+    s.on('data', (d: Buffer) => {
+      hsLog = (hsLog + d.toString()).slice(-4000);
+      if (/listening and serving HTTP on/.test(hsLog)) serving();
+    });
+  }
   cli = (args) => execFileSync(hsExe!, ['-c', cfgPath, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 20_000 });
-  // Ready once its gRPC socket answers (each failed try is bounded by the CLI's own connect timeout).
   const exited = once(headscale, 'exit').then(() => { throw new Error(`headscale exited: ${hsLog}`); });
-  const ready = (async () => {
-    for (let i = 0; ; i++) {
-      try {
-        cli(['users', 'list', '-o', 'json']);
-        return;
-      } catch (err) {
-        if (i > 100) throw new Error(`headscale did not come up: ${(err as Error).message} ${hsLog}`);
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    }
-  })();
   await Promise.race([ready, exited]);
   const user = JSON.parse(cli(['users', 'create', 'interop', '-o', 'json'])) as { id: number | string };
   const key = JSON.parse(cli(['preauthkeys', 'create', '--user', String(user.id), '--reusable', '--ephemeral', '-o', 'json'])) as { key: string };

@@ -5,10 +5,10 @@
  * pre-auth keys and the policy text — so `npx tsnet devnet` keeps its
  * tailnet across restarts. Pending interactive logins are not kept.
  */
-import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { StateSnapshot } from './state.js';
+import { writePrivateJSON } from '../util/private-file.js';
 
 export const DEVNET_STATE_FILE = 'devnet-state.json';
 
@@ -42,15 +42,5 @@ export async function loadDevnetState(dir: string): Promise<PersistedDevnet | nu
 }
 
 export async function saveDevnetState(dir: string, data: PersistedDevnet): Promise<void> {
-  await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
-  const file = path.join(dir, DEVNET_STATE_FILE);
-  const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
-  const fh = await fsp.open(tmp, 'w', 0o600);
-  try {
-    await fh.writeFile(JSON.stringify(data, null, 1));
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await fsp.rename(tmp, file);
+  await writePrivateJSON(dir, DEVNET_STATE_FILE, data);
 }

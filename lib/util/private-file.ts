@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 
-/** Writes `data` as JSON to dir/name (temp file, mode 0600, rename); creates dir with mode 0700. */
+/** Writes `data` as JSON to dir/name (temp file, mode 0600, fsync, rename); creates dir with mode 0700. */
 export async function writePrivateJSON(dir: string, name: string, data: unknown): Promise<string> {
   await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
   const file = path.join(dir, name);
@@ -13,6 +13,7 @@ export async function writePrivateJSON(dir: string, name: string, data: unknown)
   const fh = await fsp.open(tmp, 'wx', 0o600);
   try {
     await fh.writeFile(`${JSON.stringify(data, null, 1)}\n`);
+    await fh.sync();
   } finally {
     await fh.close();
   }

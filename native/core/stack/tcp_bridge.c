@@ -95,6 +95,15 @@ static void stream_emit(ts_tcpconn *c);
 static void conn_release(ts_tcpconn *c);
 static ts_tcpconn *conn_find(ts_tcp_host *h, uint64_t id);
 
+/* Opens the receive window by n bytes that left for JavaScript (tcp_recved takes at most 16 bits a call). */
+static void recved(ts_tcpconn *c, size_t n) {
+  while (n && c->pcb) {
+    u16_t k = (u16_t)(n > 0xFFFF ? 0xFFFF : n);
+    tcp_recved(c->pcb, k);
+    n -= k;
+  }
+}
+
 /* ---- connections by id ---- */
 static size_t idx_slot(uint64_t id, size_t cap) { return (size_t)((id * 0x9E3779B97F4A7C15ull) >> 32) & (cap - 1); }
 
@@ -457,11 +466,7 @@ static void flush_rx(ts_tcpconn *c) {
     if ((size_t)w < want) break; /* the socketpair is full: wait for POLLOUT */
   }
   /* Acknowledge to the peer only what reached JavaScript's socket: this is the flow control. */
-  while (total && c->pcb) {
-    u16_t k = (u16_t)(total > 0xFFFF ? 0xFFFF : total);
-    tcp_recved(c->pcb, k);
-    total -= k;
-  }
+  recved(c, total);
   if (!c->rx_count && c->peer_fin && !c->fd_wr_shut && c->fd >= 0) {
     shutdown(c->fd, SHUT_WR);
     c->fd_wr_shut = 1;
@@ -589,11 +594,7 @@ static void stream_take(ts_tcpconn *c) {
       c->rx_off = (uint16_t)(c->rx_off + n);
     }
   }
-  while (total && c->pcb) {
-    u16_t k = (u16_t)(total > 0xFFFF ? 0xFFFF : total);
-    tcp_recved(c->pcb, k);
-    total -= k;
-  }
+  recved(c, total);
 }
 
 /* The turn's events: received bytes, the count lwIP took, and the end of the peer's data. */

@@ -15,7 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"tailscale.com/ipn/ipnstate"
@@ -40,6 +39,51 @@ type nodeCmd struct {
 	Name      string `json:"name"`
 	TimeoutMs int    `json:"timeoutMs"`
 	Async     bool   `json:"async"`
+	AtLeast   int64  `json:"atLeast"`
+}
+
+// progress counts a fetch's bytes; "progress" requests wait in atLeast until it reaches theirs.
+type progress struct {
+	mu      sync.Mutex
+	n       int64
+	changed chan struct{} // closed and replaced at every update
+}
+
+func newProgress() *progress { return &progress{changed: make(chan struct{})} }
+
+func (p *progress) set(n int64, add bool) {
+	p.mu.Lock()
+	if add {
+		p.n += n
+	} else {
+		p.n = n
+	}
+	close(p.changed)
+	p.changed = make(chan struct{})
+	p.mu.Unlock()
+}
+
+func (p *progress) load() (int64, chan struct{}) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.n, p.changed
+}
+
+// atLeast returns the count once it is at least want, or what it is when timeout passes.
+func (p *progress) atLeast(want int64, timeout time.Duration) int64 {
+	deadline := time.After(timeout)
+	for {
+		n, changed := p.load()
+		if n >= want {
+			return n
+		}
+		select {
+		case <-changed:
+		case <-deadline:
+			n, _ = p.load()
+			return n
+		}
+	}
 }
 
 // held is a transfer paused part way (serve with holdAt), for tests that change the path mid-transfer.
@@ -57,8 +101,9 @@ type held struct {
 //	{"op":"release"}                         let held responses go on; reply {ok}
 //	{"op":"fetch","host","port","timeoutMs"} GET http://host:port/ (host: peer host name or IP); reply
 //	                                         {status, bytes, sha256, ms} or {error}. With "async": true it
-//	                                         replies {started} at once; "progress" then replies {bytes}
-//	                                         received so far and "fetchResult" waits for the reply
+//	                                         replies {started} at once; "progress" (with "atLeast": N,
+//	                                         once N bytes arrived or at the timeout) then replies {bytes}
+//	                                         received and "fetchResult" waits for the reply
 //	{"op":"waitPeer","name","timeoutMs"}     wait until the netmap has peer `name`; reply {ok}
 //	{"op":"metrics","prefix"}               Tailscale's client metrics whose names start with prefix
 //	{"op":"status"}                          {self: {ips}, peers: [{hostName, ips, curAddr, relay, online, ...}]}
@@ -92,7 +137,7 @@ func runNode(raw json.RawMessage) {
 
 	hold := &held{reached: make(chan struct{}), release: make(chan struct{})}
 	var holdOnce sync.Once
-	var progress atomic.Int64 // bytes the latest fetch has received
+	progress := newProgress() // bytes the latest fetch has received
 	var pending chan any      // the async fetch's reply
 	commands(func(op string, raw json.RawMessage) (any, error) {
 		var c nodeCmd
@@ -115,12 +160,12 @@ func runNode(raw json.RawMessage) {
 			return map[string]bool{"ok": true}, nil
 		case "fetch":
 			if !c.Async {
-				return fetch(s, lc, c.Host, c.Port, timeout, &progress)
+				return fetch(s, lc, c.Host, c.Port, timeout, progress)
 			}
 			done := make(chan any, 1)
 			pending = done
 			go func() {
-				r, err := fetch(s, lc, c.Host, c.Port, timeout, &progress)
+				r, err := fetch(s, lc, c.Host, c.Port, timeout, progress)
 				if err != nil {
 					r = map[string]string{"error": err.Error()}
 				}
@@ -128,7 +173,7 @@ func runNode(raw json.RawMessage) {
 			}()
 			return map[string]bool{"started": true}, nil
 		case "progress":
-			return map[string]int64{"bytes": progress.Load()}, nil
+			return map[string]int64{"bytes": progress.atLeast(c.AtLeast, timeout)}, nil
 		case "fetchResult":
 			if pending == nil {
 				return nil, errors.New("no fetch pending")
@@ -225,7 +270,7 @@ func findPeer(st *ipnstate.Status, name string) *ipnstate.PeerStatus {
 
 func fetch(s *tsnet.Server, lc interface {
 	Status(context.Context) (*ipnstate.Status, error)
-}, host string, port int, timeout time.Duration, progress *atomic.Int64) (any, error) {
+}, host string, port int, timeout time.Duration, progress *progress) (any, error) {
 	ip, err := netip.ParseAddr(host)
 	if err != nil {
 		st, err := lc.Status(context.Background())
@@ -249,7 +294,7 @@ func fetch(s *tsnet.Server, lc interface {
 	}
 	defer res.Body.Close()
 	h := sha256.New()
-	progress.Store(0)
+	progress.set(0, false)
 	n, err := io.Copy(io.MultiWriter(h, countWriter{progress}), res.Body)
 	if err != nil {
 		return nil, err
@@ -257,10 +302,10 @@ func fetch(s *tsnet.Server, lc interface {
 	return map[string]any{"status": res.StatusCode, "bytes": n, "sha256": hex.EncodeToString(h.Sum(nil)), "ms": time.Since(t0).Milliseconds()}, nil
 }
 
-// countWriter adds what it is given to n (a fetch's progress).
-type countWriter struct{ n *atomic.Int64 }
+// countWriter adds what it is given to a fetch's progress.
+type countWriter struct{ p *progress }
 
-func (w countWriter) Write(p []byte) (int, error) {
-	w.n.Add(int64(len(p)))
-	return len(p), nil
+func (w countWriter) Write(b []byte) (int, error) {
+	w.p.set(int64(len(b)), true)
+	return len(b), nil
 }
