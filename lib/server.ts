@@ -4,23 +4,20 @@
 // Peers are reached directly when disco proves a UDP path, else through DERP relays (lib/magicsock/data-plane.ts).
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { ControlClient } from './control/client.js';
 import type { EngineConfig } from './wire/engine-config.js';
 import type { EngineConfigDiff } from './control/engine-diff.js';
 import { DataPlane } from './magicsock/data-plane.js';
 import type { NetworkMap } from './wire/netmap.js';
-import { FileStore, MemoryStore, type Store } from './control/store.js';
+import { FileStore, MemoryStore } from './control/store.js';
 import { capsGranted } from './wire/filter.js';
-import type { CapMap, Node, UserProfile } from './wire/tailcfg.js';
 import { joinHostPort, parseAddrPort, splitHostPort } from './wire/ip.js';
 import { loadNative } from './native.js';
 import { nodePublicToText } from './wire/keys.js';
 import { abortError, closedError, systemError } from './net/errors.js';
 import { argumentError, checkKnownOptions, invalidArgType } from './util/errors.js';
 import type { ControlState } from './control/client.js';
-import { createLogger, LOG_LEVELS, type Logger, type LogLevel, type LogRecord } from './util/log.js';
+import { createLogger, LOG_LEVELS, type Logger } from './util/log.js';
 import { Netstack, type UdpNetworkName } from './net/netstack.js';
 import { bridgeMode } from './net/bridge.js';
 import type { TailnetPacketSocket } from './net/packet.js';
@@ -30,227 +27,22 @@ import { metricsText } from './loopback/metrics.js';
 import { TailnetNode } from './node.js';
 import { chooseAuthKey } from './oauth-key.js';
 import { validateHostname } from './hostname.js';
-import { noDrops, readDrops, type WireGuardDrops } from './wg-drops.js';
+import { noDrops, readDrops } from './wg-drops.js';
 
-export const DEFAULT_CONTROL_URL = 'https://controlplane.tailscale.com';
+import { DEFAULT_CONTROL_URL, SERVER_OPTIONS, defaultDir, programName, type ServerOptions } from './server/options.js';
+import type {
+  HealthWarning, LocalClient, NetcheckResult, PathChange, PeerInfo, PeersChange, PeerStatus, PingResult, ServerEvents,
+  Status, WhoIs,
+} from './server/types.js';
 
-export interface ServerOptions {
-  /**
-   * Node name on the tailnet; default: the program's name. DNS labels (1-63 letters, digits, hyphens; no
-   * leading or trailing hyphen) joined by dots, at most 253 characters: else ERR_TSNET_INVALID_HOSTNAME.
-   */
-  hostname?: string;
-  /**
-   * State directory; default: <user config dir>/tsnet-<program>, or tsnet-<program>-<hostname> when a hostname
-   * is given (so several Servers of one program keep separate identities). Ignored when `store` is given.
-   */
-  dir?: string;
-  /** Where the node keeps its identity; default: a file store in `dir` (a memory store when ephemeral). */
-  store?: Store;
-  /** Auth key; default: TS_AUTHKEY, then TS_AUTH_KEY, then an interactive login URL through userLogf. */
-  authKey?: string;
-  /**
-   * OAuth client secret ("tskey-client-…", optionally "?ephemeral=false&preauthorized=true&baseURL=…") that mints
-   * a tagged auth key when no auth key is set; needs advertiseTags. Default: TS_CLIENT_SECRET.
-   */
-  clientSecret?: string;
-  /**
-   * Workload identity federation (needs `import 'tsnet/identity-federation'`): the federated client ID (optionally
-   * "?ephemeral=false&preauthorized=true") with either an OIDC ID token or an audience to fetch one for; used when
-   * there is neither an auth key nor a client secret; needs advertiseTags. Default: TS_CLIENT_ID, TS_ID_TOKEN,
-   * TS_AUDIENCE.
-   */
-  clientID?: string;
-  idToken?: string;
-  audience?: string;
-  /** Coordination server; default: TS_CONTROL_URL or Tailscale's. */
-  controlURL?: string;
-  ephemeral?: boolean;
-  advertiseTags?: string[];
-  /** Diagnostic log as text lines ("warn control: connection failed; retrying error=..."); quiet by default. */
-  logf?: (message: string) => void;
-  /** Diagnostic log as structured records { time, level, component, msg, ...fields }; quiet by default. */
-  logger?: (record: LogRecord) => void;
-  /** The least severe level that reaches `logf` and `logger`: "debug", "info" (the default), "warn", "error". */
-  logLevel?: LogLevel;
-  /** Messages for a person (the login URL); default: console.error. */
-  userLogf?: (message: string) => void;
-  /** Local UDP port for WireGuard, disco and STUN (0, the default: any free port). */
-  port?: number;
-  /**
-   * Debugging: never use a direct path, relay everything through DERP (as Tailscale's
-   * TS_DEBUG_ALWAYS_USE_DERP=1, which is also honoured). Default false.
-   */
-  alwaysUseDERP?: boolean;
-}
-
-// Every option, so that a typo ("authkey") is refused instead of ignored; the type check below keeps this
-// list and ServerOptions the same set.
-const SERVER_OPTIONS = [
-  'hostname', 'dir', 'store', 'authKey', 'clientSecret', 'clientID', 'idToken', 'audience', 'controlURL',
-  'ephemeral', 'advertiseTags', 'logf', 'logger', 'logLevel', 'userLogf', 'port', 'alwaysUseDERP',
-] as const satisfies readonly (keyof ServerOptions)[];
-type UnlistedOption = Exclude<keyof ServerOptions, (typeof SERVER_OPTIONS)[number]>;
-const everyOptionListed: [UnlistedOption] extends [never] ? true : UnlistedOption = true;
-void everyOptionListed;
-
-/**
- * Something that keeps the node from working as it should, as Tailscale's health warnings do:
- * - `control-unreachable`: the control server cannot be reached or its session failed (`error` is the cause's
- *   code); the node retries with backoff and keeps its last netmap meanwhile;
- * - `needs-login`: an interactive login is waiting at `url`;
- * - `needs-approval`: the node is registered but an admin must approve (authorize) it;
- * - `relay-unreachable`: the home DERP relay cannot be reached (peers that need a relay cannot reach us);
- * - `clock-skew`: this machine's clock and control's differ by more than a minute (key expiry, certificates).
- */
-export interface HealthWarning {
-  code: 'control-unreachable' | 'needs-login' | 'needs-approval' | 'relay-unreachable' | 'clock-skew';
-  message: string;
-  /** When the condition began. */
-  since: Date;
-  /** control-unreachable: the code of the last failure (ECONNREFUSED, ERR_HTTP_STATUS, ...). */
-  error?: string;
-  /** needs-login: the URL to visit. */
-  url?: string;
-  /** clock-skew: control's clock minus ours, in ms. */
-  skewMs?: number;
-}
-
-/** The 'path' event: how packets to a peer go now. */
-export interface PathChange {
-  /** The peer's node key, "nodekey:<hex>". */
-  publicKey: string;
-  /** Its MagicDNS name, "" if none. */
-  dnsName: string;
-  /** The direct UDP address in use ("ip:port"), "" when packets go through a relay. */
-  direct: string;
-  /** The relay region's code used when `direct` is "" ("" when no relay is known either). */
-  relay: string;
-}
-
-/** What Server#ping resolves to. */
-export interface PingResult {
-  /** The round trip through the tunnel, in ms. */
-  latencyMs: number;
-  /** The address pinged. */
-  ip: string;
-  /** The answering peer's node key ("nodekey:<hex>") and MagicDNS name. */
-  publicKey: string;
-  dnsName: string;
-  /** The path packets to it take now: a direct "ip:port", or "" and the relay region's code. */
-  direct: string;
-  relay: string;
-}
-
-/** What the last netcheck round found (Server#netcheck). */
-export interface NetcheckResult {
-  /** A STUN server answered: UDP works from this node. */
-  udp: boolean;
-  /** Our address as STUN servers saw it ("ip:port"). */
-  mappedAddresses: string[];
-  /** The home relay: its region code and id (0 / "" when none). */
-  homeRegion: { id: number; code: string };
-  /** Round trip per relay region that answered (region code → ms). */
-  latencyMs: Record<string, number>;
-}
+export { DEFAULT_CONTROL_URL, type ServerOptions };
+export type {
+  HealthWarning, LocalClient, NetcheckResult, PathChange, PeerInfo, PeersChange, PeerStatus, PingResult, ServerEvents,
+  Status, WhoIs,
+};
 
 // Past this, key expiry and certificate checks go wrong in ways that are hard to see.
 const CLOCK_SKEW_MS = 60_000;
-
-/** The Server's events and their arguments. */
-export interface ServerEvents {
-  /** The node's backend state: NoState, NeedsLogin, NeedsMachineAuth, Starting, Running, Stopped. */
-  state: [state: ControlState];
-  /** An interactive login is needed: a person should visit url. */
-  authURL: [url: string];
-  /** A new network map (diff: what changed for the data plane since the last one, null for the first). */
-  netmap: [netmap: NetworkMap, diff: EngineConfigDiff | null];
-  /** Peers came, went or changed. */
-  peers: [change: PeersChange];
-  /** The set of health warnings changed (empty: healthy). */
-  health: [warnings: HealthWarning[]];
-  /** A netcheck round finished (about every 20-26 s, and after network changes). */
-  netcheck: [result: NetcheckResult];
-  /** A peer's path changed: direct (disco proved a UDP address) or through a relay. */
-  path: [change: PathChange];
-}
-
-export interface PeerStatus {
-  /** Node key, "nodekey:<hex>". */
-  publicKey: string;
-  hostName: string;
-  /** MagicDNS name (FQDN, no trailing dot), "" if none. */
-  dnsName: string;
-  tailscaleIPs: string[];
-  online: boolean | null;
-  /** The direct UDP address in use ("ip:port"), "" when traffic goes through a relay. */
-  curAddr: string;
-  /** The peer's DERP region (its code), used whenever curAddr is "": its home, else where it was last heard. */
-  relay: string;
-  /** Round trip of the last disco pong on the direct path (ms), 0 if none. */
-  latencyMs: number;
-  rxBytes: number;
-  txBytes: number;
-  /** Last completed WireGuard handshake, or null. */
-  lastHandshake: Date | null;
-  /** Packets sent directly / through a relay since the peer appeared. */
-  txDirectPackets: number;
-  txRelayPackets: number;
-}
-
-export interface Status {
-  backendState: string;
-  tailscaleIPs: string[];
-  self: Node;
-  peers: PeerStatus[];
-  /** Packets the WireGuard core dropped, per reason (all zero until the data plane is up). */
-  drops: WireGuardDrops;
-  /** Netmap peers left out of the data plane, with why (expired key, malformed or low-order node key). */
-  skippedPeers: Array<{ id: number; reason: string }>;
-}
-
-/** A peer as the 'peers' event reports it. */
-export interface PeerInfo {
-  /** Node key, "nodekey:<hex>". */
-  publicKey: string;
-  /** MagicDNS name (FQDN, no trailing dot), "" if none. */
-  dnsName: string;
-  /** Its Tailscale addresses. */
-  tailscaleIPs: string[];
-}
-
-/** The 'peers' event: what changed in the set of peers (the first netmap adds them all). */
-export interface PeersChange {
-  added: PeerInfo[];
-  /** Node keys ("nodekey:<hex>") of peers gone. */
-  removed: string[];
-  /** Peers whose endpoints, addresses, relay or keys changed. */
-  changed: PeerInfo[];
-}
-
-/** tsnet's LocalClient, answered from this node's state (no LocalAPI round trip). */
-export interface LocalClient {
-  whoIs(addressOrSocket: string | net.Socket): Promise<WhoIs | null>;
-  status(): Promise<Status | null>;
-}
-
-export interface WhoIs {
-  node: Node;
-  userProfile: UserProfile | null;
-  /** Application capabilities the tailnet's grants give this node toward us (Tailscale's PeerCapMap). */
-  capMap: CapMap;
-}
-
-const programName = (): string => path.basename(process.argv[1] ?? 'node').replace(/\.[cm]?[jt]s$/, '') || 'node';
-
-function defaultDir(hostname: string | undefined): string {
-  const base =
-    process.env.XDG_CONFIG_HOME ??
-    (process.platform === 'darwin' ? path.join(os.homedir(), 'Library', 'Application Support') : path.join(os.homedir(), '.config'));
-  const prog = programName();
-  const name = hostname && hostname !== prog ? `${prog}-${hostname.replace(/[^\w.-]/g, '_')}` : prog;
-  return path.join(base, `tsnet-${name}`);
-}
 
 // Tests reach a Server's data plane (to move it to a new UDP port, for example) without a public API for it.
 const planes = new WeakMap<Server, DataPlane>();
