@@ -28,6 +28,7 @@ import { TailnetNode } from './node.js';
 import { chooseAuthKey } from './oauth-key.js';
 import { validateHostname } from './hostname.js';
 import { noDrops, readDrops } from './wg-drops.js';
+import { serverC2N } from './server/c2n.js';
 
 import { DEFAULT_CONTROL_URL, SERVER_OPTIONS, defaultDir, programName, type ServerOptions } from './server/options.js';
 import type {
@@ -138,6 +139,7 @@ export class Server extends TailnetNode<ServerEvents> {
       ...(process.env.TSNET_FORCE_LOGIN === '1' ? { forceReauth: true } : {}),
       userLogf,
       log: this.#log.child('control'),
+      c2n: serverC2N({ netmap: () => this.#control?.netmap ?? null, health: () => this.health(), metrics: () => this.metrics() }),
     });
     this.#control = control;
     control.on('state', (s: ControlState) => {
