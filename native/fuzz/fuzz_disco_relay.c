@@ -42,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     abort();
   }
 
-datagram:
+datagram:;
   /* 2. the bytes as a datagram */
   int geneve = -1;
   ts_udp_kind k = ts_udp_classify(data, size, &geneve);
