@@ -107,6 +107,7 @@ type held struct {
 //	{"op":"waitPeer","name","timeoutMs"}     wait until the netmap has peer `name`; reply {ok}
 //	{"op":"metrics","prefix"}               Tailscale's client metrics whose names start with prefix
 //	{"op":"status"}                          {self: {ips}, peers: [{hostName, ips, curAddr, relay, online, ...}]}
+//	peer-relay ops: peerrelay.go
 func runNode(raw json.RawMessage) {
 	var cfg nodeConfig
 	if err := json.Unmarshal(raw, &cfg); err != nil {
@@ -225,7 +226,7 @@ func runNode(raw json.RawMessage) {
 			}
 			return map[string]any{"self": map[string]any{"ips": st.TailscaleIPs}, "peers": peers}, nil
 		}
-		return nil, fmt.Errorf("unknown op %q", op)
+		return peerRelayOp(lc, op, raw) // peerrelay.go
 	})
 }
 
