@@ -143,6 +143,8 @@ class Device : public Napi::ObjectWrap<Device> {
         InstanceMethod<&Device::StartMagicsock>("startMagicsock"),
         InstanceMethod<&Device::Rebind>("rebind"),
         InstanceMethod<&Device::SetPrivateKey>("setPrivateKey"),
+        InstanceMethod<&Device::SetUdpOffload>("setUdpOffload"),
+        InstanceMethod<&Device::UdpOffload>("udpOffload"),
         InstanceMethod<&Device::SetPeers>("setPeers"),
         InstanceMethod<&Device::SetFilter>("setFilter"),
         InstanceMethod<&Device::SetSelf>("setSelf"),
@@ -469,6 +471,30 @@ class Device : public Napi::ObjectWrap<Device> {
     RunLink(a, [&](ts_link_wg* l) { return ts_link_wg_set_private_key(l, key); });
     ts_wipe(key, sizeof key);
     return {};
+  }
+
+  // setUdpOffload(gso, gro, equalTailGuard): control's switches for the UDP socket's kernel offloads
+  // (docs/protocol/capver.md, 140 and 141); they outlive rebinds.
+  Napi::Value SetUdpOffload(const Napi::CallbackInfo& info) {
+    Args a(info, "wireguard: setUdpOffload");
+    bool gso = a.Bool(info[0], "gso"), gro = a.Bool(info[1], "gro"), guard = a.Bool(info[2], "equalTailGuard");
+    RunLink(a, [&](ts_link_wg* l) { return ts_link_wg_set_udp_offload(l, gso, gro, guard), 0; });
+    return {};
+  }
+
+  // udpOffload() -> { gso, gro, equalTailGuard, txGsoSends, txGsoSentinels, rxGroBuffers, rxSentinels }.
+  Napi::Value UdpOffload(const Napi::CallbackInfo& info) {
+    Args a(info, "wireguard: udpOffload");
+    ts_bind_udp_offload_info st{};
+    if (!RunLink(a, [&](ts_link_wg* l) { return ts_link_wg_udp_offload(l, &st), 0; })) return {};
+    Napi::Object o = Numbers(a.Env(), {{"txGsoSends", static_cast<double>(st.tx_gso_sends)},
+                                       {"txGsoSentinels", static_cast<double>(st.tx_gso_sentinels)},
+                                       {"rxGroBuffers", static_cast<double>(st.rx_gro_bufs)},
+                                       {"rxSentinels", static_cast<double>(st.rx_sentinels)}});
+    o.Set("gso", st.gso != 0);
+    o.Set("gro", st.gro != 0);
+    o.Set("equalTailGuard", st.equal_tail_guard != 0);
+    return o;
   }
 
   // rebind(port) -> the new UDP port: a fresh socket, as after a network change.

@@ -260,6 +260,12 @@ int ts_link_wg_rebind(ts_link_wg *l, const char *bind_addr, uint16_t port) {
 
 ts_wg_device *ts_link_wg_device(ts_link_wg *l) { return l->wg; }
 
+void ts_link_wg_set_udp_offload(ts_link_wg *l, int gso, int gro, int equal_tail_guard) {
+  ts_bind_udp_set_offload(l->udp, gso, gro, equal_tail_guard);
+}
+
+void ts_link_wg_udp_offload(const ts_link_wg *l, ts_bind_udp_offload_info *out) { ts_bind_udp_offload(l->udp, out); }
+
 int ts_link_wg_set_private_key(ts_link_wg *l, const uint8_t priv[32]) {
   uint8_t before[32], after[32];
   ts_wg_device_public_key(l->wg, before);
