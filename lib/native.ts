@@ -221,6 +221,12 @@ export interface NativeRegionStats {
 export interface NativeMagicsockStats {
   peers: NativeMagicsockPeer[];
   regions: NativeRegionStats[];
+  /** Disco messages received (ok, not disco, unknown peer, undecryptable, malformed, stale) and in-tunnel TSMP
+   * messages (disco key advertisements applied or naming the key we had, pings, pongs, other types, bad). */
+  counters: Record<
+    'rxOk' | 'rxNotDisco' | 'rxUnknownPeer' | 'rxDecrypt' | 'rxBad' | 'rxStale' | 'tsmpDiscoApplied' | 'tsmpDiscoUnchanged' | 'tsmpPing' | 'tsmpPong' | 'tsmpOther' | 'tsmpBad',
+    number
+  >;
 }
 
 /** Pure functions; bad arguments throw a TypeError with code ERR_INVALID_ARG_TYPE. */

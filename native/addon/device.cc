@@ -696,9 +696,11 @@ class Device : public Napi::ObjectWrap<Device> {
     };
     std::vector<Peer> peers;
     std::vector<Region> regions;
+    ts_ms_counters counters{};
     if (!RunLink(a, [&](ts_link_wg* l) -> int {
           ts_ms* ms = ts_link_wg_ms(l);
           if (!ms) return UV_EINVAL;
+          ts_ms_counters_get(ms, &counters);
           ts_link_wg_foreach_peer(l, [](void* v, const uint8_t pub[32], const ts_wg_peer_stats*) {
             static_cast<std::vector<Peer>*>(v)->push_back(Peer{});
             memcpy(static_cast<std::vector<Peer>*>(v)->back().key, pub, 32);
@@ -742,6 +744,18 @@ class Device : public Napi::ObjectWrap<Device> {
     Napi::Object out = Napi::Object::New(env);
     out.Set("peers", pa);
     out.Set("regions", ra);
+    out.Set("counters", Numbers(env, {{"rxOk", static_cast<double>(counters.rx_ok)},
+                                      {"rxNotDisco", static_cast<double>(counters.rx_not_disco)},
+                                      {"rxUnknownPeer", static_cast<double>(counters.rx_unknown_peer)},
+                                      {"rxDecrypt", static_cast<double>(counters.rx_decrypt)},
+                                      {"rxBad", static_cast<double>(counters.rx_bad)},
+                                      {"rxStale", static_cast<double>(counters.rx_stale)},
+                                      {"tsmpDiscoApplied", static_cast<double>(counters.tsmp_disco_applied)},
+                                      {"tsmpDiscoUnchanged", static_cast<double>(counters.tsmp_disco_unchanged)},
+                                      {"tsmpPing", static_cast<double>(counters.tsmp_ping)},
+                                      {"tsmpPong", static_cast<double>(counters.tsmp_pong)},
+                                      {"tsmpOther", static_cast<double>(counters.tsmp_other)},
+                                      {"tsmpBad", static_cast<double>(counters.tsmp_bad)}}));
     return out;
   }
 
