@@ -6,7 +6,7 @@
  * - the ingress node (the devnet's own tailnet presence) may reach every funnel node, and holds the peer
  *   capability `https://tailscale.com/cap/ingress` toward it, which the node's peerAPI ingress handler checks.
  */
-import type { CapMap, FilterRule, Node } from '../wire/tailcfg.js';
+import type { CapMap, DNSConfig, FilterRule, Node } from '../wire/tailcfg.js';
 import type { DevnetState } from './state.js';
 
 export const NODE_ATTR_FUNNEL = 'funnel';
@@ -49,4 +49,13 @@ export function ingressRules(state: DevnetState, wire: ReadonlyMap<number, Node>
     { SrcIPs: src, DstPorts: dst.map((IP) => ({ IP, Ports: { First: 0, Last: 65535 } })) },
     { SrcIPs: src, CapGrant: [{ Dsts: dst, CapMap: { [PEER_CAP_INGRESS]: null } }] },
   ];
+}
+
+/**
+ * A funnel node's DNS config names its MagicDNS name in CertDomains (HTTPS on, as Tailscale's control does for a
+ * node that may Funnel): Go's ListenFunnel refuses to start without one.
+ */
+export function withFunnelCertDomains(dns: DNSConfig, self: Node): DNSConfig {
+  if (!self.CapMap || !(NODE_ATTR_FUNNEL in self.CapMap) || !self.Name || dns.CertDomains?.length) return dns;
+  return { ...dns, CertDomains: [self.Name.replace(/\.$/, '')] };
 }

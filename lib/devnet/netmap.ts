@@ -6,7 +6,7 @@
 import type { CapMap, DERPMap, DNSConfig, DNSRecord, FilterRule, MapResponse, Node, UserProfile } from '../wire/tailcfg.js';
 import { DERP_MAGIC_IP, ZERO_TIME } from '../wire/tailcfg.js';
 import { compileFilter, compileNodeCapMap, type PolicyNode } from './acl-compile.js';
-import { ingressRules, withFunnelAttrs } from './funnel-grants.js';
+import { ingressRules, withFunnelAttrs, withFunnelCertDomains } from './funnel-grants.js';
 import { filterForNode, mutuallyVisible, parseAddrs } from './peer-visibility.js';
 import { TAGGED_DEVICES_LOGIN, type DevnetState } from './state.js';
 import type { DevnetNode } from './types.js';
@@ -177,7 +177,7 @@ export function buildView(state: DevnetState, selfNode: DevnetNode, cfg: NetmapC
     self,
     peers,
     filter: !visible ? [] : trim ? filterForNode(sh.filter, selfAddrs) : sh.filter,
-    dns: dnsConfig(cfg),
+    dns: withFunnelCertDomains(dnsConfig(cfg), self),
     domain: cfg.domain,
     derpMap: cfg.derpMap,
     userProfiles,
