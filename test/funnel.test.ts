@@ -64,8 +64,9 @@ after(async () => {
   await devnet?.close();
 });
 
-/** The ingress node sees `name` as a peer (control pushed the funnel grant). */
+/** Control routes `name` (its Hostinfo says ingress on) and the ingress node has it as a peer (the funnel grant). */
 async function ingressSees(name: string): Promise<void> {
+  await ingress.waitRoutable(name);
   const has = (): boolean => !!ingressNode.status()?.peers.some((p) => p.dnsName.replace(/\.$/, '') === name);
   if (has()) return;
   await new Promise<void>((resolve) => {

@@ -60,6 +60,11 @@ export interface FunnelIngress {
   /** Loopback address:port per public Funnel port, e.g. { 443: '127.0.0.1:39011' }. */
   readonly addresses: Readonly<Record<number, string>>;
   stats(): FunnelIngressStats;
+  /**
+   * Resolves once control's state makes `name` (a MagicDNS FQDN) routable: the node holds `funnel`, has ingress on
+   * and advertises its peerAPI. Rejects after `timeoutMs` (default 10 s). For tests and scripts.
+   */
+  waitRoutable(name: string, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -107,6 +112,8 @@ export async function startFunnelIngress(ctx: FunnelIngressContext, options: Fun
       return !!caps && NODE_ATTR_FUNNEL in caps && ingressOn(n.hostinfo);
     });
   };
+
+  const routable = (name: string): boolean => !!findNode(name.toLowerCase())?.hostinfo.Services?.some((x) => x.Proto === 'peerapi4');
 
   const deliver = async (client: net.Socket, hello: Buffer, name: string, publicPort: number): Promise<void> => {
     const target = findNode(name);
@@ -223,6 +230,20 @@ export async function startFunnelIngress(ctx: FunnelIngressContext, options: Fun
   return {
     addresses,
     stats: () => ({ ...stats }),
+    waitRoutable: (name, timeoutMs = 10_000) =>
+      new Promise<void>((resolve, reject) => {
+        if (routable(name)) return resolve();
+        const timer = setTimeout(() => {
+          off();
+          reject(Object.assign(new Error(`devnet funnel: ${name} is not routable within ${timeoutMs} ms`), { code: 'ETIMEDOUT' }));
+        }, timeoutMs);
+        const off = ctx.state.subscribe(() => {
+          if (!routable(name)) return;
+          clearTimeout(timer);
+          off();
+          resolve();
+        });
+      }),
     close: async () => {
       if (closed) return;
       closed = true;

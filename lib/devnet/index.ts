@@ -500,7 +500,7 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
       if (closed) throw new StateError('the devnet is closed');
       const ing = await startFunnelIngress({ state, domain, now, logf }, o);
       ingresses.add(ing);
-      return { addresses: ing.addresses, stats: ing.stats, close: async () => (ingresses.delete(ing), ing.close()) };
+      return { ...ing, close: async () => (ingresses.delete(ing), ing.close()) };
     },
     close: async () => {
       if (closed) return;
