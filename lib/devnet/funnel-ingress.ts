@@ -25,6 +25,10 @@ import type { DevnetNode } from './types.js';
 export interface FunnelIngressNode {
   tailscaleIPs(): string[];
   dial(network: 'tcp', address: string): Promise<unknown>;
+  /** With these (a Server has them), waitRoutable also waits until the node has the target as a peer. */
+  status?(): { peers: ReadonlyArray<{ dnsName: string }> } | null;
+  on?(event: 'peers', listener: () => void): unknown;
+  off?(event: 'peers', listener: () => void): unknown;
 }
 
 export interface FunnelIngressOptions {
@@ -61,8 +65,9 @@ export interface FunnelIngress {
   readonly addresses: Readonly<Record<number, string>>;
   stats(): FunnelIngressStats;
   /**
-   * Resolves once control's state makes `name` (a MagicDNS FQDN) routable: the node holds `funnel`, has ingress on
-   * and advertises its peerAPI. Rejects after `timeoutMs` (default 10 s). For tests and scripts.
+   * Resolves once `name` (a MagicDNS FQDN) is routable: in control's state the node holds `funnel`, has ingress
+   * on and advertises its peerAPI, and the ingress node has it as a peer. Rejects with ETIMEDOUT after
+   * `timeoutMs` (default 10 s). For tests and scripts.
    */
   waitRoutable(name: string, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
@@ -230,20 +235,18 @@ export async function startFunnelIngress(ctx: FunnelIngressContext, options: Fun
   return {
     addresses,
     stats: () => ({ ...stats }),
-    waitRoutable: (name, timeoutMs = 10_000) =>
-      new Promise<void>((resolve, reject) => {
-        if (routable(name)) return resolve();
-        const timer = setTimeout(() => {
-          off();
-          reject(Object.assign(new Error(`devnet funnel: ${name} is not routable within ${timeoutMs} ms`), { code: 'ETIMEDOUT' }));
-        }, timeoutMs);
-        const off = ctx.state.subscribe(() => {
-          if (!routable(name)) return;
-          clearTimeout(timer);
-          off();
-          resolve();
-        });
-      }),
+    waitRoutable: async (name, timeoutMs = 10_000) => {
+      const fqdnName = name.replace(/\.$/, '').toLowerCase();
+      const isPeer = (): boolean => !node.status || !!node.status()?.peers.some((p) => p.dnsName.replace(/\.$/, '').toLowerCase() === fqdnName);
+      const timeout = (): Error => Object.assign(new Error(`devnet funnel: ${name} is not routable within ${timeoutMs} ms`), { code: 'ETIMEDOUT' });
+      const deadline = Date.now() + timeoutMs;
+      await waitUntil(() => routable(fqdnName), (fn) => ctx.state.subscribe(fn), timeoutMs, timeout);
+      if (node.on && node.off) {
+        const on = node.on.bind(node);
+        const off = node.off.bind(node);
+        await waitUntil(isPeer, (fn) => (on('peers', fn), () => off('peers', fn)), Math.max(0, deadline - Date.now()), timeout);
+      }
+    },
     close: async () => {
       if (closed) return;
       closed = true;
@@ -256,4 +259,21 @@ export async function startFunnelIngress(ctx: FunnelIngressContext, options: Fun
 
 function ingressOn(hi: Hostinfo): boolean {
   return hi.IngressEnabled === true || hi.WireIngress === true;
+}
+
+/** Resolves when `check()` holds, evaluated now and at every event `subscribe` reports; rejects at the timeout. */
+function waitUntil(check: () => boolean, subscribe: (fn: () => void) => () => void, timeoutMs: number, timeout: () => Error): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    if (check()) return resolve();
+    const timer = setTimeout(() => {
+      unsubscribe();
+      reject(timeout());
+    }, timeoutMs);
+    const unsubscribe = subscribe(() => {
+      if (!check()) return;
+      clearTimeout(timer);
+      unsubscribe();
+      resolve();
+    });
+  });
 }
