@@ -191,6 +191,21 @@ test('the peerAPI refuses ingress from a peer without the ingress capability', a
       c.once('close', () => resolve(b));
     });
     assert.match(answer, /^HTTP\/1\.1 403 [^\r]*\r\n[\s\S]*denied; no ingress cap/);
+    // Garbage, an oversized head, and another path: answered and closed, and the peerAPI goes on serving.
+    const ask = async (bytes: Buffer | string): Promise<string> => {
+      const k = (await plain.dial('tcp', `${webIP}:${port()!}`)) as net.Socket;
+      k.on('error', () => undefined);
+      k.end(bytes);
+      return new Promise<string>((resolve) => {
+        let b = '';
+        k.on('data', (d: Buffer) => (b += d.toString()));
+        k.once('close', () => resolve(b));
+      });
+    };
+    assert.match(await ask(Buffer.concat([crypto.randomBytes(300), Buffer.from('\r\n\r\n')])), /^HTTP\/1\.1 400 /);
+    assert.match(await ask(`GET / HTTP/1.1\r\nX: ${'a'.repeat(9000)}`), /^HTTP\/1\.1 431 /);
+    assert.match(await ask('GET /v0/other HTTP/1.1\r\nHost: x\r\n\r\n'), /^HTTP\/1\.1 404 /);
+    assert.match(await ask(`GET /v0/ingress HTTP/1.1\r\nHost: x\r\n\r\n`), /^HTTP\/1\.1 403 /);
   } finally {
     ln.close();
   }
@@ -242,4 +257,15 @@ test('the ingress counts and closes adversarial bytes (never a crash)', async ()
     await new Promise((resolve) => s.once('close', resolve));
   }
   assert.ok(ingress.stats().badHello >= before + 18, JSON.stringify(ingress.stats()));
+});
+
+test('closing the node closes its Funnel listeners', async () => {
+  const s = new Server({ hostname: 'closer', controlURL: devnet.controlURL, authKey: devnet.createAuthKey(), store: new MemoryStore() });
+  const ln = await s.listenFunnel('tcp', ':443', { tlsConfig: { key, cert } });
+  assert.equal(ln.listening, true);
+  const closed = new Promise<void>((resolve) => ln.once('close', resolve));
+  await s.close();
+  await closed;
+  assert.equal(ln.listening, false);
+  await assert.rejects(s.listenFunnel('tcp', ':443', { tlsConfig: { key, cert } }), { code: 'ERR_TSNET_CLOSED' });
 });
