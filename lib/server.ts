@@ -569,11 +569,7 @@ export class Server extends TailnetNode<ServerEvents> {
     this.#funnel ??= new Funnel({
       up: () => this.up(),
       selfCapMap: () => this.#control?.netmap?.self.CapMap ?? {},
-      certDomains: () => {
-        const nm = this.#control?.netmap;
-        const name = nm?.self.Name?.replace(/\.$/, '');
-        return nm?.dns?.CertDomains?.length ? [...nm.dns.CertDomains] : name ? [name] : [];
-      },
+      certDomains: () => this.certDomains(),
       listen: (n, a) => this.listen(n, a),
       peerCaps: (ip) => this.whoIs(ip)?.capMap ?? null,
       setHostinfo: (hi) => this.#control?.setHostinfo(hi),

@@ -13,6 +13,7 @@ import * as tls from 'node:tls';
 import { startDevnet, parseClientHello, type Devnet, type FunnelIngress } from '../lib/devnet/index.js';
 import { MemoryStore } from '../lib/control/store.js';
 import { Server } from '../lib/server.js';
+import { nodeCertificate } from '../lib/server/funnel-cert.js';
 
 const POLICY = {
   acls: [{ action: 'accept' as const, src: ['*'], dst: ['*:*'] }],
@@ -268,4 +269,26 @@ test('closing the node closes its Funnel listeners', async () => {
   await closed;
   assert.equal(ln.listening, false);
   await assert.rejects(s.listenFunnel('tcp', ':443', { tlsConfig: { key, cert } }), { code: 'ERR_TSNET_CLOSED' });
+});
+
+test('the default certificate seam: the node\'s getter, asked at each handshake, so a renewal is served', async () => {
+  await assert.rejects(nodeCertificate('web.devnet.internal', undefined), { code: 'ERR_TSNET_NO_CERTIFICATE' });
+  const second = selfSigned(webName);
+  let current = { cert: cert.toString(), key: key.toString() };
+  const opts = await nodeCertificate(webName, async () => current);
+  const srv = tls.createServer(opts, (s) => s.end()).listen(0, '127.0.0.1');
+  await new Promise((resolve) => srv.once('listening', resolve));
+  const fingerprint = (ca: Buffer): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const c = tls.connect({ host: '127.0.0.1', port: (srv.address() as net.AddressInfo).port, servername: webName, ca }, () => {
+        resolve(c.getPeerCertificate().fingerprint256);
+        c.destroy();
+      });
+      c.once('error', reject);
+    });
+  const a = await fingerprint(cert);
+  current = { cert: second.cert.toString(), key: second.key.toString() };
+  const b = await fingerprint(second.cert);
+  assert.notEqual(a, b, 'the renewed certificate is served without a new listener');
+  srv.close();
 });

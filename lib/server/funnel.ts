@@ -17,7 +17,7 @@ import { argumentError, checkKnownOptions, invalidArgType } from '../util/errors
 import { closedError } from '../net/errors.js';
 import { splitHostPort } from '../wire/ip.js';
 import type { Logger } from '../util/log.js';
-import { nodeCertificate } from './funnel-cert.js';
+import { nodeCertificate, type CertSource } from './funnel-cert.js';
 
 export const NODE_ATTR_FUNNEL = 'funnel';
 export const NODE_ATTR_HTTPS = 'https';
@@ -36,8 +36,10 @@ export interface FunnelHost {
   /** Waits for the node to be up (as Go's ListenFunnel starts the node). */
   up(): Promise<unknown>;
   selfCapMap(): CapMap;
-  /** The names the node may hold certificates for: the netmap's CertDomains, else its MagicDNS name. */
+  /** The names the node may hold certificates for (the netmap's CertDomains). */
   certDomains(): string[];
+  /** The node's own certificate for a domain (its certificate client), when it has one. */
+  certPair?: CertSource;
   listen(network: 'tcp', address: string): TailnetListener;
   peerCaps(ip: string): CapMap | null;
   setHostinfo(partial: Partial<Hostinfo>): void;
@@ -246,10 +248,11 @@ export class Funnel {
     const denied = checkFunnelAccess(port, this.#host.selfCapMap());
     if (denied) throw denied;
     const domain = this.#host.certDomains()[0];
-    if (!domain) throw funnelError('ERR_TSNET_FUNNEL_NOT_ALLOWED', 'Funnel not available: the node has no MagicDNS name to serve');
+    // As Go's: no cert domains means HTTPS is off for the tailnet.
+    if (!domain) throw funnelError('ERR_TSNET_FUNNEL_NOT_ALLOWED', 'Funnel not available: HTTPS is not enabled (control sent no cert domains)');
     const hp = `${domain}:${port}`;
     if (this.#allow.has(hp)) throw funnelError('EADDRINUSE', `listenFunnel: Funnel on port ${port} is already in use by this node`);
-    const tlsOptions = options.tlsConfig ?? (await nodeCertificate(domain));
+    const tlsOptions = options.tlsConfig ?? (await nodeCertificate(domain, this.#host.certPair));
     // Without funnelOnly, the tailnet reaches the same listener on the node's own port.
     const tailnet = options.funnelOnly ? null : this.#host.listen('tcp', `:${port}`);
     let ln: FunnelListener;
