@@ -14,6 +14,9 @@ import { startDevnet, parseClientHello, type Devnet, type FunnelIngress } from '
 import { MemoryStore } from '../lib/control/store.js';
 import { Server } from '../lib/server.js';
 import { nodeCertificate } from '../lib/server/funnel-cert.js';
+import { DevnetState } from '../lib/devnet/state.js';
+import { ingressRules, setIngressNode, withFunnelAttrs } from '../lib/devnet/funnel-grants.js';
+import type { Node } from '../lib/wire/tailcfg.js';
 
 const POLICY = {
   acls: [{ action: 'accept' as const, src: ['*'], dst: ['*:*'] }],
@@ -121,6 +124,53 @@ test('a public client reaches listenFunnel through the ingress; the node sees th
   } finally {
     ln.close();
   }
+});
+
+test('an IPv6 public client: the node sees its [::1] address', async () => {
+  const v6 = await devnet.startFunnelIngress({ node: ingressNode, host: '::1', ports: [443] });
+  const ln = await web.listenFunnel('tcp', ':443', { tlsConfig: { key, cert } });
+  try {
+    await v6.waitRoutable(webName);
+    const accepted = new Promise<tls.TLSSocket>((resolve) => ln.once('connection', resolve));
+    const addr = v6.addresses[443]!;
+    assert.match(addr, /^\[::1\]:\d+$/);
+    const client = await new Promise<tls.TLSSocket>((resolve, reject) => {
+      const c = tls.connect({ host: '::1', port: Number(addr.slice(addr.lastIndexOf(':') + 1)), servername: webName, ca: cert }, () => resolve(c));
+      c.once('error', reject);
+    });
+    const srv = await accepted;
+    assert.equal(srv.remoteAddress, '::1');
+    assert.equal(srv.remoteFamily, 'IPv6');
+    assert.equal(srv.remotePort, client.localPort);
+    client.destroy();
+  } finally {
+    ln.close();
+    await v6.close();
+  }
+});
+
+test('ingress grants: each running ingress holds its mark; the rules follow the funnel attribute', () => {
+  const state = new DevnetState({ nodeKeyExpiryMs: 3_600_000 });
+  let touched = 0;
+  state.subscribe(() => touched++);
+  const wire = new Map<number, Node>([
+    [1, { ID: 1, Addresses: ['100.64.0.1/32'] } as unknown as Node],
+    [2, { ID: 2, Addresses: ['100.64.0.2/32'], CapMap: { funnel: null } } as unknown as Node],
+    [3, { ID: 3, Addresses: ['100.64.0.3/32'] } as unknown as Node],
+  ]);
+  assert.deepEqual(ingressRules(state, wire), []);
+  setIngressNode(state, 1, true);
+  setIngressNode(state, 1, true);
+  setIngressNode(state, 1, false);
+  const rules = ingressRules(state, wire);
+  assert.deepEqual(rules.map((r) => r.SrcIPs), [['100.64.0.1'], ['100.64.0.1']]);
+  assert.deepEqual(rules[0]!.DstPorts, [{ IP: '100.64.0.2/32', Ports: { First: 0, Last: 65535 } }]);
+  assert.deepEqual(rules[1]!.CapGrant, [{ Dsts: ['100.64.0.2/32'], CapMap: { 'https://tailscale.com/cap/ingress': null } }]);
+  setIngressNode(state, 1, false);
+  assert.deepEqual(ingressRules(state, wire), []);
+  assert.equal(touched, 2, 'the netmap changes when the first ingress starts and the last one stops');
+  assert.deepEqual(withFunnelAttrs({ funnel: null }), { funnel: null, https: null, 'https://tailscale.com/cap/funnel-ports?ports=443,8443,10000': null });
+  assert.equal(withFunnelAttrs(null), null);
 });
 
 test('funnelOnly: the tailnet cannot connect; the public still can', async () => {

@@ -15,17 +15,18 @@ export const FUNNEL_PORTS = [443, 8443, 10000] as const;
 export const FUNNEL_PORTS_ATTR = `https://tailscale.com/cap/funnel-ports?ports=${FUNNEL_PORTS.join(',')}`;
 export const PEER_CAP_INGRESS = 'https://tailscale.com/cap/ingress';
 
-// The devnet's ingress nodes, per state (not persisted: an ingress registers again when it starts).
-const ingressNodes = new WeakMap<DevnetState, Set<number>>();
+// The devnet's ingress nodes, per state, with how many running ingresses use each (not persisted: an ingress
+// registers again when it starts).
+const ingressNodes = new WeakMap<DevnetState, Map<number, number>>();
 
-/** Marks a node as the devnet's ingress (or unmarks it); the netmap changes for everyone. */
+/** Marks a node as the devnet's ingress (or drops one use of the mark); the netmap changes for everyone. */
 export function setIngressNode(state: DevnetState, id: number, on: boolean): void {
-  let s = ingressNodes.get(state);
-  if (!s) ingressNodes.set(state, (s = new Set()));
-  if (on === s.has(id)) return;
-  if (on) s.add(id);
-  else s.delete(id);
-  state.touch();
+  let m = ingressNodes.get(state);
+  if (!m) ingressNodes.set(state, (m = new Map()));
+  const n = (m.get(id) ?? 0) + (on ? 1 : -1);
+  if (n > 0) m.set(id, n);
+  else m.delete(id);
+  if ((n > 0) !== (n - (on ? 1 : -1) > 0)) state.touch();
 }
 
 /** A node's CapMap with the attributes that come with `funnel`. */

@@ -253,6 +253,8 @@ export class Funnel {
     const hp = `${domain}:${port}`;
     if (this.#allow.has(hp)) throw funnelError('EADDRINUSE', `listenFunnel: Funnel on port ${port} is already in use by this node`);
     const tlsOptions = options.tlsConfig ?? (await nodeCertificate(domain, this.#host.certPair));
+    if (this.#closed) throw closedError('Server.listenFunnel');
+    if (this.#allow.has(hp)) throw funnelError('EADDRINUSE', `listenFunnel: Funnel on port ${port} is already in use by this node`);
     // Without funnelOnly, the tailnet reaches the same listener on the node's own port.
     const tailnet = options.funnelOnly ? null : this.#host.listen('tcp', `:${port}`);
     let ln: FunnelListener;
