@@ -4,10 +4,10 @@
 // Peers are reached directly when disco proves a UDP path, else through DERP relays (lib/magicsock/data-plane.ts).
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import { ControlClient } from './control/client.js';
+import type { ControlClient } from './control/client.js';
 import type { EngineConfig } from './wire/engine-config.js';
 import type { EngineConfigDiff } from './control/engine-diff.js';
-import { DataPlane } from './magicsock/data-plane.js';
+import type { DataPlane } from './magicsock/data-plane.js';
 import type { NetworkMap } from './wire/netmap.js';
 import { FileStore, MemoryStore } from './control/store.js';
 import { capsGranted } from './wire/filter.js';
@@ -18,17 +18,16 @@ import { abortError, closedError, systemError } from './net/errors.js';
 import { argumentError, checkKnownOptions, invalidArgType } from './util/errors.js';
 import type { ControlState } from './control/client.js';
 import { createLogger, LOG_LEVELS, type Logger } from './util/log.js';
-import { Netstack, type UdpNetworkName } from './net/netstack.js';
+import type { Netstack, UdpNetworkName } from './net/netstack.js';
 import { bridgeMode } from './net/bridge.js';
 import type { TailnetPacketSocket } from './net/packet.js';
-import { Loopback, type LoopbackInfo } from './loopback/index.js';
-import { startForward, type Forwarder } from './loopback/forward.js';
-import { metricsText } from './loopback/metrics.js';
+import type { Loopback, LoopbackInfo } from './loopback/index.js';
+import type { Forwarder } from './loopback/forward.js';
 import { TailnetNode } from './node.js';
-import { chooseAuthKey } from './oauth-key.js';
 import { validateHostname } from './hostname.js';
 import { noDrops, readDrops } from './wg-drops.js';
-import { Funnel, type FunnelListener, type FunnelOptions } from './server/funnel.js';
+import { c2nLayer, controlLayer, dataPlaneLayer, forwardLayer, funnelLayer, loopbackLayer, metricsLayer, oauthKeyLayer } from './server/layers.js';
+import type { Funnel, FunnelListener, FunnelOptions } from './server/funnel.js';
 
 import { DEFAULT_CONTROL_URL, SERVER_OPTIONS, defaultDir, programName, type ServerOptions } from './server/options.js';
 import type {
@@ -116,7 +115,7 @@ export class Server extends TailnetNode<ServerEvents> {
     const controlURL = o.controlURL ?? process.env.TS_CONTROL_URL ?? DEFAULT_CONTROL_URL;
     // authKey, TS_AUTHKEY, TS_AUTH_KEY, else an OAuth client secret exchanged for a key (lib/oauth-key.ts), else
     // workload identity federation if enabled (lib/identity-federation.ts).
-    const authKey = await chooseAuthKey({
+    const authKey = await oauthKeyLayer().chooseAuthKey({
       authKey: o.authKey,
       clientSecret: o.clientSecret,
       clientID: o.clientID,
@@ -130,7 +129,7 @@ export class Server extends TailnetNode<ServerEvents> {
     });
     if (this.#closed) throw closedError('Server.start');
     const userLogf = o.userLogf ?? ((m: string) => console.error(m));
-    const control = new ControlClient({
+    const control = new (controlLayer().ControlClient)({
       controlURL,
       store,
       hostname: o.hostname ?? programName(),
@@ -141,6 +140,7 @@ export class Server extends TailnetNode<ServerEvents> {
       ...(process.env.TSNET_FORCE_LOGIN === '1' ? { forceReauth: true } : {}),
       userLogf,
       log: this.#log.child('control'),
+      c2n: c2nLayer().serverC2N({ netmap: () => this.#control?.netmap ?? null, health: () => this.health(), metrics: () => this.metrics() }),
     });
     this.#control = control;
     control.on('state', (s: ControlState) => {
@@ -273,7 +273,7 @@ export class Server extends TailnetNode<ServerEvents> {
    * drops by reason. The LocalAPI serves the same at /localapi/v0/usermetrics (docs/api.md, "Metrics").
    */
   metrics(): string {
-    return metricsText(this.status(), this.#health.size);
+    return metricsLayer().metricsText(this.status(), this.#health.size);
   }
 
   /** What the last netcheck round found (UDP, our mapped address, relay latencies), or null before the first. */
@@ -375,7 +375,7 @@ export class Server extends TailnetNode<ServerEvents> {
       if (!priv) return;
       const disco = control.discoPrivate;
       try {
-        this.#plane = new DataPlane(cfg, {
+        this.#plane = new (dataPlaneLayer().DataPlane)(cfg, {
           nodePrivate: priv,
           discoPrivate: disco,
           log: this.#log,
@@ -525,7 +525,7 @@ export class Server extends TailnetNode<ServerEvents> {
     // Its address and credential go to the state directory (for `tsnet status`), if the node has one on disk.
     const o = this.#opts;
     const dir = o.dir ?? (o.store || o.ephemeral ? undefined : defaultDir(o.hostname));
-    this.#loopback ??= this.start().then(() => Loopback.start(this, dir)).catch((err: unknown) => {
+    this.#loopback ??= this.start().then(() => loopbackLayer().Loopback.start(this, dir)).catch((err: unknown) => {
       this.#loopback = undefined;
       throw err;
     });
@@ -543,7 +543,7 @@ export class Server extends TailnetNode<ServerEvents> {
     splitHostPort(target); // a malformed target is a TypeError now, not a failure of every connection later
     const { port = 0 } = options;
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw argumentError('RangeError', 'ERR_OUT_OF_RANGE', `options.port must be an integer 0..65535, got ${String(port)}`);
-    const f = await startForward(this, target, port);
+    const f = await forwardLayer().startForward(this, target, port);
     const forwarders = this.#forwarders;
     const tracked: Forwarder = {
       address: f.address,
@@ -566,7 +566,7 @@ export class Server extends TailnetNode<ServerEvents> {
    */
   listenFunnel(network: 'tcp', address: string, options: FunnelOptions = {}): Promise<FunnelListener> {
     if (this.#closed) return Promise.reject(closedError('Server.listenFunnel'));
-    this.#funnel ??= new Funnel({
+    this.#funnel ??= new (funnelLayer().Funnel)({
       up: () => this.up(),
       selfCapMap: () => this.#control?.netmap?.self.CapMap ?? {},
       certDomains: () => this.certDomains(),

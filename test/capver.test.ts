@@ -39,6 +39,11 @@ const GUARDS: Readonly<Record<number, ReadonlyArray<readonly [string, string]>>>
   117: [['test/control-map.test.ts', 'UserProfiles merge by ID; DisplayMessages is a patch map with "*": null']],
   118: [['test/capver.test.ts', '113, 118: Hostinfo leaves IngressEnabled unset (no Funnel) and reports StateEncrypted']],
   124: [['native/test/test_magicsock.c', 'test_many_peers']],
+  127: [
+    ['test/control-engine.test.ts', 'c2n: routing as Tailscale answers it, and the debug handlers'],
+    ['test/first-hour.test.ts', "control's debug requests (c2n) see the node's netmap, health and metrics"],
+  ],
+  128: [['test/first-hour.test.ts', "control's debug requests (c2n) see the node's netmap, health and metrics"]],
   137: [['test/capver.test.ts', '137: HTTP 429 on register waits as Retry-After says (seconds or a date), else 5-10 s, and retries']],
   143: [['test/capver.test.ts', '143: unknown node attributes are ignored; only-tcp-443 is read into the engine config']],
 };

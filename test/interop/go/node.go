@@ -108,6 +108,7 @@ type held struct {
 //	{"op":"metrics","prefix"}               Tailscale's client metrics whose names start with prefix
 //	{"op":"listenfunnel","port","certPEM","keyPEM","funnelOnly"}  Go's ListenFunnel (funnel.go); reply {ok, port}
 //	{"op":"status"}                          {self: {ips}, peers: [{hostName, ips, curAddr, relay, online, ...}]}
+//	peer-relay ops: peerrelay.go
 func runNode(raw json.RawMessage) {
 	var cfg nodeConfig
 	if err := json.Unmarshal(raw, &cfg); err != nil {
@@ -228,7 +229,7 @@ func runNode(raw json.RawMessage) {
 			}
 			return map[string]any{"self": map[string]any{"ips": st.TailscaleIPs}, "peers": peers}, nil
 		}
-		return nil, fmt.Errorf("unknown op %q", op)
+		return peerRelayOp(lc, op, raw) // peerrelay.go
 	})
 }
 
