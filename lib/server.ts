@@ -9,7 +9,7 @@ import type { EngineConfig } from './wire/engine-config.js';
 import type { EngineConfigDiff } from './control/engine-diff.js';
 import { DataPlane } from './magicsock/data-plane.js';
 import type { NetworkMap } from './wire/netmap.js';
-import { FileStore, MemoryStore } from './control/store.js';
+import { FileStore, MemoryStore, type Store } from './control/store.js';
 import { capsGranted } from './wire/filter.js';
 import { joinHostPort, parseAddrPort, splitHostPort } from './wire/ip.js';
 import { loadNative } from './native.js';
@@ -28,6 +28,10 @@ import { TailnetNode } from './node.js';
 import { chooseAuthKey } from './oauth-key.js';
 import { validateHostname } from './hostname.js';
 import { noDrops, readDrops } from './wg-drops.js';
+import { CertManager, certDomainError, type CertEvent, type CertPair } from './server/cert.js';
+import { TLSListener, type ListenTLSOptions } from './server/tls.js';
+import { CAPABILITY_VERSION } from './control/client.js';
+import type { TcpNetworkName } from './net/netstack.js';
 
 import { DEFAULT_CONTROL_URL, SERVER_OPTIONS, defaultDir, programName, type ServerOptions } from './server/options.js';
 import type {
@@ -36,6 +40,7 @@ import type {
 } from './server/types.js';
 
 export { DEFAULT_CONTROL_URL, type ServerOptions };
+export type { CertEvent, CertPair, ListenTLSOptions, TLSListener };
 export type {
   HealthWarning, LocalClient, NetcheckResult, PathChange, PeerInfo, PeersChange, PeerStatus, PingResult, ServerEvents,
   Status, WhoIs,
@@ -62,6 +67,7 @@ export class Server extends TailnetNode<ServerEvents> {
   readonly #health = new Map<HealthWarning['code'], HealthWarning>();
   readonly #log: Logger;
   readonly #forwarders = new Set<Forwarder>();
+  #certs: CertManager | undefined;
 
   constructor(options: ServerOptions = {}) {
     super();
@@ -83,6 +89,12 @@ export class Server extends TailnetNode<ServerEvents> {
       throw argumentError('TypeError', 'ERR_INVALID_ARG_VALUE', `options.logLevel must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(options.logLevel)}`);
     }
     if (options.hostname !== undefined) validateHostname(options.hostname);
+    for (const k of ['acmeDirectoryURL', 'acmeCA'] as const) {
+      if (options[k] !== undefined && typeof options[k] !== 'string') throw invalidArgType(`options.${k}`, 'a string', options[k]);
+    }
+    if (options.acmeDirectoryURL !== undefined && !/^https?:\/\//.test(options.acmeDirectoryURL)) {
+      throw argumentError('TypeError', 'ERR_INVALID_URL', `options.acmeDirectoryURL must be an http(s) URL, got "${options.acmeDirectoryURL}"`);
+    }
     if (options.controlURL !== undefined && !/^https?:\/\//.test(options.controlURL)) {
       throw argumentError('TypeError', 'ERR_INVALID_URL', `options.controlURL must be an http(s) URL, got "${options.controlURL}"`);
     }
@@ -140,6 +152,7 @@ export class Server extends TailnetNode<ServerEvents> {
       log: this.#log.child('control'),
     });
     this.#control = control;
+    this.#certs = this.#certManager(store, control);
     control.on('state', (s: ControlState) => {
       if (s === 'NeedsMachineAuth' && !this.#health.has('needs-approval')) {
         // A key that is not preauthorized waits for an admin: say so once, where a person reads.
@@ -358,6 +371,53 @@ export class Server extends TailnetNode<ServerEvents> {
     return [...(this.#control?.engineConfig?.certDomains ?? [])];
   }
 
+  // -- HTTPS certificates (lib/server/cert.ts, lib/server/tls.ts; docs/api.md, "Certificates and listenTLS") --
+
+  #certManager(store: Store, control: ControlClient): CertManager {
+    const o = this.#opts;
+    const caFile = process.env.SSL_CERT_FILE;
+    const ca = o.acmeCA ?? (caFile ? fs.readFileSync(caFile, 'utf8') : undefined);
+    const dir = o.acmeDirectoryURL ?? (process.env.TS_DEBUG_ACME_DIRECTORY_URL || undefined);
+    return new CertManager({
+      store,
+      certDomains: () => this.certDomains(),
+      setDNS: async (name, value) => {
+        const pub = control.nodePublic;
+        if (!pub) throw closedError('set-dns');
+        await control.postJSON('/machine/set-dns', { Version: CAPABILITY_VERSION, NodeKey: nodePublicToText(pub), Name: name, Type: 'TXT', Value: value }, AbortSignal.timeout(30_000));
+      },
+      ...(dir ? { directoryURL: dir } : {}),
+      ...(ca ? { ca } : {}),
+      log: this.#log.child('cert'),
+      onIssued: (e) => this.emit('cert', e),
+    });
+  }
+
+  /**
+   * The HTTPS certificate chain and private key (PEM) for `domain` (default: the first of certDomains()), as
+   * tailscaled gets them: cached in the store, renewed ahead of expiry. Rejects with ERR_TSNET_CERT_DOMAIN
+   * (not a cert domain of this node), ERR_TSNET_ACME (the ACME exchange failed; `problem` holds the server's
+   * problem document) or ERR_TSNET_NOT_UP.
+   */
+  async certPair(domain?: string): Promise<CertPair> {
+    if (domain !== undefined && typeof domain !== 'string') throw invalidArgType('domain', 'a string', domain);
+    if (!this.#certs || !this.#control?.netmap) this.#live('certPair');
+    const d = domain ?? this.certDomains()[0];
+    if (d === undefined) throw certDomainError('', []);
+    return this.#certs!.get(d);
+  }
+
+  /**
+   * A TLS listener on the tailnet (Go tsnet's ListenTLS): connections are tls.TLSSocket after the handshake,
+   * with this node's certificate for the name the client asked for (SNI; default the first cert domain),
+   * fetched on first need. A connection whose certificate cannot be had emits 'tlsClientError'.
+   */
+  listenTLS(network: TcpNetworkName | '', address: string, options: ListenTLSOptions = {}): TLSListener {
+    if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'an object', options);
+    const inner = this.listen(network, address);
+    return new TLSListener(inner, (d) => this.certPair(d), () => this.certDomains(), options);
+  }
+
   /** This node's Tailscale addresses (empty until up). */
   tailscaleIPs(): string[] {
     const nm = this.#control?.netmap;
@@ -488,6 +548,7 @@ export class Server extends TailnetNode<ServerEvents> {
     return {
       whoIs: async (a) => this.whoIs(a),
       status: async () => this.status(),
+      certPair: (domain) => this.certPair(domain),
     };
   }
 
