@@ -55,7 +55,9 @@ function request(url: string, method: string, ca: string | undefined, signal: Ab
     const u = new URL(url);
     const mod = u.protocol === 'https:' ? https : u.protocol === 'http:' ? http : null;
     if (!mod) return reject(new AcmeError(`ACME URL ${url} is neither https nor http`));
-    const req = mod.request(
+    let req: http.ClientRequest;
+    try {
+      req = mod.request(
       u,
       {
         method,
@@ -75,6 +77,9 @@ function request(url: string, method: string, ca: string | undefined, signal: Ab
         res.on('error', reject);
       },
     );
+    } catch (e) {
+      return reject(new AcmeError(`ACME request to ${url} failed: ${(e as Error).message}`));
+    }
     req.on('error', (e: Error & { code?: string }) => reject(e instanceof AcmeError || e.name === 'AbortError' ? e : new AcmeError(`ACME request to ${url} failed: ${e.code ?? ''} ${e.message}`.trim())));
     req.end(body);
   });
@@ -210,13 +215,11 @@ export async function obtainCertificate(o: ObtainOptions): Promise<{ certPEM: st
     log('acme: TXT record set; accepting the challenge');
     await s.post(str(ch, 'url', 'challenge'), {}, 'challenge');
   }
-  order = await s.waitOrder(orderURL, ['ready', 'valid']);
+  order = await s.waitOrder(orderURL, ['ready']);
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  if (order['status'] === 'ready') {
-    const csr = createCsr(privateKey, o.domain).toString('base64url');
-    await s.post(str(order, 'finalize', 'order'), { csr }, 'finalize');
-    order = await s.waitOrder(orderURL, ['valid']);
-  }
+  const csr = createCsr(privateKey, o.domain).toString('base64url');
+  await s.post(str(order, 'finalize', 'order'), { csr }, 'finalize');
+  order = await s.waitOrder(orderURL, ['valid']);
   const cr = await s.post(str(order, 'certificate', 'order'), '', 'certificate');
   const certPEM = cr.body.toString('utf8');
   if (!certPEM.includes('-----BEGIN CERTIFICATE-----')) throw new AcmeError('ACME certificate: the reply holds no PEM certificate');

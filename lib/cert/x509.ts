@@ -11,7 +11,7 @@ function sigAlg(key: KeyObject): { alg: Buffer; hash: 'sha256' } {
 }
 
 function spki(key: KeyObject): Buffer {
-  return createPublicKey(key).export({ format: 'der', type: 'spki' });
+  return (key.type === 'public' ? key : createPublicKey(key)).export({ format: 'der', type: 'spki' });
 }
 
 /** A PKCS#10 request for `cn` with the SAN dNSNames `names` (cn included), signed by `key`. */

@@ -30,15 +30,15 @@ export class TestCA {
     new X509Certificate(this.certPEM);
   }
 
-  /** A leaf certificate (PEM) for `publicKey`, valid from an hour ago (clock skew) for `lifetimeMs`. */
-  issue(publicKey: KeyObject, dnsNames: readonly string[], lifetimeMs: number, ipAddresses: readonly Uint8Array[] = []): string {
+  /** A leaf certificate (PEM) for `publicKey`, valid from `backdateMs` ago (clock skew) for `lifetimeMs` from now. */
+  issue(publicKey: KeyObject, dnsNames: readonly string[], lifetimeMs: number, ipAddresses: readonly Uint8Array[] = [], backdateMs = 3600_000): string {
     const now = Date.now();
     const der = issueCertificate({
       publicKey,
       subjectCN: dnsNames[0] ?? '',
       dnsNames,
       ipAddresses,
-      notBefore: new Date(now - Math.min(3600_000, lifetimeMs)),
+      notBefore: new Date(now - backdateMs),
       notAfter: new Date(now + lifetimeMs),
       issuer: this.#name,
       issuerKey: this.#key,

@@ -20,6 +20,8 @@ export interface DevnetAcme {
   readonly stats: Readonly<AcmeStats>;
   /** Lifetime of certificates issued from now on, in ms (short ones let tests see renewal). */
   certLifetimeMs: number;
+  /** How long before issuance a new certificate's notBefore lies, in ms; default 1 h. */
+  certBackdateMs: number;
 }
 
 export async function startDevnetAcme(
@@ -48,6 +50,13 @@ export async function startDevnetAcme(
     stats: server.stats,
     get certLifetimeMs() {
       return server.certLifetimeMs;
+    },
+    get certBackdateMs() {
+      return server.certBackdateMs;
+    },
+    set certBackdateMs(ms: number) {
+      if (!Number.isInteger(ms) || ms < 0) throw new RangeError(`certBackdateMs must be a non-negative integer, got ${String(ms)}`);
+      server.certBackdateMs = ms;
     },
     set certLifetimeMs(ms: number) {
       if (!Number.isInteger(ms) || ms < 1000) throw new RangeError(`certLifetimeMs must be an integer of at least 1000, got ${String(ms)}`);

@@ -112,6 +112,8 @@ export class AcmeServer {
   #base = '';
   /** Lifetime of certificates issued from now on (tests shorten it to see renewal). */
   certLifetimeMs: number;
+  /** How long before issuance a certificate's notBefore lies (clock skew; tests lengthen it to see renewal). */
+  certBackdateMs = 3600_000;
 
   constructor(opts: AcmeServerOptions) {
     this.#opts = opts;
@@ -368,7 +370,7 @@ export class AcmeServer {
     if (asked.size !== want.size || [...asked].some((n) => !want.has(n))) {
       throw new AcmeProblem('badCSR', `the CSR names ${[...asked].join(', ')}; the order is for ${o.names.join(', ')}`);
     }
-    const pem = this.ca.issue(csr.publicKey, o.names, this.certLifetimeMs);
+    const pem = this.ca.issue(csr.publicKey, o.names, this.certLifetimeMs, [], this.certBackdateMs);
     const certId = randomBytes(8).toString('hex');
     this.#certs.set(certId, pem + this.ca.certPEM);
     lru(this.#certs, MAX_OBJECTS);
