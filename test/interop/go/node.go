@@ -225,6 +225,9 @@ func runNode(raw json.RawMessage) {
 			}
 			return map[string]any{"self": map[string]any{"ips": st.TailscaleIPs}, "peers": peers}, nil
 		}
+		if h, ok := extraNodeOps[op]; ok {
+			return h(s, raw)
+		}
 		return nil, fmt.Errorf("unknown op %q", op)
 	})
 }
