@@ -11,8 +11,9 @@ import { generateKeyPairSync, X509Certificate, type KeyObject } from 'node:crypt
 import { startDevnet, type Devnet } from '../lib/devnet/index.js';
 import { MemoryStore } from '../lib/control/store.js';
 import { Server, type CertEvent } from '../lib/server.js';
-import { signJws } from '../lib/cert/jws.js';
-import { createCsr } from '../lib/cert/x509.js';
+import { dns01Value, publicJwk, signJws } from '../lib/cert/jws.js';
+import { createCsr, parseCsr } from '../lib/cert/x509.js';
+import { MiniClient } from './fixtures/devnet/mini-client.js';
 import { TestCA } from '../lib/devnet/acme-ca.js';
 
 let devnet: Devnet;
@@ -63,14 +64,14 @@ test('certDomains() is the node\'s MagicDNS name; listenTLS serves it with a cer
   const peer = sock.getPeerX509Certificate()!;
   assert.equal(peer.checkHost('web.devnet.internal'), 'web.devnet.internal');
   assert.ok(peer.verify(new X509Certificate(devnet.acme!.caPEM).publicKey), 'signed by the devnet CA');
+  // Another name fails hostname verification.
+  assert.ok(tls.checkServerIdentity('client.devnet.internal', sock.getPeerCertificate()) instanceof Error);
   const chunks: Buffer[] = [];
   for await (const c of sock) chunks.push(c as Buffer);
   assert.equal(Buffer.concat(chunks).toString(), 'hello over TLS to web.devnet.internal');
   await served;
   assert.equal(devnet.acme!.stats.orders, orders + 1, 'one ACME order');
 
-  // Another name fails hostname verification.
-  assert.ok(tls.checkServerIdentity('client.devnet.internal', sock.getPeerCertificate()) instanceof Error);
   const raw2 = await client.dial('tcp', 'web.devnet.internal:443').catch(() => null);
   assert.equal(raw2, null, 'the listener was closed by the iterator');
 });
@@ -323,4 +324,66 @@ test('the ACME server: RS256 accounts, names outside the tailnet, challenges wit
   // A GET of a POST-only resource, and a garbage path.
   assert.equal((await req(ol, 'GET')).status, 404);
   assert.equal(problem(await post(`${d['newOrder']!.replace('new-order', 'order')}/%00`, '')), 'malformed');
+});
+
+test('set-dns places only the node\'s own _acme-challenge TXT record; with it a third-party ACME client gets a certificate, and a bad CSR is a badCSR problem', { timeout: 30_000 }, async () => {
+  const mini = await MiniClient.connect(devnet.controlURL, { hostname: 'mini' });
+  try {
+    await mini.register({ Auth: { AuthKey: authKey } });
+    const name = 'mini.devnet.internal';
+    const setDNS = (fields: Record<string, unknown>) => mini.post('/machine/set-dns', { Version: 145, NodeKey: mini.nodeKey, Name: `_acme-challenge.${name}`, Type: 'TXT', Value: 'x', ...fields });
+    assert.equal((await setDNS({ Name: '_acme-challenge.web.devnet.internal' })).status, 403, 'another node\'s name');
+    assert.equal((await setDNS({ Type: 'A' })).status, 400);
+    assert.equal((await setDNS({ Value: '' })).status, 400);
+    assert.equal((await setDNS({ NodeKey: web.status()!.self.Key })).status, 401, 'another node\'s key');
+    assert.equal((await setDNS({ Name: 7 })).status, 400);
+    assert.equal((await mini.post('/machine/set-dns', Buffer.from('{not json'))).status, 400);
+
+    const key = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+    const { kid } = await account(key);
+    const post = async (url: string, payload: object | ''): Promise<Reply> => req(url, 'POST', signJws(key, { url, nonce: await nonce(), kid }, payload));
+    const o = await post((await dir())['newOrder']!, { identifiers: [{ type: 'dns', value: name }] });
+    const order = JSON.parse(o.body) as { authorizations: string[]; finalize: string };
+    const authz = JSON.parse((await post(order.authorizations[0]!, '')).body) as { challenges: Array<{ type: string; url: string; token: string }> };
+    const ch = authz.challenges[0]!;
+    const { jwk } = publicJwk(key);
+    assert.equal((await setDNS({ Value: dns01Value(ch.token, jwk) })).status, 200);
+    assert.equal((JSON.parse((await post(ch.url, {})).body) as { status: string }).status, 'valid');
+    assert.equal((JSON.parse((await post(o.headers.location as string, '')).body) as { status: string }).status, 'ready');
+
+    assert.equal(problem(await post(order.finalize, { csr: 'not base64url!' })), 'badCSR');
+    assert.equal(problem(await post(order.finalize, { csr: Buffer.from('garbage').toString('base64url') })), 'badCSR');
+    const certKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+    assert.equal(problem(await post(order.finalize, { csr: createCsr(certKey, 'web.devnet.internal').toString('base64url') })), 'badCSR');
+    const fin = await post(order.finalize, { csr: createCsr(certKey, name).toString('base64url') });
+    assert.equal(fin.status, 200);
+    const done = JSON.parse(fin.body) as { status: string; certificate: string };
+    assert.equal(done.status, 'valid');
+    const chain = await post(done.certificate, '');
+    assert.equal(chain.headers['content-type'], 'application/pem-certificate-chain');
+    const leaf = new X509Certificate(chain.body);
+    assert.equal(leaf.checkHost(name), name);
+    assert.ok(leaf.checkPrivateKey(certKey));
+    assert.ok(leaf.verify(new X509Certificate(devnet.acme!.caPEM).publicKey));
+  } finally {
+    mini.close();
+  }
+});
+
+test('the CSR reader refuses mutated requests with errors, never a crash', () => {
+  const good = createCsr(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey, 'a.devnet.internal');
+  assert.deepEqual(parseCsr(good).dnsNames, ['a.devnet.internal']);
+  let refused = 0;
+  for (let i = 0; i < 2000; i++) {
+    const b = Buffer.from(good);
+    const n = 1 + (i % 4);
+    for (let j = 0; j < n; j++) b[(i * 7919 + j * 104729) % b.length] ^= 1 + ((i + j) % 255);
+    try {
+      parseCsr(i % 10 === 0 ? b.subarray(0, i % b.length) : b);
+    } catch (e) {
+      assert.ok(e instanceof Error, 'an Error');
+      refused++;
+    }
+  }
+  assert.ok(refused > 1900, `mutations were refused (${refused})`);
 });
