@@ -375,8 +375,6 @@ export class Server extends TailnetNode<ServerEvents> {
 
   #certManager(store: Store, control: ControlClient): CertManager {
     const o = this.#opts;
-    const caFile = process.env.SSL_CERT_FILE;
-    const ca = o.acmeCA ?? (caFile ? fs.readFileSync(caFile, 'utf8') : undefined);
     const dir = o.acmeDirectoryURL ?? (process.env.TS_DEBUG_ACME_DIRECTORY_URL || undefined);
     return new CertManager({
       store,
@@ -387,7 +385,7 @@ export class Server extends TailnetNode<ServerEvents> {
         await control.postJSON('/machine/set-dns', { Version: CAPABILITY_VERSION, NodeKey: nodePublicToText(pub), Name: name, Type: 'TXT', Value: value }, AbortSignal.timeout(30_000));
       },
       ...(dir ? { directoryURL: dir } : {}),
-      ...(ca ? { ca } : {}),
+      ...(o.acmeCA ? { ca: o.acmeCA } : process.env.SSL_CERT_FILE ? { caFile: process.env.SSL_CERT_FILE } : {}),
       log: this.#log.child('cert'),
       onIssued: (e) => this.emit('cert', e),
     });

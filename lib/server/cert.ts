@@ -2,6 +2,7 @@
 // challenge placed through control's set-dns, cached in the node's Store ("<domain>.crt", "<domain>.key",
 // "acme-account.key.pem"), reused while valid, renewed in the background once 2/3 of the lifetime has passed,
 // and one issuance at a time per domain however many callers ask.
+import { readFile } from 'node:fs/promises';
 import { createPrivateKey, generateKeyPairSync, X509Certificate, type KeyObject } from 'node:crypto';
 import type { Store } from '../control/store.js';
 import { pem } from '../cert/der.js';
@@ -29,7 +30,9 @@ export interface CertManagerDeps {
   /** Places a TXT record through control's /machine/set-dns. */
   setDNS: (name: string, value: string) => Promise<void>;
   directoryURL?: string;
+  /** Roots (PEM) for the ACME server's HTTPS, or a file of them read at each issuance (SSL_CERT_FILE). */
   ca?: string;
+  caFile?: string;
   log: Logger;
   onIssued: (e: CertEvent) => void;
 }
@@ -120,9 +123,17 @@ export class CertManager {
   async #obtain(domain: string, renewal: boolean): Promise<CertPair> {
     this.#d.log.info(renewal ? 'renewing certificate' : 'getting a certificate', { domain, acme: this.directoryURL });
     const accountKey = await this.#accountKey();
+    let ca = this.#d.ca;
+    if (ca === undefined && this.#d.caFile) {
+      try {
+        ca = await readFile(this.#d.caFile, 'utf8');
+      } catch (e) {
+        throw new AcmeError(`cannot read the ACME server's roots from ${this.#d.caFile} (SSL_CERT_FILE): ${(e as Error).message}`);
+      }
+    }
     const { certPEM, keyPEM } = await obtainCertificate({
       directoryURL: this.directoryURL,
-      ...(this.#d.ca ? { ca: this.#d.ca } : {}),
+      ...(ca ? { ca } : {}),
       accountKey,
       domain,
       setTXT: (name, value) =>
