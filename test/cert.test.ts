@@ -199,6 +199,18 @@ test('errors are coded: a name not in certDomains, an ACME server that cannot be
   } finally {
     await untrusting.close();
   }
+  // No ACME server at all (a closed loopback port): ERR_TSNET_ACME naming the failure.
+  const lost = node('lost', new MemoryStore(), { acmeDirectoryURL: 'https://127.0.0.1:1/acme/directory' });
+  try {
+    await lost.up();
+    await assert.rejects(lost.certPair(), (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'ERR_TSNET_ACME');
+      assert.match(e.message, /ECONNREFUSED/);
+      return true;
+    });
+  } finally {
+    await lost.close();
+  }
   assert.throws(() => new Server({ acmeDirectoryURL: 'ftp://x' }), { code: 'ERR_INVALID_URL' });
 });
 

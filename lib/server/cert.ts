@@ -131,23 +131,34 @@ export class CertManager {
         throw new AcmeError(`cannot read the ACME server's roots from ${this.#d.caFile} (SSL_CERT_FILE): ${(e as Error).message}`);
       }
     }
-    const { certPEM, keyPEM } = await obtainCertificate({
-      directoryURL: this.directoryURL,
-      ...(ca ? { ca } : {}),
-      accountKey,
-      domain,
-      setTXT: (name, value) =>
-        this.#d.setDNS(name, value).catch((e: unknown) => {
-          throw new AcmeError(`set-dns ${name} failed: ${(e as Error).message}`);
-        }),
-      signal: AbortSignal.timeout(ISSUE_TIMEOUT_MS),
-      log: (m) => this.#d.log.debug(m, { domain }),
-    });
+    const { certPEM, keyPEM } = await this.#exchange(domain, accountKey, ca);
     await this.#d.store.set(`${domain}.key`, Buffer.from(keyPEM));
     await this.#d.store.set(`${domain}.crt`, Buffer.from(certPEM));
     const notAfter = new Date(new X509Certificate(certPEM).validTo);
     this.#d.onIssued({ domain, notAfter, renewed: renewal });
     return { cert: certPEM, key: keyPEM };
+  }
+
+  // Whatever fails in the exchange (a timeout, a reset connection) is ERR_TSNET_ACME, with the cause.
+  async #exchange(domain: string, accountKey: KeyObject, ca: string | undefined): Promise<{ certPEM: string; keyPEM: string }> {
+    try {
+      return await obtainCertificate({
+        directoryURL: this.directoryURL,
+        ...(ca ? { ca } : {}),
+        accountKey,
+        domain,
+        setTXT: (name, value) =>
+          this.#d.setDNS(name, value).catch((e: unknown) => {
+            throw new AcmeError(`set-dns ${name} failed: ${(e as Error).message}`);
+          }),
+        signal: AbortSignal.timeout(ISSUE_TIMEOUT_MS),
+        log: (m) => this.#d.log.debug(m, { domain }),
+      });
+    } catch (e) {
+      if (e instanceof AcmeError) throw e;
+      const err = e as Error;
+      throw Object.assign(new AcmeError(`ACME for ${domain} failed: ${err.name === 'TimeoutError' || err.name === 'AbortError' ? `no certificate within ${ISSUE_TIMEOUT_MS / 1000} s` : err.message}`), { cause: e });
+    }
   }
 
   async #accountKey(): Promise<KeyObject> {
