@@ -254,6 +254,9 @@ export class AcmeServer {
   async #route(res: ServerResponse, path: string, jws: ParsedJws & { account: Account | null }): Promise<void> {
     const m = /^\/acme\/(acct|order|authz|chall|finalize|cert)\/([\w-]{1,64})$/.exec(path);
     if (path === '/acme/new-account') return this.#newAccount(res, jws);
+    if (path === '/acme/revoke-cert' || path === '/acme/key-change') {
+      throw new AcmeProblem('malformed', `${path.slice(6)} is not implemented by the development ACME server`, 501);
+    }
     const acct = jws.account;
     if (!acct) throw new AcmeProblem('malformed', 'this request needs "kid"');
     if (path === '/acme/new-order') return this.#newOrder(res, acct, jws.payload);
