@@ -9,7 +9,7 @@ import type { EngineConfig } from './wire/engine-config.js';
 import type { EngineConfigDiff } from './control/engine-diff.js';
 import { DataPlane } from './magicsock/data-plane.js';
 import type { NetworkMap } from './wire/netmap.js';
-import { FileStore, MemoryStore, type Store } from './control/store.js';
+import { FileStore, MemoryStore } from './control/store.js';
 import { capsGranted } from './wire/filter.js';
 import { joinHostPort, parseAddrPort, splitHostPort } from './wire/ip.js';
 import { loadNative } from './native.js';
@@ -28,9 +28,8 @@ import { TailnetNode } from './node.js';
 import { chooseAuthKey } from './oauth-key.js';
 import { validateHostname } from './hostname.js';
 import { noDrops, readDrops } from './wg-drops.js';
-import { CertManager, certDomainError, type CertEvent, type CertPair } from './server/cert.js';
+import { CertManager, certDomainError, serverCertManager, type CertEvent, type CertPair } from './server/cert.js';
 import { TLSListener, type ListenTLSOptions } from './server/tls.js';
-import { CAPABILITY_VERSION } from './control/client.js';
 import type { TcpNetworkName } from './net/netstack.js';
 
 import { DEFAULT_CONTROL_URL, SERVER_OPTIONS, defaultDir, programName, type ServerOptions } from './server/options.js';
@@ -152,7 +151,7 @@ export class Server extends TailnetNode<ServerEvents> {
       log: this.#log.child('control'),
     });
     this.#control = control;
-    this.#certs = this.#certManager(store, control);
+    this.#certs = serverCertManager(o, store, control, () => this.certDomains(), this.#log.child('cert'), (e) => this.emit('cert', e));
     control.on('state', (s: ControlState) => {
       if (s === 'NeedsMachineAuth' && !this.#health.has('needs-approval')) {
         // A key that is not preauthorized waits for an admin: say so once, where a person reads.
@@ -372,24 +371,6 @@ export class Server extends TailnetNode<ServerEvents> {
   }
 
   // -- HTTPS certificates (lib/server/cert.ts, lib/server/tls.ts; docs/api.md, "Certificates and listenTLS") --
-
-  #certManager(store: Store, control: ControlClient): CertManager {
-    const o = this.#opts;
-    const dir = o.acmeDirectoryURL ?? (process.env.TS_DEBUG_ACME_DIRECTORY_URL || undefined);
-    return new CertManager({
-      store,
-      certDomains: () => this.certDomains(),
-      setDNS: async (name, value) => {
-        const pub = control.nodePublic;
-        if (!pub) throw closedError('set-dns');
-        await control.postJSON('/machine/set-dns', { Version: CAPABILITY_VERSION, NodeKey: nodePublicToText(pub), Name: name, Type: 'TXT', Value: value }, AbortSignal.timeout(30_000));
-      },
-      ...(dir ? { directoryURL: dir } : {}),
-      ...(o.acmeCA ? { ca: o.acmeCA } : process.env.SSL_CERT_FILE ? { caFile: process.env.SSL_CERT_FILE } : {}),
-      log: this.#log.child('cert'),
-      onIssued: (e) => this.emit('cert', e),
-    });
-  }
 
   /**
    * The HTTPS certificate chain and private key (PEM) for `domain` (default: the first of certDomains()), as

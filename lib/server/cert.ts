@@ -5,6 +5,8 @@
 import { readFile } from 'node:fs/promises';
 import { createPrivateKey, generateKeyPairSync, X509Certificate, type KeyObject } from 'node:crypto';
 import type { Store } from '../control/store.js';
+import { CAPABILITY_VERSION, type ControlClient } from '../control/client.js';
+import { nodePublicToText } from '../wire/keys.js';
 import { pem } from '../cert/der.js';
 import { AcmeError, LETS_ENCRYPT_DIRECTORY, obtainCertificate } from '../cert/acme-client.js';
 import type { Logger } from '../util/log.js';
@@ -176,4 +178,32 @@ export class CertManager {
     await this.#d.store.set(ACCOUNT_KEY, Buffer.from(pem('EC PRIVATE KEY', privateKey.export({ format: 'der', type: 'sec1' }))));
     return privateKey;
   }
+}
+
+/**
+ * The Server's certificate manager: set-dns over its control connection, the directory and roots from its
+ * options or the environment (TS_DEBUG_ACME_DIRECTORY_URL, SSL_CERT_FILE; docs/certificates.md).
+ */
+export function serverCertManager(
+  o: { acmeDirectoryURL?: string; acmeCA?: string },
+  store: Store,
+  control: ControlClient,
+  certDomains: () => string[],
+  log: Logger,
+  onIssued: (e: CertEvent) => void,
+): CertManager {
+  const dir = o.acmeDirectoryURL ?? (process.env.TS_DEBUG_ACME_DIRECTORY_URL || undefined);
+  return new CertManager({
+    store,
+    certDomains,
+    setDNS: async (name, value) => {
+      const pub = control.nodePublic;
+      if (!pub) throw new AcmeError('set-dns: the node has no key yet');
+      await control.postJSON('/machine/set-dns', { Version: CAPABILITY_VERSION, NodeKey: nodePublicToText(pub), Name: name, Type: 'TXT', Value: value }, AbortSignal.timeout(30_000));
+    },
+    ...(dir ? { directoryURL: dir } : {}),
+    ...(o.acmeCA ? { ca: o.acmeCA } : process.env.SSL_CERT_FILE ? { caFile: process.env.SSL_CERT_FILE } : {}),
+    log,
+    onIssued,
+  });
 }
