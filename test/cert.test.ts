@@ -108,6 +108,27 @@ test('listenTLS().serve(http.Server) serves HTTPS; https.get through the tailnet
   }
 });
 
+test('listenTLS: a client without SNI gets the first cert domain\'s certificate; certContexts expands a short name', { timeout: 30_000 }, async () => {
+  const ln = web.listenTLS('tcp', ':9443');
+  ln.on('connection', (s) => s.end('no sni'));
+  try {
+    const raw = await client.dial('tcp', `${web.tailscaleIPs()[0]}:9443`);
+    // Connecting by IP: Node sends no SNI for an IP; the name is checked by hand below.
+    const sock = tls.connect({ socket: raw, ca: devnet.acme!.caPEM, checkServerIdentity: () => undefined });
+    await once(sock, 'secureConnect');
+    assert.equal(sock.authorized, true);
+    assert.equal(sock.getPeerX509Certificate()!.checkHost('web.devnet.internal'), 'web.devnet.internal');
+    sock.destroy();
+    const { certContexts } = await import('../lib/server/tls.js');
+    let asked = '';
+    const c = certContexts((d) => ((asked = d), web.certPair(d)), () => web.certDomains());
+    await c.context('web');
+    assert.equal(asked, 'web.devnet.internal');
+  } finally {
+    ln.close();
+  }
+});
+
 test('the certificate is cached in the store and reused (no second order), also by a restarted node', { timeout: 30_000 }, async () => {
   const first = await web.certPair();
   const orders = devnet.acme!.stats.orders;
