@@ -26,8 +26,11 @@ import type { Forwarder } from './loopback/forward.js';
 import { TailnetNode } from './node.js';
 import { validateHostname } from './hostname.js';
 import { noDrops, readDrops } from './wg-drops.js';
-import { c2nLayer, controlLayer, dataPlaneLayer, forwardLayer, funnelLayer, loopbackLayer, metricsLayer, oauthKeyLayer } from './server/layers.js';
+import { c2nLayer, certLayer, controlLayer, dataPlaneLayer, forwardLayer, funnelLayer, loopbackLayer, metricsLayer, oauthKeyLayer } from './server/layers.js';
 import type { Funnel, FunnelListener, FunnelOptions } from './server/funnel.js';
+import type { CertManager, CertEvent, CertPair } from './server/cert.js';
+import { TLSListener, type ListenTLSOptions } from './server/tls.js';
+import type { TcpNetworkName } from './net/netstack.js';
 
 import { DEFAULT_CONTROL_URL, SERVER_OPTIONS, defaultDir, programName, type ServerOptions } from './server/options.js';
 import type {
@@ -36,7 +39,7 @@ import type {
 } from './server/types.js';
 
 export { DEFAULT_CONTROL_URL, type ServerOptions };
-export type { FunnelListener, FunnelOptions };
+export type { CertEvent, CertPair, FunnelListener, FunnelOptions, ListenTLSOptions, TLSListener };
 export type {
   HealthWarning, LocalClient, NetcheckResult, PathChange, PeerInfo, PeersChange, PeerStatus, PingResult, ServerEvents,
   Status, WhoIs,
@@ -64,6 +67,7 @@ export class Server extends TailnetNode<ServerEvents> {
   readonly #log: Logger;
   readonly #forwarders = new Set<Forwarder>();
   #funnel: Funnel | undefined;
+  #certs: CertManager | undefined;
 
   constructor(options: ServerOptions = {}) {
     super();
@@ -85,6 +89,12 @@ export class Server extends TailnetNode<ServerEvents> {
       throw argumentError('TypeError', 'ERR_INVALID_ARG_VALUE', `options.logLevel must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(options.logLevel)}`);
     }
     if (options.hostname !== undefined) validateHostname(options.hostname);
+    for (const k of ['acmeDirectoryURL', 'acmeCA'] as const) {
+      if (options[k] !== undefined && typeof options[k] !== 'string') throw invalidArgType(`options.${k}`, 'a string', options[k]);
+    }
+    if (options.acmeDirectoryURL !== undefined && !/^https?:\/\//.test(options.acmeDirectoryURL)) {
+      throw argumentError('TypeError', 'ERR_INVALID_URL', `options.acmeDirectoryURL must be an http(s) URL, got "${options.acmeDirectoryURL}"`);
+    }
     if (options.controlURL !== undefined && !/^https?:\/\//.test(options.controlURL)) {
       throw argumentError('TypeError', 'ERR_INVALID_URL', `options.controlURL must be an http(s) URL, got "${options.controlURL}"`);
     }
@@ -143,6 +153,7 @@ export class Server extends TailnetNode<ServerEvents> {
       c2n: c2nLayer().serverC2N({ netmap: () => this.#control?.netmap ?? null, health: () => this.health(), metrics: () => this.metrics() }),
     });
     this.#control = control;
+    this.#certs = certLayer().serverCertManager(o, store, control, () => this.certDomains(), this.#log.child('cert'), (e) => this.emit('cert', e));
     control.on('state', (s: ControlState) => {
       if (s === 'NeedsMachineAuth' && !this.#health.has('needs-approval')) {
         // A key that is not preauthorized waits for an admin: say so once, where a person reads.
@@ -361,6 +372,33 @@ export class Server extends TailnetNode<ServerEvents> {
     return [...(this.#control?.engineConfig?.certDomains ?? [])];
   }
 
+  // -- HTTPS certificates (lib/server/cert.ts, lib/server/tls.ts; docs/api.md, "Certificates and listenTLS") --
+
+  /**
+   * The HTTPS certificate chain and private key (PEM) for `domain` (default: the first of certDomains()), as
+   * tailscaled gets them: cached in the store, renewed ahead of expiry. Rejects with ERR_TSNET_CERT_DOMAIN
+   * (not a cert domain of this node), ERR_TSNET_ACME (the ACME exchange failed; `problem` holds the server's
+   * problem document) or ERR_TSNET_NOT_UP.
+   */
+  async certPair(domain?: string): Promise<CertPair> {
+    if (domain !== undefined && typeof domain !== 'string') throw invalidArgType('domain', 'a string', domain);
+    if (!this.#certs || !this.#control?.netmap) this.#live('certPair');
+    const d = domain ?? this.certDomains()[0];
+    if (d === undefined) throw certLayer().certDomainError('', []);
+    return this.#certs!.get(d);
+  }
+
+  /**
+   * A TLS listener on the tailnet (Go tsnet's ListenTLS): connections are tls.TLSSocket after the handshake,
+   * with this node's certificate for the name the client asked for (SNI; default the first cert domain),
+   * fetched on first need. A connection whose certificate cannot be had emits 'tlsClientError'.
+   */
+  listenTLS(network: TcpNetworkName | '', address: string, options: ListenTLSOptions = {}): TLSListener {
+    if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'an object', options);
+    const inner = this.listen(network, address);
+    return new TLSListener(inner, (d) => this.certPair(d), () => this.certDomains(), options);
+  }
+
   /** This node's Tailscale addresses (empty until up). */
   tailscaleIPs(): string[] {
     const nm = this.#control?.netmap;
@@ -491,6 +529,7 @@ export class Server extends TailnetNode<ServerEvents> {
     return {
       whoIs: async (a) => this.whoIs(a),
       status: async () => this.status(),
+      certPair: (domain) => this.certPair(domain),
     };
   }
 
@@ -573,6 +612,7 @@ export class Server extends TailnetNode<ServerEvents> {
       listen: (n, a) => this.listen(n, a),
       peerCaps: (ip) => this.whoIs(ip)?.capMap ?? null,
       setHostinfo: (hi) => this.#control?.setHostinfo(hi),
+      certPair: (domain) => this.certPair(domain),
       log: this.#log.child('funnel'),
     });
     return this.#funnel.listen(network, address, options);

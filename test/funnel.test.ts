@@ -49,10 +49,12 @@ function selfSigned(name: string): { key: Buffer; cert: Buffer } {
 }
 
 before(async () => {
-  devnet = await startDevnet({ policy: POLICY });
+  // The devnet's ACME server gives the nodes their own certificates (no test may reach a public ACME server).
+  devnet = await startDevnet({ policy: POLICY, acme: true });
   const authKey = devnet.createAuthKey({ reusable: true });
+  const acme = { acmeDirectoryURL: devnet.acme!.directoryURL, acmeCA: devnet.acme!.caPEM };
   const mk = (hostname: string, extra: object = {}): Server =>
-    new Server({ hostname, controlURL: devnet.controlURL, authKey, store: new MemoryStore(), ...extra });
+    new Server({ hostname, controlURL: devnet.controlURL, authKey, store: new MemoryStore(), ...acme, ...extra });
   web = mk('web');
   ingressNode = mk('funnel-ingress');
   plain = mk('plain', { authKey: devnet.createAuthKey({ reusable: true, tags: ['tag:plain'] }) });
@@ -73,11 +75,11 @@ function ingressSees(name: string): Promise<void> {
   return ingress.waitRoutable(name);
 }
 
-function publicConnect(port: number, servername: string): Promise<tls.TLSSocket> {
+function publicConnect(port: number, servername: string, ca: string | Buffer = cert): Promise<tls.TLSSocket> {
   const addr = ingress.addresses[port]!;
   const [host, p] = [addr.slice(0, addr.lastIndexOf(':')), Number(addr.slice(addr.lastIndexOf(':') + 1))];
   return new Promise((resolve, reject) => {
-    const s = tls.connect({ host, port: p, servername, ca: cert }, () => resolve(s));
+    const s = tls.connect({ host, port: p, servername, ca }, () => resolve(s));
     s.once('error', reject);
   });
 }
@@ -205,7 +207,22 @@ test('no funnel attribute: listenFunnel rejects with ERR_TSNET_FUNNEL_NOT_ALLOWE
   });
 });
 
-test('a port outside funnel-ports, bad arguments and no certificate are coded errors', async () => {
+test('without tlsConfig the node serves its own certificate, from the devnet ACME server', async () => {
+  const ln = await web.listenFunnel('tcp', ':8443');
+  try {
+    await ingressSees(webName);
+    const accepted = new Promise<tls.TLSSocket>((resolve) => ln.once('connection', resolve));
+    const client = await publicConnect(8443, webName, devnet.acme!.caPEM);
+    assert.ok(client.authorized, 'the public client verifies it against the devnet CA');
+    assert.match(client.getPeerCertificate().subjectaltname ?? '', new RegExp(`DNS:${webName.replace(/\./g, '\\.')}`));
+    await accepted;
+    client.destroy();
+  } finally {
+    await ln.close();
+  }
+});
+
+test('a port outside funnel-ports and bad arguments are coded errors', async () => {
   await assert.rejects(web.listenFunnel('tcp', ':8080', { tlsConfig: { key, cert } }), (e: Error & { code?: string }) => {
     assert.equal(e.code, 'ERR_TSNET_FUNNEL_PORT');
     assert.match(e.message, /allowed ports are: 443,8443,10000/);
@@ -215,7 +232,6 @@ test('a port outside funnel-ports, bad arguments and no certificate are coded er
   await assert.rejects(web.listenFunnel('tcp', '100.64.0.1:443'), { code: 'ERR_INVALID_ARG_VALUE' });
   await assert.rejects(web.listenFunnel('tcp', ':443', { funnelOnly: 1 as unknown as boolean }), { code: 'ERR_INVALID_ARG_TYPE' });
   await assert.rejects(web.listenFunnel('tcp', ':443', { tlsconfig: {} } as object), { code: 'ERR_INVALID_ARG_VALUE' });
-  await assert.rejects(web.listenFunnel('tcp', ':443'), { code: 'ERR_TSNET_NO_CERTIFICATE' });
 });
 
 test('the peerAPI refuses ingress from a peer without the ingress capability', async () => {

@@ -29,6 +29,7 @@ import { DEFAULT_USER_LOGIN, DevnetState, StateError, TAGGED_DEVICES_LOGIN, type
 import type { DevnetNode } from './types.js';
 import type { C2NReply, C2NRequestSpec } from './pings.js';
 import { startDevnetRelay, type DevnetRelay, type DevnetRelayOptions } from './derp/index.js';
+import { startDevnetAcme, type DevnetAcme, type DevnetAcmeOptions } from './acme-devnet.js';
 import { startDevnetAdmin, type AdminTarget, type DevnetAdmin, type DevnetAdminInfo, type DevnetAdminOptions } from './admin.js';
 import { startFunnelIngress, type FunnelIngress, type FunnelIngressOptions } from './funnel-ingress.js';
 
@@ -50,6 +51,8 @@ export type { RelayTraffic } from './derp/index.js';
 export { defaultDevnetDir } from './state-dir.js';
 export type { FunnelIngress, FunnelIngressNode, FunnelIngressOptions, FunnelIngressStats } from './funnel-ingress.js';
 export { parseClientHello, type ClientHelloResult } from './funnel-sni.js';
+export type { DevnetAcme, DevnetAcmeOptions } from './acme-devnet.js';
+export type { AcmeStats } from './acme.js';
 export { CURRENT_CAPABILITY_VERSION, MIN_CAPABILITY_VERSION, type ConnectionStats } from './server.js';
 
 /**
@@ -137,6 +140,11 @@ export interface DevnetOptions {
    * tokens written with its URL to `<stateDir>/admin.json` (mode 0600). Default off; `tsnet devnet` turns it on.
    */
   admin?: boolean | DevnetAdminOptions;
+  /**
+   * HTTPS certificates: an ACME server under a fresh test CA on `host` (lib/devnet/README.md, "ACME"), set-dns
+   * on control, and each node's MagicDNS name in its netmap's CertDomains. Default off.
+   */
+  acme?: boolean | DevnetAcmeOptions;
   /** Fixed Noise private key (tests); default: from stateDir, else random. */
   controlPrivateKey?: Uint8Array;
 }
@@ -243,6 +251,8 @@ export interface Devnet {
   pingNode(id: number, timeoutMs?: number): Promise<number>;
   /** Control-to-node HTTP request (c2n PingRequest); resolves with the node's HTTP response. */
   c2n(id: number, request: C2NRequestSpec, timeoutMs?: number): Promise<C2NReply>;
+  /** The ACME server (directory URL, test CA, counts), when started with `acme`. */
+  readonly acme: DevnetAcme | null;
   /** What the control server's connection limits have done (counts). */
   connectionStats(): ConnectionStats;
   /** Waits until pending state is written to stateDir (no-op without one). */
@@ -330,11 +340,13 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
     trimByPolicy: options.trimPeersByPolicy ?? true,
     ...(options.nameservers ? { nameservers: options.nameservers } : {}),
     ...(options.extraRecords ? { extraRecords: options.extraRecords } : {}),
+    ...(options.acme ? { certDomains: true } : {}),
   });
   const clockOffsetMs = options.clockOffsetMs ?? 0;
   const now = (): Date => new Date(Date.now() + clockOffsetMs);
   const defaultUser = options.defaultUser ?? DEFAULT_USER_LOGIN;
 
+  const acme = options.acme ? await startDevnetAcme(state, domain, options.host ?? '127.0.0.1', options.acme === true ? {} : options.acme, logf) : null;
   const server = new DevnetServer(state, controlPrivate, {
     minCapVersion: options.minCapVersion ?? MIN_CAPABILITY_VERSION,
     maxCapVersion: options.maxCapVersion ?? Number.POSITIVE_INFINITY,
@@ -353,6 +365,7 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
     logf,
     netmap: netmapCfg,
     now,
+    ...(acme ? { setDNS: acme.setDNS } : {}),
   });
 
   // Persistence: coalesce writes; one at a time.
@@ -389,6 +402,7 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
     await server.listen(options.host ?? '127.0.0.1', options.port ?? 0);
   } catch (e) {
     await relay?.close();
+    await acme?.close();
     throw e;
   }
   server.sweepEphemeral();
@@ -494,6 +508,7 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
           reject(new Error(`devnet.waitFor: condition not met within ${timeoutMs} ms`));
         }, timeoutMs);
       }),
+    acme: acme?.info ?? null,
     connectionStats: () => server.connectionStats,
     flush,
     startFunnelIngress: async (o) => {
@@ -510,6 +525,7 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
       await server.close();
       unsubscribeRelay();
       await relay?.close();
+      await acme?.close();
       await flush();
       unsubscribe();
     },

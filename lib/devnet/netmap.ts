@@ -27,6 +27,8 @@ export interface NetmapConfig {
    * true). With false every node gets every peer and the whole filter.
    */
   trimByPolicy?: boolean;
+  /** Hand each node its MagicDNS name in DNSConfig.CertDomains (HTTPS certificates on; acme.ts). */
+  certDomains?: boolean;
 }
 
 /** One node's complete view. */
@@ -177,7 +179,7 @@ export function buildView(state: DevnetState, selfNode: DevnetNode, cfg: NetmapC
     self,
     peers,
     filter: !visible ? [] : trim ? filterForNode(sh.filter, selfAddrs) : sh.filter,
-    dns: withFunnelCertDomains(dnsConfig(cfg), self),
+    dns: withFunnelCertDomains(cfg.certDomains ? { ...dnsConfig(cfg), CertDomains: [fqdn(selfNode, cfg.domain).replace(/\.$/, '')] } : dnsConfig(cfg), self),
     domain: cfg.domain,
     derpMap: cfg.derpMap,
     userProfiles,

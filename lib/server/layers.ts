@@ -8,6 +8,7 @@ import type * as ForwardModule from '../loopback/forward.js';
 import type * as MetricsModule from '../loopback/metrics.js';
 import type * as OAuthKeyModule from '../oauth-key.js';
 import type * as C2NModule from './c2n.js';
+import type * as CertModule from './cert.js';
 import type * as FunnelModule from './funnel.js';
 
 export const controlLayer = (): typeof ControlClientModule => require('../control/client.js') as typeof ControlClientModule;
@@ -16,5 +17,6 @@ export const loopbackLayer = (): typeof LoopbackModule => require('../loopback/i
 export const forwardLayer = (): typeof ForwardModule => require('../loopback/forward.js') as typeof ForwardModule;
 export const metricsLayer = (): typeof MetricsModule => require('../loopback/metrics.js') as typeof MetricsModule;
 export const oauthKeyLayer = (): typeof OAuthKeyModule => require('../oauth-key.js') as typeof OAuthKeyModule;
+export const certLayer = (): typeof CertModule => require('./cert.js') as typeof CertModule;
 export const c2nLayer = (): typeof C2NModule => require('./c2n.js') as typeof C2NModule;
 export const funnelLayer = (): typeof FunnelModule => require('./funnel.js') as typeof FunnelModule;

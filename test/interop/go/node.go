@@ -229,6 +229,9 @@ func runNode(raw json.RawMessage) {
 			}
 			return map[string]any{"self": map[string]any{"ips": st.TailscaleIPs}, "peers": peers}, nil
 		}
+		if h, ok := extraNodeOps[op]; ok {
+			return h(s, raw)
+		}
 		return peerRelayOp(lc, op, raw) // peerrelay.go
 	})
 }
