@@ -20,3 +20,7 @@ export type { Forwarder } from './loopback/forward.js';
 export type { TailnetTLSOptions, TailnetDispatcherOptions } from './net/http.js';
 export { MemoryStore, FileStore } from './control/store.js';
 export type { Store } from './control/store.js';
+// LocalClient parity (lib/server/local-client.ts).
+export type { Prefs } from './server/types.js';
+export { IPNBusWatcher } from './server/ipn-bus.js';
+export type { IPNNotify, WatchOptions } from './server/ipn-bus.js';

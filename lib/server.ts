@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { ControlClient } from './control/client.js';
+import { CLIENT_VERSION } from './control/hostinfo.js';
 import type { EngineConfig } from './wire/engine-config.js';
 import type { EngineConfigDiff } from './control/engine-diff.js';
 import { DataPlane } from './magicsock/data-plane.js';
@@ -30,14 +31,19 @@ import { validateHostname } from './hostname.js';
 import { noDrops, readDrops } from './wg-drops.js';
 
 import { DEFAULT_CONTROL_URL, SERVER_OPTIONS, defaultDir, programName, type ServerOptions } from './server/options.js';
+import { localClientExtras } from './server/local-client.js';
+import { pendingListen, pendingListenPacket } from './server/pending.js';
+import type { TailnetListener } from './net/listener.js';
+import type { TailnetSocket } from './net/socket.js';
+import type { DialOptions, ListenOptions, TcpNetworkName } from './net/netstack.js';
 import type {
-  HealthWarning, LocalClient, NetcheckResult, PathChange, PeerInfo, PeersChange, PeerStatus, PingResult, ServerEvents,
+  HealthWarning, LocalClient, NetcheckResult, PathChange, PeerInfo, PeersChange, PeerStatus, PingResult, Prefs, ServerEvents,
   Status, WhoIs,
 } from './server/types.js';
 
 export { DEFAULT_CONTROL_URL, type ServerOptions };
 export type {
-  HealthWarning, LocalClient, NetcheckResult, PathChange, PeerInfo, PeersChange, PeerStatus, PingResult, ServerEvents,
+  HealthWarning, LocalClient, NetcheckResult, PathChange, PeerInfo, PeersChange, PeerStatus, PingResult, Prefs, ServerEvents,
   Status, WhoIs,
 };
 
@@ -479,7 +485,24 @@ export class Server extends TailnetNode<ServerEvents> {
     if (!net.isIP(host) || host === '0.0.0.0' || host === '::') {
       throw new TypeError(`listenPacket: the address must include one of this node's IPs, like "100.64.0.1:53" (got "${address}")`);
     }
+    // Before up: bound once the node is up, as Go's ListenPacket waits (lib/server/pending.ts).
+    if (!this.#plane && !this.#closed) return pendingListenPacket(this.up(), () => this.#live('listenPacket'), network, address);
     return super.listenPacket(network, address);
+  }
+
+  /** Listens ("tcp", ":80"); before up() the node starts and the listener binds once it is up ('listening'). */
+  override listen(network: TcpNetworkName | '', address: string, options: ListenOptions = {}): TailnetListener {
+    if (this.#plane || this.#closed || typeof network !== 'string' || typeof address !== 'string') return super.listen(network, address, options);
+    return pendingListen(this.up(), () => this.#live('listen'), network, address, options);
+  }
+
+  /** Dials over the tailnet; before up() it starts the node and waits for it (options.signal aborts the wait). */
+  override dial(network: TcpNetworkName, address: string, options?: DialOptions): Promise<TailnetSocket>;
+  override dial(network: UdpNetworkName, address: string, options?: DialOptions): Promise<TailnetPacketSocket>;
+  override dial(network: string, address: string, options?: DialOptions): Promise<TailnetSocket | TailnetPacketSocket>;
+  override dial(network: string, address: string, options: DialOptions = {}): Promise<TailnetSocket | TailnetPacketSocket> {
+    if (this.#plane || this.#closed) return super.dial(network, address, options);
+    return this.up(options.signal ? { signal: options.signal } : {}).then(() => super.dial(network, address, options));
   }
 
   /** tsnet's LocalClient: whoIs and status, from this node's state. */
@@ -488,6 +511,32 @@ export class Server extends TailnetNode<ServerEvents> {
     return {
       whoIs: async (a) => this.whoIs(a),
       status: async () => this.status(),
+      ...localClientExtras({
+        logout: () => this.#logout(),
+        ping: (t, o) => this.ping(t, o),
+        prefs: () => this.#prefs(),
+        snapshot: () => ({ version: `${CLIENT_VERSION}-tsnet-node`, state: this.#control?.state ?? 'NoState', netmap: this.#control?.netmap ?? null, prefs: this.#prefs(), health: this.health() }),
+        bus: this,
+      }),
+    };
+  }
+
+  // LocalClient.logout: control expires the node key (as tailscaled's logout); the data plane goes away.
+  async #logout(): Promise<void> {
+    if (this.#closed) throw closedError('LocalClient.logout');
+    await this.#control?.logout();
+    this.#plane?.close();
+    this.#plane = undefined;
+    planes.delete(this);
+  }
+
+  #prefs(): Prefs {
+    const o = this.#opts;
+    const state = this.#control?.state ?? 'NoState';
+    return {
+      ControlURL: o.controlURL ?? process.env.TS_CONTROL_URL ?? DEFAULT_CONTROL_URL, RouteAll: false, ExitNodeID: '', CorpDNS: false,
+      WantRunning: !this.#closed, LoggedOut: state === 'NeedsLogin', Hostname: o.hostname ?? programName(),
+      AdvertiseTags: [...(o.advertiseTags ?? [])], AdvertiseRoutes: [],
     };
   }
 

@@ -5,6 +5,7 @@ import type { EngineConfigDiff } from '../control/engine-diff.js';
 import type { NetworkMap } from '../wire/netmap.js';
 import type { CapMap, Node, UserProfile } from '../wire/tailcfg.js';
 import type { WireGuardDrops } from '../wg-drops.js';
+import type { IPNBusWatcher, WatchOptions } from './ipn-bus.js';
 
 /**
  * Something that keeps the node from working as it should, as Tailscale's health warnings do:
@@ -141,6 +142,28 @@ export interface PeersChange {
 export interface LocalClient {
   whoIs(addressOrSocket: string | net.Socket): Promise<WhoIs | null>;
   status(): Promise<Status | null>;
+  // LocalClient parity (lib/server/local-client.ts; docs/api.md, "LocalClient").
+  /** Logs out as tailscaled does: control expires the node key; the node leaves the tailnet (state NeedsLogin). */
+  logout(): Promise<void>;
+  /** Pings a peer (IP or MagicDNS name). Type "TSMP" (the default) only: "disco" rejects with ERR_TSNET_UNSUPPORTED. */
+  ping(target: string, options?: { type?: 'TSMP' | 'disco'; timeout?: number; signal?: AbortSignal }): Promise<PingResult>;
+  /** The node's preferences (a subset of Tailscale's ipn.Prefs, under its field names). */
+  getPrefs(): Promise<Prefs>;
+  /** The node's changes as ipn.Notify-shaped messages: an async iterator and a 'notify' event; close() stops. */
+  watchIPNBus(options?: WatchOptions): IPNBusWatcher;
+}
+
+/** Tailscale's ipn.Prefs, the fields a tsnet node has (JSON names as Go's). */
+export interface Prefs {
+  ControlURL: string;
+  RouteAll: boolean;
+  ExitNodeID: string;
+  CorpDNS: boolean;
+  WantRunning: boolean;
+  LoggedOut: boolean;
+  Hostname: string;
+  AdvertiseTags: string[];
+  AdvertiseRoutes: string[];
 }
 
 export interface WhoIs {
