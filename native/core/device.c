@@ -33,7 +33,7 @@ struct ts_device {
 /* Whether dialing dst can work: with WireGuard, some peer must route it (else EHOSTUNREACH at once). */
 static int route_ok(void *ctx, const ts_addr *dst) {
   ts_device *d = ctx;
-  return !d->wg || ts_link_wg_routes(d->wg, dst->family, dst->ip);
+  return !d->wg || ts_link_wg_routes(d->wg, dst->family, dst->ip) || ts_netif_has_addr(&d->netif, dst->family, dst->ip);
 }
 
 static void deliver_memory(uv_idle_t *h) {
@@ -49,9 +49,21 @@ static void deliver_memory(uv_idle_t *h) {
   if (!d->memq_count) uv_idle_stop(&d->deliver);
 }
 
+static void queue_memory(ts_device *to, struct pbuf *p);
+
 static void send_memory(void *ctx, struct pbuf *p) {
   ts_device *d = ctx;
-  ts_device *to = d->peer;
+  queue_memory(d->peer, p);
+}
+
+/* A packet to our own address (a node dialing itself) comes back in through the same queue. */
+static void send_self(void *ctx, struct pbuf *p) {
+  ts_device *d = ctx;
+  if (!d->memq) d->memq = malloc(MEMQ_CAP * sizeof(pkt));
+  if (d->memq) queue_memory(d, p);
+}
+
+static void queue_memory(ts_device *to, struct pbuf *p) {
   if (!to || p->tot_len > sizeof(((pkt *)0)->data)) return;
   if (to->memq_count == MEMQ_CAP) {
     to->memq_dropped++;
@@ -81,6 +93,8 @@ ts_device *ts_device_new(ts_engine *e, ts_evq *evq, uint32_t id) {
   d->tcp.next_id = &d->next_id;
   d->tcp.route_ok = route_ok;
   d->tcp.route_ctx = d;
+  d->netif.loop = send_self;
+  d->netif.loop_ctx = d;
   uv_idle_init(ts_engine_loop(e), &d->deliver);
   d->deliver.data = d;
   return d;

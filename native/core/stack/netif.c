@@ -31,18 +31,18 @@ static ts_netif *owner(struct netif *nif, struct pbuf *p) {
 }
 
 static err_t out4(struct netif *nif, struct pbuf *p, const ip4_addr_t *dst) {
-  (void)dst;
   ts_netif *n = owner(nif, p);
   n->tx_packets++;
-  n->output(n->ctx, p);
+  if (n->loop && dst && ts_netif_has_addr(n, 4, (const uint8_t *)&dst->addr)) n->loop(n->loop_ctx, p);
+  else n->output(n->ctx, p);
   return ERR_OK;
 }
 
 static err_t out6(struct netif *nif, struct pbuf *p, const ip6_addr_t *dst) {
-  (void)dst;
   ts_netif *n = owner(nif, p);
   n->tx_packets++;
-  n->output(n->ctx, p);
+  if (n->loop && dst && ts_netif_has_addr(n, 6, (const uint8_t *)dst->addr)) n->loop(n->loop_ctx, p);
+  else n->output(n->ctx, p);
   return ERR_OK;
 }
 

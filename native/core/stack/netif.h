@@ -19,6 +19,10 @@ struct ts_netif {
   struct netif nif;
   ts_netif_output_fn output;
   void *ctx;
+  /* Packets to one of our own addresses (a node dialing itself), when set: the owner queues them back into
+   * ts_netif_input later (never from inside output, which lwIP may call mid-tcp_output). */
+  ts_netif_output_fn loop;
+  void *loop_ctx;
   uint64_t rx_packets, tx_packets, rx_dropped_not_ours, rx_dropped_nomem;
 };
 
