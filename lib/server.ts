@@ -565,13 +565,15 @@ export class Server extends TailnetNode<ServerEvents> {
    * (lib/loopback/index.ts). With a state directory (`dir`, or the default one of a node with a file store), the
    * address and LocalAPI credential are written to <dir>/localapi.json (mode 0600) for `tsnet status`.
    */
-  async loopback(): Promise<LoopbackInfo> {
+  async loopback(options: { socketPath?: string } = {}): Promise<LoopbackInfo> {
     if (this.#closed) throw closedError('Server.loopback');
+    if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'an object', options);
+    if (options.socketPath !== undefined && (typeof options.socketPath !== 'string' || options.socketPath === '')) throw invalidArgType('options.socketPath', 'a path', options.socketPath);
     // Assigned before any await, so close() always finds (and closes) a listener being started.
     // Its address and credential go to the state directory (for `tsnet status`), if the node has one on disk.
     const o = this.#opts;
     const dir = o.dir ?? (o.store || o.ephemeral ? undefined : defaultDir(o.hostname));
-    this.#loopback ??= this.start().then(() => Loopback.start(this, dir)).catch((err: unknown) => {
+    this.#loopback ??= this.start().then(() => Loopback.start(this, dir, options.socketPath)).catch((err: unknown) => {
       this.#loopback = undefined;
       throw err;
     });

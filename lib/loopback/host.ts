@@ -39,6 +39,13 @@ export interface LoopbackWhoIs {
   capMap: CapMap;
 }
 
+/** What a TSMP ping resolves to (the Server's PingResult). */
+export interface LoopbackPingResult {
+  latencyMs: number;
+  ip: string;
+  dnsName: string;
+}
+
 /** The parts of the Server the loopback listener uses: TCP dials for SOCKS5, status and whoIs for the LocalAPI. */
 export interface LoopbackHost {
   dial(network: 'tcp', address: string, options?: DialOptions): Promise<TailnetSocket>;
@@ -46,4 +53,6 @@ export interface LoopbackHost {
   whoIs(address: string): LoopbackWhoIs | null;
   /** The node's own health warnings (the Server's health()): control unreachable, login or approval waiting. */
   health?(): ReadonlyArray<{ message: string }>;
+  /** A TSMP ping (the Server's ping()), for /localapi/v0/ping. */
+  ping?(target: string, options: { timeout?: number }): Promise<LoopbackPingResult>;
 }
