@@ -13,6 +13,11 @@ const cases: Array<[string, RegExp]> = [
   ['wireguard.mjs', /hi 10\.7\.0\.2, from 10\.7\.0\.1/],
   ['express.mjs', /you: 'cli\.devnet\.internal\.'/],
   ['ws.mjs', /user\.devnet\.internal\. said: hello over WireGuard/],
+  // Go tsnet README sections (docs/api.md, "Go tsnet, export by export").
+  ['usage.mjs', /Hi there! You're at 100\./],
+  ['authentication.mjs', /logged in once; restarted as auth-demo\.\S+ with the same address: true/],
+  ['identifying-callers.mjs', /hello \S+ on caller/],
+  ['several-nodes.mjs', /red -> green here\ngreen -> blue here\nblue -> red here/],
   ['undici.mjs', /apples: sold out, pears: in stock, plums: in stock, figs: sold out\ninventory answered 4 requests/],
 ];
 
