@@ -1,6 +1,7 @@
 // What the loopback listener needs from the node that owns it. Defined here, below server.ts, so loopback/
 // does not import the Server (lib/ layering, test/layers.test.ts); a Server satisfies it structurally.
 import type { TailnetSocket } from '../net/socket.js';
+import type { TailnetPacketSocket } from '../net/packet.js';
 import type { DialOptions } from '../net/netstack.js';
 import type { CapMap, Node, UserProfile } from '../wire/tailcfg.js';
 
@@ -53,6 +54,8 @@ export interface LoopbackHost {
   whoIs(address: string): LoopbackWhoIs | null;
   /** The node's own health warnings (the Server's health()): control unreachable, login or approval waiting. */
   health?(): ReadonlyArray<{ message: string }>;
+  /** A connected tailnet UDP socket ("udp", "host:port"), for SOCKS5 UDP ASSOCIATE. */
+  dialPacket?(network: 'udp', address: string): TailnetPacketSocket;
   /** A TSMP ping (the Server's ping()), for /localapi/v0/ping. */
   ping?(target: string, options: { timeout?: number }): Promise<LoopbackPingResult>;
 }

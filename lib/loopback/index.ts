@@ -1,6 +1,6 @@
 // tsnet's Loopback(): one listener on 127.0.0.1 that serves two protocols, told apart by the first byte
 // (0x05, the SOCKS version, or anything else for HTTP), as Tailscale's net/proxymux does:
-// - a SOCKS5 proxy onto the tailnet (RFC 1928, username/password auth of RFC 1929, CONNECT only);
+// - a SOCKS5 proxy onto the tailnet (RFC 1928, username/password auth of RFC 1929, CONNECT and UDP ASSOCIATE);
 // - an HTTP CONNECT proxy onto the tailnet (basic auth, the same credential: lib/loopback/connect-proxy.ts);
 // - the LocalAPI over HTTP under /localapi/v0/ (a small read-only subset: status and whois);
 // - a read-only status page for people at /status?token=<LocalAPI credential> (lib/loopback/status-page.ts).
