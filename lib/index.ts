@@ -24,3 +24,4 @@ export type { Store } from './control/store.js';
 export type { Prefs } from './server/types.js';
 export { IPNBusWatcher } from './server/ipn-bus.js';
 export type { IPNNotify, WatchOptions } from './server/ipn-bus.js';
+export type { PcapCapture } from './server/pcap.js';

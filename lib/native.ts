@@ -39,6 +39,8 @@ export type NativeEvent =
   | { type: 'stun'; device: number; id: number; mapped: NativeAddress; rttMs: number }
   /** A peer answered our TSMP ping carrying `data`. */
   | { type: 'tsmp-pong'; device: number; id: number; publicKey: Buffer; data: Buffer }
+  /** A packet capture's IP packet (Device#setCapture), seen at sec/usec (wall clock). */
+  | { type: 'capture'; device: number; id: number; inbound: boolean; sec: number; usec: number; data: Buffer }
   /** A WireGuard handshake with the peer whose static key is `publicKey` completed. */
   | { type: 'handshake'; device: number; id: number; publicKey: Buffer }
   /** A peer's chosen path changed: a direct address, or null and relay region `region` (0: none known). */
@@ -116,6 +118,8 @@ export interface NativeDevice {
   stunProbe(region: number, server: string): void;
   /** A TSMP ping from one of our addresses to a peer's; its answer is a 'tsmp-pong' event carrying `data` (8 bytes). */
   tsmpPing(source: string, destination: string, data: Uint8Array): void;
+  /** Every IP packet in and out becomes a 'capture' event with this id; 0 stops. */
+  setCapture(id: number): void;
   peerStats(): NativePeerStats[];
   /** Per-reason drop counters of the WireGuard core, keyed by the core's reason names (snake_case). */
   drops(): Record<string, number>;

@@ -32,6 +32,7 @@ import { noDrops, readDrops } from './wg-drops.js';
 
 import { DEFAULT_CONTROL_URL, SERVER_OPTIONS, defaultDir, programName, type ServerOptions } from './server/options.js';
 import { localClientExtras } from './server/local-client.js';
+import { startPcap, type PcapCapture } from './server/pcap.js';
 import { pendingListen, pendingListenPacket } from './server/pending.js';
 import type { TailnetListener } from './net/listener.js';
 import type { TailnetSocket } from './net/socket.js';
@@ -68,6 +69,7 @@ export class Server extends TailnetNode<ServerEvents> {
   readonly #health = new Map<HealthWarning['code'], HealthWarning>();
   readonly #log: Logger;
   readonly #forwarders = new Set<Forwarder>();
+  readonly #pcaps = new Set<PcapCapture>();
 
   constructor(options: ServerOptions = {}) {
     super();
@@ -606,6 +608,22 @@ export class Server extends TailnetNode<ServerEvents> {
     return tracked;
   }
 
+  /**
+   * Writes the node's decrypted IP packets, both directions, to `file` in pcap format (LINKTYPE_RAW) until the
+   * returned capture is closed, `signal` fires or the node closes (lib/server/pcap.ts). As Go's CapturePcap.
+   */
+  async capturePcap(file: string, options: { signal?: AbortSignal } = {}): Promise<PcapCapture> {
+    if (typeof file !== 'string' || file === '') throw invalidArgType('file', 'a path', file);
+    const { signal } = options;
+    if (signal?.aborted) throw abortError(signal.reason);
+    if (!this.#plane) await this.up(signal ? { signal } : {});
+    const cap = await startPcap(this.#live('capturePcap').device, file);
+    this.#pcaps.add(cap);
+    const stop = () => void cap.close().finally(() => this.#pcaps.delete(cap));
+    signal?.addEventListener('abort', stop, { once: true });
+    return cap;
+  }
+
   /** Leaves the tailnet (an ephemeral node logs out first) and frees everything. */
   async close(): Promise<void> {
     if (this.#closed) {
@@ -617,6 +635,7 @@ export class Server extends TailnetNode<ServerEvents> {
     await this.#loopback?.then((lb) => lb.close(), () => undefined);
     await Promise.all([...this.#forwarders].map((f) => f.close()));
     await this.closeClients();
+    await Promise.all([...this.#pcaps].map((c) => c.close()));
     await this.#control?.close();
     this.#plane?.close();
     this.#plane = undefined;

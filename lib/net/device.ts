@@ -207,6 +207,11 @@ export class Device {
   }
 
   /** Sends a STUN request from the link's socket; the answer arrives as a 'stun' link event. */
+  /** Every IP packet in and out becomes a 'capture' event for the sink registered under `id`; 0 stops. */
+  setCapture(id: number): void {
+    this.#native.setCapture(id);
+  }
+
   tsmpPing(source: string, destination: string, data: Uint8Array): void {
     this.#native.tsmpPing(source, destination, data);
   }

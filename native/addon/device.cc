@@ -149,6 +149,7 @@ class Device : public Napi::ObjectWrap<Device> {
         InstanceMethod<&Device::DerpAttach>("derpAttach"),
         InstanceMethod<&Device::StunProbe>("stunProbe"),
         InstanceMethod<&Device::TsmpPing>("tsmpPing"),
+        InstanceMethod<&Device::SetCapture>("setCapture"),
         InstanceMethod<&Device::PeerStats>("peerStats"),
         InstanceMethod<&Device::Drops>("drops"),
         InstanceMethod<&Device::HandshakeLoad>("handshakeLoad"),
@@ -597,6 +598,14 @@ class Device : public Napi::ObjectWrap<Device> {
     uint8_t data[8];
     memcpy(data, bytes.Data(), 8);
     RunLink(a, [&](ts_link_wg* l) { return ts_link_wg_tsmp_ping(l, &src, &dst, data); });
+    return {};
+  }
+
+  // setCapture(id): every IP packet in and out becomes a 'capture' event with this id; 0 stops.
+  Napi::Value SetCapture(const Napi::CallbackInfo& info) {
+    Args a(info, "capturePcap");
+    uint64_t id = a.Id(0);
+    Run(a, [&] { return ts_device_set_capture(dev_, id), 0; });
     return {};
   }
 

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "events.h"
 #include "link_wg.h"
 #include "stack/udp_bridge.h"
 
@@ -28,6 +29,7 @@ struct ts_device {
   uint64_t memq_dropped;
   ts_link_wg *wg;
   ts_udpb *udps; /* open UDP sockets */
+  uint64_t capture_id; /* ts_device_set_capture's id, 0: none */
 };
 
 /* Whether dialing dst can work: with WireGuard, some peer must route it (else EHOSTUNREACH at once). */
@@ -131,6 +133,32 @@ int ts_device_add_addr(ts_device *d, int family, const uint8_t *addr) {
 ts_tcp_host *ts_device_tcp(ts_device *d) { return &d->tcp; }
 ts_netif *ts_device_netif(ts_device *d) { return &d->netif; }
 uint32_t ts_device_id(const ts_device *d) { return d->id; }
+
+static void capture_tap(void *ctx, int inbound, struct pbuf *p, const uint8_t *bytes, size_t len) {
+  ts_device *d = ctx;
+  ts_event ev;
+  memset(&ev, 0, sizeof ev);
+  ev.type = TS_EV_CAPTURE;
+  ev.device = d->id;
+  ev.id = d->capture_id;
+  ev.fd = -1;
+  ev.ptr = malloc(len ? len : 1);
+  if (!ev.ptr) return;
+  ev.ptr_len = len;
+  if (p) pbuf_copy_partial(p, ev.ptr, (u16_t)len, 0);
+  else memcpy(ev.ptr, bytes, len);
+  uv_timeval64_t tv;
+  uv_gettimeofday(&tv);
+  ts_ev_capture c = {.sec = tv.tv_sec, .usec = tv.tv_usec, .inbound = (uint8_t)inbound};
+  ts_event_put(&ev, &c);
+  ts_evq_push(d->evq, &ev);
+}
+
+void ts_device_set_capture(ts_device *d, uint64_t id) {
+  d->capture_id = id;
+  d->netif.tap = id ? capture_tap : NULL;
+  d->netif.tap_ctx = d;
+}
 
 int ts_device_link_memory(ts_device *a, ts_device *b) {
   if (!a->memq) a->memq = malloc(MEMQ_CAP * sizeof(pkt));
