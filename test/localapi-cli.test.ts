@@ -82,5 +82,5 @@ test('tailscale whois names the peer machine and its user', { skip }, async () =
   const who = a.whoIs(b.tailscaleIPs()[0]!)!;
   assert.match(stdout, /Machine:/);
   assert.match(stdout, new RegExp(`Name:\\s+${re(who.node.Name!.replace(/\.$/, ''))}`));
-  assert.match(stdout, new RegExp(`Name:\\s+${re(who.userProfile!.LoginName)}`));
+  assert.match(stdout, new RegExp(`Name:\\s+${re(who.userProfile!.LoginName ?? "")}`));
 });

@@ -1,7 +1,7 @@
 // SOCKS5 UDP ASSOCIATE (RFC 1928 §7) for the loopback proxy: a UDP relay on 127.0.0.1 whose datagrams
 // (RSV(2) FRAG ATYP DST.ADDR DST.PORT DATA) go to tailnet peers, one connected tailnet UDP socket per
 // destination; answers come back to the client with the peer's address in the same header. The association
-// lives as long as its TCP control connection (docs/api.md, "Loopback").
+// lives as long as its TCP control connection (docs/api.md, "SOCKS5 UDP").
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import { joinHostPort } from '../wire/ip.js';
