@@ -39,6 +39,8 @@ export type NativeEvent =
   | { type: 'stun'; device: number; id: number; mapped: NativeAddress; rttMs: number }
   /** A peer answered our TSMP ping carrying `data`. */
   | { type: 'tsmp-pong'; device: number; id: number; publicKey: Buffer; data: Buffer }
+  /** A pong to discoPing (id: its tag), on a direct address or (direct null) through relay region `region`. */
+  | { type: 'disco-pong'; device: number; id: number; publicKey: Buffer; direct: NativeAddress | null; region: number; latencyMs: number }
   /** A packet capture's IP packet (Device#setCapture), seen at sec/usec (wall clock). */
   | { type: 'capture'; device: number; id: number; inbound: boolean; sec: number; usec: number; data: Buffer }
   /** A WireGuard handshake with the peer whose static key is `publicKey` completed. */
@@ -120,6 +122,8 @@ export interface NativeDevice {
   tsmpPing(source: string, destination: string, data: Uint8Array): void;
   /** Every IP packet in and out becomes a 'capture' event with this id; 0 stops. */
   setCapture(id: number): void;
+  /** A disco ping on demand to the peer with this node key; pongs are 'disco-pong' events with id = tag. */
+  discoPing(nodeKey: Uint8Array, tag: number): void;
   peerStats(): NativePeerStats[];
   /** Per-reason drop counters of the WireGuard core, keyed by the core's reason names (snake_case). */
   drops(): Record<string, number>;

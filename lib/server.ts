@@ -32,6 +32,7 @@ import { noDrops, readDrops } from './wg-drops.js';
 
 import { DEFAULT_CONTROL_URL, SERVER_OPTIONS, defaultDir, programName, type ServerOptions } from './server/options.js';
 import { localClientExtras } from './server/local-client.js';
+import { discoPingPeer } from './server/disco-ping.js';
 import { startPcap, type PcapCapture } from './server/pcap.js';
 import { pendingListen, pendingListenPacket } from './server/pending.js';
 import type { TailnetListener } from './net/listener.js';
@@ -516,6 +517,12 @@ export class Server extends TailnetNode<ServerEvents> {
       ...localClientExtras({
         logout: () => this.#logout(),
         ping: (t, o) => this.ping(t, o),
+        discoPing: async (t, o) => {
+          if (!this.#plane) this.#live('ping');
+          const regions = this.#control?.engineConfig?.derpRegions ?? [];
+          const code = (id: number) => regions.find((r) => r.id === id)?.code ?? String(id);
+          return discoPingPeer(this.#plane!, this.#resolve(t), this.status()?.peers ?? [], code, o.timeout ?? 5000, o.signal);
+        },
         prefs: () => this.#prefs(),
         snapshot: () => ({ version: `${CLIENT_VERSION}-tsnet-node`, state: this.#control?.state ?? 'NoState', netmap: this.#control?.netmap ?? null, prefs: this.#prefs(), health: this.health() }),
         bus: this,

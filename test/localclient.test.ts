@@ -81,7 +81,7 @@ test('a listener made before up reports a node that cannot come up with error an
   assert.equal(ln.listening, false);
 });
 
-test('LocalClient: TSMP ping, disco refused with a code, prefs, IPN bus, logout', { timeout: 60_000 }, async () => {
+test('LocalClient: TSMP and disco pings, prefs, IPN bus, logout', { timeout: 60_000 }, async () => {
   const a = node('lc-a');
   const b = node('lc-b');
   await Promise.all([a.up(), b.up()]);
@@ -91,7 +91,13 @@ test('LocalClient: TSMP ping, disco refused with a code, prefs, IPN bus, logout'
   assert.equal(r.ip, b.tailscaleIPs()[0]);
   assert.equal(r.publicKey, b.status()!.self.Key);
   assert.ok(r.latencyMs >= 0);
-  await assert.rejects(lc.ping('lc-b', { type: 'disco' }), { code: 'ERR_TSNET_UNSUPPORTED' });
+  // Disco: magicsock pings every path of the peer; the first pong says which answered.
+  const d = await lc.ping('lc-b', { type: 'disco' });
+  assert.equal(d.ip, b.tailscaleIPs()[0]);
+  assert.equal(d.publicKey, b.status()!.self.Key);
+  assert.ok(d.latencyMs >= 0 && d.latencyMs < 5000);
+  assert.ok(d.direct !== '' ? /^(\d+\.){3}\d+:\d+$|^\[[0-9a-f:]+\]:\d+$/.test(d.direct) : d.relay !== '', JSON.stringify(d));
+  await assert.rejects(lc.ping('100.100.100.100', { type: 'disco', timeout: 500 }), { code: 'EHOSTUNREACH' });
   await assert.rejects(lc.ping('lc-b', { type: 'ICMP' as 'TSMP' }), { code: 'ERR_INVALID_ARG_VALUE' });
 
   const prefs = await lc.getPrefs();

@@ -45,6 +45,10 @@ export interface LoopbackPingResult {
   latencyMs: number;
   ip: string;
   dnsName: string;
+  /** The direct address that answered, or "" (then relayRegionID / relay name the relay, for disco pings). */
+  direct?: string;
+  relay?: string;
+  relayRegionID?: number;
 }
 
 /** The parts of the Server the loopback listener uses: TCP dials for SOCKS5, status and whoIs for the LocalAPI. */
@@ -56,6 +60,6 @@ export interface LoopbackHost {
   health?(): ReadonlyArray<{ message: string }>;
   /** A connected tailnet UDP socket ("udp", "host:port"), for SOCKS5 UDP ASSOCIATE. */
   dialPacket?(network: 'udp', address: string): TailnetPacketSocket;
-  /** A TSMP ping (the Server's ping()), for /localapi/v0/ping. */
-  ping?(target: string, options: { timeout?: number }): Promise<LoopbackPingResult>;
+  /** TSMP and disco pings (the Server's LocalClient), for /localapi/v0/ping. */
+  localClient?(): { ping(target: string, options: { type: 'TSMP' | 'disco'; timeout?: number }): Promise<LoopbackPingResult> };
 }

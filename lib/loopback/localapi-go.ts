@@ -83,17 +83,18 @@ export function goStatus(host: LoopbackHost, version: string, withPeers: boolean
 }
 
 /** ipnstate.PingResult for a ping that answered (or Err for one that failed, as tailscaled reports it). */
-export function goPingResult(ip: string, r: LoopbackPingResult | null, err: Error | null): Record<string, unknown> {
+export function goPingResult(ip: string, r: LoopbackPingResult | null, err: Error | null, type: string): Record<string, unknown> {
   if (!r) return { IP: ip, Err: err?.message ?? 'no reply', LatencySeconds: 0 };
+  if (type !== 'disco') r = { ...r, direct: '', relayRegionID: 0 };
   return {
     IP: ip,
     NodeIP: r.ip,
     NodeName: r.dnsName.split('.')[0] ?? '',
     LatencySeconds: r.latencyMs / 1000,
-    // TSMP answers carry no path (Tailscale's CLI then says "via TSMP").
-    Endpoint: '',
-    DERPRegionID: 0,
-    DERPRegionCode: '',
+    // A disco pong names its path (an address, or a relay); TSMP answers carry none (the CLI says "via TSMP").
+    Endpoint: r.direct ?? '',
+    DERPRegionID: r.direct ? 0 : (r.relayRegionID ?? 0),
+    DERPRegionCode: r.direct ? '' : (r.relayRegionID ? (r.relay ?? '') : ''),
     ...(net.isIP(ip) ? {} : { Err: 'bad IP' }),
   };
 }

@@ -88,11 +88,11 @@ export function serveLocalAPI(req: http.IncomingMessage, res: http.ServerRespons
     const ip = url.searchParams.get('ip') ?? '';
     const type = url.searchParams.get('type') ?? '';
     if (!net.isIP(ip)) return send(400, 'invalid IP\n');
-    if (type !== 'TSMP') return send(400, `ping type ${JSON.stringify(type)} is not supported (only TSMP)\n`);
-    if (!host.ping) return send(501, 'ping not supported\n');
-    host.ping(ip, { timeout: 5000 }).then(
-      (r) => json(goPingResult(ip, r, null)),
-      (err: Error) => json(goPingResult(ip, null, err)),
+    if (type !== 'TSMP' && type !== 'disco') return send(400, `ping type ${JSON.stringify(type)} is not supported (only TSMP and disco)\n`);
+    if (!host.localClient) return send(501, 'ping not supported\n');
+    host.localClient().ping(ip, { type, timeout: 5000 }).then(
+      (r) => json(goPingResult(ip, r, null, type)),
+      (err: Error) => json(goPingResult(ip, null, err, type)),
     );
     return;
   }

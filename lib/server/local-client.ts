@@ -7,6 +7,7 @@ import type { LocalClient, PingResult, Prefs } from './types.js';
 export interface LocalClientHost {
   logout(): Promise<void>;
   ping(target: string, options: { timeout?: number; signal?: AbortSignal }): Promise<PingResult>;
+  discoPing(target: string, options: { timeout?: number; signal?: AbortSignal }): Promise<PingResult>;
   prefs(): Prefs;
   snapshot(): BusSnapshot;
   bus: BusSource;
@@ -20,12 +21,10 @@ export function localClientExtras(h: LocalClientHost): Extra {
     ping: async (target, options = {}) => {
       if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'an object', options);
       const { type = 'TSMP', ...rest } = options;
-      if (type === 'disco') {
-        // A disco ping on demand needs a magicsock hook that the engine does not have yet (docs/api.md).
-        const err = new Error('ping: disco pings are not supported yet; use type "TSMP"') as Error & { code: string };
-        err.code = 'ERR_TSNET_UNSUPPORTED';
-        throw err;
+      if (rest.timeout !== undefined && (!Number.isFinite(rest.timeout) || rest.timeout <= 0)) {
+        throw argumentError('RangeError', 'ERR_OUT_OF_RANGE', `options.timeout must be a positive number of ms, got ${String(rest.timeout)}`);
       }
+      if (type === 'disco') return h.discoPing(target, rest);
       if (type !== 'TSMP') throw argumentError('TypeError', 'ERR_INVALID_ARG_VALUE', `options.type must be "TSMP" or "disco", got ${JSON.stringify(type)}`);
       return h.ping(target, rest);
     },

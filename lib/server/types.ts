@@ -53,6 +53,8 @@ export interface PingResult {
   /** The path packets to it take now: a direct "ip:port", or "" and the relay region's code. */
   direct: string;
   relay: string;
+  /** Disco pings answered through a relay: that region's id. */
+  relayRegionID?: number;
 }
 
 /** What the last netcheck round found (Server#netcheck). */
@@ -145,7 +147,10 @@ export interface LocalClient {
   // LocalClient parity (lib/server/local-client.ts; docs/api.md, "LocalClient").
   /** Logs out as tailscaled does: control expires the node key; the node leaves the tailnet (state NeedsLogin). */
   logout(): Promise<void>;
-  /** Pings a peer (IP or MagicDNS name). Type "TSMP" (the default) only: "disco" rejects with ERR_TSNET_UNSUPPORTED. */
+  /**
+   * Pings a peer (IP or MagicDNS name): type "TSMP" (the default, through the tunnel) or "disco" (magicsock's
+   * ping on every path; `direct` or `relay` says which answered first).
+   */
   ping(target: string, options?: { type?: 'TSMP' | 'disco'; timeout?: number; signal?: AbortSignal }): Promise<PingResult>;
   /** The node's preferences (a subset of Tailscale's ipn.Prefs, under its field names). */
   getPrefs(): Promise<Prefs>;

@@ -98,6 +98,16 @@ Napi::Object EventToJs(Napi::Env env, const ts_event& ev) {
       o.Set("connected", p.connected != 0);
       break;
     }
+    case TS_EV_DISCO_PONG: {
+      ts_ev_disco_pong p;
+      ts_event_get(&ev, &p);
+      type = "disco-pong";
+      o.Set("publicKey", Napi::Buffer<uint8_t>::Copy(env, p.node_key, sizeof p.node_key));
+      o.Set("direct", p.direct.family ? Napi::Value(AddrToJs(env, p.direct)) : env.Null());
+      o.Set("region", p.region);
+      o.Set("latencyMs", Napi::Number::New(env, p.latency_us / 1000.0));
+      break;
+    }
     case TS_EV_CAPTURE: {
       ts_ev_capture c;
       ts_event_get(&ev, &c);

@@ -150,6 +150,7 @@ class Device : public Napi::ObjectWrap<Device> {
         InstanceMethod<&Device::StunProbe>("stunProbe"),
         InstanceMethod<&Device::TsmpPing>("tsmpPing"),
         InstanceMethod<&Device::SetCapture>("setCapture"),
+        InstanceMethod<&Device::DiscoPing>("discoPing"),
         InstanceMethod<&Device::PeerStats>("peerStats"),
         InstanceMethod<&Device::Drops>("drops"),
         InstanceMethod<&Device::HandshakeLoad>("handshakeLoad"),
@@ -598,6 +599,19 @@ class Device : public Napi::ObjectWrap<Device> {
     uint8_t data[8];
     memcpy(data, bytes.Data(), 8);
     RunLink(a, [&](ts_link_wg* l) { return ts_link_wg_tsmp_ping(l, &src, &dst, data); });
+    return {};
+  }
+
+  // discoPing(nodeKey: 32 bytes, tag): the answers arrive as 'disco-pong' events with id = tag.
+  Napi::Value DiscoPing(const Napi::CallbackInfo& info) {
+    Args a(info, "ping");
+    Napi::Uint8Array key = a.Bytes(info[0], "nodeKey");
+    uint32_t tag = static_cast<uint32_t>(a.Int(info[1], "tag", 1, kU32));
+    if (a.ok() && key.ElementLength() != 32) a.Fail(true, "ERR_OUT_OF_RANGE", "nodeKey must be 32 bytes");
+    if (!a.ok()) return {};
+    uint8_t k[32];
+    memcpy(k, key.Data(), 32);
+    RunLink(a, [&](ts_link_wg* l) { return ts_link_wg_disco_ping(l, k, tag); });
     return {};
   }
 

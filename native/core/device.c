@@ -236,10 +236,24 @@ static void ev_tsmp_pong(void *ctx, const uint8_t node_key[32], const uint8_t da
   push(ctx, TS_EV_TSMP_PONG, 0, 0, &ev);
 }
 
+static void ev_disco_pong(void *ctx, const uint8_t node_key[32], const ts_addr *direct, uint32_t region, uint64_t latency_ns,
+                          uint32_t tag) {
+  ts_event ev;
+  memset(&ev, 0, sizeof ev);
+  ts_ev_disco_pong p;
+  memset(&p, 0, sizeof p);
+  memcpy(p.node_key, node_key, 32);
+  p.direct = *direct;
+  p.region = region;
+  p.latency_us = latency_ns / 1000 > UINT32_MAX ? UINT32_MAX : (uint32_t)(latency_ns / 1000);
+  ts_event_put(&ev, &p);
+  push(ctx, TS_EV_DISCO_PONG, tag, 0, &ev);
+}
+
 int ts_device_magicsock(ts_device *d, const uint8_t disco_priv[32]) {
   if (!d->wg) return UV_EINVAL;
   ts_bind_ms_events ev = {.ctx = d, .derp_want = ev_derp_want, .derp_state = ev_derp_state, .stun = ev_stun, .path = ev_path,
-                            .tsmp_pong = ev_tsmp_pong};
+                            .tsmp_pong = ev_tsmp_pong, .disco_pong = ev_disco_pong};
   return ts_link_wg_magicsock(d->wg, disco_priv, &ev);
 }
 
