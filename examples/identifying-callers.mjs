@@ -16,7 +16,6 @@ srv.listen('tcp', ':80').serve(http.createServer(async (req, res) => {
 }));
 
 const caller = new Server({ hostname: 'caller', controlURL, authKey: key(), ephemeral: true, store: new MemoryStore() });
-await caller.up();
 console.log(await (await caller.fetch('http://whoami/')).text());
 await Promise.all([srv.close(), caller.close()]);
 await devnet?.close();

@@ -15,8 +15,7 @@ ln.serve(http.createServer((req, res) => res.end(`Hi there! You're at ${srv.tail
 await once(ln, 'listening');
 
 const visitor = new Server({ hostname: 'visitor', controlURL, authKey: key(), ephemeral: true, store: new MemoryStore() });
-await visitor.up(); // fetch() needs its node up (dial() would wait by itself)
-const res = await visitor.fetch('http://hello/');
+const res = await visitor.fetch('http://hello/'); // fetch, like dial and listen, starts its node and waits
 console.log(await res.text());
 await Promise.all([srv.close(), visitor.close()]);
 await devnet?.close();

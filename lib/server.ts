@@ -499,6 +499,13 @@ export class Server extends TailnetNode<ServerEvents> {
     return pendingListen(this.up(), () => this.#live('listen'), network, address, options);
   }
 
+  /** fetch() over the tailnet; before up() it starts the node and waits for it, as Go's HTTPClient dials do. */
+  override fetch(...args: Parameters<TailnetNode['fetch']>): ReturnType<TailnetNode['fetch']> {
+    if (this.#plane || this.#closed) return super.fetch(...args);
+    const signal = args[1]?.signal ?? undefined;
+    return this.up(signal ? { signal } : {}).then(() => super.fetch(...args));
+  }
+
   /** Dials over the tailnet; before up() it starts the node and waits for it (options.signal aborts the wait). */
   override dial(network: TcpNetworkName, address: string, options?: DialOptions): Promise<TailnetSocket>;
   override dial(network: UdpNetworkName, address: string, options?: DialOptions): Promise<TailnetPacketSocket>;

@@ -3,6 +3,7 @@
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { once } from 'node:events';
+import * as http from 'node:http';
 import { startDevnet, type Devnet } from '../lib/devnet/index.js';
 import { MemoryStore } from '../lib/control/store.js';
 import { Server } from '../lib/server.js';
@@ -62,6 +63,11 @@ test('listen, listenPacket and dial before up() start the node and wait for it; 
   const chunks: Buffer[] = [];
   for await (const d of sock) chunks.push(d as Buffer);
   assert.equal(Buffer.concat(chunks).toString(), 'hello from a');
+
+  // fetch from a node that was never started, as Go's HTTPClient.
+  a.listen('tcp', ':7003').serve(http.createServer((req, res) => res.end(`fetched ${req.url}`)));
+  const e = node('early-e');
+  assert.equal(await (await e.fetch(`http://${aIP}:7003/x`)).text(), 'fetched /x');
 
   // The node's own address, from the node itself (lwIP delivers it to its own netif).
   const self = await a.dial('tcp', `${aIP}:7001`, { timeout: 5000 });
