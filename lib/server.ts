@@ -541,6 +541,8 @@ export class Server extends TailnetNode<ServerEvents> {
   async #logout(): Promise<void> {
     if (this.#closed) throw closedError('LocalClient.logout');
     await this.#control?.logout();
+    // Control answered; whatever the polls said while the key was being expired no longer applies.
+    this.#setHealth('control-unreachable', null);
     this.#plane?.close();
     this.#plane = undefined;
     planes.delete(this);

@@ -85,3 +85,24 @@ test('tailscale whois names the peer machine and its user', { skip }, async () =
   assert.match(stdout, new RegExp(`Name:\\s+${re(who.node.Name!.replace(/\.$/, ''))}`));
   assert.match(stdout, new RegExp(`Name:\\s+${re(who.userProfile!.LoginName ?? "")}`));
 });
+
+test('tailscale debug prefs and debug watch-ipn read the node through the LocalAPI', { skip }, async () => {
+  const prefs = JSON.parse((await tailscale('debug', 'prefs')).stdout) as { ControlURL: string; Hostname: string; WantRunning: boolean };
+  assert.equal(prefs.ControlURL, devnet.controlURL);
+  assert.equal(prefs.Hostname, 'cli-a');
+  assert.equal(prefs.WantRunning, true);
+  const { stdout } = await tailscale('debug', 'watch-ipn', '--initial', '--count=1');
+  const first = JSON.parse(stdout) as { State?: number; Prefs?: { Hostname: string }; Version?: string };
+  assert.equal(first.State, 6); // Running
+  assert.equal(first.Prefs?.Hostname, 'cli-a');
+  assert.match(first.Version ?? '', /tsnet/);
+});
+
+// Last: it logs the node out.
+test('tailscale logout expires the node: the node says NeedsLogin and the CLI "Logged out."', { skip }, async () => {
+  await tailscale('logout');
+  assert.equal(a.status(), null);
+  const r = await tailscale('status').then(() => null, (e: { code: number; stdout: string }) => e);
+  assert.ok(r, 'status exits non-zero once logged out');
+  assert.match(r.stdout, /Logged out/);
+});

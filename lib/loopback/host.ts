@@ -51,6 +51,17 @@ export interface LoopbackPingResult {
   relayRegionID?: number;
 }
 
+/** The Server's LocalClient, as the LocalAPI uses it (ping, prefs, logout, the IPN bus). */
+export interface LoopbackLocalClient {
+  ping(target: string, options: { type: 'TSMP' | 'disco'; timeout?: number }): Promise<LoopbackPingResult>;
+  getPrefs(): Promise<object>;
+  logout(): Promise<void>;
+  watchIPNBus(options: { initialState?: boolean; initialPrefs?: boolean; initialNetMap?: boolean; initialHealth?: boolean }): {
+    on(event: 'notify', fn: (n: Record<string, unknown>) => void): unknown;
+    close(): void;
+  };
+}
+
 /** The parts of the Server the loopback listener uses: TCP dials for SOCKS5, status and whoIs for the LocalAPI. */
 export interface LoopbackHost {
   dial(network: 'tcp', address: string, options?: DialOptions): Promise<TailnetSocket>;
@@ -61,5 +72,5 @@ export interface LoopbackHost {
   /** A connected tailnet UDP socket ("udp", "host:port"), for SOCKS5 UDP ASSOCIATE. */
   dialPacket?(network: 'udp', address: string): TailnetPacketSocket;
   /** TSMP and disco pings (the Server's LocalClient), for /localapi/v0/ping. */
-  localClient?(): { ping(target: string, options: { type: 'TSMP' | 'disco'; timeout?: number }): Promise<LoopbackPingResult> };
+  localClient?(): LoopbackLocalClient;
 }

@@ -2,7 +2,8 @@
 // (0x05, the SOCKS version, or anything else for HTTP), as Tailscale's net/proxymux does:
 // - a SOCKS5 proxy onto the tailnet (RFC 1928, username/password auth of RFC 1929, CONNECT and UDP ASSOCIATE);
 // - an HTTP CONNECT proxy onto the tailnet (basic auth, the same credential: lib/loopback/connect-proxy.ts);
-// - the LocalAPI over HTTP under /localapi/v0/ (a small read-only subset: status and whois);
+// - the LocalAPI over HTTP under /localapi/v0/ (status, whois, ping, prefs, logout, watch-ipn-bus, usermetrics),
+//   also on a unix socket for Tailscale's CLI (loopback({ socketPath }): lib/loopback/unix-socket.ts);
 // - a read-only status page for people at /status?token=<LocalAPI credential> (lib/loopback/status-page.ts).
 // Both are guarded by random credentials, because any local process (or a web page, through the browser)
 // can reach a loopback port.

@@ -42,10 +42,14 @@ function peerStatus(n: Node, p: LoopbackPeer | null, self: boolean): Record<stri
 }
 
 /** ipnstate.Status: Self, Peer (by node key), User (by ID), the tailnet's names and the health warnings. */
-export function goStatus(host: LoopbackHost, version: string, withPeers: boolean): Record<string, unknown> {
+export async function goStatus(host: LoopbackHost, version: string, withPeers: boolean): Promise<Record<string, unknown>> {
   const st = host.status();
   const health = (host.health?.() ?? []).map((w) => w.message);
-  if (!st) return { Version: version, BackendState: 'NoState', TailscaleIPs: [], Health: health, Peer: null, User: null };
+  if (!st) {
+    // No netmap: a node that logged out waits for a login (the CLI then says "Logged out.").
+    const prefs = (await host.localClient?.().getPrefs().catch(() => null)) as { LoggedOut?: boolean } | null | undefined;
+    return { Version: version, BackendState: prefs?.LoggedOut ? 'NeedsLogin' : 'NoState', TailscaleIPs: [], Health: health, Peer: null, User: null };
+  }
   const selfName = (st.self.Name ?? '').replace(/\.$/, '');
   const suffix = selfName.includes('.') ? selfName.slice(selfName.indexOf('.') + 1) : '';
   const users: Record<string, unknown> = {};

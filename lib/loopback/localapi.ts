@@ -1,5 +1,5 @@
-// The loopback listener's LocalAPI over HTTP under /localapi/v0/ (a read-only subset: status and whois),
-// guarded as Tailscale's LocalAPI handler is.
+// The loopback listener's LocalAPI over HTTP under /localapi/v0/ (status, whois, ping, usermetrics; prefs,
+// logout and watch-ipn-bus in localapi-ipn.ts), guarded as Tailscale's LocalAPI handler is.
 import type * as http from 'node:http';
 import * as net from 'node:net';
 import { parseAddrPort } from '../wire/ip.js';
@@ -8,6 +8,7 @@ import { metricsText } from './metrics.js';
 import { healthWarnings } from './health.js';
 import type { LoopbackHost } from './host.js';
 import { goPingResult, goStatus } from './localapi-go.js';
+import { serveIPN } from './localapi-ipn.js';
 
 // The release whose LocalAPI shapes we answer Go clients in (ipnstate.Status's Version). No Tailscale-Version
 // header: the CLI would warn that it differs from its own.
@@ -81,8 +82,10 @@ export function serveLocalAPI(req: http.IncomingMessage, res: http.ServerRespons
     return send(400, 'bad request\n');
   }
   if (url.pathname === '/localapi/v0/status' && goClient) {
-    return json(goStatus(host, GO_VERSION, !FALSE.has(url.searchParams.get('peers') ?? '')));
+    goStatus(host, GO_VERSION, !FALSE.has(url.searchParams.get('peers') ?? '')).then(json, (e: Error) => send(500, `${e.message}\n`));
+    return;
   }
+  if (serveIPN(url.pathname, url, req, res, host, send, json)) return;
   if (url.pathname === '/localapi/v0/ping') {
     if (req.method !== 'POST') return send(405, 'want POST\n');
     const ip = url.searchParams.get('ip') ?? '';
