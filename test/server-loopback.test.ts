@@ -358,7 +358,9 @@ test('LocalAPI guards: 403 without Sec-Tailscale, 401 without basic auth, 403 wi
   assert.doesNotMatch(wrong.body, /Running/);
   assert.equal((await api('/localapi/v0/status', { ...good(), Origin: 'http://evil.example' })).status, 403);
   assert.equal((await api('/localapi/v0/status', { ...good(), Host: 'evil.example:80' })).status, 403);
-  assert.equal((await api('/localapi/v0/prefs', good())).status, 404);
+  assert.equal((await api('/localapi/v0/prefs', good())).status, 200);
+  assert.equal((await api('/localapi/v0/prefs', { 'Sec-Tailscale': 'localapi' })).status, 401);
+  assert.equal((await api('/localapi/v0/serve-config', good())).status, 404);
   assert.equal((await api('/', good())).status, 404);
 });
 
