@@ -78,23 +78,8 @@ int ts_ms_ping_peer(ts_ms *ms, ts_ms_peer *p, uint64_t now, uint32_t tag) {
 }
 
 void ms_send_ping(ts_ms *ms, ts_ms_peer *p, const ts_addr *to, uint64_t now) {
-  ms_sent *s = sent_slot(p);
-  if (!s) return;
-  ts_disco_msg m;
-  memset(&m, 0, sizeof m);
-  m.type = TS_DISCO_PING;
-  rand_bytes(ms, m.tx_id, sizeof m.tx_id);
-  /* An all-zero key means "absent" on the wire (disco.h). */
-  m.has_node_key = !ts_ct_is_zero(ms->cfg.node_public, TS_MS_KEY_LEN);
-  memcpy(m.node_key, ms->cfg.node_public, TS_MS_KEY_LEN);
   ts_ms_path path = {.kind = TS_MS_PATH_UDP, .addr = *to};
-  if (send_msg(ms, p, &path, &m) != 0) return;
-  memcpy(s->tx, m.tx_id, sizeof s->tx);
-  s->to = *to;
-  s->at = now;
-  s->tag = 0;
-  p->n_sent++;
-  p->pings_sent++;
+  if (send_ping(ms, p, &path, now, 0) != 0) return;
   ms_cand *c = ms_cand_find(p, to);
   if (c) c->last_ping = now, c->pinged = 1;
 }
