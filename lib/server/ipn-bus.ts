@@ -98,11 +98,12 @@ export class IPNBusWatcher extends EventEmitter<{ notify: [n: IPNNotify]; close:
     process.nextTick(() => this.emit('notify', n));
   }
 
-  /** Stops watching; the iterator ends. */
+  /** Stops watching; the iterator ends (messages not yet read are dropped). */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#detach();
+    this.#queue.length = 0; // the iterator ends now, not after what was still queued
     const w = this.#wake;
     this.#wake = undefined;
     w?.();
