@@ -27,17 +27,24 @@ export async function listenUnix(path: string, onConnection: (c: net.Socket) => 
   server.on('error', () => undefined);
   // Created 0600 from the start (umask; listen() binds synchronously, so the process-wide mask is changed
   // only for that call), not chmod-ed after: no window where others could connect.
+  // Worker threads cannot set the umask: there the socket is chmod-ed right after it is bound.
+  let old: number | null = null;
+  try {
+    old = process.umask(0o177);
+  } catch {
+    /* a worker thread */
+  }
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    const old = process.umask(0o177);
     try {
       server.listen(path, () => {
         server.off('error', reject);
         resolve();
       });
     } finally {
-      process.umask(old);
+      if (old !== null) process.umask(old);
     }
   });
+  if (old === null) fs.chmodSync(path, 0o600);
   return server;
 }
