@@ -74,6 +74,18 @@ test('listen, listenPacket and dial before up() start the node and wait for it; 
   const own: Buffer[] = [];
   for await (const d of self) own.push(d as Buffer);
   assert.equal(Buffer.concat(own).toString(), 'hello from a');
+  const self6 = await a.dial('tcp', `[${a.tailscaleIPs()[1]!}]:7001`, { timeout: 5000 });
+  const own6: Buffer[] = [];
+  for await (const d of self6) own6.push(d as Buffer);
+  assert.equal(Buffer.concat(own6).toString(), 'hello from a');
+  // UDP to itself as well.
+  const u1 = a.listenPacket('udp4', `${aIP}:7004`);
+  const u2 = a.listenPacket('udp4', `${aIP}:0`);
+  const echoed = once(u1, 'message');
+  u2.send('to myself', 7004, aIP);
+  assert.equal(((await echoed) as [Buffer])[0].toString(), 'to myself');
+  u1.close();
+  u2.close();
   ln.close();
 });
 

@@ -276,7 +276,7 @@ static ts_udpb **find_udp(ts_device *d, uint64_t id) {
 int ts_device_udp_send(ts_device *d, uint64_t id, const ts_addr *dst, const uint8_t *data, size_t len) {
   ts_udpb **pp = find_udp(d, id);
   if (!pp) return UV_EBADF;
-  if (d->wg && !ts_link_wg_routes(d->wg, dst->family, dst->ip)) return UV_EHOSTUNREACH;
+  if (!route_ok(d, dst)) return UV_EHOSTUNREACH; /* a peer's address, or our own (looped back) */
   return ts_udpb_send(*pp, dst, data, len);
 }
 
