@@ -27,3 +27,8 @@ export type { CertPair, CertEvent } from './server/cert.js';
 export { AcmeError, LETS_ENCRYPT_DIRECTORY } from './cert/acme-error.js';
 export type { AcmeProblem } from './cert/acme-error.js';
 export type { Store } from './control/store.js';
+// LocalClient parity (lib/server/local-client.ts).
+export type { Prefs } from './server/types.js';
+export { IPNBusWatcher } from './server/ipn-bus.js';
+export type { IPNNotify, WatchOptions } from './server/ipn-bus.js';
+export type { PcapCapture } from './server/pcap.js';

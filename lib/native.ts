@@ -39,6 +39,10 @@ export type NativeEvent =
   | { type: 'stun'; device: number; id: number; mapped: NativeAddress; rttMs: number }
   /** A peer answered our TSMP ping carrying `data`. */
   | { type: 'tsmp-pong'; device: number; id: number; publicKey: Buffer; data: Buffer }
+  /** A pong to discoPing (id: its tag), on a direct address or (direct null) through relay region `region`. */
+  | { type: 'disco-pong'; device: number; id: number; publicKey: Buffer; direct: NativeAddress | null; region: number; latencyMs: number }
+  /** A packet capture's IP packet (Device#setCapture), seen at sec/usec (wall clock). */
+  | { type: 'capture'; device: number; id: number; inbound: boolean; sec: number; usec: number; data: Buffer }
   /** A WireGuard handshake with the peer whose static key is `publicKey` completed. */
   | { type: 'handshake'; device: number; id: number; publicKey: Buffer }
   /** A peer's chosen path changed: a direct address, or null and relay region `region` (0: none known). */
@@ -116,6 +120,10 @@ export interface NativeDevice {
   stunProbe(region: number, server: string): void;
   /** A TSMP ping from one of our addresses to a peer's; its answer is a 'tsmp-pong' event carrying `data` (8 bytes). */
   tsmpPing(source: string, destination: string, data: Uint8Array): void;
+  /** Every IP packet in and out becomes a 'capture' event with this id; 0 stops. */
+  setCapture(id: number): void;
+  /** A disco ping on demand to the peer with this node key; pongs are 'disco-pong' events with id = tag. */
+  discoPing(nodeKey: Uint8Array, tag: number): void;
   peerStats(): NativePeerStats[];
   /** Per-reason drop counters of the WireGuard core, keyed by the core's reason names (snake_case). */
   drops(): Record<string, number>;
@@ -259,7 +267,7 @@ export interface NativeAddon {
 }
 
 /** The addon interface this JavaScript expects (kNativeAbi in native/addon/addon.h). */
-export const NATIVE_ABI = 16;
+export const NATIVE_ABI = 17;
 
 let cached: NativeAddon | undefined;
 

@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import type { ControlClient } from './control/client.js';
+import { CLIENT_VERSION } from './control/hostinfo.js';
 import type { EngineConfig } from './wire/engine-config.js';
 import type { EngineConfigDiff } from './control/engine-diff.js';
 import type { DataPlane } from './magicsock/data-plane.js';
@@ -30,18 +31,24 @@ import { c2nLayer, certLayer, controlLayer, dataPlaneLayer, forwardLayer, funnel
 import type { Funnel, FunnelListener, FunnelOptions } from './server/funnel.js';
 import type { CertManager, CertEvent, CertPair } from './server/cert.js';
 import { TLSListener, type ListenTLSOptions } from './server/tls.js';
-import type { TcpNetworkName } from './net/netstack.js';
 
 import { DEFAULT_CONTROL_URL, SERVER_OPTIONS, defaultDir, programName, type ServerOptions } from './server/options.js';
+import { localClientExtras } from './server/local-client.js';
+import { discoPingPeer } from './server/disco-ping.js';
+import { startPcap, type PcapCapture } from './server/pcap.js';
+import { pendingListen, pendingListenPacket } from './server/pending.js';
+import type { TailnetListener } from './net/listener.js';
+import type { TailnetSocket } from './net/socket.js';
+import type { DialOptions, ListenOptions, TcpNetworkName } from './net/netstack.js';
 import type {
-  HealthWarning, LocalClient, NetcheckResult, PathChange, PeerInfo, PeersChange, PeerStatus, PingResult, ServerEvents,
+  HealthWarning, LocalClient, NetcheckResult, PathChange, PeerInfo, PeersChange, PeerStatus, PingResult, Prefs, ServerEvents,
   Status, WhoIs,
 } from './server/types.js';
 
 export { DEFAULT_CONTROL_URL, type ServerOptions };
 export type { CertEvent, CertPair, FunnelListener, FunnelOptions, ListenTLSOptions, TLSListener };
 export type {
-  HealthWarning, LocalClient, NetcheckResult, PathChange, PeerInfo, PeersChange, PeerStatus, PingResult, ServerEvents,
+  HealthWarning, LocalClient, NetcheckResult, PathChange, PeerInfo, PeersChange, PeerStatus, PingResult, Prefs, ServerEvents,
   Status, WhoIs,
 };
 
@@ -68,6 +75,7 @@ export class Server extends TailnetNode<ServerEvents> {
   readonly #forwarders = new Set<Forwarder>();
   #funnel: Funnel | undefined;
   #certs: CertManager | undefined;
+  readonly #pcaps = new Set<PcapCapture>();
 
   constructor(options: ServerOptions = {}) {
     super();
@@ -520,7 +528,31 @@ export class Server extends TailnetNode<ServerEvents> {
     if (!net.isIP(host) || host === '0.0.0.0' || host === '::') {
       throw new TypeError(`listenPacket: the address must include one of this node's IPs, like "100.64.0.1:53" (got "${address}")`);
     }
+    // Before up: bound once the node is up, as Go's ListenPacket waits (lib/server/pending.ts).
+    if (!this.#plane && !this.#closed) return pendingListenPacket(this.up(), () => this.#live('listenPacket'), network, address);
     return super.listenPacket(network, address);
+  }
+
+  /** Listens ("tcp", ":80"); before up() the node starts and the listener binds once it is up ('listening'). */
+  override listen(network: TcpNetworkName | '', address: string, options: ListenOptions = {}): TailnetListener {
+    if (this.#plane || this.#closed || typeof network !== 'string' || typeof address !== 'string') return super.listen(network, address, options);
+    return pendingListen(this.up(), () => this.#live('listen'), network, address, options);
+  }
+
+  /** fetch() over the tailnet; before up() it starts the node and waits for it, as Go's HTTPClient dials do. */
+  override fetch(...args: Parameters<TailnetNode['fetch']>): ReturnType<TailnetNode['fetch']> {
+    if (this.#plane || this.#closed) return super.fetch(...args);
+    const signal = args[1]?.signal ?? undefined;
+    return this.up(signal ? { signal } : {}).then(() => super.fetch(...args));
+  }
+
+  /** Dials over the tailnet; before up() it starts the node and waits for it (options.signal aborts the wait). */
+  override dial(network: TcpNetworkName, address: string, options?: DialOptions): Promise<TailnetSocket>;
+  override dial(network: UdpNetworkName, address: string, options?: DialOptions): Promise<TailnetPacketSocket>;
+  override dial(network: string, address: string, options?: DialOptions): Promise<TailnetSocket | TailnetPacketSocket>;
+  override dial(network: string, address: string, options: DialOptions = {}): Promise<TailnetSocket | TailnetPacketSocket> {
+    if (this.#plane || this.#closed) return super.dial(network, address, options);
+    return this.up(options.signal ? { signal: options.signal } : {}).then(() => super.dial(network, address, options));
   }
 
   /** tsnet's LocalClient: whoIs and status, from this node's state. */
@@ -530,6 +562,40 @@ export class Server extends TailnetNode<ServerEvents> {
       whoIs: async (a) => this.whoIs(a),
       status: async () => this.status(),
       certPair: (domain) => this.certPair(domain),
+      ...localClientExtras({
+        logout: () => this.#logout(),
+        ping: (t, o) => this.ping(t, o),
+        discoPing: async (t, o) => {
+          if (!this.#plane) this.#live('ping');
+          const regions = this.#control?.engineConfig?.derpRegions ?? [];
+          const code = (id: number) => regions.find((r) => r.id === id)?.code ?? String(id);
+          return discoPingPeer(this.#plane!, this.#resolve(t), this.status()?.peers ?? [], code, o.timeout ?? 5000, o.signal);
+        },
+        prefs: () => this.#prefs(),
+        snapshot: () => ({ version: `${CLIENT_VERSION}-tsnet-node`, state: this.#control?.state ?? 'NoState', netmap: this.#control?.netmap ?? null, prefs: this.#prefs(), health: this.health() }),
+        bus: this,
+      }),
+    };
+  }
+
+  // LocalClient.logout: control expires the node key (as tailscaled's logout); the data plane goes away.
+  async #logout(): Promise<void> {
+    if (this.#closed) throw closedError('LocalClient.logout');
+    await this.#control?.logout();
+    // Control answered; whatever the polls said while the key was being expired no longer applies.
+    this.#setHealth('control-unreachable', null);
+    this.#plane?.close();
+    this.#plane = undefined;
+    planes.delete(this);
+  }
+
+  #prefs(): Prefs {
+    const o = this.#opts;
+    const state = this.#control?.state ?? 'NoState';
+    return {
+      ControlURL: o.controlURL ?? process.env.TS_CONTROL_URL ?? DEFAULT_CONTROL_URL, RouteAll: false, ExitNodeID: '', CorpDNS: false,
+      WantRunning: !this.#closed, LoggedOut: state === 'NeedsLogin', Hostname: o.hostname ?? programName(),
+      AdvertiseTags: [...(o.advertiseTags ?? [])], AdvertiseRoutes: [],
     };
   }
 
@@ -558,13 +624,15 @@ export class Server extends TailnetNode<ServerEvents> {
    * (lib/loopback/index.ts). With a state directory (`dir`, or the default one of a node with a file store), the
    * address and LocalAPI credential are written to <dir>/localapi.json (mode 0600) for `tsnet status`.
    */
-  async loopback(): Promise<LoopbackInfo> {
+  async loopback(options: { socketPath?: string } = {}): Promise<LoopbackInfo> {
     if (this.#closed) throw closedError('Server.loopback');
+    if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'an object', options);
+    if (options.socketPath !== undefined && (typeof options.socketPath !== 'string' || options.socketPath === '')) throw invalidArgType('options.socketPath', 'a path', options.socketPath);
     // Assigned before any await, so close() always finds (and closes) a listener being started.
     // Its address and credential go to the state directory (for `tsnet status`), if the node has one on disk.
     const o = this.#opts;
     const dir = o.dir ?? (o.store || o.ephemeral ? undefined : defaultDir(o.hostname));
-    this.#loopback ??= this.start().then(() => loopbackLayer().Loopback.start(this, dir)).catch((err: unknown) => {
+    this.#loopback ??= this.start().then(() => loopbackLayer().Loopback.start(this, dir, options.socketPath)).catch((err: unknown) => {
       this.#loopback = undefined;
       throw err;
     });
@@ -618,6 +686,22 @@ export class Server extends TailnetNode<ServerEvents> {
     return this.#funnel.listen(network, address, options);
   }
 
+  /**
+   * Writes the node's decrypted IP packets, both directions, to `file` in pcap format (LINKTYPE_RAW) until the
+   * returned capture is closed, `signal` fires or the node closes (lib/server/pcap.ts). As Go's CapturePcap.
+   */
+  async capturePcap(file: string, options: { signal?: AbortSignal } = {}): Promise<PcapCapture> {
+    if (typeof file !== 'string' || file === '') throw invalidArgType('file', 'a path', file);
+    const { signal } = options;
+    if (signal?.aborted) throw abortError(signal.reason);
+    if (!this.#plane) await this.up(signal ? { signal } : {});
+    const cap = await startPcap(this.#live('capturePcap').device, file);
+    this.#pcaps.add(cap);
+    const stop = () => void cap.close().finally(() => this.#pcaps.delete(cap));
+    signal?.addEventListener('abort', stop, { once: true });
+    return cap;
+  }
+
   /** Leaves the tailnet (an ephemeral node logs out first) and frees everything. */
   async close(): Promise<void> {
     if (this.#closed) {
@@ -630,6 +714,7 @@ export class Server extends TailnetNode<ServerEvents> {
     await Promise.all([...this.#forwarders].map((f) => f.close()));
     this.#funnel?.close();
     await this.closeClients();
+    await Promise.all([...this.#pcaps].map((c) => c.close()));
     await this.#control?.close();
     this.#plane?.close();
     this.#plane = undefined;

@@ -2,6 +2,7 @@
 # Builds the interop tier's Go programs (docs/interop.md) into build-interop/ (ignored by git):
 #   build-interop/tsinterop  test/interop/go: tsnet node, testcontrol server, DERP relay (tailscale.com, pinned)
 #   build-interop/headscale  test/interop/headscale: Headscale (pinned), in its own module
+#   build-interop/tailscale  Tailscale's CLI (cmd/tailscale, same pinned module: a tool line in its go.mod)
 # Each is rebuilt only when its module's go.mod, go.sum, sources or the Go version change (a stamp of their
 # hashes sits beside the binary). Modules come from the Go module proxy into the usual Go caches.
 # Usage: scripts/interop.sh [tsinterop|headscale]...   (default: both). GO names the toolchain (default go);
@@ -33,6 +34,7 @@ for what in "$@"; do
   case $what in
     tsinterop) build tsinterop test/interop/go . ;;
     headscale) build headscale test/interop/headscale github.com/juanfont/headscale/cmd/headscale ;;
+    tailscale) build tailscale test/interop/go tailscale.com/cmd/tailscale ;; # its CLI, for test/localapi-cli.test.ts
     *) echo "interop.sh: unknown program $what" >&2; exit 2 ;;
   esac
 done

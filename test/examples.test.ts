@@ -14,6 +14,11 @@ const cases: Array<[string, RegExp]> = [
   ['express.mjs', /you: 'cli\.devnet\.internal\.'/],
   ['ws.mjs', /user\.devnet\.internal\. said: hello over WireGuard/],
   ['https.mjs', /verified: hello from https:\/\/web\.devnet\.internal\//],
+  // Go tsnet README sections (docs/api.md, "Go tsnet, export by export").
+  ['usage.mjs', /Hi there! You're at 100\./],
+  ['authentication.mjs', /logged in once; restarted as auth-demo\.\S+ with the same address: true/],
+  ['identifying-callers.mjs', /hello \S+ on caller/],
+  ['several-nodes.mjs', /red -> green here\ngreen -> blue here\nblue -> red here/],
   ['undici.mjs', /apples: sold out, pears: in stock, plums: in stock, figs: sold out\ninventory answered 4 requests/],
   ['funnel.mjs', /public client -> web\.devnet\.internal: hello from web\.devnet\.internal, you are 127\.0\.0\.1:\d+ \(through Funnel\)/],
 ];

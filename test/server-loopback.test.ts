@@ -5,6 +5,8 @@ import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as http from 'node:http';
 import * as net from 'node:net';
+import * as dgram from 'node:dgram';
+import { once } from 'node:events';
 import { startDevnet, type Devnet } from '../lib/devnet/index.js';
 import { MemoryStore } from '../lib/control/store.js';
 import { Server } from '../lib/server.js';
@@ -218,8 +220,8 @@ test('SOCKS5 without username/password among the methods: 0xFF, closed', async (
   await w.closed;
 });
 
-test('SOCKS5 BIND and UDP ASSOCIATE: 0x07; unknown address type: 0x08', async () => {
-  for (const cmd of [2, 3]) {
+test('SOCKS5 BIND: 0x07; unknown address type: 0x08', async () => {
+  for (const cmd of [2]) {
     const w = await open();
     assert.equal(await auth(w), 0);
     assert.equal((await request(w, byName('web', 80), cmd)).code, 0x07);
@@ -231,6 +233,48 @@ test('SOCKS5 BIND and UDP ASSOCIATE: 0x07; unknown address type: 0x08', async ()
   const r = await w.read(10);
   assert.equal(r[1], 0x08);
   await w.closed;
+});
+
+test('SOCKS5 UDP ASSOCIATE: datagrams by IPv4, IPv6 and name reach a tailnet UDP echo and come back with its address', async () => {
+  const echo4 = web.listenPacket('udp4', `${web.tailscaleIPs()[0]}:7`);
+  const echo6 = web.listenPacket('udp6', `[${web.tailscaleIPs()[1]}]:7`);
+  for (const e of [echo4, echo6]) e.on('message', (m, r) => e.send(Buffer.concat([Buffer.from('echo:'), m]), r.port, r.address));
+  const w = await open();
+  assert.equal(await auth(w), 0);
+  const { code, bind } = await request(w, byIPv4('0.0.0.0', 0), 3);
+  assert.equal(code, 0);
+  const [relayIP, relayPort] = bind.split(':');
+  assert.equal(relayIP, '127.0.0.1');
+  const u = dgram.createSocket('udp4');
+  u.bind(0, '127.0.0.1');
+  await once(u, 'listening');
+  const header = (d: Dest) => {
+    const p = Buffer.alloc(2);
+    p.writeUInt16BE(d.port);
+    return Buffer.concat([Buffer.from([0, 0, 0, d.atyp]), d.addr, p]);
+  };
+  const cases: Array<[Dest, string, Buffer]> = [
+    [byIPv4(web.tailscaleIPs()[0]!, 7), 'v4', header(byIPv4(web.tailscaleIPs()[0]!, 7))],
+    [byIPv6(web.tailscaleIPs()[1]!, 7), 'v6', header(byIPv6(web.tailscaleIPs()[1]!, 7))],
+    // By name: the answer names the peer's address, not the name.
+    [byName('web', 7), 'name', header(byIPv4(web.tailscaleIPs()[0]!, 7))],
+  ];
+  for (const [d, text, want] of cases) {
+    // A fragment (FRAG 1) is dropped; the unfragmented datagram after it is relayed.
+    const frag = header(d);
+    frag[2] = 1;
+    u.send(Buffer.concat([frag, Buffer.from('fragment')]), Number(relayPort), '127.0.0.1');
+    u.send(Buffer.concat([header(d), Buffer.from(text)]), Number(relayPort), '127.0.0.1');
+    const [m] = (await once(u, 'message')) as [Buffer];
+    assert.deepEqual(m.subarray(0, want.length), want);
+    assert.equal(m.subarray(want.length).toString(), `echo:${text}`);
+  }
+  // Closing the control connection ends the association (the relay and its tailnet sockets close).
+  w.sock.destroy();
+  await w.closed;
+  u.close();
+  echo4.close();
+  echo6.close();
 });
 
 test('SOCKS5 unknown name: host unreachable (0x04); a peer port without a listener: connection refused (0x05)', async () => {
@@ -314,7 +358,9 @@ test('LocalAPI guards: 403 without Sec-Tailscale, 401 without basic auth, 403 wi
   assert.doesNotMatch(wrong.body, /Running/);
   assert.equal((await api('/localapi/v0/status', { ...good(), Origin: 'http://evil.example' })).status, 403);
   assert.equal((await api('/localapi/v0/status', { ...good(), Host: 'evil.example:80' })).status, 403);
-  assert.equal((await api('/localapi/v0/prefs', good())).status, 404);
+  assert.equal((await api('/localapi/v0/prefs', good())).status, 200);
+  assert.equal((await api('/localapi/v0/prefs', { 'Sec-Tailscale': 'localapi' })).status, 401);
+  assert.equal((await api('/localapi/v0/serve-config', good())).status, 404);
   assert.equal((await api('/', good())).status, 404);
 });
 

@@ -1,6 +1,7 @@
 // What the loopback listener needs from the node that owns it. Defined here, below server.ts, so loopback/
 // does not import the Server (lib/ layering, test/layers.test.ts); a Server satisfies it structurally.
 import type { TailnetSocket } from '../net/socket.js';
+import type { TailnetPacketSocket } from '../net/packet.js';
 import type { DialOptions } from '../net/netstack.js';
 import type { CapMap, Node, UserProfile } from '../wire/tailcfg.js';
 
@@ -39,6 +40,28 @@ export interface LoopbackWhoIs {
   capMap: CapMap;
 }
 
+/** What a TSMP ping resolves to (the Server's PingResult). */
+export interface LoopbackPingResult {
+  latencyMs: number;
+  ip: string;
+  dnsName: string;
+  /** The direct address that answered, or "" (then relayRegionID / relay name the relay, for disco pings). */
+  direct?: string;
+  relay?: string;
+  relayRegionID?: number;
+}
+
+/** The Server's LocalClient, as the LocalAPI uses it (ping, prefs, logout, the IPN bus). */
+export interface LoopbackLocalClient {
+  ping(target: string, options: { type: 'TSMP' | 'disco'; timeout?: number }): Promise<LoopbackPingResult>;
+  getPrefs(): Promise<object>;
+  logout(): Promise<void>;
+  watchIPNBus(options: { initialState?: boolean; initialPrefs?: boolean; initialNetMap?: boolean; initialHealth?: boolean }): {
+    on(event: 'notify', fn: (n: Record<string, unknown>) => void): unknown;
+    close(): void;
+  };
+}
+
 /** The parts of the Server the loopback listener uses: TCP dials for SOCKS5, status and whoIs for the LocalAPI. */
 export interface LoopbackHost {
   dial(network: 'tcp', address: string, options?: DialOptions): Promise<TailnetSocket>;
@@ -46,4 +69,8 @@ export interface LoopbackHost {
   whoIs(address: string): LoopbackWhoIs | null;
   /** The node's own health warnings (the Server's health()): control unreachable, login or approval waiting. */
   health?(): ReadonlyArray<{ message: string }>;
+  /** A connected tailnet UDP socket ("udp", "host:port"), for SOCKS5 UDP ASSOCIATE. */
+  dialPacket?(network: 'udp', address: string): TailnetPacketSocket;
+  /** TSMP and disco pings (the Server's LocalClient), for /localapi/v0/ping. */
+  localClient?(): LoopbackLocalClient;
 }

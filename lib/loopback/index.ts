@@ -1,8 +1,9 @@
 // tsnet's Loopback(): one listener on 127.0.0.1 that serves two protocols, told apart by the first byte
 // (0x05, the SOCKS version, or anything else for HTTP), as Tailscale's net/proxymux does:
-// - a SOCKS5 proxy onto the tailnet (RFC 1928, username/password auth of RFC 1929, CONNECT only);
+// - a SOCKS5 proxy onto the tailnet (RFC 1928, username/password auth of RFC 1929, CONNECT and UDP ASSOCIATE);
 // - an HTTP CONNECT proxy onto the tailnet (basic auth, the same credential: lib/loopback/connect-proxy.ts);
-// - the LocalAPI over HTTP under /localapi/v0/ (a small read-only subset: status and whois);
+// - the LocalAPI over HTTP under /localapi/v0/ (status, whois, ping, prefs, logout, watch-ipn-bus, usermetrics),
+//   also on a unix socket for Tailscale's CLI (loopback({ socketPath }): lib/loopback/unix-socket.ts);
 // - a read-only status page for people at /status?token=<LocalAPI credential> (lib/loopback/status-page.ts).
 // Both are guarded by random credentials, because any local process (or a web page, through the browser)
 // can reach a loopback port.
@@ -15,6 +16,7 @@ import { removeLocalAPIFile, writeLocalAPIFile } from './localapi-file.js';
 import { serveStatusPage, STATUS_PAGE_PATH } from './status-http.js';
 import { Reader, socks } from './socks5.js';
 import { httpConnect } from './connect-proxy.js';
+import { listenUnix } from './unix-socket.js';
 
 /** What server.loopback() returns (tsnet's Loopback(): addr, proxyCred, localAPICred). */
 export interface LoopbackInfo {
@@ -24,6 +26,8 @@ export interface LoopbackInfo {
   proxyCredential: string;
   /** The LocalAPI's HTTP basic-auth password (any user name); requests also need "Sec-Tailscale: localapi". */
   localAPICredential: string;
+  /** The LocalAPI's unix socket, when loopback({ socketPath }) asked for one (`tailscale --socket=<path>`). */
+  socketPath?: string;
 }
 
 
@@ -39,6 +43,7 @@ export class Loopback {
   readonly #sockets = new Set<net.Socket>();
   #closed = false;
   #advertDir: string | undefined;
+  #unix: net.Server | undefined;
 
   private constructor(server: net.Server, info: LoopbackInfo, httpServer: http.Server) {
     this.#server = server;
@@ -50,12 +55,14 @@ export class Loopback {
    * Listens on 127.0.0.1 (any free port) with fresh credentials (16 random bytes each, hex). With `advertDir`,
    * writes the address and LocalAPI credential to <advertDir>/localapi.json for `tsnet status` (removed on close).
    */
-  static async start(host: LoopbackHost, advertDir?: string): Promise<Loopback> {
+  static async start(host: LoopbackHost, advertDir?: string, socketPath?: string): Promise<Loopback> {
     const proxyCredential = crypto.randomBytes(16).toString('hex');
     const localAPICredential = crypto.randomBytes(16).toString('hex');
     const server = net.createServer({ allowHalfOpen: true });
+    const unixConns = new WeakSet<net.Socket>();
     const httpServer = http.createServer((req, res) => {
-      if ((req.url ?? '').split('?')[0] === STATUS_PAGE_PATH) serveStatusPage(req, res, host, localAPICredential);
+      if (unixConns.has(req.socket)) serveLocalAPI(req, res, host, localAPICredential, true);
+      else if ((req.url ?? '').split('?')[0] === STATUS_PAGE_PATH) serveStatusPage(req, res, host, localAPICredential);
       else serveLocalAPI(req, res, host, localAPICredential);
     });
     await new Promise<void>((resolve, reject) => {
@@ -73,6 +80,19 @@ export class Loopback {
     server.on('connection', (conn) => lb.#accept(conn, host));
     // An accept error (EMFILE) must not become an uncaught 'error' event.
     server.on('error', () => undefined);
+    if (socketPath !== undefined) {
+      try {
+        lb.#unix = await listenUnix(socketPath, (conn) => {
+          lb.#track(conn);
+          unixConns.add(conn);
+          httpServer.emit('connection', conn);
+        });
+      } catch (err) {
+        await lb.close();
+        throw err;
+      }
+      lb.info.socketPath = socketPath;
+    }
     if (advertDir !== undefined) {
       try {
         await writeLocalAPIFile(advertDir, { address: lb.info.address, credential: localAPICredential });
@@ -130,6 +150,8 @@ export class Loopback {
     this.#sockets.clear();
     this.#http.close(() => undefined); // never listened itself; this only stops its timers
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    const unix = this.#unix;
+    if (unix) await new Promise<void>((resolve) => unix.close(() => resolve()));
     const dir = this.#advertDir;
     if (dir !== undefined) await removeLocalAPIFile(dir, { address: this.info.address, credential: this.info.localAPICredential }).catch(() => undefined);
   }

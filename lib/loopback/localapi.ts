@@ -1,5 +1,5 @@
-// The loopback listener's LocalAPI over HTTP under /localapi/v0/ (a read-only subset: status and whois),
-// guarded as Tailscale's LocalAPI handler is.
+// The loopback listener's LocalAPI over HTTP under /localapi/v0/ (status, whois, ping, usermetrics; prefs,
+// logout and watch-ipn-bus in localapi-ipn.ts), guarded as Tailscale's LocalAPI handler is.
 import type * as http from 'node:http';
 import * as net from 'node:net';
 import { parseAddrPort } from '../wire/ip.js';
@@ -7,6 +7,12 @@ import { safeEqual } from './credentials.js';
 import { metricsText } from './metrics.js';
 import { healthWarnings } from './health.js';
 import type { LoopbackHost } from './host.js';
+import { goPingResult, goStatus } from './localapi-go.js';
+import { serveIPN } from './localapi-ipn.js';
+
+// The release whose LocalAPI shapes we answer Go clients in (ipnstate.Status's Version). No Tailscale-Version
+// header: the CLI would warn that it differs from its own.
+const GO_VERSION = '1.102.5';
 
 // Go's strconv.ParseBool spellings of false (for ?peers=false).
 const FALSE = new Set(['0', 'f', 'F', 'false', 'FALSE', 'False']);
@@ -41,14 +47,18 @@ function whoIsAddress(v: string): string | null {
   return /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(ip) ? ip.slice(7) : ip;
 }
 
-export function serveLocalAPI(req: http.IncomingMessage, res: http.ServerResponse, host: LoopbackHost, cred: string): void {
+/**
+ * `trusted`: the request came over the node's unix socket (loopback({ socketPath })), whose file mode (0600)
+ * is the credential, as tailscaled's socket on Linux, so Tailscale's CLI needs no password there.
+ */
+export function serveLocalAPI(req: http.IncomingMessage, res: http.ServerResponse, host: LoopbackHost, cred: string, trusted = false): void {
   const send = (code: number, body: string, type = 'text/plain; charset=utf-8') => {
     res.writeHead(code, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body) });
     res.end(body);
   };
   const json = (v: unknown) => send(200, `${JSON.stringify(v, null, '\t')}\n`, 'application/json');
   // tsnet checks this header first, for every path: browsers cannot send it cross-origin without a preflight.
-  if (req.headers['sec-tailscale'] !== 'localapi') return send(403, "missing 'Sec-Tailscale: localapi' header");
+  if (!trusted && req.headers['sec-tailscale'] !== 'localapi') return send(403, "missing 'Sec-Tailscale: localapi' header");
   // Then the LocalAPI's own checks: no browser context (Referer, Origin), a loopback Host (DNS rebinding).
   if (req.headers.referer !== undefined || req.headers.origin !== undefined || !validHost(req.headers.host ?? '')) {
     return send(403, 'invalid localapi request\n');
@@ -56,18 +66,38 @@ export function serveLocalAPI(req: http.IncomingMessage, res: http.ServerRespons
   res.setHeader('X-Content-Type-Options', 'nosniff');
   res.setHeader('X-Frame-Options', 'DENY');
   res.setHeader('Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'");
-  const pass = basicPassword(req.headers.authorization);
+  const pass = trusted ? cred : basicPassword(req.headers.authorization);
   if (pass === null) {
     res.setHeader('WWW-Authenticate', 'Basic realm="localapi"');
     return send(401, 'auth required\n');
   }
   if (!safeEqual(pass, cred)) return send(403, 'bad password\n');
+  // Tailscale's Go LocalClient sends its capability version on every request: answer in its types.
+  const goClient = req.headers['tailscale-cap'] !== undefined;
 
   let url: URL;
   try {
     url = new URL(req.url ?? '/', 'http://local-tailscaled.sock');
   } catch {
     return send(400, 'bad request\n');
+  }
+  if (url.pathname === '/localapi/v0/status' && goClient) {
+    goStatus(host, GO_VERSION, !FALSE.has(url.searchParams.get('peers') ?? '')).then(json, (e: Error) => send(500, `${e.message}\n`));
+    return;
+  }
+  if (serveIPN(url.pathname, url, req, res, host, send, json)) return;
+  if (url.pathname === '/localapi/v0/ping') {
+    if (req.method !== 'POST') return send(405, 'want POST\n');
+    const ip = url.searchParams.get('ip') ?? '';
+    const type = url.searchParams.get('type') ?? '';
+    if (!net.isIP(ip)) return send(400, 'invalid IP\n');
+    if (type !== 'TSMP' && type !== 'disco') return send(400, `ping type ${JSON.stringify(type)} is not supported (only TSMP and disco)\n`);
+    if (!host.localClient) return send(501, 'ping not supported\n');
+    host.localClient().ping(ip, { type, timeout: 5000 }).then(
+      (r) => json(goPingResult(ip, r, null, type)),
+      (err: Error) => json(goPingResult(ip, null, err, type)),
+    );
+    return;
   }
   if (url.pathname === '/localapi/v0/status') {
     const st = host.status();

@@ -1,10 +1,11 @@
 // The loopback listener's SOCKS5 proxy onto the tailnet (RFC 1928, username/password auth of RFC 1929,
-// CONNECT only).
+// CONNECT and UDP ASSOCIATE).
 import * as net from 'node:net';
 import { joinHostPort } from '../wire/ip.js';
 import { safeEqual } from './credentials.js';
 import { splice } from './splice.js';
 import type { LoopbackHost } from './host.js';
+import { udpAssociate, type DialPacket, type UdpAssociation } from './socks5-udp.js';
 
 // As Tailscale's socks5 server: a CONNECT gives up after 5 s.
 export const DIAL_MS = 5_000;
@@ -128,6 +129,30 @@ function failureReply(err: unknown): Reply {
   }
 }
 
+/** UDP ASSOCIATE: a relay on loopback until the control connection ends (lib/loopback/socks5-udp.ts). */
+async function associate(conn: net.Socket, r: Reader, dial: DialPacket, clientPort: number, negotiated: () => void, fail: (c: Reply) => void): Promise<void> {
+  negotiated();
+  const clientIP = (conn.remoteAddress ?? '127.0.0.1').replace(/^::ffff:(?=\d+\.)/i, '');
+  let assoc: UdpAssociation;
+  try {
+    assoc = await udpAssociate(dial, clientIP, clientPort);
+  } catch {
+    return fail(Reply.GeneralFailure);
+  }
+  r.detach();
+  if (conn.destroyed) return assoc.close();
+  conn.write(reply(Reply.Success, assoc.address, assoc.port));
+  // RFC 1928: the association ends with the TCP connection; anything the client sends on it is ignored.
+  conn.on('data', () => undefined);
+  const end = () => {
+    assoc.close();
+    conn.destroy();
+  };
+  conn.once('end', end);
+  conn.once('close', end);
+  conn.resume();
+}
+
 export async function socks(
   conn: net.Socket,
   r: Reader,
@@ -167,6 +192,7 @@ export async function socks(
     if (!/^[\w.-]+$/.test(target) && !net.isIP(target)) return fail(Reply.HostUnreachable);
   } else return fail(Reply.AddressTypeNotSupported);
   const port = (await r.read(2)).readUInt16BE(0);
+  if (cmd === 0x03 && host.dialPacket) return associate(conn, r, host.dialPacket.bind(host), port, negotiated, fail);
   if (cmd !== 0x01) return fail(Reply.CommandNotSupported);
   negotiated();
 

@@ -2,6 +2,7 @@
 // netmap. Paths are chosen natively (magicsock: direct UDP once disco proves it, else DERP); this side owns
 // what needs Node: TLS connections to the relays (DERPManager), STUN rounds and the home region (Netcheck),
 // and the endpoints and NetInfo reported to control.
+import { DiscoPings, type DiscoPong } from './disco-ping.js';
 import * as crypto from 'node:crypto';
 import * as net from 'node:net';
 import type { EngineConfig } from '../wire/engine-config.js';
@@ -52,6 +53,7 @@ export class DataPlane {
   #lastReport: NetcheckReport | null = null;
   readonly #handshaken = new Set<string>();
   readonly #pings = new Map<string, (from: Buffer) => void>();
+  readonly #discoPings = new DiscoPings();
   #home = 0;
   #regions: EngineConfig['derpRegions'] = [];
   #netcheckStarted = false;
@@ -203,6 +205,9 @@ export class DataPlane {
       case 'stun':
         this.#netcheck.result(ev.id, ev.rttMs, ev.mapped.address, ev.mapped.port);
         break;
+      case 'disco-pong':
+        this.#discoPings.pong(ev);
+        break;
       case 'tsmp-pong': {
         const key = ev.data.toString('hex');
         const w = this.#pings.get(key);
@@ -312,6 +317,11 @@ export class DataPlane {
         reject(err);
       }
     });
+  }
+
+  /** A disco ping on demand to the peer with `nodeKey` (lib/magicsock/disco-ping.ts); the first pong wins. */
+  discoPing(nodeKey: Buffer, signal: AbortSignal): Promise<DiscoPong> {
+    return this.#discoPings.ping((tag) => this.stack.device.discoPing(nodeKey, tag), signal);
   }
 
   /** The last netcheck round's result, or null before the first. */

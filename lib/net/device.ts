@@ -24,9 +24,9 @@ export interface EventSink {
 }
 
 /** Device-level events: a relay wanted or its state, a STUN answer (`id` is the region). */
-export type LinkEvent = Extract<NativeEvent, { type: 'derp-want' | 'derp-state' | 'stun' | 'path' | 'handshake' | 'tsmp-pong' }>;
+export type LinkEvent = Extract<NativeEvent, { type: 'derp-want' | 'derp-state' | 'stun' | 'path' | 'handshake' | 'tsmp-pong' | 'disco-pong' }>;
 
-const LINK_EVENTS = new Set<NativeEvent['type']>(['derp-want', 'derp-state', 'stun', 'path', 'handshake', 'tsmp-pong']);
+const LINK_EVENTS = new Set<NativeEvent['type']>(['derp-want', 'derp-state', 'stun', 'path', 'handshake', 'tsmp-pong', 'disco-pong']);
 
 export class Device {
   readonly #ctx: SharedContext;
@@ -208,6 +208,16 @@ export class Device {
   }
 
   /** Sends a STUN request from the link's socket; the answer arrives as a 'stun' link event. */
+  /** A disco ping on demand to a peer (its node key); pongs come as 'disco-pong' link events with id = tag. */
+  discoPing(nodeKey: Uint8Array, tag: number): void {
+    this.#native.discoPing(nodeKey, tag);
+  }
+
+  /** Every IP packet in and out becomes a 'capture' event for the sink registered under `id`; 0 stops. */
+  setCapture(id: number): void {
+    this.#native.setCapture(id);
+  }
+
   tsmpPing(source: string, destination: string, data: Uint8Array): void {
     this.#native.tsmpPing(source, destination, data);
   }

@@ -37,23 +37,50 @@ export interface TailnetListenerEvents {
 
 // Not `implements EventSink`: onNativeEvent is internal and stays out of the published types (stripInternal).
 export class TailnetListener extends EventEmitter<TailnetListenerEvents> implements AsyncIterable<TailnetSocket> {
-  readonly #init: ListenerInit;
+  #init: ListenerInit;
   #open = true;
+  // A listener made before its node was up (lib/server/pending.ts): bound later by bindLate().
+  #pending: boolean;
   #connections = new Set<TailnetSocket>();
   #waiters: Array<(r: IteratorResult<TailnetSocket>) => void> = [];
   #backlog: TailnetSocket[] = [];
   #iterating = false;
 
   /** @internal created by Netstack.listen */
-  constructor(init: ListenerInit) {
+  constructor(init: ListenerInit, pending = false) {
     super();
     this.#init = init;
+    this.#pending = pending;
+    if (pending) return;
     init.device.register(init.id, this);
     process.nextTick(() => this.#open && this.emit('listening'));
   }
 
   get listening(): boolean {
-    return this.#open;
+    return this.#open && !this.#pending;
+  }
+
+  /** @internal Binds a pending listener to a listener the node's stack made for it (which it replaces). */
+  bindLate(init: ListenerInit): void {
+    this.#init = init;
+    this.#pending = false;
+    if (!this.#open) {
+      try {
+        init.device.tcpListenerClose(init.id);
+      } catch {
+        /* the device is already gone */
+      }
+      return;
+    }
+    init.device.register(init.id, this);
+    this.emit('listening');
+  }
+
+  /** @internal A pending listener whose node could not come up: 'error', then 'close'. */
+  failLate(err: Error): void {
+    if (!this.#open) return;
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+    this.close();
   }
 
   address(): net.AddressInfo {
@@ -93,9 +120,12 @@ export class TailnetListener extends EventEmitter<TailnetListenerEvents> impleme
     this.once('close', () => {
       if (s._handle) server.close();
     });
-    process.nextTick(() => {
-      if (this.#open) server.emit('listening');
-    });
+    if (this.#pending) this.once('listening', () => server.emit('listening'));
+    else {
+      process.nextTick(() => {
+        if (this.#open) server.emit('listening');
+      });
+    }
     return server;
   }
 
@@ -114,11 +144,13 @@ export class TailnetListener extends EventEmitter<TailnetListenerEvents> impleme
       return this;
     }
     this.#open = false;
-    this.#init.device.unregister(this.#init.id);
-    try {
-      this.#init.device.tcpListenerClose(this.#init.id);
-    } catch {
-      /* the device is already gone */
+    if (!this.#pending) {
+      this.#init.device.unregister(this.#init.id);
+      try {
+        this.#init.device.tcpListenerClose(this.#init.id);
+      } catch {
+        /* the device is already gone */
+      }
     }
     for (const w of this.#waiters.splice(0)) w({ value: undefined, done: true });
     if (cb) this.once('close', () => cb());

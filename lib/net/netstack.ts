@@ -66,7 +66,7 @@ export class Netstack {
    * network "" means "tcp"; the host is empty, unspecified (0.0.0.0, ::) or one of this node's IPs; the port
    * may be a service name ("http"); port 0 picks a free one in 10002-19999.
    */
-  listen(network: string, address: string, opts: ListenOptions = {}): TailnetListener {
+  listen(network: string, address: string, opts: ListenOptions = {}, into?: TailnetListener): TailnetListener {
     this.#check('listen');
     if (network === '') network = 'tcp';
     checkNetwork(network, TCP);
@@ -85,15 +85,18 @@ export class Netstack {
     }
     const id = this.device.allocId();
     const bound = port ? this.device.tcpListen(id, family, port, opts.backlog ?? 511, bridgeMode() === 'stream') : this.#listenAnyPort(id, family, opts);
-    const ln = new TailnetListener({
+    const init = {
       device: this.device,
       id,
       host,
       family,
       port: bound,
       allowHalfOpen: opts.allowHalfOpen ?? false,
-      accepts: host ? (local) => local.address === host : undefined,
-    });
+      accepts: host ? (local: { address: string }) => local.address === host : undefined,
+    };
+    // `into`: a listener handed out before the node was up (lib/server/pending.ts) takes this port.
+    const ln = into ?? new TailnetListener(init);
+    into?.bindLate(init);
     this.#listeners.add(ln);
     ln.once('close', () => this.#listeners.delete(ln));
     return ln;
@@ -205,7 +208,7 @@ export class Netstack {
   }
 
   /** A UDP socket bound to a port of this node's addresses ("udp", ":53"), shaped like dgram.Socket. */
-  listenPacket(network: string, address: string): TailnetPacketSocket {
+  listenPacket(network: string, address: string, into?: TailnetPacketSocket): TailnetPacketSocket {
     this.#check('listenPacket');
     checkNetwork(network, UDP);
     const { host, port } = splitHostPort(address);
@@ -216,7 +219,7 @@ export class Netstack {
       if (!this.#addresses.includes(host)) throw systemError('bind', 'EADDRNOTAVAIL', host, port);
       family = f;
     }
-    return this.#openPacket(family, host, port);
+    return this.#openPacket(family, host, port, undefined, into);
   }
 
   /** A connected UDP socket: send(msg) goes to address, and only its datagrams arrive. */
@@ -230,11 +233,12 @@ export class Netstack {
     return this.#openPacket(f, '', 0, { address: host, port });
   }
 
-  #openPacket(family: 0 | 4 | 6, host: string, port: number, remote?: { address: string; port: number }): TailnetPacketSocket {
+  #openPacket(family: 0 | 4 | 6, host: string, port: number, remote?: { address: string; port: number }, into?: TailnetPacketSocket): TailnetPacketSocket {
     const id = this.device.allocId();
     const bound = this.device.udpOpen(id, family, port);
     const init = { device: this.device, id, family, host, port: bound } as const;
-    const sock = new TailnetPacketSocket(remote ? { ...init, remote } : init);
+    const sock = into ?? new TailnetPacketSocket(remote ? { ...init, remote } : init);
+    into?.bindLate(init);
     this.#packets.add(sock);
     sock.once('close', () => this.#packets.delete(sock));
     return sock;

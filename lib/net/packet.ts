@@ -29,15 +29,44 @@ export interface TailnetPacketSocketEvents {
 
 // Not `implements EventSink`: onNativeEvent is internal and stays out of the published types (stripInternal).
 export class TailnetPacketSocket extends EventEmitter<TailnetPacketSocketEvents> {
-  readonly #init: PacketSocketInit;
+  #init: PacketSocketInit;
   #open = true;
+  // A socket made before its node was up (lib/server/pending.ts): sends wait here until bindLate().
+  #pending: Array<() => void> | null;
 
   /** @internal created by Netstack.listenPacket / dialPacket */
-  constructor(init: PacketSocketInit) {
+  constructor(init: PacketSocketInit, pending = false) {
     super();
     this.#init = init;
+    this.#pending = pending ? [] : null;
+    if (pending) return;
     init.device.register(init.id, this);
     process.nextTick(() => this.#open && this.emit('listening'));
+  }
+
+  /** @internal Binds a pending socket to the port the node's stack opened for it. */
+  bindLate(init: PacketSocketInit): void {
+    this.#init = init;
+    const queued = this.#pending ?? [];
+    this.#pending = null;
+    if (!this.#open) {
+      try {
+        init.device.udpClose(init.id);
+      } catch {
+        /* the device is gone already */
+      }
+      return;
+    }
+    init.device.register(init.id, this);
+    this.emit('listening');
+    for (const send of queued) send();
+  }
+
+  /** @internal A pending socket whose node could not come up: 'error', then 'close'. */
+  failLate(err: Error): void {
+    if (!this.#open) return;
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+    this.close();
   }
 
   address(): net.AddressInfo {
@@ -79,6 +108,10 @@ export class TailnetPacketSocket extends EventEmitter<TailnetPacketSocketEvents>
     if (!net.isIP(address)) throw new TypeError(`send: address must be an IP literal, got "${address}"`);
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw new RangeError('send: port must be 1..65535');
     const data = toBuffer(msg);
+    if (this.#pending && this.#open) {
+      this.#pending.push(() => this.send(data, port, address, cb));
+      return;
+    }
     if (!this.#open) {
       const err = closedError('send');
       if (cb) process.nextTick(cb, err, 0);
@@ -95,12 +128,15 @@ export class TailnetPacketSocket extends EventEmitter<TailnetPacketSocketEvents>
       return this;
     }
     this.#open = false;
-    this.#init.device.unregister(this.#init.id);
-    try {
-      this.#init.device.udpClose(this.#init.id);
-    } catch {
-      /* the device is gone already */
+    if (!this.#pending) {
+      this.#init.device.unregister(this.#init.id);
+      try {
+        this.#init.device.udpClose(this.#init.id);
+      } catch {
+        /* the device is gone already */
+      }
     }
+    this.#pending = null;
     if (cb) this.once('close', cb);
     process.nextTick(() => this.emit('close'));
     return this;

@@ -6,6 +6,7 @@ import type { NetworkMap } from '../wire/netmap.js';
 import type { CapMap, Node, UserProfile } from '../wire/tailcfg.js';
 import type { WireGuardDrops } from '../wg-drops.js';
 import type { CertEvent, CertPair } from './cert.js';
+import type { IPNBusWatcher, WatchOptions } from './ipn-bus.js';
 
 /**
  * Something that keeps the node from working as it should, as Tailscale's health warnings do:
@@ -53,6 +54,8 @@ export interface PingResult {
   /** The path packets to it take now: a direct "ip:port", or "" and the relay region's code. */
   direct: string;
   relay: string;
+  /** Disco pings answered through a relay: that region's id. */
+  relayRegionID?: number;
 }
 
 /** What the last netcheck round found (Server#netcheck). */
@@ -146,6 +149,31 @@ export interface LocalClient {
   status(): Promise<Status | null>;
   /** The HTTPS certificate and key (PEM) for a cert domain (default: the first); Server.certPair. */
   certPair(domain?: string): Promise<CertPair>;
+  // LocalClient parity (lib/server/local-client.ts; docs/api.md, "LocalClient").
+  /** Logs out as tailscaled does: control expires the node key; the node leaves the tailnet (state NeedsLogin). */
+  logout(): Promise<void>;
+  /**
+   * Pings a peer (IP or MagicDNS name): type "TSMP" (the default, through the tunnel) or "disco" (magicsock's
+   * ping on every path; `direct` or `relay` says which answered first).
+   */
+  ping(target: string, options?: { type?: 'TSMP' | 'disco'; timeout?: number; signal?: AbortSignal }): Promise<PingResult>;
+  /** The node's preferences (a subset of Tailscale's ipn.Prefs, under its field names). */
+  getPrefs(): Promise<Prefs>;
+  /** The node's changes as ipn.Notify-shaped messages: an async iterator and a 'notify' event; close() stops. */
+  watchIPNBus(options?: WatchOptions): IPNBusWatcher;
+}
+
+/** Tailscale's ipn.Prefs, the fields a tsnet node has (JSON names as Go's). */
+export interface Prefs {
+  ControlURL: string;
+  RouteAll: boolean;
+  ExitNodeID: string;
+  CorpDNS: boolean;
+  WantRunning: boolean;
+  LoggedOut: boolean;
+  Hostname: string;
+  AdvertiseTags: string[];
+  AdvertiseRoutes: string[];
 }
 
 export interface WhoIs {

@@ -98,6 +98,28 @@ Napi::Object EventToJs(Napi::Env env, const ts_event& ev) {
       o.Set("connected", p.connected != 0);
       break;
     }
+    case TS_EV_DISCO_PONG: {
+      ts_ev_disco_pong p;
+      ts_event_get(&ev, &p);
+      type = "disco-pong";
+      o.Set("publicKey", Napi::Buffer<uint8_t>::Copy(env, p.node_key, sizeof p.node_key));
+      o.Set("direct", p.direct.family ? Napi::Value(AddrToJs(env, p.direct)) : env.Null());
+      o.Set("region", p.region);
+      o.Set("latencyMs", Napi::Number::New(env, p.latency_us / 1000.0));
+      break;
+    }
+    case TS_EV_CAPTURE: {
+      ts_ev_capture c;
+      ts_event_get(&ev, &c);
+      o.Set("type", "capture");
+      o.Set("inbound", Napi::Boolean::New(env, c.inbound != 0));
+      o.Set("sec", Napi::Number::New(env, static_cast<double>(c.sec)));
+      o.Set("usec", Napi::Number::New(env, c.usec));
+      // The packet is handed to JavaScript without a copy; the Buffer's finalizer frees it.
+      o.Set("data", Napi::Buffer<uint8_t>::New(env, static_cast<uint8_t*>(ev.ptr), ev.ptr_len,
+                                               [](Napi::Env, uint8_t* data) { free(data); }));
+      return o;
+    }
     case TS_EV_TSMP_PONG: {
       ts_ev_tsmp_pong p;
       ts_event_get(&ev, &p);

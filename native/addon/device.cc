@@ -151,6 +151,8 @@ class Device : public Napi::ObjectWrap<Device> {
         InstanceMethod<&Device::DerpAttach>("derpAttach"),
         InstanceMethod<&Device::StunProbe>("stunProbe"),
         InstanceMethod<&Device::TsmpPing>("tsmpPing"),
+        InstanceMethod<&Device::SetCapture>("setCapture"),
+        InstanceMethod<&Device::DiscoPing>("discoPing"),
         InstanceMethod<&Device::PeerStats>("peerStats"),
         InstanceMethod<&Device::Drops>("drops"),
         InstanceMethod<&Device::HandshakeLoad>("handshakeLoad"),
@@ -623,6 +625,27 @@ class Device : public Napi::ObjectWrap<Device> {
     uint8_t data[8];
     memcpy(data, bytes.Data(), 8);
     RunLink(a, [&](ts_link_wg* l) { return ts_link_wg_tsmp_ping(l, &src, &dst, data); });
+    return {};
+  }
+
+  // discoPing(nodeKey: 32 bytes, tag): the answers arrive as 'disco-pong' events with id = tag.
+  Napi::Value DiscoPing(const Napi::CallbackInfo& info) {
+    Args a(info, "ping");
+    Napi::Uint8Array key = a.Bytes(info[0], "nodeKey");
+    uint32_t tag = static_cast<uint32_t>(a.Int(info[1], "tag", 1, kU32));
+    if (a.ok() && key.ElementLength() != 32) a.Fail(true, "ERR_OUT_OF_RANGE", "nodeKey must be 32 bytes");
+    if (!a.ok()) return {};
+    uint8_t k[32];
+    memcpy(k, key.Data(), 32);
+    RunLink(a, [&](ts_link_wg* l) { return ts_link_wg_disco_ping(l, k, tag); });
+    return {};
+  }
+
+  // setCapture(id): every IP packet in and out becomes a 'capture' event with this id; 0 stops.
+  Napi::Value SetCapture(const Napi::CallbackInfo& info) {
+    Args a(info, "capturePcap");
+    uint64_t id = a.Id(0);
+    Run(a, [&] { return ts_device_set_capture(dev_, id), 0; });
     return {};
   }
 

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "events.h"
 #include "link_wg.h"
 #include "stack/udp_bridge.h"
 
@@ -28,12 +29,13 @@ struct ts_device {
   uint64_t memq_dropped;
   ts_link_wg *wg;
   ts_udpb *udps; /* open UDP sockets */
+  uint64_t capture_id; /* ts_device_set_capture's id, 0: none */
 };
 
 /* Whether dialing dst can work: with WireGuard, some peer must route it (else EHOSTUNREACH at once). */
 static int route_ok(void *ctx, const ts_addr *dst) {
   ts_device *d = ctx;
-  return !d->wg || ts_link_wg_routes(d->wg, dst->family, dst->ip);
+  return !d->wg || ts_link_wg_routes(d->wg, dst->family, dst->ip) || ts_netif_has_addr(&d->netif, dst->family, dst->ip);
 }
 
 static void deliver_memory(uv_idle_t *h) {
@@ -49,9 +51,21 @@ static void deliver_memory(uv_idle_t *h) {
   if (!d->memq_count) uv_idle_stop(&d->deliver);
 }
 
+static void queue_memory(ts_device *to, struct pbuf *p);
+
 static void send_memory(void *ctx, struct pbuf *p) {
   ts_device *d = ctx;
-  ts_device *to = d->peer;
+  queue_memory(d->peer, p);
+}
+
+/* A packet to our own address (a node dialing itself) comes back in through the same queue. */
+static void send_self(void *ctx, struct pbuf *p) {
+  ts_device *d = ctx;
+  if (!d->memq) d->memq = malloc(MEMQ_CAP * sizeof(pkt));
+  if (d->memq) queue_memory(d, p);
+}
+
+static void queue_memory(ts_device *to, struct pbuf *p) {
   if (!to || p->tot_len > sizeof(((pkt *)0)->data)) return;
   if (to->memq_count == MEMQ_CAP) {
     to->memq_dropped++;
@@ -81,6 +95,8 @@ ts_device *ts_device_new(ts_engine *e, ts_evq *evq, uint32_t id) {
   d->tcp.next_id = &d->next_id;
   d->tcp.route_ok = route_ok;
   d->tcp.route_ctx = d;
+  d->netif.loop = send_self;
+  d->netif.loop_ctx = d;
   uv_idle_init(ts_engine_loop(e), &d->deliver);
   d->deliver.data = d;
   return d;
@@ -117,6 +133,32 @@ int ts_device_add_addr(ts_device *d, int family, const uint8_t *addr) {
 ts_tcp_host *ts_device_tcp(ts_device *d) { return &d->tcp; }
 ts_netif *ts_device_netif(ts_device *d) { return &d->netif; }
 uint32_t ts_device_id(const ts_device *d) { return d->id; }
+
+static void capture_tap(void *ctx, int inbound, struct pbuf *p, const uint8_t *bytes, size_t len) {
+  ts_device *d = ctx;
+  ts_event ev;
+  memset(&ev, 0, sizeof ev);
+  ev.type = TS_EV_CAPTURE;
+  ev.device = d->id;
+  ev.id = d->capture_id;
+  ev.fd = -1;
+  ev.ptr = malloc(len ? len : 1);
+  if (!ev.ptr) return;
+  ev.ptr_len = len;
+  if (p) pbuf_copy_partial(p, ev.ptr, (u16_t)len, 0);
+  else memcpy(ev.ptr, bytes, len);
+  uv_timeval64_t tv;
+  uv_gettimeofday(&tv);
+  ts_ev_capture c = {.sec = tv.tv_sec, .usec = tv.tv_usec, .inbound = (uint8_t)inbound};
+  ts_event_put(&ev, &c);
+  ts_evq_push(d->evq, &ev);
+}
+
+void ts_device_set_capture(ts_device *d, uint64_t id) {
+  d->capture_id = id;
+  d->netif.tap = id ? capture_tap : NULL;
+  d->netif.tap_ctx = d;
+}
 
 int ts_device_link_memory(ts_device *a, ts_device *b) {
   if (!a->memq) a->memq = malloc(MEMQ_CAP * sizeof(pkt));
@@ -194,10 +236,24 @@ static void ev_tsmp_pong(void *ctx, const uint8_t node_key[32], const uint8_t da
   push(ctx, TS_EV_TSMP_PONG, 0, 0, &ev);
 }
 
+static void ev_disco_pong(void *ctx, const uint8_t node_key[32], const ts_addr *direct, uint32_t region, uint64_t latency_ns,
+                          uint32_t tag) {
+  ts_event ev;
+  memset(&ev, 0, sizeof ev);
+  ts_ev_disco_pong p;
+  memset(&p, 0, sizeof p);
+  memcpy(p.node_key, node_key, 32);
+  p.direct = *direct;
+  p.region = region;
+  p.latency_us = latency_ns / 1000 > UINT32_MAX ? UINT32_MAX : (uint32_t)(latency_ns / 1000);
+  ts_event_put(&ev, &p);
+  push(ctx, TS_EV_DISCO_PONG, tag, 0, &ev);
+}
+
 int ts_device_magicsock(ts_device *d, const uint8_t disco_priv[32]) {
   if (!d->wg) return UV_EINVAL;
   ts_bind_ms_events ev = {.ctx = d, .derp_want = ev_derp_want, .derp_state = ev_derp_state, .stun = ev_stun, .path = ev_path,
-                            .tsmp_pong = ev_tsmp_pong};
+                            .tsmp_pong = ev_tsmp_pong, .disco_pong = ev_disco_pong};
   return ts_link_wg_magicsock(d->wg, disco_priv, &ev);
 }
 
@@ -220,7 +276,7 @@ static ts_udpb **find_udp(ts_device *d, uint64_t id) {
 int ts_device_udp_send(ts_device *d, uint64_t id, const ts_addr *dst, const uint8_t *data, size_t len) {
   ts_udpb **pp = find_udp(d, id);
   if (!pp) return UV_EBADF;
-  if (d->wg && !ts_link_wg_routes(d->wg, dst->family, dst->ip)) return UV_EHOSTUNREACH;
+  if (!route_ok(d, dst)) return UV_EHOSTUNREACH; /* a peer's address, or our own (looped back) */
   return ts_udpb_send(*pp, dst, data, len);
 }
 

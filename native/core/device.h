@@ -25,6 +25,8 @@ uint32_t ts_device_id(const ts_device *d);
 /* Memory link: packets a sends are delivered to b and vice versa, on a later loop turn (never re-entrantly
  * inside lwIP). Unlinked by ts_device_free. */
 int ts_device_link_memory(ts_device *a, ts_device *b);
+/* Packet capture: every IP packet in and out becomes a TS_EV_CAPTURE event with this id; 0 stops. */
+void ts_device_set_capture(ts_device *d, uint64_t id);
 
 /* Starts the WireGuard link: a UDP socket on bind_addr:port (NULL: "::"; 0: ephemeral) and the WireGuard core
  * with our private key. 0 or a negative code. */

@@ -30,6 +30,8 @@ enum {
   TS_EV_PATH = 37,         /* ts_ev_path: a peer's chosen path changed (direct address, or a relay) */
   TS_EV_HANDSHAKE = 38,    /* ts_ev_handshake: a WireGuard handshake with a peer completed */
   TS_EV_TSMP_PONG = 39,    /* ts_ev_tsmp_pong: a peer answered one of our TSMP pings */
+  TS_EV_DISCO_PONG = 41,   /* id = the ping's tag; ts_ev_disco_pong: a peer answered a disco ping on demand */
+  TS_EV_CAPTURE = 40,      /* id = capture; ts_ev_capture; ptr/ptr_len = an IP packet (the consumer frees it) */
 };
 
 typedef struct ts_ev_accept {
@@ -68,6 +70,19 @@ typedef struct ts_ev_tsmp_pong {
   uint8_t data[8];        /* what our ping carried */
 } ts_ev_tsmp_pong;
 
+typedef struct ts_ev_disco_pong {
+  uint8_t node_key[32];
+  ts_addr direct;      /* family 0: the pong came through relay `region` */
+  uint32_t region;
+  uint32_t latency_us;
+} ts_ev_disco_pong;
+
+typedef struct ts_ev_capture {
+  int64_t sec;      /* wall-clock time the engine saw the packet */
+  int32_t usec;
+  uint8_t inbound;  /* 1 from the tailnet to this node, 0 from this node */
+} ts_ev_capture;
+
 typedef struct ts_ev_stun {
   ts_addr mapped;
   uint64_t rtt_ns;
@@ -89,5 +104,7 @@ TS_EV_FITS(ts_ev_stun);
 TS_EV_FITS(ts_ev_path);
 TS_EV_FITS(ts_ev_handshake);
 TS_EV_FITS(ts_ev_tsmp_pong);
+TS_EV_FITS(ts_ev_capture);
+TS_EV_FITS(ts_ev_disco_pong);
 
 #endif

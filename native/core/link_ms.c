@@ -57,6 +57,10 @@ int ts_link_wg_stun_probe(ts_link_wg *l, uint32_t region, const ts_addr *dst) {
   return l->ms ? ts_bind_ms_stun_probe(l->ms, region, dst) : UV_EINVAL;
 }
 
+int ts_link_wg_disco_ping(ts_link_wg *l, const uint8_t node_key[32], uint32_t tag) {
+  return l->ms ? ts_bind_ms_disco_ping(l->ms, node_key, tag) : UV_EINVAL;
+}
+
 ts_ms *ts_link_wg_ms(ts_link_wg *l) { return l->ms ? ts_bind_ms_state(l->ms) : NULL; }
 
 void ts_link_wg_foreach_region(ts_link_wg *l, void (*fn)(void *ctx, uint32_t region, int connected,

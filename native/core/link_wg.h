@@ -92,6 +92,8 @@ int ts_link_wg_derp_attach(ts_link_wg *l, uint32_t region, const char *host, con
 ts_derp_conn *ts_link_wg_derp_stream(ts_link_wg *l, uint64_t id);
 /* Sends a STUN binding request to dst from the link's socket; the answer comes as events.stun. */
 int ts_link_wg_stun_probe(ts_link_wg *l, uint32_t region, const ts_addr *dst);
+/* A disco ping on demand to a peer (ts_bind_ms_disco_ping); the answers come as events.disco_pong. */
+int ts_link_wg_disco_ping(ts_link_wg *l, const uint8_t node_key[32], uint32_t tag);
 /* The magicsock state (NULL in plain WireGuard mode), for statistics. */
 ts_ms *ts_link_wg_ms(ts_link_wg *l);
 /* Relay statistics: calls fn per region. */

@@ -30,6 +30,11 @@ typedef struct node {
   size_t nq, overflow;
   int on_path;
   uint64_t rng;
+  /* on_ping_pong: how many, and the last one's path, latency and tag */
+  int pongs;
+  ts_ms_path pong_from;
+  uint64_t pong_latency;
+  uint32_t pong_tag;
 } node;
 
 static uint64_t now;
@@ -54,6 +59,15 @@ static void path_cb(void *ctx, ts_ms_peer *p) {
   ((node *)ctx)->on_path++;
 }
 
+static void ping_pong_cb(void *ctx, ts_ms_peer *p, const ts_ms_path *from, uint64_t latency, uint32_t tag) {
+  (void)p;
+  node *n = ctx;
+  n->pongs++;
+  n->pong_from = *from;
+  n->pong_latency = latency;
+  n->pong_tag = tag;
+}
+
 /* Deterministic TxIDs and nonces: a counter per node. */
 static void rng_cb(void *ctx, void *buf, size_t len) {
   node *n = ctx;
@@ -74,7 +88,7 @@ static void node_init(node *n, uint8_t id, const char *ip, uint16_t port) {
   ts_x25519_public(n->disco_pub, n->disco_priv);
   memset(n->node_pub, id + 0x80, 32);
   n->addr = A(ip, port);
-  ts_ms_config cfg = {.send = send_cb, .on_path = path_cb, .ctx = n, .rng = rng_cb, .rng_ctx = n};
+  ts_ms_config cfg = {.send = send_cb, .on_path = path_cb, .on_ping_pong = ping_pong_cb, .ctx = n, .rng = rng_cb, .rng_ctx = n};
   memcpy(cfg.disco_private, n->disco_priv, 32);
   memcpy(cfg.node_public, n->node_pub, 32);
   n->ms = ts_ms_new(&cfg);
@@ -486,6 +500,39 @@ static void test_derp_ping(void) {
   /* A peer without a home region is reached where it was last heard. */
   CHECK(ts_ms_peer_set(w.a.ms, w.b.node_pub, w.b.disco_pub, 0, NULL, 0, now) == w.pa);
   CHECK_EQ_INT(info(w.pa).derp_region, 7);
+  pair_free(&w);
+}
+
+/* ts_ms_ping_peer: a ping to every candidate and one through the relay; each pong reports its path and tag;
+ * magicsock's own pings report nothing. */
+static void test_ping_on_demand(void) {
+  pair w;
+  pair_init(&w);
+  pair_direct(&w);
+  CHECK_EQ_INT(w.a.pongs, 0); /* the pair's own pings and pongs are not on-demand ones */
+  w.a.nq = w.b.nq = 0;
+  CHECK_EQ_INT(ts_ms_ping_peer(w.a.ms, w.pa, now, 42), 2);
+  CHECK_EQ_INT(count(&w.a, TS_DISCO_PING, TS_MS_PATH_UDP, &w.b.addr), 1);
+  CHECK_EQ_INT(count(&w.a, TS_DISCO_PING, TS_MS_PATH_DERP, NULL), 1);
+  /* Only the relay delivers: the pong comes back through it, 3 ms later. */
+  now += 3 * MS;
+  deliver(&w.a, &w.b, 0, 1);
+  deliver(&w.b, &w.a, 0, 1);
+  CHECK_EQ_INT(w.a.pongs, 1);
+  CHECK_EQ_INT(w.a.pong_tag, 42);
+  CHECK_EQ_INT(w.a.pong_from.kind, TS_MS_PATH_DERP);
+  CHECK_EQ_INT(w.a.pong_latency, 3 * MS);
+  /* Now UDP only: the pong names B's address. */
+  w.a.nq = w.b.nq = 0;
+  CHECK_EQ_INT(ts_ms_ping_peer(w.a.ms, w.pa, now, 43), 2);
+  now += 1 * MS;
+  deliver(&w.a, &w.b, 1, 0);
+  deliver(&w.b, &w.a, 1, 0);
+  CHECK_EQ_INT(w.a.pongs, 2);
+  CHECK_EQ_INT(w.a.pong_tag, 43);
+  CHECK_EQ_INT(w.a.pong_from.kind, TS_MS_PATH_UDP);
+  CHECK(ts_addr_equal(&w.a.pong_from.addr, &w.b.addr));
+  CHECK_EQ_INT(w.a.pong_latency, 1 * MS);
   pair_free(&w);
 }
 
@@ -1032,6 +1079,7 @@ int main(void) {
   RUN(test_cmm);
   RUN(test_ping_learned_candidate);
   RUN(test_derp_ping);
+  RUN(test_ping_on_demand);
   RUN(test_better_addr_choices);
   RUN(test_disco_key_change_resets);
   RUN(test_unknown_and_junk);

@@ -21,7 +21,7 @@ export const PORT = 8080;
 export const WARM_PORT = 8082;
 
 /** The Go toolchain: GO if set, else `go` on PATH, else Go's default install path; null if none runs. */
-function findGo(): string | null {
+export function findGo(): string | null {
   for (const go of process.env.GO ? [process.env.GO] : ['go', '/usr/local/go/bin/go']) {
     try {
       execFileSync(go, ['version'], { stdio: 'ignore' });
@@ -45,7 +45,7 @@ export function interopSkip(): string | false {
 }
 
 /** Builds (or finds up to date) the named Go programs; returns their paths. */
-export function buildPrograms(...names: ('tsinterop' | 'headscale')[]): Record<string, string> {
+export function buildPrograms(...names: ('tsinterop' | 'headscale' | 'tailscale')[]): Record<string, string> {
   const env = { ...process.env, GO: findGo() ?? 'go' };
   execFileSync('bash', [path.join(ROOT, 'scripts', 'interop.sh'), ...names], { env, stdio: ['ignore', 'inherit', 'inherit'], timeout: 1_200_000 });
   return Object.fromEntries(names.map((n) => [n, path.join(BUILD_DIR, n)]));

@@ -313,6 +313,21 @@ static void ms_on_path(void *ctx, ts_ms_peer *p) {
   m->ev.path(m->ev.ctx, ts_ms_peer_node_key(p), direct ? &info.best.addr : &none, info.derp_region);
 }
 
+static void ms_on_ping_pong(void *ctx, ts_ms_peer *p, const ts_ms_path *from, uint64_t latency_ns, uint32_t tag) {
+  ts_bind_ms *m = ctx;
+  if (!m->ev.disco_pong) return;
+  ts_addr none;
+  memset(&none, 0, sizeof none);
+  int direct = from->kind == TS_MS_PATH_UDP;
+  m->ev.disco_pong(m->ev.ctx, ts_ms_peer_node_key(p), direct ? &from->addr : &none, direct ? 0 : from->region, latency_ns, tag);
+}
+
+int ts_bind_ms_disco_ping(ts_bind_ms *m, const uint8_t node_key[32], uint32_t tag) {
+  ts_ms_peer *p = m->ms ? ts_ms_peer_by_node(m->ms, node_key) : NULL;
+  if (!p) return UV_EHOSTUNREACH;
+  return ts_ms_ping_peer(m->ms, p, ts_engine_now_ns(), tag) > 0 ? 0 : UV_EHOSTUNREACH;
+}
+
 /* ---- timers ---- */
 static void on_ms_timer(uv_timer_t *t) {
   ts_bind_ms *m = t->data;
@@ -499,6 +514,7 @@ ts_bind_ms *ts_bind_ms_new(ts_engine *e, ts_bind_udp *udp, const uint8_t node_pr
   memcpy(cfg.node_public, node_pub, 32);
   cfg.send = ms_send;
   cfg.on_path = ms_on_path;
+  cfg.on_ping_pong = ms_on_ping_pong;
   cfg.ctx = m;
   if (m) m->ms = ts_ms_new(&cfg);
   ts_wipe(cfg.disco_private, sizeof cfg.disco_private);

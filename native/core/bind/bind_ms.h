@@ -26,6 +26,9 @@ typedef struct ts_bind_ms_events {
   void (*path)(void *ctx, const uint8_t node_key[32], const ts_addr *direct, uint32_t region);
   /* A TSMP pong from a peer (the 8 bytes our ping carried): answers ts_link_wg_tsmp_ping. */
   void (*tsmp_pong)(void *ctx, const uint8_t node_key[32], const uint8_t data[8]);
+  /* A disco pong to ts_bind_ms_disco_ping: on a direct address (family != 0) or through relay `region`. */
+  void (*disco_pong)(void *ctx, const uint8_t node_key[32], const ts_addr *direct, uint32_t region, uint64_t latency_ns,
+                     uint32_t tag);
 } ts_bind_ms_events;
 
 /* Takes over udp (closed with it from then on). node_priv: for the DERP login; node_pub: sent in disco
@@ -53,6 +56,9 @@ int ts_bind_ms_derp_attach(ts_bind_ms *m, uint32_t region, const char *host, con
 ts_derp_conn *ts_bind_ms_derp_stream(ts_bind_ms *m, uint64_t id);
 /* Sends a STUN binding request to dst from the socket; the answer comes as events.stun. */
 int ts_bind_ms_stun_probe(ts_bind_ms *m, uint32_t region, const ts_addr *dst);
+/* A disco ping on demand to the peer with node_key (every candidate address and its relay); pongs come as
+ * events.disco_pong with tag. UV_EHOSTUNREACH: no such peer, or no path to ping. */
+int ts_bind_ms_disco_ping(ts_bind_ms *m, const uint8_t node_key[32], uint32_t tag);
 ts_ms *ts_bind_ms_state(ts_bind_ms *m);
 /* A node key renewal: disco pings carry node_pub from now on, and every relay connection, logged in with the
  * old key, is closed (events.derp_state reports it) so that the next one logs in with node_priv: JavaScript

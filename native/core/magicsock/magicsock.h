@@ -88,10 +88,17 @@ typedef struct ts_ms_config {
   uint8_t node_public[TS_MS_KEY_LEN];   /* ours; sent in pings */
   ts_ms_send_fn send;
   ts_ms_path_fn on_path;                /* may be NULL */
+  /* May be NULL: a pong to one of ts_ms_ping_peer's pings (from: the path it came on; tag: the caller's).
+   * Same rules as on_path. */
+  void (*on_ping_pong)(void *ctx, ts_ms_peer *peer, const ts_ms_path *from, uint64_t latency_ns, uint32_t tag);
   void *ctx;
   void (*rng)(void *ctx, void *buf, size_t len); /* NULL: ts_random */
   void *rng_ctx;
 } ts_ms_config;
+
+/* A disco ping on demand (Tailscale's `ping` of type disco): pings each candidate address of p and, through its
+ * relay region, p itself; pongs are reported to on_ping_pong with `tag` (nonzero). Returns the pings sent. */
+int ts_ms_ping_peer(ts_ms *ms, ts_ms_peer *p, uint64_t now, uint32_t tag);
 
 /* NULL on bad config (low-order disco key) or out of memory. ts_crypto_init must have been called. */
 ts_ms *ts_ms_new(const ts_ms_config *cfg);

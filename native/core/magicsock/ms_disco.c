@@ -41,9 +41,10 @@ static ms_sent *sent_slot(ts_ms_peer *p) {
   return &p->sent[p->n_sent];
 }
 
-void ms_send_ping(ts_ms *ms, ts_ms_peer *p, const ts_addr *to, uint64_t now) {
+/* A ping on path (UDP to path->addr, or DERP), remembered with tag. 0 when sent. */
+static int send_ping(ts_ms *ms, ts_ms_peer *p, const ts_ms_path *path, uint64_t now, uint32_t tag) {
   ms_sent *s = sent_slot(p);
-  if (!s) return;
+  if (!s) return -1;
   ts_disco_msg m;
   memset(&m, 0, sizeof m);
   m.type = TS_DISCO_PING;
@@ -51,13 +52,34 @@ void ms_send_ping(ts_ms *ms, ts_ms_peer *p, const ts_addr *to, uint64_t now) {
   /* An all-zero key means "absent" on the wire (disco.h). */
   m.has_node_key = !ts_ct_is_zero(ms->cfg.node_public, TS_MS_KEY_LEN);
   memcpy(m.node_key, ms->cfg.node_public, TS_MS_KEY_LEN);
-  ts_ms_path path = {.kind = TS_MS_PATH_UDP, .addr = *to};
-  if (send_msg(ms, p, &path, &m) != 0) return;
+  if (send_msg(ms, p, path, &m) != 0) return -1;
   memcpy(s->tx, m.tx_id, sizeof s->tx);
-  s->to = *to;
+  if (path->kind == TS_MS_PATH_UDP) s->to = path->addr;
+  else memset(&s->to, 0, sizeof s->to);
   s->at = now;
+  s->tag = tag;
   p->n_sent++;
   p->pings_sent++;
+  return 0;
+}
+
+int ts_ms_ping_peer(ts_ms *ms, ts_ms_peer *p, uint64_t now, uint32_t tag) {
+  int sent = 0;
+  for (size_t i = 0; i < p->n_cand; i++) {
+    ts_ms_path path = {.kind = TS_MS_PATH_UDP, .addr = p->cand[i].addr};
+    if (send_ping(ms, p, &path, now, tag) == 0) sent++;
+  }
+  uint32_t region = ms_derp_region(p);
+  if (region) {
+    ts_ms_path path = {.kind = TS_MS_PATH_DERP, .region = region};
+    if (send_ping(ms, p, &path, now, tag) == 0) sent++;
+  }
+  return sent;
+}
+
+void ms_send_ping(ts_ms *ms, ts_ms_peer *p, const ts_addr *to, uint64_t now) {
+  ts_ms_path path = {.kind = TS_MS_PATH_UDP, .addr = *to};
+  if (send_ping(ms, p, &path, now, 0) != 0) return;
   ms_cand *c = ms_cand_find(p, to);
   if (c) c->last_ping = now, c->pinged = 1;
 }
@@ -219,6 +241,7 @@ static int handle_pong(ts_ms *ms, ts_ms_peer *p, const ts_disco_msg *m, const ts
   *s = p->sent[--p->n_sent];
   if (now < sp.at || now - sp.at >= TS_MS_PING_TIMEOUT) return TS_MS_RX_STALE;
   p->pongs_received++;
+  if (sp.tag && ms->cfg.on_ping_pong) ms->cfg.on_ping_pong(ms->cfg.ctx, p, from, now - sp.at, sp.tag);
   /* Over DERP a pong proves nothing about a direct path. */
   if (from->kind != TS_MS_PATH_UDP || !ms_cand_find(p, &sp.to)) return TS_MS_RX_OK;
   ms_map_addr(ms, p, &from->addr, now);

@@ -25,8 +25,9 @@ typedef struct ms_cand {
 
 typedef struct ms_sent {
   uint8_t tx[12];
-  ts_addr to;
+  ts_addr to;   /* family 0: sent through the relay */
   uint64_t at;
+  uint32_t tag; /* ts_ms_ping_peer's, 0 for magicsock's own pings */
 } ms_sent;
 
 typedef struct ms_mapped {

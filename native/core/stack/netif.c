@@ -31,18 +31,20 @@ static ts_netif *owner(struct netif *nif, struct pbuf *p) {
 }
 
 static err_t out4(struct netif *nif, struct pbuf *p, const ip4_addr_t *dst) {
-  (void)dst;
   ts_netif *n = owner(nif, p);
   n->tx_packets++;
-  n->output(n->ctx, p);
+  if (n->tap) n->tap(n->tap_ctx, 0, p, NULL, p->tot_len);
+  if (n->loop && dst && ts_netif_has_addr(n, 4, (const uint8_t *)&dst->addr)) n->loop(n->loop_ctx, p);
+  else n->output(n->ctx, p);
   return ERR_OK;
 }
 
 static err_t out6(struct netif *nif, struct pbuf *p, const ip6_addr_t *dst) {
-  (void)dst;
   ts_netif *n = owner(nif, p);
   n->tx_packets++;
-  n->output(n->ctx, p);
+  if (n->tap) n->tap(n->tap_ctx, 0, p, NULL, p->tot_len);
+  if (n->loop && dst && ts_netif_has_addr(n, 6, (const uint8_t *)dst->addr)) n->loop(n->loop_ctx, p);
+  else n->output(n->ctx, p);
   return ERR_OK;
 }
 
@@ -126,6 +128,7 @@ int ts_netif_can_reach(const ts_netif *n, int family) {
 
 int ts_netif_input(ts_netif *n, const uint8_t *pkt, size_t len) {
   if (len < 20 || len > 0xFFFF) goto not_ours;
+  if (n->tap) n->tap(n->tap_ctx, 1, NULL, pkt, len);
   int v = pkt[0] >> 4;
   if (v == 4) {
     if (!ts_netif_has_addr(n, 4, pkt + 16)) goto not_ours;

@@ -14,11 +14,20 @@
 typedef struct ts_netif ts_netif;
 /* Called for every IP packet the stack emits; the pbuf is only valid during the call. */
 typedef void (*ts_netif_output_fn)(void *ctx, struct pbuf *p);
+/* Sees every IP packet in (bytes, p NULL) and out (p, bytes NULL) when set (a packet capture); NULL costs
+ * nothing. Called on the engine thread; neither is valid after the call. */
+typedef void (*ts_netif_tap_fn)(void *ctx, int inbound, struct pbuf *p, const uint8_t *bytes, size_t len);
 
 struct ts_netif {
   struct netif nif;
   ts_netif_output_fn output;
   void *ctx;
+  /* Packets to one of our own addresses (a node dialing itself), when set: the owner queues them back into
+   * ts_netif_input later (never from inside output, which lwIP may call mid-tcp_output). */
+  ts_netif_output_fn loop;
+  void *loop_ctx;
+  ts_netif_tap_fn tap;
+  void *tap_ctx;
   uint64_t rx_packets, tx_packets, rx_dropped_not_ours, rx_dropped_nomem;
 };
 
