@@ -106,6 +106,7 @@ type held struct {
 //	                                         received and "fetchResult" waits for the reply
 //	{"op":"waitPeer","name","timeoutMs"}     wait until the netmap has peer `name`; reply {ok}
 //	{"op":"metrics","prefix"}               Tailscale's client metrics whose names start with prefix
+//	{"op":"tcpstats"}                        gVisor's TCP counters (tcpstats.go)
 //	{"op":"status"}                          {self: {ips}, peers: [{hostName, ips, curAddr, relay, online, ...}]}
 func runNode(raw json.RawMessage) {
 	var cfg nodeConfig
@@ -196,6 +197,8 @@ func runNode(raw json.RawMessage) {
 				}
 				time.Sleep(50 * time.Millisecond)
 			}
+		case "tcpstats":
+			return tcpStats(s)
 		case "metrics":
 			// Tailscale's own client metrics whose names start with prefix (e.g. magicsock_send_derp).
 			var p struct {
