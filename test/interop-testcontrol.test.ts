@@ -4,7 +4,7 @@
 // Two tsnet nodes make the same transfer on the same path in the same run: their rate is the baseline.
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { BYTES, DIRECT, Scene, buildPrograms, fetchBlob, interopSkip, ok, type Control, type Node } from './interop/harness.js';
+import { BYTES, DIRECT, Scene, buildPrograms, fetchBlob, goSenderStats, interopSkip, ok, type Control, type GoSenderStats, type Node } from './interop/harness.js';
 import type { LineChild } from './netns/topology.js';
 
 const skip = interopSkip();
@@ -63,12 +63,22 @@ test('(a) testcontrol, DERP: UDP between the namespaces dropped, the same exchan
   try {
     const { ours, go, go2 } = await trio('tcr');
     const before = await relayedPackets();
+    // The tsnet sender's loss repair for each transfer it sends (to ours, then to another tsnet node).
+    const sent = async (label: string, from: GoSenderStats): Promise<void> => {
+      const now = await goSenderStats(go);
+      t.diagnostic(`${label}: ${go.name}'s TCP timeouts ${now.timeouts - from.timeouts}, fast retransmits ` +
+        `${now.fastRetransmits - from.fastRetransmits}, retransmits ${now.retransmits - from.retransmits}, DERP send drops ${now.derpDropped - from.derpDropped}`);
+    };
+    let mark = await goSenderStats(go);
     await fetchBlob(t, 'testcontrol DERP', ours, go);
+    await sent('testcontrol DERP, tsnet → ours', mark);
     await fetchBlob(t, 'testcontrol DERP', go, ours);
     const relayed = (await relayedPackets()) - before;
     // Two transfers of BYTES in packets of at most ~1.3 kB each.
     assert.ok(relayed > (2 * BYTES) / 1400, `the derper carried the data (${relayed} packets)`);
+    mark = await goSenderStats(go);
     await fetchBlob(t, 'testcontrol DERP, Go↔Go baseline', go2, go);
+    await sent('testcontrol DERP, tsnet → tsnet', mark);
     const mine = await s.path(ours, go);
     assert.equal(mine.curAddr, '', `relayed, not direct: ${JSON.stringify(mine)}`);
     assert.equal(mine.relay, 'interop', `through the derper's region: ${JSON.stringify(mine)}`);

@@ -56,6 +56,7 @@ export class DataPlane {
   readonly #discoPings = new DiscoPings();
   #home = 0;
   #regions: EngineConfig['derpRegions'] = [];
+  #regionsKey = '';
   #netcheckStarted = false;
   #closed = false;
   /** Node attribute only-tcp-443 (lib/wire/node-attrs.ts): no UDP at all, so no STUN and no endpoints to publish. */
@@ -183,7 +184,12 @@ export class DataPlane {
         device.setFilter(rules, localPrefixes(cfg));
       }
     }
-    if (cfg.derpRegions !== this.#regions) {
+    // By content, not identity: a control server may resend the same DERP map with every netmap (testcontrol
+    // does), and a netcheck per netmap published endpoints, which brought the next netmap: a loop of lite
+    // updates every few milliseconds (docs/performance.md, "The interop tier's gap").
+    const regionsKey = JSON.stringify([cfg.derpRegions, cfg.derpMap?.HomeParams?.RegionScore ?? null]);
+    if (regionsKey !== this.#regionsKey) {
+      this.#regionsKey = regionsKey;
       this.#regions = cfg.derpRegions;
       this.#derp.setRegions(cfg.derpRegions);
       this.#netcheck.setRegions(cfg.derpRegions, cfg.derpMap?.HomeParams?.RegionScore ?? null);

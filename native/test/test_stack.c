@@ -30,6 +30,10 @@ typedef struct {
   size_t to_send, sent_queued, received;
   uint32_t rx_hash, tx_hash;
   int established, closed;
+  /* tcp_timestamp_echo: drops the server's packets and notes timestamps (0 when unused) */
+  int drop_from_b;
+  uint32_t first_seq, first_tsval, rexmit_tsval, echo_after_rexmit;
+  int first_seen, rexmitted, echoed;
 } world_t;
 
 static world_t *W;
@@ -39,8 +43,59 @@ static uint32_t fnv(uint32_t h, const uint8_t *p, size_t n) {
   return h;
 }
 
+static uint32_t be32(const uint8_t *b) { return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3]; }
+
+/* IPv4 + TCP: finds the timestamp option (kind 8, length 10); 1 with its values, else 0. */
+static int tcp_ts(const uint8_t *b, size_t n, uint32_t *seq, size_t *payload, uint32_t *tsval, uint32_t *tsecr) {
+  if (n < 40 || (b[0] >> 4) != 4 || b[9] != 6) return 0;
+  size_t ihl = (size_t)(b[0] & 15) * 4, off = ihl + (size_t)(b[ihl + 12] >> 4) * 4;
+  if (off > n) return 0;
+  *seq = be32(b + ihl + 4);
+  *payload = n - off;
+  for (size_t i = ihl + 20; i + 1 < off;) {
+    if (b[i] == 0) break;
+    if (b[i] == 1) { i++; continue; }
+    if (b[i] == 8 && b[i + 1] == 10 && i + 10 <= off) {
+      *tsval = be32(b + i + 2);
+      *tsecr = be32(b + i + 6);
+      return 1;
+    }
+    if (b[i + 1] < 2) break;
+    i += b[i + 1];
+  }
+  return 0;
+}
+
+/* For tcp_timestamp_echo: the client's data segments (the first one, then its resend) and the server's ACKs
+ * after the resend, which it drops. */
+static int wire_filter(struct pbuf *p) {
+  uint8_t b[128];
+  size_t n = pbuf_copy_partial(p, b, sizeof b, 0), payload;
+  uint32_t seq, tsval, tsecr;
+  if (!W->drop_from_b || !tcp_ts(b, n, &seq, &payload, &tsval, &tsecr)) return 0;
+  payload = p->tot_len - (n - payload); /* the option walk saw only the first bytes */
+  size_t ihl = (size_t)(b[0] & 15) * 4;
+  int from_b = b[ihl] == 0 && b[ihl + 1] == 80; /* from the listener's port 80 (both ends share one address) */
+  if (!from_b && payload > 0) {
+    if (!W->first_seen) {
+      W->first_seen = 1;
+      W->first_seq = seq;
+      W->first_tsval = tsval;
+    } else if (seq == W->first_seq && !W->rexmitted) {
+      W->rexmitted = 1;
+      W->rexmit_tsval = tsval;
+    }
+  }
+  if (from_b && W->rexmitted && !W->echoed) {
+    W->echoed = 1;
+    W->echo_after_rexmit = tsecr;
+  }
+  return from_b;
+}
+
 static err_t wire_put(struct pbuf *p) {
   wire_t *w = &W->wire;
+  if (wire_filter(p)) return ERR_OK; /* dropped on the wire */
   if (w->tail - w->head >= WIRE_CAP) return ERR_MEM;
   uint8_t *b = malloc(p->tot_len);
   pbuf_copy_partial(p, b, p->tot_len, 0);
@@ -253,10 +308,53 @@ static void tcp_timewait_takeover(void) {
   free(W);
 }
 
+/* Timestamps (docs/tcp.md, "Timestamps"): the receiver's ACKs are lost, so the sender resends its first
+ * segment, which the receiver already has (it lies wholly below the last ACK sent). The receiver's answer
+ * must echo the resend's timestamp (RFC 7323 appendix D), not the one from before the loss: a Tailscale
+ * (gVisor) sender takes the echo for its round trip. */
+static void tcp_timestamp_echo(void) {
+  ip4_addr_t b4 = world_new();
+  netif_set_up(&W->a);
+  netif_set_up(&W->b);
+  struct tcp_pcb *l = tcp_new_ip_type(IPADDR_TYPE_V4);
+  CHECK_EQ_INT(tcp_bind(l, IP_ANY_TYPE, 80), ERR_OK);
+  l = tcp_listen(l);
+  tcp_accept(l, on_accept);
+  ip_addr_t dst;
+  ip_addr_copy_from_ip4(dst, b4);
+  W->client = tcp_new_ip_type(IPADDR_TYPE_V4);
+  tcp_recv(W->client, on_recv_close);
+  CHECK_EQ_INT(tcp_connect(W->client, &dst, 80, on_connected), ERR_OK);
+  run_until(&W->established);
+  CHECK(W->established && W->server);
+  CHECK(W->client->flags & TF_TIMESTAMP);
+  CHECK(W->server->flags & TF_TIMESTAMP);
+  W->drop_from_b = 1;
+  W->to_send = 3 * TCP_MSS; /* the resent first segment then ends below the last ACK sent */
+  pump_send();
+  u32_t start = sys_now();
+  while (!W->echoed && sys_now() - start < 5000) {
+    wire_run();
+    if (W->wire.head == W->wire.tail) sys_check_timeouts();
+  }
+  CHECK(W->first_seen && W->rexmitted && W->echoed);
+  CHECK(W->received > TCP_MSS); /* more than the resent segment had arrived: it lay below the last ACK */
+  CHECK(W->rexmit_tsval != W->first_tsval); /* the RTO is at least 100 ms; timestamps count milliseconds */
+  CHECK_EQ_INT((long long)W->echo_after_rexmit, (long long)W->rexmit_tsval);
+  tcp_abort(W->client);
+  tcp_abort(W->server);
+  tcp_close(l);
+  netif_remove(&W->a);
+  netif_remove(&W->b);
+  wire_run();
+  free(W);
+}
+
 int main(void) {
   lwip_init();
   RUN(tcp_ipv4_transfer);
   RUN(tcp_ipv6_transfer);
   RUN(tcp_timewait_takeover);
+  RUN(tcp_timestamp_echo);
   TEST_MAIN_END();
 }

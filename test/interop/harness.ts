@@ -209,3 +209,19 @@ export async function fetchBlob(t: TestContext, label: string, client: Node, ser
   t.diagnostic(`${label}: ${server.name} (${server.impl}) → ${client.name} (${client.impl}) ${BYTES >> 20} MiB in ${ms} ms, ${rate.mbps.toFixed(1)} Mbit/s`);
   return rate;
 }
+
+/** A Go node's view of how its TCP repaired losses, and its DERP send drops (counters since it started). */
+export interface GoSenderStats { timeouts: number; fastRetransmits: number; retransmits: number; derpDropped: number }
+
+/** Reads a tsnet node's gVisor TCP counters (test/interop/go/tcpstats.go) and `magicsock_send_derp_dropped`. */
+export async function goSenderStats(n: Node): Promise<GoSenderStats> {
+  assert.equal(n.impl, 'go', `${n.name} is a tsnet node`);
+  const tcp = ok(await n.child.call({ op: 'tcpstats' }), `${n.name} tcpstats`) as Record<string, number>;
+  const m = ok(await n.child.call({ op: 'metrics', prefix: 'magicsock_send_derp_dropped' }), `${n.name} metrics`) as Record<string, number>;
+  return {
+    timeouts: Number(tcp.counter_tcp_timeouts),
+    fastRetransmits: Number(tcp.counter_tcp_fast_retransmit),
+    retransmits: Number(tcp.counter_tcp_retransmits),
+    derpDropped: Number(m.magicsock_send_derp_dropped ?? 0),
+  };
+}

@@ -107,6 +107,7 @@ type held struct {
 //	{"op":"waitPeer","name","timeoutMs"}     wait until the netmap has peer `name`; reply {ok}
 //	{"op":"metrics","prefix"}               Tailscale's client metrics whose names start with prefix
 //	{"op":"listenfunnel","port","certPEM","keyPEM","funnelOnly"}  Go's ListenFunnel (funnel.go); reply {ok, port}
+//	{"op":"tcpstats"}                        gVisor's TCP counters (tcpstats.go)
 //	{"op":"status"}                          {self: {ips}, peers: [{hostName, ips, curAddr, relay, online, ...}]}
 //	peer-relay ops: peerrelay.go
 func runNode(raw json.RawMessage) {
@@ -200,6 +201,8 @@ func runNode(raw json.RawMessage) {
 				}
 				time.Sleep(50 * time.Millisecond)
 			}
+		case "tcpstats":
+			return tcpStats(s)
 		case "metrics":
 			// Tailscale's own client metrics whose names start with prefix (e.g. magicsock_send_derp).
 			var p struct {
