@@ -16,8 +16,10 @@ ts_bind_udp *ts_bind_udp_new(ts_engine *e, const char *bind_addr, uint16_t port,
 ts_bind *ts_bind_udp_bind(ts_bind_udp *u);
 
 /* ---- for the bind that runs on top (bind_ms.c) ---- */
-/* A datagram the upper bind consumes (returns 1) never goes up as a WireGuard message. */
-typedef int (*ts_bind_udp_hook)(void *ctx, uint64_t now, const ts_udp_dgram *d);
+/* A datagram the upper bind consumes (returns 1) never goes up as a WireGuard message. Returning 0, it goes up
+ * as *up, which the hook may change (a peer relay's WireGuard: the payload after the Geneve header, and an
+ * endpoint naming the relay). */
+typedef int (*ts_bind_udp_hook)(void *ctx, uint64_t now, const ts_udp_dgram *d, ts_bind_msg *up);
 void ts_bind_udp_set_hook(ts_bind_udp *u, ts_bind_udp_hook hook, void *ctx);
 /* Queues a datagram; while a reservation is open, it waits and leaves before the reserved one. */
 void ts_bind_udp_queue(ts_bind_udp *u, const ts_addr *dst, const uint8_t *buf, size_t len);
