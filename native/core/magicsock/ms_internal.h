@@ -34,6 +34,7 @@ typedef struct ms_sent {
 enum { MS_RELAY_NONE = 0, MS_RELAY_ALLOCATING = 1, MS_RELAY_BINDING = 2, MS_RELAY_BOUND = 3 };
 typedef struct ms_relay {
   uint8_t state;                      /* MS_RELAY_* */
+  uint8_t mine;                       /* the endpoint is our allocation (not one a CallMeMaybeVia named) */
   uint8_t server_node[TS_MS_KEY_LEN]; /* the relay node asked to allocate */
   uint32_t alloc_gen;
   uint64_t since;                     /* the state was entered */

@@ -212,6 +212,7 @@ static int handle_alloc_resp(ts_ms *ms, ts_ms_peer *s, const ts_disco_relay_msg 
       continue;
     int rc = bind_start(ms, p, ep, now);
     if (rc == TS_MS_RX_OK) {
+      r->mine = 1;
       ts_disco_relay_msg via;
       memset(&via, 0, sizeof via);
       via.type = TS_DISCO_CALL_ME_MAYBE_VIA;
@@ -232,7 +233,15 @@ static int handle_cmm_via(ts_ms *ms, ts_ms_peer *p, const ts_disco_relay_msg *m,
   if (r && r->state >= MS_RELAY_BINDING && r->bind.ep.vni == m->ep.vni &&
       ts_ct_equal(r->bind.ep.server_disco, m->ep.server_disco, TS_MS_KEY_LEN) && r->bind.ep.lamport_id == m->ep.lamport_id)
     return TS_MS_RX_OK; /* that endpoint is ours already */
+  /* Both ends may allocate at once and each name its own endpoint: the end with the smaller disco key keeps
+   * its allocation, the other follows it, so both bind the same endpoint. */
+  if (r && (r->state == MS_RELAY_ALLOCATING || (r->state != MS_RELAY_NONE && r->mine)) &&
+      memcmp(ms->disco_public, p->disco_key, TS_MS_KEY_LEN) < 0) {
+    r->cmm_via_received++;
+    return TS_MS_RX_OK;
+  }
   int rc = bind_start(ms, p, &m->ep, now);
+  if (p->relay) p->relay->mine = 0;
   if (p->relay) p->relay->cmm_via_received++;
   ms_schedule(ms, p, 0);
   return rc;
