@@ -343,6 +343,8 @@ export class Server extends TailnetNode<ServerEvents> {
         lastHandshake: w?.lastHandshake ? new Date(w.lastHandshake) : null,
         txDirectPackets: m?.txDirect ?? 0,
         txRelayPackets: m?.txRelay ?? 0,
+        peerRelay: !direct && m?.peerRelay ? `${m.peerRelay}:vni:${m.peerRelayVni}` : '',
+        txPeerRelayPackets: m?.txPeerRelay ?? 0,
       };
     });
   }
@@ -382,13 +384,13 @@ export class Server extends TailnetNode<ServerEvents> {
             const r = this.netcheck();
             if (r) this.emit('netcheck', r);
           },
-          onPath: (nodeKey, direct, region) => {
+          onPath: (nodeKey, direct, region, peerRelay) => {
             const publicKey = `nodekey:${nodeKey.toString('hex')}`;
             const cfg = this.#control?.engineConfig;
             const peer = cfg?.peers.find((p) => p.nodeKeyText === publicKey);
             const relay = direct ? '' : region ? (cfg?.derpRegions.find((r) => r.id === region)?.code ?? String(region)) : '';
-            const change: PathChange = { publicKey, dnsName: peer?.name.replace(/\.$/, '') ?? '', direct, relay };
-            this.#log.info('path changed', { peer: change.dnsName || publicKey, ...(direct ? { direct } : { relay }) });
+            const change: PathChange = { publicKey, dnsName: peer?.name.replace(/\.$/, '') ?? '', direct, relay, peerRelay };
+            this.#log.info('path changed', { peer: change.dnsName || publicKey, ...(direct ? { direct } : peerRelay ? { peerRelay } : { relay }) });
             this.emit('path', change);
           },
           onHomeRelay: (region, up, error) => {

@@ -132,10 +132,31 @@ static void relay_ping(ts_ms *ms, ts_ms_peer *p, uint64_t now) {
   p->pings_sent++;
 }
 
+static size_t ep_n_addrs(const ts_disco_relay_ep *ep) {
+  return ep->n_addrs < TS_DISCO_RELAY_MAX_ADDRS ? ep->n_addrs : TS_DISCO_RELAY_MAX_ADDRS;
+}
+
+/* Until a Challenge shows which of the server's addresses reaches it, the Bind goes to each of them (as
+ * Tailscale's client tries them all); then to that one. */
 static void send_bind(ts_ms *ms, ts_ms_peer *p) {
+  ms_relay *r = p->relay;
   uint8_t out[TS_RELAY_BIND_PKT_LEN];
-  long n = ts_relay_bind_request(&p->relay->bind, out, sizeof out, NULL);
-  if (n > 0) send_udp(ms, p, &p->relay->server, out, (size_t)n);
+  if (r->server.family) {
+    long n = ts_relay_bind_request(&r->bind, out, sizeof out, NULL);
+    if (n > 0) send_udp(ms, p, &r->server, out, (size_t)n);
+    return;
+  }
+  for (size_t i = 0; i < ep_n_addrs(&r->bind.ep); i++) {
+    if (!ms_addr_usable(&r->bind.ep.addrs[i])) continue;
+    long n = ts_relay_bind_request(&r->bind, out, sizeof out, NULL);
+    if (n > 0) send_udp(ms, p, &r->bind.ep.addrs[i], out, (size_t)n);
+  }
+}
+
+static int ep_has_addr(const ts_disco_relay_ep *ep, const ts_addr *a) {
+  for (size_t i = 0; i < ep_n_addrs(ep); i++)
+    if (ts_addr_equal(&ep->addrs[i], a)) return 1;
+  return 0;
 }
 
 static int ep_names(const ts_disco_relay_ep *ep, const uint8_t a[TS_MS_KEY_LEN], const uint8_t b[TS_MS_KEY_LEN]) {
@@ -145,11 +166,9 @@ static int ep_names(const ts_disco_relay_ep *ep, const uint8_t a[TS_MS_KEY_LEN],
 
 /* Starts the bind handshake with ep for p (from an allocation response or a CallMeMaybeVia). */
 static int bind_start(ts_ms *ms, ts_ms_peer *p, const ts_disco_relay_ep *ep, uint64_t now) {
-  const ts_addr *server = NULL;
-  size_t n = ep->n_addrs < TS_DISCO_RELAY_MAX_ADDRS ? ep->n_addrs : TS_DISCO_RELAY_MAX_ADDRS;
-  for (size_t i = 0; i < n && !server; i++)
-    if (ms_addr_usable(&ep->addrs[i])) server = &ep->addrs[i];
-  if (!server) return TS_MS_RX_BAD;
+  int usable = 0;
+  for (size_t i = 0; i < ep_n_addrs(ep); i++) usable |= ms_addr_usable(&ep->addrs[i]);
+  if (!usable) return TS_MS_RX_BAD;
   if (!p->relay && !(p->relay = calloc(1, sizeof *p->relay))) return TS_MS_RX_BAD;
   ms_relay *r = p->relay;
   uint32_t gen = 0;
@@ -159,7 +178,7 @@ static int bind_start(ts_ms *ms, ts_ms_peer *p, const ts_disco_relay_ep *ep, uin
     relay_fail(r, now);
     return TS_MS_RX_BAD;
   }
-  r->server = *server;
+  memset(&r->server, 0, sizeof r->server); /* the address whose Challenge comes first */
   r->state = MS_RELAY_BINDING;
   r->since = now;
   r->trust_until = 0;
@@ -326,12 +345,14 @@ int ts_ms_relay_input(ts_ms *ms, uint64_t now, const uint8_t *pkt, size_t len, c
       for (size_t b = 0; ms->node_b && b < ms->nb && rc == TS_MS_RX_UNKNOWN_PEER; b++)
         for (ts_ms_peer *p = ms->node_b[b]; p; p = p->node_next) {
           ms_relay *r = p->relay;
-          if (!r || r->state < MS_RELAY_BINDING || r->bind.ep.vni != g.vni || !ts_addr_equal(&r->server, from)) continue;
+          if (!r || r->state < MS_RELAY_BINDING || r->bind.ep.vni != g.vni) continue;
+          if (r->server.family ? !ts_addr_equal(&r->server, from) : !ep_has_addr(&r->bind.ep, from)) continue;
           uint8_t out[TS_RELAY_BIND_PKT_LEN];
           long n = ts_relay_bind_input(&r->bind, pkt, len, out, sizeof out, NULL);
           if (n == TS_DISCO_E_DECRYPT) rc = TS_MS_RX_DECRYPT;
           else if (n < 0) rc = TS_MS_RX_BAD;
           else {
+            if (!r->server.family) r->server = *from;
             send_udp(ms, p, &r->server, out, (size_t)n);
             /* Bound unless the Answer is lost; the pong of this ping tells (the peer may bind later: resent). */
             if (r->state == MS_RELAY_BINDING) {
