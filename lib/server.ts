@@ -135,6 +135,9 @@ export class Server extends TailnetNode<ServerEvents> {
       ...(o.advertiseTags ? { advertiseTags: o.advertiseTags } : {}),
       // As tsnet: an enrolled node ignores the auth key unless TSNET_FORCE_LOGIN=1.
       ...(process.env.TSNET_FORCE_LOGIN === '1' ? { forceReauth: true } : {}),
+      // Testing only: claim another capability version (e.g. 121 to interoperate with Go peers over peer relays
+      // before we claim it, docs/protocol/capver.md "Peer relays").
+      ...(/^\d+$/.test(process.env.TSNET_DEBUG_CAPABILITY_VERSION ?? '') ? { capabilityVersion: Number(process.env.TSNET_DEBUG_CAPABILITY_VERSION) } : {}),
       userLogf,
       log: this.#log.child('control'),
       c2n: c2nLayer().serverC2N({ netmap: () => this.#control?.netmap ?? null, health: () => this.health(), metrics: () => this.metrics() }),

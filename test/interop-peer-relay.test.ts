@@ -185,3 +185,53 @@ test('peer relay: our two nodes without a direct path relay through a granted ts
     ok(await devnet!.call({ op: 'policy', policy: null }), 'reset policy');
   }
 });
+
+// A Go client and ours. Go tries relay paths only toward peers claiming 121, so our node claims it here
+// (TSNET_DEBUG_CAPABILITY_VERSION; we claim 119 by default, docs/protocol/capver.md): each end may allocate and
+// send CallMeMaybeVia, and both must end up on one endpoint of the Go relay.
+test('peer relay: our node and a tsnet node relay through a tsnet peer relay (ours claiming 121 for the test)', { skip, timeout: 240_000 }, async (t) => {
+  const s = scene!;
+  s.topo.blockUdpBetweenNodes();
+  const prevEnv = process.env.TSNET_DEBUG_CAPABILITY_VERSION;
+  process.env.TSNET_DEBUG_CAPABILITY_VERSION = '121';
+  try {
+    const relay = await s.node('go', s.topo.hub, 'pr-relay3', control!);
+    ok(await relay.child.call({ op: 'relayServer', port: 0 }), 'start the relay server');
+    ok(await devnet!.call({
+      op: 'policy',
+      policy: {
+        grants: [
+          { src: ['*'], dst: ['*'], ip: ['*'] },
+          { src: ['*'], dst: [relay.ip], app: { 'tailscale.com/cap/relay': [] } },
+        ],
+      },
+    }), 'grant the relay capability');
+    const [a, b] = await Promise.all([s.node('ours', s.topo.a, 'pr-ma', control!), s.node('go', s.topo.b, 'pr-mb', control!)]);
+    await Promise.all([s.waitPeer(a, b), s.waitPeer(b, a), s.waitPeer(a, relay), s.waitPeer(b, relay)]);
+
+    await fetchBlob(t, 'mixed: peer relay warm-up', a, b);
+    const pa = await ourViaPeerRelay(a, b);
+    assert.match(String(pa.peerRelay), /^10\.231\.\d+\.\d+:\d+:vni:\d+$/, `${a.name} reaches ${b.name} through the peer relay: ${JSON.stringify(pa)}`);
+    const pb = await viaPeerRelay(b, a);
+    assert.match(String(pb.peerRelay), /^10\.231\.\d+\.\d+:\d+:vni:\d+$/, `${b.name} reaches ${a.name} through the peer relay: ${JSON.stringify(pb)}`);
+    // The same endpoint (port and VNI); the address is the hub's on each end's side.
+    const endpoint = (x: string | undefined): string => String(x).replace(/^[\d.]+/, '');
+    assert.equal(endpoint(pa.peerRelay), endpoint(pb.peerRelay), `both ends use the same relay endpoint: ${pa.peerRelay}, ${pb.peerRelay}`);
+
+    const sessions = (await peerRelays(relay)).sessions;
+    const derpBefore = await derpForwarded();
+    const before = sessions.reduce((n, x) => n + x.packets1 + x.packets2, 0);
+    const rates = [(await fetchBlob(t, 'mixed via peer relay', a, b)).mbps, (await fetchBlob(t, 'mixed via peer relay', b, a)).mbps];
+    const derp = (await derpForwarded()) - derpBefore;
+    const relayed = (await peerRelays(relay)).sessions.reduce((n, x) => n + x.packets1 + x.packets2, 0) - before;
+    t.diagnostic(`mixed: packets through the peer relay: ${relayed}; through DERP: ${derp}; Mbit/s ${rates.map((x) => x.toFixed(1)).join(', ')}`);
+    assert.ok(relayed > (2 * BYTES) / 1400, `the peer relay carried the transfers (${relayed} packets)`);
+    assert.ok(derp < relayed / 20, `DERP carried almost none of it (${derp} packets)`);
+    await Promise.all([relay, a, b].map((n) => n.child.stop()));
+  } finally {
+    if (prevEnv === undefined) delete process.env.TSNET_DEBUG_CAPABILITY_VERSION;
+    else process.env.TSNET_DEBUG_CAPABILITY_VERSION = prevEnv;
+    s.topo.allowUdpBetweenNodes();
+    ok(await devnet!.call({ op: 'policy', policy: null }), 'reset policy');
+  }
+});
