@@ -153,6 +153,11 @@ test('peer relay: our two nodes without a direct path relay through a granted ts
     await Promise.all([s.waitPeer(a, b), s.waitPeer(b, a), s.waitPeer(a, relay), s.waitPeer(b, relay)]);
 
     await fetchBlob(t, 'ours: peer relay warm-up', a, b);
+    for (const n of [a, b]) {
+      const peers = ok(await n.child.call({ op: 'magicsock' }), `${n.name} magicsock`).peers as Record<string, unknown>[];
+      const keys = ['peerRelayState', 'peerRelayAllocs', 'callMeMaybeViaSent', 'callMeMaybeViaReceived', 'txPeerRelay', 'txRelay'];
+      t.diagnostic(`${n.name} engine after the warm-up: ${JSON.stringify(peers.map((p) => Object.fromEntries(keys.map((k) => [k, p[k]]))))}`);
+    }
     for (const [from, to] of [[a, b], [b, a]] as const) {
       const p = await ourViaPeerRelay(from, to);
       assert.match(String(p.peerRelay), /^10\.231\.\d+\.\d+:\d+:vni:\d+$/, `${from.name} reaches ${to.name} through the peer relay: ${JSON.stringify(p)}`);

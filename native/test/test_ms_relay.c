@@ -300,7 +300,13 @@ static void test_a_allocates_both_bind(void) {
   CHECK_EQ_INT(r.allocs, 1);
   CHECK_EQ_INT(r.binds, 2); /* A from the response, B from A's CallMeMaybeVia */
   CHECK_EQ_INT(r.answers, 2);
-  /* A pinged before B had bound: that ping was not forwarded; the resend a second later is. */
+  /* A pinged before B had bound: that ping was not forwarded. B's ping reached A, whose answer proved the path
+   * to B, and A pinged back at once: both are proven without waiting for a resend. */
+  ts_ms_peer_info ia0, ib0;
+  ts_ms_peer_info_get(peer_of(&a, &b), now, &ia0);
+  ts_ms_peer_info_get(peer_of(&b, &a), now, &ib0);
+  CHECK_EQ_INT(ia0.relay.kind, TS_MS_PATH_RELAY);
+  CHECK_EQ_INT(ib0.relay.kind, TS_MS_PATH_RELAY);
   run(2 * SEC);
   CHECK_EQ_INT(route(&a, &b, &p), TS_MS_PATH_RELAY);
   CHECK_EQ_INT(p.vni, 7);

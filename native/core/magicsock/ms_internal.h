@@ -35,6 +35,7 @@ enum { MS_RELAY_NONE = 0, MS_RELAY_ALLOCATING = 1, MS_RELAY_BINDING = 2, MS_RELA
 typedef struct ms_relay {
   uint8_t state;                      /* MS_RELAY_* */
   uint8_t mine;                       /* the endpoint is our allocation (not one a CallMeMaybeVia named) */
+  uint8_t peer_pinged;                /* a ping from the peer came through the endpoint */
   uint8_t server_node[TS_MS_KEY_LEN]; /* the relay node asked to allocate */
   uint32_t alloc_gen;
   uint64_t since;                     /* the state was entered */
@@ -42,7 +43,7 @@ typedef struct ms_relay {
   uint64_t retry_at;                  /* no allocation before (after a failure) */
   ts_relay_bind bind;                 /* BINDING, BOUND */
   ts_addr server;                     /* the endpoint address we bound */
-  uint64_t trust_until, latency;
+  uint64_t trust_until, latency, last_ping;
   struct { uint8_t tx[12]; uint64_t at; } pings[4];
   size_t n_pings;
   uint64_t allocs, cmm_via_sent, cmm_via_received;

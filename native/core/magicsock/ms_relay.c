@@ -129,6 +129,7 @@ static void relay_ping(ts_ms *ms, ts_ms_peer *p, uint64_t now) {
   }
   memcpy(r->pings[slot].tx, m.tx_id, 12);
   r->pings[slot].at = now;
+  r->last_ping = now;
   p->pings_sent++;
 }
 
@@ -183,6 +184,7 @@ static int bind_start(ts_ms *ms, ts_ms_peer *p, const ts_disco_relay_ep *ep, uin
   r->since = now;
   r->trust_until = 0;
   r->n_pings = 0;
+  r->peer_pinged = 0;
   r->due = ms_add_sat(now, TS_MS_RELAY_RESEND);
   send_bind(ms, p);
   return TS_MS_RX_OK;
@@ -309,6 +311,16 @@ static int relay_peer_msg(ts_ms *ms, uint64_t now, const ts_geneve *g, const uin
     memcpy(pong.tx_id, m.tx_id, 12);
     pong.src = *from;
     (void)send_via_relay(ms, p, &pong);
+    /* The peer is bound now: an unproven path need not wait for its next resend (on its first ping, then at
+     * most one per 100 ms, so two unproven ends do not ping each other in a loop). */
+    int first = !r->peer_pinged;
+    r->peer_pinged = 1;
+    if (!ms_relay_trusted(p, now) && r->state == MS_RELAY_BOUND &&
+        (first || now - r->last_ping >= 100 * TS_MS_NS_PER_MS)) {
+      relay_ping(ms, p, now);
+      r->due = ms_add_sat(now, TS_MS_RELAY_RESEND);
+      ms_schedule(ms, p, 0);
+    }
     return TS_MS_RX_OK;
   }
   if (m.type != TS_DISCO_PONG) return TS_MS_RX_BAD;
