@@ -14,6 +14,7 @@ export type { DialOptions, ListenOptions } from './net/netstack.js';
 export { Server, DEFAULT_CONTROL_URL } from './server.js';
 export type { ServerOptions, ServerEvents, HealthWarning, NetcheckResult, PathChange, PingResult, Status, PeerStatus, PeerInfo, PeersChange, LocalClient, WhoIs } from './server.js';
 export type { LogRecord, LogLevel } from './util/log.js';
+export type { FunnelListener, FunnelOptions, FunnelListenerEvents } from './server/funnel.js';
 export { OAuthKeyError } from './oauth-key.js';
 export type { LoopbackInfo } from './loopback/index.js';
 export type { Forwarder } from './loopback/forward.js';

@@ -26,7 +26,8 @@ import type { Forwarder } from './loopback/forward.js';
 import { TailnetNode } from './node.js';
 import { validateHostname } from './hostname.js';
 import { noDrops, readDrops } from './wg-drops.js';
-import { c2nLayer, controlLayer, dataPlaneLayer, forwardLayer, loopbackLayer, metricsLayer, oauthKeyLayer } from './server/layers.js';
+import { c2nLayer, controlLayer, dataPlaneLayer, forwardLayer, funnelLayer, loopbackLayer, metricsLayer, oauthKeyLayer } from './server/layers.js';
+import type { Funnel, FunnelListener, FunnelOptions } from './server/funnel.js';
 
 import { DEFAULT_CONTROL_URL, SERVER_OPTIONS, defaultDir, programName, type ServerOptions } from './server/options.js';
 import type {
@@ -35,6 +36,7 @@ import type {
 } from './server/types.js';
 
 export { DEFAULT_CONTROL_URL, type ServerOptions };
+export type { FunnelListener, FunnelOptions };
 export type {
   HealthWarning, LocalClient, NetcheckResult, PathChange, PeerInfo, PeersChange, PeerStatus, PingResult, ServerEvents,
   Status, WhoIs,
@@ -61,6 +63,7 @@ export class Server extends TailnetNode<ServerEvents> {
   readonly #health = new Map<HealthWarning['code'], HealthWarning>();
   readonly #log: Logger;
   readonly #forwarders = new Set<Forwarder>();
+  #funnel: Funnel | undefined;
 
   constructor(options: ServerOptions = {}) {
     super();
@@ -560,6 +563,26 @@ export class Server extends TailnetNode<ServerEvents> {
     return tracked;
   }
 
+  // -- Funnel (lib/server/funnel.ts) --
+  /**
+   * Go's ListenFunnel: a listener of TLS sockets on port 443, 8443 or 10000 that the public internet reaches
+   * through Tailscale's Funnel ingress (and, unless `funnelOnly`, the tailnet too). Starts the node and waits
+   * for it; rejects with ERR_TSNET_FUNNEL_NOT_ALLOWED or ERR_TSNET_FUNNEL_PORT when control has not granted it.
+   */
+  listenFunnel(network: 'tcp', address: string, options: FunnelOptions = {}): Promise<FunnelListener> {
+    if (this.#closed) return Promise.reject(closedError('Server.listenFunnel'));
+    this.#funnel ??= new (funnelLayer().Funnel)({
+      up: () => this.up(),
+      selfCapMap: () => this.#control?.netmap?.self.CapMap ?? {},
+      certDomains: () => this.certDomains(),
+      listen: (n, a) => this.listen(n, a),
+      peerCaps: (ip) => this.whoIs(ip)?.capMap ?? null,
+      setHostinfo: (hi) => this.#control?.setHostinfo(hi),
+      log: this.#log.child('funnel'),
+    });
+    return this.#funnel.listen(network, address, options);
+  }
+
   /** Leaves the tailnet (an ephemeral node logs out first) and frees everything. */
   async close(): Promise<void> {
     if (this.#closed) {
@@ -570,6 +593,7 @@ export class Server extends TailnetNode<ServerEvents> {
     if (this.#opts.ephemeral) await this.#control?.logout().catch(() => undefined);
     await this.#loopback?.then((lb) => lb.close(), () => undefined);
     await Promise.all([...this.#forwarders].map((f) => f.close()));
+    this.#funnel?.close();
     await this.closeClients();
     await this.#control?.close();
     this.#plane?.close();

@@ -14,6 +14,7 @@ const cases: Array<[string, RegExp]> = [
   ['express.mjs', /you: 'cli\.devnet\.internal\.'/],
   ['ws.mjs', /user\.devnet\.internal\. said: hello over WireGuard/],
   ['undici.mjs', /apples: sold out, pears: in stock, plums: in stock, figs: sold out\ninventory answered 4 requests/],
+  ['funnel.mjs', /public client -> web\.devnet\.internal: hello from web\.devnet\.internal, you are 127\.0\.0\.1:\d+ \(through Funnel\)/],
 ];
 
 for (const [file, expected] of cases) {

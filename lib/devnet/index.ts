@@ -30,6 +30,7 @@ import type { DevnetNode } from './types.js';
 import type { C2NReply, C2NRequestSpec } from './pings.js';
 import { startDevnetRelay, type DevnetRelay, type DevnetRelayOptions } from './derp/index.js';
 import { startDevnetAdmin, type AdminTarget, type DevnetAdmin, type DevnetAdminInfo, type DevnetAdminOptions } from './admin.js';
+import { startFunnelIngress, type FunnelIngress, type FunnelIngressOptions } from './funnel-ingress.js';
 
 export type { Policy, PolicyACL, PolicyGrant, PolicyNodeAttr } from './policy.js';
 export { PolicyError, parsePolicy, DEFAULT_POLICY } from './policy.js';
@@ -47,6 +48,8 @@ export { allocateAddresses, ipv6ForIPv4, TAILNET_IPV4_RANGE, TAILNET_IPV6_RANGE 
 export type { DevnetAdminInfo, DevnetAdminOptions } from './admin.js';
 export type { RelayTraffic } from './derp/index.js';
 export { defaultDevnetDir } from './state-dir.js';
+export type { FunnelIngress, FunnelIngressNode, FunnelIngressOptions, FunnelIngressStats } from './funnel-ingress.js';
+export { parseClientHello, type ClientHelloResult } from './funnel-sni.js';
 export { CURRENT_CAPABILITY_VERSION, MIN_CAPABILITY_VERSION, type ConnectionStats } from './server.js';
 
 /**
@@ -244,6 +247,11 @@ export interface Devnet {
   connectionStats(): ConnectionStats;
   /** Waits until pending state is written to stateDir (no-op without one). */
   flush(): Promise<void>;
+  /**
+   * Starts a Funnel ingress on loopback that delivers public TLS connections to funnel nodes through `options.node`
+   * (a Server on this devnet, up) as Tailscale's ingress does (lib/devnet/funnel-ingress.ts). Closed with the devnet.
+   */
+  startFunnelIngress(options: FunnelIngressOptions): Promise<FunnelIngress>;
   close(): Promise<void>;
 }
 
@@ -411,6 +419,7 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
   });
 
   let closed = false;
+  const ingresses = new Set<FunnelIngress>();
   const devnet: AdminTarget = {
     controlURL: server.controlURL,
     publicKey: server.publicKeyText,
@@ -487,9 +496,16 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
       }),
     connectionStats: () => server.connectionStats,
     flush,
+    startFunnelIngress: async (o) => {
+      if (closed) throw new StateError('the devnet is closed');
+      const ing = await startFunnelIngress({ state, domain, now, logf }, o);
+      ingresses.add(ing);
+      return { ...ing, close: async () => (ingresses.delete(ing), ing.close()) };
+    },
     close: async () => {
       if (closed) return;
       closed = true;
+      await Promise.all([...ingresses].map((i) => i.close()));
       await admin?.close();
       await server.close();
       unsubscribeRelay();

@@ -8,6 +8,7 @@ import type * as ForwardModule from '../loopback/forward.js';
 import type * as MetricsModule from '../loopback/metrics.js';
 import type * as OAuthKeyModule from '../oauth-key.js';
 import type * as C2NModule from './c2n.js';
+import type * as FunnelModule from './funnel.js';
 
 export const controlLayer = (): typeof ControlClientModule => require('../control/client.js') as typeof ControlClientModule;
 export const dataPlaneLayer = (): typeof DataPlaneModule => require('../magicsock/data-plane.js') as typeof DataPlaneModule;
@@ -16,3 +17,4 @@ export const forwardLayer = (): typeof ForwardModule => require('../loopback/for
 export const metricsLayer = (): typeof MetricsModule => require('../loopback/metrics.js') as typeof MetricsModule;
 export const oauthKeyLayer = (): typeof OAuthKeyModule => require('../oauth-key.js') as typeof OAuthKeyModule;
 export const c2nLayer = (): typeof C2NModule => require('./c2n.js') as typeof C2NModule;
+export const funnelLayer = (): typeof FunnelModule => require('./funnel.js') as typeof FunnelModule;
