@@ -46,7 +46,7 @@ export type NativeEvent =
   /** A WireGuard handshake with the peer whose static key is `publicKey` completed. */
   | { type: 'handshake'; device: number; id: number; publicKey: Buffer }
   /** A peer's chosen path changed: a direct address, or null and relay region `region` (0: none known). */
-  | { type: 'path'; device: number; id: number; nodeKey: Buffer; direct: NativeAddress | null; region: number }
+  | { type: 'path'; device: number; id: number; nodeKey: Buffer; direct: NativeAddress | null; region: number; peerRelay: NativeAddress | null; vni?: number }
   | { type: 'unknown'; device: number; id: number };
 
 /** One Node environment's handle on the engine: its event channel and the devices it made. */
@@ -107,6 +107,7 @@ export interface NativeDevice {
   setFilter(rules: readonly NativeFilterRule[], local: readonly NativePrefix[]): void;
   /** Tailscale mode: our endpoints ("ip:port", sent to peers in CallMeMaybe) and home relay region. */
   setSelf(endpoints: readonly string[], homeRegion: number): void;
+  setPeerRelays(servers: readonly Uint8Array[], targets: readonly Uint8Array[]): void;
   /** A relay connection for a region; returns the fd of JavaScript's end of its byte stream, or -1 with a
    * streamId (the stream transport: 'derp-data' and 'derp-end' events carry that id). */
   derpAttach(region: number, host: string, serverKey: Uint8Array | null, streamId?: number): number;
@@ -214,6 +215,15 @@ export interface NativeMagicsockPeer {
   /** Packets routed directly / through the relay. */
   txDirect: number;
   txRelay: number;
+  /** The proven peer-relay path ("ip:port" of the relay server), "" if none; its VNI; the relay state (0 none,
+   * 1 allocating, 2 binding, 3 bound); packets sent through it; allocations asked; CallMeMaybeVia sent/received. */
+  peerRelay: string;
+  peerRelayVni: number;
+  peerRelayState: number;
+  txPeerRelay: number;
+  peerRelayAllocs: number;
+  callMeMaybeViaSent: number;
+  callMeMaybeViaReceived: number;
 }
 
 export interface NativeRegionStats {

@@ -156,6 +156,9 @@ export class Server extends TailnetNode<ServerEvents> {
       ...(o.advertiseTags ? { advertiseTags: o.advertiseTags } : {}),
       // As tsnet: an enrolled node ignores the auth key unless TSNET_FORCE_LOGIN=1.
       ...(process.env.TSNET_FORCE_LOGIN === '1' ? { forceReauth: true } : {}),
+      // Testing only: claim another capability version (e.g. 121 to interoperate with Go peers over peer relays
+      // before we claim it, docs/protocol/capver.md "Peer relays").
+      ...(/^\d+$/.test(process.env.TSNET_DEBUG_CAPABILITY_VERSION ?? '') ? { capabilityVersion: Number(process.env.TSNET_DEBUG_CAPABILITY_VERSION) } : {}),
       userLogf,
       log: this.#log.child('control'),
       c2n: c2nLayer().serverC2N({ netmap: () => this.#control?.netmap ?? null, health: () => this.health(), metrics: () => this.metrics() }),
@@ -365,6 +368,8 @@ export class Server extends TailnetNode<ServerEvents> {
         lastHandshake: w?.lastHandshake ? new Date(w.lastHandshake) : null,
         txDirectPackets: m?.txDirect ?? 0,
         txRelayPackets: m?.txRelay ?? 0,
+        peerRelay: !direct && m?.peerRelay ? `${m.peerRelay}:vni:${m.peerRelayVni}` : '',
+        txPeerRelayPackets: m?.txPeerRelay ?? 0,
       };
     });
   }
@@ -431,13 +436,13 @@ export class Server extends TailnetNode<ServerEvents> {
             const r = this.netcheck();
             if (r) this.emit('netcheck', r);
           },
-          onPath: (nodeKey, direct, region) => {
+          onPath: (nodeKey, direct, region, peerRelay) => {
             const publicKey = `nodekey:${nodeKey.toString('hex')}`;
             const cfg = this.#control?.engineConfig;
             const peer = cfg?.peers.find((p) => p.nodeKeyText === publicKey);
             const relay = direct ? '' : region ? (cfg?.derpRegions.find((r) => r.id === region)?.code ?? String(region)) : '';
-            const change: PathChange = { publicKey, dnsName: peer?.name.replace(/\.$/, '') ?? '', direct, relay };
-            this.#log.info('path changed', { peer: change.dnsName || publicKey, ...(direct ? { direct } : { relay }) });
+            const change: PathChange = { publicKey, dnsName: peer?.name.replace(/\.$/, '') ?? '', direct, relay, peerRelay };
+            this.#log.info('path changed', { peer: change.dnsName || publicKey, ...(direct ? { direct } : peerRelay ? { peerRelay } : { relay }) });
             this.emit('path', change);
           },
           onHomeRelay: (region, up, error) => {

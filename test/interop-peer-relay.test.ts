@@ -6,13 +6,17 @@
 // peer-relay path, the relay server reports the session, our DERP relay forwards almost nothing of it, and
 // transfers in both directions arrive with the right SHA-256.
 //
-// Our own node is not in this scene: its engine does not use peer relays yet (docs/protocol/peer-relay.md §6).
+// Then the same scene with our own nodes as the two clients (docs/protocol/peer-relay.md §6): our engine allocates
+// the endpoint on the Go relay over DERP, binds from its UDP socket, sends CallMeMaybeVia to the other node and
+// pings through the relay. Our nodes claim capability version 119, so neither Go nor our own default would try a
+// relay path toward them: TSNET_DEBUG_PEER_RELAY_ALL_PEERS=1 (lib/magicsock/peer-relay-lists.ts) lifts that.
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { BYTES, Scene, buildPrograms, fetchBlob, interopSkip, ok, type Control, type Node } from './interop/harness.js';
 import type { LineChild } from './netns/topology.js';
 
 const skip = interopSkip();
+const goRates: number[] = [];
 let scene: Scene | undefined;
 let control: Control | undefined;
 let devnet: LineChild | undefined;
@@ -86,8 +90,8 @@ test('peer relay: two tsnet nodes without a direct path relay through a granted 
     // Now both directions: the bytes go through the peer relay, and our DERP relay carries next to nothing.
     const derpBefore = await derpForwarded();
     const relayedBefore = sessions[0]!.packets1 + sessions[0]!.packets2;
-    await fetchBlob(t, 'via peer relay', a, b);
-    await fetchBlob(t, 'via peer relay', b, a);
+    goRates.push((await fetchBlob(t, 'via peer relay', a, b)).mbps);
+    goRates.push((await fetchBlob(t, 'via peer relay', b, a)).mbps);
     const derp = (await derpForwarded()) - derpBefore;
     const after = (await peerRelays(relay)).sessions[0]!;
     const relayed = after.packets1 + after.packets2 - relayedBefore;
@@ -100,6 +104,138 @@ test('peer relay: two tsnet nodes without a direct path relay through a granted 
     }
     await Promise.all([relay, a, b].map((n) => n.child.stop()));
   } finally {
+    s.topo.allowUdpBetweenNodes();
+    ok(await devnet!.call({ op: 'policy', policy: null }), 'reset policy');
+  }
+});
+
+interface OurPeer { curAddr?: string; peerRelay?: string; txPeerRelayPackets?: number; tailscaleIPs?: string[] }
+
+async function ourView(from: Node, to: Node): Promise<OurPeer> {
+  const r = ok(await from.child.call({ op: 'status' }), `${from.name} status`);
+  const p = (r.status as { peers: OurPeer[] }).peers.find((x) => (x.tailscaleIPs ?? []).includes(to.ip));
+  assert.ok(p, `${from.name} lists ${to.name}`);
+  if (!p.peerRelay && !p.curAddr) {
+    const ms = ok(await from.child.call({ op: 'magicsock' }), `${from.name} magicsock`);
+    return { ...p, engine: ms } as OurPeer;
+  }
+  return p;
+}
+
+/** Polls our node's status of `to` until it names a peer relay. */
+async function ourViaPeerRelay(from: Node, to: Node, ms = 30_000): Promise<OurPeer> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const p = await ourView(from, to);
+    if (p.peerRelay || Date.now() > end) return p;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+test('peer relay: our two nodes without a direct path relay through a granted tsnet peer relay, not DERP', { skip, timeout: 240_000 }, async (t) => {
+  const s = scene!;
+  s.topo.blockUdpBetweenNodes();
+  const prevEnv = process.env.TSNET_DEBUG_PEER_RELAY_ALL_PEERS;
+  process.env.TSNET_DEBUG_PEER_RELAY_ALL_PEERS = '1'; // inherited by our node processes started below
+  try {
+    const relay = await s.node('go', s.topo.hub, 'pr-relay2', control!);
+    ok(await relay.child.call({ op: 'relayServer', port: 0 }), 'start the relay server');
+    ok(await devnet!.call({
+      op: 'policy',
+      policy: {
+        grants: [
+          { src: ['*'], dst: ['*'], ip: ['*'] },
+          { src: ['*'], dst: [relay.ip], app: { 'tailscale.com/cap/relay': [] } },
+        ],
+      },
+    }), 'grant the relay capability');
+    const [a, b] = await Promise.all([s.node('ours', s.topo.a, 'pr-oa', control!), s.node('ours', s.topo.b, 'pr-ob', control!)]);
+    await Promise.all([s.waitPeer(a, b), s.waitPeer(b, a), s.waitPeer(a, relay), s.waitPeer(b, relay)]);
+
+    await fetchBlob(t, 'ours: peer relay warm-up', a, b);
+    for (const n of [a, b]) {
+      const peers = ok(await n.child.call({ op: 'magicsock' }), `${n.name} magicsock`).peers as Record<string, unknown>[];
+      const keys = ['peerRelayState', 'peerRelayAllocs', 'callMeMaybeViaSent', 'callMeMaybeViaReceived', 'txPeerRelay', 'txRelay'];
+      t.diagnostic(`${n.name} engine after the warm-up: ${JSON.stringify(peers.map((p) => Object.fromEntries(keys.map((k) => [k, p[k]]))))}`);
+    }
+    for (const [from, to] of [[a, b], [b, a]] as const) {
+      const p = await ourViaPeerRelay(from, to);
+      assert.match(String(p.peerRelay), /^10\.231\.\d+\.\d+:\d+:vni:\d+$/, `${from.name} reaches ${to.name} through the peer relay: ${JSON.stringify(p)}`);
+      assert.equal(p.curAddr, '', `${from.name} has no direct path to ${to.name}`);
+    }
+    const sessions = (await peerRelays(relay)).sessions;
+    assert.equal(sessions.length, 1, `the relay server holds one session: ${JSON.stringify(sessions)}`);
+    assert.ok(sessions[0]!.client1 !== 'invalid AddrPort' && sessions[0]!.client2 !== 'invalid AddrPort', 'both clients bound');
+
+    const derpBefore = await derpForwarded();
+    const relayedBefore = sessions[0]!.packets1 + sessions[0]!.packets2;
+    const ours = [(await fetchBlob(t, 'ours via peer relay', a, b)).mbps, (await fetchBlob(t, 'ours via peer relay', b, a)).mbps];
+    const derp = (await derpForwarded()) - derpBefore;
+    const after = (await peerRelays(relay)).sessions[0]!;
+    const relayed = after.packets1 + after.packets2 - relayedBefore;
+    t.diagnostic(`ours: packets through the peer relay: ${relayed}; through DERP: ${derp}`);
+    t.diagnostic(`rate through the peer relay, Mbit/s: ours ${ours.map((x) => x.toFixed(1)).join(', ')}; Go↔Go in this run ${goRates.map((x) => x.toFixed(1)).join(', ') || '(not run)'}`);
+    assert.ok(relayed > (2 * BYTES) / 1400, `the peer relay carried the transfers (${relayed} packets)`);
+    assert.ok(derp < relayed / 20, `DERP carried almost none of it (${derp} packets)`);
+    for (const [from, to] of [[a, b], [b, a]] as const) {
+      const p = await ourView(from, to);
+      assert.ok(p.peerRelay, `${from.name} still uses the peer relay: ${JSON.stringify(p)}`);
+      assert.ok((p.txPeerRelayPackets ?? 0) > BYTES / 1400 / 4, `${from.name} sent through the peer relay: ${JSON.stringify(p)}`);
+    }
+    await Promise.all([relay, a, b].map((n) => n.child.stop()));
+  } finally {
+    if (prevEnv === undefined) delete process.env.TSNET_DEBUG_PEER_RELAY_ALL_PEERS;
+    else process.env.TSNET_DEBUG_PEER_RELAY_ALL_PEERS = prevEnv;
+    s.topo.allowUdpBetweenNodes();
+    ok(await devnet!.call({ op: 'policy', policy: null }), 'reset policy');
+  }
+});
+
+// A Go client and ours. Go tries relay paths only toward peers claiming 121, so our node claims it here
+// (TSNET_DEBUG_CAPABILITY_VERSION; we claim 119 by default, docs/protocol/capver.md): each end may allocate and
+// send CallMeMaybeVia, and both must end up on one endpoint of the Go relay.
+test('peer relay: our node and a tsnet node relay through a tsnet peer relay (ours claiming 121 for the test)', { skip, timeout: 240_000 }, async (t) => {
+  const s = scene!;
+  s.topo.blockUdpBetweenNodes();
+  const prevEnv = process.env.TSNET_DEBUG_CAPABILITY_VERSION;
+  process.env.TSNET_DEBUG_CAPABILITY_VERSION = '121';
+  try {
+    const relay = await s.node('go', s.topo.hub, 'pr-relay3', control!);
+    ok(await relay.child.call({ op: 'relayServer', port: 0 }), 'start the relay server');
+    ok(await devnet!.call({
+      op: 'policy',
+      policy: {
+        grants: [
+          { src: ['*'], dst: ['*'], ip: ['*'] },
+          { src: ['*'], dst: [relay.ip], app: { 'tailscale.com/cap/relay': [] } },
+        ],
+      },
+    }), 'grant the relay capability');
+    const [a, b] = await Promise.all([s.node('ours', s.topo.a, 'pr-ma', control!), s.node('go', s.topo.b, 'pr-mb', control!)]);
+    await Promise.all([s.waitPeer(a, b), s.waitPeer(b, a), s.waitPeer(a, relay), s.waitPeer(b, relay)]);
+
+    await fetchBlob(t, 'mixed: peer relay warm-up', a, b);
+    const pa = await ourViaPeerRelay(a, b);
+    assert.match(String(pa.peerRelay), /^10\.231\.\d+\.\d+:\d+:vni:\d+$/, `${a.name} reaches ${b.name} through the peer relay: ${JSON.stringify(pa)}`);
+    const pb = await viaPeerRelay(b, a);
+    assert.match(String(pb.peerRelay), /^10\.231\.\d+\.\d+:\d+:vni:\d+$/, `${b.name} reaches ${a.name} through the peer relay: ${JSON.stringify(pb)}`);
+    // The same endpoint (port and VNI); the address is the hub's on each end's side.
+    const endpoint = (x: string | undefined): string => String(x).replace(/^[\d.]+/, '');
+    assert.equal(endpoint(pa.peerRelay), endpoint(pb.peerRelay), `both ends use the same relay endpoint: ${pa.peerRelay}, ${pb.peerRelay}`);
+
+    const sessions = (await peerRelays(relay)).sessions;
+    const derpBefore = await derpForwarded();
+    const before = sessions.reduce((n, x) => n + x.packets1 + x.packets2, 0);
+    const rates = [(await fetchBlob(t, 'mixed via peer relay', a, b)).mbps, (await fetchBlob(t, 'mixed via peer relay', b, a)).mbps];
+    const derp = (await derpForwarded()) - derpBefore;
+    const relayed = (await peerRelays(relay)).sessions.reduce((n, x) => n + x.packets1 + x.packets2, 0) - before;
+    t.diagnostic(`mixed: packets through the peer relay: ${relayed}; through DERP: ${derp}; Mbit/s ${rates.map((x) => x.toFixed(1)).join(', ')}`);
+    assert.ok(relayed > (2 * BYTES) / 1400, `the peer relay carried the transfers (${relayed} packets)`);
+    assert.ok(derp < relayed / 20, `DERP carried almost none of it (${derp} packets)`);
+    await Promise.all([relay, a, b].map((n) => n.child.stop()));
+  } finally {
+    if (prevEnv === undefined) delete process.env.TSNET_DEBUG_CAPABILITY_VERSION;
+    else process.env.TSNET_DEBUG_CAPABILITY_VERSION = prevEnv;
     s.topo.allowUdpBetweenNodes();
     ok(await devnet!.call({ op: 'policy', policy: null }), 'reset policy');
   }

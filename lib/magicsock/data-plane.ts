@@ -16,6 +16,7 @@ import { DERPManager } from './derp-manager.js';
 import { DERPStream } from './derp-stream.js';
 import { bridgeMode } from '../net/bridge.js';
 import { Netcheck, type NetcheckReport } from './netcheck.js';
+import { peerRelayLists } from './peer-relay-lists.js';
 import type { NativeMagicsockStats } from '../native.js';
 import type { DeviceFilterRule, DevicePeer, DevicePrefix, LinkEvent } from '../net/device.js';
 import { Netstack } from '../net/netstack.js';
@@ -30,8 +31,9 @@ export interface DataPlaneOptions {
   onEndpoints(endpoints: Endpoint[]): void;
   /** Home region and what netcheck learned: report to control (peers learn our home DERP from it). */
   onNetInfo(netInfo: NetInfo): void;
-  /** A peer's chosen path changed: a direct "ip:port", or "" and the relay region it now goes through. */
-  onPath?(nodeKey: Buffer, direct: string, region: number): void;
+  /** A peer's chosen path changed: a direct "ip:port", or "" and the relay region it now goes through; peerRelay:
+   * "ip:port:vni:N" when it goes through a peer relay (docs/protocol/peer-relay.md), else "". */
+  onPath?(nodeKey: Buffer, direct: string, region: number, peerRelay: string): void;
   /** The home relay's connection came up (error undefined) or failed: for the node's health. */
   onHomeRelay?(region: number, up: boolean, error?: string): void;
   /** Local UDP port for WireGuard, disco and STUN; 0: any. */
@@ -40,6 +42,9 @@ export interface DataPlaneOptions {
   alwaysUseDERP?: boolean;
   /** Relays other than home's close after this long without a packet; default 60 s (tests shorten it). */
   derpIdleMs?: number;
+  /** Try peer relays toward every peer, not only those claiming capability version 121 (testing between our
+   * own nodes, which claim less); default: TSNET_DEBUG_PEER_RELAY_ALL_PEERS=1. */
+  peerRelayAllPeers?: boolean;
 }
 
 export class DataPlane {
@@ -50,6 +55,7 @@ export class DataPlane {
   readonly #netcheck: Netcheck;
   #filter: CompiledFilter | undefined;
   #rulesJSON = '';
+  #relayJSON = '';
   #lastReport: NetcheckReport | null = null;
   readonly #handshaken = new Set<string>();
   readonly #pings = new Map<string, (from: Buffer) => void>();
@@ -173,6 +179,13 @@ export class DataPlane {
       endpoints: p.endpoints.filter(validEndpoint),
       allowedIPs: p.allowedIPs,
     })));
+    // Peer relays (docs/protocol/peer-relay.md): who may relay for us, and whom we may reach through one.
+    const relays = peerRelayLists(cfg.filter, nm, this.#o.peerRelayAllPeers ?? process.env.TSNET_DEBUG_PEER_RELAY_ALL_PEERS === '1');
+    const relayJSON = JSON.stringify(relays, (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v));
+    if (relayJSON !== this.#relayJSON) {
+      this.#relayJSON = relayJSON;
+      device.setPeerRelays(relays.servers, relays.targets);
+    }
     // Rules whose sources are capabilities ("cap:...") depend on which nodes hold them: recompute them with
     // every netmap, and push only what changed.
     if (nm.packetFilterKnown && (cfg.filter !== this.#filter || cfg.filter.matches.some((m) => m.srcCaps.length))) {
@@ -232,7 +245,8 @@ export class DataPlane {
         break;
       }
       case 'path':
-        this.#o.onPath?.(ev.nodeKey, ev.direct ? joinHostPort(ev.direct.address, ev.direct.port) : '', ev.region);
+        this.#o.onPath?.(ev.nodeKey, ev.direct ? joinHostPort(ev.direct.address, ev.direct.port) : '', ev.region,
+          ev.peerRelay ? `${joinHostPort(ev.peerRelay.address, ev.peerRelay.port)}:vni:${ev.vni ?? 0}` : '');
         break;
       case 'derp-state':
         if (!ev.connected && ev.code) this.#o.log.child('derp').info('region connection ended', { region: ev.id, code: ev.code });

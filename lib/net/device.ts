@@ -184,6 +184,11 @@ export class Device {
     this.#native.setFilter(rules, local);
   }
 
+  /** Tailscale mode: node keys of the peers that may relay for us and of the peers we may reach through one. */
+  setPeerRelays(servers: readonly Uint8Array[], targets: readonly Uint8Array[]): void {
+    this.#native.setPeerRelays(servers, targets);
+  }
+
   /** Tailscale mode: our endpoints ("ip:port") and home relay region. */
   setSelf(endpoints: readonly string[], homeRegion: number): void {
     this.#native.setSelf(endpoints, homeRegion);

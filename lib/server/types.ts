@@ -40,6 +40,9 @@ export interface PathChange {
   direct: string;
   /** The relay region's code used when `direct` is "" ("" when no relay is known either). */
   relay: string;
+  /** The peer relay in use when `direct` is "", "ip:port:vni:N" (docs/protocol/peer-relay.md); "" when none:
+   * packets then go through the DERP region `relay`. */
+  peerRelay: string;
 }
 
 /** What Server#ping resolves to. */
@@ -111,6 +114,9 @@ export interface PeerStatus {
   /** Packets sent directly / through a relay since the peer appeared. */
   txDirectPackets: number;
   txRelayPackets: number;
+  /** The peer relay in use when curAddr is "", "ip:port:vni:N" ("" when none), and packets sent through it. */
+  peerRelay: string;
+  txPeerRelayPackets: number;
 }
 
 export interface Status {

@@ -140,9 +140,16 @@ Napi::Object EventToJs(Napi::Env env, const ts_event& ev) {
       ts_event_get(&ev, &p);
       type = "path";
       o.Set("nodeKey", Napi::Buffer<uint8_t>::Copy(env, p.node_key, sizeof p.node_key));
-      if (p.direct.family) o.Set("direct", AddrToJs(env, p.direct));
+      bool via = (ev.id >> 32) != 0;  // a peer relay: `direct` holds the relay server's address
+      if (p.direct.family && !via) o.Set("direct", AddrToJs(env, p.direct));
       else o.Set("direct", env.Null());
       o.Set("region", p.region);
+      if (via) {
+        o.Set("peerRelay", AddrToJs(env, p.direct));
+        o.Set("vni", static_cast<double>(ev.id & 0xFFFFFFu));
+      } else {
+        o.Set("peerRelay", env.Null());
+      }
       break;
     }
     case TS_EV_STUN: {

@@ -148,6 +148,7 @@ class Device : public Napi::ObjectWrap<Device> {
         InstanceMethod<&Device::SetPeers>("setPeers"),
         InstanceMethod<&Device::SetFilter>("setFilter"),
         InstanceMethod<&Device::SetSelf>("setSelf"),
+        InstanceMethod<&Device::SetPeerRelays>("setPeerRelays"),
         InstanceMethod<&Device::DerpAttach>("derpAttach"),
         InstanceMethod<&Device::StunProbe>("stunProbe"),
         InstanceMethod<&Device::TsmpPing>("tsmpPing"),
@@ -589,6 +590,29 @@ class Device : public Napi::ObjectWrap<Device> {
     return {};
   }
 
+  // setPeerRelays(servers: nodeKey[32][], targets: nodeKey[32][]): the peers that may relay for us and the
+  // peers we may reach through one (docs/protocol/peer-relay.md); each list replaces the previous one.
+  Napi::Value SetPeerRelays(const Napi::CallbackInfo& info) {
+    Args a(info, "magicsock: peer relays");
+    std::vector<std::array<uint8_t, 32>> lists[2];
+    for (int k = 0; k < 2 && a.ok(); k++) {
+      Napi::Array arr = a.Array(info[k], k == 0 ? "servers" : "targets");
+      for (uint32_t i = 0; a.ok() && i < arr.Length(); i++) {
+        std::array<uint8_t, 32> key{};
+        a.Key(a.At(arr, i), k == 0 ? "servers[i]" : "targets[i]", key.data());
+        lists[k].push_back(key);
+      }
+    }
+    RunLink(a, [&](ts_link_wg* l) -> int {
+      ts_ms* ms = ts_link_wg_ms(l);
+      if (!ms) return UV_EINVAL;
+      ts_ms_set_relay(ms, reinterpret_cast<const uint8_t(*)[32]>(lists[0].data()), lists[0].size(),
+                      reinterpret_cast<const uint8_t(*)[32]>(lists[1].data()), lists[1].size());
+      return 0;
+    });
+    return {};
+  }
+
   // derpAttach(region, host, serverKey[32]|null, streamId?) -> fd: JavaScript's end of the relay's byte
   // stream; or, with a stream id (nonzero), -1 and the stream transport ('derp-data'/'derp-end' events).
   Napi::Value DerpAttach(const Napi::CallbackInfo& info) {
@@ -754,6 +778,15 @@ class Device : public Napi::ObjectWrap<Device> {
       o.Set("nodeKey", Napi::Buffer<uint8_t>::Copy(env, peers[i].key, 32));
       o.Set("best", best);
       o.Set("trusted", pi.trusted != 0);
+      char via[80] = "";
+      if (pi.relay.kind == TS_MS_PATH_RELAY) ts_addr_format(&pi.relay.addr, via, sizeof via);
+      o.Set("peerRelay", via);
+      o.Set("peerRelayVni", static_cast<double>(pi.relay.vni));
+      o.Set("peerRelayState", static_cast<double>(pi.relay_state));
+      o.Set("txPeerRelay", static_cast<double>(pi.tx_relay));
+      o.Set("peerRelayAllocs", static_cast<double>(pi.relay_allocs));
+      o.Set("callMeMaybeViaSent", static_cast<double>(pi.relay_cmm_via_sent));
+      o.Set("callMeMaybeViaReceived", static_cast<double>(pi.relay_cmm_via_received));
       pa.Set(i, o);
     }
     for (size_t i = 0; i < regions.size(); i++) {

@@ -214,7 +214,8 @@ static void ev_stun(void *ctx, uint32_t region, uint64_t rtt_ns, const ts_addr *
   push(ctx, TS_EV_STUN, region, 0, &ev);
 }
 
-static void ev_path(void *ctx, const uint8_t node_key[32], const ts_addr *direct, uint32_t region) {
+static void ev_path(void *ctx, const uint8_t node_key[32], const ts_addr *direct, uint32_t region,
+                    const ts_addr *peer_relay, uint32_t vni) {
   ts_event ev;
   memset(&ev, 0, sizeof ev);
   ts_ev_path p;
@@ -222,8 +223,10 @@ static void ev_path(void *ctx, const uint8_t node_key[32], const ts_addr *direct
   memcpy(p.node_key, node_key, 32);
   p.direct = *direct;
   p.region = region;
+  uint64_t via = 0;
+  if (peer_relay->family) p.direct = *peer_relay, via = 1ULL << 32 | vni;
   ts_event_put(&ev, &p);
-  push(ctx, TS_EV_PATH, 0, 0, &ev);
+  push(ctx, TS_EV_PATH, via, 0, &ev);
 }
 
 static void ev_tsmp_pong(void *ctx, const uint8_t node_key[32], const uint8_t data[8]) {

@@ -59,7 +59,8 @@ typedef struct ts_ev_path {
   uint8_t node_key[32];
   ts_addr direct;  /* family 0: no trusted direct address; packets go through relay `region` */
   uint32_t region; /* the peer's relay region (0: none known) */
-} ts_ev_path;
+} ts_ev_path; /* ts_event.id: 0, or 1 << 32 | VNI when packets go through a peer relay; `direct` is then the
+                 relay server's address (docs/protocol/peer-relay.md) */
 
 typedef struct ts_ev_handshake {
   uint8_t public_key[32]; /* the peer's static key (its node key in Tailscale mode) */

@@ -1,5 +1,6 @@
-/* libFuzzer target: peer-relay disco cleartexts (disco/disco_relay.h), the Geneve-aware UDP classifier and the
- * client bind handshake's input (magicsock/relay_bind.h), docs/protocol/peer-relay.md. A decoded message must
+/* libFuzzer target: peer-relay disco cleartexts (disco/disco_relay.h), the Geneve-aware UDP classifier, the
+ * client bind handshake's input (magicsock/relay_bind.h) and magicsock's Geneve disco input (ts_ms_relay_input),
+ * docs/protocol/peer-relay.md. A decoded message must
  * re-encode and decode to the same message; a handshake datagram must never change state unless it is
  * answered. Crashes, sanitizer reports or broken invariants abort. */
 #include <stdint.h>
@@ -8,7 +9,12 @@
 
 #include "crypto/crypto.h"
 #include "disco/disco_relay.h"
+#include "magicsock/magicsock.h"
 #include "magicsock/relay_bind.h"
+
+static void send_nothing(void *ctx, const ts_ms_path *path, const uint8_t *key, const uint8_t *pkt, size_t len) {
+  (void)ctx, (void)path, (void)key, (void)pkt, (void)len;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -72,5 +78,22 @@ datagram:;
   if (r > 0 ? b.state != TS_RELAY_BIND_ANSWERED : b.state != TS_RELAY_BIND_SENT) abort();
   if (r == 0) abort();
   ts_relay_bind_wipe(&b);
+
+  /* 4. the bytes as a Geneve disco datagram to magicsock, from a relay server, with a relay peer known */
+  ts_ms_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  memcpy(cfg.disco_private, our_priv, 32);
+  memset(cfg.node_public, 0x44, 32);
+  cfg.send = send_nothing;
+  ts_ms *ms = ts_ms_new(&cfg);
+  if (!ms) abort();
+  uint8_t peer_node[1][32];
+  memset(peer_node[0], 0x55, 32);
+  if (!ts_ms_peer_set(ms, peer_node[0], ep.client_disco[1], 1, NULL, 0, 1)) abort();
+  ts_ms_set_relay(ms, (const uint8_t(*)[32])peer_node, 1, (const uint8_t(*)[32])peer_node, 1);
+  int rc2 = ts_ms_relay_input(ms, 2, data, size, &ep.addrs[0]);
+  if (rc2 > TS_MS_RX_OK || rc2 < TS_MS_RX_STALE) abort();
+  if (rc2 == TS_MS_RX_OK) abort(); /* nothing is bound: no datagram can be accepted */
+  ts_ms_free(ms);
   return 0;
 }

@@ -37,8 +37,9 @@ static void up_recv(void *ctx, ts_bind_msg *msgs, size_t n, uint64_t now) {
 static void up_done(void *ctx) { ((sink *)ctx)->done++; }
 
 /* Consumes datagrams that start with 'X' (as the magicsock bind takes STUN and disco). */
-static int hook(void *ctx, uint64_t now, const ts_udp_dgram *d) {
+static int hook(void *ctx, uint64_t now, const ts_udp_dgram *d, ts_bind_msg *up) {
   (void)now;
+  (void)up;
   if (d->len == 0 || d->data[0] != 'X') return 0;
   ((sink *)ctx)->hooked++;
   return 1;

@@ -7,8 +7,10 @@
 
 #include "crypto/crypto.h"
 #include "disco/disco.h"
+#include "disco/disco_relay.h"
 #include "disco/stun.h"
 #include "disco/tsmp.h"
+#include "magicsock/relay_bind.h"
 
 #define WANT_INTERVAL (1000 * 1000000ULL) /* ask JavaScript for a relay at most once a second per region */
 #define STUN_TIMEOUT (5 * 1000000000ULL)
@@ -79,6 +81,41 @@ static int derp_decode(const ts_wg_endpoint *ep, uint32_t *region_id, const uint
   return 0;
 }
 
+/* The WireGuard endpoint of a peer-relay path, "G" VNI(3) address (as ts_bind_endpoint_of, 23 bytes): what a
+ * packet unwrapped from a relay endpoint came from, so WireGuard's roaming answers through the relay. */
+static void relay_endpoint(ts_wg_endpoint *ep, const ts_addr *server, uint32_t vni) {
+  ts_wg_endpoint u;
+  ts_bind_endpoint_of(&u, server);
+  memset(ep, 0, sizeof *ep);
+  ep->data[0] = 'G';
+  ep->data[1] = (uint8_t)(vni >> 16);
+  ep->data[2] = (uint8_t)(vni >> 8);
+  ep->data[3] = (uint8_t)vni;
+  memcpy(ep->data + 4, u.data, u.len);
+  ep->len = (uint8_t)(4 + u.len);
+  ep->host_len = ep->len;
+}
+
+static int relay_decode(const ts_wg_endpoint *ep, ts_addr *server, uint32_t *vni) {
+  if (ep->len != 27 || ep->data[0] != 'G') return -1;
+  ts_wg_endpoint u;
+  memset(&u, 0, sizeof u);
+  memcpy(u.data, ep->data + 4, 23);
+  u.len = 23;
+  *vni = (uint32_t)ep->data[1] << 16 | (uint32_t)ep->data[2] << 8 | ep->data[3];
+  return ts_bind_addr_of(server, &u);
+}
+
+/* A WireGuard packet through a peer relay: Geneve header (protocol WireGuard) in front (docs/protocol/peer-relay.md §4). */
+static void send_relay(ts_bind_ms *m, const ts_addr *server, uint32_t vni, const uint8_t *buf, size_t len) {
+  uint8_t small[2048];
+  uint8_t *out = len + TS_GENEVE_LEN <= sizeof small ? small : malloc(len + TS_GENEVE_LEN);
+  if (!out) return;
+  long n = ts_relay_encap(out, len + TS_GENEVE_LEN, vni, TS_GENEVE_PROTO_WIREGUARD, buf, len);
+  if (n > 0) ts_bind_udp_queue(m->udp, server, out, (size_t)n);
+  if (out != small) free(out);
+}
+
 static void schedule(ts_bind_ms *m);
 
 /* ---- relays ---- */
@@ -140,8 +177,10 @@ static void send_ep(ts_bind_ms *m, const ts_wg_endpoint *ep, const uint8_t *buf,
   ts_addr dst;
   uint32_t region_id;
   const uint8_t *key;
+  uint32_t vni;
   if (ts_bind_addr_of(&dst, ep) == 0) ts_bind_udp_queue(m->udp, &dst, buf, len);
   else if (derp_decode(ep, &region_id, &key) == 0) send_derp(m, region_id, key, buf, len);
+  else if (relay_decode(ep, &dst, &vni) == 0 && !m->derp_only) send_relay(m, &dst, vni, buf, len);
 }
 
 static region *region_of(ts_bind_ms *m, ts_derp_conn *c) {
@@ -271,12 +310,30 @@ static void stun_input(ts_bind_ms *m, uint64_t now, const ts_udp_dgram *d) {
   m->stun_stray++; /* not ours, or a duplicate */
 }
 
-/* Every datagram on the socket comes here first (demultiplexing: STUN answer, disco, else WireGuard). */
-static int udp_hook(void *ctx, uint64_t now, const ts_udp_dgram *d) {
+/* Every datagram on the socket comes here first (demultiplexing: STUN answer, peer-relay Geneve, disco, else
+ * WireGuard; docs/protocol/peer-relay.md §4). */
+static int udp_hook(void *ctx, uint64_t now, const ts_udp_dgram *d, ts_bind_msg *up) {
   ts_bind_ms *m = ctx;
   if (ts_stun_is_binding_response(d->data, d->len)) {
     stun_input(m, now, d);
     return 1;
+  }
+  int geneve = 0;
+  ts_udp_kind kind = ts_udp_classify(d->data, d->len, &geneve);
+  if (geneve) {
+    if (m->derp_only) return 1;
+    if (kind == TS_UDP_DISCO) {
+      ts_ms_relay_input(m->ms, now, d->data, d->len, d->from);
+      after_input(m);
+      schedule(m);
+      return 1;
+    }
+    ts_geneve g; /* WireGuard from a peer relay: up without the header, from the relay's endpoint */
+    if (ts_geneve_decode(&g, d->data, d->len) != 0) return 1;
+    up->data = d->data + TS_GENEVE_LEN;
+    up->len = d->len - TS_GENEVE_LEN;
+    relay_endpoint(&up->src, d->from, g.vni);
+    return 0;
   }
   if (ts_disco_is_disco(d->data, d->len)) {
     if (m->derp_only) return 1;
@@ -310,7 +367,9 @@ static void ms_on_path(void *ctx, ts_ms_peer *p) {
   ts_addr none;
   memset(&none, 0, sizeof none);
   int direct = info.trusted && info.best.kind == TS_MS_PATH_UDP;
-  m->ev.path(m->ev.ctx, ts_ms_peer_node_key(p), direct ? &info.best.addr : &none, info.derp_region);
+  int via = !direct && info.relay.kind == TS_MS_PATH_RELAY;
+  m->ev.path(m->ev.ctx, ts_ms_peer_node_key(p), direct ? &info.best.addr : &none, info.derp_region,
+             via ? &info.relay.addr : &none, via ? info.relay.vni : 0);
 }
 
 static void ms_on_ping_pong(void *ctx, ts_ms_peer *p, const ts_ms_path *from, uint64_t latency_ns, uint32_t tag) {
@@ -363,6 +422,9 @@ static int ms_bind_send(ts_bind *b, ts_wg_peer *peer, const ts_wg_endpoint *ep, 
       if (paths[i].kind == TS_MS_PATH_UDP && !m->derp_only) {
         ts_bind_udp_queue(m->udp, &paths[i].addr, buf, len);
         sent++;
+      } else if (paths[i].kind == TS_MS_PATH_RELAY && !m->derp_only) {
+        send_relay(m, &paths[i].addr, paths[i].vni, buf, len);
+        sent++;
       } else if (paths[i].kind == TS_MS_PATH_DERP) {
         send_derp(m, paths[i].region, ts_ms_peer_node_key(mp), buf, len);
         sent++;
@@ -392,6 +454,7 @@ static int ms_commit(ts_bind *b, ts_wg_peer *peer, const ts_wg_endpoint *ep, siz
   uint32_t relay = 0;
   const uint8_t *key = NULL;
   ts_ms_path paths[2];
+  const ts_ms_path *peer_relay = NULL;
   ts_ms_peer *mp = peer ? ts_wg_peer_user(peer) : NULL;
   if (mp) {
     /* Routing may send disco pings: they wait in the UDP bind and leave before this packet. */
@@ -399,6 +462,7 @@ static int ms_commit(ts_bind *b, ts_wg_peer *peer, const ts_wg_endpoint *ep, siz
     for (int i = 0; i < k; i++) {
       if (paths[i].kind == TS_MS_PATH_UDP) udp = &paths[i].addr;
       else if (paths[i].kind == TS_MS_PATH_DERP) relay = paths[i].region;
+      else if (paths[i].kind == TS_MS_PATH_RELAY) peer_relay = &paths[i];
     }
     key = ts_ms_peer_node_key(mp);
     if (k == 0 && ep && ts_bind_addr_of(&dst, ep) == 0) udp = &dst; /* as in ms_bind_send */
@@ -406,12 +470,21 @@ static int ms_commit(ts_bind *b, ts_wg_peer *peer, const ts_wg_endpoint *ep, siz
   } else if (ep && ts_bind_addr_of(&dst, ep) == 0) {
     udp = &dst;
   }
-  if (m->derp_only) udp = NULL;
+  if (m->derp_only) udp = NULL, peer_relay = NULL;
   if (relay) send_derp(m, relay, key, m->slot, len); /* copies: before the slot is given back */
-  ts_bind_udp_finish(m->udp, udp, udp ? len : 0);
+  if (peer_relay) { /* the Geneve header goes in front: a copy, queued after the slot is given back */
+    uint8_t small[2048];
+    uint8_t *copy = len <= sizeof small ? small : malloc(len);
+    if (copy) memcpy(copy, m->slot, len);
+    ts_bind_udp_finish(m->udp, udp, udp ? len : 0);
+    if (copy) send_relay(m, &peer_relay->addr, peer_relay->vni, copy, len);
+    if (copy && copy != small) free(copy);
+  } else {
+    ts_bind_udp_finish(m->udp, udp, udp ? len : 0);
+  }
   m->slot = NULL;
   schedule(m);
-  return (udp != NULL) + (relay != 0);
+  return (udp != NULL) + (relay != 0) + (peer_relay != NULL);
 }
 
 static void ms_cancel(ts_bind *b) {

@@ -23,7 +23,8 @@ typedef struct ts_bind_ms_events {
   void (*stun)(void *ctx, uint32_t region, uint64_t rtt_ns, const ts_addr *mapped);
   /* A peer's path changed: a trusted direct address (family != 0), or none, and then relay `region` (0: no
    * relay known either). */
-  void (*path)(void *ctx, const uint8_t node_key[32], const ts_addr *direct, uint32_t region);
+  void (*path)(void *ctx, const uint8_t node_key[32], const ts_addr *direct, uint32_t region,
+               const ts_addr *peer_relay, uint32_t vni); /* peer_relay family != 0: through that relay endpoint */
   /* A TSMP pong from a peer (the 8 bytes our ping carried): answers ts_link_wg_tsmp_ping. */
   void (*tsmp_pong)(void *ctx, const uint8_t node_key[32], const uint8_t data[8]);
   /* A disco pong to ts_bind_ms_disco_ping: on a direct address (family != 0) or through relay `region`. */

@@ -198,11 +198,12 @@ static void on_readable(ts_bind_udp *u) {
         u->sentinels++;
         continue;
       }
-      if (u->hook && u->hook(u->hook_ctx, now, &d)) continue; /* STUN or disco */
-      ts_bind_msg *m = &msgs[k++];
+      ts_bind_msg *m = &msgs[k];
       m->data = d.data;
       m->len = d.len;
       ts_bind_endpoint_of(&m->src, d.from);
+      if (u->hook && u->hook(u->hook_ctx, now, &d, m)) continue; /* STUN or disco */
+      k++;
       if (k == RX_MSGS) {
         u->up.recv(u->up.ctx, msgs, k, now);
         k = 0;

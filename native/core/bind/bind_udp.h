@@ -25,8 +25,10 @@ typedef struct ts_bind_udp_offload_info {
 void ts_bind_udp_offload(const ts_bind_udp *u, ts_bind_udp_offload_info *out);
 
 /* ---- for the bind that runs on top (bind_ms.c) ---- */
-/* A datagram the upper bind consumes (returns 1) never goes up as a WireGuard message. */
-typedef int (*ts_bind_udp_hook)(void *ctx, uint64_t now, const ts_udp_dgram *d);
+/* A datagram the upper bind consumes (returns 1) never goes up as a WireGuard message. Returning 0, it goes up
+ * as *up, which the hook may change (a peer relay's WireGuard: the payload after the Geneve header, and an
+ * endpoint naming the relay). */
+typedef int (*ts_bind_udp_hook)(void *ctx, uint64_t now, const ts_udp_dgram *d, ts_bind_msg *up);
 void ts_bind_udp_set_hook(ts_bind_udp *u, ts_bind_udp_hook hook, void *ctx);
 /* Queues a datagram; while a reservation is open, it waits and leaves before the reserved one. */
 void ts_bind_udp_queue(ts_bind_udp *u, const ts_addr *dst, const uint8_t *buf, size_t len);

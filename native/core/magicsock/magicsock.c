@@ -37,6 +37,7 @@ ts_ms *ts_ms_new(const ts_ms_config *cfg) {
 
 static void peer_free(ts_ms_peer *p) {
   ts_wipe(p->shared, sizeof p->shared);
+  ms_relay_drop(p);
   free(p->cand);
   free(p->sent);
   ts_wipe(p, sizeof *p);
@@ -52,6 +53,7 @@ void ts_ms_free(ts_ms *ms) {
     }
   }
   ms_tables_free(ms);
+  free(ms->relay_targets);
   ts_wipe(ms->cfg.disco_private, sizeof ms->cfg.disco_private);
   free(ms);
 }
@@ -128,9 +130,16 @@ int ms_trusted(const ts_ms_peer *p, uint64_t now) { return p->has_best && now < 
 
 int ms_path_check(ts_ms *ms, ts_ms_peer *p, uint64_t now) {
   int t = ms_trusted(p, now);
-  if (t == p->rep_trusted && (!t || ts_addr_equal(&p->best, &p->rep_addr))) return 0;
+  int rl = !t && ms_relay_trusted(p, now); /* direct beats peer relay beats DERP */
+  if (t == p->rep_trusted && rl == p->rep_relay &&
+      (t ? ts_addr_equal(&p->best, &p->rep_addr)
+         : !rl || (ts_addr_equal(&p->relay->server, &p->rep_addr) && p->relay->bind.ep.vni == p->rep_vni)))
+    return 0;
   p->rep_trusted = (uint8_t)t;
+  p->rep_relay = (uint8_t)rl;
+  p->rep_vni = rl ? p->relay->bind.ep.vni : 0;
   if (t) p->rep_addr = p->best;
+  else if (rl) p->rep_addr = p->relay->server;
   else memset(&p->rep_addr, 0, sizeof p->rep_addr);
   if (ms->cfg.on_path) ms->cfg.on_path(ms->cfg.ctx, p);
   return 1;
@@ -145,6 +154,7 @@ static void peer_reset(ts_ms_peer *p) {
   p->last_route = 0;
   p->next_ping_ok = 0;
   for (size_t i = 0; i < p->n_cand; i++) p->cand[i].pinged = 0, p->cand[i].has_rx_tx = 0;
+  ms_relay_drop(p); /* its endpoint names the old disco key */
 }
 
 /* ---- peers ---- */
@@ -189,6 +199,7 @@ ts_ms_peer *ts_ms_peer_set(ts_ms *ms, const uint8_t node_key[TS_MS_KEY_LEN], con
       free(p);
       return NULL;
     }
+    p->relay_target = (uint8_t)ms_relay_is_target(ms, node_key);
   }
   uint8_t zero[TS_MS_KEY_LEN] = {0};
   const uint8_t *nk = disco_key ? disco_key : zero;
@@ -247,6 +258,13 @@ int ts_ms_route(ts_ms *ms, ts_ms_peer *p, uint64_t now, ts_ms_path out[2]) {
     return 1;
   }
   if (ms_path_check(ms, p, now)) ms_schedule(ms, p, 0); /* trust ran out before the timer did */
+  if (ms_relay_trusted(p, now)) {
+    out[0] = (ts_ms_path){.kind = TS_MS_PATH_RELAY, .addr = p->relay->server, .vni = p->relay->bind.ep.vni};
+    p->tx_relay++;
+    if (now >= p->next_ping_ok) ms_send_pings(ms, p, now, 1); /* a direct path would still win */
+    return 1;
+  }
+  ms_relay_kick(ms, p, now);
   int k = 0;
   if (p->has_best) {
     out[k++] = (ts_ms_path){.kind = TS_MS_PATH_UDP, .addr = p->best};
@@ -295,6 +313,7 @@ static void heartbeat(ts_ms *ms, ts_ms_peer *p, uint64_t now) {
     return;
   }
   if (p->has_best) ms_send_ping(ms, p, &p->best, now);
+  ms_relay_heartbeat(ms, p, now);
   if (want_full_ping(p, now)) ms_send_pings(ms, p, now, 1);
   p->hb_due = ms_add_sat(now, TS_MS_HEARTBEAT_INTERVAL);
 }
@@ -323,6 +342,7 @@ static void peer_tick(ts_ms *ms, ts_ms_peer *p, uint64_t now) {
     }
   }
   if (p->has_disco && p->hb_on && now >= p->hb_due) heartbeat(ms, p, now);
+  ms_relay_tick(ms, p, now);
   ms_path_check(ms, p, now);
 }
 
@@ -348,7 +368,15 @@ void ts_ms_peer_info_get(const ts_ms_peer *p, uint64_t now, ts_ms_peer_info *out
   out->pings_sent = p->pings_sent, out->pongs_received = p->pongs_received;
   out->pings_received = p->pings_received;
   out->cmm_sent = p->cmm_sent, out->cmm_received = p->cmm_received;
-  out->tx_udp = p->tx_udp, out->tx_derp = p->tx_derp;
+  out->tx_udp = p->tx_udp, out->tx_derp = p->tx_derp, out->tx_relay = p->tx_relay;
+  if (p->relay) {
+    const ms_relay *r = p->relay;
+    out->relay_state = r->state;
+    if (ms_relay_trusted(p, now)) out->relay = (ts_ms_path){.kind = TS_MS_PATH_RELAY, .addr = r->server, .vni = r->bind.ep.vni};
+    out->relay_latency_ns = r->latency;
+    out->relay_allocs = r->allocs, out->relay_cmm_via_sent = r->cmm_via_sent;
+    out->relay_cmm_via_received = r->cmm_via_received;
+  }
 }
 
 static int tsmp_disco(ts_ms *ms, ts_ms_peer *p, const uint8_t key[TS_MS_KEY_LEN], uint64_t now) {

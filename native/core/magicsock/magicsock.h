@@ -61,13 +61,16 @@ extern "C" {
 typedef enum ts_ms_path_kind {
   TS_MS_PATH_NONE = 0,
   TS_MS_PATH_UDP = 1,  /* .addr */
-  TS_MS_PATH_DERP = 2  /* .region (and, for sending, the destination node key given alongside) */
+  TS_MS_PATH_DERP = 2, /* .region (and, for sending, the destination node key given alongside) */
+  TS_MS_PATH_RELAY = 3 /* a peer relay: .addr is the relay server's address, .vni its endpoint; packets to it
+                          start with a Geneve header (docs/protocol/peer-relay.md §4). route() only */
 } ts_ms_path_kind;
 
 typedef struct ts_ms_path {
   uint8_t kind;
   uint32_t region;
   ts_addr addr;
+  uint32_t vni; /* TS_MS_PATH_RELAY */
 } ts_ms_path;
 
 typedef struct ts_ms ts_ms;
@@ -133,9 +136,29 @@ const uint8_t *ts_ms_peer_node_key(const ts_ms_peer *p);
 void ts_ms_peer_set_user(ts_ms_peer *p, void *user);
 void *ts_ms_peer_user(const ts_ms_peer *p);
 
+/* ---- peer relays (docs/protocol/peer-relay.md; ms_relay.c) ----
+ * servers: node keys of the peers that may relay for us (relay candidates, §1); targets: node keys of the
+ * peers we may reach through one (Tailscale: peers claiming capability version 121 or more). Both replace the
+ * previous lists (at most TS_MS_MAX_RELAY_SERVERS servers are kept). A target without a trusted direct path
+ * gets a relay path: an allocation request to the first usable server over DERP, the bind handshake from our
+ * UDP socket, CallMeMaybeVia to the target over DERP, then disco pings through the relay; a pong makes the
+ * relay path trusted for TS_MS_TRUST_UDP_ADDR_DURATION, like a direct address. A CallMeMaybeVia from a target
+ * binds us to the endpoint it names. Direct beats peer relay beats DERP. */
+#define TS_MS_MAX_RELAY_SERVERS 16
+#define TS_MS_RELAY_ALLOC_TIMEOUT (5 * TS_MS_NS_PER_SEC)  /* no AllocateUDPRelayEndpointResponse: give up */
+#define TS_MS_RELAY_RESEND (1 * TS_MS_NS_PER_SEC)         /* Bind resent, relay pinged, until it answers */
+#define TS_MS_RELAY_SETUP_TIMEOUT (10 * TS_MS_NS_PER_SEC) /* bind + first pong; also an untrusted bound path */
+#define TS_MS_RELAY_RETRY (10 * TS_MS_NS_PER_SEC)         /* after a failure, before the next allocation */
+void ts_ms_set_relay(ts_ms *ms, const uint8_t (*servers)[TS_MS_KEY_LEN], size_t n_servers,
+                     const uint8_t (*targets)[TS_MS_KEY_LEN], size_t n_targets);
+/* A UDP datagram that ts_udp_classify called Geneve disco (header included). TS_MS_RX_OK when it was a
+ * relay server's Challenge for one of our handshakes or a ping/pong from a peer through its relay endpoint;
+ * else a ts_ms_rx error (counted as disco input is). */
+int ts_ms_relay_input(ts_ms *ms, uint64_t now, const uint8_t *pkt, size_t len, const ts_addr *from);
+
 /* ---- data path ---- */
 /* Where a WireGuard packet for p goes now: fills out[0..k) and returns k (0, 1 or 2: the untrusted best UDP
- * address and DERP). 0: no path at all (no endpoint, no DERP region): drop. Marks the session active and may
+ * address and DERP; a trusted relay path alone). 0: no path at all (no endpoint, no DERP region): drop. Marks the session active and may
  * start discovery (pings and CallMeMaybe through cfg.send). For DERP paths the destination is
  * ts_ms_peer_node_key(p). */
 int ts_ms_route(ts_ms *ms, ts_ms_peer *p, uint64_t now, ts_ms_path out[2]);
@@ -189,6 +212,10 @@ typedef struct ts_ms_peer_info {
   size_t n_candidates;
   uint64_t pings_sent, pongs_received, pings_received, cmm_sent, cmm_received;
   uint64_t tx_udp, tx_derp; /* route() results (packets) */
+  /* peer relay: state 0 none, 1 allocating, 2 binding, 3 bound (pinging); relay.kind RELAY when trusted */
+  int relay_state;
+  ts_ms_path relay;
+  uint64_t relay_latency_ns, tx_relay, relay_allocs, relay_cmm_via_sent, relay_cmm_via_received;
 } ts_ms_peer_info;
 void ts_ms_peer_info_get(const ts_ms_peer *p, uint64_t now, ts_ms_peer_info *out);
 

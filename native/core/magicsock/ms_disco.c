@@ -6,6 +6,7 @@
 
 #include "crypto/crypto.h"
 #include "disco/disco.h"
+#include "disco/disco_relay.h"
 #include "magicsock/ms_internal.h"
 
 static void rand_bytes(ts_ms *ms, void *buf, size_t len) {
@@ -301,6 +302,11 @@ int ms_input(ts_ms *ms, uint64_t now, const uint8_t *pkt, size_t len, const ts_m
   if (len > TS_DISCO_OVERHEAD && len - TS_DISCO_OVERHEAD > sizeof ms->rx) return TS_MS_RX_BAD;
   long n = ts_disco_open(ms->rx, sizeof ms->rx, pkt, len, p->shared);
   if (n < 0) return TS_MS_RX_DECRYPT;
+  if (ts_disco_relay_is_relay_type(ms->rx, (size_t)n)) { /* peer-relay messages: over DERP only here */
+    if (from->kind != TS_MS_PATH_DERP) return TS_MS_RX_BAD;
+    p->last_region = from->region;
+    return ms_relay_derp_input(ms, p, ms->rx, (size_t)n, now);
+  }
   ts_disco_msg m;
   if (ts_disco_decode(&m, ms->rx, (size_t)n) != 0) return TS_MS_RX_BAD;
   if (m.type == TS_DISCO_CALL_ME_MAYBE && from->kind != TS_MS_PATH_DERP) return TS_MS_RX_BAD;

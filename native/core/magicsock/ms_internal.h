@@ -4,6 +4,7 @@
 #define TS_MS_INTERNAL_H
 
 #include "magicsock/magicsock.h"
+#include "magicsock/relay_bind.h"
 
 #define MS_MAX_PINGS 64  /* outstanding pings per peer; a full round is 32 plus heartbeats. Oldest evicted. */
 #define MS_MAX_MAPPED 16 /* UDP sources mapped to one peer (ts_ms_peer_by_addr); least recently seen evicted */
@@ -29,6 +30,25 @@ typedef struct ms_sent {
   uint64_t at;
   uint32_t tag; /* ts_ms_ping_peer's, 0 for magicsock's own pings */
 } ms_sent;
+
+/* A peer's relay path (ms_relay.c), allocated when first tried. */
+enum { MS_RELAY_NONE = 0, MS_RELAY_ALLOCATING = 1, MS_RELAY_BINDING = 2, MS_RELAY_BOUND = 3 };
+typedef struct ms_relay {
+  uint8_t state;                      /* MS_RELAY_* */
+  uint8_t mine;                       /* the endpoint is our allocation (not one a CallMeMaybeVia named) */
+  uint8_t peer_pinged;                /* a ping from the peer came through the endpoint */
+  uint8_t server_node[TS_MS_KEY_LEN]; /* the relay node asked to allocate */
+  uint32_t alloc_gen;
+  uint64_t since;                     /* the state was entered */
+  uint64_t due;                       /* next resend (BINDING, BOUND untrusted) or timeout */
+  uint64_t retry_at;                  /* no allocation before (after a failure) */
+  ts_relay_bind bind;                 /* BINDING, BOUND */
+  ts_addr server;                     /* the endpoint address we bound */
+  uint64_t trust_until, latency, last_ping;
+  struct { uint8_t tx[12]; uint64_t at; } pings[4];
+  size_t n_pings;
+  uint64_t allocs, cmm_via_sent, cmm_via_received;
+} ms_relay;
 
 typedef struct ms_mapped {
   ts_addr addr;
@@ -57,6 +77,10 @@ struct ts_ms_peer {
   uint64_t best_latency, trust_until;
   uint8_t rep_trusted;  /* the path last reported through on_path: trusted best (rep_addr) or none */
   ts_addr rep_addr;
+  uint8_t rep_relay;    /* ... or a trusted relay path (rep_addr is the relay server, rep_vni) */
+  uint32_t rep_vni;
+  uint8_t relay_target; /* ts_ms_set_relay: may be reached through a peer relay */
+  ms_relay *relay;
 
   uint8_t hb_on, full_pinged;
   uint64_t last_route, hb_due, last_full_ping;
@@ -67,7 +91,7 @@ struct ts_ms_peer {
   uint64_t deadline;
   void *user;
 
-  uint64_t pings_sent, pongs_received, pings_received, cmm_sent, cmm_received, tx_udp, tx_derp;
+  uint64_t pings_sent, pongs_received, pings_received, cmm_sent, cmm_received, tx_udp, tx_derp, tx_relay;
 };
 
 typedef struct ms_aslot {
@@ -89,6 +113,11 @@ struct ts_ms {
   size_t na, n_amap;
   ts_ms_peer **heap; /* min-heap on deadline: the next deadline is heap[0]'s */
   size_t n_heap, cap_heap;
+
+  uint8_t relay_servers[TS_MS_MAX_RELAY_SERVERS][TS_MS_KEY_LEN];
+  size_t n_relay_servers;
+  uint8_t (*relay_targets)[TS_MS_KEY_LEN]; /* sorted by nothing; looked up when a peer is added */
+  size_t n_relay_targets;
 
   ts_ms_counters ctr;
   uint8_t rx[MS_RXBUF];
@@ -121,6 +150,19 @@ void ms_send_ping(ts_ms *ms, ts_ms_peer *p, const ts_addr *to, uint64_t now);
 void ms_send_pings(ts_ms *ms, ts_ms_peer *p, uint64_t now, int cmm);
 /* 1 if a (latency la) should replace b (latency lb): betterAddr, docs/protocol/magicsock.md §3. */
 int ms_better_addr(const ts_addr *a, uint64_t la, const ts_addr *b, uint64_t lb);
+
+/* ---- ms_relay.c ---- */
+/* Disco types 4-9 received over DERP from p (already opened; the DERP source checked). */
+int ms_relay_derp_input(ts_ms *ms, ts_ms_peer *p, const uint8_t *clear, size_t len, uint64_t now);
+int ms_relay_trusted(const ts_ms_peer *p, uint64_t now);
+/* route() found no trusted direct path: start an allocation if p qualifies and none is under way. */
+void ms_relay_kick(ts_ms *ms, ts_ms_peer *p, uint64_t now);
+void ms_relay_tick(ts_ms *ms, ts_ms_peer *p, uint64_t now); /* resends, timeouts */
+void ms_relay_heartbeat(ts_ms *ms, ts_ms_peer *p, uint64_t now);
+uint64_t ms_relay_deadline(const ts_ms_peer *p);
+void ms_relay_drop(ts_ms_peer *p); /* wipes and frees p's relay state */
+int ms_relay_is_target(const ts_ms *ms, const uint8_t node_key[TS_MS_KEY_LEN]);
+void ms_rand(ts_ms *ms, void *buf, size_t len);
 
 /* ---- magicsock.c / ms_peer.c ---- */
 ms_cand *ms_cand_find(ts_ms_peer *p, const ts_addr *a);

@@ -275,7 +275,8 @@ static uint64_t peer_deadline(const ts_ms_peer *p) {
     uint64_t e = ms_add_sat(p->cand[i].ping_rx, TS_MS_PING_CANDIDATE_TTL);
     if (e < d) d = e;
   }
-  return d;
+  uint64_t r = ms_relay_deadline(p);
+  return r < d ? r : d;
 }
 
 void ms_schedule(ts_ms *ms, ts_ms_peer *p, uint64_t floor) {
