@@ -18,6 +18,7 @@ import { abortError, closedError, systemError } from './net/errors.js';
 import { argumentError, checkKnownOptions, invalidArgType } from './util/errors.js';
 import type { ControlState } from './control/client.js';
 import { createLogger, LOG_LEVELS, type Logger } from './util/log.js';
+import { checkServiceName, Foreign, type FallbackTCPHandler, type RoutePrefs, type ServiceListener, type ServiceModeOptions } from './server/foreign.js';
 import { Netstack, type UdpNetworkName } from './net/netstack.js';
 import { bridgeMode } from './net/bridge.js';
 import type { TailnetPacketSocket } from './net/packet.js';
@@ -62,6 +63,8 @@ export class Server extends TailnetNode<ServerEvents> {
   readonly #health = new Map<HealthWarning['code'], HealthWarning>();
   readonly #log: Logger;
   readonly #forwarders = new Set<Forwarder>();
+  // Services, routes, exit nodes, fallback handler (lib/server/foreign.ts).
+  readonly #foreign: Foreign;
 
   constructor(options: ServerOptions = {}) {
     super();
@@ -92,6 +95,15 @@ export class Server extends TailnetNode<ServerEvents> {
     if (options.advertiseTags !== undefined && (!Array.isArray(options.advertiseTags) || options.advertiseTags.some((t) => !/^tag:[\w-]+$/.test(t)))) {
       throw argumentError('TypeError', 'ERR_INVALID_ARG_VALUE', 'options.advertiseTags must be an array like ["tag:web"]');
     }
+    this.#foreign = new Foreign({
+      stack: () => this.#plane?.stack ?? null,
+      setVIPServices: (v) => this.#control?.setVIPServices(v),
+      setRoutableIPs: (r) => this.#control?.setHostinfo({ RoutableIPs: r }),
+      reapply: () => {
+        const c = this.#control;
+        if (c?.netmap && c.engineConfig) this.#apply(c.engineConfig, c.netmap);
+      },
+    }, { advertiseRoutes: options.advertiseRoutes, acceptRoutes: options.acceptRoutes, exitNode: options.exitNode });
     this.#opts = { ...options };
     this.#log = createLogger({ logf: options.logf, logger: options.logger, logLevel: options.logLevel });
   }
@@ -140,6 +152,7 @@ export class Server extends TailnetNode<ServerEvents> {
       log: this.#log.child('control'),
     });
     this.#control = control;
+    this.#foreign.editPrefs({}, false); // advertised routes into the first Hostinfo
     control.on('state', (s: ControlState) => {
       if (s === 'NeedsMachineAuth' && !this.#health.has('needs-approval')) {
         // A key that is not preauthorized waits for an admin: say so once, where a person reads.
@@ -408,7 +421,34 @@ export class Server extends TailnetNode<ServerEvents> {
     } else {
       this.#renewKey(nm);
     }
-    this.#plane.apply(cfg, nm);
+    const adjusted = this.#foreign.adjust(cfg, nm);
+    this.#plane.apply(adjusted, nm);
+    this.#foreign.sync(this.#plane.stack);
+  }
+
+  // ---- Services, routes, exit nodes (lib/server/foreign.ts, docs/services.md) ----
+
+  /**
+   * Go's ListenService: hosts the Tailscale Service `name` ("svc:web") on `mode.port` of its VIP addresses.
+   * Starts the node and waits for it. The node must be tagged (else ERR_TSNET_UNTAGGED_SERVICE_HOST); control
+   * must approve it as a host before peers can reach it.
+   */
+  async listenService(name: string, mode: ServiceModeOptions): Promise<ServiceListener> {
+    checkServiceName(name);
+    await this.up();
+    const nm = this.#control!.netmap!;
+    return this.#foreign.listenService(name, mode, nm, this.#live('listenService'));
+  }
+
+  /** Go's RegisterFallbackTCPHandler: TCP to advertised routes (or as an exit node) that no listener takes. */
+  registerFallbackTCPHandler(cb: FallbackTCPHandler): () => void {
+    return this.#foreign.registerFallbackTCPHandler(cb);
+  }
+
+  /** Changes routing preferences (advertiseRoutes, acceptRoutes, exitNode); the fields given only. */
+  editPrefs(prefs: RoutePrefs): Readonly<RoutePrefs> {
+    this.#foreign.editPrefs(prefs);
+    return { ...this.#foreign.prefs };
   }
 
   /**
@@ -462,6 +502,10 @@ export class Server extends TailnetNode<ServerEvents> {
         if (pick) return pick;
       }
     }
+    // Control's extra records (service names: docs/services.md), IPv4 first.
+    const recs = (cfg?.extraRecords ?? []).filter((r) => r.Name.replace(/\.$/, '').toLowerCase() === name && net.isIP(r.Value));
+    const rec = recs.find((r) => net.isIPv4(r.Value)) ?? recs[0];
+    if (rec) return rec.Value;
     const err = new Error(`getaddrinfo ENOTFOUND ${host}`) as Error & { code: string; hostname: string };
     err.code = 'ENOTFOUND';
     err.hostname = host;
@@ -564,6 +608,7 @@ export class Server extends TailnetNode<ServerEvents> {
     await this.#ready?.catch(() => undefined);
     if (this.#opts.ephemeral) await this.#control?.logout().catch(() => undefined);
     await this.#loopback?.then((lb) => lb.close(), () => undefined);
+    this.#foreign.close();
     await Promise.all([...this.#forwarders].map((f) => f.close()));
     await this.closeClients();
     await this.#control?.close();

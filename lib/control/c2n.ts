@@ -63,28 +63,36 @@ export function serializeC2NResponse(r: C2NResponse): Buffer {
 
 /**
  * The built-in handlers: `/echo` (body echoed, as Tailscale's client does for
- * control's connectivity checks) and `/vip-services` (none advertised yet).
+ * control's connectivity checks) and `/vip-services` (the services the node hosts; docs/services.md).
  */
-export function handleC2N(req: C2NRequest): C2NResponse {
+/** What GET /vip-services answers (tailcfg.C2NVIPServicesResponse): the services this node hosts. */
+export interface C2NVIPServices {
+  VIPServices: Array<{ Name: string; Ports: Array<{ Proto: number; Ports: { First: number; Last: number } }>; Active: boolean }>;
+  ServicesHash: string;
+}
+
+const NO_SERVICES: C2NVIPServices = { VIPServices: [], ServicesHash: '' };
+
+export function handleC2N(req: C2NRequest, vip: C2NVIPServices = NO_SERVICES): C2NResponse {
   const json = { 'Content-Type': 'application/json' };
   switch (req.path.split('?')[0]) {
     case '/echo':
       return { status: 200, body: req.body };
     case '/vip-services':
       if (req.method !== 'GET') return { status: 405 };
-      return { status: 200, headers: json, body: JSON.stringify({ VIPServices: [], ServicesHash: '' }) };
+      return { status: 200, headers: json, body: JSON.stringify(vip) };
     default:
       return { status: 404, headers: { 'Content-Type': 'text/plain; charset=utf-8' }, body: 'not implemented\n' };
   }
 }
 
 /** Answers a base64 c2n payload; malformed requests get a 400. */
-export function answerC2NPayload(payloadBase64: string | null | undefined): Buffer {
+export function answerC2NPayload(payloadBase64: string | null | undefined, vip?: C2NVIPServices): Buffer {
   let req: C2NRequest;
   try {
     req = parseC2NRequest(Buffer.from(payloadBase64 ?? '', 'base64'));
   } catch (err) {
     return serializeC2NResponse({ status: 400, body: (err as Error).message + '\n' });
   }
-  return serializeC2NResponse(handleC2N(req));
+  return serializeC2NResponse(handleC2N(req, vip));
 }

@@ -19,6 +19,7 @@ import { generatePrivateKey, nodePublicToText, parsePrivate, privateToText } fro
 import type { DERPMap, DNSRecord } from '../wire/tailcfg.js';
 import { devnetDERPMap, validateDERPMap, type DevnetDERPOptions } from './derpmap.js';
 import type { NetmapConfig } from './netmap.js';
+import { DevnetServices, type DevnetServiceInfo } from './services.js';
 import { fqdn } from './netmap.js';
 import { loadDevnetState, saveDevnetState } from './persist.js';
 import { parsePolicy, type Policy } from './policy.js';
@@ -31,6 +32,7 @@ import type { C2NReply, C2NRequestSpec } from './pings.js';
 import { startDevnetRelay, type DevnetRelay, type DevnetRelayOptions } from './derp/index.js';
 import { startDevnetAdmin, type AdminTarget, type DevnetAdmin, type DevnetAdminInfo, type DevnetAdminOptions } from './admin.js';
 
+export type { DevnetServiceInfo } from './services.js';
 export type { Policy, PolicyACL, PolicyGrant, PolicyNodeAttr } from './policy.js';
 export { PolicyError, parsePolicy, DEFAULT_POLICY } from './policy.js';
 export { parseAndTestPolicy, runPolicyTests } from './policy-tests.js';
@@ -105,6 +107,10 @@ export interface DevnetOptions {
   magicDNS?: boolean;
   /** Each node sees only the peers the policy lets it talk to, and only its own filter rules (default true). */
   trimPeersByPolicy?: boolean;
+  /** Services and routes (lib/devnet/services.ts): approve every tagged host that advertises a defined service. */
+  autoApproveServices?: boolean;
+  /** Approve every route nodes advertise, exit routes included (else approveRoutes). */
+  autoApproveRoutes?: boolean;
   /** Node key lifetime for untagged nodes in ms; default 180 days; 0 = never expire. */
   nodeKeyExpiryMs?: number;
   /** How long an ephemeral node may stay disconnected before it is removed; default 10 s. */
@@ -238,6 +244,14 @@ export interface Devnet {
    * round trip in ms; rejects if the node has no map stream or does not answer.
    */
   pingNode(id: number, timeoutMs?: number): Promise<number>;
+  /** Defines a Tailscale Service ("svc:web") with VIP addresses (chosen unless given). */
+  defineService(name: string, options?: { addresses?: string[] }): DevnetServiceInfo;
+  /** Approves a node as a host of a service. */
+  approveServiceHost(name: string, nodeId: number): void;
+  /** Services with their VIPs and approved, advertising hosts. */
+  services(): DevnetServiceInfo[];
+  /** Approves routes a node advertises ("0.0.0.0/0" and "::/0": an exit node). */
+  approveRoutes(nodeId: number, routes: string[]): void;
   /** Control-to-node HTTP request (c2n PingRequest); resolves with the node's HTTP response. */
   c2n(id: number, request: C2NRequestSpec, timeoutMs?: number): Promise<C2NReply>;
   /** What the control server's connection limits have done (counts). */
@@ -320,6 +334,7 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
     derpMap,
     magicDNS: options.magicDNS ?? true,
     trimByPolicy: options.trimPeersByPolicy ?? true,
+    decorate: (v, self) => services.decorate(v, self),
     ...(options.nameservers ? { nameservers: options.nameservers } : {}),
     ...(options.extraRecords ? { extraRecords: options.extraRecords } : {}),
   });
@@ -327,6 +342,8 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
   const now = (): Date => new Date(Date.now() + clockOffsetMs);
   const defaultUser = options.defaultUser ?? DEFAULT_USER_LOGIN;
 
+  // eslint-disable-next-line prefer-const
+  let services: DevnetServices;
   const server = new DevnetServer(state, controlPrivate, {
     minCapVersion: options.minCapVersion ?? MIN_CAPABILITY_VERSION,
     maxCapVersion: options.maxCapVersion ?? Number.POSITIVE_INFINITY,
@@ -345,6 +362,13 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
     logf,
     netmap: netmapCfg,
     now,
+  });
+  services = new DevnetServices(state, {
+    domain,
+    c2n: (id, r) => server.c2n(id, r),
+    ...(options.autoApproveServices ? { autoApproveServices: true } : {}),
+    ...(options.autoApproveRoutes ? { autoApproveRoutes: true } : {}),
+    logf,
   });
 
   // Persistence: coalesce writes; one at a time.
@@ -459,6 +483,10 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
     onChange: (listener) => state.subscribe(() => listener()),
     pingNode: (id, timeoutMs) => server.pingNode(id, timeoutMs),
     c2n: (id, request, timeoutMs) => server.c2n(id, request, timeoutMs),
+    defineService: (name, o) => services.define(name, o),
+    approveServiceHost: (name, id) => services.approveHost(name, id),
+    services: () => services.list(),
+    approveRoutes: (id, routes) => services.approveRoutes(id, routes),
     waitFor: <T>(check: () => T | undefined | null | false, timeoutMs = 10_000) =>
       new Promise<T>((resolve, reject) => {
         const first = check();
@@ -492,6 +520,7 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
       closed = true;
       await admin?.close();
       await server.close();
+      services.close();
       unsubscribeRelay();
       await relay?.close();
       await flush();

@@ -26,6 +26,8 @@ export interface NetmapConfig {
    * true). With false every node gets every peer and the whole filter.
    */
   trimByPolicy?: boolean;
+  /** Adds what services and routes change to a view (lib/devnet/services.ts). */
+  decorate?: (v: NetmapView, self: DevnetNode) => NetmapView;
 }
 
 /** One node's complete view. */
@@ -171,7 +173,7 @@ export function buildView(state: DevnetState, selfNode: DevnetNode, cfg: NetmapC
     const u = state.user(id);
     if (u) userProfiles.push({ ID: u.id, LoginName: u.loginName, DisplayName: u.displayName, ProfilePicURL: '' });
   }
-  return {
+  const view: NetmapView = {
     self,
     peers,
     filter: !visible ? [] : trim ? filterForNode(sh.filter, selfAddrs) : sh.filter,
@@ -180,6 +182,7 @@ export function buildView(state: DevnetState, selfNode: DevnetNode, cfg: NetmapC
     derpMap: cfg.derpMap,
     userProfiles,
   };
+  return cfg.decorate ? cfg.decorate(view, selfNode) : view;
 }
 
 /** The first message of a map stream (or a one-shot map response): the whole view. */

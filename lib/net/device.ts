@@ -183,6 +183,12 @@ export class Device {
     this.#native.setFilter(rules, local);
   }
 
+  /** Foreign destinations (docs/services.md): prefixes served without being own addresses, whose TCP
+   * connections reach the listener catchListenerId (a listener of this device) whatever their port. */
+  setForeign(prefixes: readonly NativePrefix[], catchListenerId: number | null): void {
+    this.#native.setForeign(prefixes, catchListenerId);
+  }
+
   /** Tailscale mode: our endpoints ("ip:port") and home relay region. */
   setSelf(endpoints: readonly string[], homeRegion: number): void {
     this.#native.setSelf(endpoints, homeRegion);

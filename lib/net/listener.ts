@@ -134,6 +134,16 @@ export class TailnetListener extends EventEmitter<TailnetListenerEvents> impleme
     return this;
   }
 
+  /** @internal the native listener id */
+  get nativeId(): number {
+    return this.#init.id;
+  }
+
+  /** @internal takes a connection another listener accepted (lib/server/foreign.ts: service VIPs) */
+  adopt(socket: TailnetSocket): void {
+    this.#deliver(socket);
+  }
+
   /** @internal engine events for this listener */
   onNativeEvent(ev: NativeEvent): void {
     if (ev.type === 'listen-error') {
@@ -154,7 +164,12 @@ export class TailnetListener extends EventEmitter<TailnetListenerEvents> impleme
       socket.resetAndDestroy();
       return;
     }
+    this.#deliver(socket);
+  }
+
+  #deliver(socket: TailnetSocket): void {
     this.#connections.add(socket);
+    socket.once('close', () => this.#connections.delete(socket));
     if (this.#iterating) {
       const w = this.#waiters.shift();
       if (w) w({ value: socket, done: false });

@@ -54,6 +54,12 @@ export interface ServerOptions {
    * TS_DEBUG_ALWAYS_USE_DERP=1, which is also honoured). Default false.
    */
   alwaysUseDERP?: boolean;
+  /** Subnet routes to advertise ("10.0.0.0/24"; "0.0.0.0/0" and "::/0" offer an exit node). docs/services.md. */
+  advertiseRoutes?: string[];
+  /** Use the subnet routes peers advertise (Tailscale's --accept-routes). Default false. */
+  acceptRoutes?: boolean;
+  /** Send traffic for addresses outside the tailnet through this exit node (stable ID, IP or name). */
+  exitNode?: string | null;
 }
 
 // Every option, so that a typo ("authkey") is refused instead of ignored; the type check below keeps this
@@ -61,6 +67,7 @@ export interface ServerOptions {
 export const SERVER_OPTIONS = [
   'hostname', 'dir', 'store', 'authKey', 'clientSecret', 'clientID', 'idToken', 'audience', 'controlURL',
   'ephemeral', 'advertiseTags', 'logf', 'logger', 'logLevel', 'userLogf', 'port', 'alwaysUseDERP',
+  'advertiseRoutes', 'acceptRoutes', 'exitNode',
 ] as const satisfies readonly (keyof ServerOptions)[];
 type UnlistedOption = Exclude<keyof ServerOptions, (typeof SERVER_OPTIONS)[number]>;
 const everyOptionListed: [UnlistedOption] extends [never] ? true : UnlistedOption = true;

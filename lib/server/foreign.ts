@@ -1,0 +1,317 @@
+/**
+ * Traffic to and through addresses that are not the node's own (docs/services.md): Tailscale Services hosted
+ * here (their VIP addresses), advertised subnet routes and exit-node traffic reaching a fallback TCP handler,
+ * and the routing preferences (accept routes, exit node) that decide which peers' routes this node uses.
+ */
+import { createHash } from 'node:crypto';
+import net from 'node:net';
+import type { C2NVIPServices } from '../control/c2n.js';
+import type { EngineConfig, EnginePeer } from '../wire/engine-config.js';
+import { parseIP } from '../wire/ip.js';
+import type { NetworkMap } from '../wire/netmap.js';
+import type { Netstack } from '../net/netstack.js';
+import type { NativePrefix } from '../native.js';
+import { TailnetListener } from '../net/listener.js';
+import type { TailnetSocket } from '../net/socket.js';
+
+/** An address and port, as Go's netip.AddrPort. */
+export interface AddrPort {
+  address: string;
+  port: number;
+}
+
+/** Go's FallbackTCPHandler: a handler for the connection, or undefined when not intercepted (it is reset). */
+export type FallbackTCPHandler = (src: AddrPort, dst: AddrPort) => ((socket: TailnetSocket) => void) | undefined | null;
+
+export interface ServiceModeOptions {
+  mode: 'tcp' | 'http';
+  port: number;
+  /** HTTP mode over TLS with the service's certificate: needs listenTLS's certificates (not built yet). */
+  https?: boolean;
+}
+
+/** Routing preferences (Go's ipn.Prefs fields of the same meaning). */
+export interface RoutePrefs {
+  /** Subnet routes to advertise ("10.0.0.0/24"); "0.0.0.0/0" and "::/0" advertise an exit node. */
+  advertiseRoutes?: readonly string[];
+  /** Use the subnet routes peers advertise (Go's RouteAll; `tailscale up --accept-routes`). */
+  acceptRoutes?: boolean;
+  /** The exit node: its stable ID, a Tailscale IP or a MagicDNS name; null for none. */
+  exitNode?: string | null;
+}
+
+function codedError(code: string, message: string, Ctor: ErrorConstructor = Error): Error & { code: string } {
+  return Object.assign(new Ctor(message), { code });
+}
+
+const SERVICE_NAME = /^svc:[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** Checks a service name as tailcfg.ServiceName.Validate does ("svc:" and a DNS label). */
+export function checkServiceName(name: unknown): string {
+  if (typeof name !== 'string') throw codedError('ERR_INVALID_ARG_TYPE', 'service name must be a string like "svc:web"', TypeError);
+  if (!SERVICE_NAME.test(name)) throw codedError('ERR_INVALID_ARG_VALUE', `service name must be "svc:" and a DNS label, got ${JSON.stringify(name)}`, RangeError);
+  return name;
+}
+
+/** Checks and normalizes a prefix list ("ip/bits", host bits clear). */
+export function checkRoutes(routes: unknown, what: string): string[] {
+  if (!Array.isArray(routes)) throw codedError('ERR_INVALID_ARG_TYPE', `${what} must be an array of "ip/bits" strings`, TypeError);
+  return routes.map((r) => {
+    const p = typeof r === 'string' ? prefixOf(r) : null;
+    if (!p) throw codedError('ERR_INVALID_ARG_VALUE', `${what}: ${JSON.stringify(r)} is not an "ip/bits" prefix`, RangeError);
+    return p.text;
+  });
+}
+
+interface Prefix {
+  addr: Uint8Array;
+  bits: number;
+  text: string;
+}
+
+function prefixOf(s: string): Prefix | null {
+  const i = s.lastIndexOf('/');
+  const ip = parseIP(i < 0 ? s : s.slice(0, i));
+  if (!ip) return null;
+  const max = ip.length * 8;
+  const bits = i < 0 ? max : Number(s.slice(i + 1));
+  if (!Number.isInteger(bits) || bits < 0 || bits > max || (i >= 0 && !/^\d+$/.test(s.slice(i + 1)))) return null;
+  const addr = Uint8Array.from(ip);
+  for (let b = 0; b < addr.length; b++) {
+    const keep = Math.max(0, Math.min(8, bits - b * 8));
+    addr[b]! &= keep === 0 ? 0 : (0xff << (8 - keep)) & 0xff;
+  }
+  return { addr, bits, text: `${ipText(addr)}/${bits}` };
+}
+
+function ipText(a: Uint8Array): string {
+  if (a.length === 4) return a.join('.');
+  const parts: string[] = [];
+  for (let i = 0; i < 16; i += 2) parts.push(((a[i]! << 8) | a[i + 1]!).toString(16));
+  return new net.SocketAddress({ address: parts.join(':'), family: 'ipv6' }).address;
+}
+
+function nativePrefix(p: Prefix): NativePrefix {
+  return { family: p.addr.length === 4 ? 4 : 6, bits: p.bits, addr: p.addr } as NativePrefix;
+}
+
+const isExitRoute = (p: string): boolean => p === '0.0.0.0/0' || p === '::/0';
+
+/** A listener for a Tailscale Service (Go's ServiceListener): connections to the service's VIPs on its port. */
+export class ServiceListener extends TailnetListener {
+  /** The service's fully qualified domain name ("web.example.ts.net"). */
+  readonly fqdn: string;
+  readonly service: string;
+  readonly mode: 'tcp' | 'http';
+  readonly #onClose: () => void;
+
+  /** @internal made by Server.listenService */
+  constructor(init: ConstructorParameters<typeof TailnetListener>[0], fqdn: string, service: string, mode: 'tcp' | 'http', onClose: () => void) {
+    super(init);
+    this.fqdn = fqdn;
+    this.service = service;
+    this.mode = mode;
+    this.#onClose = onClose;
+    this.once('close', () => this.#onClose());
+  }
+
+  /** Go's Addr(): the FQDN and port (a service listens on two VIPs, so the name stands for them). */
+  addr(): string {
+    return `${this.fqdn}:${this.address().port}`;
+  }
+}
+
+/** What Server hands the foreign-traffic layer. */
+export interface ForeignHost {
+  /** The node's netstack, or null before the data plane is up. */
+  stack(): Netstack | null;
+  setVIPServices(v: C2NVIPServices): void;
+  setRoutableIPs(routes: string[]): void;
+  /** Re-applies the current netmap (prefs changed). */
+  reapply(): void;
+}
+
+export class Foreign {
+  readonly #host: ForeignHost;
+  #prefs: { advertiseRoutes: string[]; acceptRoutes: boolean; exitNode: string | null } = { advertiseRoutes: [], acceptRoutes: false, exitNode: null };
+  /** service name → port → listener */
+  readonly #services = new Map<string, Map<number, ServiceListener>>();
+  readonly #fallbacks = new Set<FallbackTCPHandler>();
+  /** VIP address → service name (from the self node's service-host capability). */
+  #vips = new Map<string, string>();
+  #catch: TailnetListener | null = null;
+  #catchStack: Netstack | null = null;
+  #foreignKey = '';
+  #own: string[] = [];
+
+  constructor(host: ForeignHost, prefs: RoutePrefs) {
+    this.#host = host;
+    this.editPrefs(prefs, false);
+  }
+
+  get prefs(): Readonly<{ advertiseRoutes: readonly string[]; acceptRoutes: boolean; exitNode: string | null }> {
+    return this.#prefs;
+  }
+
+  /** Changes routing preferences (only the fields given); re-applies the netmap. */
+  editPrefs(p: RoutePrefs, apply = true): void {
+    if (typeof p !== 'object' || p === null) throw codedError('ERR_INVALID_ARG_TYPE', 'prefs must be an object', TypeError);
+    const next = { ...this.#prefs };
+    if (p.advertiseRoutes !== undefined) next.advertiseRoutes = checkRoutes(p.advertiseRoutes, 'advertiseRoutes');
+    if (p.acceptRoutes !== undefined) {
+      if (typeof p.acceptRoutes !== 'boolean') throw codedError('ERR_INVALID_ARG_TYPE', 'acceptRoutes must be a boolean', TypeError);
+      next.acceptRoutes = p.acceptRoutes;
+    }
+    if (p.exitNode !== undefined) {
+      if (p.exitNode !== null && (typeof p.exitNode !== 'string' || !p.exitNode)) throw codedError('ERR_INVALID_ARG_TYPE', 'exitNode must be a node ID, IP or name, or null', TypeError);
+      next.exitNode = p.exitNode;
+    }
+    this.#prefs = next;
+    this.#host.setRoutableIPs(next.advertiseRoutes);
+    if (apply) this.#host.reapply();
+  }
+
+  registerFallbackTCPHandler(cb: FallbackTCPHandler): () => void {
+    if (typeof cb !== 'function') throw codedError('ERR_INVALID_ARG_TYPE', 'the fallback handler must be a function', TypeError);
+    this.#fallbacks.add(cb);
+    return () => void this.#fallbacks.delete(cb);
+  }
+
+  /** Go's ListenService, once the node is up: checks, advertises, and returns the listener. */
+  listenService(name: string, mode: ServiceModeOptions, nm: NetworkMap, stack: Netstack): ServiceListener {
+    checkServiceName(name);
+    if (typeof mode !== 'object' || mode === null) throw codedError('ERR_INVALID_ARG_TYPE', 'mode must be { mode: "tcp" | "http", port }', TypeError);
+    if (mode.mode !== 'tcp' && mode.mode !== 'http') throw codedError('ERR_INVALID_ARG_VALUE', `mode.mode must be "tcp" or "http", got ${JSON.stringify(mode.mode)}`, RangeError);
+    if (!Number.isInteger(mode.port) || mode.port < 1 || mode.port > 65535) throw codedError('ERR_INVALID_ARG_VALUE', 'mode.port must be an integer 1-65535 (a service needs a port to advertise)', RangeError);
+    if (mode.https) throw codedError('ERR_TSNET_SERVICE_HTTPS', 'listenService: https needs the node\'s TLS certificates (listenTLS), which this build does not have yet');
+    if (!(nm.self.Tags ?? []).length) throw codedError('ERR_TSNET_UNTAGGED_SERVICE_HOST', 'listenService: service hosts must be tagged nodes (give the node tags with advertiseTags)');
+    const ports = this.#services.get(name) ?? new Map<number, ServiceListener>();
+    if (ports.has(mode.port)) throw codedError('ERR_TSNET_SERVICE_PORT_IN_USE', `listenService: ${name} already has a listener on port ${mode.port}`);
+    const fqdn = `${name.slice(4)}.${nm.magicDNSSuffix.replace(/\.$/, '')}`;
+    const device = stack.device;
+    const ln = new ServiceListener({ device, id: device.allocId(), host: '', family: 0, port: mode.port }, fqdn, name, mode.mode, () => {
+      const m = this.#services.get(name);
+      if (m?.get(mode.port) === ln) m.delete(mode.port);
+      if (m && !m.size) this.#services.delete(name);
+      this.#advertise();
+    });
+    ports.set(mode.port, ln);
+    this.#services.set(name, ports);
+    this.#advertise();
+    this.#host.reapply();
+    return ln;
+  }
+
+  /** Go's VIPServices: one entry per service with its ports, hashed as Hostinfo.ServicesHash. */
+  #advertise(): void {
+    const list = [...this.#services.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([name, ports]) => ({
+        Name: name,
+        Ports: [...ports.keys()].sort((a, b) => a - b).map((p) => ({ Proto: 6, Ports: { First: p, Last: p } })),
+        Active: true,
+      }));
+    const hash = list.length ? createHash('sha256').update(JSON.stringify(list) + '\n').digest('hex') : '';
+    this.#host.setVIPServices({ VIPServices: list, ServicesHash: hash });
+  }
+
+  /**
+   * The netmap as this node uses it: peers' subnet routes only with acceptRoutes, a default route only for
+   * the chosen exit node (as Tailscale's WireGuard config does), and the foreign destinations (hosted VIPs,
+   * advertised routes) added to the filter's local set.
+   */
+  adjust(cfg: EngineConfig, nm: NetworkMap): EngineConfig {
+    this.#vips = serviceHostVIPs(nm);
+    const exit = this.#prefs.exitNode ? findExitNode(cfg.peers, this.#prefs.exitNode) : null;
+    const peers = cfg.peers.map((p): EnginePeer => {
+      const own = new Set(p.addresses);
+      const allowed = p.allowedIPs.filter((a) => {
+        const pfx = prefixOf(a);
+        if (!pfx) return false;
+        if (own.has(a) || pfx.bits === pfx.addr.length * 8) return true; // own addresses and single IPs (service VIPs)
+        if (isExitRoute(pfx.text)) return exit === p;
+        return this.#prefs.acceptRoutes;
+      });
+      return allowed.length === p.allowedIPs.length ? p : { ...p, allowedIPs: allowed };
+    });
+    const foreign = [...new Set([...this.#vips.keys()].map((a) => (a.includes(':') ? `${a}/128` : `${a}/32`)).concat(this.#prefs.advertiseRoutes))];
+    this.#own = cfg.addresses.map((a) => a.split('/')[0]!);
+    return { ...cfg, peers, foreign };
+  }
+
+  /** After the data plane applied a netmap: the native foreign destinations and the catch-all listener. */
+  sync(stack: Netstack): void {
+    const foreign = [...this.#vips.keys()].map((a) => (a.includes(':') ? `${a}/128` : `${a}/32`)).concat(this.#prefs.advertiseRoutes).sort();
+    if (this.#catchStack !== stack) {
+      this.#catch = null;
+      this.#foreignKey = '';
+    }
+    if (!this.#catch && foreign.length) {
+      const device = stack.device;
+      const id = device.allocId();
+      const port = device.tcpListen(id, 0, 0, 4096, false);
+      const ln = new TailnetListener({ device, id, host: '', family: 0, port, accepts: (local) => !this.#own.includes(local.address) });
+      ln.on('connection', (s) => this.#dispatch(s));
+      this.#catch = ln;
+      this.#catchStack = stack;
+    }
+    const key = foreign.join(',');
+    if (key === this.#foreignKey || !this.#catch) return;
+    const list = foreign.map((f) => prefixOf(f)).filter((p): p is Prefix => p !== null).map(nativePrefix);
+    stack.device.setForeign(list, catchId(this.#catch));
+    this.#foreignKey = key;
+  }
+
+  #dispatch(s: TailnetSocket): void {
+    const dst = { address: s.localAddress ?? '', port: s.localPort ?? 0 };
+    const src = { address: s.remoteAddress ?? '', port: s.remotePort ?? 0 };
+    const svc = this.#vips.get(dst.address);
+    const ln = svc ? this.#services.get(svc)?.get(dst.port) : undefined;
+    if (ln && ln.listening) return ln.adopt(s);
+    for (const cb of this.#fallbacks) {
+      let h: ((socket: TailnetSocket) => void) | undefined | null;
+      try {
+        h = cb(src, dst);
+      } catch {
+        h = null;
+      }
+      if (typeof h === 'function') return h(s);
+    }
+    s.resetAndDestroy();
+  }
+
+  close(): void {
+    for (const ports of [...this.#services.values()]) for (const ln of [...ports.values()]) ln.close();
+    this.#catch?.close();
+    this.#catch = null;
+  }
+}
+
+function catchId(ln: TailnetListener): number {
+  return ln.nativeId;
+}
+
+/** The self node's service-host capability: VIP → service name (tailcfg.ServiceIPMappings, merged in order). */
+function serviceHostVIPs(nm: NetworkMap): Map<string, string> {
+  const out = new Map<string, string>();
+  const vals = (nm.self.CapMap ?? {})['service-host'] ?? [];
+  for (const v of vals as unknown[]) {
+    if (typeof v !== 'object' || v === null) continue;
+    for (const [svc, addrs] of Object.entries(v as Record<string, unknown>)) {
+      if (!Array.isArray(addrs)) continue;
+      for (const a of addrs) if (typeof a === 'string' && net.isIP(a)) out.set(a, svc);
+    }
+  }
+  return out;
+}
+
+/** The peer named by exitNode (stable ID, Tailscale IP or MagicDNS name) that offers a default route. */
+function findExitNode(peers: readonly EnginePeer[], want: string): EnginePeer | null {
+  const w = want.replace(/\.$/, '').toLowerCase();
+  for (const p of peers) {
+    if (!p.allowedIPs.some(isExitRoute)) continue;
+    const short = p.name.split('.')[0]!.toLowerCase();
+    if (p.stableID === want || p.addresses.some((a) => a.split('/')[0] === want) || p.name.toLowerCase() === w || short === w) return p;
+  }
+  return null;
+}
