@@ -37,6 +37,7 @@ import type {
 } from './server/types.js';
 
 export { DEFAULT_CONTROL_URL, type ServerOptions };
+export type { AddrPort, FallbackTCPHandler, RoutePrefs, ServiceListener, ServiceModeOptions } from './server/foreign.js';
 export type {
   HealthWarning, LocalClient, NetcheckResult, PathChange, PeerInfo, PeersChange, PeerStatus, PingResult, ServerEvents,
   Status, WhoIs,

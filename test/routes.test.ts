@@ -1,0 +1,99 @@
+// Subnet routes and exit nodes on the bundled devnet (docs/services.md): a router advertises a route and a
+// default route, an admin approves them, and a peer that accepts routes (or picks the router as exit node)
+// dials addresses behind it; the router's fallback TCP handler answers with the destination it saw. The
+// "subnet" and the "internet" are the handler itself: no packet leaves the tunnel between the two nodes,
+// which talk over loopback.
+import { test, before, after } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { startDevnet, type Devnet } from '../lib/devnet/index.js';
+import { MemoryStore } from '../lib/control/store.js';
+import { Server, type AddrPort } from '../lib/server.js';
+import type { NetworkMap } from '../lib/wire/netmap.js';
+
+let devnet: Devnet;
+let router: Server;
+let client: Server;
+const seen: Array<{ src: AddrPort; dst: AddrPort }> = [];
+
+before(async () => {
+  devnet = await startDevnet();
+  const key = devnet.createAuthKey({ reusable: true });
+  router = new Server({ hostname: 'router', controlURL: devnet.controlURL, authKey: key, store: new MemoryStore(), advertiseRoutes: ['10.99.0.0/24', '0.0.0.0/0', '::/0'] });
+  client = new Server({ hostname: 'roaming', controlURL: devnet.controlURL, authKey: key, store: new MemoryStore(), acceptRoutes: true });
+  router.registerFallbackTCPHandler((src, dst) => {
+    if (dst.port === 9) return undefined; // not intercepted: reset
+    seen.push({ src, dst });
+    return (s) => s.end(`${dst.address}:${dst.port}`);
+  });
+  await Promise.all([router.up(), client.up()]);
+});
+
+after(async () => {
+  await Promise.allSettled([router.close(), client.close()]);
+  await devnet.close();
+});
+
+function netmapWhere(s: Server, check: (nm: NetworkMap) => boolean): Promise<void> {
+  return new Promise((resolve) => {
+    const on = (nm: NetworkMap): void => {
+      if (check(nm)) {
+        s.off('netmap', on);
+        resolve();
+      }
+    };
+    s.on('netmap', on);
+  });
+}
+
+const routerAllows = (prefix: string) => (nm: NetworkMap): boolean =>
+  nm.peers.some((p) => p.Name.startsWith('router.') && (p.AllowedIPs ?? []).includes(prefix));
+
+async function ask(address: string): Promise<string> {
+  const sock = await client.dial('tcp', address);
+  const chunks: Buffer[] = [];
+  for await (const c of sock) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString();
+}
+
+test('advertised routes wait for approval; then a peer that accepts routes reaches the router\'s fallback handler', { timeout: 30_000 }, async () => {
+  const routerNode = await devnet.waitFor(() => devnet.nodes().find((n) => n.hostname === 'router'));
+  // Not approved: no route to the subnet.
+  await assert.rejects(client.dial('tcp', '10.99.0.5:80'), { code: 'EHOSTUNREACH' });
+  const approved = netmapWhere(client, routerAllows('10.99.0.0/24'));
+  devnet.approveRoutes(routerNode.id, ['10.99.0.0/24']);
+  await approved;
+  assert.equal(await ask('10.99.0.5:80'), '10.99.0.5:80');
+  const last = seen.at(-1)!;
+  assert.deepEqual(last.dst, { address: '10.99.0.5', port: 80 });
+  assert.equal(last.src.address, client.tailscaleIPs()[0]);
+  // Not intercepted: reset.
+  const other = await client.dial('tcp', '10.99.0.5:9');
+  await assert.rejects(async () => {
+    for await (const _ of other) void _;
+  }, { code: 'ECONNRESET' });
+  // acceptRoutes off: the route is no longer used.
+  client.editPrefs({ acceptRoutes: false });
+  await assert.rejects(client.dial('tcp', '10.99.0.5:80'), { code: 'EHOSTUNREACH' });
+  client.editPrefs({ acceptRoutes: true });
+  assert.equal(await ask('10.99.0.6:81'), '10.99.0.6:81');
+});
+
+test('an approved exit node carries traffic for addresses outside the tailnet once chosen', { timeout: 30_000 }, async () => {
+  const routerNode = devnet.nodes().find((n) => n.hostname === 'router')!;
+  const approved = netmapWhere(client, routerAllows('0.0.0.0/0'));
+  devnet.approveRoutes(routerNode.id, ['0.0.0.0/0', '::/0']);
+  await approved;
+  // 192.0.2.0/24 is TEST-NET-1: the exit node's handler answers it; nothing is sent outside the tunnel.
+  await assert.rejects(client.dial('tcp', '192.0.2.10:443'), { code: 'EHOSTUNREACH' });
+  client.editPrefs({ exitNode: 'router' });
+  assert.equal(await ask('192.0.2.10:443'), '192.0.2.10:443');
+  assert.equal(await ask('[2001:db8::7]:8443'), '2001:db8::7:8443');
+  client.editPrefs({ exitNode: null });
+  await assert.rejects(client.dial('tcp', '192.0.2.10:443'), { code: 'EHOSTUNREACH' });
+});
+
+test('route preferences are checked', () => {
+  assert.throws(() => client.editPrefs({ advertiseRoutes: ['10.0.0.0/33'] }), { code: 'ERR_INVALID_ARG_VALUE' });
+  assert.throws(() => client.editPrefs({ acceptRoutes: 'yes' as unknown as boolean }), { code: 'ERR_INVALID_ARG_TYPE' });
+  assert.throws(() => new Server({ advertiseRoutes: ['nope'] }), { code: 'ERR_INVALID_ARG_VALUE' });
+});
