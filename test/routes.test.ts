@@ -46,7 +46,7 @@ function netmapWhere(s: Server, check: (nm: NetworkMap) => boolean): Promise<voi
 }
 
 const routerAllows = (prefix: string) => (nm: NetworkMap): boolean =>
-  nm.peers.some((p) => p.Name.startsWith('router.') && (p.AllowedIPs ?? []).includes(prefix));
+  nm.peers.some((p) => (p.Name ?? '').startsWith('router.') && (p.AllowedIPs ?? []).includes(prefix));
 
 async function ask(address: string): Promise<string> {
   const sock = await client.dial('tcp', address);

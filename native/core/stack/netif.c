@@ -6,6 +6,7 @@
 #include "lwip/ip.h"
 #include "lwip/ip4_addr.h"
 #include "lwip/ip6_addr.h"
+#include "lwip_hooks.h"
 
 /* lwIP routes by destination, which picks the wrong device when several share a prefix (every node of a
  * tailnet is in fd7a:115c:a1e0::/48) or when a reply has no pcb (a RST to a closed port, an ICMP echo
@@ -168,10 +169,12 @@ int ts_netif_is_foreign(const ts_netif *n, int family, const uint8_t *addr) {
   return 0;
 }
 
-/* Ours: one of the netif's addresses, or a foreign destination it serves, for anything but UDP (no UDP
- * socket of the device's own addresses may receive it; docs/services.md says what is served). */
+/* Ours: one of the netif's addresses, or a foreign destination it serves: TCP while a catch-all listener
+ * takes it, and ICMP; never UDP (no UDP socket of the device's own addresses may receive it). */
 static int accepts(const ts_netif *n, int family, const uint8_t *addr, uint8_t proto) {
-  return ts_netif_has_addr(n, family, addr) || (proto != 17 && ts_netif_is_foreign(n, family, addr));
+  if (ts_netif_has_addr(n, family, addr)) return 1;
+  if (proto == 17 || (proto == 6 && !n->catch_pcb)) return 0;
+  return ts_netif_is_foreign(n, family, addr);
 }
 
 /* Every netif of the process is a ts_netif (no loopif: lwipopts.h), recognised by its output function. */
