@@ -170,6 +170,9 @@ export interface DevnetNodeInfo {
   authorized: boolean;
   keyExpiry: string | null;
   expired: boolean;
+  /** Routes the node advertises (Hostinfo.RoutableIPs) and those of them approved (docs/services.md). */
+  advertisedRoutes?: string[];
+  approvedRoutes?: string[];
   created: string;
 }
 
@@ -432,6 +435,8 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
     keyExpiry: n.keyExpiry,
     expired: state.isKeyExpired(n, now()),
     created: n.created,
+    advertisedRoutes: [...(n.hostinfo.RoutableIPs ?? [])],
+    approvedRoutes: services.routesOf(n),
   });
 
   let closed = false;

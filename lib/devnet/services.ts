@@ -168,7 +168,8 @@ export class DevnetServices {
     const records: DNSRecord[] = [];
     for (const [name, s] of this.#services) {
       if (!this.#state.allNodes().some((n) => this.#hosts(n, name))) continue;
-      for (const a of s.addresses) records.push({ Name: `${name.slice(4)}.${this.#o.domain}`, Type: a.includes(':') ? 'AAAA' : 'A', Value: a });
+      // Type "": A or AAAA by the address (Tailscale's client skips records with any other Type).
+      for (const a of s.addresses) records.push({ Name: `${name.slice(4)}.${this.#o.domain}`, Value: a });
     }
     const dns = records.length ? { ...v.dns, ExtraRecords: [...(v.dns.ExtraRecords ?? []), ...records] } : v.dns;
     return {

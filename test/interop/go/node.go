@@ -225,6 +225,9 @@ func runNode(raw json.RawMessage) {
 			}
 			return map[string]any{"self": map[string]any{"ips": st.TailscaleIPs}, "peers": peers}, nil
 		}
+		if f, ok := extraOps[op]; ok {
+			return f(s, lc, raw, timeout)
+		}
 		return nil, fmt.Errorf("unknown op %q", op)
 	})
 }
