@@ -6,6 +6,7 @@
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { startDevnet, type Devnet } from '../lib/devnet/index.js';
+import type { Policy } from '../lib/devnet/policy.js';
 import { MemoryStore } from '../lib/control/store.js';
 import { Server, type AddrPort } from '../lib/server.js';
 import type { NetworkMap } from '../lib/wire/netmap.js';
@@ -96,4 +97,28 @@ test('route preferences are checked', () => {
   assert.throws(() => client.editPrefs({ advertiseRoutes: ['10.0.0.0/33'] }), { code: 'ERR_INVALID_ARG_VALUE' });
   assert.throws(() => client.editPrefs({ acceptRoutes: 'yes' as unknown as boolean }), { code: 'ERR_INVALID_ARG_TYPE' });
   assert.throws(() => new Server({ advertiseRoutes: ['nope'] }), { code: 'ERR_INVALID_ARG_VALUE' });
+});
+
+test('policy autoApprovers approve a tagged router\'s routes inside an approved prefix, and nothing else', { timeout: 30_000 }, async () => {
+  const policy = {
+    acls: [{ action: 'accept', src: ['*'], dst: ['*:*'] }],
+    tagOwners: { 'tag:router': ['autogroup:member'] },
+    autoApprovers: { routes: { '10.98.0.0/16': ['tag:router'] }, exitNode: ['tag:nobody'] },
+  } as unknown as Policy;
+  devnet.setPolicy(policy);
+  const key = devnet.createAuthKey({ reusable: true, tags: ['tag:router'] });
+  const approved = netmapWhere(client, (nm) => nm.peers.some((p) => (p.Name ?? '').startsWith('router2.') && (p.AllowedIPs ?? []).includes('10.98.1.0/24')));
+  const router2 = new Server({ hostname: 'router2', controlURL: devnet.controlURL, authKey: key, advertiseTags: ['tag:router'], store: new MemoryStore(), advertiseRoutes: ['10.98.1.0/24', '10.97.0.0/24', '0.0.0.0/0'] });
+  router2.registerFallbackTCPHandler((_src, dst) => (s) => s.end(`router2 ${dst.address}:${dst.port}`));
+  try {
+    await router2.up();
+    await approved;
+    const n = devnet.nodes().find((x) => x.hostname === 'router2')!;
+    assert.deepEqual(n.approvedRoutes, ['10.98.1.0/24']); // 10.97.0.0/24 is outside, the exit route not approved
+    assert.equal(await ask('10.98.1.20:22'), 'router2 10.98.1.20:22');
+    await assert.rejects(client.dial('tcp', '10.97.0.1:22'), { code: 'EHOSTUNREACH' });
+  } finally {
+    await router2.close();
+    devnet.setPolicy(null);
+  }
 });

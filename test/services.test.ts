@@ -16,7 +16,7 @@ let host: Server;
 let client: Server;
 
 before(async () => {
-  devnet = await startDevnet();
+  devnet = await startDevnet({ admin: true });
   const tagged = devnet.createAuthKey({ reusable: true, tags: ['tag:svc'] });
   const plain = devnet.createAuthKey({ reusable: true });
   host = new Server({ hostname: 'svchost', controlURL: devnet.controlURL, authKey: tagged, advertiseTags: ['tag:svc'], store: new MemoryStore() });
@@ -97,4 +97,48 @@ test('listenService: untagged hosts, bad names and https are coded errors', asyn
   await assert.rejects(async () => host.listenService('web', { mode: 'tcp', port: 80 }), { code: 'ERR_INVALID_ARG_VALUE' });
   await assert.rejects(host.listenService('svc:web', { mode: 'tcp', port: 0 }), { code: 'ERR_INVALID_ARG_VALUE' });
   await assert.rejects(host.listenService('svc:web', { mode: 'http', port: 443, https: true }), { code: 'ERR_TSNET_SERVICE_HTTPS' });
+});
+
+test('the admin endpoint defines services and approves hosts; policy autoApprovers approve a host without an admin', { timeout: 30_000 }, async () => {
+  const admin = devnet.admin!;
+  const call = async (route: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> => {
+    const res = await fetch(`${admin.url}/api/v0/${route}`, {
+      method: body === undefined ? 'GET' : 'POST',
+      headers: { authorization: `Bearer ${admin.token}`, 'content-type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+  };
+  const def = await call('services', { name: 'svc:admin' });
+  assert.equal(def.status, 200);
+  assert.equal((def.json.addresses as string[]).length, 2);
+  assert.equal((await call('services', { name: 'nope' })).status, 400);
+  assert.equal((await call('services', { name: 'svc:x', extra: 1 })).status, 400);
+  assert.equal((await call('services/approve', { name: 'svc:admin', node: 'no-such-node' })).status, 404);
+  assert.equal((await call('routes/approve', { node: 'svchost', routes: ['10.0.0.0/33'] })).status, 400);
+  const ln = await host.listenService('svc:admin', { mode: 'tcp', port: 7100 });
+  ln.on('connection', (s) => s.end('admin-approved'));
+  const seen = netmapWhere(client, hasRecord('admin.devnet.internal'));
+  const ok = await call('services/approve', { name: 'svc:admin', node: 'svchost' });
+  assert.equal(ok.status, 200);
+  await seen;
+  const sock = await client.dial('tcp', 'admin.devnet.internal:7100');
+  const chunks: Buffer[] = [];
+  for await (const c of sock) chunks.push(c as Buffer);
+  assert.equal(Buffer.concat(chunks).toString(), 'admin-approved');
+  const list = await call('services');
+  assert.ok((list.json as unknown as Array<{ name: string; hosts: number[] }>).some((s) => s.name === 'svc:admin' && s.hosts.length === 1));
+
+  // autoApprovers.services: a service defined later is hosted as soon as the tagged node advertises it.
+  devnet.setPolicy({ acls: [{ action: 'accept', src: ['*'], dst: ['*:*'] }], autoApprovers: { services: { 'svc:auto': ['tag:svc'] } } } as Parameters<Devnet['setPolicy']>[0]);
+  devnet.defineService('svc:auto');
+  const autoSeen = netmapWhere(client, hasRecord('auto.devnet.internal'));
+  const ln2 = await host.listenService('svc:auto', { mode: 'tcp', port: 7200 });
+  ln2.on('connection', (s) => s.end('auto-approved'));
+  await autoSeen;
+  const sock2 = await client.dial('tcp', 'auto.devnet.internal:7200');
+  const chunks2: Buffer[] = [];
+  for await (const c of sock2) chunks2.push(c as Buffer);
+  assert.equal(Buffer.concat(chunks2).toString(), 'auto-approved');
+  devnet.setPolicy(null);
 });

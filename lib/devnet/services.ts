@@ -9,6 +9,8 @@
  * fetches the list with c2n GET /vip-services (tailcfg.C2NVIPServicesResponse).
  */
 import type { DNSRecord, Node } from '../wire/tailcfg.js';
+import { parsePrefix } from '../wire/ip.js';
+import { parseHuJSON } from './hujson.js';
 import type { NetmapView } from './netmap.js';
 import type { C2NReply, C2NRequestSpec } from './pings.js';
 import type { DevnetState } from './state.js';
@@ -81,6 +83,7 @@ export class DevnetServices {
 
   /** Approves routes a node advertises (Hostinfo.RoutableIPs); "0.0.0.0/0" and "::/0" make it an exit node. */
   approveRoutes(nodeId: number, routes: string[]): void {
+    for (const r of routes) if (typeof r !== 'string' || !parsePrefix(r)) throw new RangeError(`route ${JSON.stringify(r)} is not an "ip/bits" prefix`);
     const set = this.#approvedRoutes.get(nodeId) ?? new Set<string>();
     for (const r of routes) set.add(r);
     this.#approvedRoutes.set(nodeId, set);
@@ -91,11 +94,57 @@ export class DevnetServices {
     return [...this.#services.keys()].map((n) => this.#info(n)!);
   }
 
-  /** The routes of a node that are advertised and approved. */
+  /** The routes of a node that are advertised and approved (by an admin, the option, or autoApprovers). */
   routesOf(n: DevnetNode): string[] {
     const adv = n.hostinfo.RoutableIPs ?? [];
     const ok = this.#approvedRoutes.get(n.id);
-    return adv.filter((r) => this.#o.autoApproveRoutes || ok?.has(r));
+    const auto = this.#autoApprovers();
+    return adv.filter((r) => this.#o.autoApproveRoutes || ok?.has(r) || auto.route(n, r));
+  }
+
+  /**
+   * The policy's autoApprovers, as Tailscale reads them: `routes` maps a prefix to the owners whose nodes may
+   * advertise it or any prefix inside it, `exitNode` lists who may offer an exit node, `services` maps a
+   * service name to who may host it. Owners are tags, users, groups and autogroup:member/tagged.
+   */
+  #autoApprovers(): { route: (n: DevnetNode, r: string) => boolean; service: (n: DevnetNode, name: string) => boolean } {
+    const text = this.#state.policyText;
+    if (text !== this.#aaText) {
+      this.#aaText = text;
+      this.#aa = null;
+      try {
+        const p = text ? parseHuJSON(text) : null;
+        const aa = p && typeof p === 'object' && !Array.isArray(p) ? (p as Record<string, unknown>)['autoApprovers'] : undefined;
+        if (aa && typeof aa === 'object' && !Array.isArray(aa)) this.#aa = aa as AutoApprovers;
+        this.#groups = p && typeof p === 'object' && !Array.isArray(p) ? ((p as Record<string, unknown>)['groups'] as Record<string, string[]> | undefined) ?? {} : {};
+      } catch {
+        this.#aa = null; // the policy parsed when it was set; a HuJSON detail we cannot read leaves approval to admins
+      }
+    }
+    const aa = this.#aa;
+    const owns = (n: DevnetNode, owners: unknown): boolean => Array.isArray(owners) && owners.some((o) => typeof o === 'string' && this.#owner(n, o));
+    return {
+      route: (n, r) => {
+        if (!aa) return false;
+        if (EXIT.has(r)) return owns(n, aa.exitNode);
+        return Object.entries(aa.routes ?? {}).some(([pfx, owners]) => within(r, pfx) && owns(n, owners));
+      },
+      service: (n, name) => !!aa && owns(n, (aa.services ?? {})[name]),
+    };
+  }
+
+  #aaText: string | null | undefined = undefined;
+  #aa: AutoApprovers | null = null;
+  #groups: Record<string, string[]> = {};
+
+  #owner(n: DevnetNode, o: string): boolean {
+    if (o.startsWith('tag:')) return n.tags.includes(o);
+    if (o === 'autogroup:tagged') return n.tags.length > 0;
+    if (n.tags.length) return false;
+    const login = (this.#state.user(n.userId)?.loginName ?? '').toLowerCase();
+    if (o === 'autogroup:member') return true;
+    if (o.startsWith('group:')) return (this.#groups[o] ?? []).some((u) => u.toLowerCase() === login);
+    return o.toLowerCase() === login;
   }
 
   #info(name: string): DevnetServiceInfo | undefined {
@@ -108,7 +157,7 @@ export class DevnetServices {
   #hosts(n: DevnetNode, name: string): boolean {
     const s = this.#services.get(name);
     if (!s || !n.tags.length || !this.#advertised.get(n.id)?.has(name)) return false;
-    return this.#o.autoApproveServices === true || s.approved.has(n.id);
+    return this.#o.autoApproveServices === true || s.approved.has(n.id) || this.#autoApprovers().service(n, name);
   }
 
   /** Fetches /vip-services from nodes whose ServicesHash changed. */
@@ -179,4 +228,22 @@ export class DevnetServices {
       dns,
     };
   }
+}
+
+interface AutoApprovers {
+  routes?: Record<string, unknown>;
+  exitNode?: unknown;
+  services?: Record<string, unknown>;
+}
+
+/** Whether prefix `inner` lies inside prefix `outer` (same family; both "ip/bits"). */
+function within(inner: string, outer: string): boolean {
+  const a = parsePrefix(inner);
+  const b = parsePrefix(outer);
+  if (!a || !b || a.addr.length !== b.addr.length || a.bits < b.bits) return false;
+  for (let i = 0; i < b.bits; i++) {
+    const bit = (x: Uint8Array): number => (x[i >> 3]! >> (7 - (i & 7))) & 1;
+    if (bit(a.addr) !== bit(b.addr)) return false;
+  }
+  return true;
 }
