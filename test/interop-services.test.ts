@@ -89,3 +89,28 @@ test('a tsnet node as subnet router and exit node: our node\'s dials reach its f
   assert.equal(out.text, '192.0.2.10:443');
   await Promise.all([router.child.stop(), ours.child.stop()]);
 });
+
+test('our node as subnet router and exit node for a tsnet node: its dials reach our fallback handler', { skip, timeout: 180_000 }, async () => {
+  const s = scene!;
+  s.topo.allowUdpBetweenNodes();
+  const [router, go] = await Promise.all([
+    s.node('ours', s.topo.a, 'rt-ours2', control!),
+    s.node('go', s.topo.b, 'rt-go2', control!),
+  ]);
+  ok(await router.child.call({ op: 'routes', routes: ['10.96.0.0/24', '0.0.0.0/0', '::/0'] }), 'ours advertises routes');
+  ok(await devnet!.call({ op: 'approveRoutes', host: 'rt-ours2', routes: ['10.96.0.0/24', '0.0.0.0/0', '::/0'] }, 30_000), 'approve');
+  ok(await go.child.call({ op: 'usePrefs', routeAll: true, exitNodeIP: '' }), 'tsnet accepts routes');
+  // The tsnet node's netmap may trail the approval by a map message: one dial each, tried again on failure.
+  const askGo = async (address: string): Promise<Record<string, unknown>> => {
+    let r: Record<string, unknown> = {};
+    for (let i = 0; i < 20; i++) {
+      r = await go.child.call({ op: 'ask', address, timeoutMs: 3000 }, 10_000);
+      if (!r.error) break;
+    }
+    return ok(r, `tsnet asks ${address}`);
+  };
+  assert.equal((await askGo('10.96.0.7:80')).text, 'ours 10.96.0.7:80');
+  ok(await go.child.call({ op: 'usePrefs', routeAll: true, exitNodeIP: router.ip }), 'tsnet picks our exit node');
+  assert.equal((await askGo('192.0.2.20:443')).text, 'ours 192.0.2.20:443');
+  await Promise.all([router.child.stop(), go.child.stop()]);
+});

@@ -9,6 +9,8 @@ package main
 //	                                               no listener takes with its destination "ip:port" (the
 //	                                               fallback handler). Reply {ok}
 //	{"op":"ask","address"}                         dial address over the tailnet, read to EOF. Reply {text}
+//	{"op":"usePrefs","routeAll","exitNodeIP"}      EditPrefs: accept peers' routes, use this exit node ("" for
+//	                                               none). Reply {ok}
 
 import (
 	"context"
@@ -31,6 +33,30 @@ var extraOps = map[string]extraOp{
 	"listenService": opListenService,
 	"routes":        opRoutes,
 	"ask":           opAsk,
+	"usePrefs":      opUsePrefs,
+}
+
+func opUsePrefs(_ *tsnet.Server, lc *local.Client, raw json.RawMessage, _ time.Duration) (any, error) {
+	var c struct {
+		RouteAll   bool   `json:"routeAll"`
+		ExitNodeIP string `json:"exitNodeIP"`
+	}
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return nil, err
+	}
+	mp := &ipn.MaskedPrefs{RouteAllSet: true, ExitNodeIPSet: true, ExitNodeIDSet: true}
+	mp.RouteAll = c.RouteAll
+	if c.ExitNodeIP != "" {
+		ip, err := netip.ParseAddr(c.ExitNodeIP)
+		if err != nil {
+			return nil, err
+		}
+		mp.ExitNodeIP = ip
+	}
+	if _, err := lc.EditPrefs(context.Background(), mp); err != nil {
+		return nil, err
+	}
+	return map[string]bool{"ok": true}, nil
 }
 
 func opListenService(s *tsnet.Server, _ *local.Client, raw json.RawMessage, _ time.Duration) (any, error) {
