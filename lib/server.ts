@@ -533,6 +533,7 @@ export class Server extends TailnetNode<ServerEvents> {
     return {
       whoIs: async (a) => this.whoIs(a),
       status: async () => this.status(),
+      editPrefs: async (p) => this.editPrefs(p),
     };
   }
 

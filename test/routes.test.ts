@@ -75,7 +75,8 @@ test('advertised routes wait for approval; then a peer that accepts routes reach
   // acceptRoutes off: the route is no longer used.
   client.editPrefs({ acceptRoutes: false });
   await assert.rejects(client.dial('tcp', '10.99.0.5:80'), { code: 'EHOSTUNREACH' });
-  client.editPrefs({ acceptRoutes: true });
+  const prefs = await client.localClient().editPrefs({ acceptRoutes: true });
+  assert.equal(prefs.acceptRoutes, true);
   assert.equal(await ask('10.99.0.6:81'), '10.99.0.6:81');
 });
 

@@ -1,4 +1,5 @@
 // What a Server reports: its events, status, health warnings, paths, pings and peers.
+import type { RoutePrefs } from './foreign.js';
 import type * as net from 'node:net';
 import type { ControlState } from '../control/client.js';
 import type { EngineConfigDiff } from '../control/engine-diff.js';
@@ -141,6 +142,8 @@ export interface PeersChange {
 export interface LocalClient {
   whoIs(addressOrSocket: string | net.Socket): Promise<WhoIs | null>;
   status(): Promise<Status | null>;
+  /** Routing preferences (advertiseRoutes, acceptRoutes, exitNode), as Server#editPrefs (docs/services.md). */
+  editPrefs(prefs: RoutePrefs): Promise<Readonly<RoutePrefs>>;
 }
 
 export interface WhoIs {
