@@ -10,6 +10,8 @@ import type { Policy } from '../lib/devnet/policy.js';
 import { MemoryStore } from '../lib/control/store.js';
 import { Server, type AddrPort } from '../lib/server.js';
 import type { NetworkMap } from '../lib/wire/netmap.js';
+import type { EngineConfig, EnginePeer } from '../lib/wire/engine-config.js';
+import { Foreign } from '../lib/server/foreign.js';
 
 let devnet: Devnet;
 let router: Server;
@@ -122,4 +124,31 @@ test('policy autoApprovers approve a tagged router\'s routes inside an approved 
     await router2.close();
     devnet.setPolicy(null);
   }
+});
+
+test('which peer prefixes are used: own addresses and single Tailscale IPs always, subnets with acceptRoutes, a default route for the exit node only', () => {
+  const host = { stack: () => null, setVIPServices: () => {}, setRoutableIPs: () => {}, reapply: () => {} };
+  const peer = (id: number, name: string, allowedIPs: string[]): EnginePeer => ({
+    id, stableID: `n${id}`, name, nodeKey: Buffer.alloc(32), nodeKeyText: '', discoKey: null, allowedIPs,
+    addresses: allowedIPs.slice(0, 1), endpoints: [], homeDERP: 0, online: true, keyExpiry: null, isWireGuardOnly: false, tags: [], user: 1,
+  });
+  const cfg = {
+    addresses: ['100.64.0.1/32'],
+    peers: [
+      peer(1, 'a.devnet.internal', ['100.64.0.2/32', '100.127.254.9/32', '10.0.0.5/32', '10.1.0.0/16', '0.0.0.0/0']),
+      peer(2, 'b.devnet.internal', ['100.64.0.3/32', '0.0.0.0/0', '::/0']),
+    ],
+  } as unknown as EngineConfig;
+  const nm = { self: {} } as unknown as NetworkMap;
+  const f = new Foreign(host, {});
+  const used = (): string[][] => f.adjust(cfg, nm).peers.map((p) => [...p.allowedIPs]);
+  assert.deepEqual(used(), [['100.64.0.2/32', '100.127.254.9/32'], ['100.64.0.3/32']]);
+  f.editPrefs({ acceptRoutes: true });
+  assert.deepEqual(used(), [['100.64.0.2/32', '100.127.254.9/32', '10.0.0.5/32', '10.1.0.0/16'], ['100.64.0.3/32']]);
+  f.editPrefs({ exitNode: 'b' });
+  assert.deepEqual(used()[1], ['100.64.0.3/32', '0.0.0.0/0', '::/0']);
+  f.editPrefs({ exitNode: '100.64.0.2' }); // by IP: a
+  assert.deepEqual(used(), [['100.64.0.2/32', '100.127.254.9/32', '10.0.0.5/32', '10.1.0.0/16', '0.0.0.0/0'], ['100.64.0.3/32']]);
+  f.editPrefs({ exitNode: 'n2' }); // by stable ID: b
+  assert.deepEqual(used()[1], ['100.64.0.3/32', '0.0.0.0/0', '::/0']);
 });

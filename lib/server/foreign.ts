@@ -97,6 +97,12 @@ function nativePrefix(p: Prefix): NativePrefix {
 
 const isExitRoute = (p: string): boolean => p === '0.0.0.0/0' || p === '::/0';
 
+/** In 100.64.0.0/10 or fd7a:115c:a1e0::/48 (Tailscale's address ranges). */
+function isTailscaleIP(a: Uint8Array): boolean {
+  if (a.length === 4) return a[0] === 100 && (a[1]! & 0xc0) === 64;
+  return a[0] === 0xfd && a[1] === 0x7a && a[2] === 0x11 && a[3] === 0x5c && a[4] === 0xa1 && a[5] === 0xe0;
+}
+
 /** A listener for a Tailscale Service (Go's ServiceListener): connections to the service's VIPs on its port. */
 export class ServiceListener extends TailnetListener {
   /** The service's fully qualified domain name ("web.example.ts.net"). */
@@ -217,7 +223,7 @@ export class Foreign {
 
   /**
    * The netmap as this node uses it: peers' subnet routes only with acceptRoutes, a default route only for
-   * the chosen exit node (as Tailscale's WireGuard config does), and the foreign destinations (hosted VIPs,
+   * the chosen exit node (as Tailscale's route manager does), and the foreign destinations (hosted VIPs,
    * advertised routes) added to the filter's local set.
    */
   adjust(cfg: EngineConfig, nm: NetworkMap): EngineConfig {
@@ -228,7 +234,8 @@ export class Foreign {
       const allowed = p.allowedIPs.filter((a) => {
         const pfx = prefixOf(a);
         if (!pfx) return false;
-        if (own.has(a) || pfx.bits === pfx.addr.length * 8) return true; // own addresses and single IPs (service VIPs)
+        // Own addresses and other single Tailscale IPs (service VIPs) whatever the prefs, as Tailscale's route manager.
+        if (own.has(a) || (pfx.bits === pfx.addr.length * 8 && isTailscaleIP(pfx.addr))) return true;
         if (isExitRoute(pfx.text)) return exit === p;
         return this.#prefs.acceptRoutes;
       });
