@@ -100,6 +100,7 @@ export class Server extends TailnetNode<ServerEvents> {
       stack: () => this.#plane?.stack ?? null,
       setVIPServices: (v) => this.#control?.setVIPServices(v),
       setRoutableIPs: (r) => this.#control?.setHostinfo({ RoutableIPs: r }),
+      whoIs: (sock) => this.whoIs(sock),
       reapply: () => {
         const c = this.#control;
         if (c?.netmap && c.engineConfig) this.#apply(c.engineConfig, c.netmap);

@@ -10,6 +10,7 @@ import { startDevnet, type Devnet } from '../lib/devnet/index.js';
 import { MemoryStore } from '../lib/control/store.js';
 import { Server } from '../lib/server.js';
 import type { NetworkMap } from '../lib/wire/netmap.js';
+import { encodeHeaderValue } from '../lib/server/service-http.js';
 
 let devnet: Devnet;
 let host: Server;
@@ -80,14 +81,21 @@ test('a tagged node hosts a TCP service; a peer reaches it by name and VIP once 
 test('an HTTP service is served to a peer\'s fetch', { timeout: 30_000 }, async () => {
   devnet.defineService('svc:api');
   const ln = await host.listenService('svc:api', { mode: 'http', port: 80 });
-  const srv = ln.serve(http.createServer((req, res) => res.end(`hello ${req.url} from ${req.socket.localAddress}`)));
+  const srv = ln.serve(http.createServer((req, res) => {
+    res.setHeader('x-login', String(req.headers['tailscale-user-login'] ?? ''));
+    res.setHeader('x-forwarded-for', String(req.headers['x-forwarded-for'] ?? ''));
+    res.end(`hello ${req.url} from ${req.socket.localAddress}`);
+  }));
   const hostId = devnet.nodes().find((n) => n.hostname === 'svchost')!.id;
   const seen = netmapWhere(client, hasRecord('api.devnet.internal'));
   devnet.approveServiceHost('svc:api', hostId);
   await seen;
   const vip = devnet.services().find((s) => s.name === 'svc:api')!.addresses[0]!;
-  const res = await client.fetch('http://api.devnet.internal/x');
+  // The caller's identity comes from the netmap (a claimed one is dropped), as Tailscale's serve proxy adds it.
+  const res = await client.fetch('http://api.devnet.internal/x', { headers: { 'Tailscale-User-Login': 'mallory@example.com' } });
   assert.equal(res.status, 200);
+  assert.equal(res.headers.get('x-login'), 'dev@example.com');
+  assert.equal(res.headers.get('x-forwarded-for'), client.tailscaleIPs()[0]);
   assert.equal(await res.text(), `hello /x from ${vip}`);
   srv.close();
 });
@@ -141,4 +149,10 @@ test('the admin endpoint defines services and approves hosts; policy autoApprove
   for await (const c of sock2) chunks2.push(c as Buffer);
   assert.equal(Buffer.concat(chunks2).toString(), 'auto-approved');
   devnet.setPolicy(null);
+});
+
+test('identity header values are Q-encoded when not ASCII, as Tailscale encodes them', () => {
+  assert.equal(encodeHeaderValue('dev@example.com'), 'dev@example.com');
+  assert.equal(encodeHeaderValue('Zoë Q'), '=?utf-8?q?Zo=C3=AB_Q?=');
+  assert.equal(encodeHeaderValue('é_a=b?'), '=?utf-8?q?=C3=A9=5Fa=3Db=3F?=');
 });

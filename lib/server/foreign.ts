@@ -4,6 +4,7 @@
  * and the routing preferences (accept routes, exit node) that decide which peers' routes this node uses.
  */
 import { createHash } from 'node:crypto';
+import type * as http from 'node:http';
 import net from 'node:net';
 import type { C2NVIPServices } from '../control/c2n.js';
 import type { EngineConfig, EnginePeer } from '../wire/engine-config.js';
@@ -13,6 +14,8 @@ import type { Netstack } from '../net/netstack.js';
 import type { NativePrefix } from '../native.js';
 import { TailnetListener } from '../net/listener.js';
 import type { TailnetSocket } from '../net/socket.js';
+import { addIdentityHeaders } from './service-http.js';
+import type { WhoIs } from './types.js';
 
 /** An address and port, as Go's netip.AddrPort. */
 export interface AddrPort {
@@ -110,15 +113,28 @@ export class ServiceListener extends TailnetListener {
   readonly service: string;
   readonly mode: 'tcp' | 'http';
   readonly #onClose: () => void;
+  readonly #whoIs: ((s: net.Socket) => WhoIs | null) | undefined;
 
   /** @internal made by Server.listenService */
-  constructor(init: ConstructorParameters<typeof TailnetListener>[0], fqdn: string, service: string, mode: 'tcp' | 'http', onClose: () => void) {
+  constructor(init: ConstructorParameters<typeof TailnetListener>[0], fqdn: string, service: string, mode: 'tcp' | 'http', onClose: () => void, whoIs?: (s: net.Socket) => WhoIs | null) {
     super(init);
+    this.#whoIs = whoIs;
     this.fqdn = fqdn;
     this.service = service;
     this.mode = mode;
     this.#onClose = onClose;
     this.once('close', () => this.#onClose());
+  }
+
+  /**
+   * As TailnetListener#serve; in HTTP mode, requests also get the identity headers Tailscale's serve proxy
+   * adds (Tailscale-User-Login, -Name, -Profile-Pic for user nodes; X-Forwarded-Host/-For): service-http.ts.
+   */
+  override serve<S extends net.Server>(server: S): S {
+    if (this.mode === 'http' && this.#whoIs && typeof (server as unknown as http.Server).setTimeout === 'function') {
+      addIdentityHeaders(server as unknown as http.Server, this.#whoIs);
+    }
+    return super.serve(server);
   }
 
   /** Go's Addr(): the FQDN and port (a service listens on two VIPs, so the name stands for them). */
@@ -135,6 +151,8 @@ export interface ForeignHost {
   setRoutableIPs(routes: string[]): void;
   /** Re-applies the current netmap (prefs changed). */
   reapply(): void;
+  /** Who is at the other end of a socket (HTTP-mode identity headers). */
+  whoIs?: (s: net.Socket) => WhoIs | null;
 }
 
 export class Foreign {
@@ -200,7 +218,7 @@ export class Foreign {
       if (m?.get(mode.port) === ln) m.delete(mode.port);
       if (m && !m.size) this.#services.delete(name);
       this.#advertise();
-    });
+    }, this.#host.whoIs);
     ports.set(mode.port, ln);
     this.#services.set(name, ports);
     this.#advertise();
