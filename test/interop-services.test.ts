@@ -44,6 +44,13 @@ test('a tsnet node hosts a service with ListenService on our devnet; our node re
     const r = ok(await ours.child.call({ op: 'ask', address, timeoutMs: 30_000 }, 35_000), `ours asks ${address}`);
     assert.equal(r.text, 'go-service svc:gosvc');
   }
+  // HTTP mode: tsnet serves it through its serve config's reverse proxy.
+  ok(await devnet!.call({ op: 'defineService', name: 'svc:goweb' }), 'define');
+  ok(await go.child.call({ op: 'listenService', name: 'svc:goweb', port: 80, mode: 'http' }), 'tsnet ListenService http');
+  ok(await devnet!.call({ op: 'approveServiceHost', name: 'svc:goweb', host: 'svc-go' }, 30_000), 'approve host');
+  const web = ok(await ours.child.call({ op: 'get', url: `http://goweb.${control!.domain}/`, timeoutMs: 30_000 }, 35_000), 'ours fetches the http service');
+  assert.equal(web.status, 200);
+  assert.equal(web.text, 'go-service svc:goweb');
   await Promise.all([go.child.stop(), ours.child.stop()]);
 });
 
