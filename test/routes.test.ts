@@ -152,3 +152,23 @@ test('which peer prefixes are used: own addresses and single Tailscale IPs alway
   f.editPrefs({ exitNode: 'n2' }); // by stable ID: b
   assert.deepEqual(used()[1], ['100.64.0.3/32', '0.0.0.0/0', '::/0']);
 });
+
+test('a policy naming a route prefix as destination reaches the router\'s filter and admits only that port', { timeout: 30_000 }, async () => {
+  const routerFilter = new Promise<string[]>((resolve) => {
+    const on = (nm: NetworkMap): void => {
+      const dsts = nm.packetFilter.flatMap((r) => (r.DstPorts ?? []).map((d) => `${d.IP}:${d.Ports.First}-${d.Ports.Last}`));
+      if (dsts.length === 1) {
+        router.off('netmap', on);
+        resolve(dsts);
+      }
+    };
+    router.on('netmap', on);
+  });
+  devnet.setPolicy({ acls: [{ action: 'accept', src: ['*'], dst: ['10.99.0.0/24:80'] }] } as unknown as Policy);
+  try {
+    assert.deepEqual(await routerFilter, ['10.99.0.0/24:80-80']);
+    assert.equal(await ask('10.99.0.8:80'), '10.99.0.8:80');
+  } finally {
+    devnet.setPolicy(null);
+  }
+});

@@ -156,3 +156,34 @@ test('identity header values are Q-encoded when not ASCII, as Tailscale encodes 
   assert.equal(encodeHeaderValue('Zoë Q'), '=?utf-8?q?Zo=C3=AB_Q?=');
   assert.equal(encodeHeaderValue('é_a=b?'), '=?utf-8?q?=C3=A9=5Fa=3Db=3F?=');
 });
+
+test('a policy naming a service as destination ("svc:acl:7300") lets callers reach it, and its host gets only that rule', { timeout: 30_000 }, async () => {
+  const svc = devnet.defineService('svc:acl');
+  const hostId = devnet.nodes().find((n) => n.hostname === 'svchost')!.id;
+  const hostFilter = new Promise<string[]>((resolve) => {
+    const on = (nm: NetworkMap): void => {
+      const dsts = nm.packetFilter.flatMap((r) => (r.DstPorts ?? []).map((d) => `${d.IP}:${d.Ports.First}`));
+      if (dsts.length && dsts.every((d) => d.startsWith(svc.addresses[0]!) || d.startsWith(svc.addresses[1]!))) {
+        host.off('netmap', on);
+        resolve(dsts);
+      }
+    };
+    host.on('netmap', on);
+  });
+  const seen = netmapWhere(client, hasRecord('acl.devnet.internal'));
+  devnet.setPolicy({ acls: [{ action: 'accept', src: ['autogroup:member'], dst: ['svc:acl:7300'] }] });
+  const ln = await host.listenService('svc:acl', { mode: 'tcp', port: 7300 });
+  ln.on('connection', (s) => s.end('acl-ok'));
+  devnet.approveServiceHost('svc:acl', hostId);
+  assert.deepEqual((await hostFilter).sort(), [`${svc.addresses[0]}:7300`, `${svc.addresses[1]}:7300`].sort());
+  await seen;
+  const sock = await client.dial('tcp', 'acl.devnet.internal:7300');
+  const chunks: Buffer[] = [];
+  for await (const c of sock) chunks.push(c as Buffer);
+  assert.equal(Buffer.concat(chunks).toString(), 'acl-ok');
+  devnet.setPolicy(null);
+});
+
+test('the policy accepts "svc:" only as a destination', () => {
+  assert.throws(() => devnet.setPolicy({ acls: [{ action: 'accept', src: ['svc:acl'], dst: ['*:*'] }] }), /svc:acl/);
+});

@@ -338,6 +338,8 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
     magicDNS: options.magicDNS ?? true,
     trimByPolicy: options.trimPeersByPolicy ?? true,
     decorate: (v, self) => services.decorate(v, self),
+    serviceAddrs: () => services.addressMap(),
+    served: (n) => services.served(n),
     ...(options.nameservers ? { nameservers: options.nameservers } : {}),
     ...(options.extraRecords ? { extraRecords: options.extraRecords } : {}),
   });

@@ -6,7 +6,8 @@
 import type { CapMap, DERPMap, DNSConfig, DNSRecord, FilterRule, MapResponse, Node, UserProfile } from '../wire/tailcfg.js';
 import { DERP_MAGIC_IP, ZERO_TIME } from '../wire/tailcfg.js';
 import { compileFilter, compileNodeCapMap, type PolicyNode } from './acl-compile.js';
-import { filterForNode, mutuallyVisible, parseAddrs } from './peer-visibility.js';
+import { filterForNode, mutuallyVisible, parseAddrs, type NodeAddr } from './peer-visibility.js';
+import { parsePrefix, type IPPrefix } from '../wire/ip.js';
 import { TAGGED_DEVICES_LOGIN, type DevnetState } from './state.js';
 import type { DevnetNode } from './types.js';
 
@@ -28,6 +29,10 @@ export interface NetmapConfig {
   trimByPolicy?: boolean;
   /** Adds what services and routes change to a view (lib/devnet/services.ts). */
   decorate?: (v: NetmapView, self: DevnetNode) => NetmapView;
+  /** Service name → VIPs, for "svc:" destinations in the policy. */
+  serviceAddrs?: () => ReadonlyMap<string, readonly string[]>;
+  /** What a node serves without owning it (its VIPs, its approved subnet routes): rules naming them reach it. */
+  served?: (n: DevnetNode) => string[];
 }
 
 /** One node's complete view. */
@@ -117,7 +122,7 @@ interface SharedView {
   derpMap: DERPMap;
   filter: FilterRule[];
   wire: Map<number, Node>;
-  addrs: Map<number, Uint8Array[]>;
+  addrs: Map<number, NodeAddr[]>;
 }
 
 const sharedViews = new WeakMap<DevnetState, SharedView>();
@@ -130,9 +135,10 @@ function sharedView(state: DevnetState, cfg: NetmapConfig, now: Date): SharedVie
   const tagged = state.allUsers().find((u) => u.loginName === TAGGED_DEVICES_LOGIN);
   const taggedUserId = tagged?.id ?? 0;
   const wire = new Map<number, Node>();
-  const addrs = new Map<number, Uint8Array[]>();
+  const addrs = new Map<number, NodeAddr[]>();
   nodes.forEach((n, i) => {
-    addrs.set(n.id, parseAddrs([n.ipv4, n.ipv6]));
+    const served = (cfg.served?.(n) ?? []).map((p) => parsePrefix(p)).filter((p): p is IPPrefix => p !== null);
+    addrs.set(n.id, [...parseAddrs([n.ipv4, n.ipv6]), ...served]);
     const capMap = compileNodeCapMap(state.policy, pnodes, pnodes[i]!);
     wire.set(n.id, toWireNode(state, n, { domain: cfg.domain, taggedUserId, now, capMap }));
   });
@@ -140,7 +146,7 @@ function sharedView(state: DevnetState, cfg: NetmapConfig, now: Date): SharedVie
     version: state.netmapVersion,
     domain: cfg.domain,
     derpMap: cfg.derpMap,
-    filter: compileFilter(state.policy, pnodes),
+    filter: compileFilter(state.policy, pnodes, cfg.serviceAddrs?.()),
     wire,
     addrs,
   };

@@ -90,6 +90,18 @@ export class DevnetServices {
     this.#state.touch();
   }
 
+  /** Service name → VIPs (policy "svc:" destinations). */
+  addressMap(): Map<string, string[]> {
+    return new Map([...this.#services].map(([name, v]) => [name, [...v.addresses]]));
+  }
+
+  /** What node n serves without owning it: the VIPs of its services and its approved subnet routes (exit
+   * routes left out: a default route would make every rule the exit node's). */
+  served(n: DevnetNode): string[] {
+    const vips = [...this.#services.keys()].filter((name) => this.#hosts(n, name)).flatMap((name) => this.#services.get(name)!.addresses.map((a) => (a.includes(':') ? `${a}/128` : `${a}/32`)));
+    return [...vips, ...this.routesOf(n).filter((r) => !EXIT.has(r))];
+  }
+
   list(): DevnetServiceInfo[] {
     return [...this.#services.keys()].map((n) => this.#info(n)!);
   }
