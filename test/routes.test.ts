@@ -172,3 +172,27 @@ test('a policy naming a route prefix as destination reaches the router\'s filter
     devnet.setPolicy(null);
   }
 });
+
+test('autogroup:internet: a restrictive policy that grants it lets traffic through the exit node, and nothing else of the router', { timeout: 30_000 }, async () => {
+  const routerFilter = new Promise<string[]>((resolve) => {
+    const on = (nm: NetworkMap): void => {
+      const dsts = nm.packetFilter.flatMap((r) => (r.DstPorts ?? []).map((d) => d.IP));
+      if (dsts.length && !dsts.includes('10.99.0.0/24')) {
+        router.off('netmap', on);
+        resolve(dsts);
+      }
+    };
+    router.on('netmap', on);
+  });
+  devnet.setPolicy({ acls: [{ action: 'accept', src: ['*'], dst: ['autogroup:internet:*'] }] } as unknown as Policy);
+  try {
+    const dsts = await routerFilter;
+    assert.ok(dsts.includes('192.0.0.0/9') && dsts.includes('2000::/3'), `internet prefixes in the exit node's filter: ${dsts.slice(0, 5).join(' ')}...`);
+    assert.ok(!dsts.some((d) => d.startsWith('100.64.') || d.startsWith('10.') || d.startsWith('fd7a:')), 'no tailnet or private destinations');
+    client.editPrefs({ exitNode: 'router' });
+    assert.equal(await ask('192.0.2.11:443'), '192.0.2.11:443');
+  } finally {
+    client.editPrefs({ exitNode: null });
+    devnet.setPolicy(null);
+  }
+});

@@ -13,6 +13,7 @@
  *   "autogroup:self"    (destination only) the source user's own untagged nodes
  *   host alias, IP, CIDR, "a-b" range: those addresses
  */
+import { internetPrefixes } from './internet.js';
 import type { CapMap, FilterRule, NetPortRange } from '../wire/tailcfg.js';
 import { parseIP } from '../wire/ip.js';
 import { DEFAULT_POLICY, parseGrantIP, parsePorts, parseProto, splitHostPorts, type Policy, type PortRangeSpec } from './policy.js';
@@ -66,7 +67,12 @@ class Resolver {
     };
     if (sel === 'autogroup:member') return add((n) => !isTagged(n));
     if (sel === 'autogroup:tagged') return add(isTagged);
-    if (sel === 'autogroup:internet' || sel === 'autogroup:self') return; // self is handled per user; internet needs exit nodes
+    if (sel === 'autogroup:self') return; // handled per user
+    if (sel === 'autogroup:internet') {
+      // Addresses outside the tailnet and private ranges: exit nodes carry them (lib/devnet/internet.ts).
+      for (const p of internetPrefixes()) out.literals.add(p);
+      return;
+    }
     if (sel.startsWith('tag:')) return add((n) => n.tags.includes(sel));
     if (sel.startsWith('svc:')) {
       for (const a of this.services?.get(sel) ?? []) out.literals.add(a);

@@ -11,6 +11,7 @@
 import type { DNSRecord, Node } from '../wire/tailcfg.js';
 import { parsePrefix } from '../wire/ip.js';
 import { parseHuJSON } from './hujson.js';
+import { internetPrefixes } from './internet.js';
 import type { NetmapView } from './netmap.js';
 import type { C2NReply, C2NRequestSpec } from './pings.js';
 import type { DevnetState } from './state.js';
@@ -95,11 +96,14 @@ export class DevnetServices {
     return new Map([...this.#services].map(([name, v]) => [name, [...v.addresses]]));
   }
 
-  /** What node n serves without owning it: the VIPs of its services and its approved subnet routes (exit
-   * routes left out: a default route would make every rule the exit node's). */
+  /** What node n serves without owning it: the VIPs of its services, its approved subnet routes, and for an
+   * exit node the internet's prefixes. */
   served(n: DevnetNode): string[] {
     const vips = [...this.#services.keys()].filter((name) => this.#hosts(n, name)).flatMap((name) => this.#services.get(name)!.addresses.map((a) => (a.includes(':') ? `${a}/128` : `${a}/32`)));
-    return [...vips, ...this.routesOf(n).filter((r) => !EXIT.has(r))];
+    const routes = this.routesOf(n);
+    // An exit node serves autogroup:internet (not 0.0.0.0/0: that would make every rule its own).
+    const internet = internetPrefixes().filter((p) => (p.includes(':') ? routes.includes('::/0') : routes.includes('0.0.0.0/0')));
+    return [...vips, ...routes.filter((r) => !EXIT.has(r)), ...internet];
   }
 
   list(): DevnetServiceInfo[] {
