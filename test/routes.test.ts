@@ -196,3 +196,23 @@ test('autogroup:internet: a restrictive policy that grants it lets traffic throu
     devnet.setPolicy(null);
   }
 });
+
+test('two routers of one subnet: the netmap gives it to one (the primary); when it goes offline the other takes over', { timeout: 60_000 }, async () => {
+  const key = devnet.createAuthKey({ reusable: true });
+  const router3 = new Server({ hostname: 'router3', controlURL: devnet.controlURL, authKey: key, store: new MemoryStore(), advertiseRoutes: ['10.99.0.0/24'] });
+  router3.registerFallbackTCPHandler((_src, dst) => (s) => s.end(`router3 ${dst.address}:${dst.port}`));
+  try {
+    await router3.up();
+    const id3 = devnet.nodes().find((n) => n.hostname === 'router3')!.id;
+    const standby = netmapWhere(client, (nm) => nm.peers.some((p) => (p.Name ?? '').startsWith('router3.')));
+    devnet.approveRoutes(id3, ['10.99.0.0/24']);
+    await standby;
+    assert.equal(await ask('10.99.0.9:80'), '10.99.0.9:80'); // still the first router
+    const failover = netmapWhere(client, (nm) => nm.peers.some((p) => (p.Name ?? '').startsWith('router3.') && (p.PrimaryRoutes ?? []).includes('10.99.0.0/24')));
+    await router.close();
+    await failover;
+    assert.equal(await ask('10.99.0.9:80'), 'router3 10.99.0.9:80');
+  } finally {
+    await router3.close();
+  }
+});

@@ -207,7 +207,8 @@ export class DevnetServices {
   #node(wire: Node, n: DevnetNode | undefined, self: boolean): Node {
     if (!n) return wire;
     const svcs = [...this.#services.keys()].filter((name) => this.#hosts(n, name));
-    const routes = this.routesOf(n);
+    // A subnet route goes to one router (its primary), exit routes to every exit node (clients pick one).
+    const routes = this.routesOf(n).filter((r) => EXIT.has(r) || this.#primary(r) === n.id);
     if (!svcs.length && !routes.length) return wire;
     const vips = svcs.flatMap((s) => this.#services.get(s)!.addresses.map((a) => (a.includes(':') ? `${a}/128` : `${a}/32`)));
     const key = JSON.stringify([self, svcs, routes]);
@@ -224,6 +225,12 @@ export class DevnetServices {
     }
     cache.set(wire, { key, node: out });
     return out;
+  }
+
+  /** The primary router of a subnet route: the online router with the lowest ID, else the lowest ID. */
+  #primary(route: string): number | undefined {
+    const routers = this.#state.allNodes().filter((n) => this.routesOf(n).includes(route));
+    return (routers.find((n) => n.online) ?? routers[0])?.id;
   }
 
   /** Adds what services and routes change to one node's view (NetmapConfig.decorate). */
