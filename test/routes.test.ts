@@ -16,7 +16,7 @@ import { Foreign } from '../lib/server/foreign.js';
 let devnet: Devnet;
 let router: Server;
 let client: Server;
-const seen: Array<{ src: AddrPort; dst: AddrPort }> = [];
+const seen: Array<{ src: AddrPort; dst: AddrPort; socket?: string }> = [];
 
 before(async () => {
   devnet = await startDevnet();
@@ -25,8 +25,12 @@ before(async () => {
   client = new Server({ hostname: 'roaming', controlURL: devnet.controlURL, authKey: key, store: new MemoryStore(), acceptRoutes: true });
   router.registerFallbackTCPHandler((src, dst) => {
     if (dst.port === 9) return undefined; // not intercepted: reset
-    seen.push({ src, dst });
-    return (s) => s.end(`${dst.address}:${dst.port}`);
+    const entry: { src: AddrPort; dst: AddrPort; socket?: string } = { src, dst };
+    seen.push(entry);
+    return (s) => {
+      entry.socket = s.bridge;
+      s.end(`${dst.address}:${dst.port}`);
+    };
   });
   await Promise.all([router.up(), client.up()]);
 });
@@ -67,6 +71,7 @@ test('advertised routes wait for approval; then a peer that accepts routes reach
   await approved;
   assert.equal(await ask('10.99.0.5:80'), '10.99.0.5:80');
   const last = seen.at(-1)!;
+  assert.equal(last.socket, (await import('../lib/net/bridge.js')).bridgeMode(), 'the catch-all listener uses the process\'s bridge transport');
   assert.deepEqual(last.dst, { address: '10.99.0.5', port: 80 });
   assert.equal(last.src.address, client.tailscaleIPs()[0]);
   // Not intercepted: reset.

@@ -12,6 +12,7 @@ import { parseIP } from '../wire/ip.js';
 import type { NetworkMap } from '../wire/netmap.js';
 import type { Netstack } from '../net/netstack.js';
 import type { NativePrefix } from '../native.js';
+import { bridgeMode } from '../net/bridge.js';
 import { TailnetListener } from '../net/listener.js';
 import type { TailnetSocket } from '../net/socket.js';
 import { addIdentityHeaders } from './service-http.js';
@@ -274,7 +275,7 @@ export class Foreign {
     if (!this.#catch && foreign.length) {
       const device = stack.device;
       const id = device.allocId();
-      const port = device.tcpListen(id, 0, 0, 4096, false);
+      const port = device.tcpListen(id, 0, 0, 4096, bridgeMode() === 'stream');
       const ln = new TailnetListener({ device, id, host: '', family: 0, port, accepts: (local) => !this.#own.includes(local.address) });
       ln.on('connection', (s) => this.#dispatch(s));
       this.#catch = ln;
