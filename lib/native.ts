@@ -102,7 +102,7 @@ export interface NativeDevice {
   /** Turns on the inbound packet filter and replaces its rules. */
   setFilter(rules: readonly NativeFilterRule[], local: readonly NativePrefix[]): void;
   /** Destinations served without being own addresses (service VIPs, routes); TCP to them reaches the catch listener. */
-  setForeign(prefixes: readonly NativePrefix[], catchListenerId: number | null): void;
+  setForeign(prefixes: readonly NativePrefix[], catchListenerId: number | null, unmatched?: boolean): void;
   /** Tailscale mode: our endpoints ("ip:port", sent to peers in CallMeMaybe) and home relay region. */
   setSelf(endpoints: readonly string[], homeRegion: number): void;
   /** A relay connection for a region; returns the fd of JavaScript's end of its byte stream, or -1 with a

@@ -19,7 +19,8 @@ import { argumentError, checkKnownOptions, invalidArgType } from './util/errors.
 import type { ControlState } from './control/client.js';
 import { createLogger, LOG_LEVELS, type Logger } from './util/log.js';
 import { checkServiceName, Foreign, type FallbackTCPHandler, type RoutePrefs, type ServiceListener, type ServiceModeOptions } from './server/foreign.js';
-import { Netstack, type UdpNetworkName } from './net/netstack.js';
+import { Netstack, type ListenOptions, type TcpNetworkName, type UdpNetworkName } from './net/netstack.js';
+import type { TailnetListener } from './net/listener.js';
 import { bridgeMode } from './net/bridge.js';
 import type { TailnetPacketSocket } from './net/packet.js';
 import { Loopback, type LoopbackInfo } from './loopback/index.js';
@@ -440,6 +441,31 @@ export class Server extends TailnetNode<ServerEvents> {
     await this.up();
     const nm = this.#control!.netmap!;
     return this.#foreign.listenService(name, mode, nm, this.#live('listenService'));
+  }
+
+  /**
+   * As TailnetNode#listen; an explicit IP that is not the node's own but one it serves (inside an advertised
+   * route, a hosted service's VIP) listens for connections to exactly that address, as Go's Listen does;
+   * other addresses stay EADDRNOTAVAIL (docs/services.md).
+   */
+  override listen(network: TcpNetworkName | '', address: string, options: ListenOptions = {}): TailnetListener {
+    let hp: { host: string; port: string } | null = null;
+    try {
+      hp = typeof address === 'string' ? splitHostPort(address) : null;
+    } catch {
+      hp = null; // malformed: TailnetNode#listen says why
+    }
+    if (hp) {
+      const { host, port } = hp;
+      const bare = host.replace(/^\[|\]$/g, '');
+      const stack = net.isIP(bare) && bare !== '0.0.0.0' && bare !== '::' ? this.#live('listen') : null;
+      if (stack && !stack.addresses.includes(bare) && this.#foreign.serves(bare)) {
+        const p = Number(port);
+        if (!Number.isInteger(p) || p < 1 || p > 65535) throw argumentError('RangeError', 'ERR_SOCKET_BAD_PORT', `listen: a port 1-65535 is needed with a foreign address, got "${port}"`);
+        return this.#foreign.listenAt(bare, p, stack);
+      }
+    }
+    return super.listen(network, address, options);
   }
 
   /** Go's RegisterFallbackTCPHandler: TCP to advertised routes (or as an exit node) that no listener takes. */

@@ -202,6 +202,56 @@ test('autogroup:internet: a restrictive policy that grants it lets traffic throu
   }
 });
 
+test('fallback handlers also get flows to the node\'s own ports that no listener takes; unregistering restores the refusal', { timeout: 30_000 }, async () => {
+  const clientIP = client.tailscaleIPs()[0]!;
+  const refused = await router.dial('tcp', `${clientIP}:5555`).then(() => 'connected', (err: NodeJS.ErrnoException) => err.code);
+  assert.equal(refused, 'ECONNREFUSED');
+  const got: AddrPort[] = [];
+  const off = client.registerFallbackTCPHandler((_src, dst) => {
+    got.push(dst);
+    return (s) => s.end('own-port fallback');
+  });
+  const sock = await router.dial('tcp', `${clientIP}:5555`);
+  const chunks: Buffer[] = [];
+  for await (const c of sock) chunks.push(c as Buffer);
+  assert.equal(Buffer.concat(chunks).toString(), 'own-port fallback');
+  assert.deepEqual(got, [{ address: clientIP, port: 5555 }]);
+  // A real listener still wins over the fallback.
+  const ln = client.listen('tcp', ':5556');
+  ln.on('connection', (s) => s.end('listener'));
+  const sock2 = await router.dial('tcp', `${clientIP}:5556`);
+  const chunks2: Buffer[] = [];
+  for await (const c of sock2) chunks2.push(c as Buffer);
+  assert.equal(Buffer.concat(chunks2).toString(), 'listener');
+  ln.close();
+  off();
+  const again = await router.dial('tcp', `${clientIP}:5555`).then(() => 'connected', (err: NodeJS.ErrnoException) => err.code);
+  assert.equal(again, 'ECONNREFUSED');
+});
+
+test('listen on an explicit address inside an advertised route takes that address and port ahead of the fallback handler', { timeout: 30_000 }, async () => {
+  const r = new Server({ hostname: 'router4', controlURL: devnet.controlURL, authKey: devnet.createAuthKey({ reusable: true }), store: new MemoryStore(), advertiseRoutes: ['10.95.0.0/24'] });
+  r.registerFallbackTCPHandler((_src, dst) => (s) => s.end(`fallback ${dst.address}:${dst.port}`));
+  try {
+    await r.up();
+    const id = devnet.nodes().find((n) => n.hostname === 'router4')!.id;
+    const approved = netmapWhere(client, (nm) => nm.peers.some((p) => (p.Name ?? '').startsWith('router4.') && (p.AllowedIPs ?? []).includes('10.95.0.0/24')));
+    devnet.approveRoutes(id, ['10.95.0.0/24']);
+    await approved;
+    const ln = r.listen('tcp', '10.95.0.7:80');
+    assert.equal(ln.address().address, '10.95.0.7');
+    ln.on('connection', (s) => s.end(`listener ${s.localAddress}:${s.localPort}`));
+    assert.equal(await ask('10.95.0.7:80'), 'listener 10.95.0.7:80');
+    assert.equal(await ask('10.95.0.7:81'), 'fallback 10.95.0.7:81');
+    assert.equal(await ask('10.95.0.8:80'), 'fallback 10.95.0.8:80');
+    assert.throws(() => r.listen('tcp', '10.95.0.7:80'), { code: 'EADDRINUSE' });
+    ln.close();
+    assert.equal(await ask('10.95.0.7:80'), 'fallback 10.95.0.7:80');
+  } finally {
+    await r.close();
+  }
+});
+
 test('two routers of one subnet: the netmap gives it to one (the primary); when it goes offline the other takes over', { timeout: 60_000 }, async () => {
   const key = devnet.createAuthKey({ reusable: true });
   const router3 = new Server({ hostname: 'router3', controlURL: devnet.controlURL, authKey: key, store: new MemoryStore(), advertiseRoutes: ['10.99.0.0/24'] });
@@ -220,4 +270,8 @@ test('two routers of one subnet: the netmap gives it to one (the primary); when 
   } finally {
     await router3.close();
   }
+});
+
+test('listen on an address the node neither owns nor serves stays EADDRNOTAVAIL', () => {
+  assert.throws(() => client.listen('tcp', '10.95.0.7:80'), { code: 'EADDRNOTAVAIL' });
 });

@@ -184,9 +184,10 @@ export class Device {
   }
 
   /** Foreign destinations (docs/services.md): prefixes served without being own addresses, whose TCP
-   * connections reach the listener catchListenerId (a listener of this device) whatever their port. */
-  setForeign(prefixes: readonly NativePrefix[], catchListenerId: number | null): void {
-    this.#native.setForeign(prefixes, catchListenerId);
+   * connections reach the listener catchListenerId (a listener of this device) whatever their port; with
+   * unmatched, so do connections to own addresses that no listener takes. */
+  setForeign(prefixes: readonly NativePrefix[], catchListenerId: number | null, unmatched = false): void {
+    this.#native.setForeign(prefixes, catchListenerId, unmatched);
   }
 
   /** Tailscale mode: our endpoints ("ip:port") and home relay region. */

@@ -162,6 +162,8 @@ export class Foreign {
   /** service name → port → listener */
   readonly #services = new Map<string, Map<number, ServiceListener>>();
   readonly #fallbacks = new Set<FallbackTCPHandler>();
+  /** Listeners on explicit foreign addresses ("ip|port"). */
+  readonly #at = new Map<string, TailnetListener>();
   /** VIP address → service name (from the self node's service-host capability). */
   #vips = new Map<string, string>();
   #catch: TailnetListener | null = null;
@@ -199,7 +201,46 @@ export class Foreign {
   registerFallbackTCPHandler(cb: FallbackTCPHandler): () => void {
     if (typeof cb !== 'function') throw codedError('ERR_INVALID_ARG_TYPE', 'the fallback handler must be a function', TypeError);
     this.#fallbacks.add(cb);
-    return () => void this.#fallbacks.delete(cb);
+    this.#resync();
+    return () => {
+      this.#fallbacks.delete(cb);
+      this.#resync();
+    };
+  }
+
+  /**
+   * Go's Listen with an explicit address that is not the node's own ("10.0.0.5:80" inside an advertised
+   * route, a service VIP): connections to exactly that address and port, ahead of services and fallback
+   * handlers. Nothing arrives unless the node serves the address.
+   */
+  listenAt(address: string, port: number, stack: Netstack): TailnetListener {
+    const key = `${address}|${port}`;
+    if (this.#at.has(key)) throw Object.assign(new Error(`listen EADDRINUSE: address already in use ${address}:${port}`), { code: 'EADDRINUSE', syscall: 'listen', address, port });
+    const device = stack.device;
+    const ln = new TailnetListener({ device, id: device.allocId(), host: address, family: net.isIPv6(address) ? 6 : 4, port });
+    this.#at.set(key, ln);
+    ln.once('close', () => {
+      if (this.#at.get(key) === ln) this.#at.delete(key);
+    });
+    return ln;
+  }
+
+  /** Whether ip is inside an advertised route or is a hosted service's VIP. */
+  serves(ip: string): boolean {
+    if (this.#vips.has(ip)) return true;
+    const a = parseIP(ip);
+    if (!a) return false;
+    return this.#prefs.advertiseRoutes.some((r) => {
+      const p = prefixOf(r)!;
+      if (p.addr.length !== a.length) return false;
+      for (let i = 0; i < p.bits; i++) if (((a[i >> 3]! ^ p.addr[i >> 3]!) >> (7 - (i & 7))) & 1) return false;
+      return true;
+    });
+  }
+
+  #resync(): void {
+    const stack = this.#host.stack();
+    if (stack) this.sync(stack);
   }
 
   /** Go's ListenService, once the node is up: checks, advertises, and returns the listener. */
@@ -272,26 +313,32 @@ export class Foreign {
       this.#catch = null;
       this.#foreignKey = '';
     }
-    if (!this.#catch && foreign.length) {
+    // Fallback handlers also get flows to own addresses that no listener takes, as in Go.
+    const unmatched = this.#fallbacks.size > 0;
+    if (!this.#catch && (foreign.length || unmatched)) {
       const device = stack.device;
       const id = device.allocId();
       const port = device.tcpListen(id, 0, 0, 4096, bridgeMode() === 'stream');
-      const ln = new TailnetListener({ device, id, host: '', family: 0, port, accepts: (local) => !this.#own.includes(local.address) });
+      const ln = new TailnetListener({ device, id, host: '', family: 0, port });
       ln.on('connection', (s) => this.#dispatch(s));
       this.#catch = ln;
       this.#catchStack = stack;
     }
-    const key = foreign.join(',');
+    const key = `${foreign.join(',')} ${unmatched}`;
     if (key === this.#foreignKey || !this.#catch) return;
     const list = foreign.map((f) => prefixOf(f)).filter((p): p is Prefix => p !== null).map(nativePrefix);
-    stack.device.setForeign(list, catchId(this.#catch));
+    stack.device.setForeign(list, catchId(this.#catch), unmatched);
     this.#foreignKey = key;
   }
 
   #dispatch(s: TailnetSocket): void {
     const dst = { address: s.localAddress ?? '', port: s.localPort ?? 0 };
     const src = { address: s.remoteAddress ?? '', port: s.remotePort ?? 0 };
-    const svc = this.#vips.get(dst.address);
+    const at = this.#at.get(`${dst.address}|${dst.port}`);
+    if (at?.listening) return at.adopt(s);
+    // Own addresses (a port no listener has, or the catch-all listener's own) go to fallback handlers only.
+    const own = this.#own.includes(dst.address);
+    const svc = own ? undefined : this.#vips.get(dst.address);
     const ln = svc ? this.#services.get(svc)?.get(dst.port) : undefined;
     if (ln && ln.listening) return ln.adopt(s);
     for (const cb of this.#fallbacks) {
@@ -308,6 +355,7 @@ export class Foreign {
 
   close(): void {
     for (const ports of [...this.#services.values()]) for (const ln of [...ports.values()]) ln.close();
+    for (const ln of [...this.#at.values()]) ln.close();
     this.#catch?.close();
     this.#catch = null;
   }

@@ -277,8 +277,9 @@ class Device : public Napi::ObjectWrap<Device> {
     });
   }
 
-  // setForeign(prefixes, catchListenerId | null): destinations served without being own addresses (service
-  // VIPs, advertised routes); TCP to them reaches the catch listener (native/core/stack/tcp_bridge.h).
+  // setForeign(prefixes, catchListenerId | null, unmatched?): destinations served without being own addresses
+  // (service VIPs, advertised routes); TCP to them reaches the catch listener (native/core/stack/tcp_bridge.h),
+  // and with unmatched also TCP to own addresses that no listener takes.
   Napi::Value SetForeign(const Napi::CallbackInfo& info) {
     Args a(info, "setForeign");
     Napi::Array list = a.Array(info[0], "prefixes");
@@ -292,12 +293,14 @@ class Device : public Napi::ObjectWrap<Device> {
     }
     bool has_catch = a.ok() && !info[1].IsNull() && !info[1].IsUndefined();
     uint64_t catch_id = has_catch ? a.Id(1) : 0;
+    bool unmatched = a.ok() && !info[2].IsUndefined() && a.Bool(info[2], "unmatched");
     Run(a, [&] {
       if (has_catch) {
         auto it = listeners_.find(catch_id);
         if (it == listeners_.end()) return static_cast<int>(UV_ENOENT);
         ts_tcp_listener_catch(it->second);
       }
+      ts_device_netif(dev_)->catch_unmatched = has_catch && unmatched;
       return ts_netif_set_foreign(ts_device_netif(dev_), px.data(), px.size()) ? static_cast<int>(UV_ENOMEM) : 0;
     });
     return {};

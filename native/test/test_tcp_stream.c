@@ -306,7 +306,8 @@ static void test_fd_trickle_then_fin(void) {
 
 /* Foreign destinations (stack/netif.h, patches/0020): b serves 10.99.0.0/24 without owning it. A dial to
  * 10.99.0.5:80 reaches b's catch-all listener with its real local address, not b's listener of port 80; b's
- * own address still reaches that one. Without a catch-all listener such packets are dropped, not accepted. */
+ * own address still reaches that one. Without a catch-all listener such packets are dropped, not accepted.
+ * With catch_unmatched, an own port without a listener reaches the catch-all listener instead of a RST. */
 static void test_foreign_catch(void) {
   world w;
   world_new(&w);
@@ -340,8 +341,21 @@ static void test_foreign_catch(void) {
   CHECK_EQ_INT(ts_tcp_dial(ts_device_tcp(w.a), DIALED + 2, -1, &w.addr_b), 0);
   CHECK(run_until(&w, is_connected));
   CHECK_EQ_INT((int)w.acc.listener, LISTENER);
+  /* an own port nobody listens on: refused, unless the device asks for unmatched flows */
+  ts_addr closed_port = w.addr_b;
+  closed_port.port = 81;
+  w.a_err = 0;
+  CHECK_EQ_INT(ts_tcp_dial(ts_device_tcp(w.a), DIALED + 3, -1, &closed_port), 0);
+  CHECK(run_until(&w, a_failed));
+  CHECK_EQ_INT(w.a_err, UV_ECONNREFUSED);
+  nb->catch_unmatched = 1;
+  w.connected = 0, w.accepted = 0;
+  CHECK_EQ_INT(ts_tcp_dial(ts_device_tcp(w.a), DIALED + 4, -1, &closed_port), 0);
+  CHECK(run_until(&w, is_connected));
+  CHECK_EQ_INT((int)w.acc.listener, LISTENER + 1);
+  CHECK_EQ_INT(w.acc.local.port, 81);
   ts_tcp_listener_close(c);
-  CHECK(nb->catch_pcb == NULL);
+  CHECK(nb->catch_pcb == NULL && !nb->catch_unmatched);
   CHECK_EQ_INT(ts_netif_set_foreign(nb, NULL, 0), 0);
   world_free(&w);
 }

@@ -22,6 +22,9 @@ int ts_lwip_accept_foreign(struct netif *inp, int family, const void *dst);
 struct tcp_pcb_listen *ts_lwip_tcp_catch(struct netif *inp, const ip_addr_t *dst);
 #define LWIP_HOOK_IP4_ACCEPT(inp, dst) ts_lwip_accept_foreign(inp, 4, &(dst)->addr)
 #define LWIP_HOOK_IP6_ACCEPT(inp, dst) ts_lwip_accept_foreign(inp, 6, (dst)->addr)
+struct tcp_pcb_listen *ts_lwip_tcp_unmatched(struct netif *inp);
 #define LWIP_HOOK_TCP_CATCH(inp, dst) ts_lwip_tcp_catch(inp, dst)
+/* ... and, when the device asks for it, the SYNs to its own addresses that no listener takes. */
+#define LWIP_HOOK_TCP_UNMATCHED(inp) ts_lwip_tcp_unmatched(inp)
 
 #endif

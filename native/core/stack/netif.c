@@ -193,6 +193,11 @@ struct tcp_pcb_listen *ts_lwip_tcp_catch(struct netif *inp, const ip_addr_t *dst
   return ts_netif_is_foreign(n, fam, a) ? n->catch_pcb : NULL;
 }
 
+struct tcp_pcb_listen *ts_lwip_tcp_unmatched(struct netif *inp) {
+  ts_netif *n = as_ts(inp);
+  return n && n->catch_unmatched ? n->catch_pcb : NULL;
+}
+
 int ts_netif_input(ts_netif *n, const uint8_t *pkt, size_t len) {
   if (len < 20 || len > 0xFFFF) goto not_ours;
   int v = pkt[0] >> 4;

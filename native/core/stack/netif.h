@@ -32,6 +32,8 @@ struct ts_netif {
   ts_netif_prefix *foreign;
   size_t nforeign;
   struct tcp_pcb_listen *catch_pcb;
+  /* Also give catch_pcb the SYNs to own addresses that no listener takes (Go's fallback TCP handler). */
+  int catch_unmatched;
 };
 
 /* An output function that drops everything (a device with no link). */

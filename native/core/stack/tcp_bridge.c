@@ -1000,7 +1000,7 @@ void ts_tcp_listener_close(ts_tcp_listener *l) {
       break;
     }
   }
-  if (l->pcb && h->netif->catch_pcb == (struct tcp_pcb_listen *)l->pcb) h->netif->catch_pcb = NULL;
+  if (l->pcb && h->netif->catch_pcb == (struct tcp_pcb_listen *)l->pcb) h->netif->catch_pcb = NULL, h->netif->catch_unmatched = 0;
   if (l->pcb) {
     tcp_arg(l->pcb, NULL);
     tcp_close(l->pcb);
