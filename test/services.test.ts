@@ -187,3 +187,17 @@ test('a policy naming a service as destination ("svc:acl:7300") lets callers rea
 test('the policy accepts "svc:" only as a destination', () => {
   assert.throws(() => devnet.setPolicy({ acls: [{ action: 'accept', src: ['svc:acl'], dst: ['*:*'] }] }), /svc:acl/);
 });
+
+test('devnet services can be defined at start; bad definitions are refused before anything starts', async () => {
+  const d = await startDevnet({ services: [{ name: 'svc:boot' }, { name: 'svc:fixed', addresses: ['100.127.253.1', 'fd7a:115c:a1e0:ac::1'] }] });
+  try {
+    assert.deepEqual(d.services().map((s) => s.name), ['svc:boot', 'svc:fixed']);
+    assert.deepEqual(d.services()[1]!.addresses, ['100.127.253.1', 'fd7a:115c:a1e0:ac::1']);
+    assert.throws(() => d.defineService('svc:boot'), RangeError);
+    assert.throws(() => d.defineService('svc:addr', { addresses: ['nope'] }), RangeError);
+  } finally {
+    await d.close();
+  }
+  await assert.rejects(startDevnet({ services: [{ name: 'web' }] }), RangeError);
+  await assert.rejects(startDevnet({ services: [{ name: 'svc:a' }, { name: 'svc:a' }] }), RangeError);
+});

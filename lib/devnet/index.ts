@@ -19,7 +19,7 @@ import { generatePrivateKey, nodePublicToText, parsePrivate, privateToText } fro
 import type { DERPMap, DNSRecord } from '../wire/tailcfg.js';
 import { devnetDERPMap, validateDERPMap, type DevnetDERPOptions } from './derpmap.js';
 import type { NetmapConfig } from './netmap.js';
-import { DevnetServices, type DevnetServiceInfo } from './services.js';
+import { checkServiceDefinitions, DevnetServices, type DevnetServiceInfo } from './services.js';
 import { fqdn } from './netmap.js';
 import { loadDevnetState, saveDevnetState } from './persist.js';
 import { parsePolicy, type Policy } from './policy.js';
@@ -111,6 +111,8 @@ export interface DevnetOptions {
   autoApproveServices?: boolean;
   /** Approve every route nodes advertise, exit routes included (else approveRoutes). */
   autoApproveRoutes?: boolean;
+  /** Tailscale Services defined at start (as defineService; docs/services.md). Not kept in stateDir. */
+  services?: Array<{ name: string; addresses?: string[] }>;
   /** Node key lifetime for untagged nodes in ms; default 180 days; 0 = never expire. */
   nodeKeyExpiryMs?: number;
   /** How long an ephemeral node may stay disconnected before it is removed; default 10 s. */
@@ -296,6 +298,7 @@ function checkLimits(l: DevnetLimits): Required<DevnetLimits> {
 /** Starts the development coordination server. */
 export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> {
   const domain = validDomain(options.domain ?? 'devnet.internal');
+  checkServiceDefinitions(options.services);
   const logf = options.logf ?? ((): void => {});
   const state = new DevnetState({ nodeKeyExpiryMs: options.nodeKeyExpiryMs ?? 180 * 24 * 3600 * 1000 });
   let savedPrivate: Buffer | undefined;
@@ -375,6 +378,7 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
     ...(options.autoApproveRoutes ? { autoApproveRoutes: true } : {}),
     logf,
   });
+  for (const svc of options.services ?? []) services.define(svc.name, svc.addresses ? { addresses: svc.addresses } : {});
 
   // Persistence: coalesce writes; one at a time.
   let saveTimer: NodeJS.Timeout | null = null;

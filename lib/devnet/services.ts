@@ -9,7 +9,7 @@
  * fetches the list with c2n GET /vip-services (tailcfg.C2NVIPServicesResponse).
  */
 import type { DNSRecord, Node } from '../wire/tailcfg.js';
-import { parsePrefix } from '../wire/ip.js';
+import { parseIP, parsePrefix } from '../wire/ip.js';
 import { parseHuJSON } from './hujson.js';
 import { internetPrefixes } from './internet.js';
 import type { NetmapView } from './netmap.js';
@@ -37,6 +37,21 @@ export interface DevnetServicesOptions {
 }
 
 const SERVICE_NAME = /^svc:[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** Checks DevnetOptions.services before anything starts (RangeError/TypeError). */
+export function checkServiceDefinitions(list: unknown): void {
+  if (list === undefined) return;
+  if (!Array.isArray(list)) throw new TypeError('devnet services must be an array of { name, addresses? }');
+  const seen = new Set<string>();
+  for (const s of list as Array<{ name?: unknown; addresses?: unknown }>) {
+    if (typeof s?.name !== 'string' || !SERVICE_NAME.test(s.name)) throw new RangeError(`devnet service name must be "svc:" and a DNS label, got ${JSON.stringify(s?.name)}`);
+    if (seen.has(s.name)) throw new RangeError(`devnet service ${s.name} is listed twice`);
+    seen.add(s.name);
+    if (s.addresses !== undefined && (!Array.isArray(s.addresses) || s.addresses.some((a) => typeof a !== 'string' || !parseIP(a)))) {
+      throw new RangeError(`devnet service ${s.name}: addresses must be IP addresses`);
+    }
+  }
+}
 const EXIT = new Set(['0.0.0.0/0', '::/0']);
 
 export class DevnetServices {
@@ -68,6 +83,7 @@ export class DevnetServices {
     if (this.#services.has(name)) throw new RangeError(`service ${name} is already defined`);
     const n = this.#nextVIP++;
     if (n > 254) throw new RangeError('the devnet has room for 254 services');
+    if (options.addresses && options.addresses.some((a) => typeof a !== 'string' || !parseIP(a))) throw new RangeError(`service ${name}: addresses must be IP addresses`);
     const addresses = options.addresses ?? [`100.127.254.${n}`, `fd7a:115c:a1e0:ab::${n.toString(16)}`];
     this.#services.set(name, { addresses: [...addresses], approved: new Set() });
     this.#state.touch();
