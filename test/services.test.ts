@@ -68,7 +68,17 @@ test('a tagged node hosts a TCP service; a peer reaches it by name and VIP once 
     for await (const c of sock) chunks.push(c as Buffer);
     assert.equal(Buffer.concat(chunks).toString(), 'ping', target);
   }
-  assert.deepEqual(locals, [`${svc.addresses[0]}:7000`, `${svc.addresses[0]}:7000`, `${svc.addresses[1]}:7000`]);
+  assert.deepEqual(locals.slice(0, 3), [`${svc.addresses[0]}:7000`, `${svc.addresses[0]}:7000`, `${svc.addresses[1]}:7000`]);
+  // The service listener counts the connections it took over, until they close.
+  const count = (): Promise<number> => new Promise((resolve, reject) => ln.getConnections((e, n) => (e ? reject(e) : resolve(n))));
+  const accepted = once(ln, 'connection');
+  const open = await client.dial('tcp', 'echo.devnet.internal:7000');
+  const [hostSide] = (await accepted) as [import('node:net').Socket];
+  assert.equal(await count(), 1);
+  const closed = once(hostSide, 'close');
+  open.end();
+  await closed;
+  assert.equal(await count(), 0);
   // A port the service does not listen on is reset (nothing else takes VIP traffic). The catch-all listener
   // completes the handshake before deciding, so the reset follows the connect (docs/services.md).
   const other = await client.dial('tcp', `${svc.addresses[0]}:7001`);

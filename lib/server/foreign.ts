@@ -320,7 +320,7 @@ export class Foreign {
       const id = device.allocId();
       const port = device.tcpListen(id, 0, 0, 4096, bridgeMode() === 'stream');
       const ln = new TailnetListener({ device, id, host: '', family: 0, port });
-      ln.on('connection', (s) => this.#dispatch(s));
+      ln.on('connection', (s) => this.#dispatch(s, ln));
       this.#catch = ln;
       this.#catchStack = stack;
     }
@@ -331,16 +331,16 @@ export class Foreign {
     this.#foreignKey = key;
   }
 
-  #dispatch(s: TailnetSocket): void {
+  #dispatch(s: TailnetSocket, from: TailnetListener): void {
     const dst = { address: s.localAddress ?? '', port: s.localPort ?? 0 };
     const src = { address: s.remoteAddress ?? '', port: s.remotePort ?? 0 };
     const at = this.#at.get(`${dst.address}|${dst.port}`);
-    if (at?.listening) return at.adopt(s);
+    if (at?.listening) return at.adopt(s, from);
     // Own addresses (a port no listener has, or the catch-all listener's own) go to fallback handlers only.
     const own = this.#own.includes(dst.address);
     const svc = own ? undefined : this.#vips.get(dst.address);
     const ln = svc ? this.#services.get(svc)?.get(dst.port) : undefined;
-    if (ln && ln.listening) return ln.adopt(s);
+    if (ln && ln.listening) return ln.adopt(s, from);
     for (const cb of this.#fallbacks) {
       let h: ((socket: TailnetSocket) => void) | undefined | null;
       try {
