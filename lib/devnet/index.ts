@@ -350,7 +350,6 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
   const now = (): Date => new Date(Date.now() + clockOffsetMs);
   const defaultUser = options.defaultUser ?? DEFAULT_USER_LOGIN;
 
-  // eslint-disable-next-line prefer-const
   let services: DevnetServices;
   const server = new DevnetServer(state, controlPrivate, {
     minCapVersion: options.minCapVersion ?? MIN_CAPABILITY_VERSION,

@@ -1,10 +1,10 @@
 /**
- * Traffic to and through addresses that are not the node's own (docs/services.md): Tailscale Services hosted
- * here (their VIP addresses), advertised subnet routes and exit-node traffic reaching a fallback TCP handler,
- * and the routing preferences (accept routes, exit node) that decide which peers' routes this node uses.
+ * Traffic to addresses that are not the node's own (docs/services.md): the catch-all listener and its
+ * dispatch (listeners on explicit addresses, then Tailscale Services on their VIPs, then fallback TCP
+ * handlers), the services' advertisement, and the routing prefs applied to each netmap. The pieces:
+ * route-prefs.ts (which routes are used), service-listener.ts, service-http.ts (HTTP-mode headers).
  */
 import { createHash } from 'node:crypto';
-import type * as http from 'node:http';
 import net from 'node:net';
 import type { C2NVIPServices } from '../control/c2n.js';
 import type { EngineConfig, EnginePeer } from '../wire/engine-config.js';
@@ -15,8 +15,13 @@ import type { NativePrefix } from '../native.js';
 import { bridgeMode } from '../net/bridge.js';
 import { TailnetListener } from '../net/listener.js';
 import type { TailnetSocket } from '../net/socket.js';
-import { addIdentityHeaders } from './service-http.js';
+import { codedError } from './coded-error.js';
+import { checkRoutes, findExitNode, prefixHas, prefixOf, usedAllowedIPs, type Prefix, type RoutePrefs } from './route-prefs.js';
+import { checkServiceName, ServiceListener, type ServiceModeOptions } from './service-listener.js';
 import type { WhoIs } from './types.js';
+
+export type { RoutePrefs } from './route-prefs.js';
+export { checkServiceName, ServiceListener, type ServiceModeOptions } from './service-listener.js';
 
 /** An address and port, as Go's netip.AddrPort. */
 export interface AddrPort {
@@ -27,121 +32,8 @@ export interface AddrPort {
 /** Go's FallbackTCPHandler: a handler for the connection, or undefined when not intercepted (it is reset). */
 export type FallbackTCPHandler = (src: AddrPort, dst: AddrPort) => ((socket: TailnetSocket) => void) | undefined | null;
 
-export interface ServiceModeOptions {
-  mode: 'tcp' | 'http';
-  port: number;
-  /** HTTP mode over TLS with the service's certificate: needs listenTLS's certificates (not built yet). */
-  https?: boolean;
-}
-
-/** Routing preferences (Go's ipn.Prefs fields of the same meaning). */
-export interface RoutePrefs {
-  /** Subnet routes to advertise ("10.0.0.0/24"); "0.0.0.0/0" and "::/0" advertise an exit node. */
-  advertiseRoutes?: readonly string[];
-  /** Use the subnet routes peers advertise (Go's RouteAll; `tailscale up --accept-routes`). */
-  acceptRoutes?: boolean;
-  /** The exit node: its stable ID, a Tailscale IP or a MagicDNS name; null for none. */
-  exitNode?: string | null;
-}
-
-function codedError(code: string, message: string, Ctor: ErrorConstructor = Error): Error & { code: string } {
-  return Object.assign(new Ctor(message), { code });
-}
-
-const SERVICE_NAME = /^svc:[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
-
-/** Checks a service name as tailcfg.ServiceName.Validate does ("svc:" and a DNS label). */
-export function checkServiceName(name: unknown): string {
-  if (typeof name !== 'string') throw codedError('ERR_INVALID_ARG_TYPE', 'service name must be a string like "svc:web"', TypeError);
-  if (!SERVICE_NAME.test(name)) throw codedError('ERR_INVALID_ARG_VALUE', `service name must be "svc:" and a DNS label, got ${JSON.stringify(name)}`, RangeError);
-  return name;
-}
-
-/** Checks and normalizes a prefix list ("ip/bits", host bits clear). */
-export function checkRoutes(routes: unknown, what: string): string[] {
-  if (!Array.isArray(routes)) throw codedError('ERR_INVALID_ARG_TYPE', `${what} must be an array of "ip/bits" strings`, TypeError);
-  return routes.map((r) => {
-    const p = typeof r === 'string' ? prefixOf(r) : null;
-    if (!p) throw codedError('ERR_INVALID_ARG_VALUE', `${what}: ${JSON.stringify(r)} is not an "ip/bits" prefix`, RangeError);
-    return p.text;
-  });
-}
-
-interface Prefix {
-  addr: Uint8Array;
-  bits: number;
-  text: string;
-}
-
-function prefixOf(s: string): Prefix | null {
-  const i = s.lastIndexOf('/');
-  const ip = parseIP(i < 0 ? s : s.slice(0, i));
-  if (!ip) return null;
-  const max = ip.length * 8;
-  const bits = i < 0 ? max : Number(s.slice(i + 1));
-  if (!Number.isInteger(bits) || bits < 0 || bits > max || (i >= 0 && !/^\d+$/.test(s.slice(i + 1)))) return null;
-  const addr = Uint8Array.from(ip);
-  for (let b = 0; b < addr.length; b++) {
-    const keep = Math.max(0, Math.min(8, bits - b * 8));
-    addr[b]! &= keep === 0 ? 0 : (0xff << (8 - keep)) & 0xff;
-  }
-  return { addr, bits, text: `${ipText(addr)}/${bits}` };
-}
-
-function ipText(a: Uint8Array): string {
-  if (a.length === 4) return a.join('.');
-  const parts: string[] = [];
-  for (let i = 0; i < 16; i += 2) parts.push(((a[i]! << 8) | a[i + 1]!).toString(16));
-  return new net.SocketAddress({ address: parts.join(':'), family: 'ipv6' }).address;
-}
-
 function nativePrefix(p: Prefix): NativePrefix {
   return { family: p.addr.length === 4 ? 4 : 6, bits: p.bits, addr: p.addr } as NativePrefix;
-}
-
-const isExitRoute = (p: string): boolean => p === '0.0.0.0/0' || p === '::/0';
-
-/** In 100.64.0.0/10 or fd7a:115c:a1e0::/48 (Tailscale's address ranges). */
-function isTailscaleIP(a: Uint8Array): boolean {
-  if (a.length === 4) return a[0] === 100 && (a[1]! & 0xc0) === 64;
-  return a[0] === 0xfd && a[1] === 0x7a && a[2] === 0x11 && a[3] === 0x5c && a[4] === 0xa1 && a[5] === 0xe0;
-}
-
-/** A listener for a Tailscale Service (Go's ServiceListener): connections to the service's VIPs on its port. */
-export class ServiceListener extends TailnetListener {
-  /** The service's fully qualified domain name ("web.example.ts.net"). */
-  readonly fqdn: string;
-  readonly service: string;
-  readonly mode: 'tcp' | 'http';
-  readonly #onClose: () => void;
-  readonly #whoIs: ((s: net.Socket) => WhoIs | null) | undefined;
-
-  /** @internal made by Server.listenService */
-  constructor(init: ConstructorParameters<typeof TailnetListener>[0], fqdn: string, service: string, mode: 'tcp' | 'http', onClose: () => void, whoIs?: (s: net.Socket) => WhoIs | null) {
-    super(init);
-    this.#whoIs = whoIs;
-    this.fqdn = fqdn;
-    this.service = service;
-    this.mode = mode;
-    this.#onClose = onClose;
-    this.once('close', () => this.#onClose());
-  }
-
-  /**
-   * As TailnetListener#serve; in HTTP mode, requests also get the identity headers Tailscale's serve proxy
-   * adds (Tailscale-User-Login, -Name, -Profile-Pic for user nodes; X-Forwarded-Host/-For): service-http.ts.
-   */
-  override serve<S extends net.Server>(server: S): S {
-    if (this.mode === 'http' && this.#whoIs && typeof (server as unknown as http.Server).setTimeout === 'function') {
-      addIdentityHeaders(server as unknown as http.Server, this.#whoIs);
-    }
-    return super.serve(server);
-  }
-
-  /** Go's Addr(): the FQDN and port (a service listens on two VIPs, so the name stands for them). */
-  addr(): string {
-    return `${this.fqdn}:${this.address().port}`;
-  }
 }
 
 /** What Server hands the foreign-traffic layer. */
@@ -229,13 +121,7 @@ export class Foreign {
   serves(ip: string): boolean {
     if (this.#vips.has(ip)) return true;
     const a = parseIP(ip);
-    if (!a) return false;
-    return this.#prefs.advertiseRoutes.some((r) => {
-      const p = prefixOf(r)!;
-      if (p.addr.length !== a.length) return false;
-      for (let i = 0; i < p.bits; i++) if (((a[i >> 3]! ^ p.addr[i >> 3]!) >> (7 - (i & 7))) & 1) return false;
-      return true;
-    });
+    return !!a && this.#prefs.advertiseRoutes.some((r) => prefixHas(prefixOf(r)!, a));
   }
 
   #resync(): void {
@@ -290,15 +176,7 @@ export class Foreign {
     this.#vips = serviceHostVIPs(nm);
     const exit = this.#prefs.exitNode ? findExitNode(cfg.peers, this.#prefs.exitNode) : null;
     const peers = cfg.peers.map((p): EnginePeer => {
-      const own = new Set(p.addresses);
-      const allowed = p.allowedIPs.filter((a) => {
-        const pfx = prefixOf(a);
-        if (!pfx) return false;
-        // Own addresses and other single Tailscale IPs (service VIPs) whatever the prefs, as Tailscale's route manager.
-        if (own.has(a) || (pfx.bits === pfx.addr.length * 8 && isTailscaleIP(pfx.addr))) return true;
-        if (isExitRoute(pfx.text)) return exit === p;
-        return this.#prefs.acceptRoutes;
-      });
+      const allowed = usedAllowedIPs(p, this.#prefs.acceptRoutes, exit);
       return allowed.length === p.allowedIPs.length ? p : { ...p, allowedIPs: allowed };
     });
     const foreign = [...new Set([...this.#vips.keys()].map((a) => (a.includes(':') ? `${a}/128` : `${a}/32`)).concat(this.#prefs.advertiseRoutes))];
@@ -327,7 +205,7 @@ export class Foreign {
     const key = `${foreign.join(',')} ${unmatched}`;
     if (key === this.#foreignKey || !this.#catch) return;
     const list = foreign.map((f) => prefixOf(f)).filter((p): p is Prefix => p !== null).map(nativePrefix);
-    stack.device.setForeign(list, catchId(this.#catch), unmatched);
+    stack.device.setForeign(list, this.#catch.nativeId, unmatched);
     this.#foreignKey = key;
   }
 
@@ -361,10 +239,6 @@ export class Foreign {
   }
 }
 
-function catchId(ln: TailnetListener): number {
-  return ln.nativeId;
-}
-
 /** The self node's service-host capability: VIP → service name (tailcfg.ServiceIPMappings, merged in order). */
 function serviceHostVIPs(nm: NetworkMap): Map<string, string> {
   const out = new Map<string, string>();
@@ -379,13 +253,3 @@ function serviceHostVIPs(nm: NetworkMap): Map<string, string> {
   return out;
 }
 
-/** The peer named by exitNode (stable ID, Tailscale IP or MagicDNS name) that offers a default route. */
-function findExitNode(peers: readonly EnginePeer[], want: string): EnginePeer | null {
-  const w = want.replace(/\.$/, '').toLowerCase();
-  for (const p of peers) {
-    if (!p.allowedIPs.some(isExitRoute)) continue;
-    const short = p.name.split('.')[0]!.toLowerCase();
-    if (p.stableID === want || p.addresses.some((a) => a.split('/')[0] === want) || p.name.toLowerCase() === w || short === w) return p;
-  }
-  return null;
-}

@@ -12,7 +12,6 @@ const IDENTITY = ['tailscale-user-login', 'tailscale-user-name', 'tailscale-user
 
 /** RFC 2047 Q-encoding for non-ASCII UTF-8 (ASCII passes unchanged), as Tailscale encodes header values. */
 export function encodeHeaderValue(v: string): string {
-  // eslint-disable-next-line no-control-regex
   if (/^[\x00-\x7f]*$/.test(v)) return v;
   let out = '';
   for (const b of Buffer.from(v, 'utf8')) {
