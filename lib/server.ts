@@ -4,10 +4,10 @@
 // Peers are reached directly when disco proves a UDP path, else through DERP relays (lib/magicsock/data-plane.ts).
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import { ControlClient } from './control/client.js';
+import type { ControlClient } from './control/client.js';
 import type { EngineConfig } from './wire/engine-config.js';
 import type { EngineConfigDiff } from './control/engine-diff.js';
-import { DataPlane } from './magicsock/data-plane.js';
+import type { DataPlane } from './magicsock/data-plane.js';
 import type { NetworkMap } from './wire/netmap.js';
 import { FileStore, MemoryStore } from './control/store.js';
 import { capsGranted } from './wire/filter.js';
@@ -19,17 +19,20 @@ import { argumentError, checkKnownOptions, invalidArgType } from './util/errors.
 import type { ControlState } from './control/client.js';
 import { createLogger, LOG_LEVELS, type Logger } from './util/log.js';
 import { checkServiceName, Foreign, type FallbackTCPHandler, type RoutePrefs, type ServiceListener, type ServiceModeOptions } from './server/foreign.js';
-import { Netstack, type ListenOptions, type TcpNetworkName, type UdpNetworkName } from './net/netstack.js';
+import type { ListenOptions, Netstack, UdpNetworkName } from './net/netstack.js';
 import type { TailnetListener } from './net/listener.js';
 import { bridgeMode } from './net/bridge.js';
 import type { TailnetPacketSocket } from './net/packet.js';
-import { Loopback, type LoopbackInfo } from './loopback/index.js';
-import { startForward, type Forwarder } from './loopback/forward.js';
-import { metricsText } from './loopback/metrics.js';
+import type { Loopback, LoopbackInfo } from './loopback/index.js';
+import type { Forwarder } from './loopback/forward.js';
 import { TailnetNode } from './node.js';
-import { chooseAuthKey } from './oauth-key.js';
 import { validateHostname } from './hostname.js';
 import { noDrops, readDrops } from './wg-drops.js';
+import { c2nLayer, certLayer, controlLayer, dataPlaneLayer, forwardLayer, funnelLayer, loopbackLayer, metricsLayer, oauthKeyLayer } from './server/layers.js';
+import type { Funnel, FunnelListener, FunnelOptions } from './server/funnel.js';
+import type { CertManager, CertEvent, CertPair } from './server/cert.js';
+import { TLSListener, type ListenTLSOptions } from './server/tls.js';
+import type { TcpNetworkName } from './net/netstack.js';
 
 import { DEFAULT_CONTROL_URL, SERVER_OPTIONS, defaultDir, programName, type ServerOptions } from './server/options.js';
 import type {
@@ -38,6 +41,7 @@ import type {
 } from './server/types.js';
 
 export { DEFAULT_CONTROL_URL, type ServerOptions };
+export type { CertEvent, CertPair, FunnelListener, FunnelOptions, ListenTLSOptions, TLSListener };
 export type { AddrPort, FallbackTCPHandler, RoutePrefs, ServiceListener, ServiceModeOptions } from './server/foreign.js';
 export type {
   HealthWarning, LocalClient, NetcheckResult, PathChange, PeerInfo, PeersChange, PeerStatus, PingResult, ServerEvents,
@@ -65,6 +69,8 @@ export class Server extends TailnetNode<ServerEvents> {
   readonly #health = new Map<HealthWarning['code'], HealthWarning>();
   readonly #log: Logger;
   readonly #forwarders = new Set<Forwarder>();
+  #funnel: Funnel | undefined;
+  #certs: CertManager | undefined;
   // Services, routes, exit nodes, fallback handler (lib/server/foreign.ts).
   readonly #foreign: Foreign;
 
@@ -88,6 +94,12 @@ export class Server extends TailnetNode<ServerEvents> {
       throw argumentError('TypeError', 'ERR_INVALID_ARG_VALUE', `options.logLevel must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(options.logLevel)}`);
     }
     if (options.hostname !== undefined) validateHostname(options.hostname);
+    for (const k of ['acmeDirectoryURL', 'acmeCA'] as const) {
+      if (options[k] !== undefined && typeof options[k] !== 'string') throw invalidArgType(`options.${k}`, 'a string', options[k]);
+    }
+    if (options.acmeDirectoryURL !== undefined && !/^https?:\/\//.test(options.acmeDirectoryURL)) {
+      throw argumentError('TypeError', 'ERR_INVALID_URL', `options.acmeDirectoryURL must be an http(s) URL, got "${options.acmeDirectoryURL}"`);
+    }
     if (options.controlURL !== undefined && !/^https?:\/\//.test(options.controlURL)) {
       throw argumentError('TypeError', 'ERR_INVALID_URL', `options.controlURL must be an http(s) URL, got "${options.controlURL}"`);
     }
@@ -128,7 +140,7 @@ export class Server extends TailnetNode<ServerEvents> {
     const controlURL = o.controlURL ?? process.env.TS_CONTROL_URL ?? DEFAULT_CONTROL_URL;
     // authKey, TS_AUTHKEY, TS_AUTH_KEY, else an OAuth client secret exchanged for a key (lib/oauth-key.ts), else
     // workload identity federation if enabled (lib/identity-federation.ts).
-    const authKey = await chooseAuthKey({
+    const authKey = await oauthKeyLayer().chooseAuthKey({
       authKey: o.authKey,
       clientSecret: o.clientSecret,
       clientID: o.clientID,
@@ -142,7 +154,7 @@ export class Server extends TailnetNode<ServerEvents> {
     });
     if (this.#closed) throw closedError('Server.start');
     const userLogf = o.userLogf ?? ((m: string) => console.error(m));
-    const control = new ControlClient({
+    const control = new (controlLayer().ControlClient)({
       controlURL,
       store,
       hostname: o.hostname ?? programName(),
@@ -153,8 +165,10 @@ export class Server extends TailnetNode<ServerEvents> {
       ...(process.env.TSNET_FORCE_LOGIN === '1' ? { forceReauth: true } : {}),
       userLogf,
       log: this.#log.child('control'),
+      c2n: c2nLayer().serverC2N({ netmap: () => this.#control?.netmap ?? null, health: () => this.health(), metrics: () => this.metrics() }),
     });
     this.#control = control;
+    this.#certs = certLayer().serverCertManager(o, store, control, () => this.certDomains(), this.#log.child('cert'), (e) => this.emit('cert', e));
     this.#foreign.editPrefs({}, false); // advertised routes into the first Hostinfo
     control.on('state', (s: ControlState) => {
       if (s === 'NeedsMachineAuth' && !this.#health.has('needs-approval')) {
@@ -286,7 +300,7 @@ export class Server extends TailnetNode<ServerEvents> {
    * drops by reason. The LocalAPI serves the same at /localapi/v0/usermetrics (docs/api.md, "Metrics").
    */
   metrics(): string {
-    return metricsText(this.status(), this.#health.size);
+    return metricsLayer().metricsText(this.status(), this.#health.size);
   }
 
   /** What the last netcheck round found (UDP, our mapped address, relay latencies), or null before the first. */
@@ -374,6 +388,33 @@ export class Server extends TailnetNode<ServerEvents> {
     return [...(this.#control?.engineConfig?.certDomains ?? [])];
   }
 
+  // -- HTTPS certificates (lib/server/cert.ts, lib/server/tls.ts; docs/api.md, "Certificates and listenTLS") --
+
+  /**
+   * The HTTPS certificate chain and private key (PEM) for `domain` (default: the first of certDomains()), as
+   * tailscaled gets them: cached in the store, renewed ahead of expiry. Rejects with ERR_TSNET_CERT_DOMAIN
+   * (not a cert domain of this node), ERR_TSNET_ACME (the ACME exchange failed; `problem` holds the server's
+   * problem document) or ERR_TSNET_NOT_UP.
+   */
+  async certPair(domain?: string): Promise<CertPair> {
+    if (domain !== undefined && typeof domain !== 'string') throw invalidArgType('domain', 'a string', domain);
+    if (!this.#certs || !this.#control?.netmap) this.#live('certPair');
+    const d = domain ?? this.certDomains()[0];
+    if (d === undefined) throw certLayer().certDomainError('', []);
+    return this.#certs!.get(d);
+  }
+
+  /**
+   * A TLS listener on the tailnet (Go tsnet's ListenTLS): connections are tls.TLSSocket after the handshake,
+   * with this node's certificate for the name the client asked for (SNI; default the first cert domain),
+   * fetched on first need. A connection whose certificate cannot be had emits 'tlsClientError'.
+   */
+  listenTLS(network: TcpNetworkName | '', address: string, options: ListenTLSOptions = {}): TLSListener {
+    if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'an object', options);
+    const inner = this.listen(network, address);
+    return new TLSListener(inner, (d) => this.certPair(d), () => this.certDomains(), options);
+  }
+
   /** This node's Tailscale addresses (empty until up). */
   tailscaleIPs(): string[] {
     const nm = this.#control?.netmap;
@@ -388,7 +429,7 @@ export class Server extends TailnetNode<ServerEvents> {
       if (!priv) return;
       const disco = control.discoPrivate;
       try {
-        this.#plane = new DataPlane(cfg, {
+        this.#plane = new (dataPlaneLayer().DataPlane)(cfg, {
           nodePrivate: priv,
           discoPrivate: disco,
           log: this.#log,
@@ -560,6 +601,7 @@ export class Server extends TailnetNode<ServerEvents> {
     return {
       whoIs: async (a) => this.whoIs(a),
       status: async () => this.status(),
+      certPair: (domain) => this.certPair(domain),
       editPrefs: async (p) => this.editPrefs(p),
     };
   }
@@ -595,7 +637,7 @@ export class Server extends TailnetNode<ServerEvents> {
     // Its address and credential go to the state directory (for `tsnet status`), if the node has one on disk.
     const o = this.#opts;
     const dir = o.dir ?? (o.store || o.ephemeral ? undefined : defaultDir(o.hostname));
-    this.#loopback ??= this.start().then(() => Loopback.start(this, dir)).catch((err: unknown) => {
+    this.#loopback ??= this.start().then(() => loopbackLayer().Loopback.start(this, dir)).catch((err: unknown) => {
       this.#loopback = undefined;
       throw err;
     });
@@ -613,7 +655,7 @@ export class Server extends TailnetNode<ServerEvents> {
     splitHostPort(target); // a malformed target is a TypeError now, not a failure of every connection later
     const { port = 0 } = options;
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw argumentError('RangeError', 'ERR_OUT_OF_RANGE', `options.port must be an integer 0..65535, got ${String(port)}`);
-    const f = await startForward(this, target, port);
+    const f = await forwardLayer().startForward(this, target, port);
     const forwarders = this.#forwarders;
     const tracked: Forwarder = {
       address: f.address,
@@ -628,6 +670,27 @@ export class Server extends TailnetNode<ServerEvents> {
     return tracked;
   }
 
+  // -- Funnel (lib/server/funnel.ts) --
+  /**
+   * Go's ListenFunnel: a listener of TLS sockets on port 443, 8443 or 10000 that the public internet reaches
+   * through Tailscale's Funnel ingress (and, unless `funnelOnly`, the tailnet too). Starts the node and waits
+   * for it; rejects with ERR_TSNET_FUNNEL_NOT_ALLOWED or ERR_TSNET_FUNNEL_PORT when control has not granted it.
+   */
+  listenFunnel(network: 'tcp', address: string, options: FunnelOptions = {}): Promise<FunnelListener> {
+    if (this.#closed) return Promise.reject(closedError('Server.listenFunnel'));
+    this.#funnel ??= new (funnelLayer().Funnel)({
+      up: () => this.up(),
+      selfCapMap: () => this.#control?.netmap?.self.CapMap ?? {},
+      certDomains: () => this.certDomains(),
+      listen: (n, a) => this.listen(n, a),
+      peerCaps: (ip) => this.whoIs(ip)?.capMap ?? null,
+      setHostinfo: (hi) => this.#control?.setHostinfo(hi),
+      certPair: (domain) => this.certPair(domain),
+      log: this.#log.child('funnel'),
+    });
+    return this.#funnel.listen(network, address, options);
+  }
+
   /** Leaves the tailnet (an ephemeral node logs out first) and frees everything. */
   async close(): Promise<void> {
     if (this.#closed) {
@@ -639,6 +702,7 @@ export class Server extends TailnetNode<ServerEvents> {
     await this.#loopback?.then((lb) => lb.close(), () => undefined);
     this.#foreign.close();
     await Promise.all([...this.#forwarders].map((f) => f.close()));
+    this.#funnel?.close();
     await this.closeClients();
     await this.#control?.close();
     this.#plane?.close();

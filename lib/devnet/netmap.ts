@@ -6,6 +6,7 @@
 import type { CapMap, DERPMap, DNSConfig, DNSRecord, FilterRule, MapResponse, Node, UserProfile } from '../wire/tailcfg.js';
 import { DERP_MAGIC_IP, ZERO_TIME } from '../wire/tailcfg.js';
 import { compileFilter, compileNodeCapMap, type PolicyNode } from './acl-compile.js';
+import { ingressRules, withFunnelAttrs, withFunnelCertDomains } from './funnel-grants.js';
 import { filterForNode, mutuallyVisible, parseAddrs, type NodeAddr } from './peer-visibility.js';
 import { parsePrefix, type IPPrefix } from '../wire/ip.js';
 import { TAGGED_DEVICES_LOGIN, type DevnetState } from './state.js';
@@ -27,6 +28,8 @@ export interface NetmapConfig {
    * true). With false every node gets every peer and the whole filter.
    */
   trimByPolicy?: boolean;
+  /** Hand each node its MagicDNS name in DNSConfig.CertDomains (HTTPS certificates on; acme.ts). */
+  certDomains?: boolean;
   /** Adds what services and routes change to a view (lib/devnet/services.ts). */
   decorate?: (v: NetmapView, self: DevnetNode) => NetmapView;
   /** Service name → VIPs, for "svc:" destinations in the policy. */
@@ -139,14 +142,15 @@ function sharedView(state: DevnetState, cfg: NetmapConfig, now: Date): SharedVie
   nodes.forEach((n, i) => {
     const served = (cfg.served?.(n) ?? []).map((p) => parsePrefix(p)).filter((p): p is IPPrefix => p !== null);
     addrs.set(n.id, [...parseAddrs([n.ipv4, n.ipv6]), ...served]);
-    const capMap = compileNodeCapMap(state.policy, pnodes, pnodes[i]!);
+    const capMap = withFunnelAttrs(compileNodeCapMap(state.policy, pnodes, pnodes[i]!));
     wire.set(n.id, toWireNode(state, n, { domain: cfg.domain, taggedUserId, now, capMap }));
   });
   const v: SharedView = {
     version: state.netmapVersion,
     domain: cfg.domain,
     derpMap: cfg.derpMap,
-    filter: compileFilter(state.policy, pnodes, cfg.serviceAddrs?.()),
+    // Funnel: the devnet's ingress node reaches funnel nodes (lib/devnet/funnel-grants.ts).
+    filter: [...compileFilter(state.policy, pnodes, cfg.serviceAddrs?.()), ...ingressRules(state, wire)],
     wire,
     addrs,
   };
@@ -183,7 +187,7 @@ export function buildView(state: DevnetState, selfNode: DevnetNode, cfg: NetmapC
     self,
     peers,
     filter: !visible ? [] : trim ? filterForNode(sh.filter, selfAddrs) : sh.filter,
-    dns: dnsConfig(cfg),
+    dns: withFunnelCertDomains(cfg.certDomains ? { ...dnsConfig(cfg), CertDomains: [fqdn(selfNode, cfg.domain).replace(/\.$/, '')] } : dnsConfig(cfg), self),
     domain: cfg.domain,
     derpMap: cfg.derpMap,
     userProfiles,

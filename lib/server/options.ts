@@ -54,6 +54,16 @@ export interface ServerOptions {
    * TS_DEBUG_ALWAYS_USE_DERP=1, which is also honoured). Default false.
    */
   alwaysUseDERP?: boolean;
+  /**
+   * ACME directory for HTTPS certificates (certPair, listenTLS); default: TS_DEBUG_ACME_DIRECTORY_URL (as
+   * tailscaled), else Let's Encrypt. The bundled devnet's is `devnet.acme.directoryURL`.
+   */
+  acmeDirectoryURL?: string;
+  /**
+   * Root certificates (PEM) trusted for the ACME server's HTTPS, e.g. the devnet's `devnet.acme.caPEM`; default:
+   * the file named by SSL_CERT_FILE (as Go), else Node's roots.
+   */
+  acmeCA?: string;
   /** Subnet routes to advertise ("10.0.0.0/24"; "0.0.0.0/0" and "::/0" offer an exit node). docs/services.md. */
   advertiseRoutes?: string[];
   /** Use the subnet routes peers advertise (Tailscale's --accept-routes). Default false. */
@@ -67,6 +77,7 @@ export interface ServerOptions {
 export const SERVER_OPTIONS = [
   'hostname', 'dir', 'store', 'authKey', 'clientSecret', 'clientID', 'idToken', 'audience', 'controlURL',
   'ephemeral', 'advertiseTags', 'logf', 'logger', 'logLevel', 'userLogf', 'port', 'alwaysUseDERP',
+  'acmeDirectoryURL', 'acmeCA',
   'advertiseRoutes', 'acceptRoutes', 'exitNode',
 ] as const satisfies readonly (keyof ServerOptions)[];
 type UnlistedOption = Exclude<keyof ServerOptions, (typeof SERVER_OPTIONS)[number]>;

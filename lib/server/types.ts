@@ -6,6 +6,7 @@ import type { EngineConfigDiff } from '../control/engine-diff.js';
 import type { NetworkMap } from '../wire/netmap.js';
 import type { CapMap, Node, UserProfile } from '../wire/tailcfg.js';
 import type { WireGuardDrops } from '../wg-drops.js';
+import type { CertEvent, CertPair } from './cert.js';
 
 /**
  * Something that keeps the node from working as it should, as Tailscale's health warnings do:
@@ -83,6 +84,8 @@ export interface ServerEvents {
   netcheck: [result: NetcheckResult];
   /** A peer's path changed: direct (disco proved a UDP address) or through a relay. */
   path: [change: PathChange];
+  /** The node got (or renewed) an HTTPS certificate (lib/server/cert.ts). */
+  cert: [info: CertEvent];
 }
 
 export interface PeerStatus {
@@ -142,6 +145,8 @@ export interface PeersChange {
 export interface LocalClient {
   whoIs(addressOrSocket: string | net.Socket): Promise<WhoIs | null>;
   status(): Promise<Status | null>;
+  /** The HTTPS certificate and key (PEM) for a cert domain (default: the first); Server.certPair. */
+  certPair(domain?: string): Promise<CertPair>;
   /** Routing preferences (advertiseRoutes, acceptRoutes, exitNode), as Server#editPrefs (docs/services.md). */
   editPrefs(prefs: RoutePrefs): Promise<Readonly<RoutePrefs>>;
 }

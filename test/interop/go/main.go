@@ -3,6 +3,7 @@
 //	tsinterop node     a tsnet node (tailscale.com/tsnet)
 //	tsinterop control  a coordination server (tailscale.com/tstest/integration/testcontrol)
 //	tsinterop derper   a DERP relay and STUN server (tailscale.com/derp/derpserver, net/stunserver)
+//	tsinterop udprelay a peer-relay server alone (tailscale.com/net/udprelay)
 //
 // Each prints one JSON line when ready, then answers JSON commands on stdin with one JSON line each on
 // stdout ({"op":"exit"} ends it). A failed command answers {"error": ...}. TSINTEROP_VERBOSE=1 logs to stderr.
@@ -86,6 +87,8 @@ func main() {
 		runControl(cfg)
 	case "derper":
 		runDerper(cfg)
+	case "udprelay": // udprelay.go
+		runUDPRelay(cfg)
 	default:
 		fatal(fmt.Errorf("unknown role %q", os.Args[1]))
 	}
