@@ -105,6 +105,8 @@ export interface NativeDevice {
   setPeers(peers: readonly NativePeer[]): void;
   /** Turns on the inbound packet filter and replaces its rules. */
   setFilter(rules: readonly NativeFilterRule[], local: readonly NativePrefix[]): void;
+  /** Destinations served without being own addresses (service VIPs, routes); TCP to them reaches the catch listener. */
+  setForeign(prefixes: readonly NativePrefix[], catchListenerId: number | null, unmatched?: boolean): void;
   /** Tailscale mode: our endpoints ("ip:port", sent to peers in CallMeMaybe) and home relay region. */
   setSelf(endpoints: readonly string[], homeRegion: number): void;
   setPeerRelays(servers: readonly Uint8Array[], targets: readonly Uint8Array[]): void;
@@ -277,7 +279,7 @@ export interface NativeAddon {
 }
 
 /** The addon interface this JavaScript expects (kNativeAbi in native/addon/addon.h). */
-export const NATIVE_ABI = 17;
+export const NATIVE_ABI = 18;
 
 let cached: NativeAddon | undefined;
 

@@ -19,6 +19,7 @@ import { abortError, closedError, systemError } from './net/errors.js';
 import { argumentError, checkKnownOptions, invalidArgType } from './util/errors.js';
 import type { ControlState } from './control/client.js';
 import { createLogger, LOG_LEVELS, type Logger } from './util/log.js';
+import { checkServiceName, Foreign, type FallbackTCPHandler, type RoutePrefs, type ServiceListener, type ServiceModeOptions } from './server/foreign.js';
 import type { Netstack, UdpNetworkName } from './net/netstack.js';
 import { bridgeMode } from './net/bridge.js';
 import type { TailnetPacketSocket } from './net/packet.js';
@@ -47,6 +48,7 @@ import type {
 
 export { DEFAULT_CONTROL_URL, type ServerOptions };
 export type { CertEvent, CertPair, FunnelListener, FunnelOptions, ListenTLSOptions, TLSListener };
+export type { AddrPort, FallbackTCPHandler, RoutePrefs, ServiceListener, ServiceModeOptions } from './server/foreign.js';
 export type {
   HealthWarning, LocalClient, NetcheckResult, PathChange, PeerInfo, PeersChange, PeerStatus, PingResult, Prefs, ServerEvents,
   Status, WhoIs,
@@ -76,6 +78,8 @@ export class Server extends TailnetNode<ServerEvents> {
   #funnel: Funnel | undefined;
   #certs: CertManager | undefined;
   readonly #pcaps = new Set<PcapCapture>();
+  // Services, routes, exit nodes, fallback handler (lib/server/foreign.ts).
+  readonly #foreign: Foreign;
 
   constructor(options: ServerOptions = {}) {
     super();
@@ -112,6 +116,16 @@ export class Server extends TailnetNode<ServerEvents> {
     if (options.advertiseTags !== undefined && (!Array.isArray(options.advertiseTags) || options.advertiseTags.some((t) => !/^tag:[\w-]+$/.test(t)))) {
       throw argumentError('TypeError', 'ERR_INVALID_ARG_VALUE', 'options.advertiseTags must be an array like ["tag:web"]');
     }
+    this.#foreign = new Foreign({
+      stack: () => this.#plane?.stack ?? null,
+      setVIPServices: (v) => this.#control?.setVIPServices(v),
+      setRoutableIPs: (r) => this.#control?.setHostinfo({ RoutableIPs: r }),
+      whoIs: (sock) => this.whoIs(sock),
+      reapply: () => {
+        const c = this.#control;
+        if (c?.netmap && c.engineConfig) this.#apply(c.engineConfig, c.netmap);
+      },
+    }, { advertiseRoutes: options.advertiseRoutes, acceptRoutes: options.acceptRoutes, exitNode: options.exitNode });
     this.#opts = { ...options };
     this.#log = createLogger({ logf: options.logf, logger: options.logger, logLevel: options.logLevel });
   }
@@ -165,6 +179,7 @@ export class Server extends TailnetNode<ServerEvents> {
     });
     this.#control = control;
     this.#certs = certLayer().serverCertManager(o, store, control, () => this.certDomains(), this.#log.child('cert'), (e) => this.emit('cert', e));
+    this.#foreign.editPrefs({}, false); // advertised routes into the first Hostinfo
     control.on('state', (s: ControlState) => {
       if (s === 'NeedsMachineAuth' && !this.#health.has('needs-approval')) {
         // A key that is not preauthorized waits for an admin: say so once, where a person reads.
@@ -462,7 +477,63 @@ export class Server extends TailnetNode<ServerEvents> {
     } else {
       this.#renewKey(nm);
     }
-    this.#plane.apply(cfg, nm);
+    const adjusted = this.#foreign.adjust(cfg, nm);
+    this.#plane.apply(adjusted, nm);
+    this.#foreign.sync(this.#plane.stack);
+  }
+
+  // ---- Services, routes, exit nodes (lib/server/foreign.ts, docs/services.md) ----
+
+  /**
+   * Go's ListenService: hosts the Tailscale Service `name` ("svc:web") on `mode.port` of its VIP addresses.
+   * Starts the node and waits for it. The node must be tagged (else ERR_TSNET_UNTAGGED_SERVICE_HOST); control
+   * must approve it as a host before peers can reach it.
+   */
+  async listenService(name: string, mode: ServiceModeOptions): Promise<ServiceListener> {
+    checkServiceName(name);
+    await this.up();
+    const nm = this.#control!.netmap!;
+    return this.#foreign.listenService(name, mode, nm, this.#live('listenService'));
+  }
+
+  /**
+   * Listens ("tcp", ":80"). Before up() the node starts and the listener binds once it is up ('listening'), as
+   * Go's Listen waits (lib/server/pending.ts). Once up, an explicit IP that is not the node's own but one it
+   * serves (inside an advertised route, a hosted service's VIP) listens for connections to exactly that address,
+   * as Go's Listen does; other addresses stay EADDRNOTAVAIL (docs/services.md).
+   */
+  override listen(network: TcpNetworkName | '', address: string, options: ListenOptions = {}): TailnetListener {
+    if (!this.#plane && !this.#closed && typeof network === 'string' && typeof address === 'string') {
+      return pendingListen(this.up(), () => this.#live('listen'), network, address, options);
+    }
+    let hp: { host: string; port: string } | null = null;
+    try {
+      hp = typeof address === 'string' ? splitHostPort(address) : null;
+    } catch {
+      hp = null; // malformed: TailnetNode#listen says why
+    }
+    if (hp) {
+      const { host, port } = hp;
+      const bare = host.replace(/^\[|\]$/g, '');
+      const stack = net.isIP(bare) && bare !== '0.0.0.0' && bare !== '::' ? this.#live('listen') : null;
+      if (stack && !stack.addresses.includes(bare) && this.#foreign.serves(bare)) {
+        const p = Number(port);
+        if (!Number.isInteger(p) || p < 1 || p > 65535) throw argumentError('RangeError', 'ERR_SOCKET_BAD_PORT', `listen: a port 1-65535 is needed with a foreign address, got "${port}"`);
+        return this.#foreign.listenAt(bare, p, stack);
+      }
+    }
+    return super.listen(network, address, options);
+  }
+
+  /** Go's RegisterFallbackTCPHandler: TCP to advertised routes (or as an exit node) that no listener takes. */
+  registerFallbackTCPHandler(cb: FallbackTCPHandler): () => void {
+    return this.#foreign.registerFallbackTCPHandler(cb);
+  }
+
+  /** Changes routing preferences (advertiseRoutes, acceptRoutes, exitNode); the fields given only. */
+  editPrefs(prefs: RoutePrefs): Readonly<RoutePrefs> {
+    this.#foreign.editPrefs(prefs);
+    return { ...this.#foreign.prefs };
   }
 
   /**
@@ -516,6 +587,10 @@ export class Server extends TailnetNode<ServerEvents> {
         if (pick) return pick;
       }
     }
+    // Control's extra records (service names: docs/services.md), IPv4 first.
+    const recs = (cfg?.extraRecords ?? []).filter((r) => r.Name.replace(/\.$/, '').toLowerCase() === name && net.isIP(r.Value));
+    const rec = recs.find((r) => net.isIPv4(r.Value)) ?? recs[0];
+    if (rec) return rec.Value;
     const err = new Error(`getaddrinfo ENOTFOUND ${host}`) as Error & { code: string; hostname: string };
     err.code = 'ENOTFOUND';
     err.hostname = host;
@@ -536,12 +611,6 @@ export class Server extends TailnetNode<ServerEvents> {
     // Before up: bound once the node is up, as Go's ListenPacket waits (lib/server/pending.ts).
     if (!this.#plane && !this.#closed) return pendingListenPacket(this.up(), () => this.#live('listenPacket'), network, address);
     return super.listenPacket(network, address);
-  }
-
-  /** Listens ("tcp", ":80"); before up() the node starts and the listener binds once it is up ('listening'). */
-  override listen(network: TcpNetworkName | '', address: string, options: ListenOptions = {}): TailnetListener {
-    if (this.#plane || this.#closed || typeof network !== 'string' || typeof address !== 'string') return super.listen(network, address, options);
-    return pendingListen(this.up(), () => this.#live('listen'), network, address, options);
   }
 
   /** fetch() over the tailnet; before up() it starts the node and waits for it, as Go's HTTPClient dials do. */
@@ -567,6 +636,7 @@ export class Server extends TailnetNode<ServerEvents> {
       whoIs: async (a) => this.whoIs(a),
       status: async () => this.status(),
       certPair: (domain) => this.certPair(domain),
+      editPrefs: async (p) => this.editPrefs(p),
       ...localClientExtras({
         logout: () => this.#logout(),
         ping: (t, o) => this.ping(t, o),
@@ -597,10 +667,11 @@ export class Server extends TailnetNode<ServerEvents> {
   #prefs(): Prefs {
     const o = this.#opts;
     const state = this.#control?.state ?? 'NoState';
+    const routes = this.#foreign.prefs;
     return {
-      ControlURL: o.controlURL ?? process.env.TS_CONTROL_URL ?? DEFAULT_CONTROL_URL, RouteAll: false, ExitNodeID: '', CorpDNS: false,
+      ControlURL: o.controlURL ?? process.env.TS_CONTROL_URL ?? DEFAULT_CONTROL_URL, RouteAll: routes.acceptRoutes, ExitNodeID: routes.exitNode ?? '', CorpDNS: false,
       WantRunning: !this.#closed, LoggedOut: state === 'NeedsLogin', Hostname: o.hostname ?? programName(),
-      AdvertiseTags: [...(o.advertiseTags ?? [])], AdvertiseRoutes: [],
+      AdvertiseTags: [...(o.advertiseTags ?? [])], AdvertiseRoutes: [...routes.advertiseRoutes],
     };
   }
 
@@ -716,6 +787,7 @@ export class Server extends TailnetNode<ServerEvents> {
     await this.#ready?.catch(() => undefined);
     if (this.#opts.ephemeral) await this.#control?.logout().catch(() => undefined);
     await this.#loopback?.then((lb) => lb.close(), () => undefined);
+    this.#foreign.close();
     await Promise.all([...this.#forwarders].map((f) => f.close()));
     this.#funnel?.close();
     await this.closeClients();

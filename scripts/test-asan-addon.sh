@@ -25,9 +25,9 @@ export TSNET_PREBUILD=$OUT LD_PRELOAD=$RT ASAN_OPTIONS=detect_leaks=0:abort_on_e
 # The engine inline (the default) and on its own thread; engine-mode.test.ts runs children in both modes
 # and with workers (they inherit the sanitized addon through the environment).
 node --import tsx --test --test-reporter=spec test/netstack.test.ts test/magicsock.test.ts test/engine-mode.test.ts test/tcp-reliability.test.ts \
-  test/allowed-ips.test.ts test/shared-addresses.test.ts test/host.test.ts test/wireguard.test.ts "$@"
+  test/allowed-ips.test.ts test/shared-addresses.test.ts test/host.test.ts test/wireguard.test.ts test/services.test.ts test/routes.test.ts "$@"
 echo "== again with the engine on its own thread (TSNET_ENGINE=thread)"
 TSNET_ENGINE=thread node --import tsx --test --test-reporter=spec test/netstack.test.ts "$@"
 echo "== the stream transport (TSNET_BRIDGE=stream: tcpWrite/tcpRead/tcpEnd/tcpClose, the relay's derpWrite/derpAck), inline and on a thread"
-TSNET_BRIDGE=stream node --import tsx --test --test-reporter=spec test/netstack.test.ts test/compat.test.ts test/magicsock.test.ts "$@"
+TSNET_BRIDGE=stream node --import tsx --test --test-reporter=spec test/netstack.test.ts test/compat.test.ts test/magicsock.test.ts test/routes.test.ts "$@"
 TSNET_BRIDGE=stream TSNET_ENGINE=thread node --import tsx --test --test-reporter=spec test/netstack.test.ts "$@"

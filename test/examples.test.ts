@@ -19,6 +19,7 @@ const cases: Array<[string, RegExp]> = [
   ['authentication.mjs', /logged in once; restarted as auth-demo\.\S+ with the same address: true/],
   ['identifying-callers.mjs', /hello \S+ on caller/],
   ['several-nodes.mjs', /red -> green here\ngreen -> blue here\nblue -> red here/],
+  ['services.mjs', /hello from hello\.devnet\.internal \(VIP 100\.127\.254\.1\)/],
   ['undici.mjs', /apples: sold out, pears: in stock, plums: in stock, figs: sold out\ninventory answered 4 requests/],
   ['funnel.mjs', /public client -> web\.devnet\.internal: hello from web\.devnet\.internal, you are 127\.0\.0\.1:\d+ \(through Funnel\)/],
 ];

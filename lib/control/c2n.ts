@@ -77,6 +77,14 @@ export interface C2NContext {
   metrics?(): string;
   /** The node's preferences as JSON-able data. */
   prefs?(): Record<string, unknown>;
+  /** The services the node hosts (docs/services.md), for GET /vip-services. */
+  vipServices?(): C2NVIPServices;
+}
+
+/** What GET /vip-services answers (tailcfg.C2NVIPServicesResponse): the services this node hosts. */
+export interface C2NVIPServices {
+  VIPServices: Array<{ Name: string; Ports: Array<{ Proto: number; Ports: { First: number; Last: number } }>; Active: boolean }>;
+  ServicesHash: string;
 }
 
 type Handler = (req: C2NRequest, ctx: C2NContext) => C2NResponse;
@@ -141,7 +149,7 @@ export function netmapDebugJSON(nm: NetworkMap): Record<string, unknown> {
 // Method and path as Tailscale's client registers them: "GET /x" for one method, "/x" for all.
 const HANDLERS = new Map<string, Handler>([
   ['/echo', (req) => ({ status: 200, body: req.body })],
-  ['GET /vip-services', () => json({ VIPServices: [], ServicesHash: '' })],
+  ['GET /vip-services', (_req, ctx) => json(ctx.vipServices?.() ?? { VIPServices: [], ServicesHash: '' })],
   ['/debug/netmap', debugNetmap],
   ['/debug/health', (_req, ctx) => (ctx.health ? json(ctx.health()) : unavailable())],
   ['/debug/metrics', (_req, ctx) => (ctx.metrics ? { status: 200, headers: TEXT_TYPE, body: ctx.metrics() } : unavailable())],

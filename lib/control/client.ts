@@ -44,7 +44,7 @@ import {
 import { buildMapRequest, runMapPoll, sendLiteUpdate } from './map-poll.js';
 import type { NetworkMap } from '../wire/netmap.js';
 import { answerPing, pingKind } from './ping.js';
-import type { C2NContext } from './c2n.js';
+import type { C2NContext, C2NVIPServices } from './c2n.js';
 import { LOGOUT_EXPIRY, buildRegisterRequest, classifyRegisterResponse, registerRetryDelayMs } from './register.js';
 import { fetchServerKey } from './server-key.js';
 import type { Store } from './store.js';
@@ -119,6 +119,7 @@ export class ControlClient extends EventEmitter {
   private pendingAuthURL = '';
   private forceReauth: boolean;
   private lastPingURL = '';
+  private vipServices: C2NVIPServices = { VIPServices: [], ServicesHash: '' };
   private endpoints: Endpoint[] = [];
   private netInfo: NetInfo | undefined;
   private extraHostinfo: Partial<Hostinfo>;
@@ -257,6 +258,15 @@ export class ControlClient extends EventEmitter {
   setHostinfo(partial: Partial<Hostinfo>): void {
     this.extraHostinfo = { ...this.extraHostinfo, ...partial };
     this.scheduleLiteUpdate();
+  }
+
+  /**
+   * The services this node hosts (docs/services.md): answered to control's c2n GET /vip-services, and
+   * announced by their hash in Hostinfo.ServicesHash, which tells control to fetch them again.
+   */
+  setVIPServices(v: C2NVIPServices): void {
+    this.vipServices = v;
+    this.setHostinfo({ ServicesHash: v.ServicesHash });
   }
 
   /** Current Hostinfo as sent to control. */
@@ -641,7 +651,7 @@ export class ControlClient extends EventEmitter {
       this.emit('pingRequest', pr);
       return;
     }
-    answerPing(pr, conn.h2, this.opts.tls, this.opts.c2n).then(
+    answerPing(pr, conn.h2, this.opts.tls, { ...this.opts.c2n, vipServices: () => this.vipServices }).then(
       (status) => this.log.debug('answered ping', { type: pr.Types || 'liveness', status }),
       (err: Error) => this.log.warn('answering ping failed', { error: err.message }),
     );

@@ -13,6 +13,7 @@
  *   "autogroup:self"    (destination only) the source user's own untagged nodes
  *   host alias, IP, CIDR, "a-b" range: those addresses
  */
+import { internetPrefixes } from './internet.js';
 import type { CapMap, FilterRule, NetPortRange } from '../wire/tailcfg.js';
 import { parseIP } from '../wire/ip.js';
 import { relayTargetRule } from './peer-relay-grants.js';
@@ -47,6 +48,8 @@ class Resolver {
   constructor(
     private readonly policy: Policy,
     private readonly nodes: readonly PolicyNode[],
+    /** Service name → VIP addresses, for "svc:" destinations. */
+    private readonly services?: ReadonlyMap<string, readonly string[]>,
   ) {}
 
   usersOf(sel: string): Set<string> | null {
@@ -65,8 +68,17 @@ class Resolver {
     };
     if (sel === 'autogroup:member') return add((n) => !isTagged(n));
     if (sel === 'autogroup:tagged') return add(isTagged);
-    if (sel === 'autogroup:internet' || sel === 'autogroup:self') return; // self is handled per user; internet needs exit nodes
+    if (sel === 'autogroup:self') return; // handled per user
+    if (sel === 'autogroup:internet') {
+      // Addresses outside the tailnet and private ranges: exit nodes carry them (lib/devnet/internet.ts).
+      for (const p of internetPrefixes()) out.literals.add(p);
+      return;
+    }
     if (sel.startsWith('tag:')) return add((n) => n.tags.includes(sel));
+    if (sel.startsWith('svc:')) {
+      for (const a of this.services?.get(sel) ?? []) out.literals.add(a);
+      return;
+    }
     if (sel.startsWith('group:')) {
       const members = this.policy.groups?.[sel] ?? [];
       if (members.includes('autogroup:member')) return add((n) => !isTagged(n));
@@ -163,9 +175,9 @@ function rulesFor(
 }
 
 /** The packet filter every node receives. A missing policy means allow-all. */
-export function compileFilter(policy: Policy | null | undefined, nodes: readonly PolicyNode[]): FilterRule[] {
+export function compileFilter(policy: Policy | null | undefined, nodes: readonly PolicyNode[], services?: ReadonlyMap<string, readonly string[]>): FilterRule[] {
   const p = policy ?? DEFAULT_POLICY;
-  const r = new Resolver(p, nodes);
+  const r = new Resolver(p, nodes, services);
   const rules: FilterRule[] = [];
   for (const acl of p.acls ?? []) {
     const dsts = acl.dst.map((d) => {

@@ -14,6 +14,7 @@ import { removePrivateJSON, writePrivateJSON } from '../util/private-file.js';
 import { parseJSONBody, readBody, sendJSON, sendText } from './http-util.js';
 import type { Devnet } from './index.js';
 import { registrationIdFrom } from './approval-page.js';
+import { servicesAPI } from './admin-services.js';
 import { StateError } from './state.js';
 import { devnetPage } from './status-page.js';
 
@@ -56,6 +57,7 @@ const KEY_FIELDS = ['reusable', 'ephemeral', 'preauthorized', 'tags', 'user', 'e
 
 async function api(devnet: AdminTarget, req: http.IncomingMessage, res: http.ServerResponse, route: string): Promise<void> {
   const get = req.method === 'GET' || req.method === 'HEAD';
+  if (await servicesAPI(devnet, req, res, route)) return; // admin-services.ts
   if (route === 'nodes' && get) return sendJSON(res, 200, devnet.nodes());
   if (route === 'pending' && get) return sendJSON(res, 200, devnet.pendingLogins());
   if (route === 'status' && get) {

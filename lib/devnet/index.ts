@@ -19,6 +19,7 @@ import { generatePrivateKey, nodePublicToText, parsePrivate, privateToText } fro
 import type { DERPMap, DNSRecord } from '../wire/tailcfg.js';
 import { devnetDERPMap, validateDERPMap, type DevnetDERPOptions } from './derpmap.js';
 import type { NetmapConfig } from './netmap.js';
+import { checkServiceDefinitions, DevnetServices, type DevnetServiceInfo } from './services.js';
 import { fqdn } from './netmap.js';
 import { loadDevnetState, saveDevnetState } from './persist.js';
 import { parsePolicy, type Policy } from './policy.js';
@@ -33,6 +34,7 @@ import { startDevnetAcme, type DevnetAcme, type DevnetAcmeOptions } from './acme
 import { startDevnetAdmin, type AdminTarget, type DevnetAdmin, type DevnetAdminInfo, type DevnetAdminOptions } from './admin.js';
 import { startFunnelIngress, type FunnelIngress, type FunnelIngressOptions } from './funnel-ingress.js';
 
+export type { DevnetServiceInfo } from './services.js';
 export type { Policy, PolicyACL, PolicyGrant, PolicyNodeAttr } from './policy.js';
 export { PolicyError, parsePolicy, DEFAULT_POLICY } from './policy.js';
 export { parseAndTestPolicy, runPolicyTests } from './policy-tests.js';
@@ -111,6 +113,12 @@ export interface DevnetOptions {
   magicDNS?: boolean;
   /** Each node sees only the peers the policy lets it talk to, and only its own filter rules (default true). */
   trimPeersByPolicy?: boolean;
+  /** Services and routes (lib/devnet/services.ts): approve every tagged host that advertises a defined service. */
+  autoApproveServices?: boolean;
+  /** Approve every route nodes advertise, exit routes included (else approveRoutes). */
+  autoApproveRoutes?: boolean;
+  /** Tailscale Services defined at start (as defineService; docs/services.md). Not kept in stateDir. */
+  services?: Array<{ name: string; addresses?: string[] }>;
   /** Node key lifetime for untagged nodes in ms; default 180 days; 0 = never expire. */
   nodeKeyExpiryMs?: number;
   /** How long an ephemeral node may stay disconnected before it is removed; default 10 s. */
@@ -175,6 +183,9 @@ export interface DevnetNodeInfo {
   authorized: boolean;
   keyExpiry: string | null;
   expired: boolean;
+  /** Routes the node advertises (Hostinfo.RoutableIPs) and those of them approved (docs/services.md). */
+  advertisedRoutes?: string[];
+  approvedRoutes?: string[];
   created: string;
 }
 
@@ -249,6 +260,14 @@ export interface Devnet {
    * round trip in ms; rejects if the node has no map stream or does not answer.
    */
   pingNode(id: number, timeoutMs?: number): Promise<number>;
+  /** Defines a Tailscale Service ("svc:web") with VIP addresses (chosen unless given). */
+  defineService(name: string, options?: { addresses?: string[] }): DevnetServiceInfo;
+  /** Approves a node as a host of a service. */
+  approveServiceHost(name: string, nodeId: number): void;
+  /** Services with their VIPs and approved, advertising hosts. */
+  services(): DevnetServiceInfo[];
+  /** Approves routes a node advertises ("0.0.0.0/0" and "::/0": an exit node). */
+  approveRoutes(nodeId: number, routes: string[]): void;
   /** Control-to-node HTTP request (c2n PingRequest); resolves with the node's HTTP response. */
   c2n(id: number, request: C2NRequestSpec, timeoutMs?: number): Promise<C2NReply>;
   /** The ACME server (directory URL, test CA, counts), when started with `acme`. */
@@ -297,6 +316,7 @@ function checkLimits(l: DevnetLimits): Required<DevnetLimits> {
 /** Starts the development coordination server. */
 export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> {
   const domain = validDomain(options.domain ?? 'devnet.internal');
+  checkServiceDefinitions(options.services);
   const logf = options.logf ?? ((): void => {});
   const state = new DevnetState({ nodeKeyExpiryMs: options.nodeKeyExpiryMs ?? 180 * 24 * 3600 * 1000 });
   let savedPrivate: Buffer | undefined;
@@ -338,6 +358,9 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
     derpMap,
     magicDNS: options.magicDNS ?? true,
     trimByPolicy: options.trimPeersByPolicy ?? true,
+    decorate: (v, self) => services.decorate(v, self),
+    serviceAddrs: () => services.addressMap(),
+    served: (n) => services.served(n),
     ...(options.nameservers ? { nameservers: options.nameservers } : {}),
     ...(options.extraRecords ? { extraRecords: options.extraRecords } : {}),
     ...(options.acme ? { certDomains: true } : {}),
@@ -347,6 +370,7 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
   const defaultUser = options.defaultUser ?? DEFAULT_USER_LOGIN;
 
   const acme = options.acme ? await startDevnetAcme(state, domain, options.host ?? '127.0.0.1', options.acme === true ? {} : options.acme, logf) : null;
+  let services: DevnetServices;
   const server = new DevnetServer(state, controlPrivate, {
     minCapVersion: options.minCapVersion ?? MIN_CAPABILITY_VERSION,
     maxCapVersion: options.maxCapVersion ?? Number.POSITIVE_INFINITY,
@@ -367,6 +391,14 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
     now,
     ...(acme ? { setDNS: acme.setDNS } : {}),
   });
+  services = new DevnetServices(state, {
+    domain,
+    c2n: (id, r) => server.c2n(id, r),
+    ...(options.autoApproveServices ? { autoApproveServices: true } : {}),
+    ...(options.autoApproveRoutes ? { autoApproveRoutes: true } : {}),
+    logf,
+  });
+  for (const svc of options.services ?? []) services.define(svc.name, svc.addresses ? { addresses: svc.addresses } : {});
 
   // Persistence: coalesce writes; one at a time.
   let saveTimer: NodeJS.Timeout | null = null;
@@ -430,6 +462,8 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
     keyExpiry: n.keyExpiry,
     expired: state.isKeyExpired(n, now()),
     created: n.created,
+    advertisedRoutes: [...(n.hostinfo.RoutableIPs ?? [])],
+    approvedRoutes: services.routesOf(n),
   });
 
   let closed = false;
@@ -482,6 +516,10 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
     onChange: (listener) => state.subscribe(() => listener()),
     pingNode: (id, timeoutMs) => server.pingNode(id, timeoutMs),
     c2n: (id, request, timeoutMs) => server.c2n(id, request, timeoutMs),
+    defineService: (name, o) => services.define(name, o),
+    approveServiceHost: (name, id) => services.approveHost(name, id),
+    services: () => services.list(),
+    approveRoutes: (id, routes) => services.approveRoutes(id, routes),
     waitFor: <T>(check: () => T | undefined | null | false, timeoutMs = 10_000) =>
       new Promise<T>((resolve, reject) => {
         const first = check();
@@ -523,6 +561,7 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
       await Promise.all([...ingresses].map((i) => i.close()));
       await admin?.close();
       await server.close();
+      services.close();
       unsubscribeRelay();
       await relay?.close();
       await acme?.close();

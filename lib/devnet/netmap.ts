@@ -7,7 +7,8 @@ import type { CapMap, DERPMap, DNSConfig, DNSRecord, FilterRule, MapResponse, No
 import { DERP_MAGIC_IP, ZERO_TIME } from '../wire/tailcfg.js';
 import { compileFilter, compileNodeCapMap, type PolicyNode } from './acl-compile.js';
 import { ingressRules, withFunnelAttrs, withFunnelCertDomains } from './funnel-grants.js';
-import { filterForNode, mutuallyVisible, parseAddrs } from './peer-visibility.js';
+import { filterForNode, mutuallyVisible, parseAddrs, type NodeAddr } from './peer-visibility.js';
+import { parsePrefix, type IPPrefix } from '../wire/ip.js';
 import { TAGGED_DEVICES_LOGIN, type DevnetState } from './state.js';
 import type { DevnetNode } from './types.js';
 
@@ -29,6 +30,12 @@ export interface NetmapConfig {
   trimByPolicy?: boolean;
   /** Hand each node its MagicDNS name in DNSConfig.CertDomains (HTTPS certificates on; acme.ts). */
   certDomains?: boolean;
+  /** Adds what services and routes change to a view (lib/devnet/services.ts). */
+  decorate?: (v: NetmapView, self: DevnetNode) => NetmapView;
+  /** Service name → VIPs, for "svc:" destinations in the policy. */
+  serviceAddrs?: () => ReadonlyMap<string, readonly string[]>;
+  /** What a node serves without owning it (its VIPs, its approved subnet routes): rules naming them reach it. */
+  served?: (n: DevnetNode) => string[];
 }
 
 /** One node's complete view. */
@@ -118,7 +125,7 @@ interface SharedView {
   derpMap: DERPMap;
   filter: FilterRule[];
   wire: Map<number, Node>;
-  addrs: Map<number, Uint8Array[]>;
+  addrs: Map<number, NodeAddr[]>;
 }
 
 const sharedViews = new WeakMap<DevnetState, SharedView>();
@@ -131,9 +138,10 @@ function sharedView(state: DevnetState, cfg: NetmapConfig, now: Date): SharedVie
   const tagged = state.allUsers().find((u) => u.loginName === TAGGED_DEVICES_LOGIN);
   const taggedUserId = tagged?.id ?? 0;
   const wire = new Map<number, Node>();
-  const addrs = new Map<number, Uint8Array[]>();
+  const addrs = new Map<number, NodeAddr[]>();
   nodes.forEach((n, i) => {
-    addrs.set(n.id, parseAddrs([n.ipv4, n.ipv6]));
+    const served = (cfg.served?.(n) ?? []).map((p) => parsePrefix(p)).filter((p): p is IPPrefix => p !== null);
+    addrs.set(n.id, [...parseAddrs([n.ipv4, n.ipv6]), ...served]);
     const capMap = withFunnelAttrs(compileNodeCapMap(state.policy, pnodes, pnodes[i]!));
     wire.set(n.id, toWireNode(state, n, { domain: cfg.domain, taggedUserId, now, capMap }));
   });
@@ -142,7 +150,7 @@ function sharedView(state: DevnetState, cfg: NetmapConfig, now: Date): SharedVie
     domain: cfg.domain,
     derpMap: cfg.derpMap,
     // Funnel: the devnet's ingress node reaches funnel nodes (lib/devnet/funnel-grants.ts).
-    filter: [...compileFilter(state.policy, pnodes), ...ingressRules(state, wire)],
+    filter: [...compileFilter(state.policy, pnodes, cfg.serviceAddrs?.()), ...ingressRules(state, wire)],
     wire,
     addrs,
   };
@@ -175,7 +183,7 @@ export function buildView(state: DevnetState, selfNode: DevnetNode, cfg: NetmapC
     const u = state.user(id);
     if (u) userProfiles.push({ ID: u.id, LoginName: u.loginName, DisplayName: u.displayName, ProfilePicURL: '' });
   }
-  return {
+  const view: NetmapView = {
     self,
     peers,
     filter: !visible ? [] : trim ? filterForNode(sh.filter, selfAddrs) : sh.filter,
@@ -184,6 +192,7 @@ export function buildView(state: DevnetState, selfNode: DevnetNode, cfg: NetmapC
     derpMap: cfg.derpMap,
     userProfiles,
   };
+  return cfg.decorate ? cfg.decorate(view, selfNode) : view;
 }
 
 /** The first message of a map stream (or a one-shot map response): the whole view. */

@@ -175,6 +175,8 @@ function checkSelector(sel: string, p: Policy, role: 'src' | 'dst' | 'target', w
   }
   if (looksLikeUser(sel)) return;
   if (isIPSpec(sel)) return;
+  // A Tailscale Service as a destination: its VIP addresses (lib/devnet/services.ts).
+  if (role === 'dst' && /^svc:[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(sel)) return;
   if (p.hosts && Object.prototype.hasOwnProperty.call(p.hosts, sel)) return;
   throw new PolicyError(`${where}: unknown selector ${JSON.stringify(sel)} (expected *, a user, group:, tag:, autogroup:, host alias or IP)`);
 }

@@ -70,6 +70,7 @@ export class DataPlane {
   #randomPort: boolean;
   /** The node public key the engine holds (WireGuard's static key, the relays' login). */
   #nodePublic: Buffer;
+  #foreignKey = '';
 
   constructor(cfg: EngineConfig, o: DataPlaneOptions) {
     this.#o = o;
@@ -188,12 +189,14 @@ export class DataPlane {
     }
     // Rules whose sources are capabilities ("cap:...") depend on which nodes hold them: recompute them with
     // every netmap, and push only what changed.
-    if (nm.packetFilterKnown && (cfg.filter !== this.#filter || cfg.filter.matches.some((m) => m.srcCaps.length))) {
+    if (nm.packetFilterKnown && (cfg.filter !== this.#filter || cfg.filter.matches.some((m) => m.srcCaps.length) || (cfg.foreign ?? []).join(',') !== this.#foreignKey)) {
+      this.#foreignKey = (cfg.foreign ?? []).join(',');
       this.#filter = cfg.filter;
       const rules = nativeRules(cfg.filter, capHolders(nm));
       const json = JSON.stringify(rules, (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v));
-      if (json !== this.#rulesJSON) {
-        this.#rulesJSON = json;
+      const key = json + (cfg.foreign ?? []).join(',');
+      if (key !== this.#rulesJSON) {
+        this.#rulesJSON = key;
         device.setFilter(rules, localPrefixes(cfg));
       }
     }
@@ -400,6 +403,12 @@ function localPrefixes(cfg: EngineConfig): DevicePrefix[] {
   for (const a of cfg.addresses) {
     const addr = parseIP(a.split('/')[0]!);
     if (addr) out.push({ family: addr.length === 4 ? 4 : 6, bits: addr.length * 8, addr });
+  }
+  // Foreign destinations (service VIPs, advertised routes): local to the filter too (docs/services.md).
+  for (const f of cfg.foreign ?? []) {
+    const [ip, bits] = f.split('/');
+    const addr = parseIP(ip!);
+    if (addr) out.push({ family: addr.length === 4 ? 4 : 6, bits: Number(bits ?? addr.length * 8), addr });
   }
   return out;
 }

@@ -189,6 +189,13 @@ export class Device {
     this.#native.setPeerRelays(servers, targets);
   }
 
+  /** Foreign destinations (docs/services.md): prefixes served without being own addresses, whose TCP
+   * connections reach the listener catchListenerId (a listener of this device) whatever their port; with
+   * unmatched, so do connections to own addresses that no listener takes. */
+  setForeign(prefixes: readonly NativePrefix[], catchListenerId: number | null, unmatched = false): void {
+    this.#native.setForeign(prefixes, catchListenerId, unmatched);
+  }
+
   /** Tailscale mode: our endpoints ("ip:port") and home relay region. */
   setSelf(endpoints: readonly string[], homeRegion: number): void {
     this.#native.setSelf(endpoints, homeRegion);

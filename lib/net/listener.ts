@@ -35,6 +35,9 @@ export interface TailnetListenerEvents {
   error: [err: Error];
 }
 
+// The listener that took over a socket another one accepted (adopt): its count is the one the socket leaves.
+const adopted = new WeakMap<TailnetSocket, TailnetListener>();
+
 // Not `implements EventSink`: onNativeEvent is internal and stays out of the published types (stripInternal).
 export class TailnetListener extends EventEmitter<TailnetListenerEvents> implements AsyncIterable<TailnetSocket> {
   #init: ListenerInit;
@@ -166,6 +169,18 @@ export class TailnetListener extends EventEmitter<TailnetListenerEvents> impleme
     return this;
   }
 
+  /** @internal the native listener id */
+  get nativeId(): number {
+    return this.#init.id;
+  }
+
+  /** @internal takes a connection that listener `from` accepted (lib/server/foreign.ts: service VIPs) */
+  adopt(socket: TailnetSocket, from: TailnetListener): void {
+    from.#connections.delete(socket);
+    adopted.set(socket, this);
+    this.#deliver(socket);
+  }
+
   /** @internal engine events for this listener */
   onNativeEvent(ev: NativeEvent): void {
     if (ev.type === 'listen-error') {
@@ -180,12 +195,16 @@ export class TailnetListener extends EventEmitter<TailnetListenerEvents> impleme
       fd: ev.fd,
       allowHalfOpen: this.#init.allowHalfOpen ?? false,
       endpoints: { local: ev.local, remote: ev.remote },
-      onDestroy: (s) => this.#connections.delete(s),
+      onDestroy: (s) => (adopted.get(s) ?? this).#connections.delete(s),
     });
     if (this.#init.accepts && !this.#init.accepts(ev.local)) {
       socket.resetAndDestroy();
       return;
     }
+    this.#deliver(socket);
+  }
+
+  #deliver(socket: TailnetSocket): void {
     this.#connections.add(socket);
     if (this.#iterating) {
       const w = this.#waiters.shift();

@@ -13,7 +13,7 @@ export interface LocalClientHost {
   bus: BusSource;
 }
 
-type Extra = Omit<LocalClient, 'whoIs' | 'status' | 'certPair'>;
+type Extra = Omit<LocalClient, 'whoIs' | 'status' | 'certPair' | 'editPrefs'>;
 
 export function localClientExtras(h: LocalClientHost): Extra {
   return {

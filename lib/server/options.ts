@@ -64,6 +64,12 @@ export interface ServerOptions {
    * the file named by SSL_CERT_FILE (as Go), else Node's roots.
    */
   acmeCA?: string;
+  /** Subnet routes to advertise ("10.0.0.0/24"; "0.0.0.0/0" and "::/0" offer an exit node). docs/services.md. */
+  advertiseRoutes?: string[];
+  /** Use the subnet routes peers advertise (Tailscale's --accept-routes). Default false. */
+  acceptRoutes?: boolean;
+  /** Send traffic for addresses outside the tailnet through this exit node (stable ID, IP or name). */
+  exitNode?: string | null;
 }
 
 // Every option, so that a typo ("authkey") is refused instead of ignored; the type check below keeps this
@@ -72,6 +78,7 @@ export const SERVER_OPTIONS = [
   'hostname', 'dir', 'store', 'authKey', 'clientSecret', 'clientID', 'idToken', 'audience', 'controlURL',
   'ephemeral', 'advertiseTags', 'logf', 'logger', 'logLevel', 'userLogf', 'port', 'alwaysUseDERP',
   'acmeDirectoryURL', 'acmeCA',
+  'advertiseRoutes', 'acceptRoutes', 'exitNode',
 ] as const satisfies readonly (keyof ServerOptions)[];
 type UnlistedOption = Exclude<keyof ServerOptions, (typeof SERVER_OPTIONS)[number]>;
 const everyOptionListed: [UnlistedOption] extends [never] ? true : UnlistedOption = true;

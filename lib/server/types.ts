@@ -1,4 +1,5 @@
 // What a Server reports: its events, status, health warnings, paths, pings and peers.
+import type { RoutePrefs } from './foreign.js';
 import type * as net from 'node:net';
 import type { ControlState } from '../control/client.js';
 import type { EngineConfigDiff } from '../control/engine-diff.js';
@@ -167,6 +168,8 @@ export interface LocalClient {
   getPrefs(): Promise<Prefs>;
   /** The node's changes as ipn.Notify-shaped messages: an async iterator and a 'notify' event; close() stops. */
   watchIPNBus(options?: WatchOptions): IPNBusWatcher;
+  /** Routing preferences (advertiseRoutes, acceptRoutes, exitNode), as Server#editPrefs (docs/services.md). */
+  editPrefs(prefs: RoutePrefs): Promise<Readonly<RoutePrefs>>;
 }
 
 /** Tailscale's ipn.Prefs, the fields a tsnet node has (JSON names as Go's). */

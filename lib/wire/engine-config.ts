@@ -95,6 +95,8 @@ export interface EngineConfig {
   readonly certDomains: readonly string[];
   /** Our own node attributes that change what the data plane does (lib/wire/node-attrs.ts). */
   readonly nodeAttrs: SelfNodeAttrs;
+  /** Destinations served without being own addresses (service VIPs, advertised routes; lib/server/foreign.ts). */
+  readonly foreign?: readonly string[];
 }
 
 // Netmap deltas that do not touch the filter keep the same rules array: compile once per array.

@@ -125,6 +125,7 @@ class Device : public Napi::ObjectWrap<Device> {
         InstanceMethod<&Device::Close>("close"),
         InstanceMethod<&Device::TcpListen>("tcpListen"),
         InstanceMethod<&Device::TcpListenerClose>("tcpListenerClose"),
+        InstanceMethod<&Device::SetForeign>("setForeign"),
         InstanceMethod<&Device::TcpDial>("tcpDial"),
         InstanceMethod<&Device::TcpSetNoDelay>("tcpSetNoDelay"),
         InstanceMethod<&Device::TcpSetKeepAlive>("tcpSetKeepAlive"),
@@ -279,6 +280,35 @@ class Device : public Napi::ObjectWrap<Device> {
       auto it = listeners_.find(id);
       if (it != listeners_.end()) ts_tcp_listener_close(it->second), listeners_.erase(it);
     });
+  }
+
+  // setForeign(prefixes, catchListenerId | null, unmatched?): destinations served without being own addresses
+  // (service VIPs, advertised routes); TCP to them reaches the catch listener (native/core/stack/tcp_bridge.h),
+  // and with unmatched also TCP to own addresses that no listener takes.
+  Napi::Value SetForeign(const Napi::CallbackInfo& info) {
+    Args a(info, "setForeign");
+    Napi::Array list = a.Array(info[0], "prefixes");
+    std::vector<ts_netif_prefix> px;
+    for (uint32_t k = 0; a.ok() && k < list.Length(); k++) {
+      ts_filter_prefix f = a.Prefix(a.At(list, k), "prefixes");
+      ts_netif_prefix p;
+      p.family = f.family, p.bits = f.bits;
+      memcpy(p.addr, f.addr, sizeof p.addr);
+      px.push_back(p);
+    }
+    bool has_catch = a.ok() && !info[1].IsNull() && !info[1].IsUndefined();
+    uint64_t catch_id = has_catch ? a.Id(1) : 0;
+    bool unmatched = a.ok() && !info[2].IsUndefined() && a.Bool(info[2], "unmatched");
+    Run(a, [&] {
+      if (has_catch) {
+        auto it = listeners_.find(catch_id);
+        if (it == listeners_.end()) return static_cast<int>(UV_ENOENT);
+        ts_tcp_listener_catch(it->second);
+      }
+      ts_device_netif(dev_)->catch_unmatched = has_catch && unmatched;
+      return ts_netif_set_foreign(ts_device_netif(dev_), px.data(), px.size()) ? static_cast<int>(UV_ENOMEM) : 0;
+    });
+    return {};
   }
 
   // tcpDial(connId, address, port, stream?) -> fd of JavaScript's end of the connection's socketpair, or -1

@@ -25,6 +25,7 @@ typedef struct {
   ts_device *a, *b;
   ts_addr addr_b;
   uint64_t accepted; /* id of b's connection */
+  ts_ev_accept acc;  /* its listener and addresses */
   int b_fd;          /* fd transport: JavaScript's end of b's socketpair */
   int connected, a_end, b_end, a_err, b_err;
   int auto_read; /* b gives credit back as it receives */
@@ -40,9 +41,10 @@ static void handle(world *w, const ts_event *ev) {
       CHECK(on_b);
       w->b_fd = ev->fd; /* -1 with the stream transport */
       w->accepted = ev->id;
+      ts_event_get(ev, &w->acc);
       break;
     case TS_EV_TCP_CONNECTED:
-      CHECK(!on_b && ev->id == DIALED);
+      CHECK(!on_b && ev->id >= DIALED);
       w->connected = 1;
       break;
     case TS_EV_TCP_DATA:
@@ -302,11 +304,68 @@ static void test_fd_trickle_then_fin(void) {
   world_free(&w);
 }
 
+/* Foreign destinations (stack/netif.h, patches/0020): b serves 10.99.0.0/24 without owning it. A dial to
+ * 10.99.0.5:80 reaches b's catch-all listener with its real local address, not b's listener of port 80; b's
+ * own address still reaches that one. Without a catch-all listener such packets are dropped, not accepted.
+ * With catch_unmatched, an own port without a listener reaches the catch-all listener instead of a RST. */
+static void test_foreign_catch(void) {
+  world w;
+  world_new(&w);
+  ts_netif *nb = ts_device_netif(w.b);
+  ts_netif_prefix px = {.family = 4, .bits = 24, .addr = {10, 99, 0, 77}};
+  CHECK_EQ_INT(ts_netif_set_foreign(nb, &px, 1), 0);
+  ts_addr dst;
+  ts_addr_parse(&dst, "10.99.0.5", 80);
+  CHECK_EQ_INT(ts_netif_is_foreign(nb, 4, dst.ip), 1);
+  CHECK_EQ_INT(ts_netif_is_foreign(nb, 4, w.addr_b.ip), 0);
+  ts_netif_prefix bad = {.family = 4, .bits = 33};
+  CHECK_EQ_INT(ts_netif_set_foreign(nb, &bad, 1), -1);
+  int err = 0;
+  CHECK(ts_tcp_listen(ts_device_tcp(w.b), LISTENER, 4, 80, 16, 1, &err) != NULL);
+  /* no catch-all listener yet: the SYN is dropped as not ours */
+  uint64_t dropped = nb->rx_dropped_not_ours;
+  CHECK_EQ_INT(ts_tcp_dial(ts_device_tcp(w.a), DIALED, -1, &dst), 0);
+  CHECK(!run_until(&w, is_connected));
+  CHECK(nb->rx_dropped_not_ours > dropped);
+  ts_tcp_reset(ts_device_tcp(w.a), DIALED);
+  ts_tcp_listener *c = ts_tcp_listen(ts_device_tcp(w.b), LISTENER + 1, 0, 0, 16, 1, &err);
+  CHECK(c != NULL);
+  ts_tcp_listener_catch(c);
+  CHECK_EQ_INT(ts_tcp_dial(ts_device_tcp(w.a), DIALED + 1, -1, &dst), 0);
+  CHECK(run_until(&w, is_connected));
+  CHECK_EQ_INT((int)w.acc.listener, LISTENER + 1);
+  CHECK_EQ_INT(w.acc.local.port, 80);
+  CHECK(memcmp(w.acc.local.ip, dst.ip, 4) == 0);
+  /* the own address on the same port still goes to the port's listener */
+  w.connected = 0, w.accepted = 0;
+  CHECK_EQ_INT(ts_tcp_dial(ts_device_tcp(w.a), DIALED + 2, -1, &w.addr_b), 0);
+  CHECK(run_until(&w, is_connected));
+  CHECK_EQ_INT((int)w.acc.listener, LISTENER);
+  /* an own port nobody listens on: refused, unless the device asks for unmatched flows */
+  ts_addr closed_port = w.addr_b;
+  closed_port.port = 81;
+  w.a_err = 0;
+  CHECK_EQ_INT(ts_tcp_dial(ts_device_tcp(w.a), DIALED + 3, -1, &closed_port), 0);
+  CHECK(run_until(&w, a_failed));
+  CHECK_EQ_INT(w.a_err, UV_ECONNREFUSED);
+  nb->catch_unmatched = 1;
+  w.connected = 0, w.accepted = 0;
+  CHECK_EQ_INT(ts_tcp_dial(ts_device_tcp(w.a), DIALED + 4, -1, &closed_port), 0);
+  CHECK(run_until(&w, is_connected));
+  CHECK_EQ_INT((int)w.acc.listener, LISTENER + 1);
+  CHECK_EQ_INT(w.acc.local.port, 81);
+  ts_tcp_listener_close(c);
+  CHECK(nb->catch_pcb == NULL && !nb->catch_unmatched);
+  CHECK_EQ_INT(ts_netif_set_foreign(nb, NULL, 0), 0);
+  world_free(&w);
+}
+
 int main(void) {
   RUN(test_bytes_credit_and_fin);
   RUN(test_trickle_then_fin);
   RUN(test_fd_trickle_then_fin);
   RUN(test_close_unread_resets);
   RUN(test_refused);
+  RUN(test_foreign_catch);
   TEST_MAIN_END();
 }

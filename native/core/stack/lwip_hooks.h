@@ -13,4 +13,18 @@ uint32_t ts_stack_rand(void);
 uint32_t ts_stack_tcp_isn(const ip_addr_t *local_ip, uint16_t local_port, const ip_addr_t *remote_ip,
                           uint16_t remote_port);
 
+/* Foreign destinations (stack/netif.c, patches/0020): packets to addresses a device serves without owning
+ * them (service VIPs, advertised routes) are accepted on its netif, and their TCP SYNs go to its catch-all
+ * listener instead of the listeners of its own addresses. */
+struct netif;
+struct tcp_pcb_listen;
+int ts_lwip_accept_foreign(struct netif *inp, int family, const void *dst);
+struct tcp_pcb_listen *ts_lwip_tcp_catch(struct netif *inp, const ip_addr_t *dst);
+#define LWIP_HOOK_IP4_ACCEPT(inp, dst) ts_lwip_accept_foreign(inp, 4, &(dst)->addr)
+#define LWIP_HOOK_IP6_ACCEPT(inp, dst) ts_lwip_accept_foreign(inp, 6, (dst)->addr)
+struct tcp_pcb_listen *ts_lwip_tcp_unmatched(struct netif *inp);
+#define LWIP_HOOK_TCP_CATCH(inp, dst) ts_lwip_tcp_catch(inp, dst)
+/* ... and, when the device asks for it, the SYNs to its own addresses that no listener takes. */
+#define LWIP_HOOK_TCP_UNMATCHED(inp) ts_lwip_tcp_unmatched(inp)
+
 #endif

@@ -1,10 +1,12 @@
 #include "stack/netif.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "lwip/ip.h"
 #include "lwip/ip4_addr.h"
 #include "lwip/ip6_addr.h"
+#include "lwip_hooks.h"
 
 /* lwIP routes by destination, which picks the wrong device when several share a prefix (every node of a
  * tailnet is in fd7a:115c:a1e0::/48) or when a reply has no pcb (a RST to a closed port, an ICMP echo
@@ -84,6 +86,9 @@ void ts_netif_deinit(ts_netif *n) {
   for (int i = 0; i < LWIP_IPV6_NUM_ADDRESSES; i++) n->nif.ip6_addr_state[i] = IP6_ADDR_INVALID;
 #endif
   netif_remove(&n->nif);
+  free(n->foreign);
+  n->foreign = NULL;
+  n->nforeign = 0;
 }
 
 int ts_netif_add_addr(ts_netif *n, int family, const uint8_t *addr) {
@@ -126,14 +131,83 @@ int ts_netif_can_reach(const ts_netif *n, int family) {
   return 0;
 }
 
+int ts_netif_set_foreign(ts_netif *n, const ts_netif_prefix *p, size_t count) {
+  ts_netif_prefix *list = NULL;
+  if (count) {
+    list = calloc(count, sizeof *list);
+    if (!list) return -1;
+  }
+  for (size_t i = 0; i < count; i++) {
+    size_t alen = p[i].family == 4 ? 4 : p[i].family == 6 ? 16 : 0;
+    if (!alen || p[i].bits > alen * 8) {
+      free(list);
+      return -1;
+    }
+    list[i] = p[i];
+    /* host bits cleared once here, so matching compares whole bytes and one masked byte */
+    for (size_t b = 0; b < 16; b++) {
+      size_t keep = p[i].bits > b * 8 ? p[i].bits - b * 8 : 0;
+      if (b >= alen || keep == 0) list[i].addr[b] = 0;
+      else if (keep < 8) list[i].addr[b] &= (uint8_t)(0xFF << (8 - keep));
+    }
+  }
+  free(n->foreign);
+  n->foreign = list;
+  n->nforeign = count;
+  return 0;
+}
+
+static int prefix_has(const ts_netif_prefix *p, int family, const uint8_t *addr) {
+  if (p->family != family) return 0;
+  size_t whole = p->bits / 8, rest = p->bits % 8;
+  if (memcmp(p->addr, addr, whole) != 0) return 0;
+  return rest == 0 || (addr[whole] & (uint8_t)(0xFF << (8 - rest))) == p->addr[whole];
+}
+
+int ts_netif_is_foreign(const ts_netif *n, int family, const uint8_t *addr) {
+  if (ts_netif_has_addr(n, family, addr)) return 0;
+  for (size_t i = 0; i < n->nforeign; i++)
+    if (prefix_has(&n->foreign[i], family, addr)) return 1;
+  return 0;
+}
+
+/* Ours: one of the netif's addresses, or a foreign destination it serves: TCP while a catch-all listener
+ * takes it, and ICMP; never UDP (no UDP socket of the device's own addresses may receive it). */
+static int accepts(const ts_netif *n, int family, const uint8_t *addr, uint8_t proto) {
+  if (ts_netif_has_addr(n, family, addr)) return 1;
+  if (proto == 17 || (proto == 6 && !n->catch_pcb)) return 0;
+  return ts_netif_is_foreign(n, family, addr);
+}
+
+/* Every netif of the process is a ts_netif (no loopif: lwipopts.h), recognised by its output function. */
+static ts_netif *as_ts(struct netif *nif) { return nif && nif->output == out4 ? (ts_netif *)nif : NULL; }
+
+int ts_lwip_accept_foreign(struct netif *inp, int family, const void *dst) {
+  ts_netif *n = as_ts(inp);
+  return n && ts_netif_is_foreign(n, family, dst);
+}
+
+struct tcp_pcb_listen *ts_lwip_tcp_catch(struct netif *inp, const ip_addr_t *dst) {
+  ts_netif *n = as_ts(inp);
+  if (!n || !n->nforeign) return NULL;
+  int fam = IP_IS_V6(dst) ? 6 : 4;
+  const uint8_t *a = fam == 6 ? (const uint8_t *)ip_2_ip6(dst)->addr : (const uint8_t *)&ip_2_ip4(dst)->addr;
+  return ts_netif_is_foreign(n, fam, a) ? n->catch_pcb : NULL;
+}
+
+struct tcp_pcb_listen *ts_lwip_tcp_unmatched(struct netif *inp) {
+  ts_netif *n = as_ts(inp);
+  return n && n->catch_unmatched ? n->catch_pcb : NULL;
+}
+
 int ts_netif_input(ts_netif *n, const uint8_t *pkt, size_t len) {
   if (len < 20 || len > 0xFFFF) goto not_ours;
   if (n->tap) n->tap(n->tap_ctx, 1, NULL, pkt, len);
   int v = pkt[0] >> 4;
   if (v == 4) {
-    if (!ts_netif_has_addr(n, 4, pkt + 16)) goto not_ours;
+    if (!accepts(n, 4, pkt + 16, pkt[9])) goto not_ours;
   } else if (v == 6) {
-    if (len < 40 || !ts_netif_has_addr(n, 6, pkt + 24)) goto not_ours;
+    if (len < 40 || !accepts(n, 6, pkt + 24, pkt[6])) goto not_ours;
   } else {
     goto not_ours;
   }

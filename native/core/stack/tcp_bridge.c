@@ -988,6 +988,10 @@ ts_tcp_listener *ts_tcp_listen(ts_tcp_host *h, uint64_t id, int family, uint16_t
 
 uint16_t ts_tcp_listener_port(const ts_tcp_listener *l) { return l->pcb ? l->pcb->local_port : 0; }
 
+void ts_tcp_listener_catch(ts_tcp_listener *l) {
+  if (l->pcb) l->h->netif->catch_pcb = (struct tcp_pcb_listen *)l->pcb;
+}
+
 void ts_tcp_listener_close(ts_tcp_listener *l) {
   ts_tcp_host *h = l->h;
   for (ts_tcp_listener **pp = &h->listeners; *pp; pp = &(*pp)->next) {
@@ -996,6 +1000,7 @@ void ts_tcp_listener_close(ts_tcp_listener *l) {
       break;
     }
   }
+  if (l->pcb && h->netif->catch_pcb == (struct tcp_pcb_listen *)l->pcb) h->netif->catch_pcb = NULL, h->netif->catch_unmatched = 0;
   if (l->pcb) {
     tcp_arg(l->pcb, NULL);
     tcp_close(l->pcb);

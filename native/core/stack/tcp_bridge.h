@@ -67,6 +67,9 @@ ts_tcp_listener *ts_tcp_listen(ts_tcp_host *h, uint64_t id, int family, uint16_t
 void ts_tcp_listener_close(ts_tcp_listener *l);
 /* The bound port (useful after listening on port 0). */
 uint16_t ts_tcp_listener_port(const ts_tcp_listener *l);
+/* Makes l the device's catch-all listener: it also gets the connections to the netif's foreign destinations
+ * (ts_netif_set_foreign), whatever their port, announced with their real local address. Closing l ends it. */
+void ts_tcp_listener_catch(ts_tcp_listener *l);
 
 /* Starts a connection to dst. fd is the engine's end of a socketpair the caller created (the caller gives
  * the other end to JavaScript at once: bytes written before the handshake completes wait in the kernel), or

@@ -232,6 +232,9 @@ func runNode(raw json.RawMessage) {
 			}
 			return map[string]any{"self": map[string]any{"ips": st.TailscaleIPs}, "peers": peers}, nil
 		}
+		if f, ok := extraOps[op]; ok { // services.go
+			return f(s, lc, raw, timeout)
+		}
 		if h, ok := extraNodeOps[op]; ok {
 			return h(s, raw)
 		}
