@@ -3,6 +3,7 @@
 //	tsinterop node     a tsnet node (tailscale.com/tsnet)
 //	tsinterop control  a coordination server (tailscale.com/tstest/integration/testcontrol)
 //	tsinterop derper   a DERP relay and STUN server (tailscale.com/derp/derpserver, net/stunserver)
+//	tsinterop bench    a tsnet node for npm run bench (bench.go)
 //
 // Each prints one JSON line when ready, then answers JSON commands on stdin with one JSON line each on
 // stdout ({"op":"exit"} ends it). A failed command answers {"error": ...}. TSINTEROP_VERBOSE=1 logs to stderr.
@@ -76,7 +77,7 @@ func main() {
 	envknob.Setenv("TS_DISABLE_PORTMAPPER", "true")
 	envknob.Setenv("TS_PANIC_IF_HIT_MAIN_CONTROL", "true")
 	if len(os.Args) < 3 {
-		fatal(fmt.Errorf("usage: tsinterop node|control|derper JSON-CONFIG"))
+		fatal(fmt.Errorf("usage: tsinterop node|control|derper|bench JSON-CONFIG"))
 	}
 	cfg := json.RawMessage(os.Args[2])
 	switch os.Args[1] {
@@ -86,6 +87,8 @@ func main() {
 		runControl(cfg)
 	case "derper":
 		runDerper(cfg)
+	case "bench":
+		runBench(cfg)
 	default:
 		fatal(fmt.Errorf("unknown role %q", os.Args[1]))
 	}
