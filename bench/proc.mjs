@@ -14,6 +14,7 @@ export class Proc {
     this.p = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env } });
     children.add(this.p);
     this.p.once('exit', () => children.delete(this.p));
+    this.p.stdin.on('error', () => {}); // a child that already exited: stop() still waits for its exit
     this.it = readline.createInterface({ input: this.p.stdout })[Symbol.asyncIterator]();
   }
   // Bounded (BENCH_STEP_MS, default 3 min): a stalled node fails its row instead of hanging the run.
