@@ -16,7 +16,14 @@ import { createRequire } from 'node:module';
 
 const here = path.dirname(new URL(import.meta.url).pathname);
 const require = createRequire(import.meta.url);
-const fdCount = () => fs.readdirSync('/proc/self/fd').length;
+// Counting needs a descriptor of its own: one held in reserve, so a process at its limit can still count.
+let spare = fs.openSync('/dev/null', 'r');
+const fdCount = () => {
+  fs.closeSync(spare);
+  const n = fs.readdirSync('/proc/self/fd').length - 1; // the directory being read
+  spare = fs.openSync('/dev/null', 'r');
+  return n;
+};
 const rssKiB = () => process.memoryUsage().rss / 1024;
 const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
 const connected = (s) => new Promise((res, rej) => { s.once('connect', res); s.once('error', rej); });
@@ -118,7 +125,7 @@ if (role === '--conn-server' || role === '--conn-client') {
     }));
     const seconds = (performance.now() - t0) / 1000;
     globalThis.gc?.();
-    out({ opened: socks.length, seconds, error, fds: fdCount() - base.fds, rssKiB: rssKiB() - base.rssKiB });
+    out({ opened: socks.length, seconds, dialError: error, fds: fdCount() - base.fds, rssKiB: rssKiB() - base.rssKiB });
     for await (const _ of (await import('node:readline')).createInterface({ input: process.stdin })) {
       for (const s of socks) s.destroy();
       await wg.close();
@@ -162,16 +169,17 @@ if (!only || only === 'conns') {
     const ka = keypair(), kb = keypair();
     const srv = child([me, '--conn-server', JSON.stringify({ wg: { privateKey: kb.priv, address: ['10.67.0.2/32'], listenPort: 0, peers: [{ publicKey: ka.pub, allowedIPs: ['10.67.0.1/32'] }] } })], { TSNET_BRIDGE: bridge });
     const r = {};
+    let cli;
     try {
       const { port } = await srv.next('ready');
-      const cli = child([me, '--conn-client', JSON.stringify({ n: N_CONNS, target: '10.67.0.2:80', wg: { privateKey: ka.priv, address: ['10.67.0.1/32'], listenPort: 0, peers: [{ publicKey: kb.pub, endpoint: `127.0.0.1:${port}`, allowedIPs: ['10.67.0.2/32'] }] } })], { TSNET_BRIDGE: bridge });
+      cli = child([me, '--conn-client', JSON.stringify({ n: N_CONNS, target: '10.67.0.2:80', wg: { privateKey: ka.priv, address: ['10.67.0.1/32'], listenPort: 0, peers: [{ publicKey: kb.pub, endpoint: `127.0.0.1:${port}`, allowedIPs: ['10.67.0.2/32'] }] } })], { TSNET_BRIDGE: bridge });
       await cli.next('ready');
       r.client = await cli.next('opened');
       r.server = await srv.call({ op: 'wait', n: r.client.opened });
-      await cli.stop();
     } catch (err) {
       r.error = String(err.message).split('\n')[0];
     }
+    await cli?.stop();
     await srv.stop();
     results.conns[bridge] = r;
     console.log(JSON.stringify({ bridge, ...r }));
@@ -188,7 +196,7 @@ if (n && !n.error) {
 for (const [bridge, r] of Object.entries(results.conns ?? {})) {
   if (r.error) { console.log(`${bridge}: failed: ${r.error}`); continue; }
   const c = r.client, s = r.server;
-  console.log(`TSNET_BRIDGE=${bridge}: ${c.opened} of ${N_CONNS} connections in ${f(c.seconds, 2)} s${c.error ? ` (then ${c.error})` : ''}; ` +
+  console.log(`TSNET_BRIDGE=${bridge}: ${c.opened} of ${N_CONNS} connections in ${f(c.seconds, 2)} s${c.dialError ? ` (then ${c.dialError})` : ''}; ` +
     `dialing node ${f(c.fds / Math.max(c.opened, 1), 2)} descriptors and ${f(c.rssKiB / Math.max(c.opened, 1), 1)} KiB RSS per connection, ` +
     `accepting node ${f(s.fds / Math.max(s.accepted, 1), 2)} descriptors and ${f(s.rssKiB / Math.max(s.accepted, 1), 1)} KiB per connection (${s.accepted} accepted)`);
 }
