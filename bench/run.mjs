@@ -134,6 +134,7 @@ async function devnet(opts) {
 }
 
 const t0 = Date.now();
+const loadStart = os.loadavg();
 const pairs = {};
 const paths = ['direct', 'derper', 'relay'].filter(want);
 if (paths.length) {
@@ -262,6 +263,8 @@ if (!want('wireguard-go')) {
 
 // ---- memory of WireGuard-mode devices in one process (bench/mem.mjs); Server nodes: bench/scale.mjs
 let mem;
+// A bare Node process's RSS: what every "ours" process pays before loading anything.
+if (want('direct')) ceiling.bareNodeRssMiB = Number(execFileSync(process.execPath, ['-e', 'setImmediate(() => console.log(process.memoryUsage().rss / 1048576))'], { encoding: 'utf8' }));
 if (want('memory')) try {
   mem = JSON.parse(execFileSync(process.execPath, ['--expose-gc', path.join(here, 'mem.mjs')], { encoding: 'utf8' }).trim().split('\n').pop());
 } catch (err) {
@@ -279,7 +282,7 @@ const cpus = os.cpus();
 const doc = {
   date: new Date().toISOString(), seconds: (Date.now() - t0) / 1000, rounds: ROUNDS, bytes: BYTES, relayBytes: RELAY_BYTES,
   pings: PINGS, connSeconds: CONN_SECONDS, streams: STREAMS, netns: inNetns, goTsnet,
-  machine: { host: os.hostname(), cpus: cpus.length, cpuModel: cpus[0]?.model.trim(), memGiB: Math.round(os.totalmem() / 1024 ** 3), kernel: os.release(), node: process.version, go: goVersion, loadavg: os.loadavg() },
+  machine: { host: os.hostname(), cpus: cpus.length, cpuModel: cpus[0]?.model.trim(), memGiB: Math.round(os.totalmem() / 1024 ** 3), kernel: os.release(), node: process.version, go: goVersion, loadavgStart: loadStart, loadavgEnd: os.loadavg() },
   pairs, ceiling, mem, derpReal,
 };
 console.log('\n' + render(doc));
@@ -288,6 +291,7 @@ for (const [p, k] of Object.entries(pairs)) for (const [kind, v] of Object.entri
 if (derpReal) console.log(`\nbench/derp-real.mjs: ${JSON.stringify(derpReal)}`);
 fs.mkdirSync(path.join(here, 'results'), { recursive: true });
 const json = JSON.stringify(doc, null, 2) + '\n';
-fs.writeFileSync(path.join(here, 'results', `${doc.date.slice(0, 10)}-${os.hostname()}.json`), json);
+const file = path.join(here, 'results', `${doc.date.slice(0, 19).replace(/:/g, '-')}-${os.hostname()}.json`);
+fs.writeFileSync(file, json);
 fs.writeFileSync(path.join(here, 'results', 'latest.json'), json);
-console.log(`\n${doc.seconds.toFixed(0)} s; results in bench/results/latest.json (node bench/table.mjs --readme puts the table in README.md)`);
+console.log(`\n${doc.seconds.toFixed(0)} s; results in ${path.relative(root, file)} and bench/results/latest.json (node bench/table.mjs --readme ${path.relative(root, file)} puts the table in README.md)`);

@@ -29,7 +29,7 @@ export function render(doc) {
   lines.push(`Run ${doc.date} on ${m.host ?? '?'}: ${m.cpus ?? '?'} × ${m.cpuModel ?? '?'}, ${m.memGiB ?? '?'} GiB, Linux ${m.kernel ?? '?'}, ` +
     `Node ${m.node ?? '?'}, ${m.go ?? 'Go ?'}, tsnet ${doc.goTsnet ?? '?'}; ${doc.rounds} rounds (ours and Go alternate), ` +
     `${doc.bytes / 1024 ** 2} MiB per direct stream, ${doc.relayBytes / 1024 ** 2} MiB per relayed stream${doc.netns ? ', in a network namespace the bench made (loopback only)' : ', host loopback'}. ` +
-    'Medians, with the range over rounds in parentheses.');
+    `Medians, with the range over rounds in parentheses.${m.loadavgStart ? ` Load average ${m.loadavgStart[0].toFixed(1)} at the start, ${m.loadavgEnd[0].toFixed(1)} at the end.` : ''}`);
   lines.push('');
   lines.push('| what | ours | Go tsnet | ours vs Go (> 1: ours ahead) |');
   lines.push('|---|---|---|---|');
@@ -39,6 +39,11 @@ export function render(doc) {
     lines.push(`| ${label} (${unit}) | ${f(o?.median)}${spread(o)} | ${f(g?.median)}${spread(g)} | ${ratio ? ratio.toFixed(2) + '×' : '-'} |`);
   }
   const c = doc.ceiling;
+  const rss = doc.pairs?.direct?.ours?.idleRssMiB?.median;
+  if (c?.bareNodeRssMiB && rss) {
+    lines.push('');
+    lines.push(`Idle RSS: a bare Node process is ${f(c.bareNodeRssMiB)} MiB, so our one node adds ${f(rss - c.bareNodeRssMiB)} MiB to it (require('tsnet'), the addon, one Server up and listening).`);
+  }
   if (c) {
     lines.push('');
     lines.push('| reference (same run) | one stream Gbit/s | 8 streams Gbit/s | RTT p50 µs | conns/s |');
