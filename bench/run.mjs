@@ -19,6 +19,7 @@
 // bench/results/<date>-<host>.json and latest.json; bench/table.mjs renders the README table from them.
 import { Proc, keypair } from './proc.mjs';
 import { render } from './table.mjs';
+import { inBenchNetns } from './netns.mjs';
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import * as fs from 'node:fs';
@@ -37,28 +38,8 @@ const only = env.BENCH_ONLY?.split(',').filter(Boolean);
 const want = (name) => !only || only.includes(name);
 const isRoot = process.getuid?.() === 0;
 
-// ---- the network namespace: re-run this script inside one, then remove it
-if (isRoot && env.BENCH_NETNS !== '0' && !env.TSBENCH_NETNS) {
-  const ns = `tsbench${process.pid}`;
-  const ip = (...a) => execFileSync('ip', a, { stdio: ['ignore', 'ignore', 'inherit'] });
-  ip('netns', 'add', ns);
-  let code = 1;
-  try {
-    ip('-n', ns, 'link', 'set', 'lo', 'up');
-    // Go's link monitor reports the network down with loopback alone: a veth pair, both ends in here.
-    ip('-n', ns, 'link', 'add', 'tsb0', 'type', 'veth', 'peer', 'name', 'tsb1');
-    ip('-n', ns, 'addr', 'add', '10.254.0.1/30', 'dev', 'tsb0');
-    ip('-n', ns, 'link', 'set', 'tsb0', 'up');
-    ip('-n', ns, 'link', 'set', 'tsb1', 'up');
-    const r = spawnSync('ip', ['netns', 'exec', ns, process.execPath, process.argv[1], ...process.argv.slice(2)],
-      { stdio: 'inherit', env: { ...env, TSBENCH_NETNS: ns } });
-    code = r.status ?? 1;
-  } finally {
-    try { ip('netns', 'del', ns); } catch {}
-  }
-  process.exit(code);
-}
-const inNetns = Boolean(env.TSBENCH_NETNS);
+// ---- the network namespace (bench/netns.mjs): re-run this script inside one, then remove it
+const inNetns = inBenchNetns();
 
 const median = (xs) => { const s = xs.filter(Number.isFinite).sort((a, b) => a - b); return s.length ? s[Math.floor((s.length - 1) / 2)] : undefined; };
 const stat = (xs) => { const s = xs.filter(Number.isFinite); return s.length ? { median: median(s), min: Math.min(...s), max: Math.max(...s), n: s.length, each: s } : undefined; };

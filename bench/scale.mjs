@@ -2,13 +2,17 @@
 // connections"), measured, not timed tests. Loopback only.
 //   nodes   SCALE_NODES (default 100) Server nodes in one process on a development tailnet (its own process):
 //           time to bring them all up, RSS and descriptors per node, and whether they work (the last node
-//           dials the first over the tailnet and gets a byte echoed; every node then dials node 0).
+//           dials the first over the tailnet and gets a byte echoed; every node then dials node 0). Then the
+//           same number of Go tsnet nodes in one Go process (`tsinterop bench-nodes`, the interop tier's
+//           program), for RSS per node and time to bring them up (in the bench's namespace only: as root).
 //   conns   SCALE_CONNS (default 10 000) TCP connections from one node to another (WireGuard mode, two
 //           processes), once with TSNET_BRIDGE=fd and once with stream: descriptors and RSS per connection on
 //           each side, time to open them all.
-// Knobs: SCALE_ONLY (nodes|conns), SCALE_NODES, SCALE_CONNS, SCALE_NOFILE (the children's descriptor limit,
+// As root it runs in a network namespace it makes (bench/netns.mjs). Knobs: SCALE_ONLY (nodes|conns), SCALE_NODES, SCALE_CONNS, SCALE_NOFILE (the children's descriptor limit,
 // set by the shell's ulimit; default: inherited). Prints JSON lines and a summary; writes bench/results/scale.json.
 import { Proc, keypair } from './proc.mjs';
+import { inBenchNetns } from './netns.mjs';
+import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -136,6 +140,7 @@ if (role === '--conn-server' || role === '--conn-client') {
 }
 
 // ---- driver
+const inNetns = inBenchNetns();
 const only = process.env.SCALE_ONLY;
 const N_NODES = Number(process.env.SCALE_NODES ?? 100);
 const N_CONNS = Number(process.env.SCALE_CONNS ?? 10_000);
@@ -161,6 +166,20 @@ if (!only || only === 'nodes') {
   dn.p.stdin.end();
   await new Promise((r) => { dn.p.once('exit', r); setTimeout(r, 3000); });
   console.log(JSON.stringify({ nodes: results.nodes }));
+  if (inNetns && process.env.SCALE_GO !== '0') {
+    const root = path.resolve(here, '..');
+    execFileSync('bash', [path.join(root, 'scripts', 'interop.sh'), 'tsinterop'], { stdio: ['ignore', 'inherit', 'inherit'] });
+    const dn2 = new Proc(process.execPath, [path.join(here, 'devnet.mjs')]);
+    const d = await dn2.next('ready');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsscale-'));
+    const g = new Proc(path.join(root, 'build-interop', 'tsinterop'), ['bench-nodes', JSON.stringify({ controlURL: d.controlURL, authKey: d.authKey, dir, n: N_NODES })]);
+    try { results.goNodes = await g.next('nodes'); } catch (err) { results.goNodes = { error: String(err.message).split('\n')[0] }; }
+    await g.stop();
+    dn2.p.stdin.end();
+    await new Promise((r) => { dn2.p.once('exit', r); setTimeout(r, 3000); });
+    fs.rmSync(dir, { recursive: true, force: true });
+    console.log(JSON.stringify({ goNodes: results.goNodes }));
+  }
 }
 
 if (!only || only === 'conns') {
@@ -193,6 +212,9 @@ if (n && !n.error) {
     `${f(n.perNodeKiB, 0)} KiB RSS and ${f(n.fdsPerNode, 1)} descriptors per node after the first (${f(n.rssOneKiB / 1024)} MiB with one); ` +
     `${n.echoOk} of ${n.up - 1} dialed node 0 and got their byte back in ${f(n.echoSeconds)} s`);
 }
+const g = results.goNodes;
+if (g && !g.error) console.log(`Go tsnet: ${g.up} of ${g.n} nodes up in one process in ${f(g.upSeconds)} s: ${f(g.perNodeKiB, 0)} KiB RSS per node after the first (${f(g.rssOneKiB / 1024)} MiB with one)`);
+else if (g) console.log(`Go tsnet nodes: failed: ${g.error}`);
 for (const [bridge, r] of Object.entries(results.conns ?? {})) {
   if (r.error) { console.log(`${bridge}: failed: ${r.error}`); continue; }
   const c = r.client, s = r.server;
