@@ -47,11 +47,14 @@ if (role === '--nodes') {
   r.rssOneKiB = rssKiB();
   r.fdsOne = fdCount();
   const nodes = [first];
+  const upMs = [];
   const t0 = performance.now();
   try {
     for (let i = 1; i < n; i++) {
       const s = new Server({ controlURL, authKey, hostname: `scale-${i}`, ephemeral: true });
+      const t = performance.now();
       await s.up();
+      upMs.push(performance.now() - t);
       nodes.push(s);
     }
   } catch (err) {
@@ -59,6 +62,10 @@ if (role === '--nodes') {
   }
   r.up = nodes.length;
   r.upSeconds = (performance.now() - t0) / 1000;
+  // Each up() joins a tailnet one node bigger: the first and the last ten show how that grows.
+  const avg = (xs) => xs.reduce((a, b) => a + b, 0) / Math.max(xs.length, 1);
+  r.upMsFirst10 = avg(upMs.slice(0, 10));
+  r.upMsLast10 = avg(upMs.slice(-10));
   globalThis.gc?.();
   r.rssAllKiB = rssKiB();
   r.fdsAll = fdCount();
@@ -210,10 +217,10 @@ const n = results.nodes;
 if (n && !n.error) {
   console.log(`\n${n.up} of ${n.n} Server nodes up in one process in ${f(n.upSeconds)} s${n.error ? ` (then ${n.error})` : ''}: ` +
     `${f(n.perNodeKiB, 0)} KiB RSS and ${f(n.fdsPerNode, 1)} descriptors per node after the first (${f(n.rssOneKiB / 1024)} MiB with one); ` +
-    `${n.echoOk} of ${n.up - 1} dialed node 0 and got their byte back in ${f(n.echoSeconds)} s`);
+    `${n.echoOk} of ${n.up - 1} dialed node 0 and got their byte back in ${f(n.echoSeconds)} s; up() took ${f(n.upMsFirst10, 0)} ms on average for nodes 2-11, ${f(n.upMsLast10, 0)} ms for the last ten`);
 }
 const g = results.goNodes;
-if (g && !g.error) console.log(`Go tsnet: ${g.up} of ${g.n} nodes up in one process in ${f(g.upSeconds)} s: ${f(g.perNodeKiB, 0)} KiB RSS per node after the first (${f(g.rssOneKiB / 1024)} MiB with one)`);
+if (g && !g.error) console.log(`Go tsnet: ${g.up} of ${g.n} nodes up in one process in ${f(g.upSeconds)} s: ${f(g.perNodeKiB, 0)} KiB RSS per node after the first (${f(g.rssOneKiB / 1024)} MiB with one); up() took ${f(g.upMsFirst10, 0)} ms on average for nodes 2-11, ${f(g.upMsLast10, 0)} ms for the last ten`);
 else if (g) console.log(`Go tsnet nodes: failed: ${g.error}`);
 for (const [bridge, r] of Object.entries(results.conns ?? {})) {
   if (r.error) { console.log(`${bridge}: failed: ${r.error}`); continue; }

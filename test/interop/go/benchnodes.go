@@ -22,7 +22,7 @@ type benchNodesConfig struct {
 
 // runBenchNodes brings n tsnet nodes up in this one process, one after another, for bench/scale.mjs: the Go
 // side of "many nodes in one process". It prints one line,
-// {n, up, upSeconds, rssOneKiB, rssAllKiB, perNodeKiB, error?}, where perNodeKiB is the RSS growth per node
+// {n, up, upSeconds, upMsFirst10, upMsLast10, rssOneKiB, rssAllKiB, perNodeKiB, error?}, where perNodeKiB is the RSS growth per node
 // after the first (after a GC), then closes them on {"op":"exit"}.
 func runBenchNodes(raw json.RawMessage) {
 	var cfg benchNodesConfig
@@ -64,12 +64,25 @@ func runBenchNodes(raw json.RawMessage) {
 	one := rssKiB()
 	r := map[string]any{"n": cfg.N, "rssOneKiB": one}
 	t0 := time.Now()
+	var upMs []float64
 	for i := 1; i < cfg.N; i++ {
+		t := time.Now()
 		if err := up(i); err != nil {
 			r["error"] = err.Error()
 			break
 		}
+		upMs = append(upMs, float64(time.Since(t).Microseconds())/1000)
 	}
+	// Each Up joins a tailnet one node bigger: the first and the last ten show how that grows.
+	avg := func(xs []float64) float64 {
+		sum := 0.0
+		for _, x := range xs {
+			sum += x
+		}
+		return sum / float64(max(len(xs), 1))
+	}
+	r["upMsFirst10"] = avg(upMs[:min(10, len(upMs))])
+	r["upMsLast10"] = avg(upMs[max(0, len(upMs)-10):])
 	r["upSeconds"] = time.Since(t0).Seconds()
 	runtime.GC()
 	all := rssKiB()
