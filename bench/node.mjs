@@ -12,6 +12,7 @@
 //   {"op":"unstream"}                  ends it
 //   {"op":"count"}                     bytes the sink has received so far, over all connections; reply { bytes }
 //   {"op":"rss"}                       { rssKiB }: this process's resident set now
+//   {"op":"cpu"}                       { seconds }: CPU time this process has used, all threads (user + system)
 //   {"op":"tcpstats"}                  the process's TCP loss recovery counters (docs/tcp.md), if the addon has them
 import * as net from 'node:net';
 import * as readline from 'node:readline';
@@ -116,6 +117,10 @@ const ops = {
   },
   async rss() {
     return { rssKiB: process.memoryUsage().rss / 1024 };
+  },
+  async cpu() {
+    const u = process.cpuUsage();
+    return { seconds: (u.user + u.system) / 1e6 };
   },
   async pingpong({ host, count }) {
     const s = iface.connect('tcp', `${host}:5002`);

@@ -91,7 +91,11 @@ async function measure(kind, pathName, dn) {
       await a.p.call({ op: 'send', host: b.hostname, bytes: 8 * 1024 ** 2 });
     }
     const before = await relayForwarded(dn);
+    // CPU time both processes spend on the stream: what it costs, whatever share of the CPUs it got.
+    const cpu = async () => (await a.p.call({ op: 'cpu' })).seconds + (await b.p.call({ op: 'cpu' })).seconds;
+    const cpu0 = await cpu();
     const one = await a.p.call({ op: 'send', host: b.hostname, bytes: relayed ? RELAY_BYTES : BYTES });
+    r.cpuSecPerGiB = ((await cpu()) - cpu0) / (one.bytes / 1024 ** 3);
     r.relayPackets = (await relayForwarded(dn)) - before;
     if (relayed) r.mbps = (one.bytes * 8) / one.seconds / 1e6;
     else {

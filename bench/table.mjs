@@ -11,8 +11,10 @@ const here = path.dirname(new URL(import.meta.url).pathname);
 export const ROWS = [
   ['direct', 'gbps', 'direct path, one TCP stream', 'Gbit/s', true],
   ['direct', 'gbps8', 'direct path, 8 parallel streams (sum)', 'Gbit/s', true],
+  ['direct', 'cpuSecPerGiB', 'CPU time per GiB, one direct stream (both processes)', 's', false],
   ['derper', 'mbps', "through a real derper (Tailscale's derpserver)", 'Mbit/s', true],
   ['relay', 'mbps', "through our devnet's DERP relay", 'Mbit/s', true],
+  ['derper', 'cpuSecPerGiB', 'CPU time per GiB through the derper (both nodes, not the relay)', 's', false],
   ['direct', 'p50us', '1-byte round trip p50, direct', 'µs', false],
   ['direct', 'p99us', '1-byte round trip p99, direct', 'µs', false],
   ['direct', 'connsPerSec', 'new connections per second, direct', '/s', true],

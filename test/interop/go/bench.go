@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"tailscale.com/envknob"
@@ -55,6 +56,7 @@ type benchCmd struct {
 //	{"op":"connrate","host","seconds"}      connect+close loop to host:5002; reply {perSecond}
 //	{"op":"sinkstats"}                       the last sink stream's receive gaps of 50 ms or more
 //	{"op":"rss"}                             {rssKiB}: this process's resident set now
+//	{"op":"cpu"}                             {seconds}: CPU time this process has used (user + system)
 //
 // host is a peer's host name (resolved through the node's status) or an IP address.
 func runBench(raw json.RawMessage) {
@@ -133,6 +135,13 @@ func runBench(raw json.RawMessage) {
 			return *b.lastSink, nil
 		case "rss":
 			return map[string]int64{"rssKiB": rssKiB()}, nil
+		case "cpu":
+			var ru syscall.Rusage
+			if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+				return nil, err
+			}
+			sec := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
+			return map[string]float64{"seconds": sec(ru.Utime) + sec(ru.Stime)}, nil
 		}
 		return nil, fmt.Errorf("unknown op %q", op)
 	})
