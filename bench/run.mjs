@@ -268,6 +268,8 @@ const doc = {
   date: new Date().toISOString(), seconds: (Date.now() - t0) / 1000, rounds: ROUNDS, bytes: BYTES, relayBytes: RELAY_BYTES,
   pings: PINGS, connSeconds: CONN_SECONDS, streams: STREAMS, netns: inNetns, goTsnet,
   machine: { host: os.hostname(), cpus: cpus.length, cpuModel: cpus[0]?.model.trim(), memGiB: Math.round(os.totalmem() / 1024 ** 3), kernel: os.release(), node: process.version, go: goVersion, loadavgStart: loadStart, loadavgEnd: os.loadavg() },
+  // Our nodes' own knobs, inherited by every child (docs/architecture.md).
+  tsnetEnv: Object.fromEntries(Object.entries(env).filter(([k]) => /^TSNET_/.test(k) && k !== 'TSNET_NETNS_LOG')),
   pairs, ceiling, mem, derpReal,
 };
 console.log('\n' + render(doc));

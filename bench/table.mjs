@@ -31,7 +31,7 @@ export function render(doc) {
   lines.push(`Run ${doc.date} on ${m.host ?? '?'}: ${m.cpus ?? '?'} × ${m.cpuModel ?? '?'}, ${m.memGiB ?? '?'} GiB, Linux ${m.kernel ?? '?'}, ` +
     `Node ${m.node ?? '?'}, ${m.go ?? 'Go ?'}, tsnet ${doc.goTsnet ?? '?'}; ${doc.rounds} rounds (ours and Go alternate), ` +
     `${doc.bytes / 1024 ** 2} MiB per direct stream, ${doc.relayBytes / 1024 ** 2} MiB per relayed stream${doc.netns ? ', in a network namespace the bench made (loopback only)' : ', host loopback'}. ` +
-    `Medians, with the range over rounds in parentheses.${m.loadavgStart ? ` Load average ${m.loadavgStart[0].toFixed(1)} at the start, ${m.loadavgEnd[0].toFixed(1)} at the end.` : ''}`);
+    `${Object.keys(doc.tsnetEnv ?? {}).length ? `Ours with ${Object.entries(doc.tsnetEnv).map(([k, v]) => `${k}=${v}`).join(' ')}. ` : ''}Medians, with the range over rounds in parentheses.${m.loadavgStart ? ` Load average ${m.loadavgStart[0].toFixed(1)} at the start, ${m.loadavgEnd[0].toFixed(1)} at the end.` : ''}`);
   lines.push('');
   lines.push('| what | ours | Go tsnet | ours vs Go (> 1: ours ahead) |');
   lines.push('|---|---|---|---|');
