@@ -9,7 +9,8 @@
 //           processes), once with TSNET_BRIDGE=fd and once with stream: descriptors and RSS per connection on
 //           each side, time to open them all.
 // As root it runs in a network namespace it makes (bench/netns.mjs). Knobs: SCALE_ONLY (nodes|conns), SCALE_NODES, SCALE_CONNS, SCALE_NOFILE (the children's descriptor limit,
-// set by the shell's ulimit; default: inherited). Prints JSON lines and a summary; writes bench/results/scale.json.
+// set by the shell's ulimit; default: inherited). Prints JSON lines and a summary; writes bench/results/scale.json and
+// bench/results/<date>-scale-<host>.json.
 import { Proc, keypair } from './proc.mjs';
 import { inBenchNetns } from './netns.mjs';
 import { execFileSync } from 'node:child_process';
@@ -230,4 +231,6 @@ for (const [bridge, r] of Object.entries(results.conns ?? {})) {
     `accepting node ${f(s.fds / Math.max(s.accepted, 1), 2)} descriptors and ${f(s.rssKiB / Math.max(s.accepted, 1), 1)} KiB per connection (${s.accepted} accepted)`);
 }
 fs.mkdirSync(path.join(here, 'results'), { recursive: true });
-fs.writeFileSync(path.join(here, 'results', 'scale.json'), JSON.stringify(results, null, 2) + '\n');
+const json = JSON.stringify(results, null, 2) + '\n';
+fs.writeFileSync(path.join(here, 'results', 'scale.json'), json);
+fs.writeFileSync(path.join(here, 'results', `${results.date.slice(0, 19).replace(/:/g, '-')}-scale-${os.hostname()}.json`), json);
