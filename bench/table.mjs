@@ -58,6 +58,16 @@ export function render(doc) {
       lines.push(`| ${label} | ${f(r.gbps)} | ${f(r.gbps8)} | ${f(r.p50us)} | ${f(r.connsPerSec)} |`);
     }
   }
+  const dr = doc.derpReal;
+  if (dr) {
+    lines.push('');
+    if (dr.error) lines.push(`bench/derp-real.mjs (BENCH_DERP_REAL=1): failed: ${dr.error}`);
+    else {
+      lines.push('| bench/derp-real.mjs row (cmd/derper; BENCH_DERP_REAL=1) | Mbit/s | RTT p50 µs |');
+      lines.push('|---|---|---|');
+      for (const [row, v] of Object.entries(dr)) lines.push(`| ${row} | ${f(v.mbps)} | ${f(v.p50us)} |`);
+    }
+  }
   return lines.join('\n');
 }
 
