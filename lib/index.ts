@@ -14,9 +14,16 @@ export type { DialOptions, ListenOptions } from './net/netstack.js';
 export { Server, DEFAULT_CONTROL_URL } from './server.js';
 export type { ServerOptions, ServerEvents, HealthWarning, NetcheckResult, PathChange, PingResult, Status, PeerStatus, PeerInfo, PeersChange, LocalClient, WhoIs } from './server.js';
 export type { LogRecord, LogLevel } from './util/log.js';
+export type { FunnelListener, FunnelOptions, FunnelListenerEvents } from './server/funnel.js';
 export { OAuthKeyError } from './oauth-key.js';
 export type { LoopbackInfo } from './loopback/index.js';
 export type { Forwarder } from './loopback/forward.js';
 export type { TailnetTLSOptions, TailnetDispatcherOptions } from './net/http.js';
 export { MemoryStore, FileStore } from './control/store.js';
+// HTTPS certificates and listenTLS (docs/api.md, "Certificates and listenTLS").
+export { TLSListener, certContexts } from './server/tls.js';
+export type { TLSListenerEvents, ListenTLSOptions, CertSource } from './server/tls.js';
+export type { CertPair, CertEvent } from './server/cert.js';
+export { AcmeError, LETS_ENCRYPT_DIRECTORY } from './cert/acme-error.js';
+export type { AcmeProblem } from './cert/acme-error.js';
 export type { Store } from './control/store.js';

@@ -119,12 +119,28 @@ export interface NativeDevice {
   peerStats(): NativePeerStats[];
   /** Per-reason drop counters of the WireGuard core, keyed by the core's reason names (snake_case). */
   drops(): Record<string, number>;
+  /** Control's switches for the UDP socket's kernel offloads (they outlive rebinds). */
+  setUdpOffload(gso: boolean, gro: boolean, equalTailGuard: boolean): void;
+  /** What the UDP socket's offloads do now, and their counters since the last rebind. */
+  udpOffload(): NativeUdpOffload;
   /** The handshake DoS defence: Noise computations, cookie replies, rate-limited. */
   handshakeLoad(): NativeLoadStats;
   magicsockStats(): NativeMagicsockStats;
 }
 
 /** One peer for NativeDevice#setPeers. */
+export interface NativeUdpOffload {
+  gso: boolean;
+  gro: boolean;
+  equalTailGuard: boolean;
+  txGsoSends: number;
+  /** 1-byte tails added to GSO sends whose segments were all one length (never-gso-equal-tail). */
+  txGsoSentinels: number;
+  rxGroBuffers: number;
+  /** Such tails received from peers and dropped. */
+  rxSentinels: number;
+}
+
 export interface NativePeer {
   publicKey: Uint8Array;
   /** CIDRs routed to the peer and accepted from it: exactly these (replace semantics). */
@@ -205,6 +221,12 @@ export interface NativeRegionStats {
 export interface NativeMagicsockStats {
   peers: NativeMagicsockPeer[];
   regions: NativeRegionStats[];
+  /** Disco messages received (ok, not disco, unknown peer, undecryptable, malformed, stale) and in-tunnel TSMP
+   * messages (disco key advertisements applied or naming the key we had, pings, pongs, other types, bad). */
+  counters: Record<
+    'rxOk' | 'rxNotDisco' | 'rxUnknownPeer' | 'rxDecrypt' | 'rxBad' | 'rxStale' | 'tsmpDiscoApplied' | 'tsmpDiscoUnchanged' | 'tsmpPing' | 'tsmpPong' | 'tsmpOther' | 'tsmpBad',
+    number
+  >;
 }
 
 /** Pure functions; bad arguments throw a TypeError with code ERR_INVALID_ARG_TYPE. */
@@ -237,7 +259,7 @@ export interface NativeAddon {
 }
 
 /** The addon interface this JavaScript expects (kNativeAbi in native/addon/addon.h). */
-export const NATIVE_ABI = 15;
+export const NATIVE_ABI = 16;
 
 let cached: NativeAddon | undefined;
 

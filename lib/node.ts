@@ -6,7 +6,7 @@ import * as net from 'node:net';
 import type * as http from 'node:http';
 import type * as https from 'node:https';
 import type { Dispatcher } from 'undici';
-import * as tailnetHttp from './net/http.js';
+import type * as tailnetHttp from './net/http.js';
 import type { TailnetListener } from './net/listener.js';
 import type { DialOptions, ListenOptions, Netstack, TcpNetworkName, UdpNetworkName } from './net/netstack.js';
 import type { TailnetPacketSocket } from './net/packet.js';
@@ -14,6 +14,9 @@ import type { TailnetSocket } from './net/socket.js';
 import { invalidArgType } from './util/errors.js';
 
 type Fetch = ReturnType<typeof tailnetHttp.tailnetFetch>;
+// HTTP clients (undici, node:http/https/tls) load on first use, not when the package is required
+// (docs/performance.md, "What requiring the package costs").
+const httpLayer = (): typeof tailnetHttp => require('./net/http.js') as typeof tailnetHttp;
 
 // EventEmitter's own constraint on an event map (tuples of arguments per event name).
 type EventMap<E> = Record<keyof E, unknown[]>;
@@ -97,12 +100,12 @@ export abstract class TailnetNode<Events extends EventMap<Events> = Record<strin
 
   /** An http.Agent whose connections go over the network: http.get(url, { agent: node.httpAgent() }). */
   httpAgent(options: http.AgentOptions = {}): http.Agent {
-    return tailnetHttp.httpAgent(this, options);
+    return httpLayer().httpAgent(this, options);
   }
 
   /** An https.Agent whose TLS connections run over the network. */
   httpsAgent(options: https.AgentOptions = {}): https.Agent {
-    return tailnetHttp.httpsAgent(this, options);
+    return httpLayer().httpsAgent(this, options);
   }
 
   /**
@@ -113,9 +116,9 @@ export abstract class TailnetNode<Events extends EventMap<Events> = Record<strin
   dispatcher(options?: tailnetHttp.TailnetDispatcherOptions): Dispatcher {
     if (options !== undefined) {
       if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'an object', options);
-      return tailnetHttp.dispatcher(this, options);
+      return httpLayer().dispatcher(this, options);
     }
-    this.#dispatcher ??= tailnetHttp.dispatcher(this);
+    this.#dispatcher ??= httpLayer().dispatcher(this);
     return this.#dispatcher;
   }
 
@@ -127,11 +130,11 @@ export abstract class TailnetNode<Events extends EventMap<Events> = Record<strin
     const { tls: tlsOptions, ...rest } = init ?? {};
     let d = this.dispatcher();
     if (tlsOptions !== undefined) {
-      d = this.#tlsDispatchers.get(tlsOptions) ?? tailnetHttp.dispatcher(this, { tls: tlsOptions });
+      d = this.#tlsDispatchers.get(tlsOptions) ?? httpLayer().dispatcher(this, { tls: tlsOptions });
       this.#tlsDispatchers.set(tlsOptions, d);
       this.#tlsDispatcherList.add(d);
     }
-    return tailnetHttp.tailnetFetch(d)(input, rest).catch(liftCode);
+    return httpLayer().tailnetFetch(d)(input, rest).catch(liftCode);
   }
 
   /** Subclasses call this when closing. */

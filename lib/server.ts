@@ -4,253 +4,49 @@
 // Peers are reached directly when disco proves a UDP path, else through DERP relays (lib/magicsock/data-plane.ts).
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { ControlClient } from './control/client.js';
+import type { ControlClient } from './control/client.js';
 import type { EngineConfig } from './wire/engine-config.js';
 import type { EngineConfigDiff } from './control/engine-diff.js';
-import { DataPlane } from './magicsock/data-plane.js';
+import type { DataPlane } from './magicsock/data-plane.js';
 import type { NetworkMap } from './wire/netmap.js';
-import { FileStore, MemoryStore, type Store } from './control/store.js';
+import { FileStore, MemoryStore } from './control/store.js';
 import { capsGranted } from './wire/filter.js';
-import type { CapMap, Node, UserProfile } from './wire/tailcfg.js';
 import { joinHostPort, parseAddrPort, splitHostPort } from './wire/ip.js';
 import { loadNative } from './native.js';
 import { nodePublicToText } from './wire/keys.js';
 import { abortError, closedError, systemError } from './net/errors.js';
 import { argumentError, checkKnownOptions, invalidArgType } from './util/errors.js';
 import type { ControlState } from './control/client.js';
-import { createLogger, LOG_LEVELS, type Logger, type LogLevel, type LogRecord } from './util/log.js';
-import { Netstack, type UdpNetworkName } from './net/netstack.js';
+import { createLogger, LOG_LEVELS, type Logger } from './util/log.js';
+import type { Netstack, UdpNetworkName } from './net/netstack.js';
 import { bridgeMode } from './net/bridge.js';
 import type { TailnetPacketSocket } from './net/packet.js';
-import { Loopback, type LoopbackInfo } from './loopback/index.js';
-import { startForward, type Forwarder } from './loopback/forward.js';
-import { metricsText } from './loopback/metrics.js';
+import type { Loopback, LoopbackInfo } from './loopback/index.js';
+import type { Forwarder } from './loopback/forward.js';
 import { TailnetNode } from './node.js';
-import { chooseAuthKey } from './oauth-key.js';
 import { validateHostname } from './hostname.js';
-import { noDrops, readDrops, type WireGuardDrops } from './wg-drops.js';
+import { noDrops, readDrops } from './wg-drops.js';
+import { c2nLayer, certLayer, controlLayer, dataPlaneLayer, forwardLayer, funnelLayer, loopbackLayer, metricsLayer, oauthKeyLayer } from './server/layers.js';
+import type { Funnel, FunnelListener, FunnelOptions } from './server/funnel.js';
+import type { CertManager, CertEvent, CertPair } from './server/cert.js';
+import { TLSListener, type ListenTLSOptions } from './server/tls.js';
+import type { TcpNetworkName } from './net/netstack.js';
 
-export const DEFAULT_CONTROL_URL = 'https://controlplane.tailscale.com';
+import { DEFAULT_CONTROL_URL, SERVER_OPTIONS, defaultDir, programName, type ServerOptions } from './server/options.js';
+import type {
+  HealthWarning, LocalClient, NetcheckResult, PathChange, PeerInfo, PeersChange, PeerStatus, PingResult, ServerEvents,
+  Status, WhoIs,
+} from './server/types.js';
 
-export interface ServerOptions {
-  /**
-   * Node name on the tailnet; default: the program's name. DNS labels (1-63 letters, digits, hyphens; no
-   * leading or trailing hyphen) joined by dots, at most 253 characters: else ERR_TSNET_INVALID_HOSTNAME.
-   */
-  hostname?: string;
-  /**
-   * State directory; default: <user config dir>/tsnet-<program>, or tsnet-<program>-<hostname> when a hostname
-   * is given (so several Servers of one program keep separate identities). Ignored when `store` is given.
-   */
-  dir?: string;
-  /** Where the node keeps its identity; default: a file store in `dir` (a memory store when ephemeral). */
-  store?: Store;
-  /** Auth key; default: TS_AUTHKEY, then TS_AUTH_KEY, then an interactive login URL through userLogf. */
-  authKey?: string;
-  /**
-   * OAuth client secret ("tskey-client-…", optionally "?ephemeral=false&preauthorized=true&baseURL=…") that mints
-   * a tagged auth key when no auth key is set; needs advertiseTags. Default: TS_CLIENT_SECRET.
-   */
-  clientSecret?: string;
-  /**
-   * Workload identity federation (needs `import 'tsnet/identity-federation'`): the federated client ID (optionally
-   * "?ephemeral=false&preauthorized=true") with either an OIDC ID token or an audience to fetch one for; used when
-   * there is neither an auth key nor a client secret; needs advertiseTags. Default: TS_CLIENT_ID, TS_ID_TOKEN,
-   * TS_AUDIENCE.
-   */
-  clientID?: string;
-  idToken?: string;
-  audience?: string;
-  /** Coordination server; default: TS_CONTROL_URL or Tailscale's. */
-  controlURL?: string;
-  ephemeral?: boolean;
-  advertiseTags?: string[];
-  /** Diagnostic log as text lines ("warn control: connection failed; retrying error=..."); quiet by default. */
-  logf?: (message: string) => void;
-  /** Diagnostic log as structured records { time, level, component, msg, ...fields }; quiet by default. */
-  logger?: (record: LogRecord) => void;
-  /** The least severe level that reaches `logf` and `logger`: "debug", "info" (the default), "warn", "error". */
-  logLevel?: LogLevel;
-  /** Messages for a person (the login URL); default: console.error. */
-  userLogf?: (message: string) => void;
-  /** Local UDP port for WireGuard, disco and STUN (0, the default: any free port). */
-  port?: number;
-  /**
-   * Debugging: never use a direct path, relay everything through DERP (as Tailscale's
-   * TS_DEBUG_ALWAYS_USE_DERP=1, which is also honoured). Default false.
-   */
-  alwaysUseDERP?: boolean;
-}
-
-// Every option, so that a typo ("authkey") is refused instead of ignored; the type check below keeps this
-// list and ServerOptions the same set.
-const SERVER_OPTIONS = [
-  'hostname', 'dir', 'store', 'authKey', 'clientSecret', 'clientID', 'idToken', 'audience', 'controlURL',
-  'ephemeral', 'advertiseTags', 'logf', 'logger', 'logLevel', 'userLogf', 'port', 'alwaysUseDERP',
-] as const satisfies readonly (keyof ServerOptions)[];
-type UnlistedOption = Exclude<keyof ServerOptions, (typeof SERVER_OPTIONS)[number]>;
-const everyOptionListed: [UnlistedOption] extends [never] ? true : UnlistedOption = true;
-void everyOptionListed;
-
-/**
- * Something that keeps the node from working as it should, as Tailscale's health warnings do:
- * - `control-unreachable`: the control server cannot be reached or its session failed (`error` is the cause's
- *   code); the node retries with backoff and keeps its last netmap meanwhile;
- * - `needs-login`: an interactive login is waiting at `url`;
- * - `needs-approval`: the node is registered but an admin must approve (authorize) it;
- * - `relay-unreachable`: the home DERP relay cannot be reached (peers that need a relay cannot reach us);
- * - `clock-skew`: this machine's clock and control's differ by more than a minute (key expiry, certificates).
- */
-export interface HealthWarning {
-  code: 'control-unreachable' | 'needs-login' | 'needs-approval' | 'relay-unreachable' | 'clock-skew';
-  message: string;
-  /** When the condition began. */
-  since: Date;
-  /** control-unreachable: the code of the last failure (ECONNREFUSED, ERR_HTTP_STATUS, ...). */
-  error?: string;
-  /** needs-login: the URL to visit. */
-  url?: string;
-  /** clock-skew: control's clock minus ours, in ms. */
-  skewMs?: number;
-}
-
-/** The 'path' event: how packets to a peer go now. */
-export interface PathChange {
-  /** The peer's node key, "nodekey:<hex>". */
-  publicKey: string;
-  /** Its MagicDNS name, "" if none. */
-  dnsName: string;
-  /** The direct UDP address in use ("ip:port"), "" when packets go through a relay. */
-  direct: string;
-  /** The relay region's code used when `direct` is "" ("" when no relay is known either). */
-  relay: string;
-}
-
-/** What Server#ping resolves to. */
-export interface PingResult {
-  /** The round trip through the tunnel, in ms. */
-  latencyMs: number;
-  /** The address pinged. */
-  ip: string;
-  /** The answering peer's node key ("nodekey:<hex>") and MagicDNS name. */
-  publicKey: string;
-  dnsName: string;
-  /** The path packets to it take now: a direct "ip:port", or "" and the relay region's code. */
-  direct: string;
-  relay: string;
-}
-
-/** What the last netcheck round found (Server#netcheck). */
-export interface NetcheckResult {
-  /** A STUN server answered: UDP works from this node. */
-  udp: boolean;
-  /** Our address as STUN servers saw it ("ip:port"). */
-  mappedAddresses: string[];
-  /** The home relay: its region code and id (0 / "" when none). */
-  homeRegion: { id: number; code: string };
-  /** Round trip per relay region that answered (region code → ms). */
-  latencyMs: Record<string, number>;
-}
+export { DEFAULT_CONTROL_URL, type ServerOptions };
+export type { CertEvent, CertPair, FunnelListener, FunnelOptions, ListenTLSOptions, TLSListener };
+export type {
+  HealthWarning, LocalClient, NetcheckResult, PathChange, PeerInfo, PeersChange, PeerStatus, PingResult, ServerEvents,
+  Status, WhoIs,
+};
 
 // Past this, key expiry and certificate checks go wrong in ways that are hard to see.
 const CLOCK_SKEW_MS = 60_000;
-
-/** The Server's events and their arguments. */
-export interface ServerEvents {
-  /** The node's backend state: NoState, NeedsLogin, NeedsMachineAuth, Starting, Running, Stopped. */
-  state: [state: ControlState];
-  /** An interactive login is needed: a person should visit url. */
-  authURL: [url: string];
-  /** A new network map (diff: what changed for the data plane since the last one, null for the first). */
-  netmap: [netmap: NetworkMap, diff: EngineConfigDiff | null];
-  /** Peers came, went or changed. */
-  peers: [change: PeersChange];
-  /** The set of health warnings changed (empty: healthy). */
-  health: [warnings: HealthWarning[]];
-  /** A netcheck round finished (about every 20-26 s, and after network changes). */
-  netcheck: [result: NetcheckResult];
-  /** A peer's path changed: direct (disco proved a UDP address) or through a relay. */
-  path: [change: PathChange];
-}
-
-export interface PeerStatus {
-  /** Node key, "nodekey:<hex>". */
-  publicKey: string;
-  hostName: string;
-  /** MagicDNS name (FQDN, no trailing dot), "" if none. */
-  dnsName: string;
-  tailscaleIPs: string[];
-  online: boolean | null;
-  /** The direct UDP address in use ("ip:port"), "" when traffic goes through a relay. */
-  curAddr: string;
-  /** The peer's DERP region (its code), used whenever curAddr is "": its home, else where it was last heard. */
-  relay: string;
-  /** Round trip of the last disco pong on the direct path (ms), 0 if none. */
-  latencyMs: number;
-  rxBytes: number;
-  txBytes: number;
-  /** Last completed WireGuard handshake, or null. */
-  lastHandshake: Date | null;
-  /** Packets sent directly / through a relay since the peer appeared. */
-  txDirectPackets: number;
-  txRelayPackets: number;
-}
-
-export interface Status {
-  backendState: string;
-  tailscaleIPs: string[];
-  self: Node;
-  peers: PeerStatus[];
-  /** Packets the WireGuard core dropped, per reason (all zero until the data plane is up). */
-  drops: WireGuardDrops;
-  /** Netmap peers left out of the data plane, with why (expired key, malformed or low-order node key). */
-  skippedPeers: Array<{ id: number; reason: string }>;
-}
-
-/** A peer as the 'peers' event reports it. */
-export interface PeerInfo {
-  /** Node key, "nodekey:<hex>". */
-  publicKey: string;
-  /** MagicDNS name (FQDN, no trailing dot), "" if none. */
-  dnsName: string;
-  /** Its Tailscale addresses. */
-  tailscaleIPs: string[];
-}
-
-/** The 'peers' event: what changed in the set of peers (the first netmap adds them all). */
-export interface PeersChange {
-  added: PeerInfo[];
-  /** Node keys ("nodekey:<hex>") of peers gone. */
-  removed: string[];
-  /** Peers whose endpoints, addresses, relay or keys changed. */
-  changed: PeerInfo[];
-}
-
-/** tsnet's LocalClient, answered from this node's state (no LocalAPI round trip). */
-export interface LocalClient {
-  whoIs(addressOrSocket: string | net.Socket): Promise<WhoIs | null>;
-  status(): Promise<Status | null>;
-}
-
-export interface WhoIs {
-  node: Node;
-  userProfile: UserProfile | null;
-  /** Application capabilities the tailnet's grants give this node toward us (Tailscale's PeerCapMap). */
-  capMap: CapMap;
-}
-
-const programName = (): string => path.basename(process.argv[1] ?? 'node').replace(/\.[cm]?[jt]s$/, '') || 'node';
-
-function defaultDir(hostname: string | undefined): string {
-  const base =
-    process.env.XDG_CONFIG_HOME ??
-    (process.platform === 'darwin' ? path.join(os.homedir(), 'Library', 'Application Support') : path.join(os.homedir(), '.config'));
-  const prog = programName();
-  const name = hostname && hostname !== prog ? `${prog}-${hostname.replace(/[^\w.-]/g, '_')}` : prog;
-  return path.join(base, `tsnet-${name}`);
-}
 
 // Tests reach a Server's data plane (to move it to a new UDP port, for example) without a public API for it.
 const planes = new WeakMap<Server, DataPlane>();
@@ -270,6 +66,8 @@ export class Server extends TailnetNode<ServerEvents> {
   readonly #health = new Map<HealthWarning['code'], HealthWarning>();
   readonly #log: Logger;
   readonly #forwarders = new Set<Forwarder>();
+  #funnel: Funnel | undefined;
+  #certs: CertManager | undefined;
 
   constructor(options: ServerOptions = {}) {
     super();
@@ -291,6 +89,12 @@ export class Server extends TailnetNode<ServerEvents> {
       throw argumentError('TypeError', 'ERR_INVALID_ARG_VALUE', `options.logLevel must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(options.logLevel)}`);
     }
     if (options.hostname !== undefined) validateHostname(options.hostname);
+    for (const k of ['acmeDirectoryURL', 'acmeCA'] as const) {
+      if (options[k] !== undefined && typeof options[k] !== 'string') throw invalidArgType(`options.${k}`, 'a string', options[k]);
+    }
+    if (options.acmeDirectoryURL !== undefined && !/^https?:\/\//.test(options.acmeDirectoryURL)) {
+      throw argumentError('TypeError', 'ERR_INVALID_URL', `options.acmeDirectoryURL must be an http(s) URL, got "${options.acmeDirectoryURL}"`);
+    }
     if (options.controlURL !== undefined && !/^https?:\/\//.test(options.controlURL)) {
       throw argumentError('TypeError', 'ERR_INVALID_URL', `options.controlURL must be an http(s) URL, got "${options.controlURL}"`);
     }
@@ -321,7 +125,7 @@ export class Server extends TailnetNode<ServerEvents> {
     const controlURL = o.controlURL ?? process.env.TS_CONTROL_URL ?? DEFAULT_CONTROL_URL;
     // authKey, TS_AUTHKEY, TS_AUTH_KEY, else an OAuth client secret exchanged for a key (lib/oauth-key.ts), else
     // workload identity federation if enabled (lib/identity-federation.ts).
-    const authKey = await chooseAuthKey({
+    const authKey = await oauthKeyLayer().chooseAuthKey({
       authKey: o.authKey,
       clientSecret: o.clientSecret,
       clientID: o.clientID,
@@ -335,7 +139,7 @@ export class Server extends TailnetNode<ServerEvents> {
     });
     if (this.#closed) throw closedError('Server.start');
     const userLogf = o.userLogf ?? ((m: string) => console.error(m));
-    const control = new ControlClient({
+    const control = new (controlLayer().ControlClient)({
       controlURL,
       store,
       hostname: o.hostname ?? programName(),
@@ -346,8 +150,10 @@ export class Server extends TailnetNode<ServerEvents> {
       ...(process.env.TSNET_FORCE_LOGIN === '1' ? { forceReauth: true } : {}),
       userLogf,
       log: this.#log.child('control'),
+      c2n: c2nLayer().serverC2N({ netmap: () => this.#control?.netmap ?? null, health: () => this.health(), metrics: () => this.metrics() }),
     });
     this.#control = control;
+    this.#certs = certLayer().serverCertManager(o, store, control, () => this.certDomains(), this.#log.child('cert'), (e) => this.emit('cert', e));
     control.on('state', (s: ControlState) => {
       if (s === 'NeedsMachineAuth' && !this.#health.has('needs-approval')) {
         // A key that is not preauthorized waits for an admin: say so once, where a person reads.
@@ -478,7 +284,7 @@ export class Server extends TailnetNode<ServerEvents> {
    * drops by reason. The LocalAPI serves the same at /localapi/v0/usermetrics (docs/api.md, "Metrics").
    */
   metrics(): string {
-    return metricsText(this.status(), this.#health.size);
+    return metricsLayer().metricsText(this.status(), this.#health.size);
   }
 
   /** What the last netcheck round found (UDP, our mapped address, relay latencies), or null before the first. */
@@ -566,6 +372,33 @@ export class Server extends TailnetNode<ServerEvents> {
     return [...(this.#control?.engineConfig?.certDomains ?? [])];
   }
 
+  // -- HTTPS certificates (lib/server/cert.ts, lib/server/tls.ts; docs/api.md, "Certificates and listenTLS") --
+
+  /**
+   * The HTTPS certificate chain and private key (PEM) for `domain` (default: the first of certDomains()), as
+   * tailscaled gets them: cached in the store, renewed ahead of expiry. Rejects with ERR_TSNET_CERT_DOMAIN
+   * (not a cert domain of this node), ERR_TSNET_ACME (the ACME exchange failed; `problem` holds the server's
+   * problem document) or ERR_TSNET_NOT_UP.
+   */
+  async certPair(domain?: string): Promise<CertPair> {
+    if (domain !== undefined && typeof domain !== 'string') throw invalidArgType('domain', 'a string', domain);
+    if (!this.#certs || !this.#control?.netmap) this.#live('certPair');
+    const d = domain ?? this.certDomains()[0];
+    if (d === undefined) throw certLayer().certDomainError('', []);
+    return this.#certs!.get(d);
+  }
+
+  /**
+   * A TLS listener on the tailnet (Go tsnet's ListenTLS): connections are tls.TLSSocket after the handshake,
+   * with this node's certificate for the name the client asked for (SNI; default the first cert domain),
+   * fetched on first need. A connection whose certificate cannot be had emits 'tlsClientError'.
+   */
+  listenTLS(network: TcpNetworkName | '', address: string, options: ListenTLSOptions = {}): TLSListener {
+    if (typeof options !== 'object' || options === null) throw invalidArgType('options', 'an object', options);
+    const inner = this.listen(network, address);
+    return new TLSListener(inner, (d) => this.certPair(d), () => this.certDomains(), options);
+  }
+
   /** This node's Tailscale addresses (empty until up). */
   tailscaleIPs(): string[] {
     const nm = this.#control?.netmap;
@@ -580,7 +413,7 @@ export class Server extends TailnetNode<ServerEvents> {
       if (!priv) return;
       const disco = control.discoPrivate;
       try {
-        this.#plane = new DataPlane(cfg, {
+        this.#plane = new (dataPlaneLayer().DataPlane)(cfg, {
           nodePrivate: priv,
           discoPrivate: disco,
           log: this.#log,
@@ -696,6 +529,7 @@ export class Server extends TailnetNode<ServerEvents> {
     return {
       whoIs: async (a) => this.whoIs(a),
       status: async () => this.status(),
+      certPair: (domain) => this.certPair(domain),
     };
   }
 
@@ -730,7 +564,7 @@ export class Server extends TailnetNode<ServerEvents> {
     // Its address and credential go to the state directory (for `tsnet status`), if the node has one on disk.
     const o = this.#opts;
     const dir = o.dir ?? (o.store || o.ephemeral ? undefined : defaultDir(o.hostname));
-    this.#loopback ??= this.start().then(() => Loopback.start(this, dir)).catch((err: unknown) => {
+    this.#loopback ??= this.start().then(() => loopbackLayer().Loopback.start(this, dir)).catch((err: unknown) => {
       this.#loopback = undefined;
       throw err;
     });
@@ -748,7 +582,7 @@ export class Server extends TailnetNode<ServerEvents> {
     splitHostPort(target); // a malformed target is a TypeError now, not a failure of every connection later
     const { port = 0 } = options;
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw argumentError('RangeError', 'ERR_OUT_OF_RANGE', `options.port must be an integer 0..65535, got ${String(port)}`);
-    const f = await startForward(this, target, port);
+    const f = await forwardLayer().startForward(this, target, port);
     const forwarders = this.#forwarders;
     const tracked: Forwarder = {
       address: f.address,
@@ -763,6 +597,27 @@ export class Server extends TailnetNode<ServerEvents> {
     return tracked;
   }
 
+  // -- Funnel (lib/server/funnel.ts) --
+  /**
+   * Go's ListenFunnel: a listener of TLS sockets on port 443, 8443 or 10000 that the public internet reaches
+   * through Tailscale's Funnel ingress (and, unless `funnelOnly`, the tailnet too). Starts the node and waits
+   * for it; rejects with ERR_TSNET_FUNNEL_NOT_ALLOWED or ERR_TSNET_FUNNEL_PORT when control has not granted it.
+   */
+  listenFunnel(network: 'tcp', address: string, options: FunnelOptions = {}): Promise<FunnelListener> {
+    if (this.#closed) return Promise.reject(closedError('Server.listenFunnel'));
+    this.#funnel ??= new (funnelLayer().Funnel)({
+      up: () => this.up(),
+      selfCapMap: () => this.#control?.netmap?.self.CapMap ?? {},
+      certDomains: () => this.certDomains(),
+      listen: (n, a) => this.listen(n, a),
+      peerCaps: (ip) => this.whoIs(ip)?.capMap ?? null,
+      setHostinfo: (hi) => this.#control?.setHostinfo(hi),
+      certPair: (domain) => this.certPair(domain),
+      log: this.#log.child('funnel'),
+    });
+    return this.#funnel.listen(network, address, options);
+  }
+
   /** Leaves the tailnet (an ephemeral node logs out first) and frees everything. */
   async close(): Promise<void> {
     if (this.#closed) {
@@ -773,6 +628,7 @@ export class Server extends TailnetNode<ServerEvents> {
     if (this.#opts.ephemeral) await this.#control?.logout().catch(() => undefined);
     await this.#loopback?.then((lb) => lb.close(), () => undefined);
     await Promise.all([...this.#forwarders].map((f) => f.close()));
+    this.#funnel?.close();
     await this.closeClients();
     await this.#control?.close();
     this.#plane?.close();

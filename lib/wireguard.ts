@@ -1,6 +1,6 @@
 // WireGuard mode: a Node process joins any WireGuard network (a wg-quick file) with no root and no TUN
 // device. The node's TCP/IP stack runs in the native engine; sockets are real net.Socket objects.
-import * as dns from 'node:dns/promises';
+import type * as dnsPromises from 'node:dns/promises';
 import * as net from 'node:net';
 import { isLowOrderKey, publicFromPrivate } from './wire/keys.js';
 import { parseWgQuick } from './wgconfig.js';
@@ -8,8 +8,8 @@ import { splitHostPort } from './net/addr.js';
 import { argumentError, closedError } from './net/errors.js';
 import { checkKnownOptions, invalidArgType } from './util/errors.js';
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel, type LogRecord } from './util/log.js';
-import type { DialOptions, ListenOptions, TcpNetworkName, UdpNetworkName } from './net/netstack.js';
-import { Netstack } from './net/netstack.js';
+import type * as NetstackModule from './net/netstack.js';
+import type { DialOptions, ListenOptions, Netstack, TcpNetworkName, UdpNetworkName } from './net/netstack.js';
 import type { TailnetListener } from './net/listener.js';
 import type { TailnetSocket } from './net/socket.js';
 import { TailnetNode } from './node.js';
@@ -213,7 +213,8 @@ export class WireGuard extends TailnetNode implements Dialer {
   async #start(): Promise<void> {
     const endpoints = await Promise.all((this.#opts.peers ?? []).map((p) => (p.endpoint ? resolveEndpoint(p.endpoint) : null)));
     if (this.#closed) throw closedError('WireGuard.start');
-    const stack = new Netstack();
+    // The userspace network loads when a node starts, not when the package is required (docs/performance.md).
+    const stack = new (require('./net/netstack.js') as typeof NetstackModule).Netstack();
     try {
       for (const a of this.#opts.address) stack.addAddress(cidrOf('address', a).ip);
       try {
@@ -347,6 +348,6 @@ async function resolveEndpoint(endpoint: string): Promise<{ ip: string; port: nu
   const { host, port } = splitHostPort(endpoint);
   if (port === 0) throw new RangeError(`endpoint "${endpoint}": port must be 1..65535`);
   if (net.isIP(host)) return { ip: host, port };
-  const { address } = await dns.lookup(host);
+  const { address } = await (require('node:dns/promises') as typeof dnsPromises).lookup(host);
   return { ip: address, port };
 }

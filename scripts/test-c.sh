@@ -30,20 +30,32 @@ fuzzers=$(node scripts/sources.js fuzz)
 if [ "$FUZZ_SECONDS" != 0 ] && [ -n "$fuzzers" ]; then
   cmake -S . -B build-c-fuzz -DTS_FUZZ=ON -DCMAKE_C_COMPILER="$CLANG" -DCMAKE_CXX_COMPILER="${CLANG/clang/clang++}" >/dev/null
   cmake --build build-c-fuzz -j"$JOBS" >/dev/null
-  for f in $fuzzers; do
-    name=$(basename "$f" .c)
+  fuzz_one() { # <source>: one target for FUZZ_SECONDS; prints its result when done
+    local name corpus seeds
+    name=$(basename "$1" .c)
     corpus=.fuzz/$name; mkdir -p "$corpus"
     seeds=native/fuzz/corpus/$name
-    echo "== fuzz: $name for ${FUZZ_SECONDS}s"
     # -max_total_time bounds the run; a crash writes the input to .fuzz/ and fails the suite.
     if ! build-c-fuzz/"$name" -max_total_time="$FUZZ_SECONDS" -artifact_prefix=.fuzz/"$name"- \
         -print_final_stats=1 "$corpus" $( [ -d "$seeds" ] && echo "$seeds" ) > .fuzz/"$name".log 2>&1; then
+      echo "== fuzz: $name for ${FUZZ_SECONDS}s"
       tail -40 .fuzz/"$name".log
       echo "fuzz target $name FAILED (input saved under .fuzz/)"
-      status=1
-    else
-      grep -E '^stat::number_of_executed_units' .fuzz/"$name".log | sed "s/^/   $name /" || true
+      return 1
+    fi
+    echo "== fuzz: $name for ${FUZZ_SECONDS}s"
+    grep -E '^stat::number_of_executed_units' .fuzz/"$name".log | sed "s/^/   $name /" || true
+  }
+  # A fuzzer uses one core: JOBS of them run at once, so each still gets FUZZ_SECONDS of a core to itself.
+  pids=()
+  for f in $fuzzers; do
+    fuzz_one "$f" &
+    pids+=($!)
+    if [ ${#pids[@]} -ge "$JOBS" ]; then
+      wait "${pids[0]}" || status=1
+      pids=("${pids[@]:1}")
     fi
   done
+  for p in "${pids[@]}"; do wait "$p" || status=1; done
 fi
 exit $status

@@ -39,7 +39,20 @@ const GUARDS: Readonly<Record<number, ReadonlyArray<readonly [string, string]>>>
   117: [['test/control-map.test.ts', 'UserProfiles merge by ID; DisplayMessages is a patch map with "*": null']],
   118: [['test/capver.test.ts', '113, 118: Hostinfo leaves IngressEnabled unset (no Funnel) and reports StateEncrypted']],
   124: [['native/test/test_magicsock.c', 'test_many_peers']],
+  127: [
+    ['test/control-engine.test.ts', 'c2n: routing as Tailscale answers it, and the debug handlers'],
+    ['test/first-hour.test.ts', "control's debug requests (c2n) see the node's netmap, health and metrics"],
+  ],
+  128: [['test/first-hour.test.ts', "control's debug requests (c2n) see the node's netmap, health and metrics"]],
   137: [['test/capver.test.ts', '137: HTTP 429 on register waits as Retry-After says (seconds or a date), else 5-10 s, and retries']],
+  140: [
+    ['native/test/test_udp.c', 'offload_switches'],
+    ['test/capver.test.ts', "140, 141: node attributes switch the UDP socket's GSO and GRO off, and never-gso-equal-tail ends equal GSO runs with a sentinel that peers drop"],
+  ],
+  141: [
+    ['native/test/test_udp.c', 'offload_switches'],
+    ['test/capver.test.ts', "140, 141: node attributes switch the UDP socket's GSO and GRO off, and never-gso-equal-tail ends equal GSO runs with a sentinel that peers drop"],
+  ],
   143: [['test/capver.test.ts', '143: unknown node attributes are ignored; only-tcp-443 is read into the engine config']],
 };
 
@@ -139,7 +152,7 @@ test('113, 118: Hostinfo leaves IngressEnabled unset (no Funnel) and reports Sta
 });
 
 test('143: unknown node attributes are ignored; only-tcp-443 is read into the engine config', () => {
-  assert.deepEqual(selfNodeAttrs(null), { onlyTCP443: false, randomizeClientPort: false, unknown: [] });
+  assert.deepEqual(selfNodeAttrs(null), { onlyTCP443: false, randomizeClientPort: false, disableUDPGSO: false, disableUDPGRO: false, neverGSOEqualTail: false, unknown: [] });
   const a = selfNodeAttrs({
     'only-tcp-443': null,
     'conn25-whatever': null,
@@ -150,6 +163,10 @@ test('143: unknown node attributes are ignored; only-tcp-443 is read into the en
   assert.equal(a.onlyTCP443, true);
   assert.deepEqual(a.unknown, ['conn25-whatever', 'zz-new-attr']);
   assert.equal(selfNodeAttrs({ 'disable-udp-gso': null }).onlyTCP443, false);
+  assert.deepEqual(
+    [selfNodeAttrs({ 'disable-udp-gso': null }).disableUDPGSO, selfNodeAttrs({ 'disable-udp-gro': null }).disableUDPGRO, selfNodeAttrs({ 'never-gso-equal-tail': null }).neverGSOEqualTail],
+    [true, true, true],
+  );
   assert.equal(selfNodeAttrs({ 'randomize-client-port': null }).randomizeClientPort, true);
   for (const [k, info] of NODE_ATTRS) assert.ok(info.note.length > 0 && !k.includes('://'), k);
 
@@ -259,4 +276,58 @@ test('node attribute randomize-client-port: a fixed UDP port is ignored while co
   // And back to the fixed port when it goes.
   net.setPolicy(policy(['tag:rnd']));
   while (dataPlaneOf(b)!.port !== pb) await once(b, 'netmap');
+});
+
+test("140, 141: node attributes switch the UDP socket's GSO and GRO off, and never-gso-equal-tail ends equal GSO runs with a sentinel that peers drop", { timeout: 60_000 }, async (t) => {
+  const policy = (attrs: Array<{ target: string[]; attr: string[] }>): Policy => ({
+    tagOwners: { 'tag:off': ['autogroup:member'], 'tag:guard': ['autogroup:member'] },
+    acls: [{ action: 'accept', src: ['*'], dst: ['*:*'] }],
+    nodeAttrs: attrs,
+  });
+  const withAttrs = policy([
+    { target: ['tag:off'], attr: ['disable-udp-gso', 'disable-udp-gro'] },
+    { target: ['tag:guard'], attr: ['never-gso-equal-tail'] },
+  ]);
+  const net = await startDevnet({ policy: withAttrs });
+  t.after(() => net.close());
+  const a = new Server({ hostname: 'off', controlURL: net.controlURL, authKey: net.createAuthKey({ tags: ['tag:off'] }), store: new MemoryStore() });
+  const b = new Server({ hostname: 'guard', controlURL: net.controlURL, authKey: net.createAuthKey({ tags: ['tag:guard'] }), store: new MemoryStore() });
+  t.after(() => Promise.allSettled([a.close(), b.close()]));
+  await Promise.all([a.up(), b.up()]);
+  const offload = (s: Server) => dataPlaneOf(s)!.stack.device.udpOffload();
+  assert.equal(offload(a).gso, false);
+  assert.equal(offload(a).gro, false);
+  assert.equal(offload(a).equalTailGuard, false);
+  assert.equal(offload(b).equalTailGuard, true);
+
+  // b sends a bulk stream to a: its GSO runs of full-size packets carry a sentinel; a drops those quietly.
+  const ln = await a.listen('tcp', ':7000');
+  const got = new Promise<number>((resolve) => {
+    ln.once('connection', (s: Socket) => {
+      let n = 0;
+      s.on('data', (d: Buffer) => (n += d.length));
+      s.on('end', () => resolve(n));
+    });
+  });
+  const dropsBefore = a.status()!.drops;
+  const conn = await b.dial('tcp', `${a.tailscaleIPs()[0]}:7000`);
+  const chunk = Buffer.alloc(64 * 1024, 7);
+  for (let i = 0; i < 128; i++) if (!conn.write(chunk)) await once(conn, 'drain');
+  conn.end();
+  assert.equal(await got, 128 * chunk.length);
+  t.diagnostic(`b: ${JSON.stringify(offload(b))}; a: ${JSON.stringify(offload(a))}`);
+  if (offload(b).gso) {
+    // Where the kernel offers GSO at all (Linux), equal runs happened and each got its tail.
+    assert.ok(offload(b).txGsoSentinels > 0, 'sentinels sent');
+    assert.ok(offload(a).rxSentinels > 0, 'sentinels received and dropped');
+  }
+  assert.deepEqual(a.status()!.drops, dropsBefore, 'no WireGuard drop counts the sentinels');
+  assert.equal(offload(a).txGsoSends, 0, 'a sent nothing with GSO');
+  await ln.close();
+
+  // Control takes the switches back: GSO and GRO return where the kernel had them.
+  net.setPolicy(policy([]));
+  while (offload(b).equalTailGuard) await once(b, 'netmap');
+  while (!offload(a).gso && offload(b).gso) await once(a, 'netmap');
+  assert.equal(offload(a).gro, offload(b).gro, 'GRO is back as the kernel offered it at open');
 });

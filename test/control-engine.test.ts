@@ -282,3 +282,27 @@ test('c2n: request parsing, handlers and response serialization', async () => {
   assert.match(answerC2NPayload(Buffer.from('not http').toString('base64')).toString(), /^HTTP\/1\.1 400 Bad Request/);
   assert.match(answerC2NPayload(null).toString(), /^HTTP\/1\.1 400/);
 });
+
+test('c2n: routing as Tailscale answers it, and the debug handlers', async () => {
+  const { handleC2N } = await import('../lib/control/c2n.js');
+  const req = (method: string, path: string, body = '') => ({ method, path, headers: {}, body: Buffer.from(body) });
+  assert.equal(handleC2N(req('GET', '/nope')).status, 400);
+  assert.equal(handleC2N(req('POST', '/vip-services')).status, 405, 'a known path with another method');
+  assert.equal(handleC2N(req('GET', '/vip-services?x=1')).status, 200);
+  assert.equal(handleC2N(req('GET', '/debug/health')).status, 501, 'no source lent');
+  const nm = { SelfNode: { ID: 1 }, Peers: [], Domain: 'd' };
+  const ctx = { netmap: () => nm, health: () => ({ Warnings: null }), metrics: () => 'm 1\n' };
+  const got = handleC2N(req('GET', '/debug/netmap'), ctx);
+  assert.equal(got.status, 200);
+  assert.deepEqual(JSON.parse(String(got.body)), { current: nm });
+  const omitted = handleC2N(req('POST', '/debug/netmap', JSON.stringify({ omitFields: ['Peers', 'NoSuchField'] })), ctx);
+  assert.deepEqual(JSON.parse(String(omitted.body)), { current: { SelfNode: { ID: 1 }, Domain: 'd' } });
+  assert.deepEqual(nm.Peers, [], 'omitting fields leaves the netmap given alone');
+  for (const bad of ['{', '[]', '{"omitFields":[1]}', 'null']) {
+    assert.equal(handleC2N(req('POST', '/debug/netmap', bad), ctx).status, 400, bad);
+  }
+  assert.equal(handleC2N(req('POST', '/debug/netmap', '{"candidate":{}}'), ctx).status, 501);
+  assert.equal(handleC2N(req('PUT', '/debug/netmap'), ctx).status, 405);
+  assert.deepEqual(JSON.parse(String(handleC2N(req('GET', '/debug/health'), ctx).body)), { Warnings: null });
+  assert.equal(String(handleC2N(req('GET', '/debug/metrics'), ctx).body), 'm 1\n');
+});

@@ -278,7 +278,9 @@ test('e2e: control pings (liveness and c2n) answered by lib/control ControlClien
   assert.equal(echo.status, 200);
   assert.equal(echo.body.toString(), 'hello node');
   const missing = await net.c2n(id, { path: '/no-such-handler' }, 5000);
-  assert.equal(missing.status, 404);
+  assert.equal(missing.status, 400, 'an unknown path is a bad request, as Tailscale answers');
+  const noSource = await net.c2n(id, { path: '/debug/netmap' }, 5000);
+  assert.equal(noSource.status, 501, 'a bare ControlClient lends no netmap to c2n');
   await client.close();
   await net.waitFor(() => !net.nodes()[0]!.online);
   await assert.rejects(net.pingNode(id, 500), /no map stream/);

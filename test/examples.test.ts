@@ -13,7 +13,9 @@ const cases: Array<[string, RegExp]> = [
   ['wireguard.mjs', /hi 10\.7\.0\.2, from 10\.7\.0\.1/],
   ['express.mjs', /you: 'cli\.devnet\.internal\.'/],
   ['ws.mjs', /user\.devnet\.internal\. said: hello over WireGuard/],
+  ['https.mjs', /verified: hello from https:\/\/web\.devnet\.internal\//],
   ['undici.mjs', /apples: sold out, pears: in stock, plums: in stock, figs: sold out\ninventory answered 4 requests/],
+  ['funnel.mjs', /public client -> web\.devnet\.internal: hello from web\.devnet\.internal, you are 127\.0\.0\.1:\d+ \(through Funnel\)/],
 ];
 
 for (const [file, expected] of cases) {

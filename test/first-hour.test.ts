@@ -276,3 +276,21 @@ test('logging: a completed WireGuard handshake is logged, at info the first time
     await b.close();
   }
 });
+
+test("control's debug requests (c2n) see the node's netmap, health and metrics", async () => {
+  const id = devnet.nodes().find((n) => n.hostname === 'first')!.id;
+  const nm = await devnet.c2n(id, { path: '/debug/netmap' }, 10_000);
+  assert.equal(nm.status, 200);
+  const current = (JSON.parse(nm.body.toString()) as { current: { SelfNode: { Name: string }; NodeKey: string; Domain: string } }).current;
+  assert.match(current.SelfNode.Name, /^first\./);
+  assert.equal(current.NodeKey, node.status()!.self.Key);
+  const slim = await devnet.c2n(id, { method: 'POST', path: '/debug/netmap', body: JSON.stringify({ omitFields: ['SelfNode', 'DERPMap'] }) }, 10_000);
+  const slimCurrent = (JSON.parse(slim.body.toString()) as { current: Record<string, unknown> }).current;
+  assert.ok(!('SelfNode' in slimCurrent) && !('DERPMap' in slimCurrent) && 'Peers' in slimCurrent);
+  const health = await devnet.c2n(id, { path: '/debug/health' }, 10_000);
+  assert.deepEqual(node.health(), []);
+  assert.deepEqual(JSON.parse(health.body.toString()), { Warnings: null }, 'a healthy node, in the shape of health.State');
+  const metrics = await devnet.c2n(id, { path: '/debug/metrics' }, 10_000);
+  assert.equal(metrics.status, 200);
+  assert.equal(metrics.body.toString().split('\n')[0], node.metrics().split('\n')[0]);
+});

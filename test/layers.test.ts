@@ -3,9 +3,9 @@
 //   1 wire/ (tailcfg, engine config, keys, the IP module, the filter compiler), util/
 //   2 net/ (netstack, sockets), node.ts
 //   3 wireguard.ts, wgconfig.ts, wg-drops.ts, magicsock/ (the data plane, DERP, netcheck, endpoints)
-//   4 control/ (the control client)
-//   5 loopback/, oauth-key.ts, hostname.ts (what the Server uses besides the layers below)
-//   6 server.ts
+//   4 control/ (the control client), cert/ (ACME client, JWS, DER/X.509 for certificates)
+//   5 loopback/, peerapi/, oauth-key.ts, hostname.ts (what the Server uses besides the layers below)
+//   6 server.ts, server/ (its options and the types it reports)
 //   7 index.ts, cli.ts, identity-federation.ts (entries)
 // devnet/ is the separate entry `tsnet/devnet`: it may import anything below server.ts (layers 0-5), and
 // nothing in lib/ imports it except cli.ts.
@@ -33,7 +33,7 @@ const FILES: Record<string, number> = {
   'cli.ts': 7,
   'identity-federation.ts': 7,
 };
-const DIRS: Record<string, number> = { wire: 1, util: 1, net: 2, magicsock: 3, control: 4, loopback: 5 };
+const DIRS: Record<string, number> = { wire: 1, util: 1, net: 2, magicsock: 3, control: 4, cert: 4, loopback: 5, peerapi: 5, server: 6 };
 
 /** The layer of a file under lib/ (path relative to lib/, '/' separated), 'devnet', or undefined if unmapped. */
 function layerOf(rel: string): number | typeof DEVNET | undefined {

@@ -11,7 +11,7 @@ import { once } from 'node:events';
 import { request } from 'undici';
 import { startDevnet, type Devnet } from '../lib/devnet/index.js';
 import { MemoryStore } from '../lib/control/store.js';
-import { Server } from '../lib/server.js';
+import { Server, dataPlaneOf } from '../lib/server.js';
 
 const fixtures = path.join(__dirname, 'fixtures', 'compat');
 const cert = fs.readFileSync(path.join(fixtures, 'cert.pem'));
@@ -133,4 +133,18 @@ test('ping(): a TSMP ping through the tunnel to a peer by name answers with its 
   await assert.rejects(client.ping('100.100.100.100'), { code: 'EHOSTUNREACH' });
   await assert.rejects(client.ping('lc-peer', { signal: AbortSignal.abort() }), { code: 'ABORT_ERR' });
   await assert.rejects(client.ping('lc-peer', { timeout: -1 }), { code: 'ERR_OUT_OF_RANGE' });
+});
+
+test('a TSMP ping carries our disco key after it, as Tailscale sends it (capability 144); the peer finds the key it had', async () => {
+  const counters = () => dataPlaneOf(peer)!.stack.device.magicsockStats().counters;
+  const before = counters();
+  await client.ping('lc-peer');
+  // The second ping left after the first one's advertisement on the same path: its answer means the peer has
+  // handled that advertisement too.
+  await client.ping('lc-peer');
+  const after = counters();
+  assert.equal(after.tsmpPing - before.tsmpPing, 2);
+  assert.ok(after.tsmpDiscoUnchanged - before.tsmpDiscoUnchanged >= 1, JSON.stringify({ before, after }));
+  assert.equal(after.tsmpBad, before.tsmpBad);
+  assert.equal(after.tsmpDiscoApplied, before.tsmpDiscoApplied, 'the key control named is the one advertised');
 });

@@ -1,10 +1,11 @@
 /**
  * Control-to-node (c2n) requests (docs/protocol/control.md §14): control sends a
  * serialized HTTP/1.x request in PingRequest.Payload; the node answers with a
- * serialized HTTP/1.x response POSTed over Noise. Pure parsing/serializing
- * here; only a few handlers exist (others answer 404).
+ * serialized HTTP/1.x response POSTed over Noise. Pure parsing/serializing and
+ * the handlers; what they report comes from the node through a C2NContext.
  */
 import { ControlError } from '../wire/errors.js';
+import type { NetworkMap } from '../wire/netmap.js';
 
 export interface C2NRequest {
   method: string;
@@ -51,7 +52,9 @@ export function parseC2NRequest(raw: Uint8Array): C2NRequest {
   return { method: m[1]!, path, headers, body: Buffer.from(body) };
 }
 
-const REASONS: Record<number, string> = { 200: 'OK', 400: 'Bad Request', 404: 'Not Found', 405: 'Method Not Allowed', 500: 'Internal Server Error' };
+const REASONS: Record<number, string> = {
+  200: 'OK', 400: 'Bad Request', 404: 'Not Found', 405: 'Method Not Allowed', 500: 'Internal Server Error', 501: 'Not Implemented',
+};
 
 export function serializeC2NResponse(r: C2NResponse): Buffer {
   const body = r.body === undefined ? Buffer.alloc(0) : Buffer.isBuffer(r.body) ? r.body : Buffer.from(r.body, 'utf8');
@@ -62,29 +65,108 @@ export function serializeC2NResponse(r: C2NResponse): Buffer {
 }
 
 /**
- * The built-in handlers: `/echo` (body echoed, as Tailscale's client does for
- * control's connectivity checks) and `/vip-services` (none advertised yet).
+ * What the node lends c2n's debug handlers (the Server fills it in). Each is optional: a handler whose source
+ * is absent answers 501, as Tailscale's client does for a feature left out of its build.
  */
-export function handleC2N(req: C2NRequest): C2NResponse {
-  const json = { 'Content-Type': 'application/json' };
-  switch (req.path.split('?')[0]) {
-    case '/echo':
-      return { status: 200, body: req.body };
-    case '/vip-services':
-      if (req.method !== 'GET') return { status: 405 };
-      return { status: 200, headers: json, body: JSON.stringify({ VIPServices: [], ServicesHash: '' }) };
-    default:
-      return { status: 404, headers: { 'Content-Type': 'text/plain; charset=utf-8' }, body: 'not implemented\n' };
+export interface C2NContext {
+  /** The current network map as JSON-able data (it holds no private keys). */
+  netmap?(): Record<string, unknown> | null;
+  /** Health warnings, in the shape of Tailscale's health.State: { Warnings: { code: UnhealthyState } }. */
+  health?(): { Warnings: Record<string, unknown> | null };
+  /** Metrics in Prometheus text format. */
+  metrics?(): string;
+  /** The node's preferences as JSON-able data. */
+  prefs?(): Record<string, unknown>;
+}
+
+type Handler = (req: C2NRequest, ctx: C2NContext) => C2NResponse;
+const JSON_TYPE = { 'Content-Type': 'application/json' };
+const TEXT_TYPE = { 'Content-Type': 'text/plain; charset=utf-8' };
+const json = (v: unknown): C2NResponse => ({ status: 200, headers: JSON_TYPE, body: JSON.stringify(v) + '\n' });
+const text = (status: number, msg: string): C2NResponse => ({ status, headers: TEXT_TYPE, body: msg + '\n' });
+const unavailable = (): C2NResponse => text(501, 'feature unavailable');
+
+/** /debug/netmap: GET, or POST with { omitFields } (Tailscale's C2NDebugNetmapRequest). */
+function debugNetmap(req: C2NRequest, ctx: C2NContext): C2NResponse {
+  if (req.method !== 'GET' && req.method !== 'POST') return text(405, 'method not allowed');
+  if (!ctx.netmap) return unavailable();
+  let omit: string[] = [];
+  if (req.method === 'POST') {
+    let body: unknown;
+    try {
+      body = JSON.parse(req.body.toString('utf8'));
+    } catch (err) {
+      return text(400, `failed to decode request body: ${(err as Error).message}`);
+    }
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) return text(400, 'failed to decode request body: not an object');
+    const b = body as { omitFields?: unknown; candidate?: unknown };
+    // Building a netmap from a candidate MapResponse is a debugging aid for control's own changes; not offered.
+    if (b.candidate !== undefined && b.candidate !== null) return text(501, 'candidate netmaps are not supported');
+    if (b.omitFields !== undefined && b.omitFields !== null) {
+      if (!Array.isArray(b.omitFields) || !b.omitFields.every((f): f is string => typeof f === 'string')) {
+        return text(400, 'failed to decode request body: omitFields must be strings');
+      }
+      omit = b.omitFields;
+    }
   }
+  const nm = ctx.netmap();
+  const current: Record<string, unknown> | null = nm ? { ...nm } : null;
+  if (current) for (const f of omit) delete current[f];
+  return json({ current });
+}
+
+/**
+ * A netmap with the field names of Tailscale's netmap.NetworkMap, for /debug/netmap (its JSON form is not a
+ * stable interface, so this follows it where we hold the same facts). The node's private key is never in it.
+ */
+export function netmapDebugJSON(nm: NetworkMap): Record<string, unknown> {
+  return {
+    SelfNode: nm.self,
+    NodeKey: nm.self.Key,
+    MachineKey: nm.self.Machine,
+    Peers: nm.peers,
+    DNS: nm.dns ?? {},
+    PacketFilterRules: nm.packetFilter,
+    SSHPolicy: nm.sshPolicy,
+    CollectServices: nm.collectServices,
+    DERPMap: nm.derpMap,
+    DisplayMessages: Object.fromEntries(nm.displayMessages),
+    TKAEnabled: nm.tkaInfo !== null,
+    Domain: nm.domain,
+    DomainAuditLogID: nm.domainAuditLogID,
+    UserProfiles: Object.fromEntries(nm.userProfiles),
+  };
+}
+
+// Method and path as Tailscale's client registers them: "GET /x" for one method, "/x" for all.
+const HANDLERS = new Map<string, Handler>([
+  ['/echo', (req) => ({ status: 200, body: req.body })],
+  ['GET /vip-services', () => json({ VIPServices: [], ServicesHash: '' })],
+  ['/debug/netmap', debugNetmap],
+  ['/debug/health', (_req, ctx) => (ctx.health ? json(ctx.health()) : unavailable())],
+  ['/debug/metrics', (_req, ctx) => (ctx.metrics ? { status: 200, headers: TEXT_TYPE, body: ctx.metrics() } : unavailable())],
+  ['/debug/prefs', (_req, ctx) => (ctx.prefs ? json(ctx.prefs()) : unavailable())],
+]);
+const PATHS = new Set([...HANDLERS.keys()].map((k) => k.slice(k.indexOf('/'))));
+
+/**
+ * Answers a c2n request: the exact method and path first, then the path for any method; a known path with
+ * another method gets 405 and an unknown path 400, as Tailscale's client answers.
+ */
+export function handleC2N(req: C2NRequest, ctx: C2NContext = {}): C2NResponse {
+  const path = req.path.split('?')[0]!;
+  const h = HANDLERS.get(`${req.method} ${path}`) ?? HANDLERS.get(path);
+  if (h) return h(req, ctx);
+  return PATHS.has(path) ? text(405, 'bad method') : text(400, 'unknown c2n path');
 }
 
 /** Answers a base64 c2n payload; malformed requests get a 400. */
-export function answerC2NPayload(payloadBase64: string | null | undefined): Buffer {
+export function answerC2NPayload(payloadBase64: string | null | undefined, ctx: C2NContext = {}): Buffer {
   let req: C2NRequest;
   try {
     req = parseC2NRequest(Buffer.from(payloadBase64 ?? '', 'base64'));
   } catch (err) {
     return serializeC2NResponse({ status: 400, body: (err as Error).message + '\n' });
   }
-  return serializeC2NResponse(handleC2N(req));
+  return serializeC2NResponse(handleC2N(req, ctx));
 }

@@ -44,6 +44,7 @@ import {
 import { buildMapRequest, runMapPoll, sendLiteUpdate } from './map-poll.js';
 import type { NetworkMap } from '../wire/netmap.js';
 import { answerPing, pingKind } from './ping.js';
+import type { C2NContext } from './c2n.js';
 import { LOGOUT_EXPIRY, buildRegisterRequest, classifyRegisterResponse, registerRetryDelayMs } from './register.js';
 import { fetchServerKey } from './server-key.js';
 import type { Store } from './store.js';
@@ -91,6 +92,8 @@ export interface ControlClientOptions {
   dialTimeoutMs?: number;
   /** Disco private key (fresh random by default; never persisted). */
   discoPrivate?: Uint8Array;
+  /** What c2n's debug handlers report (netmap, health, metrics, prefs); absent ones answer 501. */
+  c2n?: C2NContext;
 }
 
 interface Conn {
@@ -638,7 +641,7 @@ export class ControlClient extends EventEmitter {
       this.emit('pingRequest', pr);
       return;
     }
-    answerPing(pr, conn.h2, this.opts.tls).then(
+    answerPing(pr, conn.h2, this.opts.tls, this.opts.c2n).then(
       (status) => this.log.debug('answered ping', { type: pr.Types || 'liveness', status }),
       (err: Error) => this.log.warn('answering ping failed', { error: err.message }),
     );

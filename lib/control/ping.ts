@@ -1,12 +1,12 @@
 /**
  * Answering a control PingRequest (docs/protocol/control.md §14): liveness (`Types`
  * empty → HEAD <URL>, over Noise if URLIsNoise) and c2n (answered with a
- * c2n.ts: /echo and /vip-services, 404 otherwise; POSTed over Noise). Disco/TSMP/ICMP/peerapi
+ * c2n.ts; POSTed over Noise). Disco/TSMP/ICMP/peerapi
  * pings need the data plane and are handed to the caller.
  */
 import http from 'node:http';
 import https from 'node:https';
-import { answerC2NPayload, serializeC2NResponse } from './c2n.js';
+import { answerC2NPayload, serializeC2NResponse, type C2NContext } from './c2n.js';
 import { ControlError } from '../wire/errors.js';
 import type { DialTLSOptions } from './dial.js';
 import type { RequestOptions } from './http2-client.js';
@@ -72,12 +72,17 @@ function plainHead(url: string, tls?: DialTLSOptions): Promise<number> {
  * Answers a liveness or c2n PingRequest. Returns the HTTP status of the
  * answer, or null for data-plane pings (not answered here).
  */
-export async function answerPing(pr: PingRequest, noise: NoiseRequester | null, tls?: DialTLSOptions): Promise<number | null> {
+export async function answerPing(
+  pr: PingRequest,
+  noise: NoiseRequester | null,
+  tls?: DialTLSOptions,
+  c2n?: C2NContext,
+): Promise<number | null> {
   switch (pingKind(pr)) {
     case 'liveness':
       return pr.URLIsNoise ? overNoise(noise, pr, 'HEAD') : plainHead(pr.URL, tls);
     case 'c2n':
-      return overNoise(noise, pr, 'POST', answerC2NPayload(pr.Payload));
+      return overNoise(noise, pr, 'POST', answerC2NPayload(pr.Payload, c2n));
     default:
       return null;
   }

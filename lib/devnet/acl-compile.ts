@@ -15,6 +15,7 @@
  */
 import type { CapMap, FilterRule, NetPortRange } from '../wire/tailcfg.js';
 import { parseIP } from '../wire/ip.js';
+import { relayTargetRule } from './peer-relay-grants.js';
 import { DEFAULT_POLICY, parseGrantIP, parsePorts, parseProto, splitHostPorts, type Policy, type PortRangeSpec } from './policy.js';
 
 /** What the compiler needs to know about a node. */
@@ -196,6 +197,9 @@ export function compileFilter(policy: Policy | null | undefined, nodes: readonly
       const plain = g.dst.filter((d) => d !== 'autogroup:self');
       const dsts = r.ips(r.resolve(plain), true);
       if (srcIPs.length && dsts.length) rules.push({ SrcIPs: srcIPs, CapGrant: [{ Dsts: dsts, CapMap: capMap }] });
+      // Peer relays: the relays' companion grant toward the clients (peer-relay-grants.ts).
+      const relayTarget = srcIPs.length && dsts.length ? relayTargetRule(capMap, r.ips(r.resolve(plain)), r.ips(srcRes, true)) : null;
+      if (relayTarget) rules.push(relayTarget);
       if (g.dst.includes('autogroup:self')) {
         for (const user of usersWithNodes(nodes)) {
           const own = nodes.filter((n) => !isTagged(n) && n.user === user);

@@ -29,7 +29,9 @@ import { DEFAULT_USER_LOGIN, DevnetState, StateError, TAGGED_DEVICES_LOGIN, type
 import type { DevnetNode } from './types.js';
 import type { C2NReply, C2NRequestSpec } from './pings.js';
 import { startDevnetRelay, type DevnetRelay, type DevnetRelayOptions } from './derp/index.js';
+import { startDevnetAcme, type DevnetAcme, type DevnetAcmeOptions } from './acme-devnet.js';
 import { startDevnetAdmin, type AdminTarget, type DevnetAdmin, type DevnetAdminInfo, type DevnetAdminOptions } from './admin.js';
+import { startFunnelIngress, type FunnelIngress, type FunnelIngressOptions } from './funnel-ingress.js';
 
 export type { Policy, PolicyACL, PolicyGrant, PolicyNodeAttr } from './policy.js';
 export { PolicyError, parsePolicy, DEFAULT_POLICY } from './policy.js';
@@ -47,6 +49,10 @@ export { allocateAddresses, ipv6ForIPv4, TAILNET_IPV4_RANGE, TAILNET_IPV6_RANGE 
 export type { DevnetAdminInfo, DevnetAdminOptions } from './admin.js';
 export type { RelayTraffic } from './derp/index.js';
 export { defaultDevnetDir } from './state-dir.js';
+export type { FunnelIngress, FunnelIngressNode, FunnelIngressOptions, FunnelIngressStats } from './funnel-ingress.js';
+export { parseClientHello, type ClientHelloResult } from './funnel-sni.js';
+export type { DevnetAcme, DevnetAcmeOptions } from './acme-devnet.js';
+export type { AcmeStats } from './acme.js';
 export { CURRENT_CAPABILITY_VERSION, MIN_CAPABILITY_VERSION, type ConnectionStats } from './server.js';
 
 /**
@@ -134,6 +140,11 @@ export interface DevnetOptions {
    * tokens written with its URL to `<stateDir>/admin.json` (mode 0600). Default off; `tsnet devnet` turns it on.
    */
   admin?: boolean | DevnetAdminOptions;
+  /**
+   * HTTPS certificates: an ACME server under a fresh test CA on `host` (lib/devnet/README.md, "ACME"), set-dns
+   * on control, and each node's MagicDNS name in its netmap's CertDomains. Default off.
+   */
+  acme?: boolean | DevnetAcmeOptions;
   /** Fixed Noise private key (tests); default: from stateDir, else random. */
   controlPrivateKey?: Uint8Array;
 }
@@ -240,10 +251,17 @@ export interface Devnet {
   pingNode(id: number, timeoutMs?: number): Promise<number>;
   /** Control-to-node HTTP request (c2n PingRequest); resolves with the node's HTTP response. */
   c2n(id: number, request: C2NRequestSpec, timeoutMs?: number): Promise<C2NReply>;
+  /** The ACME server (directory URL, test CA, counts), when started with `acme`. */
+  readonly acme: DevnetAcme | null;
   /** What the control server's connection limits have done (counts). */
   connectionStats(): ConnectionStats;
   /** Waits until pending state is written to stateDir (no-op without one). */
   flush(): Promise<void>;
+  /**
+   * Starts a Funnel ingress on loopback that delivers public TLS connections to funnel nodes through `options.node`
+   * (a Server on this devnet, up) as Tailscale's ingress does (lib/devnet/funnel-ingress.ts). Closed with the devnet.
+   */
+  startFunnelIngress(options: FunnelIngressOptions): Promise<FunnelIngress>;
   close(): Promise<void>;
 }
 
@@ -322,11 +340,13 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
     trimByPolicy: options.trimPeersByPolicy ?? true,
     ...(options.nameservers ? { nameservers: options.nameservers } : {}),
     ...(options.extraRecords ? { extraRecords: options.extraRecords } : {}),
+    ...(options.acme ? { certDomains: true } : {}),
   });
   const clockOffsetMs = options.clockOffsetMs ?? 0;
   const now = (): Date => new Date(Date.now() + clockOffsetMs);
   const defaultUser = options.defaultUser ?? DEFAULT_USER_LOGIN;
 
+  const acme = options.acme ? await startDevnetAcme(state, domain, options.host ?? '127.0.0.1', options.acme === true ? {} : options.acme, logf) : null;
   const server = new DevnetServer(state, controlPrivate, {
     minCapVersion: options.minCapVersion ?? MIN_CAPABILITY_VERSION,
     maxCapVersion: options.maxCapVersion ?? Number.POSITIVE_INFINITY,
@@ -345,6 +365,7 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
     logf,
     netmap: netmapCfg,
     now,
+    ...(acme ? { setDNS: acme.setDNS } : {}),
   });
 
   // Persistence: coalesce writes; one at a time.
@@ -381,6 +402,7 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
     await server.listen(options.host ?? '127.0.0.1', options.port ?? 0);
   } catch (e) {
     await relay?.close();
+    await acme?.close();
     throw e;
   }
   server.sweepEphemeral();
@@ -411,6 +433,7 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
   });
 
   let closed = false;
+  const ingresses = new Set<FunnelIngress>();
   const devnet: AdminTarget = {
     controlURL: server.controlURL,
     publicKey: server.publicKeyText,
@@ -485,15 +508,24 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
           reject(new Error(`devnet.waitFor: condition not met within ${timeoutMs} ms`));
         }, timeoutMs);
       }),
+    acme: acme?.info ?? null,
     connectionStats: () => server.connectionStats,
     flush,
+    startFunnelIngress: async (o) => {
+      if (closed) throw new StateError('the devnet is closed');
+      const ing = await startFunnelIngress({ state, domain, now, logf }, o);
+      ingresses.add(ing);
+      return { ...ing, close: async () => (ingresses.delete(ing), ing.close()) };
+    },
     close: async () => {
       if (closed) return;
       closed = true;
+      await Promise.all([...ingresses].map((i) => i.close()));
       await admin?.close();
       await server.close();
       unsubscribeRelay();
       await relay?.close();
+      await acme?.close();
       await flush();
       unsubscribe();
     },

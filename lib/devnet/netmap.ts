@@ -6,6 +6,7 @@
 import type { CapMap, DERPMap, DNSConfig, DNSRecord, FilterRule, MapResponse, Node, UserProfile } from '../wire/tailcfg.js';
 import { DERP_MAGIC_IP, ZERO_TIME } from '../wire/tailcfg.js';
 import { compileFilter, compileNodeCapMap, type PolicyNode } from './acl-compile.js';
+import { ingressRules, withFunnelAttrs, withFunnelCertDomains } from './funnel-grants.js';
 import { filterForNode, mutuallyVisible, parseAddrs } from './peer-visibility.js';
 import { TAGGED_DEVICES_LOGIN, type DevnetState } from './state.js';
 import type { DevnetNode } from './types.js';
@@ -26,6 +27,8 @@ export interface NetmapConfig {
    * true). With false every node gets every peer and the whole filter.
    */
   trimByPolicy?: boolean;
+  /** Hand each node its MagicDNS name in DNSConfig.CertDomains (HTTPS certificates on; acme.ts). */
+  certDomains?: boolean;
 }
 
 /** One node's complete view. */
@@ -131,14 +134,15 @@ function sharedView(state: DevnetState, cfg: NetmapConfig, now: Date): SharedVie
   const addrs = new Map<number, Uint8Array[]>();
   nodes.forEach((n, i) => {
     addrs.set(n.id, parseAddrs([n.ipv4, n.ipv6]));
-    const capMap = compileNodeCapMap(state.policy, pnodes, pnodes[i]!);
+    const capMap = withFunnelAttrs(compileNodeCapMap(state.policy, pnodes, pnodes[i]!));
     wire.set(n.id, toWireNode(state, n, { domain: cfg.domain, taggedUserId, now, capMap }));
   });
   const v: SharedView = {
     version: state.netmapVersion,
     domain: cfg.domain,
     derpMap: cfg.derpMap,
-    filter: compileFilter(state.policy, pnodes),
+    // Funnel: the devnet's ingress node reaches funnel nodes (lib/devnet/funnel-grants.ts).
+    filter: [...compileFilter(state.policy, pnodes), ...ingressRules(state, wire)],
     wire,
     addrs,
   };
@@ -175,7 +179,7 @@ export function buildView(state: DevnetState, selfNode: DevnetNode, cfg: NetmapC
     self,
     peers,
     filter: !visible ? [] : trim ? filterForNode(sh.filter, selfAddrs) : sh.filter,
-    dns: dnsConfig(cfg),
+    dns: withFunnelCertDomains(cfg.certDomains ? { ...dnsConfig(cfg), CertDomains: [fqdn(selfNode, cfg.domain).replace(/\.$/, '')] } : dnsConfig(cfg), self),
     domain: cfg.domain,
     derpMap: cfg.derpMap,
     userProfiles,

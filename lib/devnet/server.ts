@@ -64,6 +64,8 @@ export interface ServerConfig {
   logf: (msg: string) => void;
   netmap: () => NetmapConfig;
   now: () => Date;
+  /** /machine/set-dns (set-dns.ts): null when done, else [HTTP status, message]; absent: 501. */
+  setDNS?: (machineKey: string, body: Record<string, unknown>) => [number, string] | null;
 }
 
 interface ConnInfo {
@@ -456,6 +458,12 @@ export class DevnetServer {
     }
     if (path === PING_RESPONSE_PATH) {
       return this.handlePingAnswer(req, res, new URL(req.url ?? '/', 'http://devnet.invalid').searchParams.get('id') ?? '');
+    }
+    if (path === '/machine/set-dns' && this.cfg.setDNS && info.known) {
+      if (req.method !== 'POST') return sendText(res, 405, `${path} needs POST`);
+      const obj = parseJSONBody(await readBody(req, UNKNOWN_MAX_BODY).catch(() => Buffer.alloc(0)));
+      const err = typeof obj === 'string' ? ([400, obj] as const) : this.cfg.setDNS(info.machineKey, obj);
+      return err ? sendText(res, err[0], err[1]) : sendJSON(res, 200, {});
     }
     if (path.startsWith('/machine/')) return sendText(res, 501, `${path} is not implemented by the development server`);
     return sendText(res, 404, 'not found');

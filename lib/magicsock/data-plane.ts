@@ -74,6 +74,7 @@ export class DataPlane {
       // Node attribute randomize-client-port: a random port even when the owner fixed one.
       this.#randomPort = cfg.nodeAttrs.randomizeClientPort;
       this.port = device.startWireGuard(o.nodePrivate, this.#randomPort ? 0 : (o.port ?? 0));
+      this.#applyOffload(cfg);
       // TS_DEBUG_ALWAYS_USE_DERP, as in Tailscale: never go direct (tests and measurements of the relay path).
       device.startMagicsock(o.discoPrivate, {
         derpOnly: cfg.nodeAttrs.onlyTCP443 || (o.alwaysUseDERP ?? process.env.TS_DEBUG_ALWAYS_USE_DERP === '1'),
@@ -131,6 +132,12 @@ export class DataPlane {
     this.#publish([]);
   }
 
+  /** Node attributes disable-udp-gso, disable-udp-gro and never-gso-equal-tail: control's offload switches. */
+  #applyOffload(cfg: EngineConfig): void {
+    const a = cfg.nodeAttrs;
+    this.stack.device.setUdpOffload({ gso: !a.disableUDPGSO, gro: !a.disableUDPGRO, equalTailGuard: a.neverGSOEqualTail });
+  }
+
   /** Applies a netmap: peers, relays, packet filter. */
   apply(cfg: EngineConfig, nm: NetworkMap): void {
     if (this.#closed) return;
@@ -152,6 +159,7 @@ export class DataPlane {
         }
       }
     }
+    this.#applyOffload(cfg);
     // The whole peer set in one engine call: each peer's AllowedIPs are replaced, not added to (a prefix the
     // peer no longer owns, a route withdrawn or an address moved, stops being accepted from it), peers gone
     // from the netmap are removed, and unchanged peers are left alone.

@@ -13,6 +13,7 @@ import type {
   NativePeer,
   NativePeerStats,
   NativePrefix,
+  NativeUdpOffload,
 } from '../native.js';
 import { context, type SharedContext } from './context.js';
 
@@ -220,6 +221,15 @@ export class Device {
   }
 
   /** The WireGuard core's drop counters by reason (snake_case); lib/wg-drops.ts types them. */
+  /** Control's switches for the UDP socket's kernel offloads (docs/protocol/capver.md, 140 and 141). */
+  setUdpOffload(o: { gso: boolean; gro: boolean; equalTailGuard: boolean }): void {
+    this.#native.setUdpOffload(o.gso, o.gro, o.equalTailGuard);
+  }
+
+  udpOffload(): NativeUdpOffload {
+    return this.#native.udpOffload();
+  }
+
   drops(): Record<string, number> {
     return this.#native.drops();
   }

@@ -33,7 +33,7 @@ export function httpsAgent(node: Connector, options: https.AgentOptions = {}): h
 }
 
 // undici added about 7 MiB of RSS and 95 modules to require('tsnet'), so the package loads it on the first dispatcher()
-// or fetch(), not with require('tsnet') (docs/performance.md, "What require('tsnet') costs").
+// or fetch(), not with require('tsnet') (docs/performance.md, "What requiring the package costs").
 let undici: typeof Undici | undefined;
 // The package's own file, not the bare 'undici': Bun answers that name with its built-in fetch, which
 // ignores a dispatcher's connector and would resolve tailnet names with the system's DNS.

@@ -9,7 +9,7 @@
 import * as net from 'node:net';
 import * as os from 'node:os';
 import { Duplex } from 'node:stream';
-import * as tls from 'node:tls';
+import type * as tlsModule from 'node:tls';
 import type { NativeAddress, NativeEvent } from '../native.js';
 import type { Device } from './device.js';
 import { abortError, systemError } from './errors.js';
@@ -373,6 +373,7 @@ function answerThroughTls(): void {
   tlsPatched = true;
   let proto: Record<string, unknown> | undefined;
   try {
+    const tls = require('node:tls') as typeof tlsModule; // on first need: requiring the package loads no TLS
     const probe = new tls.TLSSocket(new Duplex({ read() {}, write(_c, _e, cb: Callback) { cb(); } }) as unknown as net.Socket);
     const parent = (probe as unknown as { _handle?: { _parent?: object } | null })._handle?._parent;
     proto = parent ? (Object.getPrototypeOf(parent) as Record<string, unknown>) : undefined;

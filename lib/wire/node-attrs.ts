@@ -22,11 +22,11 @@ export const NODE_ATTRS: ReadonlyMap<string, NodeAttrInfo> = new Map<string, Nod
   ['disable-relay-server', { handling: 'absent', note: 'this node is never a peer relay' }],
   ['disable-seamless-key-renewal', { handling: 'absent', note: 'not read: renewal is always seamless, the data plane switches keys in place (capability 126 not claimed)' }],
   ['disable-magicsock-crypto-routing', { handling: 'absent', note: 'crypto routing is always on, as Tailscale requires since 124' }],
-  ['disable-udp-gro', { handling: 'absent', note: 'not claimed (capability 140); the batched UDP socket keeps GRO' }],
-  ['disable-udp-gso', { handling: 'absent', note: 'not claimed (capability 140); the batched UDP socket keeps GSO' }],
+  ['disable-udp-gro', { handling: 'handled', note: 'UDP_GRO switched off on the UDP socket (Linux)' }],
+  ['disable-udp-gso', { handling: 'handled', note: 'no UDP_SEGMENT sends from the UDP socket (Linux)' }],
   ['disable-tun-udp-gro', { handling: 'absent', note: 'no TUN device' }],
   ['disable-tun-tcp-gro', { handling: 'absent', note: 'no TUN device' }],
-  ['never-gso-equal-tail', { handling: 'absent', note: 'not claimed (capability 141)' }],
+  ['never-gso-equal-tail', { handling: 'handled', note: 'a GSO send whose segments are all one length gets a 1-byte tail' }],
   ['randomize-client-port', { handling: 'handled', note: 'the UDP socket takes a random port even when the owner fixed one' }],
   ['debug-always-stun', { handling: 'absent', note: 'netcheck already probes on a timer while up' }],
   ['debug-no-wg-trim', { handling: 'absent', note: 'no lazy WireGuard peer trimming to turn off' }],
@@ -83,6 +83,10 @@ export interface SelfNodeAttrs {
   readonly onlyTCP443: boolean;
   /** randomize-client-port: bind the UDP socket to a random port, ignoring a fixed one. */
   readonly randomizeClientPort: boolean;
+  /** disable-udp-gso, disable-udp-gro, never-gso-equal-tail: the UDP socket's kernel offloads (Linux). */
+  readonly disableUDPGSO: boolean;
+  readonly disableUDPGRO: boolean;
+  readonly neverGSOEqualTail: boolean;
   /** Attributes present that are not in NODE_ATTRS (ignored; sorted, for logs). */
   readonly unknown: readonly string[];
 }
@@ -90,6 +94,9 @@ export interface SelfNodeAttrs {
 export const NO_NODE_ATTRS: SelfNodeAttrs = Object.freeze({
   onlyTCP443: false,
   randomizeClientPort: false,
+  disableUDPGSO: false,
+  disableUDPGRO: false,
+  neverGSOEqualTail: false,
   unknown: Object.freeze([]) as readonly string[],
 });
 
@@ -102,6 +109,9 @@ export function selfNodeAttrs(capMap: CapMap | null | undefined): SelfNodeAttrs 
   return {
     onlyTCP443: Object.hasOwn(capMap, 'only-tcp-443'),
     randomizeClientPort: Object.hasOwn(capMap, 'randomize-client-port'),
+    disableUDPGSO: Object.hasOwn(capMap, 'disable-udp-gso'),
+    disableUDPGRO: Object.hasOwn(capMap, 'disable-udp-gro'),
+    neverGSOEqualTail: Object.hasOwn(capMap, 'never-gso-equal-tail'),
     unknown,
   };
 }

@@ -143,6 +143,8 @@ class Device : public Napi::ObjectWrap<Device> {
         InstanceMethod<&Device::StartMagicsock>("startMagicsock"),
         InstanceMethod<&Device::Rebind>("rebind"),
         InstanceMethod<&Device::SetPrivateKey>("setPrivateKey"),
+        InstanceMethod<&Device::SetUdpOffload>("setUdpOffload"),
+        InstanceMethod<&Device::UdpOffload>("udpOffload"),
         InstanceMethod<&Device::SetPeers>("setPeers"),
         InstanceMethod<&Device::SetFilter>("setFilter"),
         InstanceMethod<&Device::SetSelf>("setSelf"),
@@ -471,6 +473,30 @@ class Device : public Napi::ObjectWrap<Device> {
     return {};
   }
 
+  // setUdpOffload(gso, gro, equalTailGuard): control's switches for the UDP socket's kernel offloads
+  // (docs/protocol/capver.md, 140 and 141); they outlive rebinds.
+  Napi::Value SetUdpOffload(const Napi::CallbackInfo& info) {
+    Args a(info, "wireguard: setUdpOffload");
+    bool gso = a.Bool(info[0], "gso"), gro = a.Bool(info[1], "gro"), guard = a.Bool(info[2], "equalTailGuard");
+    RunLink(a, [&](ts_link_wg* l) { return ts_link_wg_set_udp_offload(l, gso, gro, guard), 0; });
+    return {};
+  }
+
+  // udpOffload() -> { gso, gro, equalTailGuard, txGsoSends, txGsoSentinels, rxGroBuffers, rxSentinels }.
+  Napi::Value UdpOffload(const Napi::CallbackInfo& info) {
+    Args a(info, "wireguard: udpOffload");
+    ts_bind_udp_offload_info st{};
+    if (!RunLink(a, [&](ts_link_wg* l) { return ts_link_wg_udp_offload(l, &st), 0; })) return {};
+    Napi::Object o = Numbers(a.Env(), {{"txGsoSends", static_cast<double>(st.tx_gso_sends)},
+                                       {"txGsoSentinels", static_cast<double>(st.tx_gso_sentinels)},
+                                       {"rxGroBuffers", static_cast<double>(st.rx_gro_bufs)},
+                                       {"rxSentinels", static_cast<double>(st.rx_sentinels)}});
+    o.Set("gso", st.gso != 0);
+    o.Set("gro", st.gro != 0);
+    o.Set("equalTailGuard", st.equal_tail_guard != 0);
+    return o;
+  }
+
   // rebind(port) -> the new UDP port: a fresh socket, as after a network change.
   Napi::Value Rebind(const Napi::CallbackInfo& info) {
     Args a(info, "wireguard: rebind");
@@ -670,9 +696,11 @@ class Device : public Napi::ObjectWrap<Device> {
     };
     std::vector<Peer> peers;
     std::vector<Region> regions;
+    ts_ms_counters counters{};
     if (!RunLink(a, [&](ts_link_wg* l) -> int {
           ts_ms* ms = ts_link_wg_ms(l);
           if (!ms) return UV_EINVAL;
+          ts_ms_counters_get(ms, &counters);
           ts_link_wg_foreach_peer(l, [](void* v, const uint8_t pub[32], const ts_wg_peer_stats*) {
             static_cast<std::vector<Peer>*>(v)->push_back(Peer{});
             memcpy(static_cast<std::vector<Peer>*>(v)->back().key, pub, 32);
@@ -716,6 +744,18 @@ class Device : public Napi::ObjectWrap<Device> {
     Napi::Object out = Napi::Object::New(env);
     out.Set("peers", pa);
     out.Set("regions", ra);
+    out.Set("counters", Numbers(env, {{"rxOk", static_cast<double>(counters.rx_ok)},
+                                      {"rxNotDisco", static_cast<double>(counters.rx_not_disco)},
+                                      {"rxUnknownPeer", static_cast<double>(counters.rx_unknown_peer)},
+                                      {"rxDecrypt", static_cast<double>(counters.rx_decrypt)},
+                                      {"rxBad", static_cast<double>(counters.rx_bad)},
+                                      {"rxStale", static_cast<double>(counters.rx_stale)},
+                                      {"tsmpDiscoApplied", static_cast<double>(counters.tsmp_disco_applied)},
+                                      {"tsmpDiscoUnchanged", static_cast<double>(counters.tsmp_disco_unchanged)},
+                                      {"tsmpPing", static_cast<double>(counters.tsmp_ping)},
+                                      {"tsmpPong", static_cast<double>(counters.tsmp_pong)},
+                                      {"tsmpOther", static_cast<double>(counters.tsmp_other)},
+                                      {"tsmpBad", static_cast<double>(counters.tsmp_bad)}}));
     return out;
   }
 

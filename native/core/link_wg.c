@@ -260,6 +260,12 @@ int ts_link_wg_rebind(ts_link_wg *l, const char *bind_addr, uint16_t port) {
 
 ts_wg_device *ts_link_wg_device(ts_link_wg *l) { return l->wg; }
 
+void ts_link_wg_set_udp_offload(ts_link_wg *l, int gso, int gro, int equal_tail_guard) {
+  ts_bind_udp_set_offload(l->udp, gso, gro, equal_tail_guard);
+}
+
+void ts_link_wg_udp_offload(const ts_link_wg *l, ts_bind_udp_offload_info *out) { ts_bind_udp_offload(l->udp, out); }
+
 int ts_link_wg_set_private_key(ts_link_wg *l, const uint8_t priv[32]) {
   uint8_t before[32], after[32];
   ts_wg_device_public_key(l->wg, before);
@@ -368,16 +374,29 @@ void ts_link_wg_foreach_peer(ts_link_wg *l, void (*fn)(void *ctx, const uint8_t 
   }
 }
 
+/* Sends the n-byte inner packet in l->plain through the tunnel. Without a session it waits in the peer's queue
+ * while a handshake starts, as any packet would. */
+static void send_inner(ts_link_wg *l, long n) {
+  ts_wg_tx res;
+  if (ts_wg_send(l->wg, ts_engine_now_ns(), wall_ns(), l->plain, (size_t)n, l->sealed, SCRATCH, &res) == TS_WG_TX_READY)
+    emit(l, res.peer, res.endpoint, l->sealed, res.len);
+}
+
 int ts_link_wg_tsmp_ping(ts_link_wg *l, const ts_addr *src, const ts_addr *dst, const uint8_t data[8]) {
   if (l->closing) return UV_EINVAL;
   if (!ts_wg_route(l->wg, dst->family, dst->ip)) return UV_EHOSTUNREACH;
   long n = ts_tsmp_ping_encode(l->plain, SCRATCH, src, dst, data);
   if (n < 0) return UV_EINVAL;
-  uint64_t now = ts_engine_now_ns();
-  ts_wg_tx res;
-  /* Without a session the ping waits in the peer's queue while a handshake starts, as any packet would. */
-  if (ts_wg_send(l->wg, now, wall_ns(), l->plain, (size_t)n, l->sealed, SCRATCH, &res) == TS_WG_TX_READY)
-    emit(l, res.peer, res.endpoint, l->sealed, res.len);
+  send_inner(l, n);
+  /* As Tailscale's client does with every TSMP ping, our disco key follows it (docs/protocol/capver.md, 144): a
+   * peer that lost track of it (it restarted, control is slow) can reach us by disco again. */
+  ts_ms *ms = ts_link_wg_ms(l);
+  if (ms) {
+    uint8_t disco[TS_TSMP_KEY_LEN];
+    ts_ms_disco_public(ms, disco);
+    n = ts_tsmp_disco_advert_encode(l->plain, SCRATCH, src, dst, disco);
+    if (n > 0) send_inner(l, n);
+  }
   schedule(l);
   return 0;
 }

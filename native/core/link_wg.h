@@ -34,6 +34,9 @@ ts_wg_device *ts_link_wg_device(ts_link_wg *l);
  * (made with the old key), and in Tailscale mode the magicsock bind's relays log in again with the new key.
  * 0, UV_EEXIST (the new key is a peer's), UV_EINVAL. */
 int ts_link_wg_set_private_key(ts_link_wg *l, const uint8_t priv[32]);
+/* Control's UDP offload switches (docs/protocol/capver.md, 140 and 141) and what the socket does now. */
+void ts_link_wg_set_udp_offload(ts_link_wg *l, int gso, int gro, int equal_tail_guard);
+void ts_link_wg_udp_offload(const ts_link_wg *l, ts_bind_udp_offload_info *out);
 
 /* Peers. endpoint may be NULL (the peer must reach us first). Returns 0 or a negative code. */
 int ts_link_wg_peer_set(ts_link_wg *l, const uint8_t pub[32], const uint8_t *psk, const ts_addr *endpoint,

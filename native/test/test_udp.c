@@ -292,6 +292,78 @@ static void gso_gro_boundaries_v4(void) { gso_gro_boundaries(TS_ADDR_V4, 1); }
 static void gso_gro_boundaries_v6(void) { gso_gro_boundaries(TS_ADDR_V6, 1); }
 static void gso_without_gro_v4(void) { gso_gro_boundaries(TS_ADDR_V4, 0); }
 
+/* Control's offload switches at run time (docs/protocol/capver.md, 140 and 141). The equal-tail guard: 10 x 1000
+ * bytes leave as one GSO message with a 1-byte sentinel as its shorter tail, so the receiver gets the 10 and then
+ * the sentinel; a run that already ends shorter gets none. gso 0 sends one by one; gro 0 splits in the kernel. */
+static void offload_switches(void) {
+  enum { N = 10 };
+  uint32_t sizes[N + 1];
+  pair p;
+  int bad;
+  if (!TEST_GSO) return;
+  if (pair_open(&p, TS_ADDR_V4, NULL, NULL) != 0) {
+    CHECK(!"pair_open");
+    return;
+  }
+  for (int i = 0; i < N; i++) sizes[i] = 1000;
+  ts_udp_set_offload(&p.a, 1, 1, 1);
+  CHECK_EQ_INT(queue(&p.tx, &p.to_b, sizes, 0, N), N);
+  CHECK_EQ_INT(ts_udp_tx_flush(&p.a, &p.tx), 0);
+  CHECK_EQ_INT(p.a.stats.tx_gso_sends, 1);
+  CHECK_EQ_INT(p.a.stats.tx_gso_sentinels, 1);
+  CHECK_EQ_INT(p.a.stats.tx_dgrams, N);
+  CHECK_EQ_INT(p.a.stats.tx_bytes, N * 1000);
+  { /* the ten arrive, then the sentinel */
+    struct pollfd pf = {.fd = p.b.fd, .events = POLLIN};
+    ts_udp_dgram d;
+    int got = 0, sentinel_at = -1, wrong = 0;
+    long long deadline = now_ms() + 2000;
+    while (got < N + 1 && now_ms() < deadline) {
+      if (poll(&pf, 1, 50) <= 0 || ts_udp_recv_batch(&p.b, &p.rx) <= 0) continue;
+      while (ts_udp_rx_next(&p.rx, &d)) {
+        if (ts_udp_is_gso_sentinel(d.data, d.len)) sentinel_at = got;
+        else if (d.len != 1000 || !check_fill(d.data, d.len, (uint32_t)got)) wrong++;
+        got++;
+      }
+    }
+    CHECK_EQ_INT(got, N + 1);
+    CHECK_EQ_INT(sentinel_at, N);
+    CHECK_EQ_INT(wrong, 0);
+  }
+  /* A run with a shorter tail needs no sentinel. */
+  memset(&p.a.stats, 0, sizeof p.a.stats);
+  sizes[N - 1] = 600;
+  CHECK_EQ_INT(queue(&p.tx, &p.to_b, sizes, 0, N), N);
+  CHECK_EQ_INT(ts_udp_tx_flush(&p.a, &p.tx), 0);
+  CHECK_EQ_INT(p.a.stats.tx_gso_sends, 1);
+  CHECK_EQ_INT(p.a.stats.tx_gso_sentinels, 0);
+  CHECK_EQ_INT(recv_expect(&p.b, &p.rx, sizes, N, NULL, 2000, &bad), N);
+  CHECK_EQ_INT(bad, 0);
+  /* GSO off: the same datagrams leave one per message. */
+  memset(&p.a.stats, 0, sizeof p.a.stats);
+  ts_udp_set_offload(&p.a, 0, 1, 1);
+  CHECK_EQ_INT(p.a.gso, 0);
+  CHECK_EQ_INT(queue(&p.tx, &p.to_b, sizes, 0, N), N);
+  CHECK_EQ_INT(ts_udp_tx_flush(&p.a, &p.tx), 0);
+  CHECK_EQ_INT(p.a.stats.tx_gso_sends, 0);
+  CHECK_EQ_INT(p.a.stats.tx_dgrams, N);
+  CHECK_EQ_INT(recv_expect(&p.b, &p.rx, sizes, N, NULL, 2000, &bad), N);
+  /* GRO off on the receiver: a GSO message arrives as separate datagrams. */
+  ts_udp_set_offload(&p.a, 1, 1, 0);
+  CHECK_EQ_INT(p.a.gso, 1);
+  ts_udp_set_offload(&p.b, 1, 0, 0);
+  CHECK_EQ_INT(p.b.gro, 0);
+  memset(&p.b.stats, 0, sizeof p.b.stats);
+  CHECK_EQ_INT(queue(&p.tx, &p.to_b, sizes, 0, N), N);
+  CHECK_EQ_INT(ts_udp_tx_flush(&p.a, &p.tx), 0);
+  CHECK_EQ_INT(recv_expect(&p.b, &p.rx, sizes, N, NULL, 2000, &bad), N);
+  CHECK_EQ_INT(bad, 0);
+  CHECK_EQ_INT(p.b.stats.rx_gro_bufs, 0);
+  ts_udp_set_offload(&p.b, 1, 1, 0);
+  CHECK_EQ_INT(p.b.gro, 1);
+  pair_close(&p);
+}
+
 /* Grouping limits: 200 x 1280 bytes make runs of 51 (51 x 1280 <= 65507 < 52 x 1280); 100 x 100 bytes make runs
  * of 64 segments; a change of destination or a longer datagram ends a run. */
 static void gso_grouping_limits(void) {
@@ -849,5 +921,6 @@ int main(void) {
   RUN(eagain_keeps_remainder_queued);
   RUN(gso_segment_above_mtu);
   RUN(gso_einval_switches_gso_off);
+  RUN(offload_switches);
   TEST_MAIN_END();
 }

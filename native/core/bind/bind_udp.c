@@ -20,6 +20,8 @@ struct ts_bind_udp {
   int poll_events;
   ts_engine_deferred flush; /* queued while datagrams wait for the end of the loop turn */
   int closed;
+  uint64_t sentinels; /* GSO equal-tail sentinels received and dropped (ts_udp_is_gso_sentinel) */
+  uint8_t no_gso, no_gro, equal_tail_guard; /* control's switches, kept across rebinds */
   int rx_later; /* messages came up outside a socket read: recv_done at the flush */
   /* While a reservation is open (a packet encrypted in place in the batch), datagrams queued meanwhile
    * wait here and go before it. */
@@ -114,6 +116,24 @@ void ts_bind_udp_note_rx(ts_bind_udp *u) {
 
 const ts_bind_up *ts_bind_udp_up(const ts_bind_udp *u) { return &u->up; }
 
+void ts_bind_udp_set_offload(ts_bind_udp *u, int gso, int gro, int equal_tail_guard) {
+  u->no_gso = !gso;
+  u->no_gro = !gro;
+  u->equal_tail_guard = equal_tail_guard != 0;
+  ts_udp_set_offload(&u->udp, gso, gro, equal_tail_guard);
+}
+
+void ts_bind_udp_offload(const ts_bind_udp *u, ts_bind_udp_offload_info *out) {
+  memset(out, 0, sizeof *out);
+  out->gso = u->udp.gso;
+  out->gro = u->udp.gro;
+  out->equal_tail_guard = u->udp.equal_tail_guard;
+  out->tx_gso_sends = u->udp.stats.tx_gso_sends;
+  out->tx_gso_sentinels = u->udp.stats.tx_gso_sentinels;
+  out->rx_gro_bufs = u->udp.stats.rx_gro_bufs;
+  out->rx_sentinels = u->sentinels;
+}
+
 void ts_bind_udp_set_hook(ts_bind_udp *u, ts_bind_udp_hook hook, void *ctx) {
   u->hook = hook;
   u->hook_ctx = ctx;
@@ -173,6 +193,11 @@ static void on_readable(ts_bind_udp *u) {
     ts_udp_dgram d;
     size_t k = 0;
     while (ts_udp_rx_next(&u->rx, &d)) {
+      /* A peer under control's never-gso-equal-tail ends GSO batches with this byte: not a message at all. */
+      if (ts_udp_is_gso_sentinel(d.data, d.len)) {
+        u->sentinels++;
+        continue;
+      }
       if (u->hook && u->hook(u->hook_ctx, now, &d)) continue; /* STUN or disco */
       ts_bind_msg *m = &msgs[k++];
       m->data = d.data;
@@ -227,6 +252,7 @@ static int udp_rebind(ts_bind *b, const char *bind_addr, uint16_t port) {
   uv_close((uv_handle_t *)u->poll, free_handle);
   ts_udp_close(&u->udp);
   u->udp = fresh;
+  ts_udp_set_offload(&u->udp, !u->no_gso, !u->no_gro, u->equal_tail_guard);
   u->poll = np;
   uv_poll_init_socket(ts_engine_loop(u->engine), u->poll, (uv_os_sock_t)u->udp.fd);
   u->poll->data = u;

@@ -15,6 +15,15 @@ typedef struct ts_bind_udp ts_bind_udp;
 ts_bind_udp *ts_bind_udp_new(ts_engine *e, const char *bind_addr, uint16_t port, const ts_bind_up *up, int *err);
 ts_bind *ts_bind_udp_bind(ts_bind_udp *u);
 
+/* Control's switches for the socket's kernel offloads (ts_udp_set_offload), kept across rebinds. */
+void ts_bind_udp_set_offload(ts_bind_udp *u, int gso, int gro, int equal_tail_guard);
+typedef struct ts_bind_udp_offload_info {
+  uint8_t gso, gro, equal_tail_guard; /* in use now */
+  uint64_t tx_gso_sends, tx_gso_sentinels, rx_gro_bufs; /* the socket's counters (since the last rebind) */
+  uint64_t rx_sentinels; /* equal-tail sentinels received from peers and dropped */
+} ts_bind_udp_offload_info;
+void ts_bind_udp_offload(const ts_bind_udp *u, ts_bind_udp_offload_info *out);
+
 /* ---- for the bind that runs on top (bind_ms.c) ---- */
 /* A datagram the upper bind consumes (returns 1) never goes up as a WireGuard message. */
 typedef int (*ts_bind_udp_hook)(void *ctx, uint64_t now, const ts_udp_dgram *d);

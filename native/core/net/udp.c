@@ -229,6 +229,8 @@ int ts_udp_open(ts_udp *u, const char *bind_addr, uint16_t port, const ts_udp_op
     u->gro = setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof on) == 0;
   }
 #endif
+  u->gso_ok = u->gso;
+  u->gro_ok = u->gro;
   u->fd = fd;
   return 0;
 }
@@ -236,6 +238,19 @@ int ts_udp_open(ts_udp *u, const char *bind_addr, uint16_t port, const ts_udp_op
 void ts_udp_close(ts_udp *u) {
   if (u->fd >= 0) ts_sock_close(u->fd);
   u->fd = -1;
+}
+
+void ts_udp_set_offload(ts_udp *u, int gso, int gro, int equal_tail_guard) {
+  u->gso = gso && u->gso_ok;
+  u->equal_tail_guard = equal_tail_guard != 0;
+#if TS_UDP_HAVE_GSO
+  if (u->fd >= 0 && u->gro_ok && (gro != 0) != (u->gro != 0)) {
+    int on = gro != 0;
+    if (setsockopt(u->fd, SOL_UDP, UDP_GRO, &on, sizeof on) == 0) u->gro = (uint8_t)on;
+  }
+#else
+  (void)gro;
+#endif
 }
 
 /* ---------------------------------------------------------------- receive */
@@ -417,9 +432,13 @@ typedef struct {
     _Alignas(struct cmsghdr) char buf[32];
   } ctl;
 #endif
-  struct iovec iov;
+  struct iovec iov[2]; /* the run's datagrams; [1] the equal-tail sentinel when there is one */
   unsigned first, n; /* the entries this message carries */
 } tx_aux;
+
+#if TS_UDP_HAVE_GSO
+static const uint8_t gso_sentinel[1] = {TS_UDP_GSO_SENTINEL};
+#endif
 
 typedef struct {
   ts_mmsg *msgs;
@@ -573,28 +592,38 @@ int ts_udp_tx_flush(ts_udp *u, ts_udp_txbatch *b) {
         continue;
       }
 #if TS_UDP_HAVE_GSO
-      if (u->gso && i >= nogso_end && e->len > 0 && e->len <= u->gso_seg_max) {
-        while (i + n < b->count && n < TS_UDP_GSO_MAX_SEGS) {
+      int sentinel = 0;
+      /* Under the equal-tail guard 1-byte datagrams never coalesce: no shorter tail could follow them. */
+      if (u->gso && i >= nogso_end && e->len > (u->equal_tail_guard ? 1u : 0u) && e->len <= u->gso_seg_max) {
+        /* With the equal-tail guard a run leaves room for the 1-byte tail it may need. */
+        unsigned max_segs = TS_UDP_GSO_MAX_SEGS - (u->equal_tail_guard ? 1u : 0u);
+        size_t max_total = TS_UDP_MAX_DGRAM_V4 - (u->equal_tail_guard ? 1u : 0u);
+        while (i + n < b->count && n < max_segs) {
           const ts_udp_txent *f = &b->ent[i + n];
-          if (f->len == 0 || f->len > e->len || total + f->len > TS_UDP_MAX_DGRAM_V4 ||
-              !ts_addr_equal(&f->dst, &e->dst))
+          if (f->len == 0 || f->len > e->len || total + f->len > max_total || !ts_addr_equal(&f->dst, &e->dst))
             break;
           total += f->len;
           n++;
           if (f->len < e->len) break; /* a shorter datagram ends the run */
         }
+        sentinel = u->equal_tail_guard && n > 1 && b->ent[i + n - 1].len == e->len;
       }
 #endif
-      a->iov.iov_base = b->buf + e->off;
-      a->iov.iov_len = total;
+      a->iov[0].iov_base = b->buf + e->off;
+      a->iov[0].iov_len = total;
       a->first = i;
       a->n = n;
       memset(h, 0, sizeof *h);
       h->msg_name = &a->name;
       h->msg_namelen = nl;
-      h->msg_iov = &a->iov;
+      h->msg_iov = a->iov;
       h->msg_iovlen = 1;
 #if TS_UDP_HAVE_GSO
+      if (sentinel) {
+        a->iov[1].iov_base = (void *)gso_sentinel;
+        a->iov[1].iov_len = sizeof gso_sentinel;
+        h->msg_iovlen = 2;
+      }
       if (n > 1) {
         struct cmsghdr *c;
         uint16_t seg = (uint16_t)e->len;
@@ -618,7 +647,8 @@ int ts_udp_tx_flush(ts_udp *u, ts_udp_txbatch *b) {
       if (r > 0) {
         for (unsigned j = k; j < k + (unsigned)r; j++) {
           u->stats.tx_dgrams += s->aux[j].n;
-          u->stats.tx_bytes += s->aux[j].iov.iov_len;
+          u->stats.tx_bytes += s->aux[j].iov[0].iov_len;
+          if (s->msgs[j].msg_hdr.msg_iovlen > 1) u->stats.tx_gso_sentinels++;
           if (s->aux[j].n > 1) {
             u->stats.tx_gso_sends++;
             u->stats.tx_gso_dgrams += s->aux[j].n;

@@ -57,6 +57,7 @@ typedef struct ts_udp_stats {
   uint64_t tx_eagain;             /* flushes that stopped on a full socket buffer */
   uint64_t tx_errors;             /* datagrams dropped because the kernel refused them (see last_tx_error) */
   uint64_t tx_overflow;           /* datagrams refused by ts_udp_tx_reserve (batch full), moved here on flush */
+  uint64_t tx_gso_sentinels;      /* 1-byte tails added to GSO messages whose segments were all one length */
   uint64_t gso_fallbacks;         /* GSO messages the kernel refused (EIO/EINVAL: GSO switched off for this socket;
                                      EMSGSIZE: gso_seg_max lowered); their datagrams were resent one by one */
   uint64_t rx_dgrams, rx_bytes;   /* datagrams after GRO splitting, payload bytes */
@@ -76,6 +77,8 @@ typedef struct ts_udp {
   uint8_t gro;       /* UDP_GRO enabled */
   uint16_t gso_seg_max; /* coalesce only datagrams up to this size; lowered below a segment size that failed with
                            EMSGSIZE (segment above the route's MTU; the datagrams then go out alone) */
+  uint8_t gso_ok, gro_ok; /* the kernel offered UDP_SEGMENT / took UDP_GRO at open (and opts allowed them) */
+  uint8_t equal_tail_guard; /* control's never-gso-equal-tail: no GSO message whose segments are all one length */
   ts_addr local; /* bound address and port (the kernel's choice for port 0) */
   int rcvbuf, sndbuf; /* effective sizes as getsockopt reports them (Linux reports twice the request) */
   int last_tx_error, last_rx_error; /* positive errno of the latest hard failure, 0 if none */
@@ -90,6 +93,19 @@ typedef struct ts_udp {
 int ts_udp_open(ts_udp *u, const char *bind_addr, uint16_t port, const ts_udp_opts *opts);
 /* Closes the socket (idempotent). Batches are separate: free them with their own functions. */
 void ts_udp_close(ts_udp *u);
+
+/* Control's switches for kernel offloads (docs/protocol/capver.md, 140 and 141), applied at run time:
+ *   gso 0: no UDP_SEGMENT from now on; 1: use it again if the kernel offered it at open;
+ *   gro 0: UDP_GRO switched off on the socket; 1: on again if it was taken at open;
+ *   equal_tail_guard 1: a GSO message whose segments would all have one length gets a 1-byte datagram (0x07)
+ *   appended as a shorter last segment, so a kernel that mangles equal-length GSO batches never sees one. A
+ *   WireGuard receiver drops it as too short (ts_udp_is_gso_sentinel names it). */
+void ts_udp_set_offload(ts_udp *u, int gso, int gro, int equal_tail_guard);
+/* The 1-byte tail equal_tail_guard sends (and a Tailscale peer with that switch sends us). */
+#define TS_UDP_GSO_SENTINEL 0x07
+static inline int ts_udp_is_gso_sentinel(const uint8_t *data, size_t len) {
+  return len == 1 && data[0] == TS_UDP_GSO_SENTINEL;
+}
 
 /* ---------------------------------------------------------------- receive */
 

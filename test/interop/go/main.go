@@ -3,6 +3,7 @@
 //	tsinterop node     a tsnet node (tailscale.com/tsnet)
 //	tsinterop control  a coordination server (tailscale.com/tstest/integration/testcontrol)
 //	tsinterop derper   a DERP relay and STUN server (tailscale.com/derp/derpserver, net/stunserver)
+//	tsinterop udprelay a peer-relay server alone (tailscale.com/net/udprelay)
 //	tsinterop bench    a tsnet node for npm run bench (bench.go)
 //	tsinterop bench-nodes  many tsnet nodes in one process for bench/scale.mjs (benchnodes.go)
 //
@@ -78,7 +79,7 @@ func main() {
 	envknob.Setenv("TS_DISABLE_PORTMAPPER", "true")
 	envknob.Setenv("TS_PANIC_IF_HIT_MAIN_CONTROL", "true")
 	if len(os.Args) < 3 {
-		fatal(fmt.Errorf("usage: tsinterop node|control|derper|bench|bench-nodes JSON-CONFIG"))
+		fatal(fmt.Errorf("usage: tsinterop node|control|derper|udprelay|bench|bench-nodes JSON-CONFIG"))
 	}
 	cfg := json.RawMessage(os.Args[2])
 	switch os.Args[1] {
@@ -88,9 +89,11 @@ func main() {
 		runControl(cfg)
 	case "derper":
 		runDerper(cfg)
-	case "bench":
+	case "udprelay": // udprelay.go
+		runUDPRelay(cfg)
+	case "bench": // bench.go
 		runBench(cfg)
-	case "bench-nodes":
+	case "bench-nodes": // benchnodes.go
 		runBenchNodes(cfg)
 	default:
 		fatal(fmt.Errorf("unknown role %q", os.Args[1]))

@@ -106,7 +106,9 @@ type held struct {
 //	                                         received and "fetchResult" waits for the reply
 //	{"op":"waitPeer","name","timeoutMs"}     wait until the netmap has peer `name`; reply {ok}
 //	{"op":"metrics","prefix"}               Tailscale's client metrics whose names start with prefix
+//	{"op":"listenfunnel","port","certPEM","keyPEM","funnelOnly"}  Go's ListenFunnel (funnel.go); reply {ok, port}
 //	{"op":"status"}                          {self: {ips}, peers: [{hostName, ips, curAddr, relay, online, ...}]}
+//	peer-relay ops: peerrelay.go
 func runNode(raw json.RawMessage) {
 	var cfg nodeConfig
 	if err := json.Unmarshal(raw, &cfg); err != nil {
@@ -148,6 +150,8 @@ func runNode(raw json.RawMessage) {
 		switch op {
 		case "serve":
 			return serveBlob(s, c, hold, &holdOnce)
+		case "listenfunnel": // funnel.go
+			return listenFunnel(s, raw)
 		case "waitHeld":
 			select {
 			case <-hold.reached:
@@ -225,7 +229,10 @@ func runNode(raw json.RawMessage) {
 			}
 			return map[string]any{"self": map[string]any{"ips": st.TailscaleIPs}, "peers": peers}, nil
 		}
-		return nil, fmt.Errorf("unknown op %q", op)
+		if h, ok := extraNodeOps[op]; ok {
+			return h(s, raw)
+		}
+		return peerRelayOp(lc, op, raw) // peerrelay.go
 	})
 }
 

@@ -1,0 +1,22 @@
+// The layers a Server needs only once it starts: the control client (HTTP/2, TLS), the data plane (DERP, STUN)
+// and the loopback servers (HTTP). They load on first use, so that requiring the package costs little
+// (docs/performance.md, "What requiring the package costs"; test/require-cost.test.ts guards it).
+import type * as ControlClientModule from '../control/client.js';
+import type * as DataPlaneModule from '../magicsock/data-plane.js';
+import type * as LoopbackModule from '../loopback/index.js';
+import type * as ForwardModule from '../loopback/forward.js';
+import type * as MetricsModule from '../loopback/metrics.js';
+import type * as OAuthKeyModule from '../oauth-key.js';
+import type * as C2NModule from './c2n.js';
+import type * as CertModule from './cert.js';
+import type * as FunnelModule from './funnel.js';
+
+export const controlLayer = (): typeof ControlClientModule => require('../control/client.js') as typeof ControlClientModule;
+export const dataPlaneLayer = (): typeof DataPlaneModule => require('../magicsock/data-plane.js') as typeof DataPlaneModule;
+export const loopbackLayer = (): typeof LoopbackModule => require('../loopback/index.js') as typeof LoopbackModule;
+export const forwardLayer = (): typeof ForwardModule => require('../loopback/forward.js') as typeof ForwardModule;
+export const metricsLayer = (): typeof MetricsModule => require('../loopback/metrics.js') as typeof MetricsModule;
+export const oauthKeyLayer = (): typeof OAuthKeyModule => require('../oauth-key.js') as typeof OAuthKeyModule;
+export const certLayer = (): typeof CertModule => require('./cert.js') as typeof CertModule;
+export const c2nLayer = (): typeof C2NModule => require('./c2n.js') as typeof C2NModule;
+export const funnelLayer = (): typeof FunnelModule => require('./funnel.js') as typeof FunnelModule;

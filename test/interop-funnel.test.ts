@@ -1,0 +1,61 @@
+// Interop tier (docs/interop.md): a real tsnet v1.102.5 node (test/interop/go, op "listenfunnel") runs Go's
+// ListenFunnel with FunnelTLSConfig on our development tailnet, and a public TLS client in the hub reaches it
+// through our devnet's Funnel ingress. This checks our ingress (the SNI routing, the funnel grants, the
+// POST /v0/ingress with its Tailscale-Ingress-Src/Target headers) against Tailscale's peerAPI ingress handler.
+import { test, before, after } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Scene, buildPrograms, interopSkip, ok, type Control } from './interop/harness.js';
+import type { LineChild } from './netns/topology.js';
+
+const skip = interopSkip();
+let scene: Scene | undefined;
+let control: (Control & { domain: string }) | undefined;
+let devnet: LineChild | undefined;
+
+before(async () => {
+  if (skip) return;
+  const { tsinterop } = buildPrograms('tsinterop');
+  scene = new Scene(tsinterop!);
+  const d = await scene.devnet();
+  devnet = d.child;
+  control = d;
+});
+
+after(async () => {
+  await scene?.close();
+});
+
+function selfSigned(name: string): { key: string; cert: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-funnel-'));
+  try {
+    execFileSync('openssl', [
+      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+      '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'), '-subj', `/CN=${name}`,
+      '-addext', `subjectAltName=DNS:${name}`,
+    ], { stdio: 'ignore' });
+    return { key: fs.readFileSync(path.join(dir, 'key.pem'), 'utf8'), cert: fs.readFileSync(path.join(dir, 'cert.pem'), 'utf8') };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('a public client reaches Go tsnet ListenFunnel through our devnet ingress', { skip, timeout: 180_000 }, async () => {
+  const s = scene!;
+  ok(await devnet!.call({ op: 'policy', policy: { acls: [{ action: 'accept', src: ['*'], dst: ['*:*'] }], nodeAttrs: [{ target: ['*'], attr: ['funnel'] }] } }), 'policy');
+  const go = await s.node('go', s.topo.a, 'gofunnel', control!);
+  const name = `gofunnel.${control!.domain}`;
+  const { key, cert } = selfSigned(name);
+  const r = ok(await go.child.call({ op: 'listenfunnel', port: 443, certPEM: cert, keyPEM: key }), 'Go ListenFunnel');
+  assert.equal(r.ok, true);
+  // The ingress waits until control has shown it the Go node with ingress on (Hostinfo WireIngress) and its peerAPI.
+  ok(await devnet!.call({ op: 'funnel', name }, 60_000), 'start the ingress');
+  const got = await devnet!.call({ op: 'funnelGet', port: 443, name, ca: cert }, 30_000);
+  assert.equal(got.subject, name, `the client sees the Go node's FunnelTLSConfig certificate: ${JSON.stringify(got)}`);
+  assert.match(String(got.line), /^hello from go funnel=true src=\S+ remote=\S+$/);
+  assert.equal(/src=(\S+)/.exec(String(got.line))![1], got.local, 'Go sees the public client as the FunnelConn source');
+  await go.child.stop();
+});
