@@ -3,13 +3,16 @@
 //   (unless ROLE=client)
 //   sink      listens on 5001: counts bytes until EOF, then writes the count back
 //   echo      listens on 5002: echoes
-//   {"op":"send","host","bytes"}        one stream of `bytes` to host:5001; reply { seconds }
+//   {"op":"send","host","bytes","streams"?}  `streams` (default 1) parallel streams of `bytes` each to host:5001;
+//                                      reply { seconds, bytes } (bytes: all streams together)
 //   {"op":"pingpong","host","count"}   1-byte round trips to host:5002; reply { p50us, p99us }
 //   {"op":"connrate","host","seconds"} connect+close loop to host:5002; reply { perSecond }
 //   {"op":"sinkstats"}                 the last sink stream's receive stalls; reply { stalls, stallMs, maxGapMs, gapsMs }
 //   {"op":"stream","host"}             starts one endless stream to host:5001 (bench/loss.mjs); reply once connected
 //   {"op":"unstream"}                  ends it
 //   {"op":"count"}                     bytes the sink has received so far, over all connections; reply { bytes }
+//   {"op":"rss"}                       { rssKiB }: this process's resident set now
+//   {"op":"cpu"}                       { seconds }: CPU time this process has used, all threads (user + system)
 //   {"op":"tcpstats"}                  the process's TCP loss recovery counters (docs/tcp.md), if the addon has them
 import * as net from 'node:net';
 import * as readline from 'node:readline';
@@ -17,11 +20,14 @@ import { Server, WireGuard, loadNative } from '../dist/index.js';
 
 const arg = process.argv[2] ?? 'plain';
 let iface;
+let upMs; // how long Server.up() took (Server nodes only), in the ready line as Go's bench node reports it
 if (arg.startsWith('{"server"')) {
   // A tsnet Server on a development tailnet: {"server": {controlURL, authKey, hostname, alwaysUseDERP}}.
   const o = JSON.parse(arg).server;
   const srv = new Server({ ...o, ephemeral: true });
+  const t0 = performance.now();
   await srv.up();
+  upMs = performance.now() - t0;
   // The client dials its peer by name: wait until control has told it about one.
   while (process.env.ROLE === 'client' && !(srv.status()?.peers.length)) await new Promise((r) => setTimeout(r, 20));
   iface = { listen: (n, a) => srv.listen(n, a), connect: (n, a) => srv.connect(n, a), port: undefined, wg: srv };
@@ -70,33 +76,51 @@ let lastSink = null;
 
 const connected = (s) => new Promise((res, rej) => { s.once('connect', res); s.once('error', rej); });
 const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
-out({ ready: true, port: iface.port });
+out({ ready: true, port: iface.port, upMs, rssKiB: process.memoryUsage().rss / 1024 });
 
+// One stream of `bytes` on a connected socket s to host's sink; the sink's count must match.
+async function sendOne(s, bytes) {
+  const chunk = Buffer.alloc(256 * 1024, 0x5a);
+  const t0 = process.hrtime.bigint();
+  let sent = 0;
+  await new Promise((resolve) => {
+    const pump = () => {
+      while (sent < bytes) {
+        sent += chunk.length;
+        if (!s.write(chunk)) return void s.once('drain', pump);
+      }
+      s.end();
+      resolve();
+    };
+    pump();
+  });
+  let reply = '';
+  s.on('data', (d) => { reply += d; });
+  await new Promise((r) => s.once('end', r));
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (Number(reply) !== sent) throw new Error(`sink counted ${reply}, sent ${sent}`);
+  s.destroy();
+  return { seconds, bytes: sent };
+}
+async function dialed(host) {
+  const s = iface.connect('tcp', `${host}:5001`);
+  await connected(s);
+  return s;
+}
 const ops = {
-  async send({ host, bytes }) {
-    const s = iface.connect('tcp', `${host}:5001`);
-    await connected(s);
-    const chunk = Buffer.alloc(256 * 1024, 0x5a);
+  async send({ host, bytes, streams = 1 }) {
+    if (streams === 1) return sendOne(await dialed(host), bytes);
+    const socks = await Promise.all(Array.from({ length: streams }, () => dialed(host)));
     const t0 = process.hrtime.bigint();
-    let sent = 0;
-    await new Promise((resolve) => {
-      const pump = () => {
-        while (sent < bytes) {
-          sent += chunk.length;
-          if (!s.write(chunk)) return void s.once('drain', pump);
-        }
-        s.end();
-        resolve();
-      };
-      pump();
-    });
-    let reply = '';
-    s.on('data', (d) => { reply += d; });
-    await new Promise((r) => s.once('end', r));
-    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-    if (Number(reply) !== sent) throw new Error(`sink counted ${reply}, sent ${sent}`);
-    s.destroy();
-    return { seconds, bytes: sent };
+    const done = await Promise.all(socks.map((s) => sendOne(s, bytes)));
+    return { seconds: Number(process.hrtime.bigint() - t0) / 1e9, bytes: done.reduce((n, d) => n + d.bytes, 0) };
+  },
+  async rss() {
+    return { rssKiB: process.memoryUsage().rss / 1024 };
+  },
+  async cpu() {
+    const u = process.cpuUsage();
+    return { seconds: (u.user + u.system) / 1e6 };
   },
   async pingpong({ host, count }) {
     const s = iface.connect('tcp', `${host}:5002`);

@@ -4,6 +4,8 @@
 //	tsinterop control  a coordination server (tailscale.com/tstest/integration/testcontrol)
 //	tsinterop derper   a DERP relay and STUN server (tailscale.com/derp/derpserver, net/stunserver)
 //	tsinterop udprelay a peer-relay server alone (tailscale.com/net/udprelay)
+//	tsinterop bench    a tsnet node for npm run bench (bench.go)
+//	tsinterop bench-nodes  many tsnet nodes in one process for bench/scale.mjs (benchnodes.go)
 //
 // Each prints one JSON line when ready, then answers JSON commands on stdin with one JSON line each on
 // stdout ({"op":"exit"} ends it). A failed command answers {"error": ...}. TSINTEROP_VERBOSE=1 logs to stderr.
@@ -77,7 +79,7 @@ func main() {
 	envknob.Setenv("TS_DISABLE_PORTMAPPER", "true")
 	envknob.Setenv("TS_PANIC_IF_HIT_MAIN_CONTROL", "true")
 	if len(os.Args) < 3 {
-		fatal(fmt.Errorf("usage: tsinterop node|control|derper JSON-CONFIG"))
+		fatal(fmt.Errorf("usage: tsinterop node|control|derper|udprelay|bench|bench-nodes JSON-CONFIG"))
 	}
 	cfg := json.RawMessage(os.Args[2])
 	switch os.Args[1] {
@@ -89,6 +91,10 @@ func main() {
 		runDerper(cfg)
 	case "udprelay": // udprelay.go
 		runUDPRelay(cfg)
+	case "bench": // bench.go
+		runBench(cfg)
+	case "bench-nodes": // benchnodes.go
+		runBenchNodes(cfg)
 	default:
 		fatal(fmt.Errorf("unknown role %q", os.Args[1]))
 	}
