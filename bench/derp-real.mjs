@@ -1,14 +1,13 @@
 // node bench/derp-real.mjs: relayed (DERP) throughput of our nodes against Go tsnet (Tailscale's own
 // implementation) through a real Tailscale derper, in one run, loopback only (docs/performance.md).
-//   go-derper          two Go tsnet nodes (bench/go/tsnode, TS_DEBUG_ALWAYS_USE_DERP) through the real derper
+//   go-derper          two Go tsnet nodes (`tsinterop bench`, TS_DEBUG_ALWAYS_USE_DERP) through the real derper
 //   tsnet-derper       two of our Server nodes (alwaysUseDERP) through the same derper
 //   tsnet-devnet-relay two of our Server nodes through the development tailnet's own relay (reference)
 //   go-devnet-relay    two Go tsnet nodes through our relay: attributes the gap to client or relay
 //   tsnet-relay-q32, go-relay-q32   the same through our relay holding 32 packets per client (derper's
 //                      queue depth; ours holds 256 by default): isolates what derper's drops cost each stack
 // Control for all of them is our development tailnet (lib/devnet): the Go nodes join it with an auth key.
-// Needs Go (GO, else `go` on PATH, else /usr/local/go/bin/go); the Go programs are built on demand into
-// build-go/. Knobs: DERP_BYTES (default 64 MiB per stream), DERP_ROUNDS (default 2; rows alternate within a
+// Needs Go (GO names it, else `go`); scripts/interop.sh builds the Go programs into build-interop/. Knobs: DERP_BYTES (default 64 MiB per stream), DERP_ROUNDS (default 2; rows alternate within a
 // round), DERP_ONLY (comma-separated row names), DERP_PINGS (1-byte round trips per row, default 300).
 import { spawn, execFileSync } from 'node:child_process';
 import * as readline from 'node:readline';
@@ -20,7 +19,7 @@ import * as https from 'node:https';
 
 const here = path.dirname(new URL(import.meta.url).pathname);
 const root = path.resolve(here, '..');
-const buildDir = path.join(root, 'build-go');
+const buildDir = path.join(root, 'build-interop');
 const BYTES = Number(process.env.DERP_BYTES ?? 64 * 1024 ** 2);
 const ROUNDS = Number(process.env.DERP_ROUNDS ?? 2);
 const PINGS = Number(process.env.DERP_PINGS ?? 300);
@@ -63,20 +62,10 @@ class Proc {
   }
 }
 
-function findGo() {
-  for (const g of [process.env.GO, 'go', '/usr/local/go/bin/go'].filter(Boolean)) {
-    try { execFileSync(g, ['version'], { stdio: 'ignore' }); return g; } catch {}
-  }
-  throw new Error('Go not found: set GO=/path/to/go');
-}
-
+// The interop tier's programs (scripts/interop.sh, cached in build-interop/): our Go program's `bench` node and
+// Tailscale's own cmd/derper, both from tailscale.com at the tier's pinned version.
 function buildGo() {
-  const go = findGo();
-  fs.mkdirSync(buildDir, { recursive: true });
-  const opts = { cwd: path.join(here, 'go'), stdio: ['ignore', 'ignore', 'inherit'] };
-  // go build is incremental: after the first build (minutes: tailscale.com is large) these take seconds.
-  execFileSync(go, ['build', '-o', path.join(buildDir, 'tsnode'), './tsnode'], opts);
-  execFileSync(go, ['build', '-o', path.join(buildDir, 'derper'), 'tailscale.com/cmd/derper'], opts);
+  execFileSync('bash', [path.join(root, 'scripts', 'interop.sh'), 'tsinterop', 'derper'], { stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
 const freePort = () => new Promise((res, rej) => {
@@ -117,7 +106,7 @@ let seq = 0;
 function goNode(name, controlURL, authKey, role) {
   const dir = path.join(tmp, `${name}-${++seq}`);
   fs.mkdirSync(dir);
-  return new Proc(name, path.join(buildDir, 'tsnode'), [], {
+  return new Proc(name, path.join(buildDir, 'tsinterop'), ['bench', '{}'], {
     CONTROL_URL: controlURL, AUTH_KEY: authKey, HOSTNAME: `${name}-${seq}`, STATE_DIR: dir,
     TS_DEBUG_ALWAYS_USE_DERP: '1', ...(role === 'client' ? { ROLE: 'client' } : {}),
   });

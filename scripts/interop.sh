@@ -35,6 +35,7 @@ for what in "$@"; do
     tsinterop) build tsinterop test/interop/go . ;;
     headscale) build headscale test/interop/headscale github.com/juanfont/headscale/cmd/headscale ;;
     tailscale) build tailscale test/interop/go tailscale.com/cmd/tailscale ;; # its CLI, for test/localapi-cli.test.ts
+    derper) build derper test/interop/go tailscale.com/cmd/derper ;; # Tailscale's own relay, for bench/derp-real.mjs
     *) echo "interop.sh: unknown program $what" >&2; exit 2 ;;
   esac
 done
