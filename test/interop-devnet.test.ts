@@ -5,7 +5,7 @@
 // and the transfer still completes with the right SHA-256; a tsnet node goes through the same change alongside.
 import { test, before, after, type TestContext } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { BYTES, DIRECT, PORT, Scene, buildPrograms, fetchBlob, interopSkip, ok, type Control, type Node } from './interop/harness.js';
+import { BYTES, DIRECT, PORT, Scene, fetchBlob, interopSkip, ok, type Control, type Node, withDevnetScene } from './interop/harness.js';
 import { SUBNET_A, SUBNET_B, type LineChild } from './netns/topology.js';
 
 const skip = interopSkip();
@@ -13,18 +13,7 @@ let scene: Scene | undefined;
 let control: Control | undefined;
 let devnet: LineChild | undefined;
 
-before(async () => {
-  if (skip) return;
-  const { tsinterop } = buildPrograms('tsinterop');
-  scene = new Scene(tsinterop!);
-  const d = await scene.devnet();
-  devnet = d.child;
-  control = d;
-});
-
-after(async () => {
-  await scene?.close();
-});
+withDevnetScene(skip, (s) => ({ scene, control, devnet } = s));
 
 async function relayForwarded(): Promise<number> {
   const r = ok(await devnet!.call({ op: 'relay' }), 'relay stats');

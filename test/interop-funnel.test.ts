@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Scene, buildPrograms, interopSkip, ok, type Control } from './interop/harness.js';
+import { Scene, interopSkip, ok, type Control, withDevnetScene } from './interop/harness.js';
 import type { LineChild } from './netns/topology.js';
 
 const skip = interopSkip();
@@ -16,18 +16,7 @@ let scene: Scene | undefined;
 let control: (Control & { domain: string }) | undefined;
 let devnet: LineChild | undefined;
 
-before(async () => {
-  if (skip) return;
-  const { tsinterop } = buildPrograms('tsinterop');
-  scene = new Scene(tsinterop!);
-  const d = await scene.devnet();
-  devnet = d.child;
-  control = d;
-});
-
-after(async () => {
-  await scene?.close();
-});
+withDevnetScene(skip, (s) => ({ scene, control, devnet } = s));
 
 function selfSigned(name: string): { key: string; cert: string } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-funnel-'));

@@ -12,7 +12,7 @@
 // relay path toward them: TSNET_DEBUG_PEER_RELAY_ALL_PEERS=1 (lib/magicsock/peer-relay-lists.ts) lifts that.
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { BYTES, Scene, buildPrograms, fetchBlob, interopSkip, ok, type Control, type Node } from './interop/harness.js';
+import { BYTES, Scene, fetchBlob, interopSkip, ok, type Control, type Node, withDevnetScene } from './interop/harness.js';
 import type { LineChild } from './netns/topology.js';
 
 const skip = interopSkip();
@@ -21,18 +21,7 @@ let scene: Scene | undefined;
 let control: Control | undefined;
 let devnet: LineChild | undefined;
 
-before(async () => {
-  if (skip) return;
-  const { tsinterop } = buildPrograms('tsinterop');
-  scene = new Scene(tsinterop!);
-  const d = await scene.devnet();
-  devnet = d.child;
-  control = d;
-});
-
-after(async () => {
-  await scene?.close();
-});
+withDevnetScene(skip, (s) => ({ scene, control, devnet } = s));
 
 async function derpForwarded(): Promise<number> {
   const r = ok(await devnet!.call({ op: 'relay' }), 'relay stats');

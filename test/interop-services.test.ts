@@ -6,7 +6,7 @@
 // "subnet" and "internet" addresses exist only inside the tunnel between the namespaces.
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { Scene, buildPrograms, interopSkip, ok, type Control } from './interop/harness.js';
+import { Scene, interopSkip, ok, type Control, withDevnetScene } from './interop/harness.js';
 import type { LineChild } from './netns/topology.js';
 
 const skip = interopSkip();
@@ -14,18 +14,7 @@ let scene: Scene | undefined;
 let control: (Control & { domain: string }) | undefined;
 let devnet: LineChild | undefined;
 
-before(async () => {
-  if (skip) return;
-  const { tsinterop } = buildPrograms('tsinterop');
-  scene = new Scene(tsinterop!);
-  const d = await scene.devnet();
-  devnet = d.child;
-  control = d;
-});
-
-after(async () => {
-  await scene?.close();
-});
+withDevnetScene(skip, (s) => ({ scene, control, devnet } = s));
 
 test('a tsnet node hosts a service with ListenService on our devnet; our node reaches it by name and VIP', { skip, timeout: 180_000 }, async () => {
   const s = scene!;

@@ -3,7 +3,7 @@
 // with a coordination server and a relay in the hub and nodes (ours or Tailscale's) in a and b, each a
 // JSON-line child process. Every transfer is an HTTP GET over the tailnet whose SHA-256 the serving side
 // computes from what it generated and the fetching side from what it received.
-import { type TestContext } from 'node:test';
+import { after, before, type TestContext } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -45,6 +45,28 @@ export function interopSkip(): string | false {
 }
 
 /** Builds (or finds up to date) the named Go programs; returns their paths. */
+/** What withDevnetScene hands a file: the Scene, our devnet's control (URL, auth key, domain) and its process. */
+export interface DevnetScene {
+  scene: Scene;
+  control: Control & { domain: string };
+  devnet: LineChild;
+}
+
+/** A file's usual setup: before its tests a Scene whose hub runs our devnet, handed to `use`; after them, closed. */
+export function withDevnetScene(skip: string | false, use: (s: DevnetScene) => void): void {
+  let scene: Scene | undefined;
+  before(async () => {
+    if (skip) return;
+    const { tsinterop } = buildPrograms('tsinterop');
+    scene = new Scene(tsinterop!);
+    const d = await scene.devnet();
+    use({ scene, control: d, devnet: d.child });
+  });
+  after(async () => {
+    await scene?.close();
+  });
+}
+
 export function buildPrograms(...names: ('tsinterop' | 'headscale' | 'tailscale')[]): Record<string, string> {
   const env = { ...process.env, GO: findGo() ?? 'go' };
   execFileSync('bash', [path.join(ROOT, 'scripts', 'interop.sh'), ...names], { env, stdio: ['ignore', 'inherit', 'inherit'], timeout: 1_200_000 });
