@@ -52,7 +52,8 @@
 #define MEM_ALIGNMENT 8
 #define MEMP_NUM_PBUF 4096
 #define MEMP_NUM_UDP_PCB 1024
-#define MEMP_NUM_TCP_PCB 16384 /* per process; static pools cost address space, not memory, until used */
+#define MEMP_NUM_TCP_PCB 16384 /* per process; static pools cost address space, not memory, until used: patch
+                                 0040 carves their elements on demand instead of linking them all at start */
 #define MEMP_NUM_TCP_PCB_LISTEN 1024
 #define MEMP_NUM_REASSDATA 16
 #define IP_REASS_MAX_PBUFS 256
