@@ -8,6 +8,7 @@
 #include "port/sock.h"
 
 #include "lwip/tcp.h"
+#include "lwip/priv/tcp_priv.h" /* tcp_input_pcb */
 
 /* The stream transport sends its FIN only once lwIP has sent every queued segment, and closes with a reset at
  * once when received bytes were never delivered (test_tcp_stream: a FIN riding on an unsent segment under a
@@ -63,6 +64,9 @@ struct ts_tcpconn {
   /* Delayed ACKs (ts_tcp_input_done): listed on h->acks after receiving; pingpong once we answer data
    * quickly (request/response: the answer carries the ACK); held while an ACK waits for that answer. */
   unsigned ack_listed : 1, pingpong : 1, held : 1;
+  /* Data received inside tcp_input, written to the socketpair by ts_tcp_input_done: one writev per input
+   * batch instead of one per segment (docs/performance.md, "The direct path per byte"). */
+  unsigned rx_later : 1;
   unsigned waiting : 1; /* on h->waiters */
   /* Stream transport. fd_eof then means "JavaScript will write no more and all it wrote is in lwIP" and
    * fd_wr_shut "TS_EV_TCP_END was sent". */
@@ -479,19 +483,30 @@ static void flush_rx(ts_tcpconn *c) {
  * worth per connection. Arriving packets live in lwIP's pbuf pool, which every device of the process shares:
  * a few paused readers would hold all of it and no packet could arrive for anyone. So what must wait is
  * copied to the heap and its pool buffers are freed at once (docs/architecture.md, "TCP memory"). */
-static void keep_rx(ts_tcpconn *c, struct pbuf *p) {
+static void keep_rx_at(ts_tcpconn *c, unsigned slot) {
+  struct pbuf *p = c->rxq[slot];
   int pooled = 0;
   for (struct pbuf *q = p; q; q = q->next)
     if (pbuf_get_allocsrc(q) == PBUF_TYPE_ALLOC_SRC_MASK_STD_MEMP_PBUF_POOL) pooled = 1;
   if (!pooled) return;
   struct pbuf *copy = pbuf_clone(PBUF_RAW, PBUF_RAM, p);
   if (!copy) return; /* out of memory: keep the pool buffers */
-  c->rxq[(c->rx_head + c->rx_count - 1) % c->rx_cap] = copy;
+  c->rxq[slot] = copy;
   pbuf_free(p);
 }
 
+static void keep_rx(ts_tcpconn *c, struct pbuf *p) {
+  (void)p;
+  keep_rx_at(c, (c->rx_head + c->rx_count - 1) % c->rx_cap);
+}
+
+/* After a batch's deferred flush: whatever the socketpair did not take leaves the pool. The head may be
+ * partly written (rx_off); a clone keeps the same bytes, so the offset stays valid. */
+static void keep_rx_all(ts_tcpconn *c) {
+  for (unsigned i = 0; i < c->rx_count; i++) keep_rx_at(c, (c->rx_head + i) % c->rx_cap);
+}
+
 static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err) {
-  (void)pcb;
   (void)err;
   ts_tcpconn *c = arg;
   if (!c) {
@@ -525,6 +540,12 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err) 
     }
     c->rxq[(c->rx_head + c->rx_count) % c->rx_cap] = p;
     c->rx_count++;
+    /* Inside tcp_input (its caller, the link, ends every batch with ts_tcp_input_done): write later, once
+     * for the whole batch. Data lwIP offers again from a timer (refused earlier) is written at once. */
+    if (!c->stream && pcb == tcp_input_pcb) {
+      c->rx_later = 1;
+      return ERR_OK;
+    }
   }
   flush_rx(c);
   if (p && c->rx_count && c->rxq[(c->rx_head + c->rx_count - 1) % c->rx_cap] == p) keep_rx(c, p);
@@ -1086,6 +1107,11 @@ void ts_tcp_input_done(ts_tcp_host *h) {
     ts_tcpconn *next = c->ack_next;
     c->ack_listed = 0;
     c->ack_next = NULL;
+    if (c->rx_later) {
+      c->rx_later = 0;
+      if (!c->freed) flush_rx(c);
+      if (!c->freed) keep_rx_all(c);
+    }
     if (c->pcb) {
       /* An ACK held for a reply that never came, and the peer sent again: not request/response (any more). */
       if (c->pingpong && c->held) c->pingpong = 0;
