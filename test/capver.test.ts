@@ -38,7 +38,21 @@ const GUARDS: Readonly<Record<number, ReadonlyArray<readonly [string, string]>>>
   115: [['test/magicsock-js.test.ts', 'chooseHomeRegion: lowest scaled latency, excluded regions, hysteresis (10 ms, 2/3, heard recently), keep-alive fallback']],
   117: [['test/control-map.test.ts', 'UserProfiles merge by ID; DisplayMessages is a patch map with "*": null']],
   118: [['test/capver.test.ts', '113, 118: Hostinfo leaves IngressEnabled unset (no Funnel) and reports StateEncrypted']],
+  120: [
+    ['native/test/test_ms_relay.c', 'test_a_allocates_both_bind'],
+    ['native/test/test_disco_relay.c', 'test_handshake'],
+    ['test/interop-peer-relay.test.ts', 'peer relay: our two nodes without a direct path relay through a granted tsnet peer relay, not DERP'],
+    ['test/interop-peer-relay.test.ts', 'peer relay: our node and a tsnet node relay through a tsnet peer relay'],
+  ],
+  121: [
+    ['native/test/test_ms_relay.c', 'test_both_allocate_one_endpoint'],
+    ['test/interop-peer-relay.test.ts', 'peer relay: our node and a tsnet node relay through a tsnet peer relay'],
+  ],
   124: [['native/test/test_magicsock.c', 'test_many_peers']],
+  126: [
+    ['test/rekey.test.ts', 'after a node key renewal both directions work again, direct paths allowed; a TCP connection opened before survives'],
+    ['test/rekey.test.ts', 'after a node key renewal both directions work again through the relay (alwaysUseDERP); a TCP connection opened before survives'],
+  ],
   127: [
     ['test/control-engine.test.ts', 'c2n: routing as Tailscale answers it, and the debug handlers'],
     ['test/first-hour.test.ts', "control's debug requests (c2n) see the node's netmap, health and metrics"],
@@ -53,6 +67,8 @@ const GUARDS: Readonly<Record<number, ReadonlyArray<readonly [string, string]>>>
     ['native/test/test_udp.c', 'offload_switches'],
     ['test/capver.test.ts', "140, 141: node attributes switch the UDP socket's GSO and GRO off, and never-gso-equal-tail ends equal GSO runs with a sentinel that peers drop"],
   ],
+  138: [['test/control-engine.test.ts', 'c2n: /debug/tka/log says tailnet lock is not active; /remoteapi/localapi/* is refused (remote config is off), as Tailscale answers']],
+  142: [['test/control-engine.test.ts', 'c2n: /debug/tka/log says tailnet lock is not active; /remoteapi/localapi/* is refused (remote config is off), as Tailscale answers']],
   143: [['test/capver.test.ts', '143: unknown node attributes are ignored; only-tcp-443 is read into the engine config']],
 };
 

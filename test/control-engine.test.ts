@@ -306,3 +306,15 @@ test('c2n: routing as Tailscale answers it, and the debug handlers', async () =>
   assert.deepEqual(JSON.parse(String(handleC2N(req('GET', '/debug/health'), ctx).body)), { Warnings: null });
   assert.equal(String(handleC2N(req('GET', '/debug/metrics'), ctx).body), 'm 1\n');
 });
+
+test('c2n: /debug/tka/log says tailnet lock is not active; /remoteapi/localapi/* is refused (remote config is off), as Tailscale answers', async () => {
+  const { handleC2N } = await import('../lib/control/c2n.js');
+  const req = (method: string, path: string) => ({ method, path, headers: {}, body: Buffer.alloc(0) });
+  const tka = handleC2N(req('GET', '/debug/tka/log?limit=10'));
+  assert.deepEqual([tka.status, String(tka.body)], [400, 'tailnet lock not active\n']);
+  for (const p of ['/remoteapi/localapi/v0/status', '/remoteapi/localapi/v0/prefs']) {
+    const r = handleC2N(req('PATCH', p));
+    assert.deepEqual([r.status, String(r.body)], [403, 'remote config not enabled by local machine\n']);
+  }
+  assert.equal(handleC2N(req('GET', '/remoteapi/other')).status, 400, 'only the LocalAPI prefix is the proxy');
+});

@@ -8,8 +8,8 @@
 //
 // Then the same scene with our own nodes as the two clients (docs/protocol/peer-relay.md §6): our engine allocates
 // the endpoint on the Go relay over DERP, binds from its UDP socket, sends CallMeMaybeVia to the other node and
-// pings through the relay. Our nodes claim capability version 119, so neither Go nor our own default would try a
-// relay path toward them: TSNET_DEBUG_PEER_RELAY_ALL_PEERS=1 (lib/magicsock/peer-relay-lists.ts) lifts that.
+// pings through the relay. Our nodes claim a capability version past 121, so both ends find each other as
+// relay-path peers as Tailscale's clients do (lib/magicsock/peer-relay-lists.ts), with no debug switch.
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { BYTES, Scene, fetchBlob, interopSkip, ok, type Control, type Node, withDevnetScene } from './interop/harness.js';
@@ -124,8 +124,6 @@ async function ourViaPeerRelay(from: Node, to: Node, ms = 30_000): Promise<OurPe
 test('peer relay: our two nodes without a direct path relay through a granted tsnet peer relay, not DERP', { skip, timeout: 240_000 }, async (t) => {
   const s = scene!;
   s.topo.blockUdpBetweenNodes();
-  const prevEnv = process.env.TSNET_DEBUG_PEER_RELAY_ALL_PEERS;
-  process.env.TSNET_DEBUG_PEER_RELAY_ALL_PEERS = '1'; // inherited by our node processes started below
   try {
     const relay = await s.node('go', s.topo.hub, 'pr-relay2', control!);
     ok(await relay.child.call({ op: 'relayServer', port: 0 }), 'start the relay server');
@@ -173,21 +171,17 @@ test('peer relay: our two nodes without a direct path relay through a granted ts
     }
     await Promise.all([relay, a, b].map((n) => n.child.stop()));
   } finally {
-    if (prevEnv === undefined) delete process.env.TSNET_DEBUG_PEER_RELAY_ALL_PEERS;
-    else process.env.TSNET_DEBUG_PEER_RELAY_ALL_PEERS = prevEnv;
     s.topo.allowUdpBetweenNodes();
     ok(await devnet!.call({ op: 'policy', policy: null }), 'reset policy');
   }
 });
 
-// A Go client and ours. Go tries relay paths only toward peers claiming 121, so our node claims it here
-// (TSNET_DEBUG_CAPABILITY_VERSION; we claim 119 by default, docs/protocol/capver.md): each end may allocate and
-// send CallMeMaybeVia, and both must end up on one endpoint of the Go relay.
-test('peer relay: our node and a tsnet node relay through a tsnet peer relay (ours claiming 121 for the test)', { skip, timeout: 240_000 }, async (t) => {
+// A Go client and ours. Go tries relay paths only toward peers claiming 121 or more, as ours does
+// (docs/protocol/capver.md): each end may allocate and send CallMeMaybeVia, and both must end up on one endpoint
+// of the Go relay.
+test('peer relay: our node and a tsnet node relay through a tsnet peer relay', { skip, timeout: 240_000 }, async (t) => {
   const s = scene!;
   s.topo.blockUdpBetweenNodes();
-  const prevEnv = process.env.TSNET_DEBUG_CAPABILITY_VERSION;
-  process.env.TSNET_DEBUG_CAPABILITY_VERSION = '121';
   try {
     const relay = await s.node('go', s.topo.hub, 'pr-relay3', control!);
     ok(await relay.child.call({ op: 'relayServer', port: 0 }), 'start the relay server');
@@ -223,8 +217,6 @@ test('peer relay: our node and a tsnet node relay through a tsnet peer relay (ou
     assert.ok(derp < relayed / 20, `DERP carried almost none of it (${derp} packets)`);
     await Promise.all([relay, a, b].map((n) => n.child.stop()));
   } finally {
-    if (prevEnv === undefined) delete process.env.TSNET_DEBUG_CAPABILITY_VERSION;
-    else process.env.TSNET_DEBUG_CAPABILITY_VERSION = prevEnv;
     s.topo.allowUdpBetweenNodes();
     ok(await devnet!.call({ op: 'policy', policy: null }), 'reset policy');
   }

@@ -154,7 +154,13 @@ const HANDLERS = new Map<string, Handler>([
   ['/debug/health', (_req, ctx) => (ctx.health ? json(ctx.health()) : unavailable())],
   ['/debug/metrics', (_req, ctx) => (ctx.metrics ? { status: 200, headers: TEXT_TYPE, body: ctx.metrics() } : unavailable())],
   ['/debug/prefs', (_req, ctx) => (ctx.prefs ? json(ctx.prefs()) : unavailable())],
+  // Tailscale answers this when tailnet lock is not active on the node; this node has no tailnet lock.
+  ['/debug/tka/log', () => text(400, 'tailnet lock not active')],
 ]);
+
+// Control's proxy to the LocalAPI. Tailscale serves it only when the node's owner enabled remote configuration
+// (a local preference, off by default); this node has no such preference, so it is always refused.
+const REMOTE_LOCALAPI = '/remoteapi/localapi/';
 const PATHS = new Set([...HANDLERS.keys()].map((k) => k.slice(k.indexOf('/'))));
 
 /**
@@ -163,6 +169,7 @@ const PATHS = new Set([...HANDLERS.keys()].map((k) => k.slice(k.indexOf('/'))));
  */
 export function handleC2N(req: C2NRequest, ctx: C2NContext = {}): C2NResponse {
   const path = req.path.split('?')[0]!;
+  if (path.startsWith(REMOTE_LOCALAPI)) return text(403, 'remote config not enabled by local machine');
   const h = HANDLERS.get(`${req.method} ${path}`) ?? HANDLERS.get(path);
   if (h) return h(req, ctx);
   return PATHS.has(path) ? text(405, 'bad method') : text(400, 'unknown c2n path');

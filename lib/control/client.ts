@@ -54,7 +54,7 @@ import type { EarlyNoise, Hostinfo, MapRequest, NetInfo, PingRequest, RegisterRe
  * Capability version this client claims: the highest whose obligations the node meets (docs/protocol/capver.md;
  * test/capver.test.ts refuses a higher one without the tests for it).
  */
-export const CAPABILITY_VERSION = 119;
+export const CAPABILITY_VERSION = 142;
 export const REGISTER_PATH = '/machine/register';
 
 export type ControlState = 'NoState' | 'NeedsLogin' | 'NeedsMachineAuth' | 'Starting' | 'Running' | 'Stopped';
