@@ -706,13 +706,21 @@ export class Server extends TailnetNode<ServerEvents> {
     if (options.socketPath !== undefined && (typeof options.socketPath !== 'string' || options.socketPath === '')) throw invalidArgType('options.socketPath', 'a path', options.socketPath);
     // Assigned before any await, so close() always finds (and closes) a listener being started.
     // Its address and credential go to the state directory (for `tsnet status`), if the node has one on disk.
-    const o = this.#opts;
-    const dir = o.dir ?? (o.store || o.ephemeral ? undefined : defaultDir(o.hostname));
+    const dir = this.rootPath() || undefined;
     this.#loopback ??= this.start().then(() => loopbackLayer().Loopback.start(this, dir, options.socketPath)).catch((err: unknown) => {
       this.#loopback = undefined;
       throw err;
     });
     return (await this.#loopback).info;
+  }
+
+  /**
+   * The node's state directory (Go's GetRootPath): `dir`, or the default one of a node with a file store; ""
+   * when the node keeps its state elsewhere (a `store` of its own, or ephemeral in memory).
+   */
+  rootPath(): string {
+    const o = this.#opts;
+    return o.dir ?? (o.store || o.ephemeral ? '' : defaultDir(o.hostname));
   }
 
   /**

@@ -343,3 +343,11 @@ test('without an auth key the node asks a person: the login URL goes to userLogf
     Object.assign(process.env, Object.fromEntries(Object.entries(saved).filter(([, v]) => v !== undefined)));
   }
 });
+
+test("rootPath(): Go's GetRootPath, the state directory, or \"\" for a node whose state lives elsewhere", () => {
+  const dir = path.join(os.tmpdir(), 'tsnet-rootpath-test');
+  assert.equal(new Server({ hostname: 'rp', dir }).rootPath(), dir);
+  assert.equal(new Server({ hostname: 'rp', ephemeral: true }).rootPath(), '');
+  assert.equal(new Server({ hostname: 'rp', store: new MemoryStore() }).rootPath(), '');
+  assert.match(new Server({ hostname: 'rp' }).rootPath(), /tsnet-.*rp$/);
+});
