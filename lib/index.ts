@@ -13,7 +13,7 @@ export type { TailnetPacketSocketEvents } from './net/packet.js';
 export type { DialOptions, ListenOptions } from './net/netstack.js';
 export { Server, DEFAULT_CONTROL_URL } from './server.js';
 export type { ServerOptions, ServerEvents, HealthWarning, NetcheckResult, PathChange, PingResult, Status, PeerStatus, PeerInfo, PeersChange, LocalClient, WhoIs } from './server.js';
-export type { AddrPort, FallbackTCPHandler, RoutePrefs, ServiceListener, ServiceModeOptions } from './server.js';
+export type { AddrPort, FallbackTCPHandler, RoutePrefs, ServiceListener, ServiceModeOptions, ServiceTLSListener } from './server.js';
 export type { LogRecord, LogLevel } from './util/log.js';
 export type { FunnelListener, FunnelOptions, FunnelListenerEvents } from './server/funnel.js';
 export { OAuthKeyError } from './oauth-key.js';

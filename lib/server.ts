@@ -19,7 +19,7 @@ import { abortError, closedError, systemError } from './net/errors.js';
 import { argumentError, checkKnownOptions, invalidArgType } from './util/errors.js';
 import type { ControlState } from './control/client.js';
 import { createLogger, LOG_LEVELS, type Logger } from './util/log.js';
-import { checkServiceName, Foreign, type FallbackTCPHandler, type RoutePrefs, type ServiceListener, type ServiceModeOptions } from './server/foreign.js';
+import { checkServiceName, Foreign, type FallbackTCPHandler, type RoutePrefs, type ServiceListener, type ServiceModeOptions, type ServiceTLSListener } from './server/foreign.js';
 import type { Netstack, UdpNetworkName } from './net/netstack.js';
 import { bridgeMode } from './net/bridge.js';
 import type { TailnetPacketSocket } from './net/packet.js';
@@ -48,7 +48,7 @@ import type {
 
 export { DEFAULT_CONTROL_URL, type ServerOptions };
 export type { CertEvent, CertPair, FunnelListener, FunnelOptions, ListenTLSOptions, TLSListener };
-export type { AddrPort, FallbackTCPHandler, RoutePrefs, ServiceListener, ServiceModeOptions } from './server/foreign.js';
+export type { AddrPort, FallbackTCPHandler, RoutePrefs, ServiceListener, ServiceModeOptions, ServiceTLSListener } from './server/foreign.js';
 export type {
   HealthWarning, LocalClient, NetcheckResult, PathChange, PeerInfo, PeersChange, PeerStatus, PingResult, Prefs, ServerEvents,
   Status, WhoIs,
@@ -121,6 +121,7 @@ export class Server extends TailnetNode<ServerEvents> {
       setVIPServices: (v) => this.#control?.setVIPServices(v),
       setRoutableIPs: (r) => this.#control?.setHostinfo({ RoutableIPs: r }),
       whoIs: (sock) => this.whoIs(sock),
+      certPair: (d) => this.certPair(d),
       reapply: () => {
         const c = this.#control;
         if (c?.netmap && c.engineConfig) this.#apply(c.engineConfig, c.netmap);
@@ -487,9 +488,13 @@ export class Server extends TailnetNode<ServerEvents> {
   /**
    * Go's ListenService: hosts the Tailscale Service `name` ("svc:web") on `mode.port` of its VIP addresses.
    * Starts the node and waits for it. The node must be tagged (else ERR_TSNET_UNTAGGED_SERVICE_HOST); control
-   * must approve it as a host before peers can reach it.
+   * must approve it as a host before peers can reach it. With `https` (HTTP mode) or `terminateTLS` (TCP mode)
+   * the connections are TLS sockets with the service FQDN's certificate (lib/server/service-tls.ts).
    */
-  async listenService(name: string, mode: ServiceModeOptions): Promise<ServiceListener> {
+  async listenService(name: string, mode: ServiceModeOptions & ({ https: true } | { terminateTLS: true })): Promise<ServiceTLSListener>;
+  async listenService(name: string, mode: ServiceModeOptions & { https?: false; terminateTLS?: false }): Promise<ServiceListener>;
+  async listenService(name: string, mode: ServiceModeOptions): Promise<ServiceListener | ServiceTLSListener>;
+  async listenService(name: string, mode: ServiceModeOptions): Promise<ServiceListener | ServiceTLSListener> {
     checkServiceName(name);
     await this.up();
     const nm = this.#control!.netmap!;

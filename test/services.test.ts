@@ -1,11 +1,14 @@
 // Tailscale Services on the bundled devnet (docs/services.md): a tagged node hosts a service with
 // listenService, the devnet fetches its advertisement (Hostinfo.ServicesHash, c2n /vip-services), an admin
-// approves the host, and a peer reaches the service by its name and VIP in tcp and http mode. Untagged
-// hosts get a coded error.
+// approves the host, and a peer reaches the service by its name and VIP in tcp and http mode, and over TLS
+// with a certificate for the service's name from the devnet's ACME server. Untagged hosts get a coded error.
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as http from 'node:http';
+import * as tls from 'node:tls';
 import { once } from 'node:events';
+import { X509Certificate } from 'node:crypto';
+import { MiniClient } from './fixtures/devnet/mini-client.js';
 import { startDevnet, type Devnet } from '../lib/devnet/index.js';
 import { MemoryStore } from '../lib/control/store.js';
 import { Server } from '../lib/server.js';
@@ -15,13 +18,16 @@ import { encodeHeaderValue } from '../lib/server/service-http.js';
 let devnet: Devnet;
 let host: Server;
 let client: Server;
+let tagged: string;
 
 before(async () => {
-  devnet = await startDevnet({ admin: true });
-  const tagged = devnet.createAuthKey({ reusable: true, tags: ['tag:svc'] });
+  // acme: the devnet's own ACME server and CA (HTTPS services); nodes never reach a public one.
+  devnet = await startDevnet({ admin: true, acme: true });
+  tagged = devnet.createAuthKey({ reusable: true, tags: ['tag:svc'] });
   const plain = devnet.createAuthKey({ reusable: true });
-  host = new Server({ hostname: 'svchost', controlURL: devnet.controlURL, authKey: tagged, advertiseTags: ['tag:svc'], store: new MemoryStore() });
-  client = new Server({ hostname: 'svcclient', controlURL: devnet.controlURL, authKey: plain, store: new MemoryStore() });
+  const acme = { acmeDirectoryURL: devnet.acme!.directoryURL, acmeCA: devnet.acme!.caPEM };
+  host = new Server({ hostname: 'svchost', controlURL: devnet.controlURL, authKey: tagged, advertiseTags: ['tag:svc'], store: new MemoryStore(), ...acme });
+  client = new Server({ hostname: 'svcclient', controlURL: devnet.controlURL, authKey: plain, store: new MemoryStore(), ...acme });
   await Promise.all([host.up(), client.up()]);
 });
 
@@ -110,11 +116,86 @@ test('an HTTP service is served to a peer\'s fetch', { timeout: 30_000 }, async 
   srv.close();
 });
 
-test('listenService: untagged hosts, bad names and https are coded errors', async () => {
+test('listenService: untagged hosts, bad names and TLS options of the wrong mode are coded errors', async () => {
   await assert.rejects(client.listenService('svc:web', { mode: 'tcp', port: 80 }), { code: 'ERR_TSNET_UNTAGGED_SERVICE_HOST' });
+  await assert.rejects(client.listenService('svc:web', { mode: 'http', port: 443, https: true }), { code: 'ERR_TSNET_UNTAGGED_SERVICE_HOST' });
   await assert.rejects(async () => host.listenService('web', { mode: 'tcp', port: 80 }), { code: 'ERR_INVALID_ARG_VALUE' });
   await assert.rejects(host.listenService('svc:web', { mode: 'tcp', port: 0 }), { code: 'ERR_INVALID_ARG_VALUE' });
-  await assert.rejects(host.listenService('svc:web', { mode: 'http', port: 443, https: true }), { code: 'ERR_TSNET_SERVICE_HTTPS' });
+  await assert.rejects(host.listenService('svc:web', { mode: 'tcp', port: 443, https: true }), { code: 'ERR_INVALID_ARG_VALUE' });
+  await assert.rejects(host.listenService('svc:web', { mode: 'http', port: 443, terminateTLS: true }), { code: 'ERR_INVALID_ARG_VALUE' });
+});
+
+test('an HTTPS service: the host gets a certificate for the service\'s name, a peer fetches https://<fqdn>/ verifying it against the devnet CA; TCP mode terminates TLS', { timeout: 60_000 }, async () => {
+  const fqdn = 'secure.devnet.internal';
+  const ca = devnet.acme!.caPEM;
+  devnet.defineService('svc:secure');
+  const ln = await host.listenService('svc:secure', { mode: 'http', port: 443, https: true });
+  assert.equal(ln.fqdn, fqdn);
+  assert.equal(ln.addr(), `${fqdn}:443`);
+  const srv = ln.serve(http.createServer((req, res) => {
+    res.setHeader('x-login', String(req.headers['tailscale-user-login'] ?? ''));
+    res.end(`secure ${req.url} for ${(req.socket as tls.TLSSocket).servername}`);
+  }));
+  const hostId = devnet.nodes().find((n) => n.hostname === 'svchost')!.id;
+  // Once approved, control lists the service's name among the host's CertDomains.
+  const certName = netmapWhere(host, (nm) => (nm.dns?.CertDomains ?? []).includes(fqdn));
+  const seen = netmapWhere(client, hasRecord(fqdn));
+  devnet.approveServiceHost('svc:secure', hostId);
+  await Promise.all([certName, seen]);
+  assert.ok(host.certDomains().includes('svchost.devnet.internal') && host.certDomains().includes(fqdn));
+  assert.ok(!client.certDomains().includes(fqdn), 'only the host may hold the service\'s certificate');
+
+  const orders = devnet.acme!.stats.orders;
+  const res = await client.fetch(`https://${fqdn}/x`, { tls: { ca } });
+  assert.equal(res.status, 200);
+  assert.equal(await res.text(), `secure /x for ${fqdn}`);
+  assert.equal(res.headers.get('x-login'), 'dev@example.com');
+  assert.equal(devnet.acme!.stats.orders, orders + 1, 'one ACME order, for the service name');
+
+  // The certificate names the service and chains to the devnet CA; SNI for another name gets no certificate.
+  const raw = await client.dial('tcp', `${fqdn}:443`);
+  const sock = tls.connect({ socket: raw, servername: fqdn, ca });
+  await once(sock, 'secureConnect');
+  assert.equal(sock.authorized, true);
+  const leaf = sock.getPeerX509Certificate()!;
+  assert.equal(leaf.checkHost(fqdn), fqdn);
+  assert.equal(leaf.checkHost('svchost.devnet.internal'), undefined);
+  assert.ok(leaf.verify(new X509Certificate(ca).publicKey));
+  sock.destroy();
+  const rawOther = await client.dial('tcp', `${fqdn}:443`);
+  const other = tls.connect({ socket: rawOther, servername: 'svchost.devnet.internal', ca });
+  const [err] = (await once(other, 'error')) as [Error];
+  assert.ok(err instanceof Error);
+  other.destroy();
+
+  // TCP mode with terminateTLS: the application reads the decrypted stream.
+  const tcp = await host.listenService('svc:secure', { mode: 'tcp', port: 8443, terminateTLS: true });
+  tcp.on('connection', (s) => {
+    s.once('data', (d: Buffer) => s.end(`tls-tcp ${s.servername} ${d.toString()}`));
+  });
+  const rawTcp = await client.dial('tcp', `${fqdn}:8443`);
+  const t = tls.connect({ socket: rawTcp, servername: fqdn, ca });
+  await once(t, 'secureConnect');
+  assert.equal(t.authorized, true);
+  t.write('ping');
+  const chunks: Buffer[] = [];
+  for await (const c of t) chunks.push(c as Buffer);
+  assert.equal(Buffer.concat(chunks).toString(), `tls-tcp ${fqdn} ping`);
+  tcp.close();
+
+  // A node that does not host the service: its own CertDomains lack the name (ERR_TSNET_CERT_DOMAIN), and the
+  // devnet refuses to place the ACME challenge record for it (control's set-dns), so no ACME order can pass.
+  await assert.rejects(client.certPair(fqdn), { code: 'ERR_TSNET_CERT_DOMAIN' });
+  const mini = await MiniClient.connect(devnet.controlURL, { hostname: 'notahost' });
+  try {
+    await mini.register({ Auth: { AuthKey: tagged } });
+    const setDNS = (name: string) => mini.post('/machine/set-dns', { Version: 145, NodeKey: mini.nodeKey, Name: `_acme-challenge.${name}`, Type: 'TXT', Value: 'x' });
+    assert.equal((await setDNS(fqdn)).status, 403, 'a tagged node not approved for the service');
+    assert.equal((await setDNS('notahost.devnet.internal')).status, 200, 'its own name');
+  } finally {
+    mini.close();
+  }
+  srv.close();
 });
 
 test('the admin endpoint defines services and approves hosts; policy autoApprovers approve a host without an admin', { timeout: 30_000 }, async () => {

@@ -1,9 +1,11 @@
 // Wires the ACME server (acme.ts) into the devnet: names it may issue for are the MagicDNS names of the
-// tailnet's authorized nodes, and its DNS-01 records are those nodes set through set-dns (set-dns.ts).
+// tailnet's authorized nodes and the names of services they host, and its DNS-01 records are those nodes set
+// through set-dns (set-dns.ts), each for its own names only.
 import { AcmeServer, type AcmeStats } from './acme.js';
 import { fqdn } from './netmap.js';
 import { handleSetDNS, TxtRecords } from './set-dns.js';
 import type { DevnetState } from './state.js';
+import type { DevnetNode } from './types.js';
 
 export interface DevnetAcmeOptions {
   /** Lifetime of issued certificates in ms; default 90 days. Also settable later (DevnetAcme.certLifetimeMs). */
@@ -30,6 +32,7 @@ export async function startDevnetAcme(
   host: string,
   opts: DevnetAcmeOptions,
   logf: (m: string) => void,
+  serviceNames: (n: DevnetNode) => string[] = () => [],
 ): Promise<{ info: DevnetAcme; setDNS: (machineKey: string, body: Record<string, unknown>) => [number, string] | null; close: () => Promise<void> }> {
   if (opts.certLifetimeMs !== undefined && (!Number.isInteger(opts.certLifetimeMs) || opts.certLifetimeMs < 1000)) {
     throw new RangeError(`devnet acme.certLifetimeMs must be an integer of at least 1000, got ${String(opts.certLifetimeMs)}`);
@@ -38,7 +41,7 @@ export async function startDevnetAcme(
   const server = new AcmeServer({
     host,
     ...(opts.certLifetimeMs !== undefined ? { certLifetimeMs: opts.certLifetimeMs } : {}),
-    allowedName: (name) => state.allNodes().some((n) => n.authorized && fqdn(n, domain).replace(/\.$/, '') === name),
+    allowedName: (name) => state.allNodes().some((n) => n.authorized && (fqdn(n, domain).replace(/\.$/, '') === name || serviceNames(n).includes(name))),
     txt: (name) => records.get(name),
     logf,
   });
@@ -65,7 +68,7 @@ export async function startDevnetAcme(
   };
   return {
     info,
-    setDNS: (machineKey, body) => handleSetDNS(state, domain, records, machineKey, body),
+    setDNS: (machineKey, body) => handleSetDNS(state, domain, records, machineKey, body, serviceNames),
     close: () => server.close(),
   };
 }

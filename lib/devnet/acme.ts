@@ -305,7 +305,7 @@ export class AcmeServer {
       const o = i as { type?: unknown; value?: unknown } | null;
       if (!o || o.type !== 'dns' || typeof o.value !== 'string') throw new AcmeProblem('unsupportedIdentifier', 'only "dns" identifiers are issued');
       const name = o.value.toLowerCase();
-      if (!this.#opts.allowedName(name)) throw new AcmeProblem('rejectedIdentifier', `${JSON.stringify(o.value)} is not a MagicDNS name of this tailnet`);
+      if (!this.#opts.allowedName(name)) throw new AcmeProblem('rejectedIdentifier', `${JSON.stringify(o.value)} is not a MagicDNS or service name of this tailnet`);
       if (!names.includes(name)) names.push(name);
     }
     const expires = new Date(Date.now() + 7 * DAY).toISOString();

@@ -369,7 +369,7 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
   const now = (): Date => new Date(Date.now() + clockOffsetMs);
   const defaultUser = options.defaultUser ?? DEFAULT_USER_LOGIN;
 
-  const acme = options.acme ? await startDevnetAcme(state, domain, options.host ?? '127.0.0.1', options.acme === true ? {} : options.acme, logf) : null;
+  const acme = options.acme ? await startDevnetAcme(state, domain, options.host ?? '127.0.0.1', options.acme === true ? {} : options.acme, logf, (n) => services.certNames(n)) : null;
   let services: DevnetServices;
   const server = new DevnetServer(state, controlPrivate, {
     minCapVersion: options.minCapVersion ?? MIN_CAPABILITY_VERSION,

@@ -122,6 +122,11 @@ export class DevnetServices {
     return [...vips, ...routes.filter((r) => !EXIT.has(r)), ...internet];
   }
 
+  /** The FQDNs (no trailing dot) of the services node n hosts: its certificate names besides its own. */
+  certNames(n: DevnetNode): string[] {
+    return [...this.#services.keys()].filter((name) => this.#hosts(n, name)).map((name) => `${name.slice(4)}.${this.#o.domain.replace(/\.$/, '')}`);
+  }
+
   list(): DevnetServiceInfo[] {
     return [...this.#services.keys()].map((n) => this.#info(n)!);
   }
@@ -259,7 +264,11 @@ export class DevnetServices {
       // Type "": A or AAAA by the address (Tailscale's client skips records with any other Type).
       for (const a of s.addresses) records.push({ Name: `${name.slice(4)}.${this.#o.domain}`, Value: a });
     }
-    const dns = records.length ? { ...v.dns, ExtraRecords: [...(v.dns.ExtraRecords ?? []), ...records] } : v.dns;
+    let dns = records.length ? { ...v.dns, ExtraRecords: [...(v.dns.ExtraRecords ?? []), ...records] } : v.dns;
+    // With HTTPS on (CertDomains given), a service host may also hold certificates for its services' names,
+    // as Tailscale's control lists them in the host's CertDomains (docs/services.md, "HTTPS services").
+    const certNames = v.dns.CertDomains?.length ? this.certNames(self).filter((d) => !v.dns.CertDomains!.includes(d)) : [];
+    if (certNames.length) dns = { ...dns, CertDomains: [...v.dns.CertDomains!, ...certNames] };
     return {
       ...v,
       self: this.#node(v.self, self, true),

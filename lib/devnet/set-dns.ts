@@ -1,6 +1,7 @@
 // Control's /machine/set-dns (tailcfg.SetDNSRequest): a node places the TXT record of an ACME DNS-01 challenge
 // for its own MagicDNS name. The devnet keeps these records in memory for its ACME server (acme.ts).
 import type { DevnetState } from './state.js';
+import type { DevnetNode } from './types.js';
 import { fqdn } from './netmap.js';
 
 /** TXT values per DNS name; the newest few per name, as a challenge retried leaves older ones behind. */
@@ -30,6 +31,7 @@ export function handleSetDNS(
   records: TxtRecords,
   machineKey: string,
   body: Record<string, unknown>,
+  serviceNames: (n: DevnetNode) => string[] = () => [],
 ): [number, string] | null {
   const { NodeKey, Name, Type, Value } = body;
   if (typeof NodeKey !== 'string' || typeof Name !== 'string' || typeof Type !== 'string' || typeof Value !== 'string') {
@@ -38,8 +40,11 @@ export function handleSetDNS(
   const node = state.nodeByNodeKey(NodeKey);
   if (!node || node.machineKey !== machineKey) return [401, 'node key is not registered with this machine key'];
   if (Type !== 'TXT') return [400, `set-dns: only TXT records, not ${JSON.stringify(Type)}`];
-  const want = `_acme-challenge.${fqdn(node, domain).replace(/\.$/, '')}`;
-  if (Name.replace(/\.$/, '').toLowerCase() !== want) return [403, `set-dns: a node may only set ${want}`];
+  // Its own MagicDNS name, and the names of the services it is an approved host of (docs/services.md).
+  const own = `_acme-challenge.${fqdn(node, domain).replace(/\.$/, '')}`;
+  const asked = Name.replace(/\.$/, '').toLowerCase();
+  const want = [own, ...(node.authorized ? serviceNames(node).map((d) => `_acme-challenge.${d}`) : [])].find((w) => w === asked);
+  if (!want) return [403, `set-dns: a node may only set ${own} (or the names of the services it hosts)`];
   if (Value.length === 0 || Value.length > 255) return [400, 'set-dns: a TXT value is 1 to 255 characters'];
   records.set(want, Value);
   return null;

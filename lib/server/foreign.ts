@@ -18,10 +18,13 @@ import type { TailnetSocket } from '../net/socket.js';
 import { codedError } from './coded-error.js';
 import { checkRoutes, findExitNode, prefixHas, prefixOf, usedAllowedIPs, type Prefix, type RoutePrefs } from './route-prefs.js';
 import { checkServiceName, ServiceListener, type ServiceModeOptions } from './service-listener.js';
+import { ServiceTLSListener } from './service-tls.js';
+import type { CertPair } from './cert.js';
 import type { WhoIs } from './types.js';
 
 export type { RoutePrefs } from './route-prefs.js';
 export { checkServiceName, ServiceListener, type ServiceModeOptions } from './service-listener.js';
+export { ServiceTLSListener } from './service-tls.js';
 
 /** An address and port, as Go's netip.AddrPort. */
 export interface AddrPort {
@@ -46,6 +49,8 @@ export interface ForeignHost {
   reapply(): void;
   /** Who is at the other end of a socket (HTTP-mode identity headers). */
   whoIs?: (s: net.Socket) => WhoIs | null;
+  /** The node's certificate for a domain (TLS services: service-tls.ts). */
+  certPair?: (domain: string) => Promise<CertPair>;
 }
 
 export class Foreign {
@@ -130,12 +135,14 @@ export class Foreign {
   }
 
   /** Go's ListenService, once the node is up: checks, advertises, and returns the listener. */
-  listenService(name: string, mode: ServiceModeOptions, nm: NetworkMap, stack: Netstack): ServiceListener {
+  listenService(name: string, mode: ServiceModeOptions, nm: NetworkMap, stack: Netstack): ServiceListener | ServiceTLSListener {
     checkServiceName(name);
     if (typeof mode !== 'object' || mode === null) throw codedError('ERR_INVALID_ARG_TYPE', 'mode must be { mode: "tcp" | "http", port }', TypeError);
     if (mode.mode !== 'tcp' && mode.mode !== 'http') throw codedError('ERR_INVALID_ARG_VALUE', `mode.mode must be "tcp" or "http", got ${JSON.stringify(mode.mode)}`, RangeError);
     if (!Number.isInteger(mode.port) || mode.port < 1 || mode.port > 65535) throw codedError('ERR_INVALID_ARG_VALUE', 'mode.port must be an integer 1-65535 (a service needs a port to advertise)', RangeError);
-    if (mode.https) throw codedError('ERR_TSNET_SERVICE_HTTPS', 'listenService: https needs the node\'s TLS certificates (listenTLS), which this build does not have yet');
+    if (mode.https !== undefined && (typeof mode.https !== 'boolean' || (mode.https && mode.mode !== 'http'))) throw codedError('ERR_INVALID_ARG_VALUE', 'mode.https is a boolean for mode "http" (TCP mode has terminateTLS)', RangeError);
+    if (mode.terminateTLS !== undefined && (typeof mode.terminateTLS !== 'boolean' || (mode.terminateTLS && mode.mode !== 'tcp'))) throw codedError('ERR_INVALID_ARG_VALUE', 'mode.terminateTLS is a boolean for mode "tcp" (HTTP mode has https)', RangeError);
+    const tls = mode.https === true || mode.terminateTLS === true;
     if (!(nm.self.Tags ?? []).length) throw codedError('ERR_TSNET_UNTAGGED_SERVICE_HOST', 'listenService: service hosts must be tagged nodes (give the node tags with advertiseTags)');
     const ports = this.#services.get(name) ?? new Map<number, ServiceListener>();
     if (ports.has(mode.port)) throw codedError('ERR_TSNET_SERVICE_PORT_IN_USE', `listenService: ${name} already has a listener on port ${mode.port}`);
@@ -151,7 +158,9 @@ export class Foreign {
     this.#services.set(name, ports);
     this.#advertise();
     this.#host.reapply();
-    return ln;
+    if (!tls) return ln;
+    const certPair = this.#host.certPair ?? ((): Promise<CertPair> => Promise.reject(codedError('ERR_TSNET_CERT_DOMAIN', 'this node has no certificates')));
+    return new ServiceTLSListener(ln, certPair, this.#host.whoIs);
   }
 
   /** Go's VIPServices: one entry per service with its ports, hashed as Hostinfo.ServicesHash. */

@@ -12,8 +12,10 @@ import type { WhoIs } from './types.js';
 export interface ServiceModeOptions {
   mode: 'tcp' | 'http';
   port: number;
-  /** HTTP mode over TLS with the service's certificate: needs listenTLS's certificates (not built yet). */
+  /** HTTP mode: serve HTTPS with the certificate of the service's FQDN (Go's ServiceModeHTTP.HTTPS). */
   https?: boolean;
+  /** TCP mode: terminate TLS with the certificate of the service's FQDN (Go's ServiceModeTCP.TerminateTLS). */
+  terminateTLS?: boolean;
 }
 
 const SERVICE_NAME = /^svc:[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
