@@ -7,7 +7,7 @@
 import type * as http from 'node:http';
 import type * as net from 'node:net';
 import type { CertPair } from './cert.js';
-import { certDomainError } from './cert.js';
+import { certLayer } from './layers.js';
 import { addIdentityHeaders } from './service-http.js';
 import type { ServiceListener } from './service-listener.js';
 import { TLSListener } from './tls.js';
@@ -25,7 +25,7 @@ export class ServiceTLSListener extends TLSListener {
   constructor(inner: ServiceListener, certPair: (domain: string) => Promise<CertPair>, whoIs?: (s: net.Socket) => WhoIs | null) {
     const fqdn = inner.fqdn;
     // Only the service's name: a client asking (SNI) for the node's own name or another gets no certificate.
-    const source = (d: string): Promise<CertPair> => (d.replace(/\.$/, '').toLowerCase() === fqdn ? certPair(fqdn) : Promise.reject(certDomainError(d, [fqdn])));
+    const source = (d: string): Promise<CertPair> => (d.replace(/\.$/, '').toLowerCase() === fqdn ? certPair(fqdn) : Promise.reject(certLayer().certDomainError(d, [fqdn])));
     super(inner, source, () => [fqdn], inner.mode === 'http' ? { ALPNProtocols: ['http/1.1'] } : {});
     this.fqdn = fqdn;
     this.service = inner.service;
