@@ -36,15 +36,12 @@ async function peerRelays(n: Node): Promise<{ peers: RelayView[]; sessions: Sess
   return { peers: r.peers as RelayView[], sessions: r.sessions as Session[] };
 }
 
-/** Polls `from`'s view of `to` until it reports a peer-relay path (disco settles it a little after traffic starts). */
+/** `from`'s view of `to` once it reports a peer-relay path (disco settles it a little after traffic starts). */
 async function viaPeerRelay(from: Node, to: Node, ms = 30_000): Promise<RelayView> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const p = (await peerRelays(from)).peers.find((x) => (x.ips ?? []).includes(to.ip));
-    assert.ok(p, `${from.name} lists ${to.name}`);
-    if (p.peerRelay || Date.now() > end) return p;
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  await from.child.call({ op: 'waitPeerRelay', ip: to.ip, timeoutMs: ms }, ms + 5000);
+  const p = (await peerRelays(from)).peers.find((x) => (x.ips ?? []).includes(to.ip));
+  assert.ok(p, `${from.name} lists ${to.name}`);
+  return p;
 }
 
 test('peer relay: two tsnet nodes without a direct path relay through a granted tsnet peer relay, not DERP', { skip, timeout: 240_000 }, async (t) => {

@@ -15,7 +15,7 @@ import type { NativePrefix } from '../native.js';
 import { bridgeMode } from '../net/bridge.js';
 import { TailnetListener } from '../net/listener.js';
 import type { TailnetSocket } from '../net/socket.js';
-import { codedError } from './coded-error.js';
+import { codedError } from '../util/errors.js';
 import { checkRoutes, findExitNode, prefixHas, prefixOf, usedAllowedIPs, type Prefix, type RoutePrefs } from './route-prefs.js';
 import { checkServiceName, ServiceListener, type ServiceModeOptions } from './service-listener.js';
 import { ServiceTLSListener } from './service-tls.js';

@@ -4,7 +4,7 @@
  * acceptRoutes, a default route only from the chosen exit node).
  */
 import net from 'node:net';
-import { codedError } from './coded-error.js';
+import { codedError } from '../util/errors.js';
 import type { EnginePeer } from '../wire/engine-config.js';
 import { parseIP } from '../wire/ip.js';
 

@@ -5,7 +5,7 @@
 import type * as http from 'node:http';
 import type * as net from 'node:net';
 import { TailnetListener } from '../net/listener.js';
-import { codedError } from './coded-error.js';
+import { codedError } from '../util/errors.js';
 import { addIdentityHeaders } from './service-http.js';
 import type { WhoIs } from './types.js';
 
