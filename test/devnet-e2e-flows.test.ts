@@ -206,6 +206,31 @@ test('e2e: state persists in a directory across restarts', async (t) => {
   assert.equal(first.Peers?.[0]?.Name, 'keeper.devnet.internal.');
 });
 
+test('e2e: services, their approved hosts and approved routes persist across restarts', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'devnet-svc-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const net1 = await startDevnet({ stateDir: dir, services: [{ name: 'svc:db' }] });
+  const c = await MiniClient.connect(net1.controlURL, { hostname: 'router' });
+  await c.register({ Auth: { AuthKey: net1.createAuthKey({ tags: ['tag:srv'] }) } });
+  c.close();
+  const id = net1.nodes()[0]!.id;
+  const web = net1.defineService('svc:web');
+  net1.approveServiceHost('svc:web', id);
+  net1.approveRoutes(id, ['10.9.0.0/16']);
+  await net1.close();
+
+  // Started again with the same services option: svc:db is not defined twice, and nothing was lost.
+  const net2 = await startDevnet({ stateDir: dir, services: [{ name: 'svc:db' }] });
+  t.after(() => net2.close());
+  const saved = JSON.parse(readFileSync(join(dir, 'devnet-state.json'), 'utf8')) as { services: { services: Array<{ name: string; approved: number[] }>; approvedRoutes: Array<[number, string[]]> } };
+  assert.deepEqual(saved.services.services.map((s) => [s.name, s.approved]), [['svc:db', []], ['svc:web', [id]]]);
+  assert.deepEqual(saved.services.approvedRoutes, [[id, ['10.9.0.0/16']]]);
+  assert.deepEqual(net2.services().map((s) => [s.name, s.addresses]), [['svc:db', net1.services().find((s) => s.name === 'svc:db')!.addresses], ['svc:web', web.addresses]]);
+  // A new service gets a VIP of its own, not one a restored service holds.
+  const third = net2.defineService('svc:cache');
+  assert.ok(!third.addresses.some((a) => web.addresses.includes(a) || net2.services()[0]!.addresses.includes(a)), JSON.stringify(net2.services()));
+});
+
 test('e2e: ephemeral nodes left over from a previous run are removed after a restart', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'devnet-eph-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));

@@ -19,7 +19,7 @@ import { generatePrivateKey, nodePublicToText, parsePrivate, privateToText } fro
 import type { DERPMap, DNSRecord } from '../wire/tailcfg.js';
 import { devnetDERPMap, validateDERPMap, type DevnetDERPOptions } from './derpmap.js';
 import type { NetmapConfig } from './netmap.js';
-import { checkServiceDefinitions, DevnetServices, type DevnetServiceInfo } from './services.js';
+import { checkServiceDefinitions, DevnetServices, type DevnetServiceInfo, type ServicesSnapshot } from './services.js';
 import { fqdn } from './netmap.js';
 import { loadDevnetState, saveDevnetState } from './persist.js';
 import { parsePolicy, type Policy } from './policy.js';
@@ -90,7 +90,7 @@ export interface DevnetOptions {
   port?: number;
   /** Tailnet DNS domain for MagicDNS names (`<host>.<domain>.`); default "devnet.internal". */
   domain?: string;
-  /** Keep state (keys, users, nodes, auth keys, policy) in this directory across restarts. */
+  /** Keep state (keys, users, nodes, auth keys, policy, services and approvals) in this directory across restarts. */
   stateDir?: string;
   /** ACL policy (HuJSON text or object); default allows everything. */
   policy?: string | Policy;
@@ -117,7 +117,7 @@ export interface DevnetOptions {
   autoApproveServices?: boolean;
   /** Approve every route nodes advertise, exit routes included (else approveRoutes). */
   autoApproveRoutes?: boolean;
-  /** Tailscale Services defined at start (as defineService; docs/services.md). Not kept in stateDir. */
+  /** Tailscale Services defined at start (as defineService; docs/services.md); with stateDir, ones it kept stay as they were. */
   services?: Array<{ name: string; addresses?: string[] }>;
   /** Node key lifetime for untagged nodes in ms; default 180 days; 0 = never expire. */
   nodeKeyExpiryMs?: number;
@@ -320,9 +320,11 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
   const logf = options.logf ?? ((): void => {});
   const state = new DevnetState({ nodeKeyExpiryMs: options.nodeKeyExpiryMs ?? 180 * 24 * 3600 * 1000 });
   let savedPrivate: Buffer | undefined;
+  let savedServices: ServicesSnapshot | undefined;
   if (options.stateDir) {
     const saved = await loadDevnetState(options.stateDir);
     if (saved) {
+      savedServices = saved.services;
       state.restore(saved.state, (t) => parsePolicy(t));
       savedPrivate = parsePrivate(saved.controlPrivate);
     }
@@ -398,7 +400,9 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
     ...(options.autoApproveRoutes ? { autoApproveRoutes: true } : {}),
     logf,
   });
-  for (const svc of options.services ?? []) services.define(svc.name, svc.addresses ? { addresses: svc.addresses } : {});
+  if (savedServices) services.restore(savedServices);
+  // A restarted devnet with the same options: definitions it kept stay as they were.
+  for (const svc of options.services ?? []) if (!services.has(svc.name)) services.define(svc.name, svc.addresses ? { addresses: svc.addresses } : {});
 
   // Persistence: coalesce writes; one at a time.
   let saveTimer: NodeJS.Timeout | null = null;
@@ -408,7 +412,7 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
     const dir = options.stateDir;
     if (!dir) return Promise.resolve();
     saving = saving
-      .then(() => saveDevnetState(dir, { format: 'tsnet-devnet', controlPrivate: privText, state: state.snapshot() }))
+      .then(() => saveDevnetState(dir, { format: 'tsnet-devnet', controlPrivate: privText, state: state.snapshot(), services: services.snapshot() }))
       .catch((e: unknown) => logf(`devnet: saving state failed: ${(e as Error).message}`));
     return saving;
   };

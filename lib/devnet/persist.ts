@@ -2,11 +2,12 @@
  * Optional persistence of the development server: one JSON file in a
  * directory (mode 0700), written atomically (temp file, fsync, rename; mode
  * 0600). Holds the control server's Noise private key, users, nodes,
- * pre-auth keys and the policy text — so `npx tsnet devnet` keeps its
- * tailnet across restarts. Pending interactive logins are not kept.
+ * pre-auth keys, the policy text, and services with their approved hosts and approved routes — so
+ * `npx tsnet devnet` keeps its tailnet across restarts. Pending interactive logins are not kept.
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
+import type { ServicesSnapshot } from './services.js';
 import type { StateSnapshot } from './state.js';
 import { writePrivateJSON } from '../util/private-file.js';
 
@@ -17,6 +18,8 @@ export interface PersistedDevnet {
   /** "privkey:<hex>" */
   controlPrivate: string;
   state: StateSnapshot;
+  /** Absent in files written before services were kept. */
+  services?: ServicesSnapshot;
 }
 
 export async function loadDevnetState(dir: string): Promise<PersistedDevnet | null> {

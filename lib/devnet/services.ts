@@ -36,6 +36,13 @@ export interface DevnetServicesOptions {
   logf?: (m: string) => void;
 }
 
+/** What the devnet's state directory keeps of services and routes (lib/devnet/persist.ts). */
+export interface ServicesSnapshot {
+  services: Array<{ name: string; addresses: string[]; approved: number[] }>;
+  /** [node ID, approved routes] */
+  approvedRoutes: Array<[number, string[]]>;
+}
+
 const SERVICE_NAME = /^svc:[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 /** Checks DevnetOptions.services before anything starts (RangeError/TypeError). */
@@ -86,8 +93,39 @@ export class DevnetServices {
     if (options.addresses && options.addresses.some((a) => typeof a !== 'string' || !parseIP(a))) throw new RangeError(`service ${name}: addresses must be IP addresses`);
     const addresses = options.addresses ?? [`100.127.254.${n}`, `fd7a:115c:a1e0:ab::${n.toString(16)}`];
     this.#services.set(name, { addresses: [...addresses], approved: new Set() });
-    this.#state.touch();
+    this.#state.touch({ save: true });
     return this.#info(name)!;
+  }
+
+  has(name: string): boolean {
+    return this.#services.has(name);
+  }
+
+  /** Definitions and admin approvals (what a restart must keep; advertisements come again from the nodes). */
+  snapshot(): ServicesSnapshot {
+    return {
+      services: [...this.#services].map(([name, v]) => ({ name, addresses: [...v.addresses], approved: [...v.approved] })),
+      approvedRoutes: [...this.#approvedRoutes].map(([id, set]) => [id, [...set]]),
+    };
+  }
+
+  /** Loads a snapshot saved by an earlier run; entries that no longer parse are skipped. */
+  restore(s: ServicesSnapshot): void {
+    for (const v of Array.isArray(s.services) ? s.services : []) {
+      if (typeof v?.name !== 'string' || !SERVICE_NAME.test(v.name) || !Array.isArray(v.addresses) || !v.addresses.every((a) => typeof a === 'string' && parseIP(a))) continue;
+      const approved = Array.isArray(v.approved) ? v.approved.filter((id) => Number.isInteger(id)) : [];
+      this.#services.set(v.name, { addresses: [...v.addresses], approved: new Set(approved) });
+      // Chosen VIPs are 100.127.254.<n>: the next one follows the highest in use.
+      for (const a of v.addresses) {
+        const m = /^100\.127\.254\.(\d+)$/.exec(a);
+        if (m) this.#nextVIP = Math.max(this.#nextVIP, Number(m[1]) + 1);
+      }
+    }
+    for (const e of Array.isArray(s.approvedRoutes) ? s.approvedRoutes : []) {
+      if (!Array.isArray(e) || !Number.isInteger(e[0]) || !Array.isArray(e[1])) continue;
+      this.#approvedRoutes.set(e[0], new Set(e[1].filter((r) => typeof r === 'string' && parsePrefix(r))));
+    }
+    this.#state.touch();
   }
 
   /** Approves a node as a host of a service (it must still advertise it). */
@@ -95,7 +133,7 @@ export class DevnetServices {
     const s = this.#services.get(name);
     if (!s) throw new RangeError(`no service ${name} is defined`);
     s.approved.add(nodeId);
-    this.#state.touch();
+    this.#state.touch({ save: true });
   }
 
   /** Approves routes a node advertises (Hostinfo.RoutableIPs); "0.0.0.0/0" and "::/0" make it an exit node. */
@@ -104,7 +142,7 @@ export class DevnetServices {
     const set = this.#approvedRoutes.get(nodeId) ?? new Set<string>();
     for (const r of routes) set.add(r);
     this.#approvedRoutes.set(nodeId, set);
-    this.#state.touch();
+    this.#state.touch({ save: true });
   }
 
   /** Service name → VIPs (policy "svc:" destinations). */

@@ -97,9 +97,11 @@ export class DevnetState {
     return () => this.listeners.delete(fn);
   }
 
-  /** Tells map streams that something outside the state (DERP map, DNS) changed. */
-  touch(): void {
+  /** Tells map streams that something outside the state (DERP map, DNS, services) changed; `save`: and that
+   * the state directory should keep it. */
+  touch(o: { save?: boolean } = {}): void {
     this.changed('netmap');
+    if (o.save) this.changed('persist');
   }
 
   /** A client began or stopped holding a Followup request for a pending login (the server's bookkeeping). */
