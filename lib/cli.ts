@@ -5,13 +5,14 @@
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import { defaultDevnetDir, startDevnet, type DevnetNodeInfo, type PendingLoginInfo } from './devnet/index.js';
 import { callDevnetAdmin, findDevnetAdmin } from './devnet/admin-client.js';
 import { findLocalAPI, localAPIGet } from './loopback/localapi-file.js';
 import { STATUS_PAGE_PATH } from './loopback/status-http.js';
 import { MemoryStore } from './control/store.js';
 import { DEFAULT_CONTROL_URL, Server } from './server.js';
+import { DEVNET_MANAGE_USAGE, devnetManageCommand } from './cli/devnet-manage.js';
+import { HelpRequest, UsageError, intOption, parse, printTable, str, tagList } from './cli/args.js';
 
 /** The --dir line, its description starting at column `w` as the other options' of the block. */
 const DIR = (w: number): string => `--dir DIR${' '.repeat(Math.max(1, w - 9))}the devnet's state directory (default ${defaultDevnetDir()})`;
@@ -27,6 +28,9 @@ commands:
   devnet key           mint an auth key on a running devnet
   devnet approve ID    approve a waiting login (its URL or ID) or a node waiting for approval
   devnet page          print the URL of the running devnet's status page
+  devnet services      list its Tailscale Services (devnet service define|approve to change them)
+  devnet routes        approve subnet routes and exit nodes
+  devnet policy        print or replace its ACL policy
   status --dir DIR     show a running node: peers, paths, traffic, health (through its LocalAPI)
 
 options:
@@ -38,7 +42,7 @@ Details and examples: docs/cli.md.`,
 
 Starts a development tailnet and two nodes, "web" and "client"; client fetches web's page by its MagicDNS name.
 With TS_AUTHKEY (a reusable key) it joins that tailnet instead (TS_CONTROL_URL, else Tailscale's).`,
-  devnet: `usage: tsnet devnet [--dir DIR] [--port N] [--admin-port N]
+  devnet: `usage: tsnet devnet [--dir DIR] [--port N] [--admin-port N] [--funnel]
 
 Runs the development tailnet until interrupted (Ctrl-C); prints its control URL, an auth key and the status
 page. For development and tests: production uses Tailscale or Headscale.
@@ -46,8 +50,11 @@ page. For development and tests: production uses Tailscale or Headscale.
   ${DIR(15)}
   --port N       control server TCP port on 127.0.0.1 (default: any free port)
   --admin-port N admin endpoint and status page TCP port on 127.0.0.1 (default: any free port)
+  --funnel       also run a Funnel ingress on loopback standing in for Tailscale's (one loopback port per
+                 public port 443, 8443, 10000); nodes need the "funnel" attribute from the policy
 
-On a running devnet (found through DIR/admin.json): tsnet devnet nodes|pending|key|approve|page.`,
+On a running devnet (found through DIR/admin.json): tsnet devnet nodes|pending|key|approve|page|services|
+service|routes|policy.`,
   'devnet nodes': `usage: tsnet devnet nodes [--dir DIR] [--json]
 
 Lists the nodes of the running devnet.
@@ -86,6 +93,7 @@ with a key that is not pre-authorized (see tsnet devnet nodes) by its ID or name
 Prints the URL of the running devnet's status page (nodes, paths, relayed traffic, pending logins, ACL policy).
 
   ${DIR(13)}`,
+  ...DEVNET_MANAGE_USAGE,
   status: `usage: tsnet status --dir DIR [--json] [--web]
 
 Shows a running node through its LocalAPI: itself, its peers with their paths (direct or relay) and traffic,
@@ -95,58 +103,6 @@ and its health. The node must have called server.loopback(); it then writes DIR/
   --json       print the LocalAPI's status as JSON
   --web        print the URL of the node's status page instead`,
 };
-
-/** A command-line mistake: printed as one line plus the command's usage, exit status 2. */
-class UsageError extends Error {
-  constructor(
-    message: string,
-    readonly command: string,
-  ) {
-    super(message);
-  }
-}
-
-type Spec = Record<string, { type: 'string' | 'boolean'; short?: string }>;
-
-/** Parses `args` for `command` strictly: unknown options and missing values are UsageErrors. */
-function parse(command: string, args: string[], spec: Spec, positionals = 0): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
-  let r: ReturnType<typeof parseArgs>;
-  try {
-    r = parseArgs({ args, options: { ...spec, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: true });
-  } catch (e) {
-    const err = e as Error & { code?: string };
-    const opt = /'([^']+)'/.exec(err.message)?.[1] ?? '';
-    if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new UsageError(`unknown option ${opt}`, command);
-    if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') throw new UsageError(`option ${opt.split(/[ ,]/)[0]} ${/argument missing/.test(err.message) ? 'needs a value' : 'takes no value'}`, command);
-    throw new UsageError(err.message.split('\n')[0]!, command);
-  }
-  const values = r.values as Record<string, string | boolean | undefined>;
-  if (values.help) throw new HelpRequest(command);
-  if (r.positionals.length > positionals) throw new UsageError(`unexpected argument ${r.positionals[positionals]}`, command);
-  return { values, positionals: r.positionals };
-}
-
-class HelpRequest extends Error {
-  constructor(readonly command: string) {
-    super('help');
-  }
-}
-
-function intOption(command: string, name: string, v: string | boolean | undefined, max: number): number | undefined {
-  if (v === undefined) return undefined;
-  const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : NaN;
-  if (!Number.isSafeInteger(n) || n > max) throw new UsageError(`--${name} must be an integer 0..${max}, got ${String(v)}`, command);
-  return n;
-}
-
-const str = (v: string | boolean | undefined): string | undefined => (typeof v === 'string' ? v : undefined);
-const tagList = (v: string | boolean | undefined): string[] | undefined =>
-  typeof v === 'string'
-    ? v
-        .split(',')
-        .map((t) => t.trim())
-        .filter(Boolean)
-    : undefined;
 
 function version(): string {
   const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { version?: string };
@@ -195,7 +151,7 @@ async function demo(): Promise<void> {
 }
 
 async function devnetRun(args: string[]): Promise<void> {
-  const { values } = parse('devnet', args, { dir: { type: 'string' }, port: { type: 'string' }, 'admin-port': { type: 'string' } });
+  const { values } = parse('devnet', args, { dir: { type: 'string' }, port: { type: 'string' }, 'admin-port': { type: 'string' }, funnel: { type: 'boolean' } });
   const dir = path.resolve(str(values.dir) ?? defaultDevnetDir());
   const port = intOption('devnet', 'port', values.port, 65535) ?? 0;
   const adminPort = intOption('devnet', 'admin-port', values['admin-port'], 65535) ?? 0;
@@ -207,11 +163,25 @@ async function devnetRun(args: string[]): Promise<void> {
   const devnet = await startDevnet({ stateDir: dir, port, admin: { port: adminPort } });
   const key = devnet.createAuthKey({ reusable: true });
   const relay = devnet.relay?.derpMapOptions;
+  // The ingress reaches funnel nodes over the tailnet through a node of its own (lib/devnet/funnel-ingress.ts).
+  let ingressNode: Server | null = null;
+  let funnel = '';
+  if (values.funnel) {
+    ingressNode = new Server({ hostname: 'funnel-ingress', controlURL: devnet.controlURL, authKey: devnet.createAuthKey({ ephemeral: true }), ephemeral: true, store: new MemoryStore() });
+    try {
+      await ingressNode.up();
+      const ingress = await devnet.startFunnelIngress({ node: ingressNode });
+      funnel = `\n  Funnel:       ${Object.entries(ingress.addresses).map(([pub, a]) => `${pub} at ${a}`).join(', ')} (TLS with the node's name as SNI; nodes need the "funnel" attribute)`;
+    } catch (e) {
+      await Promise.allSettled([ingressNode.close(), devnet.close()]);
+      throw e;
+    }
+  }
   console.log(`tsnet development tailnet (for development and tests; production uses Tailscale or Headscale)
   control URL:  ${devnet.controlURL}
   auth key:     ${key}
   state:        ${dir}${relay ? `\n  DERP relay:   https://${relay.host ?? '127.0.0.1'}:${relay.derpPort} (self-signed)` : ''}${relay && (relay.stunPort ?? -1) > 0 ? `\n  STUN:         udp ${relay.host ?? '127.0.0.1'}:${relay.stunPort}` : ''}
-  status page:  ${devnet.admin?.pageURL ?? '(none)'}
+  status page:  ${devnet.admin?.pageURL ?? '(none)'}${funnel}
 
   TS_CONTROL_URL=${devnet.controlURL} TS_AUTHKEY=${key} node your-program.js
   tsnet devnet nodes | pending | key | approve ID${values.dir === undefined ? '' : ` --dir ${dir}`}
@@ -220,6 +190,7 @@ async function devnetRun(args: string[]): Promise<void> {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
+  await ingressNode?.close();
   await devnet.close();
 }
 
@@ -239,11 +210,6 @@ function printNodes(nodes: DevnetNodeInfo[]): void {
     n.endpoints.length ? `${n.endpoints.length} endpoints, DERP ${n.homeDERP}` : `DERP ${n.homeDERP}`,
   ]);
   printTable(['ID', 'NAME', 'ADDRESS', 'OWNER', 'STATE', 'KIND', 'PATHS'], rows);
-}
-
-function printTable(head: string[], rows: string[][]): void {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  for (const r of [head, ...rows]) console.log(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  '));
 }
 
 async function devnetCommand(sub: string, args: string[]): Promise<void> {
@@ -302,6 +268,7 @@ async function devnetCommand(sub: string, args: string[]): Promise<void> {
     console.log(ep.pageURL);
     return;
   }
+  if (await devnetManageCommand(sub, args)) return;
   throw new UsageError(`unknown devnet command ${sub}`, 'devnet');
 }
 

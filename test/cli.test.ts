@@ -9,6 +9,7 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
+import * as tls from 'node:tls';
 import { pathToFileURL } from 'node:url';
 import { defaultDevnetDir, startDevnet, type DevnetNodeInfo, type PendingLoginInfo } from '../lib/devnet/index.js';
 import { MemoryStore } from '../lib/control/store.js';
@@ -41,6 +42,9 @@ interface CliDevnet {
   proc: ChildProcessWithoutNullStreams;
   controlURL: string;
   pageURL: string;
+  authKey: string;
+  /** With --funnel: public port → loopback address:port of the ingress. */
+  funnel: Record<string, string>;
   stop(): Promise<number | null>;
 }
 
@@ -51,10 +55,14 @@ async function cliDevnet(args: string[], o: { env?: NodeJS.ProcessEnv; cwd?: str
   proc.stderr.on('data', (d) => (err += d));
   let controlURL = '';
   let pageURL = '';
+  let authKey = '';
+  const funnel: Record<string, string> = {};
   for await (const line of readline.createInterface({ input: proc.stdout })) {
     controlURL ||= /control URL:\s+(\S+)/.exec(line)?.[1] ?? '';
     pageURL ||= /status page:\s+(\S+)/.exec(line)?.[1] ?? '';
-    if (pageURL) break;
+    authKey ||= /auth key:\s+(\S+)/.exec(line)?.[1] ?? '';
+    for (const m of /Funnel:/.test(line) ? line.matchAll(/(\d+) at (\S+?),?(?=\s)/g) : []) funnel[m[1]!] = m[2]!;
+    if (pageURL && line === '') break; // the banner's end
   }
   assert.ok(controlURL && pageURL, `tsnet devnet started: ${err}`);
   const exited = new Promise<number | null>((r) => proc.once('exit', (c) => r(c)));
@@ -62,6 +70,8 @@ async function cliDevnet(args: string[], o: { env?: NodeJS.ProcessEnv; cwd?: str
     proc,
     controlURL,
     pageURL,
+    authKey,
+    funnel,
     stop: async () => {
       proc.kill('SIGINT');
       return exited;
@@ -194,6 +204,70 @@ test('a running devnet from the CLI: keys with options, nodes, an interactive lo
     await dn.close();
     assert.ok(!fs.existsSync(path.join(dir, 'admin.json')), 'admin.json removed on exit');
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('services, routes and the policy from the CLI; tsnet devnet --funnel runs an ingress that refuses names without Funnel', { timeout: 120_000 }, async () => {
+  const dir = tmp('manage');
+  const dn = await startDevnet({ stateDir: dir, admin: true });
+  const nodes: Server[] = [];
+  try {
+    const defined = await tsnet(['devnet', 'service', 'define', 'svc:web', '--dir', dir]);
+    assert.equal(defined.code, 0, defined.stderr);
+    assert.match(defined.stdout, /^defined svc:web: 100\.127\.254\.\d+, fd7a:/);
+    const listed = JSON.parse((await tsnet(['devnet', 'services', '--dir', dir, '--json'])).stdout) as Array<{ name: string }>;
+    assert.deepEqual(listed.map((x) => x.name), ['svc:web']);
+    assert.match((await tsnet(['devnet', 'services', '--dir', dir])).stdout, /^NAME\s+ADDRESSES\s+HOSTS\nsvc:web\s/);
+    const dup = await tsnet(['devnet', 'service', 'define', 'svc:web', '--dir', dir]);
+    assert.equal(dup.code, 1);
+    assert.match(dup.stderr, /already defined/);
+
+    // A router advertises a route; the CLI approves it, and the node's netmap then routes it there.
+    const r = new Server({ hostname: 'router', controlURL: dn.controlURL, authKey: dn.createAuthKey(), store: new MemoryStore(), advertiseRoutes: ['10.77.0.0/16'] });
+    nodes.push(r);
+    await r.up();
+    await dn.waitFor(() => dn.nodes().find((n) => n.hostname === 'router')?.advertisedRoutes?.includes('10.77.0.0/16'));
+    const routes = await tsnet(['devnet', 'routes', 'approve', 'router', '10.77.0.0/16', '--dir', dir]);
+    assert.equal(routes.code, 0, routes.stderr);
+    assert.match(routes.stdout, /^approved for router: 10\.77\.0\.0\/16; serving now: 10\.77\.0\.0\/16\n$/);
+
+    // The policy: printed, replaced (checked first: a broken one is refused whole), reset.
+    assert.match((await tsnet(['devnet', 'policy', '--dir', dir])).stdout, /default policy/);
+    const file = path.join(dir, 'policy.hujson');
+    fs.writeFileSync(file, '{ // funnel for everyone\n "acls": [{"action": "accept", "src": ["*"], "dst": ["*:*"]}], "nodeAttrs": [{"target": ["*"], "attr": ["funnel"]}], }');
+    const set = await tsnet(['devnet', 'policy', '--set', file, '--dir', dir]);
+    assert.equal(set.code, 0, set.stderr);
+    assert.match((await tsnet(['devnet', 'policy', '--dir', dir])).stdout, /funnel for everyone/);
+    fs.writeFileSync(file, '{"acls": [{"action": "maybe"}]}');
+    const bad = await tsnet(['devnet', 'policy', '--set', file, '--dir', dir]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /^tsnet: the devnet refused: .*\(ERR_TSNET_DEVNET_ADMIN\)\n$/);
+    assert.match(dn.policy() ?? '', /funnel for everyone/, 'the refused policy changed nothing');
+    assert.equal((await tsnet(['devnet', 'policy', '--reset', '--dir', dir])).code, 0);
+    assert.equal(dn.policy(), null);
+    const both = await tsnet(['devnet', 'policy', '--reset', '--set', file, '--dir', dir]);
+    assert.equal(both.code, 2);
+  } finally {
+    await Promise.allSettled(nodes.map((n) => n.close()));
+    await dn.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+
+  // --funnel: the banner names one loopback port per public Funnel port; a name without Funnel is refused.
+  const fdir = tmp('funnel');
+  try {
+    const cd = await cliDevnet(['--dir', fdir, '--funnel']);
+    assert.deepEqual(Object.keys(cd.funnel).sort(), ['10000', '443', '8443']);
+    const [host, port] = cd.funnel['443']!.split(':');
+    const closed = await new Promise<string>((resolve) => {
+      const c = tls.connect({ host, port: Number(port), servername: 'nobody.devnet.internal', rejectUnauthorized: false });
+      c.once('secureConnect', () => resolve('handshake'));
+      c.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+    });
+    assert.match(closed, /ECONNRESET|EPIPE|socket disconnected/i, 'the ingress closed the connection instead of handing it on');
+    assert.equal(await cd.stop(), 0);
+  } finally {
+    fs.rmSync(fdir, { recursive: true, force: true });
   }
 });
 

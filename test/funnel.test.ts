@@ -3,12 +3,8 @@
 // peerAPI ingress handler over the tailnet. The funnel node's certificate is a self-signed one made here.
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
-import * as fs from 'node:fs';
 import * as net from 'node:net';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import * as tls from 'node:tls';
 import { startDevnet, parseClientHello, type Devnet, type FunnelIngress } from '../lib/devnet/index.js';
 import { MemoryStore } from '../lib/control/store.js';
@@ -17,6 +13,7 @@ import { nodeCertificate } from '../lib/server/funnel-cert.js';
 import { DevnetState } from '../lib/devnet/state.js';
 import { ingressRules, setIngressNode, withFunnelAttrs } from '../lib/devnet/funnel-grants.js';
 import type { Node } from '../lib/wire/tailcfg.js';
+import { selfSigned } from './fixtures/self-signed.js';
 
 const POLICY = {
   acls: [{ action: 'accept' as const, src: ['*'], dst: ['*:*'] }],
@@ -31,22 +28,8 @@ let plain: Server;
 let ingressNode: Server;
 let ingress: FunnelIngress;
 let webName: string;
-let key: Buffer;
-let cert: Buffer;
-
-function selfSigned(name: string): { key: Buffer; cert: Buffer } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-funnel-'));
-  try {
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-      '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'), '-subj', `/CN=${name}`,
-      '-addext', `subjectAltName=DNS:${name}`,
-    ], { stdio: 'ignore' });
-    return { key: fs.readFileSync(path.join(dir, 'key.pem')), cert: fs.readFileSync(path.join(dir, 'cert.pem')) };
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
+let key: string;
+let cert: string;
 
 before(async () => {
   // The devnet's ACME server gives the nodes their own certificates (no test may reach a public ACME server).
@@ -344,7 +327,7 @@ test('the default certificate seam: the node\'s getter, asked at each handshake,
   const opts = await nodeCertificate(webName, async () => current);
   const srv = tls.createServer(opts, (s) => s.end()).listen(0, '127.0.0.1');
   await new Promise((resolve) => srv.once('listening', resolve));
-  const fingerprint = (ca: Buffer): Promise<string> =>
+  const fingerprint = (ca: string): Promise<string> =>
     new Promise((resolve, reject) => {
       const c = tls.connect({ host: '127.0.0.1', port: (srv.address() as net.AddressInfo).port, servername: webName, ca }, () => {
         resolve(c.getPeerCertificate().fingerprint256);

@@ -4,12 +4,9 @@
 // POST /v0/ingress with its Tailscale-Ingress-Src/Target headers) against Tailscale's peerAPI ingress handler.
 import { test, before, after } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { Scene, interopSkip, ok, type Control, withDevnetScene } from './interop/harness.js';
 import type { LineChild } from './netns/topology.js';
+import { selfSigned } from './fixtures/self-signed.js';
 
 const skip = interopSkip();
 let scene: Scene | undefined;
@@ -17,20 +14,6 @@ let control: (Control & { domain: string }) | undefined;
 let devnet: LineChild | undefined;
 
 withDevnetScene(skip, (s) => ({ scene, control, devnet } = s));
-
-function selfSigned(name: string): { key: string; cert: string } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-funnel-'));
-  try {
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-      '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'), '-subj', `/CN=${name}`,
-      '-addext', `subjectAltName=DNS:${name}`,
-    ], { stdio: 'ignore' });
-    return { key: fs.readFileSync(path.join(dir, 'key.pem'), 'utf8'), cert: fs.readFileSync(path.join(dir, 'cert.pem'), 'utf8') };
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 test('a public client reaches Go tsnet ListenFunnel through our devnet ingress', { skip, timeout: 180_000 }, async () => {
   const s = scene!;

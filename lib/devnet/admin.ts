@@ -63,6 +63,26 @@ async function api(devnet: AdminTarget, req: http.IncomingMessage, res: http.Ser
   if (route === 'status' && get) {
     return sendJSON(res, 200, { controlURL: devnet.controlURL, domain: devnet.domain, nodes: devnet.nodes(), pending: devnet.pendingLogins(), policy: devnet.policy() });
   }
+  if (route === 'policy' && get) return sendJSON(res, 200, { policy: devnet.policy() });
+  if (route === 'policy' && req.method === 'POST') {
+    // {policy: HuJSON text} replaces the policy; {policy: null} restores the default (allow all).
+    let o: Record<string, unknown> | string;
+    try {
+      o = parseJSONBody(await readBody(req, 1024 * 1024));
+    } catch (e) {
+      return sendJSON(res, 400, { error: (e as Error).message });
+    }
+    if (typeof o === 'string') return sendJSON(res, 400, { error: o });
+    const bad = bodyOptions(o, ['policy']);
+    if (bad) return sendJSON(res, 400, { error: bad });
+    if (o.policy !== null && typeof o.policy !== 'string') return sendJSON(res, 400, { error: '"policy" must be the policy\'s HuJSON text, or null for the default' });
+    try {
+      devnet.setPolicy(o.policy);
+    } catch (e) {
+      return sendJSON(res, 400, { error: (e as Error).message }); // the policy did not parse, or its tests failed
+    }
+    return sendJSON(res, 200, { policy: devnet.policy() });
+  }
   if ((route === 'keys' || route === 'approve') && req.method === 'POST') {
     let o: Record<string, unknown> | string;
     try {
@@ -122,7 +142,7 @@ async function api(devnet: AdminTarget, req: http.IncomingMessage, res: http.Ser
       return sendJSON(res, e instanceof StateError ? 404 : 500, { error: (e as Error).message });
     }
   }
-  if (['nodes', 'pending', 'status', 'keys', 'approve'].includes(route)) return sendJSON(res, 405, { error: `method ${req.method} not allowed here` });
+  if (['nodes', 'pending', 'status', 'keys', 'approve', 'policy'].includes(route)) return sendJSON(res, 405, { error: `method ${req.method} not allowed here` });
   return sendJSON(res, 404, { error: `unknown admin API path /api/v0/${route}` });
 }
 
