@@ -38,9 +38,9 @@ test('(b) devnet, direct: two tsnet nodes and ours exchange 8 MiB over direct UD
   await fetchBlob(t, 'devnet direct, Go↔Go', go, go2);
   await fetchBlob(t, 'devnet direct', ours, go);
   await fetchBlob(t, 'devnet direct', go, ours);
-  const p = await s.settledPath(go2, go, (x) => DIRECT.test(String(x.curAddr)));
+  const p = await s.settledPath(go2, go, { curAddr: DIRECT.source });
   assert.match(String(p.curAddr), DIRECT, `tsnet to tsnet directly: ${JSON.stringify(p)}`);
-  const q = await s.settledPath(go, ours, (x) => DIRECT.test(String(x.curAddr)));
+  const q = await s.settledPath(go, ours, { curAddr: DIRECT.source });
   assert.match(String(q.curAddr), DIRECT, `tsnet to ours directly: ${JSON.stringify(q)}`);
   const relayed = (await relayForwarded()) - before;
   assert.ok(relayed < BYTES / 1400, `the transfers did not go through the relay (${relayed} packets)`);
@@ -185,7 +185,7 @@ async function pathChange(t: TestContext, toDERP: boolean, tag: string, inFlight
   const want = (x: { curAddr?: string }): boolean => (toDERP ? x.curAddr === '' : DIRECT.test(String(x.curAddr)));
   for (const { server, client } of pairs) {
     for (const [a, b] of [[server, client], [client, server]] as const) {
-      const p = await s.settledPath(a, b, want, 30_000);
+      const p = await s.settledPath(a, b, toDERP ? { curAddr: '^$' } : { curAddr: DIRECT.source }, 30_000);
       assert.ok(want(p), `${a.name} moved to the ${toDERP ? 'relay' : 'direct path'}: ${JSON.stringify(p)}`);
     }
   }

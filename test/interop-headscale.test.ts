@@ -104,7 +104,7 @@ test('(c) Headscale: our node and a tsnet node on the same Headscale exchange 8 
   // can reach it neither through DERP nor with a CallMeMaybe (the first transfer then waited out one 5 s
   // WireGuard handshake retry). Rates are measured once every node knows where the others live.
   const t0 = Date.now();
-  const homes = await Promise.all([[ours, go], [go, ours], [go2, go], [go, go2]].map(([a, b]) => s.settledPath(a!, b!, (x) => !!x.relay, 20_000)));
+  const homes = await Promise.all([[ours, go], [go, ours], [go2, go], [go, go2]].map(([a, b]) => s.settledPath(a!, b!, { relay: true }, 20_000)));
   assert.ok(homes.every((h) => h.relay === 'interop'), `every node learned the others' home DERP region: ${JSON.stringify(homes)}`);
   t.diagnostic(`home DERP regions known ${Date.now() - t0} ms after the nodes saw each other`);
   await s.warmDirect(ours, go);

@@ -38,7 +38,7 @@ async function peerRelays(n: Node): Promise<{ peers: RelayView[]; sessions: Sess
 
 /** `from`'s view of `to` once it reports a peer-relay path (disco settles it a little after traffic starts). */
 async function viaPeerRelay(from: Node, to: Node, ms = 30_000): Promise<RelayView> {
-  await from.child.call({ op: 'waitPeerRelay', ip: to.ip, timeoutMs: ms }, ms + 5000);
+  await from.child.call({ op: 'waitPath', ip: to.ip, want: { peerRelay: true }, timeoutMs: ms }, ms + 5000);
   const p = (await peerRelays(from)).peers.find((x) => (x.ips ?? []).includes(to.ip));
   assert.ok(p, `${from.name} lists ${to.name}`);
   return p;
@@ -110,7 +110,7 @@ async function ourView(from: Node, to: Node): Promise<OurPeer> {
 
 /** Our node's view of `to` once its 'path' events name a peer relay (or after `ms`). */
 async function ourViaPeerRelay(from: Node, to: Node, ms = 30_000): Promise<OurPeer> {
-  await from.child.call({ op: 'waitPeerRelay', address: to.ip, timeoutMs: ms }, ms + 5000);
+  await from.child.call({ op: 'waitPath', address: to.ip, want: { peerRelay: true }, timeoutMs: ms }, ms + 5000);
   return ourView(from, to);
 }
 

@@ -50,9 +50,9 @@ test('(a) testcontrol, direct: our node and a tsnet node exchange 8 MiB both way
   await fetchBlob(t, 'testcontrol direct', ours, go);
   await fetchBlob(t, 'testcontrol direct', go, ours);
   await fetchBlob(t, 'testcontrol direct, Go↔Go baseline', go2, go);
-  const mine = await s.settledPath(ours, go, (p) => DIRECT.test(String(p.curAddr)));
+  const mine = await s.settledPath(ours, go, { curAddr: DIRECT.source });
   assert.match(String(mine.curAddr), DIRECT, `our node talks to the tsnet node directly: ${JSON.stringify(mine)}`);
-  const theirs = await s.settledPath(go, ours, (p) => DIRECT.test(String(p.curAddr)));
+  const theirs = await s.settledPath(go, ours, { curAddr: DIRECT.source });
   assert.match(String(theirs.curAddr), DIRECT, `the tsnet node talks to ours directly: ${JSON.stringify(theirs)}`);
   await Promise.all([ours, go, go2].map((n) => n.child.stop()));
 });

@@ -24,7 +24,7 @@ const nodes = new Set<LineChild>();
 const tmpDirs: string[] = [];
 
 /** Per-peer path info as the engine reports it in status().peers (not there until the DERP/disco work lands). */
-interface PeerPath { hostName?: string; curAddr?: string; relay?: string | number; rxBytes?: number; txBytes?: number }
+interface PeerPath { hostName?: string; tailscaleIPs?: string[]; curAddr?: string; relay?: string | number; rxBytes?: number; txBytes?: number }
 
 async function startNode(ns: string, hostname: string): Promise<LineChild> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `tsnet-netns-${hostname}-`));
@@ -76,14 +76,14 @@ async function peerPath(client: LineChild, peer: string): Promise<PeerPath | und
   return p;
 }
 
-/** Polls peerPath until `ok` holds (disco may upgrade a relayed path to a direct one a little later). */
-async function settledPath(client: LineChild, peer: string, ok: (p: PeerPath) => boolean, ms = 5000): Promise<PeerPath | undefined> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const p = await peerPath(client, peer);
-    if (!p || ok(p) || Date.now() > end) return p;
-    await new Promise((r) => setTimeout(r, 200));
-  }
+/** The peer's path once its curAddr matches `curAddr` (a regular expression; disco may upgrade a relayed path to a
+ * direct one a little later), or as it is after `ms`: the node waits on its own events and replies once. */
+async function settledPath(client: LineChild, peer: string, curAddr: RegExp, ms = 5000): Promise<PeerPath | undefined> {
+  const ip = (await peerPath(client, peer))?.tailscaleIPs?.[0];
+  if (!ip) return undefined;
+  const r = await client.call({ op: 'waitPath', address: ip, want: { curAddr: curAddr.source }, timeoutMs: ms }, ms + 5000);
+  assert.equal(r.error, undefined, `waitPath failed: ${String(r.error)}`);
+  return peerPath(client, peer);
 }
 
 async function relayForwarded(): Promise<number> {
@@ -124,7 +124,7 @@ test('baseline: UDP between the namespaces allowed, b fetches 20 MB from a by Ma
     try {
       await fetchBlob(t, client, serverName, sha256);
       const direct = new RegExp(`^${ADDR_A.replace(/\./g, '\\.')}:\\d+$`);
-      const p = await settledPath(client, serverName, (x) => direct.test(String(x.curAddr)));
+      const p = await settledPath(client, serverName, direct);
       assert.ok(p, 'status() lists the peer');
       assert.match(String(p.curAddr), direct, JSON.stringify(p));
     } finally {

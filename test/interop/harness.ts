@@ -97,6 +97,14 @@ export interface PeerView { hostName?: string; curAddr?: string; relay?: string;
 
 export const DIRECT = /^10\.231\.\d+\.\d+:\d+$/;
 
+/** What a path must show (Scene.settledPath): curAddr matches a regular expression ("^$": no direct path), the
+ * peer's home DERP region is known (relay), or it is reached through a peer relay (peerRelay). */
+export interface PathWant {
+  curAddr?: string;
+  relay?: boolean;
+  peerRelay?: boolean;
+}
+
 export class Scene {
   readonly topo: Topology;
   readonly #tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnet-interop-'));
@@ -183,14 +191,13 @@ export class Scene {
     return p;
   }
 
-  /** Polls `from`'s view of the path to `to` until `want` holds (disco settles a path a little after traffic starts). */
-  async settledPath(from: Node, to: Node, want: (p: PeerView) => boolean, ms = 10_000): Promise<PeerView> {
-    const end = Date.now() + ms;
-    for (;;) {
-      const p = await this.path(from, to);
-      if (want(p) || Date.now() > end) return p;
-      await new Promise((r) => setTimeout(r, 200));
-    }
+  /**
+   * `from`'s view of the path to `to` once it matches `want` (disco settles a path a little after traffic
+   * starts), or as it is after `ms`: each node program waits in-process (ours on its events) and replies once.
+   */
+  async settledPath(from: Node, to: Node, want: PathWant, ms = 10_000): Promise<PeerView> {
+    ok(await from.child.call({ op: 'waitPath', ip: to.ip, address: to.ip, want, timeoutMs: ms }, ms + 5000), `${from.name} waitPath`);
+    return this.path(from, to);
   }
 
   /**
@@ -202,7 +209,7 @@ export class Scene {
     const r = ok(await client.child.call({ op: 'fetch', host: server.ip, port: WARM_PORT, timeoutMs: 20_000 }, 25_000), `${client.name} warm-up fetch`);
     assert.equal(r.sha256, server.warm, `${client.name} warm-up fetch: SHA-256 matches`);
     for (const [a, b] of [[client, server], [server, client]] as const) {
-      const p = await this.settledPath(a, b, (x) => DIRECT.test(String(x.curAddr)), 15_000);
+      const p = await this.settledPath(a, b, { curAddr: DIRECT.source }, 15_000);
       assert.match(String(p.curAddr), DIRECT, `${a.name} reaches ${b.name} directly: ${JSON.stringify(p)}`);
     }
   }

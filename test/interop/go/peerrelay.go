@@ -13,7 +13,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"tailscale.com/client/local"
 	_ "tailscale.com/feature/relayserver" // tsnet leaves the relay server out unless the program links it
@@ -56,34 +55,6 @@ func peerRelayOp(lc *local.Client, op string, raw json.RawMessage) (any, error) 
 			}
 		}
 		return map[string]any{"peers": peers, "sessions": sessions}, nil
-	case "waitPeerRelay":
-		// Until this node's status names a peer-relay path to the peer at IP (or timeoutMs). tsnet reports no
-		// path changes, so the check repeats here, in the peer, and the test waits for one reply.
-		var c struct {
-			IP        string `json:"ip"`
-			TimeoutMs int    `json:"timeoutMs"`
-		}
-		if err := json.Unmarshal(raw, &c); err != nil {
-			return nil, err
-		}
-		deadline := time.Now().Add(time.Duration(c.TimeoutMs) * time.Millisecond)
-		for {
-			st, err := lc.Status(ctx)
-			if err != nil {
-				return nil, err
-			}
-			for _, p := range st.Peer {
-				for _, a := range p.TailscaleIPs {
-					if a.String() == c.IP && p.PeerRelay != "" {
-						return map[string]bool{"ok": true}, nil
-					}
-				}
-			}
-			if time.Now().After(deadline) {
-				return map[string]bool{"ok": false}, nil
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
 	}
 	return nil, fmt.Errorf("unknown op %q", op)
 }
