@@ -295,7 +295,11 @@ export class ControlClient extends EventEmitter {
   async logout(): Promise<void> {
     const conn = this.conn;
     const profile = this.profile;
-    if (conn && profile) {
+    // Stop the map poll first, keeping the connection (an aborted loop leaves it open): control ends the poll
+    // once the key expires, and the loop's answer to that, dropping the connection, would cut off the reply.
+    this.abort?.abort(new ControlError('ERR_CLOSED', 'logging out'));
+    await this.loop;
+    if (conn && !conn.h2.closed && profile) {
       const req = buildRegisterRequest({
         version: this.version,
         nodePublic: publicFromPrivate(profile.nodePrivate),
