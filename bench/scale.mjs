@@ -9,7 +9,7 @@
 //           processes), once with TSNET_BRIDGE=fd and once with stream: descriptors and RSS per connection on
 //           each side, time to open them all.
 // As root it runs in a network namespace it makes (bench/netns.mjs). Knobs: SCALE_ONLY (nodes|conns), SCALE_NODES, SCALE_CONNS, SCALE_NOFILE (the children's descriptor limit,
-// set by the shell's ulimit; default: inherited). Prints JSON lines and a summary; writes bench/results/scale.json and
+// set by the shell's ulimit; default: inherited), SCALE_GO=0 (no Go nodes), SCALE_RESULTS=0 (write no files). Prints JSON lines and a summary; writes bench/results/scale.json and
 // bench/results/<date>-scale-<host>.json.
 import { Proc, keypair } from './proc.mjs';
 import { inBenchNetns } from './netns.mjs';
@@ -230,7 +230,10 @@ for (const [bridge, r] of Object.entries(results.conns ?? {})) {
     `dialing node ${f(c.fds / Math.max(c.opened, 1), 2)} descriptors and ${f(c.rssKiB / Math.max(c.opened, 1), 1)} KiB RSS per connection, ` +
     `accepting node ${f(s.fds / Math.max(s.accepted, 1), 2)} descriptors and ${f(s.rssKiB / Math.max(s.accepted, 1), 1)} KiB per connection (${s.accepted} accepted)`);
 }
-fs.mkdirSync(path.join(here, 'results'), { recursive: true });
-const json = JSON.stringify(results, null, 2) + '\n';
-fs.writeFileSync(path.join(here, 'results', 'scale.json'), json);
-fs.writeFileSync(path.join(here, 'results', `${results.date.slice(0, 19).replace(/:/g, '-')}-scale-${os.hostname()}.json`), json);
+// SCALE_RESULTS=0: print only (bench/run.mjs's per-node row runs this with a few nodes).
+if (process.env.SCALE_RESULTS !== '0') {
+  fs.mkdirSync(path.join(here, 'results'), { recursive: true });
+  const json = JSON.stringify(results, null, 2) + '\n';
+  fs.writeFileSync(path.join(here, 'results', 'scale.json'), json);
+  fs.writeFileSync(path.join(here, 'results', `${results.date.slice(0, 19).replace(/:/g, '-')}-scale-${os.hostname()}.json`), json);
+}
