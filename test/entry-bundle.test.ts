@@ -50,3 +50,13 @@ test('requiring the built entry optimizes no function (the optimizing compiler\'
   assert.notDeepEqual(optimized('function f(x) { return x + 1; } let s = 0; for (let i = 0; i < 1e6; i++) s += f(i);'), []);
   assert.deepEqual(optimized(`require(${JSON.stringify(path.join(dist, 'index.js'))})`), []);
 });
+
+test('an ES module that imports a bundled file directly gets its named exports', () => {
+  const r = node(['--input-type=module', '-e', `
+    import { WireGuard, Server, TailnetSocket } from ${JSON.stringify(path.join(dist, 'index.js'))};
+    import { TailnetListener } from ${JSON.stringify(path.join(dist, 'net', 'listener.js'))};
+    import * as m from ${JSON.stringify(path.join(dist, 'index.js'))};
+    console.log([WireGuard, Server, TailnetSocket, TailnetListener].map((x) => typeof x).join(), TailnetListener === m.TailnetListener);`]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim(), 'function,function,function,function true');
+});
