@@ -39,7 +39,8 @@ const role = process.argv[2];
 if (role === '--nodes') {
   const { Server } = require(path.join(here, '..', 'dist', 'index.js'));
   const { controlURL, authKey, n, settleSeconds = 0 } = JSON.parse(process.argv[3]);
-  const settle = () => new Promise((res) => setTimeout(res, settleSeconds * 1000));
+  // A GC first: V8 gives back its grown young generation only once a full GC has armed its memory reducer.
+  const settle = () => { if (settleSeconds) globalThis.gc?.(); return new Promise((res) => setTimeout(res, settleSeconds * 1000)); };
   const r = { n };
   // One node first: what every process pays once (the addon, lwIP's pools, the engine) is not per node.
   const first = new Server({ controlURL, authKey, hostname: 'scale-0', ephemeral: true });

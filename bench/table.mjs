@@ -50,7 +50,7 @@ export function render(doc) {
   const nodes = doc.pairs?.nodes;
   if (nodes?.ours?.nodes) {
     lines.push('');
-    lines.push(`Per further node: ${nodes.ours.nodes} Server nodes in one process, and as many Go tsnet nodes in one Go process; the row is (RSS with all − RSS with one) / (N − 1), each read after ${doc.pairs.nodes.settleSeconds ?? 0} s idle and a GC.`);
+    lines.push(`Per further node: ${nodes.ours.nodes} Server nodes in one process, and as many Go tsnet nodes in one Go process; the row is (RSS with all − RSS with one) / (N − 1), each read after a GC, ${doc.pairs.nodes.settleSeconds ?? 0} s idle and a GC.`);
   }
   if (c) {
     lines.push('');

@@ -63,6 +63,7 @@ func runBenchNodes(raw json.RawMessage) {
 	if err := up(0); err != nil {
 		fatal(err)
 	}
+	runtime.GC() // as bench/scale.mjs does: a GC, the idle seconds, a GC, then the reading
 	time.Sleep(time.Duration(cfg.SettleSeconds) * time.Second)
 	runtime.GC()
 	one := rssKiB()
@@ -88,6 +89,7 @@ func runBenchNodes(raw json.RawMessage) {
 	r["upMsFirst10"] = avg(upMs[:min(10, len(upMs))])
 	r["upMsLast10"] = avg(upMs[max(0, len(upMs)-10):])
 	r["upSeconds"] = time.Since(t0).Seconds()
+	runtime.GC() // as bench/scale.mjs does: a GC, the idle seconds, a GC, then the reading
 	time.Sleep(time.Duration(cfg.SettleSeconds) * time.Second)
 	runtime.GC()
 	all := rssKiB()
