@@ -14,7 +14,7 @@
 // otherwise on the host's loopback, without the Go direct rows (Go would also offer the host's own addresses).
 // Knobs: BENCH_ROUNDS (3), BENCH_BYTES (256 MiB per direct stream; 8 streams share it), BENCH_RELAY_BYTES
 // (32 MiB), BENCH_PINGS (1000), BENCH_CONN_SECONDS (2), BENCH_ONLY (comma-separated: direct, derper, relay,
-// ceiling, wireguard, wireguard-go, memory), BENCH_NETNS=0 (stay on the host), BENCH_DERP_REAL=1 (also run
+// ceiling, wireguard, wireguard-go, memory, nodes), BENCH_NODES (11: nodes in one process for the per-node row), BENCH_NODES_SETTLE_S (20), BENCH_NETNS=0 (stay on the host), BENCH_DERP_REAL=1 (also run
 // bench/derp-real.mjs and keep its summary), BENCH_STEP_MS (a step's time limit). Results:
 // bench/results/<date>-<host>.json and latest.json; bench/table.mjs renders the README table from them.
 import { Proc, keypair } from './proc.mjs';
@@ -254,6 +254,21 @@ if (want('memory')) try {
   mem = JSON.parse(execFileSync(process.execPath, ['--expose-gc', path.join(here, 'mem.mjs')], { encoding: 'utf8' }).trim().split('\n').pop());
 } catch (err) {
   mem = { error: String(err.message).split('\n')[0] };
+}
+
+// ---- idle RSS per further node: N Server nodes in one process, and N Go tsnet nodes in one Go process
+// (bench/scale.mjs's nodes part, with BENCH_NODES nodes, default 11: what the 2nd to Nth node each added). Each
+// RSS reading follows BENCH_NODES_SETTLE_S (20) idle seconds, in both runtimes: idle, not just started (V8 gives
+// back its grown young generation after a few idle seconds; docs/performance.md, "Memory (issue 17, part 4)").
+if (want('nodes')) {
+  const N = Number(env.BENCH_NODES ?? 11);
+  const r = spawnSync(process.execPath, [path.join(here, 'scale.mjs')], {
+    encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env: { ...env, SCALE_ONLY: 'nodes', SCALE_NODES: String(N), SCALE_RESULTS: '0', SCALE_SETTLE_S: env.BENCH_NODES_SETTLE_S ?? '20', SCALE_GO: inNetns ? '1' : '0' },
+  });
+  const lines = r.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+  const ours = lines.find((l) => l.nodes)?.nodes, go = lines.find((l) => l.goNodes)?.goNodes;
+  const perNode = (x) => (x && !x.error && x.up > 1 ? { perNodeMiB: stat([x.perNodeKiB / 1024]), nodes: x.up } : { errors: [x?.error ?? `bench/scale.mjs exit ${r.status}`] });
+  pairs.nodes = { ours: perNode(ours), ...(inNetns ? { go: perNode(go) } : {}), settleSeconds: Number(env.BENCH_NODES_SETTLE_S ?? 20) };
 }
 
 // ---- bench/derp-real.mjs's rows (Tailscale's cmd/derper, more row kinds), when asked for

@@ -9,7 +9,8 @@
 //           processes), once with TSNET_BRIDGE=fd and once with stream: descriptors and RSS per connection on
 //           each side, time to open them all.
 // As root it runs in a network namespace it makes (bench/netns.mjs). Knobs: SCALE_ONLY (nodes|conns), SCALE_NODES, SCALE_CONNS, SCALE_NOFILE (the children's descriptor limit,
-// set by the shell's ulimit; default: inherited). Prints JSON lines and a summary; writes bench/results/scale.json and
+// set by the shell's ulimit; default: inherited), SCALE_GO=0 (no Go nodes), SCALE_RESULTS=0 (write no files), SCALE_SETTLE_S (idle seconds before each
+// RSS reading, both runtimes; default 0). Prints JSON lines and a summary; writes bench/results/scale.json and
 // bench/results/<date>-scale-<host>.json.
 import { Proc, keypair } from './proc.mjs';
 import { inBenchNetns } from './netns.mjs';
@@ -37,13 +38,16 @@ const connected = (s) => new Promise((res, rej) => { s.once('connect', res); s.o
 const role = process.argv[2];
 if (role === '--nodes') {
   const { Server } = require(path.join(here, '..', 'dist', 'index.js'));
-  const { controlURL, authKey, n } = JSON.parse(process.argv[3]);
+  const { controlURL, authKey, n, settleSeconds = 0 } = JSON.parse(process.argv[3]);
+  // A GC first: V8 gives back its grown young generation only once a full GC has armed its memory reducer.
+  const settle = () => { if (settleSeconds) globalThis.gc?.(); return new Promise((res) => setTimeout(res, settleSeconds * 1000)); };
   const r = { n };
   // One node first: what every process pays once (the addon, lwIP's pools, the engine) is not per node.
   const first = new Server({ controlURL, authKey, hostname: 'scale-0', ephemeral: true });
   await first.up();
   const echo = first.listen('tcp', ':7');
   echo.on('connection', (s) => { s.on('data', (d) => s.write(d)); s.on('error', () => {}); });
+  await settle();
   globalThis.gc?.();
   r.rssOneKiB = rssKiB();
   r.fdsOne = fdCount();
@@ -67,6 +71,7 @@ if (role === '--nodes') {
   const avg = (xs) => xs.reduce((a, b) => a + b, 0) / Math.max(xs.length, 1);
   r.upMsFirst10 = avg(upMs.slice(0, 10));
   r.upMsLast10 = avg(upMs.slice(-10));
+  await settle();
   globalThis.gc?.();
   r.rssAllKiB = rssKiB();
   r.fdsAll = fdCount();
@@ -153,6 +158,7 @@ const only = process.env.SCALE_ONLY;
 const N_NODES = Number(process.env.SCALE_NODES ?? 100);
 const N_CONNS = Number(process.env.SCALE_CONNS ?? 10_000);
 const NOFILE = process.env.SCALE_NOFILE ?? '';
+const SETTLE_S = Number(process.env.SCALE_SETTLE_S ?? 0);
 // A child under another descriptor limit, if asked for (the shell's ulimit).
 const child = (args, env = {}) => NOFILE
   ? new Proc('sh', ['-c', `ulimit -n ${Number(NOFILE)} && exec "$0" "$@"`, process.execPath, '--expose-gc', ...args], env)
@@ -163,7 +169,7 @@ const results = { date: new Date().toISOString(), host: os.hostname(), cpus: os.
 if (!only || only === 'nodes') {
   const dn = new Proc(process.execPath, [path.join(here, 'devnet.mjs')]);
   const { controlURL, authKey } = await dn.next('ready');
-  const c = child([me, '--nodes', JSON.stringify({ controlURL, authKey, n: N_NODES })]);
+  const c = child([me, '--nodes', JSON.stringify({ controlURL, authKey, n: N_NODES, settleSeconds: SETTLE_S })]);
   try {
     results.nodes = await c.next('nodes');
     results.nodes.close = await c.next('close');
@@ -180,7 +186,7 @@ if (!only || only === 'nodes') {
     const dn2 = new Proc(process.execPath, [path.join(here, 'devnet.mjs')]);
     const d = await dn2.next('ready');
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsscale-'));
-    const g = new Proc(path.join(root, 'build-interop', 'tsinterop'), ['bench-nodes', JSON.stringify({ controlURL: d.controlURL, authKey: d.authKey, dir, n: N_NODES })]);
+    const g = new Proc(path.join(root, 'build-interop', 'tsinterop'), ['bench-nodes', JSON.stringify({ controlURL: d.controlURL, authKey: d.authKey, dir, n: N_NODES, settleSeconds: SETTLE_S })]);
     try { results.goNodes = await g.next('nodes'); } catch (err) { results.goNodes = { error: String(err.message).split('\n')[0] }; }
     await g.stop();
     dn2.p.stdin.end();
@@ -230,7 +236,10 @@ for (const [bridge, r] of Object.entries(results.conns ?? {})) {
     `dialing node ${f(c.fds / Math.max(c.opened, 1), 2)} descriptors and ${f(c.rssKiB / Math.max(c.opened, 1), 1)} KiB RSS per connection, ` +
     `accepting node ${f(s.fds / Math.max(s.accepted, 1), 2)} descriptors and ${f(s.rssKiB / Math.max(s.accepted, 1), 1)} KiB per connection (${s.accepted} accepted)`);
 }
-fs.mkdirSync(path.join(here, 'results'), { recursive: true });
-const json = JSON.stringify(results, null, 2) + '\n';
-fs.writeFileSync(path.join(here, 'results', 'scale.json'), json);
-fs.writeFileSync(path.join(here, 'results', `${results.date.slice(0, 19).replace(/:/g, '-')}-scale-${os.hostname()}.json`), json);
+// SCALE_RESULTS=0: print only (bench/run.mjs's per-node row runs this with a few nodes).
+if (process.env.SCALE_RESULTS !== '0') {
+  fs.mkdirSync(path.join(here, 'results'), { recursive: true });
+  const json = JSON.stringify(results, null, 2) + '\n';
+  fs.writeFileSync(path.join(here, 'results', 'scale.json'), json);
+  fs.writeFileSync(path.join(here, 'results', `${results.date.slice(0, 19).replace(/:/g, '-')}-scale-${os.hostname()}.json`), json);
+}

@@ -19,6 +19,7 @@ export const ROWS = [
   ['direct', 'p99us', '1-byte round trip p99, direct', 'µs', false],
   ['direct', 'connsPerSec', 'new connections per second, direct', '/s', true],
   ['direct', 'idleRssMiB', 'idle RSS of a one-node process', 'MiB', false],
+  ['nodes', 'perNodeMiB', 'idle RSS per further node (N nodes in one process, bench/scale.mjs)', 'MiB', false],
   ['direct', 'upMs', 'time to up()', 'ms', false],
 ];
 
@@ -45,6 +46,11 @@ export function render(doc) {
   if (c?.bareNodeRssMiB && rss) {
     lines.push('');
     lines.push(`Idle RSS: a bare Node process is ${f(c.bareNodeRssMiB)} MiB, so our one node adds ${f(rss - c.bareNodeRssMiB)} MiB to it (require('tsnet'), the addon, one Server up and listening).`);
+  }
+  const nodes = doc.pairs?.nodes;
+  if (nodes?.ours?.nodes) {
+    lines.push('');
+    lines.push(`Per further node: ${nodes.ours.nodes} Server nodes in one process, and as many Go tsnet nodes in one Go process; the row is (RSS with all − RSS with one) / (N − 1), each read after a GC, ${doc.pairs.nodes.settleSeconds ?? 0} s idle and a GC.`);
   }
   if (c) {
     lines.push('');

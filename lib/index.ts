@@ -16,7 +16,7 @@ export type { ServerOptions, ServerEvents, HealthWarning, NetcheckResult, PathCh
 export type { AddrPort, FallbackTCPHandler, RoutePrefs, ServiceListener, ServiceModeOptions, ServiceTLSListener } from './server.js';
 export type { LogRecord, LogLevel } from './util/log.js';
 export type { FunnelListener, FunnelOptions, FunnelListenerEvents } from './server/funnel.js';
-export { OAuthKeyError } from './oauth-key.js';
+export { OAuthKeyError } from './oauth-key-error.js';
 export type { LoopbackInfo } from './loopback/index.js';
 export type { Forwarder } from './loopback/forward.js';
 export type { TailnetTLSOptions, TailnetDispatcherOptions } from './net/http.js';

@@ -1,7 +1,7 @@
 // Loads the native addon (prebuilt binary from prebuilds/, or a local node-gyp build) and types its surface.
 // lib/ knows the addon only through the NativeAddon interface below.
 import * as path from 'node:path';
-import nodeGypBuild from 'node-gyp-build';
+import type nodeGypBuild from 'node-gyp-build';
 
 /** An address as the engine reports it. */
 export interface NativeAddress {
@@ -298,7 +298,8 @@ export const packageRoot: string = path.resolve(__dirname, '..');
 export function loadNative(): NativeAddon {
   if (cached) return cached;
   try {
-    cached = nodeGypBuild(packageRoot) as NativeAddon;
+    // node-gyp-build loads here, not at require (docs/performance.md, "What requiring the package costs").
+    cached = (require('node-gyp-build') as typeof nodeGypBuild)(packageRoot) as NativeAddon;
   } catch (err) {
     const target = `${process.platform}-${process.arch}, Node ABI ${process.versions.modules}`;
     throw new NativeMissingError(

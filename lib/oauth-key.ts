@@ -19,27 +19,9 @@ export const DEFAULT_API_BASE_URL = 'https://api.tailscale.com';
 const PLACEHOLDER_CLIENT_ID = 'some-client-id';
 const MAX_MESSAGE = 300;
 
-export type OAuthKeyErrorCode =
-  | 'ERR_TSNET_OAUTH'
-  | 'ERR_TSNET_OAUTH_TAGS'
-  /** Workload identity federation: bad inputs, or the token exchange / key request failed. */
-  | 'ERR_TSNET_WIF'
-  /** clientID/idToken/audience given, but the program did not import 'tsnet/identity-federation'. */
-  | 'ERR_TSNET_WIF_NOT_ENABLED'
-  /** `audience` outside an environment whose ID-token source is implemented (GitHub Actions). */
-  | 'ERR_TSNET_WIF_AUDIENCE_UNSUPPORTED';
-
-export class OAuthKeyError extends Error {
-  readonly code: OAuthKeyErrorCode;
-  /** HTTP status of the API's answer, when the error came from one. */
-  readonly status?: number;
-  constructor(code: OAuthKeyErrorCode, message: string, options: { status?: number; cause?: unknown } = {}) {
-    super(message, options.cause !== undefined ? { cause: options.cause } : undefined);
-    this.name = 'OAuthKeyError';
-    this.code = code;
-    if (options.status !== undefined) this.status = options.status;
-  }
-}
+// The error class lives apart so that the package's entry can export it without loading this module.
+import { OAuthKeyError, type OAuthKeyErrorCode } from './oauth-key-error.js';
+export { OAuthKeyError, type OAuthKeyErrorCode };
 
 export interface OAuthSecret {
   /** The secret without its attributes. */

@@ -5,13 +5,11 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import type { ControlClient } from './control/client.js';
-import { CLIENT_VERSION } from './control/hostinfo.js';
 import type { EngineConfig } from './wire/engine-config.js';
 import type { EngineConfigDiff } from './control/engine-diff.js';
 import type { DataPlane } from './magicsock/data-plane.js';
 import type { NetworkMap } from './wire/netmap.js';
 import { FileStore, MemoryStore } from './control/store.js';
-import { capsGranted } from './wire/filter.js';
 import { joinHostPort, parseAddrPort, splitHostPort } from './wire/ip.js';
 import { loadNative } from './native.js';
 import { nodePublicToText } from './wire/keys.js';
@@ -19,7 +17,7 @@ import { abortError, closedError, systemError } from './net/errors.js';
 import { argumentError, checkKnownOptions, invalidArgType } from './util/errors.js';
 import type { ControlState } from './control/client.js';
 import { createLogger, LOG_LEVELS, type Logger } from './util/log.js';
-import { checkServiceName, Foreign, type FallbackTCPHandler, type RoutePrefs, type ServiceListener, type ServiceModeOptions, type ServiceTLSListener } from './server/foreign.js';
+import type { Foreign, FallbackTCPHandler, RoutePrefs, ServiceListener, ServiceModeOptions, ServiceTLSListener } from './server/foreign.js';
 import type { Netstack, UdpNetworkName } from './net/netstack.js';
 import { bridgeMode } from './net/bridge.js';
 import type { TailnetPacketSocket } from './net/packet.js';
@@ -29,15 +27,13 @@ import { TailnetNode } from './node.js';
 import { validateHostname } from './hostname.js';
 import { noDrops, readDrops } from './wg-drops.js';
 import { c2nLayer, certLayer, controlLayer, dataPlaneLayer, forwardLayer, funnelLayer, loopbackLayer, metricsLayer, oauthKeyLayer } from './server/layers.js';
+import { discoPingLayer, filterLayer, foreignLayer, hostinfoLayer, localClientLayer, pcapLayer, pendingLayer } from './server/layers.js';
 import type { Funnel, FunnelListener, FunnelOptions } from './server/funnel.js';
 import type { CertManager, CertEvent, CertPair } from './server/cert.js';
 import { TLSListener, type ListenTLSOptions } from './server/tls.js';
 
 import { DEFAULT_CONTROL_URL, SERVER_OPTIONS, defaultDir, programName, type ServerOptions } from './server/options.js';
-import { localClientExtras } from './server/local-client.js';
-import { discoPingPeer } from './server/disco-ping.js';
-import { startPcap, type PcapCapture } from './server/pcap.js';
-import { pendingListen, pendingListenPacket } from './server/pending.js';
+import type { PcapCapture } from './server/pcap.js';
 import type { TailnetListener } from './net/listener.js';
 import type { TailnetSocket } from './net/socket.js';
 import type { DialOptions, ListenOptions, TcpNetworkName } from './net/netstack.js';
@@ -116,7 +112,7 @@ export class Server extends TailnetNode<ServerEvents> {
     if (options.advertiseTags !== undefined && (!Array.isArray(options.advertiseTags) || options.advertiseTags.some((t) => !/^tag:[\w-]+$/.test(t)))) {
       throw argumentError('TypeError', 'ERR_INVALID_ARG_VALUE', 'options.advertiseTags must be an array like ["tag:web"]');
     }
-    this.#foreign = new Foreign({
+    this.#foreign = new (foreignLayer().Foreign)({
       stack: () => this.#plane?.stack ?? null,
       setVIPServices: (v) => this.#control?.setVIPServices(v),
       setRoutableIPs: (r) => this.#control?.setHostinfo({ RoutableIPs: r }),
@@ -495,7 +491,7 @@ export class Server extends TailnetNode<ServerEvents> {
   async listenService(name: string, mode: ServiceModeOptions & { https?: false; terminateTLS?: false }): Promise<ServiceListener>;
   async listenService(name: string, mode: ServiceModeOptions): Promise<ServiceListener | ServiceTLSListener>;
   async listenService(name: string, mode: ServiceModeOptions): Promise<ServiceListener | ServiceTLSListener> {
-    checkServiceName(name);
+    foreignLayer().checkServiceName(name);
     await this.up();
     const nm = this.#control!.netmap!;
     return this.#foreign.listenService(name, mode, nm, this.#live('listenService'));
@@ -509,7 +505,7 @@ export class Server extends TailnetNode<ServerEvents> {
    */
   override listen(network: TcpNetworkName | '', address: string, options: ListenOptions = {}): TailnetListener {
     if (!this.#plane && !this.#closed && typeof network === 'string' && typeof address === 'string') {
-      return pendingListen(this.up(), () => this.#live('listen'), network, address, options);
+      return pendingLayer().pendingListen(this.up(), () => this.#live('listen'), network, address, options);
     }
     let hp: { host: string; port: string } | null = null;
     try {
@@ -614,7 +610,7 @@ export class Server extends TailnetNode<ServerEvents> {
       throw new TypeError(`listenPacket: the address must include one of this node's IPs, like "100.64.0.1:53" (got "${address}")`);
     }
     // Before up: bound once the node is up, as Go's ListenPacket waits (lib/server/pending.ts).
-    if (!this.#plane && !this.#closed) return pendingListenPacket(this.up(), () => this.#live('listenPacket'), network, address);
+    if (!this.#plane && !this.#closed) return pendingLayer().pendingListenPacket(this.up(), () => this.#live('listenPacket'), network, address);
     return super.listenPacket(network, address);
   }
 
@@ -642,17 +638,17 @@ export class Server extends TailnetNode<ServerEvents> {
       status: async () => this.status(),
       certPair: (domain) => this.certPair(domain),
       editPrefs: async (p) => this.editPrefs(p),
-      ...localClientExtras({
+      ...localClientLayer().localClientExtras({
         logout: () => this.#logout(),
         ping: (t, o) => this.ping(t, o),
         discoPing: async (t, o) => {
           if (!this.#plane) this.#live('ping');
           const regions = this.#control?.engineConfig?.derpRegions ?? [];
           const code = (id: number) => regions.find((r) => r.id === id)?.code ?? String(id);
-          return discoPingPeer(this.#plane!, this.#resolve(t), this.status()?.peers ?? [], code, o.timeout ?? 5000, o.signal);
+          return discoPingLayer().discoPingPeer(this.#plane!, this.#resolve(t), this.status()?.peers ?? [], code, o.timeout ?? 5000, o.signal);
         },
         prefs: () => this.#prefs(),
-        snapshot: () => ({ version: `${CLIENT_VERSION}-tsnet-node`, state: this.#control?.state ?? 'NoState', netmap: this.#control?.netmap ?? null, prefs: this.#prefs(), health: this.health() }),
+        snapshot: () => ({ version: `${hostinfoLayer().CLIENT_VERSION}-tsnet-node`, state: this.#control?.state ?? 'NoState', netmap: this.#control?.netmap ?? null, prefs: this.#prefs(), health: this.health() }),
         bus: this,
       }),
     };
@@ -693,7 +689,7 @@ export class Server extends TailnetNode<ServerEvents> {
       const src = addrs[0]!;
       const dst = (nm.self.Addresses ?? []).map((a) => a.split('/')[0]!).find((a) => net.isIP(a) === net.isIP(src));
       const filter = this.#control?.engineConfig?.filter;
-      const capMap = filter && dst ? capsGranted(filter, src, dst, Object.keys(n.CapMap ?? {})) : {};
+      const capMap = filter && dst ? filterLayer().capsGranted(filter, src, dst, Object.keys(n.CapMap ?? {})) : {};
       return { node: n, userProfile: (n.User !== undefined ? nm.userProfiles.get(n.User) : undefined) ?? null, capMap };
     }
     return null;
@@ -784,7 +780,7 @@ export class Server extends TailnetNode<ServerEvents> {
     const { signal } = options;
     if (signal?.aborted) throw abortError(signal.reason);
     if (!this.#plane) await this.up(signal ? { signal } : {});
-    const cap = await startPcap(this.#live('capturePcap').device, file);
+    const cap = await pcapLayer().startPcap(this.#live('capturePcap').device, file);
     this.#pcaps.add(cap);
     const stop = () => void cap.close().finally(() => this.#pcaps.delete(cap));
     signal?.addEventListener('abort', stop, { once: true });

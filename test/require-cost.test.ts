@@ -7,7 +7,9 @@ import * as path from 'node:path';
 
 const root = path.join(__dirname, '..');
 const HEAVY_BUILTINS = ['http', 'https', 'http2', 'tls', 'dns/promises', 'zlib'];
-const LATER_LAYERS = ['control/client', 'magicsock/', 'loopback/', 'net/netstack', 'net/http', 'devnet/'];
+const LATER_LAYERS = ['control/client', 'magicsock/', 'loopback/', 'net/netstack', 'net/http', 'devnet/',
+  // What a constructed or started Server, or an OAuth secret, needs (lib/server/layers.ts).
+  'server/foreign', 'server/pending', 'server/pcap', 'server/disco-ping', 'server/local-client', 'oauth-key.ts', 'control/identity'];
 
 /** Builtins and lib/ modules a fresh process gained by requiring `entry` (under tsx, as the tests run lib/). */
 function loadedBy(entry: string, after = ''): { builtins: string[]; modules: string[] } {
@@ -29,6 +31,8 @@ test('requiring tsnet loads no HTTP, TLS or DNS and none of the layers a node lo
   assert.ok(modules.some((m) => m.endsWith('lib/server.ts')), 'the entry was loaded');
   assert.deepEqual(builtins.filter((b) => HEAVY_BUILTINS.includes(b)), []);
   assert.deepEqual(modules.filter((m) => LATER_LAYERS.some((l) => m.includes(`/lib/${l}`))), []);
+  // node-gyp-build loads with the addon, in loadNative().
+  assert.deepEqual(modules.filter((m) => m.includes('/node-gyp-build/')), []);
 });
 
 test('the layers load when they are first needed', () => {

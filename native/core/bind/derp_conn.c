@@ -8,6 +8,7 @@
 #include "port/sock.h"
 
 #include "derp/derp.h"
+#include "mem/pages.h"
 #include "events.h"
 
 #define RX_CHUNK 65536
@@ -201,8 +202,9 @@ ts_derp_conn *ts_derp_conn_new(ts_engine *e, uint32_t region, const uint8_t node
     c->is_stream = 1;
     c->stream = *stream;
   }
-  c->rx = malloc(RX_CHUNK);
-  c->scratch = malloc(TS_DERP_MAX_PACKET);
+  /* Sized for the largest frame, touched as far as frames reach: kernel pages (mem/pages.h). */
+  c->rx = ts_pages_alloc(RX_CHUNK);
+  c->scratch = ts_pages_alloc(TS_DERP_MAX_PACKET);
   ts_derp_client_config cfg;
   memset(&cfg, 0, sizeof cfg);
   memcpy(cfg.node_private, node_priv, 32);
@@ -239,8 +241,8 @@ ts_derp_conn *ts_derp_conn_new(ts_engine *e, uint32_t region, const uint8_t node
     if (fds[0] >= 0) close(fds[0]);
     if (fds[1] >= 0) close(fds[1]);
     ts_derp_client_free(c->client);
-    free(c->rx);
-    free(c->scratch);
+    ts_pages_free(c->rx, RX_CHUNK);
+    ts_pages_free(c->scratch, TS_DERP_MAX_PACKET);
     free(c);
     *err = r;
     return NULL;
@@ -265,8 +267,8 @@ static void closed_handle(uv_handle_t *h) {
   if (--c->closing > 0) return;
   if (c->fd >= 0) close(c->fd);
   ts_derp_client_free(c->client);
-  free(c->rx);
-  free(c->scratch);
+  ts_pages_free(c->rx, RX_CHUNK);
+  ts_pages_free(c->scratch, TS_DERP_MAX_PACKET);
   free(c);
 }
 

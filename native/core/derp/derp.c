@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "crypto/crypto.h"
+#include "mem/pages.h"
 
 const uint8_t ts_derp_magic[TS_DERP_MAGIC_LEN] = {0x44, 0x45, 0x52, 0x50, 0xF0, 0x9F, 0x94, 0x91};
 
@@ -584,6 +585,7 @@ struct ts_derp_client {
   /* output queue: bytes [out_off, out_off + out_len) of out */
   uint8_t *out;
   size_t out_cap, out_off, out_len;
+  size_t out_hw; /* bytes of out ever written: what freeing wipes */
 
   /* our ping */
   uint8_t ping_data[8];
@@ -618,6 +620,7 @@ static uint8_t *out_reserve(ts_derp_client *c, size_t n, size_t limit) {
   }
   uint8_t *p = c->out + c->out_off + c->out_len;
   c->out_len += n;
+  if (c->out_off + c->out_len > c->out_hw) c->out_hw = c->out_off + c->out_len;
   return p;
 }
 
@@ -657,8 +660,9 @@ ts_derp_client *ts_derp_client_new(const ts_derp_client_config *cfg, uint64_t no
   if (!c) return NULL;
   c->out_cap = cfg->out_cap ? cfg->out_cap : 256 * 1024;
   if (c->out_cap < 128 * 1024) c->out_cap = 128 * 1024;
-  c->rx = malloc(TS_DERP_RX_CAP);
-  c->out = malloc(c->out_cap);
+  /* Both sized for the worst case and mostly untouched while a relay is idle: kernel pages (mem/pages.h). */
+  c->rx = ts_pages_alloc(TS_DERP_RX_CAP);
+  c->out = ts_pages_alloc(c->out_cap);
   int http = cfg->expect_http && !cfg->fast_start;
   if (http) c->http_buf = malloc(TS_DERP_HTTP_MAX_HEADER);
   if (!c->rx || !c->out || (http && !c->http_buf)) {
@@ -687,10 +691,10 @@ ts_derp_client *ts_derp_client_new(const ts_derp_client_config *cfg, uint64_t no
 void ts_derp_client_free(ts_derp_client *c) {
   if (!c) return;
   if (c->rx) ts_wipe(c->rx, TS_DERP_RX_CAP);
-  if (c->out) ts_wipe(c->out, c->out_cap);
+  if (c->out) ts_wipe(c->out, c->out_hw); /* beyond it the queue was never written */
   if (c->http_buf) ts_wipe(c->http_buf, TS_DERP_HTTP_MAX_HEADER);
-  free(c->rx);
-  free(c->out);
+  ts_pages_free(c->rx, TS_DERP_RX_CAP);
+  ts_pages_free(c->out, c->out_cap);
   free(c->http_buf);
   ts_wipe(c, sizeof *c);
   free(c);

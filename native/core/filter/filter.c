@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "filter/filter_pkt.h"
+#include "mem/pages.h"
 
 #define NIL UINT32_MAX
 #define KEY_LEN 40
@@ -42,6 +43,10 @@ struct ts_filter {
   flow *flows;
   uint32_t *buckets;
   uint32_t cap, nbuckets, count, free_head;
+  /* Entries [0, carved) have been handed out since the last flush; the rest are untouched. They are taken in
+   * order once the free list is empty, so an idle node's table costs no resident memory (docs/performance.md,
+   * "Memory (issue 17, part 4)"), as lwIP's pools do with patch 0040. */
+  uint32_t carved;
   uint32_t head[2], tail[2];
   uint64_t counters[TS_FILTER_REASON_COUNT];
 };
@@ -318,14 +323,19 @@ static uint32_t bucket_of(const ts_filter *f, const uint8_t key[KEY_LEN]) {
 /* Returns 0 when the table is full and the entry is not worth a victim: a flow the rules admit anyway
  * never pushes out a live flow of our own. */
 static int flow_insert(ts_filter *f, const uint8_t key[KEY_LEN], uint32_t bucket, uint8_t cls, uint64_t now) {
-  if (f->free_head == NIL) {
-    uint32_t v = pick_victim(f, now);
-    if (cls == CLS_RULED && f->flows[v].cls == CLS_OWN && f->flows[v].expires > now) return 0;
-    flow_remove(f, v);
+  uint32_t i;
+  if (f->free_head == NIL && f->carved < f->cap) {
+    i = f->carved++;
+  } else {
+    if (f->free_head == NIL) {
+      uint32_t v = pick_victim(f, now);
+      if (cls == CLS_RULED && f->flows[v].cls == CLS_OWN && f->flows[v].expires > now) return 0;
+      flow_remove(f, v);
+    }
+    i = f->free_head;
+    f->free_head = f->flows[i].hnext;
   }
-  uint32_t i = f->free_head;
   flow *e = &f->flows[i];
-  f->free_head = e->hnext;
   memcpy(e->key, key, KEY_LEN);
   e->bucket = bucket;
   e->cls = cls;
@@ -342,11 +352,9 @@ static int flow_insert(ts_filter *f, const uint8_t key[KEY_LEN], uint32_t bucket
 void ts_filter_flush_flows(ts_filter *f) {
   if (!f) return;
   for (uint32_t b = 0; b < f->nbuckets; b++) f->buckets[b] = NIL;
-  for (uint32_t i = 0; i < f->cap; i++) {
-    f->flows[i].used = 0;
-    f->flows[i].hnext = i + 1 < f->cap ? i + 1 : NIL;
-  }
-  f->free_head = 0;
+  for (uint32_t i = 0; i < f->carved; i++) f->flows[i].used = 0;
+  f->carved = 0;
+  f->free_head = NIL;
   f->count = 0;
   f->head[0] = f->head[1] = f->tail[0] = f->tail[1] = NIL;
 }
@@ -371,7 +379,9 @@ ts_filter *ts_filter_new(const ts_filter_config *cfg) {
   f->cap = cap;
   f->nbuckets = 1;
   while (f->nbuckets < cap) f->nbuckets <<= 1; /* load factor <= 1 */
-  f->flows = calloc(cap, sizeof *f->flows);
+  /* From the kernel, not malloc: untouched entries stay non-resident even where malloc would hand out a reused,
+   * dirty chunk (mem/pages.h). */
+  f->flows = ts_pages_alloc((size_t)cap * sizeof *f->flows);
   f->buckets = calloc(f->nbuckets, sizeof *f->buckets);
   if (!f->flows || !f->buckets) {
     ts_filter_free(f);
@@ -385,7 +395,7 @@ void ts_filter_free(ts_filter *f) {
   if (!f) return;
   free(f->rules);
   free(f->local);
-  free(f->flows);
+  ts_pages_free(f->flows, (size_t)f->cap * sizeof *f->flows);
   free(f->buckets);
   free(f);
 }

@@ -18,6 +18,9 @@ type benchNodesConfig struct {
 	AuthKey    string `json:"authKey"`
 	Dir        string `json:"dir"` // each node's state goes in a subdirectory
 	N          int    `json:"n"`
+	// SettleSeconds: idle time before each RSS reading, so that both runtimes have returned what start-up left
+	// (bench/run.mjs's per-node row; bench/scale.mjs passes SCALE_SETTLE_S).
+	SettleSeconds int `json:"settleSeconds"`
 }
 
 // runBenchNodes brings n tsnet nodes up in this one process, one after another, for bench/scale.mjs: the Go
@@ -60,6 +63,8 @@ func runBenchNodes(raw json.RawMessage) {
 	if err := up(0); err != nil {
 		fatal(err)
 	}
+	runtime.GC() // as bench/scale.mjs does: a GC, the idle seconds, a GC, then the reading
+	time.Sleep(time.Duration(cfg.SettleSeconds) * time.Second)
 	runtime.GC()
 	one := rssKiB()
 	r := map[string]any{"n": cfg.N, "rssOneKiB": one}
@@ -84,6 +89,8 @@ func runBenchNodes(raw json.RawMessage) {
 	r["upMsFirst10"] = avg(upMs[:min(10, len(upMs))])
 	r["upMsLast10"] = avg(upMs[max(0, len(upMs)-10):])
 	r["upSeconds"] = time.Since(t0).Seconds()
+	runtime.GC() // as bench/scale.mjs does: a GC, the idle seconds, a GC, then the reading
+	time.Sleep(time.Duration(cfg.SettleSeconds) * time.Second)
 	runtime.GC()
 	all := rssKiB()
 	r["up"] = len(nodes)
