@@ -1,6 +1,6 @@
 // node bench/ab-derper.mjs TREE [TREE...|go]: the relayed path through Tailscale's own DERP server (the
 // `tsinterop derper` of scripts/interop.sh, tailscale.com/derp/derpserver v1.102.5) for each built checkout
-// TREE (its bench/node.mjs and dist/), and "go" for Go tsnet ↔ Go tsnet, alternating the order each round.
+// TREE (its bench/node.mjs and dist/; TREE@thread: engine thread mode), and "go" for Go tsnet ↔ Go tsnet, alternating the order each round.
 // Per run: one stream of BENCH_RELAY_BYTES (default 64 MiB) between two nodes forced onto DERP, Mbit/s, the
 // CPU seconds per GiB both nodes used and what the derper used for it (/proc/<pid>/stat, all threads): on a
 // shared 2-core machine the relay competes with both nodes, so both costs matter. BENCH_ROUNDS (3).
@@ -45,8 +45,8 @@ function mkNode(tree, client) {
     fs.mkdirSync(dir);
     return { hostname, p: new Proc(tsinterop, ['bench', JSON.stringify({ controlURL: dn.controlURL, authKey: dn.authKey, hostname, dir, client, alwaysUseDERP: true })]) };
   }
-  const [dir, mode] = tree.split('@'); // TREE@stream: DERP over the stream transport (TSNET_DERP_BRIDGE)
-  const env = { ...(client ? { ROLE: 'client' } : {}), ...(mode ? { TSNET_DERP_BRIDGE: mode } : {}) };
+  const [dir, mode] = tree.split('@'); // TREE@thread: the engine on its own thread (TSNET_ENGINE)
+  const env = { ...(client ? { ROLE: 'client' } : {}), ...(mode === 'thread' ? { TSNET_ENGINE: 'thread' } : {}) };
   const opts = JSON.stringify({ server: { controlURL: dn.controlURL, authKey: dn.authKey, hostname, alwaysUseDERP: true } });
   return { hostname, p: new Proc(process.execPath, [...(process.env.NODE_EXTRA ? process.env.NODE_EXTRA.split(' ') : []), path.join(dir, 'bench', 'node.mjs'), opts], env) };
 }
