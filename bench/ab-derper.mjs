@@ -1,10 +1,14 @@
 // node bench/ab-derper.mjs TREE [TREE...|go]: the relayed path through Tailscale's own DERP server (the
 // `tsinterop derper` of scripts/interop.sh, tailscale.com/derp/derpserver v1.102.5) for each built checkout
-// TREE (its bench/node.mjs and dist/; TREE@thread: engine thread mode), and "go" for Go tsnet ↔ Go tsnet, alternating the order each round.
-// Per run: one stream of BENCH_RELAY_BYTES (default 64 MiB) between two nodes forced onto DERP, Mbit/s, the
-// CPU seconds per GiB both nodes used and what the derper used for it (/proc/<pid>/stat, all threads): on a
-// shared 2-core machine the relay competes with both nodes, so both costs matter. BENCH_ROUNDS (3).
-// As root it runs in its own network namespace (bench/netns.mjs). docs/performance.md, "The relayed path".
+// TREE (its bench/node.mjs and dist/; TREE@thread: the engine on its own thread), and "go" for Go tsnet ↔
+// Go tsnet, alternating the order each round. Per run: one stream of BENCH_RELAY_BYTES (default 64 MiB)
+// between two nodes forced onto DERP; Mbit/s, the CPU seconds per GiB both nodes used and what the derper
+// used for it (/proc/<pid>/stat, all threads: on a shared 2-core machine the relay competes with both
+// nodes, so both costs matter), packets the derper sent per MiB, the sender's loss recovery counters and
+// the receiver's stalls. BENCH_ROUNDS (3); BENCH_PERF=FILE also samples the three processes with
+// `perf record -g` during each timed stream (NODE_EXTRA=--perf-basic-prof names JavaScript frames).
+// As root it runs in its own network namespace (bench/netns.mjs). docs/performance.md, "The relayed path
+// through derper (issue 17, part 3)".
 import * as path from 'node:path';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
