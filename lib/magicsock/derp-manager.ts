@@ -10,6 +10,7 @@ import type tls from 'node:tls';
 import { Backoff } from '../util/backoff.js';
 import type { EngineDERPRegion } from '../wire/engine-config.js';
 import { dialDERPRegion } from './derp-dial.js';
+import { forwardBatched } from './derp-forward.js';
 
 export interface DERPManagerOptions {
   /** Called once per established connection: returns the engine's end of the byte pipe for this region. */
@@ -30,6 +31,8 @@ export interface DERPManagerEvents {
 interface Conn {
   socket: tls.TLSSocket;
   engine: Duplex;
+  /** Detaches the two forwarders (derp-forward.ts). */
+  unwire: () => void;
   since: number;
   done: boolean;
 }
@@ -168,7 +171,7 @@ export class DERPManager extends EventEmitter<DERPManagerEvents> {
 
   /** Pipes both ways with backpressure; whichever side ends, errors or closes first takes the other down. */
   private wire(st: RegionState, socket: tls.TLSSocket, engine: Duplex): void {
-    const conn: Conn = { socket, engine, since: Date.now(), done: false };
+    const conn: Conn = { socket, engine, unwire: () => {}, since: Date.now(), done: false };
     st.conn = conn;
     // The error listeners stay for good: a destroyed stream may still report an error later.
     socket.on('error', (e: Error) => this.teardown(st, conn, e));
@@ -177,16 +180,20 @@ export class DERPManager extends EventEmitter<DERPManagerEvents> {
       s.once('end', () => this.teardown(st, conn, null));
       s.once('close', () => this.teardown(st, conn, null));
     }
-    socket.pipe(engine);
-    engine.pipe(socket);
+    // Not pipe(): one write per event-loop turn instead of one per TLS record (derp-forward.ts).
+    const up = forwardBatched(socket, engine);
+    const down = forwardBatched(engine, socket);
+    conn.unwire = () => {
+      up();
+      down();
+    };
     this.emit('connected', st.id);
   }
 
   private teardown(st: RegionState, conn: Conn, err: Error | null): void {
     if (conn.done) return;
     conn.done = true;
-    conn.socket.unpipe(conn.engine);
-    conn.engine.unpipe(conn.socket);
+    conn.unwire();
     conn.socket.destroy();
     conn.engine.destroy();
     if (st.conn === conn) st.conn = null;

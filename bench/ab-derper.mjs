@@ -1,0 +1,104 @@
+// node bench/ab-derper.mjs TREE [TREE...|go]: the relayed path through Tailscale's own DERP server (the
+// `tsinterop derper` of scripts/interop.sh, tailscale.com/derp/derpserver v1.102.5) for each built checkout
+// TREE (its bench/node.mjs and dist/; TREE@thread: the engine on its own thread), and "go" for Go tsnet ↔
+// Go tsnet, alternating the order each round. Per run: one stream of BENCH_RELAY_BYTES (default 64 MiB)
+// between two nodes forced onto DERP; Mbit/s, the CPU seconds per GiB both nodes used and what the derper
+// used for it (/proc/<pid>/stat, all threads: on a shared 2-core machine the relay competes with both
+// nodes, so both costs matter), packets the derper sent per MiB, the sender's loss recovery counters and
+// the receiver's stalls, then BENCH_PINGS (300) 1-byte round trips (p50 / p99). BENCH_ROUNDS (3);
+// BENCH_PERF=FILE also samples the three processes with `perf record -g` during each timed stream
+// (NODE_EXTRA=--perf-basic-prof names JavaScript frames).
+// As root it runs in its own network namespace (bench/netns.mjs). docs/performance.md, "The relayed path
+// through derper (issue 17, part 3)".
+import * as path from 'node:path';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import { execFileSync, spawn } from 'node:child_process';
+import { Proc } from './proc.mjs';
+import { inBenchNetns } from './netns.mjs';
+
+const here = path.dirname(new URL(import.meta.url).pathname);
+const root = path.resolve(here, '..');
+inBenchNetns();
+const trees = process.argv.slice(2);
+if (!trees.length) throw new Error('usage: node bench/ab-derper.mjs TREE|go [TREE|go...]');
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const BYTES = Number(process.env.BENCH_RELAY_BYTES ?? 64 * 1024 ** 2);
+const PINGS = Number(process.env.BENCH_PINGS ?? 300);
+const tsinterop = path.join(root, 'build-interop', 'tsinterop');
+execFileSync('bash', [path.join(root, 'scripts', 'interop.sh'), 'tsinterop'], { stdio: ['ignore', 'inherit', 'inherit'] });
+
+// utime + stime in clock ticks (100 per second on Linux), all threads.
+const ticks = (pid) => {
+  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return Number(f[11]) + Number(f[12]);
+};
+
+const derper = new Proc(tsinterop, ['derper', JSON.stringify({ host: '127.0.0.1' })]);
+const d = await derper.next('ready');
+const derpMap = { Regions: { 901: { RegionID: 901, RegionCode: 'derper', RegionName: 'derpserver (loopback)', Nodes: [
+  { Name: '901a', RegionID: 901, HostName: '127.0.0.1', IPv4: '127.0.0.1', IPv6: 'none', DERPPort: d.derpPort, STUNPort: d.stunPort, InsecureForTests: true },
+] } } };
+const dnp = new Proc(process.execPath, [path.join(here, 'devnet.mjs'), JSON.stringify({ derpMap })]);
+const dn = await dnp.next('ready');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tsab-'));
+
+let seq = 0;
+function mkNode(tree, client) {
+  const hostname = `n-${++seq}`;
+  if (tree === 'go') {
+    const dir = path.join(tmp, hostname);
+    fs.mkdirSync(dir);
+    return { hostname, p: new Proc(tsinterop, ['bench', JSON.stringify({ controlURL: dn.controlURL, authKey: dn.authKey, hostname, dir, client, alwaysUseDERP: true })]) };
+  }
+  const [dir, mode] = tree.split('@'); // TREE@thread: the engine on its own thread (TSNET_ENGINE)
+  const env = { ...(client ? { ROLE: 'client' } : {}), ...(mode === 'thread' ? { TSNET_ENGINE: 'thread' } : {}) };
+  const opts = JSON.stringify({ server: { controlURL: dn.controlURL, authKey: dn.authKey, hostname, alwaysUseDERP: true } });
+  return { hostname, p: new Proc(process.execPath, [...(process.env.NODE_EXTRA ? process.env.NODE_EXTRA.split(' ') : []), path.join(dir, 'bench', 'node.mjs'), opts], env) };
+}
+
+const res = Object.fromEntries(trees.map((t) => [t, { mbps: [], nodeCpu: [], derpCpu: [], p50: [], p99: [] }]));
+const x_ = (t) => res[t];
+for (let r = 0; r < ROUNDS; r++) {
+  for (const tree of r % 2 ? [...trees].reverse() : trees) {
+    const b = mkNode(tree, false);
+    await b.p.next('ready');
+    const a = mkNode(tree, true);
+    await a.p.next('ready');
+    try {
+      await a.p.call({ op: 'send', host: b.hostname, bytes: 1024 * 1024 }); // warm-up
+      const pk0 = (await derper.call({ op: 'stats' })).packetsSent;
+      const tcp0 = tree === 'go' ? null : (await a.p.call({ op: 'tcpstats' })).tcp;
+      const t0 = [ticks(a.p.p.pid), ticks(b.p.p.pid), ticks(derper.p.pid)];
+      // BENCH_PERF=FILE: samples the three processes during the timed stream (perf record -g).
+      const perf = process.env.BENCH_PERF ? spawn('perf', ['record', '-g', '-o', `${process.env.BENCH_PERF}.${path.basename(tree).replace('@', '-')}.${r}`, '-p', [a.p.p.pid, b.p.p.pid, derper.p.pid].join(',')], { stdio: 'ignore' }) : null;
+      const one = await a.p.call({ op: 'send', host: b.hostname, bytes: BYTES });
+      const t1 = [ticks(a.p.p.pid), ticks(b.p.p.pid), ticks(derper.p.pid)];
+      if (perf) { perf.kill('SIGINT'); await new Promise((res) => perf.once('exit', res)); }
+      const gib = one.bytes / 1024 ** 3;
+      const pk = (await derper.call({ op: 'stats' })).packetsSent - pk0;
+      const tcp1 = tree === 'go' ? null : (await a.p.call({ op: 'tcpstats' })).tcp;
+      const rex = tcp1 && tcp0 ? ` sender rto ${tcp1.rto - tcp0.rto} rack ${tcp1.rackRexmit - tcp0.rackRexmit} tlp ${tcp1.tlp - tcp0.tlp}` : '';
+      const sink = await b.p.call({ op: 'sinkstats' }).catch(() => null);
+      const pp = PINGS > 0 ? await a.p.call({ op: 'pingpong', host: b.hostname, count: PINGS }) : null;
+      if (pp) { x_(tree).p50.push(pp.p50us); x_(tree).p99.push(pp.p99us); }
+      const x = res[tree];
+      x.mbps.push((one.bytes * 8) / one.seconds / 1e6);
+      x.nodeCpu.push((t1[0] - t0[0] + t1[1] - t0[1]) / 100 / gib);
+      x.derpCpu.push((t1[2] - t0[2]) / 100 / gib);
+      console.error(`round ${r + 1} ${tree}: ${x.mbps.at(-1).toFixed(0)} Mbit/s, nodes ${x.nodeCpu.at(-1).toFixed(1)} s/GiB (a ${((t1[0] - t0[0]) / 100 / gib).toFixed(1)}, b ${((t1[1] - t0[1]) / 100 / gib).toFixed(1)}), derper ${x.derpCpu.at(-1).toFixed(1)} s/GiB, relayed ${(pk / (one.bytes / 1024 ** 2)).toFixed(0)} packets/MiB${rex}${sink ? `, stalls ${sink.stalls} (${Math.round(sink.stallMs)} ms)` : ''}${pp ? `, 1-byte round trip p50 ${Math.round(pp.p50us)} / p99 ${Math.round(pp.p99us)} µs` : ''}`);
+    } finally {
+      await a.p.stop();
+      await b.p.stop();
+    }
+  }
+}
+dnp.p.stdin.end();
+await derper.stop();
+fs.rmSync(tmp, { recursive: true, force: true });
+const med = (xs) => [...xs].sort((p, q) => p - q)[Math.floor((xs.length - 1) / 2)];
+for (const t of trees) {
+  const x = res[t];
+  console.log(`${t}: median ${med(x.mbps).toFixed(0)} Mbit/s, nodes ${med(x.nodeCpu).toFixed(1)} s/GiB, derper ${med(x.derpCpu).toFixed(1)} s/GiB${x.p50.length ? `, round trip p50 ${Math.round(med(x.p50))} / p99 ${Math.round(med(x.p99))} µs` : ''}  [${x.mbps.map((v) => v.toFixed(0)).join(' ')}]`);
+}
+process.exit(0);
