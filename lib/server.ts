@@ -38,6 +38,7 @@ import { localClientExtras } from './server/local-client.js';
 import { discoPingPeer } from './server/disco-ping.js';
 import { startPcap, type PcapCapture } from './server/pcap.js';
 import { pendingListen, pendingListenPacket } from './server/pending.js';
+import { preloadDataPlane } from './server/preload.js';
 import type { TailnetListener } from './net/listener.js';
 import type { TailnetSocket } from './net/socket.js';
 import type { DialOptions, ListenOptions, TcpNetworkName } from './net/netstack.js';
@@ -77,6 +78,7 @@ export class Server extends TailnetNode<ServerEvents> {
   readonly #forwarders = new Set<Forwarder>();
   #funnel: Funnel | undefined;
   #certs: CertManager | undefined;
+  #newCerts: (() => CertManager) | undefined;
   readonly #pcaps = new Set<PcapCapture>();
   // Services, routes, exit nodes, fallback handler (lib/server/foreign.ts).
   readonly #foreign: Foreign;
@@ -179,7 +181,8 @@ export class Server extends TailnetNode<ServerEvents> {
       c2n: c2nLayer().serverC2N({ netmap: () => this.#control?.netmap ?? null, health: () => this.health(), metrics: () => this.metrics() }),
     });
     this.#control = control;
-    this.#certs = certLayer().serverCertManager(o, store, control, () => this.certDomains(), this.#log.child('cert'), (e) => this.emit('cert', e));
+    // Made on first use: its module is not needed to come up (docs/performance.md, "Time to up()").
+    this.#newCerts = () => certLayer().serverCertManager(o, store, control, () => this.certDomains(), this.#log.child('cert'), (e) => this.emit('cert', e));
     this.#foreign.editPrefs({}, false); // advertised routes into the first Hostinfo
     control.on('state', (s: ControlState) => {
       if (s === 'NeedsMachineAuth' && !this.#health.has('needs-approval')) {
@@ -230,6 +233,7 @@ export class Server extends TailnetNode<ServerEvents> {
       if (change) this.emit('peers', change);
     });
     control.start();
+    preloadDataPlane();
   }
 
   /**
@@ -411,10 +415,11 @@ export class Server extends TailnetNode<ServerEvents> {
    */
   async certPair(domain?: string): Promise<CertPair> {
     if (domain !== undefined && typeof domain !== 'string') throw invalidArgType('domain', 'a string', domain);
-    if (!this.#certs || !this.#control?.netmap) this.#live('certPair');
+    if (!this.#newCerts || !this.#control?.netmap) this.#live('certPair');
     const d = domain ?? this.certDomains()[0];
     if (d === undefined) throw certLayer().certDomainError('', []);
-    return this.#certs!.get(d);
+    this.#certs ??= this.#newCerts!();
+    return this.#certs.get(d);
   }
 
   /**
