@@ -4,7 +4,7 @@
  * return the record-layer stream. Port choice and the 80/443 race follow
  * Tailscale's client.
  */
-import { isIP } from 'node:net';
+import { isIP } from '../wire/ip-literal.js';
 import type { Duplex } from 'node:stream';
 import { ControlError } from '../wire/errors.js';
 import { http1Request } from './http1.js';

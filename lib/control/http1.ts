@@ -6,6 +6,7 @@
  */
 import * as net from 'node:net';
 import { ControlError, type ControlErrorCode } from '../wire/errors.js';
+import { isIP } from '../wire/ip-literal.js';
 
 /** Where to connect: scheme, host (no brackets) and port. */
 export interface Http1Target {
@@ -67,7 +68,7 @@ function connectTo(t: Http1Target, tlsOpts: Http1TLSOptions | undefined): net.So
   if (t.protocol === 'http:') return net.connect({ host: t.hostname, port: t.port });
   // node:tls loads only for https control servers.
   const tls = require('node:tls') as typeof import('node:tls');
-  const servername = tlsOpts?.servername ?? (net.isIP(t.hostname) ? undefined : t.hostname);
+  const servername = tlsOpts?.servername ?? (isIP(t.hostname) ? undefined : t.hostname);
   return tls.connect({ host: t.hostname, port: t.port, ...(servername ? { servername } : {}), ...(tlsOpts?.ca ? { ca: tlsOpts.ca } : {}), ...(tlsOpts?.rejectUnauthorized !== undefined ? { rejectUnauthorized: tlsOpts.rejectUnauthorized } : {}) });
 }
 
