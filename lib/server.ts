@@ -232,8 +232,14 @@ export class Server extends TailnetNode<ServerEvents> {
       const change = peersChange(cfg, diff);
       if (change) this.emit('peers', change);
     });
+    // Registered: the map request is in flight and the process waits for control (docs/performance.md).
+    const preload = (s: ControlState): void => {
+      if (s !== 'Starting' && s !== 'Running') return;
+      control.off('state', preload);
+      preloadDataPlane();
+    };
+    control.on('state', preload);
     control.start();
-    preloadDataPlane();
   }
 
   /**
