@@ -34,6 +34,7 @@ import { TLSListener, type ListenTLSOptions } from './server/tls.js';
 
 import { DEFAULT_CONTROL_URL, SERVER_OPTIONS, defaultDir, programName, type ServerOptions } from './server/options.js';
 import type { PcapCapture } from './server/pcap.js';
+import { preloadDataPlane } from './server/preload.js';
 import type { TailnetListener } from './net/listener.js';
 import type { TailnetSocket } from './net/socket.js';
 import type { DialOptions, ListenOptions, TcpNetworkName } from './net/netstack.js';
@@ -73,6 +74,7 @@ export class Server extends TailnetNode<ServerEvents> {
   readonly #forwarders = new Set<Forwarder>();
   #funnel: Funnel | undefined;
   #certs: CertManager | undefined;
+  #newCerts: (() => CertManager) | undefined;
   readonly #pcaps = new Set<PcapCapture>();
   // Services, routes, exit nodes, fallback handler (lib/server/foreign.ts).
   readonly #foreign: Foreign;
@@ -175,7 +177,8 @@ export class Server extends TailnetNode<ServerEvents> {
       c2n: c2nLayer().serverC2N({ netmap: () => this.#control?.netmap ?? null, health: () => this.health(), metrics: () => this.metrics() }),
     });
     this.#control = control;
-    this.#certs = certLayer().serverCertManager(o, store, control, () => this.certDomains(), this.#log.child('cert'), (e) => this.emit('cert', e));
+    // Made on first use: its module is not needed to come up (docs/performance.md, "Time to up()").
+    this.#newCerts = () => certLayer().serverCertManager(o, store, control, () => this.certDomains(), this.#log.child('cert'), (e) => this.emit('cert', e));
     this.#foreign.editPrefs({}, false); // advertised routes into the first Hostinfo
     control.on('state', (s: ControlState) => {
       if (s === 'NeedsMachineAuth' && !this.#health.has('needs-approval')) {
@@ -225,6 +228,13 @@ export class Server extends TailnetNode<ServerEvents> {
       const change = peersChange(cfg, diff);
       if (change) this.emit('peers', change);
     });
+    // Registered: the map request is in flight and the process waits for control (docs/performance.md).
+    const preload = (s: ControlState): void => {
+      if (s !== 'Starting' && s !== 'Running') return;
+      control.off('state', preload);
+      preloadDataPlane();
+    };
+    control.on('state', preload);
     control.start();
   }
 
@@ -407,10 +417,11 @@ export class Server extends TailnetNode<ServerEvents> {
    */
   async certPair(domain?: string): Promise<CertPair> {
     if (domain !== undefined && typeof domain !== 'string') throw invalidArgType('domain', 'a string', domain);
-    if (!this.#certs || !this.#control?.netmap) this.#live('certPair');
+    if (!this.#newCerts || !this.#control?.netmap) this.#live('certPair');
     const d = domain ?? this.certDomains()[0];
     if (d === undefined) throw certLayer().certDomainError('', []);
-    return this.#certs!.get(d);
+    this.#certs ??= this.#newCerts!();
+    return this.#certs.get(d);
   }
 
   /**

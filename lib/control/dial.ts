@@ -4,11 +4,10 @@
  * return the record-layer stream. Port choice and the 80/443 race follow
  * Tailscale's client.
  */
-import http from 'node:http';
-import https from 'node:https';
-import { isIP } from 'node:net';
+import { isIP } from '../wire/ip-literal.js';
 import type { Duplex } from 'node:stream';
 import { ControlError } from '../wire/errors.js';
+import { http1Request } from './http1.js';
 import { HEADER_LEN, MSG_TYPE_ERROR, MSG_TYPE_RESPONSE, NoiseInitiator, RESPONSE_LEN } from './noise.js';
 import { NoiseStream } from './noise-stream.js';
 import { HANDSHAKE_HEADER, TS2021_PATH, UPGRADE_PROTOCOL } from './upgrade-server.js';
@@ -119,6 +118,7 @@ function readReply(socket: Duplex, head: Buffer): Promise<{ reply: Buffer; rest:
     socket.on('data', onData);
     socket.on('end', onEnd);
     socket.on('error', onError);
+    socket.resume(); // the upgraded socket arrives paused
   });
 }
 
@@ -132,48 +132,32 @@ async function attempt(c: DialCandidate, opts: DialOptions, signal: AbortSignal)
 }
 
 async function attemptWith(ini: NoiseInitiator, c: DialCandidate, opts: DialOptions, signal: AbortSignal): Promise<NoiseStream> {
-  const mod = c.protocol === 'https:' ? https : http;
-  const { socket, head } = await new Promise<{ socket: Duplex; head: Buffer }>((resolve, reject) => {
-    const req = mod.request({
-      hostname: c.hostname,
-      port: c.port,
-      method: 'POST',
-      path: TS2021_PATH,
-      agent: false,
-      signal,
-      headers: {
-        Upgrade: UPGRADE_PROTOCOL,
-        Connection: 'upgrade',
-        [HANDSHAKE_HEADER]: ini.initiation.toString('base64'),
-        'Content-Length': '0',
-      },
-      ...(c.protocol === 'https:' ? (opts.tls ?? {}) : {}),
-    });
-    req.on('upgrade', (res, sock, hd) => {
-      const up = String(res.headers['upgrade'] ?? '');
-      if (res.statusCode !== 101 || up.toLowerCase() !== UPGRADE_PROTOCOL) {
-        sock.destroy();
-        reject(new ControlError('ERR_UPGRADE', `unexpected upgrade response ${res.statusCode} ${JSON.stringify(up)}`));
-        return;
-      }
-      resolve({ socket: sock, head: hd });
-    });
-    req.on('response', (res) => {
-      const chunks: Buffer[] = [];
-      let n = 0;
-      res.on('data', (d: Buffer) => {
-        if (n < 4096) chunks.push(d);
-        n += d.length;
-      });
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8').slice(0, 500).trim();
-        reject(new ControlError('ERR_UPGRADE', `control server answered ${res.statusCode} to the ts2021 upgrade: ${text}`, { status: res.statusCode ?? 0 }));
-      });
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
+  const r = await http1Request(c, {
+    method: 'POST',
+    path: TS2021_PATH,
+    signal,
+    upgrade: true,
+    headers: {
+      Upgrade: UPGRADE_PROTOCOL,
+      Connection: 'upgrade',
+      [HANDSHAKE_HEADER]: ini.initiation.toString('base64'),
+      'Content-Length': '0',
+    },
+    maxBody: 4096,
+    truncate: true,
+    errorCode: 'ERR_UPGRADE',
+    ...(c.protocol === 'https:' && opts.tls ? { tls: opts.tls } : {}),
   });
+  if (!('socket' in r)) {
+    const text = r.body.toString('utf8').slice(0, 500).trim();
+    throw new ControlError('ERR_UPGRADE', `control server answered ${r.status} to the ts2021 upgrade: ${text}`, { status: r.status });
+  }
+  const { socket, head } = r;
+  const up = r.headers.get('upgrade') ?? '';
+  if (up.toLowerCase() !== UPGRADE_PROTOCOL) {
+    socket.destroy();
+    throw new ControlError('ERR_UPGRADE', `unexpected upgrade response 101 ${JSON.stringify(up)}`);
+  }
   const onAbort = (): void => {
     socket.destroy();
   };

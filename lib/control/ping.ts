@@ -4,8 +4,7 @@
  * c2n.ts; POSTed over Noise). Disco/TSMP/ICMP/peerapi
  * pings need the data plane and are handed to the caller.
  */
-import http from 'node:http';
-import https from 'node:https';
+import type * as Http from 'node:http';
 import { answerC2NPayload, serializeC2NResponse, type C2NContext } from './c2n.js';
 import { ControlError } from '../wire/errors.js';
 import type { DialTLSOptions } from './dial.js';
@@ -57,7 +56,8 @@ async function overNoise(noise: NoiseRequester | null, pr: PingRequest, method: 
 function plainHead(url: string, tls?: DialTLSOptions): Promise<number> {
   return new Promise((resolve, reject) => {
     const u = new URL(url);
-    const mod = u.protocol === 'https:' ? https : http;
+    // Loaded here, not at startup: node:http(s) cost a few ms of CPU that up() does not need (docs/performance.md).
+    const mod = (u.protocol === 'https:' ? require('node:https') : require('node:http')) as typeof Http;
     const req = mod.request(u, { method: 'HEAD', agent: false, timeout: PING_TIMEOUT_MS, ...(u.protocol === 'https:' ? (tls ?? {}) : {}) }, (res) => {
       res.resume();
       resolve(res.statusCode ?? 0);

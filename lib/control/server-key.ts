@@ -1,11 +1,10 @@
 /**
  * GET <control>/key?v=<capver> (docs/protocol/control.md §2): the server's Noise public key.
  */
-import http from 'node:http';
-import https from 'node:https';
 import { ControlError } from '../wire/errors.js';
 import { isZeroKey, parseMachinePublic } from '../wire/keys.js';
 import type { DialTLSOptions } from './dial.js';
+import { http1Request, type Http1Response } from './http1.js';
 
 export const MAX_KEY_RESPONSE = 64 * 1024;
 
@@ -45,42 +44,35 @@ export interface FetchServerKeyOptions {
   tls?: DialTLSOptions;
 }
 
-export function fetchServerKey(opts: FetchServerKeyOptions): Promise<Buffer> {
+export async function fetchServerKey(opts: FetchServerKeyOptions): Promise<Buffer> {
   const base = typeof opts.controlURL === 'string' ? new URL(opts.controlURL) : opts.controlURL;
   const url = new URL(`/key?v=${opts.version}`, base);
-  const mod = url.protocol === 'https:' ? https : http;
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ControlError('ERR_SERVER_KEY', `unsupported control URL scheme ${url.protocol}`);
   const timeoutMs = opts.timeoutMs ?? 10_000;
-  return new Promise((resolve, reject) => {
-    const req = mod.get(
-      url,
-      { agent: false, ...(opts.signal ? { signal: opts.signal } : {}), ...(url.protocol === 'https:' ? (opts.tls ?? {}) : {}) },
-      (res) => {
-        const chunks: Buffer[] = [];
-        let n = 0;
-        res.on('data', (d: Buffer) => {
-          n += d.length;
-          if (n > MAX_KEY_RESPONSE) {
-            req.destroy(new ControlError('ERR_BODY_TOO_LARGE', `/key response exceeds ${MAX_KEY_RESPONSE} bytes`));
-            return;
-          }
-          chunks.push(d);
-        });
-        res.on('end', () => {
-          const body = Buffer.concat(chunks).toString('utf8');
-          if (res.statusCode !== 200) {
-            reject(new ControlError('ERR_HTTP_STATUS', `GET /key: HTTP ${res.statusCode}: ${body.slice(0, 300).trim()}`, { status: res.statusCode ?? 0 }));
-            return;
-          }
-          try {
-            resolve(parseServerKeyResponse(body));
-          } catch (err) {
-            reject(err);
-          }
-        });
-        res.on('error', reject);
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+  const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  let res: Http1Response;
+  try {
+    res = (await http1Request(
+      { protocol: url.protocol, hostname, port: url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80 },
+      {
+        method: 'GET',
+        path: url.pathname + url.search,
+        headers: { Connection: 'close' },
+        signal,
+        maxBody: MAX_KEY_RESPONSE,
+        errorCode: 'ERR_SERVER_KEY',
+        ...(url.protocol === 'https:' && opts.tls ? { tls: opts.tls } : {}),
       },
-    );
-    req.setTimeout(timeoutMs, () => req.destroy(new ControlError('ERR_TIMEOUT', `GET /key timed out after ${timeoutMs} ms`)));
-    req.on('error', reject);
-  });
+    )) as Http1Response;
+  } catch (err) {
+    if (timeout.aborted && !opts.signal?.aborted) throw new ControlError('ERR_TIMEOUT', `GET /key timed out after ${timeoutMs} ms`);
+    throw err;
+  }
+  const body = res.body.toString('utf8');
+  if (res.status !== 200) {
+    throw new ControlError('ERR_HTTP_STATUS', `GET /key: HTTP ${res.status}: ${body.slice(0, 300).trim()}`, { status: res.status });
+  }
+  return parseServerKeyResponse(body);
 }

@@ -5,7 +5,7 @@
  * Electron's certificate handling apply.
  */
 import { createHash } from 'node:crypto';
-import { isIP } from 'node:net';
+import { isIP } from '../wire/ip-literal.js';
 import tls from 'node:tls';
 import type { EngineDERPNode, EngineDERPRegion } from '../wire/engine-config.js';
 

@@ -3,7 +3,7 @@
  * interface addresses (type 1) and STUN-mapped ones (type 2). Rules from
  * Tailscale's net/netmon/state.go LocalAddresses and wgengine/magicsock.
  */
-import { isIP } from 'node:net';
+import { isIP } from '../wire/ip-literal.js';
 import os from 'node:os';
 import { joinHostPort, parseAddrPort } from '../wire/ip.js';
 

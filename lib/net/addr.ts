@@ -1,6 +1,6 @@
 // Parsing of the network/address pairs that dial and listen take, in Go's style ("tcp", "100.64.0.1:80").
 import * as fs from 'node:fs';
-import * as net from 'node:net';
+import { isIP } from '../wire/ip-literal.js';
 import { splitHostPort as splitHostPortText } from '../wire/ip.js';
 
 export type TcpNetwork = 'tcp' | 'tcp4' | 'tcp6';
@@ -36,8 +36,7 @@ export function networkFamily(network: string): 0 | 4 | 6 {
 }
 
 export function ipFamily(host: string): 0 | 4 | 6 {
-  const v = net.isIP(host);
-  return v === 4 ? 4 : v === 6 ? 6 : 0;
+  return isIP(host);
 }
 
 // Service names as Go's net.LookupPort accepts them: /etc/services when the system has one, else (and for

@@ -3,7 +3,6 @@
 // listeners by listener id, relay and STUN events to the link's handler) and is the only way lib/ reaches
 // the addon's per-device surface: Netstack, WireGuard, DataPlane and Server hold a Device, never `native`.
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import type {
   NativeDevice,
   NativeEvent,
@@ -16,6 +15,7 @@ import type {
   NativeUdpOffload,
 } from '../native.js';
 import { context, type SharedContext } from './context.js';
+import { isIPv6 } from '../wire/ip-literal.js';
 
 export type { NativePeer as DevicePeer, NativeFilterRule as DeviceFilterRule, NativePrefix as DevicePrefix };
 
@@ -235,7 +235,7 @@ export class Device {
   }
 
   stunProbe(region: number, ip: string, port: number): void {
-    this.#native.stunProbe(region, net.isIPv6(ip) ? `[${ip}]:${port}` : `${ip}:${port}`);
+    this.#native.stunProbe(region, isIPv6(ip) ? `[${ip}]:${port}` : `${ip}:${port}`);
   }
 
   peerStats(): NativePeerStats[] {

@@ -2,7 +2,7 @@
  * The one IP module of lib/ (control client, data plane, devnet): addresses as bytes (4 or 16), one prefix
  * type, prefix containment, ranges, and the one "host:port" parser.
  */
-import { isIP } from 'node:net';
+import { isIP } from './ip-literal.js';
 
 export interface IPPrefix {
   readonly family: 4 | 6;
