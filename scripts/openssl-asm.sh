@@ -25,16 +25,24 @@ trap 'rm -rf "$stub"' EXIT
 printf '#!/bin/sh\ncase " $* " in *" -E "*) cat >/dev/null; echo ;; *) echo "GNU assembler version 2.40" ;; esac\n' > "$stub/cc"
 chmod +x "$stub/cc"
 export CC=$stub/cc
-syms='ChaCha20_ctr32|ChaCha20_neon|poly1305_init|poly1305_blocks|poly1305_emit|xor128_encrypt_n_pad|xor128_decrypt_n_pad|OPENSSL_ia32cap_P|OPENSSL_armcap_P'
+# ChaCha20_16x, ChaCha20_8xvl and ChaCha20_8x (x86_64's 16- and 8-block AVX-512 and AVX2 loops, local in
+# OpenSSL) are made global too: aead.c calls them directly to put block 0 in the same batch as the data.
+wide='ChaCha20_16x|ChaCha20_8xvl|ChaCha20_8x'
+syms="$wide|"'ChaCha20_ctr32|ChaCha20_neon|poly1305_init|poly1305_blocks|poly1305_emit|xor128_encrypt_n_pad|xor128_decrypt_n_pad|OPENSSL_ia32cap_P|OPENSSL_armcap_P'
 
 gen() { # <script> <flavour> <output> <hide directive or empty>
   local tmp="$3.tmp"
   perl "$1" "$2" "$tmp"
-  # Prefix the symbols; after each .globl, a directive that keeps it out of the dynamic symbol table. The
-  # capability vector is referenced PC-relative, so it is hidden too (it is defined hidden in aead_cpu.c).
-  HIDE="$4" SYMS="$syms" perl -pe '
+  # Prefix the symbols; after each .globl, a directive that keeps it out of the dynamic symbol table; the
+  # wide loops get a .globl (and that directive) before their label. The capability vector is referenced
+  # PC-relative, so it is hidden too (it is defined hidden in aead_cpu.c).
+  # The wide loops' local names have no C prefix ("_" on macOS) yet: they get it here.
+  local cpre=""; [ "$2" = macosx ] && cpre=_
+  HIDE="$4" SYMS="$syms" WIDE="$wide" CPRE="$cpre" perl -pe '
     s/\b(_?)($ENV{SYMS})\b/$1ts_ossl_$2/g;
-    if ($ENV{HIDE} ne "" && /^\s*\.globl\s+(\S+)/) { $_ .= "$ENV{HIDE}\t$1\n"; }
+    s/(?<!\w)ts_ossl_($ENV{WIDE})\b/$ENV{CPRE}ts_ossl_$1/g;
+    if (/^(_?ts_ossl_(?:$ENV{WIDE})):$/) { $_ = ".globl\t$1\n$_"; }
+    s/^(\s*\.globl\s+(\S+)\n)/$1$ENV{HIDE}\t$2\n/ if $ENV{HIDE} ne "";
   ' "$tmp" > "$3"
   if [ -n "$4" ]; then
     for v in ts_ossl_OPENSSL_ia32cap_P ts_ossl_OPENSSL_armcap_P; do
