@@ -115,8 +115,9 @@ static size_t wide_head(const wide *w, chacha *c, poly *p, uint8_t scratch[WIDE_
   return head;
 }
 
-static void wide_rest(const wide *w, const chacha *c, uint8_t *dst, const uint8_t *src, size_t len) {
-  if (len) w->big(dst, src, len, c->key, c->ctr);
+/* The bytes from head on (none when head == len; then src may be NULL). */
+static void wide_rest(const wide *w, const chacha *c, uint8_t *dst, const uint8_t *src, size_t head, size_t len) {
+  if (len > head) w->big(dst + head, src + head, len - head, c->key, c->ctr);
 }
 #endif
 
@@ -157,7 +158,7 @@ void ts_aead_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *a
   if (wide_pick(&w)) {
     uint8_t scratch[WIDE_HEAD_MAX];
     const size_t head = wide_head(&w, &c, &p, scratch, src, len, nonce, key);
-    wide_rest(&w, &c, dst + head, src + head, len - head);
+    wide_rest(&w, &c, dst, src, head, len);
     if (head) memcpy(dst, scratch + 64, head);
     ts_wipe(scratch, 64 + head);
   } else
@@ -188,7 +189,7 @@ int ts_aead_open(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad
     mac(&p, ad, ad_len, src, len, tag);
     ok = ts_ct_equal(tag, src + len, sizeof tag);
     if (ok) {
-      wide_rest(&w, &c, dst + head, src + head, len - head);
+      wide_rest(&w, &c, dst, src, head, len);
       if (head) memcpy(dst, scratch + 64, head);
     }
     ts_wipe(scratch, 64 + head);
