@@ -42,6 +42,7 @@ gen() { # <script> <flavour> <output> <hide directive or empty>
     s/\b(_?)($ENV{SYMS})\b/$1ts_ossl_$2/g;
     s/(?<!\w)ts_ossl_($ENV{WIDE})\b/$ENV{CPRE}ts_ossl_$1/g;
     if (/^(_?ts_ossl_(?:$ENV{WIDE})):$/) { $_ = ".globl\t$1\n$_"; }
+    s/^(\.def\s+ts_ossl_(?:$ENV{WIDE});\s+\.scl\s+)3;/${1}2;/; # COFF: external, not static
     s/^(\s*\.globl\s+(\S+)\n)/$1$ENV{HIDE}\t$2\n/ if $ENV{HIDE} ne "";
   ' "$tmp" > "$3"
   if [ -n "$4" ]; then
