@@ -19,12 +19,14 @@ int ts_aead_open(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad
 /* Which code seals and opens: "openssl-asm" or "libsodium". */
 const char *ts_aead_backend(void);
 
-/* CPU features the assembly may use (aead_cpu.c). ts_aead_cpu_init reads them from the CPU; ts_crypto_init
- * calls it once, before the engine runs. Until then the assembly takes its plain (scalar) paths. */
+/* CPU features the assembly may use (aead_cpu.c). ts_aead_cpu_init reads them from the CPU the first time it
+ * is called (ts_crypto_init calls it, before the engine runs); until then the assembly takes its plain
+ * (scalar) paths. */
 void ts_aead_cpu_init(void);
 
 /* Test-only: limits the assembly to the paths of one level, so a test can exercise each on a CPU that has
- * more (a level above the CPU's gives what the CPU has). Not for use while another thread seals or opens. */
+ * more (a level above the CPU's gives what the CPU has; TS_AEAD_LEVEL_ALL restores everything). Not for use
+ * while another thread seals or opens. */
 enum ts_aead_level {
   TS_AEAD_LEVEL_SCALAR,   /* x86_64: integer code; arm64: integer code */
   TS_AEAD_LEVEL_SSSE3,    /* x86_64 */

@@ -3,10 +3,12 @@
  * layout OpenSSL documents for OPENSSL_ia32cap: word 0 CPUID(1).EDX, word 1 CPUID(1).ECX with bit 11 standing
  * for AMD's XOP, words 2 and 3 CPUID(7,0).EBX and ECX, and the AVX/AVX-512 bits cleared when the OS does not
  * save the registers (XCR0). The one piece of process-wide state the crypto code has: written by
- * ts_aead_cpu_init before the engine runs (always the same value for a process), read by the assembly. */
+ * ts_aead_cpu_init before the engine runs (always the same value for a process), read by the assembly. A
+ * later ts_crypto_init (another addon instance, a worker) leaves it alone while engines may be reading it. */
 #include "crypto/aead.h"
 #include "crypto/aead_asm.h"
 
+#include <stdatomic.h>
 #include <string.h>
 
 #if TS_AEAD_ASM && defined(TS_AEAD_X86_64)
@@ -56,7 +58,13 @@ static void probe(unsigned int cap[4]) {
   }
 }
 
-void ts_aead_cpu_init(void) { probe(ts_ossl_OPENSSL_ia32cap_P); }
+static atomic_int cpu_ready;
+
+void ts_aead_cpu_init(void) {
+  if (atomic_load(&cpu_ready)) return;
+  probe(ts_ossl_OPENSSL_ia32cap_P);
+  atomic_store(&cpu_ready, 1);
+}
 
 /* What the CPU has, less what is above level: word 1 holds SSSE3 (bit 9), XOP (11) and AVX (28); word 2
  * AVX2 (5), AVX-512F (16), IFMA (21) and VL (31), the bits the assembly tests. */
@@ -94,7 +102,13 @@ int ts_aead_cpu_limit(enum ts_aead_level level) {
 #define TS_ARMV7_NEON 1u
 __attribute__((visibility("hidden"))) unsigned int ts_ossl_OPENSSL_armcap_P;
 
-void ts_aead_cpu_init(void) { ts_ossl_OPENSSL_armcap_P = TS_ARMV7_NEON; }
+static atomic_int cpu_ready;
+
+void ts_aead_cpu_init(void) {
+  if (atomic_load(&cpu_ready)) return;
+  ts_ossl_OPENSSL_armcap_P = TS_ARMV7_NEON;
+  atomic_store(&cpu_ready, 1);
+}
 
 int ts_aead_cpu_limit(enum ts_aead_level level) {
   ts_ossl_OPENSSL_armcap_P = level >= TS_AEAD_LEVEL_ALL ? TS_ARMV7_NEON : 0;
