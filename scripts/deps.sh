@@ -34,12 +34,13 @@ have_lwip=0
 have_uv=0
 [ -f "$DEPS/libuv/src/unix/core.c" ] && [ "$(cat "$DEPS/libuv/.version" 2>/dev/null)" = "$UV_VERSION" ] && have_uv=1
 
-# OpenSSL's perlasm: the generated assembly must be there and come from the script as it is now.
+# OpenSSL's perlasm: the generated assembly must be there and come from the script as it is now (its
+# .version: "<OpenSSL version> <the script's checksum>", written by scripts/openssl-asm.sh).
 OSSL_MAJOR=3.0
 asm_sum=$(sha256sum scripts/openssl-asm.sh | cut -c1-16)
 have_ossl=0
-[ -f "$DEPS/openssl-asm/elf/chacha-x86_64.s" ] && [ -f "$DEPS/openssl/.version" ] &&
-  [ "$(cat "$DEPS/openssl-asm/.version" 2>/dev/null)" = "$(cat "$DEPS/openssl/.version") $asm_sum" ] && have_ossl=1
+[ -f "$DEPS/openssl-asm/elf/chacha-x86_64.s" ] &&
+  [ "$(cut -d' ' -f2 "$DEPS/openssl-asm/.version" 2>/dev/null)" = "$asm_sum" ] && have_ossl=1
 
 if [ ${#need_pkgs[@]} -eq 0 ] && [ $have_lwip = 1 ] && [ $have_uv = 1 ] && [ $have_ossl = 1 ]; then
   exit 0
@@ -56,7 +57,7 @@ if [ "${1:-}" = --check ]; then
 fi
 
 die() { echo "scripts/deps.sh: $*" >&2; exit 1; }
-command -v apt-get >/dev/null || die "needs Debian's apt-get to fetch ${need_pkgs[*]} and the lwIP and libuv sources; on other systems install libsodium and libb2 (static libraries and headers), put lwIP $LWIP_VERSION's source in deps/lwip and libuv $UV_VERSION's in deps/libuv, or use a prebuilt binary (npm install picks one from prebuilds/)."
+command -v apt-get >/dev/null || die "needs Debian's apt-get to fetch ${need_pkgs[*]} and the lwIP and libuv sources; on other systems install libsodium and libb2 (static libraries and headers), put lwIP $LWIP_VERSION's source in deps/lwip and libuv $UV_VERSION's in deps/libuv, OpenSSL $OSSL_MAJOR's crypto/perlasm, crypto/chacha/asm and crypto/poly1305/asm in deps/openssl (then bash scripts/openssl-asm.sh), or use a prebuilt binary (npm install picks one from prebuilds/)."
 [ "$(id -u)" = 0 ] || die "must run as root to apt-get install ${need_pkgs[*]} and to add a deb-src entry (or install them yourself and re-run)."
 
 export DEBIAN_FRONTEND=noninteractive
@@ -128,6 +129,5 @@ if [ $have_ossl = 0 ]; then
     rm -rf "$tmp"
   fi
   bash "$ROOT/scripts/openssl-asm.sh" "$DEPS/openssl" "$DEPS/openssl-asm"
-  echo "$(cat "$DEPS/openssl/.version") $asm_sum" > "$DEPS/openssl-asm/.version"
 fi
-echo "scripts/deps.sh: native dependencies ready (lwIP $LWIP_VERSION in deps/lwip, libuv $UV_VERSION in deps/libuv, OpenSSL $(cat "$DEPS/openssl/.version")'s ChaCha20/Poly1305 assembly in deps/openssl-asm, libsodium, libb2)"
+echo "scripts/deps.sh: native dependencies ready (lwIP $LWIP_VERSION in deps/lwip, libuv $UV_VERSION in deps/libuv, OpenSSL $(cut -d' ' -f1 "$DEPS/openssl-asm/.version")'s ChaCha20/Poly1305 assembly in deps/openssl-asm, libsodium, libb2)"
