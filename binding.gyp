@@ -6,7 +6,8 @@
     "cflags_c": ["-std=c11"],
     # deps/libuv/include comes before Node's headers: the engine and the addon are compiled against the
     # libuv they link (docs/architecture.md, "The engine's own libuv").
-    "include_dirs": ["deps/libuv/include", "native/core", "native/core/stack", "deps/lwip/src/include"],
+    "include_dirs": ["deps/libuv/include", "native/core", "native/core/stack", "deps/lwip/src/include",
+                     "deps/openssl-asm"],
     # Windows (win32-x64 prebuild, mingw-w64 through zig, whose headers target Windows 10: docs/build.md):
     # libsodium linked statically, node_api.h's dllimport declarations (resolved by
     # scripts/prebuild-compile.mjs).
@@ -52,8 +53,15 @@
     "sources": ["<!@(node scripts/sources.js proto)"],
     "cflags": ["-Wall", "-Wextra", "-Werror"]
   }, {
+    # OpenSSL's ChaCha20 and Poly1305 assembly (scripts/openssl-asm.sh), under native/core/crypto/aead.c:
+    # generated third-party code; its symbols are renamed and hidden (docs/dependencies.md).
+    "target_name": "tsaead_asm",
+    "type": "static_library",
+    "sources": ["<!@(node scripts/sources.js aead_asm)"],
+    "cflags": ["-w"]
+  }, {
     "target_name": "tsnet",
-    "dependencies": ["tslwip", "tsuv", "tsproto"],
+    "dependencies": ["tslwip", "tsuv", "tsproto", "tsaead_asm"],
     "sources": ["<!@(node scripts/sources.js addon core)"],
     "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
     # NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS: events still queued when Node tears the environment down are

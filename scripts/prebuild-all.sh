@@ -254,7 +254,7 @@ check_macho() { # <target> <file>
 inputs_sum() {
   { find native -type f -not -path 'native/test/*' -not -path 'native/fuzz/*' | sort | xargs sha256sum
     sha256sum binding.gyp native/sources.json scripts/prebuild-all.sh scripts/prebuild-compile.mjs scripts/macho.mjs
-    cat deps/lwip/.version deps/libuv/.version
+    cat deps/lwip/.version deps/libuv/.version deps/openssl-asm/.version
     echo "$ZIG_VERSION $SODIUM_VER $B2_VER $GLIBC_FLOOR $MACOS_X64_MIN $MACOS_ARM64_MIN"; } | sha256sum | cut -c1-32
 }
 sum=$(inputs_sum)

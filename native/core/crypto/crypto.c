@@ -1,5 +1,7 @@
 #include "crypto/crypto.h"
 
+#include "crypto/aead.h"
+
 #include <blake2.h>
 #include <sodium.h>
 #include <string.h>
@@ -7,7 +9,10 @@
 _Static_assert(sizeof(blake2s_state) <= sizeof(((ts_blake2s_ctx *)0)->opaque), "ts_blake2s_ctx too small");
 _Static_assert(_Alignof(blake2s_state) <= _Alignof(ts_blake2s_ctx), "ts_blake2s_ctx alignment");
 
-int ts_crypto_init(void) { return sodium_init() < 0 ? -1 : 0; }
+int ts_crypto_init(void) {
+  ts_aead_cpu_init();
+  return sodium_init() < 0 ? -1 : 0;
+}
 
 void ts_random(void *buf, size_t len) { randombytes_buf(buf, len); }
 
@@ -51,13 +56,12 @@ int ts_x25519(uint8_t out[TS_KEY_LEN], const uint8_t priv[TS_KEY_LEN], const uin
 
 void ts_chacha_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad, size_t ad_len,
                     const uint8_t nonce[12], const uint8_t key[TS_KEY_LEN]) {
-  crypto_aead_chacha20poly1305_ietf_encrypt(dst, NULL, src, len, ad, ad_len, NULL, nonce, key);
+  ts_aead_seal(dst, src, len, ad, ad_len, nonce, key);
 }
 
 int ts_chacha_open(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad, size_t ad_len,
                    const uint8_t nonce[12], const uint8_t key[TS_KEY_LEN]) {
-  if (len < TS_AEAD_TAG_LEN) return -1;
-  return crypto_aead_chacha20poly1305_ietf_decrypt(dst, NULL, NULL, src, len, ad, ad_len, nonce, key) == 0 ? 0 : -1;
+  return ts_aead_open(dst, src, len, ad, ad_len, nonce, key);
 }
 
 static void ctr_nonce(uint8_t n[12], uint64_t counter) {

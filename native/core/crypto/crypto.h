@@ -1,6 +1,7 @@
-/* Cryptographic primitives used by WireGuard, DERP and disco: thin wrappers over libsodium
- * (X25519, ChaCha20-Poly1305, XChaCha20-Poly1305, NaCl box) and libb2 (BLAKE2s).
- * No global mutable state beyond libsodium's own one-time initialisation (ts_crypto_init). */
+/* Cryptographic primitives used by WireGuard, DERP and disco: thin wrappers over libsodium (X25519,
+ * XChaCha20-Poly1305, NaCl box), aead.h (ChaCha20-Poly1305 on OpenSSL's assembly) and libb2 (BLAKE2s).
+ * No global mutable state beyond libsodium's own one-time initialisation and the CPU feature vector
+ * (aead_cpu.c), both set by ts_crypto_init. */
 #ifndef TS_CRYPTO_H
 #define TS_CRYPTO_H
 
