@@ -28,6 +28,7 @@ struct InlineDriver {
   uv_poll_t poll;
   uv_timer_t timer;
   int open_handles = 2;
+  bool kicked = false;  // the timer runs for a kick: calls only (ts_engine_run_kicked)
   std::vector<std::pair<void (*)(void*), void*>> at_end;  // AtInlineTurnEnd, during a turn from the loop
 };
 
@@ -51,8 +52,8 @@ void StopStack(ts_engine*, void* arg) { ts_stack_stop(static_cast<ts_stack*>(arg
 
 void OnDriverTimer(uv_timer_t* h);
 
-void DriveInline(InlineDriver* d) {
-  int t = ts_engine_run_inline(d->engine);
+void DriveInline(InlineDriver* d, bool kicked = false) {
+  int t = kicked ? ts_engine_run_kicked(d->engine) : ts_engine_run_inline(d->engine);
   if (t < 0) d->uv->timer_stop(&d->timer);
   else d->uv->timer_start(&d->timer, OnDriverTimer, static_cast<uint64_t>(t), 0);
 }
@@ -60,9 +61,10 @@ void DriveInline(InlineDriver* d) {
 // A turn from the host loop: events for the main thread's JavaScript are delivered at its end, in this loop
 // phase, instead of through the threadsafe function (an eventfd write, a poll and a read). What JavaScript
 // queues in answer (a stream write) runs through the kick, at the end of the same loop iteration.
-void DriveFromLoop(InlineDriver* d) {
+void DriveFromLoop(InlineDriver* d, bool kicked) {
   turn_driver = d;
-  DriveInline(d);
+  d->kicked = false;  // a full turn runs the queued calls too
+  DriveInline(d, kicked);
   turn_driver = nullptr;
   if (d->at_end.empty()) return;
   auto work = std::move(d->at_end);
@@ -70,12 +72,16 @@ void DriveFromLoop(InlineDriver* d) {
   for (auto& w : work) w.first(w.second);  // may stop the driver (d lives until its handles close)
 }
 
-void OnDriverTimer(uv_timer_t* h) { DriveFromLoop(static_cast<InlineDriver*>(h->data)); }
+void OnDriverTimer(uv_timer_t* h) {
+  auto* d = static_cast<InlineDriver*>(h->data);
+  DriveFromLoop(d, d->kicked);
+}
 
 // A call queued by JavaScript (stream writes, credit, sync calls) runs in a turn at the end of this loop
 // iteration (Node runs due timers after the poll and check phases): no eventfd round (ts_engine_set_kick).
 void Kick(void* ctx) {
   auto* d = static_cast<InlineDriver*>(ctx);
+  d->kicked = true;
   d->uv->timer_start(&d->timer, OnDriverTimer, 0, 0);
 }
 
@@ -93,7 +99,7 @@ InlineDriver* StartDriver(ts_engine* e, const HostUv* uv, uv_loop_t* loop) {
   // The driver never keeps Node alive by itself: sockets and the event channel hold their own refs.
   uv->unref(reinterpret_cast<uv_handle_t*>(&d->poll));
   uv->unref(reinterpret_cast<uv_handle_t*>(&d->timer));
-  uv->poll_start(&d->poll, UV_READABLE, [](uv_poll_t* h, int, int) { DriveFromLoop(static_cast<InlineDriver*>(h->data)); });
+  uv->poll_start(&d->poll, UV_READABLE, [](uv_poll_t* h, int, int) { DriveFromLoop(static_cast<InlineDriver*>(h->data), false); });
   ts_engine_set_kick(e, Kick, d);
   DriveInline(d);
   return d;

@@ -176,6 +176,17 @@ int ts_engine_run_inline(ts_engine *e) {
   return 0;
 }
 
+int ts_engine_run_kicked(ts_engine *e) {
+  /* Only calls were asked for: run them and send what they queued without polling our descriptors (the
+   * embedder polls the backend fd itself; a packet waiting there drives a full turn). Timers due, or other
+   * work uv_run would do at once, take the full turn. */
+  run_queued(e);
+  if (e->deferred) run_deferred(e);
+  uv_update_time(&e->loop);
+  int t = uv_backend_timeout(&e->loop);
+  return t == 0 || calls_pending(e) ? ts_engine_run_inline(e) : t;
+}
+
 void ts_engine_set_kick(ts_engine *e, void (*kick)(void *ctx), void *ctx) {
   e->kick = kick;
   e->kick_ctx = ctx;
