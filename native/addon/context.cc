@@ -184,6 +184,9 @@ void CallJs(Napi::Env env, Napi::Function cb, Channel* ch, void*) {
     Napi::Array arr = Napi::Array::New(env, n);
     for (size_t i = 0; i < n; i++) arr.Set(i, EventToJs(env, batch[i]));
     cb.Call({arr});
+    // A handler's exception is the process's uncaught exception, as with Node's own sockets (Node 20 would
+    // otherwise drop it with a DEP0168 warning); the events after it are still delivered.
+    if (env.IsExceptionPending()) napi_fatal_exception(env, env.GetAndClearPendingException().Value());
     if (n < 256) return;
   }
 }
