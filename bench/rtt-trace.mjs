@@ -1,4 +1,4 @@
-// Where a 1-byte round trip's tail comes from (docs/performance.md, "Round trip: the tail"): runs the
+// Where a 1-byte round trip's tail comes from (docs/performance.md, "Round trip: the tail and the hops"): runs the
 // pingpong of bench/node.mjs with every sample kept, and sets the slow ones beside the GC pauses both
 // processes had meanwhile (BENCH_TRACE=1 in the children).
 //   node bench/rtt-trace.mjs [plain|wg|server|go]...   (default: plain wg server)

@@ -81,7 +81,7 @@ class Args {
 void ThrowCoded(Napi::Env env, int status, const std::string& what);
 std::string ErrName(int status);
 
-// ---- engine.cc: the inline engine's turns (docs/performance.md, "Round trip: the tail") ----
+// ---- engine.cc: the inline engine's turns (docs/performance.md, "Round trip: the tail and the hops") ----
 // While the main thread runs an engine turn from its loop, fn(arg) is kept for the turn's end, where calling
 // JavaScript is safe (the engine is between turns); false outside such a turn and on other threads.
 bool AtInlineTurnEnd(void (*fn)(void*), void* arg);

@@ -195,7 +195,7 @@ void ts_engine_set_kick(ts_engine *e, void (*kick)(void *ctx), void *ctx) {
 /* After queueing on the owner thread, inline: the embedder's timer runs the calls and the turn that sends
  * what they queued at the end of its current loop iteration, instead of a wake-up through the async
  * handle's eventfd (a write, a poll of the embedder's loop, one of ours and a read; docs/performance.md,
- * "Round trip: the tail"). */
+ * "Round trip: the tail and the hops"). */
 static void wake(ts_engine *e) {
   if (e->kick && on_owner(e)) e->kick(e->kick_ctx);
   else uv_async_send(&e->wake);
