@@ -6,6 +6,8 @@
 //   {"op":"send","host","bytes","streams"?}  `streams` (default 1) parallel streams of `bytes` each to host:5001;
 //                                      reply { seconds, bytes } (bytes: all streams together)
 //   {"op":"pingpong","host","count"}   1-byte round trips to host:5002; reply { p50us, p99us }
+//                                      (with "trace": true also samples: [[start, µs]...], start in epoch ms)
+//   {"op":"gclog"}                     with BENCH_TRACE=1: GC pauses since the last call, [[start, ms, kind]...]
 //   {"op":"connrate","host","seconds"} connect+close loop to host:5002; reply { perSecond }
 //   {"op":"sinkstats"}                 the last sink stream's receive stalls; reply { stalls, stallMs, maxGapMs, gapsMs }
 //   {"op":"stream","host"}             starts one endless stream to host:5001 (bench/loss.mjs); reply once connected
@@ -41,6 +43,15 @@ if (arg.startsWith('{"server"')) {
   const wg = new WireGuard(JSON.parse(arg));
   await wg.start();
   iface = { listen: (n, a) => wg.listen(n, a), connect: (n, a) => wg.connect(n, a), port: wg.listenPort, wg };
+}
+
+// BENCH_TRACE=1: this process's GC pauses, for bench/rtt-trace.mjs to set beside slow round trips.
+const gcLog = [];
+if (process.env.BENCH_TRACE) {
+  const { PerformanceObserver } = await import('node:perf_hooks');
+  new PerformanceObserver((l) => {
+    for (const e of l.getEntries()) gcLog.push([performance.timeOrigin + e.startTime, e.duration, e.detail?.kind ?? e.kind]);
+  }).observe({ entryTypes: ['gc'] });
 }
 
 let sinkBytes = 0;
@@ -122,22 +133,28 @@ const ops = {
     const u = process.cpuUsage();
     return { seconds: (u.user + u.system) / 1e6 };
   },
-  async pingpong({ host, count }) {
+  async pingpong({ host, count, trace }) {
     const s = iface.connect('tcp', `${host}:5002`);
     await connected(s);
     s.setNoDelay(true);
     const times = [];
+    const starts = trace ? [] : undefined;
     const one = Buffer.from([1]);
     for (let i = 0; i < count; i++) {
       const t0 = process.hrtime.bigint();
+      if (starts) starts.push(performance.timeOrigin + performance.now());
       const got = new Promise((r) => s.once('data', r));
       s.write(one);
       await got;
       times.push(Number(process.hrtime.bigint() - t0) / 1000);
     }
     s.destroy();
+    const samples = starts?.map((t, i) => [t, times[i]]);
     times.sort((a, b) => a - b);
-    return { p50us: times[Math.floor(times.length * 0.5)], p99us: times[Math.floor(times.length * 0.99)] };
+    return { p50us: times[Math.floor(times.length * 0.5)], p99us: times[Math.floor(times.length * 0.99)], samples };
+  },
+  async gclog() {
+    return { gc: gcLog.splice(0) };
   },
   async connrate({ host, seconds }) {
     const end = Date.now() + seconds * 1000;

@@ -279,7 +279,7 @@ export interface NativeAddon {
 }
 
 /** The addon interface this JavaScript expects (kNativeAbi in native/addon/addon.h). */
-export const NATIVE_ABI = 18;
+export const NATIVE_ABI = 19;
 
 let cached: NativeAddon | undefined;
 

@@ -47,8 +47,14 @@ class SharedContext {
   #dispatch(events: NativeEvent[]): void {
     for (const ev of events) {
       const d = this.#devices.get(ev.device);
-      if (d) d.dispatch(ev);
-      else if (ev.type === 'accept' && ev.fd >= 0) fs.close(ev.fd, () => {}); // the device closed while it was on its way
+      try {
+        if (d) d.dispatch(ev);
+        else if (ev.type === 'accept' && ev.fd >= 0) fs.close(ev.fd, () => {}); // the device closed while it was on its way
+      } catch (err) {
+        // A listener's exception is the process's uncaught exception (as on Node's own sockets), but the rest
+        // of the batch (other connections' data, closes) is still delivered.
+        process.nextTick(() => { throw err; });
+      }
     }
   }
 }

@@ -25,7 +25,7 @@ namespace tsnet {
 
 // The interface version between lib/native.ts and this addon; both sides must agree (a stale prebuild next
 // to newer JavaScript is refused with a clear error instead of misbehaving).
-constexpr uint32_t kNativeAbi = 18;
+constexpr uint32_t kNativeAbi = 19;
 
 // ---- engine.cc: the one engine of the process, refcounted by the Contexts ----
 ts_engine* AcquireEngine(Napi::Env env);
@@ -80,6 +80,11 @@ class Args {
 // A failure from the engine: an Error with the uv code ("EADDRINUSE") as `code` and the number as `errno`.
 void ThrowCoded(Napi::Env env, int status, const std::string& what);
 std::string ErrName(int status);
+
+// ---- engine.cc: the inline engine's turns (docs/performance.md, "Round trip: the tail and the hops") ----
+// While the main thread runs an engine turn from its loop, fn(arg) is kept for the turn's end, where calling
+// JavaScript is safe (the engine is between turns); false outside such a turn and on other threads.
+bool AtInlineTurnEnd(void (*fn)(void*), void* arg);
 
 // ---- context.cc: one per Node environment: the event channel and the Devices it created ----
 struct Channel;

@@ -3,6 +3,7 @@
 // from the structs of native/core/events.h.
 
 #include <cstdlib>
+#include <thread>
 
 #include "addon.h"
 #include "port/sock.h"
@@ -21,6 +22,12 @@ struct Channel {
   ts_evq evq{};
   TSFN tsfn;
   Context* owner = nullptr;  // until its Context shuts down
+  // Delivery at the end of an inline engine turn on this environment's own thread (Notify, engine.cc).
+  std::thread::id thread;
+  napi_env env = nullptr;
+  Napi::FunctionReference on_events, pull;
+  Napi::ObjectReference resource;
+  napi_async_context async = nullptr;
 };
 
 namespace {
@@ -177,6 +184,9 @@ void CallJs(Napi::Env env, Napi::Function cb, Channel* ch, void*) {
     Napi::Array arr = Napi::Array::New(env, n);
     for (size_t i = 0; i < n; i++) arr.Set(i, EventToJs(env, batch[i]));
     cb.Call({arr});
+    // A handler's exception is the process's uncaught exception, as with Node's own sockets (Node 20 would
+    // otherwise drop it with a DEP0168 warning); the events after it are still delivered.
+    if (env.IsExceptionPending()) napi_fatal_exception(env, env.GetAndClearPendingException().Value());
     if (n < 256) return;
   }
 }
@@ -186,7 +196,36 @@ void FinalizeChannel(Napi::Env, void*, Channel* ch) {
   ch->owner = nullptr;
   if (owner) owner->Shutdown(false);
   ts_evq_destroy(&ch->evq);
+  if (ch->async) napi_async_destroy(ch->env, ch->async);
   delete ch;
+}
+
+// Events that an inline engine turn of this thread queued: delivered as the turn ends (AtInlineTurnEnd),
+// through napi_make_callback as Node delivers any I/O callback (microtasks and ticks run after it), with
+// the threadsafe function as the fallback. Either way the queue is drained in order.
+void DeliverAtTurnEnd(void* arg) {
+  auto* ch = static_cast<Channel*>(arg);
+  if (!ch->owner) return;  // closed meanwhile; the threadsafe function's finalizer frees the queue
+  napi_env env = ch->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return void(ch->tsfn.NonBlockingCall());
+  napi_value recv, fn, result;
+  napi_status st = napi_get_reference_value(env, ch->resource, &recv);
+  if (st == napi_ok) st = napi_get_reference_value(env, ch->pull, &fn);
+  if (st == napi_ok) st = napi_make_callback(env, ch->async, recv, fn, 0, nullptr, &result);
+  if (st == napi_pending_exception) {
+    napi_value err;
+    if (napi_get_and_clear_last_exception(env, &err) == napi_ok) napi_fatal_exception(env, err);
+  } else if (st != napi_ok) {
+    ch->tsfn.NonBlockingCall();
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+void Notify(void* arg) {
+  auto* ch = static_cast<Channel*>(arg);
+  if (std::this_thread::get_id() == ch->thread && ch->async && AtInlineTurnEnd(DeliverAtTurnEnd, ch)) return;
+  ch->tsfn.NonBlockingCall();
 }
 
 }  // namespace
@@ -214,10 +253,20 @@ Context::Context(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Context>(inf
     return;
   }
   channel_ = new Channel();
-  ts_evq_init(&channel_->evq, [](void* ch) { static_cast<Channel*>(ch)->tsfn.NonBlockingCall(); }, channel_);
+  ts_evq_init(&channel_->evq, Notify, channel_);
   channel_->tsfn = TSFN::New(env, info[0].As<Napi::Function>(), "tsnet-events", 0, 1, channel_, FinalizeChannel,
                              static_cast<void*>(nullptr));
   channel_->tsfn.Unref(env);
+  channel_->thread = std::this_thread::get_id();
+  channel_->env = env;
+  channel_->on_events = Napi::Persistent(info[0].As<Napi::Function>());
+  channel_->pull = Napi::Persistent(Napi::Function::New(env, [](const Napi::CallbackInfo& i) {
+    auto* ch = static_cast<Channel*>(i.Data());
+    if (ch->owner) CallJs(i.Env(), ch->on_events.Value(), ch, nullptr);
+  }, "tsnetEvents", channel_));
+  channel_->resource = Napi::Persistent(Napi::Object::New(env));
+  if (napi_async_init(env, channel_->resource.Value(), Napi::String::New(env, "tsnet-events"), &channel_->async) != napi_ok)
+    channel_->async = nullptr;
   channel_->owner = this;
   open_ = true;
 }

@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <utility>
+#include <vector>
 
 #include "addon.h"
 #include "host_loop.h"
@@ -26,7 +28,12 @@ struct InlineDriver {
   uv_poll_t poll;
   uv_timer_t timer;
   int open_handles = 2;
+  bool kicked = false;  // the timer runs for a kick: calls only (ts_engine_run_kicked)
+  std::vector<std::pair<void (*)(void*), void*>> at_end;  // AtInlineTurnEnd, during a turn from the loop
 };
+
+// The driver whose turn this thread is running from its loop, if any (AtInlineTurnEnd).
+thread_local InlineDriver* turn_driver = nullptr;
 
 struct Shared {
   std::mutex mu;
@@ -43,11 +50,39 @@ Shared& shared() {
 void StartStack(ts_engine* e, void* arg) { *static_cast<ts_stack**>(arg) = ts_stack_start(e); }
 void StopStack(ts_engine*, void* arg) { ts_stack_stop(static_cast<ts_stack*>(arg)); }
 
-void DriveInline(InlineDriver* d) {
-  int t = ts_engine_run_inline(d->engine);
+void OnDriverTimer(uv_timer_t* h);
+
+void DriveInline(InlineDriver* d, bool kicked = false) {
+  int t = kicked ? ts_engine_run_kicked(d->engine) : ts_engine_run_inline(d->engine);
   if (t < 0) d->uv->timer_stop(&d->timer);
-  else d->uv->timer_start(&d->timer, [](uv_timer_t* h) { DriveInline(static_cast<InlineDriver*>(h->data)); },
-                          static_cast<uint64_t>(t), 0);
+  else d->uv->timer_start(&d->timer, OnDriverTimer, static_cast<uint64_t>(t), 0);
+}
+
+// A turn from the host loop: events for the main thread's JavaScript are delivered at its end, in this loop
+// phase, instead of through the threadsafe function (an eventfd write, a poll and a read). What JavaScript
+// queues in answer (a stream write) runs through the kick, at the end of the same loop iteration.
+void DriveFromLoop(InlineDriver* d, bool kicked) {
+  turn_driver = d;
+  d->kicked = false;  // a full turn runs the queued calls too
+  DriveInline(d, kicked);
+  turn_driver = nullptr;
+  if (d->at_end.empty()) return;
+  auto work = std::move(d->at_end);
+  d->at_end.clear();
+  for (auto& w : work) w.first(w.second);  // may stop the driver (d lives until its handles close)
+}
+
+void OnDriverTimer(uv_timer_t* h) {
+  auto* d = static_cast<InlineDriver*>(h->data);
+  DriveFromLoop(d, d->kicked);
+}
+
+// A call queued by JavaScript (stream writes, credit, sync calls) runs in a turn at the end of this loop
+// iteration (Node runs due timers after the poll and check phases): no eventfd round (ts_engine_set_kick).
+void Kick(void* ctx) {
+  auto* d = static_cast<InlineDriver*>(ctx);
+  d->kicked = true;
+  d->uv->timer_start(&d->timer, OnDriverTimer, 0, 0);
 }
 
 InlineDriver* StartDriver(ts_engine* e, const HostUv* uv, uv_loop_t* loop) {
@@ -64,12 +99,14 @@ InlineDriver* StartDriver(ts_engine* e, const HostUv* uv, uv_loop_t* loop) {
   // The driver never keeps Node alive by itself: sockets and the event channel hold their own refs.
   uv->unref(reinterpret_cast<uv_handle_t*>(&d->poll));
   uv->unref(reinterpret_cast<uv_handle_t*>(&d->timer));
-  uv->poll_start(&d->poll, UV_READABLE, [](uv_poll_t* h, int, int) { DriveInline(static_cast<InlineDriver*>(h->data)); });
+  uv->poll_start(&d->poll, UV_READABLE, [](uv_poll_t* h, int, int) { DriveFromLoop(static_cast<InlineDriver*>(h->data), false); });
+  ts_engine_set_kick(e, Kick, d);
   DriveInline(d);
   return d;
 }
 
 void StopDriver(InlineDriver* d) {
+  ts_engine_set_kick(d->engine, nullptr, nullptr);
   auto done = [](uv_handle_t* h) {
     auto* d = static_cast<InlineDriver*>(h->data);
     if (--d->open_handles == 0) delete d;
@@ -87,6 +124,12 @@ const HostUv* WantInline(Napi::Env env, uv_loop_t** loop) {
 }
 
 }  // namespace
+
+bool AtInlineTurnEnd(void (*fn)(void*), void* arg) {
+  if (!turn_driver) return false;
+  turn_driver->at_end.emplace_back(fn, arg);
+  return true;
+}
 
 ts_engine* AcquireEngine(Napi::Env env) {
   Shared& s = shared();

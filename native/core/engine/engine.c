@@ -18,6 +18,8 @@ struct ts_engine {
   int started;
   int inline_mode;     /* driven by the embedder's loop on `owner` (ts_engine_start_inline) */
   uv_thread_t owner;
+  void (*kick)(void *ctx); /* inline: asks the embedder for a turn soon (ts_engine_set_kick); owner only */
+  void *kick_ctx;
   ts_engine_config cfg;
 
   uv_mutex_t mu; /* guards everything below */
@@ -37,8 +39,8 @@ static void close_any(uv_handle_t *h, void *arg) {
   if (!uv_is_closing(h)) uv_close(h, NULL);
 }
 
-static void run_calls(uv_async_t *a) {
-  ts_engine *e = a->data;
+/* Runs the queued calls, and those they queue, in order. Returns whether the engine is stopping. */
+static int run_queued(ts_engine *e) {
   for (;;) {
     uv_mutex_lock(&e->mu);
     call *c = e->calls_head;
@@ -46,18 +48,7 @@ static void run_calls(uv_async_t *a) {
     e->calls_tail = NULL;
     int stopping = e->stopping;
     uv_mutex_unlock(&e->mu);
-    if (!c) {
-      if (stopping) {
-        for (ts_engine_hook *h = e->hooks; h;) {
-          ts_engine_hook *next = h->next; /* a hook may free itself */
-          h->fn(e, h);
-          h = next;
-        }
-        e->hooks = NULL;
-        uv_walk(&e->loop, close_any, NULL);
-      }
-      return;
-    }
+    if (!c) return stopping;
     while (c) {
       call *next = c->next;
       c->fn(e, c->arg);
@@ -65,6 +56,18 @@ static void run_calls(uv_async_t *a) {
       c = next;
     }
   }
+}
+
+static void run_calls(uv_async_t *a) {
+  ts_engine *e = a->data;
+  if (!run_queued(e)) return;
+  for (ts_engine_hook *h = e->hooks; h;) {
+    ts_engine_hook *next = h->next; /* a hook may free itself */
+    h->fn(e, h);
+    h = next;
+  }
+  e->hooks = NULL;
+  uv_walk(&e->loop, close_any, NULL);
 }
 
 static void run_deferred(ts_engine *e) {
@@ -153,15 +156,49 @@ static int on_owner(ts_engine *e) {
 
 int ts_engine_backend_fd(ts_engine *e) { return uv_backend_fd(&e->loop); }
 
+static int calls_pending(ts_engine *e) {
+  uv_mutex_lock(&e->mu);
+  int n = e->calls_head != NULL && !e->stopping;
+  uv_mutex_unlock(&e->mu);
+  return n;
+}
+
 int ts_engine_run_inline(ts_engine *e) {
-  /* A zero timeout means work is due now (an idle handle such as a send flush, pending callbacks): go
-   * round again, a few times at most, and let the embedder come back at once for the rest. */
+  /* A zero timeout means work is due now (an idle handle such as a send flush, pending callbacks, calls
+   * queued through the kick): go round again, a few times at most, and let the embedder come back at once
+   * for the rest. */
   for (int i = 0; i < 8; i++) {
+    if (e->kick) run_queued(e); /* stopping is ts_engine_free's, after the driver has gone */
     uv_run(&e->loop, UV_RUN_NOWAIT);
     int t = uv_backend_timeout(&e->loop);
-    if (t != 0) return t;
+    if (t != 0 && !(e->kick && calls_pending(e))) return t;
   }
   return 0;
+}
+
+int ts_engine_run_kicked(ts_engine *e) {
+  /* Only calls were asked for: run them and send what they queued without polling our descriptors (the
+   * embedder polls the backend fd itself; a packet waiting there drives a full turn). Timers due, or other
+   * work uv_run would do at once, take the full turn. */
+  run_queued(e);
+  if (e->deferred) run_deferred(e);
+  uv_update_time(&e->loop);
+  int t = uv_backend_timeout(&e->loop);
+  return t == 0 || calls_pending(e) ? ts_engine_run_inline(e) : t;
+}
+
+void ts_engine_set_kick(ts_engine *e, void (*kick)(void *ctx), void *ctx) {
+  e->kick = kick;
+  e->kick_ctx = ctx;
+}
+
+/* After queueing on the owner thread, inline: the embedder's timer runs the calls and the turn that sends
+ * what they queued at the end of its current loop iteration, instead of a wake-up through the async
+ * handle's eventfd (a write, a poll of the embedder's loop, one of ours and a read; docs/performance.md,
+ * "Round trip: the tail and the hops"). */
+static void wake(ts_engine *e) {
+  if (e->kick && on_owner(e)) e->kick(e->kick_ctx);
+  else uv_async_send(&e->wake);
 }
 
 uv_loop_t *ts_engine_loop(ts_engine *e) { return &e->loop; }
@@ -182,7 +219,7 @@ int ts_engine_call(ts_engine *e, ts_engine_fn fn, void *arg) {
   else e->calls_head = c;
   e->calls_tail = c;
   uv_mutex_unlock(&e->mu);
-  uv_async_send(&e->wake);
+  wake(e);
   return 0;
 }
 
@@ -209,7 +246,7 @@ int ts_engine_call_sync(ts_engine *e, ts_engine_fn fn, void *arg) {
      * embedder drive the loop, which sends what fn queued. */
     run_calls(&e->wake);
     fn(e, arg);
-    uv_async_send(&e->wake);
+    wake(e);
     return 0;
   }
   sync_call s = {.fn = fn, .arg = arg};

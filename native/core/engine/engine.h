@@ -31,6 +31,12 @@ int ts_engine_start(ts_engine *e);
 int ts_engine_start_inline(ts_engine *e);
 int ts_engine_backend_fd(ts_engine *e);
 int ts_engine_run_inline(ts_engine *e);
+/* Inline: kick(ctx) asks the embedder to call ts_engine_run_inline() soon, without a wake-up through a
+ * descriptor; calls queued on the driving thread then use it. NULL turns it off (before the driver goes). */
+void ts_engine_set_kick(ts_engine *e, void (*kick)(void *ctx), void *ctx);
+/* What the embedder calls for a kick: the queued calls and the sends they queued, then, only if due,
+ * a full turn (ts_engine_run_inline). Returns the same timeout. */
+int ts_engine_run_kicked(ts_engine *e);
 /* Queues fn(e, arg) to run on the engine thread. Any thread. 0, or UV_ECANCELED once stopping. */
 int ts_engine_call(ts_engine *e, ts_engine_fn fn, void *arg);
 /* Runs fn on the engine thread and waits for it to return. Inline, called on the driving thread, it runs
