@@ -379,7 +379,9 @@ static void serve_waiters(ts_tcp_host *h) {
 
 static void on_serve(ts_engine_deferred *d) {
   ts_tcp_host *h = (ts_tcp_host *)((char *)d - offsetof(ts_tcp_host, serve));
+  ts_engine_clock_hold();
   serve_waiters(h);
+  ts_engine_clock_release();
 }
 
 static void want_serve(ts_tcp_host *h) {
@@ -739,7 +741,11 @@ void ts_tcp_stream_write(ts_tcp_host *h, uint64_t id, uint8_t *data, size_t len)
   if (c->txq_tail) c->txq_tail->next = k;
   else c->txq = k;
   c->txq_tail = k;
-  if (!c->waiting) stream_pump(c, 0);
+  if (!c->waiting) {
+    ts_engine_clock_hold();
+    stream_pump(c, 0);
+    ts_engine_clock_release();
+  }
 }
 
 void ts_tcp_stream_end(ts_tcp_host *h, uint64_t id) {
@@ -784,9 +790,10 @@ void ts_tcp_stream_close(ts_tcp_host *h, uint64_t id) {
 static void on_poll(uv_poll_t *h, int status, int events) {
   ts_tcpconn *c = h->data;
   if (status < 0) events = UV_READABLE; /* let read() report the error */
+  ts_engine_clock_hold(); /* one reading for the segments this read makes */
   if (events & UV_WRITABLE) flush_rx(c);
-  if (c->freed) return;
-  if (events & UV_READABLE && !c->connecting) on_fd_readable(c);
+  if (!c->freed && events & UV_READABLE && !c->connecting) on_fd_readable(c);
+  ts_engine_clock_release();
 }
 
 static void update_poll(ts_tcpconn *c, int my_turn) {
