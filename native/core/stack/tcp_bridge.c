@@ -9,6 +9,7 @@
 
 #include "lwip/tcp.h"
 #include "lwip/priv/tcp_priv.h" /* tcp_input_pcb */
+#include "lwip_hooks.h" /* ts_lwip_tcp_ack_batched */
 
 /* The stream transport sends its FIN only once lwIP has sent every queued segment, and closes with a reset at
  * once when received bytes were never delivered (test_tcp_stream: a FIN riding on an unsent segment under a
@@ -25,6 +26,10 @@
 /* Data we send within this long after receiving counts as an answer (Linux uses its ACK timeout, >= 40 ms,
  * the same way to enter its "pingpong" mode). */
 #define PINGPONG_NS ((uint64_t)TCP_TMR_INTERVAL * 1000000u)
+/* In-order segments acknowledged together at the end of an input batch (patches/0050): at most this many
+ * before an ACK goes out anyway, so a batch of GRO'd datagrams (up to 16 x 64 messages) cannot hold back
+ * the sender's window; about what one 64 KiB GRO buffer carries. */
+#define ACK_EVERY 32
 
 struct ts_tcp_listener {
   ts_tcp_host *h;
@@ -64,6 +69,7 @@ struct ts_tcpconn {
   /* Delayed ACKs (ts_tcp_input_done): listed on h->acks after receiving; pingpong once we answer data
    * quickly (request/response: the answer carries the ACK); held while an ACK waits for that answer. */
   unsigned ack_listed : 1, pingpong : 1, held : 1;
+  uint8_t acks_held; /* in-order segments whose ACK waits for ts_tcp_input_done (ACK_EVERY) */
   /* Data received inside tcp_input, written to the socketpair by ts_tcp_input_done: one writev per input
    * batch instead of one per segment (docs/performance.md, "The direct path per byte"). */
   unsigned rx_later : 1;
@@ -1107,6 +1113,19 @@ void ts_tcp_reset(ts_tcp_host *h, uint64_t id) {
   conn_release(c);
 }
 
+/* lwIP's in-order data path (patches/0050): may this segment's ACK wait for the batch's end? Only for our
+ * connections (on_recv lists them for ts_tcp_input_done, which the link calls after every batch), inside
+ * tcp_input, and for at most ACK_EVERY segments. Otherwise lwIP's rule: an ACK every second segment. */
+int ts_lwip_tcp_ack_batched(struct tcp_pcb *pcb) {
+  ts_tcpconn *c = pcb->callback_arg;
+  if (pcb->recv != on_recv || !c || c->js_closed || pcb != tcp_input_pcb) return 0;
+  if (++c->acks_held >= ACK_EVERY) {
+    c->acks_held = 0;
+    return 0;
+  }
+  return 1;
+}
+
 void ts_tcp_input_done(ts_tcp_host *h) {
   ts_tcpconn *c = h->acks;
   h->acks = NULL;
@@ -1119,6 +1138,7 @@ void ts_tcp_input_done(ts_tcp_host *h) {
       if (!c->freed) flush_rx(c);
       if (!c->freed) keep_rx_all(c);
     }
+    c->acks_held = 0;
     if (c->pcb) {
       /* An ACK held for a reply that never came, and the peer sent again: not request/response (any more). */
       if (c->pingpong && c->held) c->pingpong = 0;
