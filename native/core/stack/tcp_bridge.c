@@ -23,6 +23,7 @@
 #endif
 #define RXQ_MIN 64 /* received pbuf chains waiting for the socketpair; the ring grows, bounded by the window */
 #define READ_CHUNK 65536
+#define SOCKPAIR_BUF (1024 * 1024) /* SO_SNDBUF of each end of a connection's socketpair (make_pair) */
 /* Data we send within this long after receiving counts as an answer (Linux uses its ACK timeout, >= 40 ms,
  * the same way to enter its "pingpong" mode). */
 #define PINGPONG_NS ((uint64_t)TCP_TMR_INTERVAL * 1000000u)
@@ -931,6 +932,13 @@ static int make_pair(int fds[2]) {
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) return -errno;
   int fl = fcntl(fds[0], F_GETFL);
   fcntl(fds[0], F_SETFL, fl | O_NONBLOCK);
+  /* A unix stream socket's sending side bounds what waits in the kernel for the reader. The default
+   * (net.core.wmem_default, 208 KiB) is a 20th of the TCP window: a batch that does not fit is cloned out of
+   * lwIP's pool and written later (flush_rx), and JavaScript's writes stop sooner. A bigger bound, as far as
+   * net.core.wmem_max allows, costs memory only while a reader lags. */
+  int sb = SOCKPAIR_BUF;
+  setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &sb, sizeof sb);
+  setsockopt(fds[1], SOL_SOCKET, SO_SNDBUF, &sb, sizeof sb);
   return 0;
 }
 
