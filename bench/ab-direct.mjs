@@ -1,8 +1,9 @@
 // node bench/ab-direct.mjs TREE [TREE...]: the direct path (two WireGuard-mode processes over loopback UDP,
-// engine inline unless a TREE ends in "@thread") for each built checkout TREE (npm run build in each),
-// alternating the trees' order each round. Per run: one stream and 8 parallel streams of BENCH_BYTES
-// (default 512 MiB) in all, Gbit/s and the CPU seconds per GB both processes used (/proc/<pid>/stat), the
-// measure a shared machine's load moves least. BENCH_ROUNDS (3), BENCH_STREAMS ("1,8").
+// engine inline unless a TREE ends in "@thread"; "@stream" sets TSNET_BRIDGE=stream, "@thread+stream" both)
+// for each built checkout TREE (npm run build in each), alternating the trees' order each round. Per run:
+// one stream and 8 parallel streams of BENCH_BYTES (default 512 MiB) in all, Gbit/s and the CPU seconds per
+// GB both processes used (/proc/<pid>/stat), the measure a shared machine's load moves least.
+// BENCH_ROUNDS (3), BENCH_STREAMS ("1,8").
 // docs/performance.md, "The direct path per byte".
 import * as path from 'node:path';
 import * as readline from 'node:readline';
@@ -78,7 +79,12 @@ if (process.argv[2] === '--child') {
   for (let r = 0; r < ROUNDS; r++) {
     for (const tt of r % 2 ? [...trees].reverse() : trees) {
       const [tree, mode] = tt.split('@');
-      const env = mode === 'thread' ? { TSNET_ENGINE: 'thread' } : {};
+      const env = {};
+      for (const m of (mode ?? '').split('+')) {
+        if (m === 'thread') env.TSNET_ENGINE = 'thread';
+        else if (m === 'stream' || m === 'fd') env.TSNET_BRIDGE = m;
+        else if (m) throw new Error(`unknown mode ${m} (thread, stream, fd; joined with +)`);
+      }
       const ka = keypair(), kb = keypair();
       const b = new Proc(process.execPath, [self, '--child', path.resolve(tree), JSON.stringify({ privateKey: kb.priv,
         address: ['10.66.0.2/32'], listenPort: 0, peers: [{ publicKey: ka.pub, allowedIPs: ['10.66.0.1/32'] }] })], env);

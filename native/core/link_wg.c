@@ -9,12 +9,11 @@
 #include "disco/tsmp.h"
 #include "link_wg_internal.h"
 #include "mem/pages.h"
-#include "port/clock.h"
 
 #define SCRATCH (TS_WG_MAX_PACKET + 64)
 
 
-static uint64_t wall_ns(void) { return ts_port_wall_ns(); }
+static uint64_t wall_ns(void) { return ts_engine_wall_ns(); } /* held per batch (ts_engine_clock_hold) */
 
 void ts_link_wg_endpoint(ts_wg_endpoint *ep, const ts_addr *a) { ts_bind_endpoint_of(ep, a); }
 int ts_link_wg_udp_addr(ts_addr *a, const ts_wg_endpoint *ep) { return ts_bind_addr_of(a, ep); }

@@ -190,6 +190,8 @@ static void on_readable(ts_bind_udp *u) {
   for (int round = 0; round < 16; round++) { /* bounded, so one busy socket cannot starve the loop */
     int n = ts_udp_recv_batch(&u->udp, &u->rx);
     if (n <= 0) break;
+    /* One clock reading for the round's packets (RACK and TCP timestamps in lwIP, WireGuard's timers). */
+    ts_engine_clock_hold();
     ts_udp_dgram d;
     size_t k = 0;
     while (ts_udp_rx_next(&u->rx, &d)) {
@@ -210,10 +212,13 @@ static void on_readable(ts_bind_udp *u) {
       }
     }
     if (k) u->up.recv(u->up.ctx, msgs, k, now);
+    ts_engine_clock_release();
     if (u->closed) return;
     if (u->rx.nmsgs < u->rx.slots) break; /* a short batch emptied the socket: spare the EAGAIN call */
   }
+  ts_engine_clock_hold();
   if (u->up.recv_done) u->up.recv_done(u->up.ctx);
+  ts_engine_clock_release();
   if (ts_udp_tx_pending(&u->tx)) want_flush(u);
 }
 

@@ -32,7 +32,31 @@ struct ts_engine {
   uv_check_t defer_check;
 };
 
-uint64_t ts_engine_now_ns(void) { return ts_port_mono_ns(); }
+/* The held readings (ts_engine_clock_hold): per thread, so a call from another thread reads the clock. The
+ * wall clock is read on first use within a hold (most stretches never need it). */
+static _Thread_local struct {
+  unsigned depth;
+  uint64_t ns, wall_ns;
+} held_clock;
+
+uint64_t ts_engine_now_ns(void) { return held_clock.depth ? held_clock.ns : ts_port_mono_ns(); }
+
+uint64_t ts_engine_wall_ns(void) {
+  if (!held_clock.depth) return ts_port_wall_ns();
+  if (!held_clock.wall_ns) held_clock.wall_ns = ts_port_wall_ns();
+  return held_clock.wall_ns;
+}
+
+void ts_engine_clock_hold(void) {
+  if (held_clock.depth++ == 0) {
+    held_clock.ns = ts_port_mono_ns();
+    held_clock.wall_ns = 0;
+  }
+}
+
+void ts_engine_clock_release(void) {
+  if (held_clock.depth) held_clock.depth--;
+}
 
 static void close_any(uv_handle_t *h, void *arg) {
   (void)arg;

@@ -68,5 +68,13 @@ void ts_engine_defer_cancel(ts_engine *e, ts_engine_deferred *d);
 
 /* Monotonic time in nanoseconds (the clock every protocol state machine is fed with). */
 uint64_t ts_engine_now_ns(void);
+/* Wall-clock nanoseconds since the Unix epoch (WireGuard's handshake timestamps). */
+uint64_t ts_engine_wall_ns(void);
+/* One clock reading for a stretch of per-packet work (a batch of datagrams, a socket read and what lwIP sends
+ * for it): between hold and release, ts_engine_now_ns() (and lwIP's sys_now/sys_now_us, which use it)
+ * and ts_engine_wall_ns() return the instant of the outermost hold instead of reading the clock per segment
+ * (docs/performance.md, "The direct path: fewer ACKs, one clock reading"). Pairs nest; per thread. */
+void ts_engine_clock_hold(void);
+void ts_engine_clock_release(void);
 
 #endif

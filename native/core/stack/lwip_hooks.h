@@ -27,4 +27,10 @@ struct tcp_pcb_listen *ts_lwip_tcp_unmatched(struct netif *inp);
 /* ... and, when the device asks for it, the SYNs to its own addresses that no listener takes. */
 #define LWIP_HOOK_TCP_UNMATCHED(inp) ts_lwip_tcp_unmatched(inp)
 
+/* In-order data on a bridged connection is acknowledged once per link input batch (stack/tcp_bridge.c,
+ * patches/0050) instead of every second segment. */
+struct tcp_pcb;
+int ts_lwip_tcp_ack_batched(struct tcp_pcb *pcb);
+#define LWIP_HOOK_TCP_ACK_BATCHED(pcb) ts_lwip_tcp_ack_batched(pcb)
+
 #endif

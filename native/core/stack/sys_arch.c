@@ -3,6 +3,7 @@
 #include <sodium.h>
 #include <string.h>
 
+#include "engine/engine.h"
 #include "port/clock.h"
 
 #include "lwip/sys.h"
@@ -40,7 +41,8 @@ uint32_t ts_stack_tcp_isn(const ip_addr_t *local_ip, uint16_t local_port, const 
 }
 
 /* Microseconds for RACK loss detection in TCP (patches 0010+, docs/tcp.md); wraps every 71 minutes, which
- * the signed differences it is used in tolerate. */
-u32_t sys_now_us(void) { return (u32_t)(ts_port_mono_ns() / 1000u); }
+ * the signed differences it is used in tolerate. Both clocks are the engine's, so one reading serves a
+ * whole batch of segments (ts_engine_clock_hold). */
+u32_t sys_now_us(void) { return (u32_t)(ts_engine_now_ns() / 1000u); }
 
-u32_t sys_now(void) { return (u32_t)(ts_port_mono_ns() / 1000000u); }
+u32_t sys_now(void) { return (u32_t)(ts_engine_now_ns() / 1000000u); }

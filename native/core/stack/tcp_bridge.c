@@ -9,6 +9,7 @@
 
 #include "lwip/tcp.h"
 #include "lwip/priv/tcp_priv.h" /* tcp_input_pcb */
+#include "lwip_hooks.h" /* ts_lwip_tcp_ack_batched */
 
 /* The stream transport sends its FIN only once lwIP has sent every queued segment, and closes with a reset at
  * once when received bytes were never delivered (test_tcp_stream: a FIN riding on an unsent segment under a
@@ -22,9 +23,14 @@
 #endif
 #define RXQ_MIN 64 /* received pbuf chains waiting for the socketpair; the ring grows, bounded by the window */
 #define READ_CHUNK 65536
+#define SOCKPAIR_BUF (1024 * 1024) /* SO_SNDBUF of each end of a connection's socketpair (make_pair) */
 /* Data we send within this long after receiving counts as an answer (Linux uses its ACK timeout, >= 40 ms,
  * the same way to enter its "pingpong" mode). */
 #define PINGPONG_NS ((uint64_t)TCP_TMR_INTERVAL * 1000000u)
+/* In-order segments acknowledged together at the end of an input batch (patches/0050): at most this many
+ * before an ACK goes out anyway, so a batch of GRO'd datagrams (up to 16 x 64 messages) cannot hold back
+ * the sender's window; about what one 64 KiB GRO buffer carries. */
+#define ACK_EVERY 32
 
 struct ts_tcp_listener {
   ts_tcp_host *h;
@@ -64,6 +70,7 @@ struct ts_tcpconn {
   /* Delayed ACKs (ts_tcp_input_done): listed on h->acks after receiving; pingpong once we answer data
    * quickly (request/response: the answer carries the ACK); held while an ACK waits for that answer. */
   unsigned ack_listed : 1, pingpong : 1, held : 1;
+  uint8_t acks_held; /* in-order segments whose ACK waits for ts_tcp_input_done (ACK_EVERY) */
   /* Data received inside tcp_input, written to the socketpair by ts_tcp_input_done: one writev per input
    * batch instead of one per segment (docs/performance.md, "The direct path per byte"). */
   unsigned rx_later : 1;
@@ -379,7 +386,9 @@ static void serve_waiters(ts_tcp_host *h) {
 
 static void on_serve(ts_engine_deferred *d) {
   ts_tcp_host *h = (ts_tcp_host *)((char *)d - offsetof(ts_tcp_host, serve));
+  ts_engine_clock_hold();
   serve_waiters(h);
+  ts_engine_clock_release();
 }
 
 static void want_serve(ts_tcp_host *h) {
@@ -739,7 +748,11 @@ void ts_tcp_stream_write(ts_tcp_host *h, uint64_t id, uint8_t *data, size_t len)
   if (c->txq_tail) c->txq_tail->next = k;
   else c->txq = k;
   c->txq_tail = k;
-  if (!c->waiting) stream_pump(c, 0);
+  if (!c->waiting) {
+    ts_engine_clock_hold();
+    stream_pump(c, 0);
+    ts_engine_clock_release();
+  }
 }
 
 void ts_tcp_stream_end(ts_tcp_host *h, uint64_t id) {
@@ -784,9 +797,10 @@ void ts_tcp_stream_close(ts_tcp_host *h, uint64_t id) {
 static void on_poll(uv_poll_t *h, int status, int events) {
   ts_tcpconn *c = h->data;
   if (status < 0) events = UV_READABLE; /* let read() report the error */
+  ts_engine_clock_hold(); /* one reading for the segments this read makes */
   if (events & UV_WRITABLE) flush_rx(c);
-  if (c->freed) return;
-  if (events & UV_READABLE && !c->connecting) on_fd_readable(c);
+  if (!c->freed && events & UV_READABLE && !c->connecting) on_fd_readable(c);
+  ts_engine_clock_release();
 }
 
 static void update_poll(ts_tcpconn *c, int my_turn) {
@@ -918,6 +932,13 @@ static int make_pair(int fds[2]) {
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) return -errno;
   int fl = fcntl(fds[0], F_GETFL);
   fcntl(fds[0], F_SETFL, fl | O_NONBLOCK);
+  /* A unix stream socket's sending side bounds what waits in the kernel for the reader. The default
+   * (net.core.wmem_default, 208 KiB) is a 20th of the TCP window: a batch that does not fit is cloned out of
+   * lwIP's pool and written later (flush_rx), and JavaScript's writes stop sooner. A bigger bound, as far as
+   * net.core.wmem_max allows, costs memory only while a reader lags. */
+  int sb = SOCKPAIR_BUF;
+  setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &sb, sizeof sb);
+  setsockopt(fds[1], SOL_SOCKET, SO_SNDBUF, &sb, sizeof sb);
   return 0;
 }
 
@@ -1100,6 +1121,19 @@ void ts_tcp_reset(ts_tcp_host *h, uint64_t id) {
   conn_release(c);
 }
 
+/* lwIP's in-order data path (patches/0050): may this segment's ACK wait for the batch's end? Only for our
+ * connections (on_recv lists them for ts_tcp_input_done, which the link calls after every batch), inside
+ * tcp_input, and for at most ACK_EVERY segments. Otherwise lwIP's rule: an ACK every second segment. */
+int ts_lwip_tcp_ack_batched(struct tcp_pcb *pcb) {
+  ts_tcpconn *c = pcb->callback_arg;
+  if (pcb->recv != on_recv || !c || c->js_closed || pcb != tcp_input_pcb) return 0;
+  if (++c->acks_held >= ACK_EVERY) {
+    c->acks_held = 0;
+    return 0;
+  }
+  return 1;
+}
+
 void ts_tcp_input_done(ts_tcp_host *h) {
   ts_tcpconn *c = h->acks;
   h->acks = NULL;
@@ -1112,6 +1146,7 @@ void ts_tcp_input_done(ts_tcp_host *h) {
       if (!c->freed) flush_rx(c);
       if (!c->freed) keep_rx_all(c);
     }
+    c->acks_held = 0;
     if (c->pcb) {
       /* An ACK held for a reply that never came, and the peer sent again: not request/response (any more). */
       if (c->pingpong && c->held) c->pingpong = 0;
