@@ -16,26 +16,32 @@ import { TestDerpClient } from './fixtures/devnet-derp/client.js';
 
 const root = join(__dirname, '..');
 
+/** Builds the C client; null when there is no C compiler. A compiler that fails is the test's failure (the
+ * sources it names must follow the core's own: a skip here once hid a missing file for a whole session). */
 function build(): string | null {
-  const dir = mkdtempSync(join(tmpdir(), 'derp-c-'));
-  const exe = join(dir, 'c-client');
   try {
-    execFileSync(
-      'cc',
-      ['-O1', '-I', join(root, 'native/core'), '-o', exe, join(__dirname, 'fixtures/devnet-derp/c-client.c'), join(root, 'native/core/derp/derp.c'), join(root, 'native/core/crypto/crypto.c'), '-lsodium', '-lb2'],
-      { stdio: 'pipe' },
-    );
-    return exe;
+    execFileSync('cc', ['--version'], { stdio: 'ignore' });
   } catch {
-    rmSync(dir, { recursive: true, force: true });
     return null;
   }
+  const dir = mkdtempSync(join(tmpdir(), 'derp-c-'));
+  const exe = join(dir, 'c-client');
+  // The DERP core, its crypto (the AEAD through libsodium: this client is about DERP, not OpenSSL's assembly)
+  // and the page allocator its buffers come from.
+  const core = ['derp/derp.c', 'crypto/crypto.c', 'crypto/aead.c', 'crypto/aead_cpu.c', 'mem/pages.c'].map((f) => join(root, 'native/core', f));
+  try {
+    execFileSync('cc', ['-O1', '-DTS_AEAD_NO_ASM', '-I', join(root, 'native/core'), '-o', exe, join(__dirname, 'fixtures/devnet-derp/c-client.c'), ...core, '-lsodium', '-lb2'], { stdio: 'pipe' });
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`building the C DERP client failed: ${String((e as { stderr?: Buffer }).stderr ?? e)}`);
+  }
+  return exe;
 }
 
 test('the C DERP client core connects to the TypeScript relay and exchanges packets with a TypeScript client', async (t) => {
   const exe = build();
   if (!exe) {
-    t.skip('cannot build the C client (cc, libsodium-dev, libb2-dev)');
+    t.skip('no C compiler (cc)');
     return;
   }
   t.after(() => rmSync(join(exe, '..'), { recursive: true, force: true }));

@@ -5,7 +5,7 @@
  * call into the engine's socketpair, or one engine call) per relayed packet. Here the chunks of a turn are
  * collected and a setImmediate writes them as one buffer, so everything read in one poll phase leaves in one
  * write (TLS packs it into full records) before the loop sleeps again: no added latency beyond the turn
- * (docs/performance.md, "The relayed path (issue 17, part 3)").
+ * (docs/performance.md, "The relayed path through derper (issue 17, part 3)").
  *
  * Backpressure as pipe(): while the destination's write() says it is full, the source is paused until
  * 'drain'.

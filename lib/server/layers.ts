@@ -28,7 +28,7 @@ export const certLayer = (): typeof CertModule => require('./cert.js') as typeof
 export const c2nLayer = (): typeof C2NModule => require('./c2n.js') as typeof C2NModule;
 export const funnelLayer = (): typeof FunnelModule => require('./funnel.js') as typeof FunnelModule;
 // What a Server's constructor or a later call needs: loading these at require would cost more than their size
-// (docs/performance.md, "Memory, issue 17 part 4: what changed"; each module resolved makes Node's path code
+// (docs/performance.md, "Memory (issue 17, part 4): where it goes and what changed"; each module resolved makes Node's path code
 // hotter, and once it is optimized the optimizing compiler's own pages count in RSS).
 export const foreignLayer = (): typeof ForeignModule => require('./foreign.js') as typeof ForeignModule;
 export const localClientLayer = (): typeof LocalClientModule => require('./local-client.js') as typeof LocalClientModule;
