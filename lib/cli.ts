@@ -5,17 +5,15 @@
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
-import { defaultDevnetDir, startDevnet, type DevnetNodeInfo, type PendingLoginInfo } from './devnet/index.js';
+import { startDevnet, type DevnetNodeInfo, type PendingLoginInfo } from './devnet/index.js';
 import { callDevnetAdmin, findDevnetAdmin } from './devnet/admin-client.js';
 import { findLocalAPI, localAPIGet } from './loopback/localapi-file.js';
 import { STATUS_PAGE_PATH } from './loopback/status-http.js';
 import { MemoryStore } from './control/store.js';
 import { DEFAULT_CONTROL_URL, Server } from './server.js';
 import { DEVNET_MANAGE_USAGE, devnetManageCommand } from './cli/devnet-manage.js';
-import { HelpRequest, UsageError, intOption, parse, printTable, str, tagList } from './cli/args.js';
+import { DIR, devnetDir, HelpRequest, UsageError, intOption, parse, printTable, str, tagList } from './cli/args.js';
 
-/** The --dir line, its description starting at column `w` as the other options' of the block. */
-const DIR = (w: number): string => `--dir DIR${' '.repeat(Math.max(1, w - 9))}the devnet's state directory (default ${defaultDevnetDir()})`;
 
 const USAGE: Record<string, string> = {
   '': `usage: tsnet <command> [options]
@@ -152,7 +150,7 @@ async function demo(): Promise<void> {
 
 async function devnetRun(args: string[]): Promise<void> {
   const { values } = parse('devnet', args, { dir: { type: 'string' }, port: { type: 'string' }, 'admin-port': { type: 'string' }, funnel: { type: 'boolean' } });
-  const dir = path.resolve(str(values.dir) ?? defaultDevnetDir());
+  const dir = devnetDir(values);
   const port = intOption('devnet', 'port', values.port, 65535) ?? 0;
   const adminPort = intOption('devnet', 'admin-port', values['admin-port'], 65535) ?? 0;
   // Two devnets on one state directory would overwrite each other's state.
@@ -192,10 +190,6 @@ async function devnetRun(args: string[]): Promise<void> {
   });
   await ingressNode?.close();
   await devnet.close();
-}
-
-function devnetDir(values: Record<string, string | boolean | undefined>): string {
-  return path.resolve(str(values.dir) ?? defaultDevnetDir());
 }
 
 function printNodes(nodes: DevnetNodeInfo[]): void {

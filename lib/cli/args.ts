@@ -1,5 +1,10 @@
 // Command-line parsing and printing shared by the tsnet commands (lib/cli.ts; docs/cli.md).
+import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import { defaultDevnetDir } from '../devnet/index.js';
+
+/** The --dir line of a devnet command's usage, its description starting at column `w` as the block's others. */
+export const DIR = (w: number): string => `--dir DIR${' '.repeat(Math.max(1, w - 9))}the devnet's state directory (default ${defaultDevnetDir()})`;
 
 /** A command-line mistake: printed as one line plus the command's usage, exit status 2. */
 export class UsageError extends Error {
@@ -57,4 +62,9 @@ export const tagList = (v: string | boolean | undefined): string[] | undefined =
 export function printTable(head: string[], rows: string[][]): void {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   for (const r of [head, ...rows]) console.log(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  '));
+}
+
+/** The state directory a devnet command names with --dir, else the per-user default. */
+export function devnetDir(values: Record<string, string | boolean | undefined>): string {
+  return path.resolve(str(values.dir) ?? defaultDevnetDir());
 }

@@ -1,12 +1,10 @@
 // `tsnet devnet services|service|routes|policy`: services, routes and the ACL policy of a running devnet,
 // through its admin endpoint (lib/devnet/admin.ts, admin-services.ts; docs/cli.md).
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { callDevnetAdmin, findDevnetAdmin } from '../devnet/admin-client.js';
-import { defaultDevnetDir, type DevnetNodeInfo, type DevnetServiceInfo } from '../devnet/index.js';
-import { parse, printTable, str, UsageError } from './args.js';
+import { type DevnetNodeInfo, type DevnetServiceInfo } from '../devnet/index.js';
+import { DIR, devnetDir, parse, printTable, str, UsageError } from './args.js';
 
-const DIR = (w: number): string => `--dir DIR${' '.repeat(Math.max(1, w - 9))}the devnet's state directory (default ${defaultDevnetDir()})`;
 
 export const DEVNET_MANAGE_USAGE: Record<string, string> = {
   'devnet services': `usage: tsnet devnet services [--dir DIR] [--json]
@@ -45,7 +43,7 @@ checked first, with its tests, and refused as a whole if anything is wrong; --re
 export async function devnetManageCommand(sub: string, args: string[]): Promise<boolean> {
   const cmd = `devnet ${sub}`;
   const dirOpt = { dir: { type: 'string' } } as const;
-  const admin = (values: Record<string, string | boolean | undefined>) => findDevnetAdmin(path.resolve(str(values.dir) ?? defaultDevnetDir()));
+  const admin = (values: Record<string, string | boolean | undefined>) => findDevnetAdmin(devnetDir(values));
   if (sub === 'services') {
     const { values } = parse(cmd, args, { ...dirOpt, json: { type: 'boolean' } });
     const list = (await callDevnetAdmin(await admin(values), 'services')) as DevnetServiceInfo[];
