@@ -4,7 +4,7 @@
 //   POST /api/v0/services/approve {name, node}       approve node (ID, hostname or MagicDNS name) as a host
 //   POST /api/v0/routes/approve {node, routes}       approve routes the node advertises
 import type * as http from 'node:http';
-import { parseJSONBody, readBody, sendJSON } from './http-util.js';
+import { readJSONObject, sendJSON } from './http-util.js';
 import type { Devnet } from './index.js';
 
 type Target = Omit<Devnet, 'admin'>;
@@ -20,16 +20,9 @@ export async function servicesAPI(devnet: Target, req: http.IncomingMessage, res
   if (!ROUTES.includes(route)) return false;
   if (route === 'services' && (req.method === 'GET' || req.method === 'HEAD')) return sendJSON(res, 200, devnet.services()), true;
   if (req.method !== 'POST') return sendJSON(res, 405, { error: `method ${req.method} not allowed here` }), true;
-  let o: Record<string, unknown> | string;
-  try {
-    o = parseJSONBody(await readBody(req, 64 * 1024));
-  } catch (e) {
-    return sendJSON(res, 400, { error: (e as Error).message }), true;
-  }
-  if (typeof o === 'string') return sendJSON(res, 400, { error: o }), true;
   const allowed = route === 'services' ? ['name', 'addresses'] : route === 'services/approve' ? ['name', 'node'] : ['node', 'routes'];
-  const unknown = Object.keys(o).find((k) => !allowed.includes(k));
-  if (unknown) return sendJSON(res, 400, { error: `unknown field "${unknown}"` }), true;
+  const o = await readJSONObject(req, res, 64 * 1024, allowed);
+  if (!o) return true;
   const findNode = (): { id: number } | undefined => {
     const want = String(o['node'] ?? '').toLowerCase();
     return devnet.nodes().find((n) => String(n.id) === want || n.hostname.toLowerCase() === want || n.name.toLowerCase() === want);

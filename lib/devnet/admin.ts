@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { loopbackHost, pageDenied, sameSecret } from '../util/page-access.js';
 import { PAGE_HEADERS } from '../util/web-page.js';
 import { removePrivateJSON, writePrivateJSON } from '../util/private-file.js';
-import { parseJSONBody, readBody, sendJSON, sendText } from './http-util.js';
+import { readJSONObject, sendJSON, sendText } from './http-util.js';
 import type { Devnet } from './index.js';
 import { registrationIdFrom } from './approval-page.js';
 import { servicesAPI } from './admin-services.js';
@@ -44,16 +44,12 @@ export interface DevnetAdmin {
 /** The parts of the devnet the admin endpoint uses (a Devnet without its admin). */
 export type AdminTarget = Omit<Devnet, 'admin'>;
 
-function bodyOptions(o: Record<string, unknown>, allowed: readonly string[]): string | null {
-  for (const k of Object.keys(o)) if (!allowed.includes(k)) return `unknown field "${k}"`;
-  return null;
-}
-
 function stringList(v: unknown): string[] | null {
   return Array.isArray(v) && v.every((t) => typeof t === 'string') ? (v as string[]) : null;
 }
 
 const KEY_FIELDS = ['reusable', 'ephemeral', 'preauthorized', 'tags', 'user', 'expiryMs', 'description'] as const;
+const APPROVE_FIELDS = ['login', 'user', 'tags'] as const;
 
 async function api(devnet: AdminTarget, req: http.IncomingMessage, res: http.ServerResponse, route: string): Promise<void> {
   const get = req.method === 'GET' || req.method === 'HEAD';
@@ -66,15 +62,8 @@ async function api(devnet: AdminTarget, req: http.IncomingMessage, res: http.Ser
   if (route === 'policy' && get) return sendJSON(res, 200, { policy: devnet.policy() });
   if (route === 'policy' && req.method === 'POST') {
     // {policy: HuJSON text} replaces the policy; {policy: null} restores the default (allow all).
-    let o: Record<string, unknown> | string;
-    try {
-      o = parseJSONBody(await readBody(req, 1024 * 1024));
-    } catch (e) {
-      return sendJSON(res, 400, { error: (e as Error).message });
-    }
-    if (typeof o === 'string') return sendJSON(res, 400, { error: o });
-    const bad = bodyOptions(o, ['policy']);
-    if (bad) return sendJSON(res, 400, { error: bad });
+    const o = await readJSONObject(req, res, 1024 * 1024, ['policy']);
+    if (!o) return;
     if (o.policy !== null && typeof o.policy !== 'string') return sendJSON(res, 400, { error: '"policy" must be the policy\'s HuJSON text, or null for the default' });
     try {
       devnet.setPolicy(o.policy);
@@ -84,16 +73,9 @@ async function api(devnet: AdminTarget, req: http.IncomingMessage, res: http.Ser
     return sendJSON(res, 200, { policy: devnet.policy() });
   }
   if ((route === 'keys' || route === 'approve') && req.method === 'POST') {
-    let o: Record<string, unknown> | string;
-    try {
-      o = parseJSONBody(await readBody(req, 64 * 1024));
-    } catch (e) {
-      return sendJSON(res, 400, { error: (e as Error).message });
-    }
-    if (typeof o === 'string') return sendJSON(res, 400, { error: o });
+    const o = await readJSONObject(req, res, 64 * 1024, route === 'keys' ? KEY_FIELDS : APPROVE_FIELDS);
+    if (!o) return;
     if (route === 'keys') {
-      const bad = bodyOptions(o, KEY_FIELDS);
-      if (bad) return sendJSON(res, 400, { error: bad });
       for (const k of ['reusable', 'ephemeral', 'preauthorized'] as const) {
         if (o[k] !== undefined && typeof o[k] !== 'boolean') return sendJSON(res, 400, { error: `"${k}" must be a boolean` });
       }
@@ -120,8 +102,6 @@ async function api(devnet: AdminTarget, req: http.IncomingMessage, res: http.Ser
         return sendJSON(res, e instanceof StateError || e instanceof TypeError || e instanceof RangeError ? 400 : 500, { error: (e as Error).message });
       }
     }
-    const bad = bodyOptions(o, ['login', 'user', 'tags']);
-    if (bad) return sendJSON(res, 400, { error: bad });
     if (typeof o.login !== 'string') return sendJSON(res, 400, { error: '"login" (the approval URL or its ID) must be a string' });
     if (o.user !== undefined && typeof o.user !== 'string') return sendJSON(res, 400, { error: '"user" must be a string' });
     const tags = o.tags === undefined ? undefined : stringList(o.tags);

@@ -90,3 +90,20 @@ export function parseJSONBody(body: Buffer): Record<string, unknown> | string {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return 'expected a JSON object';
   return v as Record<string, unknown>;
 }
+
+/**
+ * An admin request's JSON object body with only the `allowed` fields, or null once it has answered 400 (too
+ * large, not JSON, not an object, an unknown field).
+ */
+export async function readJSONObject(req: AnyRequest, res: AnyResponse, max: number, allowed: readonly string[]): Promise<Record<string, unknown> | null> {
+  let o: Record<string, unknown> | string;
+  try {
+    o = parseJSONBody(await readBody(req, max));
+  } catch (e) {
+    return sendJSON(res, 400, { error: (e as Error).message }), null;
+  }
+  if (typeof o === 'string') return sendJSON(res, 400, { error: o }), null;
+  const unknown = Object.keys(o).find((k) => !allowed.includes(k));
+  if (unknown) return sendJSON(res, 400, { error: `unknown field "${unknown}"` }), null;
+  return o;
+}
