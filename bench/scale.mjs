@@ -31,6 +31,21 @@ const fdCount = () => {
   return n;
 };
 const rssKiB = () => process.memoryUsage().rss / 1024;
+// RSS after a GC, once it stops falling: V8 hands the pages a GC freed (a shrunk young generation, emptied
+// heap pages) back to the system from a background thread, so a reading taken at once counts some of them or
+// none (the spread of "RSS per further idle node" between runs: docs/performance.md, "An idle node under
+// 1 MiB"). Three equal readings 100 ms apart, at most 5 s.
+const settledRssKiB = async () => {
+  globalThis.gc?.();
+  let last = rssKiB(), same = 0;
+  for (let i = 0; i < 50 && same < 3; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    const now = rssKiB();
+    same = now === last ? same + 1 : 0;
+    last = now;
+  }
+  return last;
+};
 const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
 const connected = (s) => new Promise((res, rej) => { s.once('connect', res); s.once('error', rej); });
 
@@ -48,8 +63,7 @@ if (role === '--nodes') {
   const echo = first.listen('tcp', ':7');
   echo.on('connection', (s) => { s.on('data', (d) => s.write(d)); s.on('error', () => {}); });
   await settle();
-  globalThis.gc?.();
-  r.rssOneKiB = rssKiB();
+  r.rssOneKiB = await settledRssKiB();
   r.fdsOne = fdCount();
   const nodes = [first];
   const upMs = [];
@@ -72,8 +86,7 @@ if (role === '--nodes') {
   r.upMsFirst10 = avg(upMs.slice(0, 10));
   r.upMsLast10 = avg(upMs.slice(-10));
   await settle();
-  globalThis.gc?.();
-  r.rssAllKiB = rssKiB();
+  r.rssAllKiB = await settledRssKiB();
   r.fdsAll = fdCount();
   r.perNodeKiB = (r.rssAllKiB - r.rssOneKiB) / (nodes.length - 1);
   r.fdsPerNode = (r.fdsAll - r.fdsOne) / (nodes.length - 1);

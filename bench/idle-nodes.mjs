@@ -1,0 +1,123 @@
+// node bench/idle-nodes.mjs: where the RSS of idle Server nodes goes, as a timeline (docs/performance.md,
+// "An idle node under 1 MiB"). One process holds the nodes, the development tailnet runs in another
+// (bench/devnet.mjs). Steps of IDLE_STEPS (default "1,6,11") nodes; after each step the nodes sit idle for
+// IDLE_SECONDS (30) and the process reports, every IDLE_EVERY_S (5) seconds: RSS, V8's committed spaces,
+// what V8 allocated since the last report (from GC statistics, so it counts garbage too), and at the end of
+// each step /proc/self/smaps grouped by mapping. IDLE_GC=0: no forced GC before each report (a user's
+// process gets none). Prints JSON lines and a per-step summary: RSS per further node by step, each reading
+// after the same idle time and a GC. As root it runs in a network namespace it makes (bench/netns.mjs).
+import { Proc } from './proc.mjs';
+import { inBenchNetns } from './netns.mjs';
+import * as path from 'node:path';
+import * as fs from 'node:fs';
+import * as v8 from 'node:v8';
+import { createRequire } from 'node:module';
+
+const here = path.dirname(new URL(import.meta.url).pathname);
+const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
+const KiB = (b) => Math.round(b / 1024);
+
+// /proc/self/smaps, resident KiB per kind of mapping: the node binary, the addon, other files, malloc's
+// [heap], and anonymous mappings (V8's heap pages, malloc's arenas and large blocks, our mmap'd buffers).
+function smapsByKind() {
+  const kinds = {};
+  let kind = null, anonSize = 0;
+  for (const line of fs.readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
+    const m = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (m) {
+      const name = m[1];
+      kind = !name ? 'anon' : name === '[heap]' ? 'heap' : name.startsWith('[') ? 'other' : name.endsWith('.node') ? 'addon' : name === process.execPath || /\/node$/.test(name) ? 'node' : 'files';
+      if (kind === 'anon' && process.env.IDLE_ANON) { const [a, b] = line.split(' ')[0].split('-').map((x) => parseInt(x, 16)); anonSize = (b - a) / 1024; }
+      continue;
+    }
+    if (kind === 'anon' && process.env.IDLE_ANON) { const r2 = /^Rss:\s+(\d+) kB/.exec(line); if (r2) { const k = `anon${anonSize}`; kinds[k] = (kinds[k] ?? 0) + Number(r2[1]); kinds[k + '#'] = (kinds[k + '#'] ?? 0) + 1; } }
+    const r = /^Rss:\s+(\d+) kB/.exec(line);
+    if (r && kind) kinds[kind] = (kinds[kind] ?? 0) + Number(r[1]);
+  }
+  return kinds;
+}
+
+function v8Spaces() {
+  const o = {};
+  for (const s of v8.getHeapSpaceStatistics()) if (s.physical_space_size) o[s.space_name.replace('_space', '')] = KiB(s.physical_space_size);
+  return o;
+}
+
+if (process.argv[2] === '--child') {
+  const require = createRequire(import.meta.url);
+  const { Server } = require(path.join(here, '..', 'dist', 'index.js'));
+  const { controlURL, authKey, steps, seconds, every, gc } = JSON.parse(process.argv[3]);
+  // Bytes V8 allocated: the GC statistics give, per GC, used heap before and after; what was allocated between
+  // two GCs is the next one's "before" less the last one's "after".
+  let prof = new v8.GCProfiler();
+  prof.start();
+  let lastUsed = v8.getHeapStatistics().used_heap_size;
+  const allocated = () => {
+    const st = prof.stop();
+    let a = 0, gcs = 0;
+    for (const g of st.statistics) { a += g.beforeGC.heapStatistics.usedHeapSize - lastUsed; lastUsed = g.afterGC.heapStatistics.usedHeapSize; gcs++; }
+    const now = v8.getHeapStatistics().used_heap_size;
+    a += now - lastUsed;
+    lastUsed = now;
+    prof = new v8.GCProfiler();
+    prof.start();
+    return { allocatedKiB: KiB(a), gcs };
+  };
+  const nodes = [];
+  for (const n of steps) {
+    while (nodes.length < n) {
+      const s = new Server({ controlURL, authKey, hostname: `idle-${nodes.length}`, ephemeral: true });
+      await s.up();
+      nodes.push(s);
+    }
+    // As bench/scale.mjs does: a GC first, which arms V8's memory reducer, then idle time, a GC, the reading.
+    if (gc) globalThis.gc();
+    allocated();
+    const t0 = Date.now();
+    for (let t = every; t <= seconds; t += every) {
+      await new Promise((r) => setTimeout(r, t0 + t * 1000 - Date.now()));
+      const a = allocated();
+      if (gc) globalThis.gc(); // after the allocation count: the GC's own statistics go to the next one
+      // RSS right after the GC, and once it stops falling (V8 unmaps the freed pages from a background thread;
+      // bench/scale.mjs reads the second).
+      const rssAtGcKiB = KiB(process.memoryUsage().rss);
+      let rss = rssAtGcKiB, same = 0;
+      for (let i = 0; i < 50 && same < 3; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        const now = KiB(process.memoryUsage().rss);
+        same = now === rss ? same + 1 : 0;
+        rss = now;
+      }
+      out({ nodes: n, t, rssAtGcKiB, rssKiB: rss, heapUsedKiB: KiB(process.memoryUsage().heapUsed), ...a, v8: v8Spaces(), ...(t + every > seconds ? { smaps: smapsByKind() } : {}) });
+    }
+  }
+  out({ done: true });
+  await Promise.all(nodes.map((s) => s.close()));
+  process.exit(0);
+}
+
+inBenchNetns(); // as root: in a network namespace of its own (bench/netns.mjs)
+const steps = (process.env.IDLE_STEPS ?? '1,6,11').split(',').map(Number);
+const seconds = Number(process.env.IDLE_SECONDS ?? 30), every = Number(process.env.IDLE_EVERY_S ?? 5);
+const gc = process.env.IDLE_GC !== '0';
+const dn = new Proc(process.execPath, [path.join(here, 'devnet.mjs')]);
+const { controlURL, authKey } = await dn.next('ready');
+const c = new Proc(process.execPath, ['--expose-gc', ...(process.env.IDLE_NODE_ARGS ?? '').split(' ').filter(Boolean), new URL(import.meta.url).pathname, '--child', JSON.stringify({ controlURL, authKey, steps, seconds, every, gc })]);
+const last = {};
+for (;;) {
+  const o = await c.next('reading');
+  if (o.done) break;
+  console.log(JSON.stringify(o));
+  last[o.nodes] = o;
+}
+await c.stop();
+dn.p.stdin.end();
+await new Promise((r) => { dn.p.once('exit', r); setTimeout(r, 3000); });
+const first = last[steps[0]];
+for (const n of steps.slice(1)) {
+  const o = last[n];
+  const per = (a, b) => ((a - b) / (n - steps[0])).toFixed(0);
+  const smaps = Object.keys(o.smaps).map((k) => `${k} ${per(o.smaps[k], first.smaps[k] ?? 0)}`).join(', ');
+  const sp = Object.keys(o.v8).map((k) => `${k} ${per(o.v8[k], first.v8[k] ?? 0)}`).join(', ');
+  console.log(`${n} nodes: ${per(o.rssKiB, first.rssKiB)} KiB RSS per further node (smaps: ${smaps}; V8: ${sp}); idle: ${(o.allocatedKiB / n / every * 60).toFixed(0)} KiB allocated per node per minute`);
+}
