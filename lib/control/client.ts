@@ -42,6 +42,7 @@ import {
   type KeyPair,
 } from '../wire/keys.js';
 import { buildMapRequest, runMapPoll, sendLiteUpdate } from './map-poll.js';
+import { sameEndpoints, sameNetInfo } from './unchanged.js';
 import type { NetworkMap } from '../wire/netmap.js';
 import { answerPing, pingKind } from './ping.js';
 import type { C2NContext, C2NVIPServices } from './c2n.js';
@@ -244,13 +245,15 @@ export class ControlClient extends EventEmitter {
     });
   }
 
-  /** New magicsock endpoints: pushed to control with a lite update. */
+  /** New magicsock endpoints: pushed to control with a lite update (none when unchanged). */
   setEndpoints(endpoints: readonly Endpoint[]): void {
+    if (sameEndpoints(this.endpoints, endpoints)) return;
     this.endpoints = endpoints.map((e) => ({ ...e }));
     this.scheduleLiteUpdate();
   }
 
   setNetInfo(ni: NetInfo): void {
+    if (this.netInfo && sameNetInfo(this.netInfo, ni)) return;
     this.netInfo = { ...ni };
     this.scheduleLiteUpdate();
   }
