@@ -50,6 +50,7 @@ import { LOGOUT_EXPIRY, buildRegisterRequest, classifyRegisterResponse, register
 import { fetchServerKey } from './server-key.js';
 import type { Store } from './store.js';
 import type { EarlyNoise, Hostinfo, MapRequest, NetInfo, PingRequest, RegisterResponse } from '../wire/tailcfg.js';
+import { ownCopy } from '../util/own-buffer.js';
 
 /**
  * Capability version this client claims: the highest whose obligations the node meets (docs/protocol/capver.md;
@@ -164,14 +165,14 @@ export class ControlClient extends EventEmitter {
   }
   /** A copy of the current node private key (the WireGuard static key): zero it (fill(0)) after use. */
   get nodePrivate(): Buffer | null {
-    return this.profile ? Buffer.from(this.profile.nodePrivate) : null;
+    return this.profile ? ownCopy(this.profile.nodePrivate) : null;
   }
   get nodePublic(): Buffer | null {
     return this.profile ? publicFromPrivate(this.profile.nodePrivate) : null;
   }
   /** A copy of the disco private key: zero it after use. */
   get discoPrivate(): Buffer {
-    return Buffer.from(this.disco.privateKey);
+    return ownCopy(this.disco.privateKey);
   }
   get discoPublic(): Buffer {
     return Buffer.from(this.disco.publicKey);

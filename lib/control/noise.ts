@@ -8,6 +8,7 @@
 import { loadNative } from '../native.js';
 import { ControlError } from '../wire/errors.js';
 import { KEY_LEN, generateKeyPair, keyPairFromPrivate, publicFromPrivate, x25519, type KeyPair } from '../wire/keys.js';
+import { ownCopy } from '../util/own-buffer.js';
 
 export const PROTOCOL_NAME = 'Noise_IK_25519_ChaChaPoly_BLAKE2s';
 export const PROLOGUE_PREFIX = 'Tailscale Control Protocol v';
@@ -250,7 +251,7 @@ export class NoiseInitiator {
     return {
       tx: new CipherState(c2s),
       rx: new CipherState(s2c),
-      handshakeHash: Buffer.from(ss.h),
+      handshakeHash: ownCopy(ss.h),
       peerStatic: Buffer.from(this.controlPublic),
       version: this.version,
     };
@@ -319,7 +320,7 @@ export function respondToInitiation(init: Uint8Array, opts: ResponderOptions): R
     machinePublic: Buffer.from(machinePublic),
     tx: new CipherState(s2c),
     rx: new CipherState(c2s),
-    handshakeHash: Buffer.from(ss.h),
+    handshakeHash: ownCopy(ss.h),
     peerStatic: Buffer.from(machinePublic),
     version,
   };

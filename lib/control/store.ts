@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fsp, type Stats } from 'node:fs';
 import path from 'node:path';
 import { ControlError } from '../wire/errors.js';
+import { ownCopy } from '../util/own-buffer.js';
 
 export interface Store {
   /** The value stored under `key`, or undefined. */
@@ -29,13 +30,13 @@ export class MemoryStore implements Store {
 
   async get(key: string): Promise<Buffer | undefined> {
     const v = this.map.get(key);
-    return v ? Buffer.from(v) : undefined;
+    return v ? ownCopy(v) : undefined;
   }
 
   // Values are private copies (get returns copies), so a replaced or deleted one is zeroed: it may hold a key.
   async set(key: string, value: Uint8Array): Promise<void> {
     const old = this.map.get(key);
-    this.map.set(key, Buffer.from(value));
+    this.map.set(key, ownCopy(value));
     old?.fill(0);
   }
 
@@ -173,7 +174,7 @@ export class FileStore implements Store {
   get(key: string): Promise<Buffer | undefined> {
     return this.serial(async () => {
       const v = (await this.load()).get(key);
-      return v ? Buffer.from(v) : undefined;
+      return v ? ownCopy(v) : undefined;
     });
   }
 

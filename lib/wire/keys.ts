@@ -7,6 +7,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { loadNative } from '../native.js';
 import { ControlError } from './errors.js';
+import { ownFromHex } from '../util/own-buffer.js';
 
 export const KEY_LEN = 32;
 
@@ -133,7 +134,7 @@ export function parseKeyText(prefix: KeyPrefix, text: unknown, allowBare = false
   if (!HEX64.test(hex)) {
     throw new ControlError('ERR_KEY_FORMAT', `key with prefix ${prefix} must have exactly 64 hex characters`);
   }
-  return Buffer.from(hex, 'hex');
+  return ownFromHex(hex);
 }
 
 export const machinePublicToText = (k: Uint8Array): string => keyToText(PREFIX_MACHINE_PUBLIC, k);
