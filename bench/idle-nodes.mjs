@@ -8,40 +8,14 @@
 // after the same idle time and a GC. As root it runs in a network namespace it makes (bench/netns.mjs).
 import { Proc } from './proc.mjs';
 import { inBenchNetns } from './netns.mjs';
+import { smapsByKind, v8Spaces } from './mem-detail.mjs';
 import * as path from 'node:path';
-import * as fs from 'node:fs';
 import * as v8 from 'node:v8';
 import { createRequire } from 'node:module';
 
 const here = path.dirname(new URL(import.meta.url).pathname);
 const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
 const KiB = (b) => Math.round(b / 1024);
-
-// /proc/self/smaps, resident KiB per kind of mapping: the node binary, the addon, other files, malloc's
-// [heap], and anonymous mappings (V8's heap pages, malloc's arenas and large blocks, our mmap'd buffers).
-function smapsByKind() {
-  const kinds = {};
-  let kind = null, anonSize = 0;
-  for (const line of fs.readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
-    const m = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
-    if (m) {
-      const name = m[1];
-      kind = !name ? 'anon' : name === '[heap]' ? 'heap' : name.startsWith('[') ? 'other' : name.endsWith('.node') ? 'addon' : name === process.execPath || /\/node$/.test(name) ? 'node' : 'files';
-      if (kind === 'anon' && process.env.IDLE_ANON) { const [a, b] = line.split(' ')[0].split('-').map((x) => parseInt(x, 16)); anonSize = (b - a) / 1024; }
-      continue;
-    }
-    if (kind === 'anon' && process.env.IDLE_ANON) { const r2 = /^Rss:\s+(\d+) kB/.exec(line); if (r2) { const k = `anon${anonSize}`; kinds[k] = (kinds[k] ?? 0) + Number(r2[1]); kinds[k + '#'] = (kinds[k + '#'] ?? 0) + 1; } }
-    const r = /^Rss:\s+(\d+) kB/.exec(line);
-    if (r && kind) kinds[kind] = (kinds[kind] ?? 0) + Number(r[1]);
-  }
-  return kinds;
-}
-
-function v8Spaces() {
-  const o = {};
-  for (const s of v8.getHeapSpaceStatistics()) if (s.physical_space_size) o[s.space_name.replace('_space', '')] = KiB(s.physical_space_size);
-  return o;
-}
 
 if (process.argv[2] === '--child') {
   const require = createRequire(import.meta.url);

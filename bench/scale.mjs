@@ -14,6 +14,7 @@
 // bench/results/<date>-scale-<host>.json.
 import { Proc, keypair } from './proc.mjs';
 import { inBenchNetns } from './netns.mjs';
+import { smapsByKind, v8Spaces } from './mem-detail.mjs';
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import * as fs from 'node:fs';
@@ -64,6 +65,7 @@ if (role === '--nodes') {
   echo.on('connection', (s) => { s.on('data', (d) => s.write(d)); s.on('error', () => {}); });
   await settle();
   r.rssOneKiB = await settledRssKiB();
+  r.detailOne = { smaps: smapsByKind(), v8: v8Spaces() };
   r.fdsOne = fdCount();
   const nodes = [first];
   const upMs = [];
@@ -87,6 +89,7 @@ if (role === '--nodes') {
   r.upMsLast10 = avg(upMs.slice(-10));
   await settle();
   r.rssAllKiB = await settledRssKiB();
+  r.detailAll = { smaps: smapsByKind(), v8: v8Spaces() };
   r.fdsAll = fdCount();
   r.perNodeKiB = (r.rssAllKiB - r.rssOneKiB) / (nodes.length - 1);
   r.fdsPerNode = (r.fdsAll - r.fdsOne) / (nodes.length - 1);

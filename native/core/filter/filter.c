@@ -41,7 +41,7 @@ struct ts_filter {
   uint64_t tcp_timeout, udp_timeout;
   uint64_t k0, k1; /* SipHash key */
   flow *flows;
-  uint32_t *buckets;
+  uint32_t *buckets; /* chain heads, one-based: 0 is an empty bucket, so untouched pages are empty buckets */
   uint32_t cap, nbuckets, count, free_head;
   /* Entries [0, carved) have been handed out since the last flush; the rest are untouched. They are taken in
    * order once the free list is empty, so an idle node's table costs no resident memory (docs/performance.md,
@@ -275,9 +275,13 @@ static void lru_push_front(ts_filter *f, uint32_t i) {
 
 static void flow_remove(ts_filter *f, uint32_t i) {
   flow *e = &f->flows[i];
-  uint32_t *pp = &f->buckets[e->bucket];
-  while (*pp != i) pp = &f->flows[*pp].hnext;
-  *pp = e->hnext;
+  uint32_t j = f->buckets[e->bucket] - 1;
+  if (j == i) {
+    f->buckets[e->bucket] = e->hnext + 1;
+  } else {
+    while (f->flows[j].hnext != i) j = f->flows[j].hnext;
+    f->flows[j].hnext = e->hnext;
+  }
   lru_unlink(f, i);
   e->used = 0;
   e->hnext = f->free_head;
@@ -291,7 +295,7 @@ static uint64_t timeout_for(const ts_filter *f, uint8_t proto) {
 
 /* Finds a live entry; an expired one is removed on the way so it cannot match. */
 static uint32_t flow_find(ts_filter *f, const uint8_t key[KEY_LEN], uint32_t bucket, uint64_t now) {
-  for (uint32_t i = f->buckets[bucket]; i != NIL; i = f->flows[i].hnext) {
+  for (uint32_t i = f->buckets[bucket] - 1; i != NIL; i = f->flows[i].hnext) {
     if (memcmp(f->flows[i].key, key, KEY_LEN) != 0) continue;
     if (f->flows[i].expires <= now) {
       flow_remove(f, i);
@@ -340,8 +344,8 @@ static int flow_insert(ts_filter *f, const uint8_t key[KEY_LEN], uint32_t bucket
   e->bucket = bucket;
   e->cls = cls;
   e->used = 1;
-  e->hnext = f->buckets[bucket];
-  f->buckets[bucket] = i;
+  e->hnext = f->buckets[bucket] - 1;
+  f->buckets[bucket] = i + 1;
   e->prev = e->next = NIL;
   lru_push_front(f, i);
   f->count++;
@@ -351,8 +355,11 @@ static int flow_insert(ts_filter *f, const uint8_t key[KEY_LEN], uint32_t bucket
 
 void ts_filter_flush_flows(ts_filter *f) {
   if (!f) return;
-  for (uint32_t b = 0; b < f->nbuckets; b++) f->buckets[b] = NIL;
-  for (uint32_t i = 0; i < f->carved; i++) f->flows[i].used = 0;
+  /* Only the buckets that hold an entry are written: the rest of the array stays untouched (zero). */
+  for (uint32_t i = 0; i < f->carved; i++) {
+    if (f->flows[i].used) f->buckets[f->flows[i].bucket] = 0;
+    f->flows[i].used = 0;
+  }
   f->carved = 0;
   f->free_head = NIL;
   f->count = 0;
@@ -382,7 +389,7 @@ ts_filter *ts_filter_new(const ts_filter_config *cfg) {
   /* From the kernel, not malloc: untouched entries stay non-resident even where malloc would hand out a reused,
    * dirty chunk (mem/pages.h). */
   f->flows = ts_pages_alloc((size_t)cap * sizeof *f->flows);
-  f->buckets = calloc(f->nbuckets, sizeof *f->buckets);
+  f->buckets = ts_pages_alloc((size_t)f->nbuckets * sizeof *f->buckets);
   if (!f->flows || !f->buckets) {
     ts_filter_free(f);
     return NULL;
@@ -396,7 +403,7 @@ void ts_filter_free(ts_filter *f) {
   free(f->rules);
   free(f->local);
   ts_pages_free(f->flows, (size_t)f->cap * sizeof *f->flows);
-  free(f->buckets);
+  ts_pages_free(f->buckets, (size_t)f->nbuckets * sizeof *f->buckets);
   free(f);
 }
 

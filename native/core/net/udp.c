@@ -275,14 +275,16 @@ int ts_udp_rxbatch_init(ts_udp_rxbatch *b, unsigned slots, size_t slot_size) {
   b->slots = slots;
   b->slot_size = slot_size;
   b->buf = ts_pages_alloc(slots * slot_size);
-  b->meta = calloc(slots, sizeof *b->meta);
+  /* Written per received datagram only (by us or the kernel): kernel pages, resident as far as a batch
+   * reaches, where an idle socket's batches are one datagram (mem/pages.h). */
+  b->meta = ts_pages_alloc(slots * sizeof *b->meta);
   s = calloc(1, sizeof *s);
   b->sys = s;
   if (!b->buf || !b->meta || !s) goto fail;
   s->msgs = calloc(slots, sizeof *s->msgs);
   s->iov = calloc(slots, sizeof *s->iov);
-  s->names = calloc(slots, sizeof *s->names);
-  s->ctl = calloc(slots, sizeof *s->ctl);
+  s->names = ts_pages_alloc(slots * sizeof *s->names);
+  s->ctl = ts_pages_alloc(slots * sizeof *s->ctl);
   if (!s->msgs || !s->iov || !s->names || !s->ctl) goto fail;
   for (unsigned i = 0; i < slots; i++) {
     s->iov[i].iov_base = b->buf + (size_t)i * slot_size;
@@ -302,12 +304,12 @@ void ts_udp_rxbatch_free(ts_udp_rxbatch *b) {
   if (s) {
     free(s->msgs);
     free(s->iov);
-    free(s->names);
-    free(s->ctl);
+    ts_pages_free(s->names, b->slots * sizeof *s->names);
+    ts_pages_free(s->ctl, b->slots * sizeof *s->ctl);
     free(s);
   }
   ts_pages_free(b->buf, b->slots * b->slot_size);
-  free(b->meta);
+  ts_pages_free(b->meta, b->slots * sizeof *b->meta);
   memset(b, 0, sizeof *b);
 }
 
