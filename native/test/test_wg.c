@@ -63,7 +63,10 @@ static void establish(pair *p, uint64_t now) {
 static void test_handshake_and_data(void) {
   pair p;
   pair_init(&p);
+  /* Session slots come with the first session: a peer that never handshakes keeps none. */
+  CHECK(!ts_wg_test_has_keypair_slots(p.pa) && !ts_wg_test_has_keypair_slots(p.pb));
   CHECK_EQ_INT(send_ab(&p, 0, 100, 0xAA), TS_WG_TX_QUEUED);
+  CHECK(!ts_wg_test_has_keypair_slots(p.pa));
   CHECK_EQ_INT(p.a.n_out, 1);
   CHECK_EQ_INT(p.a.out[0].len, 148);
   CHECK_EQ_INT(p.a.out[0].data[0], 1);
@@ -75,6 +78,7 @@ static void test_handshake_and_data(void) {
   CHECK_EQ_INT(p.b.n_out, 1);
   CHECK_EQ_INT(p.b.out[0].len, 92);
   CHECK_EQ_INT(ts_wg_test_sessions(p.pb), 4); /* responder: "next" only, unconfirmed */
+  CHECK(ts_wg_test_has_keypair_slots(p.pb));
 
   s = deliver(&p.b, &p.a, 2 * MS);
   CHECK_EQ_INT(s.handshake, 1);

@@ -239,5 +239,7 @@ int ts_wg_test_set_send_counter(ts_wg_peer *peer, uint64_t counter);
 int ts_wg_test_keys_zeroed(const ts_wg_peer *peer);
 /* Which session slots hold a keypair: bit 0 previous, bit 1 current, bit 2 next. */
 int ts_wg_test_sessions(const ts_wg_peer *peer);
+/* 1 once the peer's session slots are allocated (with its first session). */
+int ts_wg_test_has_keypair_slots(const ts_wg_peer *peer);
 
 #endif

@@ -206,6 +206,10 @@ static void peer_destroy(ts_wg_device *d, ts_wg_peer *p) {
   ts_wg_zero_all(p);
   ts_wg_aip_remove_owner(&d->aip, p);
   ts_wg_heap_remove(d, p);
+  if (p->kps) {
+    ts_wipe(p->kps, 4 * sizeof *p->kps);
+    free(p->kps);
+  }
   ts_wipe(p, sizeof *p);
   free(p);
 }
@@ -319,6 +323,7 @@ static void peer_forget_sessions(ts_wg_peer *p) {
  * "next" until the initiator proves it has it (key confirmation: first data received on it). */
 static int begin_session(ts_wg_peer *p, uint64_t now) {
   ts_wg_keypair *kp = NULL;
+  if (!p->kps && !(p->kps = calloc(4, sizeof *p->kps))) return -1;
   for (int i = 0; i < 4 && !kp; i++)
     if (!p->kps[i].in_use) kp = &p->kps[i];
   if (!kp) return -1; /* cannot happen: at most three are live */
@@ -813,9 +818,11 @@ int ts_wg_test_set_send_counter(ts_wg_peer *p, uint64_t counter) {
 int ts_wg_test_keys_zeroed(const ts_wg_peer *p) {
   int z = ts_ct_is_zero(&p->hs.ck, sizeof p->hs.ck) && ts_ct_is_zero(&p->hs.h, sizeof p->hs.h) &&
           ts_ct_is_zero(&p->hs.eph_priv, sizeof p->hs.eph_priv);
-  for (int i = 0; i < 4; i++)
+  for (int i = 0; i < 4 && p->kps; i++)
     z &= ts_ct_is_zero(p->kps[i].send_key, 32) && ts_ct_is_zero(p->kps[i].recv_key, 32);
   return z && !p->prev && !p->cur && !p->next;
 }
+
+int ts_wg_test_has_keypair_slots(const ts_wg_peer *p) { return p->kps != NULL; }
 
 int ts_wg_test_sessions(const ts_wg_peer *p) { return (p->prev ? 1 : 0) | (p->cur ? 2 : 0) | (p->next ? 4 : 0); }

@@ -53,7 +53,9 @@ struct ts_wg_peer {
   uint64_t last_sent_handshake;
   int has_sent_handshake;
 
-  ts_wg_keypair kps[4]; /* at most three live at once, so a slot is always free for a new one */
+  /* Four slots: at most three live at once, so one is always free for a new session. Allocated with the first
+   * session: a peer that never handshakes (most of an idle node's) keeps no replay windows (2 KiB). */
+  ts_wg_keypair *kps;
   ts_wg_keypair *prev, *cur, *next;
 
   ts_wg_endpoint endpoint;
