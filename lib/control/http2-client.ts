@@ -105,6 +105,10 @@ export class ControlHttp2Client {
       });
       stream.once('close', () => reject(new ControlError('ERR_CLOSED', `control stream for ${path} closed before a response`)));
       stream.end(payload);
+      // The listeners above keep this scope alive as long as the stream (a map poll's: the session's), and the
+      // body may be a slice of Buffer's shared pool, which it would pin (docs/performance.md, "An idle node
+      // under 1 MiB").
+      payload = undefined;
     });
   }
 

@@ -252,7 +252,7 @@ export class NoiseInitiator {
       tx: new CipherState(c2s),
       rx: new CipherState(s2c),
       handshakeHash: ownCopy(ss.h),
-      peerStatic: Buffer.from(this.controlPublic),
+      peerStatic: ownCopy(this.controlPublic),
       version: this.version,
     };
   }

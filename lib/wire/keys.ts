@@ -7,7 +7,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { loadNative } from '../native.js';
 import { ControlError } from './errors.js';
-import { ownFromHex } from '../util/own-buffer.js';
+import { ownCopy, ownFromHex } from '../util/own-buffer.js';
 
 export const KEY_LEN = 32;
 
@@ -38,7 +38,7 @@ function checkLen(b: Uint8Array, what: string): void {
 /** Clamps a Curve25519 private key (copy). */
 export function clampPrivateKey(raw: Uint8Array): Buffer {
   checkLen(raw, 'private key');
-  const b = Buffer.from(raw);
+  const b = ownCopy(raw); // kept for a node's lifetime: not a slice of Buffer's pool (util/own-buffer.ts)
   b[0] = b[0]! & 248;
   b[31] = (b[31]! & 127) | 64;
   return b;
