@@ -259,7 +259,8 @@ if (want('memory')) try {
 // ---- idle RSS per further node: N Server nodes in one process, and N Go tsnet nodes in one Go process
 // (bench/scale.mjs's nodes part, with BENCH_NODES nodes, default 11: what the 2nd to Nth node each added). Each
 // RSS reading follows BENCH_NODES_SETTLE_S (20) idle seconds, in both runtimes: idle, not just started (V8 gives
-// back its grown young generation after a few idle seconds; docs/performance.md, "Memory (issue 17, part 4)").
+// back its grown young generation after a few idle seconds; docs/performance.md, "Memory (issue 17, part 4)"),
+// taken once RSS stops falling after the GC (docs/performance.md, "An idle node under 1 MiB").
 if (want('nodes')) {
   const N = Number(env.BENCH_NODES ?? 11);
   const r = spawnSync(process.execPath, [path.join(here, 'scale.mjs')], {
