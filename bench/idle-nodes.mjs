@@ -1,11 +1,13 @@
 // node bench/idle-nodes.mjs: where the RSS of idle Server nodes goes, as a timeline (docs/performance.md,
 // "An idle node under 1 MiB"). One process holds the nodes, the development tailnet runs in another
-// (bench/devnet.mjs). Steps of IDLE_STEPS (default "1,6,11") nodes; after each step the nodes sit idle for
-// IDLE_SECONDS (30) and the process reports, every IDLE_EVERY_S (5) seconds: RSS, V8's committed spaces,
-// what V8 allocated since the last report (from GC statistics, so it counts garbage too), and at the end of
-// each step /proc/self/smaps grouped by mapping. IDLE_GC=0: no forced GC before each report (a user's
-// process gets none). Prints JSON lines and a per-step summary: RSS per further node by step, each reading
-// after the same idle time and a GC. As root it runs in a network namespace it makes (bench/netns.mjs).
+// (bench/devnet.mjs). Steps of IDLE_STEPS (default "1,6,11") nodes; after each step a GC, then the nodes sit
+// idle for IDLE_SECONDS (30) and the process reports every IDLE_EVERY_S (5) seconds: RSS right after a GC and
+// once it stops falling (as bench/scale.mjs reads it), V8's committed spaces, what V8 allocated in that window
+// (from GC statistics, so garbage counts too), and at the end of each step /proc/self/smaps grouped by
+// mapping. IDLE_GC=0: no forced GC before each report (a user's process gets none). IDLE_NODE_ARGS: flags for
+// the nodes' process (e.g. "--no-opt --no-sparkplug": without V8's compilers). Prints JSON lines and, per
+// step, RSS, smaps and V8's spaces per further node from the steps' last readings, and the allocation rate of
+// the step's last window. As root it runs in a network namespace it makes (bench/netns.mjs).
 import { Proc } from './proc.mjs';
 import { inBenchNetns } from './netns.mjs';
 import { smapsByKind, v8Spaces } from './mem-detail.mjs';
