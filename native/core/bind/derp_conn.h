@@ -19,6 +19,7 @@
 
 #include "engine/engine.h"
 #include "engine/evq.h"
+#include "net/addr.h"
 
 typedef struct ts_derp_conn ts_derp_conn;
 
@@ -29,6 +30,10 @@ typedef struct ts_derp_stream {
   ts_evq *evq;
   uint32_t device;
   uint64_t id;
+  /* Engine TLS (tls.family set): the engine dials TCP to tls itself; until ts_derp_conn_tls_takeover the stream
+   * carries the TLS handshake's records between that connection and JavaScript's tls (docs/architecture.md,
+   * "DERP relays": the engine's TLS record layer). */
+  ts_addr tls;
 } ts_derp_stream;
 
 typedef struct ts_derp_conn_cb {
@@ -65,6 +70,13 @@ int ts_derp_conn_connected(const ts_derp_conn *c);
 /* Relays a packet to the node dst. 0, or a negative code: not connected yet, queue full (dropped, as a
  * datagram), too big. */
 int ts_derp_conn_send(ts_derp_conn *c, const uint8_t dst[32], const uint8_t *pkt, size_t len);
+/* Engine TLS: JavaScript's handshake succeeded with TLS_CHACHA20_POLY1305_SHA256; the engine takes the
+ * connection over with the two application traffic secrets (wiped after use) and the server key from the
+ * relay's meta certificate (or NULL). From the client's Finished on, nothing more goes to or comes from
+ * JavaScript. 0, or UV_EINVAL (not an engine-TLS connection, or taken over already). Failures found while
+ * taking over end the connection (on_closed, UV_EPROTO). */
+int ts_derp_conn_tls_takeover(ts_derp_conn *c, const uint8_t *server_key, uint8_t client_secret[32],
+                              uint8_t server_secret[32]);
 /* Tells the relay whether this is our home region. */
 void ts_derp_conn_note_preferred(ts_derp_conn *c, int home);
 

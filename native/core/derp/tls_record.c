@@ -177,7 +177,8 @@ size_t ts_tls_rl_write(ts_tls_rl *rl, uint8_t *dst, size_t cap, const uint8_t *s
   if (max_plain == 0 || max_plain > TS_TLS_MAX_PLAIN) max_plain = TS_TLS_MAX_PLAIN;
   while (*consumed < len) {
     size_t n = len - *consumed < max_plain ? len - *consumed : max_plain;
-    if (cap - out < n + TS_TLS_OVERHEAD) break;
+    if (cap - out <= TS_TLS_OVERHEAD) break;
+    if (cap - out < n + TS_TLS_OVERHEAD) n = cap - out - TS_TLS_OVERHEAD; /* a shorter last record */
     out += seal_rec(&rl->wr, dst + out, TS_TLS_CT_APPDATA, src + *consumed, n);
     *consumed += n;
   }

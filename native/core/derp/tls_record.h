@@ -68,8 +68,8 @@ long ts_tls_record_len(const uint8_t *buf, size_t len);
 int ts_tls_rl_read(ts_tls_rl *rl, uint8_t *rec, size_t rec_len, uint8_t **data, size_t *len);
 
 /* Seals src as application data records of at most max_plain (<= TS_TLS_MAX_PLAIN) bytes each into dst (cap
- * bytes), after a pending KeyUpdate. Returns the bytes written; *consumed gets the bytes of src sealed (whole
- * records only: what does not fit stays for the next call). */
+ * bytes), after a pending KeyUpdate; the last record is cut short to fit. Returns the bytes written;
+ * *consumed gets the bytes of src sealed (the rest stays for the next call). */
 size_t ts_tls_rl_write(ts_tls_rl *rl, uint8_t *dst, size_t cap, const uint8_t *src, size_t len, size_t max_plain,
                        size_t *consumed);
 
