@@ -26,11 +26,13 @@ export interface DERPEngineTLS {
   takeover(stream: Duplex, serverKey: Buffer | null, clientSecret: Buffer, serverSecret: Buffer): void;
 }
 
-/** TSNET_DERP_TLS: "engine" (the default) or "node" (Node's tls carries every record, as before). */
+/** TSNET_DERP_TLS: "engine" (the default under Node) or "node" (Node's tls carries every record, as before; the
+ * default under Bun and Deno, whose tls over a Duplex and 'keylog' are untested). */
 export function engineTLSWanted(env: NodeJS.ProcessEnv = process.env): boolean {
   const v = env.TSNET_DERP_TLS;
-  if (v === undefined || v === '' || v === 'engine') return true;
+  if (v === 'engine') return true;
   if (v === 'node') return false;
+  if (v === undefined || v === '') return process.versions.bun === undefined && !('Deno' in globalThis);
   throw Object.assign(new Error(`TSNET_DERP_TLS must be "engine" or "node", not ${JSON.stringify(v)}`), { code: 'ERR_TSNET_DERP_TLS' });
 }
 

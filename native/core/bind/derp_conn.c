@@ -421,6 +421,9 @@ static int tls_connect(ts_derp_conn *c, const ts_addr *a) {
   }
   /* As the JavaScript dial did (lib/magicsock/derp-dial.ts): relayed packets are latency-bound. */
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+#ifdef SO_NOSIGPIPE
+  setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one); /* macOS: EPIPE, not SIGPIPE (port/darwin.h) */
+#endif
   if (connect(fd, (struct sockaddr *)&ss, sl) != 0 && errno != EINPROGRESS && errno != EAGAIN &&
       errno != EWOULDBLOCK) {
     int e = -errno;
