@@ -186,6 +186,7 @@ static int tls_records(ts_derp_conn *c) {
   struct tls_state *t = c->tls;
   size_t off = 0;
   int ret = 0;
+  uint64_t now = ts_engine_now_ns(); /* one clock read per batch of records */
   while (off < t->in_len && !c->dead) {
     long n = ts_tls_record_len(t->in + off, t->in_len - off);
     if (n <= 0) {
@@ -196,7 +197,7 @@ static int tls_records(ts_derp_conn *c) {
     size_t dl;
     int r = ts_tls_rl_read(&t->rl, t->in + off, (size_t)n, &d, &dl);
     off += (size_t)n;
-    if (r == TS_TLS_DATA && dl && ts_derp_client_input(c->client, d, dl, ts_engine_now_ns()) < 0) {
+    if (r == TS_TLS_DATA && dl && ts_derp_client_input(c->client, d, dl, now) < 0) {
       ret = ts_derp_client_error(c->client);
       break;
     }
