@@ -1,5 +1,5 @@
-/* The DERP connection's TLS 1.3 record layer (native/core/derp/tls_record.c): HKDF-Expand-Label against RFC
- * 8448's simple 1-RTT trace (§3, application traffic keys), records both ways, tampering, wrong sequence,
+/* The DERP connection's TLS 1.3 record layer (native/core/derp/tls_record.c): HKDF-Expand-Label against
+ * RFC 8448 §3 (the simple 1-RTT trace's application traffic keys), records both ways, tampering, wrong sequence,
  * oversized records, alerts, KeyUpdate both ways, padding, and the takeover's search for the first
  * application-epoch record. Records the test builds itself are sealed here with the primitives directly (not
  * through the code under test), so the layout is checked too. */
