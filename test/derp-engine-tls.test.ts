@@ -176,3 +176,28 @@ test('the dial hands over the handshake\'s traffic secrets, or falls back to Nod
     }
   }
 });
+
+test('TSNET_DERP_TLS takes engine or node; the key log parser keeps only the application traffic secrets', async () => {
+  const { engineTLSWanted, TrafficSecrets } = await import('../lib/magicsock/derp-engine-tls.js');
+  assert.equal(engineTLSWanted({}), true);
+  assert.equal(engineTLSWanted({ TSNET_DERP_TLS: 'engine' }), true);
+  assert.equal(engineTLSWanted({ TSNET_DERP_TLS: 'node' }), false);
+  assert.throws(() => engineTLSWanted({ TSNET_DERP_TLS: 'openssl' }), { code: 'ERR_TSNET_DERP_TLS' });
+  const s = new TrafficSecrets();
+  const cr = 'ab'.repeat(32);
+  const line = (label: string, secret: string): Buffer => Buffer.from(`${label} ${cr} ${secret}\n`);
+  s.onLine(line('CLIENT_HANDSHAKE_TRAFFIC_SECRET', '11'.repeat(32)));
+  s.onLine(line('SERVER_TRAFFIC_SECRET_0', '22'.repeat(32)));
+  s.onLine(line('CLIENT_TRAFFIC_SECRET_0', '33'.repeat(16))); // too short: not a SHA-256 secret
+  assert.equal(s.client, null);
+  const client = (): Buffer | null => s.client;
+  const l = line('CLIENT_TRAFFIC_SECRET_0', '33'.repeat(32));
+  s.onLine(l);
+  assert.ok(l.every((b) => b === 0), 'the key log line is wiped');
+  assert.equal(client()?.toString('hex'), '33'.repeat(32));
+  assert.equal(s.server?.toString('hex'), '22'.repeat(32));
+  const held = client()!;
+  s.wipe();
+  assert.ok(held.every((b) => b === 0));
+  assert.equal(s.client, null);
+});
