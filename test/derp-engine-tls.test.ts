@@ -25,13 +25,15 @@ after(async () => {
 });
 
 /** Two relayed-only nodes; returns them with the TLS mode each logged for its relay connections. */
-async function pair(devnet: Devnet): Promise<{ a: Server; b: Server; modes: Map<string, string[]> }> {
+async function pair(devnet: Devnet): Promise<{ a: Server; b: Server; modes: Map<string, string[]>; ended: string[] }> {
   const authKey = devnet.createAuthKey({ reusable: true });
   const modes = new Map<string, string[]>();
+  const ended: string[] = [];
   const mk = (hostname: string): Server => {
     modes.set(hostname, []);
     const logger = (r: LogRecord): void => {
       if (r.msg === 'region connected') modes.get(hostname)!.push(String(r.tls));
+      if (r.msg === 'region connection ended') ended.push(String(r.code));
     };
     return new Server({ hostname, controlURL: devnet.controlURL, authKey, store: new MemoryStore(), alwaysUseDERP: true, logger, logLevel: 'info' });
   };
@@ -39,7 +41,7 @@ async function pair(devnet: Devnet): Promise<{ a: Server; b: Server; modes: Map<
   const b = mk('bravo');
   cleanups.push(() => a.close(), () => b.close());
   await Promise.all([a.up(), b.up()]);
-  return { a, b, modes };
+  return { a, b, modes, ended };
 }
 
 /** alpha serves `size` random bytes on :7000; bravo fetches them through the relay and both sides compare. */
@@ -200,4 +202,45 @@ test('TSNET_DERP_TLS takes engine or node; the key log parser keeps only the app
   s.wipe();
   assert.ok(held.every((b) => b === 0));
   assert.equal(s.client, null);
+});
+
+test('a relay record that fails authentication ends the connection (an error, redialled), never the node', async () => {
+  const relay = await startDevnetRelay('127.0.0.1', { allowUnknownClients: true }, () => true, () => {});
+  cleanups.push(() => relay.close());
+  // A TCP proxy in front of the relay flips one bit of the relay's stream, once, well after the handshake.
+  let flipped = false;
+  let accepted = 0;
+  const proxy = net.createServer((c) => {
+    accepted++;
+    const up = net.connect(relay.derp.port, '127.0.0.1');
+    let seen = 0;
+    c.on('error', () => up.destroy());
+    up.on('error', () => c.destroy());
+    c.pipe(up);
+    up.on('data', (d: Buffer) => {
+      if (!flipped && seen + d.length > 256 * 1024) {
+        const i = Math.max(0, 256 * 1024 - seen);
+        d = Buffer.from(d);
+        d[i]! ^= 0x40;
+        flipped = true;
+      }
+      seen += d.length;
+      c.write(d);
+    });
+    up.on('end', () => c.end());
+    c.on('close', () => up.destroy());
+    up.on('close', () => c.destroy());
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+  cleanups.push(() => new Promise((r) => proxy.close(r)));
+  const devnet = await startDevnet({ derp: { ...relay.derpMapOptions, derpPort: (proxy.address() as net.AddressInfo).port } });
+  cleanups.push(() => devnet.close());
+  const { a, b, modes, ended } = await pair(devnet);
+  // The transfer crosses the flipped byte; the TCP inside retransmits what the dropped connection lost.
+  await relayedTransfer(a, b, 4 << 20);
+  assert.ok(flipped, 'a byte of the relay stream was flipped');
+  assert.ok(accepted >= 3, `one of the nodes redialled the relay (${accepted} connections)`);
+  assert.ok(ended.includes('EPROTO'), `the engine reported the bad record: ${ended.join(',')}`);
+  const all = [...modes.get('alpha')!, ...modes.get('bravo')!];
+  assert.ok(all.length >= 3 && all.every((m) => m === 'engine'), `engine TLS on every connection: ${all.join(',')}`);
 });
