@@ -9,6 +9,10 @@
  * The engine writes the HTTP upgrade request itself (or, with a server key from the relay's meta certificate,
  * starts at once: Derp-Fast-Start).
  *
+ * Or, engine TLS (ts_derp_stream.tls set): the engine dials the relay itself, the stream carries only the TLS
+ * handshake's records to and from Node's tls, and after ts_derp_conn_tls_takeover the engine seals and opens the
+ * records (derp/tls_record.h): no relayed byte reaches JavaScript.
+ *
  * The connection ends when either side closes: JavaScript (TLS closed) or the engine (protocol error, read
  * timeout). Then on_closed runs once and the owner frees it. Engine thread only. */
 #ifndef TS_BIND_DERP_CONN_H
