@@ -282,7 +282,7 @@ export interface NativeAddon {
 }
 
 /** The addon interface this JavaScript expects (kNativeAbi in native/addon/addon.h). */
-export const NATIVE_ABI = 19;
+export const NATIVE_ABI = 20;
 
 let cached: NativeAddon | undefined;
 
