@@ -57,7 +57,9 @@ function mkNode(tree, client) {
     return { hostname, p: new Proc(tsinterop, ['bench', JSON.stringify({ controlURL: dn.controlURL, authKey: dn.authKey, hostname, dir, client, alwaysUseDERP: true })]) };
   }
   const [dir, mode] = tree.split('@'); // TREE@thread: the engine on its own thread (TSNET_ENGINE)
-  const env = { ...(client ? { ROLE: 'client' } : {}), ...(mode === 'thread' ? { TSNET_ENGINE: 'thread' } : {}) };
+  // TREE@K=V,K=V: environment for both nodes (an experiment's knobs)
+  const extra = mode && mode.includes('=') ? Object.fromEntries(mode.split(',').map((kv) => kv.split('='))) : {};
+  const env = { ...(client ? { ROLE: 'client' } : {}), ...(mode === 'thread' ? { TSNET_ENGINE: 'thread' } : {}), ...extra };
   const opts = JSON.stringify({ server: { controlURL: dn.controlURL, authKey: dn.authKey, hostname, alwaysUseDERP: true } });
   return { hostname, p: new Proc(process.execPath, [...(process.env.NODE_EXTRA ? process.env.NODE_EXTRA.split(' ') : []), path.join(dir, 'bench', 'node.mjs'), opts], env) };
 }
