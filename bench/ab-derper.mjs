@@ -44,8 +44,17 @@ pin(derper.p.pid, pinDerper);
 const derpMap = { Regions: { 901: { RegionID: 901, RegionCode: 'derper', RegionName: 'derpserver (loopback)', Nodes: [
   { Name: '901a', RegionID: 901, HostName: '127.0.0.1', IPv4: '127.0.0.1', IPv6: 'none', DERPPort: d.derpPort, STUNPort: d.stunPort, InsecureForTests: true },
 ] } } };
-const dnp = new Proc(process.execPath, [path.join(here, 'devnet.mjs'), JSON.stringify({ derpMap })]);
+// BENCH_DEVNET_RELAY=1: through our devnet's own relay (its default 256-packet queue per client) instead;
+// the "derper" columns are then the devnet process and its relay's counters.
+const ownRelay = Boolean(process.env.BENCH_DEVNET_RELAY);
+const dnp = new Proc(process.execPath, [path.join(here, 'devnet.mjs'), ...(ownRelay ? [] : [JSON.stringify({ derpMap })])]);
 const dn = await dnp.next('ready');
+const relayProc = ownRelay ? dnp : derper;
+const relayStats = async () => {
+  if (!ownRelay) return derper.call({ op: 'stats' });
+  const st = await dnp.call({ op: 'stats' });
+  return { packetsSent: st.packetsForwarded ?? 0, dropped: { 'reason="queue_full"': st.packetsDroppedQueueFull ?? 0 } };
+};
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tsab-'));
 
 let seq = 0;
@@ -76,17 +85,17 @@ for (let r = 0; r < ROUNDS; r++) {
     pin(b.p.p.pid, pinNodes);
     try {
       await a.p.call({ op: 'send', host: b.hostname, bytes: 1024 * 1024 }); // warm-up
-      const st0 = await derper.call({ op: 'stats' });
+      const st0 = await relayStats();
       const pk0 = st0.packetsSent;
       const tcp0 = tree === 'go' ? null : (await a.p.call({ op: 'tcpstats' })).tcp;
-      const t0 = [ticks(a.p.p.pid), ticks(b.p.p.pid), ticks(derper.p.pid)];
+      const t0 = [ticks(a.p.p.pid), ticks(b.p.p.pid), ticks(relayProc.p.pid)];
       // BENCH_PERF=FILE: samples the three processes during the timed stream (perf record -g).
       const perf = process.env.BENCH_PERF ? spawn('perf', ['record', ...(process.env.BENCH_PERF_EVENTS ? ['-e', process.env.BENCH_PERF_EVENTS] : ['-g']), '-o', `${process.env.BENCH_PERF}.${path.basename(tree).replace('@', '-')}.${r}`, '-p', [a.p.p.pid, b.p.p.pid, derper.p.pid].join(',')], { stdio: 'ignore' }) : null;
       const one = await a.p.call({ op: 'send', host: b.hostname, bytes: BYTES });
-      const t1 = [ticks(a.p.p.pid), ticks(b.p.p.pid), ticks(derper.p.pid)];
+      const t1 = [ticks(a.p.p.pid), ticks(b.p.p.pid), ticks(relayProc.p.pid)];
       if (perf) { perf.kill('SIGINT'); await new Promise((res) => perf.once('exit', res)); }
       const gib = one.bytes / 1024 ** 3;
-      const st1 = await derper.call({ op: 'stats' });
+      const st1 = await relayStats();
       const pk = st1.packetsSent - pk0;
       // derper's drops by reason (queue_head: the receiver's queue was full) and its writer's frames per flush
       const drops = Object.entries(st1.dropped ?? {}).map(([k, v]) => [k.replace(/.*reason="([^"]*)".*/, '$1'), v - (st0.dropped?.[k] ?? 0)]).filter(([, v]) => v > 0);
