@@ -477,7 +477,7 @@ static void flight_tap_fn(void *ctx, int inbound, struct pbuf *p, const uint8_t 
 
 /* Streams 4 MiB from a to b, every packet of both marked as having come over a DERP relay or none; returns
  * the most a had in flight. */
-static size_t stream_flight(int relayed) {
+static size_t stream_flight(int relayed, size_t total) {
   world w;
   world_new(&w);
   connect_pair(&w);
@@ -489,7 +489,7 @@ static size_t stream_flight(int relayed) {
   /* what the link sets per packet (link_wg.c); the memory link leaves it as it is */
   ha->rx_relayed = (uint8_t)relayed;
   ts_device_tcp(w.b)->rx_relayed = (uint8_t)relayed;
-  const size_t total = 4u << 20, chunk = 65536;
+  const size_t chunk = 65536;
   for (size_t off = 0; off < total; off += chunk) {
     uint8_t *p = malloc(chunk);
     for (size_t i = 0; i < chunk; i++) p[i] = pattern(off + i);
@@ -509,18 +509,21 @@ static size_t stream_flight(int relayed) {
   return ft.max_flight;
 }
 
-/* Through a relay (stack/tcp_relayed.h, patches/0060) a connection on a short path keeps at most derper's
- * queue (32 segments) in flight; the same stream unmarked has far more out at once, and both arrive intact. */
+/* Through a relay (stack/tcp_relayed.h, patches/0060) a connection on a short path starts with at most
+ * derper's queue (32 segments) in flight: 256 KiB end before the cap's first probe. The same stream unmarked
+ * has far more out at once; both arrive intact. */
 static void test_relayed_inflight(void) {
-  size_t direct = stream_flight(0), relayed = stream_flight(1);
+  size_t direct = stream_flight(0, 256u << 10), relayed = stream_flight(1, 256u << 10);
   CHECK(direct > 2 * TS_TCP_RELAYED_QUEUE * TCP_MSS);
   CHECK(relayed <= TS_TCP_RELAYED_QUEUE * TCP_MSS);
   CHECK(relayed >= (TS_TCP_RELAYED_QUEUE / 2) * TCP_MSS);
+  /* longer, without loss on the memory link, the cap probes upward */
+  CHECK(stream_flight(1, 4u << 20) > TS_TCP_RELAYED_QUEUE * TCP_MSS);
 }
 
 /* The limit itself: nothing held when not relayed or nothing is in flight; 32 segments on a short path, cwnd
  * kept within twice that; across a long path, the queue plus twice the delivery rate times the path's round
- * trip above TS_TCP_RELAYED_LOCAL_US. */
+ * trip above TS_TCP_RELAYED_LOCAL_US; the cap's probes. */
 static void test_relayed_limit(void) {
   struct tcp_pcb pcb;
   memset(&pcb, 0, sizeof pcb);
@@ -560,6 +563,27 @@ static void test_relayed_limit(void) {
   CHECK_EQ_INT(ts_tcp_relayed_may_send(&r, &pcb, t), 1);
   pcb.snd_nxt = pcb.lastack + 1032 * 1000;
   CHECK_EQ_INT(ts_tcp_relayed_may_send(&r, &pcb, t), 0);
+  /* probing: after TS_TCP_RELAYED_PROBE_MIN round trips the cap limited without loss, a quarter more; a loss
+   * then returns it to 32 and the next probe waits twice as long */
+  memset(&r, 0, sizeof r);
+  r.on = 1;
+  pcb.rack_min_rtt_us = 300;
+  pcb.flags = 0;
+  pcb.snd_nxt = pcb.lastack + 40 * 1000;
+  for (int i = 0; i < TS_TCP_RELAYED_PROBE_MIN; i++) {
+    CHECK_EQ_INT(ts_tcp_relayed_may_send(&r, &pcb, t), 0);
+    CHECK_EQ_INT(r.cap, TS_TCP_RELAYED_QUEUE);
+    pcb.lastack = pcb.snd_nxt; /* the round trip's ACK */
+    pcb.snd_nxt = pcb.lastack + 40 * 1000;
+  }
+  CHECK_EQ_INT(ts_tcp_relayed_may_send(&r, &pcb, t), 0);
+  CHECK_EQ_INT(r.cap, TS_TCP_RELAYED_QUEUE + TS_TCP_RELAYED_QUEUE / 4);
+  pcb.snd_nxt = pcb.lastack + 39 * 1000;
+  CHECK_EQ_INT(ts_tcp_relayed_may_send(&r, &pcb, t), 1);
+  pcb.flags |= TF_INFR; /* lwIP entered fast recovery */
+  CHECK_EQ_INT(ts_tcp_relayed_may_send(&r, &pcb, t), 0);
+  CHECK_EQ_INT(r.cap, TS_TCP_RELAYED_QUEUE);
+  CHECK_EQ_INT(r.probe_rounds, 2 * TS_TCP_RELAYED_PROBE_MIN);
 }
 
 int main(void) {
