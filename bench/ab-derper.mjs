@@ -15,6 +15,7 @@ import * as path from 'node:path';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { execFileSync, spawn } from 'node:child_process';
+import * as net from 'node:net';
 import { Proc } from './proc.mjs';
 import { inBenchNetns } from './netns.mjs';
 
@@ -41,8 +42,26 @@ const d = await derper.next('ready');
 const [pinDerper, pinNodes] = (process.env.BENCH_PIN ?? '').split('/');
 const pin = (pid, cpus) => { if (cpus) execFileSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' }); };
 pin(derper.p.pid, pinDerper);
+// BENCH_DELAY_MS=N: the nodes reach the derper through a loopback proxy that holds every chunk N ms each
+// way, so a round trip through the relay gains 4N ms (a distant relay; tc's netem is not on every kernel).
+const DELAY_MS = Number(process.env.BENCH_DELAY_MS ?? 0);
+let derpPort = d.derpPort;
+if (DELAY_MS > 0) {
+  const srv = net.createServer((c) => {
+    const u = net.connect(d.derpPort, '127.0.0.1');
+    const end = () => { c.destroy(); u.destroy(); };
+    for (const [from, to] of [[c, u], [u, c]]) {
+      from.on('data', (b) => setTimeout(() => to.write(b), DELAY_MS));
+      from.on('error', end);
+      from.on('close', () => setTimeout(end, DELAY_MS));
+    }
+  });
+  await new Promise((res) => srv.listen(0, '127.0.0.1', res));
+  srv.unref();
+  derpPort = srv.address().port;
+}
 const derpMap = { Regions: { 901: { RegionID: 901, RegionCode: 'derper', RegionName: 'derpserver (loopback)', Nodes: [
-  { Name: '901a', RegionID: 901, HostName: '127.0.0.1', IPv4: '127.0.0.1', IPv6: 'none', DERPPort: d.derpPort, STUNPort: d.stunPort, InsecureForTests: true },
+  { Name: '901a', RegionID: 901, HostName: '127.0.0.1', IPv4: '127.0.0.1', IPv6: 'none', DERPPort: derpPort, STUNPort: d.stunPort, InsecureForTests: true },
 ] } } };
 // BENCH_DEVNET_RELAY=1: through our devnet's own relay (its default 256-packet queue per client) instead;
 // the "derper" columns are then the devnet process and its relay's counters.

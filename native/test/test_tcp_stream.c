@@ -522,8 +522,8 @@ static void test_relayed_inflight(void) {
 }
 
 /* The limit itself: nothing held when not relayed or nothing is in flight; 32 segments on a short path, cwnd
- * kept within twice that; across a long path, the queue plus twice the delivery rate times the path's round
- * trip above TS_TCP_RELAYED_LOCAL_US; the cap's probes. */
+ * kept within twice that; across a long path, the queue plus twice the delivery rate (four times in slow
+ * start) times the path's round trip above TS_TCP_RELAYED_LOCAL_US; the cap's probes. */
 static void test_relayed_limit(void) {
   struct tcp_pcb pcb;
   memset(&pcb, 0, sizeof pcb);
@@ -563,6 +563,13 @@ static void test_relayed_limit(void) {
   CHECK_EQ_INT(ts_tcp_relayed_may_send(&r, &pcb, t), 1);
   pcb.snd_nxt = pcb.lastack + 1032 * 1000;
   CHECK_EQ_INT(ts_tcp_relayed_may_send(&r, &pcb, t), 0);
+  /* in slow start the rate is a doubling behind: four times it */
+  pcb.ssthresh = 8u << 20;
+  pcb.snd_nxt = pcb.lastack + 2031 * 1000;
+  CHECK_EQ_INT(ts_tcp_relayed_may_send(&r, &pcb, t), 1);
+  pcb.snd_nxt = pcb.lastack + 2032 * 1000;
+  CHECK_EQ_INT(ts_tcp_relayed_may_send(&r, &pcb, t), 0);
+  pcb.ssthresh = 0;
   /* probing: after TS_TCP_RELAYED_PROBE_MIN round trips the cap limited without loss, a quarter more; a loss
    * then returns it to 32 and the next probe waits twice as long */
   memset(&r, 0, sizeof r);

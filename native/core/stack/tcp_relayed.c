@@ -4,7 +4,7 @@
 #include "lwip/priv/tcp_priv.h" /* TCP_SEQ_GEQ */
 #include "lwip/tcp.h"
 
-/* Bytes the path holds beyond the relay's queue: 2 x delivery rate x (min RTT - local part). */
+/* Bytes the path holds beyond the relay's queue: 2 x delivery rate x (min RTT - local part), 4 x in slow start. */
 static uint64_t path_bytes(ts_tcp_relayed *r, const struct tcp_pcb *pcb, uint64_t now_ns) {
   uint32_t min_us = pcb->rack_min_rtt_us; /* 0: no sample yet */
   if (min_us <= TS_TCP_RELAYED_LOCAL_US) return 0;
@@ -18,7 +18,9 @@ static uint64_t path_bytes(ts_tcp_relayed *r, const struct tcp_pcb *pcb, uint64_
     r->win_ns = now_ns;
     r->win_ack = pcb->lastack;
   }
-  return 2u * (uint64_t)r->bw * (min_us - TS_TCP_RELAYED_LOCAL_US) / 1000u;
+  /* the rate is a window old: in slow start, where it doubles each round trip, allow for that */
+  unsigned gain = pcb->cwnd < pcb->ssthresh ? 4u : 2u;
+  return gain * (uint64_t)r->bw * (min_us - TS_TCP_RELAYED_LOCAL_US) / 1000u;
 }
 
 /* Losses and round trips move the cap (tcp_relayed.h). */
