@@ -148,7 +148,9 @@ static void link_recv(void *ctx, ts_bind_msg *msgs, size_t n, uint64_t now) {
         continue;
       }
     }
+    l->tcp->rx_relayed = msgs[i].relayed; /* stack/tcp_relayed.h */
     ts_netif_input(l->netif, out.data, out.len);
+    l->tcp->rx_relayed = 0;
   }
 }
 

@@ -22,6 +22,7 @@ typedef struct ts_bind_msg {
   uint8_t *data;
   size_t len;
   ts_wg_endpoint src; /* where it came from: becomes the peer's endpoint when it authenticates (roaming) */
+  uint8_t relayed;    /* it came over a DERP relay (TCP bounds what it has in flight there: stack/tcp_relayed.h) */
 } ts_bind_msg;
 
 /* What a bind calls upward (the link). */

@@ -219,7 +219,7 @@ static void derp_packet(void *ctx, ts_derp_conn *c, const uint8_t src[32], uint8
     ts_ms_disco_input(m->ms, now, pkt, len, &path, src);
     after_input(m);
   } else {
-    ts_bind_msg msg = {.data = pkt, .len = len};
+    ts_bind_msg msg = {.data = pkt, .len = len, .relayed = 1};
     derp_endpoint(&msg.src, path.region, src);
     const ts_bind_up *up = ts_bind_udp_up(m->udp);
     up->recv(up->ctx, &msg, 1, now);
