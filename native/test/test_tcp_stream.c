@@ -148,12 +148,8 @@ static void connect_pair(world *w) {
 
 static uint8_t pattern(size_t i) { return (uint8_t)(i * 2654435761u >> 13); }
 
-static void test_bytes_credit_and_fin(void) {
-  world w;
-  world_new(&w);
-  connect_pair(&w);
-  ts_tcp_host *ha = ts_device_tcp(w.a), *hb = ts_device_tcp(w.b);
-  const size_t total = 6u << 20, chunk = 100000;
+/* A writes total bytes of pattern() in chunks (the stream takes each buffer) and ends its side. */
+static void write_pattern(ts_tcp_host *ha, size_t total, size_t chunk) {
   for (size_t off = 0; off < total; off += chunk) {
     size_t n = total - off < chunk ? total - off : chunk;
     uint8_t *p = malloc(n);
@@ -161,6 +157,24 @@ static void test_bytes_credit_and_fin(void) {
     ts_tcp_stream_write(ha, DIALED, p, n); /* takes p */
   }
   ts_tcp_stream_end(ha, DIALED);
+}
+
+/* B reads as it receives until A's FIN: 1 when all total bytes arrived, in order. */
+static int b_got_pattern(world *w, size_t total) {
+  w->auto_read = 1;
+  if (!run_until(w, b_ended) || w->b_got != total) return 0;
+  for (size_t i = 0; i < total; i++)
+    if (w->b_data[i] != pattern(i)) return 0;
+  return 1;
+}
+
+static void test_bytes_credit_and_fin(void) {
+  world w;
+  world_new(&w);
+  connect_pair(&w);
+  ts_tcp_host *ha = ts_device_tcp(w.a), *hb = ts_device_tcp(w.b);
+  const size_t total = 6u << 20, chunk = 100000;
+  write_pattern(ha, total, chunk);
   /* b gives no credit back: delivery stops at the credit, the rest waits in lwIP (window closing). */
   run_until(&w, b_ended);
   CHECK(!w.b_end);
@@ -420,18 +434,8 @@ static void test_acks_per_batch(void) {
   na->tap_ctx = &wc;
   ts_tcp_host *ha = ts_device_tcp(w.a);
   const size_t total = 4u << 20, chunk = 65536;
-  for (size_t off = 0; off < total; off += chunk) {
-    uint8_t *p = malloc(chunk);
-    for (size_t i = 0; i < chunk; i++) p[i] = pattern(off + i);
-    ts_tcp_stream_write(ha, DIALED, p, chunk); /* takes p */
-  }
-  ts_tcp_stream_end(ha, DIALED);
-  w.auto_read = 1;
-  CHECK(run_until(&w, b_ended));
-  CHECK_EQ_INT(w.b_got, total);
-  int same = w.b_got == total;
-  for (size_t i = 0; same && i < total; i++) same = w.b_data[i] == pattern(i);
-  CHECK(same);
+  write_pattern(ha, total, chunk);
+  CHECK(b_got_pattern(&w, total));
   CHECK(wc.data_out >= total / TCP_MSS);
   CHECK_EQ_INT(wc.bad_sums, 0);
   /* lwIP alone: about data_out / 2. */
@@ -490,18 +494,8 @@ static size_t stream_flight(int relayed, size_t total) {
   ha->rx_relayed = (uint8_t)relayed;
   ts_device_tcp(w.b)->rx_relayed = (uint8_t)relayed;
   const size_t chunk = 65536;
-  for (size_t off = 0; off < total; off += chunk) {
-    uint8_t *p = malloc(chunk);
-    for (size_t i = 0; i < chunk; i++) p[i] = pattern(off + i);
-    ts_tcp_stream_write(ha, DIALED, p, chunk); /* takes p */
-  }
-  ts_tcp_stream_end(ha, DIALED);
-  w.auto_read = 1;
-  CHECK(run_until(&w, b_ended));
-  CHECK_EQ_INT(w.b_got, total);
-  int same = w.b_got == total;
-  for (size_t i = 0; same && i < total; i++) same = w.b_data[i] == pattern(i);
-  CHECK(same);
+  write_pattern(ha, total, chunk);
+  CHECK(b_got_pattern(&w, total));
   na->tap = NULL;
   ts_tcp_stream_close(ha, DIALED);
   ts_tcp_stream_close(ts_device_tcp(w.b), w.accepted);

@@ -5,6 +5,7 @@
  * through the code under test), so the layout is checked too. */
 #include "crypto/crypto.h"
 #include "derp/tls_record.h"
+#include "tls_seal.h"
 #include "test.h"
 
 #include <stdlib.h>
@@ -35,21 +36,6 @@ static void expand_label_rfc8448(void) {
   CHECK_EQ_INT(ts_tls13_expand_label(big, sizeof big, prk, "key", NULL, 0), -1);
 }
 
-/* A record sealed with the primitives: key/iv from secret, sequence seq, inner type, pad zero bytes. */
-static size_t seal_raw(uint8_t *dst, const uint8_t secret[32], uint64_t seq, uint8_t type, const uint8_t *p,
-                       size_t n, size_t pad) {
-  uint8_t key[32], iv[12];
-  ts_tls13_expand_label(key, 32, secret, "key", NULL, 0);
-  ts_tls13_expand_label(iv, 12, secret, "iv", NULL, 0);
-  for (int i = 0; i < 8; i++) iv[4 + i] ^= (uint8_t)(seq >> (56 - 8 * i));
-  size_t inner = n + 1 + pad;
-  dst[0] = 23, dst[1] = 3, dst[2] = 3, dst[3] = (uint8_t)((inner + 16) >> 8), dst[4] = (uint8_t)(inner + 16);
-  memcpy(dst + 5, p, n);
-  dst[5 + n] = type;
-  memset(dst + 6 + n, 0, pad);
-  ts_chacha_seal(dst + 5, dst + 5, inner, dst, 5, iv, key);
-  return 5 + inner + 16;
-}
 
 static void setup(ts_tls_rl *cli, ts_tls_rl *srv) {
   for (int i = 0; i < 32; i++) csec[i] = (uint8_t)(i + 1), ssec[i] = (uint8_t)(0x80 + i);
@@ -117,16 +103,16 @@ static void tamper_and_sequence(void) {
   CHECK_EQ_INT(ts_tls_rl_read(&cli, wire, w, &d, &dl), TS_TLS_E_AUTH);
   /* A record sealed at a sequence ahead of ours fails too. */
   setup(&cli, &srv);
-  w = seal_raw(wire, ssec, 1, 23, (const uint8_t *)"x", 1, 0);
+  w = ts_test_tls_seal(wire, ssec, 1, 23, (const uint8_t *)"x", 1, 0);
   CHECK_EQ_INT(ts_tls_rl_read(&cli, wire, w, &d, &dl), TS_TLS_E_AUTH);
   /* Too short for a tag, oversized inner plaintext, plaintext type. */
   uint8_t tiny[8] = {23, 3, 3, 0, 3, 1, 2, 3};
   CHECK_EQ_INT(ts_tls_rl_read(&cli, tiny, sizeof tiny, &d, &dl), TS_TLS_E_RECORD);
   static uint8_t big[TS_TLS_MAX_RECORD + 64], pt[TS_TLS_MAX_PLAIN + 1];
-  w = seal_raw(big, ssec, 0, 23, pt, sizeof pt, 0);
+  w = ts_test_tls_seal(big, ssec, 0, 23, pt, sizeof pt, 0);
   CHECK_EQ_INT(ts_tls_rl_read(&cli, big, w, &d, &dl), TS_TLS_E_RECORD);
   setup(&cli, &srv);
-  w = seal_raw(wire, ssec, 0, 23, (const uint8_t *)"x", 1, 0);
+  w = ts_test_tls_seal(wire, ssec, 0, 23, (const uint8_t *)"x", 1, 0);
   wire[0] = 22;
   CHECK_EQ_INT(ts_tls_rl_read(&cli, wire, w, &d, &dl), TS_TLS_E_PROTO);
 }
@@ -136,33 +122,33 @@ static void padding_and_alerts(void) {
   setup(&cli, &srv);
   uint8_t wire[512], *d;
   size_t dl;
-  size_t w = seal_raw(wire, ssec, 0, 23, (const uint8_t *)"abc", 3, 100);
+  size_t w = ts_test_tls_seal(wire, ssec, 0, 23, (const uint8_t *)"abc", 3, 100);
   CHECK_EQ_INT(ts_tls_rl_read(&cli, wire, w, &d, &dl), TS_TLS_DATA);
   CHECK_EQ_INT(dl, 3);
   CHECK_MEM(d, "abc", 3);
   /* Each error ends a connection: the cases after one start from fresh keys. */
   uint8_t zeros[8] = {0};
-  w = seal_raw(wire, ssec, 1, 0, zeros, 0, 7); /* all padding, no type */
+  w = ts_test_tls_seal(wire, ssec, 1, 0, zeros, 0, 7); /* all padding, no type */
   CHECK_EQ_INT(ts_tls_rl_read(&cli, wire, w, &d, &dl), TS_TLS_E_PROTO);
   const uint8_t fatal[2] = {2, 40}, close_notify[2] = {1, 0};
   setup(&cli, &srv);
-  w = seal_raw(wire, ssec, 0, 21, fatal, 2, 0);
+  w = ts_test_tls_seal(wire, ssec, 0, 21, fatal, 2, 0);
   CHECK_EQ_INT(ts_tls_rl_read(&cli, wire, w, &d, &dl), TS_TLS_E_ALERT);
   setup(&cli, &srv);
-  w = seal_raw(wire, ssec, 0, 21, close_notify, 1, 0);
+  w = ts_test_tls_seal(wire, ssec, 0, 21, close_notify, 1, 0);
   CHECK_EQ_INT(ts_tls_rl_read(&cli, wire, w, &d, &dl), TS_TLS_E_PROTO);
   /* NewSessionTicket ignored (two in a record); an unknown message or one cut short is an error. */
   const uint8_t nst2[] = {4, 0, 0, 2, 9, 9, 4, 0, 0, 1, 7}, cut[] = {4, 0, 0, 9, 1}, other[] = {20, 0, 0, 0};
   setup(&cli, &srv);
-  w = seal_raw(wire, ssec, 0, 22, nst2, sizeof nst2, 0);
+  w = ts_test_tls_seal(wire, ssec, 0, 22, nst2, sizeof nst2, 0);
   CHECK_EQ_INT(ts_tls_rl_read(&cli, wire, w, &d, &dl), TS_TLS_NONE);
-  w = seal_raw(wire, ssec, 1, 21, close_notify, 2, 0);
+  w = ts_test_tls_seal(wire, ssec, 1, 21, close_notify, 2, 0);
   CHECK_EQ_INT(ts_tls_rl_read(&cli, wire, w, &d, &dl), TS_TLS_CLOSE);
   setup(&cli, &srv);
-  w = seal_raw(wire, ssec, 0, 22, cut, sizeof cut, 0);
+  w = ts_test_tls_seal(wire, ssec, 0, 22, cut, sizeof cut, 0);
   CHECK_EQ_INT(ts_tls_rl_read(&cli, wire, w, &d, &dl), TS_TLS_E_PROTO);
   setup(&cli, &srv);
-  w = seal_raw(wire, ssec, 0, 22, other, sizeof other, 0);
+  w = ts_test_tls_seal(wire, ssec, 0, 22, other, sizeof other, 0);
   CHECK_EQ_INT(ts_tls_rl_read(&cli, wire, w, &d, &dl), TS_TLS_E_PROTO);
 }
 
@@ -173,12 +159,12 @@ static void key_update(void) {
   size_t dl, used;
   /* The server updates its key and asks for ours. */
   const uint8_t ku_req[] = {24, 0, 0, 1, 1};
-  size_t w = seal_raw(wire, ssec, 0, 22, ku_req, sizeof ku_req, 0);
+  size_t w = ts_test_tls_seal(wire, ssec, 0, 22, ku_req, sizeof ku_req, 0);
   CHECK_EQ_INT(ts_tls_rl_read(&cli, wire, w, &d, &dl), TS_TLS_NONE);
   CHECK_EQ_INT(cli.send_key_update, 1);
   uint8_t s1[32];
   ts_tls13_expand_label(s1, 32, ssec, "traffic upd", NULL, 0);
-  w = seal_raw(wire, s1, 0, 23, (const uint8_t *)"new", 3, 0);
+  w = ts_test_tls_seal(wire, s1, 0, 23, (const uint8_t *)"new", 3, 0);
   CHECK_EQ_INT(ts_tls_rl_read(&cli, wire, w, &d, &dl), TS_TLS_DATA);
   CHECK_MEM(d, "new", 3);
   /* Our next write starts with our KeyUpdate (old key), then data under the new key: the server side of
@@ -194,10 +180,10 @@ static void key_update(void) {
   CHECK_MEM(d, "ok", 2);
   /* A KeyUpdate not last in its record, or with a bad value, is an error. */
   const uint8_t ku_then_nst[] = {24, 0, 0, 1, 0, 4, 0, 0, 0}, ku_bad[] = {24, 0, 0, 1, 2};
-  w = seal_raw(wire, s1, 1, 22, ku_then_nst, sizeof ku_then_nst, 0);
+  w = ts_test_tls_seal(wire, s1, 1, 22, ku_then_nst, sizeof ku_then_nst, 0);
   CHECK_EQ_INT(ts_tls_rl_read(&cli, wire, w, &d, &dl), TS_TLS_E_PROTO);
   setup(&cli, &srv);
-  w = seal_raw(wire, ssec, 0, 22, ku_bad, sizeof ku_bad, 0);
+  w = ts_test_tls_seal(wire, ssec, 0, 22, ku_bad, sizeof ku_bad, 0);
   CHECK_EQ_INT(ts_tls_rl_read(&cli, wire, w, &d, &dl), TS_TLS_E_PROTO);
 }
 
@@ -214,15 +200,15 @@ static void sync_after_handshake(void) {
   const uint8_t hs[] = {8, 0, 0, 2, 0, 0, 11, 0, 0, 0, 20, 0, 0, 0}, nst[] = {4, 0, 0, 3, 1, 2, 3};
   memcpy(recs + n, sh, sizeof sh), n += sizeof sh;
   memcpy(recs + n, ccs, sizeof ccs), n += sizeof ccs;
-  n += seal_raw(recs + n, hs_secret, 0, 22, hs, sizeof hs, 0);
-  n += seal_raw(recs + n, hs_secret, 1, 22, hs, sizeof hs, 0);
+  n += ts_test_tls_seal(recs + n, hs_secret, 0, 22, hs, sizeof hs, 0);
+  n += ts_test_tls_seal(recs + n, hs_secret, 1, 22, hs, sizeof hs, 0);
   size_t before_app = n;
-  n += seal_raw(recs + n, ssec, 0, 22, nst, sizeof nst, 0);
-  n += seal_raw(recs + n, ssec, 1, 22, nst, sizeof nst, 0);
+  n += ts_test_tls_seal(recs + n, ssec, 0, 22, nst, sizeof nst, 0);
+  n += ts_test_tls_seal(recs + n, ssec, 1, 22, nst, sizeof nst, 0);
   CHECK_EQ_INT(ts_tls_rl_sync_read(&cli, recs, n, scratch), 0);
   CHECK_EQ_INT(cli.rd.seq, 2);
   uint8_t wire[256];
-  size_t w = seal_raw(wire, ssec, 2, 23, (const uint8_t *)"hi", 2, 0);
+  size_t w = ts_test_tls_seal(wire, ssec, 2, 23, (const uint8_t *)"hi", 2, 0);
   CHECK_EQ_INT(ts_tls_rl_read(&cli, wire, w, &d, &dl), TS_TLS_DATA);
   /* Nothing in the application epoch yet: sequence 0. */
   setup(&cli, &srv);
@@ -230,12 +216,12 @@ static void sync_after_handshake(void) {
   CHECK_EQ_INT(cli.rd.seq, 0);
   /* Application data the handshake consumed would be lost: refused. */
   setup(&cli, &srv);
-  n = before_app + seal_raw(recs + before_app, ssec, 0, 23, (const uint8_t *)"lost", 4, 0);
+  n = before_app + ts_test_tls_seal(recs + before_app, ssec, 0, 23, (const uint8_t *)"lost", 4, 0);
   CHECK_EQ_INT(ts_tls_rl_sync_read(&cli, recs, n, scratch), TS_TLS_E_PROTO);
   /* A handshake-epoch record after an application one cannot be. */
   setup(&cli, &srv);
-  n = before_app + seal_raw(recs + before_app, ssec, 0, 22, nst, sizeof nst, 0);
-  n += seal_raw(recs + n, hs_secret, 2, 22, hs, sizeof hs, 0);
+  n = before_app + ts_test_tls_seal(recs + before_app, ssec, 0, 22, nst, sizeof nst, 0);
+  n += ts_test_tls_seal(recs + n, hs_secret, 2, 22, hs, sizeof hs, 0);
   CHECK_EQ_INT(ts_tls_rl_sync_read(&cli, recs, n, scratch), TS_TLS_E_AUTH);
   /* Truncated copies. */
   CHECK_EQ_INT(ts_tls_rl_sync_read(&cli, recs, n - 1, scratch), TS_TLS_E_RECORD);
@@ -244,9 +230,9 @@ static void sync_after_handshake(void) {
   n = 0;
   memcpy(recs + n, sh, sizeof sh), n += sizeof sh;
   memcpy(recs + n, ccs, sizeof ccs), n += sizeof ccs;
-  n += seal_raw(recs + n, hs_secret, 0, 22, hs, sizeof hs, 0);
+  n += ts_test_tls_seal(recs + n, hs_secret, 0, 22, hs, sizeof hs, 0);
   CHECK_EQ_INT(ts_tls_rl_sync_write(&cli, recs, n, scratch), 0);
-  n += seal_raw(recs + n, csec, 0, 23, (const uint8_t *)"GET", 3, 0);
+  n += ts_test_tls_seal(recs + n, csec, 0, 23, (const uint8_t *)"GET", 3, 0);
   CHECK_EQ_INT(ts_tls_rl_sync_write(&cli, recs, n, scratch), TS_TLS_E_PROTO);
 }
 

@@ -332,21 +332,30 @@ static void tls_from_js(ts_derp_conn *c, const uint8_t *p, size_t n) {
   else update(c);
 }
 
+/* One read: the byte count, 0 when nothing is there now, or -1 once the connection is over (finish ran:
+ * EOF or an error). */
+static ssize_t read_some(ts_derp_conn *c, uint8_t *buf, size_t cap) {
+  for (;;) {
+    ssize_t r = recv(c->fd, buf, cap, 0);
+    if (r > 0) return r;
+    if (r == 0) {
+      finish(c, 0);
+      return -1;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+    finish(c, -errno);
+    return -1;
+  }
+}
+
 static void tls_readable(ts_derp_conn *c) {
   struct tls_state *t = c->tls;
   for (int round = 0; round < 16 && t->in_len < TLS_IN_CAP; round++) { /* bounded, as for the socketpair */
     size_t room = TLS_IN_CAP - t->in_len;
-    ssize_t r = recv(c->fd, t->in + t->in_len, room, 0);
-    if (r == 0) {
-      finish(c, 0);
-      return;
-    }
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      finish(c, -errno);
-      return;
-    }
+    ssize_t r = read_some(c, t->in + t->in_len, room);
+    if (r < 0) return;
+    if (r == 0) break;
     t->in_len += (size_t)r;
     int e = t->phase == TLS_HANDSHAKE ? tls_forward(c) : t->phase == TLS_RECORDS ? tls_records(c) : 0;
     if (e != 0) {
@@ -501,17 +510,9 @@ static void on_poll(uv_poll_t *h, int status, int events) {
     tls_poll(c, events);
   } else if (events & UV_READABLE) {
     for (int round = 0; round < 16; round++) { /* bounded, so one relay cannot starve the loop */
-      ssize_t r = recv(c->fd, c->rx, RX_CHUNK, 0);
-      if (r == 0) {
-        finish(c, 0);
-        return;
-      }
-      if (r < 0) {
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-        finish(c, -errno);
-        return;
-      }
+      ssize_t r = read_some(c, c->rx, RX_CHUNK);
+      if (r < 0) return;
+      if (r == 0) break;
       if (ts_derp_client_input(c->client, c->rx, (size_t)r, ts_engine_now_ns()) < 0) {
         finish(c, ts_derp_client_error(c->client));
         return;
