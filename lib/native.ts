@@ -112,7 +112,10 @@ export interface NativeDevice {
   setPeerRelays(servers: readonly Uint8Array[], targets: readonly Uint8Array[]): void;
   /** A relay connection for a region; returns the fd of JavaScript's end of its byte stream, or -1 with a
    * streamId (the stream transport: 'derp-data' and 'derp-end' events carry that id). */
-  derpAttach(region: number, host: string, serverKey: Uint8Array | null, streamId?: number): number;
+  derpAttach(region: number, host: string, serverKey: Uint8Array | null, streamId?: number, tlsServer?: string): number;
+  /** Engine TLS (lib/magicsock/derp-engine-tls.ts): the engine takes the relay connection of stream `streamId`
+   * over with the handshake's application traffic secrets. */
+  derpTakeover(streamId: number, serverKey: Uint8Array | null, clientSecret: Uint8Array, serverSecret: Uint8Array): void;
   /** Stream transport: bytes from the relay, processed before the call returns. */
   derpWrite(streamId: number, data: Uint8Array): void;
   /** Stream transport: JavaScript passed on this many bytes of 'derp-data'. */
@@ -279,7 +282,7 @@ export interface NativeAddon {
 }
 
 /** The addon interface this JavaScript expects (kNativeAbi in native/addon/addon.h). */
-export const NATIVE_ABI = 19;
+export const NATIVE_ABI = 20;
 
 let cached: NativeAddon | undefined;
 

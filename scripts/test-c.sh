@@ -7,13 +7,16 @@ FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 JOBS=$(nproc 2>/dev/null || echo 2)
 CLANG=${CLANG:-clang-14}
 status=0
+failures=() # "<name> (<label>)", with each one's output in build-c-logs/ for the summary at the end
+mkdir -p build-c-logs
 
 run_tests() { # dir label
   local dir=$1 label=$2 t
   for t in $(node scripts/sources.js proto_tests tests); do
-    local name; name=$(basename "$t" .c)
+    local name log; name=$(basename "$t" .c)
+    log=build-c-logs/$name-${label//[^a-z]/}.log
     echo "== C tests ($label): $name"
-    if ! "$dir/$name"; then status=1; fi
+    if ! "$dir/$name" 2>&1 | tee "$log"; then status=1; failures+=("$name ($label)|$log"); fi
   done
 }
 
@@ -41,11 +44,13 @@ if [ "$FUZZ_SECONDS" != 0 ] && [ -n "$fuzzers" ]; then
       echo "== fuzz: $name for ${FUZZ_SECONDS}s"
       tail -40 .fuzz/"$name".log
       echo "fuzz target $name FAILED (input saved under .fuzz/)"
+      touch .fuzz/"$name".failed
       return 1
     fi
     echo "== fuzz: $name for ${FUZZ_SECONDS}s"
     grep -E '^stat::number_of_executed_units' .fuzz/"$name".log | sed "s/^/   $name /" || true
   }
+  rm -f .fuzz/*.failed
   # A fuzzer uses one core: JOBS of them run at once, so each still gets FUZZ_SECONDS of a core to itself.
   pids=()
   for f in $fuzzers; do
@@ -58,4 +63,13 @@ if [ "$FUZZ_SECONDS" != 0 ] && [ -n "$fuzzers" ]; then
   done
   for p in "${pids[@]}"; do wait "$p" || status=1; done
 fi
+for m in .fuzz/*.failed; do
+  [ -e "$m" ] || continue
+  echo "== fuzz target FAILED: $(basename "$m" .failed); its last lines:"
+  tail -n 15 "${m%.failed}.log" || true
+done
+for f in "${failures[@]}"; do
+  echo "== C test FAILED: ${f%%|*}; its last lines:"
+  tail -n 15 "${f##*|}" || true
+done
 exit $status

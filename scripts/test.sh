@@ -19,16 +19,26 @@ export TSNET_PREBUILT_TARGETS="linux-x64-glibc linux-arm64-glibc linux-x64-musl 
 bash scripts/prebuild-all.sh $TSNET_PREBUILT_TARGETS >build-prebuilds.log 2>&1 ||
   { tail -40 build-prebuilds.log; echo "prebuild failed"; exit 1; }
 # The three test parts run whatever the others did, and the suite reports every failed part together.
+# Each part's output is also kept in build-test-<n>.log; a failed part's last lines are printed again at the end,
+# where a CI summary that keeps only the tail of the output still shows what failed.
 failed=()
+logs=()
+parts=0
 part() { # <label> <command...>
-  local label=$1; shift
+  local label=$1 log; shift
+  parts=$((parts + 1))
+  log=build-test-$parts.log
   echo "=== $label"
-  if ! "$@"; then failed+=("$label"); echo "=== $label FAILED"; fi
+  if ! "$@" 2>&1 | tee "$log"; then failed+=("$label"); logs+=("$log"); echo "=== $label FAILED"; fi
 }
 part "C tests and fuzzing (scripts/test-c.sh)" bash scripts/test-c.sh
 part "addon under ASan+UBSan (scripts/test-asan-addon.sh)" bash scripts/test-asan-addon.sh
 part "TypeScript tests (npm run test:ts)" npm run -s test:ts
 if [ ${#failed[@]} -gt 0 ]; then
+  for i in "${!failed[@]}"; do
+    echo "=== the end of ${failed[$i]}:"
+    grep -vE '^(✔|▶|ℹ) ' "${logs[$i]}" | tail -n 30 || true
+  done
   printf 'test suite FAILED in %d part(s):\n' ${#failed[@]}
   printf '  - %s\n' "${failed[@]}"
   exit 1

@@ -13,6 +13,7 @@ import type { NetInfo } from '../wire/tailcfg.js';
 import type { Endpoint } from './endpoints.js';
 import { localEndpoints, mergeEndpoints } from './endpoints.js';
 import { DERPManager } from './derp-manager.js';
+import { deviceEngineTLS, engineTLSWanted } from './derp-engine-tls.js';
 import { DERPStream } from './derp-stream.js';
 import { bridgeMode } from '../net/bridge.js';
 import { Netcheck, type NetcheckReport } from './netcheck.js';
@@ -115,9 +116,10 @@ export class DataPlane {
         return new net.Socket({ fd, readable: true, writable: true });
       },
       logf: (m) => derpLog.warn(m),
+      ...(engineTLSWanted() ? { engineTLS: deviceEngineTLS(device) } : {}),
     });
-    this.#derp.on('connected', (r) => {
-      derpLog.info('region connected', { region: r });
+    this.#derp.on('connected', (r, engineTLS) => {
+      derpLog.info('region connected', { region: r, tls: engineTLS ? 'engine' : 'node' });
       if (r === this.#home) o.onHomeRelay?.(r, true);
     });
     this.#derp.on('disconnected', (r, err) => {

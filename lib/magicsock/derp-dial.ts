@@ -5,15 +5,21 @@
  * Electron's certificate handling apply.
  */
 import { createHash } from 'node:crypto';
+import { lookup } from 'node:dns/promises';
+import type { Duplex } from 'node:stream';
 import { isIP } from '../wire/ip-literal.js';
 import tls from 'node:tls';
 import type { EngineDERPNode, EngineDERPRegion } from '../wire/engine-config.js';
+import { ENGINE_TLS_CIPHER, TrafficSecrets, type DERPEngineTLS } from './derp-engine-tls.js';
 
 export interface DERPTransport {
   socket: tls.TLSSocket;
   node: EngineDERPNode;
   /** Server public key from the DERP meta certificate (fast start), or null when none was seen. */
   serverKey: Buffer | null;
+  /** Engine TLS (derp-engine-tls.ts): the engine took the connection over; this stream ends when it does.
+   * `socket` then only did the handshake and must write nothing more. */
+  engineStream?: Duplex;
 }
 
 export interface DERPDialOptions {
@@ -21,6 +27,8 @@ export interface DERPDialOptions {
   /** Whole dial, all nodes together (default 10 s). */
   timeoutMs?: number;
   logf?: (m: string) => void;
+  /** The engine's TLS record layer, when usable (derp-engine-tls.ts). */
+  engineTLS?: DERPEngineTLS;
 }
 
 export type DERPDialErrorCode = 'ERR_TSNET_DERP_DIAL' | 'ERR_TSNET_DERP_TIMEOUT' | 'ERR_TSNET_DERP_NO_NODES' | 'ABORT_ERR';
@@ -134,31 +142,44 @@ function tlsOptions(n: EngineDERPNode, t: { host: string; family?: 4 | 6 }): tls
   return o;
 }
 
-function connectNode(n: EngineDERPNode, timeoutMs: number, signal: AbortSignal | undefined): Promise<DERPTransport> {
+/** Engine TLS could not take the handshake over (not TLS 1.3 with ChaCha20-Poly1305, or no key log). */
+const ENGINE_TLS_UNUSABLE = 'ERR_TSNET_DERP_ENGINE_TLS_UNUSABLE';
+
+/** The address the engine dials: an IP literal (resolved here, as Node's connect would). */
+async function resolveTarget(t: { host: string; family?: 4 | 6 }, port: number): Promise<string> {
+  const ip = isIP(t.host) ? t.host : (await lookup(t.host, { family: t.family ?? 0 })).address;
+  return isIP(ip) === 6 ? `[${ip}]:${port}` : `${ip}:${port}`;
+}
+
+function connectNode(n: EngineDERPNode, timeoutMs: number, signal: AbortSignal | undefined, engine?: DERPEngineTLS): Promise<DERPTransport> {
   return new Promise((resolve, reject) => {
     const t = target(n);
     if (!t) {
       reject(new Error(`node ${n.name}: no usable address family`));
       return;
     }
-    const socket = tls.connect(tlsOptions(n, t));
+    let socket: tls.TLSSocket | null = null;
+    let stream: Duplex | null = null;
+    let settled = false;
+    const secrets = new TrafficSecrets();
     const done = (err: Error | null): void => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
-      socket.off('error', done);
-      socket.off('secureConnect', onSecure);
+      socket?.off('error', onError);
+      socket?.off('secureConnect', onSecure);
       if (err) {
-        socket.destroy();
+        secrets.wipe();
+        socket?.destroy();
+        stream?.destroy();
         reject(err);
       }
     };
     const onAbort = (): void => done(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
     const onSecure = (): void => {
-      // Relayed packets are small and latency-bound: without this, Nagle holds a packet written while
-      // an earlier one is unacknowledged until the relay's delayed ACK (40 ms on Linux). Go's dialer,
-      // and so Tailscale's DERP client, sets TCP_NODELAY too.
-      socket.setNoDelay(true);
-      const leaf = socket.getPeerCertificate(true);
+      const s = socket!;
+      const leaf = s.getPeerCertificate(true);
       if (n.certName.startsWith(PIN_PREFIX)) {
         const e = checkPinnedChain(leaf, n.certName.slice(PIN_PREFIX.length), n.hostName);
         if (e) {
@@ -166,13 +187,71 @@ function connectNode(n: EngineDERPNode, timeoutMs: number, signal: AbortSignal |
           return;
         }
       }
+      const serverKey = derpKeyFromPeerCertificate(leaf, s.getProtocol());
+      if (engine && stream) {
+        // Every check passed: the engine takes over, or (another cipher, no key log) the dial is redone without it.
+        const { client, server } = secrets;
+        if (s.getProtocol() !== 'TLSv1.3' || s.getCipher().standardName !== ENGINE_TLS_CIPHER || !client || !server) {
+          done(Object.assign(new Error(`node ${n.name}: engine TLS unusable (${s.getProtocol() ?? '?'} ${s.getCipher().standardName}, key log ${client && server ? 'complete' : 'missing'})`), { code: ENGINE_TLS_UNUSABLE }));
+          return;
+        }
+        try {
+          engine.takeover(stream, serverKey, client, server);
+        } catch (e) {
+          done(e as Error);
+          return;
+        } finally {
+          secrets.wipe();
+        }
+        // The TLS socket writes nothing more that would reach the relay (the engine drops it); its errors are moot.
+        s.on('error', () => {});
+        done(null);
+        resolve({ socket: s, node: n, serverKey, engineStream: stream });
+        return;
+      }
+      // Relayed packets are small and latency-bound: without this, Nagle holds a packet written while
+      // an earlier one is unacknowledged until the relay's delayed ACK (40 ms on Linux). Go's dialer,
+      // and so Tailscale's DERP client, sets TCP_NODELAY too (the engine's own dial sets it as well).
+      s.setNoDelay(true);
       done(null);
-      resolve({ socket, node: n, serverKey: derpKeyFromPeerCertificate(leaf, socket.getProtocol()) });
+      resolve({ socket: s, node: n, serverKey });
+    };
+    const onError = (e: Error): void => {
+      // A relay that refuses the one suite offered (alert 40) is one engine TLS cannot serve: redo the dial.
+      if (engine && (e as { code?: string }).code === 'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE') {
+        done(Object.assign(new Error(`node ${n.name}: engine TLS unusable (${e.message})`, { cause: e }), { code: ENGINE_TLS_UNUSABLE }));
+      } else {
+        done(e);
+      }
+    };
+    const start = (o: tls.ConnectionOptions): void => {
+      socket = tls.connect(o);
+      socket.once('error', onError);
+      socket.once('secureConnect', onSecure);
+      if (engine) socket.on('keylog', (line: Buffer) => secrets.onLine(line));
     };
     const timer = setTimeout(() => done(new DERPDialError('ERR_TSNET_DERP_TIMEOUT', n.regionID, `node ${n.name}: timed out after ${timeoutMs} ms`)), timeoutMs);
     signal?.addEventListener('abort', onAbort, { once: true });
-    socket.once('error', done);
-    socket.once('secureConnect', onSecure);
+    if (!engine) {
+      start(tlsOptions(n, t));
+      return;
+    }
+    // Engine TLS: the engine dials (an address resolved here), Node's tls handshakes over its stream, offering
+    // only what the engine's record layer speaks.
+    resolveTarget(t, n.derpPort).then(
+      (server) => {
+        if (settled) return;
+        try {
+          stream = engine.open(n.regionID, n.hostName, server);
+        } catch (e) {
+          done(e as Error);
+          return;
+        }
+        stream.once('error', done);
+        start({ ...tlsOptions(n, t), socket: stream, ciphers: ENGINE_TLS_CIPHER, minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' });
+      },
+      (e: unknown) => done(e instanceof Error ? e : new Error(String(e))),
+    );
   });
 }
 
@@ -194,9 +273,18 @@ export async function dialDERPRegion(region: EngineDERPRegion, opts: DERPDialOpt
     const left = deadline - Date.now();
     if (left <= 0) break;
     const n = nodes[i]!;
+    const budget = Math.max(1, Math.floor(left / (nodes.length - i)));
+    const engine = opts.engineTLS?.usable ? opts.engineTLS : undefined;
     try {
-      return await connectNode(n, Math.max(1, Math.floor(left / (nodes.length - i))), signal);
+      return await connectNode(n, budget, signal, engine);
     } catch (e) {
+      if (engine && (e as { code?: string }).code === ENGINE_TLS_UNUSABLE) {
+        // For good: this TLS stack or relay cannot hand over; the dial is redone the JavaScript way.
+        engine.usable = false;
+        logf(`derp: region ${region.id} node ${n.name}: ${(e as Error).message}; using Node's TLS for relays`);
+        i--;
+        continue;
+      }
       last = e;
       logf(`derp: region ${region.id} node ${n.name} (${n.hostName}:${n.derpPort}): ${(e as Error).message}`);
     }

@@ -10,6 +10,7 @@ import type tls from 'node:tls';
 import { Backoff } from '../util/backoff.js';
 import type { EngineDERPRegion } from '../wire/engine-config.js';
 import { dialDERPRegion } from './derp-dial.js';
+import type { DERPEngineTLS } from './derp-engine-tls.js';
 import { forwardBatched } from './derp-forward.js';
 
 export interface DERPManagerOptions {
@@ -17,13 +18,17 @@ export interface DERPManagerOptions {
   attach(regionID: number, serverKey: Buffer | null, hostName: string): Duplex;
   /** Injectable for tests. */
   dial?: typeof dialDERPRegion;
+  /** The engine's TLS record layer (derp-engine-tls.ts): the engine dials and, after Node's handshake, carries
+   * the connection itself; `attach` is then not called. */
+  engineTLS?: DERPEngineTLS;
   logf?: (m: string) => void;
   /** Home reconnect backoff (ms): first step (default 100), cap (default 5000), reset after a connection lived this long (default 10 000). */
   reconnect?: { initialMs?: number; maxMs?: number; resetAfterMs?: number; random?: () => number };
 }
 
 export interface DERPManagerEvents {
-  connected: [regionID: number];
+  /** engineTLS: the engine carries the connection's TLS records (derp-engine-tls.ts). */
+  connected: [regionID: number, engineTLS: boolean];
   /** After a connection ends, or a dial fails (error set). */
   disconnected: [regionID: number, error: Error | null];
 }
@@ -60,6 +65,7 @@ export class DERPManager extends EventEmitter<DERPManagerEvents> {
   private closed = false;
   private readonly attachFn: DERPManagerOptions['attach'];
   private readonly dial: typeof dialDERPRegion;
+  private readonly engineTLS: DERPEngineTLS | undefined;
   private readonly logf: (m: string) => void;
   private readonly resetAfterMs: number;
   private readonly backoffOpts: { initialMs: number; maxMs: number; random?: () => number };
@@ -68,6 +74,7 @@ export class DERPManager extends EventEmitter<DERPManagerEvents> {
     super();
     this.attachFn = opts.attach;
     this.dial = opts.dial ?? dialDERPRegion;
+    this.engineTLS = opts.engineTLS;
     this.logf = opts.logf ?? ((): void => {});
     const r = opts.reconnect ?? {};
     this.resetAfterMs = r.resetAfterMs ?? 10_000;
@@ -142,14 +149,19 @@ export class DERPManager extends EventEmitter<DERPManagerEvents> {
     st.retry = null;
     const ac = new AbortController();
     st.dialing = ac;
-    this.dial(st.region, { signal: ac.signal, logf: this.logf }).then(
+    this.dial(st.region, { signal: ac.signal, logf: this.logf, ...(this.engineTLS ? { engineTLS: this.engineTLS } : {}) }).then(
       (t) => {
         if (st.dialing !== ac) {
           // Superseded (closed, region removed or redefined) while dialling.
           t.socket.destroy();
+          t.engineStream?.destroy();
           return;
         }
         st.dialing = null;
+        if (t.engineStream) {
+          this.wire(st, t.socket, t.engineStream, false);
+          return;
+        }
         let engine: Duplex;
         try {
           engine = this.attachFn(st.id, t.serverKey, t.node.hostName);
@@ -170,15 +182,21 @@ export class DERPManager extends EventEmitter<DERPManagerEvents> {
   }
 
   /** Pipes both ways with backpressure; whichever side ends, errors or closes first takes the other down. */
-  private wire(st: RegionState, socket: tls.TLSSocket, engine: Duplex): void {
+  private wire(st: RegionState, socket: tls.TLSSocket, engine: Duplex, forward = true): void {
     const conn: Conn = { socket, engine, unwire: () => {}, since: Date.now(), done: false };
     st.conn = conn;
     // The error listeners stay for good: a destroyed stream may still report an error later.
     socket.on('error', (e: Error) => this.teardown(st, conn, e));
     engine.on('error', (e: Error) => this.teardown(st, conn, e));
-    for (const s of [socket, engine]) {
+    // Engine TLS (forward false): the engine carries the connection; its stream ends when the connection does,
+    // and the TLS socket that did the handshake only waits to be destroyed.
+    for (const s of forward ? [socket, engine] : [engine]) {
       s.once('end', () => this.teardown(st, conn, null));
       s.once('close', () => this.teardown(st, conn, null));
+    }
+    if (!forward) {
+      this.emit('connected', st.id, true);
+      return;
     }
     // Not pipe(): one write per event-loop turn instead of one per TLS record (derp-forward.ts).
     const up = forwardBatched(socket, engine);
@@ -187,7 +205,7 @@ export class DERPManager extends EventEmitter<DERPManagerEvents> {
       up();
       down();
     };
-    this.emit('connected', st.id);
+    this.emit('connected', st.id, false);
   }
 
   private teardown(st: RegionState, conn: Conn, err: Error | null): void {

@@ -203,8 +203,14 @@ export class Device {
 
   /** A relay connection for a region: returns the fd of JavaScript's end of its byte stream, or -1 with a
    * streamId (the stream transport: lib/magicsock/derp-stream.ts). */
-  derpAttach(region: number, host: string, serverKey: Uint8Array | null, streamId?: number): number {
+  derpAttach(region: number, host: string, serverKey: Uint8Array | null, streamId?: number, tlsServer?: string): number {
+    if (tlsServer !== undefined) return this.#native.derpAttach(region, host, serverKey, streamId, tlsServer);
     return streamId === undefined ? this.#native.derpAttach(region, host, serverKey) : this.#native.derpAttach(region, host, serverKey, streamId);
+  }
+
+  /** Engine TLS: the engine takes relay stream `streamId` over (lib/magicsock/derp-engine-tls.ts). */
+  derpTakeover(streamId: number, serverKey: Uint8Array | null, clientSecret: Uint8Array, serverSecret: Uint8Array): void {
+    this.#native.derpTakeover(streamId, serverKey, clientSecret, serverSecret);
   }
 
   derpWrite(streamId: number, data: Uint8Array): void {

@@ -25,7 +25,7 @@ namespace tsnet {
 
 // The interface version between lib/native.ts and this addon; both sides must agree (a stale prebuild next
 // to newer JavaScript is refused with a clear error instead of misbehaving).
-constexpr uint32_t kNativeAbi = 19;
+constexpr uint32_t kNativeAbi = 20;
 
 // ---- engine.cc: the one engine of the process, refcounted by the Contexts ----
 ts_engine* AcquireEngine(Napi::Env env);

@@ -137,6 +137,7 @@ class Device : public Napi::ObjectWrap<Device> {
         InstanceMethod<&Device::DerpWrite>("derpWrite"),
         InstanceMethod<&Device::DerpAck>("derpAck"),
         InstanceMethod<&Device::DerpClose>("derpClose"),
+        InstanceMethod<&Device::DerpTakeover>("derpTakeover"),
         InstanceMethod<&Device::UdpOpen>("udpOpen"),
         InstanceMethod<&Device::UdpSend>("udpSend"),
         InstanceMethod<&Device::UdpClose>("udpClose"),
@@ -421,6 +422,25 @@ class Device : public Napi::ObjectWrap<Device> {
     });
   }
 
+  // derpTakeover(streamId, serverKey[32]|null, clientSecret[32], serverSecret[32]): engine TLS, after
+  // JavaScript's handshake (lib/magicsock/derp-engine-tls.ts). The secrets are wiped here.
+  Napi::Value DerpTakeover(const Napi::CallbackInfo& info) {
+    Args a(info, "derp: takeover");
+    uint64_t id = a.Id(0);
+    uint8_t key[32], cs[32], ss[32];
+    bool has_key = a.Key(info[1], "serverKey", key, true);
+    a.Key(info[2], "clientSecret", cs, false);
+    a.Key(info[3], "serverSecret", ss, false);
+    Run(a, [&] {
+      ts_link_wg* l = ts_device_wg(dev_);
+      ts_derp_conn* c = l ? ts_link_wg_derp_stream(l, id) : nullptr;
+      return c ? ts_derp_conn_tls_takeover(c, has_key ? key : nullptr, cs, ss) : UV_EINVAL;
+    });
+    ts_wipe(cs, sizeof cs);
+    ts_wipe(ss, sizeof ss);
+    return {};
+  }
+
   Napi::Value DerpClose(const Napi::CallbackInfo& info) {
     Args a(info, "derp: close");
     uint64_t id = a.Id(0);
@@ -643,8 +663,10 @@ class Device : public Napi::ObjectWrap<Device> {
     return {};
   }
 
-  // derpAttach(region, host, serverKey[32]|null, streamId?) -> fd: JavaScript's end of the relay's byte
-  // stream; or, with a stream id (nonzero), -1 and the stream transport ('derp-data'/'derp-end' events).
+  // derpAttach(region, host, serverKey[32]|null, streamId?, tlsServer?) -> fd: JavaScript's end of the relay's
+  // byte stream; or, with a stream id (nonzero), -1 and the stream transport ('derp-data'/'derp-end' events).
+  // With tlsServer ("ip:port", a stream id required): engine TLS, the engine dials the relay itself and the
+  // stream carries the TLS handshake until derpTakeover (bind/derp_conn.h).
   Napi::Value DerpAttach(const Napi::CallbackInfo& info) {
     Args a(info, "derp: attach");
     uint32_t region = static_cast<uint32_t>(a.Int(info[0], "region", 0, kU32));
@@ -652,9 +674,14 @@ class Device : public Napi::ObjectWrap<Device> {
     uint8_t key[32];
     bool has_key = a.Key(info[2], "serverKey", key, true);
     uint64_t sid = info[3].IsUndefined() ? 0 : a.Id(3);
+    ts_addr tls_server{};
+    if (info.Length() > 4 && !info[4].IsUndefined()) {
+      tls_server = a.Endpoint(info[4], "tlsServer");
+      if (!sid) a.ValueFail("tlsServer", "needs a stream id");
+    }
     int fd = -1;
     return Num(a, RunLink(a, [&](ts_link_wg* l) {
-      ts_derp_stream st = {ctx_->evq(), id_, sid};
+      ts_derp_stream st = {ctx_->evq(), id_, sid, tls_server};
       return ts_link_wg_derp_attach(l, region, host.c_str(), has_key ? key : nullptr, sid ? &st : nullptr, &fd);
     }), fd);
   }

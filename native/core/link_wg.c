@@ -148,7 +148,9 @@ static void link_recv(void *ctx, ts_bind_msg *msgs, size_t n, uint64_t now) {
         continue;
       }
     }
+    l->tcp->rx_relayed = msgs[i].relayed; /* stack/tcp_relayed.h */
     ts_netif_input(l->netif, out.data, out.len);
+    l->tcp->rx_relayed = 0;
   }
 }
 
@@ -159,6 +161,14 @@ static void link_recv_done(void *ctx) {
 }
 
 static void link_paths(void *ctx) { unstash_all(ctx); }
+
+static void link_unreachable(void *ctx, const uint8_t peer_key[32], uint64_t now) {
+  ts_link_wg *l = ctx;
+  ts_wg_peer *p = ts_wg_peer_find(l->wg, peer_key);
+  if (!p) return;
+  ts_wg_peer_unreachable(p, now);
+  schedule(l);
+}
 
 static void on_timer(uv_timer_t *t) {
   ts_link_wg *l = t->data;
@@ -204,7 +214,8 @@ ts_link_wg *ts_link_wg_new(ts_engine *e, ts_netif *netif, ts_tcp_host *tcp, cons
   cfg.on_handshake = wg_handshake;
   cfg.on_handshake_ctx = l;
   l->wg = l->plain && l->sealed ? ts_wg_device_new(priv, &cfg) : NULL;
-  ts_bind_up up = {.ctx = l, .recv = link_recv, .recv_done = link_recv_done, .paths = link_paths};
+  ts_bind_up up = {.ctx = l, .recv = link_recv, .recv_done = link_recv_done, .paths = link_paths,
+                   .unreachable = link_unreachable};
   int r = -ENOMEM;
   if (l->wg) l->udp = ts_bind_udp_new(e, bind_addr, port, &up, &r);
   if (!l->udp) {

@@ -13,7 +13,9 @@
 #include "engine/engine.h"
 #include "events.h"
 #include "stack/chksum.h"
+#include "lwip/tcp.h"
 #include "stack/stack.h"
+#include "stack/tcp_relayed.h"
 #include "test.h"
 
 #define LISTENER 1000
@@ -146,12 +148,8 @@ static void connect_pair(world *w) {
 
 static uint8_t pattern(size_t i) { return (uint8_t)(i * 2654435761u >> 13); }
 
-static void test_bytes_credit_and_fin(void) {
-  world w;
-  world_new(&w);
-  connect_pair(&w);
-  ts_tcp_host *ha = ts_device_tcp(w.a), *hb = ts_device_tcp(w.b);
-  const size_t total = 6u << 20, chunk = 100000;
+/* A writes total bytes of pattern() in chunks (the stream takes each buffer) and ends its side. */
+static void write_pattern(ts_tcp_host *ha, size_t total, size_t chunk) {
   for (size_t off = 0; off < total; off += chunk) {
     size_t n = total - off < chunk ? total - off : chunk;
     uint8_t *p = malloc(n);
@@ -159,6 +157,24 @@ static void test_bytes_credit_and_fin(void) {
     ts_tcp_stream_write(ha, DIALED, p, n); /* takes p */
   }
   ts_tcp_stream_end(ha, DIALED);
+}
+
+/* B reads as it receives until A's FIN: 1 when all total bytes arrived, in order. */
+static int b_got_pattern(world *w, size_t total) {
+  w->auto_read = 1;
+  if (!run_until(w, b_ended) || w->b_got != total) return 0;
+  for (size_t i = 0; i < total; i++)
+    if (w->b_data[i] != pattern(i)) return 0;
+  return 1;
+}
+
+static void test_bytes_credit_and_fin(void) {
+  world w;
+  world_new(&w);
+  connect_pair(&w);
+  ts_tcp_host *ha = ts_device_tcp(w.a), *hb = ts_device_tcp(w.b);
+  const size_t total = 6u << 20, chunk = 100000;
+  write_pattern(ha, total, chunk);
   /* b gives no credit back: delivery stops at the credit, the rest waits in lwIP (window closing). */
   run_until(&w, b_ended);
   CHECK(!w.b_end);
@@ -418,18 +434,8 @@ static void test_acks_per_batch(void) {
   na->tap_ctx = &wc;
   ts_tcp_host *ha = ts_device_tcp(w.a);
   const size_t total = 4u << 20, chunk = 65536;
-  for (size_t off = 0; off < total; off += chunk) {
-    uint8_t *p = malloc(chunk);
-    for (size_t i = 0; i < chunk; i++) p[i] = pattern(off + i);
-    ts_tcp_stream_write(ha, DIALED, p, chunk); /* takes p */
-  }
-  ts_tcp_stream_end(ha, DIALED);
-  w.auto_read = 1;
-  CHECK(run_until(&w, b_ended));
-  CHECK_EQ_INT(w.b_got, total);
-  int same = w.b_got == total;
-  for (size_t i = 0; same && i < total; i++) same = w.b_data[i] == pattern(i);
-  CHECK(same);
+  write_pattern(ha, total, chunk);
+  CHECK(b_got_pattern(&w, total));
   CHECK(wc.data_out >= total / TCP_MSS);
   CHECK_EQ_INT(wc.bad_sums, 0);
   /* lwIP alone: about data_out / 2. */
@@ -441,6 +447,146 @@ static void test_acks_per_batch(void) {
   world_free(&w);
 }
 
+/* The most the sender had in flight: highest sequence end sent less highest ACK received, on a's netif. */
+typedef struct {
+  uint32_t sent_end, acked;
+  int have_sent, have_ack;
+  size_t max_flight;
+} flight_tap;
+
+static uint32_t be32(const uint8_t *b) { return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3]; }
+
+static void flight_tap_fn(void *ctx, int inbound, struct pbuf *p, const uint8_t *bytes, size_t len) {
+  flight_tap *f = ctx;
+  uint8_t pkt[1600], flags = 0;
+  if (len > sizeof pkt) return;
+  size_t n = inbound ? len : pbuf_copy_partial(p, pkt, (u16_t)len, 0);
+  if (inbound) memcpy(pkt, bytes, n);
+  int payload = tcp_payload(pkt, n, len, &flags);
+  if (payload < 0) return;
+  size_t ihl = (size_t)(pkt[0] & 15) * 4;
+  if (!inbound && payload > 0) {
+    uint32_t end = be32(pkt + ihl + 4) + (uint32_t)payload;
+    if (!f->have_sent || (int32_t)(end - f->sent_end) > 0) f->sent_end = end;
+    f->have_sent = 1;
+  }
+  if (inbound && (flags & 0x10)) {
+    uint32_t ack = be32(pkt + ihl + 8);
+    if (!f->have_ack || (int32_t)(ack - f->acked) > 0) f->acked = ack;
+    f->have_ack = 1;
+  }
+  if (f->have_sent && f->have_ack && (int32_t)(f->sent_end - f->acked) > 0 && f->sent_end - f->acked > f->max_flight)
+    f->max_flight = f->sent_end - f->acked;
+}
+
+/* Streams 4 MiB from a to b, every packet of both marked as having come over a DERP relay or none; returns
+ * the most a had in flight. */
+static size_t stream_flight(int relayed, size_t total) {
+  world w;
+  world_new(&w);
+  connect_pair(&w);
+  flight_tap ft = {0};
+  ts_netif *na = ts_device_netif(w.a);
+  na->tap = flight_tap_fn;
+  na->tap_ctx = &ft;
+  ts_tcp_host *ha = ts_device_tcp(w.a);
+  /* what the link sets per packet (link_wg.c); the memory link leaves it as it is */
+  ha->rx_relayed = (uint8_t)relayed;
+  ts_device_tcp(w.b)->rx_relayed = (uint8_t)relayed;
+  const size_t chunk = 65536;
+  write_pattern(ha, total, chunk);
+  CHECK(b_got_pattern(&w, total));
+  na->tap = NULL;
+  ts_tcp_stream_close(ha, DIALED);
+  ts_tcp_stream_close(ts_device_tcp(w.b), w.accepted);
+  world_free(&w);
+  return ft.max_flight;
+}
+
+/* Through a relay (stack/tcp_relayed.h, patches/0060) a connection on a short path starts with at most
+ * derper's queue (32 segments) in flight: 256 KiB end before the cap's first probe. The same stream unmarked
+ * has far more out at once; both arrive intact. */
+static void test_relayed_inflight(void) {
+  size_t direct = stream_flight(0, 256u << 10), relayed = stream_flight(1, 256u << 10);
+  CHECK(direct > 2 * TS_TCP_RELAYED_QUEUE * TCP_MSS);
+  CHECK(relayed <= TS_TCP_RELAYED_QUEUE * TCP_MSS);
+  CHECK(relayed >= (TS_TCP_RELAYED_QUEUE / 2) * TCP_MSS);
+  /* longer, without loss on the memory link, the cap probes upward */
+  CHECK(stream_flight(1, 4u << 20) > TS_TCP_RELAYED_QUEUE * TCP_MSS);
+}
+
+/* The limit itself: nothing held when not relayed or nothing is in flight; 32 segments on a short path, cwnd
+ * kept within twice that; across a long path, the queue plus twice the delivery rate (four times in slow
+ * start) times the path's round trip above TS_TCP_RELAYED_LOCAL_US; the cap's probes. */
+static void test_relayed_limit(void) {
+  struct tcp_pcb pcb;
+  memset(&pcb, 0, sizeof pcb);
+  int seg_dummy = 0;
+  ts_tcp_relayed r;
+  memset(&r, 0, sizeof r);
+  pcb.mss = 1000;
+  pcb.cwnd = 1u << 20;
+  pcb.lastack = 5000;
+  pcb.snd_nxt = 5000 + 40 * 1000;
+  pcb.rack_min_rtt_us = 300;
+  uint64_t t = 1000000000ULL;
+  CHECK_EQ_INT(ts_tcp_relayed_may_send(&r, &pcb, t), 1); /* not relayed */
+  r.on = 1;
+  CHECK_EQ_INT(ts_tcp_relayed_may_send(&r, &pcb, t), 1); /* nothing on the unacked queue */
+  pcb.unacked = (struct tcp_seg *)(void *)&seg_dummy;    /* never read */
+  CHECK_EQ_INT(ts_tcp_relayed_may_send(&r, &pcb, t), 0); /* 40 in flight */
+  CHECK_EQ_INT((int)r.held, 1);
+  CHECK_EQ_INT((int)pcb.cwnd, 2 * TS_TCP_RELAYED_QUEUE * 1000);
+  pcb.snd_nxt = 5000 + (TS_TCP_RELAYED_QUEUE - 1) * 1000;
+  CHECK_EQ_INT(ts_tcp_relayed_may_send(&r, &pcb, t), 1); /* the 32nd */
+  pcb.snd_nxt += 1000;
+  CHECK_EQ_INT(ts_tcp_relayed_may_send(&r, &pcb, t), 0);
+  /* 51 ms minimum round trip, 10 MB/s delivered: 32 segments + 2 x 10 kB/ms x 50 ms = 1.032 MB */
+  memset(&r, 0, sizeof r);
+  r.on = 1;
+  pcb.rack_min_rtt_us = 51000;
+  pcb.cwnd = 4u << 20;
+  pcb.snd_nxt = pcb.lastack + 600 * 1000;
+  CHECK_EQ_INT(ts_tcp_relayed_may_send(&r, &pcb, t), 0); /* no rate yet: 32 segments */
+  t += 51000000ULL;
+  pcb.lastack += 510000; /* 10 kB per ms over the window */
+  pcb.snd_nxt = pcb.lastack + 1000 * 1000;
+  CHECK_EQ_INT(ts_tcp_relayed_may_send(&r, &pcb, t), 1);
+  CHECK_EQ_INT((int)r.bw, 10000);
+  pcb.snd_nxt = pcb.lastack + 1031 * 1000;
+  CHECK_EQ_INT(ts_tcp_relayed_may_send(&r, &pcb, t), 1);
+  pcb.snd_nxt = pcb.lastack + 1032 * 1000;
+  CHECK_EQ_INT(ts_tcp_relayed_may_send(&r, &pcb, t), 0);
+  /* in slow start the rate is a doubling behind: four times it */
+  pcb.ssthresh = 8u << 20;
+  pcb.snd_nxt = pcb.lastack + 2031 * 1000;
+  CHECK_EQ_INT(ts_tcp_relayed_may_send(&r, &pcb, t), 1);
+  pcb.snd_nxt = pcb.lastack + 2032 * 1000;
+  CHECK_EQ_INT(ts_tcp_relayed_may_send(&r, &pcb, t), 0);
+  pcb.ssthresh = 0;
+  /* probing: after TS_TCP_RELAYED_PROBE_MIN round trips the cap limited without loss, a quarter more; a loss
+   * then returns it to 32 and the next probe waits twice as long */
+  memset(&r, 0, sizeof r);
+  r.on = 1;
+  pcb.rack_min_rtt_us = 300;
+  pcb.flags = 0;
+  pcb.snd_nxt = pcb.lastack + 40 * 1000;
+  for (int i = 0; i < TS_TCP_RELAYED_PROBE_MIN; i++) {
+    CHECK_EQ_INT(ts_tcp_relayed_may_send(&r, &pcb, t), 0);
+    CHECK_EQ_INT(r.cap, TS_TCP_RELAYED_QUEUE);
+    pcb.lastack = pcb.snd_nxt; /* the round trip's ACK */
+    pcb.snd_nxt = pcb.lastack + 40 * 1000;
+  }
+  CHECK_EQ_INT(ts_tcp_relayed_may_send(&r, &pcb, t), 0);
+  CHECK_EQ_INT(r.cap, TS_TCP_RELAYED_QUEUE + TS_TCP_RELAYED_QUEUE / 4);
+  pcb.snd_nxt = pcb.lastack + 39 * 1000;
+  CHECK_EQ_INT(ts_tcp_relayed_may_send(&r, &pcb, t), 1);
+  pcb.flags |= TF_INFR; /* lwIP entered fast recovery */
+  CHECK_EQ_INT(ts_tcp_relayed_may_send(&r, &pcb, t), 0);
+  CHECK_EQ_INT(r.cap, TS_TCP_RELAYED_QUEUE);
+  CHECK_EQ_INT(r.probe_rounds, 2 * TS_TCP_RELAYED_PROBE_MIN);
+}
+
 int main(void) {
   RUN(test_bytes_credit_and_fin);
   RUN(test_trickle_then_fin);
@@ -449,5 +595,7 @@ int main(void) {
   RUN(test_refused);
   RUN(test_foreign_catch);
   RUN(test_acks_per_batch);
+  RUN(test_relayed_inflight);
+  RUN(test_relayed_limit);
   TEST_MAIN_END();
 }

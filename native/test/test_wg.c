@@ -637,6 +637,92 @@ static void test_retransmit_and_give_up(void) {
   pair_free(&p);
 }
 
+/* A relay reports the peer absent (ts_wg_peer_unreachable): the lost initiation is sent again after 250 ms,
+ * then 500 ms, 1 s, 2 s, 4 s after each further report, instead of REKEY_TIMEOUT; one early retry per report,
+ * none without an initiation waiting, none spent from REKEY_ATTEMPT_TIME's budget; the retry completes. */
+static void test_unreachable_retries_sooner(void) {
+  pair p;
+  pair_init(&p);
+  ts_wg_peer_unreachable(p.pa, 0); /* nothing sent yet: nothing to retry */
+  CHECK_EQ_INT(ts_wg_next_deadline(p.a.dev), UINT64_MAX);
+  send_ab(&p, 0, 60, 1);
+  CHECK_EQ_INT(count_type(&p.a, 1), 1);
+  outbox_clear(&p.a); /* lost at the relay */
+  uint64_t sent = 0;
+  static const uint64_t waits[] = {250 * MS, 500 * MS, 1000 * MS, 2000 * MS, 4000 * MS};
+  for (int i = 0; i < 5; i++) {
+    ts_wg_peer_unreachable(p.pa, sent + MS);
+    ts_wg_peer_unreachable(p.pa, sent + 2 * MS); /* a second report for the same initiation changes nothing */
+    CHECK_EQ_INT(ts_wg_next_deadline(p.a.dev), sent + waits[i]);
+    ts_wg_timers(p.a.dev, sent + waits[i] - 1, WALL0 + sent + waits[i] - 1);
+    CHECK_EQ_INT(count_type(&p.a, 1), 0);
+    ts_wg_timers(p.a.dev, sent + waits[i], WALL0 + sent + waits[i]);
+    CHECK_EQ_INT(count_type(&p.a, 1), 1);
+    outbox_clear(&p.a);
+    sent += waits[i];
+  }
+  CHECK_EQ_INT(ts_wg_test_handshake_attempts(p.pa), 0);
+  /* After 4 s the backoff reaches REKEY_TIMEOUT: the timer's own retransmission is as soon. */
+  ts_wg_peer_unreachable(p.pa, sent + MS);
+  CHECK(ts_wg_next_deadline(p.a.dev) >= sent + TS_WG_REKEY_TIMEOUT);
+  /* The peer is there now: the next initiation completes, and the backoff starts again from 250 ms. */
+  uint64_t t = ts_wg_next_deadline(p.a.dev);
+  ts_wg_timers(p.a.dev, t, WALL0 + t);
+  CHECK_EQ_INT(count_type(&p.a, 1), 1);
+  pump(&p.a, &p.b, t + MS);
+  CHECK_EQ_INT(ts_wg_test_sessions(p.pa), 2);
+  ts_wg_peer_unreachable(p.pa, t + 2 * MS); /* no initiation waiting */
+  CHECK(ts_wg_next_deadline(p.a.dev) > t + TS_WG_REKEY_TIMEOUT);
+  CHECK_EQ_INT(total_drops(p.a.dev) + total_drops(p.b.dev), 0);
+  pair_free(&p);
+}
+
+/* Initiations that cross where the lower key's was lost on the way (a relay the peer was not connected to
+ * yet): the lower key drops the higher's (it expects its own to be answered) and sends its own again after
+ * TS_WG_CROSSING_RETRY, not REKEY_TIMEOUT; and once a relay has reported its own lost, it answers the
+ * higher's instead. */
+static void test_crossing_after_loss(void) {
+  for (int known_lost = 0; known_lost <= 1; known_lost++) {
+    pair p;
+    pair_init(&p);
+    int a_low = memcmp(p.a.pub, p.b.pub, 32) < 0;
+    node *lo = a_low ? &p.a : &p.b, *hi = a_low ? &p.b : &p.a;
+    ts_wg_peer *lo_peer = a_low ? p.pa : p.pb; /* the lower side's peer object for the higher */
+    if (a_low) send_ab(&p, 0, 60, 1);
+    else send_ba(&p, 0, 60, 1);
+    CHECK_EQ_INT(count_type(lo, 1), 1);
+    outbox_clear(lo); /* the lower key's initiation is lost */
+    if (known_lost) ts_wg_peer_unreachable(lo_peer, MS);
+    if (a_low) send_ba(&p, 10 * MS, 60, 2);
+    else send_ab(&p, 10 * MS, 60, 2);
+    CHECK_EQ_INT(count_type(hi, 1), 1);
+    deliver_stats s = deliver(hi, lo, 20 * MS);
+    if (known_lost) {
+      /* Answered: the response completes the higher side's handshake. */
+      CHECK_EQ_INT(s.handshake, 1);
+      CHECK_EQ_INT(count_type(lo, 2), 1);
+      pump(lo, hi, 30 * MS);
+    } else {
+      CHECK_EQ_INT(s.drop, 1);
+      CHECK_EQ_INT(ts_wg_drops(lo->dev, TS_WG_DROP_HANDSHAKE_STATE), 1);
+      CHECK_EQ_INT(ts_wg_next_deadline(lo->dev), 20 * MS + TS_WG_CROSSING_RETRY);
+      uint64_t t = 20 * MS + TS_WG_CROSSING_RETRY;
+      ts_wg_timers(lo->dev, t, WALL0 + t);
+      CHECK_EQ_INT(count_type(lo, 1), 1); /* ours again, well before REKEY_TIMEOUT */
+      pump(lo, hi, t + MS);
+    }
+    CHECK(ts_wg_test_sessions(p.pa) & 2 || ts_wg_test_sessions(p.pa) & 4);
+    CHECK(ts_wg_test_sessions(p.pb) & 2 || ts_wg_test_sessions(p.pb) & 4);
+    /* Both queued packets went through on the new session. */
+    ts_wg_peer_stats st;
+    ts_wg_peer_stats_get(p.pa, 2 * SEC, &st);
+    CHECK_EQ_INT(st.queued, 0);
+    ts_wg_peer_stats_get(p.pb, 2 * SEC, &st);
+    CHECK_EQ_INT(st.queued, 0);
+    pair_free(&p);
+  }
+}
+
 static void test_new_handshake_when_unanswered(void) {
   pair p;
   pair_init(&p);
@@ -1204,6 +1290,8 @@ int main(void) {
   RUN(test_passive_keepalive);
   RUN(test_persistent_keepalive);
   RUN(test_retransmit_and_give_up);
+  RUN(test_unreachable_retries_sooner);
+  RUN(test_crossing_after_loss);
   RUN(test_new_handshake_when_unanswered);
   RUN(test_last_minute_rekey_on_receive);
   RUN(test_roaming);

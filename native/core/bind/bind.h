@@ -22,6 +22,7 @@ typedef struct ts_bind_msg {
   uint8_t *data;
   size_t len;
   ts_wg_endpoint src; /* where it came from: becomes the peer's endpoint when it authenticates (roaming) */
+  uint8_t relayed;    /* it came over a DERP relay (TCP bounds what it has in flight there: stack/tcp_relayed.h) */
 } ts_bind_msg;
 
 /* What a bind calls upward (the link). */
@@ -33,6 +34,9 @@ typedef struct ts_bind_up {
   void (*recv_done)(void *ctx);
   /* Paths changed: a message that found none (a handshake initiation) may have one now. */
   void (*paths)(void *ctx);
+  /* What carried messages to the peer with this public key reports they cannot reach it (optional; a DERP
+   * relay the peer is not connected to): WireGuard retries a lost handshake sooner. */
+  void (*unreachable)(void *ctx, const uint8_t peer_key[32], uint64_t now);
 } ts_bind_up;
 
 typedef struct ts_bind_ops {

@@ -6,11 +6,13 @@
 #include <string.h>
 
 #include "crypto/crypto.h"
+#include "derp/derp.h"
 #include "disco/disco.h"
 #include "disco/disco_relay.h"
 #include "disco/stun.h"
 #include "disco/tsmp.h"
 #include "magicsock/relay_bind.h"
+#include "wg/wg_msg.h"
 
 #define WANT_INTERVAL (1000 * 1000000ULL) /* ask JavaScript for a relay at most once a second per region */
 #define STUN_TIMEOUT (5 * 1000000000ULL)
@@ -29,7 +31,7 @@ typedef struct region {
     uint8_t key[32];
     size_t len;
     uint8_t *data;
-  } pending[16];
+  } pending[64];
   size_t npending;
 } region;
 
@@ -151,10 +153,20 @@ static void send_derp(ts_bind_ms *m, uint32_t region_id, const uint8_t key[32], 
     ts_derp_conn_send(r->conn, key, buf, len);
     return;
   }
-  /* Not connected yet: keep the last few packets (handshakes, the first segments) and ask for the relay. */
+  /* Not connected yet: keep what is sent meanwhile and ask for the relay. A node that just came up sends a
+   * handshake initiation and disco messages to every peer at once, so those are kept before data: when the
+   * queue is full the oldest WireGuard data packet goes, else the oldest of all. A lost initiation costs a
+   * peer REKEY_TIMEOUT (5 s). */
   if (r->npending == sizeof r->pending / sizeof r->pending[0]) {
-    free(r->pending[0].data);
-    memmove(r->pending, r->pending + 1, (r->npending - 1) * sizeof r->pending[0]);
+    size_t victim = 0;
+    for (size_t i = 0; i < r->npending; i++) {
+      if (r->pending[i].len > 0 && r->pending[i].data[0] == TS_WG_MSG_DATA) {
+        victim = i;
+        break;
+      }
+    }
+    free(r->pending[victim].data);
+    memmove(r->pending + victim, r->pending + victim + 1, (r->npending - victim - 1) * sizeof r->pending[0]);
     r->npending--;
   }
   uint8_t *copy = malloc(len);
@@ -207,12 +219,23 @@ static void derp_packet(void *ctx, ts_derp_conn *c, const uint8_t src[32], uint8
     ts_ms_disco_input(m->ms, now, pkt, len, &path, src);
     after_input(m);
   } else {
-    ts_bind_msg msg = {.data = pkt, .len = len};
+    ts_bind_msg msg = {.data = pkt, .len = len, .relayed = 1};
     derp_endpoint(&msg.src, path.region, src);
     const ts_bind_up *up = ts_bind_udp_up(m->udp);
     up->recv(up->ctx, &msg, 1, now);
     ts_bind_udp_note_rx(m->udp); /* the link flushes lwIP's delayed ACKs at the end of the turn */
   }
+  schedule(m);
+}
+
+/* The relay had no connection for a peer we sent to (derper answers a packet for an absent key so): a
+ * handshake initiation among what we sent is lost, and the link retries it sooner than WireGuard's timer. */
+static void derp_peer_gone(void *ctx, ts_derp_conn *c, const uint8_t key[32], int reason) {
+  ts_bind_ms *m = ctx;
+  (void)c;
+  if (reason != TS_DERP_PEER_GONE_NOT_HERE) return;
+  const ts_bind_up *up = ts_bind_udp_up(m->udp);
+  if (up->unreachable) up->unreachable(up->ctx, key, ts_engine_now_ns());
   schedule(m);
 }
 
@@ -266,7 +289,8 @@ int ts_bind_ms_derp_attach(ts_bind_ms *m, uint32_t region_id, const char *host, 
     ts_derp_conn_free(r->conn);
     r->conn = NULL;
   }
-  ts_derp_conn_cb cb = {.ctx = m, .packet = derp_packet, .connected = derp_connected, .closed = derp_closed};
+  ts_derp_conn_cb cb = {.ctx = m, .packet = derp_packet, .connected = derp_connected, .closed = derp_closed,
+                        .peer_gone = derp_peer_gone};
   int err = 0;
   r->last_active = ts_engine_now_ns();
   r->conn = ts_derp_conn_new(m->engine, region_id, m->priv, host, server_key, &cb, stream, js_fd, &err);

@@ -203,6 +203,7 @@ static void on_readable(ts_bind_udp *u) {
       ts_bind_msg *m = &msgs[k];
       m->data = d.data;
       m->len = d.len;
+      m->relayed = 0;
       ts_bind_endpoint_of(&m->src, d.from);
       if (u->hook && u->hook(u->hook_ctx, now, &d, m)) continue; /* STUN or disco */
       k++;

@@ -9,6 +9,10 @@
  * The engine writes the HTTP upgrade request itself (or, with a server key from the relay's meta certificate,
  * starts at once: Derp-Fast-Start).
  *
+ * Or, engine TLS (ts_derp_stream.tls set): the engine dials the relay itself, the stream carries only the TLS
+ * handshake's records to and from Node's tls, and after ts_derp_conn_tls_takeover the engine seals and opens the
+ * records (derp/tls_record.h): no relayed byte reaches JavaScript.
+ *
  * The connection ends when either side closes: JavaScript (TLS closed) or the engine (protocol error, read
  * timeout). Then on_closed runs once and the owner frees it. Engine thread only. */
 #ifndef TS_BIND_DERP_CONN_H
@@ -19,6 +23,7 @@
 
 #include "engine/engine.h"
 #include "engine/evq.h"
+#include "net/addr.h"
 
 typedef struct ts_derp_conn ts_derp_conn;
 
@@ -29,6 +34,10 @@ typedef struct ts_derp_stream {
   ts_evq *evq;
   uint32_t device;
   uint64_t id;
+  /* Engine TLS (tls.family set): the engine dials TCP to tls itself; until ts_derp_conn_tls_takeover the stream
+   * carries the TLS handshake's records between that connection and JavaScript's tls (docs/architecture.md,
+   * "DERP relays": the engine's TLS record layer). */
+  ts_addr tls;
 } ts_derp_stream;
 
 typedef struct ts_derp_conn_cb {
@@ -65,6 +74,13 @@ int ts_derp_conn_connected(const ts_derp_conn *c);
 /* Relays a packet to the node dst. 0, or a negative code: not connected yet, queue full (dropped, as a
  * datagram), too big. */
 int ts_derp_conn_send(ts_derp_conn *c, const uint8_t dst[32], const uint8_t *pkt, size_t len);
+/* Engine TLS: JavaScript's handshake succeeded with TLS_CHACHA20_POLY1305_SHA256; the engine takes the
+ * connection over with the two application traffic secrets (wiped after use) and the server key from the
+ * relay's meta certificate (or NULL). From the client's Finished on, nothing more goes to or comes from
+ * JavaScript. 0, or UV_EINVAL (not an engine-TLS connection, or taken over already). Failures found while
+ * taking over end the connection (on_closed, UV_EPROTO). */
+int ts_derp_conn_tls_takeover(ts_derp_conn *c, const uint8_t *server_key, uint8_t client_secret[32],
+                              uint8_t server_secret[32]);
 /* Tells the relay whether this is our home region. */
 void ts_derp_conn_note_preferred(ts_derp_conn *c, int home);
 

@@ -77,6 +77,7 @@ static inline int ts_port_socket(int domain, int type, int proto) {
 #define getsockname(s, a, l) ts_port_wsa_ret(getsockname((SOCKET)(s), a, l))
 #define setsockopt(s, l, o, v, n) ts_port_wsa_ret(setsockopt((SOCKET)(s), l, o, (const char *)(v), (int)(n)))
 #define getsockopt(s, l, o, v, n) ts_port_wsa_ret(getsockopt((SOCKET)(s), l, o, (char *)(v), n))
+#define connect(s, a, l) ts_port_wsa_ret(connect((SOCKET)(s), a, (int)(l)))
 #define send(s, b, n, f) ts_port_wsa_ret(send((SOCKET)(s), (const char *)(b), (int)(n), f))
 #define recv(s, b, n, f) ts_port_wsa_ret(recv((SOCKET)(s), (char *)(b), (int)(n), f))
 #define shutdown(s, h) ts_port_wsa_ret(shutdown((SOCKET)(s), h))

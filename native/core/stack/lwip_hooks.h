@@ -33,4 +33,8 @@ struct tcp_pcb;
 int ts_lwip_tcp_ack_batched(struct tcp_pcb *pcb);
 #define LWIP_HOOK_TCP_ACK_BATCHED(pcb) ts_lwip_tcp_ack_batched(pcb)
 
+/* A relayed connection bounds what it has in flight (stack/tcp_relayed.h, patches/0060). */
+int ts_lwip_tcp_output_more(struct tcp_pcb *pcb);
+#define LWIP_HOOK_TCP_OUTPUT_MORE(pcb) ts_lwip_tcp_output_more(pcb)
+
 #endif

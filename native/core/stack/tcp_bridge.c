@@ -10,6 +10,7 @@
 #include "lwip/tcp.h"
 #include "lwip/priv/tcp_priv.h" /* tcp_input_pcb */
 #include "lwip_hooks.h" /* ts_lwip_tcp_ack_batched */
+#include "stack/tcp_relayed.h"
 
 /* The stream transport sends its FIN only once lwIP has sent every queued segment, and closes with a reset at
  * once when received bytes were never delivered (test_tcp_stream: a FIN riding on an unsent segment under a
@@ -86,6 +87,7 @@ struct ts_tcpconn {
   ts_engine_deferred out; /* emits the turn's events once, at its end */
   size_t snd_acct;      /* this connection's share of h->snd_queued */
   uint64_t last_rx_ns;
+  ts_tcp_relayed relayed; /* the peer's segments come over a DERP relay: what it has in flight is bounded */
   ts_tcpconn *next, *prev;
   ts_tcpconn *ack_next; /* on h->acks */
   ts_tcpconn *wait_next; /* on h->waiters */
@@ -407,6 +409,7 @@ static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len) {
   (void)len;
   ts_tcpconn *c = arg;
   if (!c) return ERR_OK;
+  c->relayed.on = c->h->rx_relayed; /* an ACK: which way the peer's segments come now */
   account(c);
   if (c->stage) push_stage(c);
   if (c->stream) stream_pump(c, 0);
@@ -528,6 +531,7 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err) 
     conn_release(c);
     return ERR_ABRT;
   }
+  c->relayed.on = c->h->rx_relayed;
   if (!c->ack_listed) { /* its ACK may be delayed: ts_tcp_input_done looks here */
     c->ack_listed = 1;
     c->ack_next = c->h->acks;
@@ -1132,6 +1136,13 @@ int ts_lwip_tcp_ack_batched(struct tcp_pcb *pcb) {
     return 0;
   }
   return 1;
+}
+
+/* tcp_output, before each segment (patches/0060): may a relayed connection put one more in flight? */
+int ts_lwip_tcp_output_more(struct tcp_pcb *pcb) {
+  ts_tcpconn *c = pcb->callback_arg;
+  if (pcb->recv != on_recv || !c) return 1;
+  return ts_tcp_relayed_may_send(&c->relayed, pcb, ts_engine_now_ns());
 }
 
 void ts_tcp_input_done(ts_tcp_host *h) {

@@ -48,6 +48,8 @@ typedef struct ts_tcp_host {
   int (*route_ok)(void *ctx, const ts_addr *dst);
   void *route_ctx;
   ts_tcpconn *acks;      /* connections that received data since the last ts_tcp_input_done */
+  /* The packet lwIP is taking in came over a DERP relay (the link sets it per packet; stack/tcp_relayed.h). */
+  uint8_t rx_relayed;
   /* Send-side memory (tcp_bridge.c, "socketpair -> lwIP"): bytes in lwIP's send queues, and the connections
    * waiting for their turn to add more, oldest first. */
   size_t snd_queued;

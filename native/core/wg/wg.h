@@ -34,6 +34,8 @@
 #define TS_WG_KEEPALIVE_TIMEOUT (10 * TS_WG_NS_PER_SEC)
 #define TS_WG_MAX_TIMER_HANDSHAKES (TS_WG_REKEY_ATTEMPT_TIME / TS_WG_REKEY_TIMEOUT) /* 18 */
 #define TS_WG_HANDSHAKE_INITIATION_RATE (TS_WG_NS_PER_SEC / 50) /* per peer, responder side */
+#define TS_WG_LOST_RETRY_FIRST (TS_WG_NS_PER_SEC / 4) /* ts_wg_peer_unreachable: first early retry */
+#define TS_WG_CROSSING_RETRY (1 * TS_WG_NS_PER_SEC)   /* crossing initiations: ours again if unanswered */
 #define TS_WG_UNDER_LOAD_AFTER (1 * TS_WG_NS_PER_SEC) /* stay "under load" this long after it ends */
 
 /* Opaque outer address of a datagram (a sockaddr, a DERP node key...): compared bytewise. The first
@@ -155,6 +157,11 @@ void ts_wg_peer_set_psk(ts_wg_peer *peer, const uint8_t *psk);
 /* Turning it on sends a keepalive at the next ts_wg_timers call, as wg(8) does. */
 void ts_wg_peer_set_persistent_keepalive(ts_wg_peer *peer, uint64_t now, uint16_t secs);
 void ts_wg_peer_set_endpoint(ts_wg_peer *peer, const ts_wg_endpoint *ep);
+/* What carried our messages reports that they could not reach the peer (a DERP relay's PeerGone "not here":
+ * the peer had no connection to it). If a handshake initiation is waiting for its response, it was lost, so
+ * the next one goes after TS_WG_LOST_RETRY_FIRST, doubling with each report until REKEY_TIMEOUT, instead of
+ * one REKEY_TIMEOUT after the last: a peer that is just coming up is reached in a fraction of a second. */
+void ts_wg_peer_unreachable(ts_wg_peer *peer, uint64_t now);
 void ts_wg_peer_set_user(ts_wg_peer *peer, void *user);
 void *ts_wg_peer_user(const ts_wg_peer *peer);
 
@@ -241,5 +248,7 @@ int ts_wg_test_keys_zeroed(const ts_wg_peer *peer);
 int ts_wg_test_sessions(const ts_wg_peer *peer);
 /* 1 once the peer's session slots are allocated (with its first session). */
 int ts_wg_test_has_keypair_slots(const ts_wg_peer *peer);
+/* Retransmissions counted against REKEY_ATTEMPT_TIME since the handshake began. */
+uint32_t ts_wg_test_handshake_attempts(const ts_wg_peer *peer);
 
 #endif

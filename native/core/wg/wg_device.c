@@ -240,6 +240,16 @@ void ts_wg_peer_set_endpoint(ts_wg_peer *p, const ts_wg_endpoint *ep) {
   else memset(&p->endpoint, 0, sizeof p->endpoint);
 }
 
+void ts_wg_peer_unreachable(ts_wg_peer *p, uint64_t now) {
+  /* Only an initiation still waiting for its response was lost; one report counts per initiation. */
+  if (!p->timer[TS_WG_T_RETRANSMIT] || !p->has_sent_handshake || p->init_lost) return;
+  p->init_lost = 1;
+  if (p->lost_retries >= 5) return; /* 250 ms doubled five times passes REKEY_TIMEOUT: the timer is as soon */
+  uint64_t at = p->last_sent_handshake + (TS_WG_LOST_RETRY_FIRST << p->lost_retries);
+  p->lost_retries++;
+  ts_wg_retry_early(p, at > now ? at : now);
+}
+
 void ts_wg_peer_set_user(ts_wg_peer *p, void *user) { p->user = user; }
 void *ts_wg_peer_user(const ts_wg_peer *p) { return p->user; }
 
@@ -312,6 +322,9 @@ static void peer_forget_sessions(ts_wg_peer *p) {
   p->np.ss_state = 0;
   p->has_sent_handshake = 0; /* the rate limit was for the old identity: a new handshake may go at once */
   p->handshake_attempts = 0;
+  p->early_retry_at = 0;
+  p->lost_retries = 0;
+  p->init_lost = 0;
   p->sent_last_minute_handshake = 0;
   p->need_another_keepalive = 0;
   p->timer[TS_WG_T_RETRANSMIT] = p->timer[TS_WG_T_SEND_KEEPALIVE] = 0;
@@ -505,8 +518,12 @@ void ts_wg_send_keepalive(ts_wg_peer *p, uint64_t now, uint64_t wall) {
 void ts_wg_send_initiation(ts_wg_peer *p, uint64_t now, uint64_t wall, int retry) {
   ts_wg_device *d = p->dev;
   if (!retry) p->handshake_attempts = 0;
-  /* At most one initiation per REKEY_TIMEOUT, whatever asks for it. */
-  if (p->has_sent_handshake && since(now, p->last_sent_handshake) < TS_WG_REKEY_TIMEOUT) return;
+  /* At most one initiation per REKEY_TIMEOUT, whatever asks for it, unless an early retry is due. */
+  if (p->has_sent_handshake && since(now, p->last_sent_handshake) < TS_WG_REKEY_TIMEOUT &&
+      !(p->early_retry_at && now >= p->early_retry_at))
+    return;
+  p->early_retry_at = 0;
+  p->init_lost = 0;
   if (ts_wg_noise_peer_prepare(&p->np, &d->id)) {
     ts_wg_count(d, TS_WG_DROP_PEER_KEY);
     return;
@@ -668,10 +685,14 @@ static ts_wg_rx_kind rx_initiation(ts_wg_device *d, uint64_t now, const uint8_t 
    * own initiation (its handshake state has moved on) and neither would have a session until a
    * retransmission REKEY_TIMEOUT later. So the side with the lower public key keeps its initiation and
    * drops the other's, which answers ours (docs/architecture.md, "Handshakes that cross"). Its timestamp
-   * is kept: a copy arriving later by another path (relay and direct) is then a replay, not answered. */
-  if (p->hs.state == TS_WG_HS_INITIATION_CREATED && p->has_sent_handshake &&
+   * is kept: a copy arriving later by another path (relay and direct) is then a replay, not answered.
+   * Ours may have been lost, though (sent through a relay before the peer was connected to it): known lost,
+   * theirs is answered instead; else ours goes again after TS_WG_CROSSING_RETRY if still unanswered, not a
+   * whole REKEY_TIMEOUT later, since the peer is evidently reachable now. */
+  if (p->hs.state == TS_WG_HS_INITIATION_CREATED && p->has_sent_handshake && !p->init_lost &&
       since(now, p->last_sent_handshake) < TS_WG_REKEY_TIMEOUT && memcmp(d->id.pub, p->np.pub, 32) < 0) {
     ts_wipe(&st, sizeof st);
+    ts_wg_retry_early(p, now + TS_WG_CROSSING_RETRY);
     return drop(d, out, TS_WG_DROP_HANDSHAKE_STATE);
   }
   p->last_init_consumed = now;
@@ -825,4 +846,5 @@ int ts_wg_test_keys_zeroed(const ts_wg_peer *p) {
 
 int ts_wg_test_has_keypair_slots(const ts_wg_peer *p) { return p->kps != NULL; }
 
+uint32_t ts_wg_test_handshake_attempts(const ts_wg_peer *p) { return p->handshake_attempts; }
 int ts_wg_test_sessions(const ts_wg_peer *p) { return (p->prev ? 1 : 0) | (p->cur ? 2 : 0) | (p->next ? 4 : 0); }

@@ -64,6 +64,9 @@ struct ts_wg_peer {
 
   uint64_t timer[TS_WG_T_COUNT]; /* deadlines, 0 = not armed */
   uint32_t handshake_attempts;
+  uint64_t early_retry_at; /* the waiting initiation goes again then, before the retransmission timer; 0: no */
+  uint32_t lost_retries;   /* losses reported since the last completed handshake: the backoff's exponent */
+  int init_lost;           /* the waiting initiation is known lost (ts_wg_peer_unreachable) */
   int need_another_keepalive;
   int sent_last_minute_handshake;
   uint16_t persistent_keepalive_s;
@@ -127,6 +130,9 @@ void ts_wg_heap_remove(ts_wg_device *dev, ts_wg_peer *p);
 
 /* wg_device.c, used by the timers */
 void ts_wg_send_initiation(ts_wg_peer *p, uint64_t now, uint64_t wall, int retry);
+/* The waiting initiation goes again at `at` if that is before its retransmission (and before any early
+ * retry already set). */
+void ts_wg_retry_early(ts_wg_peer *p, uint64_t at);
 void ts_wg_send_keepalive(ts_wg_peer *p, uint64_t now, uint64_t wall);
 void ts_wg_flush_queue(ts_wg_peer *p, ts_wg_drop reason);
 void ts_wg_zero_all(ts_wg_peer *p);

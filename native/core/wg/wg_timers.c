@@ -97,6 +97,13 @@ void ts_wg_ev_any_sent(ts_wg_peer *p) { p->timer[TS_WG_T_SEND_KEEPALIVE] = 0; }
 
 void ts_wg_ev_any_received(ts_wg_peer *p) { p->timer[TS_WG_T_NEW_HANDSHAKE] = 0; }
 
+void ts_wg_retry_early(ts_wg_peer *p, uint64_t at) {
+  if (!p->timer[TS_WG_T_RETRANSMIT] || at >= p->timer[TS_WG_T_RETRANSMIT]) return;
+  if (p->early_retry_at && p->early_retry_at <= at) return;
+  p->early_retry_at = at;
+  ts_wg_timer_arm(p, TS_WG_T_RETRANSMIT, at);
+}
+
 void ts_wg_ev_handshake_initiated(ts_wg_peer *p, uint64_t now) {
   ts_wg_timer_arm(p, TS_WG_T_RETRANSMIT, now + TS_WG_REKEY_TIMEOUT + ts_wg_jitter(p->dev));
 }
@@ -104,6 +111,9 @@ void ts_wg_ev_handshake_initiated(ts_wg_peer *p, uint64_t now) {
 void ts_wg_ev_handshake_complete(ts_wg_peer *p, uint64_t wall) {
   p->timer[TS_WG_T_RETRANSMIT] = 0;
   p->handshake_attempts = 0;
+  p->early_retry_at = 0;
+  p->lost_retries = 0;
+  p->init_lost = 0;
   p->sent_last_minute_handshake = 0;
   p->last_handshake_wall = wall;
   if (p->dev->cfg.on_handshake) p->dev->cfg.on_handshake(p->dev->cfg.on_handshake_ctx, p);
@@ -129,7 +139,8 @@ static void expire(ts_wg_peer *p, int which, uint64_t now, uint64_t wall) {
       ts_wg_flush_queue(p, TS_WG_DROP_QUEUE_FLUSHED);
       if (!p->timer[TS_WG_T_ZERO_KEYS]) ts_wg_timer_arm(p, TS_WG_T_ZERO_KEYS, now + 3 * TS_WG_REJECT_AFTER_TIME);
     } else {
-      p->handshake_attempts++;
+      /* An early retry does not use up one of the REKEY_ATTEMPT_TIME attempts. */
+      if (!p->early_retry_at) p->handshake_attempts++;
       ts_wg_send_initiation(p, now, wall, 1);
     }
     break;

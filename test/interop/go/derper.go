@@ -9,11 +9,15 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
+	"expvar"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
+	"strings"
 	"time"
 
 	"tailscale.com/derp/derpserver"
@@ -89,8 +93,31 @@ func runDerper(raw json.RawMessage) {
 			if err := json.Unmarshal([]byte(ds.ExpVar(false).String()), &m); err != nil {
 				return nil, err
 			}
-			return map[string]any{"packetsSent": m["packets_sent"], "bytesSent": m["bytes_sent"]}, nil
+			return map[string]any{"packetsSent": m["packets_sent"], "bytesSent": m["bytes_sent"],
+				"dropped": dropCounts(), "writeBatches": m["counter_buffered_write_frames"]}, nil
 		}
 		return nil, fmt.Errorf("unknown op %q", op)
 	})
+}
+
+// dropCounts: derpserver's process-wide derp_packets_dropped counters by label set, nonzero ones only
+// (e.g. `{kind="other",reason="queue_head"}`: the receiving client's send queue was full).
+func dropCounts() map[string]int64 {
+	out := map[string]int64{}
+	v, ok := expvar.Get("derp_packets_dropped").(interface{ WritePrometheus(io.Writer, string) })
+	if !ok {
+		return out
+	}
+	var b strings.Builder
+	v.WritePrometheus(&b, "d")
+	for _, line := range strings.Split(b.String(), "\n") {
+		if !strings.HasPrefix(line, "d{") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if n, err := strconv.ParseInt(line[i+1:], 10, 64); err == nil && n != 0 {
+			out[line[1:i]] = n
+		}
+	}
+	return out
 }
