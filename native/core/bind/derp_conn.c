@@ -130,6 +130,27 @@ static void on_event(void *ctx, const ts_derp_event *ev) {
   }
 }
 
+/* The DERP client over whichever transport: with the relay's key from its certificate it starts at once
+ * (fast start), else it first reads the HTTP upgrade's answer. The config's copy of the key is wiped. */
+static ts_derp_client *client_new(ts_derp_conn *c, const uint8_t node_priv[32], const uint8_t *server_key) {
+  ts_derp_client_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  memcpy(cfg.node_private, node_priv, 32);
+  if (server_key) {
+    memcpy(cfg.server_key, server_key, 32);
+    cfg.has_server_key = 1;
+    cfg.fast_start = 1;
+  } else {
+    cfg.expect_http = 1;
+  }
+  cfg.out_cap = OUT_CAP;
+  cfg.on_event = on_event;
+  cfg.ctx = c;
+  ts_derp_client *client = ts_derp_client_new(&cfg, ts_engine_now_ns());
+  ts_wipe(&cfg, sizeof cfg);
+  return client;
+}
+
 /* ---- engine TLS (docs/architecture.md, "DERP relays": the engine's TLS record layer) ---- */
 
 static void on_poll(uv_poll_t *h, int status, int events);
@@ -258,22 +279,8 @@ static void tls_complete(ts_derp_conn *c) {
   copies_free(&t->cli);
   t->phase = TLS_RECORDS;
   if (r == 0) {
-    ts_derp_client_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    memcpy(cfg.node_private, t->node_priv, 32);
+    c->client = client_new(c, t->node_priv, t->has_server_key ? t->server_key : NULL);
     ts_wipe(t->node_priv, sizeof t->node_priv);
-    if (t->has_server_key) {
-      memcpy(cfg.server_key, t->server_key, 32);
-      cfg.has_server_key = 1;
-      cfg.fast_start = 1;
-    } else {
-      cfg.expect_http = 1;
-    }
-    cfg.out_cap = OUT_CAP;
-    cfg.on_event = on_event;
-    cfg.ctx = c;
-    c->client = ts_derp_client_new(&cfg, ts_engine_now_ns());
-    ts_wipe(&cfg, sizeof cfg);
     if (!c->client) r = UV_ENOMEM;
   }
   if (r == 0) {
@@ -624,22 +631,7 @@ ts_derp_conn *ts_derp_conn_new(ts_engine *e, uint32_t region, const uint8_t node
   /* Sized for the largest frame, touched as far as frames reach: kernel pages (mem/pages.h). */
   c->rx = ts_pages_alloc(RX_CHUNK);
   c->scratch = ts_pages_alloc(TS_DERP_MAX_PACKET);
-  ts_derp_client_config cfg;
-  memset(&cfg, 0, sizeof cfg);
-  memcpy(cfg.node_private, node_priv, 32);
-  if (server_key) {
-    memcpy(cfg.server_key, server_key, 32);
-    cfg.has_server_key = 1;
-    cfg.fast_start = 1;
-  } else {
-    cfg.expect_http = 1;
-  }
-  cfg.out_cap = OUT_CAP;
-  cfg.on_event = on_event;
-  cfg.ctx = c;
-  uint64_t now = ts_engine_now_ns();
-  c->client = c->rx && c->scratch ? ts_derp_client_new(&cfg, now) : NULL;
-  memset(cfg.node_private, 0, sizeof cfg.node_private);
+  c->client = c->rx && c->scratch ? client_new(c, node_priv, server_key) : NULL;
   char req[1024];
   long reqlen = c->client ? ts_derp_http_request(req, sizeof req, host, NULL, NULL, server_key != NULL) : -1;
   int fds[2] = {-1, -1};
